@@ -1,0 +1,6 @@
+export * from './topics.js';
+export * from './messages.js';
+export * from './validate.js';
+export * from './errors.js';
+export * from './clock.js';
+export * from './ids.js';

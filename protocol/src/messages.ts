@@ -1,0 +1,158 @@
+/**
+ * One TypeBox schema per MQTT message of protocol v1. The same schemas validate
+ * payloads at the edge where they enter and give the static types.
+ * `v` is the protocol version; receivers drop messages of an unknown version.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' });
+const Instant = Type.String({ format: 'date-time', description: 'UTC instant, ISO 8601' });
+const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$' });
+const V = Type.Literal(1);
+
+export const Priority = Type.Union([Type.Literal('normal'), Type.Literal('priority'), Type.Literal('emergency')]);
+export type Priority = Static<typeof Priority>;
+
+/** Retained on `dev/<id>/status`; the MQTT last will carries `offline`. */
+export const StatusMessage = Type.Object({
+  v: V,
+  state: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
+  at: Type.Optional(Instant),
+  agentVersion: Type.Optional(Type.String({ maxLength: 64 })),
+});
+export type StatusMessage = Static<typeof StatusMessage>;
+
+/** One planned play of one content item on one device. */
+export const DesiredPlay = Type.Object({
+  playId: Id,
+  scheduleId: Id,
+  contentId: Id,
+  sha256: Sha256,
+  url: Type.String({ maxLength: 2048, description: 'HTTP(S) URL the agent fetches the audio from' }),
+  durationMs: Type.Integer({ minimum: 0 }),
+  startAt: Instant,
+  priority: Priority,
+  volume: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+  title: Type.Optional(Type.String({ maxLength: 200 })),
+});
+export type DesiredPlay = Static<typeof DesiredPlay>;
+
+/** Server → device on `dev/<id>/desired`: the full programme of the next hours, versioned. */
+export const DesiredState = Type.Object({
+  v: V,
+  deviceId: Id,
+  version: Type.Integer({ minimum: 0 }),
+  issuedAt: Instant,
+  horizonUntil: Instant,
+  plays: Type.Array(DesiredPlay, { maxItems: 5000 }),
+});
+export type DesiredState = Static<typeof DesiredState>;
+
+/** Device → server on `dev/<id>/reported`: what the agent applied and holds. */
+export const ReportedState = Type.Object({
+  v: V,
+  version: Type.Integer({ minimum: 0 }),
+  at: Instant,
+  cachedContentIds: Type.Array(Id, { maxItems: 10000 }),
+  missingContentIds: Type.Array(Id, { maxItems: 10000 }),
+  agentVersion: Type.Optional(Type.String({ maxLength: 64 })),
+});
+export type ReportedState = Static<typeof ReportedState>;
+
+export const PlayStatus = Type.Union([
+  Type.Literal('completed'),
+  Type.Literal('failed'),
+  Type.Literal('interrupted'),
+  Type.Literal('skipped'),
+]);
+export type PlayStatus = Static<typeof PlayStatus>;
+
+/** Device → server on `dev/<id>/report`: one play's outcome; `reportId` is made by the agent. */
+export const PlayReport = Type.Object({
+  v: V,
+  reportId: Id,
+  playId: Id,
+  scheduleId: Id,
+  contentId: Id,
+  status: PlayStatus,
+  reason: Type.Optional(Type.String({ maxLength: 500 })),
+  scheduledAt: Instant,
+  startedAt: Type.Optional(Instant),
+  endedAt: Type.Optional(Instant),
+  playedMs: Type.Integer({ minimum: 0 }),
+  ampError: Type.Optional(Type.String({ maxLength: 500 })),
+});
+export type PlayReport = Static<typeof PlayReport>;
+
+/** Server → device on `dev/<id>/report/ack`, sent only after the report row is committed. */
+export const ReportAck = Type.Object({ v: V, reportId: Id });
+export type ReportAck = Static<typeof ReportAck>;
+
+export const CommandType = Type.Union([
+  Type.Literal('volume'),
+  Type.Literal('test-tone'),
+  Type.Literal('amp-test'),
+  Type.Literal('restart'),
+  Type.Literal('sync'),
+]);
+export type CommandType = Static<typeof CommandType>;
+
+/** Server → device on `dev/<id>/cmd`. */
+export const Command = Type.Object({
+  v: V,
+  commandId: Id,
+  type: CommandType,
+  params: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()]))),
+  issuedAt: Instant,
+  expiresAt: Type.Optional(Instant),
+});
+export type Command = Static<typeof Command>;
+
+/** Device → server on `dev/<id>/cmd/result`. */
+export const CommandResult = Type.Object({
+  v: V,
+  commandId: Id,
+  ok: Type.Boolean(),
+  at: Instant,
+  result: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  error: Type.Optional(Type.Object({ code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 500 }) })),
+});
+export type CommandResult = Static<typeof CommandResult>;
+
+export const AmpTelemetry = Type.Object({
+  power: Type.Boolean(),
+  temperatureC: Type.Optional(Type.Number()),
+  currentMa: Type.Optional(Type.Number()),
+  faults: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 32 }),
+  linkOk: Type.Boolean(),
+});
+export type AmpTelemetry = Static<typeof AmpTelemetry>;
+
+/** Device → server on `dev/<id>/telemetry`: periodic health. Absent fields were not measurable. */
+export const Telemetry = Type.Object({
+  v: V,
+  at: Instant,
+  agentVersion: Type.String({ maxLength: 64 }),
+  uptimeSec: Type.Integer({ minimum: 0 }),
+  desiredVersion: Type.Integer({ minimum: 0 }),
+  playing: Type.Optional(Type.Union([Id, Type.Null()])),
+  outboxPending: Type.Integer({ minimum: 0 }),
+  clockOffsetMs: Type.Optional(Type.Number()),
+  diskFreeBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  amp: Type.Optional(AmpTelemetry),
+});
+export type Telemetry = Static<typeof Telemetry>;
+
+/** Topic kind → payload schema, one typed map for both sides. */
+export const MessageSchemas = {
+  status: StatusMessage,
+  desired: DesiredState,
+  reported: ReportedState,
+  report: PlayReport,
+  'report/ack': ReportAck,
+  cmd: Command,
+  'cmd/result': CommandResult,
+  telemetry: Telemetry,
+} as const;
+export type MessageKind = keyof typeof MessageSchemas;
+export type MessageOf<K extends MessageKind> = Static<(typeof MessageSchemas)[K]>;

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import {
+  deviceTopic,
+  parseDeviceTopic,
+  parseMessage,
+  encodeMessage,
+  uplinkFilter,
+  areaTopicFilter,
+  MAX_PAYLOAD_BYTES,
+  type PlayReport,
+} from '@loalang/protocol';
+
+const report: PlayReport = {
+  v: 1,
+  reportId: 'r-1',
+  playId: 'p-1',
+  scheduleId: 's-1',
+  contentId: 'c-1',
+  status: 'completed',
+  scheduledAt: '2026-11-22T06:00:00.000Z',
+  startedAt: '2026-11-22T06:00:00.003Z',
+  endedAt: '2026-11-22T06:01:00.000Z',
+  playedMs: 59997,
+};
+
+describe('topics', () => {
+  it('builds and parses device topics', () => {
+    const t = deviceTopic('dev-1', 'cmd/result');
+    expect(t).toBe('loalang/v1/dev/dev-1/cmd/result');
+    expect(parseDeviceTopic(t)).toEqual({ deviceId: 'dev-1', kind: 'cmd/result' });
+    expect(uplinkFilter('report')).toBe('loalang/v1/dev/+/report');
+    expect(areaTopicFilter('a1')).toBe('loalang/v1/area/a1/#');
+  });
+
+  it('refuses ids that would escape a topic level', () => {
+    expect(() => deviceTopic('a/b', 'status')).toThrow(RangeError);
+    expect(() => deviceTopic('#', 'status')).toThrow(RangeError);
+    expect(() => deviceTopic('+', 'status')).toThrow(RangeError);
+    expect(parseDeviceTopic('loalang/v1/dev/+/status')).toBeNull();
+    expect(parseDeviceTopic('loalang/v2/dev/a/status')).toBeNull();
+    expect(parseDeviceTopic('loalang/v1/dev/a')).toBeNull();
+  });
+});
+
+describe('message validation', () => {
+  it('round-trips a valid report', () => {
+    const parsed = parseMessage('report', encodeMessage('report', report));
+    expect(parsed).toEqual({ ok: true, value: report });
+  });
+
+  it('explains what is wrong instead of throwing', () => {
+    expect(parseMessage('report', Buffer.from('{not json'))).toEqual({ ok: false, reason: 'payload is not valid JSON' });
+    const wrongStatus = parseMessage('report', JSON.stringify({ ...report, status: 'played' }));
+    expect(wrongStatus.ok).toBe(false);
+    const badTime = parseMessage('report', JSON.stringify({ ...report, startedAt: 'yesterday' }));
+    expect(badTime).toMatchObject({ ok: false, reason: expect.stringContaining('/startedAt') });
+    const missing = parseMessage('report', JSON.stringify({ v: 1 }));
+    expect(missing.ok).toBe(false);
+    const wrongVersion = parseMessage('report', JSON.stringify({ ...report, v: 2 }));
+    expect(wrongVersion).toMatchObject({ ok: false, reason: expect.stringContaining('/v') });
+  });
+
+  it('refuses oversize payloads before parsing', () => {
+    const big = Buffer.alloc(MAX_PAYLOAD_BYTES + 1, 0x20);
+    expect(parseMessage('status', big)).toMatchObject({ ok: false, reason: expect.stringContaining('too large') });
+  });
+
+  it('validates desired state plays', () => {
+    const desired = {
+      v: 1,
+      deviceId: 'd1',
+      version: 3,
+      issuedAt: '2026-11-22T05:00:00Z',
+      horizonUntil: '2026-11-24T05:00:00Z',
+      plays: [
+        {
+          playId: 'p1',
+          scheduleId: 's1',
+          contentId: 'c1',
+          sha256: 'a'.repeat(64),
+          url: 'http://127.0.0.1:8080/api/v1/content/c1/file',
+          durationMs: 1000,
+          startAt: '2026-11-22T06:00:00Z',
+          priority: 'normal',
+        },
+      ],
+    };
+    expect(parseMessage('desired', JSON.stringify(desired)).ok).toBe(true);
+    desired.plays[0]!.sha256 = 'XYZ';
+    expect(parseMessage('desired', JSON.stringify(desired)).ok).toBe(false);
+  });
+});
