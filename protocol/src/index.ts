@@ -4,3 +4,4 @@ export * from './validate.js';
 export * from './errors.js';
 export * from './clock.js';
 export * from './ids.js';
+export * from './logger.js';
