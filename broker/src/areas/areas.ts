@@ -1,0 +1,139 @@
+/** The administrative area tree (any depth: province → district → commune → village). */
+import type { Db } from '../store/db.js';
+import { brokerError } from '../errors.js';
+import { newId } from '@loalang/protocol';
+import { iso } from '../time.js';
+
+export interface Area {
+  id: string;
+  name: string;
+  parentId: string | null;
+  timezone: string | null;
+  createdAt: string;
+}
+
+type Row = { id: string; name: string; parent_id: string | null; timezone: string | null; created_at: string };
+
+const toArea = (r: Row): Area => ({
+  id: r.id,
+  name: r.name,
+  parentId: r.parent_id,
+  timezone: r.timezone,
+  createdAt: r.created_at,
+});
+
+export const DEFAULT_TIMEZONE = 'Asia/Ho_Chi_Minh';
+
+export function isValidTimezone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class AreaRepo {
+  constructor(private readonly db: Db) {}
+
+  get(id: string): Area | null {
+    const row = this.db.prepare('SELECT * FROM areas WHERE id = ?').get(id) as Row | undefined;
+    return row ? toArea(row) : null;
+  }
+
+  require(id: string): Area {
+    const area = this.get(id);
+    if (!area) throw brokerError('LOA_ERR_NOT_FOUND', { en: `area ${id}`, vi: `địa bàn ${id}` });
+    return area;
+  }
+
+  list(): Area[] {
+    return (this.db.prepare('SELECT * FROM areas ORDER BY name').all() as Row[]).map(toArea);
+  }
+
+  create(input: { name: string; parentId: string | null; timezone?: string | null; id?: string }): Area {
+    if (input.parentId !== null) this.require(input.parentId);
+    if (input.timezone && !isValidTimezone(input.timezone)) {
+      throw brokerError('LOA_ERR_INVALID', { en: `unknown timezone ${input.timezone}`, vi: `múi giờ không hợp lệ ${input.timezone}` });
+    }
+    const area: Area = {
+      id: input.id ?? newId(),
+      name: input.name,
+      parentId: input.parentId,
+      timezone: input.timezone ?? null,
+      createdAt: iso(Date.now()),
+    };
+    this.db
+      .prepare('INSERT INTO areas (id, name, parent_id, timezone, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(area.id, area.name, area.parentId, area.timezone, area.createdAt);
+    return area;
+  }
+
+  update(id: string, patch: { name?: string; parentId?: string | null; timezone?: string | null }): Area {
+    const current = this.require(id);
+    const next = { ...current, ...patch };
+    if (patch.parentId !== undefined && patch.parentId !== null) {
+      this.require(patch.parentId);
+      if (this.subtreeIds(id).has(patch.parentId)) {
+        throw brokerError('LOA_ERR_INVALID', { en: 'an area cannot move under itself', vi: 'không thể chuyển địa bàn vào chính nó' });
+      }
+    }
+    if (next.timezone && !isValidTimezone(next.timezone)) {
+      throw brokerError('LOA_ERR_INVALID', { en: `unknown timezone ${next.timezone}`, vi: `múi giờ không hợp lệ ${next.timezone}` });
+    }
+    this.db
+      .prepare('UPDATE areas SET name = ?, parent_id = ?, timezone = ? WHERE id = ?')
+      .run(next.name, next.parentId, next.timezone, id);
+    return next;
+  }
+
+  /** Refuses to delete an area that still has sub-areas, devices, users or content. */
+  delete(id: string): void {
+    this.require(id);
+    const uses = this.db
+      .prepare(
+        `SELECT (SELECT COUNT(*) FROM areas WHERE parent_id = @id) + (SELECT COUNT(*) FROM devices WHERE area_id = @id)
+              + (SELECT COUNT(*) FROM users WHERE area_id = @id) + (SELECT COUNT(*) FROM content WHERE area_id = @id) AS n`,
+      )
+      .get({ id }) as { n: number };
+    if (uses.n > 0) {
+      throw brokerError('LOA_ERR_IN_USE', {
+        en: 'the area still has sub-areas, devices, users or content',
+        vi: 'địa bàn vẫn còn địa bàn con, thiết bị, người dùng hoặc nội dung',
+      });
+    }
+    this.db.prepare('DELETE FROM areas WHERE id = ?').run(id);
+  }
+
+  /** The area and all areas below it. */
+  subtreeIds(rootId: string): Set<string> {
+    const rows = this.db
+      .prepare(
+        `WITH RECURSIVE sub(id) AS (SELECT id FROM areas WHERE id = ? UNION ALL SELECT a.id FROM areas a JOIN sub ON a.parent_id = sub.id)
+         SELECT id FROM sub`,
+      )
+      .all(rootId) as { id: string }[];
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** The area itself first, then its parent, up to the root. */
+  ancestorIds(id: string): string[] {
+    const rows = this.db
+      .prepare(
+        `WITH RECURSIVE up(id, parent_id, depth) AS (SELECT id, parent_id, 0 FROM areas WHERE id = ?
+           UNION ALL SELECT a.id, a.parent_id, up.depth + 1 FROM areas a JOIN up ON a.id = up.parent_id)
+         SELECT id FROM up ORDER BY depth`,
+      )
+      .all(id) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
+  /** The timezone that applies to an area: its own, else the nearest ancestor's, else Vietnam's. */
+  effectiveTimezone(id: string): string {
+    for (const areaId of this.ancestorIds(id)) {
+      const tz = this.get(areaId)?.timezone;
+      if (tz) return tz;
+    }
+    return DEFAULT_TIMEZONE;
+  }
+}

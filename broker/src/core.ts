@@ -1,0 +1,163 @@
+/**
+ * The server core: one SQLite file, the device-facing MQTT broker, the media pipeline and
+ * the dispatcher of desired states. The console (HTTP) sits on top of it.
+ */
+import { join } from 'node:path';
+import { systemClock, type Clock, type Logger, silentLogger } from '@loalang/protocol';
+import { openDatabase, type Db } from './store/db.js';
+import { AreaRepo } from './areas/areas.js';
+import { UserRepo } from './accounts/users.js';
+import { SessionRepo } from './accounts/sessions.js';
+import { DeviceRepo } from './devices/devices.js';
+import { ContentRepo } from './content/content-repo.js';
+import { ScheduleRepo } from './schedules/schedules.js';
+import { DEFAULT_DESIRED_OPTIONS, DesiredStateService } from './schedules/desired-state.js';
+import { Dispatcher } from './schedules/dispatcher.js';
+import { ReportRepo } from './reports/reports.js';
+import { CommandRepo } from './devices/commands.js';
+import { MqttServer } from './mqtt/index.js';
+import { MediaPipeline } from './media/index.js';
+import type { UplinkMessage } from './mqtt/contracts.js';
+
+export interface CoreOptions {
+  dataDir: string;
+  mqttHost?: string;
+  mqttPort: number;
+  /** Base URL devices use to download content; set once the HTTP port is known. */
+  publicHttpUrl: () => string;
+  logger?: Logger;
+  clock?: Clock;
+  maxAudioDurationSec?: number;
+  desiredHorizonMs?: number;
+}
+
+export class ServerCore {
+  readonly areas: AreaRepo;
+  readonly users: UserRepo;
+  readonly sessions: SessionRepo;
+  readonly devices: DeviceRepo;
+  readonly content: ContentRepo;
+  readonly schedules: ScheduleRepo;
+  readonly reports: ReportRepo;
+  readonly commands: CommandRepo;
+  readonly desired: DesiredStateService;
+  readonly dispatcher: Dispatcher;
+  mqttPort = 0;
+
+  private constructor(
+    readonly db: Db,
+    readonly mqtt: MqttServer,
+    readonly media: MediaPipeline,
+    readonly clock: Clock,
+    readonly logger: Logger,
+    repos: {
+      areas: AreaRepo;
+      users: UserRepo;
+      sessions: SessionRepo;
+      devices: DeviceRepo;
+      content: ContentRepo;
+      schedules: ScheduleRepo;
+      reports: ReportRepo;
+      commands: CommandRepo;
+    },
+    desired: DesiredStateService,
+    dispatcher: Dispatcher,
+  ) {
+    this.areas = repos.areas;
+    this.users = repos.users;
+    this.sessions = repos.sessions;
+    this.devices = repos.devices;
+    this.content = repos.content;
+    this.schedules = repos.schedules;
+    this.reports = repos.reports;
+    this.commands = repos.commands;
+    this.desired = desired;
+    this.dispatcher = dispatcher;
+  }
+
+  static async create(options: CoreOptions): Promise<ServerCore> {
+    const clock = options.clock ?? systemClock;
+    const logger = options.logger ?? silentLogger;
+    const db = openDatabase(join(options.dataDir, 'loalang.db'));
+    const areas = new AreaRepo(db);
+    const devices = new DeviceRepo(db, areas);
+    const repos = {
+      areas,
+      users: new UserRepo(db),
+      sessions: new SessionRepo(db, () => clock.now()),
+      devices,
+      content: new ContentRepo(db),
+      schedules: new ScheduleRepo(db),
+      reports: new ReportRepo(db),
+      commands: new CommandRepo(db, () => clock.now()),
+    };
+    const media = await MediaPipeline.create({
+      contentDir: join(options.dataDir, 'content'),
+      logger,
+      ...(options.maxAudioDurationSec ? { maxDurationSec: options.maxAudioDurationSec } : {}),
+    });
+    const reports = repos.reports;
+    const mqtt = await MqttServer.create({
+      host: options.mqttHost ?? '0.0.0.0',
+      port: options.mqttPort,
+      directory: devices,
+      onReport: async (deviceId, report) => {
+        reports.insert(deviceId, report);
+      },
+      logger,
+      clock,
+    });
+    const desiredOptions = {
+      ...DEFAULT_DESIRED_OPTIONS,
+      ...(options.desiredHorizonMs ? { horizonMs: options.desiredHorizonMs } : {}),
+      publicHttpUrl: options.publicHttpUrl,
+    };
+    const desired = new DesiredStateService(db, repos, desiredOptions, () => clock.now());
+    const dispatcher = new Dispatcher({
+      desired,
+      publisher: mqtt,
+      isOnline: (id) => mqtt.isOnline(id),
+      allDeviceIds: () => devices.list().map((d) => d.id),
+      clock,
+      logger,
+    });
+    return new ServerCore(db, mqtt, media, clock, logger, repos, desired, dispatcher);
+  }
+
+  async start(): Promise<void> {
+    this.devices.markAllOffline('server-start', this.clock.now());
+    this.mqtt.on('presence', (change) => {
+      this.devices.setPresence(change.deviceId, change.online, change.cause, change.at);
+      if (change.online) this.dispatcher.resend(change.deviceId, 'online');
+    });
+    this.mqtt.on('uplink', (msg: UplinkMessage) => this.onUplink(msg));
+    const { port } = await this.mqtt.start();
+    this.mqttPort = port;
+    this.dispatcher.start();
+  }
+
+  private onUplink(msg: UplinkMessage): void {
+    try {
+      if (msg.kind === 'telemetry') this.devices.recordTelemetry(msg.deviceId, msg.message);
+      if (msg.kind === 'cmd/result') this.commands.complete(msg.deviceId, msg.message);
+      if (msg.kind === 'reported') {
+        this.devices.recordReported(msg.deviceId, msg.message.version, msg.message.agentVersion);
+        const { state } = this.desired.refresh(msg.deviceId);
+        if (msg.message.version < state.version) this.dispatcher.resend(msg.deviceId, 'reported-behind');
+      }
+    } catch (err) {
+      this.logger.error({ err, deviceId: msg.deviceId, kind: msg.kind }, 'uplink handling failed');
+    }
+  }
+
+  /** Call after schedules or devices change: recomputes and sends what changed. */
+  refreshDevices(deviceIds: Iterable<string>): void {
+    this.dispatcher.refresh(deviceIds, 'change');
+  }
+
+  async stop(): Promise<void> {
+    this.dispatcher.stop();
+    await this.mqtt.stop();
+    this.db.close();
+  }
+}

@@ -1,0 +1,43 @@
+/** The server's error codes, declared once. Each carries the HTTP status the console maps it to. */
+import { LoaError } from '@loalang/protocol';
+
+export type ErrorSpec = { status: number; en: string; vi: string };
+
+const specs = {
+  LOA_ERR_NOT_FOUND: { status: 404, en: 'Not found', vi: 'Không tìm thấy' },
+  LOA_ERR_FORBIDDEN: { status: 403, en: 'You may not do this here', vi: 'Bạn không có quyền thực hiện thao tác này' },
+  LOA_ERR_OUT_OF_SCOPE: {
+    status: 403,
+    en: 'This is outside the area you are responsible for',
+    vi: 'Nội dung này nằm ngoài địa bàn bạn phụ trách',
+  },
+  LOA_ERR_UNAUTHENTICATED: { status: 401, en: 'Please log in', vi: 'Vui lòng đăng nhập' },
+  LOA_ERR_BAD_LOGIN: { status: 401, en: 'Wrong username or password', vi: 'Sai tên đăng nhập hoặc mật khẩu' },
+  LOA_ERR_INVALID: { status: 400, en: 'Invalid request', vi: 'Yêu cầu không hợp lệ' },
+  LOA_ERR_CONFLICT: { status: 409, en: 'Conflicts with existing data', vi: 'Xung đột với dữ liệu hiện có' },
+  LOA_ERR_IN_USE: { status: 409, en: 'Still in use', vi: 'Đang được sử dụng' },
+  LOA_ERR_NOT_SUPPORTED: { status: 400, en: 'Not supported in this version', vi: 'Phiên bản này chưa hỗ trợ' },
+} satisfies Record<string, ErrorSpec>;
+
+export type BrokerErrorCode = keyof typeof specs;
+
+/**
+ * Builds an error; `en`/`vi` add detail after the generic text so operators read one
+ * sentence that says what was wrong ("Invalid request: start is in the past").
+ */
+export function brokerError(
+  code: BrokerErrorCode,
+  detail?: { en: string; vi: string },
+  details?: Record<string, unknown>,
+): LoaError {
+  const spec = specs[code];
+  const en = detail ? `${spec.en}: ${detail.en}` : spec.en;
+  const vi = detail ? `${spec.vi}: ${detail.vi}` : spec.vi;
+  return new LoaError(code, en, vi, { httpStatus: spec.status, ...details });
+}
+
+export function httpStatusOf(err: LoaError): number {
+  const fromDetails = err.details?.['httpStatus'];
+  if (typeof fromDetails === 'number') return fromDetails;
+  return (specs as Record<string, ErrorSpec>)[err.code]?.status ?? 500;
+}

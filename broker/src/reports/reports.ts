@@ -1,0 +1,112 @@
+/** Playback reports: stored idempotently by the id the agent made, queried for the province's reports. */
+import type { PlayReport } from '@loalang/protocol';
+import type { Db } from '../store/db.js';
+import { iso } from '../time.js';
+
+export interface StoredReport extends Omit<PlayReport, 'v'> {
+  deviceId: string;
+  receivedAt: string;
+}
+
+export interface ReportQuery {
+  from?: string;
+  to?: string;
+  deviceIds?: Set<string>;
+  limit?: number;
+}
+
+type Row = {
+  report_id: string;
+  device_id: string;
+  play_id: string;
+  schedule_id: string;
+  content_id: string;
+  status: PlayReport['status'];
+  reason: string | null;
+  scheduled_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  played_ms: number;
+  amp_error: string | null;
+  received_at: string;
+};
+
+function toReport(r: Row): StoredReport {
+  const out: StoredReport = {
+    reportId: r.report_id,
+    deviceId: r.device_id,
+    playId: r.play_id,
+    scheduleId: r.schedule_id,
+    contentId: r.content_id,
+    status: r.status,
+    scheduledAt: r.scheduled_at,
+    playedMs: r.played_ms,
+    receivedAt: r.received_at,
+  };
+  if (r.reason !== null) out.reason = r.reason;
+  if (r.started_at !== null) out.startedAt = r.started_at;
+  if (r.ended_at !== null) out.endedAt = r.ended_at;
+  if (r.amp_error !== null) out.ampError = r.amp_error;
+  return out;
+}
+
+export class ReportRepo {
+  constructor(private readonly db: Db) {}
+
+  /** Inserts once; a resent report (same id) changes nothing. Returns true when new. */
+  insert(deviceId: string, report: PlayReport): boolean {
+    const result = this.db
+      .prepare(
+        `INSERT INTO reports (report_id, device_id, play_id, schedule_id, content_id, status, reason, scheduled_at, started_at, ended_at, played_ms, amp_error, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(report_id) DO NOTHING`,
+      )
+      .run(
+        report.reportId,
+        deviceId,
+        report.playId,
+        report.scheduleId,
+        report.contentId,
+        report.status,
+        report.reason ?? null,
+        report.scheduledAt,
+        report.startedAt ?? null,
+        report.endedAt ?? null,
+        report.playedMs,
+        report.ampError ?? null,
+        iso(Date.now()),
+      );
+    return result.changes > 0;
+  }
+
+  query(q: ReportQuery): StoredReport[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.from) {
+      where.push('scheduled_at >= ?');
+      params.push(q.from);
+    }
+    if (q.to) {
+      where.push('scheduled_at < ?');
+      params.push(q.to);
+    }
+    const sql = `SELECT * FROM reports ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY scheduled_at DESC, device_id LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, q.limit ?? 10_000) as Row[];
+    return rows.filter((r) => !q.deviceIds || q.deviceIds.has(r.device_id)).map(toReport);
+  }
+}
+
+const CSV_COLUMNS = ['reportId', 'deviceId', 'playId', 'scheduleId', 'contentId', 'status', 'reason', 'scheduledAt', 'startedAt', 'endedAt', 'playedMs', 'ampError', 'receivedAt'] as const;
+
+function csvCell(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  const s = String(value);
+  // Quote when needed; a leading =, +, - or @ is neutralised so spreadsheets do not run it as a formula.
+  const safe = /^[=+\-@]/.test(s) ? `'${s}` : s;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+export function reportsToCsv(reports: StoredReport[]): string {
+  const lines = [CSV_COLUMNS.join(',')];
+  for (const r of reports) lines.push(CSV_COLUMNS.map((c) => csvCell(r[c])).join(','));
+  return `${lines.join('\r\n')}\r\n`;
+}

@@ -1,0 +1,116 @@
+/**
+ * Derives each device's desired state (its plays in the coming horizon) from the approved
+ * schedules, and keeps a version that rises whenever the plays change. SQLite is the
+ * truth: the state can be re-derived and re-sent after any restart.
+ */
+import { createHash } from 'node:crypto';
+import type { DesiredPlay, DesiredState } from '@loalang/protocol';
+import type { Db } from '../store/db.js';
+import type { AreaRepo } from '../areas/areas.js';
+import type { ContentRepo } from '../content/content-repo.js';
+import type { DeviceRepo } from '../devices/devices.js';
+import type { Schedule, ScheduleRepo } from './schedules.js';
+import { iso } from '../time.js';
+
+export interface DesiredStateOptions {
+  horizonMs: number;
+  /** Plays that ended longer ago than this are left out. */
+  pastMs: number;
+  /** Silence between consecutive items of one schedule. */
+  itemGapMs: number;
+  /** Base URL devices fetch content from, e.g. http://server:8080 (known once HTTP listens). */
+  publicHttpUrl: () => string;
+}
+
+export const DEFAULT_DESIRED_OPTIONS: Omit<DesiredStateOptions, 'publicHttpUrl'> = {
+  horizonMs: 48 * 3600_000,
+  pastMs: 10 * 60_000,
+  itemGapMs: 1000,
+};
+
+export function playsOfSchedule(schedule: Schedule, content: ContentRepo, options: DesiredStateOptions): DesiredPlay[] {
+  const plays: DesiredPlay[] = [];
+  let at = Date.parse(schedule.start);
+  schedule.items.forEach((item, index) => {
+    const c = content.get(item.contentId);
+    if (!c) return;
+    const play: DesiredPlay = {
+      playId: `${schedule.id}_${index}_${Math.floor(Date.parse(schedule.start) / 1000)}`,
+      scheduleId: schedule.id,
+      contentId: c.id,
+      sha256: c.sha256,
+      url: `${options.publicHttpUrl()}/api/v1/content/${c.id}/file`,
+      durationMs: c.durationMs,
+      startAt: iso(at),
+      priority: schedule.priority,
+      title: schedule.title.slice(0, 200),
+    };
+    if (schedule.volume !== null) play.volume = schedule.volume;
+    plays.push(play);
+    at += c.durationMs + options.itemGapMs;
+  });
+  return plays;
+}
+
+export class DesiredStateService {
+  constructor(
+    private readonly db: Db,
+    private readonly deps: { areas: AreaRepo; devices: DeviceRepo; schedules: ScheduleRepo; content: ContentRepo },
+    private readonly options: DesiredStateOptions,
+    private readonly now: () => number,
+  ) {}
+
+  private computePlays(deviceId: string): DesiredPlay[] {
+    const device = this.deps.devices.require(deviceId);
+    const areaIds = this.deps.areas.ancestorIds(device.areaId);
+    const now = this.now();
+    const from = now - this.options.pastMs;
+    const until = now + this.options.horizonMs;
+    const plays = this.deps.schedules
+      .approvedFor(deviceId, areaIds)
+      .flatMap((s) => playsOfSchedule(s, this.deps.content, this.options))
+      .filter((p) => Date.parse(p.startAt) + p.durationMs >= from && Date.parse(p.startAt) <= until);
+    return plays.sort((a, b) => a.startAt.localeCompare(b.startAt) || a.playId.localeCompare(b.playId));
+  }
+
+  /**
+   * Recomputes the device's plays; bumps the version only when they changed.
+   * Returns the state to send and whether it is new.
+   */
+  refresh(deviceId: string): { state: DesiredState; changed: boolean } {
+    const plays = this.computePlays(deviceId);
+    const digest = createHash('sha256').update(JSON.stringify(plays)).digest('hex');
+    const now = this.now();
+    return this.db.transaction(() => {
+      const row = this.db.prepare('SELECT version, digest FROM device_desired WHERE device_id = ?').get(deviceId) as
+        | { version: number; digest: string }
+        | undefined;
+      const changed = !row || row.digest !== digest;
+      const version = changed ? (row?.version ?? 0) + 1 : row.version;
+      if (changed) {
+        this.db
+          .prepare(
+            `INSERT INTO device_desired (device_id, version, plays_json, digest, issued_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT(device_id) DO UPDATE SET version = excluded.version, plays_json = excluded.plays_json, digest = excluded.digest, issued_at = excluded.issued_at`,
+          )
+          .run(deviceId, version, JSON.stringify(plays), digest, iso(now));
+      }
+      const state: DesiredState = {
+        v: 1,
+        deviceId,
+        version,
+        issuedAt: iso(now),
+        horizonUntil: iso(now + this.options.horizonMs),
+        plays,
+      };
+      return { state, changed };
+    })();
+  }
+
+  /** Content ids the device's current desired state names (what it may download). */
+  contentIdsFor(deviceId: string): Set<string> {
+    const row = this.db.prepare('SELECT plays_json FROM device_desired WHERE device_id = ?').get(deviceId) as { plays_json: string } | undefined;
+    const plays = row ? (JSON.parse(row.plays_json) as DesiredPlay[]) : [];
+    return new Set(plays.map((p) => p.contentId));
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * Schedules: a playlist of content items for target areas and devices, starting at an instant.
+ * Only approved schedules reach devices.
+ */
+import type { Db } from '../store/db.js';
+import { brokerError } from '../errors.js';
+import { newId, type Priority } from '@loalang/protocol';
+import { iso } from '../time.js';
+
+export type ScheduleStatus = 'pending' | 'approved';
+export interface ScheduleItem {
+  contentId: string;
+}
+export interface Targets {
+  areaIds: string[];
+  deviceIds: string[];
+}
+
+export interface Schedule {
+  id: string;
+  title: string;
+  areaId: string;
+  priority: Priority;
+  start: string;
+  items: ScheduleItem[];
+  targets: Targets;
+  volume: number | null;
+  status: ScheduleStatus;
+  createdBy: string | null;
+  approvedBy: string | null;
+  approvedAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+type Row = {
+  id: string;
+  title: string;
+  area_id: string;
+  priority: Priority;
+  start_at: string;
+  items_json: string;
+  volume: number | null;
+  status: ScheduleStatus;
+  created_by: string | null;
+  approved_by: string | null;
+  approved_at: string | null;
+  created_at: string;
+  updated_at: string;
+};
+
+export interface NewSchedule {
+  title: string;
+  areaId: string;
+  priority: Priority;
+  start: string;
+  items: ScheduleItem[];
+  targets: Targets;
+  volume: number | null;
+  createdBy: string | null;
+  approvedBy: string | null;
+}
+
+export class ScheduleRepo {
+  constructor(private readonly db: Db) {}
+
+  private toSchedule(r: Row): Schedule {
+    const targets = this.db.prepare('SELECT kind, target_id FROM schedule_targets WHERE schedule_id = ?').all(r.id) as {
+      kind: 'area' | 'device';
+      target_id: string;
+    }[];
+    return {
+      id: r.id,
+      title: r.title,
+      areaId: r.area_id,
+      priority: r.priority,
+      start: r.start_at,
+      items: JSON.parse(r.items_json) as ScheduleItem[],
+      targets: {
+        areaIds: targets.filter((t) => t.kind === 'area').map((t) => t.target_id),
+        deviceIds: targets.filter((t) => t.kind === 'device').map((t) => t.target_id),
+      },
+      volume: r.volume,
+      status: r.status,
+      createdBy: r.created_by,
+      approvedBy: r.approved_by,
+      approvedAt: r.approved_at,
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+    };
+  }
+
+  get(id: string): Schedule | null {
+    const row = this.db.prepare('SELECT * FROM schedules WHERE id = ?').get(id) as Row | undefined;
+    return row ? this.toSchedule(row) : null;
+  }
+
+  require(id: string): Schedule {
+    const s = this.get(id);
+    if (!s) throw brokerError('LOA_ERR_NOT_FOUND', { en: `schedule ${id}`, vi: `lịch phát ${id}` });
+    return s;
+  }
+
+  list(): Schedule[] {
+    return (this.db.prepare('SELECT * FROM schedules ORDER BY start_at DESC').all() as Row[]).map((r) => this.toSchedule(r));
+  }
+
+  create(input: NewSchedule): Schedule {
+    const id = newId();
+    const now = iso(Date.now());
+    const status: ScheduleStatus = input.approvedBy ? 'approved' : 'pending';
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO schedules (id, title, area_id, priority, start_at, items_json, volume, status, created_by, approved_by, approved_at, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(id, input.title, input.areaId, input.priority, input.start, JSON.stringify(input.items), input.volume, status, input.createdBy, input.approvedBy, input.approvedBy ? now : null, now, now);
+      this.writeTargets(id, input.targets);
+    })();
+    return this.require(id);
+  }
+
+  private writeTargets(id: string, targets: Targets): void {
+    this.db.prepare('DELETE FROM schedule_targets WHERE schedule_id = ?').run(id);
+    const insert = this.db.prepare('INSERT OR IGNORE INTO schedule_targets (schedule_id, kind, target_id) VALUES (?, ?, ?)');
+    for (const a of targets.areaIds) insert.run(id, 'area', a);
+    for (const d of targets.deviceIds) insert.run(id, 'device', d);
+  }
+
+  /** Any change to what plays sends the schedule back to pending unless the editor may approve. */
+  update(id: string, patch: Partial<Omit<NewSchedule, 'createdBy' | 'areaId'>>): Schedule {
+    const current = this.require(id);
+    const next = { ...current, ...patch, start: patch.start ?? current.start };
+    const approvedBy = patch.approvedBy === undefined ? current.approvedBy : patch.approvedBy;
+    const status: ScheduleStatus = approvedBy ? 'approved' : 'pending';
+    const now = iso(Date.now());
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `UPDATE schedules SET title = ?, priority = ?, start_at = ?, items_json = ?, volume = ?, status = ?, approved_by = ?, approved_at = ?, updated_at = ? WHERE id = ?`,
+        )
+        .run(next.title, next.priority, next.start, JSON.stringify(next.items), next.volume, status, approvedBy, approvedBy ? (current.approvedAt ?? now) : null, now, id);
+      if (patch.targets) this.writeTargets(id, patch.targets);
+    })();
+    return this.require(id);
+  }
+
+  approve(id: string, userId: string): Schedule {
+    this.require(id);
+    const now = iso(Date.now());
+    this.db.prepare(`UPDATE schedules SET status = 'approved', approved_by = ?, approved_at = ?, updated_at = ? WHERE id = ?`).run(userId, now, now, id);
+    return this.require(id);
+  }
+
+  delete(id: string): void {
+    this.require(id);
+    this.db.prepare('DELETE FROM schedules WHERE id = ?').run(id);
+  }
+
+  /** Approved schedules that target any of the areas (by id) or the device directly. */
+  approvedFor(deviceId: string, areaIds: string[]): Schedule[] {
+    const placeholders = areaIds.map(() => '?').join(',') || "''";
+    const rows = this.db
+      .prepare(
+        `SELECT DISTINCT s.* FROM schedules s JOIN schedule_targets t ON t.schedule_id = s.id
+         WHERE s.status = 'approved' AND ((t.kind = 'device' AND t.target_id = ?) OR (t.kind = 'area' AND t.target_id IN (${placeholders})))
+         ORDER BY s.start_at`,
+      )
+      .all(deviceId, ...areaIds) as Row[];
+    return rows.map((r) => this.toSchedule(r));
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Numbered migrations, applied in order inside one transaction each.
+ * Never edit a released migration: add the next number.
+ */
+export const migrations: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'foundation',
+    sql: `
+CREATE TABLE areas (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  parent_id TEXT REFERENCES areas(id),
+  timezone TEXT,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX areas_parent ON areas(parent_id);
+
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  password_hash TEXT NOT NULL,
+  role TEXT NOT NULL,
+  area_id TEXT NOT NULL REFERENCES areas(id),
+  disabled INTEGER NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL
+);
+
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+
+CREATE TABLE devices (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  area_id TEXT NOT NULL REFERENCES areas(id),
+  secret_hash TEXT NOT NULL,
+  disabled INTEGER NOT NULL DEFAULT 0,
+  online INTEGER NOT NULL DEFAULT 0,
+  last_seen_at TEXT,
+  agent_version TEXT,
+  latest_telemetry TEXT,
+  reported_version INTEGER,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX devices_area ON devices(area_id);
+
+CREATE TABLE presence_history (
+  id INTEGER PRIMARY KEY,
+  device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+  online INTEGER NOT NULL,
+  cause TEXT NOT NULL,
+  at TEXT NOT NULL
+);
+CREATE INDEX presence_device_at ON presence_history(device_id, at);
+
+CREATE TABLE content (
+  id TEXT PRIMARY KEY,
+  title TEXT NOT NULL,
+  area_id TEXT NOT NULL REFERENCES areas(id),
+  original_name TEXT,
+  mime_type TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  source_json TEXT NOT NULL,
+  created_by TEXT REFERENCES users(id),
+  created_at TEXT NOT NULL
+);
+CREATE INDEX content_area ON content(area_id);
+
+CREATE TABLE schedules (
+  id TEXT PRIMARY KEY,
+  title TEXT NOT NULL,
+  area_id TEXT NOT NULL REFERENCES areas(id),
+  priority TEXT NOT NULL,
+  start_at TEXT NOT NULL,
+  items_json TEXT NOT NULL,
+  volume INTEGER,
+  status TEXT NOT NULL,
+  created_by TEXT REFERENCES users(id),
+  approved_by TEXT REFERENCES users(id),
+  approved_at TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+CREATE TABLE schedule_targets (
+  schedule_id TEXT NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL CHECK (kind IN ('area', 'device')),
+  target_id TEXT NOT NULL,
+  PRIMARY KEY (schedule_id, kind, target_id)
+);
+CREATE INDEX schedule_targets_target ON schedule_targets(kind, target_id);
+
+CREATE TABLE device_desired (
+  device_id TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+  version INTEGER NOT NULL,
+  plays_json TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  issued_at TEXT NOT NULL
+);
+
+CREATE TABLE reports (
+  report_id TEXT PRIMARY KEY,
+  device_id TEXT NOT NULL,
+  play_id TEXT NOT NULL,
+  schedule_id TEXT NOT NULL,
+  content_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  reason TEXT,
+  scheduled_at TEXT NOT NULL,
+  started_at TEXT,
+  ended_at TEXT,
+  played_ms INTEGER NOT NULL,
+  amp_error TEXT,
+  received_at TEXT NOT NULL
+);
+CREATE INDEX reports_device_time ON reports(device_id, scheduled_at);
+CREATE INDEX reports_time ON reports(scheduled_at);
+
+CREATE TABLE commands (
+  id TEXT PRIMARY KEY,
+  device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+  type TEXT NOT NULL,
+  params_json TEXT NOT NULL,
+  issued_by TEXT REFERENCES users(id),
+  issued_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  status TEXT NOT NULL,
+  result_json TEXT,
+  completed_at TEXT
+);
+CREATE INDEX commands_device ON commands(device_id, issued_at);
+`,
+  },
+];

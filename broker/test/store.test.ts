@@ -1,0 +1,194 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase, schemaVersion, migrate, type Db } from '../src/store/db.js';
+import { migrations } from '../src/store/migrations.js';
+import { AreaRepo } from '../src/areas/areas.js';
+import { UserRepo } from '../src/accounts/users.js';
+import { SessionRepo } from '../src/accounts/sessions.js';
+import { hashSecret, verifySecret } from '../src/accounts/passwords.js';
+import { DeviceRepo } from '../src/devices/devices.js';
+import { ContentRepo } from '../src/content/content-repo.js';
+import { ScheduleRepo } from '../src/schedules/schedules.js';
+import { DesiredStateService, DEFAULT_DESIRED_OPTIONS } from '../src/schedules/desired-state.js';
+import { ReportRepo, reportsToCsv } from '../src/reports/reports.js';
+import type { PlayReport } from '@loalang/protocol';
+
+let dir: string;
+let db: Db;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'loalang-store-'));
+  db = openDatabase(join(dir, 'test.db'));
+});
+afterEach(() => {
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('migrations', () => {
+  it('bring an empty file to the latest version, in WAL mode, and are idempotent', () => {
+    const latest = Math.max(...migrations.map((m) => m.version));
+    expect(schemaVersion(db)).toBe(latest);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(migrate(db)).toBe(latest);
+    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[];
+    expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(['areas', 'users', 'devices', 'content', 'schedules', 'reports', 'commands']));
+  });
+
+  it('keep data across reopening', () => {
+    new AreaRepo(db).create({ name: 'Tỉnh A', parentId: null, id: 'prov' });
+    db.close();
+    db = openDatabase(join(dir, 'test.db'));
+    expect(new AreaRepo(db).get('prov')?.name).toBe('Tỉnh A');
+  });
+});
+
+describe('password hashing', () => {
+  it('uses argon2id with a salt and verifies only the right secret', async () => {
+    const a = await hashSecret('correct horse battery');
+    const b = await hashSecret('correct horse battery');
+    expect(a).toMatch(/^\$argon2id\$/);
+    expect(a).not.toBe(b);
+    expect(await verifySecret(a, 'correct horse battery')).toBe(true);
+    expect(await verifySecret(a, 'wrong')).toBe(false);
+    expect(await verifySecret('garbage', 'x')).toBe(false);
+  });
+});
+
+function tree(areas: AreaRepo) {
+  areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+  areas.create({ name: 'Xã A', parentId: 'p', id: 'a' });
+  areas.create({ name: 'Thôn A1', parentId: 'a', id: 'a1' });
+  areas.create({ name: 'Xã B', parentId: 'p', id: 'b', timezone: 'Asia/Bangkok' });
+}
+
+describe('areas', () => {
+  it('knows subtrees, ancestors and the effective timezone at any depth', () => {
+    const areas = new AreaRepo(db);
+    tree(areas);
+    expect([...areas.subtreeIds('a')].sort()).toEqual(['a', 'a1']);
+    expect(areas.subtreeIds('p').size).toBe(4);
+    expect(areas.ancestorIds('a1')).toEqual(['a1', 'a', 'p']);
+    expect(areas.effectiveTimezone('a1')).toBe('Asia/Ho_Chi_Minh');
+    expect(areas.effectiveTimezone('b')).toBe('Asia/Bangkok');
+  });
+
+  it('refuses cycles, unknown timezones and deleting areas in use', () => {
+    const areas = new AreaRepo(db);
+    tree(areas);
+    expect(() => areas.update('a', { parentId: 'a1' })).toThrow(expect.objectContaining({ code: 'LOA_ERR_INVALID' }));
+    expect(() => areas.create({ name: 'x', parentId: 'p', timezone: 'Mars/Base' })).toThrow(expect.objectContaining({ code: 'LOA_ERR_INVALID' }));
+    expect(() => areas.delete('a')).toThrow(expect.objectContaining({ code: 'LOA_ERR_IN_USE' }));
+    areas.delete('a1');
+    expect(areas.get('a1')).toBeNull();
+  });
+});
+
+describe('users and sessions', () => {
+  it('authenticates with the right password only, and refuses disabled users', async () => {
+    const areas = new AreaRepo(db);
+    tree(areas);
+    const users = new UserRepo(db);
+    const u = await users.create({ username: 'op-a', password: 'mat-khau-dai-1', role: 'operator', areaId: 'a' });
+    expect((await users.authenticate('op-a', 'mat-khau-dai-1'))?.id).toBe(u.id);
+    expect(await users.authenticate('op-a', 'wrong-password')).toBeNull();
+    expect(await users.authenticate('nobody', 'mat-khau-dai-1')).toBeNull();
+    await expect(users.create({ username: 'OP-A', password: 'mat-khau-dai-2', role: 'viewer', areaId: 'a' })).rejects.toMatchObject({ code: 'LOA_ERR_CONFLICT' });
+    await expect(users.create({ username: 'short', password: 'short', role: 'viewer', areaId: 'a' })).rejects.toMatchObject({ code: 'LOA_ERR_INVALID' });
+    await users.update(u.id, { disabled: true });
+    expect(await users.authenticate('op-a', 'mat-khau-dai-1')).toBeNull();
+  });
+
+  it('issues tokens that expire and can be revoked; only their hash is stored', async () => {
+    const areas = new AreaRepo(db);
+    tree(areas);
+    const user = await new UserRepo(db).create({ username: 'v', password: 'mat-khau-dai-1', role: 'viewer', areaId: 'p' });
+    let now = Date.parse('2026-11-22T00:00:00Z');
+    const sessions = new SessionRepo(db, () => now, 60_000);
+    const { token } = sessions.issue(user.id);
+    expect(sessions.resolve(token)).toBe(user.id);
+    const stored = db.prepare('SELECT token_hash FROM sessions').get() as { token_hash: string };
+    expect(stored.token_hash).not.toContain(token);
+    now += 61_000;
+    expect(sessions.resolve(token)).toBeNull();
+    now -= 61_000;
+    sessions.revoke(token);
+    expect(sessions.resolve(token)).toBeNull();
+  });
+});
+
+describe('devices', () => {
+  it('verifies credentials, and refuses wrong, unknown and disabled devices', async () => {
+    const areas = new AreaRepo(db);
+    tree(areas);
+    const devices = new DeviceRepo(db, areas);
+    const { device, secret } = await devices.create({ name: 'Loa 1', areaId: 'a1' });
+    expect(await devices.verify(device.id, Buffer.from(secret))).toEqual({ deviceId: device.id, areaIds: ['a1', 'a', 'p'] });
+    expect(await devices.verify(device.id, Buffer.from(secret))).not.toBeNull(); // cached path
+    expect(await devices.verify(device.id, Buffer.from('wrong'))).toBeNull();
+    expect(await devices.verify('nope', Buffer.from(secret))).toBeNull();
+    const stored = db.prepare('SELECT secret_hash FROM devices').get() as { secret_hash: string };
+    expect(stored.secret_hash).toMatch(/^\$argon2id\$/);
+    devices.update(device.id, { disabled: true });
+    expect(await devices.verify(device.id, Buffer.from(secret))).toBeNull();
+    devices.update(device.id, { disabled: false });
+    const rotated = await devices.rotateSecret(device.id);
+    expect(await devices.verify(device.id, Buffer.from(secret))).toBeNull();
+    expect(await devices.verify(device.id, Buffer.from(rotated))).not.toBeNull();
+  });
+});
+
+describe('desired state', () => {
+  it('lists approved plays for a device via its area ancestors and bumps the version only on change', async () => {
+    const areas = new AreaRepo(db);
+    tree(areas);
+    const devices = new DeviceRepo(db, areas);
+    const content = new ContentRepo(db);
+    const schedules = new ScheduleRepo(db);
+    const { device } = await devices.create({ name: 'Loa', areaId: 'a1' });
+    const { device: other } = await devices.create({ name: 'Loa B', areaId: 'b' });
+    content.insert({ id: 'c1', title: 'Tin', areaId: 'p', originalName: null, mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 10, durationMs: 5000, source: {}, createdBy: null });
+    let now = Date.parse('2026-11-22T05:00:00Z');
+    const desired = new DesiredStateService(db, { areas, devices, schedules, content }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv:8080' }, () => now);
+    const first = desired.refresh(device.id);
+    expect(first).toMatchObject({ changed: true, state: { version: 1, plays: [] } });
+    expect(desired.refresh(device.id).changed).toBe(false);
+
+    const s = schedules.create({ title: 'Bản tin', areaId: 'a', priority: 'normal', start: '2026-11-22T06:00:00.000Z', items: [{ contentId: 'c1' }, { contentId: 'c1' }], targets: { areaIds: ['a'], deviceIds: [] }, volume: 70, createdBy: null, approvedBy: null });
+    expect(desired.refresh(device.id).changed).toBe(false); // pending schedules do not reach devices
+    const approver = await new UserRepo(db).create({ username: 'adm', password: 'mat-khau-dai-1', role: 'admin', areaId: 'p' });
+    schedules.approve(s.id, approver.id);
+    const second = desired.refresh(device.id);
+    expect(second.changed).toBe(true);
+    expect(second.state.version).toBe(2);
+    expect(second.state.plays.map((p) => p.startAt)).toEqual(['2026-11-22T06:00:00.000Z', '2026-11-22T06:00:06.000Z']);
+    expect(second.state.plays[0]).toMatchObject({ contentId: 'c1', url: 'http://srv:8080/api/v1/content/c1/file', volume: 70, priority: 'normal' });
+    expect(desired.refresh(other.id).state.plays).toEqual([]);
+    expect(desired.contentIdsFor(device.id)).toEqual(new Set(['c1']));
+
+    now = Date.parse('2026-11-22T07:00:00Z'); // long after: plays drop out of the window
+    expect(desired.refresh(device.id)).toMatchObject({ changed: true, state: { version: 3, plays: [] } });
+  });
+});
+
+describe('reports', () => {
+  const report: PlayReport = { v: 1, reportId: 'r1', playId: 'p1', scheduleId: 's1', contentId: 'c1', status: 'completed', scheduledAt: '2026-11-22T06:00:00.000Z', startedAt: '2026-11-22T06:00:00.001Z', endedAt: '2026-11-22T06:00:05.000Z', playedMs: 4999 };
+
+  it('are stored once per report id and filtered by time and device', () => {
+    const reports = new ReportRepo(db);
+    expect(reports.insert('d1', report)).toBe(true);
+    expect(reports.insert('d1', { ...report, status: 'failed' })).toBe(false);
+    reports.insert('d2', { ...report, reportId: 'r2', scheduledAt: '2026-11-23T06:00:00.000Z' });
+    expect(reports.query({})).toHaveLength(2);
+    expect(reports.query({ from: '2026-11-23T00:00:00.000Z' }).map((r) => r.reportId)).toEqual(['r2']);
+    expect(reports.query({ deviceIds: new Set(['d1']) })[0]).toMatchObject({ status: 'completed', deviceId: 'd1' });
+  });
+
+  it('export to CSV with quoting and formula neutralising', () => {
+    const csv = reportsToCsv([{ ...report, deviceId: 'd1', receivedAt: 'x', reason: '=cmd,"x"' }]);
+    const [header, row] = csv.trim().split('\r\n');
+    expect(header?.startsWith('reportId,deviceId')).toBe(true);
+    expect(row).toContain(`"'=cmd,""x"""`);
+  });
+});

@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+/**
+ * `loalang` command line. Each command's module is imported only when that command runs,
+ * so `loalang --help` answers without loading the server, SQLite or ffmpeg code.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { readFileSync } from 'node:fs';
+
+const HELP = `loalang — loa truyền thanh thông minh / smart commune loudspeakers
+
+Usage:
+  loalang server [--data DIR] [--http-port N] [--mqtt-port N] [--host ADDR] [--public-host HOST]
+  loalang agent --config FILE
+  loalang demo [--devices N] [--data DIR] [--http-port N] [--mqtt-port N]
+  loalang device add --name NAME --area AREA_ID [--server URL]
+  loalang amp status --port PATH [--baud N] [--driver loalang|modbus-relay]
+  loalang amp on|off|test --port PATH [--baud N]
+  loalang amp simulate --port PATH [--baud N]
+  loalang --version
+
+Environment:
+  LOALANG_ADMIN_PASSWORD   admin password on first start (else a random one is printed once)
+  LOALANG_PUBLIC_HOST      host name devices use to reach the server
+  LOALANG_LOG_LEVEL        pino level (info)
+  LOALANG_TOKEN, LOALANG_USERNAME, LOALANG_PASSWORD   credentials for 'device add'
+`;
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export function parse(args: string[], options: Options) {
+  return parseArgs({ args, options, allowPositionals: true, strict: true });
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(HELP);
+      return 0;
+    case '-v':
+    case '--version':
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    case 'server':
+      return (await import('./commands/server.js')).run(rest);
+    case 'agent':
+      return (await import('./commands/agent.js')).run(rest);
+    case 'demo':
+      return (await import('./commands/demo.js')).run(rest);
+    case 'device':
+      return (await import('./commands/device.js')).run(rest);
+    case 'amp':
+      return (await import('./commands/amp.js')).run(rest);
+    default:
+      process.stderr.write(`Unknown command "${command}" / Lệnh không hợp lệ "${command}"\n\n${HELP}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    const e = err as { message?: string; messageVi?: string; code?: string };
+    process.stderr.write(`loalang: ${e.messageVi ? `${e.messageVi} / ` : ''}${e.message ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,19 @@
+/** The agent config a new device receives once, with its secret (API.md "Agent config"). */
+import type { Device } from '@loalang/broker';
+
+export interface PublicUrls {
+  http: string;
+  mqtt: string;
+}
+
+export function agentConfigFor(device: Device, secret: string, urls: PublicUrls) {
+  return {
+    deviceId: device.id,
+    password: secret,
+    mqttUrl: urls.mqtt,
+    httpUrl: urls.http,
+    cacheDir: '/var/lib/loalang-agent',
+    serial: { path: '/dev/ttyUSB0', baudRate: 115200, driver: 'loalang' as const },
+    audioSink: 'alsa:default',
+  };
+}

@@ -1,0 +1,63 @@
+/** The console as a Fastify plugin tree; server.ts only creates, listens and closes. */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import multipart from '@fastify/multipart';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { ServerCore } from '@loalang/broker';
+import { registerErrorHandler } from './errors.js';
+import { authRoutes } from './routes/auth.js';
+import { userRoutes } from './routes/users.js';
+import { areaRoutes } from './routes/areas.js';
+import { deviceRoutes } from './routes/devices.js';
+import { contentRoutes } from './routes/content.js';
+import { scheduleRoutes } from './routes/schedules.js';
+import { reportRoutes } from './routes/reports.js';
+import { opsRoutes } from './routes/ops.js';
+import { homePage } from './home.js';
+import type { PublicUrls } from './agent-config.js';
+
+export interface AppOptions {
+  core: ServerCore;
+  urls: () => PublicUrls;
+  maxUploadBytes?: number;
+  logger?: FastifyServerOptions['logger'] | false;
+}
+
+export const DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024;
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.decorateRequest('caller', null);
+  registerErrorHandler(app);
+  const maxUploadBytes = options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+  await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 1, fields: 10, parts: 12 } });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'LoaLang API', version: '1', description: 'Commune radio loudspeaker networks. Errors: {error: {code, message, messageVi}}.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs' });
+  const core = options.core;
+  await app.register(
+    async (api) => {
+      await api.register(authRoutes, { core });
+      await api.register(userRoutes, { core });
+      await api.register(areaRoutes, { core });
+      await api.register(deviceRoutes, { core, urls: options.urls });
+      await api.register(contentRoutes, { core, maxUploadBytes });
+      await api.register(scheduleRoutes, { core });
+      await api.register(reportRoutes, { core });
+    },
+    { prefix: '/api/v1' },
+  );
+  await app.register(opsRoutes, { core });
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(homePage()));
+  return app;
+}

@@ -1,0 +1,58 @@
+/**
+ * Who is calling and what they may do. A user acts with one role over one area subtree;
+ * routes declare the permission they need and check every area they touch with `inScope`.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { brokerError, can, type Permission, type ServerCore, type User } from '@loalang/broker';
+
+export interface Caller {
+  user: User;
+  /** The user's area and everything below it. */
+  scope: Set<string>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: Caller | null;
+  }
+}
+
+export function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (!header?.startsWith('Bearer ')) return null;
+  return header.slice('Bearer '.length).trim() || null;
+}
+
+export function resolveCaller(core: ServerCore, request: FastifyRequest): Caller | null {
+  const token = bearerToken(request);
+  if (!token) return null;
+  const userId = core.sessions.resolve(token);
+  const user = userId ? core.users.get(userId) : null;
+  if (!user || user.disabled) return null;
+  return { user, scope: core.areas.subtreeIds(user.areaId) };
+}
+
+/** preHandler factory: 401 without a valid token, 403 without the permission. */
+export function requirePermission(core: ServerCore, permission: Permission) {
+  return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    request.caller = resolveCaller(core, request);
+    if (!request.caller) throw brokerError('LOA_ERR_UNAUTHENTICATED');
+    if (!can(request.caller.user.role, permission)) {
+      throw brokerError('LOA_ERR_FORBIDDEN', { en: `your role lacks ${permission}`, vi: `vai trò của bạn không có quyền ${permission}` });
+    }
+  };
+}
+
+export function callerOf(request: FastifyRequest): Caller {
+  if (!request.caller) throw brokerError('LOA_ERR_UNAUTHENTICATED');
+  return request.caller;
+}
+
+export function assertInScope(caller: Caller, areaId: string): void {
+  if (!caller.scope.has(areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
+}
+
+/** Content made higher up the tree (a province bulletin) may be read, and played, below it. */
+export function canReadFromArea(core: ServerCore, caller: Caller, areaId: string): boolean {
+  return caller.scope.has(areaId) || core.areas.ancestorIds(caller.user.areaId).includes(areaId);
+}

@@ -1,0 +1,52 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { brokerError, type ServerCore } from '@loalang/broker';
+import { CreateAreaBody, IdParams, UpdateAreaBody } from '../schemas.js';
+import { assertInScope, callerOf, requirePermission } from '../auth.js';
+
+export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
+  const read = requirePermission(core, 'areas:read');
+  const write = requirePermission(core, 'areas:write');
+
+  app.get('/areas', { schema: { tags: ['areas'] }, preHandler: read }, async (request) => {
+    const caller = callerOf(request);
+    return core.areas.list().filter((a) => caller.scope.has(a.id));
+  });
+
+  app.post('/areas', { schema: { body: CreateAreaBody, tags: ['areas'] }, preHandler: write }, async (request, reply) => {
+    const caller = callerOf(request);
+    // A root area (no parent) can only be made by someone whose scope is already the whole tree's root.
+    if (request.body.parentId === null) {
+      const own = core.areas.require(caller.user.areaId);
+      if (own.parentId !== null) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
+    } else {
+      assertInScope(caller, request.body.parentId);
+    }
+    return reply.status(201).send(core.areas.create({ name: request.body.name, parentId: request.body.parentId, timezone: request.body.timezone ?? null }));
+  });
+
+  app.get('/areas/:id', { schema: { params: IdParams, tags: ['areas'] }, preHandler: read }, async (request) => {
+    const area = core.areas.require(request.params.id);
+    assertInScope(callerOf(request), area.id);
+    return area;
+  });
+
+  app.patch('/areas/:id', { schema: { params: IdParams, body: UpdateAreaBody, tags: ['areas'] }, preHandler: write }, async (request) => {
+    const caller = callerOf(request);
+    assertInScope(caller, core.areas.require(request.params.id).id);
+    if (request.body.parentId) assertInScope(caller, request.body.parentId);
+    if (request.body.parentId === null || request.params.id === caller.user.areaId) {
+      if (request.body.parentId !== undefined) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
+    }
+    const area = core.areas.update(request.params.id, request.body);
+    if (request.body.parentId) core.refreshDevices(core.devices.list({ areaIds: core.areas.subtreeIds(area.id) }).map((d) => d.id));
+    return area;
+  });
+
+  app.delete('/areas/:id', { schema: { params: IdParams, tags: ['areas'] }, preHandler: write }, async (request, reply) => {
+    const caller = callerOf(request);
+    assertInScope(caller, core.areas.require(request.params.id).id);
+    if (request.params.id === caller.user.areaId) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
+    core.areas.delete(request.params.id);
+    return reply.status(204).send();
+  });
+};

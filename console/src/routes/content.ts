@@ -1,0 +1,119 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { brokerError, type ServerCore, type ContentItem } from '@loalang/broker';
+import { IdParams, TtsBody } from '../schemas.js';
+import { assertInScope, callerOf, canReadFromArea, requirePermission, resolveCaller } from '../auth.js';
+import { sendFile } from '../file-range.js';
+
+export interface ContentRouteOptions {
+  core: ServerCore;
+  maxUploadBytes: number;
+}
+
+function fieldValue(fields: Record<string, unknown>, name: string): string | undefined {
+  const f = fields[name] as { type?: string; value?: unknown } | undefined;
+  return f && f.type === 'field' && typeof f.value === 'string' ? f.value : undefined;
+}
+
+/** Devices fetch content with HTTP Basic (device id + MQTT secret), only what their desired state names. */
+async function deviceMayFetch(core: ServerCore, request: FastifyRequest, contentId: string): Promise<boolean> {
+  const header = request.headers.authorization;
+  if (!header?.startsWith('Basic ')) return false;
+  const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return false;
+  const identity = await core.devices.verify(decoded.slice(0, colon), Buffer.from(decoded.slice(colon + 1), 'utf8'));
+  return identity !== null && core.desired.contentIdsFor(identity.deviceId).has(contentId);
+}
+
+export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = async (app, { core, maxUploadBytes }) => {
+  const read = requirePermission(core, 'content:read');
+  const write = requirePermission(core, 'content:write');
+
+  const store = async (path: string, meta: { title: string; areaId: string; originalName: string | null; userId: string }): Promise<ContentItem> => {
+    const audio = await core.media.ingest(path, meta.originalName ? { originalName: meta.originalName } : {});
+    try {
+      return core.content.insert({
+        id: audio.id,
+        title: meta.title,
+        areaId: meta.areaId,
+        originalName: meta.originalName,
+        mimeType: audio.mimeType,
+        sha256: audio.sha256,
+        sizeBytes: audio.sizeBytes,
+        durationMs: audio.durationMs,
+        source: { ...audio.source, loudness: audio.loudness },
+        createdBy: meta.userId,
+      });
+    } catch (err) {
+      await core.media.remove(audio.id);
+      throw err;
+    }
+  };
+
+  app.get('/content', { schema: { tags: ['content'] }, preHandler: read }, async (request) => {
+    const caller = callerOf(request);
+    return core.content.list().filter((c) => canReadFromArea(core, caller, c.areaId));
+  });
+
+  app.post('/content', { schema: { tags: ['content'], consumes: ['multipart/form-data'] }, preHandler: write }, async (request, reply) => {
+    const caller = callerOf(request);
+    const file = await request.file({ limits: { fileSize: maxUploadBytes, files: 1, fields: 10 } });
+    if (!file) throw brokerError('LOA_ERR_INVALID', { en: 'multipart field "file" is missing', vi: 'thiếu trường "file" trong biểu mẫu' });
+    const areaId = fieldValue(file.fields, 'areaId') ?? caller.user.areaId;
+    assertInScope(caller, areaId);
+    const dir = await mkdtemp(join(tmpdir(), 'loalang-upload-'));
+    try {
+      const tmp = join(dir, 'upload');
+      await pipeline(file.file, createWriteStream(tmp));
+      const title = fieldValue(file.fields, 'title') ?? file.filename ?? 'audio';
+      const item = await store(tmp, { title: title.slice(0, 200), areaId, originalName: file.filename ?? null, userId: caller.user.id });
+      return reply.status(201).send(item);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  app.post('/content/tts', { schema: { body: TtsBody, tags: ['content'] }, preHandler: write }, async (request, reply) => {
+    const caller = callerOf(request);
+    const areaId = request.body.areaId ?? caller.user.areaId;
+    assertInScope(caller, areaId);
+    const wav = await core.media.synthesize(request.body.text, { voice: request.body.voice ?? 'vi' });
+    try {
+      const title = request.body.title ?? request.body.text.slice(0, 80);
+      const item = await store(wav, { title, areaId, originalName: null, userId: caller.user.id });
+      return reply.status(201).send({ ...item, text: request.body.text });
+    } finally {
+      await rm(wav, { force: true });
+    }
+  });
+
+  app.get('/content/:id', { schema: { params: IdParams, tags: ['content'] }, preHandler: read }, async (request) => {
+    const item = core.content.require(request.params.id);
+    if (!canReadFromArea(core, callerOf(request), item.areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
+    return item;
+  });
+
+  app.delete('/content/:id', { schema: { params: IdParams, tags: ['content'] }, preHandler: write }, async (request, reply) => {
+    const item = core.content.require(request.params.id);
+    assertInScope(callerOf(request), item.areaId);
+    core.content.delete(item.id);
+    await core.media.remove(item.id);
+    return reply.status(204).send();
+  });
+
+  app.get('/content/:id/file', { schema: { params: IdParams, tags: ['content'] } }, async (request, reply) => {
+    const item = core.content.get(request.params.id);
+    const caller = resolveCaller(core, request);
+    const allowed = caller ? item !== null && canReadFromArea(core, caller, item.areaId) : await deviceMayFetch(core, request, request.params.id);
+    if (!caller && !allowed) throw brokerError('LOA_ERR_UNAUTHENTICATED');
+    if (!item) throw brokerError('LOA_ERR_NOT_FOUND', { en: `content ${request.params.id}`, vi: `nội dung ${request.params.id}` });
+    if (!allowed) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
+    return sendFile(reply, core.media.contentPath(item.id), item.mimeType, request.headers.range, item.sha256);
+  });
+};

@@ -1,0 +1,96 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { CommandType } from '@loalang/protocol';
+import { brokerError, type ServerCore } from '@loalang/broker';
+import { CreateDeviceBody, IdParams, UpdateDeviceBody } from '../schemas.js';
+import { assertInScope, callerOf, requirePermission } from '../auth.js';
+import { agentConfigFor, type PublicUrls } from '../agent-config.js';
+
+const CommandBody = Type.Object(
+  {
+    type: CommandType,
+    timeoutSec: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+  },
+  { additionalProperties: Type.Union([Type.String({ maxLength: 200 }), Type.Number(), Type.Boolean()]) },
+);
+const CommandParams = Type.Object({ id: IdParams.properties.id, commandId: IdParams.properties.id });
+
+export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: () => PublicUrls }> = async (app, { core, urls }) => {
+  const read = requirePermission(core, 'devices:read');
+  const write = requirePermission(core, 'devices:write');
+  const command = requirePermission(core, 'devices:command');
+
+  const withPresence = (id: string) => {
+    const device = core.devices.require(id);
+    return { ...device, online: core.mqtt.isOnline(id) };
+  };
+
+  app.get('/devices', { schema: { tags: ['devices'] }, preHandler: read }, async (request) => {
+    return core.devices.list({ areaIds: callerOf(request).scope }).map((d) => ({ ...d, online: core.mqtt.isOnline(d.id) }));
+  });
+
+  app.post('/devices', { schema: { body: CreateDeviceBody, tags: ['devices'] }, preHandler: write }, async (request, reply) => {
+    assertInScope(callerOf(request), request.body.areaId);
+    const { device, secret } = await core.devices.create(request.body);
+    return reply.status(201).send({
+      ...device,
+      mqttUsername: device.id,
+      mqttPassword: secret,
+      agentConfig: agentConfigFor(device, secret, urls()),
+    });
+  });
+
+  app.get('/devices/:id', { schema: { params: IdParams, tags: ['devices'] }, preHandler: read }, async (request) => {
+    const device = withPresence(request.params.id);
+    assertInScope(callerOf(request), device.areaId);
+    return { ...device, presenceHistory: core.devices.presenceHistory(device.id, 20) };
+  });
+
+  app.patch('/devices/:id', { schema: { params: IdParams, body: UpdateDeviceBody, tags: ['devices'] }, preHandler: write }, async (request) => {
+    const caller = callerOf(request);
+    assertInScope(caller, core.devices.require(request.params.id).areaId);
+    if (request.body.areaId) assertInScope(caller, request.body.areaId);
+    const device = core.devices.update(request.params.id, request.body);
+    // A disabled device is cut off at once; it is refused at its next connect.
+    if (request.body.disabled) core.mqtt.disconnectDevice(device.id);
+    core.refreshDevices([device.id]);
+    return withPresence(device.id);
+  });
+
+  app.delete('/devices/:id', { schema: { params: IdParams, tags: ['devices'] }, preHandler: write }, async (request, reply) => {
+    assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
+    core.devices.delete(request.params.id);
+    core.mqtt.disconnectDevice(request.params.id);
+    return reply.status(204).send();
+  });
+
+  app.post('/devices/:id/commands', { schema: { params: IdParams, body: CommandBody, tags: ['devices'] }, preHandler: command }, async (request, reply) => {
+    const caller = callerOf(request);
+    const device = core.devices.require(request.params.id);
+    assertInScope(caller, device.areaId);
+    const { type, timeoutSec, ...params } = request.body;
+    const { record, message } = core.commands.create({
+      deviceId: device.id,
+      type,
+      params: params as Record<string, string | number | boolean>,
+      issuedBy: caller.user.id,
+      ttlMs: (timeoutSec ?? 30) * 1000,
+    });
+    await core.mqtt.publishToDevice(device.id, 'cmd', message);
+    return reply.status(202).send({ ...record, delivered: core.mqtt.isOnline(device.id) });
+  });
+
+  app.get('/devices/:id/commands', { schema: { params: IdParams, tags: ['devices'] }, preHandler: read }, async (request) => {
+    assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
+    return core.commands.listForDevice(request.params.id);
+  });
+
+  app.get('/devices/:id/commands/:commandId', { schema: { params: CommandParams, tags: ['devices'] }, preHandler: read }, async (request) => {
+    assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
+    const rec = core.commands.get(request.params.commandId);
+    if (!rec || rec.deviceId !== request.params.id) {
+      throw brokerError('LOA_ERR_NOT_FOUND', { en: `command ${request.params.commandId}`, vi: `lệnh ${request.params.commandId}` });
+    }
+    return rec;
+  });
+};

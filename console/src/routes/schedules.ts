@@ -1,0 +1,129 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { brokerError, can, type Schedule, type ServerCore, type Targets } from '@loalang/broker';
+import type { Static } from '@sinclair/typebox';
+import { CreateScheduleBody, IdParams, UpdateScheduleBody, type ScheduleItem } from '../schemas.js';
+import { assertInScope, callerOf, canReadFromArea, requirePermission, type Caller } from '../auth.js';
+
+/** A start a little in the past is accepted (clock skew, slow forms); older ones are refused. */
+const START_SLACK_MS = 60_000;
+
+function checkItems(core: ServerCore, caller: Caller, items: Static<typeof ScheduleItem>[]): { contentId: string }[] {
+  return items.map((item) => {
+    if (!('contentId' in item)) {
+      throw brokerError('LOA_ERR_NOT_SUPPORTED', { en: 'stream relay items (streamUrl) are not available yet', vi: 'chưa hỗ trợ mục tiếp sóng (streamUrl)' });
+    }
+    const content = core.content.require(item.contentId);
+    if (!canReadFromArea(core, caller, content.areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
+    return { contentId: content.id };
+  });
+}
+
+function checkTargets(core: ServerCore, caller: Caller, targets: Targets): Targets {
+  if (targets.areaIds.length === 0 && targets.deviceIds.length === 0) {
+    throw brokerError('LOA_ERR_INVALID', { en: 'targets name no area and no device', vi: 'chưa chọn địa bàn hoặc thiết bị phát' });
+  }
+  for (const a of targets.areaIds) assertInScope(caller, core.areas.require(a).id);
+  for (const d of targets.deviceIds) assertInScope(caller, core.devices.require(d).areaId);
+  return { areaIds: [...new Set(targets.areaIds)], deviceIds: [...new Set(targets.deviceIds)] };
+}
+
+function checkStart(core: ServerCore, start: string): string {
+  const at = Date.parse(start);
+  if (at < core.clock.now() - START_SLACK_MS) {
+    throw brokerError('LOA_ERR_INVALID', { en: 'start is in the past', vi: 'thời điểm bắt đầu đã qua' });
+  }
+  return new Date(at).toISOString();
+}
+
+function checkPriority(caller: Caller, priority: string | undefined): void {
+  if (priority === 'emergency' && !can(caller.user.role, 'alerts:write')) {
+    throw brokerError('LOA_ERR_FORBIDDEN', { en: 'emergency priority needs the alert right', vi: 'mức khẩn cấp cần quyền phát cảnh báo' });
+  }
+}
+
+const targetDevices = (core: ServerCore, s: Pick<Schedule, 'targets'>) =>
+  core.devices.resolveTargets(s.targets.areaIds, s.targets.deviceIds).map((d) => d.id);
+
+export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
+  const read = requirePermission(core, 'schedules:read');
+  const write = requirePermission(core, 'schedules:write');
+  const approve = requirePermission(core, 'schedules:approve');
+
+  const visible = (caller: Caller, s: Schedule) => caller.scope.has(s.areaId);
+
+  app.get('/schedules', { schema: { tags: ['schedules'] }, preHandler: read }, async (request) => {
+    const caller = callerOf(request);
+    return core.schedules.list().filter((s) => visible(caller, s));
+  });
+
+  app.post('/schedules', { schema: { body: CreateScheduleBody, tags: ['schedules'] }, preHandler: write }, async (request, reply) => {
+    const caller = callerOf(request);
+    const body = request.body;
+    if (body.recurrence !== undefined) {
+      throw brokerError('LOA_ERR_NOT_SUPPORTED', { en: 'recurring schedules are not available yet', vi: 'chưa hỗ trợ lịch lặp lại' });
+    }
+    checkPriority(caller, body.priority);
+    const areaId = body.areaId ?? caller.user.areaId;
+    assertInScope(caller, areaId);
+    const schedule = core.schedules.create({
+      title: body.title,
+      areaId,
+      priority: body.priority ?? 'normal',
+      start: checkStart(core, body.start),
+      items: checkItems(core, caller, body.items),
+      targets: checkTargets(core, caller, body.targets),
+      volume: body.volume ?? null,
+      createdBy: caller.user.id,
+      // Users who may approve in this area approve their own schedules by creating them.
+      approvedBy: can(caller.user.role, 'schedules:approve') ? caller.user.id : null,
+    });
+    core.refreshDevices(targetDevices(core, schedule));
+    return reply.status(201).send(schedule);
+  });
+
+  app.get('/schedules/:id', { schema: { params: IdParams, tags: ['schedules'] }, preHandler: read }, async (request) => {
+    const s = core.schedules.require(request.params.id);
+    if (!visible(callerOf(request), s)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
+    return s;
+  });
+
+  app.patch('/schedules/:id', { schema: { params: IdParams, body: UpdateScheduleBody, tags: ['schedules'] }, preHandler: write }, async (request) => {
+    const caller = callerOf(request);
+    const before = core.schedules.require(request.params.id);
+    assertInScope(caller, before.areaId);
+    const body = request.body;
+    if (body.recurrence !== undefined) {
+      throw brokerError('LOA_ERR_NOT_SUPPORTED', { en: 'recurring schedules are not available yet', vi: 'chưa hỗ trợ lịch lặp lại' });
+    }
+    checkPriority(caller, body.priority);
+    const after = core.schedules.update(before.id, {
+      ...(body.title ? { title: body.title } : {}),
+      ...(body.priority ? { priority: body.priority } : {}),
+      ...(body.start ? { start: checkStart(core, body.start) } : {}),
+      ...(body.items ? { items: checkItems(core, caller, body.items) } : {}),
+      ...(body.targets ? { targets: checkTargets(core, caller, body.targets) } : {}),
+      ...(body.volume !== undefined ? { volume: body.volume } : {}),
+      approvedBy: can(caller.user.role, 'schedules:approve') ? caller.user.id : null,
+    });
+    core.refreshDevices(new Set([...targetDevices(core, before), ...targetDevices(core, after)]));
+    return after;
+  });
+
+  app.post('/schedules/:id/approve', { schema: { params: IdParams, tags: ['schedules'] }, preHandler: approve }, async (request) => {
+    const caller = callerOf(request);
+    const s = core.schedules.require(request.params.id);
+    assertInScope(caller, s.areaId);
+    const approved = core.schedules.approve(s.id, caller.user.id);
+    core.refreshDevices(targetDevices(core, approved));
+    return approved;
+  });
+
+  app.delete('/schedules/:id', { schema: { params: IdParams, tags: ['schedules'] }, preHandler: write }, async (request, reply) => {
+    const s = core.schedules.require(request.params.id);
+    assertInScope(callerOf(request), s.areaId);
+    const devices = targetDevices(core, s);
+    core.schedules.delete(s.id);
+    core.refreshDevices(devices);
+    return reply.status(204).send();
+  });
+};

@@ -1,0 +1,92 @@
+/** TypeBox schemas of the HTTP API: validation and static types at once (and the OpenAPI text). */
+import { Type, type Static } from '@sinclair/typebox';
+import { Priority } from '@loalang/protocol';
+import { ROLES } from '@loalang/broker';
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }) });
+export type IdParams = Static<typeof IdParams>;
+
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+const AreaRef = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
+
+export const LoginBody = Type.Object(
+  { username: Type.String({ minLength: 1, maxLength: 100 }), password: Type.String({ minLength: 1, maxLength: 200 }) },
+  { additionalProperties: false },
+);
+
+export const RoleSchema = Type.Union(ROLES.map((r) => Type.Literal(r)));
+
+export const CreateUserBody = Type.Object(
+  {
+    username: Type.String({ minLength: 2, maxLength: 64, pattern: '^[A-Za-z0-9._@-]+$' }),
+    password: Type.String({ minLength: 10, maxLength: 200 }),
+    role: RoleSchema,
+    areaId: AreaRef,
+  },
+  { additionalProperties: false },
+);
+export const UpdateUserBody = Type.Partial(
+  Type.Object({ password: Type.String({ minLength: 10, maxLength: 200 }), role: RoleSchema, areaId: AreaRef, disabled: Type.Boolean() }),
+  { additionalProperties: false },
+);
+
+export const CreateAreaBody = Type.Object(
+  { name: Name, parentId: Type.Union([AreaRef, Type.Null()]), timezone: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])) },
+  { additionalProperties: false },
+);
+export const UpdateAreaBody = Type.Partial(CreateAreaBody, { additionalProperties: false });
+
+export const CreateDeviceBody = Type.Object({ name: Name, areaId: AreaRef }, { additionalProperties: false });
+export const UpdateDeviceBody = Type.Partial(Type.Object({ name: Name, areaId: AreaRef, disabled: Type.Boolean() }), {
+  additionalProperties: false,
+});
+
+export const TtsBody = Type.Object(
+  {
+    text: Type.String({ minLength: 1, maxLength: 5000 }),
+    voice: Type.Optional(Type.String({ maxLength: 32, pattern: '^[A-Za-z0-9_+-]+$' })),
+    title: Type.Optional(Name),
+    areaId: Type.Optional(AreaRef),
+  },
+  { additionalProperties: false },
+);
+
+export const Targets = Type.Object(
+  {
+    areaIds: Type.Array(AreaRef, { maxItems: 1000, default: [] }),
+    deviceIds: Type.Array(AreaRef, { maxItems: 10000, default: [] }),
+  },
+  { additionalProperties: false },
+);
+
+export const ScheduleItem = Type.Union([
+  Type.Object({ contentId: AreaRef }, { additionalProperties: false }),
+  Type.Object({ streamUrl: Type.String({ maxLength: 2048 }), durationSec: Type.Integer({ minimum: 1, maximum: 86400 }) }, { additionalProperties: false }),
+]);
+
+export const CreateScheduleBody = Type.Object(
+  {
+    title: Name,
+    items: Type.Array(ScheduleItem, { minItems: 1, maxItems: 100 }),
+    targets: Targets,
+    start: Type.String({ format: 'date-time' }),
+    recurrence: Type.Optional(Type.Unknown()),
+    priority: Type.Optional(Priority),
+    volume: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+    areaId: Type.Optional(AreaRef),
+  },
+  { additionalProperties: false },
+);
+export type CreateScheduleBody = Static<typeof CreateScheduleBody>;
+export const UpdateScheduleBody = Type.Partial(Type.Omit(CreateScheduleBody, ['areaId']), { additionalProperties: false });
+
+export const ReportsQuery = Type.Object(
+  {
+    from: Type.Optional(Type.String({ format: 'date-time' })),
+    to: Type.Optional(Type.String({ format: 'date-time' })),
+    deviceId: Type.Optional(AreaRef),
+    areaId: Type.Optional(AreaRef),
+    format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
+  },
+  { additionalProperties: false },
+);

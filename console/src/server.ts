@@ -1,0 +1,88 @@
+/** `loalang server`: broker + console + scheduler on one SQLite file. Creates, listens, closes. */
+import { networkInterfaces } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger as PinoLogger } from 'pino';
+import { ServerCore } from '@loalang/broker';
+import { buildApp } from './app.js';
+import { bootstrapAdmin, type BootstrapResult } from './bootstrap.js';
+import type { PublicUrls } from './agent-config.js';
+
+export interface ServerOptions {
+  dataDir: string;
+  httpPort: number;
+  mqttPort: number;
+  host?: string;
+  /** Host name or address devices use to reach this server (default: LOALANG_PUBLIC_HOST, else the first LAN IPv4). */
+  publicHost?: string;
+  logger?: PinoLogger;
+  maxUploadBytes?: number;
+}
+
+export interface RunningServer {
+  core: ServerCore;
+  app: FastifyInstance;
+  urls: PublicUrls;
+  httpPort: number;
+  mqttPort: number;
+  bootstrap: BootstrapResult;
+  stop(): Promise<void>;
+}
+
+function defaultPublicHost(): string {
+  const fromEnv = process.env['LOALANG_PUBLIC_HOST'];
+  if (fromEnv) return fromEnv;
+  for (const list of Object.values(networkInterfaces())) {
+    for (const addr of list ?? []) if (addr.family === 'IPv4' && !addr.internal) return addr.address;
+  }
+  return '127.0.0.1';
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const logger = options.logger ?? pino({ level: process.env['LOALANG_LOG_LEVEL'] ?? 'info' });
+  const host = options.host ?? '0.0.0.0';
+  const publicHost = options.publicHost ?? (host === '0.0.0.0' || host === '::' ? defaultPublicHost() : host);
+  let urls: PublicUrls = { http: '', mqtt: '' };
+  const core = await ServerCore.create({
+    dataDir: options.dataDir,
+    mqttHost: host,
+    mqttPort: options.mqttPort,
+    publicHttpUrl: () => urls.http,
+    logger: logger.child({ module: 'broker' }),
+  });
+  const app = await buildApp({
+    core,
+    urls: () => urls,
+    logger: logger.child({ module: 'console' }),
+    ...(options.maxUploadBytes ? { maxUploadBytes: options.maxUploadBytes } : {}),
+  });
+  try {
+    await core.start();
+    const bootstrap = await bootstrapAdmin(core);
+    await app.listen({ port: options.httpPort, host });
+    const address = app.server.address();
+    const httpPort = typeof address === 'object' && address ? address.port : options.httpPort;
+    urls = { http: `http://${publicHost}:${httpPort}`, mqtt: `mqtt://${publicHost}:${core.mqttPort}` };
+    // Devices that connected before the URL was known get their state again with the right URLs.
+    core.refreshDevices(core.devices.list().map((d) => d.id));
+    let stopping: Promise<void> | null = null;
+    return {
+      core,
+      app,
+      urls,
+      httpPort,
+      mqttPort: core.mqttPort,
+      bootstrap,
+      stop: () => {
+        stopping ??= (async () => {
+          await app.close();
+          await core.stop();
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    await core.stop().catch(() => undefined);
+    throw err;
+  }
+}
