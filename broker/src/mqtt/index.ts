@@ -1,0 +1,3 @@
+export * from './contracts.js';
+export * from './server.js';
+export * from './acl.js';

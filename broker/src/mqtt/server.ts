@@ -1,0 +1,224 @@
+/**
+ * The device-facing MQTT broker: Aedes 1.x on TCP with per-device authentication, topic
+ * ACLs, presence, validation of every uplink payload, and application-level report acks.
+ */
+import { createServer, type Server, type AddressInfo } from 'node:net';
+import { EventEmitter } from 'node:events';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
+import {
+  areaTopic,
+  deviceTopic,
+  encodeMessage,
+  silentLogger,
+  systemClock,
+  type Clock,
+  type DownlinkKind,
+  type Logger,
+  type MessageKind,
+  type MessageOf,
+} from '@loalang/protocol';
+import { canPublish, canSubscribe } from './acl.js';
+import { Presence } from './presence.js';
+import { UplinkIntake, type IntakeStats } from './uplink.js';
+import type { DeviceDirectory, DeviceIdentity, DownlinkPublisher, PresenceChange, ReportHandler, UplinkMessage } from './contracts.js';
+
+export interface MqttServerOptions {
+  host?: string;
+  port: number;
+  directory: DeviceDirectory;
+  onReport: ReportHandler;
+  logger?: Logger;
+  clock?: Clock;
+  /**
+   * How long a subscriber's full socket may block delivery before it is cut off. A frozen
+   * 4G client otherwise stalls delivery to everyone (Aedes docs); 4G stalls of a few seconds
+   * are normal, so 10 s keeps healthy-but-slow links and drops dead ones.
+   */
+  drainTimeoutMs?: number;
+  /** Longest keepalive a client may ask for (s); longer is refused so dead links are found. */
+  keepaliveLimitSec?: number;
+}
+
+export interface MqttStats extends IntakeStats {
+  connectedClients: number;
+  refusedPublishes: number;
+  refusedSubscribes: number;
+  authFailures: number;
+  messagesOut: number;
+}
+
+const BAD_CREDENTIALS = 4;
+const SERVER_UNAVAILABLE = 3;
+
+function authError(message: string, returnCode: number): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+export interface MqttServer {
+  on(event: 'presence', listener: (change: PresenceChange) => void): this;
+  on(event: 'uplink', listener: (message: UplinkMessage) => void): this;
+}
+
+export class MqttServer extends EventEmitter implements DownlinkPublisher {
+  private readonly identities = new WeakMap<Client, DeviceIdentity>();
+  private readonly presence: Presence;
+  private readonly intake: UplinkIntake;
+  private counters = { refusedPublishes: 0, refusedSubscribes: 0, authFailures: 0, messagesOut: 0 };
+  private server: Server | null = null;
+
+  private constructor(
+    private readonly aedes: Aedes,
+    private readonly options: MqttServerOptions,
+    private readonly logger: Logger,
+    clock: Clock,
+  ) {
+    super();
+    this.presence = new Presence(clock, (change) => this.emit('presence', change));
+    this.intake = new UplinkIntake({
+      logger,
+      onUplink: (m) => this.emit('uplink', m),
+      onReport: (deviceId, report) => {
+        options.onReport(deviceId, report).then(
+          () => this.publishToDevice(deviceId, 'report/ack', { v: 1, reportId: report.reportId }),
+          (err: unknown) => logger.error({ err, deviceId, reportId: report.reportId }, 'report not stored; no ack, the agent will resend'),
+        ).catch((err: unknown) => logger.warn({ err, deviceId }, 'report ack publish failed'));
+      },
+    });
+  }
+
+  static async create(options: MqttServerOptions): Promise<MqttServer> {
+    const logger = options.logger ?? silentLogger;
+    const aedes = await Aedes.createBroker({
+      drainTimeout: options.drainTimeoutMs ?? 10_000,
+      keepaliveLimit: options.keepaliveLimitSec ?? 300,
+      maxClientsIdLength: 64,
+      maxTopicLevels: 16,
+      connectTimeout: 15_000,
+    });
+    const server = new MqttServer(aedes, options, logger, options.clock ?? systemClock);
+    server.installHooks();
+    return server;
+  }
+
+  private installHooks(): void {
+    const { aedes, logger } = this;
+    aedes.authenticate = (client, username, password, done) => {
+      if (!username || !password || username !== client.id) {
+        this.counters.authFailures++;
+        done(authError('bad credentials', BAD_CREDENTIALS), false);
+        return;
+      }
+      this.options.directory.verify(username, password).then(
+        (identity) => {
+          if (!identity) {
+            this.counters.authFailures++;
+            logger.info({ clientId: client.id }, 'device refused: wrong credentials');
+            done(authError('bad credentials', BAD_CREDENTIALS), false);
+            return;
+          }
+          this.identities.set(client, identity);
+          this.presence.connecting(identity.deviceId, client);
+          done(null, true);
+        },
+        (err: unknown) => {
+          logger.error({ err, clientId: client.id }, 'device directory failed');
+          done(authError('server unavailable', SERVER_UNAVAILABLE), false);
+        },
+      );
+    };
+    aedes.authorizePublish = (client, packet, callback) => {
+      if (!client) return callback(null); // the broker's own publishes (e.g. obsolete wills)
+      const identity = this.identities.get(client);
+      if (identity && canPublish(identity, packet.topic, packet.retain)) return callback(null);
+      this.counters.refusedPublishes++;
+      logger.warn({ clientId: client.id, topic: packet.topic }, 'publish refused by ACL; connection closed');
+      // MQTT 3.1.1 has no negative PUBACK: Aedes closes the connection (MQTT-3.3.5-2).
+      callback(new Error('publish not authorised'));
+    };
+    aedes.authorizeSubscribe = (client, sub, callback) => {
+      const identity = this.identities.get(client);
+      if (identity && canSubscribe(identity, sub.topic)) return callback(null, sub);
+      this.counters.refusedSubscribes++;
+      logger.warn({ clientId: client.id, topic: sub.topic }, 'subscription refused by ACL');
+      callback(null, null); // SUBACK 0x80 for this filter; the connection stays
+    };
+    aedes.published = (packet: AedesPublishPacket, client: Client | null, done) => {
+      const identity = client ? this.identities.get(client) : undefined;
+      if (identity) {
+        const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+        this.intake.accept(identity.deviceId, packet.topic, payload);
+      }
+      done(null);
+    };
+    aedes.on('clientReady', (client) => {
+      const identity = this.identities.get(client);
+      if (identity) this.presence.ready(identity.deviceId, client);
+    });
+    aedes.on('clientDisconnect', (client) => {
+      const identity = this.identities.get(client);
+      if (identity) this.presence.gone(identity.deviceId, client);
+    });
+    aedes.on('clientError', (client, err) => {
+      logger.debug({ clientId: client.id, err: err.message }, 'client error');
+      const identity = this.identities.get(client);
+      if (identity && client.closed) this.presence.gone(identity.deviceId, client);
+    });
+  }
+
+  async start(): Promise<{ port: number }> {
+    const server = createServer((socket) => this.aedes.handle(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host ?? '0.0.0.0', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return { port: (server.address() as AddressInfo).port };
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+    const server = this.server;
+    this.server = null;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  publishToDevice<K extends MessageKind>(deviceId: string, kind: K, message: MessageOf<K>): Promise<void> {
+    return this.publish(deviceTopic(deviceId, kind as DownlinkKind), encodeMessage(kind, message), 1);
+  }
+
+  publishToArea(areaId: string, kind: 'alert' | 'cmd', payload: object): Promise<void> {
+    // QoS 0 for area fan-out: one queue entry per subscriber at QoS 1 is what Aedes'
+    // maintainers advise against; delivery is confirmed at the application level.
+    return this.publish(areaTopic(areaId, kind), Buffer.from(JSON.stringify(payload)), 0);
+  }
+
+  private publish(topic: string, payload: Buffer, qos: 0 | 1): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.aedes.publish({ cmd: 'publish', topic, payload, qos, retain: false, dup: false }, (err) => {
+        if (err) return reject(err);
+        this.counters.messagesOut++;
+        resolve();
+      });
+    });
+  }
+
+  isOnline(deviceId: string): boolean {
+    return this.presence.isOnline(deviceId);
+  }
+
+  onlineDevices(): string[] {
+    return this.presence.onlineIds();
+  }
+
+  /** Closes the device's connection at once (disabled or deleted devices). */
+  disconnectDevice(deviceId: string): void {
+    this.presence.clientOf(deviceId)?.close();
+  }
+
+  stats(): MqttStats {
+    return { ...this.intake.stats(), ...this.counters, connectedClients: this.aedes.connectedClients };
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Intake of device uplinks: every payload is validated against its schema; invalid ones
+ * are counted by reason, logged once per device and reason, and dropped.
+ */
+import { NAMESPACE, parseMessage, type Logger, type PlayReport } from '@loalang/protocol';
+import type { UplinkMessage } from './contracts.js';
+
+export interface IntakeStats {
+  messagesIn: number;
+  invalidMessages: Record<string, number>;
+}
+
+const KINDS = ['status', 'reported', 'report', 'cmd/result', 'telemetry'] as const;
+type Kind = (typeof KINDS)[number];
+const KIND_SET: ReadonlySet<string> = new Set(KINDS);
+const MAX_LOGGED_KEYS = 10_000;
+
+export class UplinkIntake {
+  private messagesIn = 0;
+  private readonly invalid = new Map<string, number>();
+  private readonly logged = new Set<string>();
+
+  constructor(
+    private readonly deps: {
+      logger: Logger;
+      onUplink: (message: UplinkMessage) => void;
+      onReport: (deviceId: string, report: PlayReport) => void;
+    },
+  ) {}
+
+  /** `deviceId` is the authenticated device; the ACL already confined the topic to it. */
+  accept(deviceId: string, topic: string, payload: Buffer): void {
+    const prefix = `${NAMESPACE}/dev/${deviceId}/`;
+    if (!topic.startsWith(prefix)) return;
+    const kind = topic.slice(prefix.length);
+    if (!KIND_SET.has(kind)) return; // 'event' and future kinds: not consumed yet
+    this.messagesIn++;
+    const parsed = parseMessage(kind as Kind, payload);
+    if (!parsed.ok) {
+      this.reject(deviceId, kind, parsed.reason);
+      return;
+    }
+    if (kind === 'report') {
+      this.deps.onReport(deviceId, parsed.value as PlayReport);
+      return;
+    }
+    this.deps.onUplink({ kind, deviceId, message: parsed.value } as UplinkMessage);
+  }
+
+  private reject(deviceId: string, kind: string, reason: string): void {
+    const short = reason.startsWith('payload too large') ? 'too-large' : reason === 'payload is not valid JSON' ? 'not-json' : 'schema';
+    const key = `${kind}:${short}`;
+    this.invalid.set(key, (this.invalid.get(key) ?? 0) + 1);
+    const logKey = `${deviceId}|${key}`;
+    if (!this.logged.has(logKey) && this.logged.size < MAX_LOGGED_KEYS) {
+      this.logged.add(logKey);
+      this.deps.logger.warn({ deviceId, kind, reason }, 'invalid uplink dropped (logged once per device and reason)');
+    }
+  }
+
+  stats(): IntakeStats {
+    return { messagesIn: this.messagesIn, invalidMessages: Object.fromEntries(this.invalid) };
+  }
+}

@@ -1,0 +1,202 @@
+/** The device-facing broker against real mqtt.js clients over TCP on port 0. */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
+import { deviceTopic, type PlayReport } from '@loalang/protocol';
+import { MqttServer, type DeviceDirectory, type PresenceChange, type UplinkMessage } from '../src/mqtt/index.js';
+
+const devices: Record<string, { password: string; areaIds: string[] }> = {
+  a: { password: 'secret-a', areaIds: ['x', 'prov'] },
+  a2: { password: 'secret-a2', areaIds: ['x', 'prov'] },
+  b: { password: 'secret-b', areaIds: ['y', 'prov'] },
+};
+let directoryFails = false;
+const directory: DeviceDirectory = {
+  async verify(username, password) {
+    if (directoryFails) throw new Error('database locked');
+    const d = devices[username];
+    return d && d.password === password.toString() ? { deviceId: username, areaIds: d.areaIds } : null;
+  },
+};
+
+let server: MqttServer;
+let port: number;
+let reportOutcome: 'ok' | 'fail' = 'ok';
+const stored: PlayReport[] = [];
+const clients: MqttClient[] = [];
+const presence: PresenceChange[] = [];
+const uplinks: UplinkMessage[] = [];
+
+beforeEach(async () => {
+  directoryFails = false;
+  reportOutcome = 'ok';
+  stored.length = 0;
+  presence.length = 0;
+  uplinks.length = 0;
+  server = await MqttServer.create({
+    host: '127.0.0.1',
+    port: 0,
+    directory,
+    onReport: async (_deviceId, report) => {
+      if (reportOutcome === 'fail') throw new Error('disk full');
+      stored.push(report);
+    },
+  });
+  server.on('presence', (c) => presence.push(c));
+  server.on('uplink', (u) => uplinks.push(u));
+  port = (await server.start()).port;
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
+  await server.stop();
+});
+
+function connect(id: string, password: string | undefined, extra: IClientOptions = {}): Promise<MqttClient> {
+  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: id, username: id, password, reconnectPeriod: 0, connectTimeout: 3000, ...extra });
+  clients.push(client);
+  return new Promise((resolve, reject) => {
+    client.once('connect', () => resolve(client));
+    client.once('error', reject);
+  });
+}
+
+const waitFor = async (what: string, cond: () => boolean, ms = 3000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+const report: PlayReport = { v: 1, reportId: 'rep-1', playId: 'p', scheduleId: 's', contentId: 'c', status: 'completed', scheduledAt: '2026-11-22T06:00:00.000Z', playedMs: 1000 };
+
+describe('authentication', () => {
+  it('accepts the right credentials and refuses wrong, unknown and borrowed client ids', async () => {
+    await expect(connect('a', 'secret-a')).resolves.toBeDefined();
+    await expect(connect('a', 'wrong')).rejects.toMatchObject({ code: 4 });
+    await expect(connect('zz', 'x')).rejects.toMatchObject({ code: 4 });
+    await expect(connect('a', undefined)).rejects.toMatchObject({ code: 4 });
+    await expect(connect('b', 'secret-a', { username: 'a' })).rejects.toMatchObject({ code: 4 });
+    expect(server.stats().authFailures).toBe(4);
+  });
+
+  it('refuses with server-unavailable when the directory fails, and keeps serving', async () => {
+    directoryFails = true;
+    await expect(connect('a', 'secret-a')).rejects.toMatchObject({ code: 3 });
+    directoryFails = false;
+    await expect(connect('a', 'secret-a')).resolves.toBeDefined();
+  });
+});
+
+describe('ACL', () => {
+  it("refuses subscriptions to other devices' topics and wildcards that widen", async () => {
+    const a = await connect('a', 'secret-a');
+    const filters = ['loalang/v1/dev/a/#', 'loalang/v1/area/x/#', 'loalang/v1/area/prov/alert', 'loalang/v1/dev/b/#', '#', 'loalang/v1/dev/+/cmd', 'loalang/v1/area/+/alert', 'loalang/v1/area/y/#', '$SYS/#'];
+    // mqtt.js rejects when any filter is refused; the SUBACK's return codes are on the error.
+    const err = (await a.subscribeAsync(filters).then(() => null, (e: unknown) => e)) as { packet?: { granted: number[] } } | null;
+    expect(err?.packet?.granted).toEqual([0, 0, 0, 128, 128, 128, 128, 128, 128]);
+    expect(server.stats().refusedSubscribes).toBe(6);
+    expect(a.connected).toBe(true);
+  });
+
+  it("never delivers a device's publish on another device's topic, and cuts it off", async () => {
+    const b = await connect('b', 'secret-b');
+    const got: string[] = [];
+    b.on('message', (t) => got.push(t));
+    await b.subscribeAsync('loalang/v1/dev/b/#');
+    const a = await connect('a', 'secret-a');
+    const closed = new Promise((r) => a.once('close', r));
+    a.publish(deviceTopic('b', 'cmd'), '{}');
+    await closed;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(got).toEqual([]);
+    expect(server.stats().refusedPublishes).toBe(1);
+  });
+
+  it('refuses retained messages except status', async () => {
+    const a = await connect('a', 'secret-a');
+    const closed = new Promise((r) => a.once('close', r));
+    a.publish(deviceTopic('a', 'telemetry'), '{}', { retain: true });
+    await closed;
+    expect(server.stats().refusedPublishes).toBe(1);
+  });
+});
+
+describe('fan-out and downlinks', () => {
+  it('reaches the devices of an area only', async () => {
+    const got: Record<string, number> = { a: 0, a2: 0, b: 0 };
+    for (const id of ['a', 'a2', 'b'] as const) {
+      const c = await connect(id, devices[id]!.password);
+      await c.subscribeAsync(`loalang/v1/area/${devices[id]!.areaIds[0]}/#`);
+      c.on('message', () => got[id]!++);
+    }
+    await server.publishToArea('x', 'alert', { hello: 1 });
+    await waitFor('area delivery', () => got['a'] === 1 && got['a2'] === 1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(got['b']).toBe(0);
+  });
+});
+
+describe('uplink validation', () => {
+  it('drops and counts malformed payloads and keeps serving', async () => {
+    const a = await connect('a', 'secret-a');
+    await a.publishAsync(deviceTopic('a', 'telemetry'), 'not json', { qos: 1 });
+    await a.publishAsync(deviceTopic('a', 'telemetry'), JSON.stringify({ v: 1, at: 'x' }), { qos: 1 });
+    await a.publishAsync(deviceTopic('a', 'report'), JSON.stringify({ ...report, status: 'played' }), { qos: 1 });
+    await a.publishAsync(deviceTopic('a', 'reported'), JSON.stringify({ v: 1, version: 3, at: '2026-11-22T06:00:00.000Z', cachedContentIds: [], missingContentIds: [] }), { qos: 1 });
+    await waitFor('valid uplink after invalid ones', () => uplinks.length === 1);
+    expect(uplinks[0]).toMatchObject({ kind: 'reported', deviceId: 'a', message: { version: 3 } });
+    expect(server.stats().invalidMessages).toEqual({ 'telemetry:not-json': 1, 'telemetry:schema': 1, 'report:schema': 1 });
+    expect(stored).toEqual([]);
+  });
+});
+
+describe('reports', () => {
+  it('acknowledges a report only after it is stored', async () => {
+    const a = await connect('a', 'secret-a');
+    const acks: string[] = [];
+    a.on('message', (topic, payload) => topic.endsWith('/report/ack') && acks.push(JSON.parse(payload.toString()).reportId as string));
+    await a.subscribeAsync(deviceTopic('a', 'report/ack'), { qos: 1 });
+    reportOutcome = 'fail';
+    await a.publishAsync(deviceTopic('a', 'report'), JSON.stringify(report), { qos: 1 });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(acks).toEqual([]);
+    reportOutcome = 'ok';
+    await a.publishAsync(deviceTopic('a', 'report'), JSON.stringify(report), { qos: 1 });
+    await waitFor('ack', () => acks.length === 1);
+    expect(acks).toEqual(['rep-1']);
+    expect(stored).toHaveLength(1);
+  });
+});
+
+describe('presence', () => {
+  it('goes online on connect and offline on disconnect or a dropped socket, with the retained will', async () => {
+    const a = await connect('a', 'secret-a', { will: { topic: deviceTopic('a', 'status'), payload: Buffer.from('{"v":1,"state":"offline"}'), qos: 1, retain: true } });
+    await waitFor('online', () => server.isOnline('a'));
+    expect(presence).toEqual([expect.objectContaining({ deviceId: 'a', online: true })]);
+    const watcher = await connect('a2', 'secret-a2');
+    void watcher;
+    (a as unknown as { stream: { destroy(): void } }).stream.destroy();
+    await waitFor('offline', () => !server.isOnline('a'));
+    expect(presence.at(-1)).toMatchObject({ deviceId: 'a', online: false });
+    await waitFor('will as status uplink', () => uplinks.some((u) => u.kind === 'status' && u.deviceId === 'a' && u.message.state === 'offline'));
+  });
+
+  it('stays online when a device reconnects with the same client id', async () => {
+    await connect('a', 'secret-a');
+    await waitFor('online', () => server.isOnline('a'));
+    await connect('a', 'secret-a');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(server.isOnline('a')).toBe(true);
+    expect(presence.filter((p) => !p.online)).toEqual([]);
+  });
+
+  it('disconnectDevice cuts a device off', async () => {
+    const a = await connect('a', 'secret-a');
+    await waitFor('online', () => server.isOnline('a'));
+    const closed = new Promise((r) => a.once('close', r));
+    server.disconnectDevice('a');
+    await closed;
+    await waitFor('offline', () => !server.isOnline('a'));
+  });
+});
