@@ -3,9 +3,10 @@ import type { FastifyRequest } from 'fastify';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { brokerError, type ServerCore, type ContentItem } from '@loalang/broker';
+import { brokerError, type ServerCore } from '@loalang/broker';
+import { LoaError } from '@loalang/protocol';
 import { IdParams, TtsBody } from '../schemas.js';
 import { assertInScope, callerOf, canReadFromArea, requirePermission, resolveCaller } from '../auth.js';
 import { sendFile } from '../file-range.js';
@@ -35,27 +36,6 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
   const read = requirePermission(core, 'content:read');
   const write = requirePermission(core, 'content:write');
 
-  const store = async (path: string, meta: { title: string; areaId: string; originalName: string | null; userId: string }): Promise<ContentItem> => {
-    const audio = await core.media.ingest(path, meta.originalName ? { originalName: meta.originalName } : {});
-    try {
-      return core.content.insert({
-        id: audio.id,
-        title: meta.title,
-        areaId: meta.areaId,
-        originalName: meta.originalName,
-        mimeType: audio.mimeType,
-        sha256: audio.sha256,
-        sizeBytes: audio.sizeBytes,
-        durationMs: audio.durationMs,
-        source: { ...audio.source, loudness: audio.loudness },
-        createdBy: meta.userId,
-      });
-    } catch (err) {
-      await core.media.remove(audio.id);
-      throw err;
-    }
-  };
-
   app.get('/content', { schema: { tags: ['content'] }, preHandler: read }, async (request) => {
     const caller = callerOf(request);
     return core.content.list().filter((c) => canReadFromArea(core, caller, c.areaId));
@@ -71,8 +51,12 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
     try {
       const tmp = join(dir, 'upload');
       await pipeline(file.file, createWriteStream(tmp));
+      // Busboy stops at the limit and marks the stream truncated: refuse rather than store a cut file.
+      if (file.file.truncated) {
+        throw new LoaError('LOA_ERR_TOO_LARGE', `The file is larger than ${Math.round(maxUploadBytes / 1048576)} MiB`, `Tệp lớn hơn ${Math.round(maxUploadBytes / 1048576)} MiB`, { httpStatus: 413 });
+      }
       const title = fieldValue(file.fields, 'title') ?? file.filename ?? 'audio';
-      const item = await store(tmp, { title: title.slice(0, 200), areaId, originalName: file.filename ?? null, userId: caller.user.id });
+      const item = await core.importAudio(tmp, { title: title.slice(0, 200), areaId, originalName: file.filename ?? null, createdBy: caller.user.id });
       return reply.status(201).send(item);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -86,10 +70,10 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
     const wav = await core.media.synthesize(request.body.text, { voice: request.body.voice ?? 'vi' });
     try {
       const title = request.body.title ?? request.body.text.slice(0, 80);
-      const item = await store(wav, { title, areaId, originalName: null, userId: caller.user.id });
+      const item = await core.importAudio(wav, { title, areaId, originalName: null, createdBy: caller.user.id });
       return reply.status(201).send({ ...item, text: request.body.text });
     } finally {
-      await rm(wav, { force: true });
+      await rm(dirname(wav), { recursive: true, force: true });
     }
   });
 

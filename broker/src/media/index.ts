@@ -1,0 +1,5 @@
+export * from './pipeline.js';
+export * from './tools.js';
+export * from './errors.js';
+export * from './probe.js';
+export * from './normalise.js';

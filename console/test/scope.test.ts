@@ -1,0 +1,147 @@
+/**
+ * Every route × every role × own area / other area. An operator of commune A must not
+ * see or touch commune B; each role may do only what its grants say.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROLES, type Role } from '@loalang/broker';
+import { addUser, buildTestServer, login, type TestServer } from './helpers.js';
+
+let t: TestServer;
+const tokens = new Map<Role, string>();
+const ids = { devA: '', devB: '', schedA: '', schedB: '' };
+
+beforeAll(async () => {
+  t = await buildTestServer();
+  const { core } = t;
+  core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+  core.areas.create({ name: 'Xã A', parentId: 'p', id: 'a' });
+  core.areas.create({ name: 'Xã B', parentId: 'p', id: 'b' });
+  for (const role of ROLES) {
+    await addUser(core, `${role}-a`, role, 'a');
+    tokens.set(role, await login(t.app, `${role}-a`));
+  }
+  ids.devA = (await core.devices.create({ name: 'Loa A', areaId: 'a' })).device.id;
+  ids.devB = (await core.devices.create({ name: 'Loa B', areaId: 'b' })).device.id;
+  const base = { mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1, durationMs: 1000, source: {}, createdBy: null, originalName: null };
+  core.content.insert({ ...base, id: 'ca', title: 'A', areaId: 'a' });
+  core.content.insert({ ...base, id: 'cb', title: 'B', areaId: 'b' });
+  const sched = { priority: 'normal' as const, start: new Date(Date.now() + 3600_000).toISOString(), items: [{ contentId: 'ca' }], volume: null, createdBy: null, approvedBy: null };
+  ids.schedA = core.schedules.create({ ...sched, title: 'A', areaId: 'a', targets: { areaIds: ['a'], deviceIds: [] } }).id;
+  ids.schedB = core.schedules.create({ ...sched, title: 'B', areaId: 'b', items: [{ contentId: 'cb' }], targets: { areaIds: ['b'], deviceIds: [] } }).id;
+});
+afterAll(async () => t?.close());
+
+type Case = {
+  name: string;
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  url: () => string;
+  body?: () => unknown;
+  /** Roles that succeed; every other role gets 403. `none` = nobody succeeds. */
+  allowed: Role[] | 'all';
+};
+
+const later = () => new Date(Date.now() + 7200_000).toISOString();
+const ALL: Role[] = [...ROLES];
+
+const cases: Case[] = [
+  { name: 'list areas', method: 'GET', url: () => '/api/v1/areas', allowed: 'all' },
+  { name: 'read own area', method: 'GET', url: () => '/api/v1/areas/a', allowed: 'all' },
+  { name: 'read other area', method: 'GET', url: () => '/api/v1/areas/b', allowed: [] },
+  { name: 'create area in own', method: 'POST', url: () => '/api/v1/areas', body: () => ({ name: 'Thôn', parentId: 'a' }), allowed: ['admin'] },
+  { name: 'create area in other', method: 'POST', url: () => '/api/v1/areas', body: () => ({ name: 'Thôn', parentId: 'b' }), allowed: [] },
+  { name: 'create root area', method: 'POST', url: () => '/api/v1/areas', body: () => ({ name: 'Tỉnh khác', parentId: null }), allowed: [] },
+  { name: 'rename other area', method: 'PATCH', url: () => '/api/v1/areas/b', body: () => ({ name: 'x' }), allowed: [] },
+  { name: 'delete other area', method: 'DELETE', url: () => '/api/v1/areas/b', allowed: [] },
+  { name: 'list devices', method: 'GET', url: () => '/api/v1/devices', allowed: 'all' },
+  { name: 'read own device', method: 'GET', url: () => `/api/v1/devices/${ids.devA}`, allowed: 'all' },
+  { name: 'read other device', method: 'GET', url: () => `/api/v1/devices/${ids.devB}`, allowed: [] },
+  { name: 'add device in own', method: 'POST', url: () => '/api/v1/devices', body: () => ({ name: 'Loa mới', areaId: 'a' }), allowed: ['admin', 'technician'] },
+  { name: 'add device in other', method: 'POST', url: () => '/api/v1/devices', body: () => ({ name: 'Loa mới', areaId: 'b' }), allowed: [] },
+  { name: 'rename other device', method: 'PATCH', url: () => `/api/v1/devices/${ids.devB}`, body: () => ({ name: 'x' }), allowed: [] },
+  { name: 'move own device to other area', method: 'PATCH', url: () => `/api/v1/devices/${ids.devA}`, body: () => ({ areaId: 'b' }), allowed: [] },
+  { name: 'delete other device', method: 'DELETE', url: () => `/api/v1/devices/${ids.devB}`, allowed: [] },
+  { name: 'command own device', method: 'POST', url: () => `/api/v1/devices/${ids.devA}/commands`, body: () => ({ type: 'sync' }), allowed: ['admin', 'technician'] },
+  { name: 'command other device', method: 'POST', url: () => `/api/v1/devices/${ids.devB}/commands`, body: () => ({ type: 'sync' }), allowed: [] },
+  { name: 'list content', method: 'GET', url: () => '/api/v1/content', allowed: 'all' },
+  { name: 'read own content', method: 'GET', url: () => '/api/v1/content/ca', allowed: 'all' },
+  { name: 'read other content', method: 'GET', url: () => '/api/v1/content/cb', allowed: [] },
+  { name: 'download other content', method: 'GET', url: () => '/api/v1/content/cb/file', allowed: [] },
+  { name: 'delete other content', method: 'DELETE', url: () => '/api/v1/content/cb', allowed: [] },
+  { name: 'tts into other area', method: 'POST', url: () => '/api/v1/content/tts', body: () => ({ text: 'Xin chào', areaId: 'b' }), allowed: [] },
+  { name: 'list schedules', method: 'GET', url: () => '/api/v1/schedules', allowed: 'all' },
+  { name: 'read other schedule', method: 'GET', url: () => `/api/v1/schedules/${ids.schedB}`, allowed: [] },
+  {
+    name: 'schedule own content in own area',
+    method: 'POST',
+    url: () => '/api/v1/schedules',
+    body: () => ({ title: 'Tin', items: [{ contentId: 'ca' }], targets: { areaIds: ['a'], deviceIds: [] }, start: later() }),
+    allowed: ['admin', 'operator'],
+  },
+  {
+    name: 'schedule into other area',
+    method: 'POST',
+    url: () => '/api/v1/schedules',
+    body: () => ({ title: 'Tin', items: [{ contentId: 'ca' }], targets: { areaIds: ['b'], deviceIds: [] }, start: later() }),
+    allowed: [],
+  },
+  {
+    name: 'schedule other device',
+    method: 'POST',
+    url: () => '/api/v1/schedules',
+    body: () => ({ title: 'Tin', items: [{ contentId: 'ca' }], targets: { areaIds: [], deviceIds: [ids.devB] }, start: later() }),
+    allowed: [],
+  },
+  {
+    name: "schedule other area's content",
+    method: 'POST',
+    url: () => '/api/v1/schedules',
+    body: () => ({ title: 'Tin', items: [{ contentId: 'cb' }], targets: { areaIds: ['a'], deviceIds: [] }, start: later() }),
+    allowed: [],
+  },
+  { name: 'edit other schedule', method: 'PATCH', url: () => `/api/v1/schedules/${ids.schedB}`, body: () => ({ title: 'x' }), allowed: [] },
+  { name: 'approve own schedule', method: 'POST', url: () => `/api/v1/schedules/${ids.schedA}/approve`, allowed: ['admin'] },
+  { name: 'approve other schedule', method: 'POST', url: () => `/api/v1/schedules/${ids.schedB}/approve`, allowed: [] },
+  { name: 'delete other schedule', method: 'DELETE', url: () => `/api/v1/schedules/${ids.schedB}`, allowed: [] },
+  { name: 'reports of own scope', method: 'GET', url: () => '/api/v1/reports', allowed: 'all' },
+  { name: 'reports of other area', method: 'GET', url: () => '/api/v1/reports?areaId=b', allowed: [] },
+  { name: 'reports of other device', method: 'GET', url: () => `/api/v1/reports?deviceId=${ids.devB}`, allowed: [] },
+  { name: 'list users', method: 'GET', url: () => '/api/v1/users', allowed: ['admin'] },
+  { name: 'create user in own', method: 'POST', url: () => '/api/v1/users', body: () => ({ username: `u${Math.random().toString(36).slice(2, 8)}`, password: 'mat-khau-moi-1', role: 'viewer', areaId: 'a' }), allowed: ['admin'] },
+  { name: 'create user in other', method: 'POST', url: () => '/api/v1/users', body: () => ({ username: 'ub', password: 'mat-khau-moi-1', role: 'admin', areaId: 'b' }), allowed: [] },
+];
+
+describe.each(cases)('$name', (c) => {
+  it.each(ALL)('as %s', async (role) => {
+    const res = await t.app.inject({
+      method: c.method,
+      url: c.url(),
+      headers: { authorization: `Bearer ${tokens.get(role)}` },
+      ...(c.body ? { payload: c.body() as Record<string, unknown> } : {}),
+    });
+    const ok = c.allowed === 'all' || c.allowed.includes(role);
+    if (ok) {
+      expect(res.statusCode, res.body).toBeLessThan(300);
+    } else {
+      expect(res.statusCode, res.body).toBe(403);
+      expect(res.json()).toMatchObject({ error: { code: expect.stringMatching(/^LOA_ERR_/), message: expect.any(String), messageVi: expect.any(String) } });
+    }
+  });
+
+  it('without a token → 401', async () => {
+    const res = await t.app.inject({ method: c.method, url: c.url(), ...(c.body ? { payload: c.body() as Record<string, unknown> } : {}) });
+    expect(res.statusCode).toBe(401);
+  });
+});
+
+describe('lists are cut to the caller scope', () => {
+  it('shows commune A only to commune A users', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/api/v1/devices', headers: { authorization: `Bearer ${tokens.get('viewer')}` } });
+    const names = (res.json() as { areaId: string }[]).map((d) => d.areaId);
+    expect(names.length).toBeGreaterThan(0);
+    expect(names.every((a) => a === 'a')).toBe(true);
+    const areas = await t.app.inject({ method: 'GET', url: '/api/v1/areas', headers: { authorization: `Bearer ${tokens.get('operator')}` } });
+    const seen = (areas.json() as { id: string }[]).map((a) => a.id);
+    expect(seen).toContain('a');
+    expect(seen.every((id) => t.core.areas.subtreeIds('a').has(id))).toBe(true);
+  });
+});
