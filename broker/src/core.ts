@@ -18,6 +18,7 @@ import { CommandRepo } from './devices/commands.js';
 import { MqttServer } from './mqtt/index.js';
 import { MediaPipeline } from './media/index.js';
 import type { UplinkMessage } from './mqtt/contracts.js';
+import type { ContentItem } from './content/content-repo.js';
 
 export interface CoreOptions {
   dataDir: string;
@@ -147,6 +148,29 @@ export class ServerCore {
       }
     } catch (err) {
       this.logger.error({ err, deviceId: msg.deviceId, kind: msg.kind }, 'uplink handling failed');
+    }
+  }
+
+  /** Probes, normalises and stores an audio file, then records it in the library. */
+  async importAudio(path: string, meta: { title: string; areaId: string; originalName: string | null; createdBy: string | null }): Promise<ContentItem> {
+    this.areas.require(meta.areaId);
+    const audio = await this.media.ingest(path, meta.originalName ? { originalName: meta.originalName } : {});
+    try {
+      return this.content.insert({
+        id: audio.id,
+        title: meta.title,
+        areaId: meta.areaId,
+        originalName: meta.originalName,
+        mimeType: audio.mimeType,
+        sha256: audio.sha256,
+        sizeBytes: audio.sizeBytes,
+        durationMs: audio.durationMs,
+        source: { ...audio.source, loudness: audio.loudness },
+        createdBy: meta.createdBy,
+      });
+    } catch (err) {
+      await this.media.remove(audio.id);
+      throw err;
     }
   }
 
