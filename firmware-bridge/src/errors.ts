@@ -1,0 +1,17 @@
+/** firmware-bridge error codes, with text for technicians in both languages. */
+import { LoaError } from '@loalang/protocol';
+
+const specs = {
+  LOA_ERR_AMP_TIMEOUT: { en: 'The amplifier board did not answer', vi: 'Bo mạch khuếch đại không phản hồi' },
+  LOA_ERR_AMP_NACK: { en: 'The amplifier board refused the command', vi: 'Bo mạch khuếch đại từ chối lệnh' },
+  LOA_ERR_LINK_DOWN: { en: 'The serial link to the amplifier board is down', vi: 'Mất kết nối cổng nối tiếp tới bo mạch khuếch đại' },
+  LOA_ERR_AMP_STOPPED: { en: 'The amplifier driver is stopped', vi: 'Trình điều khiển bộ khuếch đại đã dừng' },
+  LOA_ERR_DRIVER_UNAVAILABLE: { en: 'This amplifier driver is not available in this version', vi: 'Phiên bản này chưa có trình điều khiển này' },
+} as const;
+
+export type AmpErrorCode = keyof typeof specs;
+
+export function ampError(code: AmpErrorCode, detail?: string): LoaError {
+  const s = specs[code];
+  return new LoaError(code, detail ? `${s.en}: ${detail}` : s.en, detail ? `${s.vi}: ${detail}` : s.vi);
+}
