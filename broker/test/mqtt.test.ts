@@ -105,7 +105,7 @@ describe('ACL', () => {
     b.on('message', (t) => got.push(t));
     await b.subscribeAsync('loalang/v1/dev/b/#');
     const a = await connect('a', 'secret-a');
-    const closed = new Promise((r) => a.once('close', r));
+    const closed = new Promise<void>((r) => a.once('close', () => r()));
     a.publish(deviceTopic('b', 'cmd'), '{}');
     await closed;
     await new Promise((r) => setTimeout(r, 100));
@@ -115,7 +115,7 @@ describe('ACL', () => {
 
   it('refuses retained messages except status', async () => {
     const a = await connect('a', 'secret-a');
-    const closed = new Promise((r) => a.once('close', r));
+    const closed = new Promise<void>((r) => a.once('close', () => r()));
     a.publish(deviceTopic('a', 'telemetry'), '{}', { retain: true });
     await closed;
     expect(server.stats().refusedPublishes).toBe(1);
@@ -194,7 +194,7 @@ describe('presence', () => {
   it('disconnectDevice cuts a device off', async () => {
     const a = await connect('a', 'secret-a');
     await waitFor('online', () => server.isOnline('a'));
-    const closed = new Promise((r) => a.once('close', r));
+    const closed = new Promise<void>((r) => a.once('close', () => r()));
     server.disconnectDevice('a');
     await closed;
     await waitFor('offline', () => !server.isOnline('a'));

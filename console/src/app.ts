@@ -1,5 +1,5 @@
 /** The console as a Fastify plugin tree; server.ts only creates, listens and closes. */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -21,14 +21,15 @@ export interface AppOptions {
   core: ServerCore;
   urls: () => PublicUrls;
   maxUploadBytes?: number;
-  logger?: FastifyServerOptions['logger'] | false;
+  /** A pino logger for requests; none in tests. */
+  logger?: FastifyBaseLogger;
 }
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024;
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();

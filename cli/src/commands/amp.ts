@@ -1,0 +1,64 @@
+/** `loalang amp`: a technician talks to the amplifier board on a serial port, or simulates one. */
+import { BoardDriver, BoardSimulator, NodeSerialLink, openAmplifier, type AmpStatus } from '@loalang/firmware-bridge';
+import { parse } from '../main.js';
+import { intOption, waitForSignal } from './util.js';
+
+const FAULT_VI: Record<string, string> = {
+  'over-temperature': 'quá nhiệt',
+  'speaker-line': 'lỗi đường dây loa',
+  'mains-lost': 'mất điện lưới',
+  tamper: 'mở tủ trái phép',
+};
+
+export function formatStatus(s: AmpStatus): string {
+  const faults = s.faults.length ? s.faults.map((f) => `${FAULT_VI[f] ?? f} / ${f}`).join(', ') : 'không / none';
+  return [
+    `Nguồn / Power:            ${s.power ? 'BẬT / ON' : 'TẮT / OFF'}`,
+    `Âm lượng / Volume:        ${s.volumeDb ?? '?'} dB${s.muted ? ' (tắt tiếng / muted)' : ''}`,
+    `Nhiệt độ / Temperature:   ${s.temperatureC ?? '?'} °C`,
+    `Dòng ra / Output current: ${s.currentMa ?? '?'} mA`,
+    `Lỗi / Faults:             ${faults}`,
+    `Firmware:                 ${s.firmwareVersion ?? '?'}, uptime ${s.uptimeSec ?? '?'} s`,
+  ].join('\n');
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    port: { type: 'string' },
+    baud: { type: 'string', default: '115200' },
+    driver: { type: 'string', default: 'loalang' },
+  });
+  const action = positionals[0];
+  if (!values.port || !['status', 'on', 'off', 'test', 'simulate'].includes(action ?? '')) {
+    process.stderr.write('usage: loalang amp status|on|off|test|simulate --port PATH [--baud N] [--driver loalang|modbus-relay]\n');
+    return 2;
+  }
+  const baudRate = intOption(values.baud, 'baud');
+  if (action === 'simulate') {
+    const sim = new BoardSimulator(new NodeSerialLink(String(values.port), baudRate));
+    await sim.start();
+    process.stdout.write(`Bo mạch giả lập trên ${values.port} / Simulated board on ${values.port}. Ctrl+C để dừng / to stop.\n`);
+    await waitForSignal();
+    await sim.stop();
+    return 0;
+  }
+  const driver = String(values.driver) as 'loalang' | 'modbus-relay';
+  const amp = await openAmplifier({ path: String(values.port), baudRate, driver });
+  await amp.start();
+  try {
+    if (amp instanceof BoardDriver) await amp.status(); // fails fast with a clear error if the board is silent
+    if (action === 'on') await amp.powerOn();
+    if (action === 'off') await amp.powerOff();
+    if (action === 'test') {
+      await amp.powerOn();
+      const s = await amp.status();
+      await amp.powerOff();
+      process.stdout.write(`${formatStatus(s)}\nKiểm tra / Test: ${s.power && s.faults.length === 0 ? 'ĐẠT / PASS' : 'KHÔNG ĐẠT / FAIL'}\n`);
+      return s.power && s.faults.length === 0 ? 0 : 1;
+    }
+    process.stdout.write(`${formatStatus(await amp.status())}\n`);
+    return 0;
+  } finally {
+    await amp.stop();
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * `loalang demo`: a server plus N simulated speaker clusters in two communes, demo content
+ * (spoken Vietnamese through espeak-ng where installed, else tones) and a bulletin that
+ * plays within the first minute. Each device has a simulated amplifier board and writes
+ * what it plays as WAV files under the data folder.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pino } from 'pino';
+import { startServer, type RunningServer } from '@loalang/console';
+import { parse } from '../main.js';
+import { intOption, waitForSignal } from './util.js';
+import { makeDemoAudio } from './demo-audio.js';
+import { startDemoAgents, type DemoAgent } from './demo-agents.js';
+
+const COMMUNES = ['Xã An Bình', 'Xã Hòa Lạc'];
+const FIRST_PLAY_DELAY_MS = 20_000;
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    devices: { type: 'string', default: '3' },
+    data: { type: 'string', default: './data' },
+    'http-port': { type: 'string', default: '8080' },
+    'mqtt-port': { type: 'string', default: '1883' },
+  });
+  const count = intOption(values.devices, 'devices');
+  const dataDir = join(resolve(String(values.data)), 'demo');
+  // The demo starts clean each time: a fresh database, so a fresh admin password to print.
+  await rm(dataDir, { recursive: true, force: true });
+  await mkdir(dataDir, { recursive: true });
+  const logger = pino({ level: process.env['LOALANG_LOG_LEVEL'] ?? 'warn' });
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+
+  const server = await startServer({
+    dataDir,
+    httpPort: intOption(values['http-port'], 'http-port'),
+    mqttPort: intOption(values['mqtt-port'], 'mqtt-port'),
+    host: '127.0.0.1',
+    publicHost: '127.0.0.1',
+    logger,
+  });
+  let agents: DemoAgent[] = [];
+  try {
+    const { core } = server;
+    const admin = core.users.list().find((u) => u.username === 'admin');
+    if (!admin) throw new Error('admin user missing after bootstrap');
+    const communes = COMMUNES.map((name) => core.areas.create({ name, parentId: admin.areaId }));
+
+    const audio = await makeDemoAudio(core, join(dataDir, 'tmp'));
+    const content = await core.importAudio(audio.path, { title: audio.title, areaId: admin.areaId, originalName: null, createdBy: admin.id });
+
+    agents = await startDemoAgents({ server, count, communes, dataDir, logger });
+    const start = new Date(Date.now() + FIRST_PLAY_DELAY_MS);
+    const schedule = core.schedules.create({
+      title: 'Bản tin thử nghiệm / Demo bulletin',
+      areaId: admin.areaId,
+      priority: 'normal',
+      start: start.toISOString(),
+      items: [{ contentId: content.id }],
+      targets: { areaIds: communes.map((c) => c.id), deviceIds: [] },
+      volume: 80,
+      createdBy: admin.id,
+      approvedBy: admin.id,
+    });
+    core.refreshDevices(core.devices.list().map((d) => d.id));
+
+    printBanner(out, server, { count, audio: audio.kind, durationMs: content.durationMs, start, sinkRoot: join(dataDir, 'sink') });
+    const watch = watchReports(server, schedule.id, agents, out);
+    await waitForSignal();
+    clearInterval(watch);
+    out('Đang dừng… / Stopping…');
+    return 0;
+  } finally {
+    for (const a of agents) await a.stop().catch(() => undefined);
+    await server.stop();
+  }
+}
+
+function printBanner(
+  out: (l: string) => void,
+  server: RunningServer,
+  info: { count: number; audio: string; durationMs: number; start: Date; sinkRoot: string },
+): void {
+  const pw = server.bootstrap.generatedPassword ?? '(LOALANG_ADMIN_PASSWORD)';
+  const local = info.start.toLocaleTimeString('vi-VN', { timeZone: 'Asia/Ho_Chi_Minh' });
+  out('');
+  out('LoaLang demo');
+  out(`  console:      ${server.urls.http}/`);
+  out(`  api:          ${server.urls.http}/api/v1   (OpenAPI: ${server.urls.http}/api/docs)`);
+  out(`  mqtt:         ${server.urls.mqtt}`);
+  out(`  admin login:  admin / ${pw}`);
+  out(`  speakers:     ${info.count} simulated (${COMMUNES.join(', ')})`);
+  out(`  bulletin:     ${info.audio}, ${(info.durationMs / 1000).toFixed(1)} s, plays at ${local} (Asia/Ho_Chi_Minh) = ${info.start.toISOString()}`);
+  out(`  audio out:    ${info.sinkRoot}/<speaker>/<playId>.wav`);
+  out(`  reports:      curl -H "Authorization: Bearer $TOKEN" ${server.urls.http}/api/v1/reports`);
+  out('Nhấn Ctrl+C để dừng. / Press Ctrl+C to stop.');
+  out('');
+}
+
+function watchReports(server: RunningServer, scheduleId: string, agents: DemoAgent[], out: (l: string) => void): NodeJS.Timeout {
+  const seen = new Set<string>();
+  const names = new Map(agents.map((a) => [a.deviceId, a.name]));
+  let announced = false;
+  return setInterval(() => {
+    const reports = server.core.reports.query({}).filter((r) => r.scheduleId === scheduleId);
+    for (const r of reports) {
+      if (seen.has(r.reportId)) continue;
+      seen.add(r.reportId);
+      const late = r.startedAt ? Date.parse(r.startedAt) - Date.parse(r.scheduledAt) : NaN;
+      out(
+        `  ▶ ${names.get(r.deviceId) ?? r.deviceId}: ${r.status}${r.reason ? ` (${r.reason})` : ''}, ${(r.playedMs / 1000).toFixed(1)} s` +
+          (Number.isFinite(late) ? `, started ${late} ms after the scheduled instant` : ''),
+      );
+    }
+    const completed = reports.filter((r) => r.status === 'completed').length;
+    if (!announced && completed === agents.length) {
+      announced = true;
+      out(`Cả ${completed} loa đã phát xong bản tin. / All ${completed} speakers played the bulletin: GET /api/v1/reports lists the plays.`);
+    }
+  }, 500);
+}

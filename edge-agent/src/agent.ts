@@ -1,0 +1,185 @@
+/**
+ * The edge agent: applies the server's desired state, keeps the audio it needs, plays on
+ * its own clock, reports every play through the outbox, answers commands, sends telemetry.
+ * It starts playing from its stored state before the server is even reachable.
+ */
+import { join } from 'node:path';
+import { silentLogger, systemClock, type Clock, type DesiredState, type Logger, type PlayReport } from '@loalang/protocol';
+import type { AmplifierController } from '@loalang/firmware-bridge';
+import type { AgentConfig } from './config.js';
+import { AgentStore } from './store.js';
+import { FfmpegSink, parseSinkSpec, type AudioSink } from './audio-sink.js';
+import { ContentCache, type FetchLike } from './content-cache.js';
+import { MqttSession } from './mqtt-session.js';
+import { Outbox } from './outbox.js';
+import { Player } from './player.js';
+import { Timeline } from './timeline.js';
+import { handleCommand } from './commands.js';
+import { buildTelemetry } from './telemetry.js';
+import { locateFfmpeg } from './ffmpeg.js';
+import { AGENT_VERSION } from './version.js';
+
+export interface AgentDeps {
+  amplifier: AmplifierController;
+  sink?: AudioSink;
+  clock?: Clock;
+  logger?: Logger;
+  fetch?: FetchLike;
+  /** Called by the restart command; the default exits so the supervisor restarts the agent. */
+  exit?: () => void;
+}
+
+/** Newer version wins; a lower version with a later issue time means the server's database was reset. */
+function isNewer(next: DesiredState, current: DesiredState | null): boolean {
+  if (!current) return true;
+  if (next.version > current.version) return true;
+  return next.version < current.version && Date.parse(next.issuedAt) > Date.parse(current.issuedAt);
+}
+
+export class Agent {
+  private telemetryTimer: NodeJS.Timeout | null = null;
+  private cacheRetry: NodeJS.Timeout | null = null;
+  private readonly startedAt: number;
+
+  private constructor(
+    private readonly config: AgentConfig,
+    private readonly store: AgentStore,
+    private readonly session: MqttSession,
+    private readonly cache: ContentCache,
+    private readonly outbox: Outbox,
+    private readonly player: Player,
+    private readonly timeline: Timeline,
+    private readonly deps: Required<Omit<AgentDeps, 'sink' | 'fetch'>> & { ffmpeg: string },
+  ) {
+    this.startedAt = deps.clock.now();
+  }
+
+  static async create(config: AgentConfig, deps: AgentDeps): Promise<Agent> {
+    const clock = deps.clock ?? systemClock;
+    const logger = deps.logger ?? silentLogger;
+    const ffmpeg = locateFfmpeg();
+    const store = AgentStore.open(config.cacheDir);
+    const session = new MqttSession({ url: config.mqttUrl, deviceId: config.deviceId, password: config.password, logger });
+    const cache = new ContentCache({
+      dir: join(config.cacheDir, 'content'),
+      store,
+      auth: { username: config.deviceId, password: config.password },
+      maxBytes: config.cacheMaxBytes,
+      logger,
+      now: () => clock.now(),
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    });
+    const outbox = new Outbox(store, session, logger);
+    const sink = deps.sink ?? new FfmpegSink(ffmpeg, parseSinkSpec(config.audioSink));
+    const player = new Player({ amplifier: deps.amplifier, sink, clock, logger, tailMs: config.tailMs });
+    const timeline = new Timeline({
+      player,
+      cache,
+      clock,
+      logger,
+      warmupMs: config.warmupMs,
+      volume: () => store.volume(config.volume),
+      isDone: (id) => store.isPlayDone(id),
+      report: (r: PlayReport) => outbox.add(r, clock.now()),
+    });
+    const exit = deps.exit ?? (() => process.kill(process.pid, 'SIGTERM'));
+    return new Agent(config, store, session, cache, outbox, player, timeline, { amplifier: deps.amplifier, clock, logger, exit, ffmpeg });
+  }
+
+  async start(): Promise<void> {
+    const { logger } = this.deps;
+    await this.deps.amplifier.start();
+    const stored = this.store.desiredState();
+    if (stored) {
+      logger.info({ version: stored.version, plays: stored.plays.length }, 'playing from the stored programme');
+      this.timeline.apply(stored);
+      this.syncCache(stored);
+    }
+    this.outbox.start();
+    this.session.on('desired', (state) => this.onDesired(state));
+    this.session.on('cmd', (cmd) => {
+      void handleCommand(cmd, {
+        amplifier: this.deps.amplifier,
+        player: this.player,
+        ffmpeg: this.deps.ffmpeg,
+        logger,
+        now: () => this.deps.clock.now(),
+        setVolume: (v) => this.store.saveVolume(v),
+        volume: () => this.store.volume(this.config.volume),
+        sync: () => this.publishReported(),
+        restart: this.deps.exit,
+      }).then((result) => this.session.publish('cmd/result', result).catch(() => logger.warn({ commandId: cmd.commandId }, 'command result not sent')));
+    });
+    this.session.on('connected', () => {
+      this.publishReported();
+      void this.sendTelemetry();
+    });
+    this.session.start();
+    this.telemetryTimer = setInterval(() => void this.sendTelemetry(), this.config.telemetryIntervalSec * 1000);
+  }
+
+  private onDesired(state: DesiredState): void {
+    if (state.deviceId !== this.config.deviceId) return;
+    const current = this.store.desiredState();
+    if (!isNewer(state, current)) {
+      this.publishReported();
+      return;
+    }
+    this.store.saveDesiredState(state); // persisted before anything acts on it
+    this.deps.logger.info({ version: state.version, plays: state.plays.length }, 'desired state applied');
+    this.timeline.apply(state);
+    this.syncCache(state);
+  }
+
+  private syncCache(state: DesiredState): void {
+    if (this.cacheRetry) clearTimeout(this.cacheRetry);
+    this.cacheRetry = null;
+    void this.cache.ensureAll(state.plays).then(({ failed }) => {
+      this.publishReported();
+      if (failed.length > 0 && this.store.desiredState()?.version === state.version) {
+        this.cacheRetry = setTimeout(() => this.syncCache(state), 30_000);
+      }
+    });
+  }
+
+  private publishReported(): void {
+    const state = this.store.desiredState();
+    const needed = [...new Set(state?.plays.map((p) => p.contentId) ?? [])];
+    const missing = state ? needed.filter((id) => !state.plays.some((p) => p.contentId === id && this.cache.has(p))) : [];
+    this.session
+      .publish('reported', {
+        v: 1,
+        version: state?.version ?? 0,
+        at: new Date(this.deps.clock.now()).toISOString(),
+        cachedContentIds: this.cache.cachedIds(),
+        missingContentIds: missing,
+        agentVersion: AGENT_VERSION,
+      })
+      .catch(() => undefined);
+  }
+
+  private async sendTelemetry(): Promise<void> {
+    if (!this.session.connected) return;
+    const t = await buildTelemetry({
+      amplifier: this.deps.amplifier,
+      cacheDir: this.config.cacheDir,
+      startedAt: this.startedAt,
+      now: this.deps.clock.now(),
+      desiredVersion: this.store.desiredState()?.version ?? 0,
+      playing: this.player.playing?.playId ?? null,
+      outboxPending: this.store.outboxSize(),
+    });
+    await this.session.publish('telemetry', t, 0).catch(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    if (this.telemetryTimer) clearInterval(this.telemetryTimer);
+    if (this.cacheRetry) clearTimeout(this.cacheRetry);
+    this.telemetryTimer = this.cacheRetry = null;
+    this.outbox.stop();
+    await this.timeline.stop();
+    await this.session.stop();
+    await this.deps.amplifier.stop();
+    this.store.close();
+  }
+}

@@ -1,0 +1,73 @@
+/** Remote commands from technicians: each answered with a CommandResult. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { AmplifierController } from '@loalang/firmware-bridge';
+import type { Command, CommandResult, Logger } from '@loalang/protocol';
+import type { Player } from './player.js';
+
+const run = promisify(execFile);
+
+export interface CommandDeps {
+  amplifier: AmplifierController;
+  player: Player;
+  ffmpeg: string;
+  logger: Logger;
+  now: () => number;
+  setVolume: (v: number) => void;
+  volume: () => number;
+  sync: () => void;
+  restart: () => void;
+}
+
+type Outcome = Omit<CommandResult, 'v' | 'commandId' | 'at'>;
+
+export async function handleCommand(cmd: Command, d: CommandDeps): Promise<CommandResult> {
+  const answer = (o: Outcome): CommandResult => ({ v: 1, commandId: cmd.commandId, at: new Date(d.now()).toISOString(), ...o });
+  if (cmd.expiresAt && Date.parse(cmd.expiresAt) < d.now()) return answer({ ok: false, error: { code: 'expired', message: 'command expired before it arrived' } });
+  try {
+    return answer(await execute(cmd, d));
+  } catch (err) {
+    return answer({ ok: false, error: { code: (err as { code?: string }).code ?? 'failed', message: (err as Error).message.slice(0, 500) } });
+  }
+}
+
+async function execute(cmd: Command, d: CommandDeps): Promise<Outcome> {
+  switch (cmd.type) {
+    case 'volume': {
+      const v = Number(cmd.params?.['volume']);
+      if (!Number.isInteger(v) || v < 0 || v > 100) return { ok: false, error: { code: 'bad-params', message: 'params.volume must be an integer 0–100' } };
+      d.setVolume(v);
+      return { ok: true, result: { volume: v } };
+    }
+    case 'amp-test': {
+      await d.amplifier.powerOn();
+      const status = await d.amplifier.status();
+      await d.amplifier.powerOff();
+      return { ok: status.power && status.faults.length === 0, result: { status } };
+    }
+    case 'test-tone': {
+      const seconds = Math.min(30, Math.max(1, Number(cmd.params?.['seconds'] ?? 3)));
+      const dir = await mkdtemp(join(tmpdir(), 'loalang-tone-'));
+      try {
+        const file = join(dir, 'tone.wav');
+        await run(d.ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', `sine=frequency=1000:duration=${seconds}`, '-ar', '48000', '-ac', '1', file]);
+        const ampError = await d.player.warmUp();
+        const play = { playId: `test-${cmd.commandId}`, scheduleId: 'test-tone', contentId: 'test-tone', sha256: '0'.repeat(64), url: '', durationMs: seconds * 1000, startAt: new Date(d.now()).toISOString(), priority: 'normal' as const };
+        const report = await d.player.run(play, file, d.volume(), ampError);
+        return { ok: report.status === 'completed' && !ampError, result: { playedMs: report.playedMs, ...(ampError ? { ampError } : {}) } };
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+    case 'sync':
+      d.sync();
+      return { ok: true };
+    case 'restart':
+      // Answer first; the supervisor (systemd Restart=always) starts us again.
+      setTimeout(d.restart, 500).unref();
+      return { ok: true, result: { restarting: true } };
+  }
+}

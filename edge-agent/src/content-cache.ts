@@ -1,0 +1,137 @@
+/**
+ * The agent's audio cache: downloads what upcoming plays need over HTTP with the device's
+ * credentials, resumes an interrupted download with a Range request, keeps a file only if
+ * its sha256 matches the desired state, and evicts least-recently-used files that no
+ * upcoming play needs when the cache is over its size.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { DesiredPlay, Logger } from '@loalang/protocol';
+import { agentError } from './errors.js';
+import type { AgentStore } from './store.js';
+
+export type FetchLike = typeof fetch;
+
+export interface ContentCacheOptions {
+  dir: string;
+  store: AgentStore;
+  auth: { username: string; password: string };
+  maxBytes: number;
+  logger: Logger;
+  now: () => number;
+  fetch?: FetchLike;
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+async function sizeOf(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
+export class ContentCache {
+  private readonly inflight = new Map<string, Promise<void>>();
+  private readonly fetch: FetchLike;
+
+  constructor(private readonly o: ContentCacheOptions) {
+    this.fetch = o.fetch ?? fetch;
+  }
+
+  /** The verified file for this content, or null when it is not (yet) cached. */
+  pathFor(contentId: string, sha256: string): string | null {
+    const e = this.o.store.cacheEntry(contentId);
+    return e && e.sha256 === sha256 ? e.path : null;
+  }
+
+  has(play: Pick<DesiredPlay, 'contentId' | 'sha256'>): boolean {
+    return this.pathFor(play.contentId, play.sha256) !== null;
+  }
+
+  /** Downloads every missing item the plays need; failures are reported per content id. */
+  async ensureAll(plays: DesiredPlay[]): Promise<{ failed: string[] }> {
+    const unique = new Map<string, DesiredPlay>();
+    for (const p of plays) if (!unique.has(p.contentId)) unique.set(p.contentId, p);
+    const failed: string[] = [];
+    for (const play of unique.values()) {
+      try {
+        await this.ensure(play);
+      } catch (err) {
+        failed.push(play.contentId);
+        this.o.logger.warn({ contentId: play.contentId, err: (err as Error).message }, 'content not cached');
+      }
+    }
+    await this.evict(new Set(unique.keys()));
+    return { failed };
+  }
+
+  ensure(play: Pick<DesiredPlay, 'contentId' | 'sha256' | 'url'>): Promise<void> {
+    if (this.has(play)) {
+      this.o.store.touchCacheEntry(play.contentId, this.o.now());
+      return Promise.resolve();
+    }
+    let job = this.inflight.get(play.contentId);
+    if (!job) {
+      job = this.download(play).finally(() => this.inflight.delete(play.contentId));
+      this.inflight.set(play.contentId, job);
+    }
+    return job;
+  }
+
+  private async download(play: Pick<DesiredPlay, 'contentId' | 'sha256' | 'url'>): Promise<void> {
+    await mkdir(this.o.dir, { recursive: true });
+    const final = join(this.o.dir, `${play.contentId}.audio`);
+    const part = `${final}.part`;
+    const have = await sizeOf(part);
+    const headers: Record<string, string> = {
+      authorization: `Basic ${Buffer.from(`${this.o.auth.username}:${this.o.auth.password}`).toString('base64')}`,
+    };
+    if (have > 0) headers['range'] = `bytes=${have}-`;
+    const res = await this.fetch(play.url, { headers, signal: AbortSignal.timeout(10 * 60_000) });
+    if (res.status === 416 && have > 0) {
+      // The part file is already whole (or longer than the file): verify it as it is.
+    } else if (res.ok && res.body) {
+      const append = res.status === 206 && have > 0;
+      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(part, { flags: append ? 'a' : 'w' }));
+    } else {
+      await res.body?.cancel();
+      throw agentError('LOA_ERR_CONTENT_DOWNLOAD', `HTTP ${res.status} for ${play.contentId}`);
+    }
+    const digest = await sha256Of(part);
+    if (digest !== play.sha256) {
+      await rm(part, { force: true });
+      throw agentError('LOA_ERR_CONTENT_HASH', `${play.contentId}: got ${digest.slice(0, 12)}…, expected ${play.sha256.slice(0, 12)}…`);
+    }
+    await rename(part, final);
+    this.o.store.putCacheEntry({ contentId: play.contentId, sha256: play.sha256, path: final, size: await sizeOf(final), lastUsed: this.o.now() });
+    this.o.logger.info({ contentId: play.contentId, resumedFrom: have }, 'content cached');
+  }
+
+  /** Removes least-recently-used files no upcoming play needs until the cache fits. */
+  private async evict(needed: Set<string>): Promise<void> {
+    const entries = this.o.store.cacheEntries();
+    let total = entries.reduce((n, e) => n + e.size, 0);
+    for (const e of entries) {
+      if (total <= this.o.maxBytes) break;
+      if (needed.has(e.contentId)) continue;
+      await rm(e.path, { force: true });
+      this.o.store.removeCacheEntry(e.contentId);
+      total -= e.size;
+      this.o.logger.info({ contentId: e.contentId }, 'content evicted');
+    }
+  }
+
+  cachedIds(): string[] {
+    return this.o.store.cacheEntries().map((e) => e.contentId);
+  }
+}

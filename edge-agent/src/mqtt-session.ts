@@ -1,0 +1,122 @@
+/**
+ * The agent's MQTT session: device credentials, a retained online status with an offline
+ * last will, validated downlinks, and reconnects with exponential backoff and full jitter
+ * (mqtt.js only has a fixed period; a thousand boxes retrying in step after a 4G outage
+ * would hammer the server).
+ */
+import { EventEmitter } from 'node:events';
+import mqtt, { type MqttClient } from 'mqtt';
+import { deviceTopic, deviceTopicFilter, encodeMessage, parseDeviceTopic, parseMessage, type Logger, type MessageKind, type MessageOf } from '@loalang/protocol';
+import { AGENT_VERSION } from './version.js';
+
+export interface SessionOptions {
+  url: string;
+  deviceId: string;
+  password: string;
+  logger: Logger;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+type Downlink = 'desired' | 'report/ack' | 'cmd';
+const DOWNLINKS: ReadonlySet<string> = new Set<Downlink>(['desired', 'report/ack', 'cmd']);
+
+export interface MqttSession {
+  on(event: 'connected', listener: () => void): this;
+  on(event: 'desired', listener: (m: MessageOf<'desired'>) => void): this;
+  on(event: 'report/ack', listener: (m: MessageOf<'report/ack'>) => void): this;
+  on(event: 'cmd', listener: (m: MessageOf<'cmd'>) => void): this;
+}
+
+export class MqttSession extends EventEmitter {
+  private client: MqttClient | null = null;
+  private stopped = false;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  invalidDownlinks = 0;
+
+  constructor(private readonly o: SessionOptions) {
+    super();
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  start(): void {
+    const statusTopic = deviceTopic(this.o.deviceId, 'status');
+    const client = mqtt.connect(this.o.url, {
+      clientId: this.o.deviceId,
+      username: this.o.deviceId,
+      password: this.o.password,
+      clean: true,
+      keepalive: 30,
+      reconnectPeriod: 0,
+      connectTimeout: 15_000,
+      will: { topic: statusTopic, payload: encodeMessage('status', { v: 1, state: 'offline' }), qos: 1, retain: true },
+    });
+    this.client = client;
+    client.on('connect', () => {
+      this.attempt = 0;
+      this.o.logger.info({ url: this.o.url }, 'connected to server');
+      const online = encodeMessage('status', { v: 1, state: 'online', at: new Date().toISOString(), agentVersion: AGENT_VERSION });
+      client.publish(statusTopic, online, { qos: 1, retain: true });
+      client.subscribe(deviceTopicFilter(this.o.deviceId), { qos: 1 }, (err) => {
+        if (err) this.o.logger.error({ err: err.message }, 'subscribe failed');
+        else this.emit('connected');
+      });
+    });
+    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    client.on('error', (err) => {
+      const code = (err as { code?: number }).code;
+      if (code === 4 || code === 5) this.o.logger.error({}, 'the server refused this device\'s credentials / máy chủ từ chối thông tin đăng nhập của thiết bị');
+      else this.o.logger.warn({ err: err.message }, 'mqtt error');
+    });
+    client.on('close', () => this.scheduleReconnect());
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.retryTimer) return;
+    const min = this.o.minBackoffMs ?? 1000;
+    const max = this.o.maxBackoffMs ?? 60_000;
+    const ceiling = Math.min(max, min * 2 ** Math.min(this.attempt, 16));
+    const delay = Math.round(Math.random() * ceiling);
+    this.attempt++;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.stopped && this.client && !this.client.connected) this.client.reconnect();
+    }, delay);
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const parsed = parseDeviceTopic(topic);
+    if (!parsed || parsed.deviceId !== this.o.deviceId || !DOWNLINKS.has(parsed.kind)) return;
+    const kind = parsed.kind as Downlink;
+    const result = parseMessage(kind, payload);
+    if (!result.ok) {
+      this.invalidDownlinks++;
+      this.o.logger.warn({ kind, reason: result.reason }, 'invalid downlink dropped');
+      return;
+    }
+    this.emit(kind, result.value);
+  }
+
+  publish<K extends MessageKind>(kind: K, message: MessageOf<K>, qos: 0 | 1 = 1): Promise<void> {
+    const client = this.client;
+    if (!client?.connected) return Promise.reject(new Error('not connected'));
+    return client.publishAsync(deviceTopic(this.o.deviceId, kind as 'report'), encodeMessage(kind, message), { qos }).then(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const client = this.client;
+    if (!client) return;
+    if (client.connected) {
+      const offline = encodeMessage('status', { v: 1, state: 'offline', at: new Date().toISOString() });
+      await client.publishAsync(deviceTopic(this.o.deviceId, 'status'), offline, { qos: 1, retain: true }).catch(() => undefined);
+    }
+    await client.endAsync(true);
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Play reports go to SQLite first and are sent until the server's application-level ack
+ * (mqtt.js keeps offline messages only in memory; they would die with the process).
+ */
+import type { Logger, PlayReport } from '@loalang/protocol';
+import type { AgentStore } from './store.js';
+import type { MqttSession } from './mqtt-session.js';
+
+export class Outbox {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly store: AgentStore,
+    private readonly session: MqttSession,
+    private readonly logger: Logger,
+    private readonly resendMs = 15_000,
+  ) {}
+
+  start(): void {
+    this.session.on('connected', () => this.flush());
+    this.session.on('report/ack', (ack) => {
+      if (this.store.removeReport(ack.reportId)) this.logger.debug({ reportId: ack.reportId }, 'report acknowledged');
+    });
+    this.timer = setInterval(() => this.flush(), this.resendMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  add(report: PlayReport, now: number): void {
+    this.store.addReport(report, now);
+    this.send(report);
+  }
+
+  flush(): void {
+    if (!this.session.connected) return;
+    for (const r of this.store.pendingReports()) this.send(r);
+  }
+
+  private send(report: PlayReport): void {
+    this.store.markAttempt(report.reportId);
+    this.session.publish('report', report).catch((err: unknown) => this.logger.debug({ reportId: report.reportId, err: (err as Error).message }, 'report not sent yet'));
+  }
+}

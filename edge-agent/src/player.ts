@@ -1,0 +1,104 @@
+/**
+ * Runs one play: amplifier on ahead of time (warm-up), audio at the exact instant, amplifier
+ * off after a tail unless another play follows. Amplifier failures never stop the audio;
+ * they are carried in the report.
+ */
+import { newId, type Clock, type ClockTimer, type DesiredPlay, type Logger, type PlayReport } from '@loalang/protocol';
+import type { AmplifierController } from '@loalang/firmware-bridge';
+import type { AudioSink, PlayHandle } from './audio-sink.js';
+
+export interface PlayerDeps {
+  amplifier: AmplifierController;
+  sink: AudioSink;
+  clock: Clock;
+  logger: Logger;
+  tailMs: number;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Waits on the clock's timer, then in small steps, so audio starts within a millisecond or two. */
+export async function waitUntil(clock: Clock, at: number): Promise<void> {
+  const coarse = at - clock.now() - 15;
+  if (coarse > 0) await new Promise<void>((r) => clock.setTimeout(r, coarse));
+  while (clock.now() < at) await new Promise<void>((r) => setImmediate(r));
+}
+
+export class Player {
+  private current: { play: DesiredPlay; handle: PlayHandle | null; preemptedBy: string | null } | null = null;
+  private ampOffTimer: ClockTimer | null = null;
+  private ampOn = false;
+
+  constructor(private readonly d: PlayerDeps) {}
+
+  get playing(): DesiredPlay | null {
+    return this.current?.play ?? null;
+  }
+
+  /** Stops the current play; its report says it was interrupted by `byPlayId`. */
+  preempt(byPlayId: string): void {
+    if (!this.current) return;
+    this.current.preemptedBy = byPlayId;
+    this.current.handle?.stop();
+  }
+
+  async warmUp(): Promise<string | undefined> {
+    if (this.ampOffTimer) this.d.clock.clearTimeout(this.ampOffTimer);
+    this.ampOffTimer = null;
+    if (this.ampOn) return undefined;
+    try {
+      await this.d.amplifier.powerOn();
+      this.ampOn = true;
+      return undefined;
+    } catch (err) {
+      this.d.logger.error({ err: (err as Error).message }, 'amplifier did not switch on; playing anyway');
+      return (err as Error).message;
+    }
+  }
+
+  private scheduleAmpOff(): void {
+    if (this.ampOffTimer) this.d.clock.clearTimeout(this.ampOffTimer);
+    this.ampOffTimer = this.d.clock.setTimeout(() => {
+      this.ampOffTimer = null;
+      this.d.amplifier.powerOff().then(
+        () => (this.ampOn = false),
+        (err: unknown) => this.d.logger.error({ err: (err as Error).message }, 'amplifier did not switch off'),
+      );
+    }, this.d.tailMs);
+  }
+
+  /** Plays `file` at `play.startAt` (or now, if that passed) and returns the report. */
+  async run(play: DesiredPlay, file: string, volume: number, ampError: string | undefined): Promise<PlayReport> {
+    const base = { v: 1 as const, reportId: newId(), playId: play.playId, scheduleId: play.scheduleId, contentId: play.contentId, scheduledAt: play.startAt };
+    const slot: { play: DesiredPlay; handle: PlayHandle | null; preemptedBy: string | null } = { play, handle: null, preemptedBy: null };
+    this.current = slot;
+    try {
+      await waitUntil(this.d.clock, Date.parse(play.startAt));
+      if (slot.preemptedBy) {
+        return { ...base, status: 'interrupted', reason: `preempted-by:${slot.preemptedBy}`, playedMs: 0, ...(ampError ? { ampError } : {}) };
+      }
+      const startedAt = this.d.clock.now();
+      slot.handle = this.d.sink.play(file, { playId: play.playId, volume: play.volume ?? volume });
+      const { playedMs, stopped } = await slot.handle.done;
+      const endedAt = this.d.clock.now();
+      const times = { startedAt: iso(startedAt), endedAt: iso(endedAt), playedMs, ...(ampError ? { ampError } : {}) };
+      if (stopped && slot.preemptedBy) return { ...base, status: 'interrupted', reason: `preempted-by:${slot.preemptedBy}`, ...times };
+      if (stopped) return { ...base, status: 'interrupted', reason: 'stopped', ...times };
+      return { ...base, status: 'completed', ...times };
+    } catch (err) {
+      return { ...base, status: 'failed', reason: (err as Error).message.slice(0, 500), playedMs: 0, ...(ampError ? { ampError } : {}) };
+    } finally {
+      if (this.current === slot) this.current = null;
+      this.scheduleAmpOff();
+    }
+  }
+
+  /** Stops any play and switches the amplifier off now. */
+  async shutdown(): Promise<void> {
+    this.current?.handle?.stop();
+    if (this.ampOffTimer) this.d.clock.clearTimeout(this.ampOffTimer);
+    this.ampOffTimer = null;
+    if (this.ampOn) await this.d.amplifier.powerOff().catch(() => undefined);
+    this.ampOn = false;
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The agent's own SQLite file (`cacheDir/agent.db`, WAL): the desired state it plays from,
+ * the report outbox, the content cache index and which plays already ran. All of it
+ * survives a restart or a power cut, so a box that reboots offline still plays.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DesiredState, PlayReport } from '@loalang/protocol';
+
+const MIGRATIONS = [
+  `CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE outbox (report_id TEXT PRIMARY KEY, payload TEXT NOT NULL, created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
+   CREATE TABLE cache (content_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, last_used INTEGER NOT NULL);
+   CREATE TABLE plays_done (play_id TEXT PRIMARY KEY, at INTEGER NOT NULL);`,
+];
+
+export interface CacheEntry {
+  contentId: string;
+  sha256: string;
+  path: string;
+  size: number;
+  lastUsed: number;
+}
+
+export class AgentStore {
+  private constructor(private readonly db: Database.Database) {}
+
+  static open(cacheDir: string): AgentStore {
+    mkdirSync(cacheDir, { recursive: true });
+    const db = new Database(join(cacheDir, 'agent.db'));
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL'); // a power cut must not lose an acknowledged state or a report
+    const version = db.pragma('user_version', { simple: true }) as number;
+    MIGRATIONS.slice(version).forEach((sql, i) => {
+      db.transaction(() => {
+        db.exec(sql);
+        db.pragma(`user_version = ${version + i + 1}`);
+      })();
+    });
+    return new AgentStore(db);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private get(key: string): string | null {
+    return (this.db.prepare('SELECT value FROM kv WHERE key = ?').get(key) as { value: string } | undefined)?.value ?? null;
+  }
+
+  private set(key: string, value: string): void {
+    this.db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  desiredState(): DesiredState | null {
+    const v = this.get('desired');
+    return v ? (JSON.parse(v) as DesiredState) : null;
+  }
+
+  saveDesiredState(state: DesiredState): void {
+    this.set('desired', JSON.stringify(state));
+  }
+
+  volume(fallback: number): number {
+    const v = this.get('volume');
+    return v === null ? fallback : Number(v);
+  }
+
+  saveVolume(volume: number): void {
+    this.set('volume', String(volume));
+  }
+
+  addReport(report: PlayReport, now: number): void {
+    this.db.transaction(() => {
+      this.db.prepare('INSERT OR IGNORE INTO outbox (report_id, payload, created_at) VALUES (?, ?, ?)').run(report.reportId, JSON.stringify(report), now);
+      this.db.prepare('INSERT OR IGNORE INTO plays_done (play_id, at) VALUES (?, ?)').run(report.playId, now);
+    })();
+  }
+
+  pendingReports(): PlayReport[] {
+    const rows = this.db.prepare('SELECT payload FROM outbox ORDER BY created_at').all() as { payload: string }[];
+    return rows.map((r) => JSON.parse(r.payload) as PlayReport);
+  }
+
+  markAttempt(reportId: string): void {
+    this.db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE report_id = ?').run(reportId);
+  }
+
+  removeReport(reportId: string): boolean {
+    return this.db.prepare('DELETE FROM outbox WHERE report_id = ?').run(reportId).changes > 0;
+  }
+
+  outboxSize(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n;
+  }
+
+  isPlayDone(playId: string): boolean {
+    return this.db.prepare('SELECT 1 FROM plays_done WHERE play_id = ?').get(playId) !== undefined;
+  }
+
+  /** Forgets plays older than the horizon, so the table stays small. */
+  prunePlaysDone(before: number): void {
+    this.db.prepare('DELETE FROM plays_done WHERE at < ?').run(before);
+  }
+
+  cacheEntry(contentId: string): CacheEntry | null {
+    const r = this.db.prepare('SELECT * FROM cache WHERE content_id = ?').get(contentId) as
+      | { content_id: string; sha256: string; path: string; size: number; last_used: number }
+      | undefined;
+    return r ? { contentId: r.content_id, sha256: r.sha256, path: r.path, size: r.size, lastUsed: r.last_used } : null;
+  }
+
+  cacheEntries(): CacheEntry[] {
+    const rows = this.db.prepare('SELECT * FROM cache ORDER BY last_used').all() as { content_id: string; sha256: string; path: string; size: number; last_used: number }[];
+    return rows.map((r) => ({ contentId: r.content_id, sha256: r.sha256, path: r.path, size: r.size, lastUsed: r.last_used }));
+  }
+
+  putCacheEntry(e: CacheEntry): void {
+    this.db
+      .prepare(
+        `INSERT INTO cache (content_id, sha256, path, size, last_used) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(content_id) DO UPDATE SET sha256 = excluded.sha256, path = excluded.path, size = excluded.size, last_used = excluded.last_used`,
+      )
+      .run(e.contentId, e.sha256, e.path, e.size, e.lastUsed);
+  }
+
+  touchCacheEntry(contentId: string, now: number): void {
+    this.db.prepare('UPDATE cache SET last_used = ? WHERE content_id = ?').run(now, contentId);
+  }
+
+  removeCacheEntry(contentId: string): void {
+    this.db.prepare('DELETE FROM cache WHERE content_id = ?').run(contentId);
+  }
+}

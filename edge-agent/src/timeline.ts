@@ -1,0 +1,107 @@
+/**
+ * The agent's own programme clock: arms a timer for every upcoming play of the applied
+ * desired state, so plays happen on time with or without a link to the server. One play
+ * at a time; an emergency preempts a lower priority, others wait their turn.
+ */
+import { newId, type Clock, type ClockTimer, type DesiredPlay, type DesiredState, type Logger, type PlayReport, type Priority } from '@loalang/protocol';
+import type { ContentCache } from './content-cache.js';
+import type { Player } from './player.js';
+
+export interface TimelineDeps {
+  player: Player;
+  cache: ContentCache;
+  clock: Clock;
+  logger: Logger;
+  warmupMs: number;
+  volume: () => number;
+  isDone: (playId: string) => boolean;
+  report: (report: PlayReport) => void;
+  /** A play whose start passed by more than this when it could first run is skipped as late. */
+  lateGraceMs?: number;
+}
+
+const RANK: Record<Priority, number> = { normal: 0, priority: 1, emergency: 2 };
+/** setTimeout cannot wait longer than 2^31−1 ms; long waits are re-armed in steps. */
+const MAX_TIMER_MS = 3_600_000;
+
+export class Timeline {
+  private timers = new Map<string, ClockTimer>();
+  private started = new Set<string>();
+  private chain: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly d: TimelineDeps) {}
+
+  private get grace(): number {
+    return this.d.lateGraceMs ?? 30_000;
+  }
+
+  apply(state: DesiredState): void {
+    for (const t of this.timers.values()) this.d.clock.clearTimeout(t);
+    this.timers.clear();
+    const now = this.d.clock.now();
+    for (const play of state.plays) {
+      if (this.started.has(play.playId) || this.d.isDone(play.playId)) continue;
+      const start = Date.parse(play.startAt);
+      if (start + this.grace < now) {
+        this.started.add(play.playId);
+        this.d.report(this.skipped(play, 'late'));
+        continue;
+      }
+      this.arm(play, start - this.d.warmupMs);
+    }
+  }
+
+  private arm(play: DesiredPlay, at: number): void {
+    const wait = at - this.d.clock.now();
+    const timer = this.d.clock.setTimeout(() => {
+      if (wait > MAX_TIMER_MS) return this.arm(play, at);
+      this.timers.delete(play.playId);
+      this.fire(play);
+    }, Math.min(Math.max(0, wait), MAX_TIMER_MS));
+    this.timers.set(play.playId, timer);
+  }
+
+  private skipped(play: DesiredPlay, reason: string): PlayReport {
+    return { v: 1, reportId: newId(), playId: play.playId, scheduleId: play.scheduleId, contentId: play.contentId, status: 'skipped', reason, scheduledAt: play.startAt, playedMs: 0 };
+  }
+
+  private fire(play: DesiredPlay): void {
+    if (this.stopped || this.started.has(play.playId)) return;
+    this.started.add(play.playId);
+    const current = this.d.player.playing;
+    if (current && RANK[play.priority] > RANK[current.priority]) this.d.player.preempt(play.playId);
+    this.chain = this.chain.then(() => this.runOne(play)).catch((err: unknown) => this.d.logger.error({ err, playId: play.playId }, 'play crashed'));
+  }
+
+  private async runOne(play: DesiredPlay): Promise<void> {
+    if (this.stopped) return;
+    if (Date.parse(play.startAt) + this.grace < this.d.clock.now()) {
+      this.d.report(this.skipped(play, 'late'));
+      return;
+    }
+    const file = this.d.cache.pathFor(play.contentId, play.sha256);
+    if (!file) {
+      this.d.logger.error({ playId: play.playId, contentId: play.contentId }, 'content missing at play time');
+      this.d.report({ ...this.skipped(play, 'content-missing'), status: 'failed' });
+      return;
+    }
+    const ampError = await this.d.player.warmUp();
+    const report = await this.d.player.run(play, file, this.d.volume(), ampError);
+    this.d.logger.info({ playId: play.playId, status: report.status, startedAt: report.startedAt, playedMs: report.playedMs }, 'play finished');
+    this.d.report(report);
+  }
+
+  /** Plays not yet started, for telemetry and reported state. */
+  pendingCount(): number {
+    return this.timers.size;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers.values()) this.d.clock.clearTimeout(t);
+    this.timers.clear();
+    await this.d.player.shutdown();
+    await this.chain;
+  }
+}

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { CLI } from './support.js';
+
+describe('loalang CLI', () => {
+  // How fast it answers is measured in bench/cli-startup, not asserted here.
+  it('answers --help', () => {
+    const r = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('loalang server');
+    expect(r.stdout).toContain('loalang demo');
+  });
+
+  it('names an unknown command in both languages and exits 2', () => {
+    const r = spawnSync(process.execPath, [CLI, 'fly'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('Unknown command "fly"');
+    expect(r.stderr).toContain('Lệnh không hợp lệ');
+  });
+
+  it('refuses a bad port with a clear message', () => {
+    const r = spawnSync(process.execPath, [CLI, 'server', '--http-port', 'abc'], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('--http-port must be a whole number');
+  });
+});

@@ -1,0 +1,109 @@
+/** Helpers for end-to-end tests that run the built `loalang` binary as real processes. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../cli/dist/main.js', import.meta.url));
+
+export function hasTool(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Skips a suite with a line that names the missing Debian tool. */
+export function requireTool(name: string): boolean {
+  const ok = hasTool(name);
+  if (!ok) process.stdout.write(`SKIP: ${name} is not installed (apt-get install ${name === 'ffprobe' ? 'ffmpeg' : name})\n`);
+  return ok;
+}
+
+export interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  waitFor: (pattern: RegExp, timeoutMs: number) => Promise<RegExpMatchArray>;
+  stop: () => Promise<void>;
+}
+
+export function startCli(args: string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const listeners = new Set<() => void>();
+  const onData = (chunk: Buffer) => {
+    out += chunk.toString('utf8');
+    for (const l of listeners) l();
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    output: () => out,
+    waitFor: (pattern, timeoutMs) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const m = out.match(pattern);
+          if (m) {
+            listeners.delete(check);
+            clearTimeout(timer);
+            resolve(m);
+          }
+        };
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`timed out waiting for ${pattern}; output so far:\n${out}`));
+        }, timeoutMs);
+        listeners.add(check);
+        check();
+      }),
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+export async function api<T = unknown>(base: string, path: string, init: { method?: string; token?: string; json?: unknown; body?: FormData } = {}): Promise<{ status: number; body: T }> {
+  const headers: Record<string, string> = {};
+  if (init.token) headers['authorization'] = `Bearer ${init.token}`;
+  if (init.json !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${base}${path}`, {
+    method: init.method ?? (init.json !== undefined || init.body ? 'POST' : 'GET'),
+    headers,
+    ...(init.json !== undefined ? { body: JSON.stringify(init.json) } : {}),
+    ...(init.body ? { body: init.body } : {}),
+  });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* csv or empty */
+  }
+  return { status: res.status, body: body as T };
+}
+
+export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | null | undefined | false>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Duration (ms) and format of an audio file, by ffprobe. */
+export function probe(path: string): { durationMs: number; sampleRate: number; channels: number; codec: string } {
+  const r = spawnSync('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', path], { encoding: 'utf8' });
+  const j = JSON.parse(r.stdout) as { streams: { sample_rate: string; channels: number; codec_name: string }[]; format: { duration: string } };
+  const s = j.streams[0]!;
+  return { durationMs: Math.round(Number(j.format.duration) * 1000), sampleRate: Number(s.sample_rate), channels: s.channels, codec: s.codec_name };
+}
+
+/** Mean volume in dBFS by ffmpeg's volumedetect: about -91 for digital silence. */
+export function meanVolumeDb(path: string): number {
+  const r = spawnSync('ffmpeg', ['-hide_banner', '-nostats', '-i', path, '-af', 'volumedetect', '-f', 'null', '-'], { encoding: 'utf8' });
+  const m = /mean_volume:\s*(-?[\d.]+) dB/.exec(r.stderr);
+  if (!m) throw new Error(`volumedetect failed: ${r.stderr}`);
+  return Number(m[1]);
+}
