@@ -131,13 +131,14 @@ export class Agent {
     this.syncCache(state);
   }
 
-  private syncCache(state: DesiredState): void {
+  /** Downloads what the state needs; retries failures after 2 s, doubling to 5 min. */
+  private syncCache(state: DesiredState, attempt = 0): void {
     if (this.cacheRetry) clearTimeout(this.cacheRetry);
     this.cacheRetry = null;
     void this.cache.ensureAll(state.plays).then(({ failed }) => {
       this.publishReported();
       if (failed.length > 0 && this.store.desiredState()?.version === state.version) {
-        this.cacheRetry = setTimeout(() => this.syncCache(state), 30_000);
+        this.cacheRetry = setTimeout(() => this.syncCache(state, attempt + 1), Math.min(300_000, 2000 * 2 ** attempt));
       }
     });
   }

@@ -19,16 +19,17 @@ export interface SessionOptions {
 }
 
 type Downlink = 'desired' | 'report/ack' | 'cmd';
+const STOP_WAIT_MS = 2000;
 const DOWNLINKS: ReadonlySet<string> = new Set<Downlink>(['desired', 'report/ack', 'cmd']);
 
-export interface MqttSession {
-  on(event: 'connected', listener: () => void): this;
-  on(event: 'desired', listener: (m: MessageOf<'desired'>) => void): this;
-  on(event: 'report/ack', listener: (m: MessageOf<'report/ack'>) => void): this;
-  on(event: 'cmd', listener: (m: MessageOf<'cmd'>) => void): this;
-}
+type SessionEvents = {
+  connected: [];
+  desired: [MessageOf<'desired'>];
+  'report/ack': [MessageOf<'report/ack'>];
+  cmd: [MessageOf<'cmd'>];
+};
 
-export class MqttSession extends EventEmitter {
+export class MqttSession extends EventEmitter<SessionEvents> {
   private client: MqttClient | null = null;
   private stopped = false;
   private attempt = 0;
@@ -98,7 +99,8 @@ export class MqttSession extends EventEmitter {
       this.o.logger.warn({ kind, reason: result.reason }, 'invalid downlink dropped');
       return;
     }
-    this.emit(kind, result.value);
+    // The schema for `kind` validated the value, so it is that kind's message.
+    (this.emit as (k: Downlink, v: unknown) => boolean)(kind, result.value);
   }
 
   publish<K extends MessageKind>(kind: K, message: MessageOf<K>, qos: 0 | 1 = 1): Promise<void> {
@@ -114,9 +116,19 @@ export class MqttSession extends EventEmitter {
     const client = this.client;
     if (!client) return;
     if (client.connected) {
+      // Say goodbye, but never wait long for a server that may have just vanished.
       const offline = encodeMessage('status', { v: 1, state: 'offline', at: new Date().toISOString() });
-      await client.publishAsync(deviceTopic(this.o.deviceId, 'status'), offline, { qos: 1, retain: true }).catch(() => undefined);
+      const bye = client.publishAsync(deviceTopic(this.o.deviceId, 'status'), offline, { qos: 1, retain: true }).then(() => client.endAsync());
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = await Promise.race([
+        bye.then(() => false, () => true),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), STOP_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
+      if (!gaveUp) return;
     }
-    await client.endAsync(true);
+    // Not connected (server gone, or mid-reconnect): mqtt.js would wait for a close that
+    // never comes, so end without waiting.
+    client.end(true);
   }
 }

@@ -54,12 +54,9 @@ function authError(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
 
-export interface MqttServer {
-  on(event: 'presence', listener: (change: PresenceChange) => void): this;
-  on(event: 'uplink', listener: (message: UplinkMessage) => void): this;
-}
+type MqttServerEvents = { presence: [PresenceChange]; uplink: [UplinkMessage] };
 
-export class MqttServer extends EventEmitter implements DownlinkPublisher {
+export class MqttServer extends EventEmitter<MqttServerEvents> implements DownlinkPublisher {
   private readonly identities = new WeakMap<Client, DeviceIdentity>();
   private readonly presence: Presence;
   private readonly intake: UplinkIntake;

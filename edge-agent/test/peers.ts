@@ -1,0 +1,108 @@
+/** Real peers for agent tests: a plain Aedes broker and an HTTP content server with Range and Basic auth. */
+import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { Aedes } from 'aedes';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { AmplifierController, AmpEvent, AmpStatus, LinkCounters } from '@loalang/firmware-bridge';
+import { EventEmitter } from 'node:events';
+
+export async function startBroker(port = 0): Promise<{ port: number; close: () => Promise<void> }> {
+  const aedes = await Aedes.createBroker();
+  const server: Server = createNetServer((s) => aedes.handle(s));
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: async () => {
+      await new Promise<void>((r) => aedes.close(() => r()));
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+export async function observer(port: number): Promise<MqttClient & { seen: { topic: string; payload: unknown }[] }> {
+  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: `obs-${Math.random()}`, reconnectPeriod: 0 }) as MqttClient & { seen: { topic: string; payload: unknown }[] };
+  client.seen = [];
+  await new Promise<void>((r) => client.once('connect', () => r()));
+  await client.subscribeAsync('loalang/v1/#', { qos: 1 });
+  client.on('message', (topic, payload) => {
+    let p: unknown = payload.toString();
+    try {
+      p = JSON.parse(payload.toString());
+    } catch {
+      /* raw */
+    }
+    client.seen.push({ topic, payload: p });
+  });
+  return client;
+}
+
+export interface ContentServer {
+  url: (id: string) => string;
+  requests: { range: string | undefined; auth: string | undefined }[];
+  /** Cut the connection after this many bytes on the next full request. */
+  cutNextAfter: number | null;
+  close: () => Promise<void>;
+}
+
+export async function startContentServer(files: Record<string, string>, auth: { user: string; password: string }): Promise<ContentServer> {
+  const state: ContentServer = { url: () => '', requests: [], cutNextAfter: null, close: async () => undefined };
+  const expected = `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}`;
+  const server: HttpServer = createHttpServer((req, res) => {
+    state.requests.push({ range: req.headers.range, auth: req.headers.authorization });
+    if (req.headers.authorization !== expected) return void res.writeHead(401).end();
+    const id = (req.url ?? '').split('/').at(-2) ?? '';
+    const file = files[id];
+    if (!file) return void res.writeHead(404).end();
+    const data = readFileSync(file);
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    if (m) {
+      const start = Number(m[1]);
+      if (start >= data.length) return void res.writeHead(416).end();
+      res.writeHead(206, { 'content-range': `bytes ${start}-${data.length - 1}/${data.length}`, 'content-length': data.length - start });
+      return void res.end(data.subarray(start));
+    }
+    if (state.cutNextAfter !== null) {
+      const n = state.cutNextAfter;
+      state.cutNextAfter = null;
+      res.writeHead(200, { 'content-length': data.length });
+      res.write(data.subarray(0, n), () => res.destroy());
+      return;
+    }
+    res.writeHead(200, { 'content-length': data.length }).end(data);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  state.url = (id) => `http://127.0.0.1:${port}/api/v1/content/${id}/file`;
+  state.close = () => new Promise<void>((r) => server.close(() => r()));
+  return state;
+}
+
+/** Records what the agent asks of the amplifier; can be told to fail. */
+export class FakeAmplifier extends EventEmitter implements AmplifierController {
+  calls: string[] = [];
+  fail = false;
+  power = false;
+  async start() {}
+  async stop() {}
+  async powerOn() {
+    this.calls.push('on');
+    if (this.fail) throw new Error('board silent');
+    this.power = true;
+  }
+  async powerOff() {
+    this.calls.push('off');
+    this.power = false;
+  }
+  async setVolume() {}
+  async status(): Promise<AmpStatus> {
+    if (this.fail) throw new Error('board silent');
+    return { power: this.power, faults: [], temperatureC: 31 };
+  }
+  counters(): LinkCounters {
+    return { framesSent: 0, framesReceived: 0, crcErrors: 0, timeouts: 0, retries: 0, reconnects: 0 };
+  }
+  override on(event: 'event', listener: (e: AmpEvent) => void): this {
+    return super.on(event, listener);
+  }
+}
