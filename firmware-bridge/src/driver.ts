@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { silentLogger, type Logger } from '@loalang/protocol';
 import type { AmpEvent, AmpStatus, AmplifierController, LinkCounters } from './amplifier.js';
-import { CMD, FAULTS, NACK_CODES, decodeStatus, encodeVolume, VOLUME_MIN_DB } from './commands.js';
+import { CMD, FAULTS, NACK_CODES, PROTOCOL_VERSION, decodeStatus, encodeVolume, VOLUME_MIN_DB } from './commands.js';
 import { ampError } from './errors.js';
 import { encodeFrame, type Frame } from './frame.js';
 import { FrameParser } from './parser.js';
@@ -39,6 +39,8 @@ export class BoardDriver extends EventEmitter implements AmplifierController {
   private heartbeat: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private reconnectDelay: number;
+  /** Reported by the board in its HELLO answer. */
+  firmwareVersion: string | null = null;
   private readonly stats = { framesSent: 0, framesReceived: 0, timeouts: 0, retries: 0, reconnects: 0 };
   private readonly opts: Required<Omit<DriverOptions, 'logger'>>;
   private readonly logger: Logger;
@@ -77,6 +79,12 @@ export class BoardDriver extends EventEmitter implements AmplifierController {
     if (!this.link.isOpen) await this.link.open();
     this.linkUp = true;
     this.parser.reset();
+    const hello = await this.request(CMD.HELLO, Buffer.alloc(0));
+    if (hello[0] !== PROTOCOL_VERSION) {
+      this.linkUp = false;
+      throw ampError('LOA_ERR_AMP_NACK', `board speaks protocol ${hello[0]}, this driver ${PROTOCOL_VERSION}`);
+    }
+    this.firmwareVersion = `${hello[1]}.${hello[2]}`;
     await this.request(CMD.SET_FAILSAFE, Buffer.from([this.opts.failsafeSec >> 8, this.opts.failsafeSec & 0xff]));
     this.reconnectDelay = this.opts.reconnectMinMs;
     this.armHeartbeat();

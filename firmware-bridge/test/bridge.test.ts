@@ -132,3 +132,18 @@ describe('driver with the simulator (in-process link)', () => {
     expect(sim.state.power).toBe(true);
   });
 });
+
+describe('PROTOCOL.md examples', () => {
+  it('are valid frames byte for byte', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../PROTOCOL.md', import.meta.url), 'utf8');
+    const examples = [...doc.matchAll(/`(a5(?: [0-9a-f]{2})+)`/g)].map((m) => Buffer.from(m[1]!.replace(/ /g, ''), 'hex'));
+    expect(examples.length).toBeGreaterThanOrEqual(7);
+    for (const bytes of examples) {
+      const got: Frame[] = [];
+      new FrameParser((f) => got.push(f)).push(bytes);
+      expect(got, bytes.toString('hex')).toHaveLength(1);
+      expect(encodeFrame(got[0]!)).toEqual(bytes);
+    }
+  });
+});
