@@ -129,8 +129,9 @@ export class ServerCore {
     this.devices.markAllOffline('server-start', this.clock.now());
     this.mqtt.on('presence', (change) => {
       this.devices.setPresence(change.deviceId, change.online, change.cause, change.at);
-      if (change.online) this.dispatcher.resend(change.deviceId, 'online');
     });
+    // Sent when the device subscribes, not on connect: before that, a clean session would drop it.
+    this.mqtt.on('listening', (deviceId) => this.dispatcher.resend(deviceId, 'online'));
     this.mqtt.on('uplink', (msg: UplinkMessage) => this.onUplink(msg));
     const { port } = await this.mqtt.start();
     this.mqttPort = port;

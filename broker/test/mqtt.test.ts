@@ -200,3 +200,14 @@ describe('presence', () => {
     await waitFor('offline', () => !server.isOnline('a'));
   });
 });
+
+describe('topicMatches', () => {
+  it('follows MQTT wildcard rules', async () => {
+    const { topicMatches } = await import('../src/mqtt/acl.js');
+    expect(topicMatches('loalang/v1/dev/a/#', 'loalang/v1/dev/a/desired')).toBe(true);
+    expect(topicMatches('loalang/v1/dev/+/desired', 'loalang/v1/dev/a/desired')).toBe(true);
+    expect(topicMatches('loalang/v1/dev/a/cmd', 'loalang/v1/dev/a/desired')).toBe(false);
+    expect(topicMatches('loalang/v1/dev/a', 'loalang/v1/dev/a/desired')).toBe(false);
+    expect(topicMatches('#', 'x/y')).toBe(true);
+  });
+});

@@ -41,3 +41,14 @@ export function canSubscribe(identity: DeviceIdentity, filter: string): boolean 
     return filterWithin(filter, area) && filter.length > area.join('/').length;
   });
 }
+
+/** MQTT filter matching (`+` one level, `#` the rest). */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false;
+  }
+  return f.length === t.length;
+}

@@ -17,7 +17,7 @@ import {
   type MessageKind,
   type MessageOf,
 } from '@loalang/protocol';
-import { canPublish, canSubscribe } from './acl.js';
+import { canPublish, canSubscribe, topicMatches } from './acl.js';
 import { Presence } from './presence.js';
 import { UplinkIntake, type IntakeStats } from './uplink.js';
 import type { DeviceDirectory, DeviceIdentity, DownlinkPublisher, PresenceChange, ReportHandler, UplinkMessage } from './contracts.js';
@@ -54,7 +54,8 @@ function authError(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
 
-type MqttServerEvents = { presence: [PresenceChange]; uplink: [UplinkMessage] };
+/** `listening`: the device subscribed to its own downlinks, so what we publish now reaches it. */
+type MqttServerEvents = { presence: [PresenceChange]; uplink: [UplinkMessage]; listening: [string] };
 
 export class MqttServer extends EventEmitter<MqttServerEvents> implements DownlinkPublisher {
   private readonly identities = new WeakMap<Client, DeviceIdentity>();
@@ -150,6 +151,12 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
     aedes.on('clientReady', (client) => {
       const identity = this.identities.get(client);
       if (identity) this.presence.ready(identity.deviceId, client);
+    });
+    aedes.on('subscribe', (subscriptions, client) => {
+      const identity = client ? this.identities.get(client) : undefined;
+      if (!identity) return;
+      const desired = deviceTopic(identity.deviceId, 'desired');
+      if (subscriptions.some((s) => s.qos !== 128 && topicMatches(s.topic, desired))) this.emit('listening', identity.deviceId);
     });
     aedes.on('clientDisconnect', (client) => {
       const identity = this.identities.get(client);

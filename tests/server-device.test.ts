@@ -1,0 +1,120 @@
+/**
+ * The server core with a real mqtt.js client in the device's place: desired state reaches a
+ * device that was offline when the schedule was made, is sent again on every reconnect,
+ * and reports are stored once however often they are resent, each resend acknowledged.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { ServerCore } from '@loalang/broker';
+import { bootstrapAdmin } from '@loalang/console';
+import type { DesiredState, PlayReport } from '@loalang/protocol';
+
+let dir: string;
+let core: ServerCore;
+let device: { id: string; secret: string };
+let contentId: string;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'loalang-srvdev-'));
+  core = await ServerCore.create({ dataDir: dir, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => 'http://127.0.0.1:9' });
+  await core.start();
+  const root = core.areas.create({ name: 'Tỉnh', parentId: null });
+  const commune = core.areas.create({ name: 'Xã', parentId: root.id });
+  const created = await core.devices.create({ name: 'Loa', areaId: commune.id });
+  device = { id: created.device.id, secret: created.secret };
+  contentId = 'c1';
+  core.content.insert({ id: contentId, title: 'Tin', areaId: root.id, originalName: null, mimeType: 'audio/ogg', sha256: 'b'.repeat(64), sizeBytes: 1, durationMs: 4000, source: {}, createdBy: null });
+  const admin = await core.users.create({ username: 'adm', password: 'mat-khau-dai-1', role: 'admin', areaId: root.id });
+  core.schedules.create({ title: 'Tin sáng', areaId: root.id, priority: 'normal', start: new Date(Date.now() + 3600_000).toISOString(), items: [{ contentId }], targets: { areaIds: [commune.id], deviceIds: [] }, volume: null, createdBy: admin.id, approvedBy: admin.id });
+  core.refreshDevices([device.id]);
+});
+
+afterEach(async () => {
+  await core.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function connectDevice(): Promise<{ client: MqttClient; got: { topic: string; body: unknown }[] }> {
+  const client = mqtt.connect(`mqtt://127.0.0.1:${core.mqttPort}`, { clientId: device.id, username: device.id, password: device.secret, clean: true, reconnectPeriod: 0 });
+  const got: { topic: string; body: unknown }[] = [];
+  client.on('message', (topic, payload) => got.push({ topic, body: JSON.parse(payload.toString()) }));
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+  });
+  await client.subscribeAsync(`loalang/v1/dev/${device.id}/#`, { qos: 1 });
+  return { client, got };
+}
+
+const until = async (what: string, cond: () => boolean, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+describe('server ↔ device', () => {
+  it('sends the desired state on connect and again on every reconnect', async () => {
+    const first = await connectDevice();
+    await until('desired state', () => first.got.some((m) => m.topic.endsWith('/desired')));
+    const state = first.got.find((m) => m.topic.endsWith('/desired'))!.body as DesiredState;
+    expect(state.plays).toHaveLength(1);
+    expect(state.plays[0]).toMatchObject({ contentId, url: `http://127.0.0.1:9/api/v1/content/${contentId}/file` });
+    await first.client.endAsync();
+    await until('offline', () => !core.mqtt.isOnline(device.id));
+    expect(core.devices.get(device.id)?.online).toBe(false);
+
+    const second = await connectDevice();
+    await until('desired state again', () => second.got.some((m) => m.topic.endsWith('/desired')));
+    expect((second.got.find((m) => m.topic.endsWith('/desired'))!.body as DesiredState).version).toBe(state.version);
+    expect(core.devices.presenceHistory(device.id).map((p) => p.online)).toEqual([true, false, true]);
+    await second.client.endAsync();
+  });
+
+  it('stores a resent report once and acknowledges every copy', async () => {
+    const { client, got } = await connectDevice();
+    const report: PlayReport = { v: 1, reportId: 'r-42', playId: 'p', scheduleId: 's', contentId, status: 'completed', scheduledAt: new Date().toISOString(), startedAt: new Date().toISOString(), endedAt: new Date().toISOString(), playedMs: 4000 };
+    for (let i = 0; i < 3; i++) await client.publishAsync(`loalang/v1/dev/${device.id}/report`, JSON.stringify(report), { qos: 1 });
+    await until('three acks', () => got.filter((m) => m.topic.endsWith('/report/ack')).length === 3);
+    expect(core.reports.query({})).toHaveLength(1);
+    expect(core.reports.query({})[0]).toMatchObject({ reportId: 'r-42', deviceId: device.id, status: 'completed' });
+    await client.endAsync();
+  });
+
+  it('resends when the device reports an older version', async () => {
+    const { client, got } = await connectDevice();
+    await until('desired', () => got.some((m) => m.topic.endsWith('/desired')));
+    const before = got.filter((m) => m.topic.endsWith('/desired')).length;
+    await client.publishAsync(`loalang/v1/dev/${device.id}/reported`, JSON.stringify({ v: 1, version: 0, at: new Date().toISOString(), cachedContentIds: [], missingContentIds: [] }), { qos: 1 });
+    await until('resent', () => got.filter((m) => m.topic.endsWith('/desired')).length > before);
+    await client.endAsync();
+  });
+});
+
+describe('first start', () => {
+  it('creates admin with a random password shown once, and only once', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'loalang-boot-'));
+    const c = await ServerCore.create({ dataDir: d, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => '' });
+    try {
+      const first = await bootstrapAdmin(c, {});
+      expect(first.created).toBe(true);
+      expect(first.generatedPassword).toMatch(/^[A-Za-z0-9_-]{20}$/);
+      expect(await c.users.authenticate('admin', first.generatedPassword!)).not.toBeNull();
+      expect(await bootstrapAdmin(c, {})).toEqual({ created: false });
+      const d2 = mkdtempSync(join(tmpdir(), 'loalang-boot-'));
+      const c2 = await ServerCore.create({ dataDir: d2, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => '' });
+      const fromEnv = await bootstrapAdmin(c2, { LOALANG_ADMIN_PASSWORD: 'province-secret-1' });
+      expect(fromEnv.generatedPassword).toBeUndefined();
+      expect(await c2.users.authenticate('admin', 'province-secret-1')).not.toBeNull();
+      await c2.stop();
+      rmSync(d2, { recursive: true, force: true });
+    } finally {
+      await c.stop();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
