@@ -1,7 +1,5 @@
 /** The server's error codes, declared once. Each carries the HTTP status the console maps it to. */
-import { LoaError } from '@loalang/protocol';
-
-export type ErrorSpec = { status: number; en: string; vi: string };
+import { errorFactory, type ErrorText, type LoaError } from '@loalang/protocol';
 
 const specs = {
   LOA_ERR_NOT_FOUND: { status: 404, en: 'Not found', vi: 'Không tìm thấy' },
@@ -17,27 +15,15 @@ const specs = {
   LOA_ERR_CONFLICT: { status: 409, en: 'Conflicts with existing data', vi: 'Xung đột với dữ liệu hiện có' },
   LOA_ERR_IN_USE: { status: 409, en: 'Still in use', vi: 'Đang được sử dụng' },
   LOA_ERR_NOT_SUPPORTED: { status: 400, en: 'Not supported in this version', vi: 'Phiên bản này chưa hỗ trợ' },
-} satisfies Record<string, ErrorSpec>;
+} satisfies Record<string, ErrorText & { status: number }>;
 
 export type BrokerErrorCode = keyof typeof specs;
 
-/**
- * Builds an error; `en`/`vi` add detail after the generic text so operators read one
- * sentence that says what was wrong ("Invalid request: start is in the past").
- */
-export function brokerError(
-  code: BrokerErrorCode,
-  detail?: { en: string; vi: string },
-  details?: Record<string, unknown>,
-): LoaError {
-  const spec = specs[code];
-  const en = detail ? `${spec.en}: ${detail.en}` : spec.en;
-  const vi = detail ? `${spec.vi}: ${detail.vi}` : spec.vi;
-  return new LoaError(code, en, vi, { httpStatus: spec.status, ...details });
-}
+/** Builds a server error; a detail follows the generic sentence in each language. */
+export const brokerError = errorFactory<BrokerErrorCode>(specs);
 
 export function httpStatusOf(err: LoaError): number {
   const fromDetails = err.details?.['httpStatus'];
   if (typeof fromDetails === 'number') return fromDetails;
-  return (specs as Record<string, ErrorSpec>)[err.code]?.status ?? 500;
+  return (specs as Record<string, ErrorText>)[err.code]?.status ?? 500;
 }

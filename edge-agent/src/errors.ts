@@ -1,5 +1,5 @@
 /** Edge agent error codes, with text for technicians in both languages. */
-import { LoaError } from '@loalang/protocol';
+import { errorFactory } from '@loalang/protocol';
 
 const specs = {
   LOA_ERR_CONFIG: { en: 'Invalid agent configuration', vi: 'Cấu hình thiết bị không hợp lệ' },
@@ -11,7 +11,4 @@ const specs = {
 
 export type AgentErrorCode = keyof typeof specs;
 
-export function agentError(code: AgentErrorCode, detail?: string): LoaError {
-  const s = specs[code];
-  return new LoaError(code, detail ? `${s.en}: ${detail}` : s.en, detail ? `${s.vi}: ${detail}` : s.vi);
-}
+export const agentError = errorFactory<AgentErrorCode>(specs);

@@ -1,5 +1,5 @@
 /** firmware-bridge error codes, with text for technicians in both languages. */
-import { LoaError } from '@loalang/protocol';
+import { errorFactory } from '@loalang/protocol';
 
 const specs = {
   LOA_ERR_AMP_TIMEOUT: { en: 'The amplifier board did not answer', vi: 'Bo mạch khuếch đại không phản hồi' },
@@ -11,7 +11,4 @@ const specs = {
 
 export type AmpErrorCode = keyof typeof specs;
 
-export function ampError(code: AmpErrorCode, detail?: string): LoaError {
-  const s = specs[code];
-  return new LoaError(code, detail ? `${s.en}: ${detail}` : s.en, detail ? `${s.vi}: ${detail}` : s.vi);
-}
+export const ampError = errorFactory<AmpErrorCode>(specs);

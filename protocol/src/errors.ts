@@ -19,3 +19,28 @@ export class LoaError extends Error {
 export function isLoaError(err: unknown): err is LoaError {
   return err instanceof LoaError;
 }
+
+/** One entry of a deployable's error table: English, Vietnamese, and the HTTP status if any. */
+export interface ErrorText {
+  en: string;
+  vi: string;
+  status?: number;
+}
+
+export type ErrorDetail = string | { en: string; vi: string };
+
+/**
+ * Turns a deployable's error table into its factory. A detail is appended to the generic
+ * sentence ("Invalid request: start is in the past"); a plain string is used for both
+ * languages (technical detail such as a file name). The status travels in `details.httpStatus`.
+ */
+export function errorFactory<C extends string>(table: Record<C, ErrorText>) {
+  return (code: C, detail?: ErrorDetail, details?: Record<string, unknown>): LoaError => {
+    const spec = table[code];
+    const d = typeof detail === 'string' ? { en: detail, vi: detail } : detail;
+    return new LoaError(code, d ? `${spec.en}: ${d.en}` : spec.en, d ? `${spec.vi}: ${d.vi}` : spec.vi, {
+      ...(spec.status !== undefined ? { httpStatus: spec.status } : {}),
+      ...details,
+    });
+  };
+}

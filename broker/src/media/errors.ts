@@ -1,5 +1,5 @@
 /** Operator-facing errors of the audio pipeline, each with the HTTP status the console uses. */
-import { LoaError } from '@loalang/protocol';
+import { errorFactory } from '@loalang/protocol';
 
 const specs = {
   LOA_ERR_NOT_AUDIO: { status: 415, en: 'The file is not an audio file', vi: 'Tệp không phải là tệp âm thanh' },
@@ -15,7 +15,4 @@ const specs = {
 
 export type MediaErrorCode = keyof typeof specs;
 
-export function mediaError(code: MediaErrorCode, detail?: { en: string; vi: string }): LoaError {
-  const s = specs[code];
-  return new LoaError(code, detail ? `${s.en}: ${detail.en}` : s.en, detail ? `${s.vi}: ${detail.vi}` : s.vi, { httpStatus: s.status });
-}
+export const mediaError = errorFactory<MediaErrorCode>(specs);

@@ -156,7 +156,8 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
       const identity = client ? this.identities.get(client) : undefined;
       if (!identity) return;
       const desired = deviceTopic(identity.deviceId, 'desired');
-      if (subscriptions.some((s) => s.qos !== 128 && topicMatches(s.topic, desired))) this.emit('listening', identity.deviceId);
+      // Refused filters are listed too, with QoS 128 (Aedes docs).
+      if (subscriptions.some((s) => (s.qos as number) !== 128 && topicMatches(s.topic, desired))) this.emit('listening', identity.deviceId);
     });
     aedes.on('clientDisconnect', (client) => {
       const identity = this.identities.get(client);
