@@ -41,6 +41,7 @@ export class BoardDriver extends EventEmitter implements AmplifierController {
   private reconnectDelay: number;
   /** Reported by the board in its HELLO answer. */
   firmwareVersion: string | null = null;
+  private lastError: string | null = null;
   private readonly stats = { framesSent: 0, framesReceived: 0, timeouts: 0, retries: 0, reconnects: 0 };
   private readonly opts: Required<Omit<DriverOptions, 'logger'>>;
   private readonly logger: Logger;
@@ -76,6 +77,21 @@ export class BoardDriver extends EventEmitter implements AmplifierController {
   }
 
   private async connect(): Promise<void> {
+    try {
+      await this.handshake();
+      this.lastError = null;
+    } catch (err) {
+      this.linkUp = false;
+      this.lastError = (err as Error).message;
+      throw err;
+    }
+    this.reconnectDelay = this.opts.reconnectMinMs;
+    this.armHeartbeat();
+    this.emit('event', { type: 'link', up: true } satisfies AmpEvent);
+  }
+
+  /** Opens the port, checks the board's protocol version and sets its failsafe. */
+  private async handshake(): Promise<void> {
     if (!this.link.isOpen) await this.link.open();
     this.linkUp = true;
     this.parser.reset();
@@ -86,9 +102,6 @@ export class BoardDriver extends EventEmitter implements AmplifierController {
     }
     this.firmwareVersion = `${hello[1]}.${hello[2]}`;
     await this.request(CMD.SET_FAILSAFE, Buffer.from([this.opts.failsafeSec >> 8, this.opts.failsafeSec & 0xff]));
-    this.reconnectDelay = this.opts.reconnectMinMs;
-    this.armHeartbeat();
-    this.emit('event', { type: 'link', up: true } satisfies AmpEvent);
   }
 
   private armHeartbeat(): void {
@@ -149,7 +162,7 @@ export class BoardDriver extends EventEmitter implements AmplifierController {
   /** Sends one command; resolves with the ACK payload. */
   request(cmd: number, payload: Buffer): Promise<Buffer> {
     if (!this.running) return Promise.reject(ampError('LOA_ERR_AMP_STOPPED'));
-    if (!this.linkUp) return Promise.reject(ampError('LOA_ERR_LINK_DOWN'));
+    if (!this.linkUp) return Promise.reject(ampError('LOA_ERR_LINK_DOWN', this.lastError ?? undefined));
     return new Promise((resolve, reject) => {
       this.queue.push({ cmd, payload, resolve, reject });
       this.pump();

@@ -147,3 +147,15 @@ describe('PROTOCOL.md examples', () => {
     }
   });
 });
+
+describe('driver without a board', () => {
+  it('reports the link down with the reason when the board never answers', async () => {
+    const [a, b] = createLinkPair();
+    await b.open(); // a port with nothing behind it
+    const driver = new BoardDriver(a, { timeoutMs: 50, retries: 1, reconnectMinMs: 10_000 });
+    await driver.start();
+    await expect(driver.status()).rejects.toMatchObject({ code: 'LOA_ERR_LINK_DOWN', message: expect.stringContaining('did not answer') });
+    await driver.stop();
+    await b.close();
+  });
+});
