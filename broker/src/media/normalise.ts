@@ -1,5 +1,5 @@
 /**
- * The distribution copy: EBU R128 loudness normalisation (loudnorm, two passes, linear),
+ * The distribution copy: EBU R128 loudness normalisation (ebur128 measures, then one linear gain),
  * then Opus in Ogg, 48 kHz mono, 48 kb/s — small for 4G, decoded cheaply at the edge.
  * Normalising once here means a Raspberry Pi class box only decodes and plays.
  */
@@ -9,36 +9,40 @@ import type { MediaTools } from './tools.js';
 
 export const TARGET_LUFS = -16;
 export const TARGET_TRUE_PEAK = -1.5;
-const TARGET_LRA = 11;
 
 export interface Loudness {
   inputI: number | null;
   inputTp: number | null;
   targetI: number;
+  /** Gain applied to reach the target (capped by the true-peak limit). */
+  gainDb: number;
 }
 
-type Measured = { input_i: string; input_tp: string; input_lra: string; input_thresh: string; target_offset: string };
+/** Below this the item is silence or near it: raising it would only raise hiss. */
+const SILENCE_LUFS = -60;
+/** The largest correction applied either way. */
+const MAX_GAIN_DB = 30;
 
-function lastJson(stderr: string): Measured | null {
-  const start = stderr.lastIndexOf('{');
-  const end = stderr.lastIndexOf('}');
-  if (start < 0 || end < start) return null;
-  try {
-    return JSON.parse(stderr.slice(start, end + 1)) as Measured;
-  } catch {
-    return null;
-  }
+/** EBU R128 integrated loudness and true peak from ffmpeg's ebur128 summary. */
+function parseEbur128(stderr: string): { i: number; tp: number } | null {
+  const summary = stderr.slice(stderr.lastIndexOf('Summary:'));
+  const i = /I:\s+(-?[\d.]+|-inf) LUFS/.exec(summary)?.[1];
+  const tp = /Peak:\s+(-?[\d.]+|-inf) dBFS/.exec(summary)?.[1];
+  if (i === undefined || tp === undefined) return null;
+  return { i: i === '-inf' ? -Infinity : Number(i), tp: tp === '-inf' ? -Infinity : Number(tp) };
 }
 
 export async function normaliseToOpus(tools: MediaTools, input: string, output: string, timeoutMs: number): Promise<Loudness> {
-  const base = `I=${TARGET_LUFS}:TP=${TARGET_TRUE_PEAK}:LRA=${TARGET_LRA}`;
-  const pass1 = await runTool(tools.ffmpeg, ['-hide_banner', '-nostdin', '-i', input, '-map', '0:a:0', '-af', `loudnorm=${base}:print_format=json`, '-f', 'null', '-'], timeoutMs);
-  const m = pass1.code === 0 ? lastJson(pass1.stderr) : null;
-  const finite = m && [m.input_i, m.input_tp, m.input_lra, m.input_thresh, m.target_offset].every((v) => Number.isFinite(Number(v)));
-  // Silence measures as -inf: nothing to normalise, so it is only re-encoded.
-  const filter = finite
-    ? `loudnorm=${base}:measured_I=${m.input_i}:measured_TP=${m.input_tp}:measured_LRA=${m.input_lra}:measured_thresh=${m.input_thresh}:offset=${m.target_offset}:linear=true:print_format=summary`
-    : 'anull';
+  // Measure with ebur128 (same EBU R128 integrated loudness and true peak as loudnorm's first
+  // pass, ~7× faster here), then apply one constant gain with `volume`, which is what
+  // loudnorm's linear mode does without its 192 kHz resampling. The gain is capped so the
+  // true peak stays under the target.
+  const pass1 = await runTool(tools.ffmpeg, ['-hide_banner', '-nostdin', '-nostats', '-v', 'info', '-i', input, '-map', '0:a:0', '-af', 'ebur128=peak=true:framelog=verbose', '-f', 'null', '-'], timeoutMs);
+  const m = pass1.code === 0 ? parseEbur128(pass1.stderr) : null;
+  const audible = m !== null && Number.isFinite(m.i) && m.i > SILENCE_LUFS;
+  const wanted = audible ? Math.min(TARGET_LUFS - m.i, TARGET_TRUE_PEAK - m.tp) : 0;
+  const gainDb = Math.max(-MAX_GAIN_DB, Math.min(MAX_GAIN_DB, wanted));
+  const filter = `volume=${gainDb.toFixed(2)}dB`;
   const pass2 = await runTool(
     tools.ffmpeg,
     ['-hide_banner', '-nostdin', '-y', '-i', input, '-map', '0:a:0', '-map_metadata', '-1', '-af', filter, '-ar', '48000', '-ac', '1', '-c:a', 'libopus', '-b:a', '48k', '-application', 'audio', '-f', 'ogg', output],
@@ -47,5 +51,5 @@ export async function normaliseToOpus(tools: MediaTools, input: string, output: 
   if (pass2.code !== 0) {
     throw mediaError('LOA_ERR_MEDIA_FAILED', { en: pass2.stderr.trim().split('\n').at(-1)?.slice(0, 200) ?? 'ffmpeg failed', vi: 'ffmpeg không mã hóa được' });
   }
-  return { inputI: finite ? Number(m.input_i) : null, inputTp: finite ? Number(m.input_tp) : null, targetI: TARGET_LUFS };
+  return { inputI: audible ? m.i : null, inputTp: m && Number.isFinite(m.tp) ? m.tp : null, targetI: TARGET_LUFS, gainDb };
 }
