@@ -70,7 +70,11 @@ main(process.argv.slice(2)).then(
     if (code !== 0) process.exitCode = code;
   },
   (err: unknown) => {
-    const e = err as { message?: string; messageVi?: string; code?: string };
+    const e = err as { message?: string; messageVi?: string; code?: string; port?: number };
+    if (e.code === 'EADDRINUSE') {
+      e.messageVi = `cổng ${e.port ?? ''} đang được dùng; chọn cổng khác, ví dụ --http-port 0 --mqtt-port 0`;
+      e.message = `port ${e.port ?? ''} is already in use; choose another, e.g. --http-port 0 --mqtt-port 0 (any free port)`;
+    }
     process.stderr.write(`loalang: ${e.messageVi ? `${e.messageVi} / ` : ''}${e.message ?? String(err)}\n`);
     process.exitCode = 1;
   },
