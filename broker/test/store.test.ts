@@ -183,6 +183,9 @@ describe('reports', () => {
     expect(reports.query({})).toHaveLength(2);
     expect(reports.query({ from: '2026-11-23T00:00:00.000Z' }).map((r) => r.reportId)).toEqual(['r2']);
     expect(reports.query({ deviceIds: new Set(['d1']) })[0]).toMatchObject({ status: 'completed', deviceId: 'd1' });
+    // The limit counts the caller's rows only: d2's newer report must not crowd out d1's.
+    expect(reports.query({ deviceIds: new Set(['d1']), limit: 1 }).map((r) => r.reportId)).toEqual(['r1']);
+    expect(reports.query({ deviceIds: new Set() })).toEqual([]);
   });
 
   it('export to CSV with quoting and formula neutralising', () => {

@@ -51,6 +51,8 @@ const cases: Case[] = [
   { name: 'create area in other', method: 'POST', url: () => '/api/v1/areas', body: () => ({ name: 'Thôn', parentId: 'b' }), allowed: [] },
   { name: 'create root area', method: 'POST', url: () => '/api/v1/areas', body: () => ({ name: 'Tỉnh khác', parentId: null }), allowed: [] },
   { name: 'rename other area', method: 'PATCH', url: () => '/api/v1/areas/b', body: () => ({ name: 'x' }), allowed: [] },
+  { name: 'move own top area elsewhere', method: 'PATCH', url: () => '/api/v1/areas/a', body: () => ({ parentId: 'b' }), allowed: [] },
+  { name: 'make own top area a root', method: 'PATCH', url: () => '/api/v1/areas/a', body: () => ({ parentId: null }), allowed: [] },
   { name: 'delete other area', method: 'DELETE', url: () => '/api/v1/areas/b', allowed: [] },
   { name: 'list devices', method: 'GET', url: () => '/api/v1/devices', allowed: 'all' },
   { name: 'read own device', method: 'GET', url: () => `/api/v1/devices/${ids.devA}`, allowed: 'all' },

@@ -89,9 +89,13 @@ export class ReportRepo {
       where.push('scheduled_at < ?');
       params.push(q.to);
     }
+    if (q.deviceIds) {
+      // In SQL, so the limit applies to the caller's rows, not to everyone's.
+      where.push('device_id IN (SELECT value FROM json_each(?))');
+      params.push(JSON.stringify([...q.deviceIds]));
+    }
     const sql = `SELECT * FROM reports ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY scheduled_at DESC, device_id LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...params, q.limit ?? 10_000) as Row[];
-    return rows.filter((r) => !q.deviceIds || q.deviceIds.has(r.device_id)).map(toReport);
+    return (this.db.prepare(sql).all(...params, q.limit ?? 10_000) as Row[]).map(toReport);
   }
 }
 

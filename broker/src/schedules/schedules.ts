@@ -49,17 +49,7 @@ type Row = {
   updated_at: string;
 };
 
-export interface NewSchedule {
-  title: string;
-  areaId: string;
-  priority: Priority;
-  start: string;
-  items: ScheduleItem[];
-  targets: Targets;
-  volume: number | null;
-  createdBy: string | null;
-  approvedBy: string | null;
-}
+export type NewSchedule = Omit<Schedule, 'id' | 'status' | 'approvedAt' | 'createdAt' | 'updatedAt'>;
 
 export class ScheduleRepo {
   constructor(private readonly db: Db) {}

@@ -34,9 +34,9 @@ export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async
     const caller = callerOf(request);
     assertInScope(caller, core.areas.require(request.params.id).id);
     if (request.body.parentId) assertInScope(caller, request.body.parentId);
-    if (request.body.parentId === null || request.params.id === caller.user.areaId) {
-      if (request.body.parentId !== undefined) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
-    }
+    // Making an area a root, or moving your own top area, would lift it out of your scope.
+    const moves = request.body.parentId !== undefined;
+    if (moves && (request.body.parentId === null || request.params.id === caller.user.areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
     const area = core.areas.update(request.params.id, request.body);
     if (request.body.parentId) core.refreshDevices(core.devices.list({ areaIds: core.areas.subtreeIds(area.id) }).map((d) => d.id));
     return area;
