@@ -15,6 +15,14 @@ const SerialConfig = Type.Union([
       path: Type.String({ minLength: 1 }),
       baudRate: Type.Optional(Type.Integer({ minimum: 300, maximum: 4_000_000 })),
       driver: Type.Optional(Type.Union([Type.Literal('loalang'), Type.Literal('modbus-relay')])),
+      /** modbus-relay only: the board's unit id and which coils switch power and zones. */
+      unitId: Type.Optional(Type.Integer({ minimum: 1, maximum: 247 })),
+      coils: Type.Optional(
+        Type.Object(
+          { power: Type.Integer({ minimum: 0, maximum: 65535 }), zones: Type.Array(Type.Integer({ minimum: 0, maximum: 65535 }), { maxItems: 16 }) },
+          { additionalProperties: false },
+        ),
+      ),
     },
     { additionalProperties: false },
   ),

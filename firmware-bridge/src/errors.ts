@@ -6,7 +6,6 @@ const specs = {
   LOA_ERR_AMP_NACK: { en: 'The amplifier board refused the command', vi: 'Bo mạch khuếch đại từ chối lệnh' },
   LOA_ERR_LINK_DOWN: { en: 'The serial link to the amplifier board is down', vi: 'Mất kết nối cổng nối tiếp tới bo mạch khuếch đại' },
   LOA_ERR_AMP_STOPPED: { en: 'The amplifier driver is stopped', vi: 'Trình điều khiển bộ khuếch đại đã dừng' },
-  LOA_ERR_DRIVER_UNAVAILABLE: { en: 'This amplifier driver is not available in this version', vi: 'Phiên bản này chưa có trình điều khiển này' },
 } as const;
 
 export type AmpErrorCode = keyof typeof specs;

@@ -8,3 +8,4 @@ export * from './serial-link.js';
 export * from './driver.js';
 export * from './simulator.js';
 export * from './open.js';
+export * from './modbus-relay.js';

@@ -2,11 +2,13 @@
 import { silentLogger, type Logger } from '@loalang/protocol';
 import type { AmplifierController } from './amplifier.js';
 import { BoardDriver, type DriverOptions } from './driver.js';
-import { ampError } from './errors.js';
+import { ModbusRelayDriver, type RelayCoilMap } from './modbus-relay.js';
 import { createLinkPair, NodeSerialLink } from './serial-link.js';
 import { BoardSimulator } from './simulator.js';
 
-export type AmplifierConfig = { path: string; baudRate?: number; driver?: 'loalang' | 'modbus-relay' } | { simulate: true };
+export type AmplifierConfig =
+  | { path: string; baudRate?: number; driver?: 'loalang' | 'modbus-relay'; unitId?: number; coils?: RelayCoilMap }
+  | { simulate: true };
 
 /** A driver talking to an in-process simulated board; start/stop run both. */
 class SimulatedAmplifier extends BoardDriver {
@@ -37,6 +39,14 @@ export function createSimulatedAmplifier(options: DriverOptions = {}): Simulated
 export async function openAmplifier(config: AmplifierConfig, opts: { logger?: Logger } = {}): Promise<AmplifierController> {
   const logger = opts.logger ?? silentLogger;
   if ('simulate' in config) return createSimulatedAmplifier({ logger });
-  if (config.driver === 'modbus-relay') throw ampError('LOA_ERR_DRIVER_UNAVAILABLE', 'modbus-relay');
+  if (config.driver === 'modbus-relay') {
+    return new ModbusRelayDriver({
+      path: config.path,
+      baudRate: config.baudRate ?? 9600,
+      logger,
+      ...(config.unitId !== undefined ? { unitId: config.unitId } : {}),
+      ...(config.coils ? { coils: config.coils } : {}),
+    });
+  }
   return new BoardDriver(new NodeSerialLink(config.path, config.baudRate ?? 115200), { logger });
 }

@@ -10,22 +10,24 @@ const FAULT_VI: Record<string, string> = {
   tamper: 'mở tủ trái phép',
 };
 
+const NA = 'không đo được / not measured';
+
 export function formatStatus(s: AmpStatus): string {
   const faults = s.faults.length ? s.faults.map((f) => `${FAULT_VI[f] ?? f} / ${f}`).join(', ') : 'không / none';
   return [
     `Nguồn / Power:            ${s.power ? 'BẬT / ON' : 'TẮT / OFF'}`,
-    `Âm lượng / Volume:        ${s.volumeDb ?? '?'} dB${s.muted ? ' (tắt tiếng / muted)' : ''}`,
-    `Nhiệt độ / Temperature:   ${s.temperatureC ?? '?'} °C`,
-    `Dòng ra / Output current: ${s.currentMa ?? '?'} mA`,
+    `Âm lượng / Volume:        ${s.volumeDb !== undefined ? `${s.volumeDb} dB` : NA}${s.muted ? ' (tắt tiếng / muted)' : ''}`,
+    `Nhiệt độ / Temperature:   ${s.temperatureC !== undefined ? `${s.temperatureC} °C` : NA}`,
+    `Dòng ra / Output current: ${s.currentMa !== undefined ? `${s.currentMa} mA` : NA}`,
     `Lỗi / Faults:             ${faults}`,
-    `Firmware:                 ${s.firmwareVersion ?? '?'}, uptime ${s.uptimeSec ?? '?'} s`,
+    `Firmware:                 ${s.firmwareVersion ?? NA}${s.uptimeSec !== undefined ? `, uptime ${s.uptimeSec} s` : ''}`,
   ].join('\n');
 }
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     port: { type: 'string' },
-    baud: { type: 'string', default: '115200' },
+    baud: { type: 'string' },
     driver: { type: 'string', default: 'loalang' },
   });
   const action = positionals[0];
@@ -33,7 +35,9 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write('usage: loalang amp status|on|off|test|simulate --port PATH [--baud N] [--driver loalang|modbus-relay]\n');
     return 2;
   }
-  const baudRate = intOption(values.baud, 'baud');
+  const driver = String(values.driver) as 'loalang' | 'modbus-relay';
+  // Relay boards ship at 9600 8N1; our board defaults to 115200.
+  const baudRate = values.baud ? intOption(values.baud, 'baud') : driver === 'modbus-relay' ? 9600 : 115200;
   if (action === 'simulate') {
     const sim = new BoardSimulator(new NodeSerialLink(String(values.port), baudRate));
     await sim.start();
@@ -42,7 +46,6 @@ export async function run(args: string[]): Promise<number> {
     await sim.stop();
     return 0;
   }
-  const driver = String(values.driver) as 'loalang' | 'modbus-relay';
   const amp = await openAmplifier({ path: String(values.port), baudRate, driver });
   await amp.start();
   try {
