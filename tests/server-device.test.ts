@@ -95,6 +95,22 @@ describe('server ↔ device', () => {
   });
 });
 
+describe('device conditions', () => {
+  it('stores raised and cleared conditions once each and knows which are active', async () => {
+    const { client } = await connectDevice();
+    const raise = { v: 1, eventId: 'e1', at: new Date().toISOString(), kind: 'amp-link', active: true };
+    await client.publishAsync(`loalang/v1/dev/${device.id}/event`, JSON.stringify(raise), { qos: 1 });
+    await client.publishAsync(`loalang/v1/dev/${device.id}/event`, JSON.stringify(raise), { qos: 1 });
+    await until('raised', () => core.events.active(device.id).length === 1);
+    expect(core.events.list(device.id)).toHaveLength(1);
+    const clear = { ...raise, eventId: 'e2', at: new Date(Date.now() + 1000).toISOString(), active: false };
+    await client.publishAsync(`loalang/v1/dev/${device.id}/event`, JSON.stringify(clear), { qos: 1 });
+    await until('cleared', () => core.events.active(device.id).length === 0);
+    expect(core.events.list(device.id).map((e) => e.active)).toEqual([false, true]);
+    await client.endAsync();
+  });
+});
+
 describe('first start', () => {
   it('creates admin with a random password shown once, and only once', async () => {
     const d = mkdtempSync(join(tmpdir(), 'loalang-boot-'));

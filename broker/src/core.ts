@@ -15,6 +15,7 @@ import { DEFAULT_DESIRED_OPTIONS, DesiredStateService } from './schedules/desire
 import { Dispatcher } from './schedules/dispatcher.js';
 import { ReportRepo } from './reports/reports.js';
 import { CommandRepo } from './devices/commands.js';
+import { DeviceEventRepo } from './devices/events.js';
 import { MqttServer } from './mqtt/index.js';
 import { MediaPipeline } from './media/index.js';
 import type { UplinkMessage } from './mqtt/contracts.js';
@@ -41,6 +42,7 @@ export class ServerCore {
   readonly schedules: ScheduleRepo;
   readonly reports: ReportRepo;
   readonly commands: CommandRepo;
+  readonly events: DeviceEventRepo;
   readonly desired: DesiredStateService;
   readonly dispatcher: Dispatcher;
   mqttPort = 0;
@@ -60,6 +62,7 @@ export class ServerCore {
       schedules: ScheduleRepo;
       reports: ReportRepo;
       commands: CommandRepo;
+      events: DeviceEventRepo;
     },
     desired: DesiredStateService,
     dispatcher: Dispatcher,
@@ -72,6 +75,7 @@ export class ServerCore {
     this.schedules = repos.schedules;
     this.reports = repos.reports;
     this.commands = repos.commands;
+    this.events = repos.events;
     this.desired = desired;
     this.dispatcher = dispatcher;
   }
@@ -91,6 +95,7 @@ export class ServerCore {
       schedules: new ScheduleRepo(db),
       reports: new ReportRepo(db),
       commands: new CommandRepo(db, () => clock.now()),
+      events: new DeviceEventRepo(db, () => clock.now()),
     };
     const media = await MediaPipeline.create({
       contentDir: join(options.dataDir, 'content'),
@@ -142,6 +147,10 @@ export class ServerCore {
     try {
       if (msg.kind === 'telemetry') this.devices.recordTelemetry(msg.deviceId, msg.message);
       if (msg.kind === 'cmd/result') this.commands.complete(msg.deviceId, msg.message);
+      if (msg.kind === 'event' && this.events.insert(msg.deviceId, msg.message)) {
+        const e = msg.message;
+        this.logger[e.active ? 'warn' : 'info']({ deviceId: msg.deviceId, kind: e.kind, code: e.code, detail: e.detail }, e.active ? 'device raised a condition' : 'device cleared a condition');
+      }
       if (msg.kind === 'reported') {
         this.devices.recordReported(msg.deviceId, msg.message.version, msg.message.agentVersion);
         const { state } = this.desired.refresh(msg.deviceId);

@@ -13,3 +13,4 @@ export * from './schedules/desired-state.js';
 export * from './reports/reports.js';
 export * from './mqtt/contracts.js';
 export * from './devices/commands.js';
+export * from './devices/events.js';

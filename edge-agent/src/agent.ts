@@ -18,6 +18,7 @@ import { handleCommand } from './commands.js';
 import { buildTelemetry } from './telemetry.js';
 import { locateFfmpeg } from './ffmpeg.js';
 import { AGENT_VERSION } from './version.js';
+import { Conditions } from './conditions.js';
 
 export interface AgentDeps {
   amplifier: AmplifierController;
@@ -88,6 +89,12 @@ export class Agent {
 
   async start(): Promise<void> {
     const { logger } = this.deps;
+    const conditions = new Conditions(this.session, logger, () => this.deps.clock.now());
+    conditions.start();
+    this.deps.amplifier.on('event', (e) => {
+      conditions.onAmpEvent(e);
+      void this.sendTelemetry(); // health changed: tell the server now, not at the next tick
+    });
     await this.deps.amplifier.start();
     const stored = this.store.desiredState();
     if (stored) {

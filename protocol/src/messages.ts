@@ -143,6 +143,22 @@ export const Telemetry = Type.Object({
 });
 export type Telemetry = Static<typeof Telemetry>;
 
+/**
+ * Device → server on `dev/<id>/event`: a condition raised (`active: true`) or cleared, e.g.
+ * the amplifier board's serial link lost, or a fault the board reports.
+ */
+export const DeviceEvent = Type.Object({
+  v: V,
+  eventId: Id,
+  at: Instant,
+  kind: Type.Union([Type.Literal('amp-link'), Type.Literal('amp-fault')]),
+  /** For amp-fault: which fault (over-temperature, speaker-line, mains-lost, tamper, failsafe-off). */
+  code: Type.Optional(Type.String({ maxLength: 64 })),
+  active: Type.Boolean(),
+  detail: Type.Optional(Type.String({ maxLength: 500 })),
+});
+export type DeviceEvent = Static<typeof DeviceEvent>;
+
 /** Topic kind → payload schema, one typed map for both sides. */
 export const MessageSchemas = {
   status: StatusMessage,
@@ -153,6 +169,7 @@ export const MessageSchemas = {
   cmd: Command,
   'cmd/result': CommandResult,
   telemetry: Telemetry,
+  event: DeviceEvent,
 } as const;
 export type MessageKind = keyof typeof MessageSchemas;
 export type MessageOf<K extends MessageKind> = Static<(typeof MessageSchemas)[K]>;

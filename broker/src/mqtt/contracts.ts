@@ -23,7 +23,8 @@ export type UplinkMessage =
   | { kind: 'status'; deviceId: string; message: MessageOf<'status'> }
   | { kind: 'reported'; deviceId: string; message: MessageOf<'reported'> }
   | { kind: 'telemetry'; deviceId: string; message: MessageOf<'telemetry'> }
-  | { kind: 'cmd/result'; deviceId: string; message: MessageOf<'cmd/result'> };
+  | { kind: 'cmd/result'; deviceId: string; message: MessageOf<'cmd/result'> }
+  | { kind: 'event'; deviceId: string; message: MessageOf<'event'> };
 
 export interface PresenceChange {
   deviceId: string;

@@ -10,7 +10,7 @@ export interface IntakeStats {
   invalidMessages: Record<string, number>;
 }
 
-const KINDS = ['status', 'reported', 'report', 'cmd/result', 'telemetry'] as const;
+const KINDS = ['status', 'reported', 'report', 'cmd/result', 'telemetry', 'event'] as const;
 type Kind = (typeof KINDS)[number];
 const KIND_SET: ReadonlySet<string> = new Set(KINDS);
 const MAX_LOGGED_KEYS = 10_000;
@@ -33,7 +33,7 @@ export class UplinkIntake {
     const prefix = `${NAMESPACE}/dev/${deviceId}/`;
     if (!topic.startsWith(prefix)) return;
     const kind = topic.slice(prefix.length);
-    if (!KIND_SET.has(kind)) return; // 'event' and future kinds: not consumed yet
+    if (!KIND_SET.has(kind)) return;
     this.messagesIn++;
     const parsed = parseMessage(kind as Kind, payload);
     if (!parsed.ok) {

@@ -138,4 +138,21 @@ CREATE TABLE commands (
 CREATE INDEX commands_device ON commands(device_id, issued_at);
 `,
   },
+  {
+    version: 2,
+    name: 'device events',
+    sql: `
+CREATE TABLE device_events (
+  event_id TEXT PRIMARY KEY,
+  device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  code TEXT,
+  active INTEGER NOT NULL,
+  detail TEXT,
+  at TEXT NOT NULL,
+  received_at TEXT NOT NULL
+);
+CREATE INDEX device_events_device_at ON device_events(device_id, at);
+`,
+  },
 ];

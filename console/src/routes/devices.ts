@@ -80,6 +80,11 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
     return reply.status(202).send({ ...record, delivered: core.mqtt.isOnline(device.id) });
   });
 
+  app.get('/devices/:id/events', { schema: { params: IdParams, tags: ['devices'] }, preHandler: read }, async (request) => {
+    assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
+    return { active: core.events.active(request.params.id), history: core.events.list(request.params.id) };
+  });
+
   app.get('/devices/:id/commands', { schema: { params: IdParams, tags: ['devices'] }, preHandler: read }, async (request) => {
     assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
     return core.commands.listForDevice(request.params.id);
