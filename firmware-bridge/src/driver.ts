@@ -227,11 +227,25 @@ export class BoardDriver extends EventEmitter implements AmplifierController {
     await this.request(CMD.VOLUME, encodeVolume(Math.max(VOLUME_MIN_DB, Math.min(0, db))));
   }
 
+  /** Zone relays: bit n of the mask is zone n. */
+  async setZones(mask: number): Promise<void> {
+    await this.request(CMD.ZONES, Buffer.from([mask & 0xff]));
+  }
+
+  async setMute(muted: boolean): Promise<void> {
+    await this.request(CMD.MUTE, Buffer.from([muted ? 1 : 0]));
+  }
+
+  /** The board's own test tone through the amplifier (refused while it is off). */
+  async testTone(seconds: number): Promise<void> {
+    await this.request(CMD.TEST_TONE, Buffer.from([Math.max(1, Math.min(255, Math.round(seconds)))]));
+  }
+
   async status(): Promise<AmpStatus> {
     return decodeStatus(await this.request(CMD.STATUS, Buffer.alloc(0)));
   }
 
-  counters(): LinkCounters {
-    return { ...this.stats, crcErrors: this.parser.counters.crcErrors };
+  counters(): LinkCounters & { discardedBytes: number } {
+    return { ...this.stats, crcErrors: this.parser.counters.crcErrors, discardedBytes: this.parser.counters.discardedBytes };
   }
 }

@@ -14,6 +14,8 @@ export interface SimulatorFaults {
   dropNext?: number;
   /** Flip a byte in the next N answers. */
   corruptNext?: number;
+  /** Put random line noise (start bytes included) before the next N answers. */
+  noiseNext?: number;
   delayMs?: number;
   overTemperature?: boolean;
   speakerLineFault?: boolean;
@@ -26,7 +28,7 @@ const AMBIENT_C = 30;
 
 export class BoardSimulator {
   readonly state = { power: false, zones: 0x01, volumeDb: -10, muted: false, temperatureC: AMBIENT_C, failsafeSec: 30, failsafeTrips: 0 };
-  private faults: Required<SimulatorFaults> = { dropNext: 0, corruptNext: 0, delayMs: 0, overTemperature: false, speakerLineFault: false, mainsLost: false, tamper: false };
+  private faults: Required<SimulatorFaults> = { dropNext: 0, corruptNext: 0, noiseNext: 0, delayMs: 0, overTemperature: false, speakerLineFault: false, mainsLost: false, tamper: false };
   private readonly parser = new FrameParser((f) => this.onFrame(f));
   private readonly startedAt = Date.now();
   private lastHeard = Date.now();
@@ -92,7 +94,12 @@ export class BoardSimulator {
   private reply(seq: number, cmd: number, payload: Buffer, afterMs = 0): void {
     const send = () => {
       if (!this.link.isOpen) return;
-      const bytes = encodeFrame({ seq, cmd, payload });
+      let bytes = encodeFrame({ seq, cmd, payload });
+      if (this.faults.noiseNext > 0) {
+        this.faults.noiseNext--;
+        const noise = Buffer.from(Array.from({ length: 12 }, (_, i) => (i % 4 === 0 ? 0xa5 : Math.floor(Math.random() * 256))));
+        bytes = Buffer.concat([noise, bytes]);
+      }
       if (this.faults.corruptNext > 0) {
         this.faults.corruptNext--;
         bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0x5a;

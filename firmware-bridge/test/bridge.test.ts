@@ -99,6 +99,24 @@ describe('driver with the simulator (in-process link)', () => {
     expect(c.crcErrors).toBe(1);
   });
 
+  it('gets through line noise full of false start bytes', async () => {
+    await setup();
+    sim.inject({ noiseNext: 5 });
+    for (let i = 0; i < 5; i++) expect((await driver.status()).faults).toEqual([]);
+    expect(driver.counters().discardedBytes).toBeGreaterThan(0);
+  });
+
+  it('sets zones and mute, and refuses a test tone while the amplifier is off', async () => {
+    await setup();
+    await driver.setZones(0b110);
+    await driver.setMute(true);
+    expect(sim.state).toMatchObject({ zones: 0b110, muted: true });
+    expect((await driver.status()).muted).toBe(true);
+    await expect(driver.testTone(2)).rejects.toMatchObject({ code: 'LOA_ERR_AMP_NACK', message: expect.stringContaining('busy') });
+    await driver.powerOn();
+    await driver.testTone(2);
+  });
+
   it('gives up with a timeout when the board stays silent', async () => {
     await setup({ retries: 1 });
     sim.inject({ dropNext: 5 });
