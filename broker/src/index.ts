@@ -14,3 +14,4 @@ export * from './reports/reports.js';
 export * from './mqtt/contracts.js';
 export * from './devices/commands.js';
 export * from './devices/events.js';
+export * from './schedules/recurrence.js';

@@ -155,7 +155,7 @@ describe('desired state', () => {
     expect(first).toMatchObject({ changed: true, state: { version: 1, plays: [] } });
     expect(desired.refresh(device.id).changed).toBe(false);
 
-    const s = schedules.create({ title: 'Bản tin', areaId: 'a', priority: 'normal', start: '2026-11-22T06:00:00.000Z', items: [{ contentId: 'c1' }, { contentId: 'c1' }], targets: { areaIds: ['a'], deviceIds: [] }, volume: 70, createdBy: null, approvedBy: null });
+    const s = schedules.create({ title: 'Bản tin', areaId: 'a', priority: 'normal', start: '2026-11-22T06:00:00.000Z', items: [{ contentId: 'c1' }, { contentId: 'c1' }], targets: { areaIds: ['a'], deviceIds: [] }, volume: 70, recurrence: null, createdBy: null, approvedBy: null });
     expect(desired.refresh(device.id).changed).toBe(false); // pending schedules do not reach devices
     const approver = await new UserRepo(db).create({ username: 'adm', password: 'mat-khau-dai-1', role: 'admin', areaId: 'p' });
     schedules.approve(s.id, approver.id);
@@ -169,6 +169,32 @@ describe('desired state', () => {
 
     now = Date.parse('2026-11-22T07:00:00Z'); // long after: plays drop out of the window
     expect(desired.refresh(device.id)).toMatchObject({ changed: true, state: { version: 3, plays: [] } });
+  });
+});
+
+describe('desired state of a recurring schedule', () => {
+  it('expands the runs inside the horizon with stable, distinct play ids', async () => {
+    const areas = new AreaRepo(db);
+    tree(areas);
+    const devices = new DeviceRepo(db, areas);
+    const content = new ContentRepo(db);
+    const schedules = new ScheduleRepo(db);
+    const { device } = await devices.create({ name: 'Loa', areaId: 'a1' });
+    content.insert({ id: 'c1', title: 'Tin', areaId: 'p', originalName: null, mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 10, durationMs: 60_000, source: {}, createdBy: null });
+    const approver = await new UserRepo(db).create({ username: 'adm2', password: 'mat-khau-dai-1', role: 'admin', areaId: 'p' });
+    schedules.create({
+      title: 'Tin sáng', areaId: 'a', priority: 'normal', start: '2026-11-22T00:00:00.000Z', items: [{ contentId: 'c1' }],
+      targets: { areaIds: ['a'], deviceIds: [] }, volume: null, recurrence: { type: 'daily', time: '06:00', skipDates: ['2026-11-24'] },
+      createdBy: approver.id, approvedBy: approver.id,
+    });
+    const now = Date.parse('2026-11-22T12:00:00Z'); // 19:00 in Vietnam
+    const desired = new DesiredStateService(db, { areas, devices, schedules, content }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv' }, () => now);
+    const { state } = desired.refresh(device.id);
+    // 48 h from 22 Nov 19:00 (VN): the 23rd at 06:00, the 24th is skipped.
+    expect(state.plays.map((p) => p.startAt)).toEqual(['2026-11-22T23:00:00.000Z']);
+    const again = desired.refresh(device.id);
+    expect(again.changed).toBe(false);
+    expect(again.state.plays[0]!.playId).toBe(state.plays[0]!.playId);
   });
 });
 

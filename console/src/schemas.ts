@@ -64,13 +64,30 @@ export const ScheduleItem = Type.Union([
   Type.Object({ streamUrl: Type.String({ maxLength: 2048 }), durationSec: Type.Integer({ minimum: 1, maximum: 86400 }) }, { additionalProperties: false }),
 ]);
 
+const LocalDate = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'YYYY-MM-DD in the area timezone' });
+const LocalTime = Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$', description: 'HH:MM in the area timezone' });
+const RecurrenceDates = {
+  validFrom: Type.Optional(LocalDate),
+  validTo: Type.Optional(LocalDate),
+  skipDates: Type.Optional(Type.Array(LocalDate, { maxItems: 366 })),
+};
+export const RecurrenceSchema = Type.Union([
+  Type.Object({ type: Type.Literal('daily'), time: LocalTime, ...RecurrenceDates }, { additionalProperties: false }),
+  Type.Object(
+    { type: Type.Literal('weekly'), time: LocalTime, days: Type.Array(Type.Integer({ minimum: 1, maximum: 7 }), { minItems: 1, maxItems: 7, description: '1 = Monday … 7 = Sunday' }), ...RecurrenceDates },
+    { additionalProperties: false },
+  ),
+  Type.Object({ type: Type.Literal('monthly'), time: LocalTime, dayOfMonth: Type.Integer({ minimum: 1, maximum: 31 }), ...RecurrenceDates }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('cron'), cron: Type.String({ minLength: 9, maxLength: 100, description: 'minute hour day month weekday' }), ...RecurrenceDates }, { additionalProperties: false }),
+]);
+
 export const CreateScheduleBody = Type.Object(
   {
     title: Name,
     items: Type.Array(ScheduleItem, { minItems: 1, maxItems: 100 }),
     targets: Targets,
     start: Type.String({ format: 'date-time' }),
-    recurrence: Type.Optional(Type.Unknown()),
+    recurrence: Type.Optional(Type.Union([RecurrenceSchema, Type.Null()])),
     priority: Type.Optional(Priority),
     volume: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
     areaId: Type.Optional(AreaRef),

@@ -25,7 +25,7 @@ beforeAll(async () => {
   const base = { mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1, durationMs: 1000, source: {}, createdBy: null, originalName: null };
   core.content.insert({ ...base, id: 'ca', title: 'A', areaId: 'a' });
   core.content.insert({ ...base, id: 'cb', title: 'B', areaId: 'b' });
-  const sched = { priority: 'normal' as const, start: new Date(Date.now() + 3600_000).toISOString(), items: [{ contentId: 'ca' }], volume: null, createdBy: null, approvedBy: null };
+  const sched = { priority: 'normal' as const, start: new Date(Date.now() + 3600_000).toISOString(), items: [{ contentId: 'ca' }], volume: null, recurrence: null, createdBy: null, approvedBy: null };
   ids.schedA = core.schedules.create({ ...sched, title: 'A', areaId: 'a', targets: { areaIds: ['a'], deviceIds: [] } }).id;
   ids.schedB = core.schedules.create({ ...sched, title: 'B', areaId: 'b', items: [{ contentId: 'cb' }], targets: { areaIds: ['b'], deviceIds: [] } }).id;
 });
@@ -132,6 +132,22 @@ describe.each(cases)('$name', (c) => {
   it('without a token → 401', async () => {
     const res = await t.app.inject({ method: c.method, url: c.url(), ...(c.body ? { payload: c.body() as Record<string, unknown> } : {}) });
     expect(res.statusCode).toBe(401);
+  });
+});
+
+describe('recurring schedules through the API', () => {
+  const post = (body: Record<string, unknown>) =>
+    t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: { authorization: `Bearer ${tokens.get('operator')}` }, payload: { title: 'Tin', items: [{ contentId: 'ca' }], targets: { areaIds: ['a'], deviceIds: [] }, start: later(), ...body } });
+
+  it('accepts a weekly programme and refuses a bad recurrence with a reason', async () => {
+    const ok = await post({ recurrence: { type: 'weekly', time: '17:30', days: [1, 3, 5], validTo: '2027-06-30' } });
+    expect(ok.statusCode, ok.body).toBe(201);
+    expect(ok.json()).toMatchObject({ recurrence: { type: 'weekly', days: [1, 3, 5] }, status: 'pending' });
+    const badCron = await post({ recurrence: { type: 'cron', cron: '99 * * * *' } });
+    expect(badCron.statusCode).toBe(400);
+    expect(badCron.json()).toMatchObject({ error: { code: 'LOA_ERR_INVALID', messageVi: expect.stringContaining('cron') } });
+    const badTime = await post({ recurrence: { type: 'daily', time: '6h' } });
+    expect(badTime.statusCode).toBe(400);
   });
 });
 

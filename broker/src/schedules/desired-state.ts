@@ -11,6 +11,7 @@ import type { ContentRepo } from '../content/content-repo.js';
 import type { DeviceRepo } from '../devices/devices.js';
 import type { Schedule, ScheduleRepo } from './schedules.js';
 import { iso } from '../time.js';
+import { occurrences } from './recurrence.js';
 
 export interface DesiredStateOptions {
   horizonMs: number;
@@ -28,14 +29,23 @@ export const DEFAULT_DESIRED_OPTIONS: Omit<DesiredStateOptions, 'publicHttpUrl'>
   itemGapMs: 1000,
 };
 
-export function playsOfSchedule(schedule: Schedule, content: ContentRepo, options: DesiredStateOptions): DesiredPlay[] {
+/** Start instants of a schedule's runs that may overlap [from, until): one for a one-off schedule. */
+export function runStarts(schedule: Schedule, timeZone: string, from: number, until: number, spanMs: number): number[] {
+  const start = Date.parse(schedule.start);
+  if (!schedule.recurrence) return [start];
+  return occurrences(schedule.recurrence, timeZone, { from: from - spanMs, until, notBefore: start });
+}
+
+/** The plays of one run of a schedule: its items one after another from `runStart`. */
+export function playsOfRun(schedule: Schedule, runStart: number, content: ContentRepo, options: DesiredStateOptions): DesiredPlay[] {
   const plays: DesiredPlay[] = [];
-  let at = Date.parse(schedule.start);
+  let at = runStart;
   schedule.items.forEach((item, index) => {
     const c = content.get(item.contentId);
     if (!c) return;
     const play: DesiredPlay = {
-      playId: `${schedule.id}_${index}_${Math.floor(Date.parse(schedule.start) / 1000)}`,
+      // Derived, so re-deriving gives the same id and an agent never plays a run twice.
+      playId: `${schedule.id}_${index}_${Math.floor(runStart / 1000)}`,
       scheduleId: schedule.id,
       contentId: c.id,
       sha256: c.sha256,
@@ -68,7 +78,11 @@ export class DesiredStateService {
     const until = now + this.options.horizonMs;
     const plays = this.deps.schedules
       .approvedFor(deviceId, areaIds)
-      .flatMap((s) => playsOfSchedule(s, this.deps.content, this.options))
+      .flatMap((s) => {
+        const span = s.items.reduce((n, i) => n + (this.deps.content.get(i.contentId)?.durationMs ?? 0) + this.options.itemGapMs, 0);
+        const tz = this.deps.areas.effectiveTimezone(s.areaId);
+        return runStarts(s, tz, from, until, span).flatMap((run) => playsOfRun(s, run, this.deps.content, this.options));
+      })
       .filter((p) => Date.parse(p.startAt) + p.durationMs >= from && Date.parse(p.startAt) <= until);
     return plays.sort((a, b) => a.startAt.localeCompare(b.startAt) || a.playId.localeCompare(b.playId));
   }

@@ -6,6 +6,7 @@ import type { Db } from '../store/db.js';
 import { brokerError } from '../errors.js';
 import { newId, type Priority } from '@loalang/protocol';
 import { iso } from '../time.js';
+import type { Recurrence } from './recurrence.js';
 
 export type ScheduleStatus = 'pending' | 'approved';
 export interface ScheduleItem {
@@ -25,6 +26,8 @@ export interface Schedule {
   items: ScheduleItem[];
   targets: Targets;
   volume: number | null;
+  /** Null for a one-off schedule that plays once at `start`. */
+  recurrence: Recurrence | null;
   status: ScheduleStatus;
   createdBy: string | null;
   approvedBy: string | null;
@@ -41,6 +44,7 @@ type Row = {
   start_at: string;
   items_json: string;
   volume: number | null;
+  recurrence_json: string | null;
   status: ScheduleStatus;
   created_by: string | null;
   approved_by: string | null;
@@ -71,6 +75,7 @@ export class ScheduleRepo {
         deviceIds: targets.filter((t) => t.kind === 'device').map((t) => t.target_id),
       },
       volume: r.volume,
+      recurrence: r.recurrence_json ? (JSON.parse(r.recurrence_json) as Recurrence) : null,
       status: r.status,
       createdBy: r.created_by,
       approvedBy: r.approved_by,
@@ -102,10 +107,10 @@ export class ScheduleRepo {
     this.db.transaction(() => {
       this.db
         .prepare(
-          `INSERT INTO schedules (id, title, area_id, priority, start_at, items_json, volume, status, created_by, approved_by, approved_at, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO schedules (id, title, area_id, priority, start_at, items_json, volume, recurrence_json, status, created_by, approved_by, approved_at, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(id, input.title, input.areaId, input.priority, input.start, JSON.stringify(input.items), input.volume, status, input.createdBy, input.approvedBy, input.approvedBy ? now : null, now, now);
+        .run(id, input.title, input.areaId, input.priority, input.start, JSON.stringify(input.items), input.volume, input.recurrence ? JSON.stringify(input.recurrence) : null, status, input.createdBy, input.approvedBy, input.approvedBy ? now : null, now, now);
       this.writeTargets(id, input.targets);
     })();
     return this.require(id);
@@ -128,9 +133,9 @@ export class ScheduleRepo {
     this.db.transaction(() => {
       this.db
         .prepare(
-          `UPDATE schedules SET title = ?, priority = ?, start_at = ?, items_json = ?, volume = ?, status = ?, approved_by = ?, approved_at = ?, updated_at = ? WHERE id = ?`,
+          `UPDATE schedules SET title = ?, priority = ?, start_at = ?, items_json = ?, volume = ?, recurrence_json = ?, status = ?, approved_by = ?, approved_at = ?, updated_at = ? WHERE id = ?`,
         )
-        .run(next.title, next.priority, next.start, JSON.stringify(next.items), next.volume, status, approvedBy, approvedBy ? (current.approvedAt ?? now) : null, now, id);
+        .run(next.title, next.priority, next.start, JSON.stringify(next.items), next.volume, next.recurrence ? JSON.stringify(next.recurrence) : null, status, approvedBy, approvedBy ? (current.approvedAt ?? now) : null, now, id);
       if (patch.targets) this.writeTargets(id, patch.targets);
     })();
     return this.require(id);

@@ -155,4 +155,9 @@ CREATE TABLE device_events (
 CREATE INDEX device_events_device_at ON device_events(device_id, at);
 `,
   },
+  {
+    version: 3,
+    name: 'recurring schedules',
+    sql: `ALTER TABLE schedules ADD COLUMN recurrence_json TEXT;`,
+  },
 ];

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { brokerError, can, type Schedule, type ServerCore, type Targets } from '@loalang/broker';
+import { brokerError, can, validateRecurrence, type Schedule, type ServerCore, type Targets } from '@loalang/broker';
 import type { Static } from '@sinclair/typebox';
 import { CreateScheduleBody, IdParams, UpdateScheduleBody, type ScheduleItem } from '../schemas.js';
 import { assertInScope, callerOf, canReadFromArea, requirePermission, type Caller } from '../auth.js';
@@ -59,12 +59,10 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
   app.post('/schedules', { schema: { body: CreateScheduleBody, tags: ['schedules'] }, preHandler: write }, async (request, reply) => {
     const caller = callerOf(request);
     const body = request.body;
-    if (body.recurrence !== undefined) {
-      throw brokerError('LOA_ERR_NOT_SUPPORTED', { en: 'recurring schedules are not available yet', vi: 'chưa hỗ trợ lịch lặp lại' });
-    }
     checkPriority(caller, body.priority);
     const areaId = body.areaId ?? caller.user.areaId;
     assertInScope(caller, areaId);
+    if (body.recurrence) validateRecurrence(body.recurrence, core.areas.effectiveTimezone(areaId));
     const schedule = core.schedules.create({
       title: body.title,
       areaId,
@@ -73,6 +71,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
       items: checkItems(core, caller, body.items),
       targets: checkTargets(core, caller, body.targets),
       volume: body.volume ?? null,
+      recurrence: body.recurrence ?? null,
       createdBy: caller.user.id,
       // Users who may approve in this area approve their own schedules by creating them.
       approvedBy: can(caller.user.role, 'schedules:approve') ? caller.user.id : null,
@@ -92,10 +91,8 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
     const before = core.schedules.require(request.params.id);
     assertInScope(caller, before.areaId);
     const body = request.body;
-    if (body.recurrence !== undefined) {
-      throw brokerError('LOA_ERR_NOT_SUPPORTED', { en: 'recurring schedules are not available yet', vi: 'chưa hỗ trợ lịch lặp lại' });
-    }
     checkPriority(caller, body.priority);
+    if (body.recurrence) validateRecurrence(body.recurrence, core.areas.effectiveTimezone(before.areaId));
     const after = core.schedules.update(before.id, {
       ...(body.title ? { title: body.title } : {}),
       ...(body.priority ? { priority: body.priority } : {}),
@@ -103,6 +100,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
       ...(body.items ? { items: checkItems(core, caller, body.items) } : {}),
       ...(body.targets ? { targets: checkTargets(core, caller, body.targets) } : {}),
       ...(body.volume !== undefined ? { volume: body.volume } : {}),
+      ...(body.recurrence !== undefined ? { recurrence: body.recurrence } : {}),
       approvedBy: can(caller.user.role, 'schedules:approve') ? caller.user.id : null,
     });
     core.refreshDevices(new Set([...targetDevices(core, before), ...targetDevices(core, after)]));
