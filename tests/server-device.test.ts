@@ -28,7 +28,7 @@ beforeEach(async () => {
   contentId = 'c1';
   core.content.insert({ id: contentId, title: 'Tin', areaId: root.id, originalName: null, mimeType: 'audio/ogg', sha256: 'b'.repeat(64), sizeBytes: 1, durationMs: 4000, source: {}, createdBy: null });
   const admin = await core.users.create({ username: 'adm', password: 'mat-khau-dai-1', role: 'admin', areaId: root.id });
-  core.schedules.create({ title: 'Tin sáng', areaId: root.id, priority: 'normal', start: new Date(Date.now() + 3600_000).toISOString(), items: [{ contentId }], targets: { areaIds: [commune.id], deviceIds: [] }, volume: null, recurrence: null, createdBy: admin.id, approvedBy: admin.id });
+  core.schedules.create({ title: 'Tin sáng', areaId: root.id, priority: 'normal', start: new Date(Date.now() + 3600_000).toISOString(), items: [{ contentId }], targets: { areaIds: [commune.id], deviceIds: [] }, volume: null, recurrence: null, repeat: { count: 1, gapSec: 0 }, createdBy: admin.id, approvedBy: admin.id });
   core.refreshDevices([device.id]);
 });
 

@@ -155,7 +155,7 @@ describe('desired state', () => {
     expect(first).toMatchObject({ changed: true, state: { version: 1, plays: [] } });
     expect(desired.refresh(device.id).changed).toBe(false);
 
-    const s = schedules.create({ title: 'Bản tin', areaId: 'a', priority: 'normal', start: '2026-11-22T06:00:00.000Z', items: [{ contentId: 'c1' }, { contentId: 'c1' }], targets: { areaIds: ['a'], deviceIds: [] }, volume: 70, recurrence: null, createdBy: null, approvedBy: null });
+    const s = schedules.create({ title: 'Bản tin', areaId: 'a', priority: 'normal', start: '2026-11-22T06:00:00.000Z', items: [{ contentId: 'c1' }, { contentId: 'c1' }], targets: { areaIds: ['a'], deviceIds: [] }, volume: 70, recurrence: null, repeat: { count: 1, gapSec: 0 }, createdBy: null, approvedBy: null });
     expect(desired.refresh(device.id).changed).toBe(false); // pending schedules do not reach devices
     const approver = await new UserRepo(db).create({ username: 'adm', password: 'mat-khau-dai-1', role: 'admin', areaId: 'p' });
     schedules.approve(s.id, approver.id);
@@ -184,7 +184,7 @@ describe('desired state of a recurring schedule', () => {
     const approver = await new UserRepo(db).create({ username: 'adm2', password: 'mat-khau-dai-1', role: 'admin', areaId: 'p' });
     schedules.create({
       title: 'Tin sáng', areaId: 'a', priority: 'normal', start: '2026-11-22T00:00:00.000Z', items: [{ contentId: 'c1' }],
-      targets: { areaIds: ['a'], deviceIds: [] }, volume: null, recurrence: { type: 'daily', time: '06:00', skipDates: ['2026-11-24'] },
+      targets: { areaIds: ['a'], deviceIds: [] }, volume: null, recurrence: { type: 'daily', time: '06:00', skipDates: ['2026-11-24'] }, repeat: { count: 1, gapSec: 0 },
       createdBy: approver.id, approvedBy: approver.id,
     });
     const now = Date.parse('2026-11-22T12:00:00Z'); // 19:00 in Vietnam
@@ -195,6 +195,28 @@ describe('desired state of a recurring schedule', () => {
     const again = desired.refresh(device.id);
     expect(again.changed).toBe(false);
     expect(again.state.plays[0]!.playId).toBe(state.plays[0]!.playId);
+  });
+});
+
+describe('repeat', () => {
+  it('plays the playlist N times with the gap between passes and distinct play ids', async () => {
+    const areas = new AreaRepo(db);
+    tree(areas);
+    const devices = new DeviceRepo(db, areas);
+    const content = new ContentRepo(db);
+    const schedules = new ScheduleRepo(db);
+    const { device } = await devices.create({ name: 'Loa', areaId: 'a' });
+    content.insert({ id: 'tb', title: 'Thông báo', areaId: 'p', originalName: null, mimeType: 'audio/ogg', sha256: 'c'.repeat(64), sizeBytes: 1, durationMs: 20_000, source: {}, createdBy: null });
+    const admin = await new UserRepo(db).create({ username: 'adm3', password: 'mat-khau-dai-1', role: 'admin', areaId: 'p' });
+    const s = schedules.create({
+      title: 'Thông báo tiêm chủng', areaId: 'a', priority: 'priority', start: '2026-11-22T02:00:00.000Z', items: [{ contentId: 'tb' }],
+      targets: { areaIds: [], deviceIds: [device.id] }, volume: null, recurrence: null, repeat: { count: 3, gapSec: 30 }, createdBy: admin.id, approvedBy: admin.id,
+    });
+    const desired = new DesiredStateService(db, { areas, devices, schedules, content }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv' }, () => Date.parse('2026-11-22T01:00:00Z'));
+    const plays = desired.refresh(device.id).state.plays;
+    expect(plays.map((p) => p.startAt)).toEqual(['2026-11-22T02:00:00.000Z', '2026-11-22T02:00:50.000Z', '2026-11-22T02:01:40.000Z']);
+    expect(new Set(plays.map((p) => p.playId)).size).toBe(3);
+    expect(plays.every((p) => p.scheduleId === s.id && p.priority === 'priority')).toBe(true);
   });
 });
 

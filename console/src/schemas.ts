@@ -88,6 +88,12 @@ export const CreateScheduleBody = Type.Object(
     targets: Targets,
     start: Type.String({ format: 'date-time' }),
     recurrence: Type.Optional(Type.Union([RecurrenceSchema, Type.Null()])),
+    repeat: Type.Optional(
+      Type.Object(
+        { count: Type.Integer({ minimum: 1, maximum: 10 }), gapSec: Type.Integer({ minimum: 0, maximum: 3600, default: 0 }) },
+        { additionalProperties: false, description: 'play the playlist count times (1–10, Thông tư 39 practice) with gapSec between passes' },
+      ),
+    ),
     priority: Type.Optional(Priority),
     volume: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
     areaId: Type.Optional(AreaRef),

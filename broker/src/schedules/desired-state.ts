@@ -36,11 +36,24 @@ export function runStarts(schedule: Schedule, timeZone: string, from: number, un
   return occurrences(schedule.recurrence, timeZone, { from: from - spanMs, until, notBefore: start });
 }
 
-/** The plays of one run of a schedule: its items one after another from `runStart`. */
+/** Silence between passes beyond the usual gap after an item: `gapSec` in all. */
+function passGapMs(schedule: Schedule, options: Pick<DesiredStateOptions, 'itemGapMs'>): number {
+  return Math.max(0, schedule.repeat.gapSec * 1000 - options.itemGapMs);
+}
+
+/** How long one run lasts: every pass of the playlist with its gaps. */
+export function runSpanMs(schedule: Schedule, content: ContentRepo, options: Pick<DesiredStateOptions, 'itemGapMs'>): number {
+  const pass = schedule.items.reduce((n, i) => n + (content.get(i.contentId)?.durationMs ?? 0) + options.itemGapMs, 0);
+  return schedule.repeat.count * pass + (schedule.repeat.count - 1) * passGapMs(schedule, options);
+}
+
+/** The plays of one run of a schedule: its items one after another from `runStart`, `repeat.count` times. */
 export function playsOfRun(schedule: Schedule, runStart: number, content: ContentRepo, options: DesiredStateOptions): DesiredPlay[] {
   const plays: DesiredPlay[] = [];
   let at = runStart;
-  schedule.items.forEach((item, index) => {
+  const passes = Array.from({ length: schedule.repeat.count }, (_, pass) => schedule.items.map((item, i) => ({ item, index: pass * schedule.items.length + i, pass, first: i === 0 })));
+  passes.flat().forEach(({ item, index, pass, first }) => {
+    if (first && pass > 0) at += passGapMs(schedule, options);
     const c = content.get(item.contentId);
     if (!c) return;
     const play: DesiredPlay = {
@@ -79,7 +92,7 @@ export class DesiredStateService {
     const plays = this.deps.schedules
       .approvedFor(deviceId, areaIds)
       .flatMap((s) => {
-        const span = s.items.reduce((n, i) => n + (this.deps.content.get(i.contentId)?.durationMs ?? 0) + this.options.itemGapMs, 0);
+        const span = runSpanMs(s, this.deps.content, this.options);
         const tz = this.deps.areas.effectiveTimezone(s.areaId);
         return runStarts(s, tz, from, until, span).flatMap((run) => playsOfRun(s, run, this.deps.content, this.options));
       })

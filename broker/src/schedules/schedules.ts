@@ -28,6 +28,8 @@ export interface Schedule {
   volume: number | null;
   /** Null for a one-off schedule that plays once at `start`. */
   recurrence: Recurrence | null;
+  /** The playlist plays `count` times (1–10) with `gapSec` of silence between passes. */
+  repeat: { count: number; gapSec: number };
   status: ScheduleStatus;
   createdBy: string | null;
   approvedBy: string | null;
@@ -45,6 +47,8 @@ type Row = {
   items_json: string;
   volume: number | null;
   recurrence_json: string | null;
+  repeat_count: number;
+  repeat_gap_sec: number;
   status: ScheduleStatus;
   created_by: string | null;
   approved_by: string | null;
@@ -76,6 +80,7 @@ export class ScheduleRepo {
       },
       volume: r.volume,
       recurrence: r.recurrence_json ? (JSON.parse(r.recurrence_json) as Recurrence) : null,
+      repeat: { count: r.repeat_count, gapSec: r.repeat_gap_sec },
       status: r.status,
       createdBy: r.created_by,
       approvedBy: r.approved_by,
@@ -107,10 +112,10 @@ export class ScheduleRepo {
     this.db.transaction(() => {
       this.db
         .prepare(
-          `INSERT INTO schedules (id, title, area_id, priority, start_at, items_json, volume, recurrence_json, status, created_by, approved_by, approved_at, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO schedules (id, title, area_id, priority, start_at, items_json, volume, recurrence_json, repeat_count, repeat_gap_sec, status, created_by, approved_by, approved_at, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(id, input.title, input.areaId, input.priority, input.start, JSON.stringify(input.items), input.volume, input.recurrence ? JSON.stringify(input.recurrence) : null, status, input.createdBy, input.approvedBy, input.approvedBy ? now : null, now, now);
+        .run(id, input.title, input.areaId, input.priority, input.start, JSON.stringify(input.items), input.volume, input.recurrence ? JSON.stringify(input.recurrence) : null, input.repeat.count, input.repeat.gapSec, status, input.createdBy, input.approvedBy, input.approvedBy ? now : null, now, now);
       this.writeTargets(id, input.targets);
     })();
     return this.require(id);
@@ -133,9 +138,9 @@ export class ScheduleRepo {
     this.db.transaction(() => {
       this.db
         .prepare(
-          `UPDATE schedules SET title = ?, priority = ?, start_at = ?, items_json = ?, volume = ?, recurrence_json = ?, status = ?, approved_by = ?, approved_at = ?, updated_at = ? WHERE id = ?`,
+          `UPDATE schedules SET title = ?, priority = ?, start_at = ?, items_json = ?, volume = ?, recurrence_json = ?, repeat_count = ?, repeat_gap_sec = ?, status = ?, approved_by = ?, approved_at = ?, updated_at = ? WHERE id = ?`,
         )
-        .run(next.title, next.priority, next.start, JSON.stringify(next.items), next.volume, next.recurrence ? JSON.stringify(next.recurrence) : null, status, approvedBy, approvedBy ? (current.approvedAt ?? now) : null, now, id);
+        .run(next.title, next.priority, next.start, JSON.stringify(next.items), next.volume, next.recurrence ? JSON.stringify(next.recurrence) : null, next.repeat.count, next.repeat.gapSec, status, approvedBy, approvedBy ? (current.approvedAt ?? now) : null, now, id);
       if (patch.targets) this.writeTargets(id, patch.targets);
     })();
     return this.require(id);

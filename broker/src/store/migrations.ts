@@ -160,4 +160,13 @@ CREATE INDEX device_events_device_at ON device_events(device_id, at);
     name: 'recurring schedules',
     sql: `ALTER TABLE schedules ADD COLUMN recurrence_json TEXT;`,
   },
+  {
+    version: 4,
+    name: 'repeat and quiet hours',
+    sql: `
+ALTER TABLE schedules ADD COLUMN repeat_count INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE schedules ADD COLUMN repeat_gap_sec INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE areas ADD COLUMN quiet_hours_json TEXT;
+`,
+  },
 ];

@@ -59,7 +59,7 @@ export async function run(args: string[]): Promise<number> {
       items: [{ contentId: content.id }],
       targets: { areaIds: communes.map((c) => c.id), deviceIds: [] },
       volume: 80,
-      recurrence: null,
+      recurrence: null, repeat: { count: 1, gapSec: 0 },
       createdBy: admin.id,
       approvedBy: admin.id,
     });

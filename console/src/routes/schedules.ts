@@ -72,6 +72,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
       targets: checkTargets(core, caller, body.targets),
       volume: body.volume ?? null,
       recurrence: body.recurrence ?? null,
+      repeat: body.repeat ?? { count: 1, gapSec: 0 },
       createdBy: caller.user.id,
       // Users who may approve in this area approve their own schedules by creating them.
       approvedBy: can(caller.user.role, 'schedules:approve') ? caller.user.id : null,
@@ -101,6 +102,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
       ...(body.targets ? { targets: checkTargets(core, caller, body.targets) } : {}),
       ...(body.volume !== undefined ? { volume: body.volume } : {}),
       ...(body.recurrence !== undefined ? { recurrence: body.recurrence } : {}),
+      ...(body.repeat ? { repeat: body.repeat } : {}),
       approvedBy: can(caller.user.role, 'schedules:approve') ? caller.user.id : null,
     });
     core.refreshDevices(new Set([...targetDevices(core, before), ...targetDevices(core, after)]));
