@@ -14,6 +14,7 @@ const specs = {
   LOA_ERR_INVALID: { status: 400, en: 'Invalid request', vi: 'Yêu cầu không hợp lệ' },
   LOA_ERR_CONFLICT: { status: 409, en: 'Conflicts with existing data', vi: 'Xung đột với dữ liệu hiện có' },
   LOA_ERR_IN_USE: { status: 409, en: 'Still in use', vi: 'Đang được sử dụng' },
+  LOA_ERR_QUIET_HOURS: { status: 400, en: 'Inside quiet hours', vi: 'Trong giờ yên tĩnh' },
   LOA_ERR_NOT_SUPPORTED: { status: 400, en: 'Not supported in this version', vi: 'Phiên bản này chưa hỗ trợ' },
 } satisfies Record<string, ErrorText & { status: number }>;
 

@@ -15,3 +15,4 @@ export * from './mqtt/contracts.js';
 export * from './devices/commands.js';
 export * from './devices/events.js';
 export * from './schedules/recurrence.js';
+export * from './schedules/quiet-check.js';

@@ -30,8 +30,16 @@ export const UpdateUserBody = Type.Partial(
   { additionalProperties: false },
 );
 
+const HHMM = Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$' });
 export const CreateAreaBody = Type.Object(
-  { name: Name, parentId: Type.Union([AreaRef, Type.Null()]), timezone: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])) },
+  {
+    name: Name,
+    parentId: Type.Union([AreaRef, Type.Null()]),
+    timezone: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
+    quietHours: Type.Optional(
+      Type.Union([Type.Object({ from: HHMM, to: HHMM }, { additionalProperties: false, description: 'local times; only emergencies play in between' }), Type.Null()]),
+    ),
+  },
   { additionalProperties: false },
 );
 export const UpdateAreaBody = Type.Partial(CreateAreaBody, { additionalProperties: false });

@@ -151,6 +151,25 @@ describe('recurring schedules through the API', () => {
   });
 });
 
+describe('quiet hours', () => {
+  const as = (role: Role) => ({ authorization: `Bearer ${tokens.get(role)}` });
+  it('refuses a normal play in the quiet hours with the reason, and lets an emergency through', async () => {
+    const set = await t.app.inject({ method: 'PATCH', url: '/api/v1/areas/a', headers: as('admin'), payload: { quietHours: { from: '21:30', to: '05:30' } } });
+    expect(set.statusCode, set.body).toBe(200);
+    const body = (recurrence: unknown, priority = 'normal') => ({ title: 'Tin sớm', items: [{ contentId: 'ca' }], targets: { areaIds: ['a'], deviceIds: [] }, start: later(), recurrence, priority });
+    const early = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: as('operator'), payload: body({ type: 'daily', time: '05:00' }) });
+    expect(early.statusCode).toBe(400);
+    expect(early.json()).toMatchObject({ error: { code: 'LOA_ERR_QUIET_HOURS', message: expect.stringContaining('21:30'), messageVi: expect.stringContaining('giờ yên tĩnh') } });
+    const ok = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: as('operator'), payload: body({ type: 'daily', time: '06:00' }) });
+    expect(ok.statusCode, ok.body).toBe(201);
+    const emergency = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: as('admin'), payload: body({ type: 'daily', time: '05:00' }, 'emergency') });
+    expect(emergency.statusCode, emergency.body).toBe(201);
+    const state = t.core.desired.refresh(ids.devA).state;
+    expect(state.quietHours).toEqual({ from: '21:30', to: '05:30', timeZone: 'Asia/Ho_Chi_Minh' });
+    await t.app.inject({ method: 'PATCH', url: '/api/v1/areas/a', headers: as('admin'), payload: { quietHours: null } });
+  });
+});
+
 describe('lists are cut to the caller scope', () => {
   it('shows commune A only to commune A users', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/api/v1/devices', headers: { authorization: `Bearer ${tokens.get('viewer')}` } });

@@ -3,7 +3,7 @@
  * desired state, so plays happen on time with or without a link to the server. One play
  * at a time; an emergency preempts a lower priority, others wait their turn.
  */
-import { newId, type Clock, type ClockTimer, type DesiredPlay, type DesiredState, type Logger, type PlayReport, type Priority } from '@loalang/protocol';
+import { newId, overlapsQuietHours, type Clock, type ClockTimer, type DesiredPlay, type DesiredState, type Logger, type PlayReport, type Priority, type QuietHours } from '@loalang/protocol';
 import type { ContentCache } from './content-cache.js';
 import type { Player } from './player.js';
 
@@ -29,6 +29,7 @@ export class Timeline {
   private started = new Set<string>();
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
+  private quietHours: QuietHours | null = null;
 
   constructor(private readonly d: TimelineDeps) {}
 
@@ -37,6 +38,7 @@ export class Timeline {
   }
 
   apply(state: DesiredState): void {
+    this.quietHours = state.quietHours ?? null;
     for (const t of this.timers.values()) this.d.clock.clearTimeout(t);
     this.timers.clear();
     const now = this.d.clock.now();
@@ -78,6 +80,14 @@ export class Timeline {
     if (this.stopped) return;
     if (Date.parse(play.startAt) + this.grace < this.d.clock.now()) {
       this.d.report(this.skipped(play, 'late'));
+      return;
+    }
+    // The server refuses such schedules already; the agent enforces it too (quiet hours may
+    // have changed since, or the server's check may be bypassed), emergencies excepted.
+    const qh = this.quietHours;
+    if (qh && play.priority !== 'emergency' && overlapsQuietHours(Date.parse(play.startAt), play.durationMs, qh, qh.timeZone ?? 'Asia/Ho_Chi_Minh')) {
+      this.d.logger.warn({ playId: play.playId, quietHours: qh }, 'play falls in quiet hours: skipped');
+      this.d.report(this.skipped(play, 'quiet-hours'));
       return;
     }
     const file = this.d.cache.pathFor(play.contentId, play.sha256);

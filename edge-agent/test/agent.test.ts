@@ -142,6 +142,25 @@ describe('agent with real peers', () => {
     }
   });
 
+  it('skips a non-emergency play inside quiet hours and reports why', async () => {
+    const broker = await startBroker();
+    const obs = await observer(broker.port);
+    try {
+      const { amp } = await start(config('quiet', broker.port));
+      await until('online', () => obs.seen.some((m) => m.topic.endsWith('/status')));
+      // A window around now, in UTC, so the test does not depend on the time of day.
+      const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+      const state = { ...desired(1, 1500), quietHours: { from: hhmm(Date.now() - 3600_000), to: hhmm(Date.now() + 3600_000), timeZone: 'UTC' } };
+      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/desired`, JSON.stringify(state), { qos: 1 });
+      await until('report', () => reportsIn(obs.seen).length > 0);
+      expect(reportsIn(obs.seen)[0]).toMatchObject({ status: 'skipped', reason: 'quiet-hours' });
+      expect(amp.calls).toEqual([]);
+    } finally {
+      await obs.endAsync();
+      await broker.close();
+    }
+  });
+
   it('resumes an interrupted download with a Range request', async () => {
     const broker = await startBroker();
     const obs = await observer(broker.port);

@@ -5,3 +5,4 @@ export * from './errors.js';
 export * from './clock.js';
 export * from './ids.js';
 export * from './logger.js';
+export * from './quiet-hours.js';

@@ -4,6 +4,7 @@
  * `v` is the protocol version; receivers drop messages of an unknown version.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { QuietHours } from './quiet-hours.js';
 
 const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' });
 const Instant = Type.String({ format: 'date-time', description: 'UTC instant, ISO 8601' });
@@ -45,6 +46,8 @@ export const DesiredState = Type.Object({
   issuedAt: Instant,
   horizonUntil: Instant,
   plays: Type.Array(DesiredPlay, { maxItems: 5000 }),
+  /** The device's area quiet hours with their timezone: the agent skips non-emergency plays in them. */
+  quietHours: Type.Optional(QuietHours),
 });
 export type DesiredState = Static<typeof DesiredState>;
 

@@ -7,6 +7,7 @@ import {
   uplinkFilter,
   areaTopicFilter,
   MAX_PAYLOAD_BYTES,
+  overlapsQuietHours,
   type PlayReport,
 } from '@loalang/protocol';
 
@@ -88,5 +89,20 @@ describe('message validation', () => {
     expect(parseMessage('desired', JSON.stringify(desired)).ok).toBe(true);
     desired.plays[0]!.sha256 = 'XYZ';
     expect(parseMessage('desired', JSON.stringify(desired)).ok).toBe(false);
+  });
+});
+
+describe('quiet hours', () => {
+  const qh = { from: '21:30', to: '05:30' };
+  const vn = 'Asia/Ho_Chi_Minh';
+  const at = (local: string) => Date.parse(`${local}+07:00`);
+  it('catches plays inside a window across midnight, and plays that run into it', () => {
+    expect(overlapsQuietHours(at('2026-11-22T04:30:00'), 60_000, qh, vn)).toBe(true);
+    expect(overlapsQuietHours(at('2026-11-22T22:00:00'), 60_000, qh, vn)).toBe(true);
+    expect(overlapsQuietHours(at('2026-11-22T05:30:00'), 60_000, qh, vn)).toBe(false);
+    expect(overlapsQuietHours(at('2026-11-22T21:00:00'), 20 * 60_000, qh, vn)).toBe(false);
+    expect(overlapsQuietHours(at('2026-11-22T21:20:00'), 20 * 60_000, qh, vn)).toBe(true); // runs into 21:30
+    expect(overlapsQuietHours(at('2026-11-22T12:00:00'), 60_000, { from: '11:00', to: '13:00' }, vn)).toBe(true); // a noon window
+    expect(overlapsQuietHours(at('2026-11-22T12:00:00'), 60_000, { from: '06:00', to: '06:00' }, vn)).toBe(false); // empty window
   });
 });

@@ -1,7 +1,7 @@
 /** The administrative area tree (any depth: province → district → commune → village). */
 import type { Db } from '../store/db.js';
 import { brokerError } from '../errors.js';
-import { newId } from '@loalang/protocol';
+import { newId, type QuietHours } from '@loalang/protocol';
 import { iso } from '../time.js';
 
 export interface Area {
@@ -9,16 +9,19 @@ export interface Area {
   name: string;
   parentId: string | null;
   timezone: string | null;
+  /** Own quiet hours; areas below inherit them unless they set their own. */
+  quietHours: { from: string; to: string } | null;
   createdAt: string;
 }
 
-type Row = { id: string; name: string; parent_id: string | null; timezone: string | null; created_at: string };
+type Row = { id: string; name: string; parent_id: string | null; timezone: string | null; quiet_hours_json: string | null; created_at: string };
 
 const toArea = (r: Row): Area => ({
   id: r.id,
   name: r.name,
   parentId: r.parent_id,
   timezone: r.timezone,
+  quietHours: r.quiet_hours_json ? (JSON.parse(r.quiet_hours_json) as Area['quietHours']) : null,
   createdAt: r.created_at,
 });
 
@@ -51,7 +54,7 @@ export class AreaRepo {
     return (this.db.prepare('SELECT * FROM areas ORDER BY name').all() as Row[]).map(toArea);
   }
 
-  create(input: { name: string; parentId: string | null; timezone?: string | null; id?: string }): Area {
+  create(input: { name: string; parentId: string | null; timezone?: string | null; quietHours?: Area['quietHours']; id?: string }): Area {
     if (input.parentId !== null) this.require(input.parentId);
     if (input.timezone && !isValidTimezone(input.timezone)) {
       throw brokerError('LOA_ERR_INVALID', { en: `unknown timezone ${input.timezone}`, vi: `múi giờ không hợp lệ ${input.timezone}` });
@@ -61,15 +64,16 @@ export class AreaRepo {
       name: input.name,
       parentId: input.parentId,
       timezone: input.timezone ?? null,
+      quietHours: input.quietHours ?? null,
       createdAt: iso(Date.now()),
     };
     this.db
-      .prepare('INSERT INTO areas (id, name, parent_id, timezone, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(area.id, area.name, area.parentId, area.timezone, area.createdAt);
+      .prepare('INSERT INTO areas (id, name, parent_id, timezone, quiet_hours_json, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(area.id, area.name, area.parentId, area.timezone, area.quietHours ? JSON.stringify(area.quietHours) : null, area.createdAt);
     return area;
   }
 
-  update(id: string, patch: { name?: string; parentId?: string | null; timezone?: string | null }): Area {
+  update(id: string, patch: { name?: string; parentId?: string | null; timezone?: string | null; quietHours?: Area['quietHours'] }): Area {
     const current = this.require(id);
     const next = { ...current, ...patch };
     if (patch.parentId !== undefined && patch.parentId !== null) {
@@ -82,8 +86,8 @@ export class AreaRepo {
       throw brokerError('LOA_ERR_INVALID', { en: `unknown timezone ${next.timezone}`, vi: `múi giờ không hợp lệ ${next.timezone}` });
     }
     this.db
-      .prepare('UPDATE areas SET name = ?, parent_id = ?, timezone = ? WHERE id = ?')
-      .run(next.name, next.parentId, next.timezone, id);
+      .prepare('UPDATE areas SET name = ?, parent_id = ?, timezone = ?, quiet_hours_json = ? WHERE id = ?')
+      .run(next.name, next.parentId, next.timezone, next.quietHours ? JSON.stringify(next.quietHours) : null, id);
     return next;
   }
 
@@ -126,6 +130,15 @@ export class AreaRepo {
       )
       .all(id) as { id: string }[];
     return rows.map((r) => r.id);
+  }
+
+  /** The quiet hours that apply to an area (its own, else the nearest ancestor's), with its timezone. */
+  effectiveQuietHours(id: string): QuietHours | null {
+    for (const areaId of this.ancestorIds(id)) {
+      const qh = this.get(areaId)?.quietHours;
+      if (qh) return { ...qh, timeZone: this.effectiveTimezone(id) };
+    }
+    return null;
   }
 
   /** The timezone that applies to an area: its own, else the nearest ancestor's, else Vietnam's. */

@@ -106,7 +106,8 @@ export class DesiredStateService {
    */
   refresh(deviceId: string): { state: DesiredState; changed: boolean } {
     const plays = this.computePlays(deviceId);
-    const digest = createHash('sha256').update(JSON.stringify(plays)).digest('hex');
+    const quietHours = this.deps.areas.effectiveQuietHours(this.deps.devices.require(deviceId).areaId);
+    const digest = createHash('sha256').update(JSON.stringify({ plays, quietHours })).digest('hex');
     const now = this.now();
     return this.db.transaction(() => {
       const row = this.db.prepare('SELECT version, digest FROM device_desired WHERE device_id = ?').get(deviceId) as
@@ -129,6 +130,7 @@ export class DesiredStateService {
         issuedAt: iso(now),
         horizonUntil: iso(now + this.options.horizonMs),
         plays,
+        ...(quietHours ? { quietHours } : {}),
       };
       return { state, changed };
     })();

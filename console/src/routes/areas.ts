@@ -21,7 +21,7 @@ export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async
     } else {
       assertInScope(caller, request.body.parentId);
     }
-    return reply.status(201).send(core.areas.create({ name: request.body.name, parentId: request.body.parentId, timezone: request.body.timezone ?? null }));
+    return reply.status(201).send(core.areas.create({ name: request.body.name, parentId: request.body.parentId, timezone: request.body.timezone ?? null, quietHours: request.body.quietHours ?? null }));
   });
 
   app.get('/areas/:id', { schema: { params: IdParams, tags: ['areas'] }, preHandler: read }, async (request) => {
@@ -38,7 +38,8 @@ export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async
     const moves = request.body.parentId !== undefined;
     if (moves && (request.body.parentId === null || request.params.id === caller.user.areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
     const area = core.areas.update(request.params.id, request.body);
-    if (request.body.parentId) core.refreshDevices(core.devices.list({ areaIds: core.areas.subtreeIds(area.id) }).map((d) => d.id));
+    // A move, a new timezone or new quiet hours change what devices below must do.
+    core.refreshDevices(core.devices.list({ areaIds: core.areas.subtreeIds(area.id) }).map((d) => d.id));
     return area;
   });
 

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { brokerError, can, validateRecurrence, type Schedule, type ServerCore, type Targets } from '@loalang/broker';
+import { assertOutsideQuietHours, brokerError, can, validateRecurrence, type Schedule, type ServerCore, type Targets } from '@loalang/broker';
 import type { Static } from '@sinclair/typebox';
 import { CreateScheduleBody, IdParams, UpdateScheduleBody, type ScheduleItem } from '../schemas.js';
 import { assertInScope, callerOf, canReadFromArea, requirePermission, type Caller } from '../auth.js';
@@ -63,7 +63,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
     const areaId = body.areaId ?? caller.user.areaId;
     assertInScope(caller, areaId);
     if (body.recurrence) validateRecurrence(body.recurrence, core.areas.effectiveTimezone(areaId));
-    const schedule = core.schedules.create({
+    const draft = {
       title: body.title,
       areaId,
       priority: body.priority ?? 'normal',
@@ -73,6 +73,10 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
       volume: body.volume ?? null,
       recurrence: body.recurrence ?? null,
       repeat: body.repeat ?? { count: 1, gapSec: 0 },
+    };
+    assertOutsideQuietHours(draft, core, core.clock.now());
+    const schedule = core.schedules.create({
+      ...draft,
       createdBy: caller.user.id,
       // Users who may approve in this area approve their own schedules by creating them.
       approvedBy: can(caller.user.role, 'schedules:approve') ? caller.user.id : null,
@@ -94,7 +98,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
     const body = request.body;
     checkPriority(caller, body.priority);
     if (body.recurrence) validateRecurrence(body.recurrence, core.areas.effectiveTimezone(before.areaId));
-    const after = core.schedules.update(before.id, {
+    const patch = {
       ...(body.title ? { title: body.title } : {}),
       ...(body.priority ? { priority: body.priority } : {}),
       ...(body.start ? { start: checkStart(core, body.start) } : {}),
@@ -103,8 +107,9 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
       ...(body.volume !== undefined ? { volume: body.volume } : {}),
       ...(body.recurrence !== undefined ? { recurrence: body.recurrence } : {}),
       ...(body.repeat ? { repeat: body.repeat } : {}),
-      approvedBy: can(caller.user.role, 'schedules:approve') ? caller.user.id : null,
-    });
+    };
+    assertOutsideQuietHours({ ...before, ...patch }, core, core.clock.now());
+    const after = core.schedules.update(before.id, { ...patch, approvedBy: can(caller.user.role, 'schedules:approve') ? caller.user.id : null });
     core.refreshDevices(new Set([...targetDevices(core, before), ...targetDevices(core, after)]));
     return after;
   });
