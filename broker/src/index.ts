@@ -16,3 +16,4 @@ export * from './devices/commands.js';
 export * from './devices/events.js';
 export * from './schedules/recurrence.js';
 export * from './schedules/quiet-check.js';
+export * from './schedules/timeline.js';

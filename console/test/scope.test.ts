@@ -40,7 +40,9 @@ type Case = {
   allowed: Role[] | 'all';
 };
 
-const later = () => new Date(Date.now() + 7200_000).toISOString();
+// Each call a new slot, so the schedules these tests create never overlap one another.
+let slot = 0;
+const later = () => new Date(Date.now() + 7200_000 + ++slot * 600_000).toISOString();
 const ALL: Role[] = [...ROLES];
 
 const cases: Case[] = [
@@ -148,6 +150,27 @@ describe('recurring schedules through the API', () => {
     expect(badCron.json()).toMatchObject({ error: { code: 'LOA_ERR_INVALID', messageVi: expect.stringContaining('cron') } });
     const badTime = await post({ recurrence: { type: 'daily', time: '6h' } });
     expect(badTime.statusCode).toBe(400);
+  });
+});
+
+describe('conflicts and the timeline', () => {
+  const as = (role: Role) => ({ authorization: `Bearer ${tokens.get(role)}` });
+  it('refuses an overlapping schedule at the same priority with 409 naming the other, allows another priority', async () => {
+    const start = later();
+    const body = (title: string, priority = 'normal') => ({ title, items: [{ contentId: 'ca' }], targets: { areaIds: [], deviceIds: [ids.devA] }, start, priority });
+    const first = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: as('admin'), payload: body('Tin trưa') });
+    expect(first.statusCode, first.body).toBe(201);
+    const clash = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: as('admin'), payload: { ...body('Tin trùng'), targets: { areaIds: ['a'], deviceIds: [] } } });
+    expect(clash.statusCode).toBe(409);
+    expect(clash.json()).toMatchObject({ error: { code: 'LOA_ERR_CONFLICT', message: expect.stringContaining('Tin trưa'), messageVi: expect.stringContaining('Tin trưa'), details: { scheduleId: (first.json() as { id: string }).id } } });
+    const higher = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: as('admin'), payload: body('Thông báo gấp', 'priority') });
+    expect(higher.statusCode, higher.body).toBe(201);
+
+    const timeline = await t.app.inject({ method: 'GET', url: `/api/v1/devices/${ids.devA}/timeline?from=${encodeURIComponent(new Date(Date.parse(start) - 1000).toISOString())}&to=${encodeURIComponent(new Date(Date.parse(start) + 60_000).toISOString())}`, headers: as('viewer') });
+    expect(timeline.statusCode).toBe(200);
+    expect((timeline.json() as { scheduleTitle: string }[]).map((p) => p.scheduleTitle).sort()).toEqual(['Thông báo gấp', 'Tin trưa']);
+    const other = await t.app.inject({ method: 'GET', url: `/api/v1/devices/${ids.devB}/timeline`, headers: as('viewer') });
+    expect(other.statusCode).toBe(403);
   });
 });
 

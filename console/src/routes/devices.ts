@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { CommandType } from '@loalang/protocol';
-import { brokerError, type ServerCore } from '@loalang/broker';
+import { brokerError, deviceTimeline, type ServerCore } from '@loalang/broker';
 import { CreateDeviceBody, IdParams, UpdateDeviceBody } from '../schemas.js';
 import { assertInScope, callerOf, requirePermission } from '../auth.js';
 import { agentConfigFor, type PublicUrls } from '../agent-config.js';
@@ -12,6 +12,10 @@ const CommandBody = Type.Object(
     timeoutSec: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
   },
   { additionalProperties: Type.Union([Type.String({ maxLength: 200 }), Type.Number(), Type.Boolean()]) },
+);
+const TimelineQuery = Type.Object(
+  { from: Type.Optional(Type.String({ format: 'date-time' })), to: Type.Optional(Type.String({ format: 'date-time' })) },
+  { additionalProperties: false },
 );
 const CommandParams = Type.Object({ id: IdParams.properties.id, commandId: IdParams.properties.id });
 
@@ -79,6 +83,20 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
     await core.mqtt.publishToDevice(device.id, 'cmd', message);
     return reply.status(202).send({ ...record, delivered: core.mqtt.isOnline(device.id) });
   });
+
+  app.get(
+    '/devices/:id/timeline',
+    { schema: { params: IdParams, querystring: TimelineQuery, tags: ['devices'], description: "The device's plays (approved and pending schedules) over a window, default the next 48 h" }, preHandler: read },
+    async (request) => {
+      assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
+      const from = request.query.from ? Date.parse(request.query.from) : core.clock.now();
+      const until = request.query.to ? Date.parse(request.query.to) : from + 48 * 3600_000;
+      if (until <= from || until - from > 31 * 24 * 3600_000) {
+        throw brokerError('LOA_ERR_INVALID', { en: 'the window must be positive and at most 31 days', vi: 'khoảng thời gian phải dương và tối đa 31 ngày' });
+      }
+      return deviceTimeline(request.params.id, core, from, until);
+    },
+  );
 
   app.get('/devices/:id/events', { schema: { params: IdParams, tags: ['devices'] }, preHandler: read }, async (request) => {
     assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { assertOutsideQuietHours, brokerError, can, validateRecurrence, type Schedule, type ServerCore, type Targets } from '@loalang/broker';
+import { assertNoConflict, assertOutsideQuietHours, brokerError, can, validateRecurrence, type Schedule, type ServerCore, type Targets } from '@loalang/broker';
 import type { Static } from '@sinclair/typebox';
 import { CreateScheduleBody, IdParams, UpdateScheduleBody, type ScheduleItem } from '../schemas.js';
 import { assertInScope, callerOf, canReadFromArea, requirePermission, type Caller } from '../auth.js';
@@ -75,6 +75,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
       repeat: body.repeat ?? { count: 1, gapSec: 0 },
     };
     assertOutsideQuietHours(draft, core, core.clock.now());
+    assertNoConflict({ ...draft, id: '', status: 'pending', approvedAt: null, createdAt: '', updatedAt: '', createdBy: null, approvedBy: null }, core, core.clock.now());
     const schedule = core.schedules.create({
       ...draft,
       createdBy: caller.user.id,
@@ -109,6 +110,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
       ...(body.repeat ? { repeat: body.repeat } : {}),
     };
     assertOutsideQuietHours({ ...before, ...patch }, core, core.clock.now());
+    assertNoConflict({ ...before, ...patch }, core, core.clock.now());
     const after = core.schedules.update(before.id, { ...patch, approvedBy: can(caller.user.role, 'schedules:approve') ? caller.user.id : null });
     core.refreshDevices(new Set([...targetDevices(core, before), ...targetDevices(core, after)]));
     return after;
