@@ -17,3 +17,4 @@ export * from './devices/events.js';
 export * from './schedules/recurrence.js';
 export * from './schedules/quiet-check.js';
 export * from './schedules/timeline.js';
+export * from './reports/daily.js';

@@ -101,6 +101,13 @@ export class ReportRepo {
 
 const CSV_COLUMNS = ['reportId', 'deviceId', 'playId', 'scheduleId', 'contentId', 'status', 'reason', 'scheduledAt', 'startedAt', 'endedAt', 'playedMs', 'ampError', 'receivedAt'] as const;
 
+/** Rows of objects as CSV with the given columns (RFC 4180 quoting, formulas neutralised). */
+export function toCsv<T extends object>(rows: T[], columns: readonly (keyof T & string)[]): string {
+  const lines = [columns.join(',')];
+  for (const r of rows) lines.push(columns.map((c) => csvCell(r[c])).join(','));
+  return `${lines.join('\r\n')}\r\n`;
+}
+
 function csvCell(value: unknown): string {
   if (value === undefined || value === null) return '';
   const s = String(value);
@@ -110,7 +117,5 @@ function csvCell(value: unknown): string {
 }
 
 export function reportsToCsv(reports: StoredReport[]): string {
-  const lines = [CSV_COLUMNS.join(',')];
-  for (const r of reports) lines.push(CSV_COLUMNS.map((c) => csvCell(r[c])).join(','));
-  return `${lines.join('\r\n')}\r\n`;
+  return toCsv(reports, CSV_COLUMNS);
 }

@@ -1,30 +1,60 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { brokerError, reportsToCsv, type ServerCore } from '@loalang/broker';
+import { brokerError, dailyTotals, reportsToCsv, toCsv, type ServerCore } from '@loalang/broker';
+import { Type, type Static } from '@sinclair/typebox';
 import { ReportsQuery } from '../schemas.js';
-import { assertInScope, callerOf, requirePermission } from '../auth.js';
+import { assertInScope, callerOf, requirePermission, type Caller } from '../auth.js';
+
+const DailyQuery = Type.Object({ ...ReportsQuery.properties, groupBy: Type.Optional(Type.Union([Type.Literal('device'), Type.Literal('area')])) }, { additionalProperties: false });
+const DAILY_COLUMNS = ['date', 'contentId', 'contentTitle', 'groupId', 'groupName', 'plays', 'seconds', 'interrupted', 'failed', 'skipped'] as const;
+
+/** The caller's reports under the query's filters (area, device, time), scope enforced. */
+function scopedReports(core: ServerCore, caller: Caller, q: Static<typeof ReportsQuery>) {
+  let areaIds = caller.scope;
+  if (q.areaId) {
+    assertInScope(caller, core.areas.require(q.areaId).id);
+    areaIds = core.areas.subtreeIds(q.areaId);
+  }
+  let deviceIds = new Set(core.devices.list({ areaIds }).map((d) => d.id));
+  if (q.deviceId) {
+    if (!deviceIds.has(q.deviceId)) {
+      assertInScope(caller, core.devices.require(q.deviceId).areaId);
+      throw brokerError('LOA_ERR_INVALID', { en: 'the device is not in the chosen area', vi: 'thiết bị không thuộc địa bàn đã chọn' });
+    }
+    deviceIds = new Set([q.deviceId]);
+  }
+  return core.reports.query({
+    ...(q.from ? { from: new Date(q.from).toISOString() } : {}),
+    ...(q.to ? { to: new Date(q.to).toISOString() } : {}),
+    deviceIds,
+  });
+}
 
 export const reportRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
+  app.get(
+    '/reports/daily',
+    { schema: { querystring: DailyQuery, tags: ['reports'], description: 'Per item and local day: plays to the end and seconds played, per device or per area' }, preHandler: requirePermission(core, 'reports:read') },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const q = request.query;
+      const tz = core.areas.effectiveTimezone(q.areaId ?? caller.user.areaId);
+      const areaOf = new Map(core.devices.list({ areaIds: caller.scope }).map((d) => [d.id, d.areaId]));
+      const byArea = q.groupBy === 'area';
+      const rows = dailyTotals(scopedReports(core, caller, q), (r) => (byArea ? (areaOf.get(r.deviceId) ?? 'unknown') : r.deviceId), tz).map((r) => ({
+        ...r,
+        contentTitle: core.content.get(r.contentId)?.title ?? '',
+        groupName: (byArea ? core.areas.get(r.groupId)?.name : core.devices.get(r.groupId)?.name) ?? '',
+      }));
+      if (q.format === 'csv') {
+        return reply.header('Content-Type', 'text/csv; charset=utf-8').header('Content-Disposition', 'attachment; filename="loalang-daily.csv"').send(toCsv(rows, DAILY_COLUMNS));
+      }
+      return { timeZone: tz, groupBy: byArea ? 'area' : 'device', rows };
+    },
+  );
+
   app.get('/reports', { schema: { querystring: ReportsQuery, tags: ['reports'] }, preHandler: requirePermission(core, 'reports:read') }, async (request, reply) => {
     const caller = callerOf(request);
     const q = request.query;
-    let areaIds = caller.scope;
-    if (q.areaId) {
-      assertInScope(caller, core.areas.require(q.areaId).id);
-      areaIds = core.areas.subtreeIds(q.areaId);
-    }
-    let deviceIds = new Set(core.devices.list({ areaIds }).map((d) => d.id));
-    if (q.deviceId) {
-      if (!deviceIds.has(q.deviceId)) {
-        assertInScope(caller, core.devices.require(q.deviceId).areaId);
-        throw brokerError('LOA_ERR_INVALID', { en: 'the device is not in the chosen area', vi: 'thiết bị không thuộc địa bàn đã chọn' });
-      }
-      deviceIds = new Set([q.deviceId]);
-    }
-    const reports = core.reports.query({
-      ...(q.from ? { from: new Date(q.from).toISOString() } : {}),
-      ...(q.to ? { to: new Date(q.to).toISOString() } : {}),
-      deviceIds,
-    });
+    const reports = scopedReports(core, caller, q);
     if (q.format === 'csv') {
       return reply
         .header('Content-Type', 'text/csv; charset=utf-8')
