@@ -13,6 +13,7 @@ import { mediaError } from './errors.js';
 import { normaliseToOpus, type Loudness } from './normalise.js';
 import { probeAudio, type AudioInfo } from './probe.js';
 import { runTool } from './run-tool.js';
+import { spellNumbersVi } from './vi-text.js';
 import { locateMediaTools, type MediaTools } from './tools.js';
 
 export interface IngestedAudio {
@@ -104,7 +105,8 @@ export class MediaPipeline {
     const dir = await mkdtemp(join(tmpdir(), 'loalang-tts-'));
     const wav = join(dir, 'speech.wav');
     // `--` ends the options: the text is an argument, never parsed as a flag or by a shell.
-    const r = await runTool(this.tools.espeak, ['-v', voice, '-s', '150', '-w', wav, '--', clean], this.timeoutMs);
+    const spoken = voice.startsWith('vi') ? spellNumbersVi(clean) : clean;
+    const r = await runTool(this.tools.espeak, ['-v', voice, '-s', '150', '-w', wav, '--', spoken], this.timeoutMs);
     if (r.code !== 0) {
       await rm(dir, { recursive: true, force: true });
       throw mediaError('LOA_ERR_TTS_TEXT', { en: r.stderr.trim().slice(0, 200), vi: 'espeak-ng không đọc được văn bản' });
