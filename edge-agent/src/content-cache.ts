@@ -5,11 +5,9 @@
  * upcoming play needs when the cache is over its size.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { DesiredPlay, Logger } from '@loalang/protocol';
 import { agentError } from './errors.js';
 import type { AgentStore } from './store.js';
@@ -102,7 +100,14 @@ export class ContentCache {
       // The part file is already whole (or longer than the file): verify it as it is.
     } else if (res.ok && res.body) {
       const append = res.status === 206 && have > 0;
-      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(part, { flags: append ? 'a' : 'w' }));
+      // Each chunk is on disk before the next is read, so when a 4G link drops mid-download
+      // everything received is kept and the next try resumes from it.
+      const fh = await open(part, append ? 'a' : 'w');
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) await fh.write(chunk);
+      } finally {
+        await fh.close();
+      }
     } else {
       await res.body?.cancel();
       throw agentError('LOA_ERR_CONTENT_DOWNLOAD', `HTTP ${res.status} for ${play.contentId}`);

@@ -66,7 +66,8 @@ export async function startContentServer(files: Record<string, string>, auth: { 
       const n = state.cutNextAfter;
       state.cutNextAfter = null;
       res.writeHead(200, { 'content-length': data.length });
-      res.write(data.subarray(0, n), () => res.destroy());
+      // The bytes reach the client, then the link drops (as on 4G).
+      res.write(data.subarray(0, n), () => setTimeout(() => res.destroy(), 100));
       return;
     }
     res.writeHead(200, { 'content-length': data.length }).end(data);
