@@ -72,7 +72,9 @@ export class Timeline {
     if (this.stopped || this.started.has(play.playId)) return;
     this.started.add(play.playId);
     const current = this.d.player.playing;
-    if (current && RANK[play.priority] > RANK[current.priority]) this.d.player.preempt(play.playId);
+    // Thông tư 39: only an emergency (khẩn cấp) cuts what is playing; the cut play is reported
+    // `interrupted` and not resumed. Other priorities wait for the current play to end.
+    if (current && play.priority === 'emergency' && RANK[current.priority] < RANK.emergency) this.d.player.preempt(play.playId);
     this.chain = this.chain.then(() => this.runOne(play)).catch((err: unknown) => this.d.logger.error({ err, playId: play.playId }, 'play crashed'));
   }
 

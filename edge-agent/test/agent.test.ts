@@ -161,6 +161,28 @@ describe('agent with real peers', () => {
     }
   });
 
+  it('an emergency cuts a normal play, which is reported interrupted by it', async () => {
+    const broker = await startBroker();
+    const obs = await observer(broker.port);
+    try {
+      await start(config('preempt', broker.port));
+      await until('online', () => obs.seen.some((m) => m.topic.endsWith('/status')));
+      const state = desired(1, 1500);
+      const normal = state.plays[0]!;
+      const emergency = { ...normal, playId: 'alarm', priority: 'emergency' as const, startAt: new Date(Date.parse(normal.startAt) + 800).toISOString() };
+      state.plays.push(emergency);
+      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/desired`, JSON.stringify(state), { qos: 1 });
+      await until('two reports', () => reportsIn(obs.seen).length === 2, 15_000);
+      const byId = Object.fromEntries(reportsIn(obs.seen).map((r) => [r.playId, r]));
+      expect(byId[normal.playId]).toMatchObject({ status: 'interrupted', reason: 'preempted-by:alarm' });
+      expect(byId[normal.playId]!.playedMs).toBeLessThan(1500);
+      expect(byId['alarm']).toMatchObject({ status: 'completed' });
+    } finally {
+      await obs.endAsync();
+      await broker.close();
+    }
+  });
+
   it('resumes an interrupted download with a Range request', async () => {
     const broker = await startBroker();
     const obs = await observer(broker.port);
