@@ -31,6 +31,8 @@ export interface CoreOptions {
   clock?: Clock;
   maxAudioDurationSec?: number;
   desiredHorizonMs?: number;
+  /** Hosts schedules may relay streams from; absent: any http(s) host. */
+  streamHosts?: string[];
 }
 
 export class ServerCore {
@@ -45,6 +47,8 @@ export class ServerCore {
   readonly events: DeviceEventRepo;
   readonly desired: DesiredStateService;
   readonly dispatcher: Dispatcher;
+  /** Lower-case host names relays may use, or null for any. */
+  streamHosts: readonly string[] | null = null;
   mqttPort = 0;
 
   private constructor(
@@ -127,7 +131,9 @@ export class ServerCore {
       clock,
       logger,
     });
-    return new ServerCore(db, mqtt, media, clock, logger, repos, desired, dispatcher);
+    const core = new ServerCore(db, mqtt, media, clock, logger, repos, desired, dispatcher);
+    if (options.streamHosts) core.streamHosts = options.streamHosts.map((h) => h.toLowerCase());
+    return core;
   }
 
   async start(): Promise<void> {

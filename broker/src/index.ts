@@ -10,6 +10,7 @@ export * from './devices/devices.js';
 export * from './content/content-repo.js';
 export * from './schedules/schedules.js';
 export * from './schedules/desired-state.js';
+export * from './schedules/items.js';
 export * from './reports/reports.js';
 export * from './mqtt/contracts.js';
 export * from './devices/commands.js';

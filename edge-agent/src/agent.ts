@@ -152,7 +152,7 @@ export class Agent {
 
   private publishReported(): void {
     const state = this.store.desiredState();
-    const needed = [...new Set(state?.plays.map((p) => p.contentId) ?? [])];
+    const needed = [...new Set(state?.plays.filter((p) => !p.streamUrl).map((p) => p.contentId) ?? [])];
     const missing = state ? needed.filter((id) => !state.plays.some((p) => p.contentId === id && this.cache.has(p))) : [];
     this.session
       .publish('reported', {

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { rename, rm, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { agentError } from './errors.js';
+import { DEFAULT_RELAY_TIMING, relayStream, type RelayRun, type RelayTiming } from './stream-relay.js';
 
 export interface PlayOptions {
   playId: string;
@@ -14,14 +15,24 @@ export interface PlayOptions {
   volume: number;
 }
 
+export interface PlayOutcome {
+  playedMs: number;
+  stopped: boolean;
+  /** Relays only: how often the stream dropped before the window closed, and why last. */
+  drops?: number;
+  lastError?: string;
+}
+
 export interface PlayHandle {
   /** Resolves when the audio ended or was stopped, with how much audio went out. */
-  done: Promise<{ playedMs: number; stopped: boolean }>;
+  done: Promise<PlayOutcome>;
   stop(): void;
 }
 
 export interface AudioSink {
   play(file: string, opts: PlayOptions): PlayHandle;
+  /** Relays a live stream for `durationMs` from now, reconnecting when it drops. */
+  relay(url: string, opts: PlayOptions & { durationMs: number }): PlayHandle;
 }
 
 /** Perceptual volume: amplitude = (v/100)², i.e. 80 → −3.9 dB, 50 → −12 dB, 10 → −40 dB, 0 → silence. */
@@ -45,20 +56,49 @@ export class FfmpegSink implements AudioSink {
   constructor(
     private readonly ffmpeg: string,
     private readonly spec: SinkSpec,
+    private readonly relayTiming: RelayTiming = DEFAULT_RELAY_TIMING,
   ) {}
+
+  /** Where one play's audio goes; a WAV is written as `.part` and renamed when complete. */
+  private target(playId: string): { output: string[]; finalPath: string | null; partPath: string | null } {
+    const finalPath = this.spec.kind === 'file' ? join(this.spec.dir, `${playId}.wav`) : null;
+    const partPath = finalPath ? `${finalPath}.part` : null;
+    const output =
+      this.spec.kind === 'file' ? ['-c:a', 'pcm_s16le', '-f', 'wav', partPath!] : this.spec.kind === 'alsa' ? ['-f', 'alsa', this.spec.device] : ['-f', 'null', '-'];
+    return { output, finalPath, partPath };
+  }
+
+  relay(url: string, opts: PlayOptions & { durationMs: number }): PlayHandle {
+    const { output, finalPath, partPath } = this.target(opts.playId);
+    const outputArgs = ['-af', `volume=${volumeToGain(opts.volume)}`, '-ar', '48000', '-ac', '1', '-y', ...output];
+    let run: RelayRun | null = null;
+    let stopRequested = false;
+    const done = (async () => {
+      if (this.spec.kind === 'file') await mkdir(this.spec.dir, { recursive: true });
+      run = relayStream(this.ffmpeg, url, opts.durationMs, outputArgs, this.relayTiming);
+      if (stopRequested) run.stop();
+      const outcome = await run.done;
+      if (finalPath) await rename(partPath!, finalPath).catch(() => undefined);
+      return outcome;
+    })();
+    return {
+      done,
+      stop: () => {
+        stopRequested = true;
+        (run as RelayRun | null)?.stop();
+      },
+    };
+  }
 
   play(file: string, opts: PlayOptions): PlayHandle {
     let stopRequested = false;
     let child: ReturnType<typeof spawn> | null = null;
-    const finalPath = this.spec.kind === 'file' ? join(this.spec.dir, `${opts.playId}.wav`) : null;
-    const partPath = finalPath ? `${finalPath}.part` : null;
-    const output =
-      this.spec.kind === 'file' ? ['-c:a', 'pcm_s16le', '-f', 'wav', partPath!] : this.spec.kind === 'alsa' ? ['-f', 'alsa', this.spec.device] : ['-f', 'null', '-'];
+    const { output, finalPath, partPath } = this.target(opts.playId);
     const args = ['-hide_banner', '-nostdin', '-v', 'error', '-nostats', '-progress', 'pipe:1', '-re', '-i', file, '-map', '0:a:0', '-af', `volume=${volumeToGain(opts.volume)}`, '-ar', '48000', '-ac', '1', '-y', ...output];
 
     const done = (async () => {
       if (this.spec.kind === 'file') await mkdir(this.spec.dir, { recursive: true });
-      return new Promise<{ playedMs: number; stopped: boolean }>((resolve, reject) => {
+      return new Promise<PlayOutcome>((resolve, reject) => {
         const proc = spawn(this.ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
         child = proc;
         if (stopRequested) proc.kill('SIGTERM');

@@ -56,10 +56,13 @@ export class ContentCache {
     return this.pathFor(play.contentId, play.sha256) !== null;
   }
 
-  /** Downloads every missing item the plays need; failures are reported per content id. */
+  /**
+   * Downloads every missing item the plays need; failures are reported per content id.
+   * Relays have nothing to download (and the device's credentials never go to a stream host).
+   */
   async ensureAll(plays: DesiredPlay[]): Promise<{ failed: string[] }> {
     const unique = new Map<string, DesiredPlay>();
-    for (const p of plays) if (!unique.has(p.contentId)) unique.set(p.contentId, p);
+    for (const p of plays) if (!p.streamUrl && !unique.has(p.contentId)) unique.set(p.contentId, p);
     const failed: string[] = [];
     for (const play of unique.values()) {
       try {

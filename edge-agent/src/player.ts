@@ -67,26 +67,39 @@ export class Player {
     }, this.d.tailMs);
   }
 
-  /** Plays `file` at `play.startAt` (or now, if that passed) and returns the report. */
-  async run(play: DesiredPlay, file: string, volume: number, ampError: string | undefined): Promise<PlayReport> {
+  /**
+   * Plays `file` (or, for a relay, the play's stream until its window ends) at `play.startAt`
+   * (or now, if that passed) and returns the report.
+   */
+  async run(play: DesiredPlay, file: string | null, volume: number, ampError: string | undefined): Promise<PlayReport> {
     const base = { v: 1 as const, reportId: newId(), playId: play.playId, scheduleId: play.scheduleId, contentId: play.contentId, scheduledAt: play.startAt };
+    const amp = ampError ? { ampError } : {};
     const slot: { play: DesiredPlay; handle: PlayHandle | null; preemptedBy: string | null } = { play, handle: null, preemptedBy: null };
     this.current = slot;
     try {
       await waitUntil(this.d.clock, Date.parse(play.startAt));
-      if (slot.preemptedBy) {
-        return { ...base, status: 'interrupted', reason: `preempted-by:${slot.preemptedBy}`, playedMs: 0, ...(ampError ? { ampError } : {}) };
-      }
+      if (slot.preemptedBy) return { ...base, status: 'interrupted', reason: `preempted-by:${slot.preemptedBy}`, playedMs: 0, ...amp };
       const startedAt = this.d.clock.now();
-      slot.handle = this.d.sink.play(file, { playId: play.playId, volume: play.volume ?? volume });
-      const { playedMs, stopped } = await slot.handle.done;
+      const opts = { playId: play.playId, volume: play.volume ?? volume };
+      if (play.streamUrl) {
+        // A relay keeps to its window: started late, it ends on time all the same.
+        const left = Date.parse(play.startAt) + play.durationMs - startedAt;
+        if (left <= 0) return { ...base, status: 'skipped', reason: 'late', playedMs: 0, ...amp };
+        slot.handle = this.d.sink.relay(play.streamUrl, { ...opts, durationMs: left });
+      } else {
+        if (!file) throw new Error('content-missing');
+        slot.handle = this.d.sink.play(file, opts);
+      }
+      const outcome = await slot.handle.done;
       const endedAt = this.d.clock.now();
-      const times = { startedAt: iso(startedAt), endedAt: iso(endedAt), playedMs, ...(ampError ? { ampError } : {}) };
-      if (stopped && slot.preemptedBy) return { ...base, status: 'interrupted', reason: `preempted-by:${slot.preemptedBy}`, ...times };
-      if (stopped) return { ...base, status: 'interrupted', reason: 'stopped', ...times };
+      const times = { startedAt: iso(startedAt), endedAt: iso(endedAt), playedMs: outcome.playedMs, ...amp };
+      if (outcome.stopped && slot.preemptedBy) return { ...base, status: 'interrupted', reason: `preempted-by:${slot.preemptedBy}`, ...times };
+      if (outcome.stopped) return { ...base, status: 'interrupted', reason: 'stopped', ...times };
+      if (play.streamUrl && outcome.playedMs === 0) return { ...base, status: 'failed', reason: `stream-unavailable: ${outcome.lastError ?? 'no audio'}`.slice(0, 500), ...times };
+      if (outcome.drops) return { ...base, status: 'completed', reason: `stream-dropped:${outcome.drops}`, ...times };
       return { ...base, status: 'completed', ...times };
     } catch (err) {
-      return { ...base, status: 'failed', reason: (err as Error).message.slice(0, 500), playedMs: 0, ...(ampError ? { ampError } : {}) };
+      return { ...base, status: 'failed', reason: (err as Error).message.slice(0, 500), playedMs: 0, ...amp };
     } finally {
       if (this.current === slot) this.current = null;
       this.scheduleAmpOff();

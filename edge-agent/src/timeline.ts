@@ -1,7 +1,8 @@
 /**
  * The agent's own programme clock: arms a timer for every upcoming play of the applied
  * desired state, so plays happen on time with or without a link to the server. One play
- * at a time; an emergency preempts a lower priority, others wait their turn.
+ * at a time (Thông tư 39): an emergency preempts what plays; plays that wait are taken
+ * highest priority first (`priority` before `normal`), then by start time.
  */
 import { newId, overlapsQuietHours, type Clock, type ClockTimer, type DesiredPlay, type DesiredState, type Logger, type PlayReport, type Priority, type QuietHours } from '@loalang/protocol';
 import type { ContentCache } from './content-cache.js';
@@ -16,18 +17,26 @@ export interface TimelineDeps {
   volume: () => number;
   isDone: (playId: string) => boolean;
   report: (report: PlayReport) => void;
-  /** A play whose start passed by more than this when it could first run is skipped as late. */
+  /** A play whose start passed by more than this when its timer could first fire is skipped as late. */
   lateGraceMs?: number;
+  /** A play kept waiting by others longer than this past its start is skipped as late. */
+  maxQueueDelayMs?: number;
 }
 
 const RANK: Record<Priority, number> = { normal: 0, priority: 1, emergency: 2 };
 /** setTimeout cannot wait longer than 2^31−1 ms; long waits are re-armed in steps. */
 const MAX_TIMER_MS = 3_600_000;
+/** Plays due together are gathered this long before one is picked, so the highest goes first. */
+const GATHER_MS = 20;
+
+const byTurn = (a: DesiredPlay, b: DesiredPlay) => RANK[b.priority] - RANK[a.priority] || a.startAt.localeCompare(b.startAt) || a.playId.localeCompare(b.playId);
 
 export class Timeline {
   private timers = new Map<string, ClockTimer>();
   private started = new Set<string>();
-  private chain: Promise<void> = Promise.resolve();
+  private waiting: DesiredPlay[] = [];
+  private running: Promise<void> | null = null;
+  private picking: ClockTimer | null = null;
   private stopped = false;
   private quietHours: QuietHours | null = null;
 
@@ -75,12 +84,29 @@ export class Timeline {
     // Thông tư 39: only an emergency (khẩn cấp) cuts what is playing; the cut play is reported
     // `interrupted` and not resumed. Other priorities wait for the current play to end.
     if (current && play.priority === 'emergency' && RANK[current.priority] < RANK.emergency) this.d.player.preempt(play.playId);
-    this.chain = this.chain.then(() => this.runOne(play)).catch((err: unknown) => this.d.logger.error({ err, playId: play.playId }, 'play crashed'));
+    this.waiting.push(play);
+    this.schedulePick();
+  }
+
+  private schedulePick(): void {
+    if (this.running || this.picking || this.stopped) return;
+    this.picking = this.d.clock.setTimeout(() => {
+      this.picking = null;
+      const next = this.waiting.sort(byTurn).shift();
+      if (!next) return;
+      this.running = this.runOne(next)
+        .catch((err: unknown) => this.d.logger.error({ err, playId: next.playId }, 'play crashed'))
+        .finally(() => {
+          this.running = null;
+          this.schedulePick();
+        });
+    }, GATHER_MS);
   }
 
   private async runOne(play: DesiredPlay): Promise<void> {
     if (this.stopped) return;
-    if (Date.parse(play.startAt) + this.grace < this.d.clock.now()) {
+    // A play that waited behind a longer or higher one still plays, late, up to a limit.
+    if (Date.parse(play.startAt) + (this.d.maxQueueDelayMs ?? 15 * 60_000) < this.d.clock.now()) {
       this.d.report(this.skipped(play, 'late'));
       return;
     }
@@ -92,8 +118,8 @@ export class Timeline {
       this.d.report(this.skipped(play, 'quiet-hours'));
       return;
     }
-    const file = this.d.cache.pathFor(play.contentId, play.sha256);
-    if (!file) {
+    const file = play.streamUrl ? null : this.d.cache.pathFor(play.contentId, play.sha256);
+    if (!file && !play.streamUrl) {
       this.d.logger.error({ playId: play.playId, contentId: play.contentId }, 'content missing at play time');
       this.d.report({ ...this.skipped(play, 'content-missing'), status: 'failed' });
       return;
@@ -113,7 +139,10 @@ export class Timeline {
     this.stopped = true;
     for (const t of this.timers.values()) this.d.clock.clearTimeout(t);
     this.timers.clear();
+    if (this.picking) this.d.clock.clearTimeout(this.picking);
+    this.picking = null;
+    this.waiting = [];
     await this.d.player.shutdown();
-    await this.chain;
+    await this.running;
   }
 }

@@ -30,6 +30,12 @@ export const DesiredPlay = Type.Object({
   contentId: Id,
   sha256: Sha256,
   url: Type.String({ maxLength: 2048, description: 'HTTP(S) URL the agent fetches the audio from' }),
+  /**
+   * Set for a stream relay (tiếp sóng): the agent plays this live HTTP/Icecast/HLS stream for
+   * `durationMs` from `startAt`, reconnecting when it drops. `url` is the same URL, `sha256`
+   * the hash of the URL (there is no file to cache or verify) and `contentId` `relay-…`.
+   */
+  streamUrl: Type.Optional(Type.String({ maxLength: 2048, pattern: '^https?://' })),
   durationMs: Type.Integer({ minimum: 0 }),
   startAt: Instant,
   priority: Priority,

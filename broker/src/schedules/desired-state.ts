@@ -12,6 +12,7 @@ import type { DeviceRepo } from '../devices/devices.js';
 import type { Schedule, ScheduleRepo } from './schedules.js';
 import { iso } from '../time.js';
 import { occurrences } from './recurrence.js';
+import { itemDurationMs, itemSource } from './items.js';
 
 export interface DesiredStateOptions {
   horizonMs: number;
@@ -43,7 +44,7 @@ function passGapMs(schedule: Schedule, options: Pick<DesiredStateOptions, 'itemG
 
 /** How long one run lasts: every pass of the playlist with its gaps. */
 export function runSpanMs(schedule: Schedule, content: ContentRepo, options: Pick<DesiredStateOptions, 'itemGapMs'>): number {
-  const pass = schedule.items.reduce((n, i) => n + (content.get(i.contentId)?.durationMs ?? 0) + options.itemGapMs, 0);
+  const pass = schedule.items.reduce((n, i) => n + itemDurationMs(i, content) + options.itemGapMs, 0);
   return schedule.repeat.count * pass + (schedule.repeat.count - 1) * passGapMs(schedule, options);
 }
 
@@ -54,23 +55,20 @@ export function playsOfRun(schedule: Schedule, runStart: number, content: Conten
   const passes = Array.from({ length: schedule.repeat.count }, (_, pass) => schedule.items.map((item, i) => ({ item, index: pass * schedule.items.length + i, pass, first: i === 0 })));
   passes.flat().forEach(({ item, index, pass, first }) => {
     if (first && pass > 0) at += passGapMs(schedule, options);
-    const c = content.get(item.contentId);
-    if (!c) return;
+    const source = itemSource(item, content, options.publicHttpUrl);
+    if (!source) return;
     const play: DesiredPlay = {
       // Derived, so re-deriving gives the same id and an agent never plays a run twice.
       playId: `${schedule.id}_${index}_${Math.floor(runStart / 1000)}`,
       scheduleId: schedule.id,
-      contentId: c.id,
-      sha256: c.sha256,
-      url: `${options.publicHttpUrl()}/api/v1/content/${c.id}/file`,
-      durationMs: c.durationMs,
+      ...source,
       startAt: iso(at),
       priority: schedule.priority,
       title: schedule.title.slice(0, 200),
     };
     if (schedule.volume !== null) play.volume = schedule.volume;
     plays.push(play);
-    at += c.durationMs + options.itemGapMs;
+    at += source.durationMs + options.itemGapMs;
   });
   return plays;
 }

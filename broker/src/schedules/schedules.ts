@@ -7,11 +7,10 @@ import { brokerError } from '../errors.js';
 import { newId, type Priority } from '@loalang/protocol';
 import { iso } from '../time.js';
 import type { Recurrence } from './recurrence.js';
+import type { ScheduleItem } from './items.js';
 
 export type ScheduleStatus = 'pending' | 'approved';
-export interface ScheduleItem {
-  contentId: string;
-}
+export type { ScheduleItem } from './items.js';
 export interface Targets {
   areaIds: string[];
   deviceIds: string[];

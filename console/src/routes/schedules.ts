@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { assertNoConflict, assertOutsideQuietHours, brokerError, can, validateRecurrence, type Schedule, type ServerCore, type Targets } from '@loalang/broker';
+import { assertNoConflict, checkStreamUrl, type ScheduleItem as BrokerScheduleItem, assertOutsideQuietHours, brokerError, can, validateRecurrence, type Schedule, type ServerCore, type Targets } from '@loalang/broker';
 import type { Static } from '@sinclair/typebox';
 import { CreateScheduleBody, IdParams, UpdateScheduleBody, type ScheduleItem } from '../schemas.js';
 import { assertInScope, callerOf, canReadFromArea, requirePermission, type Caller } from '../auth.js';
@@ -7,11 +7,9 @@ import { assertInScope, callerOf, canReadFromArea, requirePermission, type Calle
 /** A start a little in the past is accepted (clock skew, slow forms); older ones are refused. */
 const START_SLACK_MS = 60_000;
 
-function checkItems(core: ServerCore, caller: Caller, items: Static<typeof ScheduleItem>[]): { contentId: string }[] {
+function checkItems(core: ServerCore, caller: Caller, items: Static<typeof ScheduleItem>[]): BrokerScheduleItem[] {
   return items.map((item) => {
-    if (!('contentId' in item)) {
-      throw brokerError('LOA_ERR_NOT_SUPPORTED', { en: 'stream relay items (streamUrl) are not available yet', vi: 'chưa hỗ trợ mục tiếp sóng (streamUrl)' });
-    }
+    if (!('contentId' in item)) return { streamUrl: checkStreamUrl(item.streamUrl, core.streamHosts), durationSec: item.durationSec };
     const content = core.content.require(item.contentId);
     if (!canReadFromArea(core, caller, content.areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
     return { contentId: content.id };

@@ -1,0 +1,77 @@
+/** Stream relays (tiếp sóng) on real ffmpeg from a local Icecast-like HTTP stream. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FfmpegSink } from '../src/audio-sink.js';
+import { locateFfmpeg } from '../src/ffmpeg.js';
+import { startStreamServer, type StreamServer } from './peers.js';
+
+const ffmpeg = locateFfmpeg();
+let work: string;
+let stream: StreamServer;
+let sink: FfmpegSink;
+
+/** Seconds of audio in a 48 kHz mono s16 WAV, from its size (44-byte header). */
+const wavSeconds = (path: string) => (readFileSync(path).length - 44) / 96_000;
+/** Root mean square of the samples, 0–1: the station's tone is ≈0.088, silence 0. */
+function wavRms(path: string): number {
+  const pcm = readFileSync(path).subarray(44);
+  let sum = 0;
+  for (let i = 0; i + 1 < pcm.length; i += 2) sum += (pcm.readInt16LE(i) / 32768) ** 2;
+  return Math.sqrt(sum / (pcm.length / 2));
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'loalang-relay-'));
+  const mp3 = join(work, 'station.mp3');
+  execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=523:duration=20', '-ar', '44100', '-ac', '1', '-c:a', 'libmp3lame', '-b:a', '64k', mp3]);
+  stream = await startStreamServer(readFileSync(mp3), 64);
+  sink = new FfmpegSink(ffmpeg, { kind: 'file', dir: join(work, 'sink') }, { retryMinMs: 500, retryMaxMs: 2000, readTimeoutMs: 3000 });
+});
+afterAll(async () => {
+  await stream.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('stream relay', () => {
+  it('relays for its window, reconnects once when the stream drops, and counts what was relayed', async () => {
+    stream.connections.length = 0;
+    stream.cutNextAfterMs = 2500;
+    const began = Date.now();
+    const outcome = await sink.relay(stream.url, { playId: 'relay-drop', volume: 100, durationMs: 8000 }).done;
+    const took = Date.now() - began;
+    expect(took).toBeGreaterThan(7500);
+    expect(took).toBeLessThan(8700);
+    expect(stream.connections).toHaveLength(2);
+    expect(outcome.drops).toBe(1);
+    expect(outcome.stopped).toBe(false);
+    // The drop and the reconnection cost a little air time, and the report says so.
+    expect(outcome.playedMs).toBeGreaterThan(5500);
+    expect(outcome.playedMs).toBeLessThan(7800);
+    // What was counted is what reached the output.
+    const wav = join(work, 'sink', 'relay-drop.wav');
+    expect(Math.abs(wavSeconds(wav) * 1000 - outcome.playedMs)).toBeLessThan(100);
+    expect(wavRms(wav)).toBeGreaterThan(0.06);
+  }, 20_000);
+
+  it('stops on request (preemption) and keeps what was relayed', async () => {
+    const handle = sink.relay(stream.url, { playId: 'relay-stop', volume: 100, durationMs: 30_000 });
+    setTimeout(() => handle.stop(), 2500);
+    const outcome = await handle.done;
+    expect(outcome.stopped).toBe(true);
+    expect(outcome.playedMs).toBeGreaterThan(1000);
+    expect(outcome.playedMs).toBeLessThan(3000);
+  }, 20_000);
+
+  it('a stream that cannot be reached relays nothing and says why, trying until the window ends', async () => {
+    const dead = 'http://127.0.0.1:9/none.mp3';
+    const began = Date.now();
+    const outcome = await sink.relay(dead, { playId: 'relay-dead', volume: 100, durationMs: 3000 }).done;
+    expect(Date.now() - began).toBeGreaterThan(2700);
+    expect(outcome.playedMs).toBe(0);
+    expect(outcome.drops).toBeGreaterThanOrEqual(2);
+    expect(outcome.lastError).toMatch(/refused|connect/i);
+  }, 20_000);
+});

@@ -1,0 +1,85 @@
+/** The agent's play order (Thông tư 39): emergency preempts, `priority` goes before `normal`. */
+import { describe, expect, it } from 'vitest';
+import { silentLogger, systemClock, type DesiredPlay, type DesiredState, type PlayReport, type Priority } from '@loalang/protocol';
+import type { AudioSink, PlayHandle, PlayOptions } from '../src/audio-sink.js';
+import type { ContentCache } from '../src/content-cache.js';
+import { Player } from '../src/player.js';
+import { Timeline } from '../src/timeline.js';
+import { FakeAmplifier } from './peers.js';
+
+/** Plays for the play's length in real time, recording the order plays started in. */
+class RecordingSink implements AudioSink {
+  started: string[] = [];
+  constructor(private readonly lengthOf: (playId: string) => number) {}
+  play(_file: string, opts: PlayOptions): PlayHandle {
+    this.started.push(opts.playId);
+    let stop = () => {};
+    const done = new Promise<{ playedMs: number; stopped: boolean }>((resolve) => {
+      const began = Date.now();
+      const t = setTimeout(() => resolve({ playedMs: this.lengthOf(opts.playId), stopped: false }), this.lengthOf(opts.playId));
+      stop = () => {
+        clearTimeout(t);
+        resolve({ playedMs: Date.now() - began, stopped: true });
+      };
+    });
+    return { done, stop: () => stop() };
+  }
+  relay(url: string, opts: PlayOptions & { durationMs: number }): PlayHandle {
+    return this.play(url, opts);
+  }
+}
+
+const cache = { pathFor: () => '/cached.ogg' } as unknown as ContentCache;
+
+function run(plays: DesiredPlay[]) {
+  const sink = new RecordingSink((id) => plays.find((p) => p.playId === id)!.durationMs);
+  const reports: PlayReport[] = [];
+  const player = new Player({ amplifier: new FakeAmplifier(), sink, clock: systemClock, logger: silentLogger, tailMs: 100 });
+  const timeline = new Timeline({ player, cache, clock: systemClock, logger: silentLogger, warmupMs: 100, volume: () => 80, isDone: () => false, report: (r) => reports.push(r) });
+  const now = Date.now();
+  const state: DesiredState = { v: 1, deviceId: 'd', version: 1, issuedAt: new Date(now).toISOString(), horizonUntil: new Date(now + 3600_000).toISOString(), plays };
+  timeline.apply(state);
+  return { sink, reports, timeline };
+}
+
+const at = (ms: number) => new Date(Date.now() + ms).toISOString();
+const play = (playId: string, priority: Priority, startInMs: number, durationMs: number): DesiredPlay => ({
+  playId, scheduleId: `s-${playId}`, contentId: 'c', sha256: 'a'.repeat(64), url: 'http://x/c', durationMs, startAt: at(startInMs), priority,
+});
+
+const until = async (cond: () => boolean, ms = 10_000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+describe('play order', () => {
+  it('takes a waiting priority play before a normal one that was due earlier', async () => {
+    // A plays; B (normal) and P (priority) both come due while A still plays.
+    const { sink, reports, timeline } = run([play('A', 'normal', 300, 900), play('B', 'normal', 500, 200), play('P', 'priority', 700, 200)]);
+    await until(() => reports.length === 3);
+    await timeline.stop();
+    expect(sink.started).toEqual(['A', 'P', 'B']);
+    expect(reports.map((r) => r.status)).toEqual(['completed', 'completed', 'completed']);
+    // Kept waiting, B still played (late), and its report shows by how much.
+    const b = reports.find((r) => r.playId === 'B')!;
+    expect(Date.parse(b.startedAt!) - Date.parse(b.scheduledAt)).toBeGreaterThan(500);
+  });
+
+  it('of two plays due at the same instant, the priority one goes first', async () => {
+    const { sink, reports, timeline } = run([play('N', 'normal', 300, 200), play('P', 'priority', 300, 200)]);
+    await until(() => reports.length === 2);
+    await timeline.stop();
+    expect(sink.started).toEqual(['P', 'N']);
+  });
+
+  it('an emergency cuts a priority play; the cut play is not resumed', async () => {
+    const { sink, reports, timeline } = run([play('P', 'priority', 200, 2000), play('E', 'emergency', 600, 300)]);
+    await until(() => reports.length === 2);
+    await timeline.stop();
+    expect(sink.started).toEqual(['P', 'E']);
+    expect(reports.find((r) => r.playId === 'P')).toMatchObject({ status: 'interrupted', reason: 'preempted-by:E' });
+  });
+});
