@@ -39,6 +39,11 @@ export const CreateAreaBody = Type.Object(
     quietHours: Type.Optional(
       Type.Union([Type.Object({ from: HHMM, to: HHMM }, { additionalProperties: false, description: 'local times; only emergencies play in between' }), Type.Null()]),
     ),
+    scheduleApproval: Type.Optional(
+      Type.Union([Type.Literal('none'), Type.Literal('operators'), Type.Literal('all'), Type.Null()], {
+        description: 'who must approve schedules here: none; operators (default: schedules of users without the approve right wait); all (every schedule waits, never approved by its creator); null inherits',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -11,10 +11,32 @@ export interface Area {
   timezone: string | null;
   /** Own quiet hours; areas below inherit them unless they set their own. */
   quietHours: { from: string; to: string } | null;
+  /** Own approval rule for schedules; null inherits the parent's (see ScheduleApproval). */
+  scheduleApproval: ScheduleApproval | null;
   createdAt: string;
 }
 
-type Row = { id: string; name: string; parent_id: string | null; timezone: string | null; quiet_hours_json: string | null; created_at: string };
+/**
+ * Who must approve a schedule before it reaches devices:
+ * - `none`: nobody; a schedule is approved when it is saved;
+ * - `operators` (default): schedules made by users without the approve right wait for one who has it;
+ * - `all`: every schedule waits, and its creator may not approve it (four eyes).
+ */
+export type ScheduleApproval = 'none' | 'operators' | 'all';
+export const SCHEDULE_APPROVALS: readonly ScheduleApproval[] = ['none', 'operators', 'all'];
+export const DEFAULT_SCHEDULE_APPROVAL: ScheduleApproval = 'operators';
+
+type AreaInput = { name: string; parentId: string | null; timezone?: string | null; quietHours?: Area['quietHours']; scheduleApproval?: ScheduleApproval | null };
+
+type Row = {
+  id: string;
+  name: string;
+  parent_id: string | null;
+  timezone: string | null;
+  quiet_hours_json: string | null;
+  schedule_approval: ScheduleApproval | null;
+  created_at: string;
+};
 
 const toArea = (r: Row): Area => ({
   id: r.id,
@@ -22,6 +44,7 @@ const toArea = (r: Row): Area => ({
   parentId: r.parent_id,
   timezone: r.timezone,
   quietHours: r.quiet_hours_json ? (JSON.parse(r.quiet_hours_json) as Area['quietHours']) : null,
+  scheduleApproval: r.schedule_approval,
   createdAt: r.created_at,
 });
 
@@ -54,7 +77,7 @@ export class AreaRepo {
     return (this.db.prepare('SELECT * FROM areas ORDER BY name').all() as Row[]).map(toArea);
   }
 
-  create(input: { name: string; parentId: string | null; timezone?: string | null; quietHours?: Area['quietHours']; id?: string }): Area {
+  create(input: AreaInput & { id?: string }): Area {
     if (input.parentId !== null) this.require(input.parentId);
     if (input.timezone && !isValidTimezone(input.timezone)) {
       throw brokerError('LOA_ERR_INVALID', { en: `unknown timezone ${input.timezone}`, vi: `múi giờ không hợp lệ ${input.timezone}` });
@@ -65,15 +88,16 @@ export class AreaRepo {
       parentId: input.parentId,
       timezone: input.timezone ?? null,
       quietHours: input.quietHours ?? null,
+      scheduleApproval: input.scheduleApproval ?? null,
       createdAt: iso(Date.now()),
     };
     this.db
-      .prepare('INSERT INTO areas (id, name, parent_id, timezone, quiet_hours_json, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(area.id, area.name, area.parentId, area.timezone, area.quietHours ? JSON.stringify(area.quietHours) : null, area.createdAt);
+      .prepare('INSERT INTO areas (id, name, parent_id, timezone, quiet_hours_json, schedule_approval, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(area.id, area.name, area.parentId, area.timezone, area.quietHours ? JSON.stringify(area.quietHours) : null, area.scheduleApproval, area.createdAt);
     return area;
   }
 
-  update(id: string, patch: { name?: string; parentId?: string | null; timezone?: string | null; quietHours?: Area['quietHours'] }): Area {
+  update(id: string, patch: Partial<AreaInput>): Area {
     const current = this.require(id);
     const next = { ...current, ...patch };
     if (patch.parentId !== undefined && patch.parentId !== null) {
@@ -86,8 +110,8 @@ export class AreaRepo {
       throw brokerError('LOA_ERR_INVALID', { en: `unknown timezone ${next.timezone}`, vi: `múi giờ không hợp lệ ${next.timezone}` });
     }
     this.db
-      .prepare('UPDATE areas SET name = ?, parent_id = ?, timezone = ?, quiet_hours_json = ? WHERE id = ?')
-      .run(next.name, next.parentId, next.timezone, next.quietHours ? JSON.stringify(next.quietHours) : null, id);
+      .prepare('UPDATE areas SET name = ?, parent_id = ?, timezone = ?, quiet_hours_json = ?, schedule_approval = ? WHERE id = ?')
+      .run(next.name, next.parentId, next.timezone, next.quietHours ? JSON.stringify(next.quietHours) : null, next.scheduleApproval, id);
     return next;
   }
 
@@ -139,6 +163,15 @@ export class AreaRepo {
       if (qh) return { ...qh, timeZone: this.effectiveTimezone(id) };
     }
     return null;
+  }
+
+  /** The approval rule that applies to an area: its own, else the nearest ancestor's, else `operators`. */
+  effectiveScheduleApproval(id: string): ScheduleApproval {
+    for (const areaId of this.ancestorIds(id)) {
+      const rule = this.get(areaId)?.scheduleApproval;
+      if (rule) return rule;
+    }
+    return DEFAULT_SCHEDULE_APPROVAL;
   }
 
   /** The timezone that applies to an area: its own, else the nearest ancestor's, else Vietnam's. */

@@ -169,4 +169,9 @@ ALTER TABLE schedules ADD COLUMN repeat_gap_sec INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE areas ADD COLUMN quiet_hours_json TEXT;
 `,
   },
+  {
+    version: 5,
+    name: 'per-area schedule approval',
+    sql: `ALTER TABLE areas ADD COLUMN schedule_approval TEXT CHECK (schedule_approval IN ('none', 'operators', 'all'));`,
+  },
 ];

@@ -39,6 +39,14 @@ function checkPriority(caller: Caller, priority: string | undefined): void {
   }
 }
 
+/** Who approves a schedule as it is saved, by its area's rule (decision 0008); null: it waits. */
+function approverOnSave(core: ServerCore, caller: Caller, areaId: string): string | null {
+  const rule = core.areas.effectiveScheduleApproval(areaId);
+  if (rule === 'none') return caller.user.id;
+  if (rule === 'operators' && can(caller.user.role, 'schedules:approve')) return caller.user.id;
+  return null;
+}
+
 const targetDevices = (core: ServerCore, s: Pick<Schedule, 'targets'>) =>
   core.devices.resolveTargets(s.targets.areaIds, s.targets.deviceIds).map((d) => d.id);
 
@@ -77,8 +85,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
     const schedule = core.schedules.create({
       ...draft,
       createdBy: caller.user.id,
-      // Users who may approve in this area approve their own schedules by creating them.
-      approvedBy: can(caller.user.role, 'schedules:approve') ? caller.user.id : null,
+      approvedBy: approverOnSave(core, caller, areaId),
     });
     core.refreshDevices(targetDevices(core, schedule));
     return reply.status(201).send(schedule);
@@ -109,7 +116,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
     };
     assertOutsideQuietHours({ ...before, ...patch }, core, core.clock.now());
     assertNoConflict({ ...before, ...patch }, core, core.clock.now());
-    const after = core.schedules.update(before.id, { ...patch, approvedBy: can(caller.user.role, 'schedules:approve') ? caller.user.id : null });
+    const after = core.schedules.update(before.id, { ...patch, approvedBy: approverOnSave(core, caller, before.areaId) });
     core.refreshDevices(new Set([...targetDevices(core, before), ...targetDevices(core, after)]));
     return after;
   });
@@ -118,6 +125,12 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
     const caller = callerOf(request);
     const s = core.schedules.require(request.params.id);
     assertInScope(caller, s.areaId);
+    if (core.areas.effectiveScheduleApproval(s.areaId) === 'all' && s.createdBy === caller.user.id) {
+      throw brokerError('LOA_ERR_FORBIDDEN', {
+        en: 'in this area another user must approve a schedule you made (four eyes)',
+        vi: 'tại địa bàn này, lịch do bạn tạo phải được người khác phê duyệt',
+      });
+    }
     const approved = core.schedules.approve(s.id, caller.user.id);
     core.refreshDevices(targetDevices(core, approved));
     return approved;
