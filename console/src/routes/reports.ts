@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { brokerError, dailyTotals, reportsToCsv, toCsv, type ServerCore } from '@loalang/broker';
+import { brokerError, dailyTotals, isRelay, relayContentId, reportsToCsv, toCsv, type ServerCore } from '@loalang/broker';
 import { Type, type Static } from '@sinclair/typebox';
 import { ReportsQuery } from '../schemas.js';
 import { assertInScope, callerOf, requirePermission, type Caller } from '../auth.js';
@@ -39,9 +39,12 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asy
       const tz = core.areas.effectiveTimezone(q.areaId ?? caller.user.areaId);
       const areaOf = new Map(core.devices.list({ areaIds: caller.scope }).map((d) => [d.id, d.areaId]));
       const byArea = q.groupBy === 'area';
+      // Relays have no library item: they are named by their stream.
+      const relays = new Map(core.schedules.list().flatMap((s) => s.items.filter(isRelay).map((i) => [relayContentId(i.streamUrl), i.streamUrl] as const)));
+      const titleOf = (id: string) => core.content.get(id)?.title ?? (relays.has(id) ? `Tiếp sóng / relay ${relays.get(id)}` : '');
       const rows = dailyTotals(scopedReports(core, caller, q), (r) => (byArea ? (areaOf.get(r.deviceId) ?? 'unknown') : r.deviceId), tz).map((r) => ({
         ...r,
-        contentTitle: core.content.get(r.contentId)?.title ?? '',
+        contentTitle: titleOf(r.contentId),
         groupName: (byArea ? core.areas.get(r.groupId)?.name : core.devices.get(r.groupId)?.name) ?? '',
       }));
       if (q.format === 'csv') {
