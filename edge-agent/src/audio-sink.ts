@@ -1,13 +1,16 @@
 /**
  * Where audio goes: the sound card (ALSA), a WAV file per play (tests and demo), or nowhere.
- * ffmpeg is spawned directly with a fixed argument list (decision 0001) and reads the input
- * in real time (`-re`), so a play takes as long as it sounds.
+ * ffmpeg is spawned directly with a fixed argument list (decision 0001). Each play is prepared
+ * ahead of its instant (output process running, file decoding or stream ready to connect) and
+ * started at the instant; samples are fed at the wall-clock rate, so a play takes as long as
+ * it sounds (decision 0009).
  */
-import { spawn } from 'node:child_process';
-import { rename, rm, mkdir } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { agentError } from './errors.js';
-import { DEFAULT_RELAY_TIMING, relayStream, type RelayRun, type RelayTiming } from './stream-relay.js';
+import { prepareFile } from './paced-file.js';
+import { spawnPcmOutput } from './pcm-output.js';
+import { DEFAULT_RELAY_TIMING, relayStream, type RelayTiming } from './stream-relay.js';
 
 export interface PlayOptions {
   playId: string;
@@ -29,10 +32,18 @@ export interface PlayHandle {
   stop(): void;
 }
 
+/** A cached file, or a live stream relayed until `untilMs` (epoch ms). */
+export type PlaySource = { file: string } | { streamUrl: string; untilMs: number };
+
+/** A play whose processes are already running; `start()` at the instant releases the audio. */
+export interface PreparedPlay {
+  start(): PlayHandle;
+  /** The play will not happen (preempted before its instant): processes are ended. */
+  cancel(): void;
+}
+
 export interface AudioSink {
-  play(file: string, opts: PlayOptions): PlayHandle;
-  /** Relays a live stream for `durationMs` from now, reconnecting when it drops. */
-  relay(url: string, opts: PlayOptions & { durationMs: number }): PlayHandle;
+  prepare(source: PlaySource, opts: PlayOptions): PreparedPlay;
 }
 
 /** Perceptual volume: amplitude = (v/100)², i.e. 80 → −3.9 dB, 50 → −12 dB, 10 → −40 dB, 0 → silence. */
@@ -50,8 +61,6 @@ export function parseSinkSpec(spec: string): SinkSpec {
   throw new RangeError(`unknown audio sink ${spec}`);
 }
 
-const STOP_GRACE_MS = 2000;
-
 export class FfmpegSink implements AudioSink {
   constructor(
     private readonly ffmpeg: string,
@@ -68,71 +77,40 @@ export class FfmpegSink implements AudioSink {
     return { output, finalPath, partPath };
   }
 
-  relay(url: string, opts: PlayOptions & { durationMs: number }): PlayHandle {
+  prepare(source: PlaySource, opts: PlayOptions): PreparedPlay {
+    if (this.spec.kind === 'file') mkdirSync(this.spec.dir, { recursive: true });
     const { output, finalPath, partPath } = this.target(opts.playId);
-    const outputArgs = ['-af', `volume=${volumeToGain(opts.volume)}`, '-ar', '48000', '-ac', '1', '-y', ...output];
-    let run: RelayRun | null = null;
-    let stopRequested = false;
-    const done = (async () => {
-      if (this.spec.kind === 'file') await mkdir(this.spec.dir, { recursive: true });
-      run = relayStream(this.ffmpeg, url, opts.durationMs, outputArgs, this.relayTiming);
-      if (stopRequested) run.stop();
-      const outcome = await run.done;
-      if (finalPath) await rename(partPath!, finalPath).catch(() => undefined);
-      return outcome;
-    })();
+    const pcm = spawnPcmOutput(this.ffmpeg, ['-af', `volume=${volumeToGain(opts.volume)}`, '-ar', '48000', '-ac', '1', '-y', ...output]);
+    // A stopped play keeps what was written (ffmpeg closes the WAV on SIGTERM); a failed one leaves nothing.
+    const settle = (done: Promise<PlayOutcome>): Promise<PlayOutcome> =>
+      done.then(
+        async (outcome) => {
+          if (finalPath) await rename(partPath!, finalPath).catch(() => undefined);
+          return outcome;
+        },
+        async (err: unknown) => {
+          if (partPath) await rm(partPath, { force: true });
+          throw err;
+        },
+      );
+    if ('streamUrl' in source) {
+      return {
+        start: () => {
+          const run = relayStream(this.ffmpeg, source.streamUrl, source.untilMs, pcm, this.relayTiming);
+          return { done: settle(run.done), stop: () => run.stop() };
+        },
+        cancel: () => void pcm.abort().then(() => (partPath ? rm(partPath, { force: true }) : undefined)),
+      };
+    }
+    const file = prepareFile(this.ffmpeg, source.file, pcm);
     return {
-      done,
-      stop: () => {
-        stopRequested = true;
-        (run as RelayRun | null)?.stop();
+      start: () => {
+        const handle = file.start();
+        return { done: settle(handle.done), stop: () => handle.stop() };
       },
-    };
-  }
-
-  play(file: string, opts: PlayOptions): PlayHandle {
-    let stopRequested = false;
-    let child: ReturnType<typeof spawn> | null = null;
-    const { output, finalPath, partPath } = this.target(opts.playId);
-    const args = ['-hide_banner', '-nostdin', '-v', 'error', '-nostats', '-progress', 'pipe:1', '-re', '-i', file, '-map', '0:a:0', '-af', `volume=${volumeToGain(opts.volume)}`, '-ar', '48000', '-ac', '1', '-y', ...output];
-
-    const done = (async () => {
-      if (this.spec.kind === 'file') await mkdir(this.spec.dir, { recursive: true });
-      return new Promise<PlayOutcome>((resolve, reject) => {
-        const proc = spawn(this.ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-        child = proc;
-        if (stopRequested) proc.kill('SIGTERM');
-        let playedUs = 0;
-        let stderr = '';
-        proc.stdout.on('data', (c: Buffer) => {
-          for (const m of c.toString('utf8').matchAll(/out_time_us=(\d+)/g)) playedUs = Number(m[1]);
-        });
-        proc.stderr.on('data', (c: Buffer) => {
-          stderr = (stderr + c.toString('utf8')).slice(-4000);
-        });
-        proc.once('error', (err) => reject(agentError('LOA_ERR_PLAYBACK', err.message)));
-        proc.once('close', (code, signal) => {
-          const playedMs = Math.round(playedUs / 1000);
-          // On SIGTERM ffmpeg finishes the file cleanly: the partial WAV is what was played.
-          if (code === 0 || stopRequested) {
-            const finish = finalPath ? rename(partPath!, finalPath).catch(() => undefined) : Promise.resolve();
-            void finish.then(() => resolve({ playedMs, stopped: stopRequested }));
-            return;
-          }
-          const cleanup = partPath ? rm(partPath, { force: true }) : Promise.resolve();
-          void cleanup.then(() => reject(agentError('LOA_ERR_PLAYBACK', `ffmpeg exit ${code ?? signal}: ${stderr.trim().split('\n').at(-1) ?? ''}`)));
-        });
-      });
-    })();
-    return {
-      done,
-      stop: () => {
-        stopRequested = true;
-        const proc = child;
-        if (!proc || proc.exitCode !== null) return;
-        proc.kill('SIGTERM');
-        const t = setTimeout(() => proc.kill('SIGKILL'), STOP_GRACE_MS);
-        proc.once('close', () => clearTimeout(t));
+      cancel: () => {
+        file.cancel();
+        if (partPath) void rm(partPath, { force: true });
       },
     };
   }

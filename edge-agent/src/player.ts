@@ -5,7 +5,7 @@
  */
 import { newId, type Clock, type ClockTimer, type DesiredPlay, type Logger, type PlayReport } from '@loalang/protocol';
 import type { AmplifierController } from '@loalang/firmware-bridge';
-import type { AudioSink, PlayHandle } from './audio-sink.js';
+import type { AudioSink, PlayHandle, PlaySource, PreparedPlay } from './audio-sink.js';
 
 export interface PlayerDeps {
   amplifier: AmplifierController;
@@ -76,20 +76,24 @@ export class Player {
     const amp = ampError ? { ampError } : {};
     const slot: { play: DesiredPlay; handle: PlayHandle | null; preemptedBy: string | null } = { play, handle: null, preemptedBy: null };
     this.current = slot;
+    let prepared: PreparedPlay | null = null;
     try {
-      await waitUntil(this.d.clock, Date.parse(play.startAt));
-      if (slot.preemptedBy) return { ...base, status: 'interrupted', reason: `preempted-by:${slot.preemptedBy}`, playedMs: 0, ...amp };
-      const startedAt = this.d.clock.now();
-      const opts = { playId: play.playId, volume: play.volume ?? volume };
-      if (play.streamUrl) {
-        // A relay keeps to its window: started late, it ends on time all the same.
-        const left = Date.parse(play.startAt) + play.durationMs - startedAt;
-        if (left <= 0) return { ...base, status: 'skipped', reason: 'late', playedMs: 0, ...amp };
-        slot.handle = this.d.sink.relay(play.streamUrl, { ...opts, durationMs: left });
-      } else {
-        if (!file) throw new Error('content-missing');
-        slot.handle = this.d.sink.play(file, opts);
+      const startAt = Date.parse(play.startAt);
+      const windowEnd = startAt + play.durationMs;
+      if (play.streamUrl && windowEnd <= this.d.clock.now()) return { ...base, status: 'skipped', reason: 'late', playedMs: 0, ...amp };
+      if (!play.streamUrl && !file) throw new Error('content-missing');
+      // Processes start now, during the warm-up; the audio itself at the instant.
+      const source: PlaySource = play.streamUrl ? { streamUrl: play.streamUrl, untilMs: windowEnd } : { file: file! };
+      prepared = this.d.sink.prepare(source, { playId: play.playId, volume: play.volume ?? volume });
+      await waitUntil(this.d.clock, startAt);
+      if (slot.preemptedBy) {
+        prepared.cancel();
+        return { ...base, status: 'interrupted', reason: `preempted-by:${slot.preemptedBy}`, playedMs: 0, ...amp };
       }
+      const startedAt = this.d.clock.now();
+      // A relay keeps to its window: started late, it still ends on time.
+      slot.handle = prepared.start();
+      prepared = null;
       const outcome = await slot.handle.done;
       const endedAt = this.d.clock.now();
       const times = { startedAt: iso(startedAt), endedAt: iso(endedAt), playedMs: outcome.playedMs, ...amp };
@@ -99,6 +103,7 @@ export class Player {
       if (outcome.drops) return { ...base, status: 'completed', reason: `stream-dropped:${outcome.drops}`, ...times };
       return { ...base, status: 'completed', ...times };
     } catch (err) {
+      prepared?.cancel();
       return { ...base, status: 'failed', reason: (err as Error).message.slice(0, 500), playedMs: 0, ...amp };
     } finally {
       if (this.current === slot) this.current = null;

@@ -7,9 +7,7 @@
  * actually heard the station.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-
-/** s16le mono 48 kHz: 96 bytes per millisecond. */
-const BYTES_PER_MS = 96;
+import { BYTES_PER_MS, PCM_FORMAT, type PcmOutput } from './pcm-output.js';
 
 export interface RelayTiming {
   /** First wait before reconnecting; doubles while attempts fail, back to this after audio flowed. */
@@ -42,25 +40,16 @@ export function relayInputArgs(url: string, seconds: number, readTimeoutMs: numb
     // Small probe: a 64 kb/s station would otherwise hold the first audio back for a second.
     '-probesize', '4096', '-analyzeduration', '0', '-re', '-i', url,
     '-t', seconds.toFixed(3),
-    '-vn', '-map', '0:a:0', '-ar', '48000', '-ac', '1', '-f', 's16le', 'pipe:1',
+    '-vn', '-map', '0:a:0', ...PCM_FORMAT, 'pipe:1',
   ];
 }
 
-export function relayStream(ffmpeg: string, url: string, durationMs: number, outputArgs: string[], timing: RelayTiming = DEFAULT_RELAY_TIMING): RelayRun {
+/** Relays `url` into `output` from now until `untilMs` (epoch ms), reconnecting when it drops. */
+export function relayStream(ffmpeg: string, url: string, untilMs: number, output: PcmOutput, timing: RelayTiming = DEFAULT_RELAY_TIMING): RelayRun {
   let stopRequested = false;
   let input: ChildProcess | null = null;
   let wake: (() => void) | null = null;
-  const deadline = Date.now() + durationMs;
-
-  const output = spawn(ffmpeg, ['-hide_banner', '-nostdin', '-v', 'error', '-f', 's16le', '-ar', '48000', '-ac', '1', '-i', 'pipe:0', ...outputArgs], {
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
-  const outputClosed = new Promise<number | null>((resolve) => {
-    output.once('error', () => resolve(-1));
-    output.once('close', (code) => resolve(code));
-  });
-  output.stdin!.on('error', () => undefined); // the output died: its exit code tells
-  output.stderr!.resume();
+  const deadline = untilMs;
 
   const runInput = (seconds: number) =>
     new Promise<{ bytes: number; error?: string }>((resolve) => {
@@ -74,7 +63,7 @@ export function relayStream(ffmpeg: string, url: string, durationMs: number, out
       const backstop = setTimeout(() => proc.kill('SIGKILL'), seconds * 1000 + 2000);
       proc.stdout!.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
-        output.stdin!.write(chunk);
+        output.write(chunk);
       });
       proc.stderr!.on('data', (c: Buffer) => {
         stderr = (stderr + c.toString('utf8')).slice(-2000);
@@ -115,8 +104,7 @@ export function relayStream(ffmpeg: string, url: string, durationMs: number, out
       retry = r.bytes > 0 ? timing.retryMinMs : Math.min(retry * 2, timing.retryMaxMs);
       await pause(Math.min(r.bytes > 0 ? timing.retryMinMs : retry, Math.max(0, deadline - Date.now())));
     }
-    output.stdin!.end();
-    await outputClosed;
+    await (stopRequested ? output.abort() : output.end());
     return { playedMs: Math.round(total / BYTES_PER_MS), stopped: stopRequested, drops, ...(lastError ? { lastError } : {}) };
   })();
 

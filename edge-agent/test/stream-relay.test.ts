@@ -40,7 +40,7 @@ describe('stream relay', () => {
     stream.connections.length = 0;
     stream.cutNextAfterMs = 2500;
     const began = Date.now();
-    const outcome = await sink.relay(stream.url, { playId: 'relay-drop', volume: 100, durationMs: 8000 }).done;
+    const outcome = await sink.prepare({ streamUrl: stream.url, untilMs: Date.now() + 8000 }, { playId: 'relay-drop', volume: 100 }).start().done;
     const took = Date.now() - began;
     expect(took).toBeGreaterThan(7500);
     expect(took).toBeLessThan(8700);
@@ -57,7 +57,7 @@ describe('stream relay', () => {
   }, 20_000);
 
   it('stops on request (preemption) and keeps what was relayed', async () => {
-    const handle = sink.relay(stream.url, { playId: 'relay-stop', volume: 100, durationMs: 30_000 });
+    const handle = sink.prepare({ streamUrl: stream.url, untilMs: Date.now() + 30_000 }, { playId: 'relay-stop', volume: 100 }).start();
     setTimeout(() => handle.stop(), 2500);
     const outcome = await handle.done;
     expect(outcome.stopped).toBe(true);
@@ -68,7 +68,7 @@ describe('stream relay', () => {
   it('a stream that cannot be reached relays nothing and says why, trying until the window ends', async () => {
     const dead = 'http://127.0.0.1:9/none.mp3';
     const began = Date.now();
-    const outcome = await sink.relay(dead, { playId: 'relay-dead', volume: 100, durationMs: 3000 }).done;
+    const outcome = await sink.prepare({ streamUrl: dead, untilMs: Date.now() + 3000 }, { playId: 'relay-dead', volume: 100 }).start().done;
     expect(Date.now() - began).toBeGreaterThan(2700);
     expect(outcome.playedMs).toBe(0);
     expect(outcome.drops).toBeGreaterThanOrEqual(2);

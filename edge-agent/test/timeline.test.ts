@@ -1,7 +1,7 @@
 /** The agent's play order (Thông tư 39): emergency preempts, `priority` goes before `normal`. */
 import { describe, expect, it } from 'vitest';
 import { silentLogger, systemClock, type DesiredPlay, type DesiredState, type PlayReport, type Priority } from '@loalang/protocol';
-import type { AudioSink, PlayHandle, PlayOptions } from '../src/audio-sink.js';
+import type { AudioSink, PlayHandle, PlayOptions, PlaySource, PreparedPlay } from '../src/audio-sink.js';
 import type { ContentCache } from '../src/content-cache.js';
 import { Player } from '../src/player.js';
 import { Timeline } from '../src/timeline.js';
@@ -11,7 +11,10 @@ import { FakeAmplifier } from './peers.js';
 class RecordingSink implements AudioSink {
   started: string[] = [];
   constructor(private readonly lengthOf: (playId: string) => number) {}
-  play(_file: string, opts: PlayOptions): PlayHandle {
+  prepare(_source: PlaySource, opts: PlayOptions): PreparedPlay {
+    return { start: () => this.play(opts), cancel: () => undefined };
+  }
+  private play(opts: PlayOptions): PlayHandle {
     this.started.push(opts.playId);
     let stop = () => {};
     const done = new Promise<{ playedMs: number; stopped: boolean }>((resolve) => {
@@ -23,9 +26,6 @@ class RecordingSink implements AudioSink {
       };
     });
     return { done, stop: () => stop() };
-  }
-  relay(url: string, opts: PlayOptions & { durationMs: number }): PlayHandle {
-    return this.play(url, opts);
   }
 }
 

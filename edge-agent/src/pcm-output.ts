@@ -1,0 +1,69 @@
+/**
+ * The output stage of every play: one ffmpeg that reads raw PCM (s16le, 48 kHz, mono) on its
+ * stdin and writes it to the sound card or a WAV file. It is spawned during the amplifier's
+ * warm-up, before the play's instant, so process start (≈100 ms) never delays the audio: at
+ * the instant the first samples are written to a process that is already running.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/** s16le mono 48 kHz: 96 bytes per millisecond. */
+export const BYTES_PER_MS = 96;
+export const PCM_FORMAT = ['-f', 's16le', '-ar', '48000', '-ac', '1'] as const;
+
+const STOP_GRACE_MS = 2000;
+
+export interface PcmOutput {
+  /** Writes samples; false when the output no longer takes them. */
+  write(chunk: Buffer): boolean;
+  /** No more samples: ffmpeg finishes the output (drains the card, closes the WAV) and exits. */
+  end(): Promise<{ code: number | null; error?: string }>;
+  /** Stop now (preemption): ffmpeg still closes the WAV cleanly on SIGTERM. */
+  abort(): Promise<{ code: number | null; error?: string }>;
+}
+
+/** ffmpeg's arguments for an output stage. Raw PCM needs no probing: the smallest probe lets it write at the first chunk. */
+export function pcmOutputArgs(outputArgs: string[]): string[] {
+  return ['-hide_banner', '-nostdin', '-v', 'error', ...PCM_FORMAT, '-probesize', '32', '-analyzeduration', '0', '-i', 'pipe:0', ...outputArgs];
+}
+
+export function spawnPcmOutput(ffmpeg: string, outputArgs: string[]): PcmOutput {
+  const proc: ChildProcess = spawn(ffmpeg, pcmOutputArgs(outputArgs), {
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  let spawnError: string | undefined;
+  proc.stderr!.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString('utf8')).slice(-2000);
+  });
+  proc.stdin!.on('error', () => undefined); // the process died: its exit tells why
+  const closed = new Promise<{ code: number | null; error?: string }>((resolve) => {
+    proc.once('error', (err) => {
+      spawnError = err.message;
+      resolve({ code: null, error: err.message });
+    });
+    proc.once('close', (code) => {
+      const last = spawnError ?? stderr.trim().split('\n').at(-1);
+      resolve(code === 0 || !last ? { code } : { code, error: last.slice(0, 300) });
+    });
+  });
+  const alive = () => proc.exitCode === null && proc.signalCode === null && !spawnError;
+  return {
+    write: (chunk) => {
+      if (!alive() || proc.stdin!.destroyed) return false;
+      proc.stdin!.write(chunk);
+      return true;
+    },
+    end: () => {
+      proc.stdin!.end();
+      return closed;
+    },
+    abort: () => {
+      if (alive()) {
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), STOP_GRACE_MS);
+        void closed.then(() => clearTimeout(t));
+      }
+      return closed;
+    },
+  };
+}
