@@ -6,6 +6,7 @@ import { ServerCore } from '@loalang/broker';
 import { buildApp } from './app.js';
 import { bootstrapAdmin, type BootstrapResult } from './bootstrap.js';
 import type { PublicUrls } from './agent-config.js';
+import { serverSettingsFromEnv, type ServerSettings } from './server-env.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -16,6 +17,8 @@ export interface ServerOptions {
   publicHost?: string;
   logger?: PinoLogger;
   maxUploadBytes?: number;
+  /** Default: read from the environment (serverSettingsFromEnv). */
+  settings?: ServerSettings;
 }
 
 export interface RunningServer {
@@ -43,6 +46,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const publicHost = options.publicHost ?? (host === '0.0.0.0' || host === '::' ? defaultPublicHost() : host);
   let urls: PublicUrls = { http: '', mqtt: '' };
   const core = await ServerCore.create({
+    ...(options.settings ?? serverSettingsFromEnv()),
     dataDir: options.dataDir,
     mqttHost: host,
     mqttPort: options.mqttPort,

@@ -1,0 +1,35 @@
+/**
+ * Server settings read from the environment (documented in the README's configuration table).
+ * Every value is checked at start; a bad one stops the server with a message in both languages.
+ */
+import type { CoreOptions } from '@loalang/broker';
+
+export type ServerSettings = Pick<CoreOptions, 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec'>;
+
+function bad(name: string, value: string, en: string, vi: string): Error {
+  return new Error(`${name}=${JSON.stringify(value)}: ${vi} / ${en}`);
+}
+
+function number(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) throw bad(name, raw, `must be a number from ${min} to ${max}`, `phải là số từ ${min} đến ${max}`);
+  return n;
+}
+
+export function serverSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSettings {
+  const settings: ServerSettings = {};
+  const hosts = env['LOALANG_STREAM_HOSTS'];
+  if (hosts) {
+    const list = hosts.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+    const invalid = list.find((h) => !/^[a-z0-9.-]{1,253}$/.test(h));
+    if (invalid) throw bad('LOALANG_STREAM_HOSTS', hosts, `"${invalid}" is not a host name`, `"${invalid}" không phải tên máy chủ`);
+    settings.streamHosts = list;
+  }
+  const horizonHours = number(env, 'LOALANG_DESIRED_HORIZON_HOURS', 1, 24 * 14);
+  if (horizonHours !== undefined) settings.desiredHorizonMs = horizonHours * 3600_000;
+  const maxAudio = number(env, 'LOALANG_MAX_AUDIO_SECONDS', 10, 24 * 3600);
+  if (maxAudio !== undefined) settings.maxAudioDurationSec = maxAudio;
+  return settings;
+}
