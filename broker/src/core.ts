@@ -17,7 +17,7 @@ import { ReportRepo } from './reports/reports.js';
 import { CommandRepo } from './devices/commands.js';
 import { DeviceEventRepo } from './devices/events.js';
 import { MqttServer } from './mqtt/index.js';
-import { MediaPipeline } from './media/index.js';
+import { MediaPipeline, type LoudnessTarget, type SpeechEngine } from './media/index.js';
 import type { UplinkMessage } from './mqtt/contracts.js';
 import type { ContentItem } from './content/content-repo.js';
 
@@ -33,6 +33,9 @@ export interface CoreOptions {
   desiredHorizonMs?: number;
   /** Hosts schedules may relay streams from; absent: any http(s) host. */
   streamHosts?: string[];
+  loudness?: LoudnessTarget;
+  /** Text-to-speech engine; default espeak-ng. */
+  speech?: SpeechEngine;
 }
 
 export class ServerCore {
@@ -105,6 +108,8 @@ export class ServerCore {
       contentDir: join(options.dataDir, 'content'),
       logger,
       ...(options.maxAudioDurationSec ? { maxDurationSec: options.maxAudioDurationSec } : {}),
+      ...(options.loudness ? { loudness: options.loudness } : {}),
+      ...(options.speech ? { speech: options.speech } : {}),
     });
     const reports = repos.reports;
     const mqtt = await MqttServer.create({

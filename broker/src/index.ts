@@ -19,3 +19,4 @@ export * from './schedules/recurrence.js';
 export * from './schedules/quiet-check.js';
 export * from './schedules/timeline.js';
 export * from './reports/daily.js';
+export { DEFAULT_LOUDNESS, HttpSpeechEngine, type LoudnessTarget, type SpeechEngine } from './media/index.js';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { MediaPipeline, TARGET_LUFS, sha256File } from '../src/media/index.js';
 
@@ -92,6 +92,7 @@ describe.skipIf(!hasEspeak)('text to speech', () => {
   it('speaks Vietnamese through espeak-ng', async () => {
     const wav = await media.synthesize('Xin chào bà con, đây là bản tin của xã.');
     const audio = await media.ingest(wav);
+    rmSync(dirname(wav), { recursive: true, force: true });
     expect(audio.durationMs).toBeGreaterThan(1000);
     await expect(media.synthesize('   ')).rejects.toMatchObject({ code: 'LOA_ERR_TTS_TEXT' });
   });

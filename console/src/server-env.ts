@@ -2,9 +2,10 @@
  * Server settings read from the environment (documented in the README's configuration table).
  * Every value is checked at start; a bad one stops the server with a message in both languages.
  */
-import type { CoreOptions } from '@loalang/broker';
+import { readFileSync } from 'node:fs';
+import { DEFAULT_LOUDNESS, HttpSpeechEngine, type CoreOptions } from '@loalang/broker';
 
-export type ServerSettings = Pick<CoreOptions, 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec'>;
+export type ServerSettings = Pick<CoreOptions, 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech'>;
 
 function bad(name: string, value: string, en: string, vi: string): Error {
   return new Error(`${name}=${JSON.stringify(value)}: ${vi} / ${en}`);
@@ -31,5 +32,27 @@ export function serverSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Ser
   if (horizonHours !== undefined) settings.desiredHorizonMs = horizonHours * 3600_000;
   const maxAudio = number(env, 'LOALANG_MAX_AUDIO_SECONDS', 10, 24 * 3600);
   if (maxAudio !== undefined) settings.maxAudioDurationSec = maxAudio;
+  const lufs = number(env, 'LOALANG_LOUDNESS_LUFS', -36, -5);
+  const peak = number(env, 'LOALANG_TRUE_PEAK_DB', -9, 0);
+  if (lufs !== undefined || peak !== undefined) settings.loudness = { integratedLufs: lufs ?? DEFAULT_LOUDNESS.integratedLufs, truePeakDb: peak ?? DEFAULT_LOUDNESS.truePeakDb };
+  const ttsUrl = env['LOALANG_TTS_URL'];
+  if (ttsUrl) {
+    const keyFile = env['LOALANG_TTS_KEY_FILE'];
+    const apiKey = keyFile ? readKey(keyFile) : env['LOALANG_TTS_KEY'];
+    const timeoutSec = number(env, 'LOALANG_TTS_TIMEOUT_SEC', 1, 600);
+    try {
+      settings.speech = new HttpSpeechEngine({ url: ttsUrl, ...(apiKey ? { apiKey } : {}), ...(timeoutSec ? { timeoutMs: timeoutSec * 1000 } : {}) });
+    } catch {
+      throw bad('LOALANG_TTS_URL', ttsUrl, 'must be an http(s) URL', 'phải là địa chỉ http(s)');
+    }
+  }
   return settings;
+}
+
+function readKey(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw bad('LOALANG_TTS_KEY_FILE', path, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, `không đọc được (${(err as NodeJS.ErrnoException).code ?? 'lỗi'})`);
+  }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { HttpSpeechEngine } from '@loalang/broker';
 import { serverSettingsFromEnv } from '../src/server-env.js';
 
 describe('server settings from the environment', () => {
@@ -9,6 +10,15 @@ describe('server settings from the environment', () => {
       maxAudioDurationSec: 3600,
     });
     expect(serverSettingsFromEnv({})).toEqual({});
+  });
+
+  it('reads the loudness target and an HTTP text-to-speech service', () => {
+    expect(serverSettingsFromEnv({ LOALANG_LOUDNESS_LUFS: '-23' }).loudness).toEqual({ integratedLufs: -23, truePeakDb: -1.5 });
+    const speech = serverSettingsFromEnv({ LOALANG_TTS_URL: 'https://tts.example.vn/v1/speak', LOALANG_TTS_KEY: 'k' }).speech;
+    expect(speech).toBeInstanceOf(HttpSpeechEngine);
+    expect(() => serverSettingsFromEnv({ LOALANG_TTS_URL: 'tts.example.vn' })).toThrow(/LOALANG_TTS_URL.*http\(s\)/);
+    expect(() => serverSettingsFromEnv({ LOALANG_TTS_URL: 'https://tts.example.vn', LOALANG_TTS_KEY_FILE: '/nonexistent/key' })).toThrow(/ENOENT/);
+    expect(() => serverSettingsFromEnv({ LOALANG_LOUDNESS_LUFS: '-3' })).toThrow(/-36 to -5/);
   });
 
   it('refuses bad values with both languages', () => {

@@ -10,6 +10,7 @@ const specs = {
   LOA_ERR_MEDIA_TIMEOUT: { status: 504, en: 'Processing the audio took too long', vi: 'Xử lý âm thanh quá lâu' },
   LOA_ERR_MEDIA_FAILED: { status: 500, en: 'Processing the audio failed', vi: 'Xử lý âm thanh thất bại' },
   LOA_ERR_TTS_UNAVAILABLE: { status: 503, en: 'Text-to-speech is not installed (Debian package espeak-ng)', vi: 'Chưa cài đặt chuyển văn bản thành giọng nói (gói espeak-ng)' },
+  LOA_ERR_TTS_SERVICE: { status: 502, en: 'The text-to-speech service failed', vi: 'Dịch vụ chuyển văn bản thành giọng nói bị lỗi' },
   LOA_ERR_TTS_TEXT: { status: 400, en: 'The text cannot be spoken', vi: 'Không thể đọc văn bản này' },
 } as const;
 

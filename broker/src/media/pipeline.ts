@@ -5,15 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isValidId, newId, silentLogger, type Logger } from '@loalang/protocol';
 import { mediaError } from './errors.js';
-import { normaliseToOpus, type Loudness } from './normalise.js';
+import { checkLoudnessTarget, DEFAULT_LOUDNESS, normaliseToOpus, type Loudness, type LoudnessTarget } from './normalise.js';
 import { probeAudio, type AudioInfo } from './probe.js';
-import { runTool } from './run-tool.js';
 import { spellNumbersVi } from './vi-text.js';
+import { EspeakEngine, type SpeechEngine } from './speech.js';
 import { locateMediaTools, type MediaTools } from './tools.js';
 
 export interface IngestedAudio {
@@ -35,6 +34,10 @@ export interface MediaPipelineOptions {
   maxDurationSec?: number;
   /** Time limit for each ffmpeg/ffprobe run. */
   timeoutMs?: number;
+  /** Default −16 LUFS, −1.5 dBTP. */
+  loudness?: LoudnessTarget;
+  /** Default espeak-ng (offline). */
+  speech?: SpeechEngine;
 }
 
 export const MAX_TTS_CHARS = 5000;
@@ -52,12 +55,17 @@ export class MediaPipeline {
     private readonly logger: Logger,
     private readonly maxDurationSec: number,
     private readonly timeoutMs: number,
+    readonly loudness: LoudnessTarget,
+    readonly speech: SpeechEngine,
   ) {}
 
   static async create(options: MediaPipelineOptions): Promise<MediaPipeline> {
+    const loudness = checkLoudnessTarget(options.loudness ?? DEFAULT_LOUDNESS);
     await mkdir(options.contentDir, { recursive: true });
     const tools = options.tools ?? (await locateMediaTools());
-    return new MediaPipeline(tools, options.contentDir, options.logger ?? silentLogger, options.maxDurationSec ?? 3 * 3600, options.timeoutMs ?? 5 * 60_000);
+    const timeoutMs = options.timeoutMs ?? 5 * 60_000;
+    const speech = options.speech ?? new EspeakEngine(tools.espeak, timeoutMs);
+    return new MediaPipeline(tools, options.contentDir, options.logger ?? silentLogger, options.maxDurationSec ?? 3 * 3600, timeoutMs, loudness, speech);
   }
 
   contentPath(id: string): string {
@@ -71,7 +79,7 @@ export class MediaPipeline {
     const final = this.contentPath(id);
     const tmp = join(this.contentDir, `.${id}.tmp.ogg`);
     try {
-      const loudness = await normaliseToOpus(this.tools, srcPath, tmp, this.timeoutMs);
+      const loudness = await normaliseToOpus(this.tools, srcPath, tmp, this.timeoutMs, this.loudness);
       const out = await probeAudio(this.tools, tmp, { maxDurationSec: this.maxDurationSec + 60, timeoutMs: this.timeoutMs });
       const sha256 = await sha256File(tmp);
       const { size } = await stat(tmp);
@@ -93,25 +101,19 @@ export class MediaPipeline {
     }
   }
 
-  /** Speaks text to a WAV in a fresh temp folder; the caller ingests and then deletes it. */
+  /**
+   * Speaks text into an audio file in a fresh temp folder (the caller ingests it, then deletes
+   * the folder). Text is checked and, for Vietnamese voices, numbers, dates and times are
+   * spelled the Vietnamese way before any engine sees it.
+   */
   async synthesize(text: string, opts: { voice?: string } = {}): Promise<string> {
-    if (!this.tools.espeak) throw mediaError('LOA_ERR_TTS_UNAVAILABLE');
     const clean = text.replace(/[\u0000-\u0008\u000b-\u001f]/g, ' ').trim();
     if (clean.length === 0 || clean.length > MAX_TTS_CHARS) {
       throw mediaError('LOA_ERR_TTS_TEXT', { en: `1 to ${MAX_TTS_CHARS} characters`, vi: `từ 1 đến ${MAX_TTS_CHARS} ký tự` });
     }
     const voice = opts.voice ?? 'vi';
     if (!/^[A-Za-z0-9_+-]{1,32}$/.test(voice)) throw mediaError('LOA_ERR_TTS_TEXT', { en: `unknown voice ${voice}`, vi: `giọng đọc không hợp lệ ${voice}` });
-    const dir = await mkdtemp(join(tmpdir(), 'loalang-tts-'));
-    const wav = join(dir, 'speech.wav');
-    // `--` ends the options: the text is an argument, never parsed as a flag or by a shell.
-    const spoken = voice.startsWith('vi') ? spellNumbersVi(clean) : clean;
-    const r = await runTool(this.tools.espeak, ['-v', voice, '-s', '150', '-w', wav, '--', spoken], this.timeoutMs);
-    if (r.code !== 0) {
-      await rm(dir, { recursive: true, force: true });
-      throw mediaError('LOA_ERR_TTS_TEXT', { en: r.stderr.trim().slice(0, 200), vi: 'espeak-ng không đọc được văn bản' });
-    }
-    return wav;
+    return this.speech.synthesize(voice.startsWith('vi') ? spellNumbersVi(clean) : clean, voice);
   }
 
   async remove(id: string): Promise<void> {
