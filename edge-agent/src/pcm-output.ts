@@ -59,6 +59,8 @@ export function spawnPcmOutput(ffmpeg: string, outputArgs: string[]): PcmOutput 
     },
     abort: () => {
       if (alive()) {
+        // SIGTERM alone does not wake ffmpeg blocked on an empty stdin; the end of input does.
+        proc.stdin!.end();
         proc.kill('SIGTERM');
         const t = setTimeout(() => proc.kill('SIGKILL'), STOP_GRACE_MS);
         void closed.then(() => clearTimeout(t));

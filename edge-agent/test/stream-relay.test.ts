@@ -1,9 +1,11 @@
 /** Stream relays (tiếp sóng) on real ffmpeg from a local Icecast-like HTTP stream. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { FfmpegSink } from '../src/audio-sink.js';
 import { locateFfmpeg } from '../src/ffmpeg.js';
 import { startStreamServer, type StreamServer } from './peers.js';
@@ -36,6 +38,27 @@ afterAll(async () => {
 });
 
 describe('stream relay', () => {
+  it('relays an HLS stream (AAC segments)', async () => {
+    const hls = join(work, 'hls');
+    mkdirSync(hls);
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=600:duration=20', '-ac', '1', '-c:a', 'aac', '-b:a', '64k', '-f', 'hls', '-hls_time', '2', '-hls_list_size', '0', join(hls, 'live.m3u8')]);
+    const files = createServer((req, res) => {
+      const name = basename(req.url ?? '');
+      if (!existsSync(join(hls, name))) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': name.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : 'video/mp2t' }).end(readFileSync(join(hls, name)));
+    });
+    await new Promise<void>((r) => files.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = `http://127.0.0.1:${(files.address() as AddressInfo).port}/live.m3u8`;
+      const outcome = await sink.prepare({ streamUrl: url, untilMs: Date.now() + 4000 }, { playId: 'relay-hls', volume: 100 }).start().done;
+      expect(outcome.drops).toBe(0);
+      expect(outcome.playedMs).toBeGreaterThan(3000);
+      expect(wavRms(join(work, 'sink', 'relay-hls.wav'))).toBeGreaterThan(0.06);
+    } finally {
+      await new Promise<void>((r) => files.close(() => r()));
+    }
+  }, 20_000);
+
   it('relays for its window, reconnects once when the stream drops, and counts what was relayed', async () => {
     stream.connections.length = 0;
     stream.cutNextAfterMs = 2500;
@@ -58,9 +81,18 @@ describe('stream relay', () => {
 
   it('stops on request (preemption) and keeps what was relayed', async () => {
     const handle = sink.prepare({ streamUrl: stream.url, untilMs: Date.now() + 30_000 }, { playId: 'relay-stop', volume: 100 }).start();
-    setTimeout(() => handle.stop(), 2500);
+    let stoppedAt = 0;
+    setTimeout(() => {
+      stoppedAt = Date.now();
+      handle.stop();
+    }, 2500);
     const outcome = await handle.done;
+    expect(Date.now() - stoppedAt).toBeLessThan(500);
     expect(outcome.stopped).toBe(true);
+    // ffmpeg closed the WAV properly: the header's data size matches the file.
+    const wav = readFileSync(join(work, 'sink', 'relay-stop.wav'));
+    const data = wav.indexOf('data', 12, 'latin1');
+    expect(wav.readUInt32LE(data + 4)).toBe(wav.length - data - 8);
     expect(outcome.playedMs).toBeGreaterThan(1000);
     expect(outcome.playedMs).toBeLessThan(3000);
   }, 20_000);
