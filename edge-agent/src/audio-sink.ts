@@ -10,7 +10,7 @@ import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { prepareFile } from './paced-file.js';
 import { spawnPcmOutput } from './pcm-output.js';
-import { DEFAULT_RELAY_TIMING, relayStream, type RelayTiming } from './stream-relay.js';
+import { DEFAULT_RELAY_TIMING, prepareRelay, type RelayTiming } from './stream-relay.js';
 
 export interface PlayOptions {
   playId: string;
@@ -94,12 +94,16 @@ export class FfmpegSink implements AudioSink {
         },
       );
     if ('streamUrl' in source) {
+      const relay = prepareRelay(this.ffmpeg, source.streamUrl, source.untilMs, pcm, this.relayTiming);
       return {
         start: () => {
-          const run = relayStream(this.ffmpeg, source.streamUrl, source.untilMs, pcm, this.relayTiming);
+          const run = relay.start();
           return { done: settle(run.done), stop: () => run.stop() };
         },
-        cancel: () => void pcm.abort().then(() => (partPath ? rm(partPath, { force: true }) : undefined)),
+        cancel: () => {
+          relay.cancel();
+          if (partPath) void rm(partPath, { force: true });
+        },
       };
     }
     const file = prepareFile(this.ffmpeg, source.file, pcm);

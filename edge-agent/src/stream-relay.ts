@@ -1,12 +1,12 @@
 /**
  * Stream relay (tiếp sóng): plays a live HTTP/Icecast/HLS stream for a fixed window. One
- * output ffmpeg (sound card or WAV file) runs for the whole window and reads raw PCM on its
+ * output stage (sound card or WAV file) runs for the whole window and reads raw PCM on its
  * stdin; an input ffmpeg decodes the stream into it. When the stream drops or cannot be
  * reached, a new input is started after a short wait, until the window ends. What was relayed
  * is counted from the PCM that reached the output, so the report says how long listeners
  * actually heard the station.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { BYTES_PER_MS, PCM_FORMAT, type PcmOutput } from './pcm-output.js';
 
 export interface RelayTiming {
@@ -17,7 +17,7 @@ export interface RelayTiming {
   readTimeoutMs: number;
 }
 
-export const DEFAULT_RELAY_TIMING: RelayTiming = { retryMinMs: 1000, retryMaxMs: 5000, readTimeoutMs: 5000 };
+export const DEFAULT_RELAY_TIMING: RelayTiming = { retryMinMs: 500, retryMaxMs: 5000, readTimeoutMs: 5000 };
 
 export interface RelayOutcome {
   playedMs: number;
@@ -44,76 +44,103 @@ export function relayInputArgs(url: string, seconds: number, readTimeoutMs: numb
   ];
 }
 
-/** Relays `url` into `output` from now until `untilMs` (epoch ms), reconnecting when it drops. */
-export function relayStream(ffmpeg: string, url: string, untilMs: number, output: PcmOutput, timing: RelayTiming = DEFAULT_RELAY_TIMING): RelayRun {
-  let stopRequested = false;
-  let input: ChildProcess | null = null;
-  let wake: (() => void) | null = null;
-  const deadline = untilMs;
+interface Input {
+  /** Audio flows to the output from now on (until then it waits in the pipe). */
+  release(): void;
+  kill(): void;
+  result: Promise<{ bytes: number; error?: string }>;
+}
 
-  const runInput = (seconds: number) =>
-    new Promise<{ bytes: number; error?: string }>((resolve) => {
-      let bytes = 0;
-      let stderr = '';
-      const proc = spawn(ffmpeg, relayInputArgs(url, seconds, timing.readTimeoutMs), { stdio: ['ignore', 'pipe', 'pipe'] });
-      input = proc;
-      // -t counts from the first decoded sample, which comes after connecting and probing:
-      // the window's end is kept by the clock, with SIGKILL as the backstop.
-      const endOfWindow = setTimeout(() => proc.kill('SIGTERM'), seconds * 1000);
-      const backstop = setTimeout(() => proc.kill('SIGKILL'), seconds * 1000 + 2000);
-      proc.stdout!.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        output.write(chunk);
-      });
-      proc.stderr!.on('data', (c: Buffer) => {
-        stderr = (stderr + c.toString('utf8')).slice(-2000);
-      });
+/**
+ * Prepares a relay of `url` into `output` until `untilMs` (epoch ms): the first connection is
+ * opened now, during the warm-up, so audio is ready at the instant. `start()` releases it and
+ * reconnects whenever the stream drops, until the window ends.
+ */
+export function prepareRelay(ffmpeg: string, url: string, untilMs: number, output: PcmOutput, timing: RelayTiming = DEFAULT_RELAY_TIMING): { start(): RelayRun; cancel(): void } {
+  const connect = (): Input => {
+    let bytes = 0;
+    let stderr = '';
+    const windowLeft = Math.max(100, untilMs - Date.now());
+    const proc = spawn(ffmpeg, relayInputArgs(url, windowLeft / 1000, timing.readTimeoutMs), { stdio: ['ignore', 'pipe', 'pipe'] });
+    // -t counts from the first decoded sample, which comes after connecting and probing:
+    // the window's end is kept by the clock, with SIGKILL as the backstop.
+    const endOfWindow = setTimeout(() => proc.kill('SIGTERM'), windowLeft);
+    const backstop = setTimeout(() => proc.kill('SIGKILL'), windowLeft + 2000);
+    proc.stdout!.pause();
+    proc.stdout!.on('data', (chunk: Buffer) => {
+      // Audio that waited during the warm-up makes the relay run a little behind live; the
+      // window still ends on time, so what would spill past it is not played.
+      const room = Math.max(0, capBytes - forwarded);
+      const part = chunk.length <= room ? chunk : chunk.subarray(0, room - (room % 2));
+      if (part.length === 0) return;
+      bytes += part.length;
+      forwarded += part.length;
+      output.write(part);
+    });
+    proc.stderr!.on('data', (c: Buffer) => {
+      stderr = (stderr + c.toString('utf8')).slice(-2000);
+    });
+    const result = new Promise<{ bytes: number; error?: string }>((resolve) => {
       const finish = (error?: string) => {
         clearTimeout(endOfWindow);
         clearTimeout(backstop);
-        input = null;
         const last = error ?? stderr.trim().split('\n').at(-1);
         resolve(last ? { bytes, error: last.slice(0, 300) } : { bytes });
       };
       proc.once('error', (err) => finish(err.message));
       proc.once('close', () => finish());
     });
+    return { release: () => proc.stdout!.resume(), kill: () => proc.kill('SIGTERM'), result };
+  };
 
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
-
-  const done = (async (): Promise<RelayOutcome> => {
-    let total = 0;
-    let drops = 0;
-    let retry = timing.retryMinMs;
-    let lastError: string | undefined;
-    while (!stopRequested) {
-      const left = deadline - Date.now();
-      if (left < 100) break;
-      const r = await runInput(left / 1000);
-      total += r.bytes;
-      if (r.error) lastError = r.error;
-      if (stopRequested || deadline - Date.now() < 250) break;
-      drops++;
-      retry = r.bytes > 0 ? timing.retryMinMs : Math.min(retry * 2, timing.retryMaxMs);
-      await pause(Math.min(r.bytes > 0 ? timing.retryMinMs : retry, Math.max(0, deadline - Date.now())));
-    }
-    await (stopRequested ? output.abort() : output.end());
-    return { playedMs: Math.round(total / BYTES_PER_MS), stopped: stopRequested, drops, ...(lastError ? { lastError } : {}) };
-  })();
-
+  let forwarded = 0;
+  let capBytes = Infinity;
+  let input: Input = connect();
   return {
-    done,
-    stop: () => {
-      stopRequested = true;
-      (input as ChildProcess | null)?.kill('SIGTERM');
-      wake?.();
+    cancel: () => {
+      input.kill();
+      void output.abort();
+    },
+    start: () => {
+      capBytes = Math.max(0, untilMs - Date.now()) * BYTES_PER_MS;
+      let stopRequested = false;
+      let wake: (() => void) | null = null;
+      const pause = (ms: number) =>
+        new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, ms);
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+      const done = (async (): Promise<RelayOutcome> => {
+        let total = 0;
+        let drops = 0;
+        let retry = timing.retryMinMs;
+        let lastError: string | undefined;
+        for (;;) {
+          input.release();
+          const r = await input.result;
+          total += r.bytes;
+          if (r.error) lastError = r.error;
+          if (stopRequested || untilMs - Date.now() < 250) break;
+          drops++;
+          retry = r.bytes > 0 ? timing.retryMinMs : Math.min(retry * 2, timing.retryMaxMs);
+          await pause(Math.min(retry, Math.max(0, untilMs - Date.now())));
+          if (stopRequested || untilMs - Date.now() < 100) break;
+          input = connect();
+        }
+        await (stopRequested ? output.abort() : output.end());
+        return { playedMs: Math.round(total / BYTES_PER_MS), stopped: stopRequested, drops, ...(lastError ? { lastError } : {}) };
+      })();
+      return {
+        done,
+        stop: () => {
+          stopRequested = true;
+          input.kill();
+          wake?.();
+        },
+      };
     },
   };
 }
