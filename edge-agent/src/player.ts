@@ -18,14 +18,32 @@ export interface PlayerDeps {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Waits on the clock's timer, then in small steps, so audio starts within a millisecond or two. */
-export async function waitUntil(clock: Clock, at: number): Promise<void> {
+export async function waitUntil(clock: Clock, at: number, signal?: AbortSignal): Promise<void> {
   const coarse = at - clock.now() - 15;
-  if (coarse > 0) await new Promise<void>((r) => clock.setTimeout(r, coarse));
-  while (clock.now() < at) await new Promise<void>((r) => setImmediate(r));
+  if (coarse > 0 && !signal?.aborted) {
+    await new Promise<void>((resolve) => {
+      const timer = clock.setTimeout(done, coarse);
+      function done() {
+        clock.clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      }
+      signal?.addEventListener('abort', done);
+    });
+  }
+  while (clock.now() < at && !signal?.aborted) await new Promise<void>((r) => setImmediate(r));
+}
+
+interface Slot {
+  play: DesiredPlay;
+  handle: PlayHandle | null;
+  preemptedBy: string | null;
+  /** Aborted when the play is preempted before its instant. */
+  waiting: AbortController;
 }
 
 export class Player {
-  private current: { play: DesiredPlay; handle: PlayHandle | null; preemptedBy: string | null } | null = null;
+  private current: Slot | null = null;
   private ampOffTimer: ClockTimer | null = null;
   private ampOn = false;
 
@@ -39,6 +57,7 @@ export class Player {
   preempt(byPlayId: string): void {
     if (!this.current) return;
     this.current.preemptedBy = byPlayId;
+    this.current.waiting.abort(); // not started yet: give way now, not at its instant
     this.current.handle?.stop();
   }
 
@@ -74,7 +93,7 @@ export class Player {
   async run(play: DesiredPlay, file: string | null, volume: number, ampError: string | undefined): Promise<PlayReport> {
     const base = { v: 1 as const, reportId: newId(), playId: play.playId, scheduleId: play.scheduleId, contentId: play.contentId, scheduledAt: play.startAt };
     const amp = ampError ? { ampError } : {};
-    const slot: { play: DesiredPlay; handle: PlayHandle | null; preemptedBy: string | null } = { play, handle: null, preemptedBy: null };
+    const slot: Slot = { play, handle: null, preemptedBy: null, waiting: new AbortController() };
     this.current = slot;
     let prepared: PreparedPlay | null = null;
     try {
@@ -85,7 +104,7 @@ export class Player {
       // Processes start now, during the warm-up; the audio itself at the instant.
       const source: PlaySource = play.streamUrl ? { streamUrl: play.streamUrl, untilMs: windowEnd } : { file: file! };
       prepared = this.d.sink.prepare(source, { playId: play.playId, volume: play.volume ?? volume });
-      await waitUntil(this.d.clock, startAt);
+      await waitUntil(this.d.clock, startAt, slot.waiting.signal);
       if (slot.preemptedBy) {
         prepared.cancel();
         return { ...base, status: 'interrupted', reason: `preempted-by:${slot.preemptedBy}`, playedMs: 0, ...amp };
