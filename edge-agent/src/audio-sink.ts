@@ -93,27 +93,14 @@ export class FfmpegSink implements AudioSink {
           throw err;
         },
       );
-    if ('streamUrl' in source) {
-      const relay = prepareRelay(this.ffmpeg, source.streamUrl, source.untilMs, pcm, this.relayTiming);
-      return {
-        start: () => {
-          const run = relay.start();
-          return { done: settle(run.done), stop: () => run.stop() };
-        },
-        cancel: () => {
-          relay.cancel();
-          if (partPath) void rm(partPath, { force: true });
-        },
-      };
-    }
-    const file = prepareFile(this.ffmpeg, source.file, pcm);
+    const prepared = 'streamUrl' in source ? prepareRelay(this.ffmpeg, source.streamUrl, source.untilMs, pcm, this.relayTiming) : prepareFile(this.ffmpeg, source.file, pcm);
     return {
       start: () => {
-        const handle = file.start();
+        const handle = prepared.start();
         return { done: settle(handle.done), stop: () => handle.stop() };
       },
       cancel: () => {
-        file.cancel();
+        prepared.cancel();
         if (partPath) void rm(partPath, { force: true });
       },
     };

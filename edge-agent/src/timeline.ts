@@ -48,6 +48,10 @@ export class Timeline {
 
   apply(state: DesiredState): void {
     this.quietHours = state.quietHours ?? null;
+    // A waiting play the new programme no longer holds (its schedule was deleted or changed) is dropped.
+    const kept = new Set(state.plays.map((p) => p.playId));
+    for (const p of this.waiting.filter((w) => !kept.has(w.playId))) this.started.delete(p.playId);
+    this.waiting = this.waiting.filter((p) => kept.has(p.playId));
     for (const t of this.timers.values()) this.d.clock.clearTimeout(t);
     this.timers.clear();
     const now = this.d.clock.now();
@@ -128,11 +132,6 @@ export class Timeline {
     const report = await this.d.player.run(play, file, this.d.volume(), ampError);
     this.d.logger.info({ playId: play.playId, status: report.status, startedAt: report.startedAt, playedMs: report.playedMs }, 'play finished');
     this.d.report(report);
-  }
-
-  /** Plays not yet started, for telemetry and reported state. */
-  pendingCount(): number {
-    return this.timers.size;
   }
 
   async stop(): Promise<void> {

@@ -31,14 +31,17 @@ class RecordingSink implements AudioSink {
 
 const cache = { pathFor: () => '/cached.ogg' } as unknown as ContentCache;
 
+const stateOf = (plays: DesiredPlay[], version = 1): DesiredState => {
+  const now = Date.now();
+  return { v: 1, deviceId: 'd', version, issuedAt: new Date(now).toISOString(), horizonUntil: new Date(now + 3600_000).toISOString(), plays };
+};
+
 function run(plays: DesiredPlay[]) {
   const sink = new RecordingSink((id) => plays.find((p) => p.playId === id)!.durationMs);
   const reports: PlayReport[] = [];
   const player = new Player({ amplifier: new FakeAmplifier(), sink, clock: systemClock, logger: silentLogger, tailMs: 100 });
   const timeline = new Timeline({ player, cache, clock: systemClock, logger: silentLogger, warmupMs: 100, volume: () => 80, isDone: () => false, report: (r) => reports.push(r) });
-  const now = Date.now();
-  const state: DesiredState = { v: 1, deviceId: 'd', version: 1, issuedAt: new Date(now).toISOString(), horizonUntil: new Date(now + 3600_000).toISOString(), plays };
-  timeline.apply(state);
+  timeline.apply(stateOf(plays));
   return { sink, reports, timeline };
 }
 
@@ -81,5 +84,18 @@ describe('play order', () => {
     await timeline.stop();
     expect(sink.started).toEqual(['P', 'E']);
     expect(reports.find((r) => r.playId === 'P')).toMatchObject({ status: 'interrupted', reason: 'preempted-by:E' });
+  });
+
+  it('drops a waiting play that a new programme no longer holds', async () => {
+    const a = play('A', 'normal', 200, 900);
+    const b = play('B', 'normal', 400, 200);
+    const { sink, reports, timeline } = run([a, b]);
+    await new Promise((r) => setTimeout(r, 600)); // B is due and waits behind A
+    timeline.apply(stateOf([a], 2)); // B's schedule was deleted
+    await until(() => reports.length === 1);
+    await new Promise((r) => setTimeout(r, 400));
+    await timeline.stop();
+    expect(sink.started).toEqual(['A']);
+    expect(reports.map((r) => r.playId)).toEqual(['A']);
   });
 });
