@@ -69,6 +69,7 @@ export class MqttSession extends EventEmitter<SessionEvents> {
     });
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
     client.on('error', (err) => {
+      if (this.stopped) return; // the goodbye is done; late writes from shutting-down parts do not matter
       const code = (err as { code?: number }).code;
       if (code === 4 || code === 5) this.o.logger.error({}, 'the server refused this device\'s credentials / máy chủ từ chối thông tin đăng nhập của thiết bị');
       else this.o.logger.warn({ err: err.message }, 'mqtt error');
@@ -105,7 +106,7 @@ export class MqttSession extends EventEmitter<SessionEvents> {
 
   publish<K extends MessageKind>(kind: K, message: MessageOf<K>, qos: 0 | 1 = 1): Promise<void> {
     const client = this.client;
-    if (!client?.connected) return Promise.reject(new Error('not connected'));
+    if (this.stopped || !client?.connected) return Promise.reject(new Error(this.stopped ? 'stopped' : 'not connected'));
     return client.publishAsync(deviceTopic(this.o.deviceId, kind as 'report'), encodeMessage(kind, message), { qos }).then(() => undefined);
   }
 
