@@ -60,7 +60,7 @@ export class Agent {
     const logger = deps.logger ?? silentLogger;
     const ffmpeg = locateFfmpeg();
     const store = AgentStore.open(config.cacheDir);
-    const session = new MqttSession({ url: config.mqttUrl, deviceId: config.deviceId, password: config.password, logger });
+    const session = new MqttSession({ url: config.mqttUrl, deviceId: config.deviceId, password: config.password, keepaliveSec: config.keepaliveSec, logger });
     const cache = new ContentCache({
       dir: join(config.cacheDir, 'content'),
       store,

@@ -42,6 +42,7 @@ export const AgentConfigSchema = Type.Object(
     tailMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
     volume: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
     telemetryIntervalSec: Type.Optional(Type.Integer({ minimum: 5, maximum: 86_400 })),
+    keepaliveSec: Type.Optional(Type.Integer({ minimum: 1, maximum: 300, description: 'MQTT keepalive: the server marks the device offline after 1.5× this without a packet' })),
     cacheMaxBytes: Type.Optional(Type.Integer({ minimum: 1_000_000 })),
     logLevel: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
   },
@@ -50,12 +51,13 @@ export const AgentConfigSchema = Type.Object(
 
 type RawConfig = Static<typeof AgentConfigSchema>;
 
-export interface AgentConfig extends Omit<RawConfig, 'password' | 'passwordFile' | 'warmupMs' | 'tailMs' | 'volume' | 'telemetryIntervalSec' | 'cacheMaxBytes'> {
+export interface AgentConfig extends Omit<RawConfig, 'password' | 'passwordFile' | 'warmupMs' | 'tailMs' | 'volume' | 'telemetryIntervalSec' | 'keepaliveSec' | 'cacheMaxBytes'> {
   password: string;
   warmupMs: number;
   tailMs: number;
   volume: number;
   telemetryIntervalSec: number;
+  keepaliveSec: number;
   cacheMaxBytes: number;
 }
 
@@ -94,6 +96,7 @@ export function parseAgentConfig(raw: unknown, baseDir: string, env: NodeJS.Proc
     tailMs: c.tailMs ?? 2000,
     volume: c.volume ?? 80,
     telemetryIntervalSec: c.telemetryIntervalSec ?? 60,
+    keepaliveSec: c.keepaliveSec ?? 30,
     cacheMaxBytes: c.cacheMaxBytes ?? 2 * 1024 ** 3,
   };
 }

@@ -14,6 +14,8 @@ export interface SessionOptions {
   deviceId: string;
   password: string;
   logger: Logger;
+  /** MQTT keepalive (s), default 30. */
+  keepaliveSec?: number;
   minBackoffMs?: number;
   maxBackoffMs?: number;
 }
@@ -51,7 +53,7 @@ export class MqttSession extends EventEmitter<SessionEvents> {
       username: this.o.deviceId,
       password: this.o.password,
       clean: true,
-      keepalive: 30,
+      keepalive: this.o.keepaliveSec ?? 30,
       reconnectPeriod: 0,
       connectTimeout: 15_000,
       will: { topic: statusTopic, payload: encodeMessage('status', { v: 1, state: 'offline' }), qos: 1, retain: true },

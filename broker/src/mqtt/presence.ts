@@ -36,12 +36,12 @@ export class Presence {
     if (!wasOnline) this.emit({ deviceId, online: true, at: this.clock.now(), cause: 'connect' });
   }
 
-  gone(deviceId: string, client: Client): void {
+  gone(deviceId: string, client: Client, cause = 'disconnect'): void {
     if (this.unpend(deviceId, client)) return; // authenticated but never became ready
     if (this.current.get(deviceId) !== client) return;
     this.current.delete(deviceId);
     if (this.pending.has(deviceId)) return; // replaced by a newer connection: stays online
-    this.emit({ deviceId, online: false, at: this.clock.now(), cause: 'disconnect' });
+    this.emit({ deviceId, online: false, at: this.clock.now(), cause });
   }
 
   isOnline(deviceId: string): boolean {

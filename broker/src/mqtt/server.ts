@@ -159,14 +159,19 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
       // Refused filters are listed too, with QoS 128 (Aedes docs).
       if (subscriptions.some((s) => (s.qos as number) !== 128 && topicMatches(s.topic, desired))) this.emit('listening', identity.deviceId);
     });
+    // A half-open link (a frozen box, a 4G cell that dropped without a FIN) never sends a last
+    // will: the broker notices the missing keepalive pings (1.5× the keepalive) and closes it.
+    const silent = new WeakSet<Client>();
+    aedes.on('keepaliveTimeout', (client) => silent.add(client));
+    const cause = (client: Client) => (silent.has(client) ? 'missed-heartbeats' : 'disconnect');
     aedes.on('clientDisconnect', (client) => {
       const identity = this.identities.get(client);
-      if (identity) this.presence.gone(identity.deviceId, client);
+      if (identity) this.presence.gone(identity.deviceId, client, cause(client));
     });
     aedes.on('clientError', (client, err) => {
       logger.debug({ clientId: client.id, err: err.message }, 'client error');
       const identity = this.identities.get(client);
-      if (identity && client.closed) this.presence.gone(identity.deviceId, client);
+      if (identity && client.closed) this.presence.gone(identity.deviceId, client, cause(client));
     });
   }
 

@@ -1,0 +1,69 @@
+/**
+ * Presence with real processes: an agent killed goes offline at once (its socket closes), an
+ * agent frozen with SIGSTOP (a half-open link, no last will) goes offline through missed
+ * heartbeats within 1.5× its keepalive, and comes back online after SIGCONT. Every
+ * transition is kept in the device's history.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { api, requireTool, startCli, until, type Proc } from './support.js';
+
+const haveTools = requireTool('ffmpeg');
+const PASSWORD = 'presence-admin-pass';
+const KEEPALIVE_SEC = 2;
+
+describe.skipIf(!haveTools)('presence of a real agent process', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'loalang-presence-'));
+  let server: Proc | undefined;
+  let agent: Proc | undefined;
+  afterAll(async () => {
+    if (agent?.child.pid && agent.child.exitCode === null) agent.child.kill('SIGCONT');
+    await agent?.stop();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('goes offline when killed, when frozen (missed heartbeats), and online again', async () => {
+    server = startCli(['server', '--data', join(dir, 'server'), '--http-port', '0', '--mqtt-port', '0', '--host', '127.0.0.1'], { LOALANG_ADMIN_PASSWORD: PASSWORD, LOALANG_LOG_LEVEL: 'warn' });
+    const base = (await server.waitFor(/api:\s+(http:\/\/\S+)\/api\/v1/, 20_000))[1]!;
+    const token = (await api<{ token: string }>(base, '/api/v1/auth/login', { json: { username: 'admin', password: PASSWORD } })).body.token;
+    const root = (await api<{ id: string }[]>(base, '/api/v1/areas', { token })).body[0]!;
+    const device = await api<{ id: string; agentConfig: Record<string, unknown> }>(base, '/api/v1/devices', { token, json: { name: 'Loa đầu cầu', areaId: root.id } });
+    const config = join(dir, 'agent.json');
+    writeFileSync(config, JSON.stringify({ ...device.body.agentConfig, cacheDir: join(dir, 'agent'), serial: { simulate: true }, audioSink: 'null', keepaliveSec: KEEPALIVE_SEC }));
+    type Device = { online: boolean; presenceHistory: { online: boolean; cause: string; at: string }[] };
+    const get = async () => (await api<Device>(base, `/api/v1/devices/${device.body.id}`, { token })).body;
+    const startAgent = () => startCli(['agent', '--config', config], { LOALANG_LOG_LEVEL: 'warn' });
+    const timeUntil = async (online: boolean, limitMs: number) => {
+      const t0 = Date.now();
+      await until(online ? 'online' : 'offline', limitMs, async () => (await get()).online === online);
+      return Date.now() - t0;
+    };
+
+    agent = startAgent();
+    await timeUntil(true, 15_000);
+
+    // Frozen: the TCP link stays open, no will is sent; only the missing pings tell.
+    agent.child.kill('SIGSTOP');
+    const frozenMs = await timeUntil(false, 10_000);
+    process.stdout.write(`presence: frozen agent seen offline after ${frozenMs} ms (keepalive ${KEEPALIVE_SEC} s)\n`);
+    expect(frozenMs).toBeLessThanOrEqual(1.5 * KEEPALIVE_SEC * 1000 + 1000); // + the poll period and broker timer slack
+    expect((await get()).presenceHistory[0]).toMatchObject({ online: false, cause: 'missed-heartbeats' });
+
+    agent.child.kill('SIGCONT');
+    const backMs = await timeUntil(true, 15_000);
+    process.stdout.write(`presence: back online ${backMs} ms after SIGCONT\n`);
+
+    // Killed: the kernel closes its socket, so the server knows at once.
+    agent.child.kill('SIGKILL');
+    const killedMs = await timeUntil(false, 10_000);
+    process.stdout.write(`presence: killed agent seen offline after ${killedMs} ms\n`);
+    expect(killedMs).toBeLessThanOrEqual(1.5 * KEEPALIVE_SEC * 1000);
+    agent = undefined;
+
+    const history = (await get()).presenceHistory.map((h) => `${h.online ? 'online' : 'offline'}:${h.cause}`);
+    expect(history.slice(0, 4)).toEqual(['offline:disconnect', 'online:connect', 'offline:missed-heartbeats', 'online:connect']);
+  }, 90_000);
+});
