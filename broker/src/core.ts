@@ -19,6 +19,9 @@ import { DeviceEventRepo } from './devices/events.js';
 import { MqttServer } from './mqtt/index.js';
 import { MediaPipeline, type LoudnessTarget, type SpeechEngine } from './media/index.js';
 import type { UplinkMessage } from './mqtt/contracts.js';
+import { AlarmRepo } from './alarms/alarms.js';
+import { AlarmRules, DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from './alarms/rules.js';
+import { AlarmWebhook, type WebhookOptions } from './alarms/webhook.js';
 import type { ContentItem } from './content/content-repo.js';
 
 export interface CoreOptions {
@@ -36,6 +39,9 @@ export interface CoreOptions {
   loudness?: LoudnessTarget;
   /** Text-to-speech engine; default espeak-ng. */
   speech?: SpeechEngine;
+  alarmThresholds?: Partial<AlarmThresholds>;
+  /** Where alarms are POSTed on raise and clear. */
+  alarmWebhook?: WebhookOptions;
 }
 
 export class ServerCore {
@@ -50,6 +56,8 @@ export class ServerCore {
   readonly events: DeviceEventRepo;
   readonly desired: DesiredStateService;
   readonly dispatcher: Dispatcher;
+  readonly alarms: AlarmRepo;
+  readonly alarmRules: AlarmRules;
   /** Lower-case host names relays may use, or null for any. */
   streamHosts: readonly string[] | null = null;
   mqttPort = 0;
@@ -70,10 +78,14 @@ export class ServerCore {
       reports: ReportRepo;
       commands: CommandRepo;
       events: DeviceEventRepo;
+      alarms: AlarmRepo;
     },
     desired: DesiredStateService,
     dispatcher: Dispatcher,
+    alarmRules: AlarmRules,
   ) {
+    this.alarms = repos.alarms;
+    this.alarmRules = alarmRules;
     this.areas = repos.areas;
     this.users = repos.users;
     this.sessions = repos.sessions;
@@ -103,7 +115,13 @@ export class ServerCore {
       reports: new ReportRepo(db),
       commands: new CommandRepo(db, () => clock.now()),
       events: new DeviceEventRepo(db, () => clock.now()),
+      alarms: new AlarmRepo(db),
     };
+    const alarmRules = new AlarmRules({ alarms: repos.alarms, devices, clock, logger }, { ...DEFAULT_ALARM_THRESHOLDS, ...options.alarmThresholds });
+    if (options.alarmWebhook) {
+      const webhook = new AlarmWebhook(options.alarmWebhook, { devices, areas, logger });
+      repos.alarms.on('change', (change) => webhook.notify(change));
+    }
     const media = await MediaPipeline.create({
       contentDir: join(options.dataDir, 'content'),
       logger,
@@ -117,7 +135,7 @@ export class ServerCore {
       port: options.mqttPort,
       directory: devices,
       onReport: async (deviceId, report) => {
-        reports.insert(deviceId, report);
+        if (reports.insert(deviceId, report)) alarmRules.onReport(deviceId, report);
       },
       logger,
       clock,
@@ -136,7 +154,7 @@ export class ServerCore {
       clock,
       logger,
     });
-    const core = new ServerCore(db, mqtt, media, clock, logger, repos, desired, dispatcher);
+    const core = new ServerCore(db, mqtt, media, clock, logger, repos, desired, dispatcher, alarmRules);
     if (options.streamHosts) core.streamHosts = options.streamHosts.map((h) => h.toLowerCase());
     return core;
   }
@@ -145,6 +163,7 @@ export class ServerCore {
     this.devices.markAllOffline('server-start', this.clock.now());
     this.mqtt.on('presence', (change) => {
       this.devices.setPresence(change.deviceId, change.online, change.cause, change.at);
+      this.alarmRules.onPresence(change.deviceId, change.online, change.at);
     });
     // Sent when the device subscribes, not on connect: before that, a clean session would drop it.
     this.mqtt.on('listening', (deviceId) => this.dispatcher.resend(deviceId, 'online'));
@@ -152,15 +171,20 @@ export class ServerCore {
     const { port } = await this.mqtt.start();
     this.mqttPort = port;
     this.dispatcher.start();
+    this.alarmRules.start();
   }
 
   private onUplink(msg: UplinkMessage): void {
     try {
-      if (msg.kind === 'telemetry') this.devices.recordTelemetry(msg.deviceId, msg.message);
+      if (msg.kind === 'telemetry') {
+        this.devices.recordTelemetry(msg.deviceId, msg.message);
+        this.alarmRules.onTelemetry(msg.deviceId, msg.message);
+      }
       if (msg.kind === 'cmd/result') this.commands.complete(msg.deviceId, msg.message);
       if (msg.kind === 'event' && this.events.insert(msg.deviceId, msg.message)) {
         const e = msg.message;
         this.logger[e.active ? 'warn' : 'info']({ deviceId: msg.deviceId, kind: e.kind, code: e.code, detail: e.detail }, e.active ? 'device raised a condition' : 'device cleared a condition');
+        this.alarmRules.onEvent(msg.deviceId, e);
       }
       if (msg.kind === 'reported') {
         this.devices.recordReported(msg.deviceId, msg.message.version, msg.message.agentVersion);
@@ -201,6 +225,7 @@ export class ServerCore {
   }
 
   async stop(): Promise<void> {
+    this.alarmRules.stop();
     this.dispatcher.stop();
     await this.mqtt.stop();
     this.db.close();

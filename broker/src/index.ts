@@ -20,3 +20,6 @@ export * from './schedules/quiet-check.js';
 export * from './schedules/timeline.js';
 export * from './reports/daily.js';
 export { DEFAULT_LOUDNESS, HttpSpeechEngine, type LoudnessTarget, type SpeechEngine } from './media/index.js';
+export * from './alarms/alarms.js';
+export * from './alarms/rules.js';
+export * from './alarms/webhook.js';

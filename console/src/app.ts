@@ -14,6 +14,7 @@ import { contentRoutes } from './routes/content.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { reportRoutes } from './routes/reports.js';
 import { opsRoutes } from './routes/ops.js';
+import { alarmRoutes } from './routes/alarms.js';
 import { homePage } from './home.js';
 import type { PublicUrls } from './agent-config.js';
 
@@ -55,6 +56,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(contentRoutes, { core, maxUploadBytes });
       await api.register(scheduleRoutes, { core });
       await api.register(reportRoutes, { core });
+      await api.register(alarmRoutes, { core });
     },
     { prefix: '/api/v1' },
   );

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_LOUDNESS, HttpSpeechEngine, type CoreOptions } from '@loalang/broker';
 
-export type ServerSettings = Pick<CoreOptions, 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech'>;
+export type ServerSettings = Pick<CoreOptions, 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech' | 'alarmThresholds' | 'alarmWebhook'>;
 
 function bad(name: string, value: string, en: string, vi: string): Error {
   return new Error(`${name}=${JSON.stringify(value)}: ${vi} / ${en}`);
@@ -45,6 +45,22 @@ export function serverSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Ser
     } catch {
       throw bad('LOALANG_TTS_URL', ttsUrl, 'must be an http(s) URL', 'phải là địa chỉ http(s)');
     }
+  }
+  const offlineMin = number(env, 'LOALANG_ALARM_OFFLINE_MINUTES', 1, 24 * 60);
+  const clockMs = number(env, 'LOALANG_ALARM_CLOCK_OFFSET_MS', 1, 60_000);
+  const failures = number(env, 'LOALANG_ALARM_PLAY_FAILURES', 1, 100);
+  const thresholds = {
+    ...(offlineMin !== undefined ? { offlineAfterMs: offlineMin * 60_000 } : {}),
+    ...(clockMs !== undefined ? { clockOffsetMs: clockMs } : {}),
+    ...(failures !== undefined ? { playFailures: failures } : {}),
+  };
+  if (Object.keys(thresholds).length) settings.alarmThresholds = thresholds;
+  const hook = env['LOALANG_ALARM_WEBHOOK_URL'];
+  if (hook) {
+    if (!/^https?:\/\/\S+$/.test(hook)) throw bad('LOALANG_ALARM_WEBHOOK_URL', hook, 'must be an http(s) URL', 'phải là địa chỉ http(s)');
+    const template = env['LOALANG_ALARM_WEBHOOK_TEMPLATE'];
+    const contentType = env['LOALANG_ALARM_WEBHOOK_CONTENT_TYPE'];
+    settings.alarmWebhook = { url: hook, ...(template ? { template } : {}), ...(contentType ? { contentType } : {}) };
   }
   return settings;
 }

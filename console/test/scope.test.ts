@@ -8,7 +8,7 @@ import { addUser, buildTestServer, login, type TestServer } from './helpers.js';
 
 let t: TestServer;
 const tokens = new Map<Role, string>();
-const ids = { devA: '', devB: '', schedA: '', schedB: '' };
+const ids = { devA: '', devB: '', schedA: '', schedB: '', alarmA: '', alarmB: '' };
 
 beforeAll(async () => {
   t = await buildTestServer();
@@ -22,6 +22,8 @@ beforeAll(async () => {
   }
   ids.devA = (await core.devices.create({ name: 'Loa A', areaId: 'a' })).device.id;
   ids.devB = (await core.devices.create({ name: 'Loa B', areaId: 'b' })).device.id;
+  ids.alarmA = core.alarms.raise(ids.devA, 'tamper', null, Date.now())!.id;
+  ids.alarmB = core.alarms.raise(ids.devB, 'tamper', null, Date.now())!.id;
   const base = { mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1, durationMs: 1000, source: {}, createdBy: null, originalName: null };
   core.content.insert({ ...base, id: 'ca', title: 'A', areaId: 'a' });
   core.content.insert({ ...base, id: 'cb', title: 'B', areaId: 'b' });
@@ -46,6 +48,10 @@ const later = () => new Date(Date.now() + 7200_000 + ++slot * 600_000).toISOStri
 const ALL: Role[] = [...ROLES];
 
 const cases: Case[] = [
+  { name: 'list alarms', method: 'GET', url: () => '/api/v1/alarms', allowed: 'all' },
+  { name: 'list alarms of other area', method: 'GET', url: () => '/api/v1/alarms?areaId=b', allowed: [] },
+  { name: 'acknowledge own alarm', method: 'POST', url: () => `/api/v1/alarms/${ids.alarmA}/ack`, allowed: ['admin', 'technician'] },
+  { name: 'acknowledge other alarm', method: 'POST', url: () => `/api/v1/alarms/${ids.alarmB}/ack`, allowed: [] },
   { name: 'list areas', method: 'GET', url: () => '/api/v1/areas', allowed: 'all' },
   { name: 'read own area', method: 'GET', url: () => '/api/v1/areas/a', allowed: 'all' },
   { name: 'read other area', method: 'GET', url: () => '/api/v1/areas/b', allowed: [] },
@@ -215,6 +221,8 @@ describe('lists are cut to the caller scope', () => {
     const names = (res.json() as { areaId: string }[]).map((d) => d.areaId);
     expect(names.length).toBeGreaterThan(0);
     expect(names.every((a) => a === 'a')).toBe(true);
+    const alarms = await t.app.inject({ method: 'GET', url: '/api/v1/alarms', headers: { authorization: `Bearer ${tokens.get('viewer')}` } });
+    expect((alarms.json() as { deviceId: string }[]).map((a) => a.deviceId)).toEqual([ids.devA]);
     const areas = await t.app.inject({ method: 'GET', url: '/api/v1/areas', headers: { authorization: `Bearer ${tokens.get('operator')}` } });
     const seen = (areas.json() as { id: string }[]).map((a) => a.id);
     expect(seen).toContain('a');

@@ -148,6 +148,7 @@ export const Telemetry = Type.Object({
   outboxPending: Type.Integer({ minimum: 0 }),
   clockOffsetMs: Type.Optional(Type.Number()),
   diskFreeBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  diskTotalBytes: Type.Optional(Type.Integer({ minimum: 0 })),
   amp: Type.Optional(AmpTelemetry),
 });
 export type Telemetry = Static<typeof Telemetry>;

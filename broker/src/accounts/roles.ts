@@ -11,6 +11,7 @@ export const PERMISSIONS = [
   'devices:read',
   'devices:write',
   'devices:command',
+  'alarms:ack',
   'content:read',
   'content:write',
   'schedules:read',
@@ -31,7 +32,7 @@ const GRANTS: Record<Role, readonly Permission[]> = {
   admin: PERMISSIONS,
   'alert-staff': [...READ, 'alerts:write', 'content:write'],
   operator: [...READ, 'content:write', 'schedules:write'],
-  technician: [...READ, 'devices:write', 'devices:command'],
+  technician: [...READ, 'devices:write', 'devices:command', 'alarms:ack'],
   viewer: READ,
 };
 

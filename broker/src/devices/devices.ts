@@ -173,6 +173,13 @@ export class DeviceRepo implements DeviceDirectory {
       .run(version, agentVersion ?? null, id);
   }
 
+  /** Enabled devices, seen at least once, offline since before `before`. */
+  offlineSince(before: number): { id: string; since: string }[] {
+    return this.db
+      .prepare('SELECT id, last_seen_at AS since FROM devices WHERE online = 0 AND disabled = 0 AND last_seen_at IS NOT NULL AND last_seen_at < ?')
+      .all(iso(before)) as { id: string; since: string }[];
+  }
+
   presenceHistory(id: string, limit = 100): { online: boolean; cause: string; at: string }[] {
     const rows = this.db
       .prepare('SELECT online, cause, at FROM presence_history WHERE device_id = ? ORDER BY id DESC LIMIT ?')

@@ -174,4 +174,22 @@ ALTER TABLE areas ADD COLUMN quiet_hours_json TEXT;
     name: 'per-area schedule approval',
     sql: `ALTER TABLE areas ADD COLUMN schedule_approval TEXT CHECK (schedule_approval IN ('none', 'operators', 'all'));`,
   },
+  {
+    version: 6,
+    name: 'alarms',
+    sql: `
+CREATE TABLE alarms (
+  id TEXT PRIMARY KEY,
+  device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  detail TEXT,
+  raised_at TEXT NOT NULL,
+  cleared_at TEXT,
+  acked_at TEXT,
+  acked_by TEXT REFERENCES users(id) ON DELETE SET NULL
+);
+CREATE UNIQUE INDEX alarms_one_active ON alarms(device_id, kind) WHERE cleared_at IS NULL;
+CREATE INDEX alarms_raised_at ON alarms(raised_at);
+`,
+  },
 ];

@@ -1,0 +1,93 @@
+/**
+ * When alarms are raised and cleared. Inputs: presence changes, device events (the board's
+ * faults, its serial link), telemetry (clock offset, disk) and play reports. Thresholds are
+ * settings (LOALANG_ALARM_* in the README).
+ */
+import type { Clock, DeviceEvent, Logger, PlayReport, Telemetry } from '@loalang/protocol';
+import type { DeviceRepo } from '../devices/devices.js';
+import { ALARM_KINDS, type AlarmKind, type AlarmRepo } from './alarms.js';
+
+export interface AlarmThresholds {
+  /** A device offline this long raises `offline`. */
+  offlineAfterMs: number;
+  /** |clock offset| above this raises `clock-offset`. */
+  clockOffsetMs: number;
+  /** Share of the agent's disk in use above this raises `disk-full`. */
+  diskUsedRatio: number;
+  /** This many failed plays in a row raise `play-failures`. */
+  playFailures: number;
+  /** How often offline devices are looked for. */
+  sweepMs: number;
+}
+
+export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = { offlineAfterMs: 10 * 60_000, clockOffsetMs: 100, diskUsedRatio: 0.9, playFailures: 3, sweepMs: 15_000 };
+
+const KNOWN = new Set<string>(ALARM_KINDS);
+
+export class AlarmRules {
+  private sweeper: NodeJS.Timeout | null = null;
+  private readonly failuresInARow = new Map<string, number>();
+
+  constructor(
+    private readonly d: { alarms: AlarmRepo; devices: DeviceRepo; clock: Clock; logger: Logger },
+    private readonly t: AlarmThresholds,
+  ) {}
+
+  start(): void {
+    this.sweep();
+    this.sweeper = setInterval(() => this.sweep(), this.t.sweepMs);
+  }
+
+  stop(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+  }
+
+  /** Raises `offline` for every device offline longer than the threshold. */
+  sweep(): void {
+    const now = this.d.clock.now();
+    for (const { id, since } of this.d.devices.offlineSince(now - this.t.offlineAfterMs)) {
+      this.d.alarms.raise(id, 'offline', `offline since ${since}`, now);
+    }
+  }
+
+  onPresence(deviceId: string, online: boolean, at: number): void {
+    if (online) this.d.alarms.clear(deviceId, 'offline', at);
+  }
+
+  onEvent(deviceId: string, e: DeviceEvent): void {
+    const kind: AlarmKind = e.kind === 'amp-link' ? 'amp-link' : e.code && KNOWN.has(e.code) ? (e.code as AlarmKind) : 'amp-fault';
+    const at = Date.parse(e.at);
+    if (e.active) this.d.alarms.raise(deviceId, kind, e.detail ?? e.code ?? null, at);
+    else this.d.alarms.clear(deviceId, kind, at);
+  }
+
+  onTelemetry(deviceId: string, t: Telemetry): void {
+    const at = Date.parse(t.at);
+    if (t.clockOffsetMs !== undefined) {
+      this.set(deviceId, 'clock-offset', Math.abs(t.clockOffsetMs) > this.t.clockOffsetMs, `clock off by ${Math.round(t.clockOffsetMs)} ms`, at);
+    }
+    if (t.diskFreeBytes !== undefined && t.diskTotalBytes) {
+      const used = 1 - t.diskFreeBytes / t.diskTotalBytes;
+      this.set(deviceId, 'disk-full', used > this.t.diskUsedRatio, `disk ${Math.round(used * 100)} % used`, at);
+    }
+  }
+
+  onReport(deviceId: string, r: PlayReport): void {
+    const at = Date.parse(r.endedAt ?? r.scheduledAt);
+    if (r.status === 'completed') {
+      this.failuresInARow.delete(deviceId);
+      this.d.alarms.clear(deviceId, 'play-failures', at);
+      return;
+    }
+    if (r.status !== 'failed') return;
+    const n = (this.failuresInARow.get(deviceId) ?? 0) + 1;
+    this.failuresInARow.set(deviceId, n);
+    if (n >= this.t.playFailures) this.d.alarms.raise(deviceId, 'play-failures', `${n} failed plays in a row, last: ${r.reason ?? 'unknown'}`, at);
+  }
+
+  private set(deviceId: string, kind: AlarmKind, active: boolean, detail: string, at: number): void {
+    if (active) this.d.alarms.raise(deviceId, kind, detail, at);
+    else this.d.alarms.clear(deviceId, kind, at);
+  }
+}

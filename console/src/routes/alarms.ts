@@ -1,0 +1,51 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { ALARM_KINDS, ALARM_LABELS, brokerError, type Alarm, type ServerCore } from '@loalang/broker';
+import { IdParams } from '../schemas.js';
+import { assertInScope, callerOf, requirePermission } from '../auth.js';
+
+const AlarmsQuery = Type.Object(
+  {
+    active: Type.Optional(Type.Boolean()),
+    deviceId: Type.Optional(IdParams.properties.id),
+    areaId: Type.Optional(IdParams.properties.id),
+    kind: Type.Optional(Type.Union(ALARM_KINDS.map((k) => Type.Literal(k)))),
+    from: Type.Optional(Type.String({ format: 'date-time' })),
+    to: Type.Optional(Type.String({ format: 'date-time' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 500 })),
+  },
+  { additionalProperties: false },
+);
+
+export const alarmRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
+  const read = requirePermission(core, 'devices:read');
+  const ack = requirePermission(core, 'alarms:ack');
+  const described = (a: Alarm) => ({ ...a, label: ALARM_LABELS[a.kind].en, labelVi: ALARM_LABELS[a.kind].vi, deviceName: core.devices.get(a.deviceId)?.name ?? '' });
+
+  app.get('/alarms', { schema: { querystring: AlarmsQuery, tags: ['alarms'], description: 'Alarms (active and history), newest first, in the caller\'s areas' }, preHandler: read }, async (request) => {
+    const caller = callerOf(request);
+    const q = request.query;
+    let areaIds = caller.scope;
+    if (q.areaId) {
+      assertInScope(caller, core.areas.require(q.areaId).id);
+      areaIds = core.areas.subtreeIds(q.areaId);
+    }
+    let deviceIds = new Set(core.devices.list({ areaIds }).map((d) => d.id));
+    if (q.deviceId) {
+      assertInScope(caller, core.devices.require(q.deviceId).areaId);
+      deviceIds = new Set(deviceIds.has(q.deviceId) ? [q.deviceId] : []);
+    }
+    return core.alarms
+      .query({ deviceIds, limit: q.limit ?? 500, ...(q.active !== undefined ? { active: q.active } : {}), ...(q.kind ? { kind: q.kind } : {}), ...(q.from ? { from: new Date(q.from).toISOString() } : {}), ...(q.to ? { to: new Date(q.to).toISOString() } : {}) })
+      .map(described);
+  });
+
+  app.post('/alarms/:id/ack', { schema: { params: IdParams, tags: ['alarms'], description: 'Acknowledge an alarm: someone is on it' }, preHandler: ack }, async (request) => {
+    const caller = callerOf(request);
+    const alarm = core.alarms.require(request.params.id);
+    const device = core.devices.get(alarm.deviceId);
+    if (!device) throw brokerError('LOA_ERR_NOT_FOUND');
+    assertInScope(caller, device.areaId);
+    return described(core.alarms.acknowledge(alarm.id, caller.user.id, core.clock.now()));
+  });
+};
