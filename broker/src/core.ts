@@ -20,6 +20,7 @@ import { MqttServer } from './mqtt/index.js';
 import { MediaPipeline, type LoudnessTarget, type SpeechEngine } from './media/index.js';
 import type { UplinkMessage } from './mqtt/contracts.js';
 import { AlarmRepo } from './alarms/alarms.js';
+import { DEFAULT_TELEMETRY_RETENTION, TelemetryHistory, type TelemetryRetention } from './devices/telemetry-history.js';
 import { AlarmRules, DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from './alarms/rules.js';
 import { AlarmWebhook, type WebhookOptions } from './alarms/webhook.js';
 import type { ContentItem } from './content/content-repo.js';
@@ -42,6 +43,7 @@ export interface CoreOptions {
   alarmThresholds?: Partial<AlarmThresholds>;
   /** Where alarms are POSTed on raise and clear. */
   alarmWebhook?: WebhookOptions;
+  telemetryRetention?: Partial<TelemetryRetention>;
 }
 
 export class ServerCore {
@@ -58,6 +60,9 @@ export class ServerCore {
   readonly dispatcher: Dispatcher;
   readonly alarms: AlarmRepo;
   readonly alarmRules: AlarmRules;
+  readonly telemetry: TelemetryHistory;
+  telemetryRetention: TelemetryRetention = DEFAULT_TELEMETRY_RETENTION;
+  private pruner: NodeJS.Timeout | null = null;
   /** Lower-case host names relays may use, or null for any. */
   streamHosts: readonly string[] | null = null;
   mqttPort = 0;
@@ -86,6 +91,7 @@ export class ServerCore {
   ) {
     this.alarms = repos.alarms;
     this.alarmRules = alarmRules;
+    this.telemetry = new TelemetryHistory(db);
     this.areas = repos.areas;
     this.users = repos.users;
     this.sessions = repos.sessions;
@@ -156,6 +162,7 @@ export class ServerCore {
     });
     const core = new ServerCore(db, mqtt, media, clock, logger, repos, desired, dispatcher, alarmRules);
     if (options.streamHosts) core.streamHosts = options.streamHosts.map((h) => h.toLowerCase());
+    core.telemetryRetention = { ...DEFAULT_TELEMETRY_RETENTION, ...options.telemetryRetention };
     return core;
   }
 
@@ -172,12 +179,21 @@ export class ServerCore {
     this.mqttPort = port;
     this.dispatcher.start();
     this.alarmRules.start();
+    // Retention: once soon after start, then hourly; batched, so requests are served meanwhile.
+    const prune = () =>
+      void this.telemetry.prune(this.clock.now(), this.telemetryRetention).then(
+        (n) => n.raw + n.hourly > 0 && this.logger.info(n, 'old telemetry pruned'),
+        (err: unknown) => this.logger.error({ err }, 'telemetry pruning failed'),
+      );
+    this.pruner = setInterval(prune, 3600_000);
+    setTimeout(prune, 60_000).unref();
   }
 
   private onUplink(msg: UplinkMessage): void {
     try {
       if (msg.kind === 'telemetry') {
         this.devices.recordTelemetry(msg.deviceId, msg.message);
+        this.telemetry.record(msg.deviceId, msg.message, this.clock.now());
         this.alarmRules.onTelemetry(msg.deviceId, msg.message);
       }
       if (msg.kind === 'cmd/result') this.commands.complete(msg.deviceId, msg.message);
@@ -225,6 +241,7 @@ export class ServerCore {
   }
 
   async stop(): Promise<void> {
+    if (this.pruner) clearInterval(this.pruner);
     this.alarmRules.stop();
     this.dispatcher.stop();
     await this.mqtt.stop();

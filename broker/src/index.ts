@@ -23,3 +23,4 @@ export { DEFAULT_LOUDNESS, HttpSpeechEngine, type LoudnessTarget, type SpeechEng
 export * from './alarms/alarms.js';
 export * from './alarms/rules.js';
 export * from './alarms/webhook.js';
+export * from './devices/telemetry-history.js';

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_LOUDNESS, HttpSpeechEngine, type CoreOptions } from '@loalang/broker';
 
-export type ServerSettings = Pick<CoreOptions, 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech' | 'alarmThresholds' | 'alarmWebhook'>;
+export type ServerSettings = Pick<CoreOptions, 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech' | 'alarmThresholds' | 'alarmWebhook' | 'telemetryRetention'>;
 
 function bad(name: string, value: string, en: string, vi: string): Error {
   return new Error(`${name}=${JSON.stringify(value)}: ${vi} / ${en}`);
@@ -55,6 +55,11 @@ export function serverSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Ser
     ...(failures !== undefined ? { playFailures: failures } : {}),
   };
   if (Object.keys(thresholds).length) settings.alarmThresholds = thresholds;
+  const rawDays = number(env, 'LOALANG_TELEMETRY_RAW_DAYS', 1, 365);
+  const hourlyDays = number(env, 'LOALANG_TELEMETRY_HOURLY_DAYS', 1, 3650);
+  if (rawDays !== undefined || hourlyDays !== undefined) {
+    settings.telemetryRetention = { ...(rawDays !== undefined ? { rawMs: rawDays * 86_400_000 } : {}), ...(hourlyDays !== undefined ? { hourlyMs: hourlyDays * 86_400_000 } : {}) };
+  }
   const hook = env['LOALANG_ALARM_WEBHOOK_URL'];
   if (hook) {
     if (!/^https?:\/\/\S+$/.test(hook)) throw bad('LOALANG_ALARM_WEBHOOK_URL', hook, 'must be an http(s) URL', 'phải là địa chỉ http(s)');

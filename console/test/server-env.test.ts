@@ -21,6 +21,15 @@ describe('server settings from the environment', () => {
     expect(() => serverSettingsFromEnv({ LOALANG_LOUDNESS_LUFS: '-3' })).toThrow(/-36 to -5/);
   });
 
+  it('reads alarm thresholds, the webhook and telemetry retention', () => {
+    expect(serverSettingsFromEnv({ LOALANG_ALARM_OFFLINE_MINUTES: '5', LOALANG_ALARM_WEBHOOK_URL: 'https://chat.example.vn/hook', LOALANG_TELEMETRY_RAW_DAYS: '14' })).toEqual({
+      alarmThresholds: { offlineAfterMs: 300_000 },
+      alarmWebhook: { url: 'https://chat.example.vn/hook' },
+      telemetryRetention: { rawMs: 14 * 86_400_000 },
+    });
+    expect(() => serverSettingsFromEnv({ LOALANG_ALARM_WEBHOOK_URL: 'chat.example.vn' })).toThrow(/LOALANG_ALARM_WEBHOOK_URL/);
+  });
+
   it('refuses bad values with both languages', () => {
     expect(() => serverSettingsFromEnv({ LOALANG_DESIRED_HORIZON_HOURS: 'hai ngày' })).toThrow(/phải là số.*must be a number/);
     expect(() => serverSettingsFromEnv({ LOALANG_DESIRED_HORIZON_HOURS: '0' })).toThrow(/from 1 to 336/);

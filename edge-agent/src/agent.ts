@@ -176,6 +176,7 @@ export class Agent {
       desiredVersion: this.store.desiredState()?.version ?? 0,
       playing: this.player.playing?.playId ?? null,
       outboxPending: this.store.outboxSize(),
+      cacheBytes: this.cache.sizeBytes(),
     });
     await this.session.publish('telemetry', t, 0).catch(() => undefined);
   }

@@ -142,4 +142,9 @@ export class ContentCache {
   cachedIds(): string[] {
     return this.o.store.cacheEntries().map((e) => e.contentId);
   }
+
+  /** Bytes of audio held. */
+  sizeBytes(): number {
+    return this.o.store.cacheEntries().reduce((n, e) => n + e.size, 0);
+  }
 }

@@ -3,6 +3,7 @@ import { statfs } from 'node:fs/promises';
 import type { AmplifierController } from '@loalang/firmware-bridge';
 import type { Telemetry } from '@loalang/protocol';
 import { AGENT_VERSION } from './version.js';
+import { readHostHealth } from './host-health.js';
 
 export async function buildTelemetry(d: {
   amplifier: AmplifierController;
@@ -12,6 +13,7 @@ export async function buildTelemetry(d: {
   desiredVersion: number;
   playing: string | null;
   outboxPending: number;
+  cacheBytes: number;
 }): Promise<Telemetry> {
   const t: Telemetry = {
     v: 1,
@@ -21,10 +23,14 @@ export async function buildTelemetry(d: {
     desiredVersion: d.desiredVersion,
     playing: d.playing,
     outboxPending: d.outboxPending,
+    cacheBytes: d.cacheBytes,
+    ...(await readHostHealth()),
+    serial: d.amplifier.counters(),
   };
   try {
     const fs = await statfs(d.cacheDir);
     t.diskFreeBytes = fs.bavail * fs.bsize;
+    t.diskTotalBytes = fs.blocks * fs.bsize;
   } catch {
     /* not measurable here */
   }

@@ -149,6 +149,33 @@ export const Telemetry = Type.Object({
   clockOffsetMs: Type.Optional(Type.Number()),
   diskFreeBytes: Type.Optional(Type.Integer({ minimum: 0 })),
   diskTotalBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  cpuLoad1: Type.Optional(Type.Number({ minimum: 0, description: '1-minute load average' })),
+  cpuCount: Type.Optional(Type.Integer({ minimum: 1 })),
+  cpuTemperatureC: Type.Optional(Type.Number()),
+  memUsedBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  memTotalBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  agentRssBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Bytes of audio in the agent's cache. */
+  cacheBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** The amplifier board's serial link counters since the agent started. */
+  serial: Type.Optional(
+    Type.Object({
+      framesSent: Type.Integer({ minimum: 0 }),
+      framesReceived: Type.Integer({ minimum: 0 }),
+      crcErrors: Type.Integer({ minimum: 0 }),
+      timeouts: Type.Integer({ minimum: 0 }),
+      retries: Type.Integer({ minimum: 0 }),
+      reconnects: Type.Integer({ minimum: 0 }),
+    }),
+  ),
+  /** From the modem (ModemManager) when one reports; never guessed. */
+  network: Type.Optional(
+    Type.Object({
+      type: Type.String({ maxLength: 32, description: 'access technology, e.g. lte, umts' }),
+      signalPercent: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+      operator: Type.Optional(Type.String({ maxLength: 64 })),
+    }),
+  ),
   amp: Type.Optional(AmpTelemetry),
 });
 export type Telemetry = Static<typeof Telemetry>;

@@ -192,4 +192,32 @@ CREATE UNIQUE INDEX alarms_one_active ON alarms(device_id, kind) WHERE cleared_a
 CREATE INDEX alarms_raised_at ON alarms(raised_at);
 `,
   },
+  {
+    version: 7,
+    name: 'telemetry history',
+    sql: `
+CREATE TABLE telemetry (
+  device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+  at TEXT NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX telemetry_device_at ON telemetry(device_id, at);
+CREATE INDEX telemetry_at ON telemetry(at);
+CREATE TABLE telemetry_hourly (
+  device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+  hour TEXT NOT NULL,
+  samples INTEGER NOT NULL,
+  cpu_load_sum REAL NOT NULL DEFAULT 0,
+  cpu_load_n INTEGER NOT NULL DEFAULT 0,
+  cpu_temp_max REAL,
+  amp_temp_max REAL,
+  mem_used_max INTEGER,
+  disk_free_min INTEGER,
+  signal_sum REAL NOT NULL DEFAULT 0,
+  signal_n INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (device_id, hour)
+);
+CREATE INDEX telemetry_hourly_hour ON telemetry_hourly(hour);
+`,
+  },
 ];

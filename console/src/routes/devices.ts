@@ -17,6 +17,14 @@ const TimelineQuery = Type.Object(
   { from: Type.Optional(Type.String({ format: 'date-time' })), to: Type.Optional(Type.String({ format: 'date-time' })) },
   { additionalProperties: false },
 );
+const TelemetryQuery = Type.Object(
+  {
+    from: Type.Optional(Type.String({ format: 'date-time' })),
+    to: Type.Optional(Type.String({ format: 'date-time' })),
+    resolution: Type.Optional(Type.Union([Type.Literal('raw'), Type.Literal('hourly')], { description: 'raw samples (kept 7 days) or hourly aggregates (kept a year)' })),
+  },
+  { additionalProperties: false },
+);
 const CommandParams = Type.Object({ id: IdParams.properties.id, commandId: IdParams.properties.id });
 
 export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: () => PublicUrls }> = async (app, { core, urls }) => {
@@ -97,6 +105,14 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
       return deviceTimeline(request.params.id, core, from, until);
     },
   );
+
+  app.get('/devices/:id/telemetry', { schema: { params: IdParams, querystring: TelemetryQuery, tags: ['devices'], description: 'Health history: default the last 24 h raw' }, preHandler: read }, async (request) => {
+    assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
+    const until = request.query.to ? Date.parse(request.query.to) : core.clock.now();
+    const from = request.query.from ? Date.parse(request.query.from) : until - 24 * 3600_000;
+    if (until <= from) throw brokerError('LOA_ERR_INVALID', { en: 'from must be before to', vi: 'thời điểm đầu phải trước thời điểm cuối' });
+    return request.query.resolution === 'hourly' ? core.telemetry.hourly(request.params.id, from, until) : core.telemetry.raw(request.params.id, from, until);
+  });
 
   app.get('/devices/:id/events', { schema: { params: IdParams, tags: ['devices'] }, preHandler: read }, async (request) => {
     assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
