@@ -80,6 +80,38 @@ export class DeviceRepo implements DeviceDirectory {
     return rows.filter((r) => !filter.areaIds || filter.areaIds.has(r.area_id)).map(toDevice);
   }
 
+  /**
+   * One page of devices in the given areas, filtered in SQL so it stays fast with 10,000:
+   * by presence, by having an active alarm, by a name fragment. Sorted by name.
+   */
+  page(f: { areaIds: Set<string>; online?: boolean; alarm?: boolean; name?: string; limit: number; offset: number }): { total: number; devices: (Device & { activeAlarms: number })[] } {
+    // A province-wide caller needs no area condition at all.
+    const everywhere = f.areaIds.size >= (this.db.prepare('SELECT COUNT(*) AS n FROM areas').get() as { n: number }).n;
+    const where = [everywhere ? '1' : 'd.area_id IN (SELECT value FROM json_each(@areas))'];
+    if (f.online !== undefined) where.push('d.online = @online');
+    if (f.alarm !== undefined) where.push(`d.id ${f.alarm ? '' : 'NOT '}IN (SELECT device_id FROM alarms WHERE cleared_at IS NULL)`);
+    if (f.name) where.push("d.name LIKE @name ESCAPE '\\'");
+    const params = {
+      areas: JSON.stringify([...f.areaIds]),
+      online: f.online ? 1 : 0,
+      name: `%${(f.name ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
+      limit: f.limit,
+      offset: f.offset,
+    };
+    const clause = where.join(' AND ');
+    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM devices d WHERE ${clause}`).get(params) as { n: number }).n;
+    // Few devices (a commune): find them by area, then sort. Many (a province): walk the name
+    // index and stop at the page; sorting 10,000 rows for every page cost 10–30 ms.
+    const byName = total > 2000 || f.areaIds.size > 50 ? 'INDEXED BY devices_name' : '';
+    const rows = this.db
+      .prepare(
+        `SELECT d.*, (SELECT COUNT(*) FROM alarms a WHERE a.device_id = d.id AND a.cleared_at IS NULL) AS active_alarms
+         FROM devices d ${byName} WHERE ${clause} ORDER BY d.name, d.id LIMIT @limit OFFSET @offset`,
+      )
+      .all(params) as (Row & { active_alarms: number })[];
+    return { total, devices: rows.map((r) => ({ ...toDevice(r), activeAlarms: r.active_alarms })) };
+  }
+
   /** Devices that sit in any of the given areas' subtrees, plus the named devices. */
   resolveTargets(areaIds: string[], deviceIds: string[]): Device[] {
     const areaSet = new Set<string>();

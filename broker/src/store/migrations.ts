@@ -220,4 +220,10 @@ CREATE TABLE telemetry_hourly (
 CREATE INDEX telemetry_hourly_hour ON telemetry_hourly(hour);
 `,
   },
+  {
+    version: 8,
+    name: 'device list index',
+    sql: `CREATE INDEX devices_area_name ON devices(area_id, name);
+CREATE INDEX devices_name ON devices(name, id);`,
+  },
 ];

@@ -17,6 +17,17 @@ const TimelineQuery = Type.Object(
   { from: Type.Optional(Type.String({ format: 'date-time' })), to: Type.Optional(Type.String({ format: 'date-time' })) },
   { additionalProperties: false },
 );
+const DeviceListQuery = Type.Object(
+  {
+    areaId: Type.Optional(IdParams.properties.id),
+    status: Type.Optional(Type.Union([Type.Literal('online'), Type.Literal('offline')])),
+    alarm: Type.Optional(Type.Boolean({ description: 'true: only devices with an active alarm; false: only those without' })),
+    q: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'part of the name' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 1000 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  },
+  { additionalProperties: false },
+);
 const TelemetryQuery = Type.Object(
   {
     from: Type.Optional(Type.String({ format: 'date-time' })),
@@ -37,9 +48,32 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
     return { ...device, online: core.mqtt.isOnline(id) };
   };
 
-  app.get('/devices', { schema: { tags: ['devices'] }, preHandler: read }, async (request) => {
-    return core.devices.list({ areaIds: callerOf(request).scope }).map((d) => ({ ...d, online: core.mqtt.isOnline(d.id) }));
-  });
+  app.get(
+    '/devices',
+    {
+      schema: { querystring: DeviceListQuery, tags: ['devices'], description: 'Devices in your areas, by name; the total is in the X-Total-Count header' },
+      preHandler: read,
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const q = request.query;
+      let areaIds = caller.scope;
+      if (q.areaId) {
+        assertInScope(caller, core.areas.require(q.areaId).id);
+        areaIds = core.areas.subtreeIds(q.areaId);
+      }
+      const { total, devices } = core.devices.page({
+        areaIds,
+        limit: q.limit ?? 1000,
+        offset: q.offset ?? 0,
+        ...(q.status ? { online: q.status === 'online' } : {}),
+        ...(q.alarm !== undefined ? { alarm: q.alarm } : {}),
+        ...(q.q ? { name: q.q } : {}),
+      });
+      void reply.header('X-Total-Count', String(total));
+      return devices;
+    },
+  );
 
   app.post('/devices', { schema: { body: CreateDeviceBody, tags: ['devices'] }, preHandler: write }, async (request, reply) => {
     assertInScope(callerOf(request), request.body.areaId);

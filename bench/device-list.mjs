@@ -1,0 +1,75 @@
+// Device list at province scale: 10,000 devices in 1 province / 10 districts / 100 communes,
+// each with 24 h of hourly telemetry (240,000 raw samples) and 2 % with an active alarm.
+// A worker thread sends GET /api/v1/devices at a fixed 100 requests/s for 20 s per query and
+// measures each response; the server runs in this process, as in production.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { pino } from 'pino';
+import { startServer } from '../console/dist/index.js';
+
+const N = Number(process.env.N ?? 10_000);
+const RATE = 100;
+const SECONDS = Number(process.env.SECONDS ?? 20);
+const dir = mkdtempSync(join(tmpdir(), 'loalang-bench-devices-'));
+process.env.LOALANG_ADMIN_PASSWORD = 'bench-admin-password';
+const server = await startServer({ dataDir: dir, httpPort: 0, mqttPort: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }) });
+const { core } = server;
+const root = core.areas.list()[0];
+const districts = Array.from({ length: 10 }, (_, d) => core.areas.create({ name: `Huyện ${d + 1}`, parentId: root.id }));
+const communes = districts.flatMap((district, d) => Array.from({ length: 10 }, (_, c) => core.areas.create({ name: `Xã ${d + 1}.${c + 1}`, parentId: district.id })));
+
+const t0 = performance.now();
+const now = Date.now();
+const telemetry = (at) => ({ v: 1, at: new Date(at).toISOString(), agentVersion: '0.1.0', uptimeSec: 3600, desiredVersion: 3, outboxPending: 0, cpuLoad1: 0.2, memUsedBytes: 2e8, memTotalBytes: 1e9, diskFreeBytes: 5e9, diskTotalBytes: 8e9, amp: { power: false, faults: [], linkOk: true, temperatureC: 38 } });
+const insertDevice = core.db.prepare("INSERT INTO devices (id, name, area_id, secret_hash, online, last_seen_at, latest_telemetry, created_at) VALUES (?, ?, ?, 'x', ?, ?, ?, ?)");
+core.db.transaction(() => {
+  for (let i = 0; i < N; i++) {
+    const id = `dev-${String(i).padStart(5, '0')}`;
+    insertDevice.run(id, `Loa ${i}`, communes[i % communes.length].id, i % 10 === 0 ? 0 : 1, new Date(now).toISOString(), JSON.stringify(telemetry(now)), new Date(now).toISOString());
+    for (let h = 0; h < 24; h++) core.telemetry.record(id, telemetry(now - h * 3600_000), now - h * 3600_000);
+    if (i % 50 === 0) core.alarms.raise(id, 'over-temperature', null, now);
+  }
+})();
+console.log(`${N} devices, ${N * 24} telemetry samples, ${N / 50} active alarms written in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+const token = (await (await fetch(`${server.urls.http}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'bench-admin-password' }) })).json()).token;
+const workerCode = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { url, token, rate, seconds } = workerData;
+const lat = [];
+let errors = 0;
+const start = performance.now();
+let sent = 0;
+const total = rate * seconds;
+const pending = [];
+const tick = () => {
+  const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
+  while (sent < due) {
+    sent++;
+    const t = performance.now();
+    pending.push(fetch(url, { headers: { authorization: 'Bearer ' + token } }).then(async (r) => { await r.arrayBuffer(); if (!r.ok) errors++; lat.push(performance.now() - t); }, () => errors++));
+  }
+  if (sent < total) setTimeout(tick, 2); else Promise.all(pending).then(() => parentPort.postMessage({ lat, errors, seconds: (performance.now() - start) / 1000 }));
+};
+tick();`;
+const run = (path) =>
+  new Promise((resolve) => {
+    const w = new Worker(workerCode, { eval: true, workerData: { url: `${server.urls.http.replace(/\/\/[^:]+:/, '//127.0.0.1:')}${path}`, token, rate: RATE, seconds: SECONDS } });
+    w.once('message', resolve);
+  });
+const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+for (const [label, path] of [
+  ['district (1,000 devices), first page of 100', `/api/v1/devices?areaId=${districts[3].id}&limit=100`],
+  ['commune (100 devices), all', `/api/v1/devices?areaId=${communes[42].id}`],
+  ['province, offline only (1,000), first 100', '/api/v1/devices?status=offline&limit=100'],
+  ['province, with an active alarm (200)', '/api/v1/devices?alarm=true'],
+  ['province, page 50 of 100', '/api/v1/devices?limit=100&offset=5000'],
+]) {
+  const { lat, errors, seconds } = await run(path);
+  lat.sort((a, b) => a - b);
+  console.log(`${label}: ${lat.length} requests in ${seconds.toFixed(1)} s (${(lat.length / seconds).toFixed(0)}/s), p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, max ${lat.at(-1).toFixed(1)} ms, errors ${errors}`);
+}
+await server.stop();
+rmSync(dir, { recursive: true, force: true });
