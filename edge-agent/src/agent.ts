@@ -28,6 +28,8 @@ export interface AgentDeps {
   fetch?: FetchLike;
   /** Called by the restart command; the default exits so the supervisor restarts the agent. */
   exit?: () => void;
+  /** Recent log lines for the `logs` command (run.ts keeps them in a LogRing). */
+  logs?: () => string[];
 }
 
 /** Newer version wins; a lower version with a later issue time means the server's database was reset. */
@@ -84,7 +86,7 @@ export class Agent {
       report: (r: PlayReport) => outbox.add(r, clock.now()),
     });
     const exit = deps.exit ?? (() => process.kill(process.pid, 'SIGTERM'));
-    return new Agent(config, store, session, cache, outbox, player, timeline, { amplifier: deps.amplifier, clock, logger, exit, ffmpeg });
+    return new Agent(config, store, session, cache, outbox, player, timeline, { amplifier: deps.amplifier, clock, logger, exit, ffmpeg, logs: deps.logs ?? (() => []) });
   }
 
   async start(): Promise<void> {
@@ -115,6 +117,7 @@ export class Agent {
         volume: () => this.store.volume(this.config.volume),
         sync: () => this.publishReported(),
         restart: this.deps.exit,
+        logs: this.deps.logs,
       }).then((result) => this.session.publish('cmd/result', result).catch(() => logger.warn({ commandId: cmd.commandId }, 'command result not sent')));
     });
     this.session.on('connected', () => {

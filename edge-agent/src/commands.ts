@@ -20,7 +20,12 @@ export interface CommandDeps {
   volume: () => number;
   sync: () => void;
   restart: () => void;
+  /** The agent's recent log lines, oldest first (empty when no buffer is kept). */
+  logs: () => string[];
 }
+
+/** Logs travel in the command result; MQTT payloads stay well under the 1 MiB limit. */
+const MAX_LOG_BYTES = 256 * 1024;
 
 type Outcome = Omit<CommandResult, 'v' | 'commandId' | 'at'>;
 
@@ -56,8 +61,13 @@ async function execute(cmd: Command, d: CommandDeps): Promise<Outcome> {
         await run(d.ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', `sine=frequency=1000:duration=${seconds}`, '-ar', '48000', '-ac', '1', file]);
         const ampError = await d.player.warmUp();
         const play = { playId: `test-${cmd.commandId}`, scheduleId: 'test-tone', contentId: 'test-tone', sha256: '0'.repeat(64), url: '', durationMs: seconds * 1000, startAt: new Date(d.now()).toISOString(), priority: 'normal' as const };
-        const report = await d.player.run(play, file, d.volume(), ampError);
-        return { ok: report.status === 'completed' && !ampError, result: { playedMs: report.playedMs, ...(ampError ? { ampError } : {}) } };
+        const playing = d.player.run(play, file, d.volume(), ampError);
+        // The whole chain: while the tone sounds, the board must say it is powered and drawing current.
+        await new Promise((r) => setTimeout(r, Math.min(1000, seconds * 500)));
+        const board = await d.amplifier.status().catch((err: unknown) => ({ error: (err as Error).message }));
+        const report = await playing;
+        const boardOk = 'power' in board && board.power && board.faults.length === 0;
+        return { ok: report.status === 'completed' && !ampError && boardOk, result: { playedMs: report.playedMs, board, ...(ampError ? { ampError } : {}) } };
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
@@ -65,6 +75,17 @@ async function execute(cmd: Command, d: CommandDeps): Promise<Outcome> {
     case 'sync':
       d.sync();
       return { ok: true };
+    case 'logs': {
+      const wanted = Math.min(1000, Math.max(1, Number(cmd.params?.['lines'] ?? 200)));
+      const lines: string[] = [];
+      let bytes = 0;
+      for (const line of d.logs().slice(-wanted).reverse()) {
+        bytes += Buffer.byteLength(line) + 8;
+        if (bytes > MAX_LOG_BYTES) break;
+        lines.unshift(line);
+      }
+      return { ok: true, result: { lines, truncated: lines.length < Math.min(wanted, d.logs().length) } };
+    }
     case 'restart':
       // Answer first; the supervisor (systemd Restart=always) starts us again.
       setTimeout(d.restart, 500).unref();

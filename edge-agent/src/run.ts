@@ -3,12 +3,19 @@ import { pino } from 'pino';
 import { openAmplifier } from '@loalang/firmware-bridge';
 import { loadAgentConfig } from './config.js';
 import { Agent } from './agent.js';
+import { LogRing } from './log-ring.js';
 
 export async function runAgent(configPath: string): Promise<void> {
   const config = await loadAgentConfig(configPath);
-  const logger = pino({ level: config.logLevel ?? process.env['LOALANG_LOG_LEVEL'] ?? 'info' }).child({ device: config.deviceId });
+  // Logs go to stdout (journald) and to a ring of the last 1,000 lines a technician can fetch remotely.
+  const ring = new LogRing();
+  const level = config.logLevel ?? process.env['LOALANG_LOG_LEVEL'] ?? 'info';
+  const quiet = level !== 'trace' && level !== 'debug';
+  const streams: pino.StreamEntry[] = [{ stream: ring, level: 'info' }];
+  if (level !== 'silent') streams.push({ stream: process.stdout, level: level as pino.Level });
+  const logger = pino({ level: quiet ? 'info' : level }, pino.multistream(streams)).child({ device: config.deviceId });
   const amplifier = await openAmplifier(config.serial, { logger: logger.child({ module: 'amp' }) });
-  const agent = await Agent.create(config, { amplifier, logger });
+  const agent = await Agent.create(config, { amplifier, logger, logs: () => ring.lines() });
   await agent.start();
   logger.info({ mqttUrl: config.mqttUrl }, 'agent started');
   await new Promise<void>((resolve) => {

@@ -103,6 +103,7 @@ export const CommandType = Type.Union([
   Type.Literal('amp-test'),
   Type.Literal('restart'),
   Type.Literal('sync'),
+  Type.Literal('logs'),
 ]);
 export type CommandType = Static<typeof CommandType>;
 
