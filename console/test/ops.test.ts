@@ -27,6 +27,18 @@ describe('operations endpoints', () => {
     const metrics = await t.app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toContain('loalang_devices{state="online"} 0');
     expect(metrics.body).toContain('# TYPE loalang_mqtt_connected_clients gauge');
+    expect(metrics.body).toContain('# TYPE loalang_plays_total counter');
+    expect(metrics.body).toContain('loalang_server_process_resident_memory_bytes');
+    // Figures follow the data: an alarm and a report appear at the next scrape.
+    t.core.areas.create({ name: 'Xã', parentId: null, id: 'm' });
+    const { device } = await t.core.devices.create({ name: 'Loa', areaId: 'm' });
+    t.core.alarms.raise(device.id, 'mains-lost', null, Date.now());
+    const now = new Date().toISOString();
+    t.core.reports.insert(device.id, { v: 1, reportId: 'r1', playId: 'p1', scheduleId: 's', contentId: 'c', status: 'failed', scheduledAt: now, playedMs: 0 });
+    const again = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(again).toContain('loalang_alarms_active{kind="mains-lost"} 1');
+    expect(again).toContain('loalang_plays_total{status="failed"} 1');
+    expect(again).toContain('loalang_devices{state="offline"} 1');
   });
 
   it('answers unknown routes with the error shape in both languages', async () => {

@@ -1,0 +1,65 @@
+/**
+ * `GET /metrics` in Prometheus format (prom-client): devices by presence, active alarms by
+ * kind, plays by outcome, MQTT connections and message rates, plus the server process's own
+ * figures. Values are read from the core when Prometheus scrapes, so nothing is counted twice.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { ALARM_KINDS, type ServerCore } from '@loalang/broker';
+
+/** A counter whose running total lives elsewhere (the broker, SQLite): set at scrape time. */
+function totalFrom(registry: Registry, name: string, help: string, labelNames: string[], read: () => [Record<string, string>, number][]) {
+  return new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of read()) this.inc(labels, value);
+    },
+  });
+}
+
+export function buildMetrics(core: ServerCore): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'loalang_server_' });
+  new Gauge({
+    name: 'loalang_devices',
+    help: 'Registered devices by presence',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const rows = core.db.prepare('SELECT online, COUNT(*) AS n FROM devices WHERE disabled = 0 GROUP BY online').all() as { online: number; n: number }[];
+      this.set({ state: 'online' }, rows.find((r) => r.online === 1)?.n ?? 0);
+      this.set({ state: 'offline' }, rows.find((r) => r.online === 0)?.n ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'loalang_alarms_active',
+    help: 'Active alarms by kind',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      const rows = core.db.prepare('SELECT kind, COUNT(*) AS n FROM alarms WHERE cleared_at IS NULL GROUP BY kind').all() as { kind: string; n: number }[];
+      for (const kind of ALARM_KINDS) this.set({ kind }, rows.find((r) => r.kind === kind)?.n ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'loalang_mqtt_connected_clients',
+    help: 'MQTT connections',
+    registers: [registry],
+    collect() {
+      this.set(core.mqtt.stats().connectedClients);
+    },
+  });
+  totalFrom(registry, 'loalang_plays_total', 'Play reports received, by outcome', ['status'], () =>
+    (core.db.prepare('SELECT status, COUNT(*) AS n FROM reports GROUP BY status').all() as { status: string; n: number }[]).map((r) => [{ status: r.status }, r.n]),
+  );
+  totalFrom(registry, 'loalang_mqtt_messages_in_total', 'MQTT messages received from devices', [], () => [[{}, core.mqtt.stats().messagesIn]]);
+  totalFrom(registry, 'loalang_mqtt_messages_out_total', 'MQTT messages sent to devices', [], () => [[{}, core.mqtt.stats().messagesOut]]);
+  totalFrom(registry, 'loalang_mqtt_auth_failures_total', 'Refused MQTT logins', [], () => [[{}, core.mqtt.stats().authFailures]]);
+  totalFrom(registry, 'loalang_mqtt_invalid_messages_total', 'Dropped invalid MQTT payloads, by reason', ['reason'], () =>
+    Object.entries(core.mqtt.stats().invalidMessages).map(([reason, n]) => [{ reason }, n]),
+  );
+  return registry;
+}
