@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ServerCore } from '@loalang/broker';
+import { systemClock } from '@loalang/protocol';
 import { Agent, parseAgentConfig } from '@loalang/edge-agent';
 import { createSimulatedAmplifier } from '@loalang/firmware-bridge';
 import { buildApp } from '../src/app.js';
@@ -122,4 +123,26 @@ describe('alarms', () => {
     // History keeps both the raise and the clear.
     expect((await alarms(`?deviceId=${device.id}`)).map((a) => a.kind).sort()).toEqual(['clock-offset', 'disk-full', 'play-failures']);
   });
+
+  it('measures each agent\'s clock against the server: a box 300 ms ahead raises clock-offset', async () => {
+    const start = async (name: string, shiftMs: number) => {
+      const { device, secret } = await core.devices.create({ name, areaId: 'a' });
+      const clock = { ...systemClock, now: () => Date.now() + shiftMs };
+      const config = parseAgentConfig({ deviceId: device.id, password: secret, mqttUrl: `mqtt://127.0.0.1:${core.mqttPort}`, httpUrl: 'http://127.0.0.1:1', cacheDir: join(dir, name), serial: { simulate: true }, audioSink: 'null' }, dir);
+      const agent = await Agent.create(config, { amplifier: createSimulatedAmplifier(), clock });
+      await agent.start();
+      return { device, agent };
+    };
+    const good = await start('loa-dung-gio', 0);
+    const ahead = await start('loa-nhanh', 300);
+    const offsetOf = (id: string) => core.devices.get(id)?.latestTelemetry?.clockOffsetMs;
+    await until('both measured', () => offsetOf(good.device.id) !== undefined && offsetOf(ahead.device.id) !== undefined, 15_000);
+    process.stdout.write(`clock offsets measured: ${offsetOf(good.device.id)} ms and ${offsetOf(ahead.device.id)} ms (true: 0 and +300)\n`);
+    expect(Math.abs(offsetOf(good.device.id)!)).toBeLessThan(20);
+    expect(Math.abs(offsetOf(ahead.device.id)! - 300)).toBeLessThan(20);
+    expect(core.alarms.isActive(ahead.device.id, 'clock-offset')).toBe(true);
+    expect(core.alarms.isActive(good.device.id, 'clock-offset')).toBe(false);
+    await good.agent.stop();
+    await ahead.agent.stop();
+  }, 30_000);
 });

@@ -19,6 +19,7 @@ import { buildTelemetry } from './telemetry.js';
 import { locateFfmpeg } from './ffmpeg.js';
 import { AGENT_VERSION } from './version.js';
 import { Conditions } from './conditions.js';
+import { ClockSync } from './clock-sync.js';
 
 export interface AgentDeps {
   amplifier: AmplifierController;
@@ -41,6 +42,7 @@ function isNewer(next: DesiredState, current: DesiredState | null): boolean {
 
 export class Agent {
   private telemetryTimer: NodeJS.Timeout | null = null;
+  private readonly clockSync: ClockSync;
   private cacheRetry: NodeJS.Timeout | null = null;
   private readonly startedAt: number;
 
@@ -55,6 +57,7 @@ export class Agent {
     private readonly deps: Required<Omit<AgentDeps, 'sink' | 'fetch'>> & { ffmpeg: string },
   ) {
     this.startedAt = deps.clock.now();
+    this.clockSync = new ClockSync({ now: () => deps.clock.now(), send: (t0) => session.publish('time', { v: 1, t0 }, 0), logger: deps.logger });
   }
 
   static async create(config: AgentConfig, deps: AgentDeps): Promise<Agent> {
@@ -120,10 +123,13 @@ export class Agent {
         logs: this.deps.logs,
       }).then((result) => this.session.publish('cmd/result', result).catch(() => logger.warn({ commandId: cmd.commandId }, 'command result not sent')));
     });
+    this.session.on('time/reply', (r) => this.clockSync.onReply(r));
     this.session.on('connected', () => {
       this.publishReported();
-      void this.sendTelemetry();
+      // Measure the clock first, then report health with the offset in it.
+      void this.clockSync.burst().then(() => this.sendTelemetry());
     });
+    this.clockSync.start();
     this.session.start();
     this.telemetryTimer = setInterval(() => void this.sendTelemetry(), this.config.telemetryIntervalSec * 1000);
   }
@@ -180,11 +186,13 @@ export class Agent {
       playing: this.player.playing?.playId ?? null,
       outboxPending: this.store.outboxSize(),
       cacheBytes: this.cache.sizeBytes(),
+      clockOffsetMs: this.clockSync.deviceAheadMs(),
     });
     await this.session.publish('telemetry', t, 0).catch(() => undefined);
   }
 
   async stop(): Promise<void> {
+    this.clockSync.stop();
     if (this.telemetryTimer) clearInterval(this.telemetryTimer);
     if (this.cacheRetry) clearTimeout(this.cacheRetry);
     this.telemetryTimer = this.cacheRetry = null;

@@ -20,15 +20,16 @@ export interface SessionOptions {
   maxBackoffMs?: number;
 }
 
-type Downlink = 'desired' | 'report/ack' | 'cmd';
+type Downlink = 'desired' | 'report/ack' | 'cmd' | 'time/reply';
 const STOP_WAIT_MS = 2000;
-const DOWNLINKS: ReadonlySet<string> = new Set<Downlink>(['desired', 'report/ack', 'cmd']);
+const DOWNLINKS: ReadonlySet<string> = new Set<Downlink>(['desired', 'report/ack', 'cmd', 'time/reply']);
 
 type SessionEvents = {
   connected: [];
   desired: [MessageOf<'desired'>];
   'report/ack': [MessageOf<'report/ack'>];
   cmd: [MessageOf<'cmd'>];
+  'time/reply': [MessageOf<'time/reply'>];
 };
 
 export class MqttSession extends EventEmitter<SessionEvents> {

@@ -14,6 +14,7 @@ export async function buildTelemetry(d: {
   playing: string | null;
   outboxPending: number;
   cacheBytes: number;
+  clockOffsetMs: number | undefined;
 }): Promise<Telemetry> {
   const t: Telemetry = {
     v: 1,
@@ -24,6 +25,7 @@ export async function buildTelemetry(d: {
     playing: d.playing,
     outboxPending: d.outboxPending,
     cacheBytes: d.cacheBytes,
+    ...(d.clockOffsetMs !== undefined ? { clockOffsetMs: d.clockOffsetMs } : {}),
     ...(await readHostHealth()),
     serial: d.amplifier.counters(),
   };

@@ -197,6 +197,17 @@ export const DeviceEvent = Type.Object({
 });
 export type DeviceEvent = Static<typeof DeviceEvent>;
 
+/**
+ * Device → server on `dev/<id>/time` (QoS 0): one NTP-style probe. `t0` is the device's clock
+ * (ms since the epoch) when it sent the probe.
+ */
+export const TimeRequest = Type.Object({ v: V, t0: Type.Number() });
+export type TimeRequest = Static<typeof TimeRequest>;
+
+/** Server → device on `dev/<id>/time/reply` (QoS 0): `t1` when the probe arrived, `t2` when this left, server clock. */
+export const TimeReply = Type.Object({ v: V, t0: Type.Number(), t1: Type.Number(), t2: Type.Number() });
+export type TimeReply = Static<typeof TimeReply>;
+
 /** Topic kind → payload schema, one typed map for both sides. */
 export const MessageSchemas = {
   status: StatusMessage,
@@ -208,6 +219,8 @@ export const MessageSchemas = {
   'cmd/result': CommandResult,
   telemetry: Telemetry,
   event: DeviceEvent,
+  time: TimeRequest,
+  'time/reply': TimeReply,
 } as const;
 export type MessageKind = keyof typeof MessageSchemas;
 export type MessageOf<K extends MessageKind> = Static<(typeof MessageSchemas)[K]>;

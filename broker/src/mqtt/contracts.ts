@@ -24,7 +24,8 @@ export type UplinkMessage =
   | { kind: 'reported'; deviceId: string; message: MessageOf<'reported'> }
   | { kind: 'telemetry'; deviceId: string; message: MessageOf<'telemetry'> }
   | { kind: 'cmd/result'; deviceId: string; message: MessageOf<'cmd/result'> }
-  | { kind: 'event'; deviceId: string; message: MessageOf<'event'> };
+  | { kind: 'event'; deviceId: string; message: MessageOf<'event'> }
+  | { kind: 'time'; deviceId: string; message: MessageOf<'time'>; receivedAt: number };
 
 export interface PresenceChange {
   deviceId: string;

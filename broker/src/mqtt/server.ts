@@ -74,7 +74,16 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
     this.presence = new Presence(clock, (change) => this.emit('presence', change));
     this.intake = new UplinkIntake({
       logger,
-      onUplink: (m) => this.emit('uplink', m),
+      now: () => clock.now(),
+      onUplink: (m) => {
+        // Time probes are answered here, at once and at QoS 0: a late reply is a wrong reply.
+        if (m.kind === 'time') {
+          const reply = { v: 1 as const, t0: m.message.t0, t1: m.receivedAt, t2: clock.now() };
+          this.publish(deviceTopic(m.deviceId, 'time/reply'), encodeMessage('time/reply', reply), 0).catch(() => undefined);
+          return;
+        }
+        this.emit('uplink', m);
+      },
       onReport: (deviceId, report) => {
         options.onReport(deviceId, report).then(
           () => this.publishToDevice(deviceId, 'report/ack', { v: 1, reportId: report.reportId }),

@@ -10,7 +10,7 @@ export interface IntakeStats {
   invalidMessages: Record<string, number>;
 }
 
-const KINDS = ['status', 'reported', 'report', 'cmd/result', 'telemetry', 'event'] as const;
+const KINDS = ['status', 'reported', 'report', 'cmd/result', 'telemetry', 'event', 'time'] as const;
 type Kind = (typeof KINDS)[number];
 const KIND_SET: ReadonlySet<string> = new Set(KINDS);
 const MAX_LOGGED_KEYS = 10_000;
@@ -25,6 +25,7 @@ export class UplinkIntake {
       logger: Logger;
       onUplink: (message: UplinkMessage) => void;
       onReport: (deviceId: string, report: PlayReport) => void;
+      now: () => number;
     },
   ) {}
 
@@ -44,7 +45,8 @@ export class UplinkIntake {
       this.deps.onReport(deviceId, parsed.value as PlayReport);
       return;
     }
-    this.deps.onUplink({ kind, deviceId, message: parsed.value } as UplinkMessage);
+    // A time probe carries the instant it arrived: its reply is only as good as that figure.
+    this.deps.onUplink({ kind, deviceId, message: parsed.value, ...(kind === 'time' ? { receivedAt: this.deps.now() } : {}) } as UplinkMessage);
   }
 
   private reject(deviceId: string, kind: string, reason: string): void {

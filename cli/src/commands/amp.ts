@@ -1,4 +1,5 @@
 /** `loalang amp`: a technician talks to the amplifier board on a serial port, or simulates one. */
+import { createInterface } from 'node:readline';
 import { BoardDriver, BoardSimulator, NodeSerialLink, openAmplifier, type AmpStatus } from '@loalang/firmware-bridge';
 import { parse } from '../main.js';
 import { intOption, waitForSignal } from './util.js';
@@ -24,6 +25,14 @@ export function formatStatus(s: AmpStatus): string {
   ].join('\n');
 }
 
+/** Faults a technician can switch on the simulated board from its terminal. */
+const SIMULATED_FAULTS: Record<string, 'overTemperature' | 'speakerLineFault' | 'mainsLost' | 'tamper'> = {
+  'over-temperature': 'overTemperature',
+  'speaker-line': 'speakerLineFault',
+  'mains-lost': 'mainsLost',
+  tamper: 'tamper',
+};
+
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     port: { type: 'string' },
@@ -41,8 +50,23 @@ export async function run(args: string[]): Promise<number> {
   if (action === 'simulate') {
     const sim = new BoardSimulator(new NodeSerialLink(String(values.port), baudRate));
     await sim.start();
-    process.stdout.write(`Bo mạch giả lập trên ${values.port} / Simulated board on ${values.port}. Ctrl+C để dừng / to stop.\n`);
+    process.stdout.write(
+      `Bo mạch giả lập trên ${values.port} / Simulated board on ${values.port}. Ctrl+C để dừng / to stop.\n` +
+        `Gõ lỗi để giả lập / type a fault to simulate it: ${Object.keys(SIMULATED_FAULTS).join(', ')} + on|off\n`,
+    );
+    const lines = createInterface({ input: process.stdin, terminal: false });
+    lines.on('line', (line) => {
+      const [name, state] = line.trim().split(/\s+/);
+      const key = name ? SIMULATED_FAULTS[name] : undefined;
+      if (!key || (state !== 'on' && state !== 'off')) {
+        if (line.trim()) process.stdout.write(`? ${line.trim()} — ví dụ / e.g. "over-temperature on"\n`);
+        return;
+      }
+      sim.inject({ [key]: state === 'on' });
+      process.stdout.write(`${name}: ${state}\n`);
+    });
     await waitForSignal();
+    lines.close();
     await sim.stop();
     return 0;
   }

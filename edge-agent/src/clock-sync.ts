@@ -1,0 +1,89 @@
+/**
+ * How far this box's clock is from the server's, measured over MQTT the way NTP does: the
+ * agent sends its time t0, the server answers with when the probe arrived (t1) and when the
+ * answer left (t2), the agent notes t3 on arrival. A probe's round trip is
+ * (t3 − t0) − (t2 − t1) and its offset ((t1 − t0) + (t2 − t3)) / 2. On 4G, round trips vary
+ * a lot and a slow one skews the offset, so the estimate is the median offset of the quarter
+ * of recent probes with the smallest round trip.
+ */
+import type { Logger, TimeReply } from '@loalang/protocol';
+
+export interface ClockProbe {
+  /** Server clock minus this clock (ms). */
+  offsetMs: number;
+  rttMs: number;
+}
+
+/** Median offset of the fastest quarter (at least 3) of the probes; null with fewer than 3. */
+export function estimateOffset(probes: ClockProbe[]): { offsetMs: number; rttMs: number; used: number } | null {
+  if (probes.length < 3) return null;
+  const fastest = [...probes].sort((a, b) => a.rttMs - b.rttMs).slice(0, Math.max(3, Math.ceil(probes.length / 4)));
+  const offsets = fastest.map((p) => p.offsetMs).sort((a, b) => a - b);
+  const mid = offsets.length >> 1;
+  const offsetMs = offsets.length % 2 ? offsets[mid]! : (offsets[mid - 1]! + offsets[mid]!) / 2;
+  return { offsetMs, rttMs: fastest[0]!.rttMs, used: fastest.length };
+}
+
+export interface ClockSyncOptions {
+  now: () => number;
+  send: (t0: number) => Promise<void>;
+  logger: Logger;
+  /** Probes per burst and the gap between them. */
+  burst?: number;
+  gapMs?: number;
+  /** A burst this often (and on every connect). */
+  everyMs?: number;
+  /** Probes kept for the estimate. */
+  keep?: number;
+}
+
+export class ClockSync {
+  private probes: ClockProbe[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private bursting = false;
+
+  constructor(private readonly o: ClockSyncOptions) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.burst(), this.o.everyMs ?? 300_000);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  async burst(): Promise<void> {
+    if (this.bursting) return;
+    this.bursting = true;
+    try {
+      for (let i = 0; i < (this.o.burst ?? 8); i++) {
+        await this.o.send(this.o.now()).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, this.o.gapMs ?? 250));
+      }
+    } finally {
+      this.bursting = false;
+    }
+  }
+
+  onReply(r: TimeReply): void {
+    const t3 = this.o.now();
+    const rttMs = t3 - r.t0 - (r.t2 - r.t1);
+    // Not ours, or a reply so late it says nothing useful.
+    if (rttMs < 0 || rttMs > 10_000 || r.t0 > t3) return;
+    this.probes.push({ offsetMs: (r.t1 - r.t0 + (r.t2 - t3)) / 2, rttMs });
+    if (this.probes.length > (this.o.keep ?? 64)) this.probes.shift();
+  }
+
+  /** This clock minus the server's (ms): positive when this box is ahead; undefined before 3 probes. */
+  deviceAheadMs(): number | undefined {
+    const e = estimateOffset(this.probes);
+    return e ? Math.round(-e.offsetMs * 10) / 10 : undefined;
+  }
+
+  /** Server time now, as well as this box knows it. */
+  serverNow(): number {
+    const e = estimateOffset(this.probes);
+    return this.o.now() + (e?.offsetMs ?? 0);
+  }
+}
