@@ -34,7 +34,7 @@ describe.skipIf(!haveTools)('remote commands', () => {
     agent = startCli(['agent', '--config', join(dir, 'agent.json')], { LOALANG_LOG_LEVEL: 'warn' });
     await until('online', 15_000, async () => (await api<{ online: boolean }>(base, `/api/v1/devices/${device.body.id}`, { token })).body.online);
 
-    type Cmd = { id: string; status: string; result: { ok: boolean; result?: Record<string, unknown>; error?: { code: string } } | null };
+    type Cmd = { id: string; status: string; params: Record<string, unknown>; result: { ok: boolean; result?: Record<string, unknown>; error?: { code: string } } | null };
     const send = async (body: Record<string, unknown>) => {
       const posted = await api<{ id: string }>(base, `/api/v1/devices/${device.body.id}/commands`, { token: tech, json: body });
       expect(posted.status, JSON.stringify(posted.body)).toBe(202);
@@ -50,6 +50,7 @@ describe.skipIf(!haveTools)('remote commands', () => {
     const tone = await send({ type: 'test-tone', seconds: 2 });
     expect(tone).toMatchObject({ status: 'succeeded', result: { ok: true, result: { board: { power: true, faults: [] } } } });
     expect(Number(tone.result!.result!['playedMs'])).toBeGreaterThan(1900);
+    expect(tone.params).toEqual({ seconds: 2 }); // stored as sent: a number stays a number
     expect(readdirSync(sink).some((f) => f.startsWith('test-'))).toBe(true);
 
     expect(await send({ type: 'amp-test' })).toMatchObject({ status: 'succeeded', result: { ok: true } });

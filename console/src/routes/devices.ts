@@ -11,7 +11,8 @@ const CommandBody = Type.Object(
     type: CommandType,
     timeoutSec: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
   },
-  { additionalProperties: Type.Union([Type.String({ maxLength: 200 }), Type.Number(), Type.Boolean()]) },
+  // Numbers and booleans first: a JSON 2 stays a number (the validator would otherwise coerce it to "2").
+  { additionalProperties: Type.Union([Type.Number(), Type.Boolean(), Type.String({ maxLength: 200 })]) },
 );
 const TimelineQuery = Type.Object(
   { from: Type.Optional(Type.String({ format: 'date-time' })), to: Type.Optional(Type.String({ format: 'date-time' })) },
