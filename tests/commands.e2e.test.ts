@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { api, requireTool, startCli, until, type Proc } from './support.js';
+import { addDevice, api, requireTool, startCli, startServerProc, until, type Proc } from './support.js';
 
 const haveTools = requireTool('ffmpeg');
 const PASSWORD = 'commands-admin-pass';
@@ -22,13 +22,12 @@ describe.skipIf(!haveTools)('remote commands', () => {
   });
 
   it('volume, test tone through the chain, amplifier test, sync, logs and restart', async () => {
-    server = startCli(['server', '--data', join(dir, 'server'), '--http-port', '0', '--mqtt-port', '0', '--host', '127.0.0.1'], { LOALANG_ADMIN_PASSWORD: PASSWORD, LOALANG_LOG_LEVEL: 'warn' });
-    const base = (await server.waitFor(/api:\s+(http:\/\/\S+)\/api\/v1/, 20_000))[1]!;
-    const token = (await api<{ token: string }>(base, '/api/v1/auth/login', { json: { username: 'admin', password: PASSWORD } })).body.token;
-    const root = (await api<{ id: string }[]>(base, '/api/v1/areas', { token })).body[0]!;
-    await api(base, '/api/v1/users', { token, json: { username: 'kythuat', password: 'mat-khau-ky-thuat', role: 'technician', areaId: root.id } });
+    const s = await startServerProc(join(dir, 'server'), PASSWORD);
+    server = s.proc;
+    const { base, token } = s;
+    await api(base, '/api/v1/users', { token, json: { username: 'kythuat', password: 'mat-khau-ky-thuat', role: 'technician', areaId: s.rootAreaId } });
     const tech = (await api<{ token: string }>(base, '/api/v1/auth/login', { json: { username: 'kythuat', password: 'mat-khau-ky-thuat' } })).body.token;
-    const device = await api<{ id: string; agentConfig: Record<string, unknown> }>(base, '/api/v1/devices', { token, json: { name: 'Loa trạm bơm', areaId: root.id } });
+    const device = { body: await addDevice(s, 'Loa trạm bơm', s.rootAreaId) };
     const sink = join(dir, 'sink');
     writeFileSync(join(dir, 'agent.json'), JSON.stringify({ ...device.body.agentConfig, cacheDir: join(dir, 'agent'), serial: { simulate: true }, audioSink: `file:${sink}`, warmupMs: 100, tailMs: 200 }));
     agent = startCli(['agent', '--config', join(dir, 'agent.json')], { LOALANG_LOG_LEVEL: 'warn' });

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { api, requireTool, startCli, until, type Proc } from './support.js';
+import { addDevice, api, requireTool, startCli, startServerProc, until, type Proc } from './support.js';
 
 const haveTools = requireTool('ffmpeg');
 const PASSWORD = 'offline-admin-pass';
@@ -22,20 +22,17 @@ describe.skipIf(!haveTools)('a programme plays through a server outage', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const startServer = async (httpPort = 0, mqttPort = 0) => {
-    const p = startCli(['server', '--data', join(dir, 'server'), '--http-port', String(httpPort), '--mqtt-port', String(mqttPort), '--host', '127.0.0.1'], { LOALANG_ADMIN_PASSWORD: PASSWORD, LOALANG_LOG_LEVEL: 'warn' });
-    const http = (await p.waitFor(/api:\s+(http:\/\/\S+)\/api\/v1/, 20_000))[1]!;
-    const mqtt = (await p.waitFor(/mqtt:\s+mqtt:\/\/[^:]+:(\d+)/, 5_000))[1]!;
-    return { p, http, mqttPort: Number(mqtt), httpPort: Number(new URL(http).port) };
+  const startServer = async (http = 0, mqtt = 0) => {
+    const s = await startServerProc(join(dir, 'server'), PASSWORD, { http, mqtt });
+    return { ...s, p: s.proc, http: s.base };
   };
 
   it('plays three passes while the server is down; reports arrive once each afterwards', async () => {
     const first = await startServer();
     server = first.p;
     const base = first.http;
-    const token = (await api<{ token: string }>(base, '/api/v1/auth/login', { json: { username: 'admin', password: PASSWORD } })).body.token;
-    const root = (await api<{ id: string }[]>(base, '/api/v1/areas', { token })).body[0]!;
-    const device = await api<{ id: string; agentConfig: Record<string, unknown> }>(base, '/api/v1/devices', { token, json: { name: 'Loa bản xa', areaId: root.id } });
+    const token = first.token;
+    const device = { body: await addDevice(first, 'Loa bản xa', first.rootAreaId) };
     const cacheDir = join(dir, 'agent');
     const sink = join(dir, 'sink');
     writeFileSync(join(dir, 'agent.json'), JSON.stringify({ ...device.body.agentConfig, cacheDir, serial: { simulate: true }, audioSink: `file:${sink}`, warmupMs: 200, tailMs: 200 }));
@@ -62,7 +59,7 @@ describe.skipIf(!haveTools)('a programme plays through a server outage', () => {
 
     const again = await startServer(first.httpPort, first.mqttPort);
     server = again.p;
-    const token2 = (await api<{ token: string }>(base, '/api/v1/auth/login', { json: { username: 'admin', password: PASSWORD } })).body.token;
+    const token2 = again.token;
     type Report = { playId: string; status: string; reportId: string };
     const reports = await until('three reports after the server returns', 60_000, async () => {
       const r = await api<Report[]>(base, '/api/v1/reports', { token: token2 });

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { api, requireTool, startCli, until, type Proc } from './support.js';
+import { addDevice, api, requireTool, startCli, startServerProc, until, type Proc } from './support.js';
 
 const haveTools = requireTool('ffmpeg');
 const PASSWORD = 'presence-admin-pass';
@@ -26,11 +26,10 @@ describe.skipIf(!haveTools)('presence of a real agent process', () => {
   });
 
   it('goes offline when killed, when frozen (missed heartbeats), and online again', async () => {
-    server = startCli(['server', '--data', join(dir, 'server'), '--http-port', '0', '--mqtt-port', '0', '--host', '127.0.0.1'], { LOALANG_ADMIN_PASSWORD: PASSWORD, LOALANG_LOG_LEVEL: 'warn' });
-    const base = (await server.waitFor(/api:\s+(http:\/\/\S+)\/api\/v1/, 20_000))[1]!;
-    const token = (await api<{ token: string }>(base, '/api/v1/auth/login', { json: { username: 'admin', password: PASSWORD } })).body.token;
-    const root = (await api<{ id: string }[]>(base, '/api/v1/areas', { token })).body[0]!;
-    const device = await api<{ id: string; agentConfig: Record<string, unknown> }>(base, '/api/v1/devices', { token, json: { name: 'Loa đầu cầu', areaId: root.id } });
+    const s = await startServerProc(join(dir, 'server'), PASSWORD);
+    server = s.proc;
+    const { base, token } = s;
+    const device = { body: await addDevice(s, 'Loa đầu cầu', s.rootAreaId) };
     const config = join(dir, 'agent.json');
     writeFileSync(config, JSON.stringify({ ...device.body.agentConfig, cacheDir: join(dir, 'agent'), serial: { simulate: true }, audioSink: 'null', keepaliveSec: KEEPALIVE_SEC }));
     type Device = { online: boolean; presenceHistory: { online: boolean; cause: string; at: string }[] };

@@ -12,7 +12,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startStreamServer, type StreamServer } from '../edge-agent/test/peers.js';
-import { api, requireTool, startCli, until, type Proc } from './support.js';
+import { addDevice, api, requireTool, startCli, startServerProc, until, type Proc } from './support.js';
 
 const haveTools = requireTool('ffmpeg');
 const PASSWORD = 'programme-admin-pass';
@@ -70,13 +70,11 @@ describe.skipIf(!haveTools)('a weekly programme with a relay and a three-times a
   });
 
   it('plays on both speakers, the cut-off one included, and the daily report shows each play once', async () => {
-    server = startCli(['server', '--data', join(dir, 'server'), '--http-port', '0', '--mqtt-port', '0', '--host', '127.0.0.1'], { LOALANG_ADMIN_PASSWORD: PASSWORD, LOALANG_LOG_LEVEL: 'warn' });
-    const base = (await server.waitFor(/api:\s+(http:\/\/\S+)\/api\/v1/, 20_000))[1]!;
-    const mqttPort = Number((await server.waitFor(/mqtt:\s+mqtt:\/\/[^:]+:(\d+)/, 5_000))[1]);
-    link = await cuttableLink(mqttPort);
-    const token = (await api<{ token: string }>(base, '/api/v1/auth/login', { json: { username: 'admin', password: PASSWORD } })).body.token;
-    const root = (await api<{ id: string }[]>(base, '/api/v1/areas', { token })).body[0]!;
-    const commune = (await api<{ id: string }>(base, '/api/v1/areas', { token, json: { name: 'Xã Tà Xùa', parentId: root.id } })).body;
+    const s = await startServerProc(join(dir, 'server'), PASSWORD);
+    server = s.proc;
+    const { base, token } = s;
+    link = await cuttableLink(s.mqttPort);
+    const commune = (await api<{ id: string }>(base, '/api/v1/areas', { token, json: { name: 'Xã Tà Xùa', parentId: s.rootAreaId } })).body;
 
     // The provincial station, as an Icecast MP3 stream that will drop once.
     const mp3 = join(dir, 'station.mp3');
@@ -86,7 +84,7 @@ describe.skipIf(!haveTools)('a weekly programme with a relay and a three-times a
 
     const speakers: { id: string; name: string; sink: string; cache: string }[] = [];
     for (const [name, viaLink] of [['Loa chợ', false], ['Loa bản xa', true]] as const) {
-      const d = await api<{ id: string; agentConfig: Record<string, unknown> }>(base, '/api/v1/devices', { token, json: { name, areaId: commune.id } });
+      const d = { body: await addDevice(s, name, commune.id) };
       const cache = join(dir, d.body.id, 'cache');
       const sink = join(dir, d.body.id, 'sink');
       const mqttUrl = viaLink ? `mqtt://127.0.0.1:${link.port}` : d.body.agentConfig['mqttUrl'];

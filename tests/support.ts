@@ -107,3 +107,30 @@ export function meanVolumeDb(path: string): number {
   if (!m) throw new Error(`volumedetect failed: ${r.stderr}`);
   return Number(m[1]);
 }
+
+export interface ServerProc {
+  proc: Proc;
+  base: string;
+  httpPort: number;
+  mqttPort: number;
+  /** The admin's bearer token. */
+  token: string;
+  rootAreaId: string;
+}
+
+/** `loalang server` on loopback with a known admin password, logged in as admin. */
+export async function startServerProc(dataDir: string, password: string, ports: { http?: number; mqtt?: number } = {}, env: Record<string, string> = {}): Promise<ServerProc> {
+  const proc = startCli(['server', '--data', dataDir, '--http-port', String(ports.http ?? 0), '--mqtt-port', String(ports.mqtt ?? 0), '--host', '127.0.0.1'], { LOALANG_ADMIN_PASSWORD: password, LOALANG_LOG_LEVEL: 'warn', ...env });
+  const base = (await proc.waitFor(/api:\s+(http:\/\/\S+)\/api\/v1/, 20_000))[1]!;
+  const mqttPort = Number((await proc.waitFor(/mqtt:\s+mqtt:\/\/[^:]+:(\d+)/, 5_000))[1]);
+  const token = (await api<{ token: string }>(base, '/api/v1/auth/login', { json: { username: 'admin', password } })).body.token;
+  const rootAreaId = (await api<{ id: string }[]>(base, '/api/v1/areas', { token })).body[0]!.id;
+  return { proc, base, httpPort: Number(new URL(base).port), mqttPort, token, rootAreaId };
+}
+
+/** Provisions a device through the API; its agent config comes back with the secret. */
+export async function addDevice(s: Pick<ServerProc, 'base' | 'token'>, name: string, areaId: string): Promise<{ id: string; agentConfig: Record<string, unknown> }> {
+  const res = await api<{ id: string; agentConfig: Record<string, unknown> }>(s.base, '/api/v1/devices', { token: s.token, json: { name, areaId } });
+  if (res.status !== 201) throw new Error(`device add: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}

@@ -56,3 +56,10 @@ export function assertInScope(caller: Caller, areaId: string): void {
 export function canReadFromArea(core: ServerCore, caller: Caller, areaId: string): boolean {
   return caller.scope.has(areaId) || core.areas.ancestorIds(caller.user.areaId).includes(areaId);
 }
+
+/** The areas a list query covers: the caller's scope, or the subtree of `areaId` inside it. */
+export function scopedAreas(core: ServerCore, caller: Caller, areaId: string | undefined): Set<string> {
+  if (!areaId) return caller.scope;
+  assertInScope(caller, core.areas.require(areaId).id);
+  return core.areas.subtreeIds(areaId);
+}

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ALARM_KINDS, ALARM_LABELS, brokerError, type Alarm, type ServerCore } from '@loalang/broker';
 import { IdParams } from '../schemas.js';
-import { assertInScope, callerOf, requirePermission } from '../auth.js';
+import { assertInScope, callerOf, requirePermission, scopedAreas } from '../auth.js';
 
 const AlarmsQuery = Type.Object(
   {
@@ -25,12 +25,7 @@ export const alarmRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
   app.get('/alarms', { schema: { querystring: AlarmsQuery, tags: ['alarms'], description: 'Alarms (active and history), newest first, in the caller\'s areas' }, preHandler: read }, async (request) => {
     const caller = callerOf(request);
     const q = request.query;
-    let areaIds = caller.scope;
-    if (q.areaId) {
-      assertInScope(caller, core.areas.require(q.areaId).id);
-      areaIds = core.areas.subtreeIds(q.areaId);
-    }
-    let deviceIds = new Set(core.devices.list({ areaIds }).map((d) => d.id));
+    let deviceIds = new Set(core.devices.list({ areaIds: scopedAreas(core, caller, q.areaId) }).map((d) => d.id));
     if (q.deviceId) {
       assertInScope(caller, core.devices.require(q.deviceId).areaId);
       deviceIds = new Set(deviceIds.has(q.deviceId) ? [q.deviceId] : []);

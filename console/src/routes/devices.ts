@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { CommandType } from '@loalang/protocol';
 import { brokerError, deviceTimeline, type ServerCore } from '@loalang/broker';
 import { CreateDeviceBody, IdParams, UpdateDeviceBody } from '../schemas.js';
-import { assertInScope, callerOf, requirePermission } from '../auth.js';
+import { assertInScope, callerOf, requirePermission, scopedAreas } from '../auth.js';
 import { agentConfigFor, type PublicUrls } from '../agent-config.js';
 
 const CommandBody = Type.Object(
@@ -58,11 +58,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
     async (request, reply) => {
       const caller = callerOf(request);
       const q = request.query;
-      let areaIds = caller.scope;
-      if (q.areaId) {
-        assertInScope(caller, core.areas.require(q.areaId).id);
-        areaIds = core.areas.subtreeIds(q.areaId);
-      }
+      const areaIds = scopedAreas(core, caller, q.areaId);
       const { total, devices } = core.devices.page({
         areaIds,
         limit: q.limit ?? 1000,

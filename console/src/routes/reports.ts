@@ -2,18 +2,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { brokerError, dailyTotals, isRelay, relayContentId, reportsToCsv, toCsv, type ServerCore } from '@loalang/broker';
 import { Type, type Static } from '@sinclair/typebox';
 import { ReportsQuery } from '../schemas.js';
-import { assertInScope, callerOf, requirePermission, type Caller } from '../auth.js';
+import { assertInScope, callerOf, requirePermission, scopedAreas, type Caller } from '../auth.js';
 
 const DailyQuery = Type.Object({ ...ReportsQuery.properties, groupBy: Type.Optional(Type.Union([Type.Literal('device'), Type.Literal('area')])) }, { additionalProperties: false });
 const DAILY_COLUMNS = ['date', 'contentId', 'contentTitle', 'groupId', 'groupName', 'plays', 'seconds', 'interrupted', 'failed', 'skipped'] as const;
 
 /** The caller's reports under the query's filters (area, device, time), scope enforced. */
 function scopedReports(core: ServerCore, caller: Caller, q: Static<typeof ReportsQuery>) {
-  let areaIds = caller.scope;
-  if (q.areaId) {
-    assertInScope(caller, core.areas.require(q.areaId).id);
-    areaIds = core.areas.subtreeIds(q.areaId);
-  }
+  const areaIds = scopedAreas(core, caller, q.areaId);
   let deviceIds = new Set(core.devices.list({ areaIds }).map((d) => d.id));
   if (q.deviceId) {
     if (!deviceIds.has(q.deviceId)) {
