@@ -18,6 +18,16 @@ describe('loalang CLI', () => {
     expect(r.stderr).toContain('Lệnh không hợp lệ');
   });
 
+  it('answers --help after a command, and names an unknown option in both languages', () => {
+    const help = spawnSync(process.execPath, [CLI, 'device', 'add', '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('loalang device add --name NAME');
+    const bad = spawnSync(process.execPath, [CLI, 'server', '--bogus'], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain("Unknown option '--bogus'");
+    expect(bad.stderr).toContain('tùy chọn không hợp lệ');
+  });
+
   it('refuses a bad port with a clear message', () => {
     const r = spawnSync(process.execPath, [CLI, 'server', '--http-port', 'abc'], { encoding: 'utf8' });
     expect(r.status).toBe(1);

@@ -23,12 +23,19 @@ Environment:
   LOALANG_PUBLIC_HOST      host name devices use to reach the server
   LOALANG_LOG_LEVEL        pino level (info)
   LOALANG_TOKEN, LOALANG_USERNAME, LOALANG_PASSWORD   credentials for 'device add'
+  (all server settings — stream hosts, loudness, TTS service, alarms, retention — are in the README)
 `;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 export function parse(args: string[], options: Options) {
-  return parseArgs({ args, options, allowPositionals: true, strict: true });
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (!e.code?.startsWith('ERR_PARSE_ARGS')) throw err;
+    throw Object.assign(new Error(`${e.message} (see loalang --help)`), { messageVi: 'tùy chọn không hợp lệ (xem loalang --help)', code: 'LOA_ERR_USAGE' });
+  }
 }
 
 function version(): string {
@@ -38,6 +45,10 @@ function version(): string {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(HELP);
+    return 0;
+  }
   switch (command) {
     case undefined:
     case '-h':
