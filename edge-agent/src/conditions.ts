@@ -32,7 +32,8 @@ export class Conditions {
     if (!active && !this.raised.has(key)) return;
     if (active) this.raised.add(key);
     else this.raised.delete(key);
-    const event: DeviceEvent = { v: 1, eventId: newId(), at: new Date(this.now()).toISOString(), kind, active, ...(code ? { code } : {}) };
+    const detail = e.type === 'link' ? (active ? 'no answer from the amplifier board on its serial port (unplugged cable, board without power, or port gone)' : 'the amplifier board answers again') : undefined;
+    const event: DeviceEvent = { v: 1, eventId: newId(), at: new Date(this.now()).toISOString(), kind, active, ...(code ? { code } : {}), ...(detail ? { detail } : {}) };
     this.logger[active ? 'warn' : 'info']({ kind, code, active }, active ? 'condition raised' : 'condition cleared');
     this.pending.push(event);
     if (this.pending.length > MAX_PENDING) this.pending.shift();
