@@ -63,6 +63,7 @@ export class ServerCore {
   readonly telemetry: TelemetryHistory;
   telemetryRetention: TelemetryRetention = DEFAULT_TELEMETRY_RETENTION;
   private pruner: NodeJS.Timeout | null = null;
+  private firstPrune: NodeJS.Timeout | null = null;
   /** Lower-case host names relays may use, or null for any. */
   streamHosts: readonly string[] | null = null;
   mqttPort = 0;
@@ -186,7 +187,8 @@ export class ServerCore {
         (err: unknown) => this.logger.error({ err }, 'telemetry pruning failed'),
       );
     this.pruner = setInterval(prune, 3600_000);
-    setTimeout(prune, 60_000).unref();
+    this.firstPrune = setTimeout(prune, 60_000);
+    this.firstPrune.unref();
   }
 
   private onUplink(msg: UplinkMessage): void {
@@ -242,6 +244,7 @@ export class ServerCore {
 
   async stop(): Promise<void> {
     if (this.pruner) clearInterval(this.pruner);
+    if (this.firstPrune) clearTimeout(this.firstPrune);
     this.alarmRules.stop();
     this.dispatcher.stop();
     await this.mqtt.stop();
