@@ -80,10 +80,4 @@ export class ClockSync {
     const e = estimateOffset(this.probes);
     return e ? Math.round(-e.offsetMs * 10) / 10 : undefined;
   }
-
-  /** Server time now, as well as this box knows it. */
-  serverNow(): number {
-    const e = estimateOffset(this.probes);
-    return this.o.now() + (e?.offsetMs ?? 0);
-  }
 }

@@ -8,26 +8,19 @@ import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { BYTES_PER_MS, PCM_FORMAT, type PcmOutput } from './pcm-output.js';
 import { agentError } from './errors.js';
-import type { PlayHandle, PlayOutcome } from './audio-sink.js';
+import type { PlayOutcome, PreparedPlay } from './audio-sink.js';
+import { stderrTail } from './stderr-tail.js';
 
 /** How far ahead of the wall clock samples are handed to the output. */
 export const LEAD_MS = 100;
 const TICK_MS = 10;
 
-export interface PreparedFile {
-  start(): PlayHandle;
-  cancel(): void;
-}
-
-export function prepareFile(ffmpeg: string, file: string, output: PcmOutput): PreparedFile {
+export function prepareFile(ffmpeg: string, file: string, output: PcmOutput): PreparedPlay {
   const decoder = spawn(ffmpeg, ['-hide_banner', '-nostdin', '-v', 'error', '-i', file, '-map', '0:a:0', ...PCM_FORMAT, 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  decoder.stderr.on('data', (c: Buffer) => {
-    stderr = (stderr + c.toString('utf8')).slice(-2000);
-  });
+  const lastError = stderrTail(decoder.stderr);
   const decoded = new Promise<string | null>((resolve) => {
     decoder.once('error', (err) => resolve(err.message));
-    decoder.once('close', (code, signal) => resolve(code === 0 ? null : `decoder exit ${code ?? signal}: ${stderr.trim().split('\n').at(-1) ?? ''}`));
+    decoder.once('close', (code, signal) => resolve(code === 0 ? null : `decoder exit ${code ?? signal}: ${lastError() ?? ''}`));
   });
   const stdout = decoder.stdout;
   // Paused mode, read on the pacer's clock. The listener also tells Node the output is consumed:

@@ -5,6 +5,7 @@
  * the instant the first samples are written to a process that is already running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { stderrTail } from './stderr-tail.js';
 
 /** s16le mono 48 kHz: 96 bytes per millisecond. */
 export const BYTES_PER_MS = 96;
@@ -30,11 +31,8 @@ export function spawnPcmOutput(ffmpeg: string, outputArgs: string[]): PcmOutput 
   const proc: ChildProcess = spawn(ffmpeg, pcmOutputArgs(outputArgs), {
     stdio: ['pipe', 'ignore', 'pipe'],
   });
-  let stderr = '';
+  const lastError = stderrTail(proc.stderr!);
   let spawnError: string | undefined;
-  proc.stderr!.on('data', (c: Buffer) => {
-    stderr = (stderr + c.toString('utf8')).slice(-2000);
-  });
   proc.stdin!.on('error', () => undefined); // the process died: its exit tells why
   const closed = new Promise<{ code: number | null; error?: string }>((resolve) => {
     proc.once('error', (err) => {
@@ -42,7 +40,7 @@ export function spawnPcmOutput(ffmpeg: string, outputArgs: string[]): PcmOutput 
       resolve({ code: null, error: err.message });
     });
     proc.once('close', (code) => {
-      const last = spawnError ?? stderr.trim().split('\n').at(-1);
+      const last = spawnError ?? lastError();
       resolve(code === 0 || !last ? { code } : { code, error: last.slice(0, 300) });
     });
   });

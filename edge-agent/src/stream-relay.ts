@@ -8,6 +8,8 @@
  */
 import { spawn } from 'node:child_process';
 import { BYTES_PER_MS, PCM_FORMAT, type PcmOutput } from './pcm-output.js';
+import type { PlayOutcome, PreparedPlay } from './audio-sink.js';
+import { stderrTail } from './stderr-tail.js';
 
 export interface RelayTiming {
   /** First wait before reconnecting; doubles while attempts fail, back to this after audio flowed. */
@@ -18,19 +20,6 @@ export interface RelayTiming {
 }
 
 export const DEFAULT_RELAY_TIMING: RelayTiming = { retryMinMs: 500, retryMaxMs: 5000, readTimeoutMs: 5000 };
-
-export interface RelayOutcome {
-  playedMs: number;
-  stopped: boolean;
-  /** Times the input ended (dropped or failed to connect) before the window closed. */
-  drops: number;
-  lastError?: string;
-}
-
-export interface RelayRun {
-  done: Promise<RelayOutcome>;
-  stop(): void;
-}
 
 /** Arguments of one input: decode `url` in real time to raw PCM on stdout, for at most `seconds`. */
 export function relayInputArgs(url: string, seconds: number, readTimeoutMs: number): string[] {
@@ -56,10 +45,9 @@ interface Input {
  * opened now, during the warm-up, so audio is ready at the instant. `start()` releases it and
  * reconnects whenever the stream drops, until the window ends.
  */
-export function prepareRelay(ffmpeg: string, url: string, untilMs: number, output: PcmOutput, timing: RelayTiming = DEFAULT_RELAY_TIMING): { start(): RelayRun; cancel(): void } {
+export function prepareRelay(ffmpeg: string, url: string, untilMs: number, output: PcmOutput, timing: RelayTiming = DEFAULT_RELAY_TIMING): PreparedPlay {
   const connect = (): Input => {
     let bytes = 0;
-    let stderr = '';
     const windowLeft = Math.max(100, untilMs - Date.now());
     const proc = spawn(ffmpeg, relayInputArgs(url, windowLeft / 1000, timing.readTimeoutMs), { stdio: ['ignore', 'pipe', 'pipe'] });
     // -t counts from the first decoded sample, which comes after connecting and probing:
@@ -77,14 +65,12 @@ export function prepareRelay(ffmpeg: string, url: string, untilMs: number, outpu
       forwarded += part.length;
       output.write(part);
     });
-    proc.stderr!.on('data', (c: Buffer) => {
-      stderr = (stderr + c.toString('utf8')).slice(-2000);
-    });
+    const lastError = stderrTail(proc.stderr!);
     const result = new Promise<{ bytes: number; error?: string }>((resolve) => {
       const finish = (error?: string) => {
         clearTimeout(endOfWindow);
         clearTimeout(backstop);
-        const last = error ?? stderr.trim().split('\n').at(-1);
+        const last = error ?? lastError();
         resolve(last ? { bytes, error: last.slice(0, 300) } : { bytes });
       };
       proc.once('error', (err) => finish(err.message));
@@ -113,7 +99,8 @@ export function prepareRelay(ffmpeg: string, url: string, untilMs: number, outpu
             resolve();
           };
         });
-      const done = (async (): Promise<RelayOutcome> => {
+      // `drops`: times the input ended (dropped or failed to connect) before the window closed.
+      const done = (async (): Promise<PlayOutcome> => {
         let total = 0;
         let drops = 0;
         let retry = timing.retryMinMs;

@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { newId } from '@loalang/protocol';
 import type { Db } from '../store/db.js';
+import { timeAndDeviceFilters } from '../store/list-filters.js';
 import { brokerError } from '../errors.js';
 import { iso } from '../time.js';
 
@@ -93,33 +94,14 @@ export class AlarmRepo extends EventEmitter<{ change: [AlarmChange] }> {
   }
 
   query(q: AlarmQuery): Alarm[] {
-    const where: string[] = [];
-    const params: unknown[] = [];
+    const { where, params } = timeAndDeviceFilters('raised_at', q);
     if (q.active !== undefined) where.push(q.active ? 'cleared_at IS NULL' : 'cleared_at IS NOT NULL');
     if (q.kind) {
       where.push('kind = ?');
       params.push(q.kind);
     }
-    if (q.from) {
-      where.push('raised_at >= ?');
-      params.push(q.from);
-    }
-    if (q.to) {
-      where.push('raised_at < ?');
-      params.push(q.to);
-    }
-    if (q.deviceIds) {
-      where.push('device_id IN (SELECT value FROM json_each(?))');
-      params.push(JSON.stringify([...q.deviceIds]));
-    }
     const sql = `SELECT * FROM alarms ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY raised_at DESC LIMIT ?`;
     return (this.db.prepare(sql).all(...params, q.limit ?? 1000) as Row[]).map(toAlarm);
-  }
-
-  /** Active alarms per device, for the device list. */
-  activeCounts(): Map<string, number> {
-    const rows = this.db.prepare('SELECT device_id, COUNT(*) AS n FROM alarms WHERE cleared_at IS NULL GROUP BY device_id').all() as { device_id: string; n: number }[];
-    return new Map(rows.map((r) => [r.device_id, r.n]));
   }
 }
 

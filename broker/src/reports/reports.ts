@@ -1,6 +1,7 @@
 /** Playback reports: stored idempotently by the id the agent made, queried for the province's reports. */
 import type { PlayReport } from '@loalang/protocol';
 import type { Db } from '../store/db.js';
+import { timeAndDeviceFilters } from '../store/list-filters.js';
 import { iso } from '../time.js';
 
 export interface StoredReport extends Omit<PlayReport, 'v'> {
@@ -79,21 +80,7 @@ export class ReportRepo {
   }
 
   query(q: ReportQuery): StoredReport[] {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (q.from) {
-      where.push('scheduled_at >= ?');
-      params.push(q.from);
-    }
-    if (q.to) {
-      where.push('scheduled_at < ?');
-      params.push(q.to);
-    }
-    if (q.deviceIds) {
-      // In SQL, so the limit applies to the caller's rows, not to everyone's.
-      where.push('device_id IN (SELECT value FROM json_each(?))');
-      params.push(JSON.stringify([...q.deviceIds]));
-    }
+    const { where, params } = timeAndDeviceFilters('scheduled_at', q);
     const sql = `SELECT * FROM reports ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY scheduled_at DESC, device_id LIMIT ?`;
     return (this.db.prepare(sql).all(...params, q.limit ?? 10_000) as Row[]).map(toReport);
   }
