@@ -2,8 +2,9 @@
  * The server core: one SQLite file, the device-facing MQTT broker, the media pipeline and
  * the dispatcher of desired states. The console (HTTP) sits on top of it.
  */
-import { join } from 'node:path';
-import { systemClock, type Clock, type Logger, silentLogger } from '@loalang/protocol';
+import { dirname, join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { systemClock, type Clock, type Logger, type PlayReport, silentLogger } from '@loalang/protocol';
 import { openDatabase, type Db } from './store/db.js';
 import { AreaRepo } from './areas/areas.js';
 import { UserRepo } from './accounts/users.js';
@@ -24,6 +25,8 @@ import { DEFAULT_TELEMETRY_RETENTION, TelemetryHistory, type TelemetryRetention 
 import { AlarmRules, DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from './alarms/rules.js';
 import { AlarmWebhook, type WebhookOptions } from './alarms/webhook.js';
 import type { ContentItem } from './content/content-repo.js';
+import { AlertRepo } from './alerts/alerts.js';
+import { AlertService, DEFAULT_ALERT_OPTIONS, type AlertOptions } from './alerts/service.js';
 
 export interface CoreOptions {
   dataDir: string;
@@ -44,6 +47,9 @@ export interface CoreOptions {
   /** Where alarms are POSTed on raise and clear. */
   alarmWebhook?: WebhookOptions;
   telemetryRetention?: Partial<TelemetryRetention>;
+  alerts?: Partial<AlertOptions>;
+  /** CAP `sender` values POST /alerts/cap accepts; none: CAP ingest refuses every message. */
+  capSenders?: string[];
 }
 
 export class ServerCore {
@@ -61,11 +67,13 @@ export class ServerCore {
   readonly alarms: AlarmRepo;
   readonly alarmRules: AlarmRules;
   readonly telemetry: TelemetryHistory;
+  readonly alerts: AlertService;
   telemetryRetention: TelemetryRetention = DEFAULT_TELEMETRY_RETENTION;
   private pruner: NodeJS.Timeout | null = null;
   private firstPrune: NodeJS.Timeout | null = null;
   /** Lower-case host names relays may use, or null for any. */
   streamHosts: readonly string[] | null = null;
+  capSenders: readonly string[] = [];
   mqttPort = 0;
 
   private constructor(
@@ -89,7 +97,9 @@ export class ServerCore {
     desired: DesiredStateService,
     dispatcher: Dispatcher,
     alarmRules: AlarmRules,
+    alerts: AlertService,
   ) {
+    this.alerts = alerts;
     this.alarms = repos.alarms;
     this.alarmRules = alarmRules;
     this.telemetry = new TelemetryHistory(db);
@@ -137,12 +147,16 @@ export class ServerCore {
       ...(options.speech ? { speech: options.speech } : {}),
     });
     const reports = repos.reports;
+    let onAlertReport: (deviceId: string, r: PlayReport) => void = () => undefined;
     const mqtt = await MqttServer.create({
       host: options.mqttHost ?? '0.0.0.0',
       port: options.mqttPort,
       directory: devices,
       onReport: async (deviceId, report) => {
-        if (reports.insert(deviceId, report)) alarmRules.onReport(deviceId, report);
+        if (reports.insert(deviceId, report)) {
+          alarmRules.onReport(deviceId, report);
+          onAlertReport(deviceId, report);
+        }
       },
       logger,
       clock,
@@ -161,7 +175,22 @@ export class ServerCore {
       clock,
       logger,
     });
-    const core = new ServerCore(db, mqtt, media, clock, logger, repos, desired, dispatcher, alarmRules);
+    const alerts = new AlertService(
+      {
+        repo: new AlertRepo(db),
+        devices,
+        content: repos.content,
+        publisher: mqtt,
+        contentPath: (id) => media.contentPath(id),
+        publicHttpUrl: options.publicHttpUrl,
+        clock,
+        logger,
+      },
+      { ...DEFAULT_ALERT_OPTIONS, ...options.alerts },
+    );
+    onAlertReport = (deviceId, r) => alerts.onReport(deviceId, r);
+    const core = new ServerCore(db, mqtt, media, clock, logger, repos, desired, dispatcher, alarmRules, alerts);
+    core.capSenders = options.capSenders ?? [];
     if (options.streamHosts) core.streamHosts = options.streamHosts.map((h) => h.toLowerCase());
     core.telemetryRetention = { ...DEFAULT_TELEMETRY_RETENTION, ...options.telemetryRetention };
     return core;
@@ -172,14 +201,19 @@ export class ServerCore {
     this.mqtt.on('presence', (change) => {
       this.devices.setPresence(change.deviceId, change.online, change.cause, change.at);
       this.alarmRules.onPresence(change.deviceId, change.online, change.at);
+      this.alerts.onPresence(change.deviceId, change.online);
     });
     // Sent when the device subscribes, not on connect: before that, a clean session would drop it.
-    this.mqtt.on('listening', (deviceId) => this.dispatcher.resend(deviceId, 'online'));
+    this.mqtt.on('listening', (deviceId) => {
+      this.dispatcher.resend(deviceId, 'online');
+      this.alerts.onListening(deviceId);
+    });
     this.mqtt.on('uplink', (msg: UplinkMessage) => this.onUplink(msg));
     const { port } = await this.mqtt.start();
     this.mqttPort = port;
     this.dispatcher.start();
     this.alarmRules.start();
+    this.alerts.start();
     // Retention: once soon after start, then hourly; batched, so requests are served meanwhile.
     const prune = () =>
       void this.telemetry.prune(this.clock.now(), this.telemetryRetention).then(
@@ -199,6 +233,7 @@ export class ServerCore {
         this.alarmRules.onTelemetry(msg.deviceId, msg.message);
       }
       if (msg.kind === 'cmd/result') this.commands.complete(msg.deviceId, msg.message);
+      if (msg.kind === 'alert/status') this.alerts.onStatus(msg.deviceId, msg.message);
       if (msg.kind === 'event' && this.events.insert(msg.deviceId, msg.message)) {
         const e = msg.message;
         this.logger[e.active ? 'warn' : 'info']({ deviceId: msg.deviceId, kind: e.kind, code: e.code, detail: e.detail }, e.active ? 'device raised a condition' : 'device cleared a condition');
@@ -237,6 +272,16 @@ export class ServerCore {
     }
   }
 
+  /** Speaks `text` with the TTS engine and stores the result like an upload. */
+  async speakToContent(text: string, meta: { title: string; areaId: string; createdBy: string | null; voice: string }): Promise<ContentItem> {
+    const wav = await this.media.synthesize(text, { voice: meta.voice });
+    try {
+      return await this.importAudio(wav, { title: meta.title, areaId: meta.areaId, originalName: null, createdBy: meta.createdBy });
+    } finally {
+      await rm(dirname(wav), { recursive: true, force: true });
+    }
+  }
+
   /** Call after schedules or devices change: recomputes and sends what changed. */
   refreshDevices(deviceIds: Iterable<string>): void {
     this.dispatcher.refresh(deviceIds, 'change');
@@ -246,6 +291,7 @@ export class ServerCore {
     if (this.pruner) clearInterval(this.pruner);
     if (this.firstPrune) clearTimeout(this.firstPrune);
     this.alarmRules.stop();
+    this.alerts.stop();
     this.dispatcher.stop();
     await this.mqtt.stop();
     this.db.close();

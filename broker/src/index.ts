@@ -24,3 +24,8 @@ export * from './alarms/alarms.js';
 export * from './alarms/rules.js';
 export * from './alarms/webhook.js';
 export * from './devices/telemetry-history.js';
+export * from './alerts/alerts.js';
+export * from './alerts/service.js';
+export * from './alerts/cap.js';
+export * from './alerts/geo.js';
+export * from './alerts/cap-ingest.js';

@@ -15,6 +15,7 @@ import { scheduleRoutes } from './routes/schedules.js';
 import { reportRoutes } from './routes/reports.js';
 import { opsRoutes } from './routes/ops.js';
 import { alarmRoutes } from './routes/alarms.js';
+import { alertRoutes } from './routes/alerts.js';
 import { homePage } from './home.js';
 import type { PublicUrls } from './agent-config.js';
 
@@ -57,6 +58,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(scheduleRoutes, { core });
       await api.register(reportRoutes, { core });
       await api.register(alarmRoutes, { core });
+      await api.register(alertRoutes, { core });
     },
     { prefix: '/api/v1' },
   );

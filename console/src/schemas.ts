@@ -44,13 +44,20 @@ export const CreateAreaBody = Type.Object(
         description: 'who must approve schedules here: none; operators (default: schedules of users without the approve right wait); all (every schedule waits, never approved by its creator); null inherits',
       }),
     ),
+    geocodes: Type.Optional(
+      Type.Union([Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 20 }), Type.Null()], { description: 'codes naming this area in CAP <geocode> values (e.g. the national administrative unit code)' }),
+    ),
   },
   { additionalProperties: false },
 );
 export const UpdateAreaBody = Type.Partial(CreateAreaBody, { additionalProperties: false });
 
 export const CreateDeviceBody = Type.Object({ name: Name, areaId: AreaRef }, { additionalProperties: false });
-export const UpdateDeviceBody = Type.Partial(Type.Object({ name: Name, areaId: AreaRef, disabled: Type.Boolean() }), {
+const Position = Type.Object(
+  { lat: Type.Number({ minimum: -90, maximum: 90 }), lon: Type.Number({ minimum: -180, maximum: 180 }) },
+  { additionalProperties: false, description: 'WGS 84; used for CAP polygons and circles and the map' },
+);
+export const UpdateDeviceBody = Type.Partial(Type.Object({ name: Name, areaId: AreaRef, disabled: Type.Boolean(), position: Type.Union([Position, Type.Null()]) }), {
   additionalProperties: false,
 });
 

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_LOUDNESS, HttpSpeechEngine, type CoreOptions } from '@loalang/broker';
 
-export type ServerSettings = Pick<CoreOptions, 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech' | 'alarmThresholds' | 'alarmWebhook' | 'telemetryRetention'>;
+export type ServerSettings = Pick<CoreOptions, 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech' | 'alarmThresholds' | 'alarmWebhook' | 'telemetryRetention' | 'alerts' | 'capSenders'>;
 
 function bad(name: string, value: string, en: string, vi: string): Error {
   return new Error(`${name}=${JSON.stringify(value)}: ${vi} / ${en}`);
@@ -67,6 +67,12 @@ export function serverSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Ser
     const contentType = env['LOALANG_ALARM_WEBHOOK_CONTENT_TYPE'];
     settings.alarmWebhook = { url: hook, ...(template ? { template } : {}), ...(contentType ? { contentType } : {}) };
   }
+  const senders = env['LOALANG_CAP_SENDERS'];
+  if (senders) settings.capSenders = senders.split(',').map((x) => x.trim()).filter(Boolean);
+  const leadMs = number(env, 'LOALANG_ALERT_LEAD_MS', 200, 30_000);
+  const replay = env['LOALANG_ALERT_REPLAY_ON_RECONNECT'];
+  if (replay !== undefined && replay !== 'true' && replay !== 'false') throw bad('LOALANG_ALERT_REPLAY_ON_RECONNECT', replay, 'must be true or false', 'phải là true hoặc false');
+  if (leadMs !== undefined || replay !== undefined) settings.alerts = { ...(leadMs !== undefined ? { leadMs } : {}), ...(replay !== undefined ? { replayOnReconnect: replay === 'true' } : {}) };
   return settings;
 }
 

@@ -19,7 +19,8 @@ import { buildTelemetry } from './telemetry.js';
 import { locateFfmpeg } from './ffmpeg.js';
 import { AGENT_VERSION } from './version.js';
 import { Conditions } from './conditions.js';
-import { ClockSync } from './clock-sync.js';
+import { ClockSync, serverTimeClock } from './clock-sync.js';
+import { AlertHandler } from './alerts.js';
 
 export interface AgentDeps {
   amplifier: AmplifierController;
@@ -42,7 +43,6 @@ function isNewer(next: DesiredState, current: DesiredState | null): boolean {
 
 export class Agent {
   private telemetryTimer: NodeJS.Timeout | null = null;
-  private readonly clockSync: ClockSync;
   private cacheRetry: NodeJS.Timeout | null = null;
   private readonly startedAt: number;
 
@@ -54,10 +54,11 @@ export class Agent {
     private readonly outbox: Outbox,
     private readonly player: Player,
     private readonly timeline: Timeline,
+    private readonly clockSync: ClockSync,
+    private readonly alerts: AlertHandler,
     private readonly deps: Required<Omit<AgentDeps, 'sink' | 'fetch'>> & { ffmpeg: string },
   ) {
     this.startedAt = deps.clock.now();
-    this.clockSync = new ClockSync({ now: () => deps.clock.now(), send: (t0) => session.publish('time', { v: 1, t0 }, 0), logger: deps.logger });
   }
 
   static async create(config: AgentConfig, deps: AgentDeps): Promise<Agent> {
@@ -77,19 +78,27 @@ export class Agent {
     });
     const outbox = new Outbox(store, session, logger);
     const sink = deps.sink ?? new FfmpegSink(ffmpeg, parseSinkSpec(config.audioSink));
-    const player = new Player({ amplifier: deps.amplifier, sink, clock, logger, tailMs: config.tailMs });
+    const clockSync = new ClockSync({ now: () => clock.now(), send: (t0) => session.publish('time', { v: 1, t0 }, 0), logger });
+    // Plays and alerts carry instants in server time: the timeline and player run on it.
+    const serverClock = serverTimeClock(clock, clockSync);
+    let alerts: AlertHandler | null = null;
+    const player = new Player({ amplifier: deps.amplifier, sink, clock: serverClock, logger, tailMs: config.tailMs, onStart: (p, at) => alerts?.onStarted(p, at) });
     const timeline = new Timeline({
       player,
       cache,
-      clock,
+      clock: serverClock,
       logger,
       warmupMs: config.warmupMs,
       volume: () => store.volume(config.volume),
       isDone: (id) => store.isPlayDone(id),
-      report: (r: PlayReport) => outbox.add(r, clock.now()),
+      report: (r: PlayReport) => {
+        outbox.add(r, clock.now());
+        alerts?.onReport(r);
+      },
     });
+    alerts = new AlertHandler({ timeline, cache, send: (s) => session.publish('alert/status', s), clock: serverClock, logger });
     const exit = deps.exit ?? (() => process.kill(process.pid, 'SIGTERM'));
-    return new Agent(config, store, session, cache, outbox, player, timeline, { amplifier: deps.amplifier, clock, logger, exit, ffmpeg, logs: deps.logs ?? (() => []) });
+    return new Agent(config, store, session, cache, outbox, player, timeline, clockSync, alerts, { amplifier: deps.amplifier, clock, logger, exit, ffmpeg, logs: deps.logs ?? (() => []) });
   }
 
   async start(): Promise<void> {
@@ -105,8 +114,10 @@ export class Agent {
     if (stored) {
       logger.info({ version: stored.version, plays: stored.plays.length }, 'playing from the stored programme');
       this.timeline.apply(stored);
+      this.session.setAreas(stored.areaIds ?? []);
       this.syncCache(stored);
     }
+    this.session.on('alert', (m) => this.alerts.onMessage(m));
     this.outbox.start();
     this.session.on('desired', (state) => this.onDesired(state));
     this.session.on('cmd', (cmd) => {
@@ -126,6 +137,7 @@ export class Agent {
     this.session.on('time/reply', (r) => this.clockSync.onReply(r));
     this.session.on('connected', () => {
       this.publishReported();
+      this.alerts.resendUnsent();
       // Measure the clock first, then report health with the offset in it.
       void this.clockSync.burst().then(() => this.sendTelemetry());
     });
@@ -144,6 +156,7 @@ export class Agent {
     this.store.saveDesiredState(state); // persisted before anything acts on it
     this.deps.logger.info({ version: state.version, plays: state.plays.length }, 'desired state applied');
     this.timeline.apply(state);
+    this.session.setAreas(state.areaIds ?? []);
     this.syncCache(state);
   }
 
@@ -193,6 +206,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.clockSync.stop();
+    this.alerts.stop();
     if (this.telemetryTimer) clearInterval(this.telemetryTimer);
     if (this.cacheRetry) clearTimeout(this.cacheRetry);
     this.telemetryTimer = this.cacheRetry = null;

@@ -1,12 +1,13 @@
 /**
- * Where audio goes: the sound card (ALSA), a WAV file per play (tests and demo), or nowhere.
+ * Where audio goes: the sound card (ALSA), a WAV file per play (tests and demo; beside it a `.start`
+ * file with the epoch ms, on this host's clock, at which its audio started), or nowhere.
  * ffmpeg is spawned directly with a fixed argument list (decision 0001). Each play is prepared
  * ahead of its instant (output process running, file decoding or stream ready to connect) and
  * started at the instant; samples are fed at the wall-clock rate, so a play takes as long as
  * it sounds (decision 0009).
  */
 import { mkdirSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { prepareFile } from './paced-file.js';
 import { spawnPcmOutput } from './pcm-output.js';
@@ -96,7 +97,10 @@ export class FfmpegSink implements AudioSink {
     const prepared = 'streamUrl' in source ? prepareRelay(this.ffmpeg, source.streamUrl, source.untilMs, pcm, this.relayTiming) : prepareFile(this.ffmpeg, source.file, pcm);
     return {
       start: () => {
+        // The file sink notes the instant (this host's wall clock, µs) its first sample was handed over.
+        const at = performance.timeOrigin + performance.now();
         const handle = prepared.start();
+        if (finalPath) void writeFile(`${finalPath}.start`, `${at.toFixed(3)}\n`).catch(() => undefined);
         return { done: settle(handle.done), stop: () => handle.stop() };
       },
       cancel: () => {

@@ -6,7 +6,7 @@
  * a lot and a slow one skews the offset, so the estimate is the median offset of the quarter
  * of recent probes with the smallest round trip.
  */
-import type { Logger, TimeReply } from '@loalang/protocol';
+import type { Clock, Logger, TimeReply } from '@loalang/protocol';
 
 export interface ClockProbe {
   /** Server clock minus this clock (ms). */
@@ -39,6 +39,7 @@ export interface ClockSyncOptions {
 
 export class ClockSync {
   private probes: ClockProbe[] = [];
+  private aheadMs: number | undefined;
   private timer: NodeJS.Timeout | null = null;
   private bursting = false;
 
@@ -73,11 +74,25 @@ export class ClockSync {
     if (rttMs < 0 || rttMs > 10_000 || r.t0 > t3) return;
     this.probes.push({ offsetMs: (r.t1 - r.t0 + (r.t2 - t3)) / 2, rttMs });
     if (this.probes.length > (this.o.keep ?? 64)) this.probes.shift();
+    const e = estimateOffset(this.probes);
+    this.aheadMs = e ? Math.round(-e.offsetMs * 10) / 10 : undefined;
   }
 
   /** This clock minus the server's (ms): positive when this box is ahead; undefined before 3 probes. */
   deviceAheadMs(): number | undefined {
-    const e = estimateOffset(this.probes);
-    return e ? Math.round(-e.offsetMs * 10) / 10 : undefined;
+    return this.aheadMs;
   }
+}
+
+/**
+ * The server's time as this box best knows it: its own clock minus the measured offset.
+ * Plays and alerts carry instants in server time, so speakers whose clocks disagree still
+ * start together (issue 5). Before the first estimate it is the box's own clock.
+ */
+export function serverTimeClock(clock: Clock, sync: Pick<ClockSync, 'deviceAheadMs'>): Clock {
+  return {
+    now: () => clock.now() - (sync.deviceAheadMs() ?? 0),
+    setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+    clearTimeout: (t) => clock.clearTimeout(t),
+  };
 }

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DesiredPlay, Logger } from '@loalang/protocol';
 import { agentError } from './errors.js';
@@ -123,6 +123,18 @@ export class ContentCache {
     await rename(part, final);
     this.o.store.putCacheEntry({ contentId: play.contentId, sha256: play.sha256, path: final, size: await sizeOf(final), lastUsed: this.o.now() });
     this.o.logger.info({ contentId: play.contentId, resumedFrom: have }, 'content cached');
+  }
+
+  /** Keeps audio that arrived inside a message (a small alert) once its hash checks out. */
+  async storeBytes(item: Pick<DesiredPlay, 'contentId' | 'sha256'>, bytes: Buffer): Promise<void> {
+    if (this.has(item)) return this.o.store.touchCacheEntry(item.contentId, this.o.now());
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    if (digest !== item.sha256) throw agentError('LOA_ERR_CONTENT_HASH', `${item.contentId}: inline audio hashes to ${digest.slice(0, 12)}…, expected ${item.sha256.slice(0, 12)}…`);
+    await mkdir(this.o.dir, { recursive: true });
+    const final = join(this.o.dir, `${item.contentId}.audio`);
+    await writeFile(`${final}.part`, bytes);
+    await rename(`${final}.part`, final);
+    this.o.store.putCacheEntry({ contentId: item.contentId, sha256: item.sha256, path: final, size: bytes.length, lastUsed: this.o.now() });
   }
 
   /** Removes least-recently-used files no upcoming play needs until the cache fits. */

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import mqtt, { type MqttClient } from 'mqtt';
-import { deviceTopic, deviceTopicFilter, encodeMessage, parseDeviceTopic, parseMessage, type Logger, type MessageKind, type MessageOf } from '@loalang/protocol';
+import { areaTopic, deviceTopic, deviceTopicFilter, encodeMessage, NAMESPACE, parseDeviceTopic, parseMessage, type Logger, type MessageKind, type MessageOf } from '@loalang/protocol';
 import { AGENT_VERSION } from './version.js';
 
 export interface SessionOptions {
@@ -20,9 +20,9 @@ export interface SessionOptions {
   maxBackoffMs?: number;
 }
 
-type Downlink = 'desired' | 'report/ack' | 'cmd' | 'time/reply';
+type Downlink = 'desired' | 'report/ack' | 'cmd' | 'time/reply' | 'alert';
 const STOP_WAIT_MS = 2000;
-const DOWNLINKS: ReadonlySet<string> = new Set<Downlink>(['desired', 'report/ack', 'cmd', 'time/reply']);
+const DOWNLINKS: ReadonlySet<string> = new Set<Downlink>(['desired', 'report/ack', 'cmd', 'time/reply', 'alert']);
 
 type SessionEvents = {
   connected: [];
@@ -30,6 +30,7 @@ type SessionEvents = {
   'report/ack': [MessageOf<'report/ack'>];
   cmd: [MessageOf<'cmd'>];
   'time/reply': [MessageOf<'time/reply'>];
+  alert: [MessageOf<'alert'>];
 };
 
 export class MqttSession extends EventEmitter<SessionEvents> {
@@ -37,6 +38,8 @@ export class MqttSession extends EventEmitter<SessionEvents> {
   private stopped = false;
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** Areas whose alert topics this device listens on (its own and every one above). */
+  private areaIds: string[] = [];
   invalidDownlinks = 0;
 
   constructor(private readonly o: SessionOptions) {
@@ -69,6 +72,7 @@ export class MqttSession extends EventEmitter<SessionEvents> {
         if (err) this.o.logger.error({ err: err.message }, 'subscribe failed');
         else this.emit('connected');
       });
+      this.subscribeAreas(this.areaIds);
     });
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
     client.on('error', (err) => {
@@ -78,6 +82,25 @@ export class MqttSession extends EventEmitter<SessionEvents> {
       else this.o.logger.warn({ err: err.message }, 'mqtt error');
     });
     client.on('close', () => this.scheduleReconnect());
+  }
+
+  /** Listens for alerts on these areas' topics (from the desired state), dropping areas left behind. */
+  setAreas(areaIds: string[]): void {
+    const next = areaIds.filter((id, i) => areaIds.indexOf(id) === i);
+    const gone = this.areaIds.filter((id) => !next.includes(id));
+    const added = next.filter((id) => !this.areaIds.includes(id));
+    this.areaIds = next;
+    if (!this.client?.connected) return;
+    if (gone.length) this.client.unsubscribe(gone.map((id) => areaTopic(id, 'alert')));
+    this.subscribeAreas(added);
+  }
+
+  private subscribeAreas(areaIds: string[]): void {
+    if (areaIds.length === 0 || !this.client) return;
+    // QoS 0 like the server's area publishes; missed ones are resent on the device topic.
+    this.client.subscribe(areaIds.map((id) => areaTopic(id, 'alert')), { qos: 0 }, (err) => {
+      if (err) this.o.logger.error({ err: err.message }, 'area subscribe failed');
+    });
   }
 
   private scheduleReconnect(): void {
@@ -94,9 +117,18 @@ export class MqttSession extends EventEmitter<SessionEvents> {
   }
 
   private onMessage(topic: string, payload: Buffer): void {
+    const areaPrefix = `${NAMESPACE}/area/`;
+    if (topic.startsWith(areaPrefix)) {
+      const [areaId, kind] = topic.slice(areaPrefix.length).split('/');
+      if (kind === 'alert' && this.areaIds.includes(areaId ?? '')) this.deliver('alert', payload);
+      return;
+    }
     const parsed = parseDeviceTopic(topic);
     if (!parsed || parsed.deviceId !== this.o.deviceId || !DOWNLINKS.has(parsed.kind)) return;
-    const kind = parsed.kind as Downlink;
+    this.deliver(parsed.kind as Downlink, payload);
+  }
+
+  private deliver(kind: Downlink, payload: Buffer): void {
     const result = parseMessage(kind, payload);
     if (!result.ok) {
       this.invalidDownlinks++;

@@ -13,6 +13,8 @@ export interface PlayerDeps {
   clock: Clock;
   logger: Logger;
   tailMs: number;
+  /** Told the moment a play's audio starts (alerts report `started` from it). */
+  onStart?: (play: DesiredPlay, startedAt: number) => void;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -37,7 +39,8 @@ export async function waitUntil(clock: Clock, at: number, signal?: AbortSignal):
 interface Slot {
   play: DesiredPlay;
   handle: PlayHandle | null;
-  preemptedBy: string | null;
+  /** Why the play was stopped early: `preempted-by:<what>`, `cancelled`, `expired`. */
+  stopReason: string | null;
   /** Aborted when the play is preempted before its instant. */
   waiting: AbortController;
 }
@@ -53,10 +56,15 @@ export class Player {
     return this.current?.play ?? null;
   }
 
-  /** Stops the current play; its report says it was interrupted by `byPlayId`. */
-  preempt(byPlayId: string): void {
+  /** Stops the current play; its report says it was interrupted by `by`. */
+  preempt(by: string): void {
+    this.stopCurrent(`preempted-by:${by}`);
+  }
+
+  /** Stops the current play (ffmpeg ended cleanly); its report is `interrupted` with `reason`. */
+  stopCurrent(reason: string): void {
     if (!this.current) return;
-    this.current.preemptedBy = byPlayId;
+    this.current.stopReason = reason;
     this.current.waiting.abort(); // not started yet: give way now, not at its instant
     this.current.handle?.stop();
   }
@@ -93,7 +101,7 @@ export class Player {
   async run(play: DesiredPlay, file: string | null, volume: number, ampError: string | undefined): Promise<PlayReport> {
     const base = { v: 1 as const, reportId: newId(), playId: play.playId, scheduleId: play.scheduleId, contentId: play.contentId, scheduledAt: play.startAt };
     const amp = ampError ? { ampError } : {};
-    const slot: Slot = { play, handle: null, preemptedBy: null, waiting: new AbortController() };
+    const slot: Slot = { play, handle: null, stopReason: null, waiting: new AbortController() };
     this.current = slot;
     let prepared: PreparedPlay | null = null;
     try {
@@ -105,18 +113,19 @@ export class Player {
       const source: PlaySource = play.streamUrl ? { streamUrl: play.streamUrl, untilMs: windowEnd } : { file: file! };
       prepared = this.d.sink.prepare(source, { playId: play.playId, volume: play.volume ?? volume });
       await waitUntil(this.d.clock, startAt, slot.waiting.signal);
-      if (slot.preemptedBy) {
+      if (slot.stopReason) {
         prepared.cancel();
-        return { ...base, status: 'interrupted', reason: `preempted-by:${slot.preemptedBy}`, playedMs: 0, ...amp };
+        return { ...base, status: 'interrupted', reason: slot.stopReason, playedMs: 0, ...amp };
       }
       const startedAt = this.d.clock.now();
       // A relay keeps to its window: started late, it still ends on time.
       slot.handle = prepared.start();
       prepared = null;
+      this.d.onStart?.(play, startedAt);
       const outcome = await slot.handle.done;
       const endedAt = this.d.clock.now();
       const times = { startedAt: iso(startedAt), endedAt: iso(endedAt), playedMs: outcome.playedMs, ...amp };
-      if (outcome.stopped && slot.preemptedBy) return { ...base, status: 'interrupted', reason: `preempted-by:${slot.preemptedBy}`, ...times };
+      if (outcome.stopped && slot.stopReason) return { ...base, status: 'interrupted', reason: slot.stopReason, ...times };
       if (outcome.stopped) return { ...base, status: 'interrupted', reason: 'stopped', ...times };
       if (play.streamUrl && outcome.playedMs === 0) return { ...base, status: 'failed', reason: `stream-unavailable: ${outcome.lastError ?? 'no audio'}`.slice(0, 500), ...times };
       if (outcome.drops) return { ...base, status: 'completed', reason: `stream-dropped:${outcome.drops}`, ...times };

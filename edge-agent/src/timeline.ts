@@ -39,6 +39,8 @@ export class Timeline {
   private picking: ClockTimer | null = null;
   private stopped = false;
   private quietHours: QuietHours | null = null;
+  /** Plays outside the programme (alert repetitions), kept across new desired states until they end. */
+  private readonly extras = new Map<string, DesiredPlay>();
 
   constructor(private readonly d: TimelineDeps) {}
 
@@ -49,11 +51,12 @@ export class Timeline {
   apply(state: DesiredState): void {
     this.quietHours = state.quietHours ?? null;
     // A waiting play the new programme no longer holds (its schedule was deleted or changed) is dropped.
-    const kept = new Set(state.plays.map((p) => p.playId));
+    const kept = new Set([...state.plays.map((p) => p.playId), ...this.extras.keys()]);
     for (const p of this.waiting.filter((w) => !kept.has(w.playId))) this.started.delete(p.playId);
     this.waiting = this.waiting.filter((p) => kept.has(p.playId));
     for (const t of this.timers.values()) this.d.clock.clearTimeout(t);
     this.timers.clear();
+    for (const play of this.extras.values()) if (!this.started.has(play.playId)) this.arm(play, Date.parse(play.startAt) - this.d.warmupMs);
     const now = this.d.clock.now();
     for (const play of state.plays) {
       if (this.started.has(play.playId) || this.d.isDone(play.playId)) continue;
@@ -65,6 +68,31 @@ export class Timeline {
       }
       this.arm(play, start - this.d.warmupMs);
     }
+  }
+
+  /**
+   * Adds plays from outside the programme (an alert's repetitions). They play even if their
+   * instant has just passed (a late alert is still an alert) and ignore quiet hours.
+   */
+  add(plays: DesiredPlay[]): void {
+    for (const play of plays) {
+      if (this.stopped || this.extras.has(play.playId)) continue;
+      this.extras.set(play.playId, play);
+      this.arm(play, Date.parse(play.startAt) - this.d.warmupMs);
+    }
+  }
+
+  /** Removes the added plays of `scheduleId`; if one of them is playing, it stops with `reason`. */
+  remove(scheduleId: string, reason: string): void {
+    for (const [id, play] of this.extras) {
+      if (play.scheduleId !== scheduleId) continue;
+      this.extras.delete(id);
+      const timer = this.timers.get(id);
+      if (timer) this.d.clock.clearTimeout(timer);
+      this.timers.delete(id);
+    }
+    this.waiting = this.waiting.filter((p) => p.scheduleId !== scheduleId);
+    if (this.d.player.playing?.scheduleId === scheduleId) this.d.player.stopCurrent(reason);
   }
 
   private arm(play: DesiredPlay, at: number): void {
@@ -87,7 +115,7 @@ export class Timeline {
     const current = this.d.player.playing;
     // Thông tư 39: only an emergency (khẩn cấp) cuts what is playing; the cut play is reported
     // `interrupted` and not resumed. Other priorities wait for the current play to end.
-    if (current && play.priority === 'emergency' && RANK[current.priority] < RANK.emergency) this.d.player.preempt(play.playId);
+    if (current && play.priority === 'emergency' && RANK[current.priority] < RANK.emergency) this.d.player.preempt(this.extras.has(play.playId) ? `alert:${play.scheduleId}` : play.playId);
     this.waiting.push(play);
     this.schedulePick();
   }
@@ -108,6 +136,7 @@ export class Timeline {
   }
 
   private async runOne(play: DesiredPlay): Promise<void> {
+    const added = this.extras.delete(play.playId);
     if (this.stopped) return;
     // A play that waited behind a longer or higher one still plays, late, up to a limit.
     if (Date.parse(play.startAt) + (this.d.maxQueueDelayMs ?? 15 * 60_000) < this.d.clock.now()) {
@@ -117,7 +146,7 @@ export class Timeline {
     // The server refuses such schedules already; the agent enforces it too (quiet hours may
     // have changed since, or the server's check may be bypassed), emergencies excepted.
     const qh = this.quietHours;
-    if (qh && play.priority !== 'emergency' && overlapsQuietHours(Date.parse(play.startAt), play.durationMs, qh, qh.timeZone ?? 'Asia/Ho_Chi_Minh')) {
+    if (qh && play.priority !== 'emergency' && !added && overlapsQuietHours(Date.parse(play.startAt), play.durationMs, qh, qh.timeZone ?? 'Asia/Ho_Chi_Minh')) {
       this.d.logger.warn({ playId: play.playId, quietHours: qh }, 'play falls in quiet hours: skipped');
       this.d.report(this.skipped(play, 'quiet-hours'));
       return;
@@ -130,6 +159,7 @@ export class Timeline {
     }
     const ampError = await this.d.player.warmUp();
     const report = await this.d.player.run(play, file, this.d.volume(), ampError);
+
     this.d.logger.info({ playId: play.playId, status: report.status, startedAt: report.startedAt, playedMs: report.playedMs }, 'play finished');
     this.d.report(report);
   }

@@ -54,6 +54,8 @@ export const DesiredState = Type.Object({
   plays: Type.Array(DesiredPlay, { maxItems: 5000 }),
   /** The device's area quiet hours with their timezone: the agent skips non-emergency plays in them. */
   quietHours: Type.Optional(QuietHours),
+  /** The device's area and every area above it: the agent listens for alerts on each one's topic. */
+  areaIds: Type.Optional(Type.Array(Id, { maxItems: 64 })),
 });
 export type DesiredState = Static<typeof DesiredState>;
 
@@ -208,6 +210,75 @@ export type TimeRequest = Static<typeof TimeRequest>;
 export const TimeReply = Type.Object({ v: V, t0: Type.Number(), t1: Type.Number(), t2: Type.Number() });
 export type TimeReply = Static<typeof TimeReply>;
 
+/** The audio of an alert: fetched from `url` like a schedule's, or carried inline when small. */
+export const AlertAudio = Type.Object({
+  contentId: Id,
+  sha256: Sha256,
+  url: Type.String({ maxLength: 2048 }),
+  durationMs: Type.Integer({ minimum: 1 }),
+  /** Base64 of the whole Ogg/Opus file, present when it is at most ALERT_INLINE_MAX_BYTES. */
+  inline: Type.Optional(Type.String({ maxLength: 90_000 })),
+});
+export type AlertAudio = Static<typeof AlertAudio>;
+
+/** Audio files up to this size travel inside the alert message (about 30 s of speech at 24 kb/s). */
+export const ALERT_INLINE_MAX_BYTES = 65_536;
+
+/**
+ * Server → devices on `area/<areaId>/alert` (QoS 0, one publish reaches every device below the
+ * area) and `dev/<id>/alert` (QoS 1: device targets, retries, replays on reconnect).
+ * `startAt` is in server time: agents convert it with their measured clock offset, so all
+ * speakers of an area start together. Repetitions follow at `startAt + k × (durationMs + gapMs)`.
+ */
+export const AlertPlay = Type.Object({
+  v: V,
+  type: Type.Literal('alert'),
+  alertId: Id,
+  /** An update: the alert it replaces stops and this one plays instead. */
+  replaces: Type.Optional(Id),
+  title: Type.String({ maxLength: 200 }),
+  priority: Type.Union([Type.Literal('emergency'), Type.Literal('priority')]),
+  issuedAt: Instant,
+  startAt: Instant,
+  expiresAt: Instant,
+  repeat: Type.Integer({ minimum: 1, maximum: 10 }),
+  gapMs: Type.Integer({ minimum: 0, maximum: 600_000 }),
+  volume: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+  audio: AlertAudio,
+});
+export type AlertPlay = Static<typeof AlertPlay>;
+
+export const AlertCancel = Type.Object({ v: V, type: Type.Literal('cancel'), alertId: Id, at: Instant });
+export type AlertCancel = Static<typeof AlertCancel>;
+
+export const AlertMessage = Type.Union([AlertPlay, AlertCancel]);
+export type AlertMessage = Static<typeof AlertMessage>;
+
+export const AlertDeliveryState = Type.Union([
+  Type.Literal('received'),
+  Type.Literal('started'),
+  Type.Literal('finished'),
+  Type.Literal('failed'),
+  Type.Literal('cancelled'),
+  Type.Literal('expired'),
+  Type.Literal('interrupted'),
+]);
+export type AlertDeliveryState = Static<typeof AlertDeliveryState>;
+
+/** Device → server on `dev/<id>/alert/status` (QoS 1): where this device is with one alert. */
+export const AlertStatus = Type.Object({
+  v: V,
+  alertId: Id,
+  state: AlertDeliveryState,
+  at: Instant,
+  /** Repetitions played to the end so far. */
+  played: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** When the first repetition started, in server time. */
+  startedAt: Type.Optional(Instant),
+  reason: Type.Optional(Type.String({ maxLength: 500 })),
+});
+export type AlertStatus = Static<typeof AlertStatus>;
+
 /** Topic kind → payload schema, one typed map for both sides. */
 export const MessageSchemas = {
   status: StatusMessage,
@@ -221,6 +292,8 @@ export const MessageSchemas = {
   event: DeviceEvent,
   time: TimeRequest,
   'time/reply': TimeReply,
+  alert: AlertMessage,
+  'alert/status': AlertStatus,
 } as const;
 export type MessageKind = keyof typeof MessageSchemas;
 export type MessageOf<K extends MessageKind> = Static<(typeof MessageSchemas)[K]>;

@@ -13,6 +13,8 @@ export interface Area {
   quietHours: { from: string; to: string } | null;
   /** Own approval rule for schedules; null inherits the parent's (see ScheduleApproval). */
   scheduleApproval: ScheduleApproval | null;
+  /** Codes that name this area in CAP alerts' `<geocode>` (e.g. the national administrative code). */
+  geocodes: string[];
   createdAt: string;
 }
 
@@ -26,7 +28,7 @@ export type ScheduleApproval = 'none' | 'operators' | 'all';
 export const SCHEDULE_APPROVALS: readonly ScheduleApproval[] = ['none', 'operators', 'all'];
 export const DEFAULT_SCHEDULE_APPROVAL: ScheduleApproval = 'operators';
 
-type AreaInput = { name: string; parentId: string | null; timezone?: string | null; quietHours?: Area['quietHours']; scheduleApproval?: ScheduleApproval | null };
+type AreaInput = { name: string; parentId: string | null; timezone?: string | null; quietHours?: Area['quietHours']; scheduleApproval?: ScheduleApproval | null; geocodes?: string[] | null };
 
 type Row = {
   id: string;
@@ -35,6 +37,7 @@ type Row = {
   timezone: string | null;
   quiet_hours_json: string | null;
   schedule_approval: ScheduleApproval | null;
+  geocodes_json: string | null;
   created_at: string;
 };
 
@@ -45,6 +48,7 @@ const toArea = (r: Row): Area => ({
   timezone: r.timezone,
   quietHours: r.quiet_hours_json ? (JSON.parse(r.quiet_hours_json) as Area['quietHours']) : null,
   scheduleApproval: r.schedule_approval,
+  geocodes: r.geocodes_json ? (JSON.parse(r.geocodes_json) as string[]) : [],
   createdAt: r.created_at,
 });
 
@@ -89,17 +93,18 @@ export class AreaRepo {
       timezone: input.timezone ?? null,
       quietHours: input.quietHours ?? null,
       scheduleApproval: input.scheduleApproval ?? null,
+      geocodes: input.geocodes ?? [],
       createdAt: iso(Date.now()),
     };
     this.db
-      .prepare('INSERT INTO areas (id, name, parent_id, timezone, quiet_hours_json, schedule_approval, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(area.id, area.name, area.parentId, area.timezone, area.quietHours ? JSON.stringify(area.quietHours) : null, area.scheduleApproval, area.createdAt);
+      .prepare('INSERT INTO areas (id, name, parent_id, timezone, quiet_hours_json, schedule_approval, geocodes_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(area.id, area.name, area.parentId, area.timezone, area.quietHours ? JSON.stringify(area.quietHours) : null, area.scheduleApproval, JSON.stringify(area.geocodes), area.createdAt);
     return area;
   }
 
   update(id: string, patch: Partial<AreaInput>): Area {
     const current = this.require(id);
-    const next = { ...current, ...patch };
+    const next = { ...current, ...patch, geocodes: patch.geocodes === undefined ? current.geocodes : (patch.geocodes ?? []) };
     if (patch.parentId !== undefined && patch.parentId !== null) {
       this.require(patch.parentId);
       if (this.subtreeIds(id).has(patch.parentId)) {
@@ -110,8 +115,8 @@ export class AreaRepo {
       throw brokerError('LOA_ERR_INVALID', { en: `unknown timezone ${next.timezone}`, vi: `múi giờ không hợp lệ ${next.timezone}` });
     }
     this.db
-      .prepare('UPDATE areas SET name = ?, parent_id = ?, timezone = ?, quiet_hours_json = ?, schedule_approval = ? WHERE id = ?')
-      .run(next.name, next.parentId, next.timezone, next.quietHours ? JSON.stringify(next.quietHours) : null, next.scheduleApproval, id);
+      .prepare('UPDATE areas SET name = ?, parent_id = ?, timezone = ?, quiet_hours_json = ?, schedule_approval = ?, geocodes_json = ? WHERE id = ?')
+      .run(next.name, next.parentId, next.timezone, next.quietHours ? JSON.stringify(next.quietHours) : null, next.scheduleApproval, JSON.stringify(next.geocodes), id);
     return next;
   }
 
@@ -131,6 +136,12 @@ export class AreaRepo {
       });
     }
     this.db.prepare('DELETE FROM areas WHERE id = ?').run(id);
+  }
+
+  /** Areas whose geocodes include one of `codes`. */
+  byGeocode(codes: string[]): Area[] {
+    const wanted = new Set(codes.map((c) => c.trim().toLowerCase()));
+    return this.list().filter((a) => a.geocodes.some((g) => wanted.has(g.toLowerCase())));
   }
 
   /** The area and all areas below it. */

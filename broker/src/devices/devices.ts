@@ -21,6 +21,8 @@ export interface Device {
   agentVersion: string | null;
   reportedVersion: number | null;
   latestTelemetry: Telemetry | null;
+  /** Where the speaker stands (WGS 84), for CAP polygons and circles and the map; null when unknown. */
+  position: { lat: number; lon: number } | null;
   createdAt: string;
 }
 
@@ -35,6 +37,8 @@ type Row = {
   agent_version: string | null;
   latest_telemetry: string | null;
   reported_version: number | null;
+  lat: number | null;
+  lon: number | null;
   created_at: string;
 };
 
@@ -48,6 +52,7 @@ const toDevice = (r: Row): Device => ({
   agentVersion: r.agent_version,
   reportedVersion: r.reported_version,
   latestTelemetry: r.latest_telemetry ? (JSON.parse(r.latest_telemetry) as Telemetry) : null,
+  position: r.lat !== null && r.lon !== null ? { lat: r.lat, lon: r.lon } : null,
   createdAt: r.created_at,
 });
 
@@ -137,13 +142,13 @@ export class DeviceRepo implements DeviceDirectory {
     return { device: this.require(id), secret };
   }
 
-  update(id: string, patch: { name?: string; areaId?: string; disabled?: boolean }): Device {
+  update(id: string, patch: { name?: string; areaId?: string; disabled?: boolean; position?: { lat: number; lon: number } | null }): Device {
     const current = this.require(id);
     if (patch.areaId) this.areas.require(patch.areaId);
     const next = { ...current, ...patch };
     this.db
-      .prepare('UPDATE devices SET name = ?, area_id = ?, disabled = ? WHERE id = ?')
-      .run(next.name, next.areaId, next.disabled ? 1 : 0, id);
+      .prepare('UPDATE devices SET name = ?, area_id = ?, disabled = ?, lat = ?, lon = ? WHERE id = ?')
+      .run(next.name, next.areaId, next.disabled ? 1 : 0, next.position?.lat ?? null, next.position?.lon ?? null, id);
     if (patch.disabled || patch.areaId) this.verified.delete(id);
     return this.require(id);
   }

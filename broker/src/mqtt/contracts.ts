@@ -25,6 +25,7 @@ export type UplinkMessage =
   | { kind: 'telemetry'; deviceId: string; message: MessageOf<'telemetry'> }
   | { kind: 'cmd/result'; deviceId: string; message: MessageOf<'cmd/result'> }
   | { kind: 'event'; deviceId: string; message: MessageOf<'event'> }
+  | { kind: 'alert/status'; deviceId: string; message: MessageOf<'alert/status'> }
   | { kind: 'time'; deviceId: string; message: MessageOf<'time'>; receivedAt: number };
 
 export interface PresenceChange {

@@ -10,7 +10,7 @@ export interface IntakeStats {
   invalidMessages: Record<string, number>;
 }
 
-const KINDS = ['status', 'reported', 'report', 'cmd/result', 'telemetry', 'event', 'time'] as const;
+const KINDS = ['status', 'reported', 'report', 'cmd/result', 'telemetry', 'event', 'time', 'alert/status'] as const;
 type Kind = (typeof KINDS)[number];
 const KIND_SET: ReadonlySet<string> = new Set(KINDS);
 const MAX_LOGGED_KEYS = 10_000;

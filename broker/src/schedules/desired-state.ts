@@ -104,8 +104,10 @@ export class DesiredStateService {
    */
   refresh(deviceId: string): { state: DesiredState; changed: boolean } {
     const plays = this.computePlays(deviceId);
-    const quietHours = this.deps.areas.effectiveQuietHours(this.deps.devices.require(deviceId).areaId);
-    const digest = createHash('sha256').update(JSON.stringify({ plays, quietHours })).digest('hex');
+    const areaId = this.deps.devices.require(deviceId).areaId;
+    const quietHours = this.deps.areas.effectiveQuietHours(areaId);
+    const areaIds = this.deps.areas.ancestorIds(areaId);
+    const digest = createHash('sha256').update(JSON.stringify({ plays, quietHours, areaIds })).digest('hex');
     const now = this.now();
     return this.db.transaction(() => {
       const row = this.db.prepare('SELECT version, digest FROM device_desired WHERE device_id = ?').get(deviceId) as
@@ -129,6 +131,7 @@ export class DesiredStateService {
         horizonUntil: iso(now + this.options.horizonMs),
         plays,
         ...(quietHours ? { quietHours } : {}),
+        areaIds,
       };
       return { state, changed };
     })();

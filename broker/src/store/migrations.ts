@@ -226,4 +226,44 @@ CREATE INDEX telemetry_hourly_hour ON telemetry_hourly(hour);
     sql: `CREATE INDEX devices_area_name ON devices(area_id, name);
 CREATE INDEX devices_name ON devices(name, id);`,
   },
+  {
+    version: 9,
+    name: 'alerts',
+    sql: `ALTER TABLE areas ADD COLUMN geocodes_json TEXT;
+ALTER TABLE devices ADD COLUMN lat REAL;
+ALTER TABLE devices ADD COLUMN lon REAL;
+CREATE TABLE alerts (
+  id TEXT PRIMARY KEY,
+  title TEXT NOT NULL,
+  text TEXT,
+  content_id TEXT NOT NULL,
+  priority TEXT NOT NULL,
+  targets_json TEXT NOT NULL,
+  repeat INTEGER NOT NULL,
+  gap_ms INTEGER NOT NULL,
+  volume INTEGER,
+  start_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  state TEXT NOT NULL,
+  replaces TEXT,
+  replaced_by TEXT,
+  cap_json TEXT,
+  created_by TEXT REFERENCES users(id) ON DELETE SET NULL,
+  created_at TEXT NOT NULL,
+  ended_at TEXT
+);
+CREATE INDEX alerts_created_at ON alerts(created_at);
+CREATE INDEX alerts_state ON alerts(state);
+CREATE TABLE alert_deliveries (
+  alert_id TEXT NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+  device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+  state TEXT NOT NULL,
+  reason TEXT,
+  played INTEGER NOT NULL DEFAULT 0,
+  started_at TEXT,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (alert_id, device_id)
+);
+CREATE INDEX alert_deliveries_device ON alert_deliveries(device_id, state);`,
+  },
 ];

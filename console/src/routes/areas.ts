@@ -21,7 +21,7 @@ export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async
     } else {
       assertInScope(caller, request.body.parentId);
     }
-    return reply.status(201).send(core.areas.create({ name: request.body.name, parentId: request.body.parentId, timezone: request.body.timezone ?? null, quietHours: request.body.quietHours ?? null, scheduleApproval: request.body.scheduleApproval ?? null }));
+    return reply.status(201).send(core.areas.create({ name: request.body.name, parentId: request.body.parentId, timezone: request.body.timezone ?? null, quietHours: request.body.quietHours ?? null, scheduleApproval: request.body.scheduleApproval ?? null, geocodes: request.body.geocodes ?? null }));
   });
 
   app.get('/areas/:id', { schema: { params: IdParams, tags: ['areas'] }, preHandler: read }, async (request) => {

@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { brokerError, type ServerCore } from '@loalang/broker';
 import { LoaError } from '@loalang/protocol';
@@ -29,7 +29,7 @@ async function deviceMayFetch(core: ServerCore, request: FastifyRequest, content
   const colon = decoded.indexOf(':');
   if (colon <= 0) return false;
   const identity = await core.devices.verify(decoded.slice(0, colon), Buffer.from(decoded.slice(colon + 1), 'utf8'));
-  return identity !== null && core.desired.contentIdsFor(identity.deviceId).has(contentId);
+  return identity !== null && (core.desired.contentIdsFor(identity.deviceId).has(contentId) || core.alerts.repo.deviceMayFetch(identity.deviceId, contentId));
 }
 
 export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = async (app, { core, maxUploadBytes }) => {
@@ -67,14 +67,9 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
     const caller = callerOf(request);
     const areaId = request.body.areaId ?? caller.user.areaId;
     assertInScope(caller, areaId);
-    const wav = await core.media.synthesize(request.body.text, { voice: request.body.voice ?? 'vi' });
-    try {
-      const title = request.body.title ?? request.body.text.slice(0, 80);
-      const item = await core.importAudio(wav, { title, areaId, originalName: null, createdBy: caller.user.id });
-      return reply.status(201).send({ ...item, text: request.body.text });
-    } finally {
-      await rm(dirname(wav), { recursive: true, force: true });
-    }
+    const title = request.body.title ?? request.body.text.slice(0, 80);
+    const item = await core.speakToContent(request.body.text, { title, areaId, createdBy: caller.user.id, voice: request.body.voice ?? 'vi' });
+    return reply.status(201).send({ ...item, text: request.body.text });
   });
 
   app.get('/content/:id', { schema: { params: IdParams, tags: ['content'] }, preHandler: read }, async (request) => {

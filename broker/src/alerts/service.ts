@@ -1,0 +1,299 @@
+/**
+ * Emergency alerts from the server's side: stores an alert with one delivery per target
+ * device, fans it out with one publish per target area (every device below listens on its
+ * areas' topics), retries devices that did not say `received` on their own topic, replays
+ * still-valid alerts to devices that come back, cancels and expires, and emits every
+ * delivery change for the live view.
+ */
+import { EventEmitter } from 'node:events';
+import { readFileSync, statSync } from 'node:fs';
+import { ALERT_INLINE_MAX_BYTES, newId, type AlertMessage, type AlertPlay, type AlertStatus, type Clock, type ClockTimer, type Logger, type MessageKind, type MessageOf, type PlayReport } from '@loalang/protocol';
+import { brokerError } from '../errors.js';
+import { iso } from '../time.js';
+import type { DeviceRepo } from '../devices/devices.js';
+import type { ContentRepo } from '../content/content-repo.js';
+import { isFinal, type Alert, type AlertPriority, type AlertRepo, type AlertTargets, type CapOrigin, type Delivery, type DeliveryState } from './alerts.js';
+
+export interface AlertPublisher {
+  publishToArea(areaId: string, kind: 'alert', payload: object): Promise<void>;
+  publishToDevice<K extends MessageKind>(deviceId: string, kind: K, message: MessageOf<K>): Promise<void>;
+  isOnline(deviceId: string): boolean;
+}
+
+export interface AlertOptions {
+  /** Start instant = issue time + this, so every speaker has the message and its audio ready and starts together. */
+  leadMs: number;
+  /** A device that has not said `received` this long after a send gets the alert again on its own topic. */
+  retryMs: number;
+  retries: number;
+  /** Whether a device that comes back while an alert is still valid plays it then. */
+  replayOnReconnect: boolean;
+  /** When an alert without `expiresAt` expires. */
+  defaultTtlMs: number;
+}
+
+export const DEFAULT_ALERT_OPTIONS: AlertOptions = { leadMs: 1500, retryMs: 3000, retries: 3, replayOnReconnect: true, defaultTtlMs: 3600_000 };
+
+export interface NewAlert {
+  title: string;
+  text: string | null;
+  contentId: string;
+  priority: AlertPriority;
+  targets: AlertTargets;
+  repeat: number;
+  gapMs: number;
+  volume: number | null;
+  expiresAt: string | null;
+  replaces: string | null;
+  cap: CapOrigin | null;
+  createdBy: string | null;
+}
+
+export interface DeliveryEvent extends Delivery {
+  alertId: string;
+}
+
+type AlertEvents = { delivery: [DeliveryEvent]; alert: [Alert] };
+
+export interface AlertDeps {
+  repo: AlertRepo;
+  devices: DeviceRepo;
+  content: ContentRepo;
+  publisher: AlertPublisher;
+  contentPath: (contentId: string) => string;
+  publicHttpUrl: () => string;
+  clock: Clock;
+  logger: Logger;
+}
+
+export class AlertService extends EventEmitter<AlertEvents> {
+  private readonly expiry = new Map<string, ClockTimer>();
+  private readonly retry = new Map<string, ClockTimer>();
+  /** First `received` of each delivery, for the fan-out latency metric: seconds from issue. */
+  readonly receivedLatencies: number[] = [];
+
+  constructor(
+    private readonly d: AlertDeps,
+    private readonly o: AlertOptions = DEFAULT_ALERT_OPTIONS,
+  ) {
+    super();
+  }
+
+  get repo(): AlertRepo {
+    return this.d.repo;
+  }
+
+  start(): void {
+    const now = this.d.clock.now();
+    for (const a of this.d.repo.active()) {
+      if (Date.parse(a.expiresAt) <= now) this.expire(a.id);
+      else this.armExpiry(a);
+    }
+  }
+
+  stop(): void {
+    for (const t of [...this.expiry.values(), ...this.retry.values()]) this.d.clock.clearTimeout(t);
+    this.expiry.clear();
+    this.retry.clear();
+  }
+
+  /** Stores and sends an alert; an update (`replaces`) ends the alert it replaces first. */
+  create(input: NewAlert): Alert {
+    const now = this.d.clock.now();
+    const content = this.d.content.require(input.contentId);
+    const expiresAt = input.expiresAt ?? iso(now + this.o.defaultTtlMs);
+    if (Date.parse(expiresAt) <= now) throw brokerError('LOA_ERR_INVALID', { en: 'expiresAt is in the past', vi: 'thời điểm hết hạn đã qua' });
+    const devices = this.d.devices.resolveTargets(input.targets.areaIds, input.targets.deviceIds);
+    if (devices.length === 0) throw brokerError('LOA_ERR_INVALID', { en: 'the targets hold no enabled device', vi: 'không có thiết bị nào đang hoạt động trong phạm vi đã chọn' });
+    const alert: Alert = {
+      id: newId(),
+      ...input,
+      startAt: iso(now + this.o.leadMs),
+      expiresAt,
+      state: 'active',
+      replacedBy: null,
+      createdAt: iso(now),
+      endedAt: null,
+    };
+    if (input.replaces) {
+      const old = this.d.repo.require(input.replaces);
+      if (old.state === 'active') this.end(old, 'replaced', alert.id);
+    }
+    this.d.repo.insert(
+      alert,
+      devices.map((dv) => ({ deviceId: dv.id, state: this.d.publisher.isOnline(dv.id) ? 'pending' : 'offline' })),
+    );
+    this.d.logger.warn({ alertId: alert.id, title: alert.title, devices: devices.length, durationMs: content.durationMs }, 'alert issued');
+    this.emit('alert', alert);
+    this.fanOut(alert, this.message(alert, alert.startAt));
+    this.armExpiry(alert);
+    this.armRetry(alert.id, 0);
+    return alert;
+  }
+
+  /** The alert message; audio small enough travels inline, so agents need no download. */
+  private message(alert: Alert, startAt: string): AlertPlay {
+    const content = this.d.content.require(alert.contentId);
+    const path = this.d.contentPath(content.id);
+    let inline: string | undefined;
+    try {
+      if (statSync(path).size <= ALERT_INLINE_MAX_BYTES) inline = readFileSync(path).toString('base64');
+    } catch (err) {
+      this.d.logger.error({ err, contentId: content.id }, 'alert audio unreadable; devices will download it');
+    }
+    return {
+      v: 1,
+      type: 'alert',
+      alertId: alert.id,
+      ...(alert.replaces ? { replaces: alert.replaces } : {}),
+      title: alert.title.slice(0, 200),
+      priority: alert.priority,
+      issuedAt: alert.createdAt,
+      startAt,
+      expiresAt: alert.expiresAt,
+      repeat: alert.repeat,
+      gapMs: alert.gapMs,
+      ...(alert.volume !== null ? { volume: alert.volume } : {}),
+      audio: {
+        contentId: content.id,
+        sha256: content.sha256,
+        url: `${this.d.publicHttpUrl()}/api/v1/content/${content.id}/file`,
+        durationMs: content.durationMs,
+        ...(inline ? { inline } : {}),
+      },
+    };
+  }
+
+  /** One publish per target area (QoS 0); devices named one by one get it on their own topic. */
+  private fanOut(alert: Alert, message: AlertMessage): void {
+    const fail = (err: unknown) => this.d.logger.error({ err, alertId: alert.id }, 'alert publish failed');
+    for (const areaId of alert.targets.areaIds) this.d.publisher.publishToArea(areaId, 'alert', message).catch(fail);
+    const covered = new Set(this.d.devices.resolveTargets(alert.targets.areaIds, []).map((dv) => dv.id));
+    for (const id of alert.targets.deviceIds) if (!covered.has(id)) this.d.publisher.publishToDevice(id, 'alert', message).catch(fail);
+  }
+
+  /** Area fan-out is QoS 0: devices online but silent get the alert again on their own topic (QoS 1). */
+  private armRetry(alertId: string, attempt: number): void {
+    if (attempt >= this.o.retries) return;
+    const timer = this.d.clock.setTimeout(() => {
+      this.retry.delete(alertId);
+      const alert = this.d.repo.get(alertId);
+      if (!alert || alert.state !== 'active') return;
+      const silent = this.d.repo.devicesIn(alertId, ['pending']).filter((id) => this.d.publisher.isOnline(id));
+      if (silent.length === 0) return;
+      this.d.logger.info({ alertId, devices: silent.length, attempt: attempt + 1 }, 'alert resent to devices that did not confirm');
+      const message = this.message(alert, alert.startAt);
+      for (const id of silent) this.d.publisher.publishToDevice(id, 'alert', message).catch(() => undefined);
+      this.armRetry(alertId, attempt + 1);
+    }, this.o.retryMs * 2 ** attempt);
+    this.retry.set(alertId, timer);
+  }
+
+  private armExpiry(alert: Alert): void {
+    const timer = this.d.clock.setTimeout(() => this.expire(alert.id), Math.max(0, Date.parse(alert.expiresAt) - this.d.clock.now()));
+    this.expiry.set(alert.id, timer);
+  }
+
+  /** Stops the alert everywhere: devices that play it stop and confirm `cancelled`. */
+  cancel(id: string): Alert {
+    const alert = this.d.repo.require(id);
+    if (alert.state !== 'active') throw brokerError('LOA_ERR_CONFLICT', { en: `the alert is already ${alert.state}`, vi: `cảnh báo đã ở trạng thái ${alert.state}` });
+    return this.end(alert, 'cancelled', null);
+  }
+
+  private end(alert: Alert, state: 'cancelled' | 'replaced', replacedBy: string | null): Alert {
+    const at = iso(this.d.clock.now());
+    this.d.repo.end(alert.id, state, at, replacedBy);
+    this.clearTimers(alert.id);
+    for (const deviceId of this.d.repo.endWaiting(alert.id, 'cancelled', at)) this.emitDelivery(alert.id, deviceId);
+    // A replacement tells agents itself (`replaces`); a cancel goes the alert's own way.
+    if (state === 'cancelled') this.fanOut(alert, { v: 1, type: 'cancel', alertId: alert.id, at });
+    this.d.logger.warn({ alertId: alert.id, state }, 'alert ended');
+    const ended = this.d.repo.require(alert.id);
+    this.emit('alert', ended);
+    return ended;
+  }
+
+  private expire(id: string): void {
+    const at = iso(this.d.clock.now());
+    this.clearTimers(id);
+    if (!this.d.repo.end(id, 'expired', at)) return;
+    // Agents stop on their own clock at the expiry; devices that never got it are marked here.
+    for (const deviceId of this.d.repo.endWaiting(id, 'expired', at)) this.emitDelivery(id, deviceId);
+    this.emit('alert', this.d.repo.require(id));
+  }
+
+  private clearTimers(id: string): void {
+    for (const map of [this.expiry, this.retry]) {
+      const t = map.get(id);
+      if (t) this.d.clock.clearTimeout(t);
+      map.delete(id);
+    }
+  }
+
+  /** A device's own account of the alert. */
+  onStatus(deviceId: string, s: AlertStatus): void {
+    const before = this.d.repo.delivery(s.alertId, deviceId);
+    const after = this.d.repo.advance(s.alertId, deviceId, s.state, s.at, {
+      ...(s.reason ? { reason: s.reason } : {}),
+      ...(s.played !== undefined ? { played: s.played } : {}),
+      ...(s.startedAt ? { startedAt: s.startedAt } : {}),
+    });
+    if (!after) return;
+    if (before && before.state !== after.state && (before.state === 'pending' || before.state === 'offline')) {
+      const alert = this.d.repo.get(s.alertId);
+      if (alert) this.receivedLatencies.push((this.d.clock.now() - Date.parse(alert.createdAt)) / 1000);
+      if (this.receivedLatencies.length > 10_000) this.receivedLatencies.splice(0, 5000);
+    }
+    this.emit('delivery', { alertId: s.alertId, ...after });
+  }
+
+  /**
+   * A play report of an alert repetition (stored durably through the agent's outbox): it
+   * settles the delivery even when the live status messages were lost.
+   */
+  onReport(deviceId: string, r: PlayReport): void {
+    const alert = this.d.repo.get(r.scheduleId);
+    if (!alert) return;
+    const repetition = Number(/-r(\d+)$/.exec(r.playId)?.[1] ?? 0);
+    const at = r.endedAt ?? iso(this.d.clock.now());
+    const state: DeliveryState | null =
+      r.status === 'completed' ? (repetition >= alert.repeat ? 'finished' : 'started') : r.status === 'failed' ? 'failed' : r.reason === 'cancelled' ? 'cancelled' : r.reason === 'expired' ? 'expired' : r.status === 'interrupted' ? 'interrupted' : null;
+    if (!state) return;
+    const after = this.d.repo.advance(alert.id, deviceId, state, at, {
+      ...(r.status === 'completed' ? { played: repetition } : {}),
+      ...(r.startedAt ? { startedAt: r.startedAt } : {}),
+      ...(r.reason ? { reason: r.reason } : {}),
+    });
+    if (after) this.emit('delivery', { alertId: alert.id, ...after });
+  }
+
+  onPresence(deviceId: string, online: boolean): void {
+    for (const alert of this.d.repo.openFor(deviceId)) {
+      const after = this.d.repo.advance(alert.id, deviceId, online ? 'pending' : 'offline', iso(this.d.clock.now()));
+      if (after) this.emit('delivery', { alertId: alert.id, ...after });
+    }
+  }
+
+  /** The device listens again: alerts still valid that it has not played are sent now, to start after the lead. */
+  onListening(deviceId: string): void {
+    if (!this.o.replayOnReconnect) return;
+    const startAt = iso(this.d.clock.now() + this.o.leadMs);
+    for (const alert of this.d.repo.openFor(deviceId)) {
+      this.d.logger.info({ alertId: alert.id, deviceId }, 'alert replayed to a device that came back');
+      this.d.publisher.publishToDevice(deviceId, 'alert', this.message(alert, startAt)).catch(() => undefined);
+    }
+  }
+
+  private emitDelivery(alertId: string, deviceId: string): void {
+    const d = this.d.repo.delivery(alertId, deviceId);
+    if (d) this.emit('delivery', { alertId, ...d });
+  }
+
+  /** The alert with its deliveries and totals, as `GET /alerts/:id` shows it. */
+  view(id: string): Alert & { deliveries: Delivery[]; totals: Record<DeliveryState, number>; done: boolean } {
+    const alert = this.d.repo.require(id);
+    const deliveries = this.d.repo.deliveries(id);
+    return { ...alert, deliveries, totals: this.d.repo.totals(id), done: deliveries.every((x) => isFinal(x.state)) };
+  }
+}
