@@ -18,6 +18,7 @@ export interface AlertPublisher {
   publishToArea(areaId: string, kind: 'alert', payload: object): Promise<void>;
   publishToDevice<K extends MessageKind>(deviceId: string, kind: K, message: MessageOf<K>): Promise<void>;
   isOnline(deviceId: string): boolean;
+  listensToArea(deviceId: string, areaId: string): boolean;
 }
 
 export interface AlertOptions {
@@ -164,12 +165,17 @@ export class AlertService extends EventEmitter<AlertEvents> {
     };
   }
 
-  /** One publish per target area (QoS 0); devices named one by one get it on their own topic. */
+  /**
+   * One publish per target area (QoS 0). Devices that do not listen there (named one by one,
+   * or just connected and not yet subscribed to their areas) get it on their own topic.
+   */
   private fanOut(alert: Alert, message: AlertMessage): void {
     const fail = (err: unknown) => this.d.logger.error({ err, alertId: alert.id }, 'alert publish failed');
     for (const areaId of alert.targets.areaIds) this.d.publisher.publishToArea(areaId, 'alert', message).catch(fail);
-    const covered = new Set(this.d.devices.resolveTargets(alert.targets.areaIds, []).map((dv) => dv.id));
-    for (const id of alert.targets.deviceIds) if (!covered.has(id)) this.d.publisher.publishToDevice(id, 'alert', message).catch(fail);
+    const p = this.d.publisher;
+    for (const id of this.d.repo.devicesIn(alert.id, ['pending', 'received', 'started'])) {
+      if (p.isOnline(id) && !alert.targets.areaIds.some((a) => p.listensToArea(id, a))) p.publishToDevice(id, 'alert', message).catch(fail);
+    }
   }
 
   /** Area fan-out is QoS 0: devices online but silent get the alert again on their own topic (QoS 1). */

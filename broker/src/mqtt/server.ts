@@ -63,6 +63,8 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
   private readonly intake: UplinkIntake;
   private counters = { refusedPublishes: 0, refusedSubscribes: 0, authFailures: 0, messagesOut: 0 };
   private server: Server | null = null;
+  /** Areas whose alert topic each connected device has subscribed to. */
+  private readonly areaListeners = new Map<string, Set<string>>();
 
   private constructor(
     private readonly aedes: Aedes,
@@ -166,7 +168,19 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
       if (!identity) return;
       const desired = deviceTopic(identity.deviceId, 'desired');
       // Refused filters are listed too, with QoS 128 (Aedes docs).
-      if (subscriptions.some((s) => (s.qos as number) !== 128 && topicMatches(s.topic, desired))) this.emit('listening', identity.deviceId);
+      const granted = subscriptions.filter((s) => (s.qos as number) !== 128);
+      for (const areaId of identity.areaIds) {
+        if (!granted.some((s) => topicMatches(s.topic, areaTopic(areaId, 'alert')))) continue;
+        const set = this.areaListeners.get(identity.deviceId) ?? new Set<string>();
+        set.add(areaId);
+        this.areaListeners.set(identity.deviceId, set);
+      }
+      if (granted.some((s) => topicMatches(s.topic, desired))) this.emit('listening', identity.deviceId);
+    });
+    aedes.on('unsubscribe', (topics, client) => {
+      const identity = client ? this.identities.get(client) : undefined;
+      const set = identity ? this.areaListeners.get(identity.deviceId) : undefined;
+      if (identity && set) for (const areaId of identity.areaIds) if (topics.includes(areaTopic(areaId, 'alert'))) set.delete(areaId);
     });
     // A half-open link (a frozen box, a 4G cell that dropped without a FIN) never sends a last
     // will: the broker notices the missing keepalive pings (1.5× the keepalive) and closes it.
@@ -175,6 +189,7 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
     const cause = (client: Client) => (silent.has(client) ? 'missed-heartbeats' : 'disconnect');
     aedes.on('clientDisconnect', (client) => {
       const identity = this.identities.get(client);
+      if (identity && this.presence.clientOf(identity.deviceId) === client) this.areaListeners.delete(identity.deviceId);
       if (identity) this.presence.gone(identity.deviceId, client, cause(client));
     });
     aedes.on('clientError', (client, err) => {
@@ -222,6 +237,11 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
         resolve();
       });
     });
+  }
+
+  /** Whether the device's current connection subscribed to this area's alert topic. */
+  listensToArea(deviceId: string, areaId: string): boolean {
+    return this.areaListeners.get(deviceId)?.has(areaId) ?? false;
   }
 
   isOnline(deviceId: string): boolean {

@@ -1,0 +1,167 @@
+/**
+ * In-process alert scenarios: the real server (HTTP console + Aedes broker + SQLite) on
+ * loopback, and real agents (MQTT session, timeline, player, simulated amplifier board) in
+ * the same process, each with its own clock if asked.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { pino } from 'pino';
+import { startServer, type RunningServer, type ServerSettings } from '@loalang/console';
+import { Agent, parseAgentConfig, type AudioSink, type PlayOutcome, type PreparedPlay } from '@loalang/edge-agent';
+import { createSimulatedAmplifier } from '@loalang/firmware-bridge';
+import { systemClock, type Clock } from '@loalang/protocol';
+import type { Role } from '@loalang/broker';
+
+export const PASSWORD = 'mat-khau-thu-nghiem';
+
+export interface AlertWorld {
+  server: RunningServer;
+  dir: string;
+  provinceId: string;
+  communeId: string;
+  otherCommuneId: string;
+  token: (username: string) => Promise<string>;
+  addUser: (username: string, role: Role, areaId: string) => Promise<void>;
+  api: <T = unknown>(token: string, method: string, path: string, body?: unknown, contentType?: string) => Promise<{ status: number; body: T }>;
+  close: () => Promise<void>;
+}
+
+export async function startAlertWorld(settings: ServerSettings = {}): Promise<AlertWorld> {
+  const dir = mkdtempSync(join(tmpdir(), 'loalang-alerts-'));
+  const server = await startServer({ dataDir: dir, httpPort: 0, mqttPort: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), settings });
+  const { core } = server;
+  const province = core.areas.create({ name: 'Tỉnh Quảng Trị', parentId: null, geocodes: ['45'] });
+  const commune = core.areas.create({ name: 'Xã Hải An', parentId: province.id, geocodes: ['19495'] });
+  const other = core.areas.create({ name: 'Xã Triệu Phong', parentId: province.id, geocodes: ['19366'] });
+  const base = `http://127.0.0.1:${server.httpPort}/api/v1`;
+  const api = async <T,>(token: string, method: string, path: string, body?: unknown, contentType = 'application/json') => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': contentType } : {}) },
+      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+  };
+  return {
+    server,
+    dir,
+    provinceId: province.id,
+    communeId: commune.id,
+    otherCommuneId: other.id,
+    addUser: async (username, role, areaId) => void (await core.users.create({ username, password: PASSWORD, role, areaId })),
+    token: async (username) => {
+      const res = await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }) });
+      return ((await res.json()) as { token: string }).token;
+    },
+    api,
+    close: async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A clock `shiftMs` off real time, like a box whose NTP never worked. */
+export function shiftedClock(shiftMs: number): Clock {
+  return { now: () => Date.now() + shiftMs, setTimeout: systemClock.setTimeout, clearTimeout: systemClock.clearTimeout };
+}
+
+/** A sink that sounds for a fixed time without ffmpeg (many agents in one process); notes each start. */
+export class TimedSink implements AudioSink {
+  /** Epoch ms (µs resolution) at which each play started, in order. */
+  readonly starts: number[] = [];
+  constructor(private readonly durationMs: number) {}
+  prepare(): PreparedPlay {
+    return {
+      cancel: () => undefined,
+      start: () => {
+        const began = performance.timeOrigin + performance.now();
+        this.starts.push(began);
+        let finish: (o: PlayOutcome) => void = () => undefined;
+        const done = new Promise<PlayOutcome>((r) => (finish = r));
+        const timer = setTimeout(() => finish({ playedMs: this.durationMs, stopped: false }), this.durationMs);
+        return {
+          done,
+          stop: () => {
+            clearTimeout(timer);
+            finish({ playedMs: Math.round(performance.timeOrigin + performance.now() - began), stopped: true });
+          },
+        };
+      },
+    };
+  }
+}
+
+export interface RunningAgent {
+  id: string;
+  agent: Agent;
+  sinkDir: string;
+}
+
+/** Registers a device in `areaId` and runs a real agent for it. */
+export async function startAgent(world: AlertWorld, name: string, areaId: string, opts: { sink?: AudioSink; clock?: Clock; position?: { lat: number; lon: number } } = {}): Promise<RunningAgent> {
+  const { core } = world.server;
+  const { device, secret } = await core.devices.create({ name, areaId });
+  if (opts.position) core.devices.update(device.id, { position: opts.position });
+  const root = join(world.dir, 'agents', name);
+  const sinkDir = join(root, 'sink');
+  const config = parseAgentConfig(
+    {
+      deviceId: device.id,
+      password: secret,
+      mqttUrl: `mqtt://127.0.0.1:${world.server.mqttPort}`,
+      httpUrl: `http://127.0.0.1:${world.server.httpPort}`,
+      cacheDir: join(root, 'cache'),
+      serial: { simulate: true },
+      audioSink: `file:${sinkDir}`,
+      warmupMs: 100,
+      tailMs: 500,
+    },
+    root,
+  );
+  const agent = await Agent.create(config, { amplifier: createSimulatedAmplifier(), exit: () => undefined, ...(process.env['ALERT_TEST_LOG'] ? { logger: pino({ level: 'debug' }) } : {}), ...(opts.sink ? { sink: opts.sink } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
+  await agent.start();
+  return { id: device.id, agent, sinkDir };
+}
+
+/** A tone as an audio file, imported through the real media pipeline. */
+export async function toneContent(world: AlertWorld, seconds: number, title = `Tone ${seconds}s`): Promise<string> {
+  const file = join(world.dir, `tone-${seconds}.wav`);
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=660:duration=${seconds}`, '-ar', '16000', '-ac', '1', file]);
+  const item = await world.server.core.importAudio(file, { title, areaId: world.provinceId, originalName: null, createdBy: null });
+  return item.id;
+}
+
+export const until = async (what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+/** Reads a Server-Sent Events stream, collecting events until closed. */
+export function readEvents(url: string, token: string): { events: { event: string; data: unknown }[]; close: () => void } {
+  const events: { event: string; data: unknown }[] = [];
+  const ctrl = new AbortController();
+  void (async () => {
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: ctrl.signal });
+    const decoder = new TextDecoder();
+    let buf = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      let cut: number;
+      while ((cut = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, cut);
+        buf = buf.slice(cut + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (event && data) events.push({ event, data: JSON.parse(data) });
+      }
+    }
+  })().catch(() => undefined);
+  return { events, close: () => ctrl.abort() };
+}

@@ -1,0 +1,151 @@
+/**
+ * Emergency alerts end to end, in one process: the real server over HTTP and MQTT, real
+ * agents with the simulated amplifier board, real ffmpeg where the audio itself matters.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StoredReport } from '@loalang/broker';
+import { requireTool } from './support.js';
+import { readEvents, shiftedClock, startAgent, startAlertWorld, TimedSink, toneContent, until, type AlertWorld, type RunningAgent } from './alert-support.js';
+
+const ready = requireTool('ffmpeg') && requireTool('espeak-ng');
+
+interface AlertView {
+  id: string;
+  state: string;
+  startAt: string;
+  totals: Record<string, number>;
+  deliveries: { deviceId: string; state: string; reason: string | null; played: number }[];
+}
+
+describe.runIf(ready)('emergency alerts', () => {
+  let world: AlertWorld;
+  let staff: string;
+  const agents: RunningAgent[] = [];
+
+  beforeAll(async () => {
+    world = await startAlertWorld();
+    await world.addUser('canh-bao', 'alert-staff', world.provinceId);
+    staff = await world.token('canh-bao');
+  });
+  afterEach(async () => {
+    await Promise.all(agents.splice(0).map((a) => a.agent.stop()));
+  });
+  afterAll(async () => {
+    await world?.close();
+  });
+
+  const view = async (id: string) => (await world.api<AlertView>(staff, 'GET', `/alerts/${id}`)).body;
+  const reportsOf = (deviceId: string): StoredReport[] => world.server.core.reports.query({ deviceIds: new Set([deviceId]) });
+  const online = (list: RunningAgent[]) => until('agents online', () => list.every((a) => world.server.core.mqtt.isOnline(a.id)));
+
+  it('an alert typed in Vietnamese reaches 50 speakers of a commune; each plays it and reports finished, live', async () => {
+    const sink = new TimedSink(1200);
+    for (let i = 0; i < 50; i++) agents.push(await startAgent(world, `loa-${i}`, world.communeId, { sink }));
+    await online(agents);
+    const issued = await world.api<AlertView>(staff, 'POST', '/alerts', {
+      text: 'Bão số 3 đang đổ bộ. Bà con không ra khơi, chằng chống nhà cửa.',
+      targets: { areaIds: [world.communeId], deviceIds: [] },
+      volume: 90,
+    });
+    expect(issued.status).toBe(201);
+    const id = issued.body.id;
+    const live = readEvents(`http://127.0.0.1:${world.server.httpPort}/api/v1/alerts/${id}/events`, staff);
+    await until('all finished', async () => (await view(id)).totals['finished'] === 50, 30_000);
+    const final = await view(id);
+    expect(final.deliveries.every((d) => d.state === 'finished' && d.played === 1)).toBe(true);
+    // The live stream carried every device's received, started and finished.
+    await until('live events', () => live.events.filter((e) => e.event === 'deliveries').flatMap((e) => e.data as { state: string }[]).filter((d) => d.state === 'finished').length === 50);
+    live.close();
+    const states = live.events.filter((e) => e.event === 'deliveries').flatMap((e) => e.data as { state: string }[]).map((d) => d.state);
+    expect(states.filter((s) => s === 'received').length).toBe(50);
+    expect(live.events[0]?.event).toBe('snapshot');
+    // Every speaker started within a few milliseconds of the alert's start instant.
+    const planned = Date.parse(final.startAt);
+    const lags = sink.starts.map((t) => t - planned);
+    expect(lags).toHaveLength(50);
+    process.stdout.write(`alert start vs planned over 50 agents: min ${Math.min(...lags).toFixed(1)} ms, max ${Math.max(...lags).toFixed(1)} ms\n`);
+    expect(Math.max(...lags) - Math.min(...lags)).toBeLessThan(250);
+    // The durable path: each repetition's play report is stored too.
+    for (const a of agents.slice(0, 3)) await until('report stored', () => reportsOf(a.id).some((r) => r.scheduleId === id && r.status === 'completed'));
+  }, 120_000);
+
+  it('cancel silences speakers mid-play within seconds; the WAVs stop short', async () => {
+    const contentId = await toneContent(world, 8);
+    for (let i = 0; i < 3; i++) agents.push(await startAgent(world, `huy-${i}`, world.communeId));
+    await online(agents);
+    const { body } = await world.api<AlertView>(staff, 'POST', '/alerts', { contentId, targets: { areaIds: [], deviceIds: agents.map((a) => a.id) }, repeat: 2 });
+    await until('all started', async () => (await view(body.id)).totals['started'] === 3);
+    await new Promise((r) => setTimeout(r, 1000));
+    const cancelledAt = Date.now();
+    const res = await world.api<AlertView>(staff, 'POST', `/alerts/${body.id}/cancel`);
+    expect(res.status).toBe(200);
+    expect(res.body.state).toBe('cancelled');
+    await until('all cancelled', async () => (await view(body.id)).totals['cancelled'] === 3, 5000);
+    process.stdout.write(`cancel → all 3 confirmed silent in ${Date.now() - cancelledAt} ms\n`);
+    for (const a of agents) {
+      await until('interrupted report', () => reportsOf(a.id).some((r) => r.scheduleId === body.id && r.status === 'interrupted' && r.reason === 'cancelled'));
+      const wav = join(a.sinkDir, `${body.id}-r1.wav`);
+      await until('wav written', () => existsSync(wav));
+      const seconds = (readFileSync(wav).length - 44) / (48_000 * 2);
+      expect(seconds).toBeGreaterThan(0.5);
+      expect(seconds).toBeLessThan(4);
+      expect(existsSync(join(a.sinkDir, `${body.id}-r2.wav`))).toBe(false);
+    }
+    const again = await world.api<{ error: { code: string } }>(staff, 'POST', `/alerts/${body.id}/cancel`);
+    expect(again.status).toBe(409);
+  }, 60_000);
+
+  it('an alert ends at its expiry: the repetition playing stops, the rest never start', async () => {
+    const contentId = await toneContent(world, 2);
+    const a = await startAgent(world, 'het-han', world.otherCommuneId);
+    agents.push(a);
+    await online([a]);
+    const expiresAt = new Date(Date.now() + 4500).toISOString();
+    const { body } = await world.api<AlertView>(staff, 'POST', '/alerts', { contentId, targets: { areaIds: [world.otherCommuneId], deviceIds: [] }, repeat: 5, gapSec: 0, expiresAt });
+    await until('expired', async () => (await view(body.id)).totals['expired'] === 1, 10_000);
+    const v = await view(body.id);
+    expect(v.deliveries[0]!.played).toBeGreaterThanOrEqual(1);
+    expect(v.deliveries[0]!.played).toBeLessThan(5);
+    await until('alert expired', async () => (await view(body.id)).state === 'expired');
+    expect(existsSync(join(a.sinkDir, `${body.id}-r4.wav`))).toBe(false);
+  }, 30_000);
+
+  it('preempts a playing bulletin: its report says interrupted by the alert, then the alert plays', async () => {
+    const core = world.server.core;
+    const bulletin = await toneContent(world, 10, 'Bản tin sáng');
+    const warning = await toneContent(world, 2, 'Cảnh báo lũ');
+    const a = await startAgent(world, 'ban-tin', world.communeId);
+    agents.push(a);
+    await online([a]);
+    const admin = core.users.list()[0]!;
+    const schedule = core.schedules.create({ title: 'Bản tin sáng', areaId: world.communeId, priority: 'normal', start: new Date(Date.now() + 2500).toISOString(), items: [{ contentId: bulletin }], targets: { areaIds: [], deviceIds: [a.id] }, volume: null, recurrence: null, repeat: { count: 1, gapSec: 0 }, createdBy: admin.id, approvedBy: admin.id });
+    core.refreshDevices([a.id]);
+    await until('bulletin playing', () => existsSync(a.sinkDir) && readdirSync(a.sinkDir).some((f) => f.endsWith('.wav.start')), 10_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const { body } = await world.api<AlertView>(staff, 'POST', '/alerts', { contentId: warning, targets: { areaIds: [world.communeId], deviceIds: [] } });
+    await until('alert finished', async () => (await view(body.id)).deliveries.find((d) => d.deviceId === a.id)?.state === 'finished', 15_000);
+    await until('bulletin report', () => reportsOf(a.id).some((r) => r.scheduleId === schedule.id));
+    const cut = reportsOf(a.id).find((r) => r.scheduleId === schedule.id)!;
+    expect(cut.status).toBe('interrupted');
+    expect(cut.reason).toBe(`preempted-by:alert:${body.id}`);
+    expect(cut.playedMs).toBeGreaterThan(1000);
+    expect(cut.playedMs).toBeLessThan(9000);
+  }, 60_000);
+
+  it('speakers whose clocks are 600 ms apart start the alert within 10 ms of each other', async () => {
+    const contentId = await toneContent(world, 1);
+    const ahead = await startAgent(world, 'nhanh', world.otherCommuneId, { clock: shiftedClock(300) });
+    const behind = await startAgent(world, 'cham', world.otherCommuneId, { clock: shiftedClock(-300) });
+    agents.push(ahead, behind);
+    const offset = (id: string) => world.server.core.devices.get(id)?.latestTelemetry?.clockOffsetMs;
+    await until('clock offsets measured', () => Math.abs((offset(ahead.id) ?? 0) - 300) < 20 && Math.abs((offset(behind.id) ?? 0) + 300) < 20, 20_000);
+    const { body } = await world.api<AlertView>(staff, 'POST', '/alerts', { contentId, targets: { areaIds: [world.otherCommuneId], deviceIds: [] } });
+    await until('both finished', async () => (await view(body.id)).totals['finished'] === 2);
+    const started = (a: RunningAgent) => Number(readFileSync(join(a.sinkDir, `${body.id}-r1.wav.start`), 'utf8'));
+    const spread = Math.abs(started(ahead) - started(behind));
+    process.stdout.write(`clocks +300/−300 ms (measured ${offset(ahead.id)}/${offset(behind.id)} ms): starts ${spread.toFixed(2)} ms apart; first ${(Math.min(started(ahead), started(behind)) - Date.parse(body.startAt)).toFixed(2)} ms after the instant\n`);
+    expect(spread).toBeLessThanOrEqual(10);
+  }, 60_000);
+});
