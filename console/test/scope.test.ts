@@ -8,7 +8,7 @@ import { addUser, buildTestServer, login, type TestServer } from './helpers.js';
 
 let t: TestServer;
 const tokens = new Map<Role, string>();
-const ids = { devA: '', devB: '', schedA: '', schedB: '', alarmA: '', alarmB: '' };
+const ids = { devA: '', devB: '', schedA: '', schedB: '', alarmA: '', alarmB: '', alertA: '', alertB: '' };
 
 beforeAll(async () => {
   t = await buildTestServer();
@@ -30,7 +30,14 @@ beforeAll(async () => {
   const sched = { priority: 'normal' as const, start: new Date(Date.now() + 3600_000).toISOString(), items: [{ contentId: 'ca' }], volume: null, recurrence: null, repeat: { count: 1, gapSec: 0 }, createdBy: null, approvedBy: null };
   ids.schedA = core.schedules.create({ ...sched, title: 'A', areaId: 'a', targets: { areaIds: ['a'], deviceIds: [] } }).id;
   ids.schedB = core.schedules.create({ ...sched, title: 'B', areaId: 'b', items: [{ contentId: 'cb' }], targets: { areaIds: ['b'], deviceIds: [] } }).id;
+  ids.alertA = newAlert('a', 'ca');
+  ids.alertB = newAlert('b', 'cb');
 });
+
+function newAlert(areaId: string, contentId: string): string {
+  const input = { title: 'Cảnh báo', text: null, contentId, priority: 'emergency' as const, repeat: 1, gapMs: 0, volume: null, expiresAt: null, replaces: null, cap: null, createdBy: null };
+  return t.core.alerts.create({ ...input, targets: { areaIds: [areaId], deviceIds: [] } }).id;
+}
 afterAll(async () => t?.close());
 
 type Case = {
@@ -52,6 +59,15 @@ const cases: Case[] = [
   { name: 'list alarms of other area', method: 'GET', url: () => '/api/v1/alarms?areaId=b', allowed: [] },
   { name: 'acknowledge own alarm', method: 'POST', url: () => `/api/v1/alarms/${ids.alarmA}/ack`, allowed: ['admin', 'technician'] },
   { name: 'acknowledge other alarm', method: 'POST', url: () => `/api/v1/alarms/${ids.alarmB}/ack`, allowed: [] },
+  { name: 'list alerts', method: 'GET', url: () => '/api/v1/alerts', allowed: 'all' },
+  { name: 'read own alert', method: 'GET', url: () => `/api/v1/alerts/${ids.alertA}`, allowed: 'all' },
+  { name: 'read other alert', method: 'GET', url: () => `/api/v1/alerts/${ids.alertB}`, allowed: [] },
+  { name: 'alert own area', method: 'POST', url: () => '/api/v1/alerts', body: () => ({ contentId: 'ca', targets: { areaIds: ['a'], deviceIds: [] } }), allowed: ['admin', 'alert-staff'] },
+  { name: 'alert other area', method: 'POST', url: () => '/api/v1/alerts', body: () => ({ contentId: 'ca', targets: { areaIds: ['b'], deviceIds: [] } }), allowed: [] },
+  { name: 'alert other device', method: 'POST', url: () => '/api/v1/alerts', body: () => ({ contentId: 'ca', targets: { areaIds: [], deviceIds: [ids.devB] } }), allowed: [] },
+  { name: "alert with other area's content", method: 'POST', url: () => '/api/v1/alerts', body: () => ({ contentId: 'cb', targets: { areaIds: ['a'], deviceIds: [] } }), allowed: [] },
+  { name: 'cancel own alert', method: 'POST', url: () => `/api/v1/alerts/${newAlert('a', 'ca')}/cancel`, allowed: ['admin', 'alert-staff'] },
+  { name: 'cancel other alert', method: 'POST', url: () => `/api/v1/alerts/${ids.alertB}/cancel`, allowed: [] },
   { name: 'list areas', method: 'GET', url: () => '/api/v1/areas', allowed: 'all' },
   { name: 'read own area', method: 'GET', url: () => '/api/v1/areas/a', allowed: 'all' },
   { name: 'read other area', method: 'GET', url: () => '/api/v1/areas/b', allowed: [] },

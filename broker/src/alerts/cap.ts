@@ -162,8 +162,9 @@ export function parseCap(xml: string): CapMessage {
   }
   const alert = doc['alert'] as Node | undefined;
   if (!alert || typeof alert !== 'object') invalid('the root element is not <alert>', 'phần tử gốc không phải <alert>');
-  const ns = alert['@_xmlns'];
-  if (typeof ns === 'string' && ns !== CAP_NAMESPACE) invalid(`namespace ${ns} is not CAP 1.2 (${CAP_NAMESPACE})`, `không gian tên ${ns} không phải CAP 1.2`);
+  // Namespace prefixes are stripped when parsing, so the declared CAP version is read from the text.
+  const declared = [...xml.matchAll(/urn:oasis:names:tc:emergency:cap:[0-9.]+/g)].map((m) => m[0]);
+  if (declared.length > 0 && !declared.includes(CAP_NAMESPACE)) invalid(`namespace ${declared[0]} is not CAP 1.2 (${CAP_NAMESPACE})`, `không gian tên ${declared[0]} không phải CAP 1.2`);
   const msg: CapMessage = {
     identifier: text(alert, 'identifier', 'alert', true),
     sender: text(alert, 'sender', 'alert', true),

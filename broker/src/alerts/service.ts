@@ -212,8 +212,8 @@ export class AlertService extends EventEmitter<AlertEvents> {
     this.d.repo.end(alert.id, state, at, replacedBy);
     this.clearTimers(alert.id);
     for (const deviceId of this.d.repo.endWaiting(alert.id, 'cancelled', at)) this.emitDelivery(alert.id, deviceId);
-    // A replacement tells agents itself (`replaces`); a cancel goes the alert's own way.
-    if (state === 'cancelled') this.fanOut(alert, { v: 1, type: 'cancel', alertId: alert.id, at });
+    // Replaced too: speakers the update no longer targets must stop as well.
+    this.fanOut(alert, { v: 1, type: 'cancel', alertId: alert.id, at });
     this.d.logger.warn({ alertId: alert.id, state }, 'alert ended');
     const ended = this.d.repo.require(alert.id);
     this.emit('alert', ended);
