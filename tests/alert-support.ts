@@ -117,7 +117,9 @@ export async function startAgent(world: AlertWorld, name: string, areaId: string
       cacheDir: join(root, 'cache'),
       serial: { simulate: true },
       audioSink: `file:${sinkDir}`,
-      warmupMs: 100,
+      // Like a real amplifier's warm-up: the play's ffmpeg processes are spawned this long before
+      // the instant, so two agents sharing this process never spawn while the other is due.
+      warmupMs: 800,
       tailMs: 500,
     },
     root,

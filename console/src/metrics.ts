@@ -3,7 +3,7 @@
  * kind, plays by outcome, MQTT connections and message rates, plus the server process's own
  * figures. Values are read from the core when Prometheus scrapes, so nothing is counted twice.
  */
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ALARM_KINDS, type ServerCore } from '@loalang/broker';
 
 /** A counter whose running total lives elsewhere (the broker, SQLite): set at scrape time. */
@@ -60,6 +60,27 @@ export function buildMetrics(core: ServerCore): Registry {
   totalFrom(registry, 'loalang_mqtt_auth_failures_total', 'Refused MQTT logins', [], () => [[{}, core.mqtt.stats().authFailures]]);
   totalFrom(registry, 'loalang_mqtt_invalid_messages_total', 'Dropped invalid MQTT payloads, by reason', ['reason'], () =>
     Object.entries(core.mqtt.stats().invalidMessages).map(([reason, n]) => [{ reason }, n]),
+  );
+  const receipt = new Histogram({
+    name: 'loalang_alert_receipt_seconds',
+    help: 'Time from issuing an alert to each device confirming it received it',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 120],
+    registers: [registry],
+  });
+  core.alerts.on('receipt', (s) => receipt.observe(s));
+  new Gauge({
+    name: 'loalang_alert_deliveries',
+    help: 'Deliveries of active alerts, by state',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const rows = core.db.prepare("SELECT d.state, COUNT(*) AS n FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id WHERE a.state = 'active' GROUP BY d.state").all() as { state: string; n: number }[];
+      for (const r of rows) this.set({ state: r.state }, r.n);
+    },
+  });
+  totalFrom(registry, 'loalang_alerts_total', 'Alerts issued, by current state', ['state'], () =>
+    (core.db.prepare('SELECT state, COUNT(*) AS n FROM alerts GROUP BY state').all() as { state: string; n: number }[]).map((r) => [{ state: r.state }, r.n]),
   );
   return registry;
 }

@@ -62,6 +62,7 @@ export interface Delivery {
 
 const RANK: Record<DeliveryState, number> = { pending: 0, offline: 0, received: 1, started: 2, finished: 3, failed: 3, cancelled: 3, expired: 3, interrupted: 3 };
 export const isFinal = (s: DeliveryState) => RANK[s] === 3;
+const RANK_SQL = `CASE state ${Object.entries(RANK).map(([k, v]) => `WHEN '${k}' THEN ${v}`).join(' ')} END`;
 
 type AlertRow = {
   id: string;
@@ -172,18 +173,26 @@ export class AlertRepo {
 
   /**
    * Moves a delivery forward; a state of lower or equal rank changes nothing, except that
-   * pending and offline swap as the device comes and goes. Returns the new delivery, or null.
+   * pending and offline swap as the device comes and goes, and a higher `played` count is kept.
+   * One statement: returns the new delivery, or null when nothing changed.
    */
   advance(alertId: string, deviceId: string, next: DeliveryState, at: string, extra: { reason?: string; played?: number; startedAt?: string } = {}): Delivery | null {
-    const current = this.delivery(alertId, deviceId);
-    if (!current) return null;
-    const forward = RANK[next] > RANK[current.state] || (RANK[next] === 0 && RANK[current.state] === 0 && next !== current.state);
-    const morePlayed = extra.played !== undefined && extra.played > current.played && next === current.state;
-    if (!forward && !morePlayed) return null;
-    this.db
-      .prepare('UPDATE alert_deliveries SET state = ?, reason = COALESCE(?, reason), played = MAX(played, ?), started_at = COALESCE(started_at, ?), updated_at = ? WHERE alert_id = ? AND device_id = ?')
-      .run(next, extra.reason ?? null, extra.played ?? 0, extra.startedAt ?? null, at, alertId, deviceId);
-    return this.delivery(alertId, deviceId);
+    const row = this.db
+      .prepare(
+        `UPDATE alert_deliveries SET state = @next, reason = COALESCE(@reason, reason), played = MAX(played, @played), started_at = COALESCE(started_at, @startedAt), updated_at = @at
+         WHERE alert_id = @alertId AND device_id = @deviceId AND (
+           ${RANK_SQL} < @rank
+           OR (${RANK_SQL} = 0 AND @rank = 0 AND state != @next)
+           OR (state = @next AND played < @played))
+         RETURNING device_id, state, reason, played, started_at, updated_at`,
+      )
+      .get({ alertId, deviceId, next, at, rank: RANK[next], reason: extra.reason ?? null, played: extra.played ?? 0, startedAt: extra.startedAt ?? null }) as DeliveryRow | undefined;
+    return row ? toDelivery(row) : null;
+  }
+
+  /** Runs `fn` in one transaction (many delivery updates commit once). */
+  batch(fn: () => void): void {
+    this.db.transaction(fn)();
   }
 
   /** Deliveries still waiting to reach a device (pending or offline) end in `state`. */

@@ -54,7 +54,8 @@ export interface DeliveryEvent extends Delivery {
   alertId: string;
 }
 
-type AlertEvents = { delivery: [DeliveryEvent]; alert: [Alert] };
+/** `receipt`: a device confirmed an alert this many seconds after it was issued (the fan-out metric). */
+type AlertEvents = { delivery: [DeliveryEvent]; alert: [Alert]; receipt: [number] };
 
 export interface AlertDeps {
   repo: AlertRepo;
@@ -70,8 +71,7 @@ export interface AlertDeps {
 export class AlertService extends EventEmitter<AlertEvents> {
   private readonly expiry = new Map<string, ClockTimer>();
   private readonly retry = new Map<string, ClockTimer>();
-  /** First `received` of each delivery, for the fan-out latency metric: seconds from issue. */
-  readonly receivedLatencies: number[] = [];
+  private statusQueue: { deviceId: string; s: AlertStatus }[] = [];
 
   constructor(
     private readonly d: AlertDeps,
@@ -237,21 +237,43 @@ export class AlertService extends EventEmitter<AlertEvents> {
     }
   }
 
-  /** A device's own account of the alert. */
+  /**
+   * A device's own account of the alert. Statuses arriving together (10k speakers answer
+   * within a second) are written in one transaction, on the next turn of the event loop.
+   */
   onStatus(deviceId: string, s: AlertStatus): void {
-    const before = this.d.repo.delivery(s.alertId, deviceId);
-    const after = this.d.repo.advance(s.alertId, deviceId, s.state, s.at, {
-      ...(s.reason ? { reason: s.reason } : {}),
-      ...(s.played !== undefined ? { played: s.played } : {}),
-      ...(s.startedAt ? { startedAt: s.startedAt } : {}),
-    });
-    if (!after) return;
-    if (before && before.state !== after.state && (before.state === 'pending' || before.state === 'offline')) {
-      const alert = this.d.repo.get(s.alertId);
-      if (alert) this.receivedLatencies.push((this.d.clock.now() - Date.parse(alert.createdAt)) / 1000);
-      if (this.receivedLatencies.length > 10_000) this.receivedLatencies.splice(0, 5000);
+    this.statusQueue.push({ deviceId, s });
+    if (this.statusQueue.length === 1) setImmediate(() => this.flushStatuses());
+  }
+
+  private flushStatuses(): void {
+    const queue = this.statusQueue;
+    this.statusQueue = [];
+    const changed: DeliveryEvent[] = [];
+    const receipts: number[] = [];
+    const issued = new Map<string, number>();
+    const now = this.d.clock.now();
+    try {
+      this.d.repo.batch(() => {
+        for (const { deviceId, s } of queue) {
+          const after = this.d.repo.advance(s.alertId, deviceId, s.state, s.at, {
+            ...(s.reason ? { reason: s.reason } : {}),
+            ...(s.played !== undefined ? { played: s.played } : {}),
+            ...(s.startedAt ? { startedAt: s.startedAt } : {}),
+          });
+          if (!after) continue;
+          changed.push({ alertId: s.alertId, ...after });
+          if (s.state !== 'received') continue;
+          if (!issued.has(s.alertId)) issued.set(s.alertId, Date.parse(this.d.repo.get(s.alertId)?.createdAt ?? ''));
+          receipts.push((now - issued.get(s.alertId)!) / 1000);
+        }
+      });
+    } catch (err) {
+      this.d.logger.error({ err, statuses: queue.length }, 'alert statuses not stored');
+      return;
     }
-    this.emit('delivery', { alertId: s.alertId, ...after });
+    for (const e of changed) this.emit('delivery', e);
+    for (const r of receipts) this.emit('receipt', r);
   }
 
   /**

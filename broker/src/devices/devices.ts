@@ -80,6 +80,12 @@ export class DeviceRepo implements DeviceDirectory {
     return device;
   }
 
+  /** Ids of the devices in these areas, without reading their health (cheap at 10k devices). */
+  idsInAreas(areaIds: Set<string>): Set<string> {
+    const rows = this.db.prepare('SELECT id, area_id FROM devices').all() as { id: string; area_id: string }[];
+    return new Set(rows.filter((r) => areaIds.has(r.area_id)).map((r) => r.id));
+  }
+
   list(filter: { areaIds?: Set<string> } = {}): Device[] {
     const rows = this.db.prepare('SELECT * FROM devices ORDER BY name').all() as Row[];
     return rows.filter((r) => !filter.areaIds || filter.areaIds.has(r.area_id)).map(toDevice);

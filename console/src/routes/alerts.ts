@@ -45,15 +45,12 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
   const read = requirePermission(core, 'alerts:read');
   const write = requirePermission(core, 'alerts:write');
 
+  /** One query for the caller's devices on first use, then a set lookup per device. */
   const deviceInScope = (caller: Caller) => {
-    const memo = new Map<string, boolean>();
-    return (deviceId: string) => {
-      let ok = memo.get(deviceId);
-      if (ok === undefined) memo.set(deviceId, (ok = caller.scope.has(core.devices.get(deviceId)?.areaId ?? '')));
-      return ok;
-    };
+    let ids: Set<string> | null = null;
+    return (deviceId: string) => (ids ??= core.devices.idsInAreas(caller.scope)).has(deviceId);
   };
-  const visible = (caller: Caller, alert: Alert) => alert.targets.areaIds.some((a) => caller.scope.has(a)) || alert.targets.deviceIds.some(deviceInScope(caller));
+  const visible = (caller: Caller, alert: Alert, mine = deviceInScope(caller)) => alert.targets.areaIds.some((a) => caller.scope.has(a)) || alert.targets.deviceIds.some(mine);
   const requireVisible = (caller: Caller, id: string): Alert => {
     const alert = core.alerts.repo.require(id);
     if (!visible(caller, alert)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
@@ -100,14 +97,17 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
       cap: null,
       createdBy: caller.user.id,
     });
-    return reply.status(201).send(scopedView(caller, alert.id));
+    // The deliveries (one per device) are for GET /alerts/:id and the event stream; here the totals.
+    const { deliveries: _d, ...summary } = scopedView(caller, alert.id);
+    return reply.status(201).send(summary);
   });
 
   app.get('/alerts', { schema: { querystring: ListQuery, tags: ['alerts'], description: 'Alerts, newest first, with delivery totals' }, preHandler: read }, async (request) => {
     const caller = callerOf(request);
+    const mine = deviceInScope(caller);
     return core.alerts.repo
       .list(5000)
-      .filter((a) => visible(caller, a))
+      .filter((a) => visible(caller, a, mine))
       .slice(0, request.query.limit ?? 100)
       .map((a) => ({ ...a, totals: core.alerts.repo.totals(a.id) }));
   });

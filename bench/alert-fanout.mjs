@@ -1,0 +1,208 @@
+// Alert fan-out (issue 5). Simulated speakers are raw MQTT clients speaking the real protocol
+// (device credentials, device and area subscriptions, `received` acknowledgements), spread over
+// worker processes. For N = 1k, 5k, 10k: time from `POST /alerts` to each speaker's receipt and to
+// the server holding every `received` (p50/p95/p99), and the broker's memory per connection. Then
+// the same payload fanned out to the same N clients through Mosquitto (Debian's, started here on a
+// loopback port) as the reference, and the ratio. First, the start spread of 100 in-process agents
+// whose clocks are off by random amounts within ±200 ms.
+//   node bench/alert-fanout.mjs            (SIZES=1000,5000 WORKERS=4 to change)
+import { fork, spawn, spawnSync, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
+import { pino } from 'pino';
+import { startServer } from '../console/dist/index.js';
+import { hashSecret } from '../broker/dist/index.js';
+import { Agent, parseAgentConfig } from '../edge-agent/dist/index.js';
+import { createSimulatedAmplifier } from '../firmware-bridge/dist/index.js';
+
+if (typeof globalThis.gc !== 'function') {
+  // Memory per connection is read after a full collection.
+  const r = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
+
+const SIZES = (process.env.SIZES ?? '1000,5000,10000').split(',').map(Number);
+const WORKERS = Number(process.env.WORKERS ?? 4);
+const COMMUNES = 20;
+const now = () => performance.timeOrigin + performance.now();
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+const fmt = (ms) => `${ms.toFixed(1)} ms`;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const rssOf = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+async function settledRss() {
+  for (let i = 0; i < 3; i++) {
+    globalThis.gc();
+    await sleep(200);
+  }
+  return process.memoryUsage().rss;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'loalang-bench-alerts-'));
+const server = await startServer({ dataDir: dir, httpPort: 0, mqttPort: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), settings: {} });
+const { core } = server;
+const province = core.areas.create({ name: 'Tỉnh', parentId: null });
+const communes = Array.from({ length: COMMUNES }, (_, i) => core.areas.create({ name: `Xã ${i}`, parentId: province.id }));
+const PASSWORD = 'mat-khau-bench-alerts';
+await core.users.create({ username: 'bench', password: PASSWORD, role: 'alert-staff', areaId: province.id });
+const api = `http://127.0.0.1:${server.httpPort}/api/v1`;
+const { token } = await (await fetch(`${api}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bench', password: PASSWORD }) })).json();
+const post = async (path, body) => {
+  const res = await fetch(`${api}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+};
+const wav = join(dir, 'tone.wav');
+execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=660:duration=4', '-ar', '16000', '-ac', '1', wav]);
+const content = await core.importAudio(wav, { title: 'Cảnh báo', areaId: province.id, originalName: null, createdBy: null });
+
+// Deliveries seen by the server, per alert: count of `received` and when the last one came.
+const received = new Map();
+core.alerts.on('delivery', (e) => {
+  if (e.state !== 'received') return;
+  const r = received.get(e.alertId) ?? { n: 0, last: 0 };
+  r.n++;
+  r.last = now();
+  received.set(e.alertId, r);
+});
+
+// --- 1. Start spread of 100 agents with clocks off by up to ±200 ms -----------------------------
+{
+  const area = core.areas.create({ name: 'Xã đồng bộ', parentId: province.id });
+  const agents = [];
+  const starts = [];
+  const shifts = [];
+  const sink = {
+    prepare: () => ({
+      cancel: () => undefined,
+      start: () => {
+        starts.push(now());
+        let finish;
+        const done = new Promise((r) => (finish = r));
+        const t = setTimeout(() => finish({ playedMs: 500, stopped: false }), 500);
+        return { done, stop: () => (clearTimeout(t), finish({ playedMs: 0, stopped: true })) };
+      },
+    }),
+  };
+  for (let i = 0; i < 100; i++) {
+    const { device, secret } = await core.devices.create({ name: `sync-${i}`, areaId: area.id });
+    const shift = Math.round((Math.random() * 2 - 1) * 200);
+    shifts.push(shift);
+    const clock = { now: () => Date.now() + shift, setTimeout: (fn, ms) => ({ id: setTimeout(fn, Math.max(0, ms)) }), clearTimeout: (t) => clearTimeout(t.id) };
+    const cfg = parseAgentConfig({ deviceId: device.id, password: secret, mqttUrl: `mqtt://127.0.0.1:${server.mqttPort}`, httpUrl: `http://127.0.0.1:${server.httpPort}`, cacheDir: join(dir, 'sync', String(i)), serial: { simulate: true }, audioSink: 'null', warmupMs: 100, tailMs: 500 }, dir);
+    const agent = await Agent.create(cfg, { amplifier: createSimulatedAmplifier(), sink, clock, exit: () => undefined });
+    await agent.start();
+    agents.push({ agent, id: device.id, shift });
+  }
+  const offsetOf = (id) => core.devices.get(id)?.latestTelemetry?.clockOffsetMs;
+  const deadline = Date.now() + 60_000;
+  while (agents.some((a) => offsetOf(a.id) === undefined) && Date.now() < deadline) await sleep(200);
+  const errors = agents.map((a) => Math.abs((offsetOf(a.id) ?? NaN) - a.shift));
+  const alert = await post('/alerts', { contentId: content.id, targets: { areaIds: [area.id], deviceIds: [] } });
+  while (starts.length < 100 && Date.now() < deadline + 30_000) await sleep(100);
+  const planned = Date.parse(alert.startAt);
+  const lags = starts.map((s) => s - planned).sort((a, b) => a - b);
+  console.log(`start spread, 100 agents, clocks off by ${Math.min(...shifts)}…${Math.max(...shifts)} ms: spread ${fmt(lags.at(-1) - lags[0])} (p50 ${fmt(pct(lags, 50))}, p99 ${fmt(pct(lags, 99))} after the instant; ${starts.length}/100 started); offset error max ${fmt(Math.max(...errors))}`);
+  await Promise.all(agents.map((a) => a.agent.stop()));
+}
+
+// --- 2. Fan-out at N devices ---------------------------------------------------------------------
+const workers = Array.from({ length: WORKERS }, () => fork(fileURLToPath(new URL('./alert-fanout-worker.mjs', import.meta.url)), { stdio: 'inherit' }));
+let rpcId = 0;
+const call = (w, msg) =>
+  new Promise((resolve, reject) => {
+    const id = ++rpcId;
+    const on = (m) => {
+      if (m.id !== id) return;
+      w.off('message', on);
+      if (m.error) reject(new Error(m.error));
+      else resolve(m);
+    };
+    w.on('message', on);
+    w.send({ ...msg, id });
+  });
+const split = (list) => workers.map((_, i) => list.filter((_, j) => j % WORKERS === i));
+const collect = async (key) => {
+  const replies = await Promise.all(workers.map((w) => call(w, { cmd: 'collect', key })));
+  return { receipts: replies.flatMap((r) => r.receipts), payload: replies.find((r) => r.payload)?.payload ?? null };
+};
+const summary = (t0, receipts) => {
+  const lat = receipts.map((r) => r - t0).sort((a, b) => a - b);
+  return { n: lat.length, p50: pct(lat, 50), p95: pct(lat, 95), p99: pct(lat, 99), max: lat.at(-1) };
+};
+
+// Mosquitto on a free loopback port, no persistence, anonymous (the reference does no auth work).
+const freePort = () => new Promise((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
+const mosqPort = await freePort();
+const mosqConf = join(dir, 'mosquitto.conf');
+writeFileSync(mosqConf, `listener ${mosqPort} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000\nlog_dest none\n`);
+const mosquitto = spawn('mosquitto', ['-c', mosqConf], { stdio: 'ignore' });
+await sleep(500);
+const mosqPublisher = mqtt.connect(`mqtt://127.0.0.1:${mosqPort}`, { clientId: 'bench-publisher', reconnectPeriod: 0 });
+await new Promise((r, j) => (mosqPublisher.once('connect', r), mosqPublisher.once('error', j)));
+
+const secret = 'bench-device-secret-0123456789';
+const secretHash = await hashSecret(secret);
+const devices = [];
+const baseRss = await settledRss();
+const insert = core.db.prepare('INSERT INTO devices (id, name, area_id, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)');
+console.log(`fan-out: ${WORKERS} worker processes; alert audio ${content.sizeBytes} bytes inline; devices in ${COMMUNES} communes, alert to their province`);
+for (const N of SIZES) {
+  // Add devices up to N and connect them (first connects pay one argon2 check each).
+  const fresh = [];
+  core.db.transaction(() => {
+    for (let i = devices.length; i < N; i++) {
+      const commune = communes[i % COMMUNES];
+      const d = { id: `bench-${i}`, secret, areaIds: [commune.id, province.id] };
+      insert.run(d.id, `Loa ${i}`, commune.id, secretHash, new Date().toISOString());
+      fresh.push(d);
+    }
+  })();
+  devices.push(...fresh);
+  const c0 = now();
+  const results = await Promise.all(split(fresh).map((list, i) => call(workers[i], { cmd: 'connect', label: 'loalang', url: `mqtt://127.0.0.1:${server.mqttPort}`, devices: list, auth: true })));
+  const failed = results.reduce((n, r) => n + r.failed, 0);
+  while (core.mqtt.stats().connectedClients < N - failed) await sleep(100);
+  await sleep(2000); // desired states sent on subscribe settle
+  const rss = await settledRss();
+  console.log(`\nN=${N}: ${fresh.length} connected in ${((now() - c0) / 1000).toFixed(1)} s (${failed} failed); server RSS ${(rss / 1048576).toFixed(0)} MiB, ${((rss - baseRss) / N / 1024).toFixed(1)} KiB per connection (server + broker + console in one process)`);
+
+  const t0 = now();
+  const alert = await post('/alerts', { contentId: content.id, targets: { areaIds: [province.id], deviceIds: [] } });
+  const tPost = now() - t0;
+  const deadline = Date.now() + 60_000;
+  while ((received.get(alert.id)?.n ?? 0) < N - failed && Date.now() < deadline) await sleep(20);
+  const serverAll = (received.get(alert.id)?.last ?? NaN) - t0;
+  await sleep(500);
+  const ours = await collect(alert.id);
+  const s = summary(t0, ours.receipts);
+  console.log(`  LoaLang  POST /alerts → receipt at ${s.n}/${N}: p50 ${fmt(s.p50)}, p95 ${fmt(s.p95)}, p99 ${fmt(s.p99)}, max ${fmt(s.max)}; POST answered in ${fmt(tPost)}; server had all ${received.get(alert.id)?.n ?? 0} 'received' at ${fmt(serverAll)}`);
+  await post(`/alerts/${alert.id}/cancel`, {});
+  await sleep(1000);
+
+  // The same payload, the same N clients, through Mosquitto.
+  const mRss0 = rssOf(mosquitto.pid);
+  const mosqDevices = devices.map((d) => ({ ...d, id: `m${d.id}` }));
+  await Promise.all(split(mosqDevices).map((list, i) => call(workers[i], { cmd: 'connect', label: 'mosq', url: `mqtt://127.0.0.1:${mosqPort}`, devices: list, auth: false })));
+  await sleep(1000);
+  const mRss = rssOf(mosquitto.pid);
+  const key = `mosq-${N}`;
+  const payload = (ours.payload ?? '{}').replace(/"alertId":"[^"]+"/, `"alertId":"${key}"`);
+  const m0 = now();
+  mosqPublisher.publish(`loalang/v1/area/${province.id}/alert`, payload, { qos: 0 });
+  await sleep(Math.max(2000, s.max * 2));
+  const ref = summary(m0, (await collect(key)).receipts);
+  console.log(`  Mosquitto publish → receipt at ${ref.n}/${N}: p50 ${fmt(ref.p50)}, p95 ${fmt(ref.p95)}, p99 ${fmt(ref.p99)}, max ${fmt(ref.max)}; RSS ${((mRss - mRss0) / N / 1024).toFixed(1)} KiB per connection`);
+  console.log(`  ratio LoaLang / Mosquitto at p95: ${(s.p95 / ref.p95).toFixed(2)}× (target ≤ 1.5×; p95 target ≤ 500 ms: ${s.p95 <= 500 ? 'met' : 'NOT met'})`);
+  await Promise.all(workers.map((w) => call(w, { cmd: 'close', label: 'mosq' })));
+}
+
+await Promise.all(workers.map((w) => call(w, { cmd: 'close', label: 'loalang' })));
+for (const w of workers) w.send({ cmd: 'exit' });
+await mosqPublisher.endAsync();
+mosquitto.kill('SIGTERM');
+await server.stop();
+rmSync(dir, { recursive: true, force: true });
