@@ -72,7 +72,14 @@ export function serverSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Ser
   const leadMs = number(env, 'LOALANG_ALERT_LEAD_MS', 200, 30_000);
   const replay = env['LOALANG_ALERT_REPLAY_ON_RECONNECT'];
   if (replay !== undefined && replay !== 'true' && replay !== 'false') throw bad('LOALANG_ALERT_REPLAY_ON_RECONNECT', replay, 'must be true or false', 'phải là true hoặc false');
-  if (leadMs !== undefined || replay !== undefined) settings.alerts = { ...(leadMs !== undefined ? { leadMs } : {}), ...(replay !== undefined ? { replayOnReconnect: replay === 'true' } : {}) };
+  const egressMbit = number(env, 'LOALANG_ALERT_EGRESS_MBIT', 1, 100_000);
+  if (leadMs !== undefined || replay !== undefined || egressMbit !== undefined) {
+    settings.alerts = {
+      ...(leadMs !== undefined ? { leadMs } : {}),
+      ...(replay !== undefined ? { replayOnReconnect: replay === 'true' } : {}),
+      ...(egressMbit !== undefined ? { egressBytesPerSec: (egressMbit * 1_000_000) / 8 } : {}),
+    };
+  }
   return settings;
 }
 

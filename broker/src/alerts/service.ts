@@ -31,9 +31,27 @@ export interface AlertOptions {
   replayOnReconnect: boolean;
   /** When an alert without `expiresAt` expires. */
   defaultTtlMs: number;
+  /**
+   * Audio travels inline only while (file size × devices sent to) stays within this: the
+   * server's uplink must push it all before anyone can confirm (decision 0012).
+   */
+  inlineBudgetBytes: number;
+  /** What the server can serve to downloading speakers; sets the extra lead of alerts they must download. */
+  egressBytesPerSec: number;
 }
 
-export const DEFAULT_ALERT_OPTIONS: AlertOptions = { leadMs: 1500, retryMs: 3000, retries: 3, replayOnReconnect: true, defaultTtlMs: 3600_000 };
+export const DEFAULT_ALERT_OPTIONS: AlertOptions = {
+  leadMs: 1500,
+  retryMs: 3000,
+  retries: 3,
+  replayOnReconnect: true,
+  defaultTtlMs: 3600_000,
+  inlineBudgetBytes: 8 * 1024 * 1024,
+  egressBytesPerSec: 50 * 1024 * 1024,
+};
+
+/** Longest extra lead for downloads: past this, speakers that are slower start late rather than everyone waiting. */
+const MAX_DOWNLOAD_LEAD_MS = 20_000;
 
 export interface NewAlert {
   title: string;
@@ -106,10 +124,13 @@ export class AlertService extends EventEmitter<AlertEvents> {
     if (Date.parse(expiresAt) <= now) throw brokerError('LOA_ERR_INVALID', { en: 'expiresAt is in the past', vi: 'thời điểm hết hạn đã qua' });
     const devices = this.d.devices.resolveTargets(input.targets.areaIds, input.targets.deviceIds);
     if (devices.length === 0) throw brokerError('LOA_ERR_INVALID', { en: 'the targets hold no enabled device', vi: 'không có thiết bị nào đang hoạt động trong phạm vi đã chọn' });
+    // Inline for small fan-outs; otherwise every speaker downloads it, and all start once the server could have served them all.
+    const inline = this.inlineFits(content.sizeBytes, devices.length);
+    const downloadMs = inline ? 0 : Math.min(MAX_DOWNLOAD_LEAD_MS, Math.ceil((content.sizeBytes * devices.length * 1000) / this.o.egressBytesPerSec));
     const alert: Alert = {
       id: newId(),
       ...input,
-      startAt: iso(now + this.o.leadMs),
+      startAt: iso(now + this.o.leadMs + downloadMs),
       expiresAt,
       state: 'active',
       replacedBy: null,
@@ -124,21 +145,25 @@ export class AlertService extends EventEmitter<AlertEvents> {
       alert,
       devices.map((dv) => ({ deviceId: dv.id, state: this.d.publisher.isOnline(dv.id) ? 'pending' : 'offline' })),
     );
-    this.d.logger.warn({ alertId: alert.id, title: alert.title, devices: devices.length, durationMs: content.durationMs }, 'alert issued');
+    this.d.logger.warn({ alertId: alert.id, title: alert.title, devices: devices.length, durationMs: content.durationMs, inline, startAt: alert.startAt }, 'alert issued');
     this.emit('alert', alert);
-    this.fanOut(alert, this.message(alert, alert.startAt));
+    this.fanOut(alert, this.message(alert, alert.startAt, inline));
     this.armExpiry(alert);
     this.armRetry(alert.id, 0);
     return alert;
   }
 
-  /** The alert message; audio small enough travels inline, so agents need no download. */
-  private message(alert: Alert, startAt: string): AlertPlay {
+  private inlineFits(sizeBytes: number, devices: number): boolean {
+    return sizeBytes <= ALERT_INLINE_MAX_BYTES && sizeBytes * devices <= this.o.inlineBudgetBytes;
+  }
+
+  /** The alert message; with `withAudio`, audio small enough travels inline, so agents need no download. */
+  private message(alert: Alert, startAt: string, withAudio: boolean): AlertPlay {
     const content = this.d.content.require(alert.contentId);
     const path = this.d.contentPath(content.id);
     let inline: string | undefined;
     try {
-      if (statSync(path).size <= ALERT_INLINE_MAX_BYTES) inline = readFileSync(path).toString('base64');
+      if (withAudio && statSync(path).size <= ALERT_INLINE_MAX_BYTES) inline = readFileSync(path).toString('base64');
     } catch (err) {
       this.d.logger.error({ err, contentId: content.id }, 'alert audio unreadable; devices will download it');
     }
@@ -188,7 +213,7 @@ export class AlertService extends EventEmitter<AlertEvents> {
       const silent = this.d.repo.devicesIn(alertId, ['pending']).filter((id) => this.d.publisher.isOnline(id));
       if (silent.length === 0) return;
       this.d.logger.info({ alertId, devices: silent.length, attempt: attempt + 1 }, 'alert resent to devices that did not confirm');
-      const message = this.message(alert, alert.startAt);
+      const message = this.message(alert, alert.startAt, this.inlineFits(this.d.content.require(alert.contentId).sizeBytes, silent.length));
       for (const id of silent) this.d.publisher.publishToDevice(id, 'alert', message).catch(() => undefined);
       this.armRetry(alertId, attempt + 1);
     }, this.o.retryMs * 2 ** attempt);
@@ -309,7 +334,7 @@ export class AlertService extends EventEmitter<AlertEvents> {
     const startAt = iso(this.d.clock.now() + this.o.leadMs);
     for (const alert of this.d.repo.openFor(deviceId)) {
       this.d.logger.info({ alertId: alert.id, deviceId }, 'alert replayed to a device that came back');
-      this.d.publisher.publishToDevice(deviceId, 'alert', this.message(alert, startAt)).catch(() => undefined);
+      this.d.publisher.publishToDevice(deviceId, 'alert', this.message(alert, startAt, true)).catch(() => undefined);
     }
   }
 

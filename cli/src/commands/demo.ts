@@ -7,13 +7,16 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
-import { startServer, type RunningServer } from '@loalang/console';
+import { serverSettingsFromEnv, startServer, type RunningServer } from '@loalang/console';
 import { parse } from '../main.js';
 import { intOption, waitForSignal } from './util.js';
 import { makeDemoAudio } from './demo-audio.js';
 import { startDemoAgents, type DemoAgent } from './demo-agents.js';
 
 const COMMUNES = ['Xã An Bình', 'Xã Hòa Lạc'];
+/** CAP geocodes of the demo communes, and the sender docs/examples/cap-storm-demo.xml uses. */
+const GEOCODES = ['demo-an-binh', 'demo-hoa-lac'];
+const DEMO_CAP_SENDER = 'demo@loalang.local';
 const FIRST_PLAY_DELAY_MS = 20_000;
 
 export async function run(args: string[]): Promise<number> {
@@ -38,13 +41,15 @@ export async function run(args: string[]): Promise<number> {
     host: '127.0.0.1',
     publicHost: '127.0.0.1',
     logger,
+    // Only the demo allows a CAP sender without configuration (it listens on loopback only).
+    settings: { ...serverSettingsFromEnv(), capSenders: serverSettingsFromEnv().capSenders ?? [DEMO_CAP_SENDER] },
   });
   let agents: DemoAgent[] = [];
   try {
     const { core } = server;
     const admin = core.users.list().find((u) => u.username === 'admin');
     if (!admin) throw new Error('admin user missing after bootstrap');
-    const communes = COMMUNES.map((name) => core.areas.create({ name, parentId: admin.areaId }));
+    const communes = COMMUNES.map((name, i) => core.areas.create({ name, parentId: admin.areaId, geocodes: [GEOCODES[i]!] }));
 
     const audio = await makeDemoAudio(core, join(dataDir, 'tmp'));
     const content = await core.importAudio(audio.path, { title: audio.title, areaId: admin.areaId, originalName: null, createdBy: admin.id });
@@ -65,8 +70,11 @@ export async function run(args: string[]): Promise<number> {
     });
     core.refreshDevices(core.devices.list().map((d) => d.id));
 
-    printBanner(out, server, { count, audio: audio.kind, durationMs: content.durationMs, start, sinkRoot: join(dataDir, 'sink') });
+    printBanner(out, server, { count, audio: audio.kind, durationMs: content.durationMs, start, sinkRoot: join(dataDir, 'sink'), communeId: communes[0]!.id });
     const watch = watchReports(server, schedule.id, agents, out);
+    const names = new Map(agents.map((a) => [a.deviceId, a.name]));
+    core.alerts.on('alert', (a) => out(`  ⚠ cảnh báo / alert "${a.title}": ${a.state}`));
+    core.alerts.on('delivery', (e) => out(`  ⚠ ${names.get(e.deviceId) ?? e.deviceId}: ${e.state}${e.reason ? ` (${e.reason})` : ''}`));
     await waitForSignal();
     clearInterval(watch);
     out('Đang dừng… / Stopping…');
@@ -80,7 +88,7 @@ export async function run(args: string[]): Promise<number> {
 function printBanner(
   out: (l: string) => void,
   server: RunningServer,
-  info: { count: number; audio: string; durationMs: number; start: Date; sinkRoot: string },
+  info: { count: number; audio: string; durationMs: number; start: Date; sinkRoot: string; communeId: string },
 ): void {
   const pw = server.bootstrap.generatedPassword ?? '(LOALANG_ADMIN_PASSWORD)';
   const local = info.start.toLocaleTimeString('vi-VN', { timeZone: 'Asia/Ho_Chi_Minh' });
@@ -94,6 +102,9 @@ function printBanner(
   out(`  bulletin:     ${info.audio}, ${(info.durationMs / 1000).toFixed(1)} s, plays at ${local} (Asia/Ho_Chi_Minh) = ${info.start.toISOString()}`);
   out(`  audio out:    ${info.sinkRoot}/<speaker>/<playId>.wav`);
   out(`  reports:      curl -H "Authorization: Bearer $TOKEN" ${server.urls.http}/api/v1/reports`);
+  out(`  alert:        curl -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' ${server.urls.http}/api/v1/alerts \\`);
+  out(`                  -d '{"text":"Bão số 3 đang đổ bộ, bà con không ra khơi.","targets":{"areaIds":["${info.communeId}"],"deviceIds":[]}}'`);
+  out(`  CAP:          curl -H "Authorization: Bearer $TOKEN" -H 'content-type: application/cap+xml' --data-binary @docs/examples/cap-storm-demo.xml ${server.urls.http}/api/v1/alerts/cap`);
   out('Nhấn Ctrl+C để dừng. / Press Ctrl+C to stop.');
   out('');
 }
