@@ -99,6 +99,8 @@ export interface RunningAgent {
   id: string;
   agent: Agent;
   sinkDir: string;
+  /** Starts the agent again from its stored state (same device, same cache), as after a power cut. */
+  restart: () => Promise<void>;
 }
 
 /** Registers a device in `areaId` and runs a real agent for it. */
@@ -124,9 +126,20 @@ export async function startAgent(world: AlertWorld, name: string, areaId: string
     },
     root,
   );
-  const agent = await Agent.create(config, { amplifier: createSimulatedAmplifier(), exit: () => undefined, ...(process.env['ALERT_TEST_LOG'] ? { logger: pino({ level: 'debug' }) } : {}), ...(opts.sink ? { sink: opts.sink } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
-  await agent.start();
-  return { id: device.id, agent, sinkDir };
+  const create = async () => {
+    const agent = await Agent.create(config, { amplifier: createSimulatedAmplifier(), exit: () => undefined, ...(process.env['ALERT_TEST_LOG'] ? { logger: pino({ level: 'debug' }) } : {}), ...(opts.sink ? { sink: opts.sink } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
+    await agent.start();
+    return agent;
+  };
+  const running: RunningAgent = {
+    id: device.id,
+    agent: await create(),
+    sinkDir,
+    restart: async () => {
+      running.agent = await create();
+    },
+  };
+  return running;
 }
 
 /** A tone as an audio file, imported through the real media pipeline. */

@@ -134,6 +134,23 @@ describe.runIf(ready)('emergency alerts', () => {
     expect(cut.playedMs).toBeLessThan(9000);
   }, 60_000);
 
+  it('an offline speaker shows offline, then plays the alert when it comes back while the alert is valid', async () => {
+    const contentId = await toneContent(world, 1);
+    const a = await startAgent(world, 'mat-dien', world.otherCommuneId);
+    agents.push(a);
+    await online([a]);
+    await a.agent.stop();
+    await until('offline', () => !world.server.core.mqtt.isOnline(a.id));
+    const { body } = await world.api<AlertView>(staff, 'POST', '/alerts', { contentId, targets: { areaIds: [], deviceIds: [a.id] } });
+    expect((await view(body.id)).deliveries[0]!.state).toBe('offline');
+    await new Promise((r) => setTimeout(r, 2000)); // past the alert's own start instant
+    const back = Date.now();
+    await a.restart();
+    await until('finished after reconnect', async () => (await view(body.id)).deliveries[0]!.state === 'finished');
+    const started = Number(readFileSync(join(a.sinkDir, `${body.id}-r1.wav.start`), 'utf8'));
+    expect(started).toBeGreaterThan(back);
+  }, 30_000);
+
   it('speakers whose clocks are 600 ms apart start the alert within 10 ms of each other', async () => {
     const contentId = await toneContent(world, 1);
     const ahead = await startAgent(world, 'nhanh', world.otherCommuneId, { clock: shiftedClock(300) });

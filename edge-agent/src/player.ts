@@ -121,7 +121,8 @@ export class Player {
       // A relay keeps to its window: started late, it still ends on time.
       slot.handle = prepared.start();
       prepared = null;
-      this.d.onStart?.(play, startedAt);
+      // Told after this turn: nothing but the audio itself happens at the instant.
+      setImmediate(() => this.d.onStart?.(play, startedAt));
       const outcome = await slot.handle.done;
       const endedAt = this.d.clock.now();
       const times = { startedAt: iso(startedAt), endedAt: iso(endedAt), playedMs: outcome.playedMs, ...amp };

@@ -41,6 +41,8 @@ export class Timeline {
   private quietHours: QuietHours | null = null;
   /** Plays outside the programme (alert repetitions), kept across new desired states until they end. */
   private readonly extras = new Map<string, DesiredPlay>();
+  /** Whether the play running now was added (an alert). */
+  private runningAdded = false;
 
   constructor(private readonly d: TimelineDeps) {}
 
@@ -114,8 +116,11 @@ export class Timeline {
     this.started.add(play.playId);
     const current = this.d.player.playing;
     // Thông tư 39: only an emergency (khẩn cấp) cuts what is playing; the cut play is reported
-    // `interrupted` and not resumed. Other priorities wait for the current play to end.
-    if (current && play.priority === 'emergency' && RANK[current.priority] < RANK.emergency) this.d.player.preempt(this.extras.has(play.playId) ? `alert:${play.scheduleId}` : play.playId);
+    // `interrupted` and not resumed. Other priorities wait for the current play to end. An
+    // emergency alert also cuts a scheduled emergency announcement, never another alert.
+    const alert = this.extras.has(play.playId);
+    const cuts = play.priority === 'emergency' && (RANK[current?.priority ?? 'emergency'] < RANK.emergency || (alert && !this.runningAdded));
+    if (current && cuts) this.d.player.preempt(alert ? `alert:${play.scheduleId}` : play.playId);
     this.waiting.push(play);
     this.schedulePick();
   }
@@ -158,7 +163,8 @@ export class Timeline {
       return;
     }
     const ampError = await this.d.player.warmUp();
-    const report = await this.d.player.run(play, file, this.d.volume(), ampError);
+    this.runningAdded = added;
+    const report = await this.d.player.run(play, file, this.d.volume(), ampError).finally(() => (this.runningAdded = false));
 
     this.d.logger.info({ playId: play.playId, status: report.status, startedAt: report.startedAt, playedMs: report.playedMs }, 'play finished');
     this.d.report(report);

@@ -36,8 +36,9 @@ const stateOf = (plays: DesiredPlay[], version = 1): DesiredState => {
   return { v: 1, deviceId: 'd', version, issuedAt: new Date(now).toISOString(), horizonUntil: new Date(now + 3600_000).toISOString(), plays };
 };
 
-function run(plays: DesiredPlay[]) {
-  const sink = new RecordingSink((id) => plays.find((p) => p.playId === id)!.durationMs);
+/** `added`: plays the test will add later (alerts); the sink needs their lengths too. */
+function run(plays: DesiredPlay[], added: DesiredPlay[] = []) {
+  const sink = new RecordingSink((id) => [...plays, ...added].find((p) => p.playId === id)!.durationMs);
   const reports: PlayReport[] = [];
   const player = new Player({ amplifier: new FakeAmplifier(), sink, clock: systemClock, logger: silentLogger, tailMs: 100 });
   const timeline = new Timeline({ player, cache, clock: systemClock, logger: silentLogger, warmupMs: 100, volume: () => 80, isDone: () => false, report: (r) => reports.push(r) });
@@ -97,5 +98,24 @@ describe('play order', () => {
     await timeline.stop();
     expect(sink.started).toEqual(['A']);
     expect(reports.map((r) => r.playId)).toEqual(['A']);
+  });
+
+  it('an added alert cuts even a scheduled emergency, waits behind another alert, survives a new programme, and stops on remove', async () => {
+    const scheduled = play('S', 'emergency', 200, 3000);
+    const alert1 = { ...play('A1', 'emergency', 500, 600), scheduleId: 'alert-1' };
+    const alert2 = { ...play('A2', 'emergency', 600, 600), scheduleId: 'alert-2' };
+    const { sink, reports, timeline } = run([scheduled], [alert1, alert2]);
+    await until(() => sink.started.includes('S'));
+    timeline.add([alert1]);
+    timeline.apply(stateOf([scheduled], 2)); // a new programme arrives meanwhile
+    timeline.add([alert2]);
+    await until(() => sink.started.includes('A2'));
+    timeline.remove('alert-2', 'cancelled');
+    await until(() => reports.length === 3);
+    await timeline.stop();
+    expect(sink.started).toEqual(['S', 'A1', 'A2']);
+    expect(reports.find((r) => r.playId === 'S')).toMatchObject({ status: 'interrupted', reason: 'preempted-by:alert:alert-1' });
+    expect(reports.find((r) => r.playId === 'A1')).toMatchObject({ status: 'completed' });
+    expect(reports.find((r) => r.playId === 'A2')).toMatchObject({ status: 'interrupted', reason: 'cancelled' });
   });
 });

@@ -122,7 +122,7 @@ export class AlertService extends EventEmitter<AlertEvents> {
     const content = this.d.content.require(input.contentId);
     const expiresAt = input.expiresAt ?? iso(now + this.o.defaultTtlMs);
     if (Date.parse(expiresAt) <= now) throw brokerError('LOA_ERR_INVALID', { en: 'expiresAt is in the past', vi: 'thời điểm hết hạn đã qua' });
-    const devices = this.d.devices.resolveTargets(input.targets.areaIds, input.targets.deviceIds);
+    const devices = this.d.devices.resolveTargetIds(input.targets.areaIds, input.targets.deviceIds);
     if (devices.length === 0) throw brokerError('LOA_ERR_INVALID', { en: 'the targets hold no enabled device', vi: 'không có thiết bị nào đang hoạt động trong phạm vi đã chọn' });
     // Inline for small fan-outs; otherwise every speaker downloads it, and all start once the server could have served them all.
     const inline = this.inlineFits(content.sizeBytes, devices.length);
@@ -143,7 +143,7 @@ export class AlertService extends EventEmitter<AlertEvents> {
     }
     this.d.repo.insert(
       alert,
-      devices.map((dv) => ({ deviceId: dv.id, state: this.d.publisher.isOnline(dv.id) ? 'pending' : 'offline' })),
+      devices.map((id) => ({ deviceId: id, state: this.d.publisher.isOnline(id) ? 'pending' : 'offline' })),
     );
     this.d.logger.warn({ alertId: alert.id, title: alert.title, devices: devices.length, durationMs: content.durationMs, inline, startAt: alert.startAt }, 'alert issued');
     this.emit('alert', alert);
@@ -341,6 +341,11 @@ export class AlertService extends EventEmitter<AlertEvents> {
   private emitDelivery(alertId: string, deviceId: string): void {
     const d = this.d.repo.delivery(alertId, deviceId);
     if (d) this.emit('delivery', { alertId, ...d });
+  }
+
+  /** The alert with its totals (no per-device list). */
+  summary(id: string): Alert & { totals: Record<DeliveryState, number> } {
+    return { ...this.d.repo.require(id), totals: this.d.repo.totals(id) };
   }
 
   /** The alert with its deliveries and totals, as `GET /alerts/:id` shows it. */

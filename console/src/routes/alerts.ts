@@ -97,9 +97,9 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
       cap: null,
       createdBy: caller.user.id,
     });
-    // The deliveries (one per device) are for GET /alerts/:id and the event stream; here the totals.
-    const { deliveries: _d, ...summary } = scopedView(caller, alert.id);
-    return reply.status(201).send(summary);
+    // Every target is in the caller's scope (checked above), so the totals need no filtering;
+    // the per-device list is for GET /alerts/:id and the event stream.
+    return reply.status(201).send(core.alerts.summary(alert.id));
   });
 
   app.get('/alerts', { schema: { querystring: ListQuery, tags: ['alerts'], description: 'Alerts, newest first, with delivery totals' }, preHandler: read }, async (request) => {
@@ -109,7 +109,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
       .list(5000)
       .filter((a) => visible(caller, a, mine))
       .slice(0, request.query.limit ?? 100)
-      .map((a) => ({ ...a, totals: core.alerts.repo.totals(a.id) }));
+      .map((a) => core.alerts.summary(a.id));
   });
 
   app.get('/alerts/:id', { schema: { params: IdParams, tags: ['alerts'], description: 'An alert with each device\'s delivery state and the totals' }, preHandler: read }, async (request) => {
