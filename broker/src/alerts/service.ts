@@ -111,6 +111,7 @@ export class AlertService extends EventEmitter<AlertEvents> {
   }
 
   stop(): void {
+    this.flushStatuses(); // statuses already received are kept
     for (const t of [...this.expiry.values(), ...this.retry.values()]) this.d.clock.clearTimeout(t);
     this.expiry.clear();
     this.retry.clear();
@@ -272,6 +273,7 @@ export class AlertService extends EventEmitter<AlertEvents> {
   }
 
   private flushStatuses(): void {
+    if (this.statusQueue.length === 0) return;
     const queue = this.statusQueue;
     this.statusQueue = [];
     const changed: DeliveryEvent[] = [];
