@@ -69,7 +69,7 @@ export class AlertHandler {
     const now = this.d.clock.now();
     if (Date.parse(m.expiresAt) <= now) return this.set(m.alertId, t, 'expired', 'expired');
     void this.publish(m.alertId, t);
-    this.d.logger.warn({ alertId: m.alertId, title: m.title, startAt: m.startAt, inline: m.audio.inline !== undefined }, 'alert received');
+    this.d.logger.info({ alertId: m.alertId, title: m.title, startAt: m.startAt, inline: m.audio.inline !== undefined }, 'alert received');
     t.expiry = this.d.clock.setTimeout(() => this.end(m.alertId, 'expired', 'expired'), Math.min(Date.parse(m.expiresAt) - now, 2 ** 31 - 1));
     void this.prepare(m).then(
       () => {

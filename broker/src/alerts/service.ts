@@ -146,7 +146,7 @@ export class AlertService extends EventEmitter<AlertEvents> {
       alert,
       devices.map((id) => ({ deviceId: id, state: this.d.publisher.isOnline(id) ? 'pending' : 'offline' })),
     );
-    this.d.logger.warn({ alertId: alert.id, title: alert.title, devices: devices.length, durationMs: content.durationMs, inline, startAt: alert.startAt }, 'alert issued');
+    this.d.logger.info({ alertId: alert.id, title: alert.title, devices: devices.length, durationMs: content.durationMs, inline, startAt: alert.startAt }, 'alert issued');
     this.emit('alert', alert);
     this.fanOut(alert, this.message(alert, alert.startAt, inline));
     this.armExpiry(alert);
@@ -240,7 +240,7 @@ export class AlertService extends EventEmitter<AlertEvents> {
     for (const deviceId of this.d.repo.endWaiting(alert.id, 'cancelled', at)) this.emitDelivery(alert.id, deviceId);
     // Replaced too: speakers the update no longer targets must stop as well.
     this.fanOut(alert, { v: 1, type: 'cancel', alertId: alert.id, at });
-    this.d.logger.warn({ alertId: alert.id, state }, 'alert ended');
+    this.d.logger.info({ alertId: alert.id, state }, 'alert ended');
     const ended = this.d.repo.require(alert.id);
     this.emit('alert', ended);
     return ended;

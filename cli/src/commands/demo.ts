@@ -74,7 +74,7 @@ export async function run(args: string[]): Promise<number> {
     const watch = watchReports(server, schedule.id, agents, out);
     const names = new Map(agents.map((a) => [a.deviceId, a.name]));
     core.alerts.on('alert', (a) => out(`  ⚠ cảnh báo / alert "${a.title}": ${a.state}`));
-    core.alerts.on('delivery', (e) => out(`  ⚠ ${names.get(e.deviceId) ?? e.deviceId}: ${e.state}${e.reason ? ` (${e.reason})` : ''}`));
+    core.alerts.on('delivery', (e) => out(`  ⚠ ${names.get(e.deviceId) ?? e.deviceId}: ${e.state}${e.played ? `, ${e.played} played` : ''}${e.reason ? ` (${e.reason})` : ''}`));
     await waitForSignal();
     clearInterval(watch);
     out('Đang dừng… / Stopping…');
