@@ -26,6 +26,7 @@ import { AlarmRules, DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from './al
 import { AlarmWebhook, type WebhookOptions } from './alarms/webhook.js';
 import type { ContentItem } from './content/content-repo.js';
 import { AlertRepo } from './alerts/alerts.js';
+import { AuditRepo } from './audit/audit.js';
 import { AlertService, DEFAULT_ALERT_OPTIONS, type AlertOptions } from './alerts/service.js';
 
 export interface CoreOptions {
@@ -68,6 +69,7 @@ export class ServerCore {
   readonly alarmRules: AlarmRules;
   readonly telemetry: TelemetryHistory;
   readonly alerts: AlertService;
+  readonly audit: AuditRepo;
   telemetryRetention: TelemetryRetention = DEFAULT_TELEMETRY_RETENTION;
   private pruner: NodeJS.Timeout | null = null;
   private firstPrune: NodeJS.Timeout | null = null;
@@ -100,6 +102,7 @@ export class ServerCore {
     alerts: AlertService,
   ) {
     this.alerts = alerts;
+    this.audit = new AuditRepo(db);
     this.alarms = repos.alarms;
     this.alarmRules = alarmRules;
     this.telemetry = new TelemetryHistory(db);

@@ -29,3 +29,4 @@ export * from './alerts/service.js';
 export * from './alerts/cap.js';
 export * from './alerts/geo.js';
 export * from './alerts/cap-ingest.js';
+export * from './audit/audit.js';

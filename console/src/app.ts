@@ -16,6 +16,8 @@ import { reportRoutes } from './routes/reports.js';
 import { opsRoutes } from './routes/ops.js';
 import { alarmRoutes } from './routes/alarms.js';
 import { alertRoutes } from './routes/alerts.js';
+import { auditRoutes } from './routes/audit.js';
+import { registerAuditHook } from './audit-hook.js';
 import { homePage } from './home.js';
 import type { PublicUrls } from './agent-config.js';
 
@@ -50,6 +52,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const core = options.core;
   await app.register(
     async (api) => {
+      registerAuditHook(api, core);
       await api.register(authRoutes, { core });
       await api.register(userRoutes, { core });
       await api.register(areaRoutes, { core });
@@ -59,6 +62,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(reportRoutes, { core });
       await api.register(alarmRoutes, { core });
       await api.register(alertRoutes, { core });
+      await api.register(auditRoutes, { core });
     },
     { prefix: '/api/v1' },
   );

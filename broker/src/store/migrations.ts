@@ -266,4 +266,24 @@ CREATE TABLE alert_deliveries (
 );
 CREATE INDEX alert_deliveries_device ON alert_deliveries(device_id, state);`,
   },
+  {
+    version: 10,
+    name: 'audit log',
+    sql: `CREATE TABLE audit_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at TEXT NOT NULL,
+  user_id TEXT,
+  username TEXT,
+  area_id TEXT,
+  source TEXT,
+  action TEXT NOT NULL,
+  target TEXT,
+  status INTEGER,
+  detail_json TEXT
+);
+CREATE INDEX audit_log_at ON audit_log(at);
+CREATE INDEX audit_log_user ON audit_log(user_id, at);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;`,
+  },
 ];

@@ -1,0 +1,29 @@
+/**
+ * Every change made through the API goes to the audit log once its answer is sent: who (the
+ * caller, if any), from where, which route and id, the outcome, and the body with secrets
+ * masked. Refused attempts (403, 400) are kept too: they are what an investigation looks for.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ServerCore } from '@loalang/broker';
+
+const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Logged by their routes with more to say (the username tried). */
+const OWN_ENTRIES = new Set(['/api/v1/auth/login']);
+
+export function auditEntryBase(request: FastifyRequest) {
+  const user = request.caller?.user ?? null;
+  return { at: new Date().toISOString(), userId: user?.id ?? null, username: user?.username ?? null, areaId: user?.areaId ?? null, source: request.ip };
+}
+
+export function registerAuditHook(app: FastifyInstance, core: ServerCore): void {
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url;
+    if (!CHANGES.has(request.method) || !route || OWN_ENTRIES.has(route)) return;
+    const params = request.params as Record<string, string> | undefined;
+    try {
+      core.audit.append({ ...auditEntryBase(request), action: `${request.method} ${route}`, target: params?.['id'] ?? null, status: reply.statusCode, detail: request.body ?? null });
+    } catch (err) {
+      request.log.error({ err }, 'audit entry not written');
+    }
+  });
+}

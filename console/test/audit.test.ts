@@ -1,0 +1,73 @@
+/** The audit log: every change through the API, refusals and logins, append-only, for admins in scope. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addUser, buildTestServer, login, PASSWORD, type TestServer } from './helpers.js';
+
+let t: TestServer;
+let adminA: string;
+let adminRoot: string;
+let operatorA: string;
+
+interface Entry { action: string; username: string | null; source: string | null; status: number | null; target: string | null; detail: Record<string, unknown> | null; at: string }
+
+beforeAll(async () => {
+  t = await buildTestServer();
+  t.core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+  t.core.areas.create({ name: 'Xã A', parentId: 'p', id: 'a' });
+  t.core.areas.create({ name: 'Xã B', parentId: 'p', id: 'b' });
+  await addUser(t.core, 'admin-p', 'admin', 'p');
+  await addUser(t.core, 'admin-a', 'admin', 'a');
+  await addUser(t.core, 'op-a', 'operator', 'a');
+  adminRoot = await login(t.app, 'admin-p');
+  adminA = await login(t.app, 'admin-a');
+  operatorA = await login(t.app, 'op-a');
+});
+afterAll(async () => t?.close());
+
+const call = (token: string, method: 'GET' | 'POST' | 'PATCH', url: string, payload?: Record<string, unknown>) =>
+  t.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
+const audit = async (token: string, query = '') => (await call(token, 'GET', `/api/v1/audit${query}`)).json() as Entry[];
+
+describe('audit log', () => {
+  it('records changes with user, source address, target and outcome, masking secrets; refusals too', async () => {
+    const created = await call(adminA, 'POST', '/api/v1/users', { username: 'moi', password: 'mat-khau-rat-dai-1', role: 'viewer', areaId: 'a' });
+    expect(created.statusCode).toBe(201);
+    const refused = await call(operatorA, 'PATCH', '/api/v1/areas/b', { name: 'Xã của tôi' });
+    expect(refused.statusCode).toBe(403);
+    const entries = await audit(adminRoot);
+    const add = entries.find((e) => e.action === 'POST /api/v1/users')!;
+    expect(add).toMatchObject({ username: 'admin-a', source: '127.0.0.1', status: 201 });
+    expect(add.detail).toMatchObject({ username: 'moi', password: '***' });
+    expect(entries.find((e) => e.action === 'PATCH /api/v1/areas/:id')).toMatchObject({ username: 'op-a', target: 'b', status: 403 });
+    expect(JSON.stringify(entries)).not.toContain('mat-khau-rat-dai-1');
+  });
+
+  it('records logins and failed logins with the username tried', async () => {
+    await login(t.app, 'op-a');
+    const bad = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'op-a', password: 'wrong-password' } });
+    expect(bad.statusCode).toBe(401);
+    const entries = await audit(adminRoot, '?action=login');
+    expect(entries[0]).toMatchObject({ action: 'login-failed', username: null, status: 401, detail: { username: 'op-a' } });
+    expect(entries.some((e) => e.action === 'login' && e.username === 'op-a')).toBe(true);
+    expect(JSON.stringify(entries)).not.toContain('wrong-password');
+    expect(JSON.stringify(entries)).not.toContain(PASSWORD);
+  });
+
+  it('filters by action prefix, user and time; an area admin sees only their users', async () => {
+    const root = await audit(adminRoot, '?action=POST%20/api/v1/users');
+    expect(root.every((e) => e.action === 'POST /api/v1/users')).toBe(true);
+    const later = await audit(adminRoot, `?from=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`);
+    expect(later).toEqual([]);
+    // A wildcard in the filter is taken literally.
+    expect(await audit(adminRoot, '?action=%25')).toEqual([]);
+    await call(adminRoot, 'PATCH', '/api/v1/areas/b', { name: 'Xã B mới' });
+    const seenByA = await audit(adminA);
+    expect(seenByA.some((e) => e.username === 'admin-p')).toBe(false);
+    expect(seenByA.some((e) => e.username === 'op-a')).toBe(true);
+  });
+
+  it('is for admins only, and cannot be changed or deleted', async () => {
+    expect((await call(operatorA, 'GET', '/api/v1/audit')).statusCode).toBe(403);
+    expect(() => t.core.db.prepare('UPDATE audit_log SET action = ?').run('x')).toThrow(/append-only/);
+    expect(() => t.core.db.prepare('DELETE FROM audit_log').run()).toThrow(/append-only/);
+  });
+});
