@@ -1,6 +1,9 @@
 /** The console as a Fastify plugin tree; server.ts only creates, listens and closes. */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import { brokerError } from '@loalang/broker';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -39,6 +42,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorateRequest('caller', null);
   registerErrorHandler(app);
+  // Security headers on every answer; no CORS plugin, so browsers refuse cross-origin calls.
+  await app.register(helmet, { contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:'] } } });
+  // Limits only where a route asks for one (login); the error speaks both languages.
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) => brokerError('LOA_ERR_RATE_LIMITED', { en: `retry in ${Math.ceil(context.ttl / 1000)} s`, vi: `thử lại sau ${Math.ceil(context.ttl / 1000)} giây` }),
+  });
   const maxUploadBytes = options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 1, fields: 10, parts: 12 } });
   await app.register(swagger, {
@@ -48,7 +58,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       security: [{ bearer: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/api/docs' });
+  // Swagger UI sets its own Content-Security-Policy for its pages.
+  await app.register(swaggerUi, { routePrefix: '/api/docs', staticCSP: true });
   const core = options.core;
   await app.register(
     async (api) => {

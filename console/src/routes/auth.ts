@@ -4,10 +4,20 @@ import { LoginBody } from '../schemas.js';
 import { bearerToken, callerOf, requirePermission } from '../auth.js';
 import { auditEntryBase } from '../audit-hook.js';
 
+/** Login attempts one source address may make per minute. */
+export const LOGIN_ATTEMPTS_PER_MINUTE = 20;
+
 export const authRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
-  app.post('/auth/login', { schema: { body: LoginBody, tags: ['auth'] } }, async (request) => {
-    const user = await core.users.authenticate(request.body.username, request.body.password);
+  // Per source address, on top of the per-account lockout: guessing across many accounts is slowed too.
+  const rateLimit = { max: LOGIN_ATTEMPTS_PER_MINUTE, timeWindow: 60_000 };
+  app.post('/auth/login', { schema: { body: LoginBody, tags: ['auth'] }, config: { rateLimit } }, async (request) => {
     const base = auditEntryBase(request);
+    const locked = core.users.lockedUntil(request.body.username);
+    if (locked) {
+      core.audit.append({ ...base, action: 'login-locked', target: null, status: 429, detail: { username: request.body.username.slice(0, 100), lockedUntil: locked } });
+      throw brokerError('LOA_ERR_LOCKED', { en: `until ${locked}`, vi: `đến ${locked}` });
+    }
+    const user = await core.users.authenticate(request.body.username, request.body.password);
     if (!user) {
       core.audit.append({ ...base, action: 'login-failed', target: null, status: 401, detail: { username: request.body.username.slice(0, 100) } });
       throw brokerError('LOA_ERR_BAD_LOGIN');
