@@ -2,6 +2,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { deviceTopic, type PlayReport } from '@loalang/protocol';
+import { Socket } from 'node:net';
+import { PacketScanner } from '../src/mqtt/packet-guard.js';
 import { MqttServer, type DeviceDirectory, type PresenceChange, type UplinkMessage } from '../src/mqtt/index.js';
 
 const devices: Record<string, { password: string; areaIds: string[] }> = {
@@ -148,6 +150,38 @@ describe('uplink validation', () => {
     expect(uplinks[0]).toMatchObject({ kind: 'reported', deviceId: 'a', message: { version: 3 } });
     expect(server.stats().invalidMessages).toEqual({ 'telemetry:not-json': 1, 'telemetry:schema': 1, 'report:schema': 1 });
     expect(stored).toEqual([]);
+  });
+});
+
+describe('packet size limit', () => {
+  it('closes a connection announcing an oversized packet, before login and after, and keeps serving', async () => {
+    // Before any login: a CONNECT that announces 200 MiB (Remaining Length 0xFF 0xFF 0xFF 0x63).
+    const raw = new Socket();
+    const closed = new Promise<void>((r) => raw.once('close', () => r()));
+    raw.on('error', () => undefined);
+    raw.connect(port, '127.0.0.1', () => raw.write(Buffer.concat([Buffer.from([0x10, 0xff, 0xff, 0xff, 0x63]), Buffer.alloc(60_000)])));
+    await closed;
+    // A logged-in device publishing 2 MiB is cut off too.
+    const a = await connect('a', 'secret-a');
+    const gone = new Promise<void>((r) => a.once('close', () => r()));
+    a.publish(deviceTopic('a', 'telemetry'), Buffer.alloc(2 * 1024 * 1024, 0x20), { qos: 0 });
+    await gone;
+    expect(server.stats().oversizePackets).toBe(2);
+    // Others are served as before, and a message just under the payload limit still passes.
+    const b = await connect('b', 'secret-b');
+    await b.publishAsync(deviceTopic('b', 'reported'), JSON.stringify({ v: 1, version: 1, at: '2026-11-22T06:00:00.000Z', cachedContentIds: [], missingContentIds: [], agentVersion: 'x'.repeat(10) }), { qos: 1 });
+    await b.publishAsync(deviceTopic('b', 'telemetry'), Buffer.alloc(1024 * 1024 - 10, 0x20), { qos: 1 });
+    await waitFor('reported state', () => uplinks.some((u) => u.kind === 'reported' && u.deviceId === 'b'));
+    expect(b.connected).toBe(true);
+  });
+
+  it('follows packet boundaries across chunks and refuses a five-byte length', () => {
+    const s = new PacketScanner(100);
+    expect(s.push(Buffer.from([0x30, 0x05, 1, 2]))).toBeNull();
+    expect(s.push(Buffer.from([3, 4, 5, 0xc0]))).toBeNull(); // body ends, next packet's type byte
+    expect(s.push(Buffer.from([0x80]))).toBeNull(); // first length byte, continued
+    expect(s.push(Buffer.from([0x01]))).toBe(128); // 128 > 100
+    expect(new PacketScanner(1 << 30).push(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]))).toBe(Infinity);
   });
 });
 

@@ -19,6 +19,7 @@ import {
 } from '@loalang/protocol';
 import { canPublish, canSubscribe, topicMatches } from './acl.js';
 import { Presence } from './presence.js';
+import { guardPacketSize, MAX_PACKET_BYTES } from './packet-guard.js';
 import { UplinkIntake, type IntakeStats } from './uplink.js';
 import type { DeviceDirectory, DeviceIdentity, DownlinkPublisher, PresenceChange, ReportHandler, UplinkMessage } from './contracts.js';
 
@@ -37,6 +38,8 @@ export interface MqttServerOptions {
   drainTimeoutMs?: number;
   /** Longest keepalive a client may ask for (s); longer is refused so dead links are found. */
   keepaliveLimitSec?: number;
+  /** Largest MQTT packet a client may send; a connection announcing a larger one is closed. */
+  maxPacketBytes?: number;
 }
 
 export interface MqttStats extends IntakeStats {
@@ -45,6 +48,7 @@ export interface MqttStats extends IntakeStats {
   refusedSubscribes: number;
   authFailures: number;
   messagesOut: number;
+  oversizePackets: number;
 }
 
 const BAD_CREDENTIALS = 4;
@@ -61,7 +65,7 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
   private readonly identities = new WeakMap<Client, DeviceIdentity>();
   private readonly presence: Presence;
   private readonly intake: UplinkIntake;
-  private counters = { refusedPublishes: 0, refusedSubscribes: 0, authFailures: 0, messagesOut: 0 };
+  private counters = { refusedPublishes: 0, refusedSubscribes: 0, authFailures: 0, messagesOut: 0, oversizePackets: 0 };
   private server: Server | null = null;
   /** Areas whose alert topic each connected device has subscribed to. */
   private readonly areaListeners = new Map<string, Set<string>>();
@@ -200,7 +204,14 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
   }
 
   async start(): Promise<{ port: number }> {
-    const server = createServer((socket) => this.aedes.handle(socket));
+    const max = this.options.maxPacketBytes ?? MAX_PACKET_BYTES;
+    const server = createServer((socket) => {
+      this.aedes.handle(socket);
+      guardPacketSize(socket, max, (announced) => {
+        this.counters.oversizePackets++;
+        this.logger.warn({ remote: socket.remoteAddress, announced, max }, 'MQTT packet over the size limit: connection closed');
+      });
+    });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
