@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { requireTool } from './support.js';
 import { startAgent, startAlertWorld, TimedSink, until, type AlertWorld, type RunningAgent } from './alert-support.js';
 
@@ -45,7 +47,7 @@ describe.runIf(ready)('CAP 1.2 ingest', () => {
   let inland: RunningAgent;
 
   beforeAll(async () => {
-    world = await startAlertWorld({ capSenders: [SENDER] });
+    world = await startAlertWorld({ capSenders: [SENDER], capAudioHosts: ['127.0.0.1'] });
     await world.addUser('kttv', 'alert-staff', world.provinceId);
     await world.addUser('van-hanh', 'operator', world.provinceId);
     staff = await world.token('kttv');
@@ -105,6 +107,29 @@ describe.runIf(ready)('CAP 1.2 ingest', () => {
     expect(content.originalName).toBe('Thông báo xả lũ (ghi âm)');
     expect(Math.abs(content.durationMs - 2000)).toBeLessThan(100);
     await until('finished', async () => (await stateOf(a.id, coast.id)) === 'finished', 20_000);
+  }, 30_000);
+
+  it('fetches audio by uri only from allowed hosts; from any other it speaks the text instead', async () => {
+    const ogg = join(world.dir, 'xa-lu-uri.ogg');
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=400:duration=3', '-ac', '1', '-c:a', 'libopus', ogg]);
+    const files = createServer((req, res) => (req.url === '/xa-lu.ogg' ? res.writeHead(200, { 'content-type': 'audio/ogg' }).end(readFileSync(ogg)) : res.writeHead(404).end()));
+    await new Promise<void>((r) => files.listen(0, '127.0.0.1', () => r()));
+    const port = (files.address() as AddressInfo).port;
+    try {
+      const allowed = await postCap(capFile('dam-release-uri.xml', { AUDIO_URI: `http://127.0.0.1:${port}/xa-lu.ogg` }));
+      expect(allowed.status).toBe(201);
+      const fetched = world.server.core.content.require(allowed.body.alerts[0]!.contentId);
+      expect(fetched.originalName).toBe('Thông báo xả lũ (ghi âm)');
+      expect(Math.abs(fetched.durationMs - 3000)).toBeLessThan(100);
+      // Same server, another name for it: not on the list, so nothing is fetched and the headline is spoken.
+      const refused = await postCap(capFile('dam-release-uri.xml', { AUDIO_URI: `http://localhost:${port}/xa-lu.ogg` }).replace('QT-THUYDIEN-2026-12', 'QT-THUYDIEN-2026-13'));
+      expect(refused.status).toBe(201);
+      const spoken = world.server.core.content.require(refused.body.alerts[0]!.contentId);
+      expect(spoken.originalName).toBeNull();
+      expect(spoken.title).toBe('Thủy điện Quảng Trị xả lũ lúc 14 giờ');
+    } finally {
+      files.close();
+    }
   }, 30_000);
 
   it('acknowledges an Exercise without sounding it, and refuses strangers, bad XML, missing fields and operators', async () => {

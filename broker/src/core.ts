@@ -51,6 +51,8 @@ export interface CoreOptions {
   alerts?: Partial<AlertOptions>;
   /** CAP `sender` values POST /alerts/cap accepts; none: CAP ingest refuses every message. */
   capSenders?: string[];
+  /** Hosts CAP audio `uri`s may be fetched from; none: such audio is not fetched (the text is spoken). */
+  capAudioHosts?: string[];
 }
 
 export class ServerCore {
@@ -76,6 +78,7 @@ export class ServerCore {
   /** Lower-case host names relays may use, or null for any. */
   streamHosts: readonly string[] | null = null;
   capSenders: readonly string[] = [];
+  capAudioHosts: readonly string[] = [];
   mqttPort = 0;
 
   private constructor(
@@ -194,6 +197,7 @@ export class ServerCore {
     onAlertReport = (deviceId, r) => alerts.onReport(deviceId, r);
     const core = new ServerCore(db, mqtt, media, clock, logger, repos, desired, dispatcher, alarmRules, alerts);
     core.capSenders = options.capSenders ?? [];
+    core.capAudioHosts = (options.capAudioHosts ?? []).map((h) => h.toLowerCase());
     if (options.streamHosts) core.streamHosts = options.streamHosts.map((h) => h.toLowerCase());
     core.telemetryRetention = { ...DEFAULT_TELEMETRY_RETENTION, ...options.telemetryRetention };
     return core;

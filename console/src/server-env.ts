@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_LOUDNESS, HttpSpeechEngine, type CoreOptions } from '@loalang/broker';
 
-export type ServerSettings = Pick<CoreOptions, 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech' | 'alarmThresholds' | 'alarmWebhook' | 'telemetryRetention' | 'alerts' | 'capSenders'>;
+export type ServerSettings = Pick<CoreOptions, 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech' | 'alarmThresholds' | 'alarmWebhook' | 'telemetryRetention' | 'alerts' | 'capSenders' | 'capAudioHosts'>;
 
 function bad(name: string, value: string, en: string, vi: string): Error {
   return new Error(`${name}=${JSON.stringify(value)}: ${vi} / ${en}`);
@@ -69,6 +69,13 @@ export function serverSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Ser
   }
   const senders = env['LOALANG_CAP_SENDERS'];
   if (senders) settings.capSenders = senders.split(',').map((x) => x.trim()).filter(Boolean);
+  const audioHosts = env['LOALANG_CAP_AUDIO_HOSTS'];
+  if (audioHosts) {
+    const list = audioHosts.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+    const invalid = list.find((h) => !/^[a-z0-9.-]{1,253}$/.test(h));
+    if (invalid) throw bad('LOALANG_CAP_AUDIO_HOSTS', audioHosts, `"${invalid}" is not a host name`, `"${invalid}" không phải tên máy chủ`);
+    settings.capAudioHosts = list;
+  }
   const leadMs = number(env, 'LOALANG_ALERT_LEAD_MS', 200, 30_000);
   const replay = env['LOALANG_ALERT_REPLAY_ON_RECONNECT'];
   if (replay !== undefined && replay !== 'true' && replay !== 'false') throw bad('LOALANG_ALERT_REPLAY_ON_RECONNECT', replay, 'must be true or false', 'phải là true hoặc false');

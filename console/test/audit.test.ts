@@ -71,3 +71,27 @@ describe('audit log', () => {
     expect(() => t.core.db.prepare('DELETE FROM audit_log').run()).toThrow(/append-only/);
   });
 });
+
+describe('device secret rotation', () => {
+  it('cuts the device off at once, refuses the old secret and accepts the new one; audited without the secret', async () => {
+    const { default: mqtt } = await import('mqtt');
+    const created = (await call(adminA, 'POST', '/api/v1/devices', { name: 'Loa xoay khóa', areaId: 'a' })).json() as { id: string; mqttPassword: string };
+    const id = created.id;
+    const url = `mqtt://127.0.0.1:${t.core.mqttPort}`;
+    const connect = (password: string) => mqtt.connectAsync(url, { clientId: id, username: id, password, reconnectPeriod: 0, connectTimeout: 3000 });
+    const first = await connect(created.mqttPassword);
+    const cut = new Promise<void>((r) => first.once('close', () => r()));
+    const rotated = await call(adminA, 'POST', `/api/v1/devices/${id}/rotate-secret`);
+    expect(rotated.statusCode).toBe(200);
+    const { mqttPassword } = rotated.json() as { mqttPassword: string };
+    await cut;
+    first.end(true);
+    await expect(connect(created.mqttPassword)).rejects.toThrow();
+    const again = await connect(mqttPassword);
+    expect(again.connected).toBe(true);
+    await again.endAsync();
+    const entries = await audit(adminA, '?action=POST%20/api/v1/devices/:id/rotate-secret');
+    expect(entries[0]).toMatchObject({ username: 'admin-a', target: id, status: 200 });
+    expect(JSON.stringify(await audit(adminRoot))).not.toContain(mqttPassword);
+  });
+});

@@ -52,9 +52,18 @@ function invalidShape(kind: string, value: string): never {
   throw brokerError('LOA_ERR_INVALID', { en: `CAP: <${kind}> "${value.slice(0, 100)}" is malformed`, vi: `CAP: <${kind}> "${value.slice(0, 100)}" không hợp lệ` });
 }
 
-async function fetchAudio(uri: string): Promise<Buffer> {
-  if (!/^https?:\/\//i.test(uri)) throw new Error(`only http(s) audio is fetched, not ${uri.slice(0, 50)}`);
-  const res = await fetch(uri, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'follow' });
+/** Fetches audio a CAP message points at, only from hosts on `LOALANG_CAP_AUDIO_HOSTS` (no request to internal addresses on a sender's say-so). */
+async function fetchAudio(uri: string, allowedHosts: readonly string[]): Promise<Buffer> {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw new Error(`not a URL: ${uri.slice(0, 100)}`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`only http(s) audio is fetched, not ${url.protocol}`);
+  if (!allowedHosts.includes(url.hostname.toLowerCase())) throw new Error(`audio host ${url.hostname} is not on LOALANG_CAP_AUDIO_HOSTS`);
+  // Redirects are not followed: they could lead anywhere.
+  const res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' });
   if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
   const chunks: Buffer[] = [];
   let size = 0;
@@ -74,7 +83,7 @@ async function capContent(core: ServerCore, msg: CapMessage, info: CapInfo, call
   if (resource) {
     const dir = await mkdtemp(join(tmpdir(), 'loalang-cap-'));
     try {
-      const bytes = resource.derefUri ? Buffer.from(resource.derefUri, 'base64') : await fetchAudio(resource.uri!);
+      const bytes = resource.derefUri ? Buffer.from(resource.derefUri, 'base64') : await fetchAudio(resource.uri!, core.capAudioHosts);
       const file = join(dir, 'audio');
       await writeFile(file, bytes);
       return (await core.importAudio(file, { ...meta, originalName: resource.resourceDesc.slice(0, 200) })).id;

@@ -100,6 +100,14 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
     return withPresence(device.id);
   });
 
+  app.post('/devices/:id/rotate-secret', { schema: { params: IdParams, tags: ['devices'], description: 'A new MQTT secret: the old one stops working at once and the device is disconnected; returns the new agent config' }, preHandler: write }, async (request) => {
+    const device = core.devices.require(request.params.id);
+    assertInScope(callerOf(request), device.areaId);
+    const secret = await core.devices.rotateSecret(device.id);
+    core.mqtt.disconnectDevice(device.id);
+    return { ...withPresence(device.id), mqttUsername: device.id, mqttPassword: secret, agentConfig: agentConfigFor(device, secret, urls()) };
+  });
+
   app.delete('/devices/:id', { schema: { params: IdParams, tags: ['devices'] }, preHandler: write }, async (request, reply) => {
     assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
     core.devices.delete(request.params.id);
