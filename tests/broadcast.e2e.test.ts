@@ -22,7 +22,7 @@ describe.skipIf(!haveTools)('first broadcast end to end (real processes)', () =>
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'loalang-e2e-'));
-    server = startCli(['server', '--data', join(dir, 'server'), '--http-port', '0', '--mqtt-port', '0', '--host', '127.0.0.1'], { LOALANG_ADMIN_PASSWORD: ADMIN_PASSWORD, LOALANG_LOG_LEVEL: 'warn' });
+    server = startCli(['server', '--data', join(dir, 'server'), '--http-port', '0', '--mqtt-port', '0', '--host', '127.0.0.1', '--plaintext'], { LOALANG_ADMIN_PASSWORD: ADMIN_PASSWORD, LOALANG_LOG_LEVEL: 'warn' });
     const m = await server.waitFor(/api:\s+(http:\/\/\S+)\/api\/v1/, 20_000);
     base = m[1]!;
     const login = await api<{ token: string }>(base, '/api/v1/auth/login', { json: { username: 'admin', password: ADMIN_PASSWORD } });

@@ -120,7 +120,7 @@ export interface ServerProc {
 
 /** `loalang server` on loopback with a known admin password, logged in as admin. */
 export async function startServerProc(dataDir: string, password: string, ports: { http?: number; mqtt?: number } = {}, env: Record<string, string> = {}): Promise<ServerProc> {
-  const proc = startCli(['server', '--data', dataDir, '--http-port', String(ports.http ?? 0), '--mqtt-port', String(ports.mqtt ?? 0), '--host', '127.0.0.1'], { LOALANG_ADMIN_PASSWORD: password, LOALANG_LOG_LEVEL: 'warn', ...env });
+  const proc = startCli(['server', '--data', dataDir, '--http-port', String(ports.http ?? 0), '--mqtt-port', String(ports.mqtt ?? 0), '--host', '127.0.0.1', '--plaintext'], { LOALANG_ADMIN_PASSWORD: password, LOALANG_LOG_LEVEL: 'warn', ...env });
   const base = (await proc.waitFor(/api:\s+(http:\/\/\S+)\/api\/v1/, 20_000))[1]!;
   const mqttPort = Number((await proc.waitFor(/mqtt:\s+mqtt:\/\/[^:]+:(\d+)/, 5_000))[1]);
   const token = (await api<{ token: string }>(base, '/api/v1/auth/login', { json: { username: 'admin', password } })).body.token;

@@ -18,6 +18,7 @@ import { ReportRepo } from './reports/reports.js';
 import { CommandRepo } from './devices/commands.js';
 import { DeviceEventRepo } from './devices/events.js';
 import { MqttServer } from './mqtt/index.js';
+import type { TlsMaterial } from './mqtt/server.js';
 import { MediaPipeline, type LoudnessTarget, type SpeechEngine } from './media/index.js';
 import type { UplinkMessage } from './mqtt/contracts.js';
 import { AlarmRepo } from './alarms/alarms.js';
@@ -53,6 +54,8 @@ export interface CoreOptions {
   capSenders?: string[];
   /** Hosts CAP audio `uri`s may be fetched from; none: such audio is not fetched (the text is spoken). */
   capAudioHosts?: string[];
+  /** MQTT over TLS with this certificate and key (PEM); absent: plain TCP. */
+  mqttTls?: TlsMaterial;
 }
 
 export class ServerCore {
@@ -166,6 +169,7 @@ export class ServerCore {
       },
       logger,
       clock,
+      ...(options.mqttTls ? { tls: options.mqttTls } : {}),
     });
     const desiredOptions = {
       ...DEFAULT_DESIRED_OPTIONS,

@@ -30,3 +30,4 @@ export * from './alerts/cap.js';
 export * from './alerts/geo.js';
 export * from './alerts/cap-ingest.js';
 export * from './audit/audit.js';
+export type { TlsMaterial } from './mqtt/server.js';

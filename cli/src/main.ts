@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 const HELP = `loalang — loa truyền thanh thông minh / smart commune loudspeakers
 
 Usage:
-  loalang server [--data DIR] [--http-port N] [--mqtt-port N] [--host ADDR] [--public-host HOST]
+  loalang server [--data DIR] [--http-port N] [--mqtt-port N] [--host ADDR] [--public-host HOST] [--plaintext]
+  loalang pki init --host NAME[,NAME…] [--dir DIR]
   loalang agent --config FILE
   loalang demo [--devices N] [--data DIR] [--http-port N] [--mqtt-port N]
   loalang device add --name NAME --area AREA_ID [--server URL]
@@ -21,6 +22,8 @@ Usage:
 Environment:
   LOALANG_ADMIN_PASSWORD   admin password on first start (else a random one is printed once)
   LOALANG_PUBLIC_HOST      host name devices use to reach the server
+  LOALANG_TLS_CERT, LOALANG_TLS_KEY   HTTPS and MQTT over TLS (PEM files, e.g. from 'pki init');
+                           without them 'server' needs --plaintext (or LOALANG_PLAINTEXT=true)
   LOALANG_LOG_LEVEL        pino level (info)
   LOALANG_TOKEN, LOALANG_USERNAME, LOALANG_PASSWORD   credentials for 'device add'
   (all server settings — stream hosts, loudness, TTS service, alarms, retention — are in the README)
@@ -70,6 +73,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/device.js')).run(rest);
     case 'amp':
       return (await import('./commands/amp.js')).run(rest);
+    case 'pki':
+      return (await import('./commands/pki.js')).run(rest);
     default:
       process.stderr.write(`Unknown command "${command}" / Lệnh không hợp lệ "${command}"\n\n${HELP}`);
       return 2;

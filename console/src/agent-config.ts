@@ -15,5 +15,7 @@ export function agentConfigFor(device: Device, secret: string, urls: PublicUrls)
     cacheDir: '/var/lib/loalang-agent',
     serial: { path: '/dev/ttyUSB0', baudRate: 115200, driver: 'loalang' as const },
     audioSink: 'alsa:default',
+    // Over TLS the device pins the server's CA: copy ca.crt from `loalang pki init` (or your CA) here.
+    ...(urls.mqtt.startsWith('mqtts:') ? { caFile: '/etc/loalang/ca.crt' } : {}),
   };
 }

@@ -7,7 +7,7 @@ import { brokerError } from '@loalang/broker';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { ServerCore } from '@loalang/broker';
+import type { ServerCore, TlsMaterial } from '@loalang/broker';
 import { registerErrorHandler } from './errors.js';
 import { authRoutes } from './routes/auth.js';
 import { userRoutes } from './routes/users.js';
@@ -30,6 +30,8 @@ export interface AppOptions {
   maxUploadBytes?: number;
   /** A pino logger for requests; none in tests. */
   logger?: FastifyBaseLogger;
+  /** HTTPS with this certificate and key (PEM); absent: plain HTTP. */
+  https?: TlsMaterial;
 }
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024;
@@ -37,6 +39,7 @@ export const DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024;
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    ...(options.https ? { https: { cert: options.https.cert, key: options.https.key, minVersion: 'TLSv1.2' as const } } : {}),
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();

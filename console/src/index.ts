@@ -3,3 +3,4 @@ export * from './server.js';
 export * from './bootstrap.js';
 export * from './agent-config.js';
 export * from './server-env.js';
+export * from './pki.js';

@@ -3,7 +3,7 @@
  * Every value is checked at start; a bad one stops the server with a message in both languages.
  */
 import { readFileSync } from 'node:fs';
-import { DEFAULT_LOUDNESS, HttpSpeechEngine, type CoreOptions } from '@loalang/broker';
+import { DEFAULT_LOUDNESS, HttpSpeechEngine, type CoreOptions, type TlsMaterial } from '@loalang/broker';
 
 export type ServerSettings = Pick<CoreOptions, 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech' | 'alarmThresholds' | 'alarmWebhook' | 'telemetryRetention' | 'alerts' | 'capSenders' | 'capAudioHosts'>;
 
@@ -88,6 +88,28 @@ export function serverSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Ser
     };
   }
   return settings;
+}
+
+/**
+ * `LOALANG_TLS_CERT` and `LOALANG_TLS_KEY` (PEM files, e.g. from `loalang pki init`): HTTPS and
+ * MQTT over TLS. Both or neither.
+ */
+export function tlsFromEnv(env: NodeJS.ProcessEnv = process.env): TlsMaterial | null {
+  const certFile = env['LOALANG_TLS_CERT'];
+  const keyFile = env['LOALANG_TLS_KEY'];
+  if (!certFile && !keyFile) return null;
+  if (!certFile || !keyFile) throw bad(certFile ? 'LOALANG_TLS_KEY' : 'LOALANG_TLS_CERT', '', 'must be set with the other one', 'phải đặt cùng biến còn lại');
+  const read = (name: string, path: string) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw bad(name, path, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, `không đọc được (${(err as NodeJS.ErrnoException).code ?? 'lỗi'})`);
+    }
+  };
+  const tls = { cert: read('LOALANG_TLS_CERT', certFile), key: read('LOALANG_TLS_KEY', keyFile) };
+  if (!tls.cert.includes('BEGIN CERTIFICATE')) throw bad('LOALANG_TLS_CERT', certFile, 'is not a PEM certificate', 'không phải chứng chỉ PEM');
+  if (!/BEGIN (RSA |EC )?PRIVATE KEY/.test(tls.key)) throw bad('LOALANG_TLS_KEY', keyFile, 'is not a PEM private key', 'không phải khóa riêng PEM');
+  return tls;
 }
 
 function readKey(path: string): string {

@@ -2,7 +2,7 @@
 import { networkInterfaces } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger as PinoLogger } from 'pino';
-import { ServerCore } from '@loalang/broker';
+import { ServerCore, type TlsMaterial } from '@loalang/broker';
 import { buildApp } from './app.js';
 import { bootstrapAdmin, type BootstrapResult } from './bootstrap.js';
 import type { PublicUrls } from './agent-config.js';
@@ -19,6 +19,8 @@ export interface ServerOptions {
   maxUploadBytes?: number;
   /** Default: read from the environment (serverSettingsFromEnv). */
   settings?: ServerSettings;
+  /** HTTPS and MQTT over TLS with this certificate and key; absent: plain HTTP and MQTT. */
+  tls?: TlsMaterial;
 }
 
 export interface RunningServer {
@@ -52,11 +54,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     mqttPort: options.mqttPort,
     publicHttpUrl: () => urls.http,
     logger: logger.child({ module: 'broker' }),
+    ...(options.tls ? { mqttTls: options.tls } : {}),
   });
   const app = await buildApp({
     core,
     urls: () => urls,
     logger: logger.child({ module: 'console' }),
+    ...(options.tls ? { https: options.tls } : {}),
     ...(options.maxUploadBytes ? { maxUploadBytes: options.maxUploadBytes } : {}),
   });
   try {
@@ -65,7 +69,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await app.listen({ port: options.httpPort, host });
     const address = app.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : options.httpPort;
-    urls = { http: `http://${publicHost}:${httpPort}`, mqtt: `mqtt://${publicHost}:${core.mqttPort}` };
+    urls = options.tls
+      ? { http: `https://${publicHost}:${httpPort}`, mqtt: `mqtts://${publicHost}:${core.mqttPort}` }
+      : { http: `http://${publicHost}:${httpPort}`, mqtt: `mqtt://${publicHost}:${core.mqttPort}` };
     // Devices that connected before the URL was known get their state again with the right URLs.
     core.refreshDevices(core.devices.list().map((d) => d.id));
     let stopping: Promise<void> | null = null;

@@ -21,6 +21,7 @@ import { AGENT_VERSION } from './version.js';
 import { Conditions } from './conditions.js';
 import { ClockSync, serverTimeClock } from './clock-sync.js';
 import { AlertHandler } from './alerts.js';
+import { fetchTrusting, readCa } from './tls.js';
 
 export interface AgentDeps {
   amplifier: AmplifierController;
@@ -65,8 +66,10 @@ export class Agent {
     const clock = deps.clock ?? systemClock;
     const logger = deps.logger ?? silentLogger;
     const ffmpeg = locateFfmpeg();
+    const ca = config.caFile ? readCa(config.caFile) : undefined;
     const store = AgentStore.open(config.cacheDir);
-    const session = new MqttSession({ url: config.mqttUrl, deviceId: config.deviceId, password: config.password, keepaliveSec: config.keepaliveSec, logger });
+    const session = new MqttSession({ url: config.mqttUrl, deviceId: config.deviceId, password: config.password, keepaliveSec: config.keepaliveSec, logger, ...(ca ? { ca } : {}) });
+    const download = deps.fetch ?? (ca ? fetchTrusting(ca) : undefined);
     const cache = new ContentCache({
       dir: join(config.cacheDir, 'content'),
       store,
@@ -74,7 +77,7 @@ export class Agent {
       maxBytes: config.cacheMaxBytes,
       logger,
       now: () => clock.now(),
-      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      ...(download ? { fetch: download } : {}),
     });
     const outbox = new Outbox(store, session, logger);
     const sink = deps.sink ?? new FfmpegSink(ffmpeg, parseSinkSpec(config.audioSink));

@@ -18,6 +18,8 @@ export interface SessionOptions {
   keepaliveSec?: number;
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** PEM of the only CA the server's TLS certificate may chain to (mqtts://). */
+  ca?: string;
 }
 
 type Downlink = 'desired' | 'report/ack' | 'cmd' | 'time/reply' | 'alert';
@@ -61,6 +63,7 @@ export class MqttSession extends EventEmitter<SessionEvents> {
       reconnectPeriod: 0,
       connectTimeout: 15_000,
       will: { topic: statusTopic, payload: encodeMessage('status', { v: 1, state: 'offline' }), qos: 1, retain: true },
+      ...(this.o.ca ? { ca: this.o.ca, rejectUnauthorized: true } : {}),
     });
     this.client = client;
     client.on('connect', () => {

@@ -2,7 +2,8 @@
  * The device-facing MQTT broker: Aedes 1.x on TCP with per-device authentication, topic
  * ACLs, presence, validation of every uplink payload, and application-level report acks.
  */
-import { createServer, type Server, type AddressInfo } from 'node:net';
+import { createServer, type Server, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { EventEmitter } from 'node:events';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import {
@@ -40,6 +41,13 @@ export interface MqttServerOptions {
   keepaliveLimitSec?: number;
   /** Largest MQTT packet a client may send; a connection announcing a larger one is closed. */
   maxPacketBytes?: number;
+  /** MQTT over TLS (PEM certificate chain and key); absent: plain TCP. */
+  tls?: TlsMaterial;
+}
+
+export interface TlsMaterial {
+  cert: string;
+  key: string;
 }
 
 export interface MqttStats extends IntakeStats {
@@ -205,13 +213,16 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
 
   async start(): Promise<{ port: number }> {
     const max = this.options.maxPacketBytes ?? MAX_PACKET_BYTES;
-    const server = createServer((socket) => {
+    const accept = (socket: Socket) => {
       this.aedes.handle(socket);
       guardPacketSize(socket, max, (announced) => {
         this.counters.oversizePackets++;
         this.logger.warn({ remote: socket.remoteAddress, announced, max }, 'MQTT packet over the size limit: connection closed');
       });
-    });
+    };
+    const tls = this.options.tls;
+    // A failed TLS handshake (a device without the CA, a scanner) is logged at debug and dropped.
+    const server: Server = tls ? createTlsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, accept).on('tlsClientError', (err) => this.logger.debug({ err: err.message }, 'TLS handshake failed')) : createServer(accept);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

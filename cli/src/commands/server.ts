@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { startServer } from '@loalang/console';
+import { startServer, tlsFromEnv } from '@loalang/console';
 import { parse } from '../main.js';
 import { intOption, waitForSignal } from './util.js';
 
@@ -7,14 +7,27 @@ export async function run(args: string[]): Promise<number> {
   const { values } = parse(args, {
     data: { type: 'string', default: './data' },
     'http-port': { type: 'string', default: '8080' },
-    'mqtt-port': { type: 'string', default: '1883' },
+    'mqtt-port': { type: 'string' },
     host: { type: 'string', default: '0.0.0.0' },
     'public-host': { type: 'string' },
+    plaintext: { type: 'boolean', default: false },
   });
+  const httpPort = intOption(values['http-port'], 'http-port');
+  const tls = tlsFromEnv();
+  // MQTT over TLS listens on 8883 unless told otherwise.
+  const mqttPort = intOption(values['mqtt-port'] ?? (tls ? '8883' : '1883'), 'mqtt-port');
+  if (!tls && !values.plaintext && process.env['LOALANG_PLAINTEXT'] !== 'true') {
+    process.stderr.write(
+      'loalang: chưa cấu hình TLS: đặt LOALANG_TLS_CERT và LOALANG_TLS_KEY (tạo bằng "loalang pki init --host <tên máy>"), hoặc chạy không mã hóa với --plaintext (chỉ để thử) / ' +
+        'TLS is not configured: set LOALANG_TLS_CERT and LOALANG_TLS_KEY (make them with "loalang pki init --host <name>"), or run unencrypted with --plaintext (trials only)\n',
+    );
+    return 2;
+  }
   const server = await startServer({
     dataDir: resolve(String(values.data)),
-    httpPort: intOption(values['http-port'], 'http-port'),
-    mqttPort: intOption(values['mqtt-port'], 'mqtt-port'),
+    httpPort,
+    mqttPort,
+    ...(tls ? { tls } : {}),
     host: String(values.host),
     ...(values['public-host'] ? { publicHost: String(values['public-host']) } : {}),
   });
