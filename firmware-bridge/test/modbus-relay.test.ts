@@ -22,11 +22,16 @@ describe.skipIf(!hasSocat || !hasPymodbus)('Modbus relay driver ↔ pymodbus sla
     await pty.start();
     slave = spawn(PYTHON, [fileURLToPath(new URL('./pymodbus-slave.py', import.meta.url)), pty.b], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let pending = '';
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`pymodbus did not start: ${out}`)), 10_000);
       slave.stdout!.on('data', (c: Buffer) => {
         out += c.toString();
-        for (const line of c.toString().split('\n').filter(Boolean)) {
+        // Whole lines only: a chunk may end mid-line.
+        pending += c.toString();
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        for (const line of lines.filter(Boolean)) {
           const msg = JSON.parse(line) as { ready?: string; write?: number; coils?: boolean[] };
           if (msg.ready) {
             clearTimeout(t);
@@ -46,19 +51,29 @@ describe.skipIf(!hasSocat || !hasPymodbus)('Modbus relay driver ↔ pymodbus sla
     await pty.stop();
   });
 
+  /** pymodbus prints a write after it answered it: the answer may reach us first. */
+  const printed = async (n: number) => {
+    const end = Date.now() + 3000;
+    while (writes.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    return writes;
+  };
+
   it('switches the power coil with FC05 and reads it back with FC01', async () => {
     writes = [];
     await relay.powerOn();
-    expect(writes.at(-1)?.coils[0]).toBe(true);
+    expect((await printed(1))[0]?.coils[0]).toBe(true);
     expect((await relay.status()).power).toBe(true);
     await relay.powerOff();
-    expect(writes.at(-1)?.coils[0]).toBe(false);
+    expect((await printed(2))[1]?.coils[0]).toBe(false);
     expect(await relay.status()).toEqual({ power: false, faults: [] });
   });
 
   it('switches zone relays together with FC0F', async () => {
+    await new Promise((r) => setTimeout(r, 200)); // the previous test's lines have all arrived
     writes = [];
     await relay.setZones(0b101);
+    await printed(1);
+    await new Promise((r) => setTimeout(r, 200));
     expect(writes).toHaveLength(1); // one multiple-coil write
     expect(writes[0]!.coils.slice(1, 4)).toEqual([true, false, true]);
     expect(await relay.zones()).toEqual([true, false, true]);
