@@ -19,15 +19,20 @@ function number(env: NodeJS.ProcessEnv, name: string, min: number, max: number):
   return n;
 }
 
+/** A comma-separated list of host names, lower-cased; undefined when unset. */
+function hostList(env: NodeJS.ProcessEnv, name: string): string[] | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  const list = raw.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  const invalid = list.find((h) => !/^[a-z0-9.-]{1,253}$/.test(h));
+  if (invalid) throw bad(name, raw, `"${invalid}" is not a host name`, `"${invalid}" không phải tên máy chủ`);
+  return list;
+}
+
 export function serverSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSettings {
   const settings: ServerSettings = {};
-  const hosts = env['LOALANG_STREAM_HOSTS'];
-  if (hosts) {
-    const list = hosts.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
-    const invalid = list.find((h) => !/^[a-z0-9.-]{1,253}$/.test(h));
-    if (invalid) throw bad('LOALANG_STREAM_HOSTS', hosts, `"${invalid}" is not a host name`, `"${invalid}" không phải tên máy chủ`);
-    settings.streamHosts = list;
-  }
+  const streamHosts = hostList(env, 'LOALANG_STREAM_HOSTS');
+  if (streamHosts) settings.streamHosts = streamHosts;
   const horizonHours = number(env, 'LOALANG_DESIRED_HORIZON_HOURS', 1, 24 * 14);
   if (horizonHours !== undefined) settings.desiredHorizonMs = horizonHours * 3600_000;
   const maxAudio = number(env, 'LOALANG_MAX_AUDIO_SECONDS', 10, 24 * 3600);
@@ -69,13 +74,8 @@ export function serverSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Ser
   }
   const senders = env['LOALANG_CAP_SENDERS'];
   if (senders) settings.capSenders = senders.split(',').map((x) => x.trim()).filter(Boolean);
-  const audioHosts = env['LOALANG_CAP_AUDIO_HOSTS'];
-  if (audioHosts) {
-    const list = audioHosts.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
-    const invalid = list.find((h) => !/^[a-z0-9.-]{1,253}$/.test(h));
-    if (invalid) throw bad('LOALANG_CAP_AUDIO_HOSTS', audioHosts, `"${invalid}" is not a host name`, `"${invalid}" không phải tên máy chủ`);
-    settings.capAudioHosts = list;
-  }
+  const audioHosts = hostList(env, 'LOALANG_CAP_AUDIO_HOSTS');
+  if (audioHosts) settings.capAudioHosts = audioHosts;
   const leadMs = number(env, 'LOALANG_ALERT_LEAD_MS', 200, 30_000);
   const replay = env['LOALANG_ALERT_REPLAY_ON_RECONNECT'];
   if (replay !== undefined && replay !== 'true' && replay !== 'false') throw bad('LOALANG_ALERT_REPLAY_ON_RECONNECT', replay, 'must be true or false', 'phải là true hoặc false');

@@ -12,7 +12,7 @@ import { brokerError } from '../errors.js';
 import { iso } from '../time.js';
 import type { DeviceRepo } from '../devices/devices.js';
 import type { ContentRepo } from '../content/content-repo.js';
-import { isFinal, type Alert, type AlertPriority, type AlertRepo, type AlertTargets, type CapOrigin, type Delivery, type DeliveryState } from './alerts.js';
+import { isFinal, type Alert, type AlertRepo, type Delivery, type DeliveryState } from './alerts.js';
 
 export interface AlertPublisher {
   publishToArea(areaId: string, kind: 'alert', payload: object): Promise<void>;
@@ -53,20 +53,11 @@ export const DEFAULT_ALERT_OPTIONS: AlertOptions = {
 /** Longest extra lead for downloads: past this, speakers that are slower start late rather than everyone waiting. */
 const MAX_DOWNLOAD_LEAD_MS = 20_000;
 
-export interface NewAlert {
-  title: string;
-  text: string | null;
-  contentId: string;
-  priority: AlertPriority;
-  targets: AlertTargets;
-  repeat: number;
-  gapMs: number;
-  volume: number | null;
+/** What a caller gives to issue an alert; the service sets ids, instants and state. */
+export type NewAlert = Pick<Alert, 'title' | 'text' | 'contentId' | 'priority' | 'targets' | 'repeat' | 'gapMs' | 'volume' | 'replaces' | 'cap' | 'createdBy'> & {
+  /** Default: issue time + the default lifetime. */
   expiresAt: string | null;
-  replaces: string | null;
-  cap: CapOrigin | null;
-  createdBy: string | null;
-}
+};
 
 export interface DeliveryEvent extends Delivery {
   alertId: string;
