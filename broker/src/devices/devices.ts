@@ -134,17 +134,10 @@ export class DeviceRepo implements DeviceDirectory {
     return rows.map((r) => r.id);
   }
 
-  /** Devices that sit in any of the given areas' subtrees, plus the named devices. */
+  /** The enabled devices that sit in any of the given areas' subtrees, plus the named ones (see resolveTargetIds). */
   resolveTargets(areaIds: string[], deviceIds: string[]): Device[] {
-    const areaSet = new Set<string>();
-    for (const a of areaIds) for (const id of this.areas.subtreeIds(a)) areaSet.add(id);
-    const byId = new Map<string, Device>();
-    for (const d of this.list({ areaIds: areaSet })) byId.set(d.id, d);
-    for (const id of deviceIds) {
-      const d = this.get(id);
-      if (d) byId.set(d.id, d);
-    }
-    return [...byId.values()].filter((d) => !d.disabled);
+    const ids = new Set(this.resolveTargetIds(areaIds, deviceIds));
+    return this.list().filter((d) => ids.has(d.id));
   }
 
   /** Creates a device and returns its secret, which is never stored in clear and never shown again. */

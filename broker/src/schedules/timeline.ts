@@ -28,7 +28,7 @@ export function schedulePlays(s: Schedule, deps: Pick<TimelineDeps, 'areas' | 'c
 }
 
 function targetDeviceIds(s: Pick<Schedule, 'targets'>, devices: DeviceRepo): Set<string> {
-  return new Set(devices.resolveTargets(s.targets.areaIds, s.targets.deviceIds).map((d) => d.id));
+  return new Set(devices.resolveTargetIds(s.targets.areaIds, s.targets.deviceIds));
 }
 
 /** A device's programme over [from, until), with each play's schedule status. */

@@ -48,7 +48,7 @@ function approverOnSave(core: ServerCore, caller: Caller, areaId: string): strin
 }
 
 const targetDevices = (core: ServerCore, s: Pick<Schedule, 'targets'>) =>
-  core.devices.resolveTargets(s.targets.areaIds, s.targets.deviceIds).map((d) => d.id);
+  core.devices.resolveTargetIds(s.targets.areaIds, s.targets.deviceIds);
 
 export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
   const read = requirePermission(core, 'schedules:read');
