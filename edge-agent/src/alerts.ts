@@ -5,7 +5,7 @@
  * (`started`, `finished`, `failed`, `cancelled`, `expired`, `interrupted`); statuses that
  * could not be sent are sent again when the link returns.
  */
-import type { AlertDeliveryState, AlertMessage, AlertPlay, AlertStatus, Clock, ClockTimer, DesiredPlay, Logger, PlayReport } from '@loalang/protocol';
+import { alertPlayId, type AlertDeliveryState, type AlertMessage, type AlertPlay, type AlertStatus, type Clock, type ClockTimer, type DesiredPlay, type Logger, type PlayReport } from '@loalang/protocol';
 import type { ContentCache } from './content-cache.js';
 import type { Timeline } from './timeline.js';
 
@@ -37,7 +37,7 @@ const KEEP = 200;
 export function alertPlays(m: AlertPlay): DesiredPlay[] {
   const start = Date.parse(m.startAt);
   return Array.from({ length: m.repeat }, (_, k) => ({
-    playId: `${m.alertId}-r${k + 1}`,
+    playId: alertPlayId(m.alertId, k + 1),
     scheduleId: m.alertId,
     contentId: m.audio.contentId,
     sha256: m.audio.sha256,

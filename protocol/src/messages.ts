@@ -248,6 +248,19 @@ export const AlertPlay = Type.Object({
 });
 export type AlertPlay = Static<typeof AlertPlay>;
 
+/**
+ * The play id of an alert's repetition `n` (1-based): agents give it to the play, and the
+ * server reads `n` back from the play's report.
+ */
+export function alertPlayId(alertId: string, n: number): string {
+  return `${alertId}-r${n}`;
+}
+
+/** The repetition number in an alert play id, or 0 when it is not one. */
+export function alertRepetitionOf(playId: string): number {
+  return Number(/-r(\d+)$/.exec(playId)?.[1] ?? 0);
+}
+
 export const AlertCancel = Type.Object({ v: V, type: Type.Literal('cancel'), alertId: Id, at: Instant });
 export type AlertCancel = Static<typeof AlertCancel>;
 
