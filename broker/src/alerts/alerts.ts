@@ -62,6 +62,13 @@ export interface Delivery {
 
 const RANK: Record<DeliveryState, number> = { pending: 0, offline: 0, received: 1, started: 2, finished: 3, failed: 3, cancelled: 3, expired: 3, interrupted: 3 };
 export const isFinal = (s: DeliveryState) => RANK[s] === 3;
+
+/** How many deliveries are in each state (every state present, zero included). */
+export function totalsOf(deliveries: Pick<Delivery, 'state'>[]): Record<DeliveryState, number> {
+  const totals = Object.fromEntries(DELIVERY_STATES.map((s) => [s, 0])) as Record<DeliveryState, number>;
+  for (const d of deliveries) totals[d.state]++;
+  return totals;
+}
 const RANK_SQL = `CASE state ${Object.entries(RANK).map(([k, v]) => `WHEN '${k}' THEN ${v}`).join(' ')} END`;
 
 type AlertRow = {
@@ -159,11 +166,7 @@ export class AlertRepo {
     return (this.db.prepare('SELECT device_id, state, reason, played, started_at, updated_at FROM alert_deliveries WHERE alert_id = ? ORDER BY device_id').all(alertId) as DeliveryRow[]).map(toDelivery);
   }
 
-  delivery(alertId: string, deviceId: string): Delivery | null {
-    const row = this.db.prepare('SELECT device_id, state, reason, played, started_at, updated_at FROM alert_deliveries WHERE alert_id = ? AND device_id = ?').get(alertId, deviceId) as DeliveryRow | undefined;
-    return row ? toDelivery(row) : null;
-  }
-
+  /** Totals counted in SQL, for lists of alerts (no per-device rows read). */
   totals(alertId: string): Record<DeliveryState, number> {
     const rows = this.db.prepare('SELECT state, COUNT(*) AS n FROM alert_deliveries WHERE alert_id = ? GROUP BY state').all(alertId) as { state: DeliveryState; n: number }[];
     const totals = Object.fromEntries(DELIVERY_STATES.map((s) => [s, 0])) as Record<DeliveryState, number>;
@@ -195,11 +198,12 @@ export class AlertRepo {
     this.db.transaction(fn)();
   }
 
-  /** Deliveries still waiting to reach a device (pending or offline) end in `state`. */
-  endWaiting(alertId: string, state: 'cancelled' | 'expired', at: string): string[] {
-    const ids = (this.db.prepare("SELECT device_id FROM alert_deliveries WHERE alert_id = ? AND state IN ('pending', 'offline')").all(alertId) as { device_id: string }[]).map((r) => r.device_id);
-    this.db.prepare("UPDATE alert_deliveries SET state = ?, updated_at = ? WHERE alert_id = ? AND state IN ('pending', 'offline')").run(state, at, alertId);
-    return ids;
+  /** Deliveries still waiting to reach a device (pending or offline) end in `state`; returns them as they now are. */
+  endWaiting(alertId: string, state: 'cancelled' | 'expired', at: string): Delivery[] {
+    const rows = this.db
+      .prepare("UPDATE alert_deliveries SET state = ?, updated_at = ? WHERE alert_id = ? AND state IN ('pending', 'offline') RETURNING device_id, state, reason, played, started_at, updated_at")
+      .all(state, at, alertId) as DeliveryRow[];
+    return rows.map(toDelivery);
   }
 
   /** Active alerts this device has not yet received (or received but not started). */

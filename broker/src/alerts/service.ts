@@ -12,7 +12,7 @@ import { brokerError } from '../errors.js';
 import { iso } from '../time.js';
 import type { DeviceRepo } from '../devices/devices.js';
 import type { ContentRepo } from '../content/content-repo.js';
-import { isFinal, type Alert, type AlertRepo, type Delivery, type DeliveryState } from './alerts.js';
+import { isFinal, totalsOf, type Alert, type AlertRepo, type Delivery, type DeliveryState } from './alerts.js';
 
 export interface AlertPublisher {
   publishToArea(areaId: string, kind: 'alert', payload: object): Promise<void>;
@@ -96,7 +96,7 @@ export class AlertService extends EventEmitter<AlertEvents> {
   start(): void {
     const now = this.d.clock.now();
     for (const a of this.d.repo.active()) {
-      if (Date.parse(a.expiresAt) <= now) this.expire(a.id);
+      if (Date.parse(a.expiresAt) <= now) this.close(a, 'expired', null);
       else this.armExpiry(a);
     }
   }
@@ -131,7 +131,7 @@ export class AlertService extends EventEmitter<AlertEvents> {
     };
     if (input.replaces) {
       const old = this.d.repo.require(input.replaces);
-      if (old.state === 'active') this.end(old, 'replaced', alert.id);
+      if (old.state === 'active') this.close(old, 'replaced', alert.id);
     }
     this.d.repo.insert(
       alert,
@@ -213,7 +213,10 @@ export class AlertService extends EventEmitter<AlertEvents> {
   }
 
   private armExpiry(alert: Alert): void {
-    const timer = this.d.clock.setTimeout(() => this.expire(alert.id), Math.max(0, Date.parse(alert.expiresAt) - this.d.clock.now()));
+    const timer = this.d.clock.setTimeout(() => {
+      const current = this.d.repo.get(alert.id);
+      if (current) this.close(current, 'expired', null);
+    }, Math.max(0, Date.parse(alert.expiresAt) - this.d.clock.now()));
     this.expiry.set(alert.id, timer);
   }
 
@@ -221,29 +224,24 @@ export class AlertService extends EventEmitter<AlertEvents> {
   cancel(id: string): Alert {
     const alert = this.d.repo.require(id);
     if (alert.state !== 'active') throw brokerError('LOA_ERR_CONFLICT', { en: `the alert is already ${alert.state}`, vi: `cảnh báo đã ở trạng thái ${alert.state}` });
-    return this.end(alert, 'cancelled', null);
+    this.close(alert, 'cancelled', null);
+    return this.d.repo.require(id);
   }
 
-  private end(alert: Alert, state: 'cancelled' | 'replaced', replacedBy: string | null): Alert {
+  /**
+   * Ends an active alert; deliveries still waiting end with it. Cancelled or replaced, the
+   * speakers are told to stop (replaced too: speakers the update no longer targets must stop);
+   * at the expiry they stop on their own clock. False when the alert had already ended.
+   */
+  private close(alert: Alert, state: 'cancelled' | 'replaced' | 'expired', replacedBy: string | null): boolean {
     const at = iso(this.d.clock.now());
-    this.d.repo.end(alert.id, state, at, replacedBy);
     this.clearTimers(alert.id);
-    for (const deviceId of this.d.repo.endWaiting(alert.id, 'cancelled', at)) this.emitDelivery(alert.id, deviceId);
-    // Replaced too: speakers the update no longer targets must stop as well.
-    this.fanOut(alert, { v: 1, type: 'cancel', alertId: alert.id, at });
+    if (!this.d.repo.end(alert.id, state, at, replacedBy)) return false;
+    for (const d of this.d.repo.endWaiting(alert.id, state === 'expired' ? 'expired' : 'cancelled', at)) this.emit('delivery', { alertId: alert.id, ...d });
+    if (state !== 'expired') this.fanOut(alert, { v: 1, type: 'cancel', alertId: alert.id, at });
     this.d.logger.info({ alertId: alert.id, state }, 'alert ended');
-    const ended = this.d.repo.require(alert.id);
-    this.emit('alert', ended);
-    return ended;
-  }
-
-  private expire(id: string): void {
-    const at = iso(this.d.clock.now());
-    this.clearTimers(id);
-    if (!this.d.repo.end(id, 'expired', at)) return;
-    // Agents stop on their own clock at the expiry; devices that never got it are marked here.
-    for (const deviceId of this.d.repo.endWaiting(id, 'expired', at)) this.emitDelivery(id, deviceId);
-    this.emit('alert', this.d.repo.require(id));
+    this.emit('alert', this.d.repo.require(alert.id));
+    return true;
   }
 
   private clearTimers(id: string): void {
@@ -331,11 +329,6 @@ export class AlertService extends EventEmitter<AlertEvents> {
     }
   }
 
-  private emitDelivery(alertId: string, deviceId: string): void {
-    const d = this.d.repo.delivery(alertId, deviceId);
-    if (d) this.emit('delivery', { alertId, ...d });
-  }
-
   /** The alert with its totals (no per-device list). */
   summary(id: string): Alert & { totals: Record<DeliveryState, number> } {
     return { ...this.d.repo.require(id), totals: this.d.repo.totals(id) };
@@ -345,6 +338,6 @@ export class AlertService extends EventEmitter<AlertEvents> {
   view(id: string): Alert & { deliveries: Delivery[]; totals: Record<DeliveryState, number>; done: boolean } {
     const alert = this.d.repo.require(id);
     const deliveries = this.d.repo.deliveries(id);
-    return { ...alert, deliveries, totals: this.d.repo.totals(id), done: deliveries.every((x) => isFinal(x.state)) };
+    return { ...alert, deliveries, totals: totalsOf(deliveries), done: deliveries.every((x) => isFinal(x.state)) };
   }
 }

@@ -7,7 +7,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { Type } from '@sinclair/typebox';
-import { brokerError, ingestCap, type Alert, type DeliveryEvent, type ServerCore } from '@loalang/broker';
+import { brokerError, ingestCap, totalsOf, type Alert, type DeliveryEvent, type ServerCore } from '@loalang/broker';
 import { IdParams, Targets } from '../schemas.js';
 import { assertInScope, callerOf, canReadFromArea, requirePermission, type Caller } from '../auth.js';
 
@@ -61,8 +61,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
     const view = core.alerts.view(id);
     const mine = deviceInScope(caller);
     const deliveries = view.deliveries.filter((d) => mine(d.deviceId));
-    const totals = Object.fromEntries(Object.keys(view.totals).map((k) => [k, deliveries.filter((d) => d.state === k).length]));
-    return { ...view, deliveries, totals };
+    return { ...view, deliveries, totals: totalsOf(deliveries) };
   };
   const checkTargets = (caller: Caller, targets: { areaIds: string[]; deviceIds: string[] }) => {
     for (const a of targets.areaIds) assertInScope(caller, core.areas.require(a).id);
