@@ -115,26 +115,28 @@ export class ContentCache {
       await res.body?.cancel();
       throw agentError('LOA_ERR_CONTENT_DOWNLOAD', `HTTP ${res.status} for ${play.contentId}`);
     }
-    const digest = await sha256Of(part);
-    if (digest !== play.sha256) {
-      await rm(part, { force: true });
-      throw agentError('LOA_ERR_CONTENT_HASH', `${play.contentId}: got ${digest.slice(0, 12)}…, expected ${play.sha256.slice(0, 12)}…`);
-    }
-    await rename(part, final);
-    this.o.store.putCacheEntry({ contentId: play.contentId, sha256: play.sha256, path: final, size: await sizeOf(final), lastUsed: this.o.now() });
+    await this.keepIfVerified(play, part, final);
     this.o.logger.info({ contentId: play.contentId, resumedFrom: have }, 'content cached');
   }
 
   /** Keeps audio that arrived inside a message (a small alert) once its hash checks out. */
   async storeBytes(item: Pick<DesiredPlay, 'contentId' | 'sha256'>, bytes: Buffer): Promise<void> {
     if (this.has(item)) return this.o.store.touchCacheEntry(item.contentId, this.o.now());
-    const digest = createHash('sha256').update(bytes).digest('hex');
-    if (digest !== item.sha256) throw agentError('LOA_ERR_CONTENT_HASH', `${item.contentId}: inline audio hashes to ${digest.slice(0, 12)}…, expected ${item.sha256.slice(0, 12)}…`);
     await mkdir(this.o.dir, { recursive: true });
     const final = join(this.o.dir, `${item.contentId}.audio`);
     await writeFile(`${final}.part`, bytes);
-    await rename(`${final}.part`, final);
-    this.o.store.putCacheEntry({ contentId: item.contentId, sha256: item.sha256, path: final, size: bytes.length, lastUsed: this.o.now() });
+    await this.keepIfVerified(item, `${final}.part`, final);
+  }
+
+  /** The part file becomes the cached file if its SHA-256 is the one asked for; else it is removed. */
+  private async keepIfVerified(item: Pick<DesiredPlay, 'contentId' | 'sha256'>, part: string, final: string): Promise<void> {
+    const digest = await sha256Of(part);
+    if (digest !== item.sha256) {
+      await rm(part, { force: true });
+      throw agentError('LOA_ERR_CONTENT_HASH', `${item.contentId}: got ${digest.slice(0, 12)}…, expected ${item.sha256.slice(0, 12)}…`);
+    }
+    await rename(part, final);
+    this.o.store.putCacheEntry({ contentId: item.contentId, sha256: item.sha256, path: final, size: await sizeOf(final), lastUsed: this.o.now() });
   }
 
   /** Removes least-recently-used files no upcoming play needs until the cache fits. */
