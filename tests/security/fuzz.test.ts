@@ -41,8 +41,10 @@ describe('MQTT message validators', () => {
         const key = keys[pick % keys.length]!;
         const bad = { ...good, [key]: replacement };
         if (replacement === undefined) delete bad[key];
-        // Some replacements happen to be valid (a two-letter id): only check those that are not.
-        const stillValid = key === 'alertId' && typeof replacement === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(replacement);
+        // Some replacements are no change at all (v: 1 for v: 1) or happen to be valid (a two-letter id):
+        // only check those that are not.
+        const unchanged = replacement === good[key];
+        const stillValid = unchanged || (key === 'alertId' && typeof replacement === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(replacement));
         return stillValid || !parseMessage(kind, JSON.stringify(bad)).ok;
       }),
       { numRuns: 1000 },
