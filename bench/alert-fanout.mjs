@@ -93,7 +93,7 @@ core.alerts.on('delivery', (e) => {
     const shift = Math.round((Math.random() * 2 - 1) * 200);
     shifts.push(shift);
     const clock = { now: () => Date.now() + shift, setTimeout: (fn, ms) => ({ id: setTimeout(fn, Math.max(0, ms)) }), clearTimeout: (t) => clearTimeout(t.id) };
-    const cfg = parseAgentConfig({ deviceId: device.id, password: secret, mqttUrl: `mqtt://127.0.0.1:${server.mqttPort}`, httpUrl: `http://127.0.0.1:${server.httpPort}`, cacheDir: join(dir, 'sync', String(i)), serial: { simulate: true }, audioSink: 'null', warmupMs: 100, tailMs: 500 }, dir);
+    const cfg = parseAgentConfig({ deviceId: device.id, password: secret, mqttUrl: `mqtt://127.0.0.1:${server.mqttPort}`, httpUrl: `http://127.0.0.1:${server.httpPort}`, cacheDir: join(dir, 'sync', String(i)), serial: { simulate: true }, audioSink: 'null', warmupMs: 100, tailMs: 500, serverKeys: core.signer.trusted() }, dir);
     const agent = await Agent.create(cfg, { amplifier: createSimulatedAmplifier(), sink, clock, exit: () => undefined });
     await agent.start();
     agents.push({ agent, id: device.id, shift });

@@ -104,7 +104,7 @@ export interface RunningAgent {
 }
 
 /** Registers a device in `areaId` and runs a real agent for it. */
-export async function startAgent(world: AlertWorld, name: string, areaId: string, opts: { sink?: AudioSink; clock?: Clock; position?: { lat: number; lon: number } } = {}): Promise<RunningAgent> {
+export async function startAgent(world: AlertWorld, name: string, areaId: string, opts: { sink?: AudioSink; clock?: Clock; position?: { lat: number; lon: number }; mqttUrl?: string } = {}): Promise<RunningAgent> {
   const { core } = world.server;
   const { device, secret } = await core.devices.create({ name, areaId });
   if (opts.position) core.devices.update(device.id, { position: opts.position });
@@ -114,7 +114,7 @@ export async function startAgent(world: AlertWorld, name: string, areaId: string
     {
       deviceId: device.id,
       password: secret,
-      mqttUrl: `mqtt://127.0.0.1:${world.server.mqttPort}`,
+      mqttUrl: opts.mqttUrl ?? `mqtt://127.0.0.1:${world.server.mqttPort}`,
       httpUrl: `http://127.0.0.1:${world.server.httpPort}`,
       cacheDir: join(root, 'cache'),
       serial: { simulate: true },
@@ -123,6 +123,7 @@ export async function startAgent(world: AlertWorld, name: string, areaId: string
       // the instant, so two agents sharing this process never spawn while the other is due.
       warmupMs: 800,
       tailMs: 500,
+      serverKeys: core.signer.trusted(),
     },
     root,
   );

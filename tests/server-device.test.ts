@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { ServerCore } from '@loalang/broker';
 import { bootstrapAdmin } from '@loalang/console';
-import type { DesiredState, PlayReport } from '@loalang/protocol';
+import { DOWNLINK, parseEnvelope, signatureValid, type DesiredState, type PlayReport } from '@loalang/protocol';
 
 let dir: string;
 let core: ServerCore;
@@ -40,7 +40,14 @@ afterEach(async () => {
 async function connectDevice(): Promise<{ client: MqttClient; got: { topic: string; body: unknown }[] }> {
   const client = mqtt.connect(`mqtt://127.0.0.1:${core.mqttPort}`, { clientId: device.id, username: device.id, password: device.secret, clean: true, reconnectPeriod: 0 });
   const got: { topic: string; body: unknown }[] = [];
-  client.on('message', (topic, payload) => got.push({ topic, body: JSON.parse(payload.toString()) }));
+  // Every downlink is a signed envelope (decision 0016): checked here, then unwrapped.
+  const [key] = core.signer.trusted();
+  client.on('message', (topic, payload) => {
+    if (!DOWNLINK.some((kind) => topic.endsWith(`/${device.id}/${kind}`))) return; // its own uplinks, echoed
+    const e = parseEnvelope(payload);
+    if (!e.ok || !signatureValid(e.value, key!.publicKey)) throw new Error(`unsigned or badly signed downlink on ${topic}`);
+    got.push({ topic, body: e.value.body });
+  });
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => resolve());
     client.once('error', reject);

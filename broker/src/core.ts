@@ -4,7 +4,7 @@
  */
 import { dirname, join } from 'node:path';
 import { rm } from 'node:fs/promises';
-import { systemClock, type Clock, type Logger, type PlayReport, silentLogger } from '@loalang/protocol';
+import { systemClock, type Clock, type Logger, type MessageOf, type PlayReport, silentLogger } from '@loalang/protocol';
 import { openDatabase, type Db } from './store/db.js';
 import { AreaRepo } from './areas/areas.js';
 import { UserRepo } from './accounts/users.js';
@@ -28,6 +28,8 @@ import { AlarmWebhook, type WebhookOptions } from './alarms/webhook.js';
 import type { ContentItem } from './content/content-repo.js';
 import { AlertRepo } from './alerts/alerts.js';
 import { AuditRepo } from './audit/audit.js';
+import { SigningKeys } from './signing/keys.js';
+import { DownlinkSequence, DownlinkSigner } from './signing/signer.js';
 import { AlertService, DEFAULT_ALERT_OPTIONS, type AlertOptions } from './alerts/service.js';
 
 export interface CoreOptions {
@@ -75,6 +77,8 @@ export class ServerCore {
   readonly telemetry: TelemetryHistory;
   readonly alerts: AlertService;
   readonly audit: AuditRepo;
+  readonly signingKeys: SigningKeys;
+  readonly signer: DownlinkSigner;
   telemetryRetention: TelemetryRetention = DEFAULT_TELEMETRY_RETENTION;
   private pruner: NodeJS.Timeout | null = null;
   private firstPrune: NodeJS.Timeout | null = null;
@@ -83,6 +87,8 @@ export class ServerCore {
   capSenders: readonly string[] = [];
   capAudioHosts: readonly string[] = [];
   mqttPort = 0;
+  /** Downlinks devices refused, by reason (metrics). */
+  readonly refusals = new Map<string, number>();
 
   private constructor(
     readonly db: Db,
@@ -106,8 +112,16 @@ export class ServerCore {
     dispatcher: Dispatcher,
     alarmRules: AlarmRules,
     alerts: AlertService,
+    signing: { keys: SigningKeys; signer: DownlinkSigner },
   ) {
     this.alerts = alerts;
+    this.signingKeys = signing.keys;
+    this.signer = signing.signer;
+    // A rotation step: sign with the new active key, and give online devices the new key list.
+    signing.keys.onChange = () => {
+      signing.signer.reload();
+      for (const id of this.mqtt.onlineDevices()) this.dispatcher.resend(id, 'signing-keys');
+    };
     this.audit = new AuditRepo(db);
     this.alarms = repos.alarms;
     this.alarmRules = alarmRules;
@@ -157,7 +171,12 @@ export class ServerCore {
     });
     const reports = repos.reports;
     let onAlertReport: (deviceId: string, r: PlayReport) => void = () => undefined;
+    const signingKeys = new SigningKeys(db, () => clock.now());
+    const active = signingKeys.active();
+    if (active.created) logger.info({ kid: active.key.kid }, 'downlink signing key created');
+    const signer = new DownlinkSigner(signingKeys, new DownlinkSequence(db, () => clock.now()), () => clock.now());
     const mqtt = await MqttServer.create({
+      signer,
       host: options.mqttHost ?? '0.0.0.0',
       port: options.mqttPort,
       directory: devices,
@@ -182,6 +201,7 @@ export class ServerCore {
       publisher: mqtt,
       isOnline: (id) => mqtt.isOnline(id),
       allDeviceIds: () => devices.list().map((d) => d.id),
+      serverKeys: () => signingKeys.trusted(),
       clock,
       logger,
     });
@@ -199,7 +219,7 @@ export class ServerCore {
       { ...DEFAULT_ALERT_OPTIONS, ...options.alerts },
     );
     onAlertReport = (deviceId, r) => alerts.onReport(deviceId, r);
-    const core = new ServerCore(db, mqtt, media, clock, logger, repos, desired, dispatcher, alarmRules, alerts);
+    const core = new ServerCore(db, mqtt, media, clock, logger, repos, desired, dispatcher, alarmRules, alerts, { keys: signingKeys, signer });
     core.capSenders = options.capSenders ?? [];
     core.capAudioHosts = (options.capAudioHosts ?? []).map((h) => h.toLowerCase());
     if (options.streamHosts) core.streamHosts = options.streamHosts.map((h) => h.toLowerCase());
@@ -245,6 +265,7 @@ export class ServerCore {
       }
       if (msg.kind === 'cmd/result') this.commands.complete(msg.deviceId, msg.message);
       if (msg.kind === 'alert/status') this.alerts.onStatus(msg.deviceId, msg.message);
+      if (msg.kind === 'refused') this.onRefusal(msg.deviceId, msg.message);
       if (msg.kind === 'event' && this.events.insert(msg.deviceId, msg.message)) {
         const e = msg.message;
         this.logger[e.active ? 'warn' : 'info']({ deviceId: msg.deviceId, kind: e.kind, code: e.code, detail: e.detail }, e.active ? 'device raised a condition' : 'device cleared a condition');
@@ -258,6 +279,26 @@ export class ServerCore {
     } catch (err) {
       this.logger.error({ err, deviceId: msg.deviceId, kind: msg.kind }, 'uplink handling failed');
     }
+  }
+
+  /**
+   * A device refused one of our downlinks (decision 0016): a forgery, a replay, a stale key or
+   * a clock far off. Logged, counted and put in the audit log under the device's area.
+   */
+  private onRefusal(deviceId: string, r: MessageOf<'refused'>): void {
+    this.refusals.set(r.reason, (this.refusals.get(r.reason) ?? 0) + 1 + (r.suppressed ?? 0));
+    this.logger.warn({ deviceId, kind: r.kind, reason: r.reason, detail: r.detail, seq: r.seq, kid: r.kid, suppressed: r.suppressed }, 'device refused a downlink');
+    this.audit.append({
+      at: new Date(this.clock.now()).toISOString(),
+      userId: null,
+      username: null,
+      areaId: this.devices.get(deviceId)?.areaId ?? null,
+      source: `device:${deviceId}`,
+      action: 'device-refused-downlink',
+      target: deviceId,
+      status: null,
+      detail: r,
+    });
   }
 
   /** Probes, normalises and stores an audio file, then records it in the library. */

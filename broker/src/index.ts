@@ -31,3 +31,5 @@ export * from './alerts/geo.js';
 export * from './alerts/cap-ingest.js';
 export * from './audit/audit.js';
 export type { TlsMaterial } from './mqtt/server.js';
+export * from './signing/keys.js';
+export * from './signing/signer.js';

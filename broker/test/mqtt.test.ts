@@ -1,10 +1,16 @@
 /** The device-facing broker against real mqtt.js clients over TCP on port 0. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
-import { deviceTopic, type PlayReport } from '@loalang/protocol';
+import { deviceTopic, EnvelopeSigner, newSigningKey, parseEnvelope, type PlayReport } from '@loalang/protocol';
 import { Socket } from 'node:net';
 import { PacketScanner } from '../src/mqtt/packet-guard.js';
 import { MqttServer, type DeviceDirectory, type PresenceChange, type UplinkMessage } from '../src/mqtt/index.js';
+
+function signedBody<T>(payload: Buffer): T {
+  const e = parseEnvelope(payload);
+  if (!e.ok) throw new Error(`downlink not signed: ${e.reason}`);
+  return e.value.body as T;
+}
 
 const devices: Record<string, { password: string; areaIds: string[] }> = {
   a: { password: 'secret-a', areaIds: ['x', 'prov'] },
@@ -19,6 +25,10 @@ const directory: DeviceDirectory = {
     return d && d.password === password.toString() ? { deviceId: username, areaIds: d.areaIds } : null;
   },
 };
+
+const signingKey = new EnvelopeSigner(newSigningKey().privateKeyPem);
+let seq = 0;
+const signer = { seal: (kind: string, to: string, body: unknown) => signingKey.seal({ kind, to, iat: Date.now(), exp: Date.now() + 60_000, seq: ++seq, body }) };
 
 let server: MqttServer;
 let port: number;
@@ -38,6 +48,7 @@ beforeEach(async () => {
     host: '127.0.0.1',
     port: 0,
     directory,
+    signer,
     onReport: async (_deviceId, report) => {
       if (reportOutcome === 'fail') throw new Error('disk full');
       stored.push(report);
@@ -189,7 +200,7 @@ describe('reports', () => {
   it('acknowledges a report only after it is stored', async () => {
     const a = await connect('a', 'secret-a');
     const acks: string[] = [];
-    a.on('message', (topic, payload) => topic.endsWith('/report/ack') && acks.push(JSON.parse(payload.toString()).reportId as string));
+    a.on('message', (topic, payload) => topic.endsWith('/report/ack') && acks.push(signedBody<{ reportId: string }>(payload).reportId));
     await a.subscribeAsync(deviceTopic('a', 'report/ack'), { qos: 1 });
     reportOutcome = 'fail';
     await a.publishAsync(deviceTopic('a', 'report'), JSON.stringify(report), { qos: 1 });

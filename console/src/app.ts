@@ -20,6 +20,7 @@ import { opsRoutes } from './routes/ops.js';
 import { alarmRoutes } from './routes/alarms.js';
 import { alertRoutes } from './routes/alerts.js';
 import { auditRoutes } from './routes/audit.js';
+import { signingKeyRoutes } from './routes/signing-keys.js';
 import { registerAuditHook } from './audit-hook.js';
 import { homePage } from './home.js';
 import type { PublicUrls } from './agent-config.js';
@@ -76,6 +77,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(reportRoutes, { core });
       await api.register(alarmRoutes, { core });
       await api.register(alertRoutes, { core });
+      await api.register(signingKeyRoutes, { core });
       await api.register(auditRoutes, { core });
     },
     { prefix: '/api/v1' },

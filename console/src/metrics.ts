@@ -58,6 +58,7 @@ export function buildMetrics(core: ServerCore): Registry {
   totalFrom(registry, 'loalang_mqtt_messages_in_total', 'MQTT messages received from devices', [], () => [[{}, core.mqtt.stats().messagesIn]]);
   totalFrom(registry, 'loalang_mqtt_messages_out_total', 'MQTT messages sent to devices', [], () => [[{}, core.mqtt.stats().messagesOut]]);
   totalFrom(registry, 'loalang_mqtt_auth_failures_total', 'Refused MQTT logins', [], () => [[{}, core.mqtt.stats().authFailures]]);
+  totalFrom(registry, 'loalang_downlinks_refused_total', 'Downlinks devices refused (forged, replayed, expired, unknown key), by reason', ['reason'], () => [...core.refusals].map(([reason, n]) => [{ reason }, n]));
   totalFrom(registry, 'loalang_mqtt_oversize_packets_total', 'MQTT connections closed for announcing a packet over the size limit', [], () => [[{}, core.mqtt.stats().oversizePackets]]);
   totalFrom(registry, 'loalang_mqtt_invalid_messages_total', 'Dropped invalid MQTT payloads, by reason', ['reason'], () =>
     Object.entries(core.mqtt.stats().invalidMessages).map(([reason, n]) => [{ reason }, n]),

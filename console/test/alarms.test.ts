@@ -73,7 +73,7 @@ describe('alarms', () => {
   it('raises, notifies, acknowledges and clears an over-temperature alarm; then an offline one', async () => {
     const { device, secret } = await core.devices.create({ name: 'Loa bến cá', areaId: 'a' });
     const amplifier = createSimulatedAmplifier();
-    const config = parseAgentConfig({ deviceId: device.id, password: secret, mqttUrl: `mqtt://127.0.0.1:${core.mqttPort}`, httpUrl: 'http://127.0.0.1:1', cacheDir: join(dir, 'agent'), serial: { simulate: true }, audioSink: 'null', keepaliveSec: 2 }, dir);
+    const config = parseAgentConfig({ deviceId: device.id, password: secret, mqttUrl: `mqtt://127.0.0.1:${core.mqttPort}`, httpUrl: 'http://127.0.0.1:1', cacheDir: join(dir, 'agent'), serial: { simulate: true }, audioSink: 'null', keepaliveSec: 2, serverKeys: core.signer.trusted() }, dir);
     const agent = await Agent.create(config, { amplifier });
     await agent.start();
     await until('online', () => core.mqtt.isOnline(device.id));
@@ -128,7 +128,7 @@ describe('alarms', () => {
     const start = async (name: string, shiftMs: number) => {
       const { device, secret } = await core.devices.create({ name, areaId: 'a' });
       const clock = { ...systemClock, now: () => Date.now() + shiftMs };
-      const config = parseAgentConfig({ deviceId: device.id, password: secret, mqttUrl: `mqtt://127.0.0.1:${core.mqttPort}`, httpUrl: 'http://127.0.0.1:1', cacheDir: join(dir, name), serial: { simulate: true }, audioSink: 'null' }, dir);
+      const config = parseAgentConfig({ deviceId: device.id, password: secret, mqttUrl: `mqtt://127.0.0.1:${core.mqttPort}`, httpUrl: 'http://127.0.0.1:1', cacheDir: join(dir, name), serial: { simulate: true }, audioSink: 'null', serverKeys: core.signer.trusted() }, dir);
       const agent = await Agent.create(config, { amplifier: createSimulatedAmplifier(), clock });
       await agent.start();
       return { device, agent };

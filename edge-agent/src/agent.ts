@@ -4,7 +4,7 @@
  * It starts playing from its stored state before the server is even reachable.
  */
 import { join } from 'node:path';
-import { silentLogger, systemClock, type Clock, type DesiredState, type Logger, type PlayReport } from '@loalang/protocol';
+import { silentLogger, systemClock, type Clock, type DesiredState, type Logger, type PlayReport, type ServerKey } from '@loalang/protocol';
 import type { AmplifierController } from '@loalang/firmware-bridge';
 import type { AgentConfig } from './config.js';
 import { AgentStore } from './store.js';
@@ -22,6 +22,8 @@ import { Conditions } from './conditions.js';
 import { ClockSync, serverTimeClock } from './clock-sync.js';
 import { AlertHandler } from './alerts.js';
 import { fetchTrusting, readCa } from './tls.js';
+import { DownlinkGuard } from './downlink-guard.js';
+import { RefusalReporter } from './refusals.js';
 
 export interface AgentDeps {
   amplifier: AmplifierController;
@@ -68,7 +70,20 @@ export class Agent {
     const ffmpeg = locateFfmpeg();
     const ca = config.caFile ? readCa(config.caFile) : undefined;
     const store = AgentStore.open(config.cacheDir);
-    const session = new MqttSession({ url: config.mqttUrl, deviceId: config.deviceId, password: config.password, keepaliveSec: config.keepaliveSec, logger, ...(ca ? { ca } : {}) });
+    // The probes go out through the session made below; only called once it runs.
+    const clockSync: ClockSync = new ClockSync({ now: () => clock.now(), send: (t0): Promise<void> => session.publish('time', { v: 1, t0 }, 0), logger });
+    // Plays, alerts and the age of downlinks are all judged in server time.
+    const serverClock = serverTimeClock(clock, clockSync);
+    const guard: DownlinkGuard = new DownlinkGuard({
+      state: {
+        trustedKeys: () => store.trustedKeys(config.serverKeys),
+        seen: () => store.seenDownlinks(),
+        saveSeen: (seen) => store.saveSeenDownlinks(seen),
+      },
+      serverNow: () => serverClock.now(),
+      clockKnown: (): boolean => clockSync.deviceAheadMs() !== undefined,
+    });
+    const session: MqttSession = new MqttSession({ url: config.mqttUrl, deviceId: config.deviceId, password: config.password, keepaliveSec: config.keepaliveSec, logger, guard, ...(ca ? { ca } : {}) });
     const download = deps.fetch ?? (ca ? fetchTrusting(ca) : undefined);
     const cache = new ContentCache({
       dir: join(config.cacheDir, 'content'),
@@ -81,9 +96,6 @@ export class Agent {
     });
     const outbox = new Outbox(store, session, logger);
     const sink = deps.sink ?? new FfmpegSink(ffmpeg, parseSinkSpec(config.audioSink));
-    const clockSync = new ClockSync({ now: () => clock.now(), send: (t0) => session.publish('time', { v: 1, t0 }, 0), logger });
-    // Plays and alerts carry instants in server time: the timeline and player run on it.
-    const serverClock = serverTimeClock(clock, clockSync);
     let alerts: AlertHandler | null = null;
     const player = new Player({ amplifier: deps.amplifier, sink, clock: serverClock, logger, tailMs: config.tailMs, onStart: (p, at) => alerts?.onStarted(p, at) });
     const timeline = new Timeline({
@@ -138,11 +150,16 @@ export class Agent {
       }).then((result) => this.session.publish('cmd/result', result).catch(() => logger.warn({ commandId: cmd.commandId }, 'command result not sent')));
     });
     this.session.on('time/reply', (r) => this.clockSync.onReply(r));
+    const refusals = new RefusalReporter({ send: (m) => this.session.publish('refused', m), now: () => this.deps.clock.now() });
+    this.session.on('refused', (r) => refusals.report(r));
     this.session.on('connected', () => {
       this.publishReported();
       this.alerts.resendUnsent();
-      // Measure the clock first, then report health with the offset in it.
-      void this.clockSync.burst().then(() => this.sendTelemetry());
+      // Measure the clock first, then judge what waited for it and report health with the offset in it.
+      void this.clockSync.burst().then(() => {
+        this.session.releaseHeld();
+        return this.sendTelemetry();
+      });
     });
     this.clockSync.start();
     this.session.start();
@@ -151,6 +168,7 @@ export class Agent {
 
   private onDesired(state: DesiredState): void {
     if (state.deviceId !== this.config.deviceId) return;
+    if (state.serverKeys) this.learnKeys(state.serverKeys);
     const current = this.store.desiredState();
     if (!isNewer(state, current)) {
       this.publishReported();
@@ -161,6 +179,21 @@ export class Agent {
     this.timeline.apply(state);
     this.session.setAreas(state.areaIds ?? []);
     this.syncCache(state);
+  }
+
+  /**
+   * Key rotation: the server's signed list of keys to trust replaces ours, as long as it keeps
+   * one we trust now (so a list can never lock the box out of its server).
+   */
+  private learnKeys(keys: ServerKey[]): void {
+    const current = this.store.trustedKeys(this.config.serverKeys);
+    if (JSON.stringify(keys) === JSON.stringify(current)) return;
+    if (!keys.some((k) => current.some((c) => c.kid === k.kid && c.publicKey === k.publicKey))) {
+      this.deps.logger.warn({ kids: keys.map((k) => k.kid) }, 'server key list ignored: it shares no key with the trusted ones');
+      return;
+    }
+    this.store.saveTrustedKeys(keys, this.config.serverKeys);
+    this.deps.logger.info({ kids: keys.map((k) => k.kid) }, 'server signing keys updated');
   }
 
   /** Downloads what the state needs; retries failures after 2 s, doubling to 5 min. */

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
-import { validate } from '@loalang/protocol';
+import { keyIdOf, ServerKey, validate } from '@loalang/protocol';
 import { agentError } from './errors.js';
 
 const SerialConfig = Type.Union([
@@ -45,6 +45,11 @@ export const AgentConfigSchema = Type.Object(
     keepaliveSec: Type.Optional(Type.Integer({ minimum: 1, maximum: 300, description: 'MQTT keepalive: the server marks the device offline after 1.5× this without a packet' })),
     cacheMaxBytes: Type.Optional(Type.Integer({ minimum: 1_000_000 })),
     caFile: Type.Optional(Type.String({ minLength: 1, description: "PEM of the CA the server's certificate must chain to (mqtts/https); pinned: other CAs are not trusted" })),
+    serverKeys: Type.Array(ServerKey, {
+      minItems: 1,
+      maxItems: 4,
+      description: "the server's downlink signing keys (Ed25519, from the agent config the server gives); pinned: messages signed by other keys are refused",
+    }),
     logLevel: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
   },
   { additionalProperties: false },
@@ -85,6 +90,9 @@ export function parseAgentConfig(raw: unknown, baseDir: string, env: NodeJS.Proc
   if ((c.password === undefined) === (c.passwordFile === undefined) && passwordFromFile === undefined) {
     bad('password', 'give exactly one of "password" and "passwordFile"');
   }
+  c.serverKeys.forEach((k, i) => {
+    if (keyIdOf(k.publicKey) !== k.kid) bad(`serverKeys.${i}.kid`, `does not match the public key (expected ${keyIdOf(k.publicKey)}); copy both from the server's agent config`);
+  });
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   const { passwordFile: _pf, ...rest } = c;
   return {

@@ -7,3 +7,4 @@ export * from './store.js';
 export * from './content-cache.js';
 export * from './errors.js';
 export { AGENT_VERSION } from './version.js';
+export { DownlinkGuard, type GuardResult } from './downlink-guard.js';

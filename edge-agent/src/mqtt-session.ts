@@ -6,8 +6,9 @@
  */
 import { EventEmitter } from 'node:events';
 import mqtt, { type MqttClient } from 'mqtt';
-import { areaTopic, deviceTopic, deviceTopicFilter, encodeMessage, NAMESPACE, parseDeviceTopic, parseMessage, type Logger, type MessageKind, type MessageOf } from '@loalang/protocol';
+import { areaTopic, deviceTopic, deviceTopicFilter, encodeMessage, MessageSchemas, NAMESPACE, parseDeviceTopic, validate, type Logger, type MessageKind, type MessageOf, type RefusalReason } from '@loalang/protocol';
 import { AGENT_VERSION } from './version.js';
+import type { DownlinkGuard } from './downlink-guard.js';
 
 export interface SessionOptions {
   url: string;
@@ -20,11 +21,23 @@ export interface SessionOptions {
   maxBackoffMs?: number;
   /** PEM of the only CA the server's TLS certificate may chain to (mqtts://). */
   ca?: string;
+  /** Checks each downlink's signature, recipient, age and sequence before anything sees it. */
+  guard: DownlinkGuard;
+}
+
+export interface Refusal {
+  kind: string;
+  reason: RefusalReason;
+  detail: string;
+  seq?: number;
+  kid?: string;
 }
 
 type Downlink = 'desired' | 'report/ack' | 'cmd' | 'time/reply' | 'alert';
 const STOP_WAIT_MS = 2000;
 const DOWNLINKS: ReadonlySet<string> = new Set<Downlink>(['desired', 'report/ack', 'cmd', 'time/reply', 'alert']);
+/** Messages held until the clock is measured (only those that failed on time alone). */
+const MAX_HELD = 32;
 
 type SessionEvents = {
   connected: [];
@@ -33,6 +46,7 @@ type SessionEvents = {
   cmd: [MessageOf<'cmd'>];
   'time/reply': [MessageOf<'time/reply'>];
   alert: [MessageOf<'alert'>];
+  refused: [Refusal];
 };
 
 export class MqttSession extends EventEmitter<SessionEvents> {
@@ -42,7 +56,8 @@ export class MqttSession extends EventEmitter<SessionEvents> {
   private retryTimer: NodeJS.Timeout | null = null;
   /** Areas whose alert topics this device listens on (its own and every one above). */
   private areaIds: string[] = [];
-  invalidDownlinks = 0;
+  private held: { kind: Downlink; to: string; payload: Buffer }[] = [];
+  refusedDownlinks = 0;
 
   constructor(private readonly o: SessionOptions) {
     super();
@@ -123,23 +138,41 @@ export class MqttSession extends EventEmitter<SessionEvents> {
     const areaPrefix = `${NAMESPACE}/area/`;
     if (topic.startsWith(areaPrefix)) {
       const [areaId, kind] = topic.slice(areaPrefix.length).split('/');
-      if (kind === 'alert' && this.areaIds.includes(areaId ?? '')) this.deliver('alert', payload);
+      if (kind === 'alert' && areaId && this.areaIds.includes(areaId)) this.deliver('alert', `area/${areaId}`, payload);
       return;
     }
     const parsed = parseDeviceTopic(topic);
     if (!parsed || parsed.deviceId !== this.o.deviceId || !DOWNLINKS.has(parsed.kind)) return;
-    this.deliver(parsed.kind as Downlink, payload);
+    this.deliver(parsed.kind as Downlink, `dev/${this.o.deviceId}`, payload);
   }
 
-  private deliver(kind: Downlink, payload: Buffer): void {
-    const result = parseMessage(kind, payload);
-    if (!result.ok) {
-      this.invalidDownlinks++;
-      this.o.logger.warn({ kind, reason: result.reason }, 'invalid downlink dropped');
-      return;
+  private deliver(kind: Downlink, to: string, payload: Buffer, mayHold = true): void {
+    const checked = this.o.guard.check(kind, to, payload, mayHold);
+    if (!checked.ok) {
+      if (checked.hold && this.held.length < MAX_HELD) {
+        this.held.push({ kind, to, payload });
+        this.o.logger.info({ kind, reason: checked.reason }, 'downlink held until the clock is measured');
+        return;
+      }
+      const { reason, detail, seq, kid } = checked;
+      return this.refuse({ kind, reason, detail, ...(seq !== undefined ? { seq } : {}), ...(kid !== undefined ? { kid } : {}) });
     }
+    // Signed by our server, so a schema failure is a version mismatch or a bug: still refused.
+    const result = validate(MessageSchemas[kind], checked.body);
+    if (!result.ok) return this.refuse({ kind, reason: 'invalid', detail: result.reason, seq: checked.envelope.seq, kid: checked.envelope.kid });
     // The schema for `kind` validated the value, so it is that kind's message.
     (this.emit as (k: Downlink, v: unknown) => boolean)(kind, result.value);
+  }
+
+  private refuse(r: Refusal): void {
+    this.refusedDownlinks++;
+    this.o.logger.warn(r, 'downlink refused / từ chối bản tin từ máy chủ');
+    this.emit('refused', r);
+  }
+
+  /** The clock is measured: checks the held messages again, this time for good. */
+  releaseHeld(): void {
+    for (const h of this.held.splice(0)) this.deliver(h.kind, h.to, h.payload, false);
   }
 
   publish<K extends MessageKind>(kind: K, message: MessageOf<K>, qos: 0 | 1 = 1): Promise<void> {

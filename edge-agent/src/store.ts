@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DesiredState, PlayReport } from '@loalang/protocol';
+import type { DesiredState, PlayReport, ServerKey } from '@loalang/protocol';
 
 const MIGRATIONS = [
   `CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,6 +60,34 @@ export class AgentStore {
 
   saveDesiredState(state: DesiredState): void {
     this.set('desired', JSON.stringify(state));
+  }
+
+  /**
+   * The server keys this box trusts: those it learned from a signed desired state, as long as
+   * the config still pins the keys it pinned when they were learned; else the config's.
+   */
+  trustedKeys(pinned: ServerKey[]): ServerKey[] {
+    const pinnedNow = JSON.stringify(pinned);
+    const learned = this.get('server-keys');
+    if (learned && this.get('server-keys-pinned') === pinnedNow) return JSON.parse(learned) as ServerKey[];
+    return pinned;
+  }
+
+  saveTrustedKeys(keys: ServerKey[], pinned: ServerKey[]): void {
+    this.db.transaction(() => {
+      this.set('server-keys', JSON.stringify(keys));
+      this.set('server-keys-pinned', JSON.stringify(pinned));
+    })();
+  }
+
+  /** Downlinks taken and not yet expired, as [sequence, expiry] (the replay check). */
+  seenDownlinks(): [number, number][] {
+    const v = this.get('downlinks-seen');
+    return v ? (JSON.parse(v) as [number, number][]) : [];
+  }
+
+  saveSeenDownlinks(seen: [number, number][]): void {
+    this.set('downlinks-seen', JSON.stringify(seen));
   }
 
   volume(fallback: number): number {

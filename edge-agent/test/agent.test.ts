@@ -13,7 +13,7 @@ import { Agent } from '../src/agent.js';
 import { parseAgentConfig, type AgentConfig } from '../src/config.js';
 import { AgentStore } from '../src/store.js';
 import { locateFfmpeg } from '../src/ffmpeg.js';
-import { FakeAmplifier, observer, startBroker, startContentServer, type ContentServer } from './peers.js';
+import { FakeAmplifier, observer, startBroker, startContentServer, testSigner, type ContentServer } from './peers.js';
 
 const ffmpeg = locateFfmpeg();
 let work: string;
@@ -22,6 +22,7 @@ let toneSha: string;
 let content: ContentServer;
 const DEVICE = 'dev-1';
 const PASSWORD = 'device-secret';
+const signer = testSigner();
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'loalang-agent-'));
@@ -42,7 +43,7 @@ afterEach(async () => {
 
 function config(name: string, mqttPort: number): AgentConfig {
   return parseAgentConfig(
-    { deviceId: DEVICE, password: PASSWORD, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, httpUrl: 'http://127.0.0.1', cacheDir: join(work, name, 'cache'), serial: { simulate: true }, audioSink: `file:${join(work, name, 'sink')}`, warmupMs: 200, tailMs: 200 },
+    { deviceId: DEVICE, password: PASSWORD, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, httpUrl: 'http://127.0.0.1', cacheDir: join(work, name, 'cache'), serial: { simulate: true }, audioSink: `file:${join(work, name, 'sink')}`, warmupMs: 200, tailMs: 200, serverKeys: signer.serverKeys },
     work,
   );
 }
@@ -85,7 +86,7 @@ describe('agent with real peers', () => {
       const { amp } = await start(cfg);
       await until('online status', () => obs.seen.some((m) => m.topic.endsWith('/status') && (m.payload as { state: string }).state === 'online'));
       const state = desired(1, 2500);
-      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/desired`, JSON.stringify(state), { qos: 1 });
+      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/desired`, signer.seal(DEVICE, 'desired', state), { qos: 1 });
       await until('reported state with the content cached', () => obs.seen.some((m) => m.topic.endsWith('/reported') && (m.payload as { cachedContentIds: string[] }).cachedContentIds.includes('tone')));
       await until('report', () => reportsIn(obs.seen).length > 0, 15_000);
       const report = reportsIn(obs.seen)[0]!;
@@ -112,7 +113,7 @@ describe('agent with real peers', () => {
       const s1 = store();
       expect(s1.outboxSize()).toBe(1);
       s1.close();
-      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/report/ack`, JSON.stringify({ v: 1, reportId: report.reportId }), { qos: 1 });
+      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/report/ack`, signer.seal(DEVICE, 'report/ack', { v: 1, reportId: report.reportId }), { qos: 1 });
       await until('outbox emptied', () => {
         const s = store();
         const n = s.outboxSize();
@@ -131,7 +132,7 @@ describe('agent with real peers', () => {
     try {
       const { amp } = await start(config('badhash', broker.port));
       await until('online', () => obs.seen.some((m) => m.topic.endsWith('/status')));
-      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/desired`, JSON.stringify(desired(1, 1500, 'f'.repeat(64))), { qos: 1 });
+      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/desired`, signer.seal(DEVICE, 'desired', desired(1, 1500, 'f'.repeat(64))), { qos: 1 });
       await until('report', () => reportsIn(obs.seen).length > 0);
       expect(reportsIn(obs.seen)[0]).toMatchObject({ status: 'failed', reason: 'content-missing' });
       expect(amp.calls).toEqual([]);
@@ -151,7 +152,7 @@ describe('agent with real peers', () => {
       // A window around now, in UTC, so the test does not depend on the time of day.
       const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
       const state = { ...desired(1, 1500), quietHours: { from: hhmm(Date.now() - 3600_000), to: hhmm(Date.now() + 3600_000), timeZone: 'UTC' } };
-      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/desired`, JSON.stringify(state), { qos: 1 });
+      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/desired`, signer.seal(DEVICE, 'desired', state), { qos: 1 });
       await until('report', () => reportsIn(obs.seen).length > 0);
       expect(reportsIn(obs.seen)[0]).toMatchObject({ status: 'skipped', reason: 'quiet-hours' });
       expect(amp.calls).toEqual([]);
@@ -171,7 +172,7 @@ describe('agent with real peers', () => {
       const normal = state.plays[0]!;
       const emergency = { ...normal, playId: 'alarm', priority: 'emergency' as const, startAt: new Date(Date.parse(normal.startAt) + 800).toISOString() };
       state.plays.push(emergency);
-      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/desired`, JSON.stringify(state), { qos: 1 });
+      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/desired`, signer.seal(DEVICE, 'desired', state), { qos: 1 });
       await until('two reports', () => reportsIn(obs.seen).length === 2, 15_000);
       const byId = Object.fromEntries(reportsIn(obs.seen).map((r) => [r.playId, r]));
       expect(byId[normal.playId]).toMatchObject({ status: 'interrupted', reason: 'preempted-by:alarm' });
@@ -191,7 +192,7 @@ describe('agent with real peers', () => {
       content.requests.length = 0;
       await start(config('resume', broker.port));
       await until('online', () => obs.seen.some((m) => m.topic.endsWith('/status')));
-      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/desired`, JSON.stringify(desired(1, 60_000)), { qos: 1 });
+      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/desired`, signer.seal(DEVICE, 'desired', desired(1, 60_000)), { qos: 1 });
       await until('cached after resume', () => obs.seen.some((m) => m.topic.endsWith('/reported') && (m.payload as { cachedContentIds: string[] }).cachedContentIds.includes('tone')), 45_000);
       expect(content.requests.map((r) => r.range)).toEqual([undefined, 'bytes=1000-']);
       expect(content.requests.every((r) => r.auth?.startsWith('Basic '))).toBe(true);
@@ -207,7 +208,7 @@ describe('agent with real peers', () => {
     const cfg = config('offline', broker.port);
     const first = await start(cfg);
     await until('online', () => obs.seen.some((m) => m.topic.endsWith('/status')));
-    await obs.publishAsync(`loalang/v1/dev/${DEVICE}/desired`, JSON.stringify(desired(1, 5000)), { qos: 1 });
+    await obs.publishAsync(`loalang/v1/dev/${DEVICE}/desired`, signer.seal(DEVICE, 'desired', desired(1, 5000)), { qos: 1 });
     await until('cached', () => obs.seen.some((m) => m.topic.endsWith('/reported') && (m.payload as { cachedContentIds: string[] }).cachedContentIds.includes('tone')));
     await first.agent.stop();
     agents.splice(agents.indexOf(first.agent), 1);
@@ -234,11 +235,11 @@ describe('agent with real peers', () => {
       await start(config('cmd', broker.port));
       await until('online', () => obs.seen.some((m) => m.topic.endsWith('/status')));
       await obs.publishAsync(`loalang/v1/dev/${DEVICE}/desired`, 'not json', { qos: 1 });
-      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/cmd`, JSON.stringify({ v: 1, commandId: 'x' }), { qos: 1 });
+      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/cmd`, signer.seal(DEVICE, 'cmd', { v: 1, commandId: 'x' }), { qos: 1 });
       const cmd = { v: 1, commandId: 'c1', type: 'amp-test', issuedAt: new Date().toISOString() };
-      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/cmd`, JSON.stringify(cmd), { qos: 1 });
-      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/cmd`, JSON.stringify({ ...cmd, commandId: 'c2', type: 'volume', params: { volume: 55 } }), { qos: 1 });
-      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/cmd`, JSON.stringify({ ...cmd, commandId: 'c3', expiresAt: '2020-01-01T00:00:00Z' }), { qos: 1 });
+      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/cmd`, signer.seal(DEVICE, 'cmd', cmd), { qos: 1 });
+      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/cmd`, signer.seal(DEVICE, 'cmd', { ...cmd, commandId: 'c2', type: 'volume', params: { volume: 55 } }), { qos: 1 });
+      await obs.publishAsync(`loalang/v1/dev/${DEVICE}/cmd`, signer.seal(DEVICE, 'cmd', { ...cmd, commandId: 'c3', expiresAt: '2020-01-01T00:00:00Z' }), { qos: 1 });
       await until('three results', () => obs.seen.filter((m) => m.topic.endsWith('/cmd/result')).length === 3);
       const results = Object.fromEntries(obs.seen.filter((m) => m.topic.endsWith('/cmd/result')).map((m) => [(m.payload as { commandId: string }).commandId, m.payload]));
       expect(results['c1']).toMatchObject({ ok: true, result: { status: { power: true } } });

@@ -13,7 +13,9 @@ import type { DeviceEvent, PlayReport } from '@loalang/protocol';
 import { Agent } from '../src/agent.js';
 import { parseAgentConfig } from '../src/config.js';
 import { locateFfmpeg } from '../src/ffmpeg.js';
-import { observer, startBroker, startContentServer } from './peers.js';
+import { observer, startBroker, startContentServer, testSigner } from './peers.js';
+
+const signer = testSigner();
 import { hasSocat, PtyPair } from '../../firmware-bridge/test/pty.js';
 
 const until = async (what: string, cond: () => boolean, ms = 10_000) => {
@@ -41,7 +43,7 @@ describe.skipIf(!hasSocat)('agent with the board on a real pty', () => {
     await sim.start();
     const amplifier = new BoardDriver(new NodeSerialLink(pty.a, 115200), { timeoutMs: 200, reconnectMinMs: 100, reconnectMaxMs: 300 });
     const config = parseAgentConfig(
-      { deviceId: 'd1', password: 'pw', mqttUrl: `mqtt://127.0.0.1:${broker.port}`, httpUrl: 'http://x', cacheDir: join(work, 'cache'), serial: { path: pty.a }, audioSink: `file:${join(work, 'sink')}`, warmupMs: 200, tailMs: 300 },
+      { deviceId: 'd1', password: 'pw', mqttUrl: `mqtt://127.0.0.1:${broker.port}`, httpUrl: 'http://x', cacheDir: join(work, 'cache'), serial: { path: pty.a }, audioSink: `file:${join(work, 'sink')}`, warmupMs: 200, tailMs: 300, serverKeys: signer.serverKeys },
       work,
     );
     const agent = await Agent.create(config, { amplifier, exit: () => undefined });
@@ -53,7 +55,7 @@ describe.skipIf(!hasSocat)('agent with the board on a real pty', () => {
         v: 1, deviceId: 'd1', version: 1, issuedAt: new Date().toISOString(), horizonUntil: new Date(Date.now() + 3600_000).toISOString(),
         plays: [{ playId: 'p1', scheduleId: 's', contentId: 'tone', sha256: sha, url: content.url('tone'), durationMs: 3000, startAt: new Date(startAt).toISOString(), priority: 'normal' }],
       };
-      await obs.publishAsync('loalang/v1/dev/d1/desired', JSON.stringify(state), { qos: 1 });
+      await obs.publishAsync('loalang/v1/dev/d1/desired', signer.seal('d1', 'desired', state), { qos: 1 });
       await until('playing', () => Date.now() > startAt + 800, 5000);
       expect(sim.state.power).toBe(true);
 

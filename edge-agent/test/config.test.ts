@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { newSigningKey } from '@loalang/protocol';
 import { loadAgentConfig, parseAgentConfig } from '../src/config.js';
 
-const good = { deviceId: 'dev-1', password: 'pw', mqttUrl: 'mqtt://127.0.0.1:1883', httpUrl: 'http://127.0.0.1:8080', cacheDir: 'cache', serial: { simulate: true }, audioSink: 'file:out' };
+const { kid, publicKey } = newSigningKey();
+const good = { deviceId: 'dev-1', password: 'pw', mqttUrl: 'mqtt://127.0.0.1:1883', httpUrl: 'http://127.0.0.1:8080', cacheDir: 'cache', serial: { simulate: true }, audioSink: 'file:out', serverKeys: [{ kid, publicKey }] };
 
 describe('agent config', () => {
   it('loads, fills defaults and resolves paths against the config folder', () => {
@@ -19,6 +21,9 @@ describe('agent config', () => {
     [{ ...good, volume: 150 }, 'volume'],
     [{ ...good, colour: 'red' }, 'colour'],
     [{ ...good, deviceId: 'a/b' }, 'deviceId'],
+    [{ ...good, serverKeys: [] }, 'serverKeys'],
+    [{ ...good, serverKeys: [{ kid: 'AAAAAAAAAAAA', publicKey }] }, 'serverKeys.0.kid'],
+    [{ ...good, serverKeys: undefined }, 'serverKeys'],
   ])('names the bad key (%#)', (raw, key) => {
     expect(() => parseAgentConfig(raw, '/x')).toThrow(new RegExp(`config key "${key}`));
   });

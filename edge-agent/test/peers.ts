@@ -6,6 +6,7 @@ import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { AmplifierController, AmpEvent, AmpStatus, LinkCounters } from '@loalang/firmware-bridge';
 import { EventEmitter } from 'node:events';
+import { EnvelopeSigner, newSigningKey, type ServerKey, type SignedEnvelope } from '@loalang/protocol';
 
 export async function startBroker(port = 0): Promise<{ port: number; close: () => Promise<void> }> {
   const aedes = await Aedes.createBroker();
@@ -160,4 +161,24 @@ export async function startStreamServer(mp3: Buffer, bitrateKbps: number): Promi
       server.close(() => r());
     });
   return state;
+}
+
+/** Plays the server's part in signing downlinks: a fresh key and a growing sequence. */
+export interface TestSigner {
+  serverKeys: ServerKey[];
+  /** The envelope for `kind` to `dev/<deviceId>`, with issue/expiry/sequence overridable. */
+  seal: (deviceId: string, kind: string, body: unknown, over?: Partial<Pick<SignedEnvelope, 'iat' | 'exp' | 'seq' | 'to'>>) => Buffer;
+}
+
+export function testSigner(): TestSigner {
+  const key = newSigningKey();
+  const signer = new EnvelopeSigner(key.privateKeyPem);
+  let seq = Date.now() * 1000;
+  return {
+    serverKeys: [{ kid: key.kid, publicKey: key.publicKey }],
+    seal: (deviceId, kind, body, over = {}) => {
+      const iat = over.iat ?? Date.now();
+      return signer.seal({ kind, to: over.to ?? `dev/${deviceId}`, iat, exp: over.exp ?? iat + 60_000, seq: over.seq ?? ++seq, body });
+    },
+  };
 }

@@ -6,3 +6,4 @@ export * from './clock.js';
 export * from './ids.js';
 export * from './logger.js';
 export * from './quiet-hours.js';
+export * from './signing.js';

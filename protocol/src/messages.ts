@@ -56,6 +56,11 @@ export const DesiredState = Type.Object({
   quietHours: Type.Optional(QuietHours),
   /** The device's area and every area above it: the agent listens for alerts on each one's topic. */
   areaIds: Type.Optional(Type.Array(Id, { maxItems: 64 })),
+  /**
+   * The server's signing keys the device should trust from now on (key rotation, decision
+   * 0016): the active key and the next one. Only ever believed inside a verified envelope.
+   */
+  serverKeys: Type.Optional(Type.Array(Type.Object({ kid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$' }), publicKey: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }) }), { minItems: 1, maxItems: 4 })),
 });
 export type DesiredState = Static<typeof DesiredState>;
 
@@ -292,6 +297,36 @@ export const AlertStatus = Type.Object({
 });
 export type AlertStatus = Static<typeof AlertStatus>;
 
+/** Why an agent refused a downlink (decision 0016). */
+export const RefusalReason = Type.Union([
+  Type.Literal('unsigned'),
+  Type.Literal('unknown-key'),
+  Type.Literal('bad-signature'),
+  Type.Literal('wrong-recipient'),
+  Type.Literal('expired'),
+  Type.Literal('not-yet-valid'),
+  Type.Literal('replayed'),
+  Type.Literal('invalid'),
+]);
+export type RefusalReason = Static<typeof RefusalReason>;
+
+/**
+ * Device → server on `dev/<id>/refused` (QoS 1): the agent refused a downlink. At most a few
+ * per minute are sent one by one; `suppressed` counts those refused since the last report
+ * that were not reported on their own.
+ */
+export const DownlinkRefusal = Type.Object({
+  v: V,
+  at: Instant,
+  kind: Type.String({ maxLength: 64 }),
+  reason: RefusalReason,
+  detail: Type.Optional(Type.String({ maxLength: 500 })),
+  seq: Type.Optional(Type.Integer({ minimum: 0 })),
+  kid: Type.Optional(Type.String({ maxLength: 64 })),
+  suppressed: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+export type DownlinkRefusal = Static<typeof DownlinkRefusal>;
+
 /** Topic kind → payload schema, one typed map for both sides. */
 export const MessageSchemas = {
   status: StatusMessage,
@@ -307,6 +342,7 @@ export const MessageSchemas = {
   'time/reply': TimeReply,
   alert: AlertMessage,
   'alert/status': AlertStatus,
+  refused: DownlinkRefusal,
 } as const;
 export type MessageKind = keyof typeof MessageSchemas;
 export type MessageOf<K extends MessageKind> = Static<(typeof MessageSchemas)[K]>;

@@ -8,6 +8,12 @@ import {
   areaTopicFilter,
   MAX_PAYLOAD_BYTES,
   overlapsQuietHours,
+  canonicalJson,
+  EnvelopeSigner,
+  newSigningKey,
+  parseEnvelope,
+  publicKeyOf,
+  signatureValid,
   type PlayReport,
 } from '@loalang/protocol';
 
@@ -104,5 +110,33 @@ describe('quiet hours', () => {
     expect(overlapsQuietHours(at('2026-11-22T21:20:00'), 20 * 60_000, qh, vn)).toBe(true); // runs into 21:30
     expect(overlapsQuietHours(at('2026-11-22T12:00:00'), 60_000, { from: '11:00', to: '13:00' }, vn)).toBe(true); // a noon window
     expect(overlapsQuietHours(at('2026-11-22T12:00:00'), 60_000, { from: '06:00', to: '06:00' }, vn)).toBe(false); // empty window
+  });
+});
+
+describe('signed envelopes (decision 0016)', () => {
+  it('canonical JSON sorts keys by UTF-16 code units and writes numbers the ECMAScript way (RFC 8785)', () => {
+    const keys = ['\u20ac', '\r', '\ufb33', '1', '\ud83d\ude00', '\u0080', '\u00f6'];
+    // The order RFC 8785 section 3.2.3 gives for these keys.
+    const rfcOrder = ['\r', '1', '\u0080', '\u00f6', '\u20ac', '\ud83d\ude00', '\ufb33'];
+    const expected = `{${rfcOrder.map((k) => `${JSON.stringify(k)}:${keys.indexOf(k)}`).join(',')}}`;
+    expect(canonicalJson(Object.fromEntries(keys.map((k, i) => [k, i])))).toBe(expected);
+    expect(canonicalJson({ b: [1e21, 0.1, -0, 'x', null, true], a: { z: undefined, y: 'é' } })).toBe('{"a":{"y":"é"},"b":[1e+21,0.1,0,"x",null,true]}');
+    expect(() => canonicalJson({ n: Number.NaN })).toThrow(/finite/);
+  });
+
+  it('a signature covers every header field and the body; any change breaks it', () => {
+    const key = newSigningKey();
+    expect(publicKeyOf(key.privateKeyPem)).toEqual({ kid: key.kid, publicKey: key.publicKey });
+    const sealed = new EnvelopeSigner(key.privateKeyPem).seal({ kind: 'cmd', to: 'dev/d1', iat: 1, exp: 2, seq: 3, body: { v: 1, x: [1, 2] } });
+    const env = parseEnvelope(sealed);
+    if (!env.ok) throw new Error(env.reason);
+    expect(signatureValid(env.value, key.publicKey)).toBe(true);
+    // Key order on the wire does not matter: the signature is over the canonical form.
+    const reordered = Object.fromEntries(Object.entries(env.value).reverse()) as typeof env.value;
+    expect(signatureValid(reordered, key.publicKey)).toBe(true);
+    for (const change of [{ kind: 'desired' }, { to: 'dev/d2' }, { iat: 0 }, { exp: 3 }, { seq: 4 }, { body: { v: 1, x: [2, 1] } }]) {
+      expect(signatureValid({ ...env.value, ...change }, key.publicKey)).toBe(false);
+    }
+    expect(signatureValid(env.value, newSigningKey().publicKey)).toBe(false);
   });
 });

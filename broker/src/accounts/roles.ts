@@ -23,6 +23,7 @@ export const PERMISSIONS = [
   'users:read',
   'users:write',
   'audit:read',
+  'signing-keys:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 

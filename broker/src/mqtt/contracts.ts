@@ -26,6 +26,7 @@ export type UplinkMessage =
   | { kind: 'cmd/result'; deviceId: string; message: MessageOf<'cmd/result'> }
   | { kind: 'event'; deviceId: string; message: MessageOf<'event'> }
   | { kind: 'alert/status'; deviceId: string; message: MessageOf<'alert/status'> }
+  | { kind: 'refused'; deviceId: string; message: MessageOf<'refused'> }
   | { kind: 'time'; deviceId: string; message: MessageOf<'time'>; receivedAt: number };
 
 export interface PresenceChange {
@@ -44,4 +45,9 @@ export type ReportHandler = (deviceId: string, report: PlayReport) => Promise<vo
 
 export interface DownlinkPublisher {
   publishToDevice<K extends MessageKind>(deviceId: string, kind: K, message: MessageOf<K>): Promise<void>;
+}
+
+/** Wraps a downlink body in a signed envelope for its recipient (`dev/<id>` or `area/<id>`). */
+export interface DownlinkSealer {
+  seal(kind: string, to: string, body: unknown): Buffer;
 }

@@ -9,7 +9,6 @@ import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } f
 import {
   areaTopic,
   deviceTopic,
-  encodeMessage,
   silentLogger,
   systemClock,
   type Clock,
@@ -22,7 +21,7 @@ import { canPublish, canSubscribe, topicMatches } from './acl.js';
 import { Presence } from './presence.js';
 import { guardPacketSize, MAX_PACKET_BYTES } from './packet-guard.js';
 import { UplinkIntake, type IntakeStats } from './uplink.js';
-import type { DeviceDirectory, DeviceIdentity, DownlinkPublisher, PresenceChange, ReportHandler, UplinkMessage } from './contracts.js';
+import type { DeviceDirectory, DeviceIdentity, DownlinkPublisher, DownlinkSealer, PresenceChange, ReportHandler, UplinkMessage } from './contracts.js';
 
 export interface MqttServerOptions {
   host?: string;
@@ -43,6 +42,8 @@ export interface MqttServerOptions {
   maxPacketBytes?: number;
   /** MQTT over TLS (PEM certificate chain and key); absent: plain TCP. */
   tls?: TlsMaterial;
+  /** Signs every downlink (decision 0016); there is no unsigned mode. */
+  signer: DownlinkSealer;
 }
 
 export interface TlsMaterial {
@@ -93,7 +94,7 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
         // Time probes are answered here, at once and at QoS 0: a late reply is a wrong reply.
         if (m.kind === 'time') {
           const reply = { v: 1 as const, t0: m.message.t0, t1: m.receivedAt, t2: clock.now() };
-          this.publish(deviceTopic(m.deviceId, 'time/reply'), encodeMessage('time/reply', reply), 0).catch(() => undefined);
+          this.publish(deviceTopic(m.deviceId, 'time/reply'), options.signer.seal('time/reply', `dev/${m.deviceId}`, reply), 0).catch(() => undefined);
           return;
         }
         this.emit('uplink', m);
@@ -242,13 +243,13 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
   }
 
   publishToDevice<K extends MessageKind>(deviceId: string, kind: K, message: MessageOf<K>): Promise<void> {
-    return this.publish(deviceTopic(deviceId, kind as DownlinkKind), encodeMessage(kind, message), 1);
+    return this.publish(deviceTopic(deviceId, kind as DownlinkKind), this.options.signer.seal(kind, `dev/${deviceId}`, message), 1);
   }
 
   publishToArea(areaId: string, kind: 'alert' | 'cmd', payload: object): Promise<void> {
     // QoS 0 for area fan-out: one queue entry per subscriber at QoS 1 is what Aedes'
     // maintainers advise against; delivery is confirmed at the application level.
-    return this.publish(areaTopic(areaId, kind), Buffer.from(JSON.stringify(payload)), 0);
+    return this.publish(areaTopic(areaId, kind), this.options.signer.seal(kind, `area/${areaId}`, payload), 0);
   }
 
   private publish(topic: string, payload: Buffer, qos: 0 | 1): Promise<void> {

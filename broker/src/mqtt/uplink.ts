@@ -2,7 +2,7 @@
  * Intake of device uplinks: every payload is validated against its schema; invalid ones
  * are counted by reason, logged once per device and reason, and dropped.
  */
-import { NAMESPACE, parseMessage, type Logger, type PlayReport } from '@loalang/protocol';
+import { NAMESPACE, parseMessage, UPLINK, type Logger, type PlayReport, type UplinkKind } from '@loalang/protocol';
 import type { UplinkMessage } from './contracts.js';
 
 export interface IntakeStats {
@@ -10,9 +10,7 @@ export interface IntakeStats {
   invalidMessages: Record<string, number>;
 }
 
-const KINDS = ['status', 'reported', 'report', 'cmd/result', 'telemetry', 'event', 'time', 'alert/status'] as const;
-type Kind = (typeof KINDS)[number];
-const KIND_SET: ReadonlySet<string> = new Set(KINDS);
+const KIND_SET: ReadonlySet<string> = new Set(UPLINK);
 const MAX_LOGGED_KEYS = 10_000;
 
 export class UplinkIntake {
@@ -36,7 +34,7 @@ export class UplinkIntake {
     const kind = topic.slice(prefix.length);
     if (!KIND_SET.has(kind)) return;
     this.messagesIn++;
-    const parsed = parseMessage(kind as Kind, payload);
+    const parsed = parseMessage(kind as UplinkKind, payload);
     if (!parsed.ok) {
       this.reject(deviceId, kind, parsed.reason);
       return;

@@ -3,7 +3,7 @@
  * it reports an older version, and on a periodic tick that rolls the horizon forward.
  * Nothing depends on a broker queue: a device that missed a message gets the state again.
  */
-import type { Clock, ClockTimer, DesiredState, Logger } from '@loalang/protocol';
+import type { Clock, ClockTimer, DesiredState, Logger, ServerKey } from '@loalang/protocol';
 import type { DesiredStateService } from './desired-state.js';
 import type { DownlinkPublisher } from '../mqtt/contracts.js';
 
@@ -12,6 +12,8 @@ export interface DispatcherDeps {
   publisher: DownlinkPublisher;
   isOnline: (deviceId: string) => boolean;
   allDeviceIds: () => string[];
+  /** The signing keys devices should trust, sent inside every (signed) desired state. */
+  serverKeys: () => ServerKey[];
   clock: Clock;
   logger: Logger;
   tickMs?: number;
@@ -65,7 +67,7 @@ export class Dispatcher {
   }
 
   private send(deviceId: string, state: DesiredState, cause: string): void {
-    this.deps.publisher.publishToDevice(deviceId, 'desired', state).then(
+    this.deps.publisher.publishToDevice(deviceId, 'desired', { ...state, serverKeys: this.deps.serverKeys() }).then(
       () => this.deps.logger.debug({ deviceId, cause }, 'desired state sent'),
       (err: unknown) => this.deps.logger.warn({ err, deviceId, cause }, 'desired state publish failed'),
     );

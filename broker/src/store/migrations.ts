@@ -292,4 +292,19 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE
     sql: `ALTER TABLE users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN locked_until TEXT;`,
   },
+  {
+    version: 12,
+    name: 'signed downlink',
+    sql: `CREATE TABLE signing_keys (
+  kid TEXT PRIMARY KEY,
+  public_key TEXT NOT NULL,
+  private_key_pem TEXT,
+  state TEXT NOT NULL CHECK (state IN ('next', 'active', 'retired')),
+  created_at TEXT NOT NULL,
+  activated_at TEXT,
+  retired_at TEXT
+);
+CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys(state) WHERE state = 'active';
+CREATE TABLE downlink_sequence (id INTEGER PRIMARY KEY CHECK (id = 1), reserved_to INTEGER NOT NULL);`,
+  },
 ];

@@ -34,6 +34,7 @@ export async function startDemoAgents(opts: { server: RunningServer; count: numb
         audioSink: `file:${sinkDir}`,
         warmupMs: 500,
         tailMs: 1000,
+        serverKeys: server.core.signer.trusted(),
       },
       dataDir,
     );

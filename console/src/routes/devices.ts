@@ -79,7 +79,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
       ...device,
       mqttUsername: device.id,
       mqttPassword: secret,
-      agentConfig: agentConfigFor(device, secret, urls()),
+      agentConfig: agentConfigFor(device, secret, urls(), core.signer.trusted()),
     });
   });
 
@@ -105,7 +105,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
     assertInScope(callerOf(request), device.areaId);
     const secret = await core.devices.rotateSecret(device.id);
     core.mqtt.disconnectDevice(device.id);
-    return { ...withPresence(device.id), mqttUsername: device.id, mqttPassword: secret, agentConfig: agentConfigFor(device, secret, urls()) };
+    return { ...withPresence(device.id), mqttUsername: device.id, mqttPassword: secret, agentConfig: agentConfigFor(device, secret, urls(), core.signer.trusted()) };
   });
 
   app.delete('/devices/:id', { schema: { params: IdParams, tags: ['devices'] }, preHandler: write }, async (request, reply) => {

@@ -1,0 +1,35 @@
+/**
+ * The server's downlink signing keys (decision 0016), for admins of the whole tree: list,
+ * add a next key (devices learn it from their signed desired state), activate it, retire a
+ * next key never used. Private keys never leave the server.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { brokerError, type ServerCore } from '@loalang/broker';
+import { callerOf, requirePermission } from '../auth.js';
+
+const KidParams = Type.Object({ kid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$' }) }, { additionalProperties: false });
+
+export const signingKeyRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
+  const permitted = requirePermission(core, 'signing-keys:write');
+  /** Keys sign for every device, so only an admin of the root area may touch them. */
+  const rootAdmin = async (...args: Parameters<typeof permitted>) => {
+    await permitted(...args);
+    if (core.areas.require(callerOf(args[0]).user.areaId).parentId !== null) {
+      throw brokerError('LOA_ERR_OUT_OF_SCOPE', { en: 'signing keys belong to the whole network: ask an admin of the top area', vi: 'khoá ký dùng cho toàn mạng: hãy nhờ quản trị viên cấp cao nhất' });
+    }
+  };
+  const schema = (description: string) => ({ tags: ['signing-keys'], description });
+  const withKid = (description: string) => ({ tags: ['signing-keys'], description, params: KidParams });
+
+  app.get('/signing-keys', { schema: schema('Every signing key with its state; the public halves are what agents pin'), preHandler: rootAdmin }, async () => ({
+    keys: core.signingKeys.list(),
+    trusted: core.signer.trusted(),
+  }));
+
+  app.post('/signing-keys', { schema: schema('Adds the next key; online devices get it at once in their signed desired state'), preHandler: rootAdmin }, async (_request, reply) => reply.status(201).send(core.signingKeys.addNext()));
+
+  app.post('/signing-keys/:kid/activate', { schema: withKid('The next key starts signing; the old active key is retired'), preHandler: rootAdmin }, async (request) => core.signingKeys.activate(request.params.kid));
+
+  app.post('/signing-keys/:kid/retire', { schema: withKid('Drops a next key that will not be used'), preHandler: rootAdmin }, async (request) => core.signingKeys.retire(request.params.kid));
+};
