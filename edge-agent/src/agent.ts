@@ -83,7 +83,7 @@ export class Agent {
       serverNow: () => serverClock.now(),
       clockKnown: (): boolean => clockSync.deviceAheadMs() !== undefined,
     });
-    const session: MqttSession = new MqttSession({ url: config.mqttUrl, deviceId: config.deviceId, password: config.password, keepaliveSec: config.keepaliveSec, logger, guard, ...(ca ? { ca } : {}) });
+    const session: MqttSession = new MqttSession({ url: config.mqttUrl, deviceId: config.deviceId, password: config.password, keepaliveSec: config.keepaliveSec, logger, guard, now: () => clock.now(), ...(ca ? { ca } : {}) });
     const download = deps.fetch ?? (ca ? fetchTrusting(ca) : undefined);
     const cache = new ContentCache({
       dir: join(config.cacheDir, 'content'),
@@ -149,7 +149,7 @@ export class Agent {
         logs: this.deps.logs,
       }).then((result) => this.session.publish('cmd/result', result).catch(() => logger.warn({ commandId: cmd.commandId }, 'command result not sent')));
     });
-    this.session.on('time/reply', (r) => this.clockSync.onReply(r));
+    this.session.on('time/reply', (r, receivedAt) => this.clockSync.onReply(r, receivedAt));
     const refusals = new RefusalReporter({ send: (m) => this.session.publish('refused', m), now: () => this.deps.clock.now() });
     this.session.on('refused', (r) => refusals.report(r));
     this.session.on('connected', () => {

@@ -39,6 +39,8 @@ export interface ClockSyncOptions {
 
 export class ClockSync {
   private probes: ClockProbe[] = [];
+  /** Probes sent and not yet answered (t0 → how many): each takes exactly one reply. */
+  private readonly pending = new Map<number, number>();
   private aheadMs: number | undefined;
   private timer: NodeJS.Timeout | null = null;
   private bursting = false;
@@ -59,7 +61,10 @@ export class ClockSync {
     this.bursting = true;
     try {
       for (let i = 0; i < (this.o.burst ?? 8); i++) {
-        await this.o.send(this.o.now()).catch(() => undefined);
+        const t0 = this.o.now();
+        this.pending.set(t0, (this.pending.get(t0) ?? 0) + 1);
+        if (this.pending.size > 64) this.pending.delete(this.pending.keys().next().value!);
+        await this.o.send(t0).catch(() => undefined);
         await new Promise((r) => setTimeout(r, this.o.gapMs ?? 250));
       }
     } finally {
@@ -67,10 +72,18 @@ export class ClockSync {
     }
   }
 
-  onReply(r: TimeReply): void {
-    const t3 = this.o.now();
+  /**
+   * `t3`: when the reply arrived, taken before anything else (checking its signature) ran, so
+   * that work does not count as network delay.
+   */
+  onReply(r: TimeReply, t3 = this.o.now()): void {
+    // Not a probe of ours, or one already answered (a replayed reply).
+    const waiting = this.pending.get(r.t0);
+    if (!waiting) return;
+    if (waiting > 1) this.pending.set(r.t0, waiting - 1);
+    else this.pending.delete(r.t0);
     const rttMs = t3 - r.t0 - (r.t2 - r.t1);
-    // Not ours, or a reply so late it says nothing useful.
+    // A reply so late it says nothing useful.
     if (rttMs < 0 || rttMs > 10_000 || r.t0 > t3) return;
     this.probes.push({ offsetMs: (r.t1 - r.t0 + (r.t2 - t3)) / 2, rttMs });
     if (this.probes.length > (this.o.keep ?? 64)) this.probes.shift();

@@ -35,6 +35,7 @@ export interface GuardOptions {
 export class DownlinkGuard {
   /** Sequence numbers taken and not yet expired, with their expiry. */
   private readonly seen: Map<number, number>;
+  private saving = false;
 
   constructor(private readonly o: GuardOptions) {
     this.seen = new Map(o.state.seen());
@@ -67,6 +68,9 @@ export class DownlinkGuard {
         return refuse(late ? 'expired' : 'not-yet-valid', `${late ? 'expired' : 'issued'} ${Math.round(off / 1000)} s ${late ? 'ago' : 'in the future'} by this device's measure of server time`, { ...ids, hold });
       }
     }
+    // A time reply is taken once per probe by the clock sync itself, and must not wait for a
+    // disk write: its arrival time is the measurement.
+    if (kind === 'time/reply') return { ok: true, body: e.body, envelope: e };
     // Every message expires, so remembering those taken until they expire is enough to refuse
     // any replay, in whatever order messages arrive (held ones, QoS 0 beside QoS 1).
     if (this.seen.has(e.seq)) return refuse('replayed', `sequence ${e.seq} was already taken`, ids);
@@ -82,7 +86,15 @@ export class DownlinkGuard {
       const soonest = [...this.seen].sort((a, b) => a[1] - b[1]).slice(0, this.seen.size - MAX_REMEMBERED);
       for (const [s] of soonest) this.seen.delete(s);
     }
-    this.o.state.saveSeen([...this.seen]);
+    // Saved once per turn of the event loop, after the message has been acted on: an alert
+    // does not wait for the SD card.
+    if (!this.saving) {
+      this.saving = true;
+      setImmediate(() => {
+        this.saving = false;
+        this.o.state.saveSeen([...this.seen]);
+      });
+    }
   }
 }
 

@@ -23,6 +23,8 @@ export interface SessionOptions {
   ca?: string;
   /** Checks each downlink's signature, recipient, age and sequence before anything sees it. */
   guard: DownlinkGuard;
+  /** The box's clock: each downlink's arrival is noted before it is checked. */
+  now: () => number;
 }
 
 export interface Refusal {
@@ -44,7 +46,8 @@ type SessionEvents = {
   desired: [MessageOf<'desired'>];
   'report/ack': [MessageOf<'report/ack'>];
   cmd: [MessageOf<'cmd'>];
-  'time/reply': [MessageOf<'time/reply'>];
+  /** With its arrival on this box's clock. */
+  'time/reply': [MessageOf<'time/reply'>, number];
   alert: [MessageOf<'alert'>];
   refused: [Refusal];
 };
@@ -56,7 +59,7 @@ export class MqttSession extends EventEmitter<SessionEvents> {
   private retryTimer: NodeJS.Timeout | null = null;
   /** Areas whose alert topics this device listens on (its own and every one above). */
   private areaIds: string[] = [];
-  private held: { kind: Downlink; to: string; payload: Buffer }[] = [];
+  private held: { kind: Downlink; to: string; payload: Buffer; receivedAt: number }[] = [];
   refusedDownlinks = 0;
 
   constructor(private readonly o: SessionOptions) {
@@ -135,22 +138,23 @@ export class MqttSession extends EventEmitter<SessionEvents> {
   }
 
   private onMessage(topic: string, payload: Buffer): void {
+    const receivedAt = this.o.now();
     const areaPrefix = `${NAMESPACE}/area/`;
     if (topic.startsWith(areaPrefix)) {
       const [areaId, kind] = topic.slice(areaPrefix.length).split('/');
-      if (kind === 'alert' && areaId && this.areaIds.includes(areaId)) this.deliver('alert', `area/${areaId}`, payload);
+      if (kind === 'alert' && areaId && this.areaIds.includes(areaId)) this.deliver('alert', `area/${areaId}`, payload, receivedAt);
       return;
     }
     const parsed = parseDeviceTopic(topic);
     if (!parsed || parsed.deviceId !== this.o.deviceId || !DOWNLINKS.has(parsed.kind)) return;
-    this.deliver(parsed.kind as Downlink, `dev/${this.o.deviceId}`, payload);
+    this.deliver(parsed.kind as Downlink, `dev/${this.o.deviceId}`, payload, receivedAt);
   }
 
-  private deliver(kind: Downlink, to: string, payload: Buffer, mayHold = true): void {
+  private deliver(kind: Downlink, to: string, payload: Buffer, receivedAt: number, mayHold = true): void {
     const checked = this.o.guard.check(kind, to, payload, mayHold);
     if (!checked.ok) {
       if (checked.hold && this.held.length < MAX_HELD) {
-        this.held.push({ kind, to, payload });
+        this.held.push({ kind, to, payload, receivedAt });
         this.o.logger.info({ kind, reason: checked.reason }, 'downlink held until the clock is measured');
         return;
       }
@@ -161,7 +165,7 @@ export class MqttSession extends EventEmitter<SessionEvents> {
     const result = validate(MessageSchemas[kind], checked.body);
     if (!result.ok) return this.refuse({ kind, reason: 'invalid', detail: result.reason, seq: checked.envelope.seq, kid: checked.envelope.kid });
     // The schema for `kind` validated the value, so it is that kind's message.
-    (this.emit as (k: Downlink, v: unknown) => boolean)(kind, result.value);
+    (this.emit as (k: Downlink, v: unknown, at: number) => boolean)(kind, result.value, receivedAt);
   }
 
   private refuse(r: Refusal): void {
@@ -172,7 +176,7 @@ export class MqttSession extends EventEmitter<SessionEvents> {
 
   /** The clock is measured: checks the held messages again, this time for good. */
   releaseHeld(): void {
-    for (const h of this.held.splice(0)) this.deliver(h.kind, h.to, h.payload, false);
+    for (const h of this.held.splice(0)) this.deliver(h.kind, h.to, h.payload, h.receivedAt, false);
   }
 
   publish<K extends MessageKind>(kind: K, message: MessageOf<K>, qos: 0 | 1 = 1): Promise<void> {

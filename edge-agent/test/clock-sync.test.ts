@@ -40,8 +40,24 @@ describe('clock offset', () => {
     expect(estimateOffset([{ offsetMs: 5, rttMs: 10 }, { offsetMs: 7, rttMs: 12 }])).toBeNull();
     expect(estimateOffset([{ offsetMs: 5, rttMs: 10 }, { offsetMs: 7, rttMs: 12 }, { offsetMs: 900, rttMs: 2000 }])).toMatchObject({ offsetMs: 7, used: 3 });
     const sync = new ClockSync({ now: () => 1000, logger: silentLogger, send: async () => undefined });
-    sync.onReply({ v: 1, t0: 5000, t1: 1, t2: 2 }); // sent "in the future"
-    sync.onReply({ v: 1, t0: 900, t1: 950, t2: 2000 }); // negative round trip
+    sync.onReply({ v: 1, t0: 5000, t1: 1, t2: 2 }); // never sent
+    sync.onReply({ v: 1, t0: 900, t1: 950, t2: 2000 }); // never sent
     expect(sync.deviceAheadMs()).toBeUndefined();
+  });
+
+  it('takes one reply per probe: a replayed reply adds nothing', async () => {
+    let now = 1000;
+    const sent: number[] = [];
+    const sync = new ClockSync({ now: () => now, logger: silentLogger, burst: 3, gapMs: 0, send: async (t0) => void (sent.push(t0), (now += 1)) });
+    await sync.burst();
+    now = 1020;
+    const reply = (t0: number) => ({ v: 1 as const, t0, t1: t0 + 510, t2: t0 + 511 });
+    sync.onReply(reply(sent[0]!));
+    sync.onReply(reply(sent[0]!)); // the same reply again
+    sync.onReply(reply(sent[0]!));
+    expect(sync.deviceAheadMs()).toBeUndefined(); // one probe answered, not three
+    sync.onReply(reply(sent[1]!));
+    sync.onReply(reply(sent[2]!));
+    expect(sync.deviceAheadMs()).toBeDefined();
   });
 });
