@@ -44,6 +44,18 @@ export const DesiredPlay = Type.Object({
 });
 export type DesiredPlay = Static<typeof DesiredPlay>;
 
+/** One of the server's Ed25519 signing keys, as devices pin it (decision 0016). */
+export const ServerKey = Type.Object(
+  {
+    /** First 9 bytes of SHA-256 of the raw public key, base64url. */
+    kid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$' }),
+    /** Raw 32-byte public key, base64url. */
+    publicKey: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }),
+  },
+  { additionalProperties: false },
+);
+export type ServerKey = Static<typeof ServerKey>;
+
 /** Server → device on `dev/<id>/desired`: the full programme of the next hours, versioned. */
 export const DesiredState = Type.Object({
   v: V,
@@ -60,7 +72,7 @@ export const DesiredState = Type.Object({
    * The server's signing keys the device should trust from now on (key rotation, decision
    * 0016): the active key and the next one. Only ever believed inside a verified envelope.
    */
-  serverKeys: Type.Optional(Type.Array(Type.Object({ kid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$' }), publicKey: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }) }), { minItems: 1, maxItems: 4 })),
+  serverKeys: Type.Optional(Type.Array(ServerKey, { minItems: 1, maxItems: 4 })),
 });
 export type DesiredState = Static<typeof DesiredState>;
 

@@ -9,13 +9,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { parsePayload, type ValidationResult } from './validate.js';
-
-const KeyId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$' });
-/** Raw 32-byte Ed25519 public key, base64url. */
-const PublicKeyText = Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' });
-
-export const ServerKey = Type.Object({ kid: KeyId, publicKey: PublicKeyText }, { additionalProperties: false });
-export type ServerKey = Static<typeof ServerKey>;
+import { ServerKey } from './messages.js';
 
 export const SignedEnvelope = Type.Object(
   {
@@ -25,7 +19,7 @@ export const SignedEnvelope = Type.Object(
     iat: Type.Integer({ minimum: 0 }),
     exp: Type.Integer({ minimum: 0 }),
     seq: Type.Integer({ minimum: 1 }),
-    kid: KeyId,
+    kid: ServerKey.properties.kid,
     body: Type.Unknown(),
     /** Ed25519 signature (64 bytes, base64url) of canonicalJson(envelope without `sig`). */
     sig: Type.String({ pattern: '^[A-Za-z0-9_-]{86}$' }),
