@@ -1,0 +1,118 @@
+/**
+ * The web console in a real browser: Playwright (playwright-core) drives Debian's Chromium
+ * against the real server (in-process) with three real agents in a commune. Logs in in
+ * Vietnamese, reads the overview, switches language, and, on a phone-sized window, types an
+ * alert, confirms how many speakers will sound and watches the delivery board reach them all.
+ * Screenshots of each page go to test-output/screenshots/.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ROUTES } from '../../web/src/api.js';
+import { PASSWORD, startAgent, startAlertWorld, TimedSink, type AlertWorld, type RunningAgent } from '../alert-support.js';
+import { requireTool } from '../support.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM) || (process.stdout.write(`SKIP: chromium is not installed (apt-get install chromium)\n`), false);
+const haveTools = haveChromium && requireTool('ffmpeg') && requireTool('espeak-ng');
+const SHOTS = fileURLToPath(new URL('../../test-output/screenshots/', import.meta.url));
+const WEB_BUILT = existsSync(fileURLToPath(new URL('../../web/dist/index.html', import.meta.url)));
+
+describe.skipIf(!haveTools)('web console in Chromium', () => {
+  let world: AlertWorld;
+  let browser: Browser;
+  let base: string;
+  const agents: RunningAgent[] = [];
+
+  beforeAll(async () => {
+    expect(WEB_BUILT, 'web/dist is built by `npm run build` (npm test runs it first)').toBe(true);
+    mkdirSync(SHOTS, { recursive: true });
+    world = await startAlertWorld();
+    base = `http://127.0.0.1:${world.server.httpPort}`;
+    await world.addUser('can-bo-huyen', 'alert-staff', world.provinceId);
+    for (const name of ['Loa thôn Đông', 'Loa thôn Tây', 'Loa chợ']) agents.push(await startAgent(world, name, world.communeId, { sink: new TimedSink(800) }));
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    for (const a of agents) await a.agent.stop().catch(() => undefined);
+    await world?.close();
+  });
+
+  async function loggedIn(page: Page): Promise<void> {
+    await page.goto(base);
+    await page.getByLabel('Tên đăng nhập').fill('can-bo-huyen');
+    await page.getByLabel('Mật khẩu').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Đăng nhập' }).click();
+    await page.getByRole('link', { name: 'Tổng quan' }).waitFor();
+  }
+
+  it('every API route the console calls is in the OpenAPI description', async () => {
+    const spec = (await (await fetch(`${base}/api/docs/json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    for (const route of ROUTES) {
+      const [method, path] = route.split(' ') as [string, string];
+      expect(spec.paths[`/api/v1${path}`]?.[method.toLowerCase()], route).toBeDefined();
+    }
+  });
+
+  it('logs in in Vietnamese, refuses a wrong password in Vietnamese, shows the overview and switches language', async () => {
+    const page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'vi-VN' });
+    await page.goto(base);
+    expect(await page.locator('html').getAttribute('lang')).toBe('vi');
+    await page.getByLabel('Tên đăng nhập').fill('can-bo-huyen');
+    await page.getByLabel('Mật khẩu').fill('sai-mat-khau');
+    await page.getByRole('button', { name: 'Đăng nhập' }).click();
+    await page.getByRole('alert').waitFor();
+    expect(await page.getByRole('alert').textContent()).toContain('Sai tên đăng nhập hoặc mật khẩu');
+    await page.screenshot({ path: join(SHOTS, 'login.png') });
+
+    await page.getByLabel('Mật khẩu').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Đăng nhập' }).click();
+    const row = page.getByTestId(`area-row-${world.communeId}`);
+    await row.waitFor();
+    // Xã Hải An: 3 speakers, all online, none offline.
+    await row.locator('td:nth-child(3)', { hasText: /^3$/ }).waitFor();
+    expect(await row.locator('td').allTextContents()).toEqual(['3', '3', '0', '0', '0']);
+    await page.screenshot({ path: join(SHOTS, 'dashboard-vi.png') });
+
+    await page.getByTestId('lang-switch').click();
+    await page.getByRole('link', { name: 'Overview' }).waitFor();
+    expect(await page.locator('html').getAttribute('lang')).toBe('en');
+    await page.screenshot({ path: join(SHOTS, 'dashboard-en.png') });
+    await page.reload(); // the choice is remembered
+    await page.getByRole('link', { name: 'Overview' }).waitFor();
+    await page.getByTestId('lang-switch').click();
+    await page.getByRole('link', { name: 'Tổng quan' }).waitFor();
+    await page.close();
+  });
+
+  it('on a phone: types an alert, is told 3 speakers will sound, and watches every one confirm it', async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 }, locale: 'vi-VN', isMobile: true, hasTouch: true });
+    await loggedIn(page);
+    await page.getByRole('link', { name: 'Cảnh báo khẩn cấp' }).click();
+    await page.getByLabel('Tiêu đề').fill('Bão số 3');
+    await page.getByLabel('Nội dung (máy sẽ đọc bằng giọng nói)').fill('Bão số ba sắp đổ bộ. Bà con khẩn trương chằng chống nhà cửa.');
+    await page.getByRole('checkbox', { name: /Xã Hải An/ }).check();
+    await page.screenshot({ path: join(SHOTS, 'alert-compose-phone.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Phát cảnh báo' }).click();
+    expect(await page.getByTestId('confirm-count').textContent()).toBe('3 loa sẽ phát cảnh báo này ngay lập tức.');
+    await page.screenshot({ path: join(SHOTS, 'alert-confirm-phone.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Phát ngay' }).click();
+
+    // The board fills in from the event stream: every speaker reaches "Đã phát xong".
+    await page.locator('tr[data-state="finished"]').nth(2).waitFor({ timeout: 30_000 });
+    expect(await page.locator('tbody th').allTextContents()).toEqual(['Loa chợ', 'Loa thôn Đông', 'Loa thôn Tây']);
+    expect(await page.locator('tr[data-state="finished"] td:first-of-type').allTextContents()).toEqual(['Đã phát xong', 'Đã phát xong', 'Đã phát xong']);
+    await page.screenshot({ path: join(SHOTS, 'alert-board-phone.png'), fullPage: true });
+
+    await page.getByRole('button', { name: 'Dừng cảnh báo' }).click();
+    await page.getByTestId('alert-state').filter({ hasText: 'Đã dừng' }).waitFor();
+    await page.close();
+  }, 60_000);
+});

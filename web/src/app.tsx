@@ -1,0 +1,69 @@
+/** The console shell: login, then the pages behind a header with the language switch. Hash routes. */
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { Api } from './api.js';
+import { dictionaries, LangContext, savedLang, saveLang, type Lang } from './i18n.js';
+import { LoginPage } from './pages/login.js';
+import { DashboardPage } from './pages/dashboard.js';
+import { AlertsPage } from './pages/alerts.js';
+
+const TOKEN_KEY = 'loalang.token';
+
+function useHashRoute(): string {
+  const [route, setRoute] = useState(location.hash.slice(1) || '/');
+  useEffect(() => {
+    const on = () => setRoute(location.hash.slice(1) || '/');
+    addEventListener('hashchange', on);
+    return () => removeEventListener('hashchange', on);
+  }, []);
+  return route;
+}
+
+export function App() {
+  const [lang, setLang] = useState<Lang>(savedLang());
+  // The token lives for this tab only: a shared commune computer forgets it when closed.
+  const [token, setToken] = useState<string | null>(sessionStorage.getItem(TOKEN_KEY));
+  const api = useMemo(() => new Api(token), [token]);
+  const route = useHashRoute();
+  const t = dictionaries[lang];
+  useEffect(() => saveLang(lang), [lang]);
+
+  const onLogin = (tok: string) => {
+    sessionStorage.setItem(TOKEN_KEY, tok);
+    setToken(tok);
+  };
+  const logout = async () => {
+    await api.logout();
+    sessionStorage.removeItem(TOKEN_KEY);
+    setToken(null);
+  };
+  const switchLang = () => setLang(lang === 'vi' ? 'en' : 'vi');
+
+  return (
+    <LangContext.Provider value={{ lang, t }}>
+      <header class="top">
+        <a class="brand" href="#/">
+          <strong>{t.appName}</strong> <span>{t.tagline}</span>
+        </a>
+        {token && (
+          <nav aria-label="main">
+            <a href="#/" aria-current={route === '/' ? 'page' : undefined}>{t.navDashboard}</a>
+            <a href="#/alerts" aria-current={route.startsWith('/alerts') ? 'page' : undefined}>{t.navAlerts}</a>
+          </nav>
+        )}
+        <div class="tools">
+          <button type="button" class="link" onClick={switchLang} lang={lang === 'vi' ? 'en' : 'vi'} data-testid="lang-switch">{t.language}</button>
+          {token && <button type="button" class="link" onClick={() => void logout()}>{t.logout}</button>}
+        </div>
+      </header>
+      <main>
+        {!token ? (
+          <LoginPage api={api} onLogin={onLogin} />
+        ) : route.startsWith('/alerts') ? (
+          <AlertsPage api={api} route={route} onUnauthorized={() => void logout()} />
+        ) : (
+          <DashboardPage api={api} onUnauthorized={() => void logout()} />
+        )}
+      </main>
+    </LangContext.Provider>
+  );
+}

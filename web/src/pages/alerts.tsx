@@ -1,0 +1,215 @@
+/**
+ * Alerts for district and province staff: a composer (text read out by the speech engine,
+ * target areas from the tree), a confirmation that says how many speakers will sound, then the
+ * live delivery board (the server's event stream) with a cancel button.
+ */
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import type { Api, AlertView, Area, Delivery, Device } from '../api.js';
+import { useT } from '../i18n.js';
+import { isUnauthorized, messageOf } from './errors.js';
+
+interface Props {
+  api: Api;
+  route: string;
+  onUnauthorized: () => void;
+}
+
+export function AlertsPage({ api, route, onUnauthorized }: Props) {
+  const id = route.split('/')[2];
+  const [areas, setAreas] = useState<Area[]>([]);
+  const [devices, setDevices] = useState<Device[]>([]);
+  const { lang } = useT();
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    Promise.all([api.areas(), api.devices()]).then(
+      ([a, d]) => {
+        setAreas(a);
+        setDevices(d);
+      },
+      (err: unknown) => (isUnauthorized(err) ? onUnauthorized() : setError(messageOf(err, lang))),
+    );
+  }, [api]);
+  if (error) return <p role="alert" class="error">{error}</p>;
+  return id ? <DeliveryBoard api={api} id={id} devices={devices} /> : <Composer api={api} areas={areas} devices={devices} />;
+}
+
+/** Areas in tree order with their depth, for an indented picker. */
+function treeOrder(areas: Area[]): { area: Area; depth: number }[] {
+  const out: { area: Area; depth: number }[] = [];
+  const ids = new Set(areas.map((a) => a.id));
+  const walk = (parent: string | null, depth: number) => {
+    for (const a of areas.filter((x) => (parent === null ? x.parentId === null || !ids.has(x.parentId) : x.parentId === parent))) {
+      out.push({ area: a, depth });
+      walk(a.id, depth + 1);
+    }
+  };
+  walk(null, 0);
+  return out;
+}
+
+function subtree(areas: Area[], roots: string[]): Set<string> {
+  const set = new Set(roots);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const a of areas) {
+      if (a.parentId && set.has(a.parentId) && !set.has(a.id)) {
+        set.add(a.id);
+        grew = true;
+      }
+    }
+  }
+  return set;
+}
+
+function Composer({ api, areas, devices }: { api: Api; areas: Area[]; devices: Device[] }) {
+  const { t, lang } = useT();
+  const [title, setTitle] = useState('');
+  const [text, setText] = useState('');
+  const [repeat, setRepeat] = useState(2);
+  const [chosen, setChosen] = useState<string[]>([]);
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const tree = useMemo(() => treeOrder(areas), [areas]);
+  const covered = useMemo(() => subtree(areas, chosen), [areas, chosen]);
+  const sounding = devices.filter((d) => covered.has(d.areaId) && !d.disabled).length;
+
+  const ask = (e: Event) => {
+    e.preventDefault();
+    if (!text.trim()) return setError(t.needText);
+    if (chosen.length === 0) return setError(t.chooseArea);
+    setError(null);
+    setConfirming(true);
+  };
+  const send = async () => {
+    setBusy(true);
+    try {
+      const alert = await api.createAlert({ ...(title.trim() ? { title: title.trim() } : {}), text: text.trim(), targets: { areaIds: chosen, deviceIds: [] }, repeat });
+      location.hash = `#/alerts/${alert.id}`;
+    } catch (err) {
+      setError(messageOf(err, lang));
+      setConfirming(false);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form class="card stack" onSubmit={ask}>
+      <h1>{t.newAlert}</h1>
+      <label>
+        {t.alertTitle}
+        <input name="title" maxLength={200} value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
+      </label>
+      <label>
+        {t.alertText}
+        <textarea name="text" rows={4} maxLength={5000} required value={text} onInput={(e) => setText(e.currentTarget.value)} />
+      </label>
+      <fieldset>
+        <legend>{t.alertTargets}</legend>
+        {tree.map(({ area, depth }) => (
+          <label key={area.id} class="check" style={{ paddingLeft: `${depth * 1.25}rem` }}>
+            <input
+              type="checkbox"
+              name="area"
+              value={area.id}
+              checked={chosen.includes(area.id)}
+              onChange={(e) => setChosen(e.currentTarget.checked ? [...chosen, area.id] : chosen.filter((x) => x !== area.id))}
+            />
+            {area.name} <small>({devices.filter((d) => subtree(areas, [area.id]).has(d.areaId)).length})</small>
+          </label>
+        ))}
+      </fieldset>
+      <label class="short">
+        {t.repeat}
+        <input name="repeat" type="number" min={1} max={10} value={repeat} onInput={(e) => setRepeat(Number(e.currentTarget.value) || 1)} />
+      </label>
+      {error && <p role="alert" class="error">{error}</p>}
+      {!confirming ? (
+        <button type="submit" class="danger">{t.send}</button>
+      ) : (
+        <div role="alertdialog" aria-labelledby="confirm-title" class="confirm">
+          <h2 id="confirm-title">{t.confirmTitle}</h2>
+          <p data-testid="confirm-count">{t.confirmCount(sounding)}</p>
+          <div class="row">
+            <button type="button" class="danger" disabled={busy} onClick={() => void send()} autoFocus>{t.confirmYes}</button>
+            <button type="button" onClick={() => setConfirming(false)}>{t.cancel}</button>
+          </div>
+        </div>
+      )}
+    </form>
+  );
+}
+
+function DeliveryBoard({ api, id, devices }: { api: Api; id: string; devices: Device[] }) {
+  const { t, lang } = useT();
+  const [view, setView] = useState<AlertView | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const names = useMemo(() => new Map(devices.map((d) => [d.id, d.name])), [devices]);
+
+  useEffect(() => {
+    setView(null);
+    return api.alertEvents(id, (event, data) => {
+      if (event === 'snapshot') setView(data as AlertView);
+      if (event === 'alert') setView((v) => (v ? { ...v, ...(data as AlertView), deliveries: v.deliveries, totals: v.totals } : v));
+      if (event === 'deliveries') {
+        setView((v) => {
+          if (!v) return v;
+          const byDevice = new Map(v.deliveries.map((d) => [d.deviceId, d]));
+          for (const d of data as Delivery[]) byDevice.set(d.deviceId, d);
+          const deliveries = [...byDevice.values()];
+          const totals: Record<string, number> = {};
+          for (const d of deliveries) totals[d.state] = (totals[d.state] ?? 0) + 1;
+          return { ...v, deliveries, totals };
+        });
+      }
+    });
+  }, [api, id]);
+
+  const cancel = async () => {
+    try {
+      await api.cancelAlert(id);
+    } catch (err) {
+      setError(messageOf(err, lang));
+    }
+  };
+
+  if (!view) return <p aria-busy="true">…</p>;
+  const order = ['pending', 'offline', 'received', 'started', 'finished', 'failed', 'interrupted', 'cancelled', 'expired'];
+  return (
+    <section class="card stack" aria-live="polite">
+      <h1>{view.title}</h1>
+      <p>
+        <span class={`badge ${view.state}`} data-testid="alert-state">{t.alertStates[view.state] ?? view.state}</span> · {t.live}
+      </p>
+      <ul class="totals" data-testid="totals">
+        {order.filter((s) => view.totals[s]).map((s) => (
+          <li key={s} class={`state-${s}`}>
+            <strong>{view.totals[s]}</strong> {t.states[s] ?? s}
+          </li>
+        ))}
+        <li>
+          <strong>{view.deliveries.length}</strong> {t.total}
+        </li>
+      </ul>
+      <table>
+        <thead>
+          <tr><th scope="col">{t.device}</th><th scope="col">{t.state}</th><th scope="col">{t.at}</th></tr>
+        </thead>
+        <tbody>
+          {[...view.deliveries].sort((a, b) => (names.get(a.deviceId) ?? a.deviceId).localeCompare(names.get(b.deviceId) ?? b.deviceId)).map((d) => (
+            <tr key={d.deviceId} data-state={d.state}>
+              <th scope="row">{names.get(d.deviceId) ?? d.deviceId}</th>
+              <td class={`state-${d.state}`}>{t.states[d.state] ?? d.state}</td>
+              <td>{new Date(d.updatedAt).toLocaleTimeString(lang === 'vi' ? 'vi-VN' : 'en-GB')}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {error && <p role="alert" class="error">{error}</p>}
+      {view.state === 'active' && (
+        <button type="button" class="danger" onClick={() => void cancel()}>{t.cancelAlert}</button>
+      )}
+    </section>
+  );
+}
