@@ -32,6 +32,8 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     world = await startAlertWorld();
     base = `http://127.0.0.1:${world.server.httpPort}`;
     await world.addUser('can-bo-huyen', 'alert-staff', world.provinceId);
+    await world.addUser('quan-tri-tinh', 'admin', world.provinceId);
+    await world.addUser('ky-thuat', 'technician', world.provinceId);
     for (const name of ['Loa thôn Đông', 'Loa thôn Tây', 'Loa chợ']) agents.push(await startAgent(world, name, world.communeId, { sink: new TimedSink(800) }));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -45,9 +47,9 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await world?.close();
   });
 
-  async function loggedIn(page: Page): Promise<void> {
+  async function loggedIn(page: Page, username = 'can-bo-huyen'): Promise<void> {
     await page.goto(base);
-    await page.getByLabel('Tên đăng nhập').fill('can-bo-huyen');
+    await page.getByLabel('Tên đăng nhập').fill(username);
     await page.getByLabel('Mật khẩu').fill(PASSWORD);
     await page.getByRole('button', { name: 'Đăng nhập' }).click();
     await page.getByRole('link', { name: 'Tổng quan' }).waitFor();
@@ -113,6 +115,71 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
 
     await page.getByRole('button', { name: 'Dừng cảnh báo' }).click();
     await page.getByTestId('alert-state').filter({ hasText: 'Đã dừng' }).waitFor();
+    await page.close();
+  }, 60_000);
+
+  it('reports what played: a row per speaker, the per-day chart, and the CSV download', async () => {
+    const page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'vi-VN', acceptDownloads: true });
+    await loggedIn(page);
+    await page.getByRole('link', { name: 'Báo cáo' }).click();
+    // The alert above played twice on each of the three speakers: six plays today.
+    await page.locator('table[data-testid="reports"] tr[data-status="completed"]').nth(5).waitFor({ timeout: 15_000 });
+    const speakers = await page.locator('table[data-testid="reports"] tbody th').allTextContents();
+    expect([...new Set(speakers)].sort()).toEqual(['Loa chợ', 'Loa thôn Đông', 'Loa thôn Tây'].sort());
+    expect(await page.getByRole('img', { name: /\d{4}-\d{2}-\d{2}: 6/ }).count()).toBe(1);
+    await page.screenshot({ path: join(SHOTS, 'reports.png'), fullPage: true });
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Tải về CSV' }).click()]);
+    const csv = await new Promise<string>((resolve, reject) => {
+      void download.createReadStream().then((stream) => {
+        let text = '';
+        stream.on('data', (c: Buffer) => (text += c.toString('utf8')));
+        stream.on('end', () => resolve(text));
+        stream.on('error', reject);
+      }, reject);
+    });
+    expect(csv.trim().split('\n')).toHaveLength(7); // a header and six plays
+    await page.close();
+  }, 60_000);
+
+  it('lists devices with filters, shows one device and runs a remote command on it (technician)', async () => {
+    const page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'vi-VN' });
+    await loggedIn(page, 'ky-thuat');
+    await page.getByRole('link', { name: 'Thiết bị' }).click();
+    const rows = page.locator('table[data-testid="devices"] tbody tr');
+    await rows.nth(2).waitFor();
+    expect(await rows.count()).toBe(3);
+    await page.getByLabel('Tình trạng').selectOption('offline');
+    expect(await rows.count()).toBe(0);
+    await page.getByLabel('Tình trạng').selectOption('');
+    await page.getByLabel('Tìm theo tên').fill('chợ');
+    expect(await page.locator('table[data-testid="devices"] tbody th').allTextContents()).toEqual(['Loa chợ']);
+    await page.screenshot({ path: join(SHOTS, 'devices.png'), fullPage: true });
+    await page.getByRole('link', { name: 'Loa chợ' }).click();
+    await page.getByRole('heading', { name: 'Loa chợ' }).waitFor();
+    await page.getByRole('button', { name: 'Kiểm tra ampli' }).click();
+    await page.locator('table[data-testid="commands"] tr[data-status="succeeded"]', { hasText: 'amp-test' }).waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: join(SHOTS, 'device-detail.png'), fullPage: true });
+    await page.close();
+  }, 60_000);
+
+  it('lets an admin add a user and read the audit log; others do not see the page', async () => {
+    const page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'vi-VN' });
+    await loggedIn(page);
+    await page.getByRole('link', { name: 'Báo cáo' }).waitFor();
+    expect(await page.getByRole('link', { name: 'Quản trị' }).count()).toBe(0);
+    await page.getByRole('button', { name: 'Đăng xuất' }).click();
+    await loggedIn(page, 'quan-tri-tinh');
+    await page.getByRole('link', { name: 'Quản trị' }).click();
+    await page.getByLabel('Tên đăng nhập').fill('van-hanh-xa');
+    await page.getByLabel('Mật khẩu').fill('mat-khau-van-hanh');
+    await page.getByLabel('Vai trò').selectOption('operator');
+    await page.getByLabel('Địa bàn').selectOption(world.communeId);
+    await page.getByRole('button', { name: 'Thêm người dùng' }).click();
+    await page.locator('table[data-testid="users"] th', { hasText: 'van-hanh-xa' }).waitFor();
+    await page.getByLabel(/Lọc theo thao tác/).fill('POST /api/v1/alerts');
+    await page.getByRole('button', { name: 'Xem' }).click();
+    await page.locator('table[data-testid="audit"] td', { hasText: 'can-bo-huyen' }).first().waitFor();
+    await page.screenshot({ path: join(SHOTS, 'admin.png'), fullPage: true });
     await page.close();
   }, 60_000);
 });

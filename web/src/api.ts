@@ -30,13 +30,34 @@ export interface Area {
   parentId: string | null;
 }
 
+export interface Telemetry {
+  at: string;
+  playing?: string | null;
+  cpuTemperatureC?: number;
+  cpuLoad1?: number;
+  clockOffsetMs?: number;
+  amp?: { power: boolean; temperatureC?: number; faults: string[]; linkOk: boolean };
+  network?: { type: string; signalPercent?: number };
+}
+
 export interface Device {
   id: string;
   name: string;
   areaId: string;
   online: boolean;
   disabled: boolean;
-  latestTelemetry: { playing?: string | null } | null;
+  lastSeenAt: string | null;
+  agentVersion: string | null;
+  latestTelemetry: Telemetry | null;
+}
+
+export interface CommandRecord {
+  id: string;
+  type: string;
+  params: Record<string, string | number | boolean>;
+  issuedAt: string;
+  status: string;
+  result: { ok: boolean; error?: { message: string } } | null;
 }
 
 export interface Alarm {
@@ -74,6 +95,69 @@ export interface AlertView extends Alert {
   totals: Record<string, number>;
 }
 
+export interface PlayReport {
+  reportId: string;
+  deviceId: string;
+  playId: string;
+  scheduleId: string;
+  contentId: string;
+  status: 'completed' | 'failed' | 'interrupted' | 'skipped';
+  reason?: string;
+  scheduledAt: string;
+  startedAt?: string;
+  endedAt?: string;
+  playedMs: number;
+}
+
+export interface DailyRow {
+  date: string;
+  contentId: string;
+  contentTitle: string;
+  groupId: string;
+  groupName: string;
+  plays: number;
+  seconds: number;
+  interrupted: number;
+  failed: number;
+  skipped: number;
+}
+
+export interface ContentItem {
+  id: string;
+  title: string;
+}
+
+export interface ReportFilter {
+  from: string;
+  to: string;
+  areaId?: string;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  username: string | null;
+  source: string | null;
+  action: string;
+  target: string | null;
+  status: number | null;
+}
+
+export interface User {
+  id: string;
+  username: string;
+  role: Me['role'];
+  areaId: string;
+  disabled: boolean;
+}
+
+export interface NewUser {
+  username: string;
+  password: string;
+  role: Me['role'];
+  areaId: string;
+}
+
 export interface NewAlert {
   title?: string;
   text: string;
@@ -89,6 +173,17 @@ export const ROUTES = [
   'GET /areas',
   'GET /devices',
   'GET /alarms',
+  'GET /content',
+  'GET /devices/{id}',
+  'GET /devices/{id}/telemetry',
+  'GET /devices/{id}/commands',
+  'POST /devices/{id}/commands',
+  'GET /reports',
+  'GET /reports/daily',
+  'GET /audit',
+  'GET /users',
+  'POST /users',
+  'PATCH /users/{id}',
   'GET /alerts',
   'POST /alerts',
   'GET /alerts/{id}',
@@ -97,6 +192,12 @@ export const ROUTES = [
 ] as const;
 
 const BASE = '/api/v1';
+
+function query(f: ReportFilter): string {
+  const p = new URLSearchParams({ from: f.from, to: f.to });
+  if (f.areaId) p.set('areaId', f.areaId);
+  return p.toString();
+}
 
 export class Api {
   constructor(private token: string | null) {}
@@ -136,6 +237,25 @@ export class Api {
   devices = () => this.call<Device[]>('GET', '/devices?limit=5000');
   activeAlarms = () => this.call<Alarm[]>('GET', '/alarms?active=true');
   alerts = () => this.call<Alert[]>('GET', '/alerts?limit=20');
+  device = (id: string) => this.call<Device>('GET', `/devices/${encodeURIComponent(id)}`);
+  telemetry = (id: string) => this.call<{ at: string; telemetry: Telemetry }[]>('GET', `/devices/${encodeURIComponent(id)}/telemetry`);
+  commands = (id: string) => this.call<CommandRecord[]>('GET', `/devices/${encodeURIComponent(id)}/commands`);
+  command = (id: string, type: string, params: Record<string, number> = {}) => this.call<CommandRecord>('POST', `/devices/${encodeURIComponent(id)}/commands`, { type, ...params });
+  audit = (action: string) => this.call<AuditEntry[]>('GET', `/audit?limit=200${action ? `&action=${encodeURIComponent(action)}` : ''}`);
+  users = () => this.call<User[]>('GET', '/users');
+  createUser = (u: NewUser) => this.call<User>('POST', '/users', u);
+  updateUser = (id: string, change: { disabled?: boolean; password?: string }) => this.call<User>('PATCH', `/users/${encodeURIComponent(id)}`, change);
+  content = () => this.call<ContentItem[]>('GET', '/content');
+  reports = (f: ReportFilter) => this.call<PlayReport[]>('GET', `/reports?${query(f)}`);
+  daily = (f: ReportFilter) => this.call<{ timeZone: string; rows: DailyRow[] }>('GET', `/reports/daily?groupBy=area&${query(f)}`).then((d) => d.rows);
+
+  /** The reports as CSV, fetched with the token (a plain link could not carry it). */
+  async reportsCsv(f: ReportFilter): Promise<Blob> {
+    const res = await fetch(`${BASE}/reports?format=csv&${query(f)}`, { headers: { authorization: `Bearer ${this.token ?? ''}` } });
+    if (!res.ok) throw new ApiFailure(res.status, { code: 'HTTP', message: `HTTP ${res.status}`, messageVi: `Lỗi HTTP ${res.status}` });
+    return res.blob();
+  }
+
   alert = (id: string) => this.call<AlertView>('GET', `/alerts/${encodeURIComponent(id)}`);
   createAlert = (a: NewAlert) => this.call<Alert>('POST', '/alerts', a);
   cancelAlert = (id: string) => this.call<Alert>('POST', `/alerts/${encodeURIComponent(id)}/cancel`);

@@ -1,10 +1,13 @@
 /** The console shell: login, then the pages behind a header with the language switch. Hash routes. */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { Api } from './api.js';
+import { Api, type Me } from './api.js';
 import { dictionaries, LangContext, savedLang, saveLang, type Lang } from './i18n.js';
 import { LoginPage } from './pages/login.js';
 import { DashboardPage } from './pages/dashboard.js';
 import { AlertsPage } from './pages/alerts.js';
+import { ReportsPage } from './pages/reports.js';
+import { DevicesPage } from './pages/devices.js';
+import { AdminPage } from './pages/admin.js';
 
 const TOKEN_KEY = 'loalang.token';
 
@@ -24,6 +27,12 @@ export function App() {
   const [token, setToken] = useState<string | null>(sessionStorage.getItem(TOKEN_KEY));
   const api = useMemo(() => new Api(token), [token]);
   const route = useHashRoute();
+  const [me, setMe] = useState<Me | null>(null);
+  useEffect(() => {
+    setMe(null);
+    if (token) api.me().then(setMe, () => undefined);
+  }, [api]);
+  const can = (roles: Me['role'][]) => me !== null && roles.includes(me.role);
   const t = dictionaries[lang];
   useEffect(() => saveLang(lang), [lang]);
 
@@ -48,6 +57,9 @@ export function App() {
           <nav aria-label="main">
             <a href="#/" aria-current={route === '/' ? 'page' : undefined}>{t.navDashboard}</a>
             <a href="#/alerts" aria-current={route.startsWith('/alerts') ? 'page' : undefined}>{t.navAlerts}</a>
+            <a href="#/devices" aria-current={route.startsWith('/devices') ? 'page' : undefined}>{t.navDevices}</a>
+            <a href="#/reports" aria-current={route.startsWith('/reports') ? 'page' : undefined}>{t.navReports}</a>
+            {can(['admin']) && <a href="#/admin" aria-current={route.startsWith('/admin') ? 'page' : undefined}>{t.navAdmin}</a>}
           </nav>
         )}
         <div class="tools">
@@ -58,6 +70,12 @@ export function App() {
       <main>
         {!token ? (
           <LoginPage api={api} onLogin={onLogin} />
+        ) : route.startsWith('/admin') ? (
+          <AdminPage api={api} onUnauthorized={() => void logout()} />
+        ) : route.startsWith('/devices') ? (
+          <DevicesPage api={api} route={route} onUnauthorized={() => void logout()} />
+        ) : route.startsWith('/reports') ? (
+          <ReportsPage api={api} onUnauthorized={() => void logout()} />
         ) : route.startsWith('/alerts') ? (
           <AlertsPage api={api} route={route} onUnauthorized={() => void logout()} />
         ) : (
