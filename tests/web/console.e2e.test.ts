@@ -34,6 +34,7 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await world.addUser('can-bo-huyen', 'alert-staff', world.provinceId);
     await world.addUser('quan-tri-tinh', 'admin', world.provinceId);
     await world.addUser('ky-thuat', 'technician', world.provinceId);
+    await world.addUser('van-hanh', 'operator', world.communeId);
     for (const name of ['Loa thôn Đông', 'Loa thôn Tây', 'Loa chợ']) agents.push(await startAgent(world, name, world.communeId, { sink: new TimedSink(800) }));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -182,4 +183,41 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await page.screenshot({ path: join(SHOTS, 'admin.png'), fullPage: true });
     await page.close();
   }, 60_000);
+
+  it('an operator composes a bulletin, hears it, schedules it; an admin approves it; it shows on the week and in the report', async () => {
+    const page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'vi-VN' });
+    await loggedIn(page, 'van-hanh');
+    await page.getByRole('link', { name: 'Lịch phát' }).click();
+    await page.getByLabel('Tiêu đề').first().fill('Bản tin sáng');
+    await page.getByLabel('Nội dung bản tin (máy đọc)').fill('Thông báo lịch tiêm chủng cho trẻ em tại trạm y tế xã vào sáng thứ bảy.');
+    await page.getByRole('button', { name: 'Tạo âm thanh' }).click();
+    const preview = page.getByTestId('preview');
+    await preview.waitFor({ timeout: 20_000 });
+    expect(await preview.getAttribute('src')).toMatch(/^blob:/);
+    // Two minutes ahead at the latest: the input takes minutes.
+    const at = new Date(Date.now() + 100_000);
+    const pad = (n: number) => String(n).padStart(2, '0');
+    await page.locator('input[name="start"]').fill(`${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}T${pad(at.getHours())}:${pad(at.getMinutes())}`);
+    await page.getByRole('button', { name: 'Lưu lịch' }).click();
+    await page.locator('table[data-testid="schedules"] tr[data-status="pending"]', { hasText: 'Bản tin sáng' }).waitFor();
+    await page.screenshot({ path: join(SHOTS, 'schedules-operator.png'), fullPage: true });
+    expect(await page.getByRole('button', { name: 'Phê duyệt' }).count()).toBe(0); // operators do not approve their own
+    await page.getByRole('button', { name: 'Đăng xuất' }).click();
+
+    await loggedIn(page, 'quan-tri-tinh');
+    await page.getByRole('link', { name: 'Lịch phát' }).click();
+    await page.getByRole('button', { name: 'Phê duyệt' }).click();
+    await page.locator('table[data-testid="schedules"] tr[data-status="approved"]', { hasText: 'Bản tin sáng' }).waitFor();
+    await page.locator('[data-testid="week"] .play.approved', { hasText: 'Bản tin sáng' }).waitFor();
+    await page.screenshot({ path: join(SHOTS, 'schedules-week.png'), fullPage: true });
+
+    // It plays on the three speakers at its minute; then the report shows it.
+    const due = new Date(at);
+    due.setSeconds(0, 0);
+    await new Promise((r) => setTimeout(r, Math.max(0, due.getTime() - Date.now() + 4000)));
+    await page.getByRole('link', { name: 'Báo cáo' }).click();
+    await page.locator('table[data-testid="reports"] tr[data-status="completed"]', { hasText: 'Bản tin sáng' }).nth(2).waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: join(SHOTS, 'reports-bulletin.png'), fullPage: true });
+    await page.close();
+  }, 180_000);
 });

@@ -125,6 +125,42 @@ export interface DailyRow {
 export interface ContentItem {
   id: string;
   title: string;
+  durationMs: number;
+  areaId: string;
+}
+
+export type Recurrence = { type: 'daily'; time: string } | { type: 'weekly'; time: string; days: number[] };
+
+export interface Schedule {
+  id: string;
+  title: string;
+  areaId: string;
+  priority: 'normal' | 'priority' | 'emergency';
+  start: string;
+  items: { contentId?: string }[];
+  recurrence: Recurrence | null;
+  status: 'pending' | 'approved';
+  createdBy: string | null;
+}
+
+export interface NewSchedule {
+  title: string;
+  areaId: string;
+  items: { contentId: string }[];
+  targets: { areaIds: string[]; deviceIds: string[] };
+  start: string;
+  recurrence: Recurrence | null;
+  repeat: { count: number; gapSec: number };
+  priority: 'normal' | 'priority';
+}
+
+export interface TimelinePlay {
+  playId: string;
+  scheduleId: string;
+  scheduleTitle: string;
+  scheduleStatus: 'pending' | 'approved';
+  startAt: string;
+  endAt: string;
 }
 
 export interface ReportFilter {
@@ -178,6 +214,12 @@ export const ROUTES = [
   'GET /devices/{id}/telemetry',
   'GET /devices/{id}/commands',
   'POST /devices/{id}/commands',
+  'POST /content/tts',
+  'GET /content/{id}/file',
+  'GET /schedules',
+  'POST /schedules',
+  'POST /schedules/{id}/approve',
+  'GET /devices/{id}/timeline',
   'GET /reports',
   'GET /reports/daily',
   'GET /audit',
@@ -246,6 +288,18 @@ export class Api {
   createUser = (u: NewUser) => this.call<User>('POST', '/users', u);
   updateUser = (id: string, change: { disabled?: boolean; password?: string }) => this.call<User>('PATCH', `/users/${encodeURIComponent(id)}`, change);
   content = () => this.call<ContentItem[]>('GET', '/content');
+  speak = (title: string, text: string, areaId: string) => this.call<ContentItem>('POST', '/content/tts', { title, text, areaId });
+  schedules = () => this.call<Schedule[]>('GET', '/schedules');
+  createSchedule = (s: NewSchedule) => this.call<Schedule>('POST', '/schedules', s);
+  approve = (id: string) => this.call<Schedule>('POST', `/schedules/${encodeURIComponent(id)}/approve`);
+  timeline = (deviceId: string, from: string, to: string) => this.call<TimelinePlay[]>('GET', `/devices/${encodeURIComponent(deviceId)}/timeline?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
+
+  /** A content item's audio as an object URL for the preview player (fetched with the token). */
+  async audioUrl(contentId: string): Promise<string> {
+    const res = await fetch(`${BASE}/content/${encodeURIComponent(contentId)}/file`, { headers: { authorization: `Bearer ${this.token ?? ''}` } });
+    if (!res.ok) throw new ApiFailure(res.status, { code: 'HTTP', message: `HTTP ${res.status}`, messageVi: `Lỗi HTTP ${res.status}` });
+    return URL.createObjectURL(await res.blob());
+  }
   reports = (f: ReportFilter) => this.call<PlayReport[]>('GET', `/reports?${query(f)}`);
   daily = (f: ReportFilter) => this.call<{ timeZone: string; rows: DailyRow[] }>('GET', `/reports/daily?groupBy=area&${query(f)}`).then((d) => d.rows);
 

@@ -8,6 +8,7 @@ import { AlertsPage } from './pages/alerts.js';
 import { ReportsPage } from './pages/reports.js';
 import { DevicesPage } from './pages/devices.js';
 import { AdminPage } from './pages/admin.js';
+import { SchedulesPage } from './pages/schedules.js';
 
 const TOKEN_KEY = 'loalang.token';
 
@@ -56,6 +57,7 @@ export function App() {
         {token && (
           <nav aria-label="main">
             <a href="#/" aria-current={route === '/' ? 'page' : undefined}>{t.navDashboard}</a>
+            <a href="#/schedules" aria-current={route.startsWith('/schedules') ? 'page' : undefined}>{t.navSchedules}</a>
             <a href="#/alerts" aria-current={route.startsWith('/alerts') ? 'page' : undefined}>{t.navAlerts}</a>
             <a href="#/devices" aria-current={route.startsWith('/devices') ? 'page' : undefined}>{t.navDevices}</a>
             <a href="#/reports" aria-current={route.startsWith('/reports') ? 'page' : undefined}>{t.navReports}</a>
@@ -70,6 +72,8 @@ export function App() {
       <main>
         {!token ? (
           <LoginPage api={api} onLogin={onLogin} />
+        ) : route.startsWith('/schedules') ? (
+          <SchedulesPage api={api} me={me} onUnauthorized={() => void logout()} />
         ) : route.startsWith('/admin') ? (
           <AdminPage api={api} onUnauthorized={() => void logout()} />
         ) : route.startsWith('/devices') ? (

@@ -6,7 +6,8 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Api, AlertView, Area, Delivery, Device } from '../api.js';
 import { useT } from '../i18n.js';
-import { isUnauthorized, messageOf } from './errors.js';
+import { messageOf } from './errors.js';
+import { useAreasAndDevices } from './shared.js';
 
 interface Props {
   api: Api;
@@ -16,21 +17,9 @@ interface Props {
 
 export function AlertsPage({ api, route, onUnauthorized }: Props) {
   const id = route.split('/')[2];
-  const [areas, setAreas] = useState<Area[]>([]);
-  const [devices, setDevices] = useState<Device[]>([]);
-  const { lang } = useT();
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    Promise.all([api.areas(), api.devices()]).then(
-      ([a, d]) => {
-        setAreas(a);
-        setDevices(d);
-      },
-      (err: unknown) => (isUnauthorized(err) ? onUnauthorized() : setError(messageOf(err, lang))),
-    );
-  }, [api]);
+  const { areas, devices, error } = useAreasAndDevices(api, onUnauthorized);
   if (error) return <p role="alert" class="error">{error}</p>;
-  return id ? <DeliveryBoard api={api} id={id} devices={devices} /> : <Composer api={api} areas={areas} devices={devices} />;
+  return id ? <DeliveryBoard api={api} id={id} devices={devices ?? []} /> : <Composer api={api} areas={areas} devices={devices ?? []} />;
 }
 
 /** Areas in tree order with their depth, for an indented picker. */

@@ -5,7 +5,8 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Api, Area, CommandRecord, Device, Telemetry } from '../api.js';
 import { useT } from '../i18n.js';
-import { isUnauthorized, messageOf } from './errors.js';
+import { messageOf } from './errors.js';
+import { AreaSelect, useAreasAndDevices } from './shared.js';
 
 interface Props {
   api: Api;
@@ -15,19 +16,7 @@ interface Props {
 
 export function DevicesPage({ api, route, onUnauthorized }: Props) {
   const id = route.split('/')[2];
-  const { lang } = useT();
-  const [areas, setAreas] = useState<Area[]>([]);
-  const [devices, setDevices] = useState<Device[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    Promise.all([api.areas(), api.devices()]).then(
-      ([a, d]) => {
-        setAreas(a);
-        setDevices(d);
-      },
-      (err: unknown) => (isUnauthorized(err) ? onUnauthorized() : setError(messageOf(err, lang))),
-    );
-  }, [api]);
+  const { areas, devices, error } = useAreasAndDevices(api, onUnauthorized);
   if (error) return <p role="alert" class="error">{error}</p>;
   if (!devices) return <p aria-busy="true">…</p>;
   return id ? <DeviceDetail api={api} id={id} areas={areas} /> : <DeviceList areas={areas} devices={devices} />;
@@ -46,15 +35,7 @@ function DeviceList({ areas, devices }: { areas: Area[]; devices: Device[] }) {
     <div class="stack">
       <form class="card row filters" onSubmit={(e) => e.preventDefault()}>
         <h1>{t.navDevices}</h1>
-        <label>
-          {t.area}
-          <select name="area" value={areaId} onChange={(e) => setAreaId(e.currentTarget.value)}>
-            <option value="">{t.allAreas}</option>
-            {areas.map((a) => (
-              <option key={a.id} value={a.id}>{a.name}</option>
-            ))}
-          </select>
-        </label>
+        <AreaSelect areas={areas} value={areaId} onChange={setAreaId} />
         <label>
           {t.status}
           <select name="status" value={status} onChange={(e) => setStatus(e.currentTarget.value)}>

@@ -3,6 +3,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Api, Area, DailyRow, Device, PlayReport, ReportFilter } from '../api.js';
 import { useT } from '../i18n.js';
 import { isUnauthorized, messageOf } from './errors.js';
+import { AreaSelect } from './shared.js';
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
@@ -68,15 +69,7 @@ export function ReportsPage({ api, onUnauthorized }: { api: Api; onUnauthorized:
         }}
       >
         <h1>{t.reportsTitle}</h1>
-        <label>
-          {t.area}
-          <select name="area" value={areaId} onChange={(e) => setAreaId(e.currentTarget.value)}>
-            <option value="">{t.allAreas}</option>
-            {areas.map((a) => (
-              <option key={a.id} value={a.id}>{a.name}</option>
-            ))}
-          </select>
-        </label>
+        <AreaSelect areas={areas} value={areaId} onChange={setAreaId} />
         <label>
           {t.from}
           <input type="date" name="from" value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
