@@ -235,6 +235,8 @@ export const ROUTES = [
 
 const BASE = '/api/v1';
 
+const httpError = (status: number): ApiError => ({ code: 'HTTP', message: `HTTP ${status}`, messageVi: `Lỗi HTTP ${status}` });
+
 function query(f: ReportFilter): string {
   const p = new URLSearchParams({ from: f.from, to: f.to });
   if (f.areaId) p.set('areaId', f.areaId);
@@ -257,7 +259,7 @@ export class Api {
     const text = await res.text();
     const json: unknown = text ? JSON.parse(text) : null;
     if (!res.ok) {
-      const error = (json as { error?: ApiError } | null)?.error ?? { code: 'HTTP', message: `HTTP ${res.status}`, messageVi: `Lỗi HTTP ${res.status}` };
+      const error = (json as { error?: ApiError } | null)?.error ?? httpError(res.status);
       throw new ApiFailure(res.status, error);
     }
     return json as T;
@@ -296,19 +298,20 @@ export class Api {
 
   /** A content item's audio as an object URL for the preview player (fetched with the token). */
   async audioUrl(contentId: string): Promise<string> {
-    const res = await fetch(`${BASE}/content/${encodeURIComponent(contentId)}/file`, { headers: { authorization: `Bearer ${this.token ?? ''}` } });
-    if (!res.ok) throw new ApiFailure(res.status, { code: 'HTTP', message: `HTTP ${res.status}`, messageVi: `Lỗi HTTP ${res.status}` });
-    return URL.createObjectURL(await res.blob());
+    return URL.createObjectURL(await this.blob(`/content/${encodeURIComponent(contentId)}/file`));
+  }
+
+  /** A file the API serves (not JSON), fetched with the token. */
+  private async blob(path: string): Promise<Blob> {
+    const res = await fetch(`${BASE}${path}`, { headers: { authorization: `Bearer ${this.token ?? ''}` } });
+    if (!res.ok) throw new ApiFailure(res.status, httpError(res.status));
+    return res.blob();
   }
   reports = (f: ReportFilter) => this.call<PlayReport[]>('GET', `/reports?${query(f)}`);
   daily = (f: ReportFilter) => this.call<{ timeZone: string; rows: DailyRow[] }>('GET', `/reports/daily?groupBy=area&${query(f)}`).then((d) => d.rows);
 
   /** The reports as CSV, fetched with the token (a plain link could not carry it). */
-  async reportsCsv(f: ReportFilter): Promise<Blob> {
-    const res = await fetch(`${BASE}/reports?format=csv&${query(f)}`, { headers: { authorization: `Bearer ${this.token ?? ''}` } });
-    if (!res.ok) throw new ApiFailure(res.status, { code: 'HTTP', message: `HTTP ${res.status}`, messageVi: `Lỗi HTTP ${res.status}` });
-    return res.blob();
-  }
+  reportsCsv = (f: ReportFilter) => this.blob(`/reports?format=csv&${query(f)}`);
 
   alert = (id: string) => this.call<AlertView>('GET', `/alerts/${encodeURIComponent(id)}`);
   createAlert = (a: NewAlert) => this.call<Alert>('POST', '/alerts', a);

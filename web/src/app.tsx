@@ -1,7 +1,7 @@
 /** The console shell: login, then the pages behind a header with the language switch. Hash routes. */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { Api, type Me } from './api.js';
-import { dictionaries, LangContext, savedLang, saveLang, type Lang } from './i18n.js';
+import { dictionaries, LangContext, LOCALES, savedLang, saveLang, type Lang } from './i18n.js';
 import { LoginPage } from './pages/login.js';
 import { DashboardPage } from './pages/dashboard.js';
 import { AlertsPage } from './pages/alerts.js';
@@ -49,7 +49,7 @@ export function App() {
   const switchLang = () => setLang(lang === 'vi' ? 'en' : 'vi');
 
   return (
-    <LangContext.Provider value={{ lang, t }}>
+    <LangContext.Provider value={{ lang, t, locale: LOCALES[lang] }}>
       <header class="top">
         <a class="brand" href="#/">
           <strong>{t.appName}</strong> <span>{t.tagline}</span>

@@ -265,5 +265,8 @@ export function saveLang(lang: Lang): void {
   document.documentElement.lang = lang;
 }
 
-export const LangContext = createContext<{ lang: Lang; t: Dict }>({ lang: 'vi', t: vi });
+/** The locale dates and times are written in for each language. */
+export const LOCALES: Record<Lang, string> = { vi: 'vi-VN', en: 'en-GB' };
+
+export const LangContext = createContext<{ lang: Lang; t: Dict; locale: string }>({ lang: 'vi', t: vi, locale: LOCALES.vi });
 export const useT = () => useContext(LangContext);

@@ -2,19 +2,19 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Api, Area, AuditEntry, Me, User } from '../api.js';
 import { useT } from '../i18n.js';
-import { isUnauthorized, messageOf } from './errors.js';
+import { onLoadError } from './errors.js';
 
 const ROLES: Me['role'][] = ['admin', 'alert-staff', 'operator', 'technician', 'viewer'];
 
 export function AdminPage({ api, onUnauthorized }: { api: Api; onUnauthorized: () => void }) {
-  const { t, lang } = useT();
+  const { t, lang, locale } = useT();
   const [users, setUsers] = useState<User[]>([]);
   const [areas, setAreas] = useState<Area[]>([]);
   const [audit, setAudit] = useState<AuditEntry[]>([]);
   const [action, setAction] = useState('');
   const [form, setForm] = useState({ username: '', password: '', role: 'operator' as Me['role'], areaId: '' });
   const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
-  const fail = (err: unknown) => (isUnauthorized(err) ? onUnauthorized() : setMessage({ error: true, text: messageOf(err, lang) }));
+  const fail = onLoadError(lang, onUnauthorized, (text) => setMessage({ error: true, text }));
   const load = () => {
     Promise.all([api.users(), api.areas(), api.audit(action)]).then(([u, a, log]) => {
       setUsers(u);
@@ -45,7 +45,6 @@ export function AdminPage({ api, onUnauthorized }: { api: Api; onUnauthorized: (
     }
   };
   const areaName = (id: string) => areas.find((a) => a.id === id)?.name ?? id;
-  const locale = lang === 'vi' ? 'vi-VN' : 'en-GB';
 
   return (
     <div class="stack">

@@ -62,6 +62,15 @@ function Composer({ api, areas, devices }: { api: Api; areas: Area[]; devices: D
   const tree = useMemo(() => treeOrder(areas), [areas]);
   const covered = useMemo(() => subtree(areas, chosen), [areas, chosen]);
   const sounding = devices.filter((d) => covered.has(d.areaId) && !d.disabled).length;
+  /** Devices below each area, counted once per area list, not on every keystroke. */
+  const counts = useMemo(() => {
+    const byArea = new Map<string, number>();
+    for (const a of areas) {
+      const below = subtree(areas, [a.id]);
+      byArea.set(a.id, devices.filter((d) => below.has(d.areaId)).length);
+    }
+    return byArea;
+  }, [areas, devices]);
 
   const ask = (e: Event) => {
     e.preventDefault();
@@ -105,7 +114,7 @@ function Composer({ api, areas, devices }: { api: Api; areas: Area[]; devices: D
               checked={chosen.includes(area.id)}
               onChange={(e) => setChosen(e.currentTarget.checked ? [...chosen, area.id] : chosen.filter((x) => x !== area.id))}
             />
-            {area.name} <small>({devices.filter((d) => subtree(areas, [area.id]).has(d.areaId)).length})</small>
+            {area.name} <small>({counts.get(area.id) ?? 0})</small>
           </label>
         ))}
       </fieldset>
@@ -131,7 +140,7 @@ function Composer({ api, areas, devices }: { api: Api; areas: Area[]; devices: D
 }
 
 function DeliveryBoard({ api, id, devices }: { api: Api; id: string; devices: Device[] }) {
-  const { t, lang } = useT();
+  const { t, lang, locale } = useT();
   const [view, setView] = useState<AlertView | null>(null);
   const [error, setError] = useState<string | null>(null);
   const names = useMemo(() => new Map(devices.map((d) => [d.id, d.name])), [devices]);
@@ -190,7 +199,7 @@ function DeliveryBoard({ api, id, devices }: { api: Api; id: string; devices: De
             <tr key={d.deviceId} data-state={d.state}>
               <th scope="row">{names.get(d.deviceId) ?? d.deviceId}</th>
               <td class={`state-${d.state}`}>{t.states[d.state] ?? d.state}</td>
-              <td>{new Date(d.updatedAt).toLocaleTimeString(lang === 'vi' ? 'vi-VN' : 'en-GB')}</td>
+              <td>{new Date(d.updatedAt).toLocaleTimeString(locale)}</td>
             </tr>
           ))}
         </tbody>

@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Alarm, Alert, Api, Area, Device } from '../api.js';
 import { useT } from '../i18n.js';
-import { isUnauthorized, messageOf } from './errors.js';
+import { onLoadError } from './errors.js';
 
 interface Data {
   areas: Area[];
@@ -12,7 +12,7 @@ interface Data {
 }
 
 export function DashboardPage({ api, onUnauthorized }: { api: Api; onUnauthorized: () => void }) {
-  const { t, lang } = useT();
+  const { t, lang, locale } = useT();
   const [data, setData] = useState<Data | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -21,7 +21,7 @@ export function DashboardPage({ api, onUnauthorized }: { api: Api; onUnauthorize
     const load = () =>
       Promise.all([api.areas(), api.devices(), api.activeAlarms(), api.alerts()]).then(
         ([areas, devices, alarms, alerts]) => live && setData({ areas, devices, alarms, alerts }),
-        (err: unknown) => (isUnauthorized(err) ? onUnauthorized() : setError(messageOf(err, lang))),
+        onLoadError(lang, onUnauthorized, setError),
       );
     void load();
     return () => {
@@ -81,7 +81,7 @@ export function DashboardPage({ api, onUnauthorized }: { api: Api; onUnauthorize
           <ul class="plain">
             {data.alerts.slice(0, 5).map((a) => (
               <li key={a.id}>
-                <a href={`#/alerts/${a.id}`}>{a.title}</a> — {t.alertStates[a.state] ?? a.state} · {new Date(a.createdAt).toLocaleString(lang === 'vi' ? 'vi-VN' : 'en-GB')}
+                <a href={`#/alerts/${a.id}`}>{a.title}</a> — {t.alertStates[a.state] ?? a.state} · {new Date(a.createdAt).toLocaleString(locale)}
               </li>
             ))}
           </ul>

@@ -23,7 +23,7 @@ export function DevicesPage({ api, route, onUnauthorized }: Props) {
 }
 
 function DeviceList({ areas, devices }: { areas: Area[]; devices: Device[] }) {
-  const { t, lang } = useT();
+  const { t, locale } = useT();
   const [areaId, setAreaId] = useState('');
   const [status, setStatus] = useState('');
   const [q, setQ] = useState('');
@@ -61,7 +61,7 @@ function DeviceList({ areas, devices }: { areas: Area[]; devices: Device[] }) {
                 <td>{areaNames.get(d.areaId) ?? ''}</td>
                 <td class={d.online ? 'state-finished' : 'state-offline'}>{d.online ? t.online : t.offline}</td>
                 <td>{d.online && d.latestTelemetry?.playing ? '▶' : ''}</td>
-                <td>{d.lastSeenAt ? new Date(d.lastSeenAt).toLocaleString(lang === 'vi' ? 'vi-VN' : 'en-GB') : ''}</td>
+                <td>{d.lastSeenAt ? new Date(d.lastSeenAt).toLocaleString(locale) : ''}</td>
               </tr>
             ))}
           </tbody>
@@ -72,7 +72,7 @@ function DeviceList({ areas, devices }: { areas: Area[]; devices: Device[] }) {
 }
 
 function DeviceDetail({ api, id, areas }: { api: Api; id: string; areas: Area[] }) {
-  const { t, lang } = useT();
+  const { t, lang, locale } = useT();
   const [device, setDevice] = useState<Device | null>(null);
   const [series, setSeries] = useState<{ at: string; telemetry: Telemetry }[]>([]);
   const [commands, setCommands] = useState<CommandRecord[]>([]);
@@ -101,7 +101,6 @@ function DeviceDetail({ api, id, areas }: { api: Api; id: string; areas: Area[] 
   };
 
   if (!device) return error ? <p role="alert" class="error">{error}</p> : <p aria-busy="true">…</p>;
-  const locale = lang === 'vi' ? 'vi-VN' : 'en-GB';
   return (
     <div class="stack">
       <a href="#/devices">{t.back}</a>

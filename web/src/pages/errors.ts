@@ -8,3 +8,8 @@ export function messageOf(err: unknown, lang: Lang): string {
 }
 
 export const isUnauthorized = (err: unknown) => err instanceof ApiFailure && err.status === 401;
+
+/** An error handler for loads: a lapsed session logs out, anything else is shown in the user's language. */
+export function onLoadError(lang: Lang, onUnauthorized: () => void, show: (message: string) => void): (err: unknown) => void {
+  return (err) => (isUnauthorized(err) ? onUnauthorized() : show(messageOf(err, lang)));
+}

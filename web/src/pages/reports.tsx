@@ -2,13 +2,13 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Api, Area, DailyRow, Device, PlayReport, ReportFilter } from '../api.js';
 import { useT } from '../i18n.js';
-import { isUnauthorized, messageOf } from './errors.js';
+import { onLoadError } from './errors.js';
 import { AreaSelect } from './shared.js';
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
 export function ReportsPage({ api, onUnauthorized }: { api: Api; onUnauthorized: () => void }) {
-  const { t, lang } = useT();
+  const { t, lang, locale } = useT();
   const [areas, setAreas] = useState<Area[]>([]);
   const [devices, setDevices] = useState<Device[]>([]);
   const [titles, setTitles] = useState(new Map<string, string>());
@@ -18,7 +18,7 @@ export function ReportsPage({ api, onUnauthorized }: { api: Api; onUnauthorized:
   const [rows, setRows] = useState<PlayReport[] | null>(null);
   const [daily, setDaily] = useState<DailyRow[]>([]);
   const [error, setError] = useState<string | null>(null);
-  const fail = (err: unknown) => (isUnauthorized(err) ? onUnauthorized() : setError(messageOf(err, lang)));
+  const fail = onLoadError(lang, onUnauthorized, setError);
   const filter = (): ReportFilter => ({ from: new Date(`${from}T00:00:00`).toISOString(), to: new Date(`${to}T23:59:59.999`).toISOString(), ...(areaId ? { areaId } : {}) });
 
   const load = () => {
@@ -57,7 +57,6 @@ export function ReportsPage({ api, onUnauthorized }: { api: Api; onUnauthorized:
     for (const r of daily) m.set(r.date, (m.get(r.date) ?? 0) + r.plays);
     return [...m].sort(([a], [b]) => a.localeCompare(b));
   }, [daily]);
-  const locale = lang === 'vi' ? 'vi-VN' : 'en-GB';
 
   return (
     <div class="stack">

@@ -19,7 +19,7 @@ const pad = (n: number) => String(n).padStart(2, '0');
 const localInput = (d: Date) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 
 export function SchedulesPage({ api, me, onUnauthorized }: Props) {
-  const { t, lang } = useT();
+  const { t, lang, locale } = useT();
   const { areas, devices } = useAreasAndDevices(api, onUnauthorized);
   const [content, setContent] = useState<ContentItem[]>([]);
   const [schedules, setSchedules] = useState<Schedule[]>([]);
@@ -169,7 +169,7 @@ export function SchedulesPage({ api, me, onUnauthorized }: Props) {
             {schedules.map((s) => (
               <tr key={s.id} data-status={s.status}>
                 <th scope="row">{s.title}</th>
-                <td>{new Date(s.start).toLocaleString(lang === 'vi' ? 'vi-VN' : 'en-GB')}</td>
+                <td>{new Date(s.start).toLocaleString(locale)}</td>
                 <td>{s.recurrence ? t[s.recurrence.type] : t.once}</td>
                 <td>{t.priorities[s.priority]}</td>
                 <td>{s.status === 'approved' ? t.approved : t.pending}</td>
@@ -187,7 +187,7 @@ export function SchedulesPage({ api, me, onUnauthorized }: Props) {
 
 /** The next seven days of one speaker, a column per day (the calendar). */
 function Week({ api, devices, version }: { api: Api; devices: { id: string; name: string }[]; version: string }) {
-  const { t, lang } = useT();
+  const { t, locale } = useT();
   const [deviceId, setDeviceId] = useState('');
   const [plays, setPlays] = useState<TimelinePlay[]>([]);
   const id = deviceId || devices[0]?.id || '';
@@ -197,7 +197,6 @@ function Week({ api, devices, version }: { api: Api; devices: { id: string; name
     from.setHours(0, 0, 0, 0);
     api.timeline(id, from.toISOString(), new Date(from.getTime() + 7 * 86400_000).toISOString()).then(setPlays, () => setPlays([]));
   }, [api, id, version]);
-  const locale = lang === 'vi' ? 'vi-VN' : 'en-GB';
   const days = useMemo(() => {
     const out: { key: string; label: string; plays: TimelinePlay[] }[] = [];
     for (let i = 0; i < 7; i++) {

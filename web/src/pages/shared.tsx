@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Api, Area, Device } from '../api.js';
 import { useT } from '../i18n.js';
-import { isUnauthorized, messageOf } from './errors.js';
+import { onLoadError } from './errors.js';
 
 /** Areas and devices in the caller's scope; `devices` is null until loaded. */
 export function useAreasAndDevices(api: Api, onUnauthorized: () => void): { areas: Area[]; devices: Device[] | null; error: string | null } {
@@ -16,7 +16,7 @@ export function useAreasAndDevices(api: Api, onUnauthorized: () => void): { area
         setAreas(a);
         setDevices(d);
       },
-      (err: unknown) => (isUnauthorized(err) ? onUnauthorized() : setError(messageOf(err, lang))),
+      onLoadError(lang, onUnauthorized, setError),
     );
   }, [api]);
   return { areas, devices, error };
