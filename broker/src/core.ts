@@ -201,7 +201,7 @@ export class ServerCore {
       publisher: mqtt,
       isOnline: (id) => mqtt.isOnline(id),
       allDeviceIds: () => devices.list().map((d) => d.id),
-      serverKeys: () => signingKeys.trusted(),
+      serverKeys: () => signer.trusted(),
       clock,
       logger,
     });

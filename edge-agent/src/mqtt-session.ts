@@ -60,7 +60,6 @@ export class MqttSession extends EventEmitter<SessionEvents> {
   /** Areas whose alert topics this device listens on (its own and every one above). */
   private areaIds: string[] = [];
   private held: { kind: Downlink; to: string; payload: Buffer; receivedAt: number }[] = [];
-  refusedDownlinks = 0;
 
   constructor(private readonly o: SessionOptions) {
     super();
@@ -169,7 +168,6 @@ export class MqttSession extends EventEmitter<SessionEvents> {
   }
 
   private refuse(r: Refusal): void {
-    this.refusedDownlinks++;
     this.o.logger.warn(r, 'downlink refused / từ chối bản tin từ máy chủ');
     this.emit('refused', r);
   }

@@ -36,6 +36,8 @@ export class DownlinkSequence {
 
 export class DownlinkSigner {
   private signer: EnvelopeSigner | null = null;
+  /** The keys devices should trust, read once per key change (every desired state carries them). */
+  private trustedKeys: ServerKey[] | null = null;
 
   constructor(
     private readonly keys: SigningKeys,
@@ -44,9 +46,10 @@ export class DownlinkSigner {
     private readonly ttlMs = DOWNLINK_TTL_MS,
   ) {}
 
-  /** The key in use changed: sign with the new active key from the next message on. */
+  /** The keys changed: sign with the active key, and list the trusted ones, as they are now. */
   reload(): void {
     this.signer = null;
+    this.trustedKeys = null;
   }
 
   get kid(): string {
@@ -60,7 +63,8 @@ export class DownlinkSigner {
   }
 
   trusted(): ServerKey[] {
-    return this.keys.trusted();
+    this.trustedKeys ??= this.keys.trusted();
+    return this.trustedKeys;
   }
 
   private current(): EnvelopeSigner {
