@@ -2,6 +2,7 @@
  * The server core: one SQLite file, the device-facing MQTT broker, the media pipeline and
  * the dispatcher of desired states. The console (HTTP) sits on top of it.
  */
+import { EventEmitter } from 'node:events';
 import { dirname, join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { systemClock, type Clock, type Logger, type MessageOf, type PlayReport, silentLogger } from '@loalang/protocol';
@@ -89,6 +90,11 @@ export class ServerCore {
   mqttPort = 0;
   /** Downlinks devices refused, by reason (metrics). */
   readonly refusals = new Map<string, number>();
+  /**
+   * What changed, for live views (the console's event stream): a device's presence or health,
+   * a command's result. Alarms and alerts have their own emitters (`alarms`, `alerts`).
+   */
+  readonly changes = new EventEmitter<{ device: [deviceId: string]; command: [deviceId: string, commandId: string] }>().setMaxListeners(0);
 
   private constructor(
     readonly db: Db,
@@ -233,6 +239,7 @@ export class ServerCore {
       this.devices.setPresence(change.deviceId, change.online, change.cause, change.at);
       this.alarmRules.onPresence(change.deviceId, change.online, change.at);
       this.alerts.onPresence(change.deviceId, change.online);
+      this.changes.emit('device', change.deviceId);
     });
     // Sent when the device subscribes, not on connect: before that, a clean session would drop it.
     this.mqtt.on('listening', (deviceId) => {
@@ -262,8 +269,9 @@ export class ServerCore {
         this.devices.recordTelemetry(msg.deviceId, msg.message);
         this.telemetry.record(msg.deviceId, msg.message, this.clock.now());
         this.alarmRules.onTelemetry(msg.deviceId, msg.message);
+        this.changes.emit('device', msg.deviceId);
       }
-      if (msg.kind === 'cmd/result') this.commands.complete(msg.deviceId, msg.message);
+      if (msg.kind === 'cmd/result' && this.commands.complete(msg.deviceId, msg.message)) this.changes.emit('command', msg.deviceId, msg.message.commandId);
       if (msg.kind === 'alert/status') this.alerts.onStatus(msg.deviceId, msg.message);
       if (msg.kind === 'refused') this.onRefusal(msg.deviceId, msg.message);
       if (msg.kind === 'event' && this.events.insert(msg.deviceId, msg.message)) {
@@ -273,6 +281,7 @@ export class ServerCore {
       }
       if (msg.kind === 'reported') {
         this.devices.recordReported(msg.deviceId, msg.message.version, msg.message.agentVersion);
+        this.changes.emit('device', msg.deviceId);
         const { state } = this.desired.refresh(msg.deviceId);
         if (msg.message.version < state.version) this.dispatcher.resend(msg.deviceId, 'reported-behind');
       }

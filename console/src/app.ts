@@ -19,6 +19,7 @@ import { reportRoutes } from './routes/reports.js';
 import { opsRoutes } from './routes/ops.js';
 import { alarmRoutes } from './routes/alarms.js';
 import { alertRoutes } from './routes/alerts.js';
+import { eventRoutes } from './routes/events.js';
 import { auditRoutes } from './routes/audit.js';
 import { signingKeyRoutes } from './routes/signing-keys.js';
 import { registerAuditHook } from './audit-hook.js';
@@ -84,6 +85,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(reportRoutes, { core });
       await api.register(alarmRoutes, { core });
       await api.register(alertRoutes, { core });
+      await api.register(eventRoutes, { core });
       await api.register(signingKeyRoutes, { core });
       await api.register(auditRoutes, { core });
     },

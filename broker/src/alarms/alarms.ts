@@ -53,6 +53,7 @@ export type AlarmChange = { type: 'raised' | 'cleared'; alarm: Alarm };
 export class AlarmRepo extends EventEmitter<{ change: [AlarmChange] }> {
   constructor(private readonly db: Db) {
     super();
+    this.setMaxListeners(0);
   }
 
   /** Raises `kind` on the device unless it is already active; returns the new alarm or null. */

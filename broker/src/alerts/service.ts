@@ -87,6 +87,7 @@ export class AlertService extends EventEmitter<AlertEvents> {
     private readonly o: AlertOptions = DEFAULT_ALERT_OPTIONS,
   ) {
     super();
+    this.setMaxListeners(0);
   }
 
   get repo(): AlertRepo {

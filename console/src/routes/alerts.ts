@@ -4,12 +4,11 @@
  * and CAP 1.2 ingest. Alert staff and admins act only within their area scope.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
-import type { ServerResponse } from 'node:http';
 import { Type } from '@sinclair/typebox';
 import { brokerError, ingestCap, totalsOf, type Alert, type DeliveryEvent, type ServerCore } from '@loalang/broker';
 import { IdParams, Targets } from '../schemas.js';
 import { assertInScope, callerOf, canReadFromArea, requirePermission, type Caller } from '../auth.js';
+import { eventStreams } from '../sse.js';
 
 const AreaRef = IdParams.properties.id;
 
@@ -37,11 +36,7 @@ const CAP_BODY_LIMIT = 10 * 1024 * 1024;
 const SSE_FLUSH_MS = 200;
 
 export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
-  const streams = new Set<ServerResponse>();
-  // Open event streams would keep the server from closing.
-  app.addHook('preClose', async () => {
-    for (const s of streams) s.end();
-  });
+  const streamEvents = eventStreams(app);
   const read = requirePermission(core, 'alerts:read');
   const write = requirePermission(core, 'alerts:write');
 
@@ -133,8 +128,6 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
       const id = request.params.id;
       requireVisible(caller, id);
       const mine = deviceInScope(caller);
-      streams.add(reply.raw);
-      reply.raw.once('close', () => streams.delete(reply.raw));
       streamEvents(request, reply.raw, (send) => {
         send('snapshot', scopedView(caller, id));
         let batch: DeliveryEvent[] = [];
@@ -176,18 +169,3 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
     },
   );
 };
-
-type Send = (event: string, data: unknown) => void;
-
-/** Keeps an SSE response open: `setup` returns its cleanup, run when the client goes away. */
-function streamEvents(request: FastifyRequest, raw: ServerResponse, setup: (send: Send) => () => void): void {
-  raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-  const send: Send = (event, data) => void raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-  const cleanup = setup(send);
-  // A comment line now and then keeps proxies and 4G NATs from closing an idle stream.
-  const ping = setInterval(() => raw.write(': ping\n\n'), 15_000);
-  request.raw.once('close', () => {
-    clearInterval(ping);
-    cleanup();
-  });
-}

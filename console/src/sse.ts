@@ -1,0 +1,31 @@
+/**
+ * Server-Sent Events for the console: a stream per request that pings now and then, and a
+ * registry that ends every open stream when the server closes (open streams would keep it up).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ServerResponse } from 'node:http';
+
+export type Send = (event: string, data: unknown) => void;
+
+/** A comment line this often keeps proxies and 4G NATs from closing an idle stream. */
+const PING_MS = 15_000;
+
+export function eventStreams(app: FastifyInstance) {
+  const open = new Set<ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const s of open) s.end();
+  });
+  /** Keeps the response open as an event stream; `setup` returns its cleanup, run when the client goes away. */
+  return (request: FastifyRequest, raw: ServerResponse, setup: (send: Send) => () => void): void => {
+    open.add(raw);
+    raw.once('close', () => open.delete(raw));
+    raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    const send: Send = (event, data) => void raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const cleanup = setup(send);
+    const ping = setInterval(() => raw.write(': ping\n\n'), PING_MS);
+    request.raw.once('close', () => {
+      clearInterval(ping);
+      cleanup();
+    });
+  };
+}

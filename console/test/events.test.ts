@@ -1,0 +1,116 @@
+/**
+ * The console's live stream (GET /events) over real HTTP with a real agent on the real broker:
+ * the technician's stream carries the device coming online, a command's result and an alarm's
+ * raise and clear; a user of another commune sees none of it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Agent, parseAgentConfig } from '@loalang/edge-agent';
+import { createSimulatedAmplifier } from '@loalang/firmware-bridge';
+import { addUser, buildTestServer, login, type TestServer } from './helpers.js';
+
+let server: TestServer;
+let base = '';
+let technician = '';
+let stranger = '';
+
+beforeAll(async () => {
+  server = await buildTestServer();
+  await server.app.listen({ port: 0, host: '127.0.0.1' });
+  base = `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}/api/v1`;
+  const { core } = server;
+  core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+  core.areas.create({ name: 'Xã Ven Biển', parentId: 'p', id: 'a' });
+  core.areas.create({ name: 'Xã Trong Đồng', parentId: 'p', id: 'b' });
+  await addUser(core, 'kythuat', 'technician', 'a');
+  await addUser(core, 'nguoila', 'technician', 'b');
+  technician = await login(server.app, 'kythuat');
+  stranger = await login(server.app, 'nguoila');
+});
+afterAll(async () => server?.close());
+
+type Event = { event: string; data: unknown };
+function listen(token: string): { events: Event[]; close: () => void; status: Promise<number> } {
+  const events: Event[] = [];
+  const ctrl = new AbortController();
+  let status: (n: number) => void = () => undefined;
+  const statusP = new Promise<number>((r) => (status = r));
+  void (async () => {
+    const res = await fetch(`${base}/events`, { headers: { authorization: `Bearer ${token}` }, signal: ctrl.signal });
+    status(res.status);
+    const decoder = new TextDecoder();
+    let buf = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      let cut: number;
+      while ((cut = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, cut);
+        buf = buf.slice(cut + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (event && data) events.push({ event, data: JSON.parse(data) });
+      }
+    }
+  })().catch(() => undefined);
+  return { events, close: () => ctrl.abort(), status: statusP };
+}
+
+const until = async (what: string, cond: () => boolean, ms = 10_000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+describe('GET /events', () => {
+  it('refuses a caller without a token', async () => {
+    const res = await fetch(`${base}/events`);
+    expect(res.status).toBe(401);
+    await res.body?.cancel();
+  });
+
+  it('streams presence, health, command results and alarms of the caller\'s areas only', async () => {
+    const mine = listen(technician);
+    const theirs = listen(stranger);
+    expect(await mine.status).toBe(200);
+    await until('hello', () => mine.events[0]?.event === 'hello' && theirs.events[0]?.event === 'hello');
+
+    const { core } = server;
+    const { device, secret } = await core.devices.create({ name: 'Loa bến cá', areaId: 'a' });
+    const amplifier = createSimulatedAmplifier();
+    const config = parseAgentConfig(
+      { deviceId: device.id, password: secret, mqttUrl: `mqtt://127.0.0.1:${core.mqttPort}`, httpUrl: 'http://127.0.0.1:1', cacheDir: join(server.dir, 'agent'), serial: { simulate: true }, audioSink: 'null', serverKeys: core.signer.trusted() },
+      server.dir,
+    );
+    const agent = await Agent.create(config, { amplifier });
+    await agent.start();
+    try {
+      const devicesIn = (l: { events: Event[] }) => l.events.filter((e) => e.event === 'devices').flatMap((e) => e.data as { id: string; online: boolean; latestTelemetry: unknown }[]);
+      await until('online in the stream', () => devicesIn(mine).some((d) => d.id === device.id && d.online));
+      await until('telemetry in the stream', () => devicesIn(mine).some((d) => d.id === device.id && d.latestTelemetry !== null));
+
+      const issued = await fetch(`${base}/devices/${device.id}/commands`, { method: 'POST', headers: { authorization: `Bearer ${technician}`, 'content-type': 'application/json' }, body: JSON.stringify({ type: 'amp-test' }) });
+      expect(issued.status).toBe(202);
+      const { id: commandId } = (await issued.json()) as { id: string };
+      await until('command result', () => mine.events.some((e) => e.event === 'command' && (e.data as { id: string; status: string }).id === commandId));
+      const result = mine.events.find((e) => e.event === 'command')!.data as { deviceId: string; status: string };
+      expect(result).toMatchObject({ deviceId: device.id, status: 'succeeded' });
+
+      amplifier.simulator.inject({ overTemperature: true });
+      await until('alarm raised', () => mine.events.some((e) => e.event === 'alarm' && (e.data as { type: string }).type === 'raised'));
+      const raised = mine.events.find((e) => e.event === 'alarm')!.data as { alarm: { kind: string; deviceName: string; labelVi: string } };
+      expect(raised.alarm).toMatchObject({ kind: 'over-temperature', deviceName: 'Loa bến cá', labelVi: 'Bộ khuếch đại quá nhiệt' });
+      amplifier.simulator.inject({ overTemperature: false });
+      await until('alarm cleared', () => mine.events.some((e) => e.event === 'alarm' && (e.data as { type: string }).type === 'cleared'));
+
+      // Nothing of commune A reached commune B's technician.
+      expect(theirs.events.map((e) => e.event)).toEqual(['hello']);
+    } finally {
+      mine.close();
+      theirs.close();
+      await agent.stop();
+    }
+  }, 30_000);
+});
