@@ -3,6 +3,7 @@
  * the dispatcher of desired states. The console (HTTP) sits on top of it.
  */
 import { EventEmitter } from 'node:events';
+import { StreamSourceRepo } from './content/stream-sources.js';
 import { dirname, join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { systemClock, type Clock, type Logger, type MessageOf, type PlayReport, silentLogger } from '@loalang/protocol';
@@ -78,6 +79,7 @@ export class ServerCore {
   readonly telemetry: TelemetryHistory;
   readonly alerts: AlertService;
   readonly audit: AuditRepo;
+  readonly streamSources: StreamSourceRepo;
   readonly signingKeys: SigningKeys;
   readonly signer: DownlinkSigner;
   telemetryRetention: TelemetryRetention = DEFAULT_TELEMETRY_RETENTION;
@@ -129,6 +131,7 @@ export class ServerCore {
       for (const id of this.mqtt.onlineDevices()) this.dispatcher.resend(id, 'signing-keys');
     };
     this.audit = new AuditRepo(db);
+    this.streamSources = new StreamSourceRepo(db, () => clock.now());
     this.alarms = repos.alarms;
     this.alarmRules = alarmRules;
     this.telemetry = new TelemetryHistory(db);

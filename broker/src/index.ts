@@ -21,6 +21,7 @@ export * from './schedules/timeline.js';
 export * from './reports/daily.js';
 export { DEFAULT_LOUDNESS, HttpSpeechEngine, type LoudnessTarget, type SpeechEngine } from './media/index.js';
 export * from './alarms/alarms.js';
+export * from './content/stream-sources.js';
 export * from './alarms/rules.js';
 export * from './alarms/webhook.js';
 export * from './devices/telemetry-history.js';

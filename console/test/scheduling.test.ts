@@ -97,3 +97,77 @@ describe('stream relay items', () => {
     }
   });
 });
+
+describe('named stream sources', () => {
+  it('are saved by operators of the area, checked against the allowed hosts, listed and deleted', async () => {
+    const post = (user: string, body: Record<string, unknown>) => t.app.inject({ method: 'POST', url: '/api/v1/streams', headers: as(user), payload: body });
+    const made = await post('operator-a', { name: 'VOV1', url: 'https://vov.vn/live/vov1.m3u8' });
+    expect(made.statusCode, made.body).toBe(201);
+    expect(made.json()).toMatchObject({ name: 'VOV1', url: 'https://vov.vn/live/vov1.m3u8', areaId: 'a' });
+    expect((await post('operator-a', { name: 'FTP', url: 'ftp://vov.vn/x.mp3' })).statusCode).toBe(400);
+    expect((await post('operator-a', { name: 'Tỉnh', url: 'https://x.vn/a.mp3', areaId: 'p' })).statusCode).toBe(403);
+    t.core.streamHosts = ['vov.vn'];
+    try {
+      const off = await post('operator-a', { name: 'Lạ', url: 'http://evil.example/x.mp3' });
+      expect(off.statusCode).toBe(403);
+      expect(off.json()).toMatchObject({ error: { messageVi: expect.stringContaining('evil.example') } });
+      const list = (await t.app.inject({ method: 'GET', url: '/api/v1/streams', headers: as('operator-a') })).json() as { allowedHosts: string[]; sources: { id: string; name: string }[] };
+      expect(list.allowedHosts).toEqual(['vov.vn']);
+      expect(list.sources.map((s) => s.name)).toEqual(['VOV1']);
+      const id = list.sources[0]!.id;
+      expect((await t.app.inject({ method: 'DELETE', url: `/api/v1/streams/${id}`, headers: as('operator-a') })).statusCode).toBe(204);
+      expect(((await t.app.inject({ method: 'GET', url: '/api/v1/streams', headers: as('operator-a') })).json() as { sources: unknown[] }).sources).toEqual([]);
+    } finally {
+      t.core.streamHosts = null;
+    }
+  });
+});
+
+describe('dry run and area programme', () => {
+  const check = (user: string, body: Record<string, unknown>, query = '') =>
+    t.app.inject({ method: 'POST', url: `/api/v1/schedules/check${query}`, headers: as(user), payload: { title: 'Thử', items: [{ contentId: 'ca' }], targets: { areaIds: ['a'], deviceIds: [] }, ...body } });
+
+  it('tells, before saving, how many speakers and plays, whether approval is needed, and the conflict it would meet; saves nothing', async () => {
+    const start = later();
+    const before = t.core.schedules.list().length;
+    const clean = await check('operator-a', { start, recurrence: null });
+    expect(clean.statusCode, clean.body).toBe(200);
+    expect(clean.json()).toMatchObject({ devices: 1, plays: 1, firstPlayAt: start, approval: 'needed', problems: [] });
+    const saved = (await create('admin-a', { start })).json() as { id: string };
+    const clash = (await check('operator-a', { start })).json() as { problems: { code: string; messageVi: string; details: { scheduleId: string } }[] };
+    expect(clash.problems).toHaveLength(1);
+    expect(clash.problems[0]).toMatchObject({ code: 'LOA_ERR_CONFLICT', messageVi: expect.stringContaining('trùng với lịch'), details: { scheduleId: saved.id } });
+    // Checking an edit of the saved schedule itself is no conflict.
+    expect(((await check('admin-a', { start }, `?scheduleId=${saved.id}`)).json() as { problems: unknown[]; approval: string })).toMatchObject({ problems: [], approval: 'on-save' });
+    // A daily recurrence: 14 plays in the next 14 days.
+    expect(((await check('operator-a', { start, recurrence: { type: 'daily', time: '05:30' } })).json() as { plays: number }).plays).toBeGreaterThanOrEqual(13);
+    // Malformed input is still a 400, in both languages.
+    const bad = await check('operator-a', { start, recurrence: { type: 'cron', cron: 'every morning' } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ error: { messageVi: expect.stringContaining('cron') } });
+    expect(t.core.schedules.list().length).toBe(before + 1);
+  });
+
+  it('warns about quiet hours', async () => {
+    await t.app.inject({ method: 'PATCH', url: '/api/v1/areas/a', headers: as('admin-a'), payload: { quietHours: { from: '22:00', to: '05:00' } } });
+    try {
+      const r = (await check('operator-a', { start: later(), recurrence: { type: 'daily', time: '23:15' } })).json() as { problems: { code: string; messageVi: string }[] };
+      expect(r.problems.map((p) => p.code)).toEqual(['LOA_ERR_QUIET_HOURS']);
+    } finally {
+      await t.app.inject({ method: 'PATCH', url: '/api/v1/areas/a', headers: as('admin-a'), payload: { quietHours: null } });
+    }
+  });
+
+  it('lists the area\'s programme with the speakers each play reaches', async () => {
+    const start = later();
+    const s = (await create('admin-a', { title: 'Chương trình tỉnh', start })).json() as { id: string };
+    const from = new Date(Date.parse(start) - 60_000).toISOString();
+    const to = new Date(Date.parse(start) + 60_000).toISOString();
+    const res = await t.app.inject({ method: 'GET', url: `/api/v1/areas/a/timeline?from=${from}&to=${to}`, headers: as('operator-a') });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual([expect.objectContaining({ scheduleId: s.id, scheduleTitle: 'Chương trình tỉnh', scheduleStatus: 'approved', priority: 'normal', devices: 1, startAt: start })]);
+    // The province above is not the commune admin's to see; a window backwards is refused.
+    expect((await t.app.inject({ method: 'GET', url: `/api/v1/areas/p/timeline?from=${from}&to=${to}`, headers: as('admin-a') })).statusCode).toBe(403);
+    expect((await t.app.inject({ method: 'GET', url: `/api/v1/areas/a/timeline?from=${to}&to=${from}`, headers: as('admin-a') })).statusCode).toBe(400);
+  });
+});

@@ -126,7 +126,8 @@ export class AreaRepo {
     const uses = this.db
       .prepare(
         `SELECT (SELECT COUNT(*) FROM areas WHERE parent_id = @id) + (SELECT COUNT(*) FROM devices WHERE area_id = @id)
-              + (SELECT COUNT(*) FROM users WHERE area_id = @id) + (SELECT COUNT(*) FROM content WHERE area_id = @id) AS n`,
+              + (SELECT COUNT(*) FROM users WHERE area_id = @id) + (SELECT COUNT(*) FROM content WHERE area_id = @id)
+              + (SELECT COUNT(*) FROM stream_sources WHERE area_id = @id) AS n`,
       )
       .get({ id }) as { n: number };
     if (uses.n > 0) {

@@ -40,6 +40,22 @@ export function deviceTimeline(deviceId: string, deps: TimelineDeps, from: numbe
     .sort((a, b) => a.startAt.localeCompare(b.startAt));
 }
 
+/**
+ * An area's programme over [from, until): the plays of every schedule reaching a device in
+ * the area or below, each once, with how many of those devices it reaches.
+ */
+export function areaTimeline(areaId: string, deps: TimelineDeps, from: number, until: number) {
+  const mine = deps.devices.idsInAreas(deps.areas.subtreeIds(areaId));
+  return deps.schedules
+    .list()
+    .map((s) => ({ s, reached: [...targetDeviceIds(s, deps.devices)].filter((d) => mine.has(d)).length }))
+    .filter(({ reached }) => reached > 0)
+    .flatMap(({ s, reached }) =>
+      schedulePlays(s, deps, from, until).map((p) => ({ ...p, scheduleTitle: s.title, scheduleStatus: s.status, priority: s.priority, devices: reached, endAt: new Date(Date.parse(p.startAt) + p.durationMs).toISOString() })),
+    )
+    .sort((a, b) => a.startAt.localeCompare(b.startAt));
+}
+
 const overlaps = (a: DesiredPlay, b: DesiredPlay) => {
   const as = Date.parse(a.startAt);
   const bs = Date.parse(b.startAt);

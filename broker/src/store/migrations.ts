@@ -307,4 +307,16 @@ ALTER TABLE users ADD COLUMN locked_until TEXT;`,
 CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys(state) WHERE state = 'active';
 CREATE TABLE downlink_sequence (id INTEGER PRIMARY KEY CHECK (id = 1), reserved_to INTEGER NOT NULL);`,
   },
+  {
+    version: 13,
+    name: 'stream sources',
+    sql: `CREATE TABLE stream_sources (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  url TEXT NOT NULL,
+  area_id TEXT NOT NULL REFERENCES areas(id),
+  created_by TEXT,
+  created_at TEXT NOT NULL
+);`,
+  },
 ];

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { brokerError, type ServerCore } from '@loalang/broker';
+import { brokerError, areaTimeline, type ServerCore } from '@loalang/broker';
 import { CreateAreaBody, IdParams, UpdateAreaBody } from '../schemas.js';
+import { TimelineQuery, timelineWindow } from '../timeline-window.js';
 import { assertInScope, callerOf, requirePermission } from '../auth.js';
 
 export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
@@ -29,6 +30,19 @@ export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async
     assertInScope(callerOf(request), area.id);
     return area;
   });
+
+  app.get(
+    '/areas/:id/timeline',
+    {
+      schema: { params: IdParams, querystring: TimelineQuery, tags: ['areas'], description: "The area's programme (approved and pending schedules reaching any speaker in it or below) over a window, default the next 48 h; one entry per play, with how many of the area's speakers it reaches" },
+      preHandler: requirePermission(core, 'schedules:read'),
+    },
+    async (request) => {
+      assertInScope(callerOf(request), core.areas.require(request.params.id).id);
+      const { from, until } = timelineWindow(request.query, core.clock.now());
+      return areaTimeline(request.params.id, core, from, until);
+    },
+  );
 
   app.patch('/areas/:id', { schema: { params: IdParams, body: UpdateAreaBody, tags: ['areas'] }, preHandler: write }, async (request) => {
     const caller = callerOf(request);

@@ -5,7 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { brokerError, type ServerCore } from '@loalang/broker';
+import { brokerError, checkStreamUrl, type ServerCore } from '@loalang/broker';
+import { Type } from '@sinclair/typebox';
 import { LoaError } from '@loalang/protocol';
 import { IdParams, TtsBody } from '../schemas.js';
 import { assertInScope, callerOf, canReadFromArea, requirePermission, resolveCaller } from '../auth.js';
@@ -31,6 +32,15 @@ async function deviceMayFetch(core: ServerCore, request: FastifyRequest, content
   const identity = await core.devices.verify(decoded.slice(0, colon), Buffer.from(decoded.slice(colon + 1), 'utf8'));
   return identity !== null && (core.desired.contentIdsFor(identity.deviceId).has(contentId) || core.alerts.repo.deviceMayFetch(identity.deviceId, contentId));
 }
+
+const StreamSourceBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    url: Type.String({ minLength: 8, maxLength: 2000, description: 'http(s) URL of the live stream; its host must be on the allowed stream hosts' }),
+    areaId: Type.Optional(IdParams.properties.id),
+  },
+  { additionalProperties: false },
+);
 
 export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = async (app, { core, maxUploadBytes }) => {
   const read = requirePermission(core, 'content:read');
@@ -94,5 +104,25 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
     if (!item) throw brokerError('LOA_ERR_NOT_FOUND', { en: `content ${request.params.id}`, vi: `nội dung ${request.params.id}` });
     if (!allowed) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
     return sendFile(reply, core.media.contentPath(item.id), item.mimeType, request.headers.range, item.sha256);
+  });
+
+  app.get('/streams', { schema: { tags: ['content'], description: 'Named live sources schedules can relay, with the hosts the server allows (null: any)' }, preHandler: read }, async (request) => {
+    const caller = callerOf(request);
+    return { allowedHosts: core.streamHosts, sources: core.streamSources.list().filter((s) => canReadFromArea(core, caller, s.areaId)) };
+  });
+
+  app.post('/streams', { schema: { body: StreamSourceBody, tags: ['content'] }, preHandler: write }, async (request, reply) => {
+    const caller = callerOf(request);
+    const areaId = request.body.areaId ?? caller.user.areaId;
+    assertInScope(caller, core.areas.require(areaId).id);
+    const url = checkStreamUrl(request.body.url, core.streamHosts);
+    return reply.status(201).send(core.streamSources.create({ name: request.body.name, url, areaId, createdBy: caller.user.id }));
+  });
+
+  app.delete('/streams/:id', { schema: { params: IdParams, tags: ['content'] }, preHandler: write }, async (request, reply) => {
+    const source = core.streamSources.require(request.params.id);
+    assertInScope(callerOf(request), source.areaId);
+    core.streamSources.delete(source.id);
+    return reply.status(204).send();
   });
 };

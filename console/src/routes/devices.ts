@@ -4,6 +4,7 @@ import { CommandType } from '@loalang/protocol';
 import { brokerError, deviceTimeline, type ServerCore } from '@loalang/broker';
 import { CreateDeviceBody, IdParams, UpdateDeviceBody } from '../schemas.js';
 import { assertInScope, callerOf, requirePermission, scopedAreas } from '../auth.js';
+import { TimelineQuery, timelineWindow } from '../timeline-window.js';
 import { agentConfigFor, type PublicUrls } from '../agent-config.js';
 
 const CommandBody = Type.Object(
@@ -13,10 +14,6 @@ const CommandBody = Type.Object(
   },
   // Numbers and booleans first: a JSON 2 stays a number (the validator would otherwise coerce it to "2").
   { additionalProperties: Type.Union([Type.Number(), Type.Boolean(), Type.String({ maxLength: 200 })]) },
-);
-const TimelineQuery = Type.Object(
-  { from: Type.Optional(Type.String({ format: 'date-time' })), to: Type.Optional(Type.String({ format: 'date-time' })) },
-  { additionalProperties: false },
 );
 const DeviceListQuery = Type.Object(
   {
@@ -136,11 +133,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
     { schema: { params: IdParams, querystring: TimelineQuery, tags: ['devices'], description: "The device's plays (approved and pending schedules) over a window, default the next 48 h" }, preHandler: read },
     async (request) => {
       assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
-      const from = request.query.from ? Date.parse(request.query.from) : core.clock.now();
-      const until = request.query.to ? Date.parse(request.query.to) : from + 48 * 3600_000;
-      if (until <= from || until - from > 31 * 24 * 3600_000) {
-        throw brokerError('LOA_ERR_INVALID', { en: 'the window must be positive and at most 31 days', vi: 'khoảng thời gian phải dương và tối đa 31 ngày' });
-      }
+      const { from, until } = timelineWindow(request.query, core.clock.now());
       return deviceTimeline(request.params.id, core, from, until);
     },
   );

@@ -1,8 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { assertNoConflict, checkStreamUrl, type ScheduleItem as BrokerScheduleItem, assertOutsideQuietHours, brokerError, can, validateRecurrence, type Schedule, type ServerCore, type Targets } from '@loalang/broker';
-import type { Static } from '@sinclair/typebox';
+import { assertNoConflict, CHECK_WINDOW_MS, checkStreamUrl, schedulePlays, type ScheduleItem as BrokerScheduleItem, assertOutsideQuietHours, brokerError, can, validateRecurrence, type Schedule, type ServerCore, type Targets } from '@loalang/broker';
+import { Type, type Static } from '@sinclair/typebox';
+import { isLoaError } from '@loalang/protocol';
 import { CreateScheduleBody, IdParams, UpdateScheduleBody, type ScheduleItem } from '../schemas.js';
 import { assertInScope, callerOf, canReadFromArea, requirePermission, type Caller } from '../auth.js';
+
+const CheckQuery = Type.Object({ scheduleId: Type.Optional(IdParams.properties.id) }, { additionalProperties: false });
 
 /** A start a little in the past is accepted (clock skew, slow forms); older ones are refused. */
 const START_SLACK_MS = 60_000;
@@ -62,14 +65,13 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
     return core.schedules.list().filter((s) => visible(caller, s));
   });
 
-  app.post('/schedules', { schema: { body: CreateScheduleBody, tags: ['schedules'] }, preHandler: write }, async (request, reply) => {
-    const caller = callerOf(request);
-    const body = request.body;
+  /** The schedule a create body describes, checked for scope, items, targets, start and recurrence. */
+  const draftOf = (caller: Caller, body: Static<typeof CreateScheduleBody>) => {
     checkPriority(caller, body.priority);
     const areaId = body.areaId ?? caller.user.areaId;
     assertInScope(caller, areaId);
     if (body.recurrence) validateRecurrence(body.recurrence, core.areas.effectiveTimezone(areaId));
-    const draft = {
+    return {
       title: body.title,
       areaId,
       priority: body.priority ?? 'normal',
@@ -80,16 +82,53 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
       recurrence: body.recurrence ?? null,
       repeat: body.repeat ?? { count: 1, gapSec: 0 },
     };
+  };
+  const asSchedule = (draft: ReturnType<typeof draftOf>, id = ''): Schedule => ({ ...draft, id, status: 'pending', approvedAt: null, createdAt: '', updatedAt: '', createdBy: null, approvedBy: null });
+
+  app.post('/schedules', { schema: { body: CreateScheduleBody, tags: ['schedules'] }, preHandler: write }, async (request, reply) => {
+    const caller = callerOf(request);
+    const draft = draftOf(caller, request.body);
     assertOutsideQuietHours(draft, core, core.clock.now());
-    assertNoConflict({ ...draft, id: '', status: 'pending', approvedAt: null, createdAt: '', updatedAt: '', createdBy: null, approvedBy: null }, core, core.clock.now());
+    assertNoConflict(asSchedule(draft), core, core.clock.now());
     const schedule = core.schedules.create({
       ...draft,
       createdBy: caller.user.id,
-      approvedBy: approverOnSave(core, caller, areaId),
+      approvedBy: approverOnSave(core, caller, draft.areaId),
     });
     core.refreshDevices(targetDevices(core, schedule));
     return reply.status(201).send(schedule);
   });
+
+  app.post(
+    '/schedules/check',
+    {
+      schema: {
+        body: CreateScheduleBody,
+        querystring: CheckQuery,
+        tags: ['schedules'],
+        description: 'A dry run of POST /schedules (or of PATCH /schedules/{scheduleId} with the whole schedule): how many speakers it reaches, its plays in the next 14 days, and the quiet-hour or conflict problems saving would meet. Nothing is saved.',
+      },
+      preHandler: write,
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      const draft = draftOf(caller, request.body);
+      const id = request.query.scheduleId ?? '';
+      if (id) assertInScope(caller, core.schedules.require(id).areaId);
+      const now = core.clock.now();
+      const problems: { code: string; message: string; messageVi: string; details?: Record<string, unknown> }[] = [];
+      for (const check of [() => assertOutsideQuietHours(draft, core, now), () => assertNoConflict(asSchedule(draft, id), core, now)]) {
+        try {
+          check();
+        } catch (err) {
+          if (!isLoaError(err)) throw err;
+          problems.push({ code: err.code, message: err.message, messageVi: err.messageVi, ...(err.details ? { details: err.details } : {}) });
+        }
+      }
+      const plays = schedulePlays(asSchedule(draft, id), core, now, now + CHECK_WINDOW_MS);
+      return { devices: targetDevices(core, draft).length, plays: plays.length, firstPlayAt: plays[0]?.startAt ?? null, approval: approverOnSave(core, caller, draft.areaId) ? 'on-save' : 'needed', problems };
+    },
+  );
 
   app.get('/schedules/:id', { schema: { params: IdParams, tags: ['schedules'] }, preHandler: read }, async (request) => {
     const s = core.schedules.require(request.params.id);
