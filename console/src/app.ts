@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { PublicUrls } from './agent-config.js';
+import type { MapSettings } from './server-env.js';
 
 export interface AppOptions {
   core: ServerCore;
@@ -38,6 +39,8 @@ export interface AppOptions {
   logger?: FastifyBaseLogger;
   /** HTTPS with this certificate and key (PEM); absent: plain HTTP. */
   https?: TlsMaterial;
+  /** Map tiles behind device positions in the web console; absent: positions on a plain grid. */
+  map?: MapSettings | null;
 }
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024;
@@ -55,7 +58,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorateRequest('caller', null);
   registerErrorHandler(app);
   // Security headers on every answer; no CORS plugin, so browsers refuse cross-origin calls.
-  await app.register(helmet, { contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:'] } } });
+  // Map tiles, when configured, are the one outside source the browser may load (images only).
+  const tileOrigin = options.map ? new URL(options.map.tileUrl.replace(/\{[a-z]\}/g, '0')).origin : null;
+  await app.register(helmet, { contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:', ...(tileOrigin ? [tileOrigin] : [])] } } });
   // Limits only where a route asks for one (login); the error speaks both languages.
   await app.register(rateLimit, {
     global: false,
@@ -86,6 +91,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(alarmRoutes, { core });
       await api.register(alertRoutes, { core });
       await api.register(eventRoutes, { core });
+      api.get('/settings', { schema: { tags: ['ops'], description: 'What the web console needs to know about this server: the map tile template, if any' } }, async () => ({
+        mapTileUrl: options.map?.tileUrl ?? null,
+        mapAttribution: options.map?.attribution ?? null,
+      }));
       await api.register(signingKeyRoutes, { core });
       await api.register(auditRoutes, { core });
     },

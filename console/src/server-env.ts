@@ -119,3 +119,17 @@ function readKey(path: string): string {
     throw bad('LOALANG_TTS_KEY_FILE', path, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, `không đọc được (${(err as NodeJS.ErrnoException).code ?? 'lỗi'})`);
   }
 }
+
+/** The console's map background: `LOALANG_MAP_TILE_URL` (an http(s) template with {z}, {x} and {y}) and its attribution. */
+export interface MapSettings {
+  tileUrl: string;
+  attribution: string | null;
+}
+
+export function mapFromEnv(env: NodeJS.ProcessEnv = process.env): MapSettings | null {
+  const tileUrl = env['LOALANG_MAP_TILE_URL'];
+  if (!tileUrl) return null;
+  const ok = /^https?:\/\/[a-z0-9.-]+(:\d+)?\/\S*$/i.test(tileUrl) && ['{z}', '{x}', '{y}'].every((p) => tileUrl.includes(p));
+  if (!ok) throw bad('LOALANG_MAP_TILE_URL', tileUrl, 'must be an http(s) URL template with {z}, {x} and {y}', 'phải là mẫu địa chỉ http(s) có {z}, {x} và {y}');
+  return { tileUrl, attribution: env['LOALANG_MAP_ATTRIBUTION'] ?? null };
+}

@@ -6,7 +6,7 @@ import { ServerCore, type TlsMaterial } from '@loalang/broker';
 import { buildApp } from './app.js';
 import { bootstrapAdmin, type BootstrapResult } from './bootstrap.js';
 import type { PublicUrls } from './agent-config.js';
-import { serverSettingsFromEnv, type ServerSettings } from './server-env.js';
+import { mapFromEnv, serverSettingsFromEnv, type ServerSettings } from './server-env.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -62,6 +62,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     logger: logger.child({ module: 'console' }),
     ...(options.tls ? { https: options.tls } : {}),
     ...(options.maxUploadBytes ? { maxUploadBytes: options.maxUploadBytes } : {}),
+    map: mapFromEnv(),
   });
   try {
     await core.start();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HttpSpeechEngine } from '@loalang/broker';
-import { serverSettingsFromEnv } from '../src/server-env.js';
+import { mapFromEnv, serverSettingsFromEnv } from '../src/server-env.js';
 
 describe('server settings from the environment', () => {
   it('reads stream hosts, the desired-state horizon and the audio length limit', () => {
@@ -34,5 +34,12 @@ describe('server settings from the environment', () => {
     expect(() => serverSettingsFromEnv({ LOALANG_DESIRED_HORIZON_HOURS: 'hai ngày' })).toThrow(/phải là số.*must be a number/);
     expect(() => serverSettingsFromEnv({ LOALANG_DESIRED_HORIZON_HOURS: '0' })).toThrow(/from 1 to 336/);
     expect(() => serverSettingsFromEnv({ LOALANG_STREAM_HOSTS: 'http://vov.vn/' })).toThrow(/không phải tên máy chủ/);
+  });
+
+  it('reads the map tile template and refuses one without {z}, {x} and {y}', () => {
+    expect(mapFromEnv({})).toBeNull();
+    expect(mapFromEnv({ LOALANG_MAP_TILE_URL: 'https://tiles.example.vn/{z}/{x}/{y}.png', LOALANG_MAP_ATTRIBUTION: '© OpenStreetMap' })).toEqual({ tileUrl: 'https://tiles.example.vn/{z}/{x}/{y}.png', attribution: '© OpenStreetMap' });
+    expect(() => mapFromEnv({ LOALANG_MAP_TILE_URL: 'https://tiles.example.vn/tile.png' })).toThrow(/LOALANG_MAP_TILE_URL.*\{z\}/);
+    expect(() => mapFromEnv({ LOALANG_MAP_TILE_URL: 'javascript:alert(1)//{z}{x}{y}' })).toThrow(/http\(s\)/);
   });
 });

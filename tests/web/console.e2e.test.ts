@@ -1,23 +1,35 @@
 /**
  * The web console in a real browser: Playwright (playwright-core) drives Debian's Chromium
- * against the real server (in-process) with three real agents in a commune. Logs in in
- * Vietnamese, reads the overview, switches language, and, on a phone-sized window, types an
- * alert, confirms how many speakers will sound and watches the delivery board reach them all.
+ * (in Vietnam's timezone) against the real server (in-process) with three real agents in a
+ * commune. Logs in in Vietnamese (also by keyboard alone), reads the overview, switches
+ * language; on a phone-sized window types an alert, hears it, confirms how many speakers will
+ * sound and watches the delivery board reach them all; uploads a recording, schedules it with
+ * the warnings shown before saving, approves it, finds it on the calendar and in the report;
+ * and sees a speaker drop offline on the open overview, without a reload.
  * Screenshots of each page go to test-output/screenshots/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { ROUTES } from '../../web/src/api.js';
-import { PASSWORD, startAgent, startAlertWorld, TimedSink, type AlertWorld, type RunningAgent } from '../alert-support.js';
+import { ROUTES } from '../../web/src/routes.js';
+import { PASSWORD, startAgent, startAlertWorld, TimedSink, until, type AlertWorld, type RunningAgent } from '../alert-support.js';
 import { requireTool } from '../support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM) || (process.stdout.write(`SKIP: chromium is not installed (apt-get install chromium)\n`), false);
 const haveTools = haveChromium && requireTool('ffmpeg') && requireTool('espeak-ng');
 const SHOTS = fileURLToPath(new URL('../../test-output/screenshots/', import.meta.url));
+const TZ = 'Asia/Ho_Chi_Minh';
+/** The value a datetime-local input shows for an instant in Vietnam. */
+function vnInput(at: Date): string {
+  const p = Object.fromEntries(new Intl.DateTimeFormat('en-GB', { timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at).map((x) => [x.type, x.value]));
+  return `${p['year']}-${p['month']}-${p['day']}T${p['hour']}:${p['minute']}`;
+}
 const WEB_BUILT = existsSync(fileURLToPath(new URL('../../web/dist/index.html', import.meta.url)));
 
 describe.skipIf(!haveTools)('web console in Chromium', () => {
@@ -25,17 +37,35 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
   let browser: Browser;
   let base: string;
   const agents: RunningAgent[] = [];
+  // A local tile server (LOALANG_MAP_TILE_URL), so the map's tiles are real requests the CSP must allow.
+  let tiles: Server;
+  const tileRequests: string[] = [];
+  // The smallest PNG: one transparent pixel.
+  const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
 
   beforeAll(async () => {
     expect(WEB_BUILT, 'web/dist is built by `npm run build` (npm test runs it first)').toBe(true);
     mkdirSync(SHOTS, { recursive: true });
-    world = await startAlertWorld();
+    tiles = createServer((req, res) => {
+      tileRequests.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'image/png' }).end(PNG);
+    });
+    await new Promise<void>((r) => tiles.listen(0, '127.0.0.1', () => r()));
+    process.env['LOALANG_MAP_TILE_URL'] = `http://127.0.0.1:${(tiles.address() as AddressInfo).port}/{z}/{x}/{y}.png`;
+    process.env['LOALANG_MAP_ATTRIBUTION'] = '© bản đồ thử nghiệm';
+    try {
+      world = await startAlertWorld();
+    } finally {
+      delete process.env['LOALANG_MAP_TILE_URL'];
+      delete process.env['LOALANG_MAP_ATTRIBUTION'];
+    }
     base = `http://127.0.0.1:${world.server.httpPort}`;
     await world.addUser('can-bo-huyen', 'alert-staff', world.provinceId);
     await world.addUser('quan-tri-tinh', 'admin', world.provinceId);
     await world.addUser('ky-thuat', 'technician', world.provinceId);
     await world.addUser('van-hanh', 'operator', world.communeId);
-    for (const name of ['Loa thôn Đông', 'Loa thôn Tây', 'Loa chợ']) agents.push(await startAgent(world, name, world.communeId, { sink: new TimedSink(800) }));
+    const positions = [{ lat: 16.8702, lon: 107.2014 }, { lat: 16.8655, lon: 107.1853 }, { lat: 16.8611, lon: 107.1957 }];
+    for (const [i, name] of ['Loa thôn Đông', 'Loa thôn Tây', 'Loa chợ'].entries()) agents.push(await startAgent(world, name, world.communeId, { sink: new TimedSink(800), position: positions[i]! }));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -46,7 +76,12 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await browser?.close();
     for (const a of agents) await a.agent.stop().catch(() => undefined);
     await world?.close();
+    tiles?.close();
   });
+
+  /** A page as a Vietnamese user has it: Vietnamese, in Vietnam's timezone. */
+  const newPage = (size: { width: number; height: number } = { width: 1366, height: 768 }, extra: Parameters<Browser['newPage']>[0] = {}) =>
+    browser.newPage({ viewport: size, locale: 'vi-VN', timezoneId: TZ, ...extra });
 
   async function loggedIn(page: Page, username = 'can-bo-huyen'): Promise<void> {
     await page.goto(base);
@@ -65,7 +100,7 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
   });
 
   it('logs in in Vietnamese, refuses a wrong password in Vietnamese, shows the overview and switches language', async () => {
-    const page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'vi-VN' });
+    const page = await newPage();
     await page.goto(base);
     expect(await page.locator('html').getAttribute('lang')).toBe('vi');
     await page.getByLabel('Tên đăng nhập').fill('can-bo-huyen');
@@ -95,13 +130,34 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await page.close();
   });
 
+  it('can be used by keyboard alone: skip link first, then log in with Tab and Enter', async () => {
+    const page = await newPage();
+    await page.goto(base);
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement?.className')).toBe('skip');
+    for (let i = 0; i < 10 && (await page.evaluate('document.activeElement?.name')) !== 'username'; i++) await page.keyboard.press('Tab');
+    await page.keyboard.type('can-bo-huyen');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(PASSWORD);
+    await page.keyboard.press('Enter');
+    await page.getByTestId(`area-row-${world.communeId}`).waitFor();
+    // The live stream is up.
+    await page.getByTestId('live-status').filter({ hasText: 'Trực tiếp' }).waitFor();
+    await page.close();
+  });
+
   it('on a phone: types an alert, is told 3 speakers will sound, and watches every one confirm it', async () => {
-    const page = await browser.newPage({ viewport: { width: 390, height: 844 }, locale: 'vi-VN', isMobile: true, hasTouch: true });
+    const page = await newPage({ width: 390, height: 844 }, { isMobile: true, hasTouch: true });
     await loggedIn(page);
     await page.getByRole('link', { name: 'Cảnh báo khẩn cấp' }).click();
     await page.getByLabel('Tiêu đề').fill('Bão số 3');
     await page.getByLabel('Nội dung (máy sẽ đọc bằng giọng nói)').fill('Bão số ba sắp đổ bộ. Bà con khẩn trương chằng chống nhà cửa.');
     await page.getByRole('checkbox', { name: /Xã Hải An/ }).check();
+    // Hear it first: the speech engine's audio, which is then what the speakers play.
+    await page.getByRole('button', { name: 'Nghe thử' }).click();
+    const heard = page.getByTestId('alert-preview');
+    await heard.waitFor({ timeout: 20_000 });
+    expect(await heard.getAttribute('src')).toMatch(/^blob:/);
     await page.screenshot({ path: join(SHOTS, 'alert-compose-phone.png'), fullPage: true });
     await page.getByRole('button', { name: 'Phát cảnh báo' }).click();
     expect(await page.getByTestId('confirm-count').textContent()).toBe('3 loa sẽ phát cảnh báo này ngay lập tức.');
@@ -120,7 +176,7 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
   }, 60_000);
 
   it('reports what played: a row per speaker, the per-day chart, and the CSV download', async () => {
-    const page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'vi-VN', acceptDownloads: true });
+    const page = await newPage(undefined, { acceptDownloads: true });
     await loggedIn(page);
     await page.getByRole('link', { name: 'Báo cáo' }).click();
     // The alert above played twice on each of the three speakers: six plays today.
@@ -143,7 +199,7 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
   }, 60_000);
 
   it('lists devices with filters, shows one device and runs a remote command on it (technician)', async () => {
-    const page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'vi-VN' });
+    const page = await newPage();
     await loggedIn(page, 'ky-thuat');
     await page.getByRole('link', { name: 'Thiết bị' }).click();
     const rows = page.locator('table[data-testid="devices"] tbody tr');
@@ -154,8 +210,24 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await page.getByLabel('Tình trạng').selectOption('');
     await page.getByLabel('Tìm theo tên').fill('chợ');
     expect(await page.locator('table[data-testid="devices"] tbody th').allTextContents()).toEqual(['Loa chợ']);
+    await page.getByLabel('Tìm theo tên').fill('');
+    // The area tree counts online speakers; choosing the other commune empties the list.
+    expect(await page.getByTestId(`tree-${world.communeId}`).textContent()).toContain('3/3');
+    await page.getByTestId(`tree-${world.otherCommuneId}`).click();
+    expect(await rows.count()).toBe(0);
+    await page.getByTestId(`tree-${world.communeId}`).click();
+    await rows.nth(2).waitFor();
+    // The three speakers on the map, over tiles fetched from the configured tile server.
+    const map = page.getByTestId('device-map');
+    expect(await page.getByTestId('map-marker').count()).toBe(3);
+    const zoom = await map.getAttribute('data-zoom');
+    expect(Number(zoom)).toBeGreaterThanOrEqual(12);
+    expect(await map.locator('image').count()).toBeGreaterThan(0);
+    await until('tiles fetched', () => tileRequests.some((u) => u.startsWith(`/${zoom}/`)));
+    expect(tileRequests.every((u) => /^\/\d+\/\d+\/\d+\.png$/.test(u))).toBe(true);
+    await page.getByText('© bản đồ thử nghiệm').waitFor();
     await page.screenshot({ path: join(SHOTS, 'devices.png'), fullPage: true });
-    await page.getByRole('link', { name: 'Loa chợ' }).click();
+    await page.getByRole('link', { name: 'Loa chợ' }).first().click();
     await page.getByRole('heading', { name: 'Loa chợ' }).waitFor();
     await page.getByRole('button', { name: 'Kiểm tra ampli' }).click();
     await page.locator('table[data-testid="commands"] tr[data-status="succeeded"]', { hasText: 'amp-test' }).waitFor({ timeout: 10_000 });
@@ -164,19 +236,39 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
   }, 60_000);
 
   it('lets an admin add a user and read the audit log; others do not see the page', async () => {
-    const page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'vi-VN' });
+    const page = await newPage();
     await loggedIn(page);
     await page.getByRole('link', { name: 'Báo cáo' }).waitFor();
     expect(await page.getByRole('link', { name: 'Quản trị' }).count()).toBe(0);
     await page.getByRole('button', { name: 'Đăng xuất' }).click();
+    await page.getByLabel('Tên đăng nhập').waitFor();
     await loggedIn(page, 'quan-tri-tinh');
     await page.getByRole('link', { name: 'Quản trị' }).click();
     await page.getByLabel('Tên đăng nhập').fill('van-hanh-xa');
     await page.getByLabel('Mật khẩu').fill('mat-khau-van-hanh');
-    await page.getByLabel('Vai trò').selectOption('operator');
-    await page.getByLabel('Địa bàn').selectOption(world.communeId);
+    await page.locator('select[name="role"]').selectOption('operator');
+    await page.locator('form:has(input[name="new-username"]) select[name="area"]').selectOption(world.communeId);
     await page.getByRole('button', { name: 'Thêm người dùng' }).click();
     await page.locator('table[data-testid="users"] th', { hasText: 'van-hanh-xa' }).waitFor();
+    // Change the new user's role, then reset their password: they log in with the new one.
+    await page.getByLabel('Vai trò: van-hanh-xa').selectOption('viewer');
+    await page.getByRole('status').filter({ hasText: 'Đã lưu' }).waitFor();
+    const row = page.locator('table[data-testid="users"] tr', { hasText: 'van-hanh-xa' });
+    await row.getByRole('button', { name: 'Đặt lại mật khẩu' }).click();
+    await page.getByLabel('Mật khẩu mới: van-hanh-xa').fill('mat-khau-moi-2026');
+    await row.getByRole('button', { name: 'Lưu' }).click();
+    await page.getByRole('status').filter({ hasText: 'Đã đặt mật khẩu mới cho van-hanh-xa' }).waitFor();
+    const relogin = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'van-hanh-xa', password: 'mat-khau-moi-2026' }) });
+    expect(relogin.status).toBe(200);
+    // An area under the commune, with quiet hours.
+    await page.getByLabel('Tên địa bàn mới').fill('Thôn Mới');
+    await page.getByLabel('Thuộc').selectOption(world.communeId);
+    await page.getByRole('button', { name: 'Thêm địa bàn' }).click();
+    await page.locator('table[data-testid="areas"] th', { hasText: 'Thôn Mới' }).waitFor();
+    await page.getByLabel('Yên tĩnh từ: Thôn Mới').fill('22:00');
+    await page.getByLabel('Yên tĩnh đến: Thôn Mới').fill('05:00');
+    await page.locator('table[data-testid="areas"] tr', { hasText: 'Thôn Mới' }).getByRole('button', { name: 'Lưu' }).click();
+    await until('quiet hours saved', () => world.server.core.areas.list().some((a) => a.name === 'Thôn Mới' && a.quietHours?.from === '22:00'));
     await page.getByLabel(/Lọc theo thao tác/).fill('POST /api/v1/alerts');
     await page.getByRole('button', { name: 'Xem' }).click();
     await page.locator('table[data-testid="audit"] td', { hasText: 'can-bo-huyen' }).first().waitFor();
@@ -184,40 +276,94 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await page.close();
   }, 60_000);
 
-  it('an operator composes a bulletin, hears it, schedules it; an admin approves it; it shows on the week and in the report', async () => {
-    const page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'vi-VN' });
+  it('an operator uploads a recording, schedules it seeing the warnings before saving; an admin approves it; it is on the calendar, the overview and the report', async () => {
+    const wav = join(world.dir, 'ban-tin-sang.wav');
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3', '-ar', '44100', '-ac', '2', wav]);
+    const page = await newPage();
     await loggedIn(page, 'van-hanh');
+    await page.getByRole('link', { name: 'Nội dung', exact: true }).click();
+    await page.getByLabel('Tệp âm thanh (MP3, WAV, OGG…)').setInputFiles(wav);
+    await page.locator('input[name="upload-title"]').fill('Bản tin sáng');
+    await page.getByRole('button', { name: 'Tải lên tệp âm thanh' }).last().click();
+    await page.getByRole('status').filter({ hasText: 'Đã tải lên và xử lý "Bản tin sáng"' }).waitFor({ timeout: 20_000 });
+    const item = page.locator('table[data-testid="library"] tr', { hasText: 'Bản tin sáng' });
+    expect(await item.locator('td').first().textContent()).toBe('0:03');
+    await item.getByRole('button', { name: 'Nghe thử' }).click();
+    await item.locator('audio').waitFor();
+    // A live source for relays.
+    await page.getByLabel('Tên nguồn (ví dụ VOV1)').fill('VOV1');
+    await page.getByLabel('Địa chỉ luồng').fill('https://stream.vov.vn/vov1.mp3');
+    await page.getByRole('button', { name: 'Thêm nguồn' }).click();
+    await page.locator('table[data-testid="streams"] th', { hasText: 'VOV1' }).waitFor();
+    await page.screenshot({ path: join(SHOTS, 'content.png'), fullPage: true });
+
     await page.getByRole('link', { name: 'Lịch phát' }).click();
-    await page.getByLabel('Tiêu đề').first().fill('Bản tin sáng');
-    await page.getByLabel('Nội dung bản tin (máy đọc)').fill('Thông báo lịch tiêm chủng cho trẻ em tại trạm y tế xã vào sáng thứ bảy.');
-    await page.getByRole('button', { name: 'Tạo âm thanh' }).click();
-    const preview = page.getByTestId('preview');
-    await preview.waitFor({ timeout: 20_000 });
-    expect(await preview.getAttribute('src')).toMatch(/^blob:/);
+    await page.locator('input[name="schedule-title"]').fill('Bản tin sáng');
+    const source = page.locator('select[name="content"]');
+    await source.locator('option', { hasText: 'Bản tin sáng' }).waitFor({ state: 'attached' });
+    await source.selectOption({ label: 'Bản tin sáng (3 s)' });
     // Two minutes ahead at the latest: the input takes minutes.
     const at = new Date(Date.now() + 100_000);
-    const pad = (n: number) => String(n).padStart(2, '0');
-    await page.locator('input[name="start"]').fill(`${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}T${pad(at.getHours())}:${pad(at.getMinutes())}`);
+    await page.locator('input[name="start"]').fill(vnInput(at));
+    // Before saving: how many speakers, how many plays, and that it waits for approval.
+    const check = page.getByTestId('schedule-check');
+    await check.filter({ hasText: 'Sẽ phát trên 3 loa, 1 lượt trong 14 ngày tới.' }).waitFor();
+    expect(await check.textContent()).toContain('Lịch sẽ chờ phê duyệt');
+    // The recurrence builder: weekly on three days shows more plays, then back to once.
+    await page.locator('select[name="recurrence"]').selectOption('weekly');
+    for (const d of ['T2', 'T4', 'T6']) await page.getByRole('checkbox', { name: d, exact: true }).check();
+    await check.filter({ hasText: /3 loa, [56] lượt/ }).waitFor();
+    await page.locator('select[name="recurrence"]').selectOption('once');
+    await check.filter({ hasText: '1 lượt' }).waitFor();
     await page.getByRole('button', { name: 'Lưu lịch' }).click();
-    await page.locator('table[data-testid="schedules"] tr[data-status="pending"]', { hasText: 'Bản tin sáng' }).waitFor();
-    await page.screenshot({ path: join(SHOTS, 'schedules-operator.png'), fullPage: true });
-    expect(await page.getByRole('button', { name: 'Phê duyệt' }).count()).toBe(0); // operators do not approve their own
+    await page.locator('table[data-testid="queue"] tr[data-status="pending"]', { hasText: 'Bản tin sáng' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Phê duyệt' }).count()).toBe(0); // operators do not approve
+
+    // The same minute again, on the same speakers: the conflict shows before saving.
+    await page.locator('input[name="schedule-title"]').fill('Thông báo trùng giờ');
+    await source.selectOption({ label: 'Bản tin sáng (3 s)' });
+    await page.locator('input[name="start"]').fill(vnInput(at));
+    await page.getByTestId('schedule-problem').filter({ hasText: 'trùng với lịch "Bản tin sáng"' }).waitFor();
+    await page.screenshot({ path: join(SHOTS, 'schedules-conflict.png'), fullPage: true });
     await page.getByRole('button', { name: 'Đăng xuất' }).click();
+    await page.getByLabel('Tên đăng nhập').waitFor();
 
     await loggedIn(page, 'quan-tri-tinh');
     await page.getByRole('link', { name: 'Lịch phát' }).click();
-    await page.getByRole('button', { name: 'Phê duyệt' }).click();
+    await page.locator('table[data-testid="queue"]').getByRole('button', { name: 'Phê duyệt' }).click();
+    await page.getByText('Không có lịch nào chờ duyệt.').waitFor();
     await page.locator('table[data-testid="schedules"] tr[data-status="approved"]', { hasText: 'Bản tin sáng' }).waitFor();
-    await page.locator('[data-testid="week"] .play.approved', { hasText: 'Bản tin sáng' }).waitFor();
+    // The week calendar of the commune shows it, approved, on today's column.
+    await page.locator('select[name="calendar-of"]').selectOption(`area:${world.communeId}`);
+    await page.locator('[data-testid="week"] .day.today .play.approved', { hasText: 'Bản tin sáng' }).waitFor();
     await page.screenshot({ path: join(SHOTS, 'schedules-week.png'), fullPage: true });
+    await page.getByRole('link', { name: 'Tổng quan' }).click();
+    await page.locator('table[data-testid="today"] tr', { hasText: 'Bản tin sáng' }).filter({ hasText: '3 loa' }).waitFor();
 
     // It plays on the three speakers at its minute; then the report shows it.
     const due = new Date(at);
     due.setSeconds(0, 0);
-    await new Promise((r) => setTimeout(r, Math.max(0, due.getTime() - Date.now() + 4000)));
+    await new Promise((r) => setTimeout(r, Math.max(0, due.getTime() - Date.now() + 5000)));
     await page.getByRole('link', { name: 'Báo cáo' }).click();
     await page.locator('table[data-testid="reports"] tr[data-status="completed"]', { hasText: 'Bản tin sáng' }).nth(2).waitFor({ timeout: 30_000 });
     await page.screenshot({ path: join(SHOTS, 'reports-bulletin.png'), fullPage: true });
     await page.close();
   }, 180_000);
+
+  it('keeps the open overview live: a speaker that goes offline shows without a reload', async () => {
+    const page = await newPage();
+    await loggedIn(page, 'ky-thuat');
+    const row = page.getByTestId(`area-row-${world.communeId}`);
+    await row.locator('td:nth-child(3)', { hasText: /^3$/ }).waitFor();
+    await page.getByTestId('live-status').filter({ hasText: 'Trực tiếp' }).waitFor();
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    await agents[2]!.agent.stop();
+    await row.locator('td:nth-child(4)', { hasText: /^1$/ }).waitFor({ timeout: 15_000 });
+    expect(await row.locator('td').allTextContents()).toEqual(['3', '2', '1', '0', expect.stringMatching(/^[01]$/)]);
+    // No page polled meanwhile: the change came on the open event stream.
+    expect(requests.filter((u) => u.includes('/api/v1/'))).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'dashboard-live.png'), fullPage: true });
+    await page.close();
+  }, 60_000);
 });

@@ -22,12 +22,16 @@ export interface Me {
   username: string;
   role: 'admin' | 'alert-staff' | 'operator' | 'technician' | 'viewer';
   areaId: string;
+  /** What the role may do, e.g. `schedules:write`: the console offers only these. */
+  permissions: string[];
 }
 
 export interface Area {
   id: string;
   name: string;
   parentId: string | null;
+  timezone: string | null;
+  quietHours: { from: string; to: string } | null;
 }
 
 export interface Telemetry {
@@ -44,6 +48,7 @@ export interface Device {
   id: string;
   name: string;
   areaId: string;
+  position: { lat: number; lon: number } | null;
   online: boolean;
   disabled: boolean;
   lastSeenAt: string | null;
@@ -127,31 +132,53 @@ export interface ContentItem {
   title: string;
   durationMs: number;
   areaId: string;
+  sizeBytes: number;
+  originalName: string | null;
+  createdAt: string;
 }
 
-export type Recurrence = { type: 'daily'; time: string } | { type: 'weekly'; time: string; days: number[] };
-
-export interface Schedule {
+export interface StreamSource {
   id: string;
-  title: string;
+  name: string;
+  url: string;
   areaId: string;
-  priority: 'normal' | 'priority' | 'emergency';
-  start: string;
-  items: { contentId?: string }[];
-  recurrence: Recurrence | null;
-  status: 'pending' | 'approved';
-  createdBy: string | null;
 }
+
+/** When a schedule repeats, in its area's timezone (1 = Monday … 7 = Sunday). */
+export type Recurrence = (
+  | { type: 'daily'; time: string }
+  | { type: 'weekly'; time: string; days: number[] }
+  | { type: 'monthly'; time: string; dayOfMonth: number }
+  | { type: 'cron'; cron: string }
+) & { validFrom?: string; validTo?: string; skipDates?: string[] };
+
+export type ScheduleItem = { contentId: string } | { streamUrl: string; durationSec: number };
 
 export interface NewSchedule {
   title: string;
   areaId: string;
-  items: { contentId: string }[];
+  items: ScheduleItem[];
   targets: { areaIds: string[]; deviceIds: string[] };
   start: string;
   recurrence: Recurrence | null;
   repeat: { count: number; gapSec: number };
   priority: 'normal' | 'priority';
+}
+
+export interface Schedule extends Omit<NewSchedule, 'priority'> {
+  id: string;
+  priority: 'normal' | 'priority' | 'emergency';
+  status: 'pending' | 'approved';
+  createdBy: string | null;
+}
+
+/** What saving a schedule would do (POST /schedules/check). */
+export interface ScheduleCheck {
+  devices: number;
+  plays: number;
+  firstPlayAt: string | null;
+  approval: 'on-save' | 'needed';
+  problems: ApiError[];
 }
 
 export interface TimelinePlay {
@@ -161,6 +188,9 @@ export interface TimelinePlay {
   scheduleStatus: 'pending' | 'approved';
   startAt: string;
   endAt: string;
+  /** Area programmes only: how many of the area's speakers the play reaches. */
+  devices?: number;
+  priority?: Schedule['priority'];
 }
 
 export interface ReportFilter {
@@ -196,42 +226,12 @@ export interface NewUser {
 
 export interface NewAlert {
   title?: string;
-  text: string;
+  text?: string;
+  contentId?: string;
   targets: { areaIds: string[]; deviceIds: string[] };
   repeat?: number;
 }
 
-/** The routes the console calls, as `METHOD path` with `:id` placeholders (checked against OpenAPI). */
-export const ROUTES = [
-  'POST /auth/login',
-  'POST /auth/logout',
-  'GET /auth/me',
-  'GET /areas',
-  'GET /devices',
-  'GET /alarms',
-  'GET /content',
-  'GET /devices/{id}',
-  'GET /devices/{id}/telemetry',
-  'GET /devices/{id}/commands',
-  'POST /devices/{id}/commands',
-  'POST /content/tts',
-  'GET /content/{id}/file',
-  'GET /schedules',
-  'POST /schedules',
-  'POST /schedules/{id}/approve',
-  'GET /devices/{id}/timeline',
-  'GET /reports',
-  'GET /reports/daily',
-  'GET /audit',
-  'GET /users',
-  'POST /users',
-  'PATCH /users/{id}',
-  'GET /alerts',
-  'POST /alerts',
-  'GET /alerts/{id}',
-  'POST /alerts/{id}/cancel',
-  'GET /alerts/{id}/events',
-] as const;
 
 const BASE = '/api/v1';
 
@@ -288,8 +288,52 @@ export class Api {
   audit = (action: string) => this.call<AuditEntry[]>('GET', `/audit?limit=200${action ? `&action=${encodeURIComponent(action)}` : ''}`);
   users = () => this.call<User[]>('GET', '/users');
   createUser = (u: NewUser) => this.call<User>('POST', '/users', u);
-  updateUser = (id: string, change: { disabled?: boolean; password?: string }) => this.call<User>('PATCH', `/users/${encodeURIComponent(id)}`, change);
+  updateUser = (id: string, change: { disabled?: boolean; password?: string; role?: Me['role'] }) => this.call<User>('PATCH', `/users/${encodeURIComponent(id)}`, change);
   content = () => this.call<ContentItem[]>('GET', '/content');
+  deleteContent = (id: string) => this.call<null>('DELETE', `/content/${encodeURIComponent(id)}`);
+  streams = () => this.call<{ allowedHosts: string[] | null; sources: StreamSource[] }>('GET', '/streams');
+  createStream = (s: { name: string; url: string; areaId: string }) => this.call<StreamSource>('POST', '/streams', s);
+  deleteStream = (id: string) => this.call<null>('DELETE', `/streams/${encodeURIComponent(id)}`);
+  createArea = (a: { name: string; parentId: string }) => this.call<Area>('POST', '/areas', a);
+  updateArea = (id: string, change: { name?: string; quietHours?: Area['quietHours'] }) => this.call<Area>('PATCH', `/areas/${encodeURIComponent(id)}`, change);
+  areaTimeline = (areaId: string, from: string, to: string) => this.call<TimelinePlay[]>('GET', `/areas/${encodeURIComponent(areaId)}/timeline?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
+  updateDevice = (id: string, change: { position: Device['position'] }) => this.call<Device>('PATCH', `/devices/${encodeURIComponent(id)}`, change);
+  settings = () => this.call<{ mapTileUrl: string | null; mapAttribution: string | null }>('GET', '/settings');
+  checkSchedule = (s: NewSchedule, scheduleId?: string) => this.call<ScheduleCheck>('POST', `/schedules/check${scheduleId ? `?scheduleId=${encodeURIComponent(scheduleId)}` : ''}`, s);
+  updateSchedule = (id: string, s: NewSchedule) => {
+    const { areaId: _area, ...change } = s;
+    return this.call<Schedule>('PATCH', `/schedules/${encodeURIComponent(id)}`, change);
+  };
+  deleteSchedule = (id: string) => this.call<null>('DELETE', `/schedules/${encodeURIComponent(id)}`);
+
+  /**
+   * Uploads an audio file with progress (XMLHttpRequest: fetch cannot report upload progress).
+   * `onProgress` gets 0…1 as bytes leave the browser; the server then normalises the audio.
+   */
+  upload(file: File, meta: { title: string; areaId: string }, onProgress: (fraction: number) => void): Promise<ContentItem> {
+    const form = new FormData();
+    form.set('title', meta.title);
+    form.set('areaId', meta.areaId);
+    form.set('file', file);
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', `${BASE}/content`);
+      if (this.token) xhr.setRequestHeader('authorization', `Bearer ${this.token}`);
+      xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+      xhr.onerror = () => reject(new TypeError('network'));
+      xhr.onload = () => {
+        let json: unknown = null;
+        try {
+          json = JSON.parse(xhr.responseText);
+        } catch {
+          // not JSON: the status says it
+        }
+        if (xhr.status >= 200 && xhr.status < 300) resolve(json as ContentItem);
+        else reject(new ApiFailure(xhr.status, (json as { error?: ApiError } | null)?.error ?? httpError(xhr.status)));
+      };
+      xhr.send(form);
+    });
+  }
   speak = (title: string, text: string, areaId: string) => this.call<ContentItem>('POST', '/content/tts', { title, text, areaId });
   schedules = () => this.call<Schedule[]>('GET', '/schedules');
   createSchedule = (s: NewSchedule) => this.call<Schedule>('POST', '/schedules', s);
@@ -317,15 +361,24 @@ export class Api {
   createAlert = (a: NewAlert) => this.call<Alert>('POST', '/alerts', a);
   cancelAlert = (id: string) => this.call<Alert>('POST', `/alerts/${encodeURIComponent(id)}/cancel`);
 
+  /** The alert's live delivery board stream. Returns a function that stops it. */
+  alertEvents = (id: string, on: (event: string, data: unknown) => void): (() => void) => this.stream(`/alerts/${encodeURIComponent(id)}/events`, on);
+
+  /** The live stream of the caller's areas (devices, alarms, commands, alerts). */
+  events = (on: (event: string, data: unknown) => void, onConnected: (connected: boolean) => void): (() => void) => this.stream('/events', on, onConnected);
+
   /**
-   * The alert's live event stream (Server-Sent Events read through fetch, since EventSource
-   * cannot send the bearer token). Returns a function that stops it.
+   * A Server-Sent Events stream read through fetch (EventSource cannot send the bearer token),
+   * reconnected after 1, 2, 4… (at most 30) seconds when it drops. Returns a function that stops it.
    */
-  alertEvents(id: string, on: (event: string, data: unknown) => void): () => void {
+  private stream(path: string, on: (event: string, data: unknown) => void, onConnected: (connected: boolean) => void = () => undefined): () => void {
     const ctrl = new AbortController();
-    void (async () => {
-      const res = await fetch(`${BASE}/alerts/${encodeURIComponent(id)}/events`, { headers: { authorization: `Bearer ${this.token ?? ''}` }, signal: ctrl.signal });
-      if (!res.body) return;
+    let delay = 1000;
+    const once = async () => {
+      const res = await fetch(`${BASE}${path}`, { headers: { authorization: `Bearer ${this.token ?? ''}` }, signal: ctrl.signal });
+      if (!res.ok || !res.body) throw new ApiFailure(res.status, httpError(res.status));
+      onConnected(true);
+      delay = 1000;
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buf = '';
       for (;;) {
@@ -341,7 +394,20 @@ export class Api {
           if (event && data) on(event, JSON.parse(data));
         }
       }
-    })().catch(() => undefined);
+    };
+    void (async () => {
+      while (!ctrl.signal.aborted) {
+        try {
+          await once();
+        } catch (err) {
+          if (err instanceof ApiFailure && err.status === 401) return onConnected(false);
+        }
+        if (ctrl.signal.aborted) return;
+        onConnected(false);
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 30_000);
+      }
+    })();
     return () => ctrl.abort();
   }
 }

@@ -9,6 +9,8 @@ import { ReportsPage } from './pages/reports.js';
 import { DevicesPage } from './pages/devices.js';
 import { AdminPage } from './pages/admin.js';
 import { SchedulesPage } from './pages/schedules.js';
+import { ContentPage } from './pages/content.js';
+import { Live, LiveContext } from './live.js';
 
 const TOKEN_KEY = 'loalang.token';
 
@@ -34,6 +36,20 @@ export function App() {
     if (token) api.me().then(setMe, () => undefined);
   }, [api]);
   const can = (roles: Me['role'][]) => me !== null && roles.includes(me.role);
+  // The live stream, while signed in; pages subscribe to it.
+  const [live, setLive] = useState<Live | null>(null);
+  const [connected, setConnected] = useState(false);
+  useEffect(() => {
+    if (!token) return;
+    const hub = new Live();
+    setLive(hub);
+    const stop = api.events((e, d) => hub.dispatch(e, d), setConnected);
+    return () => {
+      stop();
+      setLive(null);
+      setConnected(false);
+    };
+  }, [api]);
   const t = dictionaries[lang];
   useEffect(() => saveLang(lang), [lang]);
 
@@ -50,6 +66,8 @@ export function App() {
 
   return (
     <LangContext.Provider value={{ lang, t, locale: LOCALES[lang] }}>
+      <LiveContext.Provider value={live}>
+      <a class="skip" href="#main" onClick={(e) => (e.preventDefault(), document.getElementById('main')?.focus())}>{t.skipToContent}</a>
       <header class="top">
         <a class="brand" href="#/">
           <strong>{t.appName}</strong> <span>{t.tagline}</span>
@@ -58,6 +76,7 @@ export function App() {
           <nav aria-label="main">
             <a href="#/" aria-current={route === '/' ? 'page' : undefined}>{t.navDashboard}</a>
             <a href="#/schedules" aria-current={route.startsWith('/schedules') ? 'page' : undefined}>{t.navSchedules}</a>
+            <a href="#/content" aria-current={route.startsWith('/content') ? 'page' : undefined}>{t.navContent}</a>
             <a href="#/alerts" aria-current={route.startsWith('/alerts') ? 'page' : undefined}>{t.navAlerts}</a>
             <a href="#/devices" aria-current={route.startsWith('/devices') ? 'page' : undefined}>{t.navDevices}</a>
             <a href="#/reports" aria-current={route.startsWith('/reports') ? 'page' : undefined}>{t.navReports}</a>
@@ -65,27 +84,35 @@ export function App() {
           </nav>
         )}
         <div class="tools">
+          {token && (
+            <span class={`live ${connected ? 'on' : 'off'}`} data-testid="live-status" role="status">
+              {connected ? t.liveOn : t.liveOff}
+            </span>
+          )}
           <button type="button" class="link" onClick={switchLang} lang={lang === 'vi' ? 'en' : 'vi'} data-testid="lang-switch">{t.language}</button>
           {token && <button type="button" class="link" onClick={() => void logout()}>{t.logout}</button>}
         </div>
       </header>
-      <main>
+      <main id="main" tabIndex={-1}>
         {!token ? (
           <LoginPage api={api} onLogin={onLogin} />
         ) : route.startsWith('/schedules') ? (
           <SchedulesPage api={api} me={me} onUnauthorized={() => void logout()} />
+        ) : route.startsWith('/content') ? (
+          <ContentPage api={api} me={me} onUnauthorized={() => void logout()} />
         ) : route.startsWith('/admin') ? (
-          <AdminPage api={api} onUnauthorized={() => void logout()} />
+          <AdminPage api={api} me={me} onUnauthorized={() => void logout()} />
         ) : route.startsWith('/devices') ? (
-          <DevicesPage api={api} route={route} onUnauthorized={() => void logout()} />
+          <DevicesPage api={api} me={me} route={route} onUnauthorized={() => void logout()} />
         ) : route.startsWith('/reports') ? (
           <ReportsPage api={api} onUnauthorized={() => void logout()} />
         ) : route.startsWith('/alerts') ? (
-          <AlertsPage api={api} route={route} onUnauthorized={() => void logout()} />
+          <AlertsPage api={api} me={me} route={route} onUnauthorized={() => void logout()} />
         ) : (
-          <DashboardPage api={api} onUnauthorized={() => void logout()} />
+          <DashboardPage api={api} me={me} onUnauthorized={() => void logout()} />
         )}
       </main>
+      </LiveContext.Provider>
     </LangContext.Provider>
   );
 }

@@ -44,3 +44,8 @@ export function isRole(value: string): value is Role {
 export function can(role: Role, permission: Permission): boolean {
   return GRANTS[role].includes(permission);
 }
+
+/** Everything a role may do (shown to the web console so it offers only what will be allowed). */
+export function permissionsOf(role: Role): readonly Permission[] {
+  return GRANTS[role];
+}

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { brokerError, type ServerCore } from '@loalang/broker';
+import { brokerError, permissionsOf, type ServerCore } from '@loalang/broker';
 import { LoginBody } from '../schemas.js';
 import { bearerToken, callerOf, requirePermission } from '../auth.js';
 import { auditEntryBase } from '../audit-hook.js';
@@ -34,6 +34,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async
   });
 
   app.get('/auth/me', { schema: { tags: ['auth'] }, preHandler: requirePermission(core, 'areas:read') }, async (request) => {
-    return callerOf(request).user;
+    const { user } = callerOf(request);
+    return { ...user, permissions: permissionsOf(user.role) };
   });
 };

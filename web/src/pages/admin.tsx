@@ -1,12 +1,13 @@
-/** Administration: users and roles in the admin's area, and the audit log. */
+/** Administration: users and roles in the admin's area (add, change role, reset password, disable), the area tree with quiet hours, and the audit log. */
 import { useEffect, useState } from 'preact/hooks';
 import type { Api, Area, AuditEntry, Me, User } from '../api.js';
 import { useT } from '../i18n.js';
 import { onLoadError } from './errors.js';
+import { AreaSelect, treeOrder } from './shared.js';
 
 const ROLES: Me['role'][] = ['admin', 'alert-staff', 'operator', 'technician', 'viewer'];
 
-export function AdminPage({ api, onUnauthorized }: { api: Api; onUnauthorized: () => void }) {
+export function AdminPage({ api, me, onUnauthorized }: { api: Api; me: Me | null; onUnauthorized: () => void }) {
   const { t, lang, locale } = useT();
   const [users, setUsers] = useState<User[]>([]);
   const [areas, setAreas] = useState<Area[]>([]);
@@ -36,14 +37,17 @@ export function AdminPage({ api, onUnauthorized }: { api: Api; onUnauthorized: (
       fail(err);
     }
   };
-  const toggle = async (u: User) => {
+  const change = async (u: User, what: { disabled?: boolean; role?: Me['role']; password?: string }) => {
     try {
-      await api.updateUser(u.id, { disabled: !u.disabled });
+      await api.updateUser(u.id, what);
+      setMessage({ error: false, text: what.password ? t.passwordReset(u.username) : t.saved });
+      setResetting(null);
       load();
     } catch (err) {
       fail(err);
     }
   };
+  const [resetting, setResetting] = useState<{ id: string; password: string } | null>(null);
   const areaName = (id: string) => areas.find((a) => a.id === id)?.name ?? id;
 
   return (
@@ -59,10 +63,30 @@ export function AdminPage({ api, onUnauthorized }: { api: Api; onUnauthorized: (
               {users.map((u) => (
                 <tr key={u.id}>
                   <th scope="row">{u.username}</th>
-                  <td>{t.roles[u.role] ?? u.role}</td>
+                  <td>
+                    {u.id === me?.id ? (
+                      t.roles[u.role]
+                    ) : (
+                      <select aria-label={`${t.role}: ${u.username}`} value={u.role} onChange={(e) => void change(u, { role: e.currentTarget.value as Me['role'] })}>
+                        {ROLES.map((r) => (
+                          <option key={r} value={r}>{t.roles[r]}</option>
+                        ))}
+                      </select>
+                    )}
+                  </td>
                   <td>{areaName(u.areaId)}</td>
                   <td>{u.disabled ? t.disabled : ''}</td>
-                  <td><button type="button" onClick={() => void toggle(u)}>{u.disabled ? t.enable : t.disable}</button></td>
+                  <td class="row">
+                    {u.id !== me?.id && <button type="button" onClick={() => void change(u, { disabled: !u.disabled })}>{u.disabled ? t.enable : t.disable}</button>}
+                    {resetting?.id === u.id ? (
+                      <form class="row" onSubmit={(e) => (e.preventDefault(), void change(u, { password: resetting.password }))}>
+                        <input type="password" autoComplete="new-password" required minLength={10} aria-label={`${t.newPassword}: ${u.username}`} value={resetting.password} onInput={(e) => setResetting({ id: u.id, password: e.currentTarget.value })} />
+                        <button type="submit">{t.save}</button>
+                      </form>
+                    ) : (
+                      <button type="button" class="link" onClick={() => setResetting({ id: u.id, password: '' })}>{t.resetPassword}</button>
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -86,18 +110,23 @@ export function AdminPage({ api, onUnauthorized }: { api: Api; onUnauthorized: (
               ))}
             </select>
           </label>
-          <label>
-            {t.area}
-            <select name="user-area" value={form.areaId} onChange={(e) => setForm({ ...form, areaId: e.currentTarget.value })}>
-              {areas.map((a) => (
-                <option key={a.id} value={a.id}>{a.name}</option>
-              ))}
-            </select>
-          </label>
+          <AreaSelect areas={areas} value={form.areaId} onChange={(areaId) => setForm({ ...form, areaId })} all={false} />
           <button type="submit">{t.addUser}</button>
         </form>
         {message && <p role={message.error ? 'alert' : 'status'} class={message.error ? 'error' : ''}>{message.text}</p>}
+        <details>
+          <summary>{t.whatRolesDo}</summary>
+          <dl>
+            {ROLES.map((r) => (
+              <div key={r}>
+                <dt>{t.roles[r]}</dt>
+                <dd>{t.roleHelp[r]}</dd>
+              </div>
+            ))}
+          </dl>
+        </details>
       </section>
+      <Areas api={api} areas={areas} onChange={load} />
       <section class="card stack">
         <h2>{t.auditLog}</h2>
         <form
@@ -133,5 +162,66 @@ export function AdminPage({ api, onUnauthorized }: { api: Api; onUnauthorized: (
         </div>
       </section>
     </div>
+  );
+}
+
+/** The area tree: add an area under another, and set quiet hours (only emergencies play then). */
+function Areas({ api, areas, onChange }: { api: Api; areas: Area[]; onChange: () => void }) {
+  const { t, lang } = useT();
+  const [name, setName] = useState('');
+  const [parentId, setParentId] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const run = async (what: () => Promise<unknown>) => {
+    setError(null);
+    try {
+      await what();
+      onChange();
+    } catch (err) {
+      onLoadError(lang, () => undefined, setError)(err);
+    }
+  };
+  const parent = parentId || areas[0]?.id || '';
+  return (
+    <section class="card stack">
+      <h2>{t.areaTree}</h2>
+      <table data-testid="areas">
+        <thead>
+          <tr><th scope="col">{t.area}</th><th scope="col">{t.quietHours}</th></tr>
+        </thead>
+        <tbody>
+          {treeOrder(areas).map(({ area, depth }) => (
+            <tr key={area.id}>
+              <th scope="row" style={{ paddingLeft: `${depth + 0.5}rem` }}>{area.name}</th>
+              <td>
+                <QuietHours area={area} onSave={(quietHours) => void run(() => api.updateArea(area.id, { quietHours }))} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <form class="row filters" onSubmit={(e) => (e.preventDefault(), void run(() => api.createArea({ name: name.trim(), parentId: parent }).then(() => setName(''))))}>
+        <label>
+          {t.newAreaName}
+          <input name="area-name" required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </label>
+        <AreaSelect areas={areas} value={parent} onChange={setParentId} all={false} label={t.parentArea} />
+        <button type="submit">{t.addArea}</button>
+      </form>
+      {error && <p role="alert" class="error">{error}</p>}
+    </section>
+  );
+}
+
+function QuietHours({ area, onSave }: { area: Area; onSave: (q: Area['quietHours']) => void }) {
+  const { t } = useT();
+  const [from, setFrom] = useState(area.quietHours?.from ?? '');
+  const [to, setTo] = useState(area.quietHours?.to ?? '');
+  return (
+    <form class="row" onSubmit={(e) => (e.preventDefault(), onSave(from && to ? { from, to } : null))}>
+      <input type="time" aria-label={`${t.quietFrom}: ${area.name}`} value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
+      <span aria-hidden="true">–</span>
+      <input type="time" aria-label={`${t.quietTo}: ${area.name}`} value={to} onInput={(e) => setTo(e.currentTarget.value)} />
+      <button type="submit" class="link">{t.save}</button>
+    </form>
   );
 }

@@ -4,53 +4,26 @@
  * live delivery board (the server's event stream) with a cancel button.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import type { Api, AlertView, Area, Delivery, Device } from '../api.js';
+import type { Api, AlertView, Area, Delivery, Device, Me } from '../api.js';
 import { useT } from '../i18n.js';
 import { messageOf } from './errors.js';
-import { useAreasAndDevices } from './shared.js';
+import { Preview, subtree, treeOrder, useAreasAndDevices } from './shared.js';
 
 interface Props {
   api: Api;
+  me: Me | null;
   route: string;
   onUnauthorized: () => void;
 }
 
-export function AlertsPage({ api, route, onUnauthorized }: Props) {
+export function AlertsPage({ api, me, route, onUnauthorized }: Props) {
   const id = route.split('/')[2];
   const { areas, devices, error } = useAreasAndDevices(api, onUnauthorized);
   if (error) return <p role="alert" class="error">{error}</p>;
-  return id ? <DeliveryBoard api={api} id={id} devices={devices ?? []} /> : <Composer api={api} areas={areas} devices={devices ?? []} />;
+  return id ? <DeliveryBoard api={api} id={id} devices={devices ?? []} /> : <Composer api={api} me={me} areas={areas} devices={devices ?? []} />;
 }
 
-/** Areas in tree order with their depth, for an indented picker. */
-function treeOrder(areas: Area[]): { area: Area; depth: number }[] {
-  const out: { area: Area; depth: number }[] = [];
-  const ids = new Set(areas.map((a) => a.id));
-  const walk = (parent: string | null, depth: number) => {
-    for (const a of areas.filter((x) => (parent === null ? x.parentId === null || !ids.has(x.parentId) : x.parentId === parent))) {
-      out.push({ area: a, depth });
-      walk(a.id, depth + 1);
-    }
-  };
-  walk(null, 0);
-  return out;
-}
-
-function subtree(areas: Area[], roots: string[]): Set<string> {
-  const set = new Set(roots);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const a of areas) {
-      if (a.parentId && set.has(a.parentId) && !set.has(a.id)) {
-        set.add(a.id);
-        grew = true;
-      }
-    }
-  }
-  return set;
-}
-
-function Composer({ api, areas, devices }: { api: Api; areas: Area[]; devices: Device[] }) {
+function Composer({ api, me, areas, devices }: { api: Api; me: Me | null; areas: Area[]; devices: Device[] }) {
   const { t, lang } = useT();
   const [title, setTitle] = useState('');
   const [text, setText] = useState('');
@@ -59,6 +32,9 @@ function Composer({ api, areas, devices }: { api: Api; areas: Area[]; devices: D
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  // The spoken preview: the same audio is sent if the text has not changed since.
+  const [preview, setPreview] = useState<{ text: string; contentId: string; url: string } | null>(null);
+  const [speaking, setSpeaking] = useState(false);
   const tree = useMemo(() => treeOrder(areas), [areas]);
   const covered = useMemo(() => subtree(areas, chosen), [areas, chosen]);
   const sounding = devices.filter((d) => covered.has(d.areaId) && !d.disabled).length;
@@ -79,10 +55,24 @@ function Composer({ api, areas, devices }: { api: Api; areas: Area[]; devices: D
     setError(null);
     setConfirming(true);
   };
+  const listen = async () => {
+    if (!text.trim()) return setError(t.needText);
+    setError(null);
+    setSpeaking(true);
+    try {
+      const item = await api.speak(title.trim() || text.trim().slice(0, 80), text.trim(), me?.areaId ?? '');
+      setPreview({ text: text.trim(), contentId: item.id, url: await api.audioUrl(item.id) });
+    } catch (err) {
+      setError(messageOf(err, lang));
+    } finally {
+      setSpeaking(false);
+    }
+  };
   const send = async () => {
     setBusy(true);
     try {
-      const alert = await api.createAlert({ ...(title.trim() ? { title: title.trim() } : {}), text: text.trim(), targets: { areaIds: chosen, deviceIds: [] }, repeat });
+      const what = preview?.text === text.trim() ? { contentId: preview.contentId } : { text: text.trim() };
+      const alert = await api.createAlert({ ...(title.trim() ? { title: title.trim() } : {}), ...what, targets: { areaIds: chosen, deviceIds: [] }, repeat });
       location.hash = `#/alerts/${alert.id}`;
     } catch (err) {
       setError(messageOf(err, lang));
@@ -103,6 +93,10 @@ function Composer({ api, areas, devices }: { api: Api; areas: Area[]; devices: D
         {t.alertText}
         <textarea name="text" rows={4} maxLength={5000} required value={text} onInput={(e) => setText(e.currentTarget.value)} />
       </label>
+      <div class="row">
+        <button type="button" disabled={speaking} aria-busy={speaking} onClick={() => void listen()}>{speaking ? t.speaking : t.listen}</button>
+        {preview?.text === text.trim() && <Preview url={preview.url} testId="alert-preview" />}
+      </div>
       <fieldset>
         <legend>{t.alertTargets}</legend>
         {tree.map(({ area, depth }) => (

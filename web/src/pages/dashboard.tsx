@@ -1,6 +1,7 @@
-/** Overview: online, offline, playing and alarm counts per area, and the recent alerts. */
+/** Overview: online, offline, playing and alarm counts per area, today's programme and the recent alerts, kept live. */
 import { useEffect, useState } from 'preact/hooks';
-import type { Alarm, Alert, Api, Area, Device } from '../api.js';
+import type { Alarm, Alert, Api, Area, Device, Me, TimelinePlay } from '../api.js';
+import { mergeDevices, useLive } from '../live.js';
 import { useT } from '../i18n.js';
 import { onLoadError } from './errors.js';
 
@@ -9,25 +10,39 @@ interface Data {
   devices: Device[];
   alarms: Alarm[];
   alerts: Alert[];
+  today: TimelinePlay[];
 }
 
-export function DashboardPage({ api, onUnauthorized }: { api: Api; onUnauthorized: () => void }) {
+export function DashboardPage({ api, me, onUnauthorized }: { api: Api; me: Me | null; onUnauthorized: () => void }) {
   const { t, lang, locale } = useT();
   const [data, setData] = useState<Data | null>(null);
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
     let live = true;
-    const load = () =>
-      Promise.all([api.areas(), api.devices(), api.activeAlarms(), api.alerts()]).then(
-        ([areas, devices, alarms, alerts]) => live && setData({ areas, devices, alarms, alerts }),
-        onLoadError(lang, onUnauthorized, setError),
-      );
-    void load();
+    if (!me) return;
+    const from = new Date();
+    from.setHours(0, 0, 0, 0);
+    const to = new Date(from.getTime() + 86400_000);
+    Promise.all([api.areas(), api.devices(), api.activeAlarms(), api.alerts(), api.areaTimeline(me.areaId, from.toISOString(), to.toISOString())]).then(
+      ([areas, devices, alarms, alerts, today]) => live && setData({ areas, devices, alarms, alerts, today }),
+      onLoadError(lang, onUnauthorized, setError),
+    );
     return () => {
       live = false;
     };
-  }, [api]);
+  }, [api, me]);
+  useLive((event, payload) => {
+    if (event === 'devices') setData((d) => d && { ...d, devices: mergeDevices(d.devices, payload as Device[]) });
+    if (event === 'alarm') {
+      const { type, alarm } = payload as { type: string; alarm: Alarm };
+      setData((d) => d && { ...d, alarms: type === 'raised' ? [alarm, ...d.alarms.filter((a) => a.id !== alarm.id)] : d.alarms.filter((a) => a.id !== alarm.id) });
+    }
+    if (event === 'alert') {
+      const alert = payload as Alert;
+      setData((d) => d && { ...d, alerts: [alert, ...d.alerts.filter((a) => a.id !== alert.id)].sort((a, b) => b.createdAt.localeCompare(a.createdAt)) });
+    }
+  });
 
   if (error) return <p role="alert" class="error">{error}</p>;
   if (!data) return <p aria-busy="true">…</p>;
@@ -54,6 +69,18 @@ export function DashboardPage({ api, onUnauthorized }: { api: Api; onUnauthorize
         <Tile label={t.playing} value={sum('playing')} kind="info" />
         <Tile label={t.alarms} value={data.alarms.length} kind={data.alarms.length ? 'bad' : 'ok'} />
       </section>
+      {data.alarms.length > 0 && (
+        <section class="card" aria-live="polite">
+          <h2>{t.alarms}</h2>
+          <ul class="plain" data-testid="alarms">
+            {data.alarms.slice(0, 10).map((a) => (
+              <li key={a.id} class="bad">
+                <a href={`#/devices/${a.deviceId}`}>{a.deviceName}</a>: {lang === 'vi' ? a.labelVi : a.label}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       <section class="card">
         <table>
           <thead>
@@ -72,6 +99,25 @@ export function DashboardPage({ api, onUnauthorized }: { api: Api; onUnauthorize
             ))}
           </tbody>
         </table>
+      </section>
+      <section class="card">
+        <h2>{t.todayProgramme}</h2>
+        {data.today.length === 0 ? (
+          <p>{t.noPlays}</p>
+        ) : (
+          <table data-testid="today">
+            <tbody>
+              {data.today.map((p) => (
+                <tr key={p.playId} data-status={p.scheduleStatus} class={Date.parse(p.endAt) < Date.now() ? 'past' : ''}>
+                  <td><time dateTime={p.startAt}>{new Date(p.startAt).toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' })}</time></td>
+                  <th scope="row">{p.scheduleTitle}</th>
+                  <td>{t.speakers(p.devices ?? 0)}</td>
+                  <td>{p.scheduleStatus === 'pending' ? t.pending : ''}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
       </section>
       <section class="card">
         <h2>{t.recentAlerts}</h2>

@@ -1,100 +1,153 @@
 /**
- * Devices for technicians: a list with filters (area, status, name), and a device's page with
- * its health over the last 24 hours and remote commands with their results.
+ * Areas and devices for technicians: the area tree with counts, a list with filters (area,
+ * status, name), speakers on a map, and a device's page with its health over the last 24
+ * hours, its position and remote commands with their results. Everything updates live.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import type { Api, Area, CommandRecord, Device, Telemetry } from '../api.js';
+import type { Api, Area, CommandRecord, Device, Me, Telemetry } from '../api.js';
 import { useT } from '../i18n.js';
+import { useLive } from '../live.js';
 import { messageOf } from './errors.js';
-import { AreaSelect, useAreasAndDevices } from './shared.js';
+import { DeviceMap } from './map.js';
+import { AreaSelect, may, subtree, treeOrder, useAreasAndDevices } from './shared.js';
 
 interface Props {
   api: Api;
+  me: Me | null;
   route: string;
   onUnauthorized: () => void;
 }
 
-export function DevicesPage({ api, route, onUnauthorized }: Props) {
+export function DevicesPage({ api, me, route, onUnauthorized }: Props) {
   const id = route.split('/')[2];
   const { areas, devices, error } = useAreasAndDevices(api, onUnauthorized);
   if (error) return <p role="alert" class="error">{error}</p>;
   if (!devices) return <p aria-busy="true">…</p>;
-  return id ? <DeviceDetail api={api} id={id} areas={areas} /> : <DeviceList areas={areas} devices={devices} />;
+  const listed = devices.find((d) => d.id === id);
+  return id ? <DeviceDetail api={api} me={me} id={id} listed={listed} areas={areas} /> : <DeviceList api={api} areas={areas} devices={devices} />;
 }
 
-function DeviceList({ areas, devices }: { areas: Area[]; devices: Device[] }) {
+function DeviceList({ api, areas, devices }: { api: Api; areas: Area[]; devices: Device[] }) {
   const { t, locale } = useT();
   const [areaId, setAreaId] = useState('');
   const [status, setStatus] = useState('');
   const [q, setQ] = useState('');
+  const [map, setMap] = useState<{ mapTileUrl: string | null; mapAttribution: string | null }>({ mapTileUrl: null, mapAttribution: null });
+  useEffect(() => void api.settings().then(setMap, () => undefined), [api]);
   const areaNames = useMemo(() => new Map(areas.map((a) => [a.id, a.name])), [areas]);
+  const inArea = useMemo(() => (areaId ? subtree(areas, [areaId]) : null), [areas, areaId]);
   const shown = devices.filter(
-    (d) => (!areaId || d.areaId === areaId) && (!status || (status === 'online') === d.online) && (!q || d.name.toLocaleLowerCase('vi').includes(q.toLocaleLowerCase('vi'))),
+    (d) => (!inArea || inArea.has(d.areaId)) && (!status || (status === 'online') === d.online) && (!q || d.name.toLocaleLowerCase('vi').includes(q.toLocaleLowerCase('vi'))),
   );
+  const counts = useMemo(() => {
+    const out = new Map<string, { total: number; online: number }>();
+    for (const a of areas) {
+      const below = subtree(areas, [a.id]);
+      const ds = devices.filter((d) => below.has(d.areaId));
+      out.set(a.id, { total: ds.length, online: ds.filter((d) => d.online).length });
+    }
+    return out;
+  }, [areas, devices]);
   return (
-    <div class="stack">
-      <form class="card row filters" onSubmit={(e) => e.preventDefault()}>
-        <h1>{t.navDevices}</h1>
-        <AreaSelect areas={areas} value={areaId} onChange={setAreaId} />
-        <label>
-          {t.status}
-          <select name="status" value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
-            <option value="">{t.all}</option>
-            <option value="online">{t.online}</option>
-            <option value="offline">{t.offline}</option>
-          </select>
-        </label>
-        <label>
-          {t.search}
-          <input type="search" name="q" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
-        </label>
-      </form>
-      <section class="card scroll">
-        <table data-testid="devices">
-          <thead>
-            <tr><th scope="col">{t.device}</th><th scope="col">{t.area}</th><th scope="col">{t.status}</th><th scope="col">{t.playing}</th><th scope="col">{t.lastSeen}</th></tr>
-          </thead>
-          <tbody>
-            {shown.map((d) => (
-              <tr key={d.id}>
-                <th scope="row"><a href={`#/devices/${d.id}`}>{d.name}</a></th>
-                <td>{areaNames.get(d.areaId) ?? ''}</td>
-                <td class={d.online ? 'state-finished' : 'state-offline'}>{d.online ? t.online : t.offline}</td>
-                <td>{d.online && d.latestTelemetry?.playing ? '▶' : ''}</td>
-                <td>{d.lastSeenAt ? new Date(d.lastSeenAt).toLocaleString(locale) : ''}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </section>
+    <div class="split">
+      <nav class="card tree" aria-label={t.areaTree}>
+        <h2>{t.areaTree}</h2>
+        <ul class="plain">
+          <li>
+            <button type="button" class="link" aria-pressed={areaId === ''} onClick={() => setAreaId('')}>{t.allAreas}</button>
+          </li>
+          {treeOrder(areas).map(({ area, depth }) => {
+            const c = counts.get(area.id) ?? { total: 0, online: 0 };
+            return (
+              <li key={area.id} style={{ paddingLeft: `${depth}rem` }}>
+                <button type="button" class="link" aria-pressed={areaId === area.id} onClick={() => setAreaId(area.id)} data-testid={`tree-${area.id}`}>
+                  {area.name} <small class={c.online < c.total ? 'bad' : ''}>{c.online}/{c.total}</small>
+                </button>
+              </li>
+            );
+          })}
+        </ul>
+      </nav>
+      <div class="stack">
+        <form class="card row filters" onSubmit={(e) => e.preventDefault()}>
+          <h1>{t.navDevices}</h1>
+          <AreaSelect areas={areas} value={areaId} onChange={setAreaId} />
+          <label>
+            {t.status}
+            <select name="status" value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
+              <option value="">{t.all}</option>
+              <option value="online">{t.online}</option>
+              <option value="offline">{t.offline}</option>
+            </select>
+          </label>
+          <label>
+            {t.search}
+            <input type="search" name="q" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+          </label>
+        </form>
+        <section class="card scroll">
+          <table data-testid="devices">
+            <thead>
+              <tr><th scope="col">{t.device}</th><th scope="col">{t.area}</th><th scope="col">{t.status}</th><th scope="col">{t.playing}</th><th scope="col">{t.lastSeen}</th></tr>
+            </thead>
+            <tbody>
+              {shown.map((d) => (
+                <tr key={d.id} data-online={String(d.online)}>
+                  <th scope="row"><a href={`#/devices/${d.id}`}>{d.name}</a></th>
+                  <td>{areaNames.get(d.areaId) ?? ''}</td>
+                  <td class={d.online ? 'state-finished' : 'state-offline'}>{d.online ? t.online : t.offline}</td>
+                  <td>{d.online && d.latestTelemetry?.playing ? '▶' : ''}</td>
+                  <td>{d.lastSeenAt ? new Date(d.lastSeenAt).toLocaleString(locale) : ''}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+        <section class="card">
+          <h2>{t.map}</h2>
+          <DeviceMap devices={shown} tileUrl={map.mapTileUrl} attribution={map.mapAttribution} />
+        </section>
+      </div>
     </div>
   );
 }
 
-function DeviceDetail({ api, id, areas }: { api: Api; id: string; areas: Area[] }) {
+function DeviceDetail({ api, me, id, listed, areas }: { api: Api; me: Me | null; id: string; listed: Device | undefined; areas: Area[] }) {
   const { t, lang, locale } = useT();
-  const [device, setDevice] = useState<Device | null>(null);
+  const [fetched, setFetched] = useState<Device | null>(null);
   const [series, setSeries] = useState<{ at: string; telemetry: Telemetry }[]>([]);
   const [commands, setCommands] = useState<CommandRecord[]>([]);
   const [volume, setVolume] = useState(80);
   const [error, setError] = useState<string | null>(null);
-  const refreshCommands = () => api.commands(id).then(setCommands, () => undefined);
+  // The list the live stream keeps up to date wins over the first fetch.
+  const device = listed ?? fetched;
 
   useEffect(() => {
     Promise.all([api.device(id), api.telemetry(id)]).then(([d, tel]) => {
-      setDevice(d);
+      setFetched(d);
       setSeries(tel);
     }, (err: unknown) => setError(messageOf(err, lang)));
-    void refreshCommands();
+    void api.commands(id).then(setCommands, () => undefined);
   }, [api, id]);
+  // Results arrive on the live stream; new telemetry extends the charts.
+  useLive((event, data) => {
+    if (event === 'command') {
+      const c = data as CommandRecord & { deviceId: string };
+      if (c.deviceId === id) setCommands((list) => [c, ...list.filter((x) => x.id !== c.id)]);
+    }
+    if (event === 'devices') {
+      const d = (data as Device[]).find((x) => x.id === id);
+      const tel = d?.latestTelemetry;
+      if (tel) setSeries((s) => (s.at(-1)?.at === tel.at ? s : [...s, { at: tel.at, telemetry: tel }]));
+    }
+  });
 
   const send = async (type: string, params: Record<string, number> = {}) => {
     setError(null);
     try {
-      await api.command(id, type, params);
-      // The result comes back from the speaker within seconds: look a few times, then stop.
-      for (const wait of [500, 1500, 3000, 6000]) setTimeout(() => void refreshCommands(), wait);
-      void refreshCommands();
+      const issued = await api.command(id, type, params);
+      // The result may have come on the live stream before this answer: keep it.
+      setCommands((list) => (list.some((x) => x.id === issued.id) ? list : [issued, ...list]));
     } catch (err) {
       setError(messageOf(err, lang));
     }
@@ -107,7 +160,7 @@ function DeviceDetail({ api, id, areas }: { api: Api; id: string; areas: Area[] 
       <section class="card">
         <h1>{device.name}</h1>
         <p>
-          {areas.find((a) => a.id === device.areaId)?.name} · <span class={device.online ? 'state-finished' : 'state-offline'}>{device.online ? t.online : t.offline}</span>
+          {areas.find((a) => a.id === device.areaId)?.name} · <span class={device.online ? 'state-finished' : 'state-offline'} data-testid="device-online">{device.online ? t.online : t.offline}</span>
           {device.agentVersion ? ` · ${t.version} ${device.agentVersion}` : ''}
           {device.lastSeenAt ? ` · ${t.lastSeen} ${new Date(device.lastSeenAt).toLocaleString(locale)}` : ''}
         </p>
@@ -123,32 +176,67 @@ function DeviceDetail({ api, id, areas }: { api: Api; id: string; areas: Area[] 
           </div>
         )}
       </section>
-      <section class="card stack">
-        <h2>{t.commands}</h2>
-        <div class="row">
-          <button type="button" onClick={() => void send('test-tone')}>{t.testTone}</button>
-          <button type="button" onClick={() => void send('amp-test')}>{t.ampTest}</button>
-          <label class="inline">
-            {t.volume}
-            <input type="number" min={0} max={100} value={volume} onInput={(e) => setVolume(Number(e.currentTarget.value))} />
-          </label>
-          <button type="button" onClick={() => void send('volume', { volume })}>{t.setVolume}</button>
-        </div>
-        {error && <p role="alert" class="error">{error}</p>}
-        <table data-testid="commands">
-          <tbody>
-            {commands.slice(0, 10).map((c) => (
-              <tr key={c.id} data-status={c.status}>
-                <td>{new Date(c.issuedAt).toLocaleTimeString(locale)}</td>
-                <th scope="row">{c.type}</th>
-                <td class={c.status === 'succeeded' ? 'state-finished' : c.status === 'sent' ? '' : 'state-failed'}>{t.commandStatus[c.status] ?? c.status}</td>
-                <td>{c.result?.error?.message ?? ''}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </section>
+      {may(me, 'devices:command') && (
+        <section class="card stack">
+          <h2>{t.commands}</h2>
+          <div class="row">
+            <button type="button" onClick={() => void send('test-tone')}>{t.testTone}</button>
+            <button type="button" onClick={() => void send('amp-test')}>{t.ampTest}</button>
+            <label class="inline">
+              {t.volume}
+              <input type="number" min={0} max={100} value={volume} onInput={(e) => setVolume(Number(e.currentTarget.value))} />
+            </label>
+            <button type="button" onClick={() => void send('volume', { volume })}>{t.setVolume}</button>
+          </div>
+          {error && <p role="alert" class="error">{error}</p>}
+          <table data-testid="commands">
+            <tbody>
+              {commands.slice(0, 10).map((c) => (
+                <tr key={c.id} data-status={c.status}>
+                  <td>{new Date(c.issuedAt).toLocaleTimeString(locale)}</td>
+                  <th scope="row">{c.type}</th>
+                  <td class={c.status === 'succeeded' ? 'state-finished' : c.status === 'sent' ? '' : 'state-failed'}>{t.commandStatus[c.status] ?? c.status}</td>
+                  <td>{c.result?.error?.message ?? ''}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      )}
+      {may(me, 'devices:write') && <PositionForm api={api} device={device} onSaved={setFetched} />}
     </div>
+  );
+}
+
+/** The speaker's GPS position (decimal degrees), for the map. */
+function PositionForm({ api, device, onSaved }: { api: Api; device: Device; onSaved: (d: Device) => void }) {
+  const { t, lang } = useT();
+  const [lat, setLat] = useState(device.position ? String(device.position.lat) : '');
+  const [lon, setLon] = useState(device.position ? String(device.position.lon) : '');
+  const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+  const save = async (e: Event) => {
+    e.preventDefault();
+    try {
+      onSaved(await api.updateDevice(device.id, { position: lat && lon ? { lat: Number(lat), lon: Number(lon) } : null }));
+      setMessage({ error: false, text: t.saved });
+    } catch (err) {
+      setMessage({ error: true, text: messageOf(err, lang) });
+    }
+  };
+  return (
+    <form class="card row filters" onSubmit={(e) => void save(e)}>
+      <h2>{t.position}</h2>
+      <label>
+        {t.latitude}
+        <input name="lat" inputMode="decimal" pattern="-?[0-9]{1,2}(\.[0-9]+)?" value={lat} onInput={(e) => setLat(e.currentTarget.value)} />
+      </label>
+      <label>
+        {t.longitude}
+        <input name="lon" inputMode="decimal" pattern="-?[0-9]{1,3}(\.[0-9]+)?" value={lon} onInput={(e) => setLon(e.currentTarget.value)} />
+      </label>
+      <button type="submit">{t.save}</button>
+      {message && <p role={message.error ? 'alert' : 'status'} class={message.error ? 'error' : ''}>{message.text}</p>}
+    </form>
   );
 }
 

@@ -4,8 +4,8 @@ import type { Api, Area, DailyRow, Device, PlayReport, ReportFilter } from '../a
 import { useT } from '../i18n.js';
 import { onLoadError } from './errors.js';
 import { AreaSelect } from './shared.js';
+import { localDate as day } from '../dates.js';
 
-const day = (d: Date) => d.toISOString().slice(0, 10);
 
 export function ReportsPage({ api, onUnauthorized }: { api: Api; onUnauthorized: () => void }) {
   const { t, lang, locale } = useT();

@@ -1,13 +1,15 @@
 /**
- * Schedules for commune operators: compose a bulletin read out by the speech engine and hear
- * it, schedule it (once, daily or weekly) with the server's conflict and quiet-hour checks,
- * approve what waits, and see the next seven days of one speaker.
+ * Schedules for commune operators: pick a recording, a bulletin or a live source, say when
+ * (once, daily, weekly, monthly or a cron expression, until a date), and see before saving how
+ * many speakers it reaches and any quiet-hour or conflict problem. Edit or delete schedules,
+ * approve what waits (the approval queue), and see the week's calendar of an area or a speaker.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import type { Api, ContentItem, Me, Recurrence, Schedule, TimelinePlay } from '../api.js';
+import type { Api, Area, ContentItem, Me, NewSchedule, Recurrence, Schedule, ScheduleCheck, StreamSource, TimelinePlay } from '../api.js';
 import { useT } from '../i18n.js';
 import { messageOf } from './errors.js';
-import { AreaSelect, useAreasAndDevices } from './shared.js';
+import { AreaSelect, may, treeOrder, useAreasAndDevices } from './shared.js';
+import { localInput, localTime } from '../dates.js';
 
 interface Props {
   api: Api;
@@ -15,217 +17,383 @@ interface Props {
   onUnauthorized: () => void;
 }
 
-const pad = (n: number) => String(n).padStart(2, '0');
-const localInput = (d: Date) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+const DAY = 86400_000;
+
+type Kind = 'once' | 'daily' | 'weekly' | 'monthly' | 'cron';
+
+/** The form's fields: what the operator edits. */
+interface Form {
+  title: string;
+  areaId: string;
+  source: string; // `content:<id>` or `stream:<id>`
+  streamMinutes: number;
+  start: string; // datetime-local
+  kind: Kind;
+  days: number[];
+  dayOfMonth: number;
+  cron: string;
+  until: string; // YYYY-MM-DD or ''
+  repeat: number;
+  priority: 'normal' | 'priority';
+}
+
+const emptyForm = (areaId: string): Form => ({
+  title: '',
+  areaId,
+  source: '',
+  streamMinutes: 30,
+  start: localInput(new Date(Date.now() + 3600_000)),
+  kind: 'once',
+  days: [],
+  dayOfMonth: 1,
+  cron: '0 6 * * 1-5',
+  until: '',
+  repeat: 1,
+  priority: 'normal',
+});
+
+function formOf(s: Schedule, streams: StreamSource[]): Form {
+  const item = s.items[0];
+  const stream = item && 'streamUrl' in item ? streams.find((x) => x.url === item.streamUrl) : undefined;
+  const r = s.recurrence;
+  return {
+    title: s.title,
+    areaId: s.targets.areaIds[0] ?? s.areaId,
+    source: item && 'contentId' in item ? `content:${item.contentId}` : stream ? `stream:${stream.id}` : '',
+    streamMinutes: item && 'durationSec' in item ? Math.round(item.durationSec / 60) : 30,
+    start: localInput(new Date(s.start)),
+    kind: r?.type ?? 'once',
+    days: r?.type === 'weekly' ? r.days : [],
+    dayOfMonth: r?.type === 'monthly' ? r.dayOfMonth : 1,
+    cron: r?.type === 'cron' ? r.cron : '0 6 * * 1-5',
+    until: r?.validTo ?? '',
+    repeat: s.repeat.count,
+    priority: s.priority === 'priority' ? 'priority' : 'normal',
+  };
+}
+
+/** The API body for a form, or null while it is incomplete. */
+function scheduleOf(f: Form, streams: StreamSource[]): NewSchedule | null {
+  if (!f.title.trim() || !f.source || !f.areaId || !f.start) return null;
+  const at = new Date(f.start);
+  if (Number.isNaN(at.getTime())) return null;
+  const time = localTime(at);
+  const dates = f.until ? { validTo: f.until } : {};
+  const recurrence: Recurrence | null =
+    f.kind === 'daily'
+      ? { type: 'daily', time, ...dates }
+      : f.kind === 'weekly'
+        ? { type: 'weekly', time, days: f.days.length ? [...f.days].sort() : [((at.getDay() + 6) % 7) + 1], ...dates }
+        : f.kind === 'monthly'
+          ? { type: 'monthly', time, dayOfMonth: f.dayOfMonth, ...dates }
+          : f.kind === 'cron'
+            ? { type: 'cron', cron: f.cron.trim(), ...dates }
+            : null;
+  const [type, id] = f.source.split(':') as [string, string];
+  const stream = type === 'stream' ? streams.find((s) => s.id === id) : undefined;
+  if (type === 'stream' && !stream) return null;
+  const items = stream ? [{ streamUrl: stream.url, durationSec: Math.max(1, f.streamMinutes) * 60 }] : [{ contentId: id }];
+  return { title: f.title.trim(), areaId: f.areaId, items, targets: { areaIds: [f.areaId], deviceIds: [] }, start: at.toISOString(), recurrence, repeat: { count: f.repeat, gapSec: 5 }, priority: f.priority };
+}
 
 export function SchedulesPage({ api, me, onUnauthorized }: Props) {
   const { t, lang, locale } = useT();
   const { areas, devices } = useAreasAndDevices(api, onUnauthorized);
   const [content, setContent] = useState<ContentItem[]>([]);
+  const [streams, setStreams] = useState<StreamSource[]>([]);
   const [schedules, setSchedules] = useState<Schedule[]>([]);
+  const [editing, setEditing] = useState<Schedule | null>(null);
   const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
   const fail = (err: unknown) => setMessage({ error: true, text: messageOf(err, lang) });
-  const reload = () => Promise.all([api.content(), api.schedules()]).then(([c, s]) => (setContent(c), setSchedules(s)), fail);
+  const reload = () => Promise.all([api.content(), api.streams(), api.schedules()]).then(([c, st, s]) => (setContent(c), setStreams(st.sources), setSchedules(s)), fail);
   useEffect(() => void reload(), [api]);
 
-  // Bulletin
-  const [bTitle, setBTitle] = useState('');
-  const [bText, setBText] = useState('');
-  const [preview, setPreview] = useState<string | null>(null);
-  // Schedule
-  const [title, setTitle] = useState('');
-  const [areaId, setAreaId] = useState('');
-  const [contentId, setContentId] = useState('');
-  const [start, setStart] = useState(localInput(new Date(Date.now() + 3600_000)));
-  const [kind, setKind] = useState<'once' | 'daily' | 'weekly'>('once');
-  const [days, setDays] = useState<number[]>([]);
-  const [repeat, setRepeat] = useState(1);
-  const [priority, setPriority] = useState<'normal' | 'priority'>('normal');
-  const area = areaId || me?.areaId || '';
-
-  const makeBulletin = async (e: Event) => {
-    e.preventDefault();
+  const act = async (what: () => Promise<unknown>) => {
     setMessage(null);
     try {
-      const item = await api.speak(bTitle.trim() || bText.slice(0, 60), bText, area);
-      await reload();
-      setContentId(item.id);
-      if (!title) setTitle(item.title);
-      setPreview(await api.audioUrl(item.id));
-    } catch (err) {
-      fail(err);
-    }
-  };
-
-  const save = async (e: Event) => {
-    e.preventDefault();
-    setMessage(null);
-    const at = new Date(start);
-    const time = `${pad(at.getHours())}:${pad(at.getMinutes())}`;
-    const recurrence: Recurrence | null = kind === 'daily' ? { type: 'daily', time } : kind === 'weekly' ? { type: 'weekly', time, days: days.length ? days : [((at.getDay() + 6) % 7) + 1] } : null;
-    try {
-      await api.createSchedule({ title: title.trim(), areaId: area, items: [{ contentId }], targets: { areaIds: [area], deviceIds: [] }, start: at.toISOString(), recurrence, repeat: { count: repeat, gapSec: 5 }, priority });
-      setMessage({ error: false, text: t.saved });
+      await what();
       await reload();
     } catch (err) {
       fail(err);
     }
   };
-
-  const approve = async (id: string) => {
-    try {
-      await api.approve(id);
-      await reload();
-    } catch (err) {
-      fail(err);
-    }
-  };
-
-  const canApprove = me?.role === 'admin';
+  const remove = (s: Schedule) => confirm(t.confirmDelete(s.title)) && void act(() => api.deleteSchedule(s.id));
+  const canApprove = may(me, 'schedules:approve');
+  const canWrite = may(me, 'schedules:write');
   const pending = schedules.filter((s) => s.status === 'pending');
+  const summary = (s: Schedule) => {
+    const r = s.recurrence;
+    const when = new Date(s.start).toLocaleString(locale, { dateStyle: 'short', timeStyle: 'short' });
+    if (!r) return `${t.once} · ${when}`;
+    const time = 'time' in r ? r.time : r.cron;
+    const what = r.type === 'weekly' ? `${t.weekly} (${r.days.map((d) => t.weekdays[d - 1]).join(', ')})` : r.type === 'monthly' ? t.monthlyOn(r.dayOfMonth) : r.type === 'cron' ? t.cronKind : t.daily;
+    return `${what} · ${time}${r.validTo ? ` · ${t.until} ${r.validTo}` : ''}`;
+  };
+
+  const row = (s: Schedule) => (
+    <tr key={s.id} data-status={s.status}>
+      <th scope="row">{s.title}</th>
+      <td>{summary(s)}</td>
+      <td>{areas.find((a) => a.id === (s.targets.areaIds[0] ?? s.areaId))?.name ?? ''}</td>
+      <td>{t.priorities[s.priority]}</td>
+      <td>{s.status === 'approved' ? t.approved : t.pending}</td>
+      <td class="row">
+        {s.status === 'pending' && canApprove && <button type="button" onClick={() => void act(() => api.approve(s.id))}>{t.approve}</button>}
+        {canWrite && <button type="button" class="link" onClick={() => (setEditing(s), scrollTo({ top: 0 }))}>{t.edit}</button>}
+        {canWrite && <button type="button" class="link" onClick={() => remove(s)}>{t.delete}</button>}
+      </td>
+    </tr>
+  );
+
   return (
     <div class="stack">
       {message && <p role={message.error ? 'alert' : 'status'} class={message.error ? 'error card' : 'card'}>{message.text}</p>}
-      <form class="card stack" onSubmit={(e) => void makeBulletin(e)}>
-        <h1>{t.bulletin}</h1>
-        <label>
-          {t.alertTitle}
-          <input name="bulletin-title" value={bTitle} maxLength={200} onInput={(e) => setBTitle(e.currentTarget.value)} />
-        </label>
-        <label>
-          {t.bulletinText}
-          <textarea name="bulletin-text" rows={4} required maxLength={5000} value={bText} onInput={(e) => setBText(e.currentTarget.value)} />
-        </label>
-        <div class="row">
-          <button type="submit">{t.makeAudio}</button>
-          {preview && (
-            <label class="inline">
-              {t.preview}
-              <audio controls src={preview} data-testid="preview" />
-            </label>
-          )}
-        </div>
-      </form>
+      {canWrite && me && (
+        <ScheduleForm
+          key={editing?.id ?? 'new'}
+          api={api}
+          areas={areas}
+          content={content}
+          streams={streams}
+          initial={editing ? formOf(editing, streams) : emptyForm(me.areaId)}
+          editingId={editing?.id ?? null}
+          onSaved={(s) => {
+            setEditing(null);
+            setMessage({ error: false, text: s.status === 'pending' ? `${t.saved} ${t.waitsApproval}` : t.saved });
+            void reload();
+          }}
+          onCancel={() => setEditing(null)}
+        />
+      )}
+      <section class="card stack" aria-labelledby="queue-title">
+        <h2 id="queue-title">
+          {t.approveQueue} ({pending.length})
+        </h2>
+        {pending.length === 0 ? <p>{t.nothingPending}</p> : <table data-testid="queue"><tbody>{pending.map(row)}</tbody></table>}
+      </section>
+      <section class="card stack scroll">
+        <h2>{t.schedulesList}</h2>
+        <table data-testid="schedules">
+          <tbody>{schedules.map(row)}</tbody>
+        </table>
+      </section>
+      <Calendar api={api} areas={areas} devices={devices ?? []} defaultArea={me?.areaId ?? ''} version={schedules.map((s) => s.id + s.status + s.start).join()} />
+    </div>
+  );
+}
 
-      <form class="card row filters" onSubmit={(e) => void save(e)}>
-        <h2>{t.newSchedule}</h2>
-        <label>
+function ScheduleForm(props: { api: Api; areas: Area[]; content: ContentItem[]; streams: StreamSource[]; initial: Form; editingId: string | null; onSaved: (s: Schedule) => void; onCancel: () => void }) {
+  const { api, areas, content, streams, editingId } = props;
+  const { t, lang, locale } = useT();
+  const [f, setF] = useState<Form>(props.initial);
+  const set = <K extends keyof Form>(k: K, v: Form[K]) => setF((x) => ({ ...x, [k]: v }));
+  const [check, setCheck] = useState<ScheduleCheck | null>(null);
+  const [checkError, setCheckError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const body = useMemo(() => scheduleOf(f, streams), [f, streams]);
+
+  // Before saving: what it would do and what would stop it, asked half a second after the last change.
+  useEffect(() => {
+    setCheck(null);
+    setCheckError(null);
+    if (!body) return;
+    let current = true;
+    const timer = setTimeout(() => {
+      api.checkSchedule(body, editingId ?? undefined).then(
+        (c) => current && setCheck(c),
+        (err: unknown) => current && setCheckError(messageOf(err, lang)),
+      );
+    }, 500);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [api, JSON.stringify(body), editingId]);
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    if (!body) return;
+    setError(null);
+    try {
+      props.onSaved(editingId ? await api.updateSchedule(editingId, body) : await api.createSchedule(body));
+    } catch (err) {
+      setError(messageOf(err, lang));
+    }
+  };
+
+  const isStream = f.source.startsWith('stream:');
+  return (
+    <form class="card stack" onSubmit={(e) => void save(e)} aria-labelledby="schedule-form-title">
+      <h1 id="schedule-form-title">{editingId ? t.editSchedule : t.newSchedule}</h1>
+      <div class="row filters">
+        <label class="grow">
           {t.alertTitle}
-          <input name="schedule-title" required value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
+          <input name="schedule-title" required maxLength={200} value={f.title} onInput={(e) => set('title', e.currentTarget.value)} />
         </label>
-        <AreaSelect areas={areas} value={area} onChange={setAreaId} all={false} />
-        <label>
+        <label class="grow">
           {t.content}
-          <select name="content" required value={contentId} onChange={(e) => setContentId(e.currentTarget.value)}>
+          <select name="content" required value={f.source} onChange={(e) => set('source', e.currentTarget.value)}>
             <option value="" />
-            {content.map((c) => (
-              <option key={c.id} value={c.id}>{c.title} ({Math.round(c.durationMs / 1000)} s)</option>
-            ))}
+            <optgroup label={t.library}>
+              {content.map((c) => (
+                <option key={c.id} value={`content:${c.id}`}>{c.title} ({Math.round(c.durationMs / 1000)} s)</option>
+              ))}
+            </optgroup>
+            <optgroup label={t.streamSources}>
+              {streams.map((s) => (
+                <option key={s.id} value={`stream:${s.id}`}>{t.relay}: {s.name}</option>
+              ))}
+            </optgroup>
           </select>
         </label>
+        {isStream && (
+          <label class="short">
+            {t.relayMinutes}
+            <input type="number" name="stream-minutes" min={1} max={720} value={f.streamMinutes} onInput={(e) => set('streamMinutes', Number(e.currentTarget.value) || 1)} />
+          </label>
+        )}
+        <AreaSelect areas={areas} value={f.areaId} onChange={(v) => set('areaId', v)} all={false} label={t.alertTargets} />
+      </div>
+      <fieldset class="row filters">
+        <legend>{t.when}</legend>
         <label>
           {t.startAt}
-          <input type="datetime-local" name="start" required value={start} onInput={(e) => setStart(e.currentTarget.value)} />
+          <input type="datetime-local" name="start" required value={f.start} onInput={(e) => set('start', e.currentTarget.value)} />
         </label>
         <label>
           {t.recurrence}
-          <select name="recurrence" value={kind} onChange={(e) => setKind(e.currentTarget.value as typeof kind)}>
+          <select name="recurrence" value={f.kind} onChange={(e) => set('kind', e.currentTarget.value as Kind)}>
             <option value="once">{t.once}</option>
             <option value="daily">{t.daily}</option>
             <option value="weekly">{t.weekly}</option>
+            <option value="monthly">{t.monthly}</option>
+            <option value="cron">{t.cronKind}</option>
           </select>
         </label>
-        {kind === 'weekly' && (
+        {f.kind === 'weekly' && (
           <fieldset class="row">
-            <legend>{t.weekly}</legend>
+            <legend>{t.onDays}</legend>
             {t.weekdays.map((d, i) => (
               <label key={d} class="check">
-                <input type="checkbox" checked={days.includes(i + 1)} onChange={(e) => setDays(e.currentTarget.checked ? [...days, i + 1] : days.filter((x) => x !== i + 1))} />
+                <input type="checkbox" checked={f.days.includes(i + 1)} onChange={(e) => set('days', e.currentTarget.checked ? [...f.days, i + 1] : f.days.filter((x) => x !== i + 1))} />
                 {d}
               </label>
             ))}
           </fieldset>
         )}
+        {f.kind === 'monthly' && (
+          <label class="short">
+            {t.dayOfMonth}
+            <input type="number" name="day-of-month" min={1} max={31} value={f.dayOfMonth} onInput={(e) => set('dayOfMonth', Number(e.currentTarget.value) || 1)} />
+          </label>
+        )}
+        {f.kind === 'cron' && (
+          <label>
+            {t.cronKind}
+            <input name="cron" required value={f.cron} aria-describedby="cron-help" onInput={(e) => set('cron', e.currentTarget.value)} />
+            <small id="cron-help">{t.cronHelp}</small>
+          </label>
+        )}
+        {f.kind !== 'once' && (
+          <label>
+            {t.until}
+            <input type="date" name="until" value={f.until} onInput={(e) => set('until', e.currentTarget.value)} />
+          </label>
+        )}
         <label class="short">
           {t.repeat}
-          <input type="number" name="repeat" min={1} max={10} value={repeat} onInput={(e) => setRepeat(Number(e.currentTarget.value) || 1)} />
+          <input type="number" name="repeat" min={1} max={10} value={f.repeat} onInput={(e) => set('repeat', Number(e.currentTarget.value) || 1)} />
         </label>
         <label>
           {t.priority}
-          <select name="priority" value={priority} onChange={(e) => setPriority(e.currentTarget.value as typeof priority)}>
+          <select name="priority" value={f.priority} onChange={(e) => set('priority', e.currentTarget.value as Form['priority'])}>
             <option value="normal">{t.priorities['normal']}</option>
             <option value="priority">{t.priorities['priority']}</option>
           </select>
         </label>
-        <button type="submit">{t.saveSchedule}</button>
-      </form>
-
-      <section class="card stack">
-        <h2>
-          {t.schedulesList} · {t.approveQueue}: {pending.length}
-        </h2>
-        <table data-testid="schedules">
-          <tbody>
-            {schedules.map((s) => (
-              <tr key={s.id} data-status={s.status}>
-                <th scope="row">{s.title}</th>
-                <td>{new Date(s.start).toLocaleString(locale)}</td>
-                <td>{s.recurrence ? t[s.recurrence.type] : t.once}</td>
-                <td>{t.priorities[s.priority]}</td>
-                <td>{s.status === 'approved' ? t.approved : t.pending}</td>
-                <td>{s.status === 'pending' && canApprove && <button type="button" onClick={() => void approve(s.id)}>{t.approve}</button>}</td>
-              </tr>
+      </fieldset>
+      <div role="status" aria-live="polite" data-testid="schedule-check" class="check-result">
+        {check && (
+          <>
+            <p>
+              {t.checkSummary(check.devices, check.plays)}
+              {check.firstPlayAt ? ` ${t.firstPlay} ${new Date(check.firstPlayAt).toLocaleString(locale, { dateStyle: 'short', timeStyle: 'short' })}.` : ''}
+              {check.approval === 'needed' ? ` ${t.waitsApproval}` : ''}
+            </p>
+            {check.problems.map((p) => (
+              <p key={p.code} class="warn" data-testid="schedule-problem">⚠ {lang === 'vi' ? p.messageVi : p.message}</p>
             ))}
-          </tbody>
-        </table>
-      </section>
-
-      <Week api={api} devices={devices ?? []} version={schedules.map((s) => s.id + s.status).join()} />
-    </div>
+          </>
+        )}
+        {checkError && <p class="warn" data-testid="schedule-problem">⚠ {checkError}</p>}
+      </div>
+      {error && <p role="alert" class="error">{error}</p>}
+      <div class="row">
+        <button type="submit" disabled={!body}>{t.saveSchedule}</button>
+        {editingId && <button type="button" onClick={props.onCancel}>{t.cancel}</button>}
+      </div>
+    </form>
   );
 }
 
-/** The next seven days of one speaker, a column per day (the calendar). */
-function Week({ api, devices, version }: { api: Api; devices: { id: string; name: string }[]; version: string }) {
+/** A week, a column per day, of an area's programme or one speaker's; previous and next weeks. */
+function Calendar({ api, areas, devices, defaultArea, version }: { api: Api; areas: Area[]; devices: { id: string; name: string }[]; defaultArea: string; version: string }) {
   const { t, locale } = useT();
-  const [deviceId, setDeviceId] = useState('');
+  const [target, setTarget] = useState('');
+  const [week, setWeek] = useState(0);
   const [plays, setPlays] = useState<TimelinePlay[]>([]);
-  const id = deviceId || devices[0]?.id || '';
+  const chosen = target || (defaultArea ? `area:${defaultArea}` : '');
+  const monday = useMemo(() => {
+    const d = new Date();
+    d.setHours(0, 0, 0, 0);
+    d.setDate(d.getDate() - ((d.getDay() + 6) % 7) + week * 7);
+    return d;
+  }, [week]);
   useEffect(() => {
-    if (!id) return;
-    const from = new Date();
-    from.setHours(0, 0, 0, 0);
-    api.timeline(id, from.toISOString(), new Date(from.getTime() + 7 * 86400_000).toISOString()).then(setPlays, () => setPlays([]));
-  }, [api, id, version]);
-  const days = useMemo(() => {
-    const out: { key: string; label: string; plays: TimelinePlay[] }[] = [];
-    for (let i = 0; i < 7; i++) {
-      const d = new Date();
-      d.setHours(0, 0, 0, 0);
-      d.setDate(d.getDate() + i);
-      const next = new Date(d.getTime() + 86400_000);
-      out.push({ key: d.toISOString(), label: d.toLocaleDateString(locale, { weekday: 'short', day: 'numeric', month: 'numeric' }), plays: plays.filter((p) => Date.parse(p.startAt) >= d.getTime() && Date.parse(p.startAt) < next.getTime()) });
-    }
-    return out;
-  }, [plays, locale]);
+    if (!chosen) return;
+    const [kind, id] = chosen.split(':') as [string, string];
+    const from = monday.toISOString();
+    const to = new Date(monday.getTime() + 7 * DAY).toISOString();
+    (kind === 'area' ? api.areaTimeline(id, from, to) : api.timeline(id, from, to)).then(setPlays, () => setPlays([]));
+  }, [api, chosen, monday, version]);
+  const days = Array.from({ length: 7 }, (_, i) => {
+    const d = new Date(monday);
+    d.setDate(d.getDate() + i);
+    const next = new Date(d);
+    next.setDate(next.getDate() + 1);
+    return { key: d.toISOString(), label: d.toLocaleDateString(locale, { weekday: 'short', day: 'numeric', month: 'numeric' }), today: d.toDateString() === new Date().toDateString(), plays: plays.filter((p) => Date.parse(p.startAt) >= d.getTime() && Date.parse(p.startAt) < next.getTime()) };
+  });
   return (
-    <section class="card stack">
-      <h2>{t.week}</h2>
-      <label>
-        {t.weekFor}
-        <select name="week-device" value={id} onChange={(e) => setDeviceId(e.currentTarget.value)}>
-          {devices.map((d) => (
-            <option key={d.id} value={d.id}>{d.name}</option>
-          ))}
-        </select>
-      </label>
+    <section class="card stack" aria-labelledby="calendar-title">
+      <h2 id="calendar-title">{t.week}</h2>
+      <div class="row filters">
+        <label>
+          {t.calendarOf}
+          <select name="calendar-of" value={chosen} onChange={(e) => setTarget(e.currentTarget.value)}>
+            <optgroup label={t.area}>
+              {treeOrder(areas).map(({ area, depth }) => (
+                <option key={area.id} value={`area:${area.id}`}>{'\u00a0\u00a0'.repeat(depth) + area.name}</option>
+              ))}
+            </optgroup>
+            <optgroup label={t.devices}>
+              {devices.map((d) => (
+                <option key={d.id} value={`device:${d.id}`}>{d.name}</option>
+              ))}
+            </optgroup>
+          </select>
+        </label>
+        <button type="button" onClick={() => setWeek(week - 1)} aria-label={t.prevWeek}>←</button>
+        <button type="button" onClick={() => setWeek(0)}>{t.thisWeek}</button>
+        <button type="button" onClick={() => setWeek(week + 1)} aria-label={t.nextWeek}>→</button>
+      </div>
       <div class="week" data-testid="week">
         {days.map((d) => (
-          <div key={d.key} class="day">
+          <div key={d.key} class={d.today ? 'day today' : 'day'}>
             <h3>{d.label}</h3>
             {d.plays.map((p) => (
-              <p key={p.playId} class={`play ${p.scheduleStatus}`}>
-                <time>{new Date(p.startAt).toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' })}</time> {p.scheduleTitle}
+              <p key={p.playId} class={`play ${p.scheduleStatus} ${p.priority ?? ''}`} title={p.devices !== undefined ? t.speakers(p.devices) : undefined}>
+                <time dateTime={p.startAt}>{new Date(p.startAt).toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' })}</time> {p.scheduleTitle}
+                {p.scheduleStatus === 'pending' && <small> ({t.pending})</small>}
               </p>
             ))}
           </div>

@@ -1,15 +1,17 @@
-/** What several pages share: the area and device lists they start from, and the area picker. */
+/** What several pages share: the area and device lists they start from (kept live), the area picker and tree. */
 import { useEffect, useState } from 'preact/hooks';
-import type { Api, Area, Device } from '../api.js';
+import type { Api, Area, Device, Me } from '../api.js';
 import { useT } from '../i18n.js';
+import { mergeDevices, useLive } from '../live.js';
 import { onLoadError } from './errors.js';
 
-/** Areas and devices in the caller's scope; `devices` is null until loaded. */
-export function useAreasAndDevices(api: Api, onUnauthorized: () => void): { areas: Area[]; devices: Device[] | null; error: string | null } {
+/** Areas and devices in the caller's scope, devices updated by the live stream; `devices` is null until loaded. */
+export function useAreasAndDevices(api: Api, onUnauthorized: () => void): { areas: Area[]; devices: Device[] | null; error: string | null; reloadAreas: () => void } {
   const { lang } = useT();
   const [areas, setAreas] = useState<Area[]>([]);
   const [devices, setDevices] = useState<Device[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const reloadAreas = () => void api.areas().then(setAreas, onLoadError(lang, onUnauthorized, setError));
   useEffect(() => {
     Promise.all([api.areas(), api.devices()]).then(
       ([a, d]) => {
@@ -19,21 +21,74 @@ export function useAreasAndDevices(api: Api, onUnauthorized: () => void): { area
       onLoadError(lang, onUnauthorized, setError),
     );
   }, [api]);
-  return { areas, devices, error };
+  useLive((event, data) => {
+    if (event === 'devices') setDevices((list) => list && mergeDevices(list, data as Device[]));
+  });
+  return { areas, devices, error, reloadAreas };
 }
 
-/** A select of the areas, with "all areas" (value '') first unless `all` is false. */
-export function AreaSelect({ areas, value, onChange, all = true }: { areas: Area[]; value: string; onChange: (areaId: string) => void; all?: boolean }) {
+/** Whether the signed-in user's role may do `permission` (the server checks again). */
+export const may = (me: Me | null, permission: string) => me?.permissions.includes(permission) ?? false;
+
+/** Areas in tree order (parents before children) with their depth, for pickers and the tree. */
+export function treeOrder(areas: Area[]): { area: Area; depth: number }[] {
+  const ids = new Set(areas.map((a) => a.id));
+  const children = new Map<string | null, Area[]>();
+  for (const a of areas) {
+    const parent = a.parentId && ids.has(a.parentId) ? a.parentId : null;
+    children.set(parent, [...(children.get(parent) ?? []), a]);
+  }
+  const out: { area: Area; depth: number }[] = [];
+  const walk = (parent: string | null, depth: number) => {
+    for (const a of (children.get(parent) ?? []).sort((x, y) => x.name.localeCompare(y.name, 'vi'))) {
+      out.push({ area: a, depth });
+      walk(a.id, depth + 1);
+    }
+  };
+  walk(null, 0);
+  return out;
+}
+
+/** The ids of the given areas and every area below them. */
+export function subtree(areas: Area[], roots: string[]): Set<string> {
+  const out = new Set(roots);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const a of areas) {
+      if (a.parentId && out.has(a.parentId) && !out.has(a.id)) {
+        out.add(a.id);
+        grew = true;
+      }
+    }
+  }
+  return out;
+}
+
+/** A select of the areas in tree order, with "all areas" (value '') first unless `all` is false. */
+export function AreaSelect({ areas, value, onChange, all = true, label }: { areas: Area[]; value: string; onChange: (areaId: string) => void; all?: boolean; label?: string }) {
   const { t } = useT();
   return (
     <label>
-      {t.area}
+      {label ?? t.area}
       <select name="area" value={value} onChange={(e) => onChange(e.currentTarget.value)}>
         {all && <option value="">{t.allAreas}</option>}
-        {areas.map((a) => (
-          <option key={a.id} value={a.id}>{a.name}</option>
+        {treeOrder(areas).map(({ area, depth }) => (
+          <option key={area.id} value={area.id}>{'\u00a0\u00a0'.repeat(depth) + area.name}</option>
         ))}
       </select>
+    </label>
+  );
+}
+
+/** Plays an audio URL (a blob URL fetched with the token). */
+export function Preview({ url, testId = 'preview' }: { url: string | null; testId?: string }) {
+  const { t } = useT();
+  if (!url) return null;
+  return (
+    <label class="inline">
+      {t.preview}
+      <audio controls src={url} data-testid={testId} />
     </label>
   );
 }

@@ -1,0 +1,44 @@
+/**
+ * One live connection per signed-in tab (GET /events): pages subscribe to what they show, and
+ * the header shows whether the stream is up. No page polls.
+ */
+import { createContext } from 'preact';
+import { useContext, useEffect, useRef } from 'preact/hooks';
+import type { Alarm, Alert, CommandRecord, Device } from './api.js';
+
+export interface LiveEvents {
+  devices: Device[];
+  alarm: { type: 'raised' | 'cleared'; alarm: Alarm };
+  command: CommandRecord & { deviceId: string };
+  alert: Alert;
+}
+type Handler = <K extends keyof LiveEvents>(event: K, data: LiveEvents[K]) => void;
+
+export class Live {
+  private readonly handlers = new Set<Handler>();
+
+  dispatch(event: string, data: unknown): void {
+    for (const h of this.handlers) (h as (e: string, d: unknown) => void)(event, data);
+  }
+
+  subscribe(handler: Handler): () => void {
+    this.handlers.add(handler);
+    return () => void this.handlers.delete(handler);
+  }
+}
+
+export const LiveContext = createContext<Live | null>(null);
+
+/** Calls `on` for each live event while the component is mounted (always its latest version). */
+export function useLive(on: Handler): void {
+  const live = useContext(LiveContext);
+  const latest = useRef(on);
+  latest.current = on;
+  useEffect(() => live?.subscribe((e, d) => latest.current(e, d)), [live]);
+}
+
+/** Devices updated in place from `devices` events. */
+export function mergeDevices(list: Device[], changed: Device[]): Device[] {
+  const byId = new Map(changed.map((d) => [d.id, d]));
+  return list.map((d) => byId.get(d.id) ?? d);
+}
