@@ -278,16 +278,28 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
 
   it('an operator uploads a recording, schedules it seeing the warnings before saving; an admin approves it; it is on the calendar, the overview and the report', async () => {
     const wav = join(world.dir, 'ban-tin-sang.wav');
-    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3', '-ar', '44100', '-ac', '2', wav]);
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=6', '-ar', '44100', '-ac', '2', wav]); // 1 MiB
     const page = await newPage();
     await loggedIn(page, 'van-hanh');
     await page.getByRole('link', { name: 'Nội dung', exact: true }).click();
     await page.getByLabel('Tệp âm thanh (MP3, WAV, OGG…)').setInputFiles(wav);
     await page.locator('input[name="upload-title"]').fill('Bản tin sáng');
+    // A slow uplink (256 KiB/s, like 3G in the hills), so the progress bar has something to show.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: 256 * 1024 });
     await page.getByRole('button', { name: 'Tải lên tệp âm thanh' }).last().click();
-    await page.getByRole('status').filter({ hasText: 'Đã tải lên và xử lý "Bản tin sáng"' }).waitFor({ timeout: 20_000 });
+    const seen = new Set<number>();
+    const done = page.getByRole('status').filter({ hasText: 'Đã tải lên và xử lý "Bản tin sáng"' });
+    for (const end = Date.now() + 30_000; Date.now() < end && !(await done.isVisible()); ) {
+      const value = await page.getByTestId('upload-progress').getAttribute('value', { timeout: 100 }).catch(() => null);
+      if (value !== null) seen.add(Number(value));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await done.waitFor();
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    expect([...seen].some((v) => v > 0 && v < 1), `progress values seen: ${[...seen].join(', ')}`).toBe(true);
     const item = page.locator('table[data-testid="library"] tr', { hasText: 'Bản tin sáng' });
-    expect(await item.locator('td').first().textContent()).toBe('0:03');
+    expect(await item.locator('td').first().textContent()).toBe('0:06');
     await item.getByRole('button', { name: 'Nghe thử' }).click();
     await item.locator('audio').waitFor();
     // A live source for relays.
@@ -301,7 +313,7 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await page.locator('input[name="schedule-title"]').fill('Bản tin sáng');
     const source = page.locator('select[name="content"]');
     await source.locator('option', { hasText: 'Bản tin sáng' }).waitFor({ state: 'attached' });
-    await source.selectOption({ label: 'Bản tin sáng (3 s)' });
+    await source.selectOption({ label: 'Bản tin sáng (6 s)' });
     // Two minutes ahead at the latest: the input takes minutes.
     const at = new Date(Date.now() + 100_000);
     await page.locator('input[name="start"]').fill(vnInput(at));
@@ -321,7 +333,7 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
 
     // The same minute again, on the same speakers: the conflict shows before saving.
     await page.locator('input[name="schedule-title"]').fill('Thông báo trùng giờ');
-    await source.selectOption({ label: 'Bản tin sáng (3 s)' });
+    await source.selectOption({ label: 'Bản tin sáng (6 s)' });
     await page.locator('input[name="start"]').fill(vnInput(at));
     await page.getByTestId('schedule-problem').filter({ hasText: 'trùng với lịch "Bản tin sáng"' }).waitFor();
     await page.screenshot({ path: join(SHOTS, 'schedules-conflict.png'), fullPage: true });
