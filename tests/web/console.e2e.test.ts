@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -40,12 +41,15 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
   // A local tile server (LOALANG_MAP_TILE_URL), so the map's tiles are real requests the CSP must allow.
   let tiles: Server;
   const tileRequests: string[] = [];
-  // The smallest PNG: one transparent pixel.
-  const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
 
   beforeAll(async () => {
     expect(WEB_BUILT, 'web/dist is built by `npm run build` (npm test runs it first)').toBe(true);
     mkdirSync(SHOTS, { recursive: true });
+    // A land-coloured tile, drawn by ffmpeg.
+    const tilePng = join(tmpdir(), `loalang-tile-${process.pid}.png`);
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0xe4ecd9:s=256x256', '-frames:v', '1', tilePng]);
+    const PNG = readFileSync(tilePng);
+    rmSync(tilePng);
     tiles = createServer((req, res) => {
       tileRequests.push(req.url ?? '');
       res.writeHead(200, { 'content-type': 'image/png' }).end(PNG);
@@ -80,8 +84,16 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
   });
 
   /** A page as a Vietnamese user has it: Vietnamese, in Vietnam's timezone. */
-  const newPage = (size: { width: number; height: number } = { width: 1366, height: 768 }, extra: Parameters<Browser['newPage']>[0] = {}) =>
-    browser.newPage({ viewport: size, locale: 'vi-VN', timezoneId: TZ, ...extra });
+  /** Every API call the console makes in these tests, as `METHOD /path`. */
+  const calls = new Set<string>();
+  const newPage = async (size: { width: number; height: number } = { width: 1366, height: 768 }, extra: Parameters<Browser['newPage']>[0] = {}) => {
+    const page = await browser.newPage({ viewport: size, locale: 'vi-VN', timezoneId: TZ, ...extra });
+    page.on('request', (r) => {
+      const url = new URL(r.url());
+      if (url.pathname.startsWith('/api/v1/')) calls.add(`${r.method()} ${url.pathname.slice('/api/v1'.length)}`);
+    });
+    return page;
+  };
 
   async function loggedIn(page: Page, username = 'can-bo-huyen'): Promise<void> {
     await page.goto(base);
@@ -282,6 +294,11 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     const page = await newPage();
     await loggedIn(page, 'van-hanh');
     await page.getByRole('link', { name: 'Nội dung', exact: true }).click();
+    // A file that is not audio is refused, in Vietnamese, and nothing is added.
+    await page.getByLabel('Tệp âm thanh (MP3, WAV, OGG…)').setInputFiles({ name: 'ban-tin.mp3', mimeType: 'audio/mpeg', buffer: Buffer.from('đây không phải âm thanh\n'.repeat(200)) });
+    await page.getByRole('button', { name: 'Tải lên tệp âm thanh' }).last().click();
+    await page.getByRole('alert').filter({ hasText: 'Tệp không phải là tệp âm thanh' }).waitFor({ timeout: 20_000 });
+    expect(await page.locator('table[data-testid="library"] tbody tr').count()).toBe(1); // the alert's spoken text only
     await page.getByLabel('Tệp âm thanh (MP3, WAV, OGG…)').setInputFiles(wav);
     await page.locator('input[name="upload-title"]').fill('Bản tin sáng');
     // A slow uplink (256 KiB/s, like 3G in the hills), so the progress bar has something to show.
@@ -349,6 +366,20 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await page.locator('select[name="calendar-of"]').selectOption(`area:${world.communeId}`);
     await page.locator('[data-testid="week"] .day.today .play.approved', { hasText: 'Bản tin sáng' }).waitFor();
     await page.screenshot({ path: join(SHOTS, 'schedules-week.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Tuần sau' }).click();
+    await page.locator('[data-testid="week"] .day.today').waitFor({ state: 'detached' });
+    expect(await page.locator('[data-testid="week"] .play').count()).toBe(0);
+    await page.getByRole('button', { name: 'Tuần này' }).click();
+    await page.locator('[data-testid="week"] .day.today .play', { hasText: 'Bản tin sáng' }).waitFor();
+    // Edit it: the form is filled in, the dry run does not count it against itself, the new title is saved.
+    await page.locator('table[data-testid="schedules"] tr', { hasText: 'Bản tin sáng' }).getByRole('button', { name: 'Sửa' }).click();
+    await page.getByRole('heading', { name: 'Sửa lịch phát' }).waitFor();
+    expect(await page.locator('input[name="schedule-title"]').inputValue()).toBe('Bản tin sáng');
+    await page.locator('input[name="schedule-title"]').fill('Bản tin sáng thứ Ba');
+    await page.getByTestId('schedule-check').filter({ hasText: 'Sẽ phát trên 3 loa, 1 lượt' }).waitFor();
+    expect(await page.getByTestId('schedule-problem').count()).toBe(0);
+    await page.getByRole('button', { name: 'Lưu lịch' }).click();
+    await page.locator('table[data-testid="schedules"] tr[data-status="approved"]', { hasText: 'Bản tin sáng thứ Ba' }).waitFor();
     await page.getByRole('link', { name: 'Tổng quan' }).click();
     await page.locator('table[data-testid="today"] tr', { hasText: 'Bản tin sáng' }).filter({ hasText: '3 loa' }).waitFor();
 
@@ -378,4 +409,11 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await page.screenshot({ path: join(SHOTS, 'dashboard-live.png'), fullPage: true });
     await page.close();
   }, 60_000);
+
+  it('made no API call outside its declared routes (which the first test found in the OpenAPI description)', () => {
+    const declared = ROUTES.map((r) => new RegExp(`^${r.replace(/\{[a-zA-Z]+\}/g, '[^/]+')}$`));
+    const undeclared = [...calls].filter((c) => !declared.some((re) => re.test(c)));
+    expect(undeclared).toEqual([]);
+    expect(calls.size).toBeGreaterThan(25);
+  });
 });
