@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { pino } from 'pino';
 import { startServer, type RunningServer, type ServerSettings } from '@loalang/console';
 import { Agent, parseAgentConfig, type AudioSink, type PlayOutcome, type PreparedPlay } from '@loalang/edge-agent';
-import { createSimulatedAmplifier } from '@loalang/firmware-bridge';
+import { createSimulatedAmplifier, type SimulatedAmplifier } from '@loalang/firmware-bridge';
 import { systemClock, type Clock } from '@loalang/protocol';
 import type { Role } from '@loalang/broker';
 
@@ -101,6 +101,8 @@ export interface RunningAgent {
   sinkDir: string;
   /** Starts the agent again from its stored state (same device, same cache), as after a power cut. */
   restart: () => Promise<void>;
+  /** The simulated amplifier board of the running agent (inject faults with `.simulator`). */
+  amplifier: SimulatedAmplifier;
 }
 
 /** Registers a device in `areaId` and runs a real agent for it. */
@@ -127,8 +129,10 @@ export async function startAgent(world: AlertWorld, name: string, areaId: string
     },
     root,
   );
+  let amplifier: SimulatedAmplifier | undefined;
   const create = async () => {
-    const agent = await Agent.create(config, { amplifier: createSimulatedAmplifier(), exit: () => undefined, ...(process.env['ALERT_TEST_LOG'] ? { logger: pino({ level: 'debug' }) } : {}), ...(opts.sink ? { sink: opts.sink } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
+    amplifier = createSimulatedAmplifier();
+    const agent = await Agent.create(config, { amplifier, exit: () => undefined, ...(process.env['ALERT_TEST_LOG'] ? { logger: pino({ level: 'debug' }) } : {}), ...(opts.sink ? { sink: opts.sink } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
     await agent.start();
     return agent;
   };
@@ -138,7 +142,9 @@ export async function startAgent(world: AlertWorld, name: string, areaId: string
     sinkDir,
     restart: async () => {
       running.agent = await create();
+      running.amplifier = amplifier!;
     },
+    amplifier: amplifier!,
   };
   return running;
 }

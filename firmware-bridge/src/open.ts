@@ -11,7 +11,7 @@ export type AmplifierConfig =
   | { simulate: true };
 
 /** A driver talking to an in-process simulated board; start/stop run both. */
-class SimulatedAmplifier extends BoardDriver {
+export class SimulatedAmplifier extends BoardDriver {
   constructor(
     readonly simulator: BoardSimulator,
     link: ConstructorParameters<typeof BoardDriver>[0],

@@ -393,7 +393,7 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await page.close();
   }, 180_000);
 
-  it('keeps the open overview live: a speaker that goes offline shows without a reload', async () => {
+  it('keeps the open overview live: a speaker going offline and an overheating amplifier show without a reload; the technician takes the alarm', async () => {
     const page = await newPage();
     await loggedIn(page, 'ky-thuat');
     const row = page.getByTestId(`area-row-${world.communeId}`);
@@ -404,8 +404,14 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await agents[2]!.agent.stop();
     await row.locator('td:nth-child(4)', { hasText: /^1$/ }).waitFor({ timeout: 15_000 });
     expect(await row.locator('td').allTextContents()).toEqual(['3', '2', '1', '0', expect.stringMatching(/^[01]$/)]);
-    // No page polled meanwhile: the change came on the open event stream.
-    expect(requests.filter((u) => u.includes('/api/v1/'))).toEqual([]);
+    // An amplifier overheats: the alarm appears, and the technician takes it.
+    agents[0]!.amplifier.simulator.inject({ overTemperature: true });
+    const alarm = page.locator('[data-testid="alarms"] li', { hasText: 'Loa thôn Đông: Bộ khuếch đại quá nhiệt' });
+    await alarm.waitFor({ timeout: 15_000 });
+    await alarm.getByRole('button', { name: 'Đã biết, đang xử lý' }).click();
+    await alarm.filter({ hasText: 'đã có người xử lý' }).waitFor();
+    // No page polled meanwhile: the changes came on the open event stream; the one call is the acknowledgement.
+    expect(requests.filter((u) => u.includes('/api/v1/')).map((u) => new URL(u).pathname)).toEqual([expect.stringMatching(/^\/api\/v1\/alarms\/[^/]+\/ack$/)]);
     await page.screenshot({ path: join(SHOTS, 'dashboard-live.png'), fullPage: true });
     await page.close();
   }, 60_000);

@@ -72,6 +72,7 @@ export interface Alarm {
   kind: string;
   label: string;
   labelVi: string;
+  ackedBy: string | null;
 }
 
 export type DeliveryState = 'pending' | 'offline' | 'received' | 'started' | 'finished' | 'failed' | 'cancelled' | 'expired' | 'interrupted';
@@ -280,6 +281,7 @@ export class Api {
   areas = () => this.call<Area[]>('GET', '/areas');
   devices = () => this.call<Device[]>('GET', '/devices?limit=5000');
   activeAlarms = () => this.call<Alarm[]>('GET', '/alarms?active=true');
+  ackAlarm = (id: string) => this.call<Alarm>('POST', `/alarms/${encodeURIComponent(id)}/ack`);
   alerts = () => this.call<Alert[]>('GET', '/alerts?limit=20');
   device = (id: string) => this.call<Device>('GET', `/devices/${encodeURIComponent(id)}`);
   telemetry = (id: string) => this.call<{ at: string; telemetry: Telemetry }[]>('GET', `/devices/${encodeURIComponent(id)}/telemetry`);

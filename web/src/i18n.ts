@@ -193,6 +193,8 @@ const vi = {
   newAreaName: 'Tên địa bàn mới',
   parentArea: 'Thuộc',
   addArea: 'Thêm địa bàn',
+  acknowledge: 'Đã biết, đang xử lý',
+  acknowledged: 'đã có người xử lý',
 };
 
 type Dict = typeof vi;
@@ -386,6 +388,8 @@ const en: Dict = {
   newAreaName: 'New area name',
   parentArea: 'Under',
   addArea: 'Add the area',
+  acknowledge: 'Acknowledge',
+  acknowledged: 'someone is on it',
 };
 
 export const dictionaries: Record<Lang, Dict> = { vi, en };

@@ -7,6 +7,7 @@ export const ROUTES = [
   'GET /areas',
   'GET /devices',
   'GET /alarms',
+  'POST /alarms/{id}/ack',
   'GET /content',
   'GET /devices/{id}',
   'GET /devices/{id}/telemetry',

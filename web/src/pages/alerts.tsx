@@ -4,10 +4,11 @@
  * live delivery board (the server's event stream) with a cancel button.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import type { Api, AlertView, Area, Delivery, Device, Me } from '../api.js';
+import type { Alert, Api, AlertView, Area, Delivery, Device, Me } from '../api.js';
 import { useT } from '../i18n.js';
 import { messageOf } from './errors.js';
-import { Preview, subtree, treeOrder, useAreasAndDevices } from './shared.js';
+import { may, Preview, subtree, treeOrder, useAreasAndDevices } from './shared.js';
+import { useLive } from '../live.js';
 
 interface Props {
   api: Api;
@@ -20,7 +21,13 @@ export function AlertsPage({ api, me, route, onUnauthorized }: Props) {
   const id = route.split('/')[2];
   const { areas, devices, error } = useAreasAndDevices(api, onUnauthorized);
   if (error) return <p role="alert" class="error">{error}</p>;
-  return id ? <DeliveryBoard api={api} id={id} devices={devices ?? []} /> : <Composer api={api} me={me} areas={areas} devices={devices ?? []} />;
+  if (id) return <DeliveryBoard api={api} id={id} devices={devices ?? []} canCancel={may(me, 'alerts:write')} />;
+  return (
+    <div class="stack">
+      {may(me, 'alerts:write') && <Composer api={api} me={me} areas={areas} devices={devices ?? []} />}
+      <RecentAlerts api={api} />
+    </div>
+  );
 }
 
 function Composer({ api, me, areas, devices }: { api: Api; me: Me | null; areas: Area[]; devices: Device[] }) {
@@ -133,7 +140,7 @@ function Composer({ api, me, areas, devices }: { api: Api; me: Me | null; areas:
   );
 }
 
-function DeliveryBoard({ api, id, devices }: { api: Api; id: string; devices: Device[] }) {
+function DeliveryBoard({ api, id, devices, canCancel }: { api: Api; id: string; devices: Device[]; canCancel: boolean }) {
   const { t, lang, locale } = useT();
   const [view, setView] = useState<AlertView | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -199,8 +206,42 @@ function DeliveryBoard({ api, id, devices }: { api: Api; id: string; devices: De
         </tbody>
       </table>
       {error && <p role="alert" class="error">{error}</p>}
-      {view.state === 'active' && (
+      {view.state === 'active' && canCancel && (
         <button type="button" class="danger" onClick={() => void cancel()}>{t.cancelAlert}</button>
+      )}
+    </section>
+  );
+}
+
+/** The latest alerts, their state kept live, each a link to its delivery board. */
+function RecentAlerts({ api }: { api: Api }) {
+  const { t, locale } = useT();
+  const [alerts, setAlerts] = useState<Alert[]>([]);
+  useEffect(() => void api.alerts().then(setAlerts, () => undefined), [api]);
+  useLive((event, data) => {
+    if (event === 'alert') {
+      const a = data as Alert;
+      setAlerts((list) => [a, ...list.filter((x) => x.id !== a.id)].sort((x, y) => y.createdAt.localeCompare(x.createdAt)));
+    }
+  });
+  return (
+    <section class="card">
+      <h2>{t.recentAlerts}</h2>
+      {alerts.length === 0 ? (
+        <p>{t.noAlerts}</p>
+      ) : (
+        <table data-testid="alerts">
+          <tbody>
+            {alerts.map((a) => (
+              <tr key={a.id}>
+                <th scope="row"><a href={`#/alerts/${a.id}`}>{a.title}</a></th>
+                <td>{t.alertStates[a.state] ?? a.state}</td>
+                <td>{new Date(a.createdAt).toLocaleString(locale)}</td>
+                <td>{a.totals ? `${a.totals['finished'] ?? 0}/${Object.values(a.totals).reduce((n, x) => n + x, 0)} ${t.states['finished']}` : ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       )}
     </section>
   );

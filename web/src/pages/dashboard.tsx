@@ -3,7 +3,8 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Alarm, Alert, Api, Area, Device, Me, TimelinePlay } from '../api.js';
 import { mergeDevices, useLive } from '../live.js';
 import { useT } from '../i18n.js';
-import { onLoadError } from './errors.js';
+import { messageOf, onLoadError } from './errors.js';
+import { may } from './shared.js';
 
 interface Data {
   areas: Area[];
@@ -44,6 +45,15 @@ export function DashboardPage({ api, me, onUnauthorized }: { api: Api; me: Me | 
     }
   });
 
+  const ack = async (alarmId: string) => {
+    try {
+      const acked = await api.ackAlarm(alarmId);
+      setData((d) => d && { ...d, alarms: d.alarms.map((a) => (a.id === alarmId ? { ...a, ackedBy: acked.ackedBy } : a)) });
+    } catch (err) {
+      setError(messageOf(err, lang));
+    }
+  };
+
   if (error) return <p role="alert" class="error">{error}</p>;
   if (!data) return <p aria-busy="true">…</p>;
   const alarmed = new Set(data.alarms.map((a) => a.deviceId));
@@ -76,6 +86,15 @@ export function DashboardPage({ api, me, onUnauthorized }: { api: Api; me: Me | 
             {data.alarms.slice(0, 10).map((a) => (
               <li key={a.id} class="bad">
                 <a href={`#/devices/${a.deviceId}`}>{a.deviceName}</a>: {lang === 'vi' ? a.labelVi : a.label}
+                {a.ackedBy ? (
+                  <small> · {t.acknowledged}</small>
+                ) : (
+                  may(me, 'alarms:ack') && (
+                    <button type="button" class="link" onClick={() => void ack(a.id)}>
+                      {t.acknowledge}
+                    </button>
+                  )
+                )}
               </li>
             ))}
           </ul>
