@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { pino } from 'pino';
 import { startServer, type RunningServer, type ServerSettings } from '@loalang/console';
 import { Agent, parseAgentConfig, type AudioSink, type PlayOutcome, type PreparedPlay } from '@loalang/edge-agent';
+export { readEvents } from './sse-reader.js';
 import { createSimulatedAmplifier, type SimulatedAmplifier } from '@loalang/firmware-bridge';
 import { systemClock, type Clock } from '@loalang/protocol';
 import type { Role } from '@loalang/broker';
@@ -164,26 +165,3 @@ export const until = async (what: string, cond: () => boolean | Promise<boolean>
     await new Promise((r) => setTimeout(r, 50));
   }
 };
-
-/** Reads a Server-Sent Events stream, collecting events until closed. */
-export function readEvents(url: string, token: string): { events: { event: string; data: unknown }[]; close: () => void } {
-  const events: { event: string; data: unknown }[] = [];
-  const ctrl = new AbortController();
-  void (async () => {
-    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: ctrl.signal });
-    const decoder = new TextDecoder();
-    let buf = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      let cut: number;
-      while ((cut = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, cut);
-        buf = buf.slice(cut + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (event && data) events.push({ event, data: JSON.parse(data) });
-      }
-    }
-  })().catch(() => undefined);
-  return { events, close: () => ctrl.abort() };
-}

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Agent, parseAgentConfig } from '@loalang/edge-agent';
 import { createSimulatedAmplifier } from '@loalang/firmware-bridge';
+import { readEvents } from '../../tests/sse-reader.js';
 import { addUser, buildTestServer, login, type TestServer } from './helpers.js';
 
 let server: TestServer;
@@ -31,30 +32,7 @@ beforeAll(async () => {
 afterAll(async () => server?.close());
 
 type Event = { event: string; data: unknown };
-function listen(token: string): { events: Event[]; close: () => void; status: Promise<number> } {
-  const events: Event[] = [];
-  const ctrl = new AbortController();
-  let status: (n: number) => void = () => undefined;
-  const statusP = new Promise<number>((r) => (status = r));
-  void (async () => {
-    const res = await fetch(`${base}/events`, { headers: { authorization: `Bearer ${token}` }, signal: ctrl.signal });
-    status(res.status);
-    const decoder = new TextDecoder();
-    let buf = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      let cut: number;
-      while ((cut = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, cut);
-        buf = buf.slice(cut + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (event && data) events.push({ event, data: JSON.parse(data) });
-      }
-    }
-  })().catch(() => undefined);
-  return { events, close: () => ctrl.abort(), status: statusP };
-}
+const listen = (token: string) => readEvents(`${base}/events`, token);
 
 const until = async (what: string, cond: () => boolean, ms = 10_000) => {
   const end = Date.now() + ms;
@@ -66,9 +44,9 @@ const until = async (what: string, cond: () => boolean, ms = 10_000) => {
 
 describe('GET /events', () => {
   it('refuses a caller without a token', async () => {
-    const res = await fetch(`${base}/events`);
-    expect(res.status).toBe(401);
-    await res.body?.cancel();
+    const anonymous = readEvents(`${base}/events`, null);
+    expect(await anonymous.status).toBe(401);
+    anonymous.close();
   });
 
   it('streams presence, health, command results and alarms of the caller\'s areas only', async () => {
