@@ -5,7 +5,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 
-export type Send = (event: string, data: unknown) => void;
+/** Sends an event; `json` is data already serialised (shared by many streams). */
+export type Send = (event: string, data: unknown, json?: string) => void;
 
 /** A comment line this often keeps proxies and 4G NATs from closing an idle stream. */
 const PING_MS = 15_000;
@@ -20,7 +21,7 @@ export function eventStreams(app: FastifyInstance) {
     open.add(raw);
     raw.once('close', () => open.delete(raw));
     raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    const send: Send = (event, data) => void raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const send: Send = (event, data, json) => void raw.write(`event: ${event}\ndata: ${json ?? JSON.stringify(data)}\n\n`);
     const cleanup = setup(send);
     const ping = setInterval(() => raw.write(': ping\n\n'), PING_MS);
     request.raw.once('close', () => {

@@ -386,9 +386,10 @@ export class Api {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) return;
+        // Look for the end of an event only in what just came: a 5 MB batch arrives in many chunks.
+        const from = Math.max(0, buf.length - 1);
         buf += value;
-        let cut: number;
-        while ((cut = buf.indexOf('\n\n')) >= 0) {
+        for (let cut = buf.indexOf('\n\n', from); cut >= 0; cut = buf.indexOf('\n\n')) {
           const block = buf.slice(0, cut);
           buf = buf.slice(cut + 2);
           const event = /^event: (.*)$/m.exec(block)?.[1];

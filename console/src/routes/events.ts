@@ -11,8 +11,49 @@ import { eventStreams } from '../sse.js';
 /** Device changes are coalesced per device and sent this often: telemetry from 10k speakers would flood a phone. */
 export const DEVICE_FLUSH_MS = 1000;
 
+type DeviceRow = { areaId: string; json: string };
+
+/**
+ * The devices that changed since the last tick, read and serialised once for every open
+ * stream (each then keeps those of its areas): 100 consoles cost one read, not 100.
+ */
+class DeviceFeed {
+  private readonly changed = new Set<string>();
+  private readonly streams = new Set<(rows: DeviceRow[]) => void>();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly onChange = (id: string) => void this.changed.add(id);
+
+  constructor(private readonly core: ServerCore) {}
+
+  subscribe(stream: (rows: DeviceRow[]) => void): () => void {
+    if (this.streams.size === 0) {
+      this.core.changes.on('device', this.onChange);
+      this.timer = setInterval(() => this.flush(), DEVICE_FLUSH_MS);
+    }
+    this.streams.add(stream);
+    return () => {
+      this.streams.delete(stream);
+      if (this.streams.size > 0) return;
+      this.core.changes.off('device', this.onChange);
+      if (this.timer) clearInterval(this.timer);
+      this.changed.clear();
+    };
+  }
+
+  private flush(): void {
+    if (this.changed.size === 0) return;
+    const rows = [...this.changed].flatMap((id) => {
+      const d = this.core.devices.get(id);
+      return d ? [{ areaId: d.areaId, json: JSON.stringify({ ...d, online: this.core.mqtt.isOnline(id) }) }] : [];
+    });
+    this.changed.clear();
+    for (const stream of this.streams) stream(rows);
+  }
+}
+
 export const eventRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
   const streamEvents = eventStreams(app);
+  const feed = new DeviceFeed(core);
   const read = requirePermission(core, 'devices:read');
 
   app.get(
@@ -33,17 +74,10 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
       };
       streamEvents(request, reply.raw, (send) => {
         send('hello', { at: new Date(core.clock.now()).toISOString() });
-        const changed = new Set<string>();
-        const flush = setInterval(() => {
-          if (changed.size === 0) return;
-          const devices = [...changed].flatMap((id) => {
-            const d = inScope(id);
-            return d ? [{ ...d, online: core.mqtt.isOnline(id) }] : [];
-          });
-          changed.clear();
-          if (devices.length > 0) send('devices', devices);
-        }, DEVICE_FLUSH_MS);
-        const onDevice = (id: string) => void changed.add(id);
+        const unsubscribe = feed.subscribe((rows) => {
+          const mine = rows.filter((r) => caller.scope.has(r.areaId));
+          if (mine.length > 0) send('devices', null, `[${mine.map((r) => r.json).join(',')}]`);
+        });
         const onCommand = (deviceId: string, commandId: string) => {
           const record = inScope(deviceId) && core.commands.get(commandId);
           if (record) send('command', record);
@@ -55,13 +89,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
         const onAlert = (a: Alert) => {
           if (a.targets.areaIds.some((id) => caller.scope.has(id)) || a.targets.deviceIds.some((id) => inScope(id))) send('alert', core.alerts.summary(a.id));
         };
-        core.changes.on('device', onDevice);
         core.changes.on('command', onCommand);
         core.alarms.on('change', onAlarm);
         core.alerts.on('alert', onAlert);
         return () => {
-          clearInterval(flush);
-          core.changes.off('device', onDevice);
+          unsubscribe();
           core.changes.off('command', onCommand);
           core.alarms.off('change', onAlarm);
           core.alerts.off('alert', onAlert);
