@@ -326,11 +326,11 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await page.locator('table[data-testid="streams"] th', { hasText: 'VOV1' }).waitFor();
     await page.screenshot({ path: join(SHOTS, 'content.png'), fullPage: true });
 
-    await page.getByRole('link', { name: 'Lịch phát' }).click();
-    await page.locator('input[name="schedule-title"]').fill('Bản tin sáng');
+    // From the library straight to a schedule of it: title and recording are filled in.
+    await item.getByRole('link', { name: 'Lên lịch phát' }).click();
     const source = page.locator('select[name="content"]');
-    await source.locator('option', { hasText: 'Bản tin sáng' }).waitFor({ state: 'attached' });
-    await source.selectOption({ label: 'Bản tin sáng (6 s)' });
+    await expect.poll(() => page.locator('input[name="schedule-title"]').inputValue()).toBe('Bản tin sáng');
+    expect(await source.locator('option:checked').textContent()).toBe('Bản tin sáng (6 s)');
     // Two minutes ahead at the latest: the input takes minutes.
     const at = new Date(Date.now() + 100_000);
     await page.locator('input[name="start"]').fill(vnInput(at));

@@ -97,7 +97,7 @@ export function App() {
         {!token ? (
           <LoginPage api={api} onLogin={onLogin} />
         ) : route.startsWith('/schedules') ? (
-          <SchedulesPage api={api} me={me} onUnauthorized={() => void logout()} />
+          <SchedulesPage api={api} me={me} route={route} onUnauthorized={() => void logout()} />
         ) : route.startsWith('/content') ? (
           <ContentPage api={api} me={me} onUnauthorized={() => void logout()} />
         ) : route.startsWith('/admin') ? (

@@ -194,6 +194,8 @@ const vi = {
   parentArea: 'Thuộc',
   addArea: 'Thêm địa bàn',
   acknowledge: 'Đã biết, đang xử lý',
+  scheduleIt: 'Lên lịch phát',
+  noContentYet: 'Thư viện chưa có âm thanh: tải lên hoặc soạn bản tin ở trang Nội dung.',
   acknowledged: 'đã có người xử lý',
 };
 
@@ -389,6 +391,8 @@ const en: Dict = {
   parentArea: 'Under',
   addArea: 'Add the area',
   acknowledge: 'Acknowledge',
+  scheduleIt: 'Schedule it',
+  noContentYet: 'The library has no audio yet: upload or compose a bulletin on the Content page.',
   acknowledged: 'someone is on it',
 };
 

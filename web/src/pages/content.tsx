@@ -75,6 +75,7 @@ export function ContentPage({ api, me, onUnauthorized }: Props) {
                 <td>{new Date(c.createdAt).toLocaleString(locale)}</td>
                 <td class="row">
                   {previews[c.id] ? <audio controls src={previews[c.id]} aria-label={`${t.preview}: ${c.title}`} /> : <button type="button" onClick={() => void listen(c.id)}>{t.preview}</button>}
+                  {may(me, 'schedules:write') && <a href={`#/schedules/new/${c.id}`}>{t.scheduleIt}</a>}
                   {writer && <button type="button" class="link" onClick={() => void remove(c)}>{t.delete}</button>}
                 </td>
               </tr>

@@ -14,6 +14,8 @@ import { localInput, localTime } from '../dates.js';
 interface Props {
   api: Api;
   me: Me | null;
+  /** `/schedules/new/<contentId>` opens the form with that recording chosen. */
+  route: string;
   onUnauthorized: () => void;
 }
 
@@ -51,6 +53,9 @@ const emptyForm = (areaId: string): Form => ({
   repeat: 1,
   priority: 'normal',
 });
+
+/** A new schedule's form, with a recording already chosen when coming from the library. */
+const newForm = (areaId: string, item: ContentItem | undefined): Form => (item ? { ...emptyForm(areaId), title: item.title, source: `content:${item.id}` } : emptyForm(areaId));
 
 function formOf(s: Schedule, streams: StreamSource[]): Form {
   const item = s.items[0];
@@ -96,7 +101,8 @@ function scheduleOf(f: Form, streams: StreamSource[]): NewSchedule | null {
   return { title: f.title.trim(), areaId: f.areaId, items, targets: { areaIds: [f.areaId], deviceIds: [] }, start: at.toISOString(), recurrence, repeat: { count: f.repeat, gapSec: 5 }, priority: f.priority };
 }
 
-export function SchedulesPage({ api, me, onUnauthorized }: Props) {
+export function SchedulesPage({ api, me, route, onUnauthorized }: Props) {
+  const chosenContent = /^\/schedules\/new\/([^/]+)$/.exec(route)?.[1];
   const { t, lang, locale } = useT();
   const { areas, devices } = useAreasAndDevices(api, onUnauthorized);
   const [content, setContent] = useState<ContentItem[]>([]);
@@ -150,15 +156,16 @@ export function SchedulesPage({ api, me, onUnauthorized }: Props) {
       {message && <p role={message.error ? 'alert' : 'status'} class={message.error ? 'error card' : 'card'}>{message.text}</p>}
       {canWrite && me && (
         <ScheduleForm
-          key={editing?.id ?? 'new'}
+          key={editing?.id ?? `new-${chosenContent && content.some((c) => c.id === chosenContent) ? chosenContent : ''}`}
           api={api}
           areas={areas}
           content={content}
           streams={streams}
-          initial={editing ? formOf(editing, streams) : emptyForm(me.areaId)}
+          initial={editing ? formOf(editing, streams) : newForm(me.areaId, content.find((c) => c.id === chosenContent))}
           editingId={editing?.id ?? null}
           onSaved={(s) => {
             setEditing(null);
+            if (chosenContent) location.hash = '#/schedules';
             setMessage({ error: false, text: s.status === 'pending' ? `${t.saved} ${t.waitsApproval}` : t.saved });
             void reload();
           }}
@@ -246,6 +253,11 @@ function ScheduleForm(props: { api: Api; areas: Area[]; content: ContentItem[]; 
             </optgroup>
           </select>
         </label>
+        {content.length === 0 && streams.length === 0 && (
+          <p class="warn">
+            <a href="#/content">{t.noContentYet}</a>
+          </p>
+        )}
         {isStream && (
           <label class="short">
             {t.relayMinutes}
