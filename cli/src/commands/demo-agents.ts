@@ -13,6 +13,9 @@ export interface DemoAgent {
   stop(): Promise<void>;
 }
 
+/** Made-up positions a few kilometres apart, so the console's map has something to show. */
+const demoPosition = (i: number) => ({ lat: 16.75 + (i % 4) * 0.018 + Math.floor(i / 4) * 0.006, lon: 107.18 + (i % 3) * 0.024 });
+
 export async function startDemoAgents(opts: { server: RunningServer; count: number; communes: Area[]; dataDir: string; logger: Logger }): Promise<DemoAgent[]> {
   const { server, count, communes, dataDir, logger } = opts;
   const agents: DemoAgent[] = [];
@@ -20,6 +23,7 @@ export async function startDemoAgents(opts: { server: RunningServer; count: numb
     const commune = communes[i % communes.length]!;
     const name = `Loa ${commune.name} ${Math.floor(i / communes.length) + 1}`;
     const { device, secret } = await server.core.devices.create({ name, areaId: commune.id });
+    server.core.devices.update(device.id, { position: demoPosition(i) });
     const slug = `speaker-${i + 1}`;
     const sinkDir = join(dataDir, 'sink', slug);
     await mkdir(sinkDir, { recursive: true });
