@@ -1,10 +1,10 @@
 /** Reads a Server-Sent Events stream (with a bearer token), collecting events until closed. */
-export function readEvents(url: string, token: string | null): { events: { event: string; data: unknown }[]; close: () => void; status: Promise<number> } {
+export function readEvents(url: string, token: string | null): { events: { event: string; data: unknown }[]; close: () => void; status: Promise<number>; ended: Promise<void> } {
   const events: { event: string; data: unknown }[] = [];
   const ctrl = new AbortController();
   let answered: (status: number) => void = () => undefined;
   const status = new Promise<number>((r) => (answered = r));
-  void (async () => {
+  const ended = (async () => {
     const res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: ctrl.signal });
     answered(res.status);
     const decoder = new TextDecoder();
@@ -21,5 +21,5 @@ export function readEvents(url: string, token: string | null): { events: { event
       }
     }
   })().catch(() => undefined);
-  return { events, close: () => ctrl.abort(), status };
+  return { events, close: () => ctrl.abort(), status, ended };
 }

@@ -32,6 +32,12 @@ export function resolveCaller(core: ServerCore, request: FastifyRequest): Caller
   return { user, scope: core.areas.subtreeIds(user.areaId) };
 }
 
+/** Whether the request's session still stands for the same user, role and area (long-lived streams re-check). */
+export function stillSameCaller(core: ServerCore, request: FastifyRequest, caller: Caller): boolean {
+  const now = resolveCaller(core, request);
+  return now !== null && now.user.id === caller.user.id && now.user.role === caller.user.role && now.user.areaId === caller.user.areaId;
+}
+
 /** preHandler factory: 401 without a valid token, 403 without the permission. */
 export function requirePermission(core: ServerCore, permission: Permission) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {

@@ -10,22 +10,30 @@ export type Send = (event: string, data: unknown, json?: string) => void;
 
 /** A comment line this often keeps proxies and 4G NATs from closing an idle stream. */
 const PING_MS = 15_000;
+/** How often an open stream checks that its session still stands (logout, password reset, disabled user, new role or area). */
+export const SESSION_CHECK_MS = 5_000;
 
 export function eventStreams(app: FastifyInstance) {
   const open = new Set<ServerResponse>();
   app.addHook('preClose', async () => {
     for (const s of open) s.end();
   });
-  /** Keeps the response open as an event stream; `setup` returns its cleanup, run when the client goes away. */
-  return (request: FastifyRequest, raw: ServerResponse, setup: (send: Send) => () => void): void => {
+  /**
+   * Keeps the response open as an event stream; `setup` returns its cleanup, run when the
+   * client goes away. The stream is ended as soon as `stillAllowed` says no: the client then
+   * reconnects and is answered 401 or with its new scope.
+   */
+  return (request: FastifyRequest, raw: ServerResponse, stillAllowed: () => boolean, setup: (send: Send) => () => void): void => {
     open.add(raw);
     raw.once('close', () => open.delete(raw));
     raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     const send: Send = (event, data, json) => void raw.write(`event: ${event}\ndata: ${json ?? JSON.stringify(data)}\n\n`);
     const cleanup = setup(send);
     const ping = setInterval(() => raw.write(': ping\n\n'), PING_MS);
+    const check = setInterval(() => stillAllowed() || raw.end(), SESSION_CHECK_MS);
     request.raw.once('close', () => {
       clearInterval(ping);
+      clearInterval(check);
       cleanup();
     });
   };

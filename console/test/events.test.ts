@@ -1,7 +1,8 @@
 /**
  * The console's live stream (GET /events) over real HTTP with a real agent on the real broker:
  * the technician's stream carries the device coming online, a command's result and an alarm's
- * raise and clear; a user of another commune sees none of it.
+ * raise and clear; a user of another commune sees none of it, and once that user is disabled
+ * their open stream is ended.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
@@ -9,12 +10,14 @@ import { join } from 'node:path';
 import { Agent, parseAgentConfig } from '@loalang/edge-agent';
 import { createSimulatedAmplifier } from '@loalang/firmware-bridge';
 import { readEvents } from '../../tests/sse-reader.js';
+import { SESSION_CHECK_MS } from '../src/sse.js';
 import { addUser, buildTestServer, login, type TestServer } from './helpers.js';
 
 let server: TestServer;
 let base = '';
 let technician = '';
 let stranger = '';
+let admin = '';
 
 beforeAll(async () => {
   server = await buildTestServer();
@@ -26,6 +29,8 @@ beforeAll(async () => {
   core.areas.create({ name: 'Xã Trong Đồng', parentId: 'p', id: 'b' });
   await addUser(core, 'kythuat', 'technician', 'a');
   await addUser(core, 'nguoila', 'technician', 'b');
+  await addUser(core, 'quantri', 'admin', 'p');
+  admin = await login(server.app, 'quantri');
   technician = await login(server.app, 'kythuat');
   stranger = await login(server.app, 'nguoila');
 });
@@ -85,6 +90,13 @@ describe('GET /events', () => {
 
       // Nothing of commune A reached commune B's technician.
       expect(theirs.events.map((e) => e.event)).toEqual(['hello']);
+      // Their account is disabled: their open stream ends within seconds, and a new one is refused.
+      const res = await fetch(`${base}/users/${core.users.list().find((u) => u.username === 'nguoila')!.id}`, { method: 'PATCH', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ disabled: true }) });
+      expect(res.status).toBe(200);
+      const t0 = Date.now();
+      await theirs.ended;
+      expect(Date.now() - t0).toBeLessThan(SESSION_CHECK_MS + 2000);
+      expect(await listen(stranger).status).toBe(401);
     } finally {
       mine.close();
       theirs.close();

@@ -265,6 +265,13 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     // Change the new user's role, then reset their password: they log in with the new one.
     await page.getByLabel('Vai trò: van-hanh-xa').selectOption('viewer');
     await page.getByRole('status').filter({ hasText: 'Đã lưu' }).waitFor();
+    // The new user is signed in elsewhere; the reset below ends that session, and their tab goes back to the login.
+    const theirs = await newPage();
+    await theirs.goto(base);
+    await theirs.getByLabel('Tên đăng nhập').fill('van-hanh-xa');
+    await theirs.getByLabel('Mật khẩu').fill('mat-khau-van-hanh');
+    await theirs.getByRole('button', { name: 'Đăng nhập' }).click();
+    await theirs.getByTestId('live-status').filter({ hasText: 'Trực tiếp' }).waitFor();
     const row = page.locator('table[data-testid="users"] tr', { hasText: 'van-hanh-xa' });
     await row.getByRole('button', { name: 'Đặt lại mật khẩu' }).click();
     await page.getByLabel('Mật khẩu mới: van-hanh-xa').fill('mat-khau-moi-2026');
@@ -272,6 +279,8 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await page.getByRole('status').filter({ hasText: 'Đã đặt mật khẩu mới cho van-hanh-xa' }).waitFor();
     const relogin = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'van-hanh-xa', password: 'mat-khau-moi-2026' }) });
     expect(relogin.status).toBe(200);
+    await theirs.getByLabel('Tên đăng nhập').waitFor({ timeout: 15_000 });
+    await theirs.close();
     // An area under the commune, with quiet hours.
     await page.getByLabel('Tên địa bàn mới').fill('Thôn Mới');
     await page.getByLabel('Thuộc').selectOption(world.communeId);

@@ -367,13 +367,14 @@ export class Api {
   alertEvents = (id: string, on: (event: string, data: unknown) => void): (() => void) => this.stream(`/alerts/${encodeURIComponent(id)}/events`, on);
 
   /** The live stream of the caller's areas (devices, alarms, commands, alerts). */
-  events = (on: (event: string, data: unknown) => void, onConnected: (connected: boolean) => void): (() => void) => this.stream('/events', on, onConnected);
+  events = (on: (event: string, data: unknown) => void, onConnected: (connected: boolean) => void, onDenied: () => void): (() => void) => this.stream('/events', on, onConnected, onDenied);
 
   /**
    * A Server-Sent Events stream read through fetch (EventSource cannot send the bearer token),
-   * reconnected after 1, 2, 4… (at most 30) seconds when it drops. Returns a function that stops it.
+   * reconnected after 1, 2, 4… (at most 30) seconds when it drops, given up on a 401. Returns a
+   * function that stops it.
    */
-  private stream(path: string, on: (event: string, data: unknown) => void, onConnected: (connected: boolean) => void = () => undefined): () => void {
+  private stream(path: string, on: (event: string, data: unknown) => void, onConnected: (connected: boolean) => void = () => undefined, onDenied: () => void = () => undefined): () => void {
     const ctrl = new AbortController();
     let delay = 1000;
     const once = async () => {
@@ -403,7 +404,11 @@ export class Api {
         try {
           await once();
         } catch (err) {
-          if (err instanceof ApiFailure && err.status === 401) return onConnected(false);
+          // The session ended (logout elsewhere, password reset, account disabled): stop.
+          if (err instanceof ApiFailure && err.status === 401) {
+            onConnected(false);
+            return onDenied();
+          }
         }
         if (ctrl.signal.aborted) return;
         onConnected(false);

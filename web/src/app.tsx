@@ -43,7 +43,8 @@ export function App() {
     if (!token) return;
     const hub = new Live();
     setLive(hub);
-    const stop = api.events((e, d) => hub.dispatch(e, d), setConnected);
+    // A 401 on the stream means the session is over (password reset, account disabled): log out.
+    const stop = api.events((e, d) => hub.dispatch(e, d), setConnected, () => void logout());
     return () => {
       stop();
       setLive(null);

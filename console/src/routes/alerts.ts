@@ -7,7 +7,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { brokerError, ingestCap, totalsOf, type Alert, type DeliveryEvent, type ServerCore } from '@loalang/broker';
 import { IdParams, Targets } from '../schemas.js';
-import { assertInScope, callerOf, canReadFromArea, requirePermission, type Caller } from '../auth.js';
+import { assertInScope, callerOf, canReadFromArea, requirePermission, stillSameCaller, type Caller } from '../auth.js';
 import { eventStreams } from '../sse.js';
 
 const AreaRef = IdParams.properties.id;
@@ -128,7 +128,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
       const id = request.params.id;
       requireVisible(caller, id);
       const mine = deviceInScope(caller);
-      streamEvents(request, reply.raw, (send) => {
+      streamEvents(request, reply.raw, () => stillSameCaller(core, request, caller), (send) => {
         send('snapshot', scopedView(caller, id));
         let batch: DeliveryEvent[] = [];
         const flush = setInterval(() => {

@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ALARM_LABELS, type Alert, type AlarmChange, type ServerCore } from '@loalang/broker';
-import { callerOf, requirePermission } from '../auth.js';
+import { callerOf, requirePermission, stillSameCaller } from '../auth.js';
 import { eventStreams } from '../sse.js';
 
 /** Device changes are coalesced per device and sent this often: telemetry from 10k speakers would flood a phone. */
@@ -72,7 +72,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
         const d = core.devices.get(deviceId);
         return d !== null && caller.scope.has(d.areaId) ? d : null;
       };
-      streamEvents(request, reply.raw, (send) => {
+      streamEvents(request, reply.raw, () => stillSameCaller(core, request, caller), (send) => {
         send('hello', { at: new Date(core.clock.now()).toISOString() });
         const unsubscribe = feed.subscribe((rows) => {
           const mine = rows.filter((r) => caller.scope.has(r.areaId));
