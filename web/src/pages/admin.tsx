@@ -54,7 +54,7 @@ export function AdminPage({ api, me, onUnauthorized }: { api: Api; me: Me | null
     <div class="stack">
       <section class="card stack">
         <h1>{t.users}</h1>
-        <div class="scroll">
+        <div class="scroll" tabIndex={0} role="region" aria-label={t.users}>
           <table data-testid="users">
             <thead>
               <tr><th scope="col">{t.username}</th><th scope="col">{t.role}</th><th scope="col">{t.area}</th><th scope="col">{t.status}</th><th /></tr>
@@ -142,7 +142,7 @@ export function AdminPage({ api, me, onUnauthorized }: { api: Api; me: Me | null
           </label>
           <button type="submit">{t.show}</button>
         </form>
-        <div class="scroll">
+        <div class="scroll" tabIndex={0} role="region" aria-label={t.auditLog}>
           <table data-testid="audit">
             <thead>
               <tr><th scope="col">{t.at}</th><th scope="col">{t.who}</th><th scope="col">{t.action}</th><th scope="col">{t.status}</th><th scope="col">{t.source}</th></tr>

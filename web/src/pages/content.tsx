@@ -59,7 +59,7 @@ export function ContentPage({ api, me, onUnauthorized }: Props) {
           <Bulletin api={api} me={me} areas={areas} onDone={(item) => (setMessage({ error: false, text: t.saved }), void reload(), void listen(item.id))} />
         </div>
       )}
-      <section class="card scroll">
+      <section class="card scroll" tabIndex={0} aria-label={t.library}>
         <h1>{t.library}</h1>
         {items && items.length === 0 && <p>{t.noContent}</p>}
         <table data-testid="library">

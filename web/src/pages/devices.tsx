@@ -85,7 +85,7 @@ function DeviceList({ api, areas, devices }: { api: Api; areas: Area[]; devices:
             <input type="search" name="q" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
           </label>
         </form>
-        <section class="card scroll">
+        <section class="card scroll" tabIndex={0} aria-label={t.navDevices}>
           <table data-testid="devices">
             <thead>
               <tr><th scope="col">{t.device}</th><th scope="col">{t.area}</th><th scope="col">{t.status}</th><th scope="col">{t.playing}</th><th scope="col">{t.lastSeen}</th></tr>

@@ -43,7 +43,7 @@ export function DeviceMap({ devices, tileUrl, attribution }: { devices: Device[]
   }
   return (
     <figure class="map">
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={t.mapLabel(placed.length)} data-testid="device-map" data-zoom={zoom}>
+      <svg viewBox={`0 0 ${W} ${H}`} role="group" aria-label={t.mapLabel(placed.length)} data-testid="device-map" data-zoom={zoom}>
         <rect width={W} height={H} class="map-bg" />
         {tiles.map((tile) => (
           <image key={tile.href} href={tile.href} x={tile.x} y={tile.y} width={TILE} height={TILE} />

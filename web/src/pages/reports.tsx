@@ -95,7 +95,7 @@ export function ReportsPage({ api, onUnauthorized }: { api: Api; onUnauthorized:
         ) : rows.length === 0 ? (
           <p>{t.noReports}</p>
         ) : (
-          <div class="scroll">
+          <div class="scroll" tabIndex={0} role="region" aria-label={t.reportsTitle}>
             <table data-testid="reports">
               <thead>
                 <tr><th scope="col">{t.scheduledAt}</th><th scope="col">{t.device}</th><th scope="col">{t.content}</th><th scope="col">{t.outcome}</th><th scope="col">{t.played}</th></tr>

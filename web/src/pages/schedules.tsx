@@ -178,7 +178,7 @@ export function SchedulesPage({ api, me, route, onUnauthorized }: Props) {
         </h2>
         {pending.length === 0 ? <p>{t.nothingPending}</p> : <table data-testid="queue"><tbody>{pending.map(row)}</tbody></table>}
       </section>
-      <section class="card stack scroll">
+      <section class="card stack scroll" tabIndex={0} aria-label={t.schedulesList}>
         <h2>{t.schedulesList}</h2>
         <table data-testid="schedules">
           <tbody>{schedules.map(row)}</tbody>
