@@ -18,6 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { Agent, parseAgentConfig } from '@loalang/edge-agent';
+import { createSimulatedAmplifier } from '@loalang/firmware-bridge';
 import { ROUTES } from '../../web/src/routes.js';
 import { PASSWORD, startAgent, startAlertWorld, TimedSink, until, type AlertWorld, type RunningAgent } from '../alert-support.js';
 import { requireTool } from '../support.js';
@@ -246,6 +248,32 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await page.getByRole('button', { name: 'Kiểm tra ampli' }).click();
     await page.locator('table[data-testid="commands"] tr[data-status="succeeded"]', { hasText: 'amp-test' }).waitFor({ timeout: 10_000 });
     await page.screenshot({ path: join(SHOTS, 'device-detail.png'), fullPage: true });
+
+    // A new speaker, in the other commune: its config file is downloaded, and a real agent started with it comes online on the open list.
+    await page.getByRole('link', { name: '← Danh sách' }).click();
+    await page.getByLabel('Tên loa').fill('Loa trạm y tế');
+    await page.locator('form:has(input[name="device-name"]) select[name="area"]').selectOption(world.otherCommuneId);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Thêm loa' }).click()]);
+    await page.getByRole('status').filter({ hasText: 'Đã thêm Loa trạm y tế' }).waitFor();
+    const config = JSON.parse(readFileSync(await download.path(), 'utf8')) as { deviceId: string; password: string; serverKeys: unknown[] };
+    expect(config.serverKeys.length).toBeGreaterThan(0);
+    const root = join(world.dir, 'agents', 'tram-y-te');
+    const agent = await Agent.create(parseAgentConfig({ ...config, cacheDir: join(root, 'cache'), serial: { simulate: true }, audioSink: 'null' }, root), { amplifier: createSimulatedAmplifier(), exit: () => undefined });
+    await agent.start();
+    try {
+      const added = page.locator('table[data-testid="devices"] tr', { hasText: 'Loa trạm y tế' });
+      await added.locator('td', { hasText: 'Trực tuyến' }).waitFor({ timeout: 15_000 });
+      // A new password for it: the running agent (old password) is cut off, live, and the new config is downloaded.
+      await added.getByRole('link', { name: 'Loa trạm y tế' }).click();
+      page.once('dialog', (d) => void d.accept());
+      const [fresh] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Cấp mật khẩu mới' }).click()]);
+      const rotated = JSON.parse(readFileSync(await fresh.path(), 'utf8')) as { deviceId: string; password: string };
+      expect(rotated.deviceId).toBe(config.deviceId);
+      expect(rotated.password).not.toBe(config.password);
+      await page.getByTestId('device-online').filter({ hasText: 'Mất kết nối' }).waitFor({ timeout: 15_000 });
+    } finally {
+      await agent.stop();
+    }
     await page.close();
   }, 60_000);
 

@@ -299,7 +299,10 @@ export class Api {
   createArea = (a: { name: string; parentId: string }) => this.call<Area>('POST', '/areas', a);
   updateArea = (id: string, change: { name?: string; quietHours?: Area['quietHours'] }) => this.call<Area>('PATCH', `/areas/${encodeURIComponent(id)}`, change);
   areaTimeline = (areaId: string, from: string, to: string) => this.call<TimelinePlay[]>('GET', `/areas/${encodeURIComponent(areaId)}/timeline?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
-  updateDevice = (id: string, change: { position: Device['position'] }) => this.call<Device>('PATCH', `/devices/${encodeURIComponent(id)}`, change);
+  updateDevice = (id: string, change: { position?: Device['position']; disabled?: boolean; name?: string }) => this.call<Device>('PATCH', `/devices/${encodeURIComponent(id)}`, change);
+  /** A new speaker; the answer carries its agent config with its secret, shown this once. */
+  createDevice = (d: { name: string; areaId: string }) => this.call<Device & { agentConfig: Record<string, unknown> }>('POST', '/devices', d);
+  rotateSecret = (id: string) => this.call<{ agentConfig: Record<string, unknown> }>('POST', `/devices/${encodeURIComponent(id)}/rotate-secret`);
   settings = () => this.call<{ mapTileUrl: string | null; mapAttribution: string | null }>('GET', '/settings');
   checkSchedule = (s: NewSchedule, scheduleId?: string) => this.call<ScheduleCheck>('POST', `/schedules/check${scheduleId ? `?scheduleId=${encodeURIComponent(scheduleId)}` : ''}`, s);
   updateSchedule = (id: string, s: NewSchedule) => {

@@ -24,6 +24,8 @@ export const ROUTES = [
   'PATCH /areas/{id}',
   'GET /areas/{id}/timeline',
   'PATCH /devices/{id}',
+  'POST /devices',
+  'POST /devices/{id}/rotate-secret',
   'GET /settings',
   'GET /content/{id}/file',
   'GET /schedules',

@@ -9,7 +9,7 @@ import { useT } from '../i18n.js';
 import { useLive } from '../live.js';
 import { messageOf } from './errors.js';
 import { DeviceMap } from './map.js';
-import { AreaSelect, may, subtree, treeOrder, useAreasAndDevices } from './shared.js';
+import { AreaSelect, downloadJson, may, subtree, treeOrder, useAreasAndDevices } from './shared.js';
 
 interface Props {
   api: Api;
@@ -20,14 +20,14 @@ interface Props {
 
 export function DevicesPage({ api, me, route, onUnauthorized }: Props) {
   const id = route.split('/')[2];
-  const { areas, devices, error } = useAreasAndDevices(api, onUnauthorized);
+  const { areas, devices, error, reloadDevices } = useAreasAndDevices(api, onUnauthorized);
   if (error) return <p role="alert" class="error">{error}</p>;
   if (!devices) return <p aria-busy="true">…</p>;
   const listed = devices.find((d) => d.id === id);
-  return id ? <DeviceDetail api={api} me={me} id={id} listed={listed} areas={areas} /> : <DeviceList api={api} areas={areas} devices={devices} />;
+  return id ? <DeviceDetail api={api} me={me} id={id} listed={listed} areas={areas} /> : <DeviceList api={api} me={me} areas={areas} devices={devices} onAdded={reloadDevices} />;
 }
 
-function DeviceList({ api, areas, devices }: { api: Api; areas: Area[]; devices: Device[] }) {
+function DeviceList({ api, me, areas, devices, onAdded }: { api: Api; me: Me | null; areas: Area[]; devices: Device[]; onAdded: () => void }) {
   const { t, locale } = useT();
   const [areaId, setAreaId] = useState('');
   const [status, setStatus] = useState('');
@@ -103,6 +103,7 @@ function DeviceList({ api, areas, devices }: { api: Api; areas: Area[]; devices:
             </tbody>
           </table>
         </section>
+        {may(me, 'devices:write') && me && <AddDevice api={api} areas={areas} defaultArea={areaId || me.areaId} onAdded={onAdded} />}
         <section class="card">
           <h2>{t.map}</h2>
           <DeviceMap devices={shown} tileUrl={map.mapTileUrl} attribution={map.mapAttribution} />
@@ -204,7 +205,68 @@ function DeviceDetail({ api, me, id, listed, areas }: { api: Api; me: Me | null;
         </section>
       )}
       {may(me, 'devices:write') && <PositionForm api={api} device={device} onSaved={setFetched} />}
+      {may(me, 'devices:write') && <Credentials api={api} device={device} onSaved={setFetched} />}
     </div>
+  );
+}
+
+/** Registers a speaker and hands over its agent config (with its secret) as a file, once. */
+function AddDevice({ api, areas, defaultArea, onAdded }: { api: Api; areas: Area[]; defaultArea: string; onAdded: () => void }) {
+  const { t, lang } = useT();
+  const [name, setName] = useState('');
+  const [areaId, setAreaId] = useState('');
+  const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+  const add = async (e: Event) => {
+    e.preventDefault();
+    try {
+      const made = await api.createDevice({ name: name.trim(), areaId: areaId || defaultArea });
+      downloadJson(`loalang-agent-${made.id}.json`, made.agentConfig);
+      setMessage({ error: false, text: t.deviceAdded(made.name) });
+      setName('');
+      onAdded();
+    } catch (err) {
+      setMessage({ error: true, text: messageOf(err, lang) });
+    }
+  };
+  return (
+    <form class="card row filters" onSubmit={(e) => void add(e)}>
+      <h2>{t.addDevice}</h2>
+      <label>
+        {t.deviceName}
+        <input name="device-name" required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      </label>
+      <AreaSelect areas={areas} value={areaId || defaultArea} onChange={setAreaId} all={false} />
+      <button type="submit">{t.addDevice}</button>
+      {message && <p role={message.error ? 'alert' : 'status'} class={message.error ? 'error' : ''}>{message.text}</p>}
+    </form>
+  );
+}
+
+/** A new secret (the old one stops at once; the new config is downloaded), and disabling the speaker. */
+function Credentials({ api, device, onSaved }: { api: Api; device: Device; onSaved: (d: Device) => void }) {
+  const { t, lang } = useT();
+  const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+  const run = async (what: () => Promise<void>, done: string) => {
+    try {
+      await what();
+      setMessage({ error: false, text: done });
+    } catch (err) {
+      setMessage({ error: true, text: messageOf(err, lang) });
+    }
+  };
+  const rotate = () =>
+    confirm(t.confirmRotate(device.name)) &&
+    void run(async () => downloadJson(`loalang-agent-${device.id}.json`, (await api.rotateSecret(device.id)).agentConfig), t.rotated);
+  const toggle = () => void run(async () => onSaved(await api.updateDevice(device.id, { disabled: !device.disabled })), t.saved);
+  return (
+    <section class="card stack">
+      <h2>{t.credentials}</h2>
+      <div class="row">
+        <button type="button" onClick={rotate}>{t.rotateSecret}</button>
+        <button type="button" class={device.disabled ? '' : 'danger'} onClick={toggle}>{device.disabled ? t.enable : t.disable}</button>
+      </div>
+      {message && <p role={message.error ? 'alert' : 'status'} class={message.error ? 'error' : ''}>{message.text}</p>}
+    </section>
   );
 }
 

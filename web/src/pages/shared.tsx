@@ -6,12 +6,13 @@ import { mergeDevices, useLive } from '../live.js';
 import { onLoadError } from './errors.js';
 
 /** Areas and devices in the caller's scope, devices updated by the live stream; `devices` is null until loaded. */
-export function useAreasAndDevices(api: Api, onUnauthorized: () => void): { areas: Area[]; devices: Device[] | null; error: string | null; reloadAreas: () => void } {
+export function useAreasAndDevices(api: Api, onUnauthorized: () => void): { areas: Area[]; devices: Device[] | null; error: string | null; reloadAreas: () => void; reloadDevices: () => void } {
   const { lang } = useT();
   const [areas, setAreas] = useState<Area[]>([]);
   const [devices, setDevices] = useState<Device[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const reloadAreas = () => void api.areas().then(setAreas, onLoadError(lang, onUnauthorized, setError));
+  const reloadDevices = () => void api.devices().then(setDevices, onLoadError(lang, onUnauthorized, setError));
   useEffect(() => {
     Promise.all([api.areas(), api.devices()]).then(
       ([a, d]) => {
@@ -24,7 +25,7 @@ export function useAreasAndDevices(api: Api, onUnauthorized: () => void): { area
   useLive((event, data) => {
     if (event === 'devices') setDevices((list) => list && mergeDevices(list, data as Device[]));
   });
-  return { areas, devices, error, reloadAreas };
+  return { areas, devices, error, reloadAreas, reloadDevices };
 }
 
 /** Whether the signed-in user's role may do `permission` (the server checks again). */
@@ -91,4 +92,14 @@ export function Preview({ url, testId = 'preview' }: { url: string | null; testI
       <audio controls src={url} data-testid={testId} />
     </label>
   );
+}
+
+/** Offers a JSON document as a file download (an agent config: shown once, never stored by the console). */
+export function downloadJson(name: string, value: unknown): void {
+  const url = URL.createObjectURL(new Blob([JSON.stringify(value, null, 2)], { type: 'application/json' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
