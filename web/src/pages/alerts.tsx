@@ -7,7 +7,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Alert, Api, AlertView, Area, Delivery, Device, Me } from '../api.js';
 import { useT } from '../i18n.js';
 import { messageOf } from './errors.js';
-import { may, Preview, subtree, treeOrder, useAreasAndDevices } from './shared.js';
+import { AreaPicker, may, Preview, subtree, useAreasAndDevices } from './shared.js';
 import { useLive } from '../live.js';
 
 interface Props {
@@ -42,18 +42,8 @@ function Composer({ api, me, areas, devices }: { api: Api; me: Me | null; areas:
   // The spoken preview: the same audio is sent if the text has not changed since.
   const [preview, setPreview] = useState<{ text: string; contentId: string; url: string } | null>(null);
   const [speaking, setSpeaking] = useState(false);
-  const tree = useMemo(() => treeOrder(areas), [areas]);
   const covered = useMemo(() => subtree(areas, chosen), [areas, chosen]);
   const sounding = devices.filter((d) => covered.has(d.areaId) && !d.disabled).length;
-  /** Devices below each area, counted once per area list, not on every keystroke. */
-  const counts = useMemo(() => {
-    const byArea = new Map<string, number>();
-    for (const a of areas) {
-      const below = subtree(areas, [a.id]);
-      byArea.set(a.id, devices.filter((d) => below.has(d.areaId)).length);
-    }
-    return byArea;
-  }, [areas, devices]);
 
   const ask = (e: Event) => {
     e.preventDefault();
@@ -104,21 +94,7 @@ function Composer({ api, me, areas, devices }: { api: Api; me: Me | null; areas:
         <button type="button" disabled={speaking} aria-busy={speaking} onClick={() => void listen()}>{speaking ? t.speaking : t.listen}</button>
         {preview?.text === text.trim() && <Preview url={preview.url} testId="alert-preview" />}
       </div>
-      <fieldset>
-        <legend>{t.alertTargets}</legend>
-        {tree.map(({ area, depth }) => (
-          <label key={area.id} class="check" style={{ paddingLeft: `${depth * 1.25}rem` }}>
-            <input
-              type="checkbox"
-              name="area"
-              value={area.id}
-              checked={chosen.includes(area.id)}
-              onChange={(e) => setChosen(e.currentTarget.checked ? [...chosen, area.id] : chosen.filter((x) => x !== area.id))}
-            />
-            {area.name} <small>({counts.get(area.id) ?? 0})</small>
-          </label>
-        ))}
-      </fieldset>
+      <AreaPicker areas={areas} devices={devices} chosen={chosen} onChange={setChosen} />
       <label class="short">
         {t.repeat}
         <input name="repeat" type="number" min={1} max={10} value={repeat} onInput={(e) => setRepeat(Number(e.currentTarget.value) || 1)} />

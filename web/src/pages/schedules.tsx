@@ -5,10 +5,10 @@
  * approve what waits (the approval queue), and see the week's calendar of an area or a speaker.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import type { Api, Area, ContentItem, Me, NewSchedule, Recurrence, Schedule, ScheduleCheck, StreamSource, TimelinePlay } from '../api.js';
+import type { Api, Area, ContentItem, Device, Me, NewSchedule, Recurrence, Schedule, ScheduleCheck, StreamSource, TimelinePlay } from '../api.js';
 import { useT } from '../i18n.js';
 import { messageOf } from './errors.js';
-import { AreaSelect, may, treeOrder, useAreasAndDevices } from './shared.js';
+import { AreaPicker, may, treeOrder, useAreasAndDevices } from './shared.js';
 import { localInput, localTime } from '../dates.js';
 
 interface Props {
@@ -26,7 +26,8 @@ type Kind = 'once' | 'daily' | 'weekly' | 'monthly' | 'cron';
 /** The form's fields: what the operator edits. */
 interface Form {
   title: string;
-  areaId: string;
+  /** Target areas (the schedule plays on every speaker in them and below). */
+  areaIds: string[];
   source: string; // `content:<id>` or `stream:<id>`
   streamMinutes: number;
   start: string; // datetime-local
@@ -41,7 +42,7 @@ interface Form {
 
 const emptyForm = (areaId: string): Form => ({
   title: '',
-  areaId,
+  areaIds: [areaId],
   source: '',
   streamMinutes: 30,
   start: localInput(new Date(Date.now() + 3600_000)),
@@ -63,7 +64,7 @@ function formOf(s: Schedule, streams: StreamSource[]): Form {
   const r = s.recurrence;
   return {
     title: s.title,
-    areaId: s.targets.areaIds[0] ?? s.areaId,
+    areaIds: s.targets.areaIds.length ? s.targets.areaIds : [s.areaId],
     source: item && 'contentId' in item ? `content:${item.contentId}` : stream ? `stream:${stream.id}` : '',
     streamMinutes: item && 'durationSec' in item ? Math.round(item.durationSec / 60) : 30,
     start: localInput(new Date(s.start)),
@@ -77,9 +78,12 @@ function formOf(s: Schedule, streams: StreamSource[]): Form {
   };
 }
 
-/** The API body for a form, or null while it is incomplete. */
-function scheduleOf(f: Form, streams: StreamSource[]): NewSchedule | null {
-  if (!f.title.trim() || !f.source || !f.areaId || !f.start) return null;
+/**
+ * The API body for a form, or null while it is incomplete. The schedule belongs to its one
+ * target area (whose approval rule applies), or to the user's own area when it has several.
+ */
+function scheduleOf(f: Form, streams: StreamSource[], ownArea: string): NewSchedule | null {
+  if (!f.title.trim() || !f.source || f.areaIds.length === 0 || !f.start) return null;
   const at = new Date(f.start);
   if (Number.isNaN(at.getTime())) return null;
   const time = localTime(at);
@@ -98,7 +102,7 @@ function scheduleOf(f: Form, streams: StreamSource[]): NewSchedule | null {
   const stream = type === 'stream' ? streams.find((s) => s.id === id) : undefined;
   if (type === 'stream' && !stream) return null;
   const items = stream ? [{ streamUrl: stream.url, durationSec: Math.max(1, f.streamMinutes) * 60 }] : [{ contentId: id }];
-  return { title: f.title.trim(), areaId: f.areaId, items, targets: { areaIds: [f.areaId], deviceIds: [] }, start: at.toISOString(), recurrence, repeat: { count: f.repeat, gapSec: 5 }, priority: f.priority };
+  return { title: f.title.trim(), areaId: f.areaIds.length === 1 ? f.areaIds[0]! : ownArea, items, targets: { areaIds: f.areaIds, deviceIds: [] }, start: at.toISOString(), recurrence, repeat: { count: f.repeat, gapSec: 5 }, priority: f.priority };
 }
 
 export function SchedulesPage({ api, me, route, onUnauthorized }: Props) {
@@ -140,7 +144,7 @@ export function SchedulesPage({ api, me, route, onUnauthorized }: Props) {
     <tr key={s.id} data-status={s.status}>
       <th scope="row">{s.title}</th>
       <td>{summary(s)}</td>
-      <td>{areas.find((a) => a.id === (s.targets.areaIds[0] ?? s.areaId))?.name ?? ''}</td>
+      <td>{(s.targets.areaIds.length ? s.targets.areaIds : [s.areaId]).map((id) => areas.find((a) => a.id === id)?.name ?? '').join(', ')}</td>
       <td>{t.priorities[s.priority]}</td>
       <td>{s.status === 'approved' ? t.approved : t.pending}</td>
       <td class="row">
@@ -158,7 +162,9 @@ export function SchedulesPage({ api, me, route, onUnauthorized }: Props) {
         <ScheduleForm
           key={editing?.id ?? `new-${chosenContent && content.some((c) => c.id === chosenContent) ? chosenContent : ''}`}
           api={api}
+          me={me}
           areas={areas}
+          devices={devices ?? []}
           content={content}
           streams={streams}
           initial={editing ? formOf(editing, streams) : newForm(me.areaId, content.find((c) => c.id === chosenContent))}
@@ -189,15 +195,15 @@ export function SchedulesPage({ api, me, route, onUnauthorized }: Props) {
   );
 }
 
-function ScheduleForm(props: { api: Api; areas: Area[]; content: ContentItem[]; streams: StreamSource[]; initial: Form; editingId: string | null; onSaved: (s: Schedule) => void; onCancel: () => void }) {
-  const { api, areas, content, streams, editingId } = props;
+function ScheduleForm(props: { api: Api; me: Me; areas: Area[]; devices: Device[]; content: ContentItem[]; streams: StreamSource[]; initial: Form; editingId: string | null; onSaved: (s: Schedule) => void; onCancel: () => void }) {
+  const { api, me, areas, devices, content, streams, editingId } = props;
   const { t, lang, locale } = useT();
   const [f, setF] = useState<Form>(props.initial);
   const set = <K extends keyof Form>(k: K, v: Form[K]) => setF((x) => ({ ...x, [k]: v }));
   const [check, setCheck] = useState<ScheduleCheck | null>(null);
   const [checkError, setCheckError] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const body = useMemo(() => scheduleOf(f, streams), [f, streams]);
+  const body = useMemo(() => scheduleOf(f, streams, me.areaId), [f, streams, me.areaId]);
 
   // Before saving: what it would do and what would stop it, asked half a second after the last change.
   useEffect(() => {
@@ -264,8 +270,8 @@ function ScheduleForm(props: { api: Api; areas: Area[]; content: ContentItem[]; 
             <input type="number" name="stream-minutes" min={1} max={720} value={f.streamMinutes} onInput={(e) => set('streamMinutes', Number(e.currentTarget.value) || 1)} />
           </label>
         )}
-        <AreaSelect areas={areas} value={f.areaId} onChange={(v) => set('areaId', v)} all={false} label={t.alertTargets} />
       </div>
+      <AreaPicker areas={areas} devices={devices} chosen={f.areaIds} onChange={(v) => set('areaIds', v)} />
       <fieldset class="row filters">
         <legend>{t.when}</legend>
         <label>

@@ -1,5 +1,5 @@
 /** What several pages share: the area and device lists they start from (kept live), the area picker and tree. */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Api, Area, Device, Me } from '../api.js';
 import { useT } from '../i18n.js';
 import { mergeDevices, useLive } from '../live.js';
@@ -102,4 +102,36 @@ export function downloadJson(name: string, value: unknown): void {
   a.download = name;
   a.click();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** Target areas ticked on the tree, each with how many speakers it holds (itself and below). */
+export function AreaPicker({ areas, devices, chosen, onChange }: { areas: Area[]; devices: Device[]; chosen: string[]; onChange: (areaIds: string[]) => void }) {
+  const { t } = useT();
+  const tree = useMemo(() => treeOrder(areas), [areas]);
+  /** Devices below each area, counted once per area list, not on every keystroke. */
+  const counts = useMemo(() => {
+    const byArea = new Map<string, number>();
+    for (const a of areas) {
+      const below = subtree(areas, [a.id]);
+      byArea.set(a.id, devices.filter((d) => below.has(d.areaId)).length);
+    }
+    return byArea;
+  }, [areas, devices]);
+  return (
+    <fieldset>
+      <legend>{t.alertTargets}</legend>
+      {tree.map(({ area, depth }) => (
+        <label key={area.id} class="check" style={{ paddingLeft: `${depth * 1.25}rem` }}>
+          <input
+            type="checkbox"
+            name="area"
+            value={area.id}
+            checked={chosen.includes(area.id)}
+            onChange={(e) => onChange(e.currentTarget.checked ? [...chosen, area.id] : chosen.filter((x) => x !== area.id))}
+          />
+          {area.name} <small>({counts.get(area.id) ?? 0})</small>
+        </label>
+      ))}
+    </fieldset>
+  );
 }
