@@ -271,6 +271,9 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
       expect(rotated.deviceId).toBe(config.deviceId);
       expect(rotated.password).not.toBe(config.password);
       await page.getByTestId('device-online').filter({ hasText: 'Mất kết nối' }).waitFor({ timeout: 15_000 });
+      // Its log says when it came and when it was cut off.
+      await page.locator('[data-testid="device-log"] tr.bad', { hasText: 'Mất kết nối' }).waitFor();
+      expect(await page.locator('[data-testid="device-log"] tr', { hasText: 'Trực tuyến' }).count()).toBeGreaterThan(0);
     } finally {
       await agent.stop();
     }

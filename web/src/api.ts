@@ -56,6 +56,15 @@ export interface Device {
   latestTelemetry: Telemetry | null;
 }
 
+export interface DeviceCondition {
+  eventId: string;
+  kind: string;
+  code?: string;
+  active: boolean;
+  detail?: string;
+  at: string;
+}
+
 export interface CommandRecord {
   id: string;
   type: string;
@@ -283,7 +292,9 @@ export class Api {
   activeAlarms = () => this.call<Alarm[]>('GET', '/alarms?active=true');
   ackAlarm = (id: string) => this.call<Alarm>('POST', `/alarms/${encodeURIComponent(id)}/ack`);
   alerts = () => this.call<Alert[]>('GET', '/alerts?limit=20');
-  device = (id: string) => this.call<Device>('GET', `/devices/${encodeURIComponent(id)}`);
+  device = (id: string) => this.call<Device & { presenceHistory: { online: boolean; cause: string; at: string }[] }>('GET', `/devices/${encodeURIComponent(id)}`);
+  /** Conditions the speaker raised and cleared (amplifier faults, audio output, storage…). */
+  deviceEvents = (id: string) => this.call<{ active: DeviceCondition[]; history: DeviceCondition[] }>('GET', `/devices/${encodeURIComponent(id)}/events`);
   telemetry = (id: string) => this.call<{ at: string; telemetry: Telemetry }[]>('GET', `/devices/${encodeURIComponent(id)}/telemetry`);
   commands = (id: string) => this.call<CommandRecord[]>('GET', `/devices/${encodeURIComponent(id)}/commands`);
   command = (id: string, type: string, params: Record<string, number> = {}) => this.call<CommandRecord>('POST', `/devices/${encodeURIComponent(id)}/commands`, { type, ...params });

@@ -11,6 +11,7 @@ export const ROUTES = [
   'GET /content',
   'GET /devices/{id}',
   'GET /devices/{id}/telemetry',
+  'GET /devices/{id}/events',
   'GET /devices/{id}/commands',
   'POST /devices/{id}/commands',
   'POST /content',

@@ -120,16 +120,26 @@ function DeviceDetail({ api, me, id, listed, areas }: { api: Api; me: Me | null;
   const [commands, setCommands] = useState<CommandRecord[]>([]);
   const [volume, setVolume] = useState(80);
   const [error, setError] = useState<string | null>(null);
+  const [log, setLog] = useState<{ at: string; text: string; bad: boolean }[]>([]);
   // The list the live stream keeps up to date wins over the first fetch.
   const device = listed ?? fetched;
 
-  useEffect(() => {
-    Promise.all([api.device(id), api.telemetry(id)]).then(([d, tel]) => {
+  // Connections and the conditions the speaker reported, newest first; read again when it comes or goes.
+  const loadLog = () =>
+    Promise.all([api.device(id), api.deviceEvents(id)]).then(([d, ev]) => {
       setFetched(d);
-      setSeries(tel);
-    }, (err: unknown) => setError(messageOf(err, lang)));
+      const presence = d.presenceHistory.map((p) => ({ at: p.at, text: `${p.online ? t.online : t.offline} (${p.cause})`, bad: !p.online }));
+      const conditions = ev.history.map((e) => ({ at: e.at, text: `${e.active ? t.raised : t.cleared}: ${e.kind}${e.code ? ` ${e.code}` : ''}${e.detail ? ` — ${e.detail}` : ''}`, bad: e.active }));
+      setLog([...presence, ...conditions].sort((a, b) => b.at.localeCompare(a.at)).slice(0, 30));
+    });
+  useEffect(() => {
+    Promise.all([loadLog(), api.telemetry(id).then(setSeries)]).catch((err: unknown) => setError(messageOf(err, lang)));
     void api.commands(id).then(setCommands, () => undefined);
   }, [api, id]);
+  const online = device?.online;
+  useEffect(() => {
+    if (fetched && online !== undefined && online !== fetched.online) void loadLog().catch(() => undefined);
+  }, [online]);
   // Results arrive on the live stream; new telemetry extends the charts.
   useLive((event, data) => {
     if (event === 'command') {
@@ -204,6 +214,23 @@ function DeviceDetail({ api, me, id, listed, areas }: { api: Api; me: Me | null;
           </table>
         </section>
       )}
+      <section class="card scroll" tabIndex={0} aria-label={t.deviceLog}>
+        <h2>{t.deviceLog}</h2>
+        {log.length === 0 ? (
+          <p>{t.noData}</p>
+        ) : (
+          <table data-testid="device-log">
+            <tbody>
+              {log.map((e, i) => (
+                <tr key={`${e.at}-${i}`} class={e.bad ? 'bad' : ''}>
+                  <td><time dateTime={e.at}>{new Date(e.at).toLocaleString(locale)}</time></td>
+                  <td>{e.text}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
       {may(me, 'devices:write') && <PositionForm api={api} device={device} onSaved={setFetched} />}
       {may(me, 'devices:write') && <Credentials api={api} device={device} onSaved={setFetched} />}
     </div>
