@@ -36,6 +36,7 @@ interface Form {
   dayOfMonth: number;
   cron: string;
   until: string; // YYYY-MM-DD or ''
+  skipDates: string[]; // holidays: no play on these days
   repeat: number;
   priority: 'normal' | 'priority';
 }
@@ -51,6 +52,7 @@ const emptyForm = (areaId: string): Form => ({
   dayOfMonth: 1,
   cron: '0 6 * * 1-5',
   until: '',
+  skipDates: [],
   repeat: 1,
   priority: 'normal',
 });
@@ -73,6 +75,7 @@ function formOf(s: Schedule, streams: StreamSource[]): Form {
     dayOfMonth: r?.type === 'monthly' ? r.dayOfMonth : 1,
     cron: r?.type === 'cron' ? r.cron : '0 6 * * 1-5',
     until: r?.validTo ?? '',
+    skipDates: r?.skipDates ?? [],
     repeat: s.repeat.count,
     priority: s.priority === 'priority' ? 'priority' : 'normal',
   };
@@ -87,7 +90,7 @@ function scheduleOf(f: Form, streams: StreamSource[], ownArea: string): NewSched
   const at = new Date(f.start);
   if (Number.isNaN(at.getTime())) return null;
   const time = localTime(at);
-  const dates = f.until ? { validTo: f.until } : {};
+  const dates = { ...(f.until ? { validTo: f.until } : {}), ...(f.skipDates.length ? { skipDates: [...f.skipDates].sort() } : {}) };
   const recurrence: Recurrence | null =
     f.kind === 'daily'
       ? { type: 'daily', time, ...dates }
@@ -318,6 +321,7 @@ function ScheduleForm(props: { api: Api; me: Me; areas: Area[]; devices: Device[
             <input type="date" name="until" value={f.until} onInput={(e) => set('until', e.currentTarget.value)} />
           </label>
         )}
+        {f.kind !== 'once' && <SkipDates dates={f.skipDates} onChange={(d) => set('skipDates', d)} />}
         <label class="short">
           {t.repeat}
           <input type="number" name="repeat" min={1} max={10} value={f.repeat} onInput={(e) => set('repeat', Number(e.currentTarget.value) || 1)} />
@@ -351,6 +355,24 @@ function ScheduleForm(props: { api: Api; me: Me; areas: Area[]; devices: Device[
         {editingId && <button type="button" onClick={props.onCancel}>{t.cancel}</button>}
       </div>
     </form>
+  );
+}
+
+/** Days the recurrence skips (holidays, Tết): picked one by one, each removable. */
+function SkipDates({ dates, onChange }: { dates: string[]; onChange: (dates: string[]) => void }) {
+  const { t } = useT();
+  const [day, setDay] = useState('');
+  return (
+    <fieldset class="row">
+      <legend>{t.skipDates}</legend>
+      {dates.map((d) => (
+        <button key={d} type="button" class="chip" aria-label={t.removeDate(d)} onClick={() => onChange(dates.filter((x) => x !== d))}>
+          {d} ✕
+        </button>
+      ))}
+      <input type="date" name="skip-date" aria-label={t.skipDates} value={day} onInput={(e) => setDay(e.currentTarget.value)} />
+      <button type="button" disabled={!day || dates.includes(day)} onClick={() => (onChange([...dates, day]), setDay(''))}>{t.addDate}</button>
+    </fieldset>
   );
 }
 
