@@ -38,6 +38,17 @@ export function stillSameCaller(core: ServerCore, request: FastifyRequest, calle
   return now !== null && now.user.id === caller.user.id && now.user.role === caller.user.role && now.user.areaId === caller.user.areaId;
 }
 
+/** Whether a device is in the caller's areas: one query on first use, then a set lookup per device. */
+export function deviceInScope(core: ServerCore, caller: Caller): (deviceId: string) => boolean {
+  let ids: Set<string> | null = null;
+  return (deviceId) => (ids ??= core.devices.idsInAreas(caller.scope)).has(deviceId);
+}
+
+/** An alert is the caller's to see when it targets one of their areas or devices. */
+export function alertVisible(core: ServerCore, caller: Caller, targets: { areaIds: string[]; deviceIds: string[] }, mine = deviceInScope(core, caller)): boolean {
+  return targets.areaIds.some((a) => caller.scope.has(a)) || targets.deviceIds.some(mine);
+}
+
 /** preHandler factory: 401 without a valid token, 403 without the permission. */
 export function requirePermission(core: ServerCore, permission: Permission) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {

@@ -106,6 +106,11 @@ export class AlarmRepo extends EventEmitter<{ change: [AlarmChange] }> {
   }
 }
 
+/** An alarm as people read it: its label in both languages and the device's name (API and live stream). */
+export function describeAlarm(alarm: Alarm, deviceName: string) {
+  return { ...alarm, label: ALARM_LABELS[alarm.kind].en, labelVi: ALARM_LABELS[alarm.kind].vi, deviceName };
+}
+
 /** What each alarm means, for people: Vietnamese first. */
 export const ALARM_LABELS: Record<AlarmKind, { vi: string; en: string }> = {
   offline: { vi: 'Mất kết nối', en: 'Offline' },

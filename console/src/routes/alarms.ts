@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { ALARM_KINDS, ALARM_LABELS, brokerError, type Alarm, type ServerCore } from '@loalang/broker';
+import { ALARM_KINDS, brokerError, describeAlarm, type Alarm, type ServerCore } from '@loalang/broker';
 import { IdParams } from '../schemas.js';
 import { assertInScope, callerOf, requirePermission, scopedAreas } from '../auth.js';
 
@@ -20,7 +20,7 @@ const AlarmsQuery = Type.Object(
 export const alarmRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
   const read = requirePermission(core, 'devices:read');
   const ack = requirePermission(core, 'alarms:ack');
-  const described = (a: Alarm) => ({ ...a, label: ALARM_LABELS[a.kind].en, labelVi: ALARM_LABELS[a.kind].vi, deviceName: core.devices.get(a.deviceId)?.name ?? '' });
+  const described = (a: Alarm) => describeAlarm(a, core.devices.get(a.deviceId)?.name ?? '');
 
   app.get('/alarms', { schema: { querystring: AlarmsQuery, tags: ['alarms'], description: 'Alarms (active and history), newest first, in the caller\'s areas' }, preHandler: read }, async (request) => {
     const caller = callerOf(request);

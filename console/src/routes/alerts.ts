@@ -7,7 +7,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { brokerError, ingestCap, totalsOf, type Alert, type DeliveryEvent, type ServerCore } from '@loalang/broker';
 import { IdParams, Targets } from '../schemas.js';
-import { assertInScope, callerOf, canReadFromArea, requirePermission, stillSameCaller, type Caller } from '../auth.js';
+import { alertVisible, assertInScope, callerOf, canReadFromArea, deviceInScope, requirePermission, type Caller } from '../auth.js';
 import { eventStreams } from '../sse.js';
 
 const AreaRef = IdParams.properties.id;
@@ -36,16 +36,11 @@ const CAP_BODY_LIMIT = 10 * 1024 * 1024;
 const SSE_FLUSH_MS = 200;
 
 export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
-  const streamEvents = eventStreams(app);
+  const streamEvents = eventStreams(app, core);
   const read = requirePermission(core, 'alerts:read');
   const write = requirePermission(core, 'alerts:write');
 
-  /** One query for the caller's devices on first use, then a set lookup per device. */
-  const deviceInScope = (caller: Caller) => {
-    let ids: Set<string> | null = null;
-    return (deviceId: string) => (ids ??= core.devices.idsInAreas(caller.scope)).has(deviceId);
-  };
-  const visible = (caller: Caller, alert: Alert, mine = deviceInScope(caller)) => alert.targets.areaIds.some((a) => caller.scope.has(a)) || alert.targets.deviceIds.some(mine);
+  const visible = (caller: Caller, alert: Alert, mine = deviceInScope(core, caller)) => alertVisible(core, caller, alert.targets, mine);
   const requireVisible = (caller: Caller, id: string): Alert => {
     const alert = core.alerts.repo.require(id);
     if (!visible(caller, alert)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
@@ -54,7 +49,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
   /** The alert with the deliveries of the caller's devices and their totals. */
   const scopedView = (caller: Caller, id: string) => {
     const view = core.alerts.view(id);
-    const mine = deviceInScope(caller);
+    const mine = deviceInScope(core, caller);
     const deliveries = view.deliveries.filter((d) => mine(d.deviceId));
     return { ...view, deliveries, totals: totalsOf(deliveries) };
   };
@@ -98,7 +93,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
 
   app.get('/alerts', { schema: { querystring: ListQuery, tags: ['alerts'], description: 'Alerts, newest first, with delivery totals' }, preHandler: read }, async (request) => {
     const caller = callerOf(request);
-    const mine = deviceInScope(caller);
+    const mine = deviceInScope(core, caller);
     return core.alerts.repo
       .list(5000)
       .filter((a) => visible(caller, a, mine))
@@ -127,8 +122,8 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
       const caller = callerOf(request);
       const id = request.params.id;
       requireVisible(caller, id);
-      const mine = deviceInScope(caller);
-      streamEvents(request, reply.raw, () => stillSameCaller(core, request, caller), (send) => {
+      const mine = deviceInScope(core, caller);
+      streamEvents(request, reply.raw, (send) => {
         send('snapshot', scopedView(caller, id));
         let batch: DeliveryEvent[] = [];
         const flush = setInterval(() => {

@@ -4,8 +4,8 @@
  * alarms raised and cleared, commands' results, alerts' state.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ALARM_LABELS, type Alert, type AlarmChange, type ServerCore } from '@loalang/broker';
-import { callerOf, requirePermission, stillSameCaller } from '../auth.js';
+import { describeAlarm, type Alert, type AlarmChange, type ServerCore } from '@loalang/broker';
+import { alertVisible, callerOf, requirePermission } from '../auth.js';
 import { eventStreams } from '../sse.js';
 
 /** Device changes are coalesced per device and sent this often: telemetry from 10k speakers would flood a phone. */
@@ -52,7 +52,7 @@ class DeviceFeed {
 }
 
 export const eventRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
-  const streamEvents = eventStreams(app);
+  const streamEvents = eventStreams(app, core);
   const feed = new DeviceFeed(core);
   const read = requirePermission(core, 'devices:read');
 
@@ -72,7 +72,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
         const d = core.devices.get(deviceId);
         return d !== null && caller.scope.has(d.areaId) ? d : null;
       };
-      streamEvents(request, reply.raw, () => stillSameCaller(core, request, caller), (send) => {
+      streamEvents(request, reply.raw, (send) => {
         send('hello', { at: new Date(core.clock.now()).toISOString() });
         const unsubscribe = feed.subscribe((rows) => {
           const mine = rows.filter((r) => caller.scope.has(r.areaId));
@@ -84,10 +84,10 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
         };
         const onAlarm = (c: AlarmChange) => {
           const device = inScope(c.alarm.deviceId);
-          if (device) send('alarm', { type: c.type, alarm: { ...c.alarm, label: ALARM_LABELS[c.alarm.kind].en, labelVi: ALARM_LABELS[c.alarm.kind].vi, deviceName: device.name } });
+          if (device) send('alarm', { type: c.type, alarm: describeAlarm(c.alarm, device.name) });
         };
         const onAlert = (a: Alert) => {
-          if (a.targets.areaIds.some((id) => caller.scope.has(id)) || a.targets.deviceIds.some((id) => inScope(id))) send('alert', core.alerts.summary(a.id));
+          if (alertVisible(core, caller, a.targets)) send('alert', core.alerts.summary(a.id));
         };
         core.changes.on('command', onCommand);
         core.alarms.on('change', onAlarm);

@@ -116,8 +116,9 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
       const id = request.query.scheduleId ?? '';
       if (id) assertInScope(caller, core.schedules.require(id).areaId);
       const now = core.clock.now();
+      const schedule = asSchedule(draft, id);
       const problems: { code: string; message: string; messageVi: string; details?: Record<string, unknown> }[] = [];
-      for (const check of [() => assertOutsideQuietHours(draft, core, now), () => assertNoConflict(asSchedule(draft, id), core, now)]) {
+      for (const check of [() => assertOutsideQuietHours(draft, core, now), () => assertNoConflict(schedule, core, now)]) {
         try {
           check();
         } catch (err) {
@@ -125,7 +126,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
           problems.push({ code: err.code, message: err.message, messageVi: err.messageVi, ...(err.details ? { details: err.details } : {}) });
         }
       }
-      const plays = schedulePlays(asSchedule(draft, id), core, now, now + CHECK_WINDOW_MS);
+      const plays = schedulePlays(schedule, core, now, now + CHECK_WINDOW_MS);
       return { devices: targetDevices(core, draft).length, plays: plays.length, firstPlayAt: plays[0]?.startAt ?? null, approval: approverOnSave(core, caller, draft.areaId) ? 'on-save' : 'needed', problems };
     },
   );
