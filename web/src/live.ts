@@ -37,6 +37,11 @@ export function useLive(on: Handler): void {
   useEffect(() => live?.subscribe((e, d) => latest.current(e, d)), [live]);
 }
 
+/** An alert from an `alert` event put into a newest-first list (replacing its older state). */
+export function upsertAlert(list: Alert[], alert: Alert): Alert[] {
+  return [alert, ...list.filter((a) => a.id !== alert.id)].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+}
+
 /** Devices updated in place from `devices` events. */
 export function mergeDevices(list: Device[], changed: Device[]): Device[] {
   const byId = new Map(changed.map((d) => [d.id, d]));

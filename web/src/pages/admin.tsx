@@ -3,7 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Api, Area, AuditEntry, Me, User } from '../api.js';
 import { useT } from '../i18n.js';
 import { onLoadError } from './errors.js';
-import { AreaSelect, treeOrder } from './shared.js';
+import { AreaSelect, type Notice, NoticeLine, treeOrder } from './shared.js';
 
 const ROLES: Me['role'][] = ['admin', 'alert-staff', 'operator', 'technician', 'viewer'];
 
@@ -14,7 +14,7 @@ export function AdminPage({ api, me, onUnauthorized }: { api: Api; me: Me | null
   const [audit, setAudit] = useState<AuditEntry[]>([]);
   const [action, setAction] = useState('');
   const [form, setForm] = useState({ username: '', password: '', role: 'operator' as Me['role'], areaId: '' });
-  const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+  const [message, setMessage] = useState<Notice>(null);
   const fail = onLoadError(lang, onUnauthorized, (text) => setMessage({ error: true, text }));
   const load = () => {
     Promise.all([api.users(), api.areas(), api.audit(action)]).then(([u, a, log]) => {
@@ -113,7 +113,7 @@ export function AdminPage({ api, me, onUnauthorized }: { api: Api; me: Me | null
           <AreaSelect areas={areas} value={form.areaId} onChange={(areaId) => setForm({ ...form, areaId })} all={false} />
           <button type="submit">{t.addUser}</button>
         </form>
-        {message && <p role={message.error ? 'alert' : 'status'} class={message.error ? 'error' : ''}>{message.text}</p>}
+        <NoticeLine notice={message} />
         <details>
           <summary>{t.whatRolesDo}</summary>
           <dl>

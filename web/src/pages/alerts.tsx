@@ -8,7 +8,7 @@ import type { Alert, Api, AlertView, Area, Delivery, Device, Me } from '../api.j
 import { useT } from '../i18n.js';
 import { messageOf } from './errors.js';
 import { AreaPicker, may, Preview, subtree, useAreasAndDevices } from './shared.js';
-import { useLive } from '../live.js';
+import { upsertAlert, useLive } from '../live.js';
 
 interface Props {
   api: Api;
@@ -197,7 +197,7 @@ function RecentAlerts({ api }: { api: Api }) {
   useLive((event, data) => {
     if (event === 'alert') {
       const a = data as Alert;
-      setAlerts((list) => [a, ...list.filter((x) => x.id !== a.id)].sort((x, y) => y.createdAt.localeCompare(x.createdAt)));
+      setAlerts((list) => upsertAlert(list, a));
     }
   });
   return (

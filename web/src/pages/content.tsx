@@ -7,7 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Api, Area, ContentItem, Me, StreamSource } from '../api.js';
 import { useT } from '../i18n.js';
 import { messageOf, onLoadError } from './errors.js';
-import { AreaSelect, may, Preview } from './shared.js';
+import { AreaSelect, may, type Notice, NoticeLine, Preview } from './shared.js';
 
 interface Props {
   api: Api;
@@ -22,7 +22,7 @@ export function ContentPage({ api, me, onUnauthorized }: Props) {
   const [areas, setAreas] = useState<Area[]>([]);
   const [items, setItems] = useState<ContentItem[] | null>(null);
   const [streams, setStreams] = useState<{ allowedHosts: string[] | null; sources: StreamSource[] }>({ allowedHosts: null, sources: [] });
-  const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+  const [message, setMessage] = useState<Notice>(null);
   const [previews, setPreviews] = useState<Record<string, string>>({});
   const fail = (err: unknown) => setMessage({ error: true, text: messageOf(err, lang) });
   const reload = () => Promise.all([api.content(), api.streams()]).then(([c, s]) => (setItems(c), setStreams(s)), onLoadError(lang, onUnauthorized, (text) => setMessage({ error: true, text })));
@@ -52,7 +52,7 @@ export function ContentPage({ api, me, onUnauthorized }: Props) {
 
   return (
     <div class="stack">
-      {message && <p role={message.error ? 'alert' : 'status'} class={message.error ? 'error card' : 'card'}>{message.text}</p>}
+      <NoticeLine notice={message} card />
       {writer && me && (
         <div class="row top">
           <Upload api={api} me={me} areas={areas} onDone={(item) => (setMessage({ error: false, text: t.uploaded(item.title) }), void reload())} />

@@ -9,7 +9,7 @@ import { useT } from '../i18n.js';
 import { useLive } from '../live.js';
 import { messageOf } from './errors.js';
 import { DeviceMap } from './map.js';
-import { AreaSelect, downloadJson, may, subtree, treeOrder, useAreasAndDevices } from './shared.js';
+import { AreaSelect, downloadJson, may, type Notice, NoticeLine, subtree, treeOrder, useAreasAndDevices } from './shared.js';
 
 interface Props {
   api: Api;
@@ -242,7 +242,7 @@ function AddDevice({ api, areas, defaultArea, onAdded }: { api: Api; areas: Area
   const { t, lang } = useT();
   const [name, setName] = useState('');
   const [areaId, setAreaId] = useState('');
-  const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+  const [message, setMessage] = useState<Notice>(null);
   const add = async (e: Event) => {
     e.preventDefault();
     try {
@@ -264,7 +264,7 @@ function AddDevice({ api, areas, defaultArea, onAdded }: { api: Api; areas: Area
       </label>
       <AreaSelect areas={areas} value={areaId || defaultArea} onChange={setAreaId} all={false} />
       <button type="submit">{t.addDevice}</button>
-      {message && <p role={message.error ? 'alert' : 'status'} class={message.error ? 'error' : ''}>{message.text}</p>}
+      <NoticeLine notice={message} />
     </form>
   );
 }
@@ -272,7 +272,7 @@ function AddDevice({ api, areas, defaultArea, onAdded }: { api: Api; areas: Area
 /** A new secret (the old one stops at once; the new config is downloaded), and disabling the speaker. */
 function Credentials({ api, device, onSaved }: { api: Api; device: Device; onSaved: (d: Device) => void }) {
   const { t, lang } = useT();
-  const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+  const [message, setMessage] = useState<Notice>(null);
   const run = async (what: () => Promise<void>, done: string) => {
     try {
       await what();
@@ -292,7 +292,7 @@ function Credentials({ api, device, onSaved }: { api: Api; device: Device; onSav
         <button type="button" onClick={rotate}>{t.rotateSecret}</button>
         <button type="button" class={device.disabled ? '' : 'danger'} onClick={toggle}>{device.disabled ? t.enable : t.disable}</button>
       </div>
-      {message && <p role={message.error ? 'alert' : 'status'} class={message.error ? 'error' : ''}>{message.text}</p>}
+      <NoticeLine notice={message} />
     </section>
   );
 }
@@ -302,7 +302,7 @@ function PositionForm({ api, device, onSaved }: { api: Api; device: Device; onSa
   const { t, lang } = useT();
   const [lat, setLat] = useState(device.position ? String(device.position.lat) : '');
   const [lon, setLon] = useState(device.position ? String(device.position.lon) : '');
-  const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+  const [message, setMessage] = useState<Notice>(null);
   const save = async (e: Event) => {
     e.preventDefault();
     try {
@@ -324,7 +324,7 @@ function PositionForm({ api, device, onSaved }: { api: Api; device: Device; onSa
         <input name="lon" inputMode="decimal" pattern="-?[0-9]{1,3}(\.[0-9]+)?" value={lon} onInput={(e) => setLon(e.currentTarget.value)} />
       </label>
       <button type="submit">{t.save}</button>
-      {message && <p role={message.error ? 'alert' : 'status'} class={message.error ? 'error' : ''}>{message.text}</p>}
+      <NoticeLine notice={message} />
     </form>
   );
 }

@@ -8,7 +8,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Api, Area, ContentItem, Device, Me, NewSchedule, Recurrence, Schedule, ScheduleCheck, StreamSource, TimelinePlay } from '../api.js';
 import { useT } from '../i18n.js';
 import { messageOf } from './errors.js';
-import { AreaPicker, may, treeOrder, useAreasAndDevices } from './shared.js';
+import { AreaPicker, may, type Notice, NoticeLine, treeOrder, useAreasAndDevices } from './shared.js';
 import { localInput, localTime } from '../dates.js';
 
 interface Props {
@@ -116,7 +116,7 @@ export function SchedulesPage({ api, me, route, onUnauthorized }: Props) {
   const [streams, setStreams] = useState<StreamSource[]>([]);
   const [schedules, setSchedules] = useState<Schedule[]>([]);
   const [editing, setEditing] = useState<Schedule | null>(null);
-  const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+  const [message, setMessage] = useState<Notice>(null);
   const fail = (err: unknown) => setMessage({ error: true, text: messageOf(err, lang) });
   const reload = () => Promise.all([api.content(), api.streams(), api.schedules()]).then(([c, st, s]) => (setContent(c), setStreams(st.sources), setSchedules(s)), fail);
   useEffect(() => void reload(), [api]);
@@ -160,7 +160,7 @@ export function SchedulesPage({ api, me, route, onUnauthorized }: Props) {
 
   return (
     <div class="stack">
-      {message && <p role={message.error ? 'alert' : 'status'} class={message.error ? 'error card' : 'card'}>{message.text}</p>}
+      <NoticeLine notice={message} card />
       {canWrite && me && (
         <ScheduleForm
           key={editing?.id ?? `new-${chosenContent && content.some((c) => c.id === chosenContent) ? chosenContent : ''}`}

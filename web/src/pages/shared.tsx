@@ -135,3 +135,15 @@ export function AreaPicker({ areas, devices, chosen, onChange }: { areas: Area[]
     </fieldset>
   );
 }
+
+/** An outcome to show the user: an error (read out at once) or a confirmation. */
+export type Notice = { error: boolean; text: string } | null;
+
+export function NoticeLine({ notice, card = false }: { notice: Notice; card?: boolean }) {
+  if (!notice) return null;
+  return (
+    <p role={notice.error ? 'alert' : 'status'} class={[notice.error ? 'error' : '', card ? 'card' : ''].filter(Boolean).join(' ')}>
+      {notice.text}
+    </p>
+  );
+}
