@@ -70,7 +70,8 @@ export class AlertHandler {
     if (Date.parse(m.expiresAt) <= now) return this.set(m.alertId, t, 'expired', 'expired');
     void this.publish(m.alertId, t);
     this.d.logger.info({ alertId: m.alertId, title: m.title, startAt: m.startAt, inline: m.audio.inline !== undefined }, 'alert received');
-    t.expiry = this.d.clock.setTimeout(() => this.end(m.alertId, 'expired', 'expired'), Math.min(Date.parse(m.expiresAt) - now, 2 ** 31 - 1));
+    // The clock's timers hold for any wait: an alert valid until 2099 stays valid (issue 14).
+    t.expiry = this.d.clock.setTimeout(() => this.end(m.alertId, 'expired', 'expired'), Date.parse(m.expiresAt) - now);
     void this.prepare(m).then(
       () => {
         if (t.state === 'received') this.d.timeline.add(alertPlays(m));

@@ -48,10 +48,8 @@ async function execute(cmd: Command, d: CommandDeps): Promise<Outcome> {
       return { ok: true, result: { volume: v } };
     }
     case 'amp-test': {
-      await d.amplifier.powerOn();
-      const status = await d.amplifier.status();
-      await d.amplifier.powerOff();
-      return { ok: status.power && status.faults.length === 0, result: { status } };
+      const { status, switched } = await d.player.testAmplifier();
+      return { ok: status.power && status.faults.length === 0, result: { status, ...(switched ? {} : { inUse: true }) } };
     }
     case 'test-tone': {
       const seconds = Math.min(30, Math.max(1, Number(cmd.params?.['seconds'] ?? 3)));

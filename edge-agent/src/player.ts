@@ -4,7 +4,7 @@
  * they are carried in the report.
  */
 import { newId, type Clock, type ClockTimer, type DesiredPlay, type Logger, type PlayReport } from '@loalang/protocol';
-import type { AmplifierController } from '@loalang/firmware-bridge';
+import type { AmplifierController, AmpStatus } from '@loalang/firmware-bridge';
 import type { AudioSink, PlayHandle, PlaySource, PreparedPlay } from './audio-sink.js';
 
 export interface PlayerDeps {
@@ -49,6 +49,10 @@ export class Player {
   private current: Slot | null = null;
   private ampOffTimer: ClockTimer | null = null;
   private ampOn = false;
+  /** The tail's switch-off while it is on the wire; a new switch-on waits for it. */
+  private switchingOff: Promise<unknown> = Promise.resolve();
+  /** Counts warm-ups, so amp-test knows a play took the amplifier while it tested. */
+  private claims = 0;
 
   constructor(private readonly d: PlayerDeps) {}
 
@@ -70,10 +74,11 @@ export class Player {
   }
 
   async warmUp(): Promise<string | undefined> {
-    if (this.ampOffTimer) this.d.clock.clearTimeout(this.ampOffTimer);
-    this.ampOffTimer = null;
+    this.claims++;
+    this.cancelAmpOff();
     if (this.ampOn) return undefined;
     try {
+      await this.switchingOff;
       await this.d.amplifier.powerOn();
       this.ampOn = true;
       return undefined;
@@ -83,15 +88,52 @@ export class Player {
     }
   }
 
-  private scheduleAmpOff(): void {
+  private cancelAmpOff(): void {
     if (this.ampOffTimer) this.d.clock.clearTimeout(this.ampOffTimer);
+    this.ampOffTimer = null;
+  }
+
+  private scheduleAmpOff(): void {
+    this.cancelAmpOff();
     this.ampOffTimer = this.d.clock.setTimeout(() => {
       this.ampOffTimer = null;
-      this.d.amplifier.powerOff().then(
+      this.switchingOff = this.d.amplifier.powerOff().then(
         () => (this.ampOn = false),
         (err: unknown) => this.d.logger.error({ err: (err as Error).message }, 'amplifier did not switch off'),
       );
     }, this.d.tailMs);
+  }
+
+  /**
+   * The technician's amp-test: on, status, off. It never switches off an amplifier a play is
+   * using or about to use, and never races the tail's switch-off (issue 14): a pending tail is
+   * held while the board is read, then armed again; one already on the wire is waited for.
+   */
+  async testAmplifier(): Promise<{ status: AmpStatus; switched: boolean }> {
+    let off: Promise<unknown>;
+    do {
+      off = this.switchingOff;
+      await off;
+    } while (off !== this.switchingOff);
+    if (this.current) return { status: await this.d.amplifier.status(), switched: false };
+    const claims = this.claims;
+    const untouched = () => this.claims === claims && !this.current;
+    if (this.ampOn) {
+      this.cancelAmpOff();
+      try {
+        return { status: await this.d.amplifier.status(), switched: false };
+      } finally {
+        if (untouched()) this.scheduleAmpOff();
+      }
+    }
+    await this.d.amplifier.powerOn();
+    try {
+      return { status: await this.d.amplifier.status(), switched: true };
+    } finally {
+      // A play warmed up meanwhile: the amplifier is its now.
+      if (untouched()) await this.d.amplifier.powerOff();
+      else this.ampOn = true;
+    }
   }
 
   /**
@@ -143,8 +185,7 @@ export class Player {
   /** Stops any play and switches the amplifier off now. */
   async shutdown(): Promise<void> {
     this.current?.handle?.stop();
-    if (this.ampOffTimer) this.d.clock.clearTimeout(this.ampOffTimer);
-    this.ampOffTimer = null;
+    this.cancelAmpOff();
     if (this.ampOn) await this.d.amplifier.powerOff().catch(() => undefined);
     this.ampOn = false;
   }

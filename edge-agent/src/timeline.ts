@@ -24,8 +24,8 @@ export interface TimelineDeps {
 }
 
 const RANK: Record<Priority, number> = { normal: 0, priority: 1, emergency: 2 };
-/** setTimeout cannot wait longer than 2^31−1 ms; long waits are re-armed in steps. */
-const MAX_TIMER_MS = 3_600_000;
+/** Long waits are re-armed hourly, so a corrected server-time offset moves plays days ahead too. */
+const REARM_MS = 3_600_000;
 /** Plays due together are gathered this long before one is picked, so the highest goes first. */
 const GATHER_MS = 20;
 
@@ -100,10 +100,10 @@ export class Timeline {
   private arm(play: DesiredPlay, at: number): void {
     const wait = at - this.d.clock.now();
     const timer = this.d.clock.setTimeout(() => {
-      if (wait > MAX_TIMER_MS) return this.arm(play, at);
+      if (wait > REARM_MS) return this.arm(play, at);
       this.timers.delete(play.playId);
       this.fire(play);
-    }, Math.min(Math.max(0, wait), MAX_TIMER_MS));
+    }, Math.min(Math.max(0, wait), REARM_MS));
     this.timers.set(play.playId, timer);
   }
 
