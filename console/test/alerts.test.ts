@@ -57,6 +57,17 @@ describe('POST /alerts', () => {
     expect((list.json() as { id: string }[]).map((a) => a.id)).toContain(alert.id);
   });
 
+  it('an alert valid until 2099 stays active (its expiry timer does not overflow)', async () => {
+    const res = await post({ contentId: 'c', targets, expiresAt: '2099-12-31T00:00:00Z' });
+    expect(res.statusCode, res.body).toBe(201);
+    const { id } = res.json() as { id: string };
+    await new Promise((r) => setTimeout(r, 200));
+    const alert = (await t.app.inject({ method: 'GET', url: `/api/v1/alerts/${id}`, headers: { authorization: `Bearer ${token}` } })).json() as { state: string; deliveries: { state: string }[] };
+    expect(alert.state).toBe('active');
+    expect(alert.deliveries.map((d) => d.state)).toEqual(['offline']);
+    expect((await t.app.inject({ method: 'POST', url: `/api/v1/alerts/${id}/cancel`, headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(200);
+  });
+
   it('an update replaces the alert it names', async () => {
     const first = (await post({ contentId: 'c', targets })).json() as { id: string };
     const second = (await post({ contentId: 'c', targets, replaces: first.id })).json() as { id: string; replaces: string };
