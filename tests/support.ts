@@ -1,5 +1,8 @@
 /** Helpers for end-to-end tests that run the built `loalang` binary as real processes. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../cli/dist/main.js', import.meta.url));
@@ -15,6 +18,24 @@ export function requireTool(name: string): boolean {
   return ok;
 }
 
+/**
+ * A PATH like this one with the named programs hidden: a folder of links to everything else
+ * on PATH (first one of each name wins, as in a lookup). For runs "as on a machine without
+ * Debian's ffmpeg".
+ */
+export function pathWithout(hidden: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'loalang-path-'));
+  const linked = new Set(hidden);
+  for (const from of (process.env['PATH'] ?? '').split(delimiter).filter((d) => d && existsSync(d))) {
+    for (const name of readdirSync(from)) {
+      if (linked.has(name)) continue;
+      linked.add(name);
+      symlinkSync(join(from, name), join(dir, name));
+    }
+  }
+  return dir;
+}
+
 export interface Proc {
   child: ChildProcess;
   output: () => string;
@@ -22,8 +43,11 @@ export interface Proc {
   stop: () => Promise<void>;
 }
 
-export function startCli(args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs the built CLI; `env` adds to this process's environment, and an `undefined` value removes a variable. */
+export function startCli(args: string[], env: Record<string, string | undefined> = {}): Proc {
+  const merged: Record<string, string | undefined> = { ...process.env, ...env };
+  for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
+  const child = spawn(process.execPath, [CLI, ...args], { env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {

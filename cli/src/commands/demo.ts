@@ -12,12 +12,15 @@ import { parse } from '../main.js';
 import { intOption, waitForSignal } from './util.js';
 import { makeDemoAudio } from './demo-audio.js';
 import { startDemoAgents, type DemoAgent } from './demo-agents.js';
+import { assertPortFree, takeDemoLock, type DemoLock } from './demo-lock.js';
 
 const COMMUNES = ['Xã An Bình', 'Xã Hòa Lạc'];
 /** CAP geocodes of the demo communes, and the sender docs/examples/cap-storm-demo.xml uses. */
 const GEOCODES = ['demo-an-binh', 'demo-hoa-lac'];
 const DEMO_CAP_SENDER = 'demo@loalang.local';
 const FIRST_PLAY_DELAY_MS = 20_000;
+/** The demo listens on loopback only. */
+const HOST = '127.0.0.1';
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parse(args, {
@@ -27,7 +30,24 @@ export async function run(args: string[]): Promise<number> {
     'mqtt-port': { type: 'string', default: '1883' },
   });
   const count = intOption(values.devices, 'devices');
-  const dataDir = join(resolve(String(values.data)), 'demo');
+  const httpPort = intOption(values['http-port'], 'http-port');
+  const mqttPort = intOption(values['mqtt-port'], 'mqtt-port');
+  const root = resolve(String(values.data));
+  const dataDir = join(root, 'demo');
+  // Nothing is touched while another demo holds the folder or a port is taken (issue 14).
+  await mkdir(root, { recursive: true });
+  const lock = await takeDemoLock(root);
+  try {
+    await assertPortFree(HOST, httpPort);
+    await assertPortFree(HOST, mqttPort);
+    return await runDemo({ count, httpPort, mqttPort, dataDir, lock });
+  } finally {
+    await lock.release();
+  }
+}
+
+async function runDemo(o: { count: number; httpPort: number; mqttPort: number; dataDir: string; lock: DemoLock }): Promise<number> {
+  const { count, dataDir } = o;
   // The demo starts clean each time: a fresh database, so a fresh admin password to print.
   await rm(dataDir, { recursive: true, force: true });
   await mkdir(dataDir, { recursive: true });
@@ -36,9 +56,9 @@ export async function run(args: string[]): Promise<number> {
 
   const server = await startServer({
     dataDir,
-    httpPort: intOption(values['http-port'], 'http-port'),
-    mqttPort: intOption(values['mqtt-port'], 'mqtt-port'),
-    host: '127.0.0.1',
+    httpPort: o.httpPort,
+    mqttPort: o.mqttPort,
+    host: HOST,
     publicHost: '127.0.0.1',
     logger,
     // Only the demo allows a CAP sender without configuration (it listens on loopback only).
@@ -69,6 +89,7 @@ export async function run(args: string[]): Promise<number> {
       approvedBy: admin.id,
     });
     core.refreshDevices(core.devices.list().map((d) => d.id));
+    await o.lock.describe(`${server.urls.http}/`);
 
     printBanner(out, server, { count, audio: audio.kind, durationMs: content.durationMs, start, sinkRoot: join(dataDir, 'sink'), communeId: communes[0]!.id });
     const watch = watchReports(server, schedule.id, agents, out);
