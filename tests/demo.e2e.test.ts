@@ -87,7 +87,13 @@ describe('loalang demo', () => {
     dirs.push(bare);
     const demo = startDemo(dir, { PATH: bare, LOALANG_FFMPEG: undefined, LOALANG_FFPROBE: undefined, LOALANG_ESPEAK: undefined });
     await demo.waitFor(/bulletin:\s+test tones \(espeak-ng not installed\)/, 30_000);
-    await demoPlays(demo, dir);
+    const { url, password } = await demoPlays(demo, dir);
     expect(JSON.parse(readFileSync(join(dir, 'demo.lock'), 'utf8'))).toMatchObject({ pid: demo.child.pid });
+    // The banner's alert example works without a speech engine: it sends the demo recording.
+    const body = JSON.parse(demo.output().match(/-d '(\{"contentId".*\})'/)![1]!) as unknown;
+    const token = (await api<{ token: string }>(url, '/api/v1/auth/login', { json: { username: 'admin', password } })).body.token;
+    const alert = await api<{ state: string }>(url, '/api/v1/alerts', { token, json: body });
+    expect(alert.status, JSON.stringify(alert.body)).toBe(201);
+    await demo.waitFor(/⚠ Loa Xã An Bình 1: finished/, 30_000);
   }, 150_000);
 });

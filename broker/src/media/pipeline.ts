@@ -13,7 +13,7 @@ import { checkLoudnessTarget, DEFAULT_LOUDNESS, normaliseToOpus, type Loudness, 
 import { probeAudio, type AudioInfo } from './probe.js';
 import { spellNumbersVi } from './vi-text.js';
 import { EspeakEngine, type SpeechEngine } from './speech.js';
-import { locateMediaTools, type MediaTools } from './tools.js';
+import { isNpmShipped, locateMediaTools, type MediaTools } from './tools.js';
 
 export interface IngestedAudio {
   id: string;
@@ -65,7 +65,13 @@ export class MediaPipeline {
     const tools = options.tools ?? (await locateMediaTools());
     const timeoutMs = options.timeoutMs ?? 5 * 60_000;
     const speech = options.speech ?? new EspeakEngine(tools.espeak, timeoutMs);
-    return new MediaPipeline(tools, options.contentDir, options.logger ?? silentLogger, options.maxDurationSec ?? 3 * 3600, timeoutMs, loudness, speech);
+    const logger = options.logger ?? silentLogger;
+    if (isNpmShipped(tools.ffmpeg)) {
+      // Enough for a trial (decision 0001); uploads are untrusted input, so production decodes them with a maintained build.
+      logger.info({ ffmpeg: tools.ffmpeg }, 'using the npm-shipped ffmpeg (a 2018 build): install your distribution\'s ffmpeg (apt-get install ffmpeg) for production');
+    }
+    if (!tools.espeak && !options.speech) logger.info('espeak-ng not installed: alerts and bulletins need recorded audio or LOALANG_TTS_URL');
+    return new MediaPipeline(tools, options.contentDir, logger, options.maxDurationSec ?? 3 * 3600, timeoutMs, loudness, speech);
   }
 
   contentPath(id: string): string {

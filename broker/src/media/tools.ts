@@ -51,3 +51,8 @@ export async function locateMediaTools(): Promise<MediaTools> {
     espeak: process.env['LOALANG_ESPEAK'] ?? (await onPath('espeak-ng')),
   };
 }
+
+/** Whether a tool path is the binary inside an `@ffmpeg-installer`/`@ffprobe-installer` npm package. */
+export function isNpmShipped(path: string): boolean {
+  return /[\\/]@ff(mpeg|probe)-installer[\\/]/.test(path);
+}

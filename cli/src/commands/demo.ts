@@ -91,7 +91,7 @@ async function runDemo(o: { count: number; httpPort: number; mqttPort: number; d
     core.refreshDevices(core.devices.list().map((d) => d.id));
     await o.lock.describe(`${server.urls.http}/`);
 
-    printBanner(out, server, { count, audio: audio.kind, durationMs: content.durationMs, start, sinkRoot: join(dataDir, 'sink'), communeId: communes[0]!.id });
+    printBanner(out, server, { count, audio: audio.kind, durationMs: content.durationMs, start, sinkRoot: join(dataDir, 'sink'), communeId: communes[0]!.id, contentId: core.media.tools.espeak ? null : content.id });
     const watch = watchReports(server, schedule.id, agents, out);
     const names = new Map(agents.map((a) => [a.deviceId, a.name]));
     core.alerts.on('alert', (a) => out(`  ⚠ cảnh báo / alert "${a.title}": ${a.state}`));
@@ -109,7 +109,8 @@ async function runDemo(o: { count: number; httpPort: number; mqttPort: number; d
 function printBanner(
   out: (l: string) => void,
   server: RunningServer,
-  info: { count: number; audio: string; durationMs: number; start: Date; sinkRoot: string; communeId: string },
+  /** contentId: without a speech engine, the alert example sends the demo recording instead of text. */
+  info: { count: number; audio: string; durationMs: number; start: Date; sinkRoot: string; communeId: string; contentId: string | null },
 ): void {
   const pw = server.bootstrap.generatedPassword ?? '(LOALANG_ADMIN_PASSWORD)';
   const local = info.start.toLocaleTimeString('vi-VN', { timeZone: 'Asia/Ho_Chi_Minh' });
@@ -124,7 +125,8 @@ function printBanner(
   out(`  audio out:    ${info.sinkRoot}/<speaker>/<playId>.wav`);
   out(`  reports:      curl -H "Authorization: Bearer $TOKEN" ${server.urls.http}/api/v1/reports`);
   out(`  alert:        curl -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' ${server.urls.http}/api/v1/alerts \\`);
-  out(`                  -d '{"text":"Bão số 3 đang đổ bộ, bà con không ra khơi.","targets":{"areaIds":["${info.communeId}"],"deviceIds":[]}}'`);
+  const what = info.contentId ? `"contentId":"${info.contentId}"` : '"text":"Bão số 3 đang đổ bộ, bà con không ra khơi."';
+  out(`                  -d '{${what},"targets":{"areaIds":["${info.communeId}"],"deviceIds":[]}}'`);
   out(`  CAP:          curl -H "Authorization: Bearer $TOKEN" -H 'content-type: application/cap+xml' --data-binary @docs/examples/cap-storm-demo.xml ${server.urls.http}/api/v1/alerts/cap`);
   out('Nhấn Ctrl+C để dừng. / Press Ctrl+C to stop.');
   out('');
