@@ -11,7 +11,7 @@ import { hasSocat, PtyPair } from './pty.js';
 const PYTHON = '/usr/bin/python3';
 // The serial server needs pyserial too, which the package only recommends.
 const hasPymodbus = spawnSync(PYTHON, ['-c', 'from pymodbus.server import StartSerialServer'], { stdio: 'ignore' }).status === 0;
-if (!hasPymodbus) process.stdout.write('SKIP: Modbus interop: python3-pymodbus with python3-serial is not installed (apt-get install python3-pymodbus python3-serial)\n');
+if (!hasPymodbus) process.stdout.write('SKIP: Modbus interop: python3-pymodbus with python3-serial and python3-serial-asyncio is not installed (apt-get install python3-pymodbus python3-serial python3-serial-asyncio)\n');
 
 describe.skipIf(!hasSocat || !hasPymodbus)('Modbus relay driver ↔ pymodbus slave', () => {
   const pty = new PtyPair();
