@@ -12,7 +12,7 @@ import { startServer, type RunningServer, type ServerSettings } from '@loalang/c
 import { Agent, parseAgentConfig, type AudioSink, type PlayOutcome, type PreparedPlay } from '@loalang/edge-agent';
 export { readEvents } from './sse-reader.js';
 import { createSimulatedAmplifier, type SimulatedAmplifier } from '@loalang/firmware-bridge';
-import { systemClock, type Clock } from '@loalang/protocol';
+import { systemClock, type Clock, type ServerKey } from '@loalang/protocol';
 import type { Role } from '@loalang/broker';
 
 export const PASSWORD = 'mat-khau-thu-nghiem';
@@ -107,7 +107,8 @@ export interface RunningAgent {
 }
 
 /** Registers a device in `areaId` and runs a real agent for it. */
-export async function startAgent(world: AlertWorld, name: string, areaId: string, opts: { sink?: AudioSink; clock?: Clock; position?: { lat: number; lon: number }; mqttUrl?: string } = {}): Promise<RunningAgent> {
+/** `serverKeys`: the keys the box pins (default: the server's), e.g. a stranger's to make it refuse every downlink. */
+export async function startAgent(world: AlertWorld, name: string, areaId: string, opts: { sink?: AudioSink; clock?: Clock; position?: { lat: number; lon: number }; mqttUrl?: string; serverKeys?: ServerKey[] } = {}): Promise<RunningAgent> {
   const { core } = world.server;
   const { device, secret } = await core.devices.create({ name, areaId });
   if (opts.position) core.devices.update(device.id, { position: opts.position });
@@ -126,7 +127,7 @@ export async function startAgent(world: AlertWorld, name: string, areaId: string
       // the instant, so two agents sharing this process never spawn while the other is due.
       warmupMs: 800,
       tailMs: 500,
-      serverKeys: core.signer.trusted(),
+      serverKeys: opts.serverKeys ?? core.signer.trusted(),
     },
     root,
   );

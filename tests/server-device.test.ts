@@ -84,7 +84,8 @@ describe('server ↔ device', () => {
 
   it('stores a resent report once and acknowledges every copy', async () => {
     const { client, got } = await connectDevice();
-    const report: PlayReport = { v: 1, reportId: 'r-42', playId: 'p', scheduleId: 's', contentId, status: 'completed', scheduledAt: new Date().toISOString(), startedAt: new Date().toISOString(), endedAt: new Date().toISOString(), playedMs: 4000 };
+    const play = core.desired.refresh(device.id).state.plays[0]!; // reports name a play the device was given
+    const report: PlayReport = { v: 1, reportId: 'r-42', playId: play.playId, scheduleId: play.scheduleId, contentId, status: 'completed', scheduledAt: play.startAt, startedAt: new Date().toISOString(), endedAt: new Date().toISOString(), playedMs: 4000 };
     for (let i = 0; i < 3; i++) await client.publishAsync(`loalang/v1/dev/${device.id}/report`, JSON.stringify(report), { qos: 1 });
     await until('three acks', () => got.filter((m) => m.topic.endsWith('/report/ack')).length === 3);
     expect(core.reports.query({})).toHaveLength(1);

@@ -12,11 +12,13 @@ import { AreaRepo } from './areas/areas.js';
 import { UserRepo } from './accounts/users.js';
 import { SessionRepo } from './accounts/sessions.js';
 import { DeviceRepo } from './devices/devices.js';
-import { ContentRepo } from './content/content-repo.js';
+import { ContentRepo, speechKey, type ContentItem, type ContentKind } from './content/content-repo.js';
 import { ScheduleRepo } from './schedules/schedules.js';
 import { DEFAULT_DESIRED_OPTIONS, DesiredStateService } from './schedules/desired-state.js';
 import { Dispatcher } from './schedules/dispatcher.js';
 import { ReportRepo } from './reports/reports.js';
+import { IssuedPlays, ISSUED_PLAYS_RETAIN_MS } from './reports/issued-plays.js';
+import { ReportIntake } from './reports/intake.js';
 import { CommandRepo } from './devices/commands.js';
 import { DeviceEventRepo } from './devices/events.js';
 import { MqttServer } from './mqtt/index.js';
@@ -27,9 +29,9 @@ import { AlarmRepo } from './alarms/alarms.js';
 import { DEFAULT_TELEMETRY_RETENTION, TelemetryHistory, type TelemetryRetention } from './devices/telemetry-history.js';
 import { AlarmRules, DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from './alarms/rules.js';
 import { AlarmWebhook, type WebhookOptions } from './alarms/webhook.js';
-import type { ContentItem } from './content/content-repo.js';
 import { AlertRepo } from './alerts/alerts.js';
 import { AuditRepo } from './audit/audit.js';
+import { LoginThrottle } from './accounts/login-throttle.js';
 import { SigningKeys } from './signing/keys.js';
 import { DownlinkSequence, DownlinkSigner } from './signing/signer.js';
 import { AlertService, DEFAULT_ALERT_OPTIONS, type AlertOptions } from './alerts/service.js';
@@ -70,6 +72,9 @@ export class ServerCore {
   readonly content: ContentRepo;
   readonly schedules: ScheduleRepo;
   readonly reports: ReportRepo;
+  readonly issuedPlays: IssuedPlays;
+  /** Judges play reports against what each device was given (issue 14). */
+  readonly reportIntake: ReportIntake;
   readonly commands: CommandRepo;
   readonly events: DeviceEventRepo;
   readonly desired: DesiredStateService;
@@ -79,6 +84,8 @@ export class ServerCore {
   readonly telemetry: TelemetryHistory;
   readonly alerts: AlertService;
   readonly audit: AuditRepo;
+  /** Wrong passwords per account and source address (issue 14). */
+  readonly loginThrottle: LoginThrottle;
   readonly streamSources: StreamSourceRepo;
   readonly signingKeys: SigningKeys;
   readonly signer: DownlinkSigner;
@@ -112,6 +119,7 @@ export class ServerCore {
       content: ContentRepo;
       schedules: ScheduleRepo;
       reports: ReportRepo;
+      issuedPlays: IssuedPlays;
       commands: CommandRepo;
       events: DeviceEventRepo;
       alarms: AlarmRepo;
@@ -131,6 +139,7 @@ export class ServerCore {
       for (const id of this.mqtt.onlineDevices()) this.dispatcher.resend(id, 'signing-keys');
     };
     this.audit = new AuditRepo(db);
+    this.loginThrottle = new LoginThrottle(db, () => clock.now());
     this.streamSources = new StreamSourceRepo(db, () => clock.now());
     this.alarms = repos.alarms;
     this.alarmRules = alarmRules;
@@ -142,6 +151,8 @@ export class ServerCore {
     this.content = repos.content;
     this.schedules = repos.schedules;
     this.reports = repos.reports;
+    this.issuedPlays = repos.issuedPlays;
+    this.reportIntake = new ReportIntake({ reports: repos.reports, issued: repos.issuedPlays, alerts: new AlertRepo(db), now: () => clock.now() });
     this.commands = repos.commands;
     this.events = repos.events;
     this.desired = desired;
@@ -161,7 +172,8 @@ export class ServerCore {
       devices,
       content: new ContentRepo(db),
       schedules: new ScheduleRepo(db),
-      reports: new ReportRepo(db),
+      reports: new ReportRepo(db, () => clock.now()),
+      issuedPlays: new IssuedPlays(db),
       commands: new CommandRepo(db, () => clock.now()),
       events: new DeviceEventRepo(db, () => clock.now()),
       alarms: new AlarmRepo(db),
@@ -178,8 +190,8 @@ export class ServerCore {
       ...(options.loudness ? { loudness: options.loudness } : {}),
       ...(options.speech ? { speech: options.speech } : {}),
     });
-    const reports = repos.reports;
-    let onAlertReport: (deviceId: string, r: PlayReport) => void = () => undefined;
+    // Reports arrive through the broker, which exists before the core that judges them.
+    let core: ServerCore | null = null;
     const signingKeys = new SigningKeys(db, () => clock.now());
     const active = signingKeys.active();
     if (active.created) logger.info({ kid: active.key.kid }, 'downlink signing key created');
@@ -189,12 +201,7 @@ export class ServerCore {
       host: options.mqttHost ?? '0.0.0.0',
       port: options.mqttPort,
       directory: devices,
-      onReport: async (deviceId, report) => {
-        if (reports.insert(deviceId, report)) {
-          alarmRules.onReport(deviceId, report);
-          onAlertReport(deviceId, report);
-        }
-      },
+      onReport: async (deviceId, report) => core?.ingestReport(deviceId, report),
       logger,
       clock,
       ...(options.mqttTls ? { tls: options.mqttTls } : {}),
@@ -213,6 +220,11 @@ export class ServerCore {
       serverKeys: () => signer.trusted(),
       clock,
       logger,
+      onCut: (deviceId, cut) => {
+        const what = cut.map((c) => `"${repos.schedules.get(c.scheduleId)?.title ?? c.scheduleId}" keeps ${c.kept} of ${c.kept + c.dropped} plays`).join('; ');
+        logger.warn({ deviceId, cut }, 'programme cut to fit what a speaker accepts');
+        alarmRules.onProgramme(deviceId, `programme too large for the speaker, cut to fit: ${what}`, clock.now());
+      },
     });
     const alerts = new AlertService(
       {
@@ -227,8 +239,7 @@ export class ServerCore {
       },
       { ...DEFAULT_ALERT_OPTIONS, ...options.alerts },
     );
-    onAlertReport = (deviceId, r) => alerts.onReport(deviceId, r);
-    const core = new ServerCore(db, mqtt, media, clock, logger, repos, desired, dispatcher, alarmRules, alerts, { keys: signingKeys, signer });
+    core = new ServerCore(db, mqtt, media, clock, logger, repos, desired, dispatcher, alarmRules, alerts, { keys: signingKeys, signer });
     core.capSenders = options.capSenders ?? [];
     core.capAudioHosts = (options.capAudioHosts ?? []).map((h) => h.toLowerCase());
     if (options.streamHosts) core.streamHosts = options.streamHosts.map((h) => h.toLowerCase());
@@ -256,11 +267,19 @@ export class ServerCore {
     this.alarmRules.start();
     this.alerts.start();
     // Retention: once soon after start, then hourly; batched, so requests are served meanwhile.
-    const prune = () =>
+    const prune = () => {
       void this.telemetry.prune(this.clock.now(), this.telemetryRetention).then(
         (n) => n.raw + n.hourly > 0 && this.logger.info(n, 'old telemetry pruned'),
         (err: unknown) => this.logger.error({ err }, 'telemetry pruning failed'),
       );
+      try {
+        const issuedPlays = this.issuedPlays.prune(this.clock.now() - ISSUED_PLAYS_RETAIN_MS);
+        const loginSources = this.loginThrottle.prune();
+        if (issuedPlays + loginSources > 0) this.logger.info({ issuedPlays, loginSources }, 'old issued plays and login sources pruned');
+      } catch (err) {
+        this.logger.error({ err }, 'pruning issued plays or login sources failed');
+      }
+    };
     this.pruner = setInterval(prune, 3600_000);
     this.firstPrune = setTimeout(prune, 60_000);
     this.firstPrune.unref();
@@ -285,12 +304,42 @@ export class ServerCore {
       if (msg.kind === 'reported') {
         this.devices.recordReported(msg.deviceId, msg.message.version, msg.message.agentVersion);
         this.changes.emit('device', msg.deviceId);
-        const { state } = this.desired.refresh(msg.deviceId);
+        const { state, cut } = this.desired.refresh(msg.deviceId);
         if (msg.message.version < state.version) this.dispatcher.resend(msg.deviceId, 'reported-behind');
+        else if (cut.length === 0) this.alarmRules.onProgramme(msg.deviceId, null, this.clock.now());
       }
     } catch (err) {
       this.logger.error({ err, deviceId: msg.deviceId, kind: msg.kind }, 'uplink handling failed');
     }
+  }
+
+  /**
+   * A play report: stored once if it agrees with what the device was given, then fed to the
+   * alarm rules and the alert board; refused otherwise (counted, kept, audited). Either way the
+   * device gets its ack (sent by the broker when this resolves), so its outbox drains.
+   */
+  ingestReport(deviceId: string, report: PlayReport): void {
+    const result = this.reportIntake.accept(deviceId, report);
+    if (result.outcome === 'stored') {
+      this.alarmRules.onReport(deviceId, report);
+      this.alerts.onReport(deviceId, report);
+      return;
+    }
+    if (result.outcome !== 'refused' || !result.record) return;
+    this.logger.warn({ deviceId, reportId: report.reportId, playId: report.playId, refusal: result.refusal, detail: result.detail }, 'play report refused');
+    const budget = this.reportIntake.auditBudget(deviceId);
+    if (!budget.record) return;
+    this.audit.append({
+      at: new Date(this.clock.now()).toISOString(),
+      userId: null,
+      username: null,
+      areaId: this.devices.get(deviceId)?.areaId ?? null,
+      source: `device:${deviceId}`,
+      action: 'report-refused',
+      target: deviceId,
+      status: null,
+      detail: { refusal: result.refusal, reason: result.detail, report: { reportId: report.reportId, playId: report.playId, scheduleId: report.scheduleId, contentId: report.contentId, status: report.status, playedMs: report.playedMs }, ...(budget.suppressed ? { suppressed: budget.suppressed } : {}) },
+    });
   }
 
   /**
@@ -299,6 +348,8 @@ export class ServerCore {
    */
   private onRefusal(deviceId: string, r: MessageOf<'refused'>): void {
     this.refusals.set(r.reason, (this.refusals.get(r.reason) ?? 0) + 1 + (r.suppressed ?? 0));
+    // The speaker keeps its older programme: technicians must know it did not take the new one.
+    if (r.kind === 'desired') this.alarmRules.onProgramme(deviceId, `the speaker refused its programme: ${r.reason}${r.detail ? ` (${r.detail})` : ''}`, this.clock.now());
     this.logger.warn({ deviceId, kind: r.kind, reason: r.reason, detail: r.detail, seq: r.seq, kid: r.kid, suppressed: r.suppressed }, 'device refused a downlink');
     this.audit.append({
       at: new Date(this.clock.now()).toISOString(),
@@ -313,14 +364,16 @@ export class ServerCore {
     });
   }
 
-  /** Probes, normalises and stores an audio file, then records it in the library. */
-  async importAudio(path: string, meta: { title: string; areaId: string; originalName: string | null; createdBy: string | null }): Promise<ContentItem> {
+  /** Probes, normalises and stores an audio file, then records it (an upload unless `kind` says otherwise). */
+  async importAudio(path: string, meta: { title: string; areaId: string; originalName: string | null; createdBy: string | null; kind?: ContentKind; speechKey?: string }): Promise<ContentItem> {
     this.areas.require(meta.areaId);
     const audio = await this.media.ingest(path, meta.originalName ? { originalName: meta.originalName } : {});
     try {
       return this.content.insert({
         id: audio.id,
         title: meta.title,
+        kind: meta.kind ?? 'upload',
+        speechKey: meta.speechKey ?? null,
         areaId: meta.areaId,
         originalName: meta.originalName,
         mimeType: audio.mimeType,
@@ -336,11 +389,18 @@ export class ServerCore {
     }
   }
 
-  /** Speaks `text` with the TTS engine and stores the result like an upload. */
-  async speakToContent(text: string, meta: { title: string; areaId: string; createdBy: string | null; voice: string }): Promise<ContentItem> {
+  /**
+   * Speaks `text` with the TTS engine and stores the result: a bulletin (`tts`) or alert speech
+   * (`alert`). Alert speech of a text already spoken in the area is reused, not made again: the
+   * same warning sent twice (or heard first, then sent) is one item (issue 14).
+   */
+  async speakToContent(text: string, meta: { title: string; areaId: string; createdBy: string | null; voice: string; kind: Exclude<ContentKind, 'upload'> }): Promise<ContentItem> {
+    const key = speechKey(meta.voice, text);
+    const existing = meta.kind === 'alert' ? this.content.findSpeech('alert', meta.areaId, key) : null;
+    if (existing) return existing;
     const wav = await this.media.synthesize(text, { voice: meta.voice });
     try {
-      return await this.importAudio(wav, { title: meta.title, areaId: meta.areaId, originalName: null, createdBy: meta.createdBy });
+      return await this.importAudio(wav, { title: meta.title, areaId: meta.areaId, originalName: null, createdBy: meta.createdBy, kind: meta.kind, speechKey: key });
     } finally {
       await rm(dirname(wav), { recursive: true, force: true });
     }

@@ -15,7 +15,8 @@ const specs = {
   LOA_ERR_CONFLICT: { status: 409, en: 'Conflicts with existing data', vi: 'Xung đột với dữ liệu hiện có' },
   LOA_ERR_IN_USE: { status: 409, en: 'Still in use', vi: 'Đang được sử dụng' },
   LOA_ERR_QUIET_HOURS: { status: 400, en: 'Inside quiet hours', vi: 'Trong giờ yên tĩnh' },
-  LOA_ERR_LOCKED: { status: 429, en: 'Too many wrong passwords: the account is locked for a while', vi: 'Nhập sai mật khẩu quá nhiều lần: tài khoản tạm bị khóa' },
+  LOA_ERR_SCHEDULE_PLAN: { status: 400, en: 'The schedule cannot play as planned', vi: 'Lịch phát không thể phát như đã đặt' },
+  LOA_ERR_LOCKED: { status: 429, en: 'Too many wrong passwords from this address: wait before trying again', vi: 'Nhập sai mật khẩu quá nhiều lần từ địa chỉ này: vui lòng đợi rồi thử lại' },
   LOA_ERR_RATE_LIMITED: { status: 429, en: 'Too many attempts; wait a minute and try again', vi: 'Quá nhiều lần thử; vui lòng đợi một phút rồi thử lại' },
   LOA_ERR_NOT_SUPPORTED: { status: 400, en: 'Not supported in this version', vi: 'Phiên bản này chưa hỗ trợ' },
 } satisfies Record<string, ErrorText & { status: number }>;

@@ -34,3 +34,8 @@ export * from './audit/audit.js';
 export type { TlsMaterial } from './mqtt/server.js';
 export * from './signing/keys.js';
 export * from './signing/signer.js';
+export * from './reports/issued-plays.js';
+export * from './reports/intake.js';
+export * from './schedules/plan-check.js';
+export * from './schedules/state-budget.js';
+export * from './accounts/login-throttle.js';

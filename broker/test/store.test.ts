@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openSqlite } from '@loalang/protocol';
 import { openDatabase, schemaVersion, migrate, type Db } from '../src/store/db.js';
 import { migrations } from '../src/store/migrations.js';
 import { AreaRepo } from '../src/areas/areas.js';
@@ -13,6 +14,7 @@ import { ContentRepo } from '../src/content/content-repo.js';
 import { ScheduleRepo } from '../src/schedules/schedules.js';
 import { DesiredStateService, DEFAULT_DESIRED_OPTIONS } from '../src/schedules/desired-state.js';
 import { ReportRepo, reportsToCsv } from '../src/reports/reports.js';
+import { IssuedPlays } from '../src/reports/issued-plays.js';
 import type { PlayReport } from '@loalang/protocol';
 
 let dir: string;
@@ -34,6 +36,27 @@ describe('migrations', () => {
     expect(migrate(db)).toBe(latest);
     const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[];
     expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(['areas', 'users', 'devices', 'content', 'schedules', 'reports', 'commands']));
+  });
+
+  it('14 keeps a play\'s first report, moves later rewrites to refused_reports, and records the plays devices hold', () => {
+    const old = openSqlite(join(dir, 'v13.db'));
+    old.pragma('foreign_keys = ON');
+    for (const m of migrations.filter((m) => m.version <= 13)) old.exec(m.sql);
+    old.pragma('user_version = 13');
+    old.exec(`INSERT INTO areas (id, name, created_at) VALUES ('a', 'Xã', 'x');`);
+    old.exec(`INSERT INTO devices (id, name, area_id, secret_hash, created_at) VALUES ('d1', 'Loa', 'a', 'h', 'x');`);
+    const add = old.prepare(`INSERT INTO reports (report_id, device_id, play_id, schedule_id, content_id, status, scheduled_at, played_ms, received_at) VALUES (?, 'd1', 'p1', 's1', 'c1', ?, '2026-11-22T06:00:00.000Z', ?, ?)`);
+    add.run('first', 'skipped', 0, '2026-11-22T06:00:01.000Z');
+    add.run('inflated', 'completed', 99_999_999, '2026-11-22T06:05:00.000Z');
+    const play = { playId: 'p2', scheduleId: 's1', contentId: 'c1', sha256: 'a'.repeat(64), url: 'u', durationMs: 5000, startAt: '2026-11-22T07:00:00.000Z', priority: 'normal' };
+    old.prepare(`INSERT INTO device_desired (device_id, version, plays_json, digest, issued_at) VALUES ('d1', 1, ?, 'x', 'x')`).run(JSON.stringify([play]));
+    expect(migrate(old)).toBe(Math.max(...migrations.map((m) => m.version)));
+    expect(old.prepare('SELECT report_id, played_ms FROM reports').all()).toEqual([{ report_id: 'first', played_ms: 0 }]);
+    const refused = old.prepare('SELECT report_id, refusal, report_json FROM refused_reports').get() as { report_id: string; refusal: string; report_json: string };
+    expect(refused).toMatchObject({ report_id: 'inflated', refusal: 'already-reported' });
+    expect(JSON.parse(refused.report_json)).toMatchObject({ status: 'completed', playedMs: 99_999_999, scheduledAt: '2026-11-22T06:00:00.000Z' });
+    expect(new IssuedPlays(old).find('d1', 'p2', 'c1')).toEqual({ scheduleId: 's1', durationMs: 5000 });
+    old.close();
   });
 
   it('keep data across reopening', () => {
@@ -150,7 +173,7 @@ describe('desired state', () => {
     const { device: other } = await devices.create({ name: 'Loa B', areaId: 'b' });
     content.insert({ id: 'c1', title: 'Tin', areaId: 'p', originalName: null, mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 10, durationMs: 5000, source: {}, createdBy: null });
     let now = Date.parse('2026-11-22T05:00:00Z');
-    const desired = new DesiredStateService(db, { areas, devices, schedules, content }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv:8080' }, () => now);
+    const desired = new DesiredStateService(db, { areas, devices, schedules, content, issuedPlays: new IssuedPlays(db) }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv:8080' }, () => now);
     const first = desired.refresh(device.id);
     expect(first).toMatchObject({ changed: true, state: { version: 1, plays: [] } });
     expect(desired.refresh(device.id).changed).toBe(false);
@@ -188,7 +211,7 @@ describe('desired state of a recurring schedule', () => {
       createdBy: approver.id, approvedBy: approver.id,
     });
     const now = Date.parse('2026-11-22T12:00:00Z'); // 19:00 in Vietnam
-    const desired = new DesiredStateService(db, { areas, devices, schedules, content }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv' }, () => now);
+    const desired = new DesiredStateService(db, { areas, devices, schedules, content, issuedPlays: new IssuedPlays(db) }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv' }, () => now);
     const { state } = desired.refresh(device.id);
     // 48 h from 22 Nov 19:00 (VN): the 23rd at 06:00, the 24th is skipped.
     expect(state.plays.map((p) => p.startAt)).toEqual(['2026-11-22T23:00:00.000Z']);
@@ -212,7 +235,7 @@ describe('repeat', () => {
       title: 'Thông báo tiêm chủng', areaId: 'a', priority: 'priority', start: '2026-11-22T02:00:00.000Z', items: [{ contentId: 'tb' }],
       targets: { areaIds: [], deviceIds: [device.id] }, volume: null, recurrence: null, repeat: { count: 3, gapSec: 30 }, createdBy: admin.id, approvedBy: admin.id,
     });
-    const desired = new DesiredStateService(db, { areas, devices, schedules, content }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv' }, () => Date.parse('2026-11-22T01:00:00Z'));
+    const desired = new DesiredStateService(db, { areas, devices, schedules, content, issuedPlays: new IssuedPlays(db) }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv' }, () => Date.parse('2026-11-22T01:00:00Z'));
     const plays = desired.refresh(device.id).state.plays;
     expect(plays.map((p) => p.startAt)).toEqual(['2026-11-22T02:00:00.000Z', '2026-11-22T02:00:50.000Z', '2026-11-22T02:01:40.000Z']);
     expect(new Set(plays.map((p) => p.playId)).size).toBe(3);
@@ -223,10 +246,12 @@ describe('repeat', () => {
 describe('reports', () => {
   const report: PlayReport = { v: 1, reportId: 'r1', playId: 'p1', scheduleId: 's1', contentId: 'c1', status: 'completed', scheduledAt: '2026-11-22T06:00:00.000Z', startedAt: '2026-11-22T06:00:00.001Z', endedAt: '2026-11-22T06:00:05.000Z', playedMs: 4999 };
 
-  it('are stored once per report id and filtered by time and device', () => {
+  it('are stored once per report id, once per play, and filtered by time and device', () => {
     const reports = new ReportRepo(db);
-    expect(reports.insert('d1', report)).toBe(true);
-    expect(reports.insert('d1', { ...report, status: 'failed' })).toBe(false);
+    expect(reports.insert('d1', report)).toBe('stored');
+    expect(reports.insert('d1', { ...report, status: 'failed' })).toBe('resent');
+    // Another report for a play already reported: its final state stands (issue 14).
+    expect(reports.insert('d1', { ...report, reportId: 'r1-again', playedMs: 99_999_999 })).toBe('taken');
     reports.insert('d2', { ...report, reportId: 'r2', scheduledAt: '2026-11-23T06:00:00.000Z' });
     expect(reports.query({})).toHaveLength(2);
     expect(reports.query({ from: '2026-11-23T00:00:00.000Z' }).map((r) => r.reportId)).toEqual(['r2']);

@@ -9,6 +9,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ServerCore, TlsMaterial } from '@loalang/broker';
 import { registerErrorHandler } from './errors.js';
+import { registerJsonParser } from './validation-text.js';
 import { authRoutes } from './routes/auth.js';
 import { userRoutes } from './routes/users.js';
 import { areaRoutes } from './routes/areas.js';
@@ -23,6 +24,7 @@ import { eventRoutes } from './routes/events.js';
 import { auditRoutes } from './routes/audit.js';
 import { signingKeyRoutes } from './routes/signing-keys.js';
 import { registerAuditHook } from './audit-hook.js';
+import { helmetOptions } from './security-headers.js';
 import { homePage } from './home.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -57,10 +59,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorateRequest('caller', null);
   registerErrorHandler(app);
+  registerJsonParser(app);
   // Security headers on every answer; no CORS plugin, so browsers refuse cross-origin calls.
-  // Map tiles, when configured, are the one outside source the browser may load (images only).
   const tileOrigin = options.map ? new URL(options.map.tileUrl.replace(/\{[a-z]\}/g, '0')).origin : null;
-  await app.register(helmet, { contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:', ...(tileOrigin ? [tileOrigin] : [])] } } });
+  await app.register(helmet, helmetOptions({ tls: options.https !== undefined, tileOrigin }));
   // Limits only where a route asks for one (login); the error speaks both languages.
   await app.register(rateLimit, {
     global: false,

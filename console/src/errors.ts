@@ -6,6 +6,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { isLoaError } from '@loalang/protocol';
 import { httpStatusOf } from '@loalang/broker';
+import { describeValidation, pickError } from './validation-text.js';
 
 export interface ErrorBody {
   error: { code: string; message: string; messageVi: string; details?: unknown };
@@ -34,13 +35,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
       return reply.status(httpStatusOf(err)).send(errorBody(err.code, err.message, err.messageVi, Object.keys(details).length ? details : undefined));
     }
     if (err.validation) {
-      const where = err.validationContext ?? 'body';
-      const first = err.validation[0];
-      const path = first ? `${where}${first.instancePath || ''}` : where;
-      const msg = first?.message ?? 'is invalid';
-      return reply
-        .status(400)
-        .send(errorBody('LOA_ERR_INVALID', `Invalid request: ${path} ${msg}`, `Yêu cầu không hợp lệ: ${path} ${msg}`));
+      const text = describeValidation(pickError(err.validation), err.validationContext ?? 'body');
+      return reply.status(400).send(errorBody('LOA_ERR_INVALID', `Invalid request: ${text.en}`, `Yêu cầu không hợp lệ: ${text.vi}`));
     }
     const known = err.code ? FASTIFY_ERRORS[err.code] : undefined;
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;

@@ -52,8 +52,9 @@ export function buildMetrics(core: ServerCore): Registry {
       this.set(core.mqtt.stats().connectedClients);
     },
   });
-  totalFrom(registry, 'loalang_plays_total', 'Play reports received, by outcome', ['status'], () =>
-    (core.db.prepare('SELECT status, COUNT(*) AS n FROM reports GROUP BY status').all() as { status: string; n: number }[]).map((r) => [{ status: r.status }, r.n]),
+  totalFrom(registry, 'loalang_plays_total', 'Play reports received, by outcome', ['status'], () => Object.entries(core.reports.countsByStatus()).map(([status, n]) => [{ status }, n]));
+  totalFrom(registry, 'loalang_reports_refused_total', 'Play reports refused as inconsistent with what the device was sent (unknown play, too long, final state rewritten…), by refusal', ['refusal'], () =>
+    Object.entries(core.reports.refusedCounts()).map(([refusal, n]) => [{ refusal }, n]),
   );
   totalFrom(registry, 'loalang_mqtt_messages_in_total', 'MQTT messages received from devices', [], () => [[{}, core.mqtt.stats().messagesIn]]);
   totalFrom(registry, 'loalang_mqtt_messages_out_total', 'MQTT messages sent to devices', [], () => [[{}, core.mqtt.stats().messagesOut]]);

@@ -67,7 +67,18 @@ export const TtsBody = Type.Object(
     voice: Type.Optional(Type.String({ maxLength: 32, pattern: '^[A-Za-z0-9_+-]+$' })),
     title: Type.Optional(Name),
     areaId: Type.Optional(AreaRef),
+    kind: Type.Optional(
+      Type.Union([Type.Literal('tts'), Type.Literal('alert')], {
+        description: 'tts (default): a bulletin for the library; alert: speech for an alert, left out of the library list, the same text reusing the same item',
+      }),
+    ),
   },
+  { additionalProperties: false },
+);
+
+const ContentKind = Type.Union([Type.Literal('upload'), Type.Literal('tts'), Type.Literal('alert')]);
+export const ContentListQuery = Type.Object(
+  { kind: Type.Optional(Type.Array(ContentKind, { minItems: 1, maxItems: 3, description: 'kinds to list (repeat the parameter); default upload and tts: alert speech is left out' })) },
   { additionalProperties: false },
 );
 

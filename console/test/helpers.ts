@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ServerCore, type Role } from '@loalang/broker';
-import { buildApp } from '../src/app.js';
+import { buildApp, type AppOptions } from '../src/app.js';
 
 export interface TestServer {
   core: ServerCore;
@@ -13,7 +13,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function buildTestServer(opts: { maxUploadBytes?: number } = {}): Promise<TestServer> {
+export async function buildTestServer(opts: Pick<AppOptions, 'maxUploadBytes' | 'https'> = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'loalang-console-'));
   const core = await ServerCore.create({ dataDir: dir, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => 'http://127.0.0.1:1' });
   await core.start();

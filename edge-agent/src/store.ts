@@ -3,10 +3,9 @@
  * the report outbox, the content cache index and which plays already ran. All of it
  * survives a restart or a power cut, so a box that reboots offline still plays.
  */
-import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DesiredState, PlayReport, ServerKey } from '@loalang/protocol';
+import { openSqlite, type DesiredState, type PlayReport, type ServerKey, type SqliteDatabase } from '@loalang/protocol';
 
 const MIGRATIONS = [
   `CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -24,11 +23,11 @@ export interface CacheEntry {
 }
 
 export class AgentStore {
-  private constructor(private readonly db: Database.Database) {}
+  private constructor(private readonly db: SqliteDatabase) {}
 
   static open(cacheDir: string): AgentStore {
     mkdirSync(cacheDir, { recursive: true });
-    const db = new Database(join(cacheDir, 'agent.db'));
+    const db = openSqlite(join(cacheDir, 'agent.db'));
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL'); // a power cut must not lose an acknowledged state or a report
     const version = db.pragma('user_version', { simple: true }) as number;

@@ -7,3 +7,4 @@ export * from './ids.js';
 export * from './logger.js';
 export * from './quiet-hours.js';
 export * from './signing.js';
+export * from './sqlite.js';

@@ -56,6 +56,15 @@ export const ServerKey = Type.Object(
 );
 export type ServerKey = Static<typeof ServerKey>;
 
+/** The most plays one desired state carries (the schema's limit). */
+export const MAX_DESIRED_PLAYS = 5000;
+/**
+ * The serialised plays of one desired state stay under this, so the signed message (plays,
+ * keys, envelope) stays under the 1 MiB a device accepts: the server cuts a runaway programme
+ * to fit rather than send a state the speaker refuses (issue 14).
+ */
+export const MAX_DESIRED_PLAYS_BYTES = 960 * 1024;
+
 /** Server → device on `dev/<id>/desired`: the full programme of the next hours, versioned. */
 export const DesiredState = Type.Object({
   v: V,
@@ -63,7 +72,7 @@ export const DesiredState = Type.Object({
   version: Type.Integer({ minimum: 0 }),
   issuedAt: Instant,
   horizonUntil: Instant,
-  plays: Type.Array(DesiredPlay, { maxItems: 5000 }),
+  plays: Type.Array(DesiredPlay, { maxItems: MAX_DESIRED_PLAYS }),
   /** The device's area quiet hours with their timezone: the agent skips non-emergency plays in them. */
   quietHours: Type.Optional(QuietHours),
   /** The device's area and every area above it: the agent listens for alerts on each one's topic. */

@@ -44,10 +44,6 @@ function checkPassword(password: string): void {
 /** A fixed hash to verify against when the user does not exist, so timing does not reveal usernames. */
 let dummyHash: Promise<string> | undefined;
 
-/** Wrong passwords in a row that lock an account, and for how long (OWASP: lock, then let it expire). */
-export const LOCK_AFTER = 5;
-export const LOCK_MS = 15 * 60_000;
-
 export class UserRepo {
   constructor(private readonly db: Db) {}
 
@@ -89,7 +85,7 @@ export class UserRepo {
     if (patch.password !== undefined) {
       checkPassword(patch.password);
       const passwordHash = await hashSecret(patch.password);
-      this.db.prepare('UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE id = ?').run(passwordHash, id);
+      this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(passwordHash, id);
     }
     const next = { ...current, ...(patch.role ? { role: patch.role } : {}), ...(patch.areaId ? { areaId: patch.areaId } : {}) };
     if (patch.disabled !== undefined) next.disabled = patch.disabled;
@@ -104,16 +100,10 @@ export class UserRepo {
     this.db.prepare('DELETE FROM users WHERE id = ?').run(id);
   }
 
-  /** Until when the account is locked after too many wrong passwords, or null. */
-  lockedUntil(username: string): string | null {
-    const row = this.db.prepare('SELECT locked_until FROM users WHERE username = ?').get(username) as { locked_until: string | null } | undefined;
-    return row?.locked_until && Date.parse(row.locked_until) > Date.now() ? row.locked_until : null;
-  }
-
   /**
-   * Resolves the user when the password is right and the account enabled and not locked,
-   * else null. LOCK_AFTER wrong passwords in a row lock the account for LOCK_MS; a right
-   * one, or an admin setting a new password, starts the count again.
+   * Resolves the user when the password is right and the account enabled, else null, taking
+   * about as long for an unknown user. Wrong passwords are counted by LoginThrottle, per
+   * account and source address, not here: an account is never locked as a whole.
    */
   async authenticate(username: string, password: string): Promise<User | null> {
     const row = this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as Row | undefined;
@@ -122,18 +112,7 @@ export class UserRepo {
       await verifySecret(await dummyHash, password);
       return null;
     }
-    if (this.lockedUntil(username)) return null;
-    const ok = await verifySecret(row.password_hash, password);
-    if (!ok) {
-      this.db
-        .prepare(
-          `UPDATE users SET failed_logins = CASE WHEN failed_logins + 1 >= @max THEN 0 ELSE failed_logins + 1 END,
-             locked_until = CASE WHEN failed_logins + 1 >= @max THEN @until ELSE locked_until END WHERE id = @id`,
-        )
-        .run({ max: LOCK_AFTER, until: iso(Date.now() + LOCK_MS), id: row.id });
-      return null;
-    }
-    this.db.prepare('UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?').run(row.id);
+    if (!(await verifySecret(row.password_hash, password))) return null;
     if (row.disabled === 1) return null;
     return toUser(row);
   }

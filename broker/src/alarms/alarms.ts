@@ -22,6 +22,7 @@ export const ALARM_KINDS = [
   'clock-offset',
   'disk-full',
   'play-failures',
+  'programme',
 ] as const;
 export type AlarmKind = (typeof ALARM_KINDS)[number];
 
@@ -124,4 +125,5 @@ export const ALARM_LABELS: Record<AlarmKind, { vi: string; en: string }> = {
   'clock-offset': { vi: 'Đồng hồ thiết bị bị lệch', en: 'Device clock offset' },
   'disk-full': { vi: 'Bộ nhớ thiết bị sắp đầy', en: 'Device disk nearly full' },
   'play-failures': { vi: 'Phát thất bại nhiều lần', en: 'Repeated play failures' },
+  programme: { vi: 'Lịch phát không đến được loa', en: 'Programme not delivered to the speaker' },
 };

@@ -86,6 +86,16 @@ export class AlarmRules {
     if (n >= this.t.playFailures) this.d.alarms.raise(deviceId, 'play-failures', `${n} failed plays in a row, last: ${r.reason ?? 'unknown'}`, at);
   }
 
+  /**
+   * The device's programme did not reach it whole (issue 14): the speaker refused a desired state,
+   * or the server had to cut a runaway schedule to fit. `problem` null: the device holds its
+   * current programme whole again.
+   */
+  onProgramme(deviceId: string, problem: string | null, at: number): void {
+    if (problem) this.d.alarms.raise(deviceId, 'programme', problem, at);
+    else this.d.alarms.clear(deviceId, 'programme', at);
+  }
+
   private set(deviceId: string, kind: AlarmKind, active: boolean, detail: string, at: number): void {
     if (active) this.d.alarms.raise(deviceId, kind, detail, at);
     else this.d.alarms.clear(deviceId, kind, at);

@@ -224,6 +224,14 @@ export class AlertRepo {
     return rows.map((r) => r.device_id);
   }
 
+  /** How the alert plays on this device (content, repetitions, audio length), if it was sent to it. */
+  playFor(alertId: string, deviceId: string): { contentId: string; repeat: number; durationMs: number } | null {
+    const row = this.db
+      .prepare('SELECT a.content_id, a.repeat, c.duration_ms FROM alerts a JOIN alert_deliveries d ON d.alert_id = a.id JOIN content c ON c.id = a.content_id WHERE a.id = ? AND d.device_id = ?')
+      .get(alertId, deviceId) as { content_id: string; repeat: number; duration_ms: number } | undefined;
+    return row ? { contentId: row.content_id, repeat: row.repeat, durationMs: row.duration_ms } : null;
+  }
+
   /** Whether an active alert sent to this device plays this content (devices may then download it). */
   deviceMayFetch(deviceId: string, contentId: string): boolean {
     return (

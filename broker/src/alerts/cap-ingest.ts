@@ -78,7 +78,8 @@ async function fetchAudio(uri: string, allowedHosts: readonly string[]): Promise
 /** The message's audio resource when it has one that loads, else speech of its text. */
 async function capContent(core: ServerCore, msg: CapMessage, info: CapInfo, caller: CapCaller): Promise<string> {
   const title = (info.headline ?? info.event).slice(0, 200);
-  const meta = { title, areaId: caller.areaId, createdBy: caller.userId };
+  // The message's audio is kept with its alert, out of the library (issue 14).
+  const meta = { title, areaId: caller.areaId, createdBy: caller.userId, kind: 'alert' as const };
   const resource = info.resources.find((r) => r.mimeType.toLowerCase().startsWith('audio/') && (r.derefUri || r.uri));
   if (resource) {
     const dir = await mkdtemp(join(tmpdir(), 'loalang-cap-'));

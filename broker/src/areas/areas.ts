@@ -81,6 +81,22 @@ export class AreaRepo {
     return (this.db.prepare('SELECT * FROM areas ORDER BY name').all() as Row[]).map(toArea);
   }
 
+  /** Every area with the timezone its times are read in (see effectiveTimezone), in one pass over the tree. */
+  listWithTimezones(): (Area & { effectiveTimezone: string })[] {
+    const all = this.list();
+    const byId = new Map(all.map((a) => [a.id, a]));
+    const tz = new Map<string, string>();
+    const of = (a: Area, depth = 0): string => {
+      const known = tz.get(a.id);
+      if (known) return known;
+      const parent = a.parentId ? byId.get(a.parentId) : undefined;
+      const found = a.timezone ?? (parent && depth < 64 ? of(parent, depth + 1) : DEFAULT_TIMEZONE);
+      tz.set(a.id, found);
+      return found;
+    };
+    return all.map((a) => ({ ...a, effectiveTimezone: of(a) }));
+  }
+
   create(input: AreaInput & { id?: string }): Area {
     if (input.parentId !== null) this.require(input.parentId);
     if (input.timezone && !isValidTimezone(input.timezone)) {

@@ -86,6 +86,12 @@ export class DeviceRepo implements DeviceDirectory {
     return new Set(rows.filter((r) => areaIds.has(r.area_id)).map((r) => r.id));
   }
 
+  /** When each device in these areas was added (ms), by id: a play counts only the devices there when it started. */
+  addedAtInAreas(areaIds: Set<string>): Map<string, number> {
+    const rows = this.db.prepare('SELECT id, area_id, created_at FROM devices').all() as { id: string; area_id: string; created_at: string }[];
+    return new Map(rows.filter((r) => areaIds.has(r.area_id)).map((r) => [r.id, Date.parse(r.created_at)]));
+  }
+
   list(filter: { areaIds?: Set<string> } = {}): Device[] {
     const rows = this.db.prepare('SELECT * FROM devices ORDER BY name').all() as Row[];
     return rows.filter((r) => !filter.areaIds || filter.areaIds.has(r.area_id)).map(toDevice);

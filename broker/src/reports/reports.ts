@@ -51,15 +51,25 @@ function toReport(r: Row): StoredReport {
   return out;
 }
 
-export class ReportRepo {
-  constructor(private readonly db: Db) {}
+/** Why a report was turned away (issue 14); counted in /metrics and written to the audit log. */
+export const REPORT_REFUSALS = ['unknown-play', 'wrong-schedule', 'too-long', 'inconsistent', 'already-reported'] as const;
+export type ReportRefusal = (typeof REPORT_REFUSALS)[number];
 
-  /** Inserts once; a resent report (same id) changes nothing. Returns true when new. */
-  insert(deviceId: string, report: PlayReport): boolean {
+export class ReportRepo {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * Inserts once. 'resent': this report (same id) is stored already; 'taken': another report
+   * already gave this play its final state, which no later report rewrites.
+   */
+  insert(deviceId: string, report: PlayReport): 'stored' | 'resent' | 'taken' {
     const result = this.db
       .prepare(
         `INSERT INTO reports (report_id, device_id, play_id, schedule_id, content_id, status, reason, scheduled_at, started_at, ended_at, played_ms, amp_error, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(report_id) DO NOTHING`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       )
       .run(
         report.reportId,
@@ -74,9 +84,36 @@ export class ReportRepo {
         report.endedAt ?? null,
         report.playedMs,
         report.ampError ?? null,
-        iso(Date.now()),
+        iso(this.now()),
       );
-    return result.changes > 0;
+    if (result.changes > 0) return 'stored';
+    return this.db.prepare('SELECT 1 FROM reports WHERE report_id = ?').get(report.reportId) ? 'resent' : 'taken';
+  }
+
+  /** Keeps a refused report, whole, for the record; false when this report was refused before. */
+  refuse(deviceId: string, report: PlayReport, refusal: ReportRefusal): boolean {
+    const { v: _v, ...body } = report;
+    return (
+      this.db
+        .prepare(
+          `INSERT INTO refused_reports (report_id, device_id, play_id, status, played_ms, refusal, report_json, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (report_id) DO NOTHING`,
+        )
+        .run(report.reportId, deviceId, report.playId, report.status, report.playedMs, refusal, JSON.stringify(body), iso(this.now())).changes > 0
+    );
+  }
+
+  /** Refused reports kept, by refusal. */
+  refusedCounts(): Record<ReportRefusal, number> {
+    const counts = Object.fromEntries(REPORT_REFUSALS.map((r) => [r, 0])) as Record<ReportRefusal, number>;
+    for (const row of this.db.prepare('SELECT refusal, COUNT(*) AS n FROM refused_reports GROUP BY refusal').all() as { refusal: ReportRefusal; n: number }[]) counts[row.refusal] = row.n;
+    return counts;
+  }
+
+  /** Stored reports, by outcome. */
+  countsByStatus(): Record<string, number> {
+    const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM reports GROUP BY status').all() as { status: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
   query(q: ReportQuery): StoredReport[] {

@@ -13,6 +13,8 @@ import type { Schedule, ScheduleRepo } from './schedules.js';
 import { iso } from '../time.js';
 import { occurrences } from './recurrence.js';
 import { itemDurationMs, itemSource } from './items.js';
+import type { IssuedPlays } from '../reports/issued-plays.js';
+import { DEFAULT_STATE_BUDGET, fitToBudget, type CutPlays, type StateBudget } from './state-budget.js';
 
 export interface DesiredStateOptions {
   horizonMs: number;
@@ -76,9 +78,10 @@ export function playsOfRun(schedule: Schedule, runStart: number, content: Conten
 export class DesiredStateService {
   constructor(
     private readonly db: Db,
-    private readonly deps: { areas: AreaRepo; devices: DeviceRepo; schedules: ScheduleRepo; content: ContentRepo },
+    private readonly deps: { areas: AreaRepo; devices: DeviceRepo; schedules: ScheduleRepo; content: ContentRepo; issuedPlays: IssuedPlays },
     private readonly options: DesiredStateOptions,
     private readonly now: () => number,
+    private readonly budget: StateBudget = DEFAULT_STATE_BUDGET,
   ) {}
 
   private computePlays(deviceId: string): DesiredPlay[] {
@@ -102,8 +105,8 @@ export class DesiredStateService {
    * Recomputes the device's plays; bumps the version only when they changed.
    * Returns the state to send and whether it is new.
    */
-  refresh(deviceId: string): { state: DesiredState; changed: boolean } {
-    const plays = this.computePlays(deviceId);
+  refresh(deviceId: string): { state: DesiredState; changed: boolean; cut: CutPlays[] } {
+    const { plays, cut } = fitToBudget(this.computePlays(deviceId), this.budget);
     const areaId = this.deps.devices.require(deviceId).areaId;
     const quietHours = this.deps.areas.effectiveQuietHours(areaId);
     const areaIds = this.deps.areas.ancestorIds(areaId);
@@ -122,6 +125,8 @@ export class DesiredStateService {
              ON CONFLICT(device_id) DO UPDATE SET version = excluded.version, plays_json = excluded.plays_json, digest = excluded.digest, issued_at = excluded.issued_at`,
           )
           .run(deviceId, version, JSON.stringify(plays), digest, iso(now));
+        // What the device is given is what its reports may name (issue 14).
+        this.deps.issuedPlays.record(deviceId, plays);
       }
       const state: DesiredState = {
         v: 1,
@@ -133,7 +138,7 @@ export class DesiredStateService {
         ...(quietHours ? { quietHours } : {}),
         areaIds,
       };
-      return { state, changed };
+      return { state, changed, cut };
     })();
   }
 

@@ -5,6 +5,7 @@
  */
 import type { Clock, ClockTimer, DesiredState, Logger, ServerKey } from '@loalang/protocol';
 import type { DesiredStateService } from './desired-state.js';
+import type { CutPlays } from './state-budget.js';
 import type { DownlinkPublisher } from '../mqtt/contracts.js';
 
 export interface DispatcherDeps {
@@ -17,6 +18,8 @@ export interface DispatcherDeps {
   clock: Clock;
   logger: Logger;
   tickMs?: number;
+  /** Told when a device's programme had to be cut to fit what a speaker accepts (state-budget.ts). */
+  onCut?: (deviceId: string, cut: CutPlays[]) => void;
 }
 
 export class Dispatcher {
@@ -48,7 +51,8 @@ export class Dispatcher {
   refresh(deviceIds: Iterable<string>, cause: string): void {
     for (const deviceId of deviceIds) {
       try {
-        const { state, changed } = this.deps.desired.refresh(deviceId);
+        const { state, changed, cut } = this.deps.desired.refresh(deviceId);
+        if (cut.length > 0) this.deps.onCut?.(deviceId, cut);
         if (changed && this.deps.isOnline(deviceId)) this.send(deviceId, state, cause);
       } catch (err) {
         this.deps.logger.error({ err, deviceId }, 'desired state refresh failed');
@@ -59,7 +63,8 @@ export class Dispatcher {
   /** Always sends the current state (device came online or is behind). */
   resend(deviceId: string, cause: string): void {
     try {
-      const { state } = this.deps.desired.refresh(deviceId);
+      const { state, cut } = this.deps.desired.refresh(deviceId);
+      if (cut.length > 0) this.deps.onCut?.(deviceId, cut);
       this.send(deviceId, state, cause);
     } catch (err) {
       this.deps.logger.error({ err, deviceId }, 'desired state resend failed');

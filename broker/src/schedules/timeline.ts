@@ -42,17 +42,27 @@ export function deviceTimeline(deviceId: string, deps: TimelineDeps, from: numbe
 
 /**
  * An area's programme over [from, until): the plays of every schedule reaching a device in
- * the area or below, each once, with how many of those devices it reaches.
+ * the area or below, each once, with how many of those devices it reaches. A device added
+ * after a play started is not counted for it (issue 14: the overview counted it for the
+ * morning's bulletin); a play that reached none of them is left out.
  */
 export function areaTimeline(areaId: string, deps: TimelineDeps, from: number, until: number) {
-  const mine = deps.devices.idsInAreas(deps.areas.subtreeIds(areaId));
+  const addedAt = deps.devices.addedAtInAreas(deps.areas.subtreeIds(areaId));
   return deps.schedules
     .list()
-    .map((s) => ({ s, reached: [...targetDeviceIds(s, deps.devices)].filter((d) => mine.has(d)).length }))
-    .filter(({ reached }) => reached > 0)
+    .map((s) => ({ s, reached: [...targetDeviceIds(s, deps.devices)].flatMap((d) => addedAt.get(d) ?? []) }))
+    .filter(({ reached }) => reached.length > 0)
     .flatMap(({ s, reached }) =>
-      schedulePlays(s, deps, from, until).map((p) => ({ ...p, scheduleTitle: s.title, scheduleStatus: s.status, priority: s.priority, devices: reached, endAt: new Date(Date.parse(p.startAt) + p.durationMs).toISOString() })),
+      schedulePlays(s, deps, from, until).map((p) => ({
+        ...p,
+        scheduleTitle: s.title,
+        scheduleStatus: s.status,
+        priority: s.priority,
+        devices: reached.filter((added) => added <= Date.parse(p.startAt)).length,
+        endAt: new Date(Date.parse(p.startAt) + p.durationMs).toISOString(),
+      })),
     )
+    .filter((p) => p.devices > 0)
     .sort((a, b) => a.startAt.localeCompare(b.startAt));
 }
 

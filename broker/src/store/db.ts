@@ -1,14 +1,14 @@
 /** Opens the server's SQLite file in WAL mode and brings its schema up to date. */
-import Database from 'better-sqlite3';
+import { openSqlite, type SqliteDatabase } from '@loalang/protocol';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrations } from './migrations.js';
 
-export type Db = Database.Database;
+export type Db = SqliteDatabase;
 
 export function openDatabase(file: string): Db {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const db = new Database(file);
+  const db = openSqlite(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');

@@ -319,4 +319,76 @@ CREATE TABLE downlink_sequence (id INTEGER PRIMARY KEY CHECK (id = 1), reserved_
   created_at TEXT NOT NULL
 );`,
   },
+  {
+    version: 14,
+    name: 'report integrity',
+    // Issue 14: a report must name a play its device was given, may not outlast it, and may not
+    // rewrite a play's final state. issued_plays holds what each device was given (filled from
+    // the states devices hold now); refused_reports keeps what was turned away, whole, for the
+    // record. Reports that rewrote a play already reported move there: the first one stays.
+    sql: `CREATE TABLE issued_plays (
+  device_id TEXT NOT NULL,
+  play_id TEXT NOT NULL,
+  content_id TEXT NOT NULL,
+  schedule_id TEXT NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  start_at TEXT NOT NULL,
+  PRIMARY KEY (device_id, play_id, content_id)
+) WITHOUT ROWID;
+CREATE INDEX issued_plays_start ON issued_plays(start_at);
+INSERT OR IGNORE INTO issued_plays (device_id, play_id, content_id, schedule_id, duration_ms, start_at)
+  SELECT d.device_id, json_extract(p.value, '$.playId'), json_extract(p.value, '$.contentId'), json_extract(p.value, '$.scheduleId'),
+         json_extract(p.value, '$.durationMs'), json_extract(p.value, '$.startAt')
+  FROM device_desired d, json_each(d.plays_json) p;
+CREATE TABLE refused_reports (
+  report_id TEXT PRIMARY KEY,
+  device_id TEXT NOT NULL,
+  play_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  played_ms INTEGER NOT NULL,
+  refusal TEXT NOT NULL,
+  report_json TEXT NOT NULL,
+  received_at TEXT NOT NULL
+);
+CREATE INDEX refused_reports_device ON refused_reports(device_id, received_at);
+INSERT INTO refused_reports (report_id, device_id, play_id, status, played_ms, refusal, report_json, received_at)
+  SELECT r.report_id, r.device_id, r.play_id, r.status, r.played_ms, 'already-reported',
+         json_object('reportId', r.report_id, 'playId', r.play_id, 'scheduleId', r.schedule_id, 'contentId', r.content_id, 'status', r.status,
+                     'reason', r.reason, 'scheduledAt', r.scheduled_at, 'startedAt', r.started_at, 'endedAt', r.ended_at, 'playedMs', r.played_ms, 'ampError', r.amp_error),
+         r.received_at
+  FROM reports r
+  WHERE EXISTS (SELECT 1 FROM reports o WHERE o.device_id = r.device_id AND o.play_id = r.play_id
+                AND (o.received_at < r.received_at OR (o.received_at = r.received_at AND o.rowid < r.rowid)));
+DELETE FROM reports WHERE report_id IN (SELECT report_id FROM refused_reports);
+CREATE UNIQUE INDEX reports_device_play ON reports(device_id, play_id);`,
+  },
+  {
+    version: 15,
+    name: 'login throttle',
+    // Issue 14: wrong passwords are counted per account and source address (login-throttle.ts);
+    // accounts are no longer locked as a whole, so the old per-account lock is lifted.
+    sql: `CREATE TABLE login_throttle (
+  username TEXT NOT NULL,
+  source TEXT NOT NULL,
+  failures INTEGER NOT NULL DEFAULT 0,
+  last_failure_at TEXT,
+  blocked_until TEXT,
+  succeeded_at TEXT,
+  PRIMARY KEY (username, source)
+) WITHOUT ROWID;
+UPDATE users SET failed_logins = 0, locked_until = NULL;`,
+  },
+  {
+    version: 16,
+    name: 'content kinds',
+    // Uploads, bulletins (speech for the library) and speech made for alerts, which the library
+    // leaves out; speech_key (SHA-256 of voice and text) lets the same alert text reuse its audio.
+    // Existing rows: no original file name means speech; speech that alerts use and no schedule does is alert speech.
+    sql: `ALTER TABLE content ADD COLUMN kind TEXT NOT NULL DEFAULT 'upload' CHECK (kind IN ('upload', 'tts', 'alert'));
+ALTER TABLE content ADD COLUMN speech_key TEXT;
+CREATE INDEX content_speech ON content(area_id, speech_key) WHERE speech_key IS NOT NULL;
+UPDATE content SET kind = 'tts' WHERE original_name IS NULL;
+UPDATE content SET kind = 'alert' WHERE kind = 'tts' AND id IN (SELECT content_id FROM alerts)
+  AND id NOT IN (SELECT json_extract(j.value, '$.contentId') FROM schedules s, json_each(s.items_json) j WHERE json_extract(j.value, '$.contentId') IS NOT NULL);`,
+  },
 ];

@@ -70,7 +70,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
       if (!canReadFromArea(core, caller, core.content.require(contentId).areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
     } else {
       const title = b.title ?? b.text!.slice(0, 80);
-      contentId = (await core.speakToContent(b.text!, { title, areaId: caller.user.areaId, createdBy: caller.user.id, voice: b.voice ?? 'vi' })).id;
+      contentId = (await core.speakToContent(b.text!, { title, areaId: caller.user.areaId, createdBy: caller.user.id, voice: b.voice ?? 'vi', kind: 'alert' })).id;
     }
     const alert = core.alerts.create({
       title: b.title ?? (b.text ?? core.content.require(contentId).title).slice(0, 200),

@@ -8,9 +8,9 @@ export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async
   const read = requirePermission(core, 'areas:read');
   const write = requirePermission(core, 'areas:write');
 
-  app.get('/areas', { schema: { tags: ['areas'] }, preHandler: read }, async (request) => {
+  app.get('/areas', { schema: { tags: ['areas'], description: 'Areas in scope, each with effectiveTimezone (its own, else the nearest ancestor\'s, else Asia/Ho_Chi_Minh)' }, preHandler: read }, async (request) => {
     const caller = callerOf(request);
-    return core.areas.list().filter((a) => caller.scope.has(a.id));
+    return core.areas.listWithTimezones().filter((a) => caller.scope.has(a.id));
   });
 
   app.post('/areas', { schema: { body: CreateAreaBody, tags: ['areas'] }, preHandler: write }, async (request, reply) => {
@@ -28,7 +28,7 @@ export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async
   app.get('/areas/:id', { schema: { params: IdParams, tags: ['areas'] }, preHandler: read }, async (request) => {
     const area = core.areas.require(request.params.id);
     assertInScope(callerOf(request), area.id);
-    return area;
+    return { ...area, effectiveTimezone: core.areas.effectiveTimezone(area.id) };
   });
 
   app.get(

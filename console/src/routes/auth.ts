@@ -4,24 +4,36 @@ import { LoginBody } from '../schemas.js';
 import { bearerToken, callerOf, requirePermission } from '../auth.js';
 import { auditEntryBase } from '../audit-hook.js';
 
+/** How long to wait, in both languages, with the wait's end for the client. */
+function lockedError(until: string, now: number) {
+  const minutes = Math.max(1, Math.ceil((Date.parse(until) - now) / 60_000));
+  return brokerError('LOA_ERR_LOCKED', { en: `try again in ${minutes} min`, vi: `thử lại sau ${minutes} phút` }, { retryAt: until });
+}
+
 /** Login attempts one source address may make per minute. */
 export const LOGIN_ATTEMPTS_PER_MINUTE = 20;
 
 export const authRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
-  // Per source address, on top of the per-account lockout: guessing across many accounts is slowed too.
+  // Per source address, on top of the per-account-and-address throttle: guessing across many accounts is slowed too.
   const rateLimit = { max: LOGIN_ATTEMPTS_PER_MINUTE, timeWindow: 60_000 };
   app.post('/auth/login', { schema: { body: LoginBody, tags: ['auth'] }, config: { rateLimit } }, async (request) => {
     const base = auditEntryBase(request);
-    const locked = core.users.lockedUntil(request.body.username);
-    if (locked) {
-      core.audit.append({ ...base, action: 'login-locked', target: null, status: 429, detail: { username: request.body.username.slice(0, 100), lockedUntil: locked } });
-      throw brokerError('LOA_ERR_LOCKED', { en: `until ${locked}`, vi: `đến ${locked}` });
+    const { username, password } = request.body;
+    const source = request.ip;
+    const who = username.slice(0, 100);
+    // Counted per account and address: a stranger's wrong passwords never lock the owner out (issue 14).
+    const blocked = core.loginThrottle.blockedUntil(username, source);
+    if (blocked) {
+      core.audit.append({ ...base, action: 'login-throttled', target: null, status: 429, detail: { username: who, until: blocked } });
+      throw lockedError(blocked, core.clock.now());
     }
-    const user = await core.users.authenticate(request.body.username, request.body.password);
+    const user = await core.users.authenticate(username, password);
     if (!user) {
-      core.audit.append({ ...base, action: 'login-failed', target: null, status: 401, detail: { username: request.body.username.slice(0, 100) } });
+      const until = core.loginThrottle.failed(username, source);
+      core.audit.append({ ...base, action: 'login-failed', target: null, status: 401, detail: { username: who, ...(until ? { throttledUntil: until } : {}) } });
       throw brokerError('LOA_ERR_BAD_LOGIN');
     }
+    core.loginThrottle.succeeded(username, source);
     core.audit.append({ ...base, userId: user.id, username: user.username, areaId: user.areaId, action: 'login', target: user.id, status: 200, detail: null });
     const { token, expiresAt } = core.sessions.issue(user.id);
     return { token, expiresAt, user };

@@ -5,10 +5,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { brokerError, checkStreamUrl, type ServerCore } from '@loalang/broker';
+import { brokerError, checkStreamUrl, LIBRARY_KINDS, type ServerCore } from '@loalang/broker';
 import { Type } from '@sinclair/typebox';
 import { LoaError } from '@loalang/protocol';
-import { IdParams, TtsBody } from '../schemas.js';
+import { ContentListQuery, IdParams, TtsBody } from '../schemas.js';
 import { assertInScope, callerOf, canReadFromArea, requirePermission, resolveCaller } from '../auth.js';
 import { sendFile } from '../file-range.js';
 
@@ -46,9 +46,9 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
   const read = requirePermission(core, 'content:read');
   const write = requirePermission(core, 'content:write');
 
-  app.get('/content', { schema: { tags: ['content'] }, preHandler: read }, async (request) => {
+  app.get('/content', { schema: { querystring: ContentListQuery, tags: ['content'], description: 'The audio library, newest first: uploads and bulletins unless `kind` asks for alert speech too' }, preHandler: read }, async (request) => {
     const caller = callerOf(request);
-    return core.content.list().filter((c) => canReadFromArea(core, caller, c.areaId));
+    return core.content.list(request.query.kind ?? LIBRARY_KINDS).filter((c) => canReadFromArea(core, caller, c.areaId));
   });
 
   app.post('/content', { schema: { tags: ['content'], consumes: ['multipart/form-data'] }, preHandler: write }, async (request, reply) => {
@@ -78,7 +78,7 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
     const areaId = request.body.areaId ?? caller.user.areaId;
     assertInScope(caller, areaId);
     const title = request.body.title ?? request.body.text.slice(0, 80);
-    const item = await core.speakToContent(request.body.text, { title, areaId, createdBy: caller.user.id, voice: request.body.voice ?? 'vi' });
+    const item = await core.speakToContent(request.body.text, { title, areaId, createdBy: caller.user.id, voice: request.body.voice ?? 'vi', kind: request.body.kind ?? 'tts' });
     return reply.status(201).send({ ...item, text: request.body.text });
   });
 

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { assertNoConflict, CHECK_WINDOW_MS, checkStreamUrl, schedulePlays, type ScheduleItem as BrokerScheduleItem, assertOutsideQuietHours, brokerError, can, validateRecurrence, type Schedule, type ServerCore, type Targets } from '@loalang/broker';
+import { assertNoConflict, assertPlayablePlan, CHECK_WINDOW_MS, checkStreamUrl, schedulePlays, type ScheduleItem as BrokerScheduleItem, assertOutsideQuietHours, brokerError, can, validateRecurrence, type Schedule, type ServerCore, type Targets } from '@loalang/broker';
 import { Type, type Static } from '@sinclair/typebox';
 import { isLoaError } from '@loalang/protocol';
 import { CreateScheduleBody, IdParams, UpdateScheduleBody, type ScheduleItem } from '../schemas.js';
@@ -88,6 +88,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
   app.post('/schedules', { schema: { body: CreateScheduleBody, tags: ['schedules'] }, preHandler: write }, async (request, reply) => {
     const caller = callerOf(request);
     const draft = draftOf(caller, request.body);
+    assertPlayablePlan(asSchedule(draft), core, core.clock.now());
     assertOutsideQuietHours(draft, core, core.clock.now());
     assertNoConflict(asSchedule(draft), core, core.clock.now());
     const schedule = core.schedules.create({
@@ -118,7 +119,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
       const now = core.clock.now();
       const schedule = asSchedule(draft, id);
       const problems: { code: string; message: string; messageVi: string; details?: Record<string, unknown> }[] = [];
-      for (const check of [() => assertOutsideQuietHours(draft, core, now), () => assertNoConflict(schedule, core, now)]) {
+      for (const check of [() => assertPlayablePlan(schedule, core, now), () => assertOutsideQuietHours(draft, core, now), () => assertNoConflict(schedule, core, now)]) {
         try {
           check();
         } catch (err) {
@@ -154,6 +155,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = a
       ...(body.recurrence !== undefined ? { recurrence: body.recurrence } : {}),
       ...(body.repeat ? { repeat: body.repeat } : {}),
     };
+    assertPlayablePlan({ ...before, ...patch }, core, core.clock.now());
     assertOutsideQuietHours({ ...before, ...patch }, core, core.clock.now());
     assertNoConflict({ ...before, ...patch }, core, core.clock.now());
     const after = core.schedules.update(before.id, { ...patch, approvedBy: approverOnSave(core, caller, before.areaId) });

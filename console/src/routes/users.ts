@@ -32,6 +32,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async
     if (request.body.areaId) assertInScope(caller, request.body.areaId);
     const updated = await core.users.update(user.id, request.body);
     if (request.body.password || request.body.disabled) core.sessions.revokeAllFor(user.id);
+    // A new password ends every address's wait on the account.
+    if (request.body.password) core.loginThrottle.reset(user.username);
     return updated;
   });
 
