@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { Agent, parseAgentConfig } from '@loalang/edge-agent';
 import { createSimulatedAmplifier } from '@loalang/firmware-bridge';
 import { ROUTES } from '../../web/src/routes.js';
@@ -36,6 +36,63 @@ function vnInput(at: Date): string {
   return `${p['year']}-${p['month']}-${p['day']}T${p['hour']}:${p['minute']}`;
 }
 const WEB_BUILT = existsSync(fileURLToPath(new URL('../../web/dist/index.html', import.meta.url)));
+/** A name on the commune's network, as a plain-HTTP trial reaches the server (not localhost, so no browser exemption). */
+const LAN_NAME = 'loa-xa';
+
+/**
+ * Records `<html lang>` at the instant `text` first appears on the page (a MutationObserver on
+ * the whole document, so no polling gap). Installed as an init script it also sees the first load.
+ */
+function watchLang(wanted: string): void {
+  const g = globalThis as unknown as {
+    document: { textContent: string | null; body: { textContent: string | null } | null; documentElement: { lang: string } };
+    MutationObserver: new (cb: () => void) => { observe(n: unknown, o: unknown): void; disconnect(): void };
+    langSeen?: Promise<string>;
+  };
+  g.langSeen = new Promise<string>((resolve) => {
+    const observer = new g.MutationObserver(() => {
+      if (!g.document.body?.textContent?.includes(wanted)) return;
+      observer.disconnect();
+      resolve(g.document.documentElement.lang);
+    });
+    observer.observe(g.document, { childList: true, subtree: true, characterData: true });
+  });
+}
+const langSeen = (page: Page) => page.evaluate(() => (globalThis as unknown as { langSeen: Promise<string> }).langSeen);
+
+/** Starts an audio element and resolves once its playback position has moved: it really plays. */
+async function plays(audio: Locator): Promise<void> {
+  await audio.evaluate((el) => (el as unknown as { play(): Promise<void> }).play());
+  const position = () => audio.evaluate((el) => {
+    const a = el as unknown as { currentTime: number; error: { code: number } | null };
+    return a.error ? -a.error.code : a.currentTime; // a refused source (CSP) is a media error
+  });
+  await expect.poll(position, { timeout: 10_000 }).toBeGreaterThan(0.3);
+}
+
+/** WCAG contrast ratio of an element's text against the first opaque background behind it. */
+function contrastOf(locator: Locator): Promise<number> {
+  type Node = { parentElement: Node | null };
+  return locator.evaluate((start) => {
+    const el = start as unknown as Node;
+    const g = globalThis as unknown as { getComputedStyle(e: Node): { color: string; backgroundColor: string } };
+    const rgba = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number);
+    const lum = ([r, gr, b]: number[]) => {
+      const f = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * f(r!) + 0.7152 * f(gr!) + 0.0722 * f(b!);
+    };
+    let bg = [255, 255, 255];
+    for (let e: Node | null = el; e; e = e.parentElement) {
+      const c = rgba(g.getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || c[3]! > 0.9) {
+        bg = c.slice(0, 3);
+        break;
+      }
+    }
+    const [a, b] = [lum(rgba(g.getComputedStyle(el).color)), lum(bg)].sort((x, y) => y - x);
+    return (a! + 0.05) / (b! + 0.05);
+  });
+}
 
 describe.skipIf(!haveTools)('web console in Chromium', () => {
   let world: AlertWorld;
@@ -76,7 +133,8 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     for (const [i, name] of ['Loa thôn Đông', 'Loa thôn Tây', 'Loa chợ'].entries()) agents.push(await startAgent(world, name, world.communeId, { sink: new TimedSink(800), position: positions[i]! }));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      // `loa-xa` is the server's LAN name (the --plaintext trial of issue 14), resolved here without DNS.
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--host-resolver-rules=MAP ${LAN_NAME} 127.0.0.1`],
     });
   }, 60_000);
 
@@ -135,14 +193,34 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     expect(await row.locator('td').allTextContents()).toEqual(['3', '3', '0', '0', '0']);
     await page.screenshot({ path: join(SHOTS, 'dashboard-vi.png') });
 
+    // <html lang> changes with the text, not a frame later (issue 14): read when the English text appears.
+    await page.evaluate(watchLang, 'Overview');
     await page.getByTestId('lang-switch').click();
     await page.getByRole('link', { name: 'Overview' }).waitFor();
+    expect(await langSeen(page)).toBe('en');
     expect(await page.locator('html').getAttribute('lang')).toBe('en');
     await page.screenshot({ path: join(SHOTS, 'dashboard-en.png') });
-    await page.reload(); // the choice is remembered
+    // The choice is remembered, and the first load already says so.
+    await page.addInitScript(watchLang, 'Overview');
+    await page.reload();
     await page.getByRole('link', { name: 'Overview' }).waitFor();
+    expect(await langSeen(page)).toBe('en');
     await page.getByTestId('lang-switch').click();
     await page.getByRole('link', { name: 'Tổng quan' }).waitFor();
+    await page.close();
+  });
+
+  it('opens over plain HTTP by a LAN name (the --plaintext trial): the page loads and logs in', async () => {
+    const page = await newPage();
+    const failed: string[] = [];
+    page.on('requestfailed', (r) => failed.push(r.url()));
+    await page.goto(`http://${LAN_NAME}:${world.server.httpPort}/`);
+    await page.getByLabel('Tên đăng nhập').waitFor({ timeout: 10_000 }).catch(() => undefined);
+    expect(failed, 'requests the browser could not make (upgraded to https?)').toEqual([]);
+    await page.getByLabel('Tên đăng nhập').fill('can-bo-huyen');
+    await page.getByLabel('Mật khẩu').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Đăng nhập' }).click();
+    await page.getByTestId(`area-row-${world.communeId}`).waitFor();
     await page.close();
   });
 
@@ -174,6 +252,7 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     const heard = page.getByTestId('alert-preview');
     await heard.waitFor({ timeout: 20_000 });
     expect(await heard.getAttribute('src')).toMatch(/^blob:/);
+    await plays(heard); // the CSP lets blob: audio play (issue 14)
     await page.screenshot({ path: join(SHOTS, 'alert-compose-phone.png'), fullPage: true });
     await page.getByRole('button', { name: 'Phát cảnh báo' }).click();
     expect(await page.getByTestId('confirm-count').textContent()).toBe('3 loa sẽ phát cảnh báo này ngay lập tức.');
@@ -280,6 +359,24 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await page.close();
   }, 60_000);
 
+  it('confirms an alert saying how many speakers sound now and how many when they reconnect, in both languages', async () => {
+    // Loa trạm y tế, in the other commune, went offline above; Xã Hải An's three are online.
+    const page = await newPage();
+    await loggedIn(page);
+    await page.getByRole('link', { name: 'Cảnh báo khẩn cấp' }).click();
+    await page.getByLabel('Nội dung (máy sẽ đọc bằng giọng nói)').fill('Thử xác nhận.');
+    await page.getByRole('checkbox', { name: /Xã Hải An/ }).check();
+    await page.getByRole('checkbox', { name: /Xã Triệu Phong/ }).check();
+    await page.getByRole('button', { name: 'Phát cảnh báo' }).click();
+    expect(await page.getByTestId('confirm-count').textContent()).toBe('3 loa sẽ phát cảnh báo này ngay lập tức. 1 loa đang mất kết nối sẽ phát khi kết nối lại, nếu cảnh báo còn hiệu lực.');
+    await page.screenshot({ path: join(SHOTS, 'alert-confirm-offline.png'), fullPage: true });
+    await page.getByTestId('lang-switch').click();
+    expect(await page.getByTestId('confirm-count').textContent()).toBe('3 speakers will sound this alert at once. 1 speaker is offline and will sound it on reconnecting, if the alert is still valid.');
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByTestId('lang-switch').click();
+    await page.close();
+  }, 60_000);
+
   it('lets an admin add a user and read the audit log; others do not see the page', async () => {
     const page = await newPage();
     await loggedIn(page);
@@ -295,6 +392,8 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await page.locator('form:has(input[name="new-username"]) select[name="area"]').selectOption(world.communeId);
     await page.getByRole('button', { name: 'Thêm người dùng' }).click();
     await page.locator('table[data-testid="users"] th', { hasText: 'van-hanh-xa' }).waitFor();
+    // Every user's state is said, not only a disabled one's (issue 14).
+    expect(await page.locator('table[data-testid="users"] tr', { hasText: 'van-hanh-xa' }).locator('td').nth(2).textContent()).toBe('Đang hoạt động');
     // Change the new user's role, then reset their password: they log in with the new one.
     await page.getByLabel('Vai trò: van-hanh-xa').selectOption('viewer');
     await page.getByRole('status').filter({ hasText: 'Đã lưu' }).waitFor();
@@ -321,12 +420,51 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await page.locator('table[data-testid="areas"] th', { hasText: 'Thôn Mới' }).waitFor();
     await page.getByLabel('Yên tĩnh từ: Thôn Mới').fill('22:00');
     await page.getByLabel('Yên tĩnh đến: Thôn Mới').fill('05:00');
-    await page.locator('table[data-testid="areas"] tr', { hasText: 'Thôn Mới' }).getByRole('button', { name: 'Lưu' }).click();
+    const saveQuiet = page.locator('table[data-testid="areas"] tr', { hasText: 'Thôn Mới' }).getByRole('button', { name: 'Lưu' });
+    expect(await contrastOf(saveQuiet), 'the quiet-hours button is readable (it was white on white)').toBeGreaterThanOrEqual(4.5);
+    await saveQuiet.click();
     await until('quiet hours saved', () => world.server.core.areas.list().some((a) => a.name === 'Thôn Mới' && a.quietHours?.from === '22:00'));
     await page.getByLabel(/Lọc theo thao tác/).fill('POST /api/v1/alerts');
     await page.getByRole('button', { name: 'Xem' }).click();
     await page.locator('table[data-testid="audit"] td', { hasText: 'can-bo-huyen' }).first().waitFor();
     await page.screenshot({ path: join(SHOTS, 'admin.png'), fullPage: true });
+    // The log names what it knows: the user, the area and the speaker, not their ids (issue 14).
+    const audit = page.locator('table[data-testid="audit"] tbody');
+    const userId = world.server.core.users.list().find((u) => u.username === 'van-hanh-xa')!.id;
+    const areaId = world.server.core.areas.list().find((a) => a.name === 'Thôn Mới')!.id;
+    const deviceId = world.server.core.devices.list().find((d) => d.name === 'Loa trạm y tế')!.id;
+    for (const [action, name, id] of [['PATCH /api/v1/users', 'van-hanh-xa', userId], ['PATCH /api/v1/areas', 'Thôn Mới', areaId], ['POST /api/v1/devices/:id/rotate-secret', 'Loa trạm y tế', deviceId]] as const) {
+      await page.getByLabel(/Lọc theo thao tác/).fill(action);
+      await page.getByRole('button', { name: 'Xem' }).click();
+      await audit.locator('tr', { hasText: action }).first().waitFor();
+      await audit.locator('tr', { hasText: name }).first().waitFor();
+      expect(await audit.textContent()).not.toContain(id);
+    }
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: join(SHOTS, 'admin-phone.png'), fullPage: true });
+    await page.close();
+  }, 60_000);
+
+  it('on a phone, the schedule form fits the screen and offers only the groups that have something', async () => {
+    // A recording with a long title, as communes name them (the drop-down was 501 px wide on a 390 px screen).
+    const wav = join(world.dir, 'thong-bao-dai.wav');
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=330:duration=2', wav]);
+    await world.server.core.importAudio(wav, { title: 'Thông báo về việc tiêm phòng dại cho chó mèo trên địa bàn xã đợt hai năm nay', areaId: world.otherCommuneId, originalName: 'thong-bao-dai.wav', createdBy: null });
+    const page = await newPage({ width: 390, height: 844 }, { isMobile: true, hasTouch: true });
+    await loggedIn(page, 'quan-tri-tinh');
+    await page.getByRole('link', { name: 'Lịch phát' }).click();
+    const source = page.locator('select[name="content"]');
+    await source.locator('option', { hasText: 'tiêm phòng dại' }).waitFor({ state: 'attached' });
+    await page.locator('[data-testid="week"]').waitFor();
+    const widths = await page.evaluate(() => {
+      const d = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document;
+      return { scroll: d.documentElement.scrollWidth, client: d.documentElement.clientWidth };
+    });
+    expect(widths.scroll, 'the page does not scroll sideways').toBeLessThanOrEqual(widths.client);
+    expect((await source.boundingBox())!.width).toBeLessThanOrEqual(390);
+    // No live source yet: no empty "Nguồn tiếp sóng" group.
+    expect(await source.locator('optgroup').evaluateAll((groups) => groups.map((g) => (g as unknown as { label: string }).label))).toEqual(['Thư viện âm thanh']);
+    await page.screenshot({ path: join(SHOTS, 'schedules-phone.png'), fullPage: true });
     await page.close();
   }, 60_000);
 
@@ -340,7 +478,13 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await page.getByLabel('Tệp âm thanh (MP3, WAV, OGG…)').setInputFiles({ name: 'ban-tin.mp3', mimeType: 'audio/mpeg', buffer: Buffer.from('đây không phải âm thanh\n'.repeat(200)) });
     await page.getByRole('button', { name: 'Tải lên tệp âm thanh' }).last().click();
     await page.getByRole('alert').filter({ hasText: 'Tệp không phải là tệp âm thanh' }).waitFor({ timeout: 20_000 });
-    expect(await page.locator('table[data-testid="library"] tbody tr').count()).toBe(1); // the alert's spoken text only
+    // Empty: the alert's speech (heard and sent above) is kept out of the library (issue 14).
+    expect(await page.locator('table[data-testid="library"] tbody tr').count()).toBe(0);
+    await page.getByLabel('Hiện cả âm thanh đọc cho cảnh báo').check();
+    await page.locator('table[data-testid="library"] tbody tr', { hasText: 'Bão số 3' }).waitFor();
+    expect(await page.locator('table[data-testid="library"] tbody tr').count()).toBe(1); // heard, then sent: one item
+    await page.getByLabel('Hiện cả âm thanh đọc cho cảnh báo').uncheck();
+    await page.locator('table[data-testid="library"] tbody tr').first().waitFor({ state: 'detached' });
     await page.getByLabel('Tệp âm thanh (MP3, WAV, OGG…)').setInputFiles(wav);
     await page.locator('input[name="upload-title"]').fill('Bản tin sáng');
     // A slow uplink (256 KiB/s, like 3G in the hills), so the progress bar has something to show.
@@ -361,6 +505,7 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     expect(await item.locator('td').first().textContent()).toBe('0:06');
     await item.getByRole('button', { name: 'Nghe thử' }).click();
     await item.locator('audio').waitFor();
+    await plays(item.locator('audio'));
     // A live source for relays.
     await page.getByLabel('Tên nguồn (ví dụ VOV1)').fill('VOV1');
     await page.getByLabel('Địa chỉ luồng').fill('https://stream.vov.vn/vov1.mp3');
@@ -431,6 +576,13 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await page.locator('table[data-testid="schedules"] tr[data-status="approved"]', { hasText: 'Bản tin sáng thứ Ba' }).waitFor();
     await page.getByRole('link', { name: 'Tổng quan' }).click();
     await page.locator('table[data-testid="today"] tr', { hasText: 'Bản tin sáng' }).filter({ hasText: '3 loa' }).waitFor();
+    // A browser set to UTC still shows the commune's time of the play (issue 14).
+    const utc = await newPage(undefined, { timezoneId: 'UTC' });
+    await loggedIn(utc, 'van-hanh');
+    const play = utc.locator('table[data-testid="today"] tr', { hasText: 'Bản tin sáng' });
+    await play.waitFor();
+    expect(await play.locator('time').textContent()).toBe(vnInput(at).slice(11, 16));
+    await utc.close();
 
     // It plays on the three speakers at its minute; then the report shows it.
     const due = new Date(at);
@@ -483,6 +635,9 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
       ] as const) {
         await page.getByRole('link', { name: link, exact: true }).click();
         await page.locator(ready).first().waitFor();
+        // Every page at both sizes, to look at (test-output/screenshots/pages-<width>-<page>.png).
+        const slug = link.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/đ/g, 'd').toLowerCase().replace(/\W+/g, '-');
+        await page.screenshot({ path: join(SHOTS, `pages-${size.width}-${slug}.png`), fullPage: true });
         await page.addScriptTag({ path: AXE });
         const violations = (await page.evaluate(async () => {
           const g = globalThis as unknown as { axe: { run: (ctx: unknown, opts: unknown) => Promise<{ violations: unknown[] }> }; document: unknown };

@@ -31,6 +31,8 @@ export interface Area {
   name: string;
   parentId: string | null;
   timezone: string | null;
+  /** The timezone the area's times are in: its own, else the nearest ancestor's, else Asia/Ho_Chi_Minh. */
+  effectiveTimezone: string;
   quietHours: { from: string; to: string } | null;
 }
 
@@ -137,9 +139,13 @@ export interface DailyRow {
   skipped: number;
 }
 
+/** An upload, a bulletin read out by the speech engine, or speech made for an alert (left out of the library by default). */
+export type ContentKind = 'upload' | 'tts' | 'alert';
+
 export interface ContentItem {
   id: string;
   title: string;
+  kind: ContentKind;
   durationMs: number;
   areaId: string;
   sizeBytes: number;
@@ -302,7 +308,8 @@ export class Api {
   users = () => this.call<User[]>('GET', '/users');
   createUser = (u: NewUser) => this.call<User>('POST', '/users', u);
   updateUser = (id: string, change: { disabled?: boolean; password?: string; role?: Me['role'] }) => this.call<User>('PATCH', `/users/${encodeURIComponent(id)}`, change);
-  content = () => this.call<ContentItem[]>('GET', '/content');
+  /** The library: uploads and bulletins, and alert speech too when asked. */
+  content = (withAlerts = false) => this.call<ContentItem[]>('GET', `/content${withAlerts ? '?kind=upload&kind=tts&kind=alert' : ''}`);
   deleteContent = (id: string) => this.call<null>('DELETE', `/content/${encodeURIComponent(id)}`);
   streams = () => this.call<{ allowedHosts: string[] | null; sources: StreamSource[] }>('GET', '/streams');
   createStream = (s: { name: string; url: string; areaId: string }) => this.call<StreamSource>('POST', '/streams', s);
@@ -350,7 +357,7 @@ export class Api {
       xhr.send(form);
     });
   }
-  speak = (title: string, text: string, areaId: string) => this.call<ContentItem>('POST', '/content/tts', { title, text, areaId });
+  speak = (title: string, text: string, areaId: string, kind: 'tts' | 'alert' = 'tts') => this.call<ContentItem>('POST', '/content/tts', { title, text, areaId, kind });
   schedules = () => this.call<Schedule[]>('GET', '/schedules');
   createSchedule = (s: NewSchedule) => this.call<Schedule>('POST', '/schedules', s);
   approve = (id: string) => this.call<Schedule>('POST', `/schedules/${encodeURIComponent(id)}/approve`);

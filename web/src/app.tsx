@@ -52,7 +52,6 @@ export function App() {
     };
   }, [api]);
   const t = dictionaries[lang];
-  useEffect(() => saveLang(lang), [lang]);
 
   const onLogin = (tok: string) => {
     sessionStorage.setItem(TOKEN_KEY, tok);
@@ -63,7 +62,12 @@ export function App() {
     sessionStorage.removeItem(TOKEN_KEY);
     setToken(null);
   };
-  const switchLang = () => setLang(lang === 'vi' ? 'en' : 'vi');
+  // <html lang> changes here, with the text, not in an effect a frame later (issue 14).
+  const switchLang = () => {
+    const next = lang === 'vi' ? 'en' : 'vi';
+    saveLang(next);
+    setLang(next);
+  };
 
   return (
     <LangContext.Provider value={{ lang, t, locale: LOCALES[lang] }}>

@@ -32,7 +32,7 @@ const vi = {
   repeat: 'Số lần phát',
   send: 'Phát cảnh báo',
   confirmTitle: 'Xác nhận phát cảnh báo',
-  confirmCount: (n: number) => `${n} loa sẽ phát cảnh báo này ngay lập tức.`,
+  confirmCount: (now: number, later: number) => `${now} loa sẽ phát cảnh báo này ngay lập tức.${later ? ` ${later} loa đang mất kết nối sẽ phát khi kết nối lại, nếu cảnh báo còn hiệu lực.` : ''}`,
   confirmYes: 'Phát ngay',
   cancel: 'Huỷ',
   cancelAlert: 'Dừng cảnh báo',
@@ -92,6 +92,7 @@ const vi = {
   roles: { admin: 'Quản trị viên', 'alert-staff': 'Cán bộ cảnh báo', operator: 'Cán bộ vận hành', technician: 'Kỹ thuật viên', viewer: 'Người xem' } as Record<string, string>,
   addUser: 'Thêm người dùng',
   disabled: 'Đã khoá',
+  active: 'Đang hoạt động',
   disable: 'Khoá',
   enable: 'Mở khoá',
   auditLog: 'Nhật ký thao tác',
@@ -140,6 +141,8 @@ const vi = {
   uploaded: (title: string) => `Đã tải lên và xử lý "${title}".`,
   library: 'Thư viện âm thanh',
   noContent: 'Thư viện còn trống.',
+  showAlertAudio: 'Hiện cả âm thanh đọc cho cảnh báo',
+  alertAudio: 'cảnh báo',
   duration: 'Thời lượng',
   added: 'Ngày thêm',
   delete: 'Xoá',
@@ -239,7 +242,8 @@ const en: Dict = {
   repeat: 'Times to play',
   send: 'Send the alert',
   confirmTitle: 'Confirm the alert',
-  confirmCount: (n: number) => `${n} speaker${n === 1 ? '' : 's'} will sound this alert at once.`,
+  confirmCount: (now: number, later: number) =>
+    `${now} speaker${now === 1 ? '' : 's'} will sound this alert at once.${later ? ` ${later} speaker${later === 1 ? ' is' : 's are'} offline and will sound it on reconnecting, if the alert is still valid.` : ''}`,
   confirmYes: 'Send now',
   cancel: 'Cancel',
   cancelAlert: 'Stop the alert',
@@ -299,6 +303,7 @@ const en: Dict = {
   roles: { admin: 'Administrator', 'alert-staff': 'Alert staff', operator: 'Operator', technician: 'Technician', viewer: 'Viewer' },
   addUser: 'Add a user',
   disabled: 'Disabled',
+  active: 'Active',
   disable: 'Disable',
   enable: 'Enable',
   auditLog: 'Audit log',
@@ -347,6 +352,8 @@ const en: Dict = {
   uploaded: (title: string) => `"${title}" is uploaded and processed.`,
   library: 'Audio library',
   noContent: 'The library is empty.',
+  showAlertAudio: 'Also show speech made for alerts',
+  alertAudio: 'alert',
   duration: 'Length',
   added: 'Added',
   delete: 'Delete',
@@ -422,9 +429,14 @@ export function savedLang(): Lang {
   return localStorage.getItem('loalang.lang') === 'en' ? 'en' : 'vi';
 }
 
+/** Marks the page's language (screen readers, hyphenation): at first load and with every switch, in step with the text. */
+export function applyLang(lang: Lang): void {
+  document.documentElement.lang = lang;
+}
+
 export function saveLang(lang: Lang): void {
   localStorage.setItem('loalang.lang', lang);
-  document.documentElement.lang = lang;
+  applyLang(lang);
 }
 
 /** The locale dates and times are written in for each language. */

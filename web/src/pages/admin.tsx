@@ -1,6 +1,6 @@
 /** Administration: users and roles in the admin's area (add, change role, reset password, disable), the area tree with quiet hours, and the audit log. */
 import { useEffect, useState } from 'preact/hooks';
-import type { Api, Area, AuditEntry, Me, User } from '../api.js';
+import type { Api, Area, AuditEntry, Device, Me, User } from '../api.js';
 import { useT } from '../i18n.js';
 import { onLoadError } from './errors.js';
 import { AreaSelect, type Notice, NoticeLine, treeOrder } from './shared.js';
@@ -11,15 +11,17 @@ export function AdminPage({ api, me, onUnauthorized }: { api: Api; me: Me | null
   const { t, lang, locale } = useT();
   const [users, setUsers] = useState<User[]>([]);
   const [areas, setAreas] = useState<Area[]>([]);
+  const [devices, setDevices] = useState<Device[]>([]);
   const [audit, setAudit] = useState<AuditEntry[]>([]);
   const [action, setAction] = useState('');
   const [form, setForm] = useState({ username: '', password: '', role: 'operator' as Me['role'], areaId: '' });
   const [message, setMessage] = useState<Notice>(null);
   const fail = onLoadError(lang, onUnauthorized, (text) => setMessage({ error: true, text }));
   const load = () => {
-    Promise.all([api.users(), api.areas(), api.audit(action)]).then(([u, a, log]) => {
+    Promise.all([api.users(), api.areas(), api.devices(), api.audit(action)]).then(([u, a, d, log]) => {
       setUsers(u);
       setAreas(a);
+      setDevices(d);
       setAudit(log);
       setForm((f) => (f.areaId ? f : { ...f, areaId: a[0]?.id ?? '' }));
     }, fail);
@@ -49,6 +51,8 @@ export function AdminPage({ api, me, onUnauthorized }: { api: Api; me: Me | null
   };
   const [resetting, setResetting] = useState<{ id: string; password: string } | null>(null);
   const areaName = (id: string) => areas.find((a) => a.id === id)?.name ?? id;
+  /** What an audit entry was about, by name when the page knows it: a user, a speaker or an area (issue 14). */
+  const targetName = (id: string) => users.find((u) => u.id === id)?.username ?? devices.find((d) => d.id === id)?.name ?? areaName(id);
 
   return (
     <div class="stack">
@@ -75,7 +79,7 @@ export function AdminPage({ api, me, onUnauthorized }: { api: Api; me: Me | null
                     )}
                   </td>
                   <td>{areaName(u.areaId)}</td>
-                  <td>{u.disabled ? t.disabled : ''}</td>
+                  <td>{u.disabled ? t.disabled : t.active}</td>
                   <td class="row">
                     {u.id !== me?.id && <button type="button" onClick={() => void change(u, { disabled: !u.disabled })}>{u.disabled ? t.enable : t.disable}</button>}
                     {resetting?.id === u.id ? (
@@ -152,7 +156,10 @@ export function AdminPage({ api, me, onUnauthorized }: { api: Api; me: Me | null
                 <tr key={e.id}>
                   <td>{new Date(e.at).toLocaleString(locale)}</td>
                   <td>{e.username ?? ''}</td>
-                  <td><code>{e.action}</code>{e.target ? ` ${e.target}` : ''}</td>
+                  <td>
+                    <code>{e.action}</code>
+                    {e.target && <span title={e.target}> {targetName(e.target)}</span>}
+                  </td>
                   <td>{e.status ?? ''}</td>
                   <td>{e.source ?? ''}</td>
                 </tr>
@@ -217,7 +224,7 @@ function QuietHours({ area, onSave }: { area: Area; onSave: (q: Area['quietHours
   const [from, setFrom] = useState(area.quietHours?.from ?? '');
   const [to, setTo] = useState(area.quietHours?.to ?? '');
   return (
-    <form class="row" onSubmit={(e) => (e.preventDefault(), onSave(from && to ? { from, to } : null))}>
+    <form class="row middle" onSubmit={(e) => (e.preventDefault(), onSave(from && to ? { from, to } : null))}>
       <input type="time" aria-label={`${t.quietFrom}: ${area.name}`} value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
       <span aria-hidden="true">–</span>
       <input type="time" aria-label={`${t.quietTo}: ${area.name}`} value={to} onInput={(e) => setTo(e.currentTarget.value)} />

@@ -43,7 +43,9 @@ function Composer({ api, me, areas, devices }: { api: Api; me: Me | null; areas:
   const [preview, setPreview] = useState<{ text: string; contentId: string; url: string } | null>(null);
   const [speaking, setSpeaking] = useState(false);
   const covered = useMemo(() => subtree(areas, chosen), [areas, chosen]);
-  const sounding = devices.filter((d) => covered.has(d.areaId) && !d.disabled).length;
+  // Online speakers sound at once; offline ones when they come back while the alert is valid (issue 14).
+  const targeted = devices.filter((d) => covered.has(d.areaId) && !d.disabled);
+  const online = targeted.filter((d) => d.online).length;
 
   const ask = (e: Event) => {
     e.preventDefault();
@@ -57,7 +59,8 @@ function Composer({ api, me, areas, devices }: { api: Api; me: Me | null; areas:
     setError(null);
     setSpeaking(true);
     try {
-      const item = await api.speak(title.trim() || text.trim().slice(0, 80), text.trim(), me?.areaId ?? '');
+      // Alert speech: kept out of the library, and the same text reuses its audio (issue 14).
+      const item = await api.speak(title.trim() || text.trim().slice(0, 80), text.trim(), me?.areaId ?? '', 'alert');
       setPreview({ text: text.trim(), contentId: item.id, url: await api.audioUrl(item.id) });
     } catch (err) {
       setError(messageOf(err, lang));
@@ -105,7 +108,7 @@ function Composer({ api, me, areas, devices }: { api: Api; me: Me | null; areas:
       ) : (
         <div role="alertdialog" aria-labelledby="confirm-title" class="confirm">
           <h2 id="confirm-title">{t.confirmTitle}</h2>
-          <p data-testid="confirm-count">{t.confirmCount(sounding)}</p>
+          <p data-testid="confirm-count">{t.confirmCount(online, targeted.length - online)}</p>
           <div class="row">
             <button type="button" class="danger" disabled={busy} onClick={() => void send()} autoFocus>{t.confirmYes}</button>
             <button type="button" onClick={() => setConfirming(false)}>{t.cancel}</button>

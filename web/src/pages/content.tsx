@@ -24,12 +24,12 @@ export function ContentPage({ api, me, onUnauthorized }: Props) {
   const [streams, setStreams] = useState<{ allowedHosts: string[] | null; sources: StreamSource[] }>({ allowedHosts: null, sources: [] });
   const [message, setMessage] = useState<Notice>(null);
   const [previews, setPreviews] = useState<Record<string, string>>({});
+  // Speech made for alerts stays out of the list unless asked for (issue 14).
+  const [withAlerts, setWithAlerts] = useState(false);
   const fail = (err: unknown) => setMessage({ error: true, text: messageOf(err, lang) });
-  const reload = () => Promise.all([api.content(), api.streams()]).then(([c, s]) => (setItems(c), setStreams(s)), onLoadError(lang, onUnauthorized, (text) => setMessage({ error: true, text })));
-  useEffect(() => {
-    void api.areas().then(setAreas, () => undefined);
-    void reload();
-  }, [api]);
+  const reload = () => Promise.all([api.content(withAlerts), api.streams()]).then(([c, s]) => (setItems(c), setStreams(s)), onLoadError(lang, onUnauthorized, (text) => setMessage({ error: true, text })));
+  useEffect(() => void api.areas().then(setAreas, () => undefined), [api]);
+  useEffect(() => void reload(), [api, withAlerts]);
   const writer = may(me, 'content:write');
 
   const listen = async (id: string) => {
@@ -61,6 +61,10 @@ export function ContentPage({ api, me, onUnauthorized }: Props) {
       )}
       <section class="card scroll" tabIndex={0} aria-label={t.library}>
         <h1>{t.library}</h1>
+        <label class="check">
+          <input type="checkbox" name="with-alerts" checked={withAlerts} onChange={(e) => setWithAlerts(e.currentTarget.checked)} />
+          {t.showAlertAudio}
+        </label>
         {items && items.length === 0 && <p>{t.noContent}</p>}
         <table data-testid="library">
           <thead>
@@ -69,7 +73,9 @@ export function ContentPage({ api, me, onUnauthorized }: Props) {
           <tbody>
             {(items ?? []).map((c) => (
               <tr key={c.id}>
-                <th scope="row">{c.title}</th>
+                <th scope="row">
+                  {c.title} {c.kind === 'alert' && <span class="badge">{t.alertAudio}</span>}
+                </th>
                 <td>{minutes(c.durationMs)}</td>
                 <td>{areas.find((a) => a.id === c.areaId)?.name ?? ''}</td>
                 <td>{new Date(c.createdAt).toLocaleString(locale)}</td>

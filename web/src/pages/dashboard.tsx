@@ -5,6 +5,7 @@ import { mergeDevices, upsertAlert, useLive } from '../live.js';
 import { useT } from '../i18n.js';
 import { messageOf, onLoadError } from './errors.js';
 import { may } from './shared.js';
+import { dayStartIn, DEFAULT_TIMEZONE, timeIn } from '../dates.js';
 
 interface Data {
   areas: Area[];
@@ -12,6 +13,8 @@ interface Data {
   alarms: Alarm[];
   alerts: Alert[];
   today: TimelinePlay[];
+  /** The user's area's timezone: "today" and its times are the commune's, whatever the browser's clock says (issue 14). */
+  timeZone: string;
 }
 
 export function DashboardPage({ api, me, onUnauthorized }: { api: Api; me: Me | null; onUnauthorized: () => void }) {
@@ -22,11 +25,15 @@ export function DashboardPage({ api, me, onUnauthorized }: { api: Api; me: Me | 
   useEffect(() => {
     let live = true;
     if (!me) return;
-    const from = new Date();
-    from.setHours(0, 0, 0, 0);
-    const to = new Date(from.getTime() + 86400_000);
-    Promise.all([api.areas(), api.devices(), api.activeAlarms(), api.alerts(), api.areaTimeline(me.areaId, from.toISOString(), to.toISOString())]).then(
-      ([areas, devices, alarms, alerts, today]) => live && setData({ areas, devices, alarms, alerts, today }),
+    const areaList = api.areas();
+    const zone = areaList.then((list) => list.find((a) => a.id === me.areaId)?.effectiveTimezone ?? DEFAULT_TIMEZONE);
+    const plays = zone.then((tz) => {
+      const from = dayStartIn(tz, Date.now());
+      const to = dayStartIn(tz, from.getTime() + 36 * 3600_000);
+      return api.areaTimeline(me.areaId, from.toISOString(), to.toISOString());
+    });
+    Promise.all([areaList, api.devices(), api.activeAlarms(), api.alerts(), plays, zone]).then(
+      ([areas, devices, alarms, alerts, today, timeZone]) => live && setData({ areas, devices, alarms, alerts, today, timeZone }),
       onLoadError(lang, onUnauthorized, setError),
     );
     return () => {
@@ -128,7 +135,7 @@ export function DashboardPage({ api, me, onUnauthorized }: { api: Api; me: Me | 
             <tbody>
               {data.today.map((p) => (
                 <tr key={p.playId} data-status={p.scheduleStatus} class={Date.parse(p.endAt) < Date.now() ? 'past' : ''}>
-                  <td><time dateTime={p.startAt}>{new Date(p.startAt).toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' })}</time></td>
+                  <td><time dateTime={p.startAt}>{timeIn(p.startAt, data.timeZone, locale)}</time></td>
                   <th scope="row">{p.scheduleTitle}</th>
                   <td>{t.speakers(p.devices ?? 0)}</td>
                   <td>{p.scheduleStatus === 'pending' ? t.pending : ''}</td>
@@ -146,7 +153,7 @@ export function DashboardPage({ api, me, onUnauthorized }: { api: Api; me: Me | 
           <ul class="plain">
             {data.alerts.slice(0, 5).map((a) => (
               <li key={a.id}>
-                <a href={`#/alerts/${a.id}`}>{a.title}</a> — {t.alertStates[a.state] ?? a.state} · {new Date(a.createdAt).toLocaleString(locale)}
+                <a href={`#/alerts/${a.id}`}>{a.title}</a> — {t.alertStates[a.state] ?? a.state} · {new Date(a.createdAt).toLocaleString(locale, { timeZone: data.timeZone })}
               </li>
             ))}
           </ul>

@@ -250,16 +250,21 @@ function ScheduleForm(props: { api: Api; me: Me; areas: Area[]; devices: Device[
           {t.content}
           <select name="content" required value={f.source} onChange={(e) => set('source', e.currentTarget.value)}>
             <option value="" />
-            <optgroup label={t.library}>
-              {content.map((c) => (
-                <option key={c.id} value={`content:${c.id}`}>{c.title} ({Math.round(c.durationMs / 1000)} s)</option>
-              ))}
-            </optgroup>
-            <optgroup label={t.streamSources}>
-              {streams.map((s) => (
-                <option key={s.id} value={`stream:${s.id}`}>{t.relay}: {s.name}</option>
-              ))}
-            </optgroup>
+            {/* An empty group is only a heading with nothing under it (issue 14). */}
+            {content.length > 0 && (
+              <optgroup label={t.library}>
+                {content.map((c) => (
+                  <option key={c.id} value={`content:${c.id}`}>{c.title} ({Math.round(c.durationMs / 1000)} s)</option>
+                ))}
+              </optgroup>
+            )}
+            {streams.length > 0 && (
+              <optgroup label={t.streamSources}>
+                {streams.map((s) => (
+                  <option key={s.id} value={`stream:${s.id}`}>{t.relay}: {s.name}</option>
+                ))}
+              </optgroup>
+            )}
           </select>
         </label>
         {content.length === 0 && streams.length === 0 && (
@@ -415,11 +420,13 @@ function Calendar({ api, areas, devices, defaultArea, version }: { api: Api; are
                 <option key={area.id} value={`area:${area.id}`}>{'\u00a0\u00a0'.repeat(depth) + area.name}</option>
               ))}
             </optgroup>
-            <optgroup label={t.devices}>
-              {devices.map((d) => (
-                <option key={d.id} value={`device:${d.id}`}>{d.name}</option>
-              ))}
-            </optgroup>
+            {devices.length > 0 && (
+              <optgroup label={t.devices}>
+                {devices.map((d) => (
+                  <option key={d.id} value={`device:${d.id}`}>{d.name}</option>
+                ))}
+              </optgroup>
+            )}
           </select>
         </label>
         <button type="button" onClick={() => setWeek(week - 1)} aria-label={t.prevWeek}>←</button>
