@@ -2,6 +2,7 @@
 // each with 24 h of hourly telemetry (240,000 raw samples) and 2 % with an active alarm.
 // A worker thread sends GET /api/v1/devices at a fixed 100 requests/s for 20 s per query and
 // measures each response; the server runs in this process, as in production.
+// LOALANG_BENCH_SMOKE=1: 200 devices, 1 s per query (checks the bench still runs).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,9 +10,11 @@ import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { startServer } from '../console/dist/index.js';
 
-const N = Number(process.env.N ?? 10_000);
+const SMOKE = process.env.LOALANG_BENCH_SMOKE === '1';
+const N = Number(process.env.N ?? (SMOKE ? 200 : 10_000));
 const RATE = 100;
-const SECONDS = Number(process.env.SECONDS ?? 20);
+const SECONDS = Number(process.env.SECONDS ?? (SMOKE ? 1 : 20));
+if (SMOKE) console.log('(smoke run: smallest size, figures not comparable)');
 const dir = mkdtempSync(join(tmpdir(), 'loalang-bench-devices-'));
 process.env.LOALANG_ADMIN_PASSWORD = 'bench-admin-password';
 const server = await startServer({ dataDir: dir, httpPort: 0, mqttPort: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }) });

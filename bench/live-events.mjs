@@ -6,6 +6,7 @@
 // CPU figure is the server's alone.
 // Prints: how late a change reaches a console (it is coalesced for up to 1 s by design), the
 // bytes a console receives, and the server's CPU for the streams.
+// LOALANG_BENCH_SMOKE=1: 200 speakers, 4 consoles, 2 s each part (checks the bench still runs).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +14,13 @@ import { spawn } from 'node:child_process';
 import { pino } from 'pino';
 import { startServer } from '../console/dist/index.js';
 
-const N = Number(process.env.N ?? 10_000);
-const SECONDS = Number(process.env.SECONDS ?? 20);
+const SMOKE = process.env.LOALANG_BENCH_SMOKE === '1';
+const N = Number(process.env.N ?? (SMOKE ? 200 : 10_000));
+const SECONDS = Number(process.env.SECONDS ?? (SMOKE ? 2 : 20));
 const RATE = N / 60; // each speaker once a minute
-const CONSOLES = Number(process.env.CONSOLES ?? 100);
+const CONSOLES = Number(process.env.CONSOLES ?? (SMOKE ? 4 : 100));
+const BURST_SECONDS = SMOKE ? 2 : 8; // how long the burst is watched
+if (SMOKE) console.log('(smoke run: smallest size, figures not comparable)');
 const dir = mkdtempSync(join(tmpdir(), 'loalang-bench-events-'));
 process.env.LOALANG_ADMIN_PASSWORD = 'bench-admin-password';
 const server = await startServer({ dataDir: dir, httpPort: 0, mqttPort: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }) });
@@ -106,8 +110,8 @@ cpu0 = process.cpuUsage();
 const burst = performance.now();
 for (const id of ids) change(id);
 const emitted = performance.now() - burst;
-await new Promise((r) => setTimeout(r, 8000));
-show(`all ${N} speakers change at once (emitted in ${emitted.toFixed(0)} ms)`, await report(), 8, process.cpuUsage(cpu0));
+await new Promise((r) => setTimeout(r, BURST_SECONDS * 1000));
+show(`all ${N} speakers change at once (emitted in ${emitted.toFixed(0)} ms)`, await report(), BURST_SECONDS, process.cpuUsage(cpu0));
 
 consoles.kill();
 await server.stop();

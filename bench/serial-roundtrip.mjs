@@ -1,13 +1,19 @@
 // Command round trip to the board simulator over a socat pty pair at 115200 and 9600 baud.
 // A pty does not model baud timing, so the wire time a real UART adds is computed and shown
-// beside the measured figure.
-import { spawn } from 'node:child_process';
+// beside the measured figure. Needs Debian's socat. LOALANG_BENCH_SMOKE=1: 50 commands (checks the bench still runs).
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BoardDriver, BoardSimulator, NodeSerialLink, STATUS_LENGTH, OVERHEAD } from '../firmware-bridge/dist/index.js';
 
-const N = 2000;
+const SMOKE = process.env.LOALANG_BENCH_SMOKE === '1';
+const N = SMOKE ? 50 : 2000;
+if (spawnSync('socat', ['-V'], { stdio: 'ignore' }).error) {
+  console.log('skipped: socat is not installed (apt-get install socat); it makes the virtual serial cable');
+  process.exit(0);
+}
+if (SMOKE) console.log('(smoke run: smallest size, figures not comparable)');
 async function run(baud) {
   const dir = mkdtempSync(join(tmpdir(), 'loalang-bench-pty-'));
   const a = join(dir, 'A');

@@ -2,9 +2,12 @@
 // (parse, schema, canonical JSON, Ed25519 verify, replay memory; not the agent's SQLite write of
 // that memory) for the messages that matter:
 // a command, a desired state with 100 plays, and an alert carrying 64 KiB of audio inline.
+// LOALANG_BENCH_SMOKE=1: 20 messages a run instead of 3,000 (500 for the alert) (checks the bench still runs).
 import { EnvelopeSigner, newSigningKey } from '../protocol/dist/index.js';
 import { DownlinkGuard } from '../edge-agent/dist/index.js';
 
+const SMOKE = process.env.LOALANG_BENCH_SMOKE === '1';
+if (SMOKE) console.log('(smoke run: smallest size, figures not comparable)');
 const key = newSigningKey();
 const signer = new EnvelopeSigner(key.privateKeyPem);
 const now = Date.now();
@@ -24,7 +27,7 @@ const time = (n, fn) => {
 
 console.log('message                 bytes   seal µs   check µs   (one core, median of 3 runs)');
 for (const [name, body] of Object.entries(messages)) {
-  const n = name.startsWith('alert') ? 500 : 3000;
+  const n = SMOKE ? 20 : name.startsWith('alert') ? 500 : 3000;
   const sealed = Array.from({ length: n + 200 }, (_, i) => signer.seal({ kind: 'cmd', to: 'dev/d1', iat: now, exp: now + 300_000, seq: i + 1, body }));
   const seals = [];
   const checks = [];

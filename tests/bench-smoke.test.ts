@@ -1,0 +1,119 @@
+/**
+ * Every benchmark `npm run bench` offers runs at its smallest size (LOALANG_BENCH_SMOKE=1), so a
+ * bench cannot rot unnoticed again (issue 14: start-accuracy crashed for months on a config key
+ * that became required). Each is a real child process on the built packages; it must exit 0
+ * and print its figures. The figures themselves are not judged: they belong in
+ * docs/performance.md, measured at full size on a quiet machine.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { requireTool } from './support.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+interface Smoke {
+  /** Kill it after this long (it takes a few seconds on an idle machine; the suite shares 2 cores). */
+  timeoutMs: number;
+  /** Lines of figures it must print; a pattern may require a count to equal another (\1). */
+  figures: RegExp[];
+  /** A Debian tool without which it measures nothing. */
+  tool?: string;
+}
+
+const num = String.raw`-?\d+(?:\.\d+)?`;
+const re = (source: string, flags = '') => new RegExp(source.replaceAll('NUM', num), flags);
+
+const BENCHES: Record<string, Smoke> = {
+  'agent-idle.mjs': { timeoutMs: 60_000, figures: [re('agent idle over NUM s: CPU NUM s = NUM % of one core; RSS min NUM MiB, median NUM MiB, max NUM MiB')] },
+  'alert-fanout.mjs': {
+    timeoutMs: 90_000,
+    figures: [
+      re(String.raw`start spread, (\d+) agents, .*: spread NUM ms \(p50 NUM ms, p99 NUM ms after the instant; \1/\1 started\)`),
+      re(String.raw`LoaLang  POST /alerts → receipt at (\d+)/\1: p50 NUM ms, p95 NUM ms`),
+      // The reference runs when Debian's mosquitto is installed; the bench says when it skipped it.
+      re(String.raw`Mosquitto publish → receipt at (\d+)/\1: p50 NUM ms|Mosquitto reference skipped \(not installed\)`),
+    ],
+  },
+  'cli-startup.mjs': { timeoutMs: 30_000, figures: [re(String.raw`loalang --help: median NUM ms, p90 NUM ms, max NUM ms \(\d+ runs\)`)] },
+  'device-list.mjs': { timeoutMs: 60_000, figures: [re(String.raw`^(?:.*p50 NUM ms, p99 NUM ms, max NUM ms, errors 0\n){5}`, 'm')] },
+  'live-events.mjs': {
+    timeoutMs: 60_000,
+    figures: [re(String.raw`(?:server CPU NUM % of one core[^]*?){2}`), re(String.raw`(?:console: \d+ device updates, \d+ batches, NUM KiB/s each; lag p50 \d+ ms[^]*?){4}`)],
+  },
+  'media-ingest.mjs': { timeoutMs: 60_000, figures: [re(String.raw`\d+ s of audio: ingest NUM s \(\d+× real time\); MP3 NUM MB → Opus NUM MB; input NUM LUFS → NUM`)] },
+  'report-ingest.mjs': {
+    // Every report must be stored: a bench whose reports are all refused measures nothing.
+    timeoutMs: 30_000,
+    figures: [re(String.raw`new reports\s*: (\d+) reports acknowledged in NUM s = \d+ reports/s; rows stored: \1\n`), re(String.raw`resent \(no-op\)\s*: (\d+) reports acknowledged in NUM s = \d+ reports/s; rows stored: \1\n`)],
+  },
+  'serial-roundtrip.mjs': { timeoutMs: 30_000, tool: 'socat', figures: [re('115200 baud: STATUS round trip p50 NUM ms, p99 NUM ms'), re('9600 baud: STATUS round trip p50 NUM ms, p99 NUM ms')] },
+  'signing.mjs': { timeoutMs: 30_000, figures: [re(String.raw`command +\d+ +\d+ +\d+`), re(String.raw`desired, 100 plays +\d+ +\d+ +\d+`), re(String.raw`alert, 64 KiB inline +\d+ +\d+ +\d+`)] },
+  'start-accuracy.mjs': {
+    timeoutMs: 90_000,
+    figures: [
+      re(String.raw`reports: (\d+), completed: \1\n`),
+      re('actual − planned start .*: p50 NUM ms, p99 NUM ms'),
+      re('pre-spawned output → first sample out: p50 NUM ms'),
+      re('spawned at the instant → first sample out: p50 NUM ms'),
+    ],
+  },
+  'stream-relay.mjs': { timeoutMs: 60_000, figures: [re(String.raw`clean stream\s*: relayed [\d, ]+ ms of the \d+ ms window; window lasted [\d, ]+ ms; drops [\d, ]+`), re(String.raw`cut once at NUM s: relayed [\d, ]+ ms of the \d+ ms window`)] },
+};
+
+/** The benchmarks as `npm run bench` runs them. */
+const listed = execFileSync(process.execPath, ['bench/run.mjs', '--list'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter(Boolean);
+
+/** Size variables a developer may have exported would defeat the smoke sizes. */
+const SIZE_VARS = ['N', 'SECONDS', 'SIZES', 'WORKERS', 'CONSOLES', 'DURATION'];
+
+function runBench(file: string, timeoutMs: number): Promise<{ code: number | null; signal: string | null; output: string; timedOut: boolean }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, LOALANG_BENCH_SMOKE: '1', LOALANG_LOG_LEVEL: 'warn' };
+  for (const v of SIZE_VARS) delete env[v];
+  // Its own process group, so a timeout also ends the agents, workers and socat it started.
+  const child = spawn(process.execPath, [`bench/${file}`], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString('utf8')));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* gone already */
+    }
+  }, timeoutMs);
+  return new Promise((resolve) =>
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, output, timedOut });
+    }),
+  );
+}
+
+describe('benchmarks at their smallest size (LOALANG_BENCH_SMOKE=1)', () => {
+  it('every benchmark npm run bench offers is listed here with the figures it prints', () => {
+    expect(listed.length).toBeGreaterThan(0);
+    expect(listed.filter((f) => !BENCHES[f]), 'add these to BENCHES in tests/bench-smoke.test.ts').toEqual([]);
+  });
+
+  for (const file of listed) {
+    const smoke = BENCHES[file];
+    if (!smoke) continue;
+    const runnable = !smoke.tool || requireTool(smoke.tool);
+    it.skipIf(!runnable)(
+      file,
+      async () => {
+        const t0 = performance.now();
+        const r = await runBench(file, smoke.timeoutMs);
+        const context = `bench/${file} ${r.timedOut ? `timed out after ${smoke.timeoutMs} ms` : `exited ${r.code ?? r.signal}`}; its output:\n${r.output}`;
+        expect(r.timedOut, context).toBe(false);
+        expect(r.code, context).toBe(0);
+        for (const figure of smoke.figures) expect(r.output, context).toMatch(figure);
+        process.stdout.write(`bench/${file} smoke run: ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+      },
+      smoke.timeoutMs + 10_000,
+    );
+  }
+});
