@@ -158,7 +158,7 @@ describe.skipIf(!haveTools)('a weekly programme with a relay and a three-times a
     expect(relays.filter((r) => r.reason === 'stream-dropped:1')).toHaveLength(1);
     for (const r of relays) expect(r.playedMs).toBeGreaterThan(5000);
     // Every play started on time, the far speaker's too (its own clock, no server).
-    for (const r of reports) expect(Math.abs(Date.parse(r.startedAt) - Date.parse(r.scheduledAt))).toBeLessThan(100);
+    for (const r of reports) expect(Math.abs(Date.parse(r.startedAt) - Date.parse(r.scheduledAt)), `${r.deviceId} ${r.playId} ${r.contentId} started ${r.startedAt}, planned ${r.scheduledAt}`).toBeLessThan(100);
 
     const daily = await api<{ timeZone: string; rows: Row[] }>(base, `/api/v1/reports/daily?areaId=${commune.id}&from=${from}&to=${to}`, { token });
     expect(daily.status).toBe(200);
