@@ -329,16 +329,22 @@ export class ServerCore {
     this.logger.warn({ deviceId, reportId: report.reportId, playId: report.playId, refusal: result.refusal, detail: result.detail }, 'play report refused');
     const budget = this.reportIntake.auditBudget(deviceId);
     if (!budget.record) return;
+    const { reportId, playId, scheduleId, contentId, status, playedMs } = report;
+    this.auditDevice(deviceId, 'report-refused', { refusal: result.refusal, reason: result.detail, report: { reportId, playId, scheduleId, contentId, status, playedMs }, ...(budget.suppressed ? { suppressed: budget.suppressed } : {}) });
+  }
+
+  /** An audit entry for something a device did, under the device's area. */
+  private auditDevice(deviceId: string, action: string, detail: unknown): void {
     this.audit.append({
       at: new Date(this.clock.now()).toISOString(),
       userId: null,
       username: null,
       areaId: this.devices.get(deviceId)?.areaId ?? null,
       source: `device:${deviceId}`,
-      action: 'report-refused',
+      action,
       target: deviceId,
       status: null,
-      detail: { refusal: result.refusal, reason: result.detail, report: { reportId: report.reportId, playId: report.playId, scheduleId: report.scheduleId, contentId: report.contentId, status: report.status, playedMs: report.playedMs }, ...(budget.suppressed ? { suppressed: budget.suppressed } : {}) },
+      detail,
     });
   }
 
@@ -351,17 +357,7 @@ export class ServerCore {
     // The speaker keeps its older programme: technicians must know it did not take the new one.
     if (r.kind === 'desired') this.alarmRules.onProgramme(deviceId, `the speaker refused its programme: ${r.reason}${r.detail ? ` (${r.detail})` : ''}`, this.clock.now());
     this.logger.warn({ deviceId, kind: r.kind, reason: r.reason, detail: r.detail, seq: r.seq, kid: r.kid, suppressed: r.suppressed }, 'device refused a downlink');
-    this.audit.append({
-      at: new Date(this.clock.now()).toISOString(),
-      userId: null,
-      username: null,
-      areaId: this.devices.get(deviceId)?.areaId ?? null,
-      source: `device:${deviceId}`,
-      action: 'device-refused-downlink',
-      target: deviceId,
-      status: null,
-      detail: r,
-    });
+    this.auditDevice(deviceId, 'device-refused-downlink', r);
   }
 
   /** Probes, normalises and stores an audio file, then records it (an upload unless `kind` says otherwise). */
