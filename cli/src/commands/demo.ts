@@ -127,7 +127,8 @@ function printBanner(
   out(`  alert:        curl -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' ${server.urls.http}/api/v1/alerts \\`);
   const what = info.contentId ? `"contentId":"${info.contentId}"` : '"text":"Bão số 3 đang đổ bộ, bà con không ra khơi."';
   out(`                  -d '{${what},"targets":{"areaIds":["${info.communeId}"],"deviceIds":[]}}'`);
-  out(`  CAP:          curl -H "Authorization: Bearer $TOKEN" -H 'content-type: application/cap+xml' --data-binary @docs/examples/cap-storm-demo.xml ${server.urls.http}/api/v1/alerts/cap`);
+  if (info.contentId) out('  CAP:          needs a speech engine to read the message out (apt-get install espeak-ng)');
+  else out(`  CAP:          curl -H "Authorization: Bearer $TOKEN" -H 'content-type: application/cap+xml' --data-binary @docs/examples/cap-storm-demo.xml ${server.urls.http}/api/v1/alerts/cap`);
   out('Nhấn Ctrl+C để dừng. / Press Ctrl+C to stop.');
   out('');
 }
