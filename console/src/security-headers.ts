@@ -18,7 +18,9 @@ export function helmetOptions(o: { tls: boolean; tileOrigin: string | null }): F
         'upgrade-insecure-requests': o.tls ? [] : null,
       },
     },
-    // Likewise HSTS: over plain HTTP it is meaningless at best.
+    // Likewise HSTS, and the opener policy, which browsers ignore on a plain-HTTP origin other
+    // than localhost and complain about in the console.
     strictTransportSecurity: o.tls,
+    crossOriginOpenerPolicy: o.tls,
   };
 }
