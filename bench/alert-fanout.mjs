@@ -68,7 +68,7 @@ const post = async (path, body) => {
 };
 const wav = join(dir, 'tone.wav');
 execFileSync(locateFfmpeg(), ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=660:duration=4', '-ar', '16000', '-ac', '1', wav]);
-const content = await core.importAudio(wav, { title: 'Cảnh báo', areaId: province.id, originalName: null, createdBy: null });
+const content = await core.library.importAudio(wav, { title: 'Cảnh báo', areaId: province.id, originalName: null, createdBy: null });
 
 // Deliveries seen by the server, per alert: count of `received` and when the last one came.
 const received = new Map();

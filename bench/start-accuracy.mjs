@@ -30,7 +30,7 @@ const area = core.areas.create({ name: 'Xã đo thời gian', parentId: null });
 const { device, secret } = await core.devices.create({ name: 'Loa đo', areaId: area.id });
 const wav = join(dir, 'beep.wav');
 execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=1000:duration=0.4', wav]);
-const item = await core.importAudio(wav, { title: 'beep', areaId: area.id, originalName: null, createdBy: null });
+const item = await core.library.importAudio(wav, { title: 'beep', areaId: area.id, originalName: null, createdBy: null });
 
 const config = join(dir, 'agent.json');
 writeFileSync(config, JSON.stringify({ deviceId: device.id, password: secret, mqttUrl: server.urls.mqtt, httpUrl: server.urls.http, cacheDir: join(dir, 'agent'), serial: { simulate: true }, audioSink: 'null', warmupMs: 500, tailMs: SMOKE ? 500 : 5000, serverKeys: core.signer.trusted() }));

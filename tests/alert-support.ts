@@ -155,7 +155,7 @@ export async function startAgent(world: AlertWorld, name: string, areaId: string
 export async function toneContent(world: AlertWorld, seconds: number, title = `Tone ${seconds}s`): Promise<string> {
   const file = join(world.dir, `tone-${seconds}.wav`);
   execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=660:duration=${seconds}`, '-ar', '16000', '-ac', '1', file]);
-  const item = await world.server.core.importAudio(file, { title, areaId: world.provinceId, originalName: null, createdBy: null });
+  const item = await world.server.core.library.importAudio(file, { title, areaId: world.provinceId, originalName: null, createdBy: null });
   return item.id;
 }
 

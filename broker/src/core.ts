@@ -4,16 +4,17 @@
  */
 import { EventEmitter } from 'node:events';
 import { StreamSourceRepo } from './content/stream-sources.js';
-import { dirname, join } from 'node:path';
-import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { systemClock, type Clock, type Logger, type MessageOf, type PlayReport, silentLogger } from '@loalang/protocol';
 import { openDatabase, type Db } from './store/db.js';
 import { AreaRepo } from './areas/areas.js';
 import { UserRepo } from './accounts/users.js';
 import { SessionRepo } from './accounts/sessions.js';
 import { DeviceRepo } from './devices/devices.js';
-import { ContentRepo, speechKey, type ContentItem, type ContentKind } from './content/content-repo.js';
+import { ContentRepo } from './content/content-repo.js';
+import { ContentLibrary } from './content/library.js';
 import { ScheduleRepo } from './schedules/schedules.js';
+import { ScheduleService } from './schedules/service.js';
 import { DEFAULT_DESIRED_OPTIONS, DesiredStateService } from './schedules/desired-state.js';
 import { Dispatcher } from './schedules/dispatcher.js';
 import { ReportRepo } from './reports/reports.js';
@@ -35,6 +36,7 @@ import { LoginThrottle } from './accounts/login-throttle.js';
 import { SigningKeys } from './signing/keys.js';
 import { DownlinkSequence, DownlinkSigner } from './signing/signer.js';
 import { AlertService, DEFAULT_ALERT_OPTIONS, type AlertOptions } from './alerts/service.js';
+import { AlertDesk } from './alerts/desk.js';
 
 export interface CoreOptions {
   dataDir: string;
@@ -70,7 +72,11 @@ export class ServerCore {
   readonly sessions: SessionRepo;
   readonly devices: DeviceRepo;
   readonly content: ContentRepo;
+  /** Uploads and speech into the library. */
+  readonly library: ContentLibrary;
   readonly schedules: ScheduleRepo;
+  /** Every rule about schedules: scope, items, plan, quiet hours, conflicts, approval. */
+  readonly scheduling: ScheduleService;
   readonly reports: ReportRepo;
   readonly issuedPlays: IssuedPlays;
   /** Judges play reports against what each device was given (issue 14). */
@@ -83,6 +89,8 @@ export class ServerCore {
   readonly alarmRules: AlarmRules;
   readonly telemetry: TelemetryHistory;
   readonly alerts: AlertService;
+  /** Alerts as callers issue, see and cancel them, within their areas. */
+  readonly alertDesk: AlertDesk;
   readonly audit: AuditRepo;
   /** Wrong passwords per account and source address (issue 14). */
   readonly loginThrottle: LoginThrottle;
@@ -149,7 +157,15 @@ export class ServerCore {
     this.sessions = repos.sessions;
     this.devices = repos.devices;
     this.content = repos.content;
+    this.library = new ContentLibrary({ areas: repos.areas, content: repos.content, media });
+    this.alertDesk = new AlertDesk({ alerts, areas: repos.areas, devices: repos.devices, content: repos.content, library: this.library, clock });
     this.schedules = repos.schedules;
+    this.scheduling = new ScheduleService({
+      ...repos,
+      streamHosts: () => this.streamHosts,
+      clock,
+      refresh: (deviceIds) => this.refreshDevices(deviceIds),
+    });
     this.reports = repos.reports;
     this.issuedPlays = repos.issuedPlays;
     this.reportIntake = new ReportIntake({ reports: repos.reports, issued: repos.issuedPlays, alerts: new AlertRepo(db), now: () => clock.now() });
@@ -358,48 +374,6 @@ export class ServerCore {
     if (r.kind === 'desired') this.alarmRules.onProgramme(deviceId, `the speaker refused its programme: ${r.reason}${r.detail ? ` (${r.detail})` : ''}`, this.clock.now());
     this.logger.warn({ deviceId, kind: r.kind, reason: r.reason, detail: r.detail, seq: r.seq, kid: r.kid, suppressed: r.suppressed }, 'device refused a downlink');
     this.auditDevice(deviceId, 'device-refused-downlink', r);
-  }
-
-  /** Probes, normalises and stores an audio file, then records it (an upload unless `kind` says otherwise). */
-  async importAudio(path: string, meta: { title: string; areaId: string; originalName: string | null; createdBy: string | null; kind?: ContentKind; speechKey?: string }): Promise<ContentItem> {
-    this.areas.require(meta.areaId);
-    const audio = await this.media.ingest(path, meta.originalName ? { originalName: meta.originalName } : {});
-    try {
-      return this.content.insert({
-        id: audio.id,
-        title: meta.title,
-        kind: meta.kind ?? 'upload',
-        speechKey: meta.speechKey ?? null,
-        areaId: meta.areaId,
-        originalName: meta.originalName,
-        mimeType: audio.mimeType,
-        sha256: audio.sha256,
-        sizeBytes: audio.sizeBytes,
-        durationMs: audio.durationMs,
-        source: { ...audio.source, loudness: audio.loudness },
-        createdBy: meta.createdBy,
-      });
-    } catch (err) {
-      await this.media.remove(audio.id);
-      throw err;
-    }
-  }
-
-  /**
-   * Speaks `text` with the TTS engine and stores the result: a bulletin (`tts`) or alert speech
-   * (`alert`). Alert speech of a text already spoken in the area is reused, not made again: the
-   * same warning sent twice (or heard first, then sent) is one item (issue 14).
-   */
-  async speakToContent(text: string, meta: { title: string; areaId: string; createdBy: string | null; voice: string; kind: Exclude<ContentKind, 'upload'> }): Promise<ContentItem> {
-    const key = speechKey(meta.voice, text);
-    const existing = meta.kind === 'alert' ? this.content.findSpeech('alert', meta.areaId, key) : null;
-    if (existing) return existing;
-    const wav = await this.media.synthesize(text, { voice: meta.voice });
-    try {
-      return await this.importAudio(wav, { title: meta.title, areaId: meta.areaId, originalName: null, createdBy: meta.createdBy, kind: meta.kind, speechKey: key });
-    } finally {
-      await rm(dirname(wav), { recursive: true, force: true });
-    }
   }
 
   /** Call after schedules or devices change: recomputes and sends what changed. */

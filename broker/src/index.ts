@@ -39,3 +39,7 @@ export * from './reports/intake.js';
 export * from './schedules/plan-check.js';
 export * from './schedules/state-budget.js';
 export * from './accounts/login-throttle.js';
+export * from './accounts/scope.js';
+export * from './schedules/service.js';
+export * from './content/library.js';
+export * from './alerts/desk.js';

@@ -3,13 +3,10 @@
  * routes declare the permission they need and check every area they touch with `inScope`.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { brokerError, can, type Permission, type ServerCore, type User } from '@loalang/broker';
+import { assertInScope, brokerError, callerFor, can, type Caller, type Permission, type ServerCore } from '@loalang/broker';
 
-export interface Caller {
-  user: User;
-  /** The user's area and everything below it. */
-  scope: Set<string>;
-}
+// The scope rules are the broker's (accounts/scope.ts); routes import them from here with the request helpers.
+export { assertInScope, canReadFromArea, deviceInScope, targetsVisible, type Caller } from '@loalang/broker';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -29,24 +26,13 @@ export function resolveCaller(core: ServerCore, request: FastifyRequest): Caller
   const userId = core.sessions.resolve(token);
   const user = userId ? core.users.get(userId) : null;
   if (!user || user.disabled) return null;
-  return { user, scope: core.areas.subtreeIds(user.areaId) };
+  return callerFor(user, core.areas);
 }
 
 /** Whether the request's session still stands for the same user, role and area (long-lived streams re-check). */
 export function stillSameCaller(core: ServerCore, request: FastifyRequest, caller: Caller): boolean {
   const now = resolveCaller(core, request);
   return now !== null && now.user.id === caller.user.id && now.user.role === caller.user.role && now.user.areaId === caller.user.areaId;
-}
-
-/** Whether a device is in the caller's areas: one query on first use, then a set lookup per device. */
-export function deviceInScope(core: ServerCore, caller: Caller): (deviceId: string) => boolean {
-  let ids: Set<string> | null = null;
-  return (deviceId) => (ids ??= core.devices.idsInAreas(caller.scope)).has(deviceId);
-}
-
-/** An alert is the caller's to see when it targets one of their areas or devices. */
-export function alertVisible(core: ServerCore, caller: Caller, targets: { areaIds: string[]; deviceIds: string[] }, mine = deviceInScope(core, caller)): boolean {
-  return targets.areaIds.some((a) => caller.scope.has(a)) || targets.deviceIds.some(mine);
 }
 
 /** preHandler factory: 401 without a valid token, 403 without the permission. */
@@ -63,15 +49,6 @@ export function requirePermission(core: ServerCore, permission: Permission) {
 export function callerOf(request: FastifyRequest): Caller {
   if (!request.caller) throw brokerError('LOA_ERR_UNAUTHENTICATED');
   return request.caller;
-}
-
-export function assertInScope(caller: Caller, areaId: string): void {
-  if (!caller.scope.has(areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
-}
-
-/** Content made higher up the tree (a province bulletin) may be read, and played, below it. */
-export function canReadFromArea(core: ServerCore, caller: Caller, areaId: string): boolean {
-  return caller.scope.has(areaId) || core.areas.ancestorIds(caller.user.areaId).includes(areaId);
 }
 
 /** The areas a list query covers: the caller's scope, or the subtree of `areaId` inside it. */

@@ -1,7 +1,7 @@
 /** TypeBox schemas of the HTTP API: validation and static types at once (and the OpenAPI text). */
 import { Type, type Static } from '@sinclair/typebox';
 import { Priority } from '@loalang/protocol';
-import { ROLES } from '@loalang/broker';
+import { ROLES, TargetsSchema } from '@loalang/broker';
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }) });
 export type IdParams = Static<typeof IdParams>;
@@ -82,13 +82,8 @@ export const ContentListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const Targets = Type.Object(
-  {
-    areaIds: Type.Array(AreaRef, { maxItems: 1000, default: [] }),
-    deviceIds: Type.Array(AreaRef, { maxItems: 10000, default: [] }),
-  },
-  { additionalProperties: false },
-);
+/** Where a schedule or an alert plays: declared once, in the broker. */
+export const Targets = TargetsSchema;
 
 export const ScheduleItem = Type.Union([
   Type.Object({ contentId: AreaRef }, { additionalProperties: false }),

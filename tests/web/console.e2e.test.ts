@@ -453,7 +453,7 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     // A recording with a long title, as communes name them (the drop-down was 501 px wide on a 390 px screen).
     const wav = join(world.dir, 'thong-bao-dai.wav');
     execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=330:duration=2', wav]);
-    await world.server.core.importAudio(wav, { title: 'Thông báo về việc tiêm phòng dại cho chó mèo trên địa bàn xã đợt hai năm nay', areaId: world.otherCommuneId, originalName: 'thong-bao-dai.wav', createdBy: null });
+    await world.server.core.library.importAudio(wav, { title: 'Thông báo về việc tiêm phòng dại cho chó mèo trên địa bàn xã đợt hai năm nay', areaId: world.otherCommuneId, originalName: 'thong-bao-dai.wav', createdBy: null });
     const page = await newPage({ width: 390, height: 844 }, { isMobile: true, hasTouch: true });
     await loggedIn(page, 'quan-tri-tinh');
     await page.getByRole('link', { name: 'Lịch phát' }).click();

@@ -3,6 +3,7 @@
  * only moves forward (pending/offline → received → started → an end state), so statuses
  * that arrive twice or out of order never undo what a device already said.
  */
+import type { Targets } from '../accounts/scope.js';
 import type { AlertDeliveryState } from '@loalang/protocol';
 import type { Db } from '../store/db.js';
 import { brokerError } from '../errors.js';
@@ -12,11 +13,6 @@ export type AlertPriority = 'emergency' | 'priority';
 export type AlertState = 'active' | 'cancelled' | 'expired' | 'replaced';
 export type DeliveryState = 'pending' | 'offline' | AlertDeliveryState;
 export const DELIVERY_STATES: readonly DeliveryState[] = ['pending', 'offline', 'received', 'started', 'finished', 'failed', 'cancelled', 'expired', 'interrupted'];
-
-export interface AlertTargets {
-  areaIds: string[];
-  deviceIds: string[];
-}
 
 /** What a CAP message said, kept with the alert it made. */
 export interface CapOrigin {
@@ -35,7 +31,7 @@ export interface Alert {
   text: string | null;
   contentId: string;
   priority: AlertPriority;
-  targets: AlertTargets;
+  targets: Targets;
   repeat: number;
   gapMs: number;
   volume: number | null;
@@ -100,7 +96,7 @@ const toAlert = (r: AlertRow): Alert => ({
   text: r.text,
   contentId: r.content_id,
   priority: r.priority,
-  targets: JSON.parse(r.targets_json) as AlertTargets,
+  targets: JSON.parse(r.targets_json) as Targets,
   repeat: r.repeat,
   gapMs: r.gap_ms,
   volume: r.volume,

@@ -4,6 +4,7 @@
  * them. Only `status` Actual with `scope` Public sounds: Test, Exercise, System and Draft
  * messages, and Restricted/Private ones, are acknowledged and not played (docs/protocol.md).
  */
+import type { Targets } from '../accounts/scope.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +34,7 @@ const MAX_AUDIO_BYTES = 50 * 1024 * 1024;
 const FETCH_TIMEOUT_MS = 20_000;
 
 /** Areas named by a configured geocode, and speakers inside a polygon or circle, within the caller's scope. */
-export function capTargets(core: ServerCore, info: CapInfo, scope: Set<string>): { areaIds: string[]; deviceIds: string[] } {
+export function capTargets(core: ServerCore, info: CapInfo, scope: Set<string>): Targets {
   const areaIds = new Set<string>();
   const deviceIds = new Set<string>();
   const devices = core.devices.list({ areaIds: scope }).filter((d) => d.position && !d.disabled);
@@ -87,7 +88,7 @@ async function capContent(core: ServerCore, msg: CapMessage, info: CapInfo, call
       const bytes = resource.derefUri ? Buffer.from(resource.derefUri, 'base64') : await fetchAudio(resource.uri!, core.capAudioHosts);
       const file = join(dir, 'audio');
       await writeFile(file, bytes);
-      return (await core.importAudio(file, { ...meta, originalName: resource.resourceDesc.slice(0, 200) })).id;
+      return (await core.library.importAudio(file, { ...meta, originalName: resource.resourceDesc.slice(0, 200) })).id;
     } catch (err) {
       // The warning must still go out: its words are spoken instead.
       core.logger.error({ err, identifier: msg.identifier, uri: resource.uri }, 'CAP audio resource unusable; speaking the text instead');
@@ -95,7 +96,7 @@ async function capContent(core: ServerCore, msg: CapMessage, info: CapInfo, call
       await rm(dir, { recursive: true, force: true });
     }
   }
-  return (await core.speakToContent(capSpeech(info), { ...meta, voice: info.language.toLowerCase().startsWith('vi') ? 'vi' : 'en' })).id;
+  return (await core.library.speak(capSpeech(info), { ...meta, voice: info.language.toLowerCase().startsWith('vi') ? 'vi' : 'en' })).id;
 }
 
 export async function ingestCap(core: ServerCore, xml: string, caller: CapCaller, allowedSenders: readonly string[]): Promise<CapResult> {

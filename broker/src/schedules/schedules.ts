@@ -8,13 +8,10 @@ import { newId, type Priority } from '@loalang/protocol';
 import { iso } from '../time.js';
 import type { Recurrence } from './recurrence.js';
 import type { ScheduleItem } from './items.js';
+import type { Targets } from '../accounts/scope.js';
 
 export type ScheduleStatus = 'pending' | 'approved';
 export type { ScheduleItem } from './items.js';
-export interface Targets {
-  areaIds: string[];
-  deviceIds: string[];
-}
 
 export interface Schedule {
   id: string;

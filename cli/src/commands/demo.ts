@@ -72,7 +72,7 @@ async function runDemo(o: { count: number; httpPort: number; mqttPort: number; d
     const communes = COMMUNES.map((name, i) => core.areas.create({ name, parentId: admin.areaId, geocodes: [GEOCODES[i]!] }));
 
     const audio = await makeDemoAudio(core, join(dataDir, 'tmp'));
-    const content = await core.importAudio(audio.path, { title: audio.title, areaId: admin.areaId, originalName: null, createdBy: admin.id });
+    const content = await core.library.importAudio(audio.path, { title: audio.title, areaId: admin.areaId, originalName: null, createdBy: admin.id });
 
     agents = await startDemoAgents({ server, count, communes, dataDir, logger });
     const start = new Date(Date.now() + FIRST_PLAY_DELAY_MS);

@@ -5,9 +5,9 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { brokerError, ingestCap, totalsOf, type Alert, type DeliveryEvent, type ServerCore } from '@loalang/broker';
+import { brokerError, deviceInScope, ingestCap, type Alert, type DeliveryEvent, type ServerCore } from '@loalang/broker';
 import { IdParams, Targets } from '../schemas.js';
-import { alertVisible, assertInScope, callerOf, canReadFromArea, deviceInScope, requirePermission, type Caller } from '../auth.js';
+import { callerOf, requirePermission } from '../auth.js';
 import { eventStreams } from '../sse.js';
 
 const AreaRef = IdParams.properties.id;
@@ -40,80 +40,23 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
   const read = requirePermission(core, 'alerts:read');
   const write = requirePermission(core, 'alerts:write');
 
-  const visible = (caller: Caller, alert: Alert, mine = deviceInScope(core, caller)) => alertVisible(core, caller, alert.targets, mine);
-  const requireVisible = (caller: Caller, id: string): Alert => {
-    const alert = core.alerts.repo.require(id);
-    if (!visible(caller, alert)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
-    return alert;
-  };
-  /** The alert with the deliveries of the caller's devices and their totals. */
-  const scopedView = (caller: Caller, id: string) => {
-    const view = core.alerts.view(id);
-    const mine = deviceInScope(core, caller);
-    const deliveries = view.deliveries.filter((d) => mine(d.deviceId));
-    return { ...view, deliveries, totals: totalsOf(deliveries) };
-  };
-  const checkTargets = (caller: Caller, targets: { areaIds: string[]; deviceIds: string[] }) => {
-    for (const a of targets.areaIds) assertInScope(caller, core.areas.require(a).id);
-    for (const d of targets.deviceIds) assertInScope(caller, core.devices.require(d).areaId);
-  };
+  const desk = core.alertDesk;
 
-  app.post('/alerts', { schema: { body: CreateAlertBody, tags: ['alerts'], description: 'Issue an alert now: it cuts into what plays on every target speaker' }, preHandler: write }, async (request, reply) => {
-    const caller = callerOf(request);
-    const b = request.body;
-    if (!b.text === !b.contentId) throw brokerError('LOA_ERR_INVALID', { en: 'give either text or contentId', vi: 'cần nhập text hoặc contentId (chỉ một trong hai)' });
-    checkTargets(caller, b.targets);
-    if (b.replaces) requireVisible(caller, b.replaces);
-    if (b.expiresAt && Date.parse(b.expiresAt) <= core.clock.now()) throw brokerError('LOA_ERR_INVALID', { en: 'expiresAt is in the past', vi: 'thời điểm hết hạn đã qua' });
-    let contentId = b.contentId;
-    if (contentId) {
-      if (!canReadFromArea(core, caller, core.content.require(contentId).areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
-    } else {
-      const title = b.title ?? b.text!.slice(0, 80);
-      contentId = (await core.speakToContent(b.text!, { title, areaId: caller.user.areaId, createdBy: caller.user.id, voice: b.voice ?? 'vi', kind: 'alert' })).id;
-    }
-    const alert = core.alerts.create({
-      title: b.title ?? (b.text ?? core.content.require(contentId).title).slice(0, 200),
-      text: b.text ?? null,
-      contentId,
-      priority: b.priority ?? 'emergency',
-      targets: b.targets,
-      repeat: b.repeat ?? 1,
-      gapMs: (b.gapSec ?? 3) * 1000,
-      volume: b.volume ?? null,
-      expiresAt: b.expiresAt ? new Date(b.expiresAt).toISOString() : null,
-      replaces: b.replaces ?? null,
-      cap: null,
-      createdBy: caller.user.id,
-    });
-    // Every target is in the caller's scope (checked above), so the totals need no filtering;
-    // the per-device list is for GET /alerts/:id and the event stream.
-    return reply.status(201).send(core.alerts.summary(alert.id));
-  });
+  app.post('/alerts', { schema: { body: CreateAlertBody, tags: ['alerts'], description: 'Issue an alert now: it cuts into what plays on every target speaker' }, preHandler: write }, async (request, reply) =>
+    reply.status(201).send(await desk.issue(callerOf(request), request.body)),
+  );
 
-  app.get('/alerts', { schema: { querystring: ListQuery, tags: ['alerts'], description: 'Alerts, newest first, with delivery totals' }, preHandler: read }, async (request) => {
-    const caller = callerOf(request);
-    const mine = deviceInScope(core, caller);
-    return core.alerts.repo
-      .list(5000)
-      .filter((a) => visible(caller, a, mine))
-      .slice(0, request.query.limit ?? 100)
-      .map((a) => core.alerts.summary(a.id));
-  });
+  app.get('/alerts', { schema: { querystring: ListQuery, tags: ['alerts'], description: 'Alerts, newest first, with delivery totals' }, preHandler: read }, async (request) =>
+    desk.list(callerOf(request), request.query.limit ?? 100),
+  );
 
-  app.get('/alerts/:id', { schema: { params: IdParams, tags: ['alerts'], description: 'An alert with each device\'s delivery state and the totals' }, preHandler: read }, async (request) => {
-    const caller = callerOf(request);
-    requireVisible(caller, request.params.id);
-    return scopedView(caller, request.params.id);
-  });
+  app.get('/alerts/:id', { schema: { params: IdParams, tags: ['alerts'], description: 'An alert with each device\'s delivery state and the totals' }, preHandler: read }, async (request) =>
+    desk.view(callerOf(request), request.params.id),
+  );
 
-  app.post('/alerts/:id/cancel', { schema: { params: IdParams, tags: ['alerts'], description: 'Stop the alert on every speaker' }, preHandler: write }, async (request) => {
-    const caller = callerOf(request);
-    const alert = requireVisible(caller, request.params.id);
-    checkTargets(caller, alert.targets);
-    core.alerts.cancel(alert.id);
-    return scopedView(caller, alert.id);
-  });
+  app.post('/alerts/:id/cancel', { schema: { params: IdParams, tags: ['alerts'], description: 'Stop the alert on every speaker' }, preHandler: write }, async (request) =>
+    desk.cancel(callerOf(request), request.params.id),
+  );
 
   app.get(
     '/alerts/:id/events',
@@ -121,10 +64,10 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
     async (request, reply) => {
       const caller = callerOf(request);
       const id = request.params.id;
-      requireVisible(caller, id);
-      const mine = deviceInScope(core, caller);
+      const snapshot = desk.view(caller, id);
+      const mine = deviceInScope(core.devices, caller);
       streamEvents(request, reply.raw, (send) => {
-        send('snapshot', scopedView(caller, id));
+        send('snapshot', snapshot);
         let batch: DeliveryEvent[] = [];
         const flush = setInterval(() => {
           if (batch.length === 0) return;
@@ -159,7 +102,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
       if (typeof request.body !== 'string') throw brokerError('LOA_ERR_INVALID', { en: 'send the CAP XML as application/cap+xml', vi: 'gửi CAP XML với Content-Type application/cap+xml' });
       const result = await ingestCap(core, request.body, { userId: caller.user.id, areaId: caller.user.areaId, scope: caller.scope }, core.capSenders);
       request.log.info({ identifier: result.identifier, action: result.action, reason: result.reason }, 'CAP message handled');
-      const alerts = result.alerts.map((a) => scopedView(caller, a.id));
+      const alerts = result.alerts.map((a) => desk.scopedView(caller, a.id));
       return reply.status(result.action === 'created' || result.action === 'updated' ? 201 : result.action === 'ignored' ? 202 : 200).send({ ...result, alerts });
     },
   );

@@ -48,7 +48,7 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
 
   app.get('/content', { schema: { querystring: ContentListQuery, tags: ['content'], description: 'The audio library, newest first: uploads and bulletins unless `kind` asks for alert speech too' }, preHandler: read }, async (request) => {
     const caller = callerOf(request);
-    return core.content.list(request.query.kind ?? LIBRARY_KINDS).filter((c) => canReadFromArea(core, caller, c.areaId));
+    return core.content.list(request.query.kind ?? LIBRARY_KINDS).filter((c) => canReadFromArea(core.areas, caller, c.areaId));
   });
 
   app.post('/content', { schema: { tags: ['content'], consumes: ['multipart/form-data'] }, preHandler: write }, async (request, reply) => {
@@ -66,7 +66,7 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
         throw new LoaError('LOA_ERR_TOO_LARGE', `The file is larger than ${Math.round(maxUploadBytes / 1048576)} MiB`, `Tệp lớn hơn ${Math.round(maxUploadBytes / 1048576)} MiB`, { httpStatus: 413 });
       }
       const title = fieldValue(file.fields, 'title') ?? file.filename ?? 'audio';
-      const item = await core.importAudio(tmp, { title: title.slice(0, 200), areaId, originalName: file.filename ?? null, createdBy: caller.user.id });
+      const item = await core.library.importAudio(tmp, { title: title.slice(0, 200), areaId, originalName: file.filename ?? null, createdBy: caller.user.id });
       return reply.status(201).send(item);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -78,13 +78,13 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
     const areaId = request.body.areaId ?? caller.user.areaId;
     assertInScope(caller, areaId);
     const title = request.body.title ?? request.body.text.slice(0, 80);
-    const item = await core.speakToContent(request.body.text, { title, areaId, createdBy: caller.user.id, voice: request.body.voice ?? 'vi', kind: request.body.kind ?? 'tts' });
+    const item = await core.library.speak(request.body.text, { title, areaId, createdBy: caller.user.id, voice: request.body.voice ?? 'vi', kind: request.body.kind ?? 'tts' });
     return reply.status(201).send({ ...item, text: request.body.text });
   });
 
   app.get('/content/:id', { schema: { params: IdParams, tags: ['content'] }, preHandler: read }, async (request) => {
     const item = core.content.require(request.params.id);
-    if (!canReadFromArea(core, callerOf(request), item.areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
+    if (!canReadFromArea(core.areas, callerOf(request), item.areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
     return item;
   });
 
@@ -99,7 +99,7 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
   app.get('/content/:id/file', { schema: { params: IdParams, tags: ['content'] } }, async (request, reply) => {
     const item = core.content.get(request.params.id);
     const caller = resolveCaller(core, request);
-    const allowed = caller ? item !== null && canReadFromArea(core, caller, item.areaId) : await deviceMayFetch(core, request, request.params.id);
+    const allowed = caller ? item !== null && canReadFromArea(core.areas, caller, item.areaId) : await deviceMayFetch(core, request, request.params.id);
     if (!caller && !allowed) throw brokerError('LOA_ERR_UNAUTHENTICATED');
     if (!item) throw brokerError('LOA_ERR_NOT_FOUND', { en: `content ${request.params.id}`, vi: `nội dung ${request.params.id}` });
     if (!allowed) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
@@ -108,7 +108,7 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
 
   app.get('/streams', { schema: { tags: ['content'], description: 'Named live sources schedules can relay, with the hosts the server allows (null: any)' }, preHandler: read }, async (request) => {
     const caller = callerOf(request);
-    return { allowedHosts: core.streamHosts, sources: core.streamSources.list().filter((s) => canReadFromArea(core, caller, s.areaId)) };
+    return { allowedHosts: core.streamHosts, sources: core.streamSources.list().filter((s) => canReadFromArea(core.areas, caller, s.areaId)) };
   });
 
   app.post('/streams', { schema: { body: StreamSourceBody, tags: ['content'] }, preHandler: write }, async (request, reply) => {

@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { describeAlarm, type Alert, type AlarmChange, type ServerCore } from '@loalang/broker';
-import { alertVisible, callerOf, requirePermission } from '../auth.js';
+import { callerOf, deviceInScope, requirePermission, targetsVisible } from '../auth.js';
 import { eventStreams } from '../sse.js';
 
 /** Device changes are coalesced per device and sent this often: telemetry from 10k speakers would flood a phone. */
@@ -87,7 +87,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
           if (device) send('alarm', { type: c.type, alarm: describeAlarm(c.alarm, device.name) });
         };
         const onAlert = (a: Alert) => {
-          if (alertVisible(core, caller, a.targets)) send('alert', core.alerts.summary(a.id));
+          if (targetsVisible(caller, a.targets, deviceInScope(core.devices, caller))) send('alert', core.alerts.summary(a.id));
         };
         core.changes.on('command', onCommand);
         core.alarms.on('change', onAlarm);
