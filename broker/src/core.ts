@@ -376,6 +376,11 @@ export class ServerCore {
     this.auditDevice(deviceId, 'device-refused-downlink', r);
   }
 
+  /** Throws when the database does not answer (liveness). */
+  pingDatabase(): void {
+    this.db.prepare('SELECT 1').get();
+  }
+
   /** Call after schedules or devices change: recomputes and sends what changed. */
   refreshDevices(deviceIds: Iterable<string>): void {
     this.dispatcher.refresh(deviceIds, 'change');

@@ -4,7 +4,7 @@
  * figures. Values are read from the core when Prometheus scrapes, so nothing is counted twice.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { ALARM_KINDS, type ServerCore } from '@loalang/broker';
+import type { ServerCore } from '@loalang/broker';
 
 /** A counter whose running total lives elsewhere (the broker, SQLite): set at scrape time. */
 function totalFrom(registry: Registry, name: string, help: string, labelNames: string[], read: () => [Record<string, string>, number][]) {
@@ -29,9 +29,9 @@ export function buildMetrics(core: ServerCore): Registry {
     labelNames: ['state'],
     registers: [registry],
     collect() {
-      const rows = core.db.prepare('SELECT online, COUNT(*) AS n FROM devices WHERE disabled = 0 GROUP BY online').all() as { online: number; n: number }[];
-      this.set({ state: 'online' }, rows.find((r) => r.online === 1)?.n ?? 0);
-      this.set({ state: 'offline' }, rows.find((r) => r.online === 0)?.n ?? 0);
+      const { online, offline } = core.devices.countByPresence();
+      this.set({ state: 'online' }, online);
+      this.set({ state: 'offline' }, offline);
     },
   });
   new Gauge({
@@ -40,8 +40,7 @@ export function buildMetrics(core: ServerCore): Registry {
     labelNames: ['kind'],
     registers: [registry],
     collect() {
-      const rows = core.db.prepare('SELECT kind, COUNT(*) AS n FROM alarms WHERE cleared_at IS NULL GROUP BY kind').all() as { kind: string; n: number }[];
-      for (const kind of ALARM_KINDS) this.set({ kind }, rows.find((r) => r.kind === kind)?.n ?? 0);
+      for (const [kind, n] of Object.entries(core.alarms.activeByKind())) this.set({ kind }, n);
     },
   });
   new Gauge({
@@ -78,12 +77,9 @@ export function buildMetrics(core: ServerCore): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      const rows = core.db.prepare("SELECT d.state, COUNT(*) AS n FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id WHERE a.state = 'active' GROUP BY d.state").all() as { state: string; n: number }[];
-      for (const r of rows) this.set({ state: r.state }, r.n);
+      for (const [state, n] of Object.entries(core.alerts.repo.activeDeliveryCounts())) this.set({ state }, n);
     },
   });
-  totalFrom(registry, 'loalang_alerts_total', 'Alerts issued, by current state', ['state'], () =>
-    (core.db.prepare('SELECT state, COUNT(*) AS n FROM alerts GROUP BY state').all() as { state: string; n: number }[]).map((r) => [{ state: r.state }, r.n]),
-  );
+  totalFrom(registry, 'loalang_alerts_total', 'Alerts issued, by current state', ['state'], () => Object.entries(core.alerts.repo.countsByState()).map(([state, n]) => [{ state }, n]));
   return registry;
 }

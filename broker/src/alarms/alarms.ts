@@ -95,6 +95,15 @@ export class AlarmRepo extends EventEmitter<{ change: [AlarmChange] }> {
     return toAlarm(row);
   }
 
+  /** Active alarms by kind, every kind listed (metrics). */
+  activeByKind(): Record<AlarmKind, number> {
+    const counts = Object.fromEntries(ALARM_KINDS.map((k) => [k, 0])) as Record<AlarmKind, number>;
+    for (const r of this.db.prepare('SELECT kind, COUNT(*) AS n FROM alarms WHERE cleared_at IS NULL GROUP BY kind').all() as { kind: AlarmKind; n: number }[]) {
+      if (r.kind in counts) counts[r.kind] = r.n;
+    }
+    return counts;
+  }
+
   query(q: AlarmQuery): Alarm[] {
     const { where, params } = timeAndDeviceFilters('raised_at', q);
     if (q.active !== undefined) where.push(q.active ? 'cleared_at IS NULL' : 'cleared_at IS NOT NULL');

@@ -189,6 +189,18 @@ export class AlertRepo {
     return row ? toDelivery(row) : null;
   }
 
+  /** Deliveries of the alerts still active, by state (metrics). */
+  activeDeliveryCounts(): Record<string, number> {
+    const rows = this.db.prepare("SELECT d.state, COUNT(*) AS n FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id WHERE a.state = 'active' GROUP BY d.state").all() as { state: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  /** Alerts by their current state (metrics). */
+  countsByState(): Record<string, number> {
+    const rows = this.db.prepare('SELECT state, COUNT(*) AS n FROM alerts GROUP BY state').all() as { state: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
   /** Runs `fn` in one transaction (many delivery updates commit once). */
   batch(fn: () => void): void {
     this.db.transaction(fn)();

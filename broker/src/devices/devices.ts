@@ -92,6 +92,12 @@ export class DeviceRepo implements DeviceDirectory {
     return new Map(rows.filter((r) => areaIds.has(r.area_id)).map((r) => [r.id, Date.parse(r.created_at)]));
   }
 
+  /** Enabled devices by presence (metrics). */
+  countByPresence(): { online: number; offline: number } {
+    const rows = this.db.prepare('SELECT online, COUNT(*) AS n FROM devices WHERE disabled = 0 GROUP BY online').all() as { online: number; n: number }[];
+    return { online: rows.find((r) => r.online === 1)?.n ?? 0, offline: rows.find((r) => r.online === 0)?.n ?? 0 };
+  }
+
   list(filter: { areaIds?: Set<string> } = {}): Device[] {
     const rows = this.db.prepare('SELECT * FROM devices ORDER BY name').all() as Row[];
     return rows.filter((r) => !filter.areaIds || filter.areaIds.has(r.area_id)).map(toDevice);

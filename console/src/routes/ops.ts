@@ -5,7 +5,7 @@ import { buildMetrics } from '../metrics.js';
 
 export const opsRoutes: FastifyPluginAsync<{ core: ServerCore }> = async (app, { core }) => {
   app.get('/healthz', { schema: { hide: true } }, async () => {
-    core.db.prepare('SELECT 1').get();
+    core.pingDatabase();
     return { status: 'ok', mqttPort: core.mqttPort };
   });
 
