@@ -25,7 +25,7 @@ import { DeviceEventRepo } from './devices/events.js';
 import { MqttServer } from './mqtt/index.js';
 import type { TlsMaterial } from './mqtt/server.js';
 import { MediaPipeline, type LoudnessTarget, type SpeechEngine } from './media/index.js';
-import type { UplinkMessage } from './mqtt/contracts.js';
+import { UplinkRouter } from './mqtt/uplink-router.js';
 import { AlarmRepo } from './alarms/alarms.js';
 import { DEFAULT_TELEMETRY_RETENTION, TelemetryHistory, type TelemetryRetention } from './devices/telemetry-history.js';
 import { AlarmRules, DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from './alarms/rules.js';
@@ -276,7 +276,8 @@ export class ServerCore {
       this.dispatcher.resend(deviceId, 'online');
       this.alerts.onListening(deviceId);
     });
-    this.mqtt.on('uplink', (msg: UplinkMessage) => this.onUplink(msg));
+    const uplinks = this.routeUplinks();
+    this.mqtt.on('uplink', (msg) => uplinks.dispatch(msg));
     const { port } = await this.mqtt.start();
     this.mqttPort = port;
     this.dispatcher.start();
@@ -301,32 +302,32 @@ export class ServerCore {
     this.firstPrune.unref();
   }
 
-  private onUplink(msg: UplinkMessage): void {
-    try {
-      if (msg.kind === 'telemetry') {
-        this.devices.recordTelemetry(msg.deviceId, msg.message);
-        this.telemetry.record(msg.deviceId, msg.message, this.clock.now());
-        this.alarmRules.onTelemetry(msg.deviceId, msg.message);
-        this.changes.emit('device', msg.deviceId);
-      }
-      if (msg.kind === 'cmd/result' && this.commands.complete(msg.deviceId, msg.message)) this.changes.emit('command', msg.deviceId, msg.message.commandId);
-      if (msg.kind === 'alert/status') this.alerts.onStatus(msg.deviceId, msg.message);
-      if (msg.kind === 'refused') this.onRefusal(msg.deviceId, msg.message);
-      if (msg.kind === 'event' && this.events.insert(msg.deviceId, msg.message)) {
-        const e = msg.message;
-        this.logger[e.active ? 'warn' : 'info']({ deviceId: msg.deviceId, kind: e.kind, code: e.code, detail: e.detail }, e.active ? 'device raised a condition' : 'device cleared a condition');
-        this.alarmRules.onEvent(msg.deviceId, e);
-      }
-      if (msg.kind === 'reported') {
-        this.devices.recordReported(msg.deviceId, msg.message.version, msg.message.agentVersion);
-        this.changes.emit('device', msg.deviceId);
-        const { state, cut } = this.desired.refresh(msg.deviceId);
-        if (msg.message.version < state.version) this.dispatcher.resend(msg.deviceId, 'reported-behind');
-        else if (cut.length === 0) this.alarmRules.onProgramme(msg.deviceId, null, this.clock.now());
-      }
-    } catch (err) {
-      this.logger.error({ err, deviceId: msg.deviceId, kind: msg.kind }, 'uplink handling failed');
-    }
+  /** Each feature's handler per uplink kind; the MQTT layer answers time probes itself. */
+  private routeUplinks(): UplinkRouter {
+    return new UplinkRouter(this.logger)
+      .on('telemetry', (deviceId, t) => {
+        this.devices.recordTelemetry(deviceId, t);
+        this.telemetry.record(deviceId, t, this.clock.now());
+        this.alarmRules.onTelemetry(deviceId, t);
+        this.changes.emit('device', deviceId);
+      })
+      .on('cmd/result', (deviceId, result) => {
+        if (this.commands.complete(deviceId, result)) this.changes.emit('command', deviceId, result.commandId);
+      })
+      .on('alert/status', (deviceId, status) => this.alerts.onStatus(deviceId, status))
+      .on('refused', (deviceId, refusal) => this.onRefusal(deviceId, refusal))
+      .on('event', (deviceId, e) => {
+        if (!this.events.insert(deviceId, e)) return;
+        this.logger[e.active ? 'warn' : 'info']({ deviceId, kind: e.kind, code: e.code, detail: e.detail }, e.active ? 'device raised a condition' : 'device cleared a condition');
+        this.alarmRules.onEvent(deviceId, e);
+      })
+      .on('reported', (deviceId, reported) => {
+        this.devices.recordReported(deviceId, reported.version, reported.agentVersion);
+        this.changes.emit('device', deviceId);
+        const { state, cut } = this.desired.refresh(deviceId);
+        if (reported.version < state.version) this.dispatcher.resend(deviceId, 'reported-behind');
+        else if (cut.length === 0) this.alarmRules.onProgramme(deviceId, null, this.clock.now());
+      });
   }
 
   /**

@@ -2,7 +2,7 @@
  * Seams between the MQTT layer and the rest of the server. The MQTT layer knows
  * devices only through these interfaces; the store implements them.
  */
-import type { MessageKind, MessageOf, PlayReport } from '@loalang/protocol';
+import type { MessageKind, MessageOf, PlayReport, UplinkKind } from '@loalang/protocol';
 
 export interface DeviceIdentity {
   deviceId: string;
@@ -18,16 +18,14 @@ export interface DeviceDirectory {
   verify(username: string, password: Buffer): Promise<DeviceIdentity | null>;
 }
 
-/** Uplink messages after validation, tagged with the authenticated device. */
-export type UplinkMessage =
-  | { kind: 'status'; deviceId: string; message: MessageOf<'status'> }
-  | { kind: 'reported'; deviceId: string; message: MessageOf<'reported'> }
-  | { kind: 'telemetry'; deviceId: string; message: MessageOf<'telemetry'> }
-  | { kind: 'cmd/result'; deviceId: string; message: MessageOf<'cmd/result'> }
-  | { kind: 'event'; deviceId: string; message: MessageOf<'event'> }
-  | { kind: 'alert/status'; deviceId: string; message: MessageOf<'alert/status'> }
-  | { kind: 'refused'; deviceId: string; message: MessageOf<'refused'> }
-  | { kind: 'time'; deviceId: string; message: MessageOf<'time'>; receivedAt: number };
+/** Uplinks other than play reports (which have their own acknowledged path). */
+export type RoutedUplinkKind = Exclude<UplinkKind, 'report'>;
+
+/**
+ * Uplink messages after validation, tagged with the authenticated device and the instant they
+ * arrived; one variant per kind of the protocol's uplink list, typed by its message map.
+ */
+export type UplinkMessage = { [K in RoutedUplinkKind]: { kind: K; deviceId: string; message: MessageOf<K>; receivedAt: number } }[RoutedUplinkKind];
 
 export interface PresenceChange {
   deviceId: string;

@@ -43,8 +43,8 @@ export class UplinkIntake {
       this.deps.onReport(deviceId, parsed.value as PlayReport);
       return;
     }
-    // A time probe carries the instant it arrived: its reply is only as good as that figure.
-    this.deps.onUplink({ kind, deviceId, message: parsed.value, ...(kind === 'time' ? { receivedAt: this.deps.now() } : {}) } as UplinkMessage);
+    // Every uplink carries the instant it arrived: a time probe's reply is only as good as that figure.
+    this.deps.onUplink({ kind, deviceId, message: parsed.value, receivedAt: this.deps.now() } as UplinkMessage);
   }
 
   private reject(deviceId: string, kind: string, reason: string): void {
