@@ -304,6 +304,21 @@ export const AlertDeliveryState = Type.Union([
 ]);
 export type AlertDeliveryState = Static<typeof AlertDeliveryState>;
 
+/**
+ * What the play report of an alert's repetition means for its delivery, the one reading of it
+ * for agent and server alike: a repetition played to the end makes it `started`, the last one
+ * `finished` (`played` counts them); one stopped because the alert was cancelled or expired
+ * says so; any other stop is `interrupted`, and a play that failed or was skipped `failed`.
+ */
+export function deliveryAfterReport(r: { playId: string; status: PlayStatus; reason?: string }, repeat: number): { state: AlertDeliveryState; played?: number } {
+  if (r.status === 'completed') {
+    const played = alertRepetitionOf(r.playId);
+    return { state: played >= repeat ? 'finished' : 'started', played };
+  }
+  if (r.status === 'interrupted') return { state: r.reason === 'cancelled' ? 'cancelled' : r.reason === 'expired' ? 'expired' : 'interrupted' };
+  return { state: 'failed' };
+}
+
 /** Device → server on `dev/<id>/alert/status` (QoS 1): where this device is with one alert. */
 export const AlertStatus = Type.Object({
   v: V,

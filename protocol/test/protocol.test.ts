@@ -14,6 +14,7 @@ import {
   parseEnvelope,
   publicKeyOf,
   signatureValid,
+  deliveryAfterReport,
   type PlayReport,
 } from '@loalang/protocol';
 
@@ -138,5 +139,20 @@ describe('signed envelopes (decision 0016)', () => {
       expect(signatureValid({ ...env.value, ...change }, key.publicKey)).toBe(false);
     }
     expect(signatureValid(env.value, newSigningKey().publicKey)).toBe(false);
+  });
+});
+
+describe('deliveryAfterReport: one reading of an alert repetition\'s report, for agent and server', () => {
+  const r = (playId: string, status: PlayReport['status'], reason?: string) => ({ playId, status, ...(reason ? { reason } : {}) });
+  it.each([
+    [r('a-r1', 'completed'), 3, { state: 'started', played: 1 }],
+    [r('a-r3', 'completed'), 3, { state: 'finished', played: 3 }],
+    [r('a-r1', 'interrupted', 'cancelled'), 3, { state: 'cancelled' }],
+    [r('a-r1', 'interrupted', 'expired'), 3, { state: 'expired' }],
+    [r('a-r1', 'interrupted', 'preempted-by:alert:b'), 3, { state: 'interrupted' }],
+    [r('a-r1', 'failed', 'content-missing'), 3, { state: 'failed' }],
+    [r('a-r2', 'skipped', 'late'), 3, { state: 'failed' }],
+  ] as const)('%o of %i repetitions → %o', (report, repeat, expected) => {
+    expect(deliveryAfterReport(report, repeat)).toEqual(expected);
   });
 });

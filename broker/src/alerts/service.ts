@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { readFileSync, statSync } from 'node:fs';
-import { ALERT_INLINE_MAX_BYTES, alertRepetitionOf, newId, type AlertMessage, type AlertPlay, type AlertStatus, type Clock, type ClockTimer, type Logger, type MessageKind, type MessageOf, type PlayReport } from '@loalang/protocol';
+import { ALERT_INLINE_MAX_BYTES, deliveryAfterReport, newId, type AlertMessage, type AlertPlay, type AlertStatus, type Clock, type ClockTimer, type Logger, type MessageKind, type MessageOf, type PlayReport } from '@loalang/protocol';
 import { brokerError } from '../errors.js';
 import { iso } from '../time.js';
 import type { DeviceRepo } from '../devices/devices.js';
@@ -300,13 +300,10 @@ export class AlertService extends EventEmitter<AlertEvents> {
   onReport(deviceId: string, r: PlayReport): void {
     const alert = this.d.repo.get(r.scheduleId);
     if (!alert) return;
-    const repetition = alertRepetitionOf(r.playId);
     const at = r.endedAt ?? iso(this.d.clock.now());
-    const state: DeliveryState | null =
-      r.status === 'completed' ? (repetition >= alert.repeat ? 'finished' : 'started') : r.status === 'failed' ? 'failed' : r.reason === 'cancelled' ? 'cancelled' : r.reason === 'expired' ? 'expired' : r.status === 'interrupted' ? 'interrupted' : null;
-    if (!state) return;
+    const { state, played } = deliveryAfterReport(r, alert.repeat);
     const after = this.d.repo.advance(alert.id, deviceId, state, at, {
-      ...(r.status === 'completed' ? { played: repetition } : {}),
+      ...(played !== undefined ? { played } : {}),
       ...(r.startedAt ? { startedAt: r.startedAt } : {}),
       ...(r.reason ? { reason: r.reason } : {}),
     });
