@@ -179,19 +179,20 @@ export class ServerCore {
     const clock = options.clock ?? systemClock;
     const logger = options.logger ?? silentLogger;
     const db = openDatabase(join(options.dataDir, 'loalang.db'));
-    const areas = new AreaRepo(db);
-    const devices = new DeviceRepo(db, areas);
+    const now = () => clock.now();
+    const areas = new AreaRepo(db, now);
+    const devices = new DeviceRepo(db, areas, now);
     const repos = {
       areas,
-      users: new UserRepo(db),
-      sessions: new SessionRepo(db, () => clock.now()),
+      users: new UserRepo(db, now),
+      sessions: new SessionRepo(db, now),
       devices,
-      content: new ContentRepo(db),
-      schedules: new ScheduleRepo(db),
-      reports: new ReportRepo(db, () => clock.now()),
+      content: new ContentRepo(db, now),
+      schedules: new ScheduleRepo(db, now),
+      reports: new ReportRepo(db, now),
       issuedPlays: new IssuedPlays(db),
-      commands: new CommandRepo(db, () => clock.now()),
-      events: new DeviceEventRepo(db, () => clock.now()),
+      commands: new CommandRepo(db, now),
+      events: new DeviceEventRepo(db, now),
       alarms: new AlarmRepo(db),
     };
     const alarmRules = new AlarmRules({ alarms: repos.alarms, devices, clock, logger }, { ...DEFAULT_ALARM_THRESHOLDS, ...options.alarmThresholds });
@@ -208,10 +209,10 @@ export class ServerCore {
     });
     // Reports arrive through the broker, which exists before the core that judges them.
     let core: ServerCore | null = null;
-    const signingKeys = new SigningKeys(db, () => clock.now());
+    const signingKeys = new SigningKeys(db, now);
     const active = signingKeys.active();
     if (active.created) logger.info({ kid: active.key.kid }, 'downlink signing key created');
-    const signer = new DownlinkSigner(signingKeys, new DownlinkSequence(db, () => clock.now()), () => clock.now());
+    const signer = new DownlinkSigner(signingKeys, new DownlinkSequence(db, now), now);
     const mqtt = await MqttServer.create({
       signer,
       host: options.mqttHost ?? '0.0.0.0',

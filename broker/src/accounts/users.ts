@@ -45,7 +45,11 @@ function checkPassword(password: string): void {
 let dummyHash: Promise<string> | undefined;
 
 export class UserRepo {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** The clock's time (ms): injected, so tests can run on a manual clock. */
+    private readonly now: () => number = Date.now,
+  ) {}
 
   count(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n;
@@ -72,7 +76,7 @@ export class UserRepo {
     if (exists) {
       throw brokerError('LOA_ERR_CONFLICT', { en: `username ${input.username} is taken`, vi: `tên đăng nhập ${input.username} đã tồn tại` });
     }
-    const user: User = { id: newId(), username: input.username, role: input.role, areaId: input.areaId, disabled: false, createdAt: iso(Date.now()) };
+    const user: User = { id: newId(), username: input.username, role: input.role, areaId: input.areaId, disabled: false, createdAt: iso(this.now()) };
     const passwordHash = await hashSecret(input.password);
     this.db
       .prepare('INSERT INTO users (id, username, password_hash, role, area_id, disabled, created_at) VALUES (?, ?, ?, ?, ?, 0, ?)')

@@ -64,7 +64,11 @@ export function isValidTimezone(tz: string): boolean {
 }
 
 export class AreaRepo {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** The clock's time (ms): injected, so tests can run on a manual clock. */
+    private readonly now: () => number = Date.now,
+  ) {}
 
   get(id: string): Area | null {
     const row = this.db.prepare('SELECT * FROM areas WHERE id = ?').get(id) as Row | undefined;
@@ -110,7 +114,7 @@ export class AreaRepo {
       quietHours: input.quietHours ?? null,
       scheduleApproval: input.scheduleApproval ?? null,
       geocodes: input.geocodes ?? [],
-      createdAt: iso(Date.now()),
+      createdAt: iso(this.now()),
     };
     this.db
       .prepare('INSERT INTO areas (id, name, parent_id, timezone, quiet_hours_json, schedule_approval, geocodes_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')

@@ -60,7 +60,11 @@ const toItem = (r: Row): ContentItem => ({
 });
 
 export class ContentRepo {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** The clock's time (ms): injected, so tests can run on a manual clock. */
+    private readonly now: () => number = Date.now,
+  ) {}
 
   get(id: string): ContentItem | null {
     const row = this.db.prepare('SELECT * FROM content WHERE id = ?').get(id) as Row | undefined;
@@ -85,7 +89,7 @@ export class ContentRepo {
   }
 
   insert(item: Omit<ContentItem, 'createdAt' | 'kind'> & { kind?: ContentKind; speechKey?: string | null }): ContentItem {
-    const createdAt = iso(Date.now());
+    const createdAt = iso(this.now());
     const { speechKey = null, kind = 'upload', ...rest } = item;
     this.db
       .prepare(

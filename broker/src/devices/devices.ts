@@ -67,6 +67,8 @@ export class DeviceRepo implements DeviceDirectory {
   constructor(
     private readonly db: Db,
     private readonly areas: AreaRepo,
+    /** The clock's time (ms): injected, so tests can run on a manual clock. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   get(id: string): Device | null {
@@ -157,7 +159,7 @@ export class DeviceRepo implements DeviceDirectory {
     this.areas.require(input.areaId);
     const secret = randomSecret(24);
     const id = newId();
-    const now = iso(Date.now());
+    const now = iso(this.now());
     this.db
       .prepare('INSERT INTO devices (id, name, area_id, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)')
       .run(id, input.name, input.areaId, await hashSecret(secret), now);
@@ -223,7 +225,7 @@ export class DeviceRepo implements DeviceDirectory {
   recordTelemetry(id: string, telemetry: Telemetry): void {
     this.db
       .prepare('UPDATE devices SET latest_telemetry = ?, agent_version = ?, last_seen_at = ? WHERE id = ?')
-      .run(JSON.stringify(telemetry), telemetry.agentVersion, iso(Date.now()), id);
+      .run(JSON.stringify(telemetry), telemetry.agentVersion, iso(this.now()), id);
   }
 
   recordReported(id: string, version: number, agentVersion: string | undefined): void {

@@ -61,7 +61,7 @@ function offsetMinutes(timeZone: string, at: number): number {
 function zoneOption(timeZone: string): { timezone: string } | { utcOffset: number } {
   let option = zoneOptions.get(timeZone);
   if (!option) {
-    const now = Date.now();
+    const now = Date.now(); // the real year: whether this zone shifts for daylight saving, not a schedule's time
     const offsets = new Set([0, 91, 182, 273, 365].map((days) => offsetMinutes(timeZone, now + days * 86_400_000)));
     option = offsets.size === 1 ? { utcOffset: [...offsets][0]! } : { timezone: timeZone };
     zoneOptions.set(timeZone, option);

@@ -56,7 +56,11 @@ type Row = {
 export type NewSchedule = Omit<Schedule, 'id' | 'status' | 'approvedAt' | 'createdAt' | 'updatedAt'>;
 
 export class ScheduleRepo {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** The clock's time (ms): injected, so tests can run on a manual clock. */
+    private readonly now: () => number = Date.now,
+  ) {}
 
   private toSchedule(r: Row): Schedule {
     const targets = this.db.prepare('SELECT kind, target_id FROM schedule_targets WHERE schedule_id = ?').all(r.id) as {
@@ -103,7 +107,7 @@ export class ScheduleRepo {
 
   create(input: NewSchedule): Schedule {
     const id = newId();
-    const now = iso(Date.now());
+    const now = iso(this.now());
     const status: ScheduleStatus = input.approvedBy ? 'approved' : 'pending';
     this.db.transaction(() => {
       this.db
@@ -130,7 +134,7 @@ export class ScheduleRepo {
     const next = { ...current, ...patch, start: patch.start ?? current.start };
     const approvedBy = patch.approvedBy === undefined ? current.approvedBy : patch.approvedBy;
     const status: ScheduleStatus = approvedBy ? 'approved' : 'pending';
-    const now = iso(Date.now());
+    const now = iso(this.now());
     this.db.transaction(() => {
       this.db
         .prepare(
@@ -144,7 +148,7 @@ export class ScheduleRepo {
 
   approve(id: string, userId: string): Schedule {
     this.require(id);
-    const now = iso(Date.now());
+    const now = iso(this.now());
     this.db.prepare(`UPDATE schedules SET status = 'approved', approved_by = ?, approved_at = ?, updated_at = ? WHERE id = ?`).run(userId, now, now, id);
     return this.require(id);
   }
