@@ -3,7 +3,6 @@
  * `loalang` command line. Each command's module is imported only when that command runs,
  * so `loalang --help` answers without loading the server, SQLite or ffmpeg code.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFileSync } from 'node:fs';
 
 const HELP = `loalang — loa truyền thanh thông minh / smart commune loudspeakers
@@ -28,18 +27,6 @@ Environment:
   LOALANG_TOKEN, LOALANG_USERNAME, LOALANG_PASSWORD   credentials for 'device add'
   (all server settings — stream hosts, loudness, TTS service, alarms, retention — are in the README)
 `;
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-export function parse(args: string[], options: Options) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    const e = err as Error & { code?: string };
-    if (!e.code?.startsWith('ERR_PARSE_ARGS')) throw err;
-    throw Object.assign(new Error(`${e.message} (see loalang --help)`), { messageVi: 'tùy chọn không hợp lệ (xem loalang --help)', code: 'LOA_ERR_USAGE' });
-  }
-}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { runAgent } from '@loalang/edge-agent';
-import { parse } from '../main.js';
+import { parse } from './util.js';
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parse(args, { config: { type: 'string' } });

@@ -1,8 +1,7 @@
 /** `loalang amp`: a technician talks to the amplifier board on a serial port, or simulates one. */
+import { intOption, parse, waitForSignal } from './util.js';
 import { createInterface } from 'node:readline';
 import { BoardDriver, BoardSimulator, NodeSerialLink, openAmplifier, type AmpStatus } from '@loalang/firmware-bridge';
-import { parse } from '../main.js';
-import { intOption, waitForSignal } from './util.js';
 
 const FAULT_VI: Record<string, string> = {
   'over-temperature': 'quá nhiệt',

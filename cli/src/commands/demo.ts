@@ -4,12 +4,11 @@
  * plays within the first minute. Each device has a simulated amplifier board and writes
  * what it plays as WAV files under the data folder.
  */
+import { intOption, parse, waitForSignal } from './util.js';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { serverSettingsFromEnv, startServer, type RunningServer } from '@loalang/console';
-import { parse } from '../main.js';
-import { intOption, waitForSignal } from './util.js';
 import { makeDemoAudio } from './demo-audio.js';
 import { startDemoAgents, type DemoAgent } from './demo-agents.js';
 import { assertPortFree, takeDemoLock, type DemoLock } from './demo-lock.js';

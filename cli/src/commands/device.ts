@@ -1,5 +1,5 @@
 /** `loalang device add`: provisions a device through the REST API and prints its agent config. */
-import { parse } from '../main.js';
+import { parse } from './util.js';
 
 async function token(server: string): Promise<string> {
   const fromEnv = process.env['LOALANG_TOKEN'];

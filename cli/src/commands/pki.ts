@@ -1,7 +1,7 @@
 /** `loalang pki init`: a private CA and a server certificate for deployments without a public one. */
 import { resolve } from 'node:path';
 import { makePki, writePki } from '@loalang/console';
-import { parse } from '../main.js';
+import { parse } from './util.js';
 
 export async function run(args: string[]): Promise<number> {
   const [sub, ...rest] = args;

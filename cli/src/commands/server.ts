@@ -1,7 +1,6 @@
+import { intOption, parse, waitForSignal } from './util.js';
 import { resolve } from 'node:path';
 import { startServer, tlsFromEnv } from '@loalang/console';
-import { parse } from '../main.js';
-import { intOption, waitForSignal } from './util.js';
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parse(args, {

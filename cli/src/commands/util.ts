@@ -1,4 +1,20 @@
 /** Small helpers shared by the commands. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Parses a command's options strictly; a usage error says so in both languages. */
+export function parse(args: string[], options: Options) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (!e.code?.startsWith('ERR_PARSE_ARGS')) throw err;
+    throw Object.assign(new Error(`${e.message} (see loalang --help)`), { messageVi: 'tùy chọn không hợp lệ (xem loalang --help)', code: 'LOA_ERR_USAGE' });
+  }
+}
+
+
 export function intOption(value: unknown, name: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) {
