@@ -4,7 +4,7 @@
  * It starts playing from its stored state before the server is even reachable.
  */
 import { join } from 'node:path';
-import { silentLogger, systemClock, type Clock, type DesiredState, type Logger, type PlayReport, type ServerKey } from '@loalang/protocol';
+import { silentLogger, systemClock, type Clock, type ClockTimer, type DesiredState, type Logger, type PlayReport, type ServerKey } from '@loalang/protocol';
 import type { AmplifierController } from '@loalang/firmware-bridge';
 import type { AgentConfig } from './config.js';
 import { AgentStore } from './store.js';
@@ -24,6 +24,7 @@ import { AlertHandler } from './alerts.js';
 import { fetchTrusting, readCa } from './tls.js';
 import { DownlinkGuard } from './downlink-guard.js';
 import { RefusalReporter } from './refusals.js';
+import { every, type Repeating } from './every.js';
 
 export interface AgentDeps {
   amplifier: AmplifierController;
@@ -45,8 +46,8 @@ function isNewer(next: DesiredState, current: DesiredState | null): boolean {
 }
 
 export class Agent {
-  private telemetryTimer: NodeJS.Timeout | null = null;
-  private cacheRetry: NodeJS.Timeout | null = null;
+  private telemetryTimer: Repeating | null = null;
+  private cacheRetry: ClockTimer | null = null;
   private readonly startedAt: number;
 
   private constructor(
@@ -71,7 +72,7 @@ export class Agent {
     const ca = config.caFile ? readCa(config.caFile) : undefined;
     const store = AgentStore.open(config.cacheDir);
     // The probes go out through the session made below; only called once it runs.
-    const clockSync: ClockSync = new ClockSync({ now: () => clock.now(), send: (t0): Promise<void> => session.publish('time', { v: 1, t0 }, 0), logger });
+    const clockSync: ClockSync = new ClockSync({ clock, send: (t0): Promise<void> => session.publish('time', { v: 1, t0 }, 0), logger });
     // Plays, alerts and the age of downlinks are all judged in server time.
     const serverClock = serverTimeClock(clock, clockSync);
     const guard: DownlinkGuard = new DownlinkGuard({
@@ -83,7 +84,7 @@ export class Agent {
       serverNow: () => serverClock.now(),
       clockKnown: (): boolean => clockSync.deviceAheadMs() !== undefined,
     });
-    const session: MqttSession = new MqttSession({ url: config.mqttUrl, deviceId: config.deviceId, password: config.password, keepaliveSec: config.keepaliveSec, logger, guard, now: () => clock.now(), ...(ca ? { ca } : {}) });
+    const session: MqttSession = new MqttSession({ url: config.mqttUrl, deviceId: config.deviceId, password: config.password, keepaliveSec: config.keepaliveSec, logger, guard, clock, ...(ca ? { ca } : {}) });
     const download = deps.fetch ?? (ca ? fetchTrusting(ca) : undefined);
     const cache = new ContentCache({
       dir: join(config.cacheDir, 'content'),
@@ -94,7 +95,7 @@ export class Agent {
       now: () => clock.now(),
       ...(download ? { fetch: download } : {}),
     });
-    const outbox = new Outbox(store, session, logger);
+    const outbox = new Outbox(store, session, logger, clock);
     const sink = deps.sink ?? new FfmpegSink(ffmpeg, parseSinkSpec(config.audioSink));
     let alerts: AlertHandler | null = null;
     const player = new Player({ amplifier: deps.amplifier, sink, clock: serverClock, logger, tailMs: config.tailMs, onStart: (p, at) => alerts?.onStarted(p, at) });
@@ -141,7 +142,7 @@ export class Agent {
         player: this.player,
         ffmpeg: this.deps.ffmpeg,
         logger,
-        now: () => this.deps.clock.now(),
+        clock: this.deps.clock,
         setVolume: (v) => this.store.saveVolume(v),
         volume: () => this.store.volume(this.config.volume),
         sync: () => this.publishReported(),
@@ -163,7 +164,7 @@ export class Agent {
     });
     this.clockSync.start();
     this.session.start();
-    this.telemetryTimer = setInterval(() => void this.sendTelemetry(), this.config.telemetryIntervalSec * 1000);
+    this.telemetryTimer = every(this.deps.clock, this.config.telemetryIntervalSec * 1000, () => void this.sendTelemetry());
   }
 
   private onDesired(state: DesiredState): void {
@@ -198,12 +199,12 @@ export class Agent {
 
   /** Downloads what the state needs; retries failures after 2 s, doubling to 5 min. */
   private syncCache(state: DesiredState, attempt = 0): void {
-    if (this.cacheRetry) clearTimeout(this.cacheRetry);
+    if (this.cacheRetry) this.deps.clock.clearTimeout(this.cacheRetry);
     this.cacheRetry = null;
     void this.cache.ensureAll(state.plays).then(({ failed }) => {
       this.publishReported();
       if (failed.length > 0 && this.store.desiredState()?.version === state.version) {
-        this.cacheRetry = setTimeout(() => this.syncCache(state, attempt + 1), Math.min(300_000, 2000 * 2 ** attempt));
+        this.cacheRetry = this.deps.clock.setTimeout(() => this.syncCache(state, attempt + 1), Math.min(300_000, 2000 * 2 ** attempt));
       }
     });
   }
@@ -243,8 +244,8 @@ export class Agent {
   async stop(): Promise<void> {
     this.clockSync.stop();
     this.alerts.stop();
-    if (this.telemetryTimer) clearInterval(this.telemetryTimer);
-    if (this.cacheRetry) clearTimeout(this.cacheRetry);
+    this.telemetryTimer?.stop();
+    if (this.cacheRetry) this.deps.clock.clearTimeout(this.cacheRetry);
     this.telemetryTimer = this.cacheRetry = null;
     this.outbox.stop();
     await this.timeline.stop();

@@ -7,6 +7,7 @@
  * of recent probes with the smallest round trip.
  */
 import type { Clock, Logger, TimeReply } from '@loalang/protocol';
+import { every, type Repeating } from './every.js';
 
 export interface ClockProbe {
   /** Server clock minus this clock (ms). */
@@ -25,7 +26,8 @@ export function estimateOffset(probes: ClockProbe[]): { offsetMs: number; rttMs:
 }
 
 export interface ClockSyncOptions {
-  now: () => number;
+  /** This box's clock: probes are stamped with it, and bursts and the gaps in them wait on it. */
+  clock: Clock;
   send: (t0: number) => Promise<void>;
   logger: Logger;
   /** Probes per burst and the gap between them. */
@@ -42,17 +44,17 @@ export class ClockSync {
   /** Probes sent and not yet answered (t0 → how many): each takes exactly one reply. */
   private readonly pending = new Map<number, number>();
   private aheadMs: number | undefined;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Repeating | null = null;
   private bursting = false;
 
   constructor(private readonly o: ClockSyncOptions) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.burst(), this.o.everyMs ?? 300_000);
+    this.timer = every(this.o.clock, this.o.everyMs ?? 300_000, () => void this.burst());
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.stop();
     this.timer = null;
   }
 
@@ -61,11 +63,11 @@ export class ClockSync {
     this.bursting = true;
     try {
       for (let i = 0; i < (this.o.burst ?? 8); i++) {
-        const t0 = this.o.now();
+        const t0 = this.o.clock.now();
         this.pending.set(t0, (this.pending.get(t0) ?? 0) + 1);
         if (this.pending.size > 64) this.pending.delete(this.pending.keys().next().value!);
         await this.o.send(t0).catch(() => undefined);
-        await new Promise((r) => setTimeout(r, this.o.gapMs ?? 250));
+        await new Promise<void>((r) => this.o.clock.setTimeout(r, this.o.gapMs ?? 250));
       }
     } finally {
       this.bursting = false;
@@ -76,7 +78,7 @@ export class ClockSync {
    * `t3`: when the reply arrived, taken before anything else (checking its signature) ran, so
    * that work does not count as network delay.
    */
-  onReply(r: TimeReply, t3 = this.o.now()): void {
+  onReply(r: TimeReply, t3 = this.o.clock.now()): void {
     // Not a probe of ours, or one already answered (a replayed reply).
     const waiting = this.pending.get(r.t0);
     if (!waiting) return;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { AmplifierController } from '@loalang/firmware-bridge';
-import type { Command, CommandResult, Logger } from '@loalang/protocol';
+import type { Clock, Command, CommandResult, Logger } from '@loalang/protocol';
 import type { Player } from './player.js';
 
 const run = promisify(execFile);
@@ -15,7 +15,8 @@ export interface CommandDeps {
   player: Player;
   ffmpeg: string;
   logger: Logger;
-  now: () => number;
+  /** The box's clock: results are stamped with it, and the test tone's wait runs on it. */
+  clock: Clock;
   setVolume: (v: number) => void;
   volume: () => number;
   sync: () => void;
@@ -30,8 +31,8 @@ const MAX_LOG_BYTES = 256 * 1024;
 type Outcome = Omit<CommandResult, 'v' | 'commandId' | 'at'>;
 
 export async function handleCommand(cmd: Command, d: CommandDeps): Promise<CommandResult> {
-  const answer = (o: Outcome): CommandResult => ({ v: 1, commandId: cmd.commandId, at: new Date(d.now()).toISOString(), ...o });
-  if (cmd.expiresAt && Date.parse(cmd.expiresAt) < d.now()) return answer({ ok: false, error: { code: 'expired', message: 'command expired before it arrived' } });
+  const answer = (o: Outcome): CommandResult => ({ v: 1, commandId: cmd.commandId, at: new Date(d.clock.now()).toISOString(), ...o });
+  if (cmd.expiresAt && Date.parse(cmd.expiresAt) < d.clock.now()) return answer({ ok: false, error: { code: 'expired', message: 'command expired before it arrived' } });
   try {
     return answer(await execute(cmd, d));
   } catch (err) {
@@ -58,10 +59,10 @@ async function execute(cmd: Command, d: CommandDeps): Promise<Outcome> {
         const file = join(dir, 'tone.wav');
         await run(d.ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', `sine=frequency=1000:duration=${seconds}`, '-ar', '48000', '-ac', '1', file]);
         const ampError = await d.player.warmUp();
-        const play = { playId: `test-${cmd.commandId}`, scheduleId: 'test-tone', contentId: 'test-tone', sha256: '0'.repeat(64), url: '', durationMs: seconds * 1000, startAt: new Date(d.now()).toISOString(), priority: 'normal' as const };
+        const play = { playId: `test-${cmd.commandId}`, scheduleId: 'test-tone', contentId: 'test-tone', sha256: '0'.repeat(64), url: '', durationMs: seconds * 1000, startAt: new Date(d.clock.now()).toISOString(), priority: 'normal' as const };
         const playing = d.player.run(play, file, d.volume(), ampError);
         // The whole chain: while the tone sounds, the board must say it is powered and drawing current.
-        await new Promise((r) => setTimeout(r, Math.min(1000, seconds * 500)));
+        await new Promise<void>((r) => d.clock.setTimeout(r, Math.min(1000, seconds * 500)));
         const board = await d.amplifier.status().catch((err: unknown) => ({ error: (err as Error).message }));
         const report = await playing;
         const boardOk = 'power' in board && board.power && board.faults.length === 0;
@@ -85,7 +86,8 @@ async function execute(cmd: Command, d: CommandDeps): Promise<Outcome> {
       return { ok: true, result: { lines, truncated: lines.length < Math.min(wanted, d.logs().length) } };
     }
     case 'restart':
-      // Answer first; the supervisor (systemd Restart=always) starts us again.
+      // Answer first; the supervisor (systemd Restart=always) starts us again. Real time, not the
+      // clock: a grace for the answer to reach the network, unref'd so it never holds the process.
       setTimeout(d.restart, 500).unref();
       return { ok: true, result: { restarting: true } };
   }

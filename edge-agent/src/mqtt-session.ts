@@ -5,8 +5,8 @@
  * would hammer the server).
  */
 import { EventEmitter } from 'node:events';
-import mqtt, { type MqttClient } from 'mqtt';
-import { areaTopic, deviceTopic, deviceTopicFilter, encodeMessage, MessageSchemas, NAMESPACE, parseDeviceTopic, validate, type Logger, type MessageKind, type MessageOf, type RefusalReason } from '@loalang/protocol';
+import mqtt, { type IClientOptions } from 'mqtt';
+import { areaTopic, deviceTopic, deviceTopicFilter, encodeMessage, MessageSchemas, NAMESPACE, parseDeviceTopic, systemClock, validate, type Clock, type ClockTimer, type Logger, type MessageKind, type MessageOf, type RefusalReason } from '@loalang/protocol';
 import { AGENT_VERSION } from './version.js';
 import type { DownlinkGuard } from './downlink-guard.js';
 
@@ -23,9 +23,36 @@ export interface SessionOptions {
   ca?: string;
   /** Checks each downlink's signature, recipient, age and sequence before anything sees it. */
   guard: DownlinkGuard;
-  /** The box's clock: each downlink's arrival is noted before it is checked. */
-  now: () => number;
+  /**
+   * The box's clock: each downlink's arrival is noted on it before it is checked; the reconnect
+   * backoff and the goodbye's time limit wait on it. Default: the system clock.
+   */
+  clock?: Clock;
+  /** Opens the MQTT connection (a test passes a fake client); default mqtt.js `connect`. */
+  connect?: ConnectMqtt;
+  /** Draws the backoff's jitter, in [0, 1); default Math.random. */
+  random?: () => number;
 }
+
+/** What the session uses of an MQTT client: mqtt.js's MqttClient is one. */
+export interface SessionClient {
+  readonly connected: boolean;
+  on(event: 'connect', listener: () => void): unknown;
+  on(event: 'message', listener: (topic: string, payload: Buffer) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  publish(topic: string, payload: Buffer, opts: { qos: 0 | 1; retain?: boolean }): unknown;
+  publishAsync(topic: string, payload: Buffer, opts: { qos: 0 | 1; retain?: boolean }): Promise<unknown>;
+  subscribe(topics: string | string[], opts: { qos: 0 | 1 }, callback: (err: Error | null) => void): unknown;
+  unsubscribe(topics: string[]): unknown;
+  reconnect(): unknown;
+  end(force: boolean): unknown;
+  endAsync(): Promise<void>;
+}
+
+export type ConnectMqtt = (url: string, options: IClientOptions) => SessionClient;
+
+const mqttConnect: ConnectMqtt = (url, options) => mqtt.connect(url, options);
 
 export interface Refusal {
   kind: string;
@@ -53,16 +80,18 @@ type SessionEvents = {
 };
 
 export class MqttSession extends EventEmitter<SessionEvents> {
-  private client: MqttClient | null = null;
+  private client: SessionClient | null = null;
   private stopped = false;
   private attempt = 0;
-  private retryTimer: NodeJS.Timeout | null = null;
+  private retryTimer: ClockTimer | null = null;
+  private readonly clock: Clock;
   /** Areas whose alert topics this device listens on (its own and every one above). */
   private areaIds: string[] = [];
   private held: { kind: Downlink; to: string; payload: Buffer; receivedAt: number }[] = [];
 
   constructor(private readonly o: SessionOptions) {
     super();
+    this.clock = o.clock ?? systemClock;
   }
 
   get connected(): boolean {
@@ -71,7 +100,7 @@ export class MqttSession extends EventEmitter<SessionEvents> {
 
   start(): void {
     const statusTopic = deviceTopic(this.o.deviceId, 'status');
-    const client = mqtt.connect(this.o.url, {
+    const client = (this.o.connect ?? mqttConnect)(this.o.url, {
       clientId: this.o.deviceId,
       username: this.o.deviceId,
       password: this.o.password,
@@ -86,7 +115,7 @@ export class MqttSession extends EventEmitter<SessionEvents> {
     client.on('connect', () => {
       this.attempt = 0;
       this.o.logger.info({ url: this.o.url }, 'connected to server');
-      const online = encodeMessage('status', { v: 1, state: 'online', at: new Date().toISOString(), agentVersion: AGENT_VERSION });
+      const online = encodeMessage('status', { v: 1, state: 'online', at: new Date(this.clock.now()).toISOString(), agentVersion: AGENT_VERSION });
       client.publish(statusTopic, online, { qos: 1, retain: true });
       client.subscribe(deviceTopicFilter(this.o.deviceId), { qos: 1 }, (err) => {
         if (err) this.o.logger.error({ err: err.message }, 'subscribe failed');
@@ -128,16 +157,16 @@ export class MqttSession extends EventEmitter<SessionEvents> {
     const min = this.o.minBackoffMs ?? 1000;
     const max = this.o.maxBackoffMs ?? 60_000;
     const ceiling = Math.min(max, min * 2 ** Math.min(this.attempt, 16));
-    const delay = Math.round(Math.random() * ceiling);
+    const delay = Math.round((this.o.random ?? Math.random)() * ceiling);
     this.attempt++;
-    this.retryTimer = setTimeout(() => {
+    this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = null;
       if (!this.stopped && this.client && !this.client.connected) this.client.reconnect();
     }, delay);
   }
 
   private onMessage(topic: string, payload: Buffer): void {
-    const receivedAt = this.o.now();
+    const receivedAt = this.clock.now();
     const areaPrefix = `${NAMESPACE}/area/`;
     if (topic.startsWith(areaPrefix)) {
       const [areaId, kind] = topic.slice(areaPrefix.length).split('/');
@@ -185,20 +214,20 @@ export class MqttSession extends EventEmitter<SessionEvents> {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.retryTimer) this.clock.clearTimeout(this.retryTimer);
     this.retryTimer = null;
     const client = this.client;
     if (!client) return;
     if (client.connected) {
       // Say goodbye, but never wait long for a server that may have just vanished.
-      const offline = encodeMessage('status', { v: 1, state: 'offline', at: new Date().toISOString() });
+      const offline = encodeMessage('status', { v: 1, state: 'offline', at: new Date(this.clock.now()).toISOString() });
       const bye = client.publishAsync(deviceTopic(this.o.deviceId, 'status'), offline, { qos: 1, retain: true }).then(() => client.endAsync());
-      let timer: NodeJS.Timeout | undefined;
+      let timer: ClockTimer | undefined;
       const gaveUp = await Promise.race([
         bye.then(() => false, () => true),
-        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), STOP_WAIT_MS))),
+        new Promise<boolean>((r) => (timer = this.clock.setTimeout(() => r(true), STOP_WAIT_MS))),
       ]);
-      clearTimeout(timer);
+      if (timer) this.clock.clearTimeout(timer);
       if (!gaveUp) return;
     }
     // Not connected (server gone, or mid-reconnect): mqtt.js would wait for a close that

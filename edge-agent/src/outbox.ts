@@ -2,17 +2,20 @@
  * Play reports go to SQLite first and are sent until the server's application-level ack
  * (mqtt.js keeps offline messages only in memory; they would die with the process).
  */
-import type { Logger, PlayReport } from '@loalang/protocol';
+import { systemClock, type Clock, type Logger, type PlayReport } from '@loalang/protocol';
 import type { AgentStore } from './store.js';
 import type { MqttSession } from './mqtt-session.js';
+import { every, type Repeating } from './every.js';
 
 export class Outbox {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Repeating | null = null;
 
   constructor(
     private readonly store: AgentStore,
     private readonly session: MqttSession,
     private readonly logger: Logger,
+    /** The resend rhythm waits on it. */
+    private readonly clock: Clock = systemClock,
     private readonly resendMs = 15_000,
   ) {}
 
@@ -21,11 +24,11 @@ export class Outbox {
     this.session.on('report/ack', (ack) => {
       if (this.store.removeReport(ack.reportId)) this.logger.debug({ reportId: ack.reportId }, 'report acknowledged');
     });
-    this.timer = setInterval(() => this.flush(), this.resendMs);
+    this.timer = every(this.clock, this.resendMs, () => this.flush());
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.stop();
     this.timer = null;
   }
 

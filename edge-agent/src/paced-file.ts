@@ -13,6 +13,7 @@ import { stderrTail } from './stderr-tail.js';
 
 /** How far ahead of the wall clock samples are handed to the output. */
 export const LEAD_MS = 100;
+/** Real time (performance.now and Node timers), not the injected clock: samples follow the sound card's clock. */
 const TICK_MS = 10;
 
 export function prepareFile(ffmpeg: string, file: string, output: PcmOutput): PreparedPlay {

@@ -11,6 +11,7 @@ import { stderrTail } from './stderr-tail.js';
 export const BYTES_PER_MS = 96;
 export const PCM_FORMAT = ['-f', 's16le', '-ar', '48000', '-ac', '1'] as const;
 
+/** On real time, not the injected clock: it is how long a real ffmpeg process gets to exit. */
 const STOP_GRACE_MS = 2000;
 
 export interface PcmOutput {

@@ -33,7 +33,12 @@ export async function waitUntil(clock: Clock, at: number, signal?: AbortSignal):
       signal?.addEventListener('abort', done);
     });
   }
+  if (clock.now() >= at || signal?.aborted) return;
+  // A timer at the instant does nothing on a real clock (the loop watches the time), but a
+  // manual clock stops there, so on fake time too the play starts exactly at its instant.
+  const instant = clock.setTimeout(() => undefined, at - clock.now());
   while (clock.now() < at && !signal?.aborted) await new Promise<void>((r) => setImmediate(r));
+  clock.clearTimeout(instant);
 }
 
 interface Slot {

@@ -46,6 +46,7 @@ interface Input {
  * reconnects whenever the stream drops, until the window ends.
  */
 export function prepareRelay(ffmpeg: string, url: string, untilMs: number, output: PcmOutput, timing: RelayTiming = DEFAULT_RELAY_TIMING): PreparedPlay {
+  // Real time (Date.now, Node timers), not the injected clock: the window and its backstops bound real ffmpeg processes fed by a live stream.
   const connect = (): Input => {
     let bytes = 0;
     const windowLeft = Math.max(100, untilMs - Date.now());

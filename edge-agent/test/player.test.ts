@@ -1,6 +1,8 @@
 /**
  * The player owns the amplifier: a technician's amp-test never races a play's tail or cuts a
  * play (issue 14: amp-test right after a test tone was switched off by the pending tail).
+ * Everything waits on one manual clock (the board's round trips, the plays, the tail), so each
+ * test places the tail exactly and runs in milliseconds.
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock, silentLogger, type DesiredPlay } from '@loalang/protocol';
@@ -8,11 +10,16 @@ import type { AudioSink, PlayHandle, PreparedPlay } from '../src/audio-sink.js';
 import { Player } from '../src/player.js';
 import { FakeAmplifier } from './peers.js';
 
-/** A board on a serial line: requests are answered in order, each after a round trip (5 ms). */
+const ROUND_TRIP_MS = 5;
+
+/** A board on a serial line: requests are answered in order, each after a round trip; `calls` notes each as it is answered. */
 class SerialAmplifier extends FakeAmplifier {
   private line: Promise<unknown> = Promise.resolve();
+  constructor(private readonly clock: ManualClock) {
+    super();
+  }
   private send<T>(op: () => Promise<T>): Promise<T> {
-    const answer = this.line.then(() => new Promise((r) => setTimeout(r, 5))).then(op);
+    const answer = this.line.then(() => new Promise<void>((r) => this.clock.setTimeout(r, ROUND_TRIP_MS))).then(op);
     this.line = answer.catch(() => undefined);
     return answer;
   }
@@ -27,10 +34,10 @@ class SerialAmplifier extends FakeAmplifier {
   }
 }
 
-/** Plays for `ms` of real time. */
-const sink = (ms: number): AudioSink => ({
+/** Plays for `ms` on the clock. */
+const sink = (clock: ManualClock, ms: number): AudioSink => ({
   prepare: (): PreparedPlay => ({
-    start: (): PlayHandle => ({ done: new Promise((r) => setTimeout(() => r({ playedMs: ms, stopped: false }), ms)), stop: () => undefined }),
+    start: (): PlayHandle => ({ done: new Promise((r) => clock.setTimeout(() => r({ playedMs: ms, stopped: false }), ms)), stop: () => undefined }),
     cancel: () => undefined,
   }),
 });
@@ -40,40 +47,52 @@ const play = (clock: ManualClock, ms: number): DesiredPlay => ({
   playId: `p-${Math.random()}`, scheduleId: 's', contentId: 'c', sha256: 'a'.repeat(64), url: 'http://x/c', durationMs: ms, startAt: new Date(clock.now()).toISOString(), priority: 'normal',
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The tail runs on a manual clock, so each test places it exactly; plays and the board use real time. */
 function setup(playMs: number, tailMs = 60) {
-  const amplifier = new SerialAmplifier();
   const clock = new ManualClock();
-  const player = new Player({ amplifier, sink: sink(playMs), clock, logger: silentLogger, tailMs });
-  return { amplifier, clock, player };
+  const amplifier = new SerialAmplifier(clock);
+  const player = new Player({ amplifier, sink: sink(clock, playMs), clock, logger: silentLogger, tailMs });
+  /** Runs the clock, timer by timer, until `p` settles; its value. */
+  const settled = async <T>(p: Promise<T>): Promise<T> => {
+    let done = false;
+    void p.then(() => (done = true), () => (done = true));
+    await clock.runUntil(() => done, 60_000);
+    return p;
+  };
+  return { amplifier, clock, player, settled };
 }
 
 describe('Player and the amplifier', () => {
   it('amp-test in the tail of a play holds the tail while it reads the board, then lets it switch off', async () => {
-    const { amplifier, clock, player } = setup(20);
-    await player.warmUp();
-    await player.run(play(clock, 20), '/x.ogg', 80, undefined);
+    const { amplifier, clock, player, settled } = setup(20);
+    await settled(player.warmUp());
+    await settled(player.run(play(clock, 20), '/x.ogg', 80, undefined));
+    const tailDue = clock.now() + 60;
+    await clock.advanceAsync(57);
     const testing = player.testAmplifier();
-    await sleep(1);
-    clock.advance(60); // the tail falls due while the board is being read
-    const { status, switched } = await testing;
+    await clock.advanceAsync(4); // the tail falls due while the board is being read
+    expect(clock.now()).toBeGreaterThan(tailDue);
+    expect(amplifier.calls).toEqual(['on']);
+    const { status, switched } = await settled(testing);
+    const readAt = clock.now();
     expect(status.power).toBe(true);
     expect(switched).toBe(false);
     expect(amplifier.calls).toEqual(['on']);
-    clock.advance(60);
-    await sleep(20);
+    // The tail is armed again from the end of the read: a full tail, then the switch-off's round trip.
+    await clock.advanceAsync(59);
+    expect(amplifier.calls).toEqual(['on']);
+    await clock.advanceAsync(1 + ROUND_TRIP_MS);
+    expect(clock.now()).toBe(readAt + 60 + ROUND_TRIP_MS);
     expect(amplifier.calls).toEqual(['on', 'off']);
     expect(amplifier.power).toBe(false);
   });
 
   it('amp-test while the tail\'s switch-off is on the wire waits for it, then cycles the amplifier itself', async () => {
-    const { amplifier, clock, player } = setup(20);
-    await player.warmUp();
-    await player.run(play(clock, 20), '/x.ogg', 80, undefined);
-    clock.advance(60); // switch-off sent
-    const { status, switched } = await player.testAmplifier();
+    const { amplifier, clock, player, settled } = setup(20);
+    await settled(player.warmUp());
+    await settled(player.run(play(clock, 20), '/x.ogg', 80, undefined));
+    await clock.advanceAsync(60); // switch-off sent
+    expect(amplifier.calls).toEqual(['on']); // on the wire, not answered yet
+    const { status, switched } = await settled(player.testAmplifier());
     expect(status.power).toBe(true);
     expect(switched).toBe(true);
     expect(amplifier.calls).toEqual(['on', 'off', 'on', 'off']);
@@ -81,32 +100,31 @@ describe('Player and the amplifier', () => {
   });
 
   it('amp-test during a play leaves the amplifier on for it', async () => {
-    const { amplifier, clock, player } = setup(200);
-    await player.warmUp();
+    const { amplifier, clock, player, settled } = setup(200);
+    await settled(player.warmUp());
     const playing = player.run(play(clock, 200), '/x.ogg', 80, undefined);
-    await sleep(30);
-    expect(await player.testAmplifier()).toMatchObject({ status: { power: true }, switched: false });
+    await clock.advanceAsync(30);
+    expect(await settled(player.testAmplifier())).toMatchObject({ status: { power: true }, switched: false });
     expect(amplifier.power).toBe(true);
-    expect((await playing).status).toBe('completed');
+    expect((await settled(playing)).status).toBe('completed');
     expect(amplifier.calls).toEqual(['on']);
   });
 
   it('a play that warms up during an amp-test keeps the amplifier on', async () => {
-    const { amplifier, clock, player } = setup(20);
+    const { amplifier, clock, player, settled } = setup(20);
     const testing = player.testAmplifier();
-    await sleep(2);
-    await player.warmUp();
-    expect((await testing).status.power).toBe(true);
+    await clock.advanceAsync(2);
+    await settled(player.warmUp());
+    expect((await settled(testing)).status.power).toBe(true);
     expect(amplifier.power).toBe(true);
-    await player.run(play(clock, 20), '/x.ogg', 80, undefined);
-    clock.advance(60);
-    await sleep(20);
+    await settled(player.run(play(clock, 20), '/x.ogg', 80, undefined));
+    await clock.advanceAsync(60 + ROUND_TRIP_MS);
     expect(amplifier.power).toBe(false);
   });
 
   it('amp-test of an idle amplifier switches it on, reads it and switches it off', async () => {
-    const { amplifier, player } = setup(10);
-    expect(await player.testAmplifier()).toEqual({ status: { power: true, faults: [], temperatureC: 31 }, switched: true });
+    const { amplifier, player, settled } = setup(10);
+    expect(await settled(player.testAmplifier())).toEqual({ status: { power: true, faults: [], temperatureC: 31 }, switched: true });
     expect(amplifier.calls).toEqual(['on', 'off']);
     expect(amplifier.power).toBe(false);
   });

@@ -1,28 +1,39 @@
-/** The agent's play order (Thông tư 39): emergency preempts, `priority` goes before `normal`. */
-import { describe, expect, it } from 'vitest';
-import { silentLogger, systemClock, type DesiredPlay, type DesiredState, type PlayReport, type Priority } from '@loalang/protocol';
+/**
+ * The agent's play order (Thông tư 39): emergency preempts, `priority` goes before `normal`.
+ * On a manual clock: timeline, player and sink all wait on it, so each test takes
+ * milliseconds and every instant is exact (agent.test.ts plays on real time).
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock, silentLogger, type DesiredPlay, type DesiredState, type PlayReport, type Priority } from '@loalang/protocol';
 import type { AudioSink, PlayHandle, PlayOptions, PlaySource, PreparedPlay } from '../src/audio-sink.js';
 import type { ContentCache } from '../src/content-cache.js';
 import { Player } from '../src/player.js';
 import { Timeline } from '../src/timeline.js';
 import { FakeAmplifier } from './peers.js';
 
-/** Plays for the play's length in real time, recording the order plays started in. */
+let clock: ManualClock;
+beforeEach(() => {
+  clock = new ManualClock();
+});
+
+/** Plays for the play's length on the clock, recording the order plays started in and when. */
 class RecordingSink implements AudioSink {
   started: string[] = [];
+  startedAt: Record<string, number> = {};
   constructor(private readonly lengthOf: (playId: string) => number) {}
   prepare(_source: PlaySource, opts: PlayOptions): PreparedPlay {
     return { start: () => this.play(opts), cancel: () => undefined };
   }
   private play(opts: PlayOptions): PlayHandle {
     this.started.push(opts.playId);
+    this.startedAt[opts.playId] = clock.now();
     let stop = () => {};
     const done = new Promise<{ playedMs: number; stopped: boolean }>((resolve) => {
-      const began = Date.now();
-      const t = setTimeout(() => resolve({ playedMs: this.lengthOf(opts.playId), stopped: false }), this.lengthOf(opts.playId));
+      const began = clock.now();
+      const t = clock.setTimeout(() => resolve({ playedMs: this.lengthOf(opts.playId), stopped: false }), this.lengthOf(opts.playId));
       stop = () => {
-        clearTimeout(t);
-        resolve({ playedMs: Date.now() - began, stopped: true });
+        clock.clearTimeout(t);
+        resolve({ playedMs: clock.now() - began, stopped: true });
       };
     });
     return { done, stop: () => stop() };
@@ -32,7 +43,7 @@ class RecordingSink implements AudioSink {
 const cache = { pathFor: () => '/cached.ogg' } as unknown as ContentCache;
 
 const stateOf = (plays: DesiredPlay[], version = 1): DesiredState => {
-  const now = Date.now();
+  const now = clock.now();
   return { v: 1, deviceId: 'd', version, issuedAt: new Date(now).toISOString(), horizonUntil: new Date(now + 3600_000).toISOString(), plays };
 };
 
@@ -40,32 +51,30 @@ const stateOf = (plays: DesiredPlay[], version = 1): DesiredState => {
 function run(plays: DesiredPlay[], added: DesiredPlay[] = []) {
   const sink = new RecordingSink((id) => [...plays, ...added].find((p) => p.playId === id)!.durationMs);
   const reports: PlayReport[] = [];
-  const player = new Player({ amplifier: new FakeAmplifier(), sink, clock: systemClock, logger: silentLogger, tailMs: 100 });
-  const timeline = new Timeline({ player, cache, clock: systemClock, logger: silentLogger, warmupMs: 100, volume: () => 80, isDone: () => false, report: (r) => reports.push(r) });
+  const player = new Player({ amplifier: new FakeAmplifier(), sink, clock, logger: silentLogger, tailMs: 100 });
+  const timeline = new Timeline({ player, cache, clock, logger: silentLogger, warmupMs: 100, volume: () => 80, isDone: () => false, report: (r) => reports.push(r) });
   timeline.apply(stateOf(plays));
   return { sink, reports, timeline };
 }
 
-const at = (ms: number) => new Date(Date.now() + ms).toISOString();
+const at = (ms: number) => new Date(clock.now() + ms).toISOString();
 const play = (playId: string, priority: Priority, startInMs: number, durationMs: number): DesiredPlay => ({
   playId, scheduleId: `s-${playId}`, contentId: 'c', sha256: 'a'.repeat(64), url: 'http://x/c', durationMs, startAt: at(startInMs), priority,
 });
 
-const until = async (cond: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+/** Runs the clock until `cond` holds (at most 10 s of its time). */
+const until = (cond: () => boolean, ms = 10_000) => clock.runUntil(cond, ms);
 
 describe('play order', () => {
   it('takes a waiting priority play before a normal one that was due earlier', async () => {
     // A plays; B (normal) and P (priority) both come due while A still plays.
-    const { sink, reports, timeline } = run([play('A', 'normal', 300, 900), play('B', 'normal', 500, 200), play('P', 'priority', 700, 200)]);
+    const a = play('A', 'normal', 300, 900);
+    const { sink, reports, timeline } = run([a, play('B', 'normal', 500, 200), play('P', 'priority', 700, 200)]);
     await until(() => reports.length === 3);
     await timeline.stop();
     expect(sink.started).toEqual(['A', 'P', 'B']);
+    expect(sink.startedAt['A']).toBe(Date.parse(a.startAt)); // on the instant
+    expect(reports.find((r) => r.playId === 'A')).toMatchObject({ startedAt: a.startAt, playedMs: 900 });
     expect(reports.map((r) => r.status)).toEqual(['completed', 'completed', 'completed']);
     // Kept waiting, B still played (late), and its report shows by how much.
     const b = reports.find((r) => r.playId === 'B')!;
@@ -80,10 +89,12 @@ describe('play order', () => {
   });
 
   it('an emergency cuts a priority play; the cut play is not resumed', async () => {
-    const { sink, reports, timeline } = run([play('P', 'priority', 200, 2000), play('E', 'emergency', 600, 300)]);
+    const e = play('E', 'emergency', 600, 300);
+    const { sink, reports, timeline } = run([play('P', 'priority', 200, 2000), e]);
     await until(() => reports.length === 2);
     await timeline.stop();
     expect(sink.started).toEqual(['P', 'E']);
+    expect(sink.startedAt['E']).toBe(Date.parse(e.startAt)); // the cut happens at its warm-up, its audio on the instant
     expect(reports.find((r) => r.playId === 'P')).toMatchObject({ status: 'interrupted', reason: 'preempted-by:E' });
   });
 
@@ -91,10 +102,10 @@ describe('play order', () => {
     const a = play('A', 'normal', 200, 900);
     const b = play('B', 'normal', 400, 200);
     const { sink, reports, timeline } = run([a, b]);
-    await new Promise((r) => setTimeout(r, 600)); // B is due and waits behind A
+    await clock.advanceAsync(600); // B is due and waits behind A
     timeline.apply(stateOf([a], 2)); // B's schedule was deleted
     await until(() => reports.length === 1);
-    await new Promise((r) => setTimeout(r, 400));
+    await clock.advanceAsync(400);
     await timeline.stop();
     expect(sink.started).toEqual(['A']);
     expect(reports.map((r) => r.playId)).toEqual(['A']);

@@ -87,9 +87,15 @@ export function hostClock(host: TimerHost = nodeTimers): Clock {
 
 export const systemClock: Clock = hostClock();
 
+/** Event-loop turns `ManualClock.settle` gives: enough for a callback that queues another, twice over. */
+const SETTLE_TURNS = 4;
+
 /**
  * Time that moves only when told: for tests of timers (tails, expiries, re-arms) without
  * sleeping. `advance(ms)` fires the timers that fall due, in order, each at its own instant.
+ * Code that awaits between timers (a play that awaits its sink, then arms its tail) is driven
+ * by `advanceAsync` or `runUntil`, which let that work run after each timer (`settle`).
+ * Drive one clock from one place at a time: an `advance` during an `advanceAsync` is not supported.
  */
 export class ManualClock implements Clock {
   private t: number;
@@ -120,17 +126,72 @@ export class ManualClock implements Clock {
     return this.timers.size;
   }
 
+  /** The instant the next timer falls due, or undefined when none is armed. */
+  get nextAt(): number | undefined {
+    return this.due(Infinity)?.[1].at;
+  }
+
+  /** The instants the armed timers fall due, soonest first. */
+  get dueTimes(): number[] {
+    return [...this.timers.values()].map((t) => t.at).sort((a, b) => a - b);
+  }
+
   /** Moves time forward by `ms`, firing each timer that falls due at its instant. */
   advance(ms: number): void {
     const until = this.t + ms;
-    for (;;) {
-      let next: [number, { at: number; fn: () => void }] | null = null;
-      for (const entry of this.timers) if (entry[1].at <= until && (!next || entry[1].at < next[1].at || (entry[1].at === next[1].at && entry[0] < next[0]))) next = entry;
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.t = next[1].at;
-      next[1].fn();
+    for (let next = this.due(until); next; next = this.due(until)) this.fire(next);
+    this.t = until;
+  }
+
+  /**
+   * Like `advance`, but after each timer (and before the first, and at the end) lets the work
+   * it started run (`settle`), so that what it arms on the clock in turn fires in the same call.
+   */
+  async advanceAsync(ms: number): Promise<void> {
+    const until = this.t + ms;
+    await this.settle();
+    for (let next = this.due(until); next; next = this.due(until)) {
+      this.fire(next);
+      await this.settle();
     }
     this.t = until;
+    await this.settle();
+  }
+
+  /**
+   * Fires timers one at a time, in order, settling after each, until `done()` holds: time
+   * moves only as far as the work needs. Rejects when `done()` still fails with no timer left
+   * to fire, or with the next one more than `maxMs` from where it started.
+   */
+  async runUntil(done: () => boolean, maxMs = 24 * 3600_000): Promise<void> {
+    const limit = this.t + maxMs;
+    await this.settle();
+    while (!done()) {
+      const next = this.due(limit);
+      if (!next) throw new Error(this.timers.size === 0 ? 'ManualClock.runUntil: nothing left to wait for, and the condition does not hold' : `ManualClock.runUntil: the condition does not hold within ${maxMs} ms`);
+      this.fire(next);
+      await this.settle();
+    }
+  }
+
+  /**
+   * Lets work that is not waiting on this clock run: promise callbacks, and what they queue
+   * with setImmediate, a few turns of the event loop deep. It never sleeps.
+   */
+  async settle(): Promise<void> {
+    for (let i = 0; i < SETTLE_TURNS; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  /** The earliest timer due by `until` (the first armed among those due at the same instant). */
+  private due(until: number): [number, { at: number; fn: () => void }] | null {
+    let next: [number, { at: number; fn: () => void }] | null = null;
+    for (const entry of this.timers) if (entry[1].at <= until && (!next || entry[1].at < next[1].at || (entry[1].at === next[1].at && entry[0] < next[0]))) next = entry;
+    return next;
+  }
+
+  private fire([id, timer]: [number, { at: number; fn: () => void }]): void {
+    this.timers.delete(id);
+    this.t = timer.at;
+    timer.fn();
   }
 }
