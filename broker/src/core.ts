@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { StreamSourceRepo } from './content/stream-sources.js';
 import { join } from 'node:path';
-import { systemClock, type Clock, type Logger, type MessageOf, type PlayReport, silentLogger } from '@loalang/protocol';
+import { every, systemClock, type Clock, type ClockTimer, type Logger, type MessageOf, type PlayReport, type Repeating, silentLogger } from '@loalang/protocol';
 import { openDatabase, type Db } from './store/db.js';
 import { AreaRepo } from './areas/areas.js';
 import { UserRepo } from './accounts/users.js';
@@ -98,8 +98,8 @@ export class ServerCore {
   readonly signingKeys: SigningKeys;
   readonly signer: DownlinkSigner;
   telemetryRetention: TelemetryRetention = DEFAULT_TELEMETRY_RETENTION;
-  private pruner: NodeJS.Timeout | null = null;
-  private firstPrune: NodeJS.Timeout | null = null;
+  private pruner: Repeating | null = null;
+  private firstPrune: ClockTimer | null = null;
   /** Lower-case host names relays may use, or null for any. */
   streamHosts: readonly string[] | null = null;
   capSenders: readonly string[] = [];
@@ -298,9 +298,8 @@ export class ServerCore {
         this.logger.error({ err }, 'pruning issued plays or login sources failed');
       }
     };
-    this.pruner = setInterval(prune, 3600_000);
-    this.firstPrune = setTimeout(prune, 60_000);
-    this.firstPrune.unref();
+    this.pruner = every(this.clock, 3600_000, prune);
+    this.firstPrune = this.clock.setTimeout(prune, 60_000);
   }
 
   /** Each feature's handler per uplink kind; the MQTT layer answers time probes itself. */
@@ -389,8 +388,8 @@ export class ServerCore {
   }
 
   async stop(): Promise<void> {
-    if (this.pruner) clearInterval(this.pruner);
-    if (this.firstPrune) clearTimeout(this.firstPrune);
+    this.pruner?.stop();
+    if (this.firstPrune) this.clock.clearTimeout(this.firstPrune);
     this.alarmRules.stop();
     this.alerts.stop();
     this.dispatcher.stop();

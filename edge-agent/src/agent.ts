@@ -4,7 +4,7 @@
  * It starts playing from its stored state before the server is even reachable.
  */
 import { join } from 'node:path';
-import { silentLogger, systemClock, type Clock, type ClockTimer, type DesiredState, type Logger, type PlayReport, type ServerKey } from '@loalang/protocol';
+import { every, silentLogger, systemClock, type Clock, type ClockTimer, type DesiredState, type Logger, type PlayReport, type Repeating, type ServerKey } from '@loalang/protocol';
 import type { AmplifierController } from '@loalang/firmware-bridge';
 import type { AgentConfig } from './config.js';
 import { AgentStore } from './store.js';
@@ -24,7 +24,6 @@ import { AlertHandler } from './alerts.js';
 import { fetchTrusting, readCa } from './tls.js';
 import { DownlinkGuard } from './downlink-guard.js';
 import { RefusalReporter } from './refusals.js';
-import { every, type Repeating } from './every.js';
 
 export interface AgentDeps {
   amplifier: AmplifierController;

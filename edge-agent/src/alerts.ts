@@ -5,7 +5,7 @@
  * (`started`, `finished`, `failed`, `cancelled`, `expired`, `interrupted`); statuses that
  * could not be sent are sent again when the link returns.
  */
-import { alertPlayId, type AlertDeliveryState, type AlertMessage, type AlertPlay, type AlertStatus, type Clock, type ClockTimer, type DesiredPlay, type Logger, type PlayReport } from '@loalang/protocol';
+import { alertPlayId, deliveryAfterReport, type AlertDeliveryState, type AlertMessage, type AlertPlay, type AlertStatus, type Clock, type ClockTimer, type DesiredPlay, type Logger, type PlayReport } from '@loalang/protocol';
 import type { ContentCache } from './content-cache.js';
 import type { Timeline } from './timeline.js';
 
@@ -100,14 +100,15 @@ export class AlertHandler {
   onReport(r: PlayReport): void {
     const t = this.alerts.get(r.scheduleId);
     if (!t?.msg || FINAL.has(t.state)) return;
-    if (r.status === 'completed') {
-      t.played++;
-      if (t.played >= t.msg.repeat) this.set(r.scheduleId, t, 'finished');
+    const { state, played } = deliveryAfterReport(r, t.msg.repeat);
+    if (played !== undefined) {
+      t.played = Math.max(t.played, played);
+      if (state === 'finished') this.set(r.scheduleId, t, 'finished');
       else void this.publish(r.scheduleId, t);
       return;
     }
-    if (r.status === 'interrupted' && (r.reason === 'cancelled' || r.reason === 'expired')) return; // end() said so already
-    this.end(r.scheduleId, r.status === 'interrupted' ? 'interrupted' : 'failed', r.reason ?? r.status);
+    if (state === 'cancelled' || state === 'expired') return; // end() said so already
+    this.end(r.scheduleId, state === 'interrupted' ? 'interrupted' : 'failed', r.reason ?? r.status);
   }
 
   /** Statuses that did not get through are sent again (on reconnect). */

@@ -12,40 +12,9 @@ import { join } from 'node:path';
 import { prepareFile } from './paced-file.js';
 import { spawnPcmOutput } from './pcm-output.js';
 import { DEFAULT_RELAY_TIMING, prepareRelay, type RelayTiming } from './stream-relay.js';
+import type { AudioSink, PlayOutcome, PlayOptions, PlaySource, PreparedPlay } from './sink-contract.js';
 
-export interface PlayOptions {
-  playId: string;
-  /** 0–100; see volumeToGain. */
-  volume: number;
-}
-
-export interface PlayOutcome {
-  playedMs: number;
-  stopped: boolean;
-  /** Relays only: how often the stream dropped before the window closed, and why last. */
-  drops?: number;
-  lastError?: string;
-}
-
-export interface PlayHandle {
-  /** Resolves when the audio ended or was stopped, with how much audio went out. */
-  done: Promise<PlayOutcome>;
-  stop(): void;
-}
-
-/** A cached file, or a live stream relayed until `untilMs` (epoch ms). */
-export type PlaySource = { file: string } | { streamUrl: string; untilMs: number };
-
-/** A play whose processes are already running; `start()` at the instant releases the audio. */
-export interface PreparedPlay {
-  start(): PlayHandle;
-  /** The play will not happen (preempted before its instant): processes are ended. */
-  cancel(): void;
-}
-
-export interface AudioSink {
-  prepare(source: PlaySource, opts: PlayOptions): PreparedPlay;
-}
+export type { AudioSink, PlayHandle, PlayOptions, PlayOutcome, PlaySource, PreparedPlay } from './sink-contract.js';
 
 /** Perceptual volume: amplitude = (v/100)², i.e. 80 → −3.9 dB, 50 → −12 dB, 10 → −40 dB, 0 → silence. */
 export function volumeToGain(volume: number): number {

@@ -6,8 +6,7 @@
  * a lot and a slow one skews the offset, so the estimate is the median offset of the quarter
  * of recent probes with the smallest round trip.
  */
-import type { Clock, Logger, TimeReply } from '@loalang/protocol';
-import { every, type Repeating } from './every.js';
+import { every, type Clock, type Logger, type Repeating, type TimeReply } from '@loalang/protocol';
 
 export interface ClockProbe {
   /** Server clock minus this clock (ms). */

@@ -2,10 +2,9 @@
  * Play reports go to SQLite first and are sent until the server's application-level ack
  * (mqtt.js keeps offline messages only in memory; they would die with the process).
  */
-import { systemClock, type Clock, type Logger, type PlayReport } from '@loalang/protocol';
+import { every, systemClock, type Clock, type Logger, type PlayReport, type Repeating } from '@loalang/protocol';
 import type { AgentStore } from './store.js';
 import type { MqttSession } from './mqtt-session.js';
-import { every, type Repeating } from './every.js';
 
 export class Outbox {
   private timer: Repeating | null = null;

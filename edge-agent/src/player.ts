@@ -5,7 +5,7 @@
  */
 import { newId, type Clock, type ClockTimer, type DesiredPlay, type Logger, type PlayReport } from '@loalang/protocol';
 import type { AmplifierController, AmpStatus } from '@loalang/firmware-bridge';
-import type { AudioSink, PlayHandle, PlaySource, PreparedPlay } from './audio-sink.js';
+import type { AudioSink, PlayHandle, PlaySource, PreparedPlay } from './sink-contract.js';
 
 export interface PlayerDeps {
   amplifier: AmplifierController;

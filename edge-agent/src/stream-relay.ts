@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { BYTES_PER_MS, PCM_FORMAT, type PcmOutput } from './pcm-output.js';
-import type { PlayOutcome, PreparedPlay } from './audio-sink.js';
+import type { PlayOutcome, PreparedPlay } from './sink-contract.js';
 import { stderrTail } from './stderr-tail.js';
 
 export interface RelayTiming {

@@ -37,9 +37,11 @@ afterAll(async () => {
 });
 
 const agents: Agent[] = [];
-afterEach(async () => {
+/** Agents stop while their broker still answers: a goodbye never acknowledged costs its 2 s limit. */
+const stopAgents = async () => {
   for (const a of agents.splice(0)) await a.stop();
-});
+};
+afterEach(stopAgents);
 
 function config(name: string, mqttPort: number): AgentConfig {
   return parseAgentConfig(
@@ -122,6 +124,7 @@ describe('agent with real peers', () => {
       });
     } finally {
       await obs.endAsync();
+      await stopAgents();
       await broker.close();
     }
   }, 30_000);
@@ -139,6 +142,7 @@ describe('agent with real peers', () => {
       expect(existsSync(join(work, 'badhash', 'sink', 'play-1.wav'))).toBe(false);
     } finally {
       await obs.endAsync();
+      await stopAgents();
       await broker.close();
     }
   });
@@ -158,6 +162,7 @@ describe('agent with real peers', () => {
       expect(amp.calls).toEqual([]);
     } finally {
       await obs.endAsync();
+      await stopAgents();
       await broker.close();
     }
   });
@@ -180,6 +185,7 @@ describe('agent with real peers', () => {
       expect(byId['alarm']).toMatchObject({ status: 'completed' });
     } finally {
       await obs.endAsync();
+      await stopAgents();
       await broker.close();
     }
   });
@@ -198,6 +204,7 @@ describe('agent with real peers', () => {
       expect(content.requests.every((r) => r.auth?.startsWith('Basic '))).toBe(true);
     } finally {
       await obs.endAsync();
+      await stopAgents();
       await broker.close();
     }
   }, 60_000);
@@ -247,6 +254,7 @@ describe('agent with real peers', () => {
       expect(results['c3']).toMatchObject({ ok: false, error: { code: 'expired' } });
     } finally {
       await obs.endAsync();
+      await stopAgents();
       await broker.close();
     }
   });

@@ -195,3 +195,32 @@ export class ManualClock implements Clock {
     timer.fn();
   }
 }
+
+/** A repeating timer on a clock (the Clock has only one-shot timers). */
+export interface Repeating {
+  stop(): void;
+}
+
+/**
+ * Calls `fn` every `ms` on `clock` until stopped, as setInterval does: each call's successor
+ * is armed before it runs, so a slow or throwing `fn` neither shifts nor ends the rhythm.
+ */
+export function every(clock: Clock, ms: number, fn: () => void): Repeating {
+  let timer: ClockTimer | null = null;
+  let stopped = false;
+  const arm = (): void => {
+    timer = clock.setTimeout(() => {
+      if (stopped) return;
+      arm();
+      fn();
+    }, ms);
+  };
+  arm();
+  return {
+    stop() {
+      stopped = true;
+      if (timer) clock.clearTimeout(timer);
+      timer = null;
+    },
+  };
+}

@@ -3,7 +3,7 @@
  * faults, its serial link), telemetry (clock offset, disk) and play reports. Thresholds are
  * settings (LOALANG_ALARM_* in the README).
  */
-import type { Clock, DeviceEvent, Logger, PlayReport, Telemetry } from '@loalang/protocol';
+import { every, type Clock, type DeviceEvent, type Logger, type PlayReport, type Repeating, type Telemetry } from '@loalang/protocol';
 import type { DeviceRepo } from '../devices/devices.js';
 import { ALARM_KINDS, type AlarmKind, type AlarmRepo } from './alarms.js';
 
@@ -25,7 +25,7 @@ export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = { offlineAfterMs: 10 * 
 const KNOWN = new Set<string>(ALARM_KINDS);
 
 export class AlarmRules {
-  private sweeper: NodeJS.Timeout | null = null;
+  private sweeper: Repeating | null = null;
   private readonly failuresInARow = new Map<string, number>();
 
   constructor(
@@ -35,11 +35,11 @@ export class AlarmRules {
 
   start(): void {
     this.sweep();
-    this.sweeper = setInterval(() => this.sweep(), this.t.sweepMs);
+    this.sweeper = every(this.d.clock, this.t.sweepMs, () => this.sweep());
   }
 
   stop(): void {
-    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper?.stop();
     this.sweeper = null;
   }
 

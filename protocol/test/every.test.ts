@@ -1,7 +1,6 @@
-/** The repeating timer the agent's rhythms (telemetry, outbox resends, clock bursts) run on. */
+/** The repeating timer the rhythms of agent and server (telemetry, outbox resends, clock bursts, retention, sweeps) run on. */
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '@loalang/protocol';
-import { every } from '../src/every.js';
+import { every, ManualClock } from '@loalang/protocol';
 
 describe('every', () => {
   it('calls on the rhythm from when it was started, until stopped', () => {

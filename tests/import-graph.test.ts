@@ -1,0 +1,86 @@
+/**
+ * The shape of the code (issue 15): no import cycles inside a package's sources, and no package
+ * reaching into another's files (only `@loalang/<package>` itself, which is its index). Read from
+ * the sources as text: every static and dynamic relative import and every `@loalang/…` import,
+ * type-only ones included.
+ */
+import { describe, expect, it } from 'vitest';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const PACKAGES = ['protocol', 'firmware-bridge', 'edge-agent', 'broker', 'console', 'cli', 'web'];
+
+function sources(dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) sources(path, out);
+    else if (/\.tsx?$/.test(name) && !/\.test\.tsx?$/.test(name) && !name.endsWith('.d.ts')) out.push(path);
+  }
+  return out;
+}
+
+const IMPORT = /(?:^|\n)\s*(?:import|export)\s+(?:type\s+)?(?:[^'"]*?\sfrom\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+
+/** Specifiers a file imports (type-only imports too: a contract and its implementations must not import each other). */
+function imports(file: string): string[] {
+  return [...readFileSync(file, 'utf8').matchAll(IMPORT)].map((m) => m[1] ?? m[2]).filter((s): s is string => Boolean(s));
+}
+
+function resolveRelative(from: string, spec: string): string | null {
+  const base = resolve(dirname(from), spec);
+  for (const candidate of [base.replace(/\.js$/, '.ts'), base.replace(/\.js$/, '.tsx'), `${base}.ts`, `${base}.tsx`, join(base, 'index.ts')]) {
+    if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
+  }
+  return null;
+}
+
+const packageOf = (file: string) => relative(ROOT, file).split('/')[0]!;
+
+describe('import graph', () => {
+  const files = PACKAGES.flatMap((p) => (existsSync(join(ROOT, p, 'src')) ? sources(join(ROOT, p, 'src')) : []));
+
+  it('no package imports another package\'s files, only its entry point', () => {
+    const reaching: string[] = [];
+    for (const file of files) {
+      for (const spec of imports(file)) {
+        const own = packageOf(file);
+        if (spec.startsWith('.')) {
+          const target = resolve(dirname(file), spec);
+          if (packageOf(target) !== own) reaching.push(`${relative(ROOT, file)} → ${spec}`);
+        } else if (/^@loalang\/[^/]+\/.+/.test(spec)) reaching.push(`${relative(ROOT, file)} → ${spec}`);
+      }
+    }
+    expect(reaching).toEqual([]);
+  });
+
+  it('no import cycle inside a package, type imports included', () => {
+    const graph = new Map<string, string[]>();
+    for (const file of files) {
+      graph.set(
+        file,
+        imports(file)
+          .filter((spec) => spec.startsWith('.'))
+          .map((spec) => resolveRelative(file, spec))
+          .filter((t): t is string => t !== null),
+      );
+    }
+    // Depth-first search; a back edge closes a cycle.
+    const cycles: string[] = [];
+    const state = new Map<string, 'open' | 'done'>();
+    const stack: string[] = [];
+    const visit = (file: string) => {
+      state.set(file, 'open');
+      stack.push(file);
+      for (const next of graph.get(file) ?? []) {
+        if (state.get(next) === 'open') cycles.push([...stack.slice(stack.indexOf(next)), next].map((f) => relative(ROOT, f)).join(' → '));
+        else if (!state.has(next)) visit(next);
+      }
+      stack.pop();
+      state.set(file, 'done');
+    };
+    for (const file of graph.keys()) if (!state.has(file)) visit(file);
+    expect(cycles).toEqual([]);
+  });
+});
