@@ -9,6 +9,7 @@ import type { AmplifierController } from '@loalang/firmware-bridge';
 import type { AgentConfig } from './config.js';
 import { AgentStore } from './store.js';
 import { FfmpegSink, parseSinkSpec, type AudioSink } from './audio-sink.js';
+import { DEFAULT_RELAY_TIMING } from './stream-relay.js';
 import { ContentCache, type FetchLike } from './content-cache.js';
 import { MqttSession } from './mqtt-session.js';
 import { Outbox } from './outbox.js';
@@ -59,7 +60,7 @@ export class Agent {
     private readonly timeline: Timeline,
     private readonly clockSync: ClockSync,
     private readonly alerts: AlertHandler,
-    private readonly deps: Required<Omit<AgentDeps, 'sink' | 'fetch'>> & { ffmpeg: string },
+    private readonly deps: Required<Omit<AgentDeps, 'sink' | 'fetch'>> & { ffmpeg: string; /** The server's time as this box knows it. */ serverClock: Clock },
   ) {
     this.startedAt = deps.clock.now();
   }
@@ -95,7 +96,8 @@ export class Agent {
       ...(download ? { fetch: download } : {}),
     });
     const outbox = new Outbox(store, session, logger, clock);
-    const sink = deps.sink ?? new FfmpegSink(ffmpeg, parseSinkSpec(config.audioSink));
+    // Play instants and relay windows are in server time (decision 0013), so is the sink's view of them.
+    const sink = deps.sink ?? new FfmpegSink(ffmpeg, parseSinkSpec(config.audioSink), DEFAULT_RELAY_TIMING, () => serverClock.now());
     let alerts: AlertHandler | null = null;
     const player = new Player({ amplifier: deps.amplifier, sink, clock: serverClock, logger, tailMs: config.tailMs, onStart: (p, at) => alerts?.onStarted(p, at) });
     const timeline = new Timeline({
@@ -113,7 +115,7 @@ export class Agent {
     });
     alerts = new AlertHandler({ timeline, cache, send: (s) => session.publish('alert/status', s), clock: serverClock, logger });
     const exit = deps.exit ?? (() => process.kill(process.pid, 'SIGTERM'));
-    return new Agent(config, store, session, cache, outbox, player, timeline, clockSync, alerts, { amplifier: deps.amplifier, clock, logger, exit, ffmpeg, logs: deps.logs ?? (() => []) });
+    return new Agent(config, store, session, cache, outbox, player, timeline, clockSync, alerts, { amplifier: deps.amplifier, clock, serverClock, logger, exit, ffmpeg, logs: deps.logs ?? (() => []) });
   }
 
   async start(): Promise<void> {
@@ -141,7 +143,8 @@ export class Agent {
         player: this.player,
         ffmpeg: this.deps.ffmpeg,
         logger,
-        clock: this.deps.clock,
+        // Commands carry server instants (expiry) and the test tone plays on the player's server time.
+        clock: this.deps.serverClock,
         setVolume: (v) => this.store.saveVolume(v),
         volume: () => this.store.volume(this.config.volume),
         sync: () => this.publishReported(),

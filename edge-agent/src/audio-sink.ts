@@ -36,6 +36,8 @@ export class FfmpegSink implements AudioSink {
     private readonly ffmpeg: string,
     private readonly spec: SinkSpec,
     private readonly relayTiming: RelayTiming = DEFAULT_RELAY_TIMING,
+    /** The time relay windows (`untilMs`) are read in: the agent's server time. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** Where one play's audio goes; a WAV is written as `.part` and renamed when complete. */
@@ -63,7 +65,7 @@ export class FfmpegSink implements AudioSink {
           throw err;
         },
       );
-    const prepared = 'streamUrl' in source ? prepareRelay(this.ffmpeg, source.streamUrl, source.untilMs, pcm, this.relayTiming) : prepareFile(this.ffmpeg, source.file, pcm);
+    const prepared = 'streamUrl' in source ? prepareRelay(this.ffmpeg, source.streamUrl, source.untilMs, pcm, this.relayTiming, this.now) : prepareFile(this.ffmpeg, source.file, pcm);
     return {
       start: () => {
         // The file sink notes the instant (this host's wall clock, µs) its first sample was handed over.

@@ -23,7 +23,7 @@ export interface PlayHandle {
   stop(): void;
 }
 
-/** A cached file, or a live stream relayed until `untilMs` (epoch ms). */
+/** A cached file, or a live stream relayed until `untilMs` (epoch ms, server time as the sink reads it). */
 export type PlaySource = { file: string } | { streamUrl: string; untilMs: number };
 
 /** A play whose processes are already running; `start()` at the instant releases the audio. */

@@ -45,11 +45,15 @@ interface Input {
  * opened now, during the warm-up, so audio is ready at the instant. `start()` releases it and
  * reconnects whenever the stream drops, until the window ends.
  */
-export function prepareRelay(ffmpeg: string, url: string, untilMs: number, output: PcmOutput, timing: RelayTiming = DEFAULT_RELAY_TIMING): PreparedPlay {
-  // Real time (Date.now, Node timers), not the injected clock: the window and its backstops bound real ffmpeg processes fed by a live stream.
+/**
+ * `untilMs` is in server time, as `now()` reads it (the agent's server-time clock): a box whose
+ * own clock is off still ends the window on the programme's time.
+ */
+export function prepareRelay(ffmpeg: string, url: string, untilMs: number, output: PcmOutput, timing: RelayTiming = DEFAULT_RELAY_TIMING, now: () => number = Date.now): PreparedPlay {
+  // Node timers, not the injected clock's: the window and its backstops bound real ffmpeg processes fed by a live stream; only their lengths come from `now`.
   const connect = (): Input => {
     let bytes = 0;
-    const windowLeft = Math.max(100, untilMs - Date.now());
+    const windowLeft = Math.max(100, untilMs - now());
     const proc = spawn(ffmpeg, relayInputArgs(url, windowLeft / 1000, timing.readTimeoutMs), { stdio: ['ignore', 'pipe', 'pipe'] });
     // -t counts from the first decoded sample, which comes after connecting and probing:
     // the window's end is kept by the clock, with SIGKILL as the backstop.
@@ -89,7 +93,7 @@ export function prepareRelay(ffmpeg: string, url: string, untilMs: number, outpu
       void output.abort();
     },
     start: () => {
-      capBytes = Math.max(0, untilMs - Date.now()) * BYTES_PER_MS;
+      capBytes = Math.max(0, untilMs - now()) * BYTES_PER_MS;
       let stopRequested = false;
       let wake: (() => void) | null = null;
       const pause = (ms: number) =>
@@ -111,11 +115,11 @@ export function prepareRelay(ffmpeg: string, url: string, untilMs: number, outpu
           const r = await input.result;
           total += r.bytes;
           if (r.error) lastError = r.error;
-          if (stopRequested || untilMs - Date.now() < 250) break;
+          if (stopRequested || untilMs - now() < 250) break;
           drops++;
           retry = r.bytes > 0 ? timing.retryMinMs : Math.min(retry * 2, timing.retryMaxMs);
-          await pause(Math.min(retry, Math.max(0, untilMs - Date.now())));
-          if (stopRequested || untilMs - Date.now() < 100) break;
+          await pause(Math.min(retry, Math.max(0, untilMs - now())));
+          if (stopRequested || untilMs - now() < 100) break;
           input = connect();
         }
         await (stopRequested ? output.abort() : output.end());

@@ -59,6 +59,20 @@ describe('stream relay', () => {
     }
   }, 20_000);
 
+  it('keeps its window in server time on a box whose own clock is an hour behind', async () => {
+    const behind = 3600_000;
+    const serverNow = () => Date.now() + behind;
+    const offSink = new FfmpegSink(ffmpeg, { kind: 'file', dir: join(work, 'sink') }, { retryMinMs: 500, retryMaxMs: 2000, readTimeoutMs: 3000 }, serverNow);
+    const began = Date.now();
+    const outcome = await offSink.prepare({ streamUrl: stream.url, untilMs: serverNow() + 3000 }, { playId: 'relay-offset', volume: 100 }).start().done;
+    const took = Date.now() - began;
+    // Read on the box's own clock the window would last an hour and three seconds.
+    expect(took).toBeGreaterThan(2500);
+    expect(took).toBeLessThan(4500);
+    expect(outcome.playedMs).toBeGreaterThan(2000);
+    expect(outcome.playedMs).toBeLessThanOrEqual(3100);
+  }, 20_000);
+
   it('relays for its window, reconnects once when the stream drops, and counts what was relayed', async () => {
     stream.connections.length = 0;
     stream.cutNextAfterMs = 2500;
