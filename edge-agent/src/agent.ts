@@ -48,6 +48,7 @@ function isNewer(next: DesiredState, current: DesiredState | null): boolean {
 export class Agent {
   private telemetryTimer: Repeating | null = null;
   private cacheRetry: ClockTimer | null = null;
+  private stopped = false;
   private readonly startedAt: number;
 
   private constructor(
@@ -204,11 +205,12 @@ export class Agent {
     if (this.cacheRetry) this.deps.clock.clearTimeout(this.cacheRetry);
     this.cacheRetry = null;
     void this.cache.ensureAll(state.plays).then(({ failed }) => {
+      if (this.stopped) return; // the store is closed: the next start syncs again
       this.publishReported();
       if (failed.length > 0 && this.store.desiredState()?.version === state.version) {
         this.cacheRetry = this.deps.clock.setTimeout(() => this.syncCache(state, attempt + 1), Math.min(300_000, 2000 * 2 ** attempt));
       }
-    });
+    }).catch((err: unknown) => this.deps.logger.error({ err: (err as Error).message, version: state.version }, 'content sync failed'));
   }
 
   private publishReported(): void {
@@ -244,6 +246,7 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.clockSync.stop();
     this.alerts.stop();
     this.telemetryTimer?.stop();

@@ -45,23 +45,27 @@ export class ClockSync {
   private aheadMs: number | undefined;
   private timer: Repeating | null = null;
   private bursting = false;
+  /** Stopped: a burst under way sends no further probe. */
+  private stopped = false;
 
   constructor(private readonly o: ClockSyncOptions) {}
 
   start(): void {
+    this.stopped = false;
     this.timer = every(this.o.clock, this.o.everyMs ?? 300_000, () => void this.burst());
   }
 
   stop(): void {
     this.timer?.stop();
     this.timer = null;
+    this.stopped = true;
   }
 
   async burst(): Promise<void> {
     if (this.bursting) return;
     this.bursting = true;
     try {
-      for (let i = 0; i < (this.o.burst ?? 8); i++) {
+      for (let i = 0; i < (this.o.burst ?? 8) && !this.stopped; i++) {
         const t0 = this.o.clock.now();
         this.pending.set(t0, (this.pending.get(t0) ?? 0) + 1);
         if (this.pending.size > 64) this.pending.delete(this.pending.keys().next().value!);
