@@ -32,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { PublicUrls } from './agent-config.js';
 import type { MapSettings } from './server-env.js';
+import { ok, SettingsSchema } from './responses/index.js';
 
 export interface AppOptions {
   core: ServerCore;
@@ -93,7 +94,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(alarmRoutes, { core });
       await api.register(alertRoutes, { core });
       await api.register(eventRoutes, { core });
-      api.get('/settings', { schema: { tags: ['ops'], description: 'What the web console needs to know about this server: the map tile template, if any' } }, async () => ({
+      api.get('/settings', { schema: { tags: ['ops'], description: 'What the web console needs to know about this server: the map tile template, if any', response: ok(SettingsSchema) } }, async () => ({
         mapTileUrl: options.map?.tileUrl ?? null,
         mapAttribution: options.map?.attribution ?? null,
       }));

@@ -1,12 +1,65 @@
 /**
  * The typed client of the LoaLang REST API (`/api/v1`). Only what the console uses; every path
  * and method here is checked against the server's OpenAPI description by the web test.
+ *
+ * The types of the answers are the server's own response schemas (`console/src/responses/`,
+ * `@loalang/api` in tsconfig.json), imported as types only: Vite drops them, so nothing of the
+ * server reaches the bundle (a value import would not even resolve at build time).
  */
-export interface ApiError {
-  code: string;
-  message: string;
-  messageVi: string;
-}
+import type {
+  Alarm,
+  AlertSummary,
+  AlertView,
+  ApiError,
+  Area as StoredArea,
+  AreaTimelinePlay,
+  AreaWithTimezone,
+  AuditEntry,
+  CommandRecord,
+  CommandSent,
+  ContentItem,
+  DailyReport,
+  Device,
+  DeviceConditions,
+  DeviceCredentials,
+  DeviceDetail,
+  DeviceListItem,
+  Login,
+  Me,
+  PlayReport,
+  Schedule,
+  ScheduleCheck,
+  Settings,
+  StreamSource,
+  StreamSources,
+  TelemetrySample,
+  TimelinePlay as DeviceTimelinePlay,
+  User,
+} from '@loalang/api';
+
+export type {
+  Alarm,
+  AlertView,
+  ApiError,
+  AuditEntry,
+  CommandRecord,
+  ContentItem,
+  ContentKind,
+  DailyRow,
+  Delivery,
+  DeliveryState,
+  Device,
+  DeviceCondition,
+  Me,
+  PlayReport,
+  Recurrence,
+  Schedule,
+  ScheduleCheck,
+  ScheduleItem,
+  StreamSource,
+  Telemetry,
+  User,
+} from '@loalang/api';
 
 export class ApiFailure extends Error {
   constructor(
@@ -17,196 +70,22 @@ export class ApiFailure extends Error {
   }
 }
 
-export interface Me {
-  id: string;
-  username: string;
-  role: 'admin' | 'alert-staff' | 'operator' | 'technician' | 'viewer';
-  areaId: string;
-  /** What the role may do, e.g. `schedules:write`: the console offers only these. */
-  permissions: string[];
-}
+/** An area as the lists show it, with the timezone its times are read in. */
+export type Area = AreaWithTimezone;
+/** An alert with its delivery totals, as lists and the live stream show it. */
+export type Alert = AlertSummary;
+/** A play of a device's or an area's programme (the area's say how many speakers they reach). */
+export type TimelinePlay = DeviceTimelinePlay & Partial<Pick<AreaTimelinePlay, 'devices'>>;
 
-export interface Area {
-  id: string;
-  name: string;
-  parentId: string | null;
-  timezone: string | null;
-  /** The timezone the area's times are in: its own, else the nearest ancestor's, else Asia/Ho_Chi_Minh. */
-  effectiveTimezone: string;
-  quietHours: { from: string; to: string } | null;
-}
-
-export interface Telemetry {
-  at: string;
-  playing?: string | null;
-  cpuTemperatureC?: number;
-  cpuLoad1?: number;
-  clockOffsetMs?: number;
-  amp?: { power: boolean; temperatureC?: number; faults: string[]; linkOk: boolean };
-  network?: { type: string; signalPercent?: number };
-}
-
-export interface Device {
-  id: string;
-  name: string;
-  areaId: string;
-  position: { lat: number; lon: number } | null;
-  online: boolean;
-  disabled: boolean;
-  lastSeenAt: string | null;
-  agentVersion: string | null;
-  latestTelemetry: Telemetry | null;
-}
-
-export interface DeviceCondition {
-  eventId: string;
-  kind: string;
-  code?: string;
-  active: boolean;
-  detail?: string;
-  at: string;
-}
-
-export interface CommandRecord {
-  id: string;
-  type: string;
-  params: Record<string, string | number | boolean>;
-  issuedAt: string;
-  status: string;
-  result: { ok: boolean; error?: { message: string } } | null;
-}
-
-export interface Alarm {
-  id: string;
-  deviceId: string;
-  deviceName: string;
-  kind: string;
-  label: string;
-  labelVi: string;
-  ackedBy: string | null;
-}
-
-export type DeliveryState = 'pending' | 'offline' | 'received' | 'started' | 'finished' | 'failed' | 'cancelled' | 'expired' | 'interrupted';
-
-export interface Alert {
-  id: string;
-  title: string;
-  state: 'active' | 'cancelled' | 'expired' | 'replaced';
-  createdAt: string;
-  startAt: string;
-  expiresAt: string;
-  totals?: Record<string, number>;
-}
-
-export interface Delivery {
-  deviceId: string;
-  state: DeliveryState;
-  reason: string | null;
-  played: number;
-  startedAt: string | null;
-  updatedAt: string;
-}
-
-export interface AlertView extends Alert {
-  deliveries: Delivery[];
-  totals: Record<string, number>;
-}
-
-export interface PlayReport {
-  reportId: string;
-  deviceId: string;
-  playId: string;
-  scheduleId: string;
-  contentId: string;
-  status: 'completed' | 'failed' | 'interrupted' | 'skipped';
-  reason?: string;
-  scheduledAt: string;
-  startedAt?: string;
-  endedAt?: string;
-  playedMs: number;
-}
-
-export interface DailyRow {
-  date: string;
-  contentId: string;
-  contentTitle: string;
-  groupId: string;
-  groupName: string;
-  plays: number;
-  seconds: number;
-  interrupted: number;
-  failed: number;
-  skipped: number;
-}
-
-/** An upload, a bulletin read out by the speech engine, or speech made for an alert (left out of the library by default). */
-export type ContentKind = 'upload' | 'tts' | 'alert';
-
-export interface ContentItem {
-  id: string;
-  title: string;
-  kind: ContentKind;
-  durationMs: number;
-  areaId: string;
-  sizeBytes: number;
-  originalName: string | null;
-  createdAt: string;
-}
-
-export interface StreamSource {
-  id: string;
-  name: string;
-  url: string;
-  areaId: string;
-}
-
-/** When a schedule repeats, in its area's timezone (1 = Monday … 7 = Sunday). */
-export type Recurrence = (
-  | { type: 'daily'; time: string }
-  | { type: 'weekly'; time: string; days: number[] }
-  | { type: 'monthly'; time: string; dayOfMonth: number }
-  | { type: 'cron'; cron: string }
-) & { validFrom?: string; validTo?: string; skipDates?: string[] };
-
-export type ScheduleItem = { contentId: string } | { streamUrl: string; durationSec: number };
-
-export interface NewSchedule {
-  title: string;
-  areaId: string;
-  items: ScheduleItem[];
-  targets: { areaIds: string[]; deviceIds: string[] };
-  start: string;
-  recurrence: Recurrence | null;
-  repeat: { count: number; gapSec: number };
-  priority: 'normal' | 'priority';
-}
-
-export interface Schedule extends Omit<NewSchedule, 'priority'> {
-  id: string;
-  priority: 'normal' | 'priority' | 'emergency';
-  status: 'pending' | 'approved';
-  createdBy: string | null;
-}
-
-/** What saving a schedule would do (POST /schedules/check). */
-export interface ScheduleCheck {
-  devices: number;
-  plays: number;
-  firstPlayAt: string | null;
-  approval: 'on-save' | 'needed';
-  problems: ApiError[];
-}
-
-export interface TimelinePlay {
-  playId: string;
-  scheduleId: string;
-  scheduleTitle: string;
-  scheduleStatus: 'pending' | 'approved';
-  startAt: string;
-  endAt: string;
-  /** Area programmes only: how many of the area's speakers the play reaches. */
-  devices?: number;
-  priority?: Schedule['priority'];
+/** What the console sends to make a schedule (the API takes more; these are the console's choices). */
+export type NewSchedule = Pick<Schedule, 'title' | 'areaId' | 'items' | 'targets' | 'start' | 'recurrence' | 'repeat'> & { priority: 'normal' | 'priority' };
+export type NewUser = Pick<User, 'username' | 'role' | 'areaId'> & { password: string };
+export interface NewAlert {
+  title?: string;
+  text?: string;
+  contentId?: string;
+  targets: Alert['targets'];
+  repeat?: number;
 }
 
 export interface ReportFilter {
@@ -214,40 +93,6 @@ export interface ReportFilter {
   to: string;
   areaId?: string;
 }
-
-export interface AuditEntry {
-  id: number;
-  at: string;
-  username: string | null;
-  source: string | null;
-  action: string;
-  target: string | null;
-  status: number | null;
-}
-
-export interface User {
-  id: string;
-  username: string;
-  role: Me['role'];
-  areaId: string;
-  disabled: boolean;
-}
-
-export interface NewUser {
-  username: string;
-  password: string;
-  role: Me['role'];
-  areaId: string;
-}
-
-export interface NewAlert {
-  title?: string;
-  text?: string;
-  contentId?: string;
-  targets: { areaIds: string[]; deviceIds: string[] };
-  repeat?: number;
-}
-
 
 const BASE = '/api/v1';
 
@@ -282,7 +127,7 @@ export class Api {
   }
 
   async login(username: string, password: string): Promise<string> {
-    const { token } = await this.call<{ token: string }>('POST', '/auth/login', { username, password });
+    const { token } = await this.call<Login>('POST', '/auth/login', { username, password });
     this.token = token;
     return token;
   }
@@ -294,34 +139,34 @@ export class Api {
 
   me = () => this.call<Me>('GET', '/auth/me');
   areas = () => this.call<Area[]>('GET', '/areas');
-  devices = () => this.call<Device[]>('GET', '/devices?limit=5000');
+  devices = () => this.call<DeviceListItem[]>('GET', '/devices?limit=5000');
   activeAlarms = () => this.call<Alarm[]>('GET', '/alarms?active=true');
   ackAlarm = (id: string) => this.call<Alarm>('POST', `/alarms/${encodeURIComponent(id)}/ack`);
   alerts = () => this.call<Alert[]>('GET', '/alerts?limit=20');
-  device = (id: string) => this.call<Device & { presenceHistory: { online: boolean; cause: string; at: string }[] }>('GET', `/devices/${encodeURIComponent(id)}`);
+  device = (id: string) => this.call<DeviceDetail>('GET', `/devices/${encodeURIComponent(id)}`);
   /** Conditions the speaker raised and cleared (amplifier faults, audio output, storage…). */
-  deviceEvents = (id: string) => this.call<{ active: DeviceCondition[]; history: DeviceCondition[] }>('GET', `/devices/${encodeURIComponent(id)}/events`);
-  telemetry = (id: string) => this.call<{ at: string; telemetry: Telemetry }[]>('GET', `/devices/${encodeURIComponent(id)}/telemetry`);
+  deviceEvents = (id: string) => this.call<DeviceConditions>('GET', `/devices/${encodeURIComponent(id)}/events`);
+  telemetry = (id: string) => this.call<TelemetrySample[]>('GET', `/devices/${encodeURIComponent(id)}/telemetry`);
   commands = (id: string) => this.call<CommandRecord[]>('GET', `/devices/${encodeURIComponent(id)}/commands`);
-  command = (id: string, type: string, params: Record<string, number> = {}) => this.call<CommandRecord>('POST', `/devices/${encodeURIComponent(id)}/commands`, { type, ...params });
+  command = (id: string, type: string, params: Record<string, number> = {}) => this.call<CommandSent>('POST', `/devices/${encodeURIComponent(id)}/commands`, { type, ...params });
   audit = (action: string) => this.call<AuditEntry[]>('GET', `/audit?limit=200${action ? `&action=${encodeURIComponent(action)}` : ''}`);
   users = () => this.call<User[]>('GET', '/users');
   createUser = (u: NewUser) => this.call<User>('POST', '/users', u);
-  updateUser = (id: string, change: { disabled?: boolean; password?: string; role?: Me['role'] }) => this.call<User>('PATCH', `/users/${encodeURIComponent(id)}`, change);
+  updateUser = (id: string, change: { disabled?: boolean; password?: string; role?: User['role'] }) => this.call<User>('PATCH', `/users/${encodeURIComponent(id)}`, change);
   /** The library: uploads and bulletins, and alert speech too when asked. */
   content = (withAlerts = false) => this.call<ContentItem[]>('GET', `/content${withAlerts ? '?kind=upload&kind=tts&kind=alert' : ''}`);
   deleteContent = (id: string) => this.call<null>('DELETE', `/content/${encodeURIComponent(id)}`);
-  streams = () => this.call<{ allowedHosts: string[] | null; sources: StreamSource[] }>('GET', '/streams');
+  streams = () => this.call<StreamSources>('GET', '/streams');
   createStream = (s: { name: string; url: string; areaId: string }) => this.call<StreamSource>('POST', '/streams', s);
   deleteStream = (id: string) => this.call<null>('DELETE', `/streams/${encodeURIComponent(id)}`);
-  createArea = (a: { name: string; parentId: string }) => this.call<Area>('POST', '/areas', a);
-  updateArea = (id: string, change: { name?: string; quietHours?: Area['quietHours'] }) => this.call<Area>('PATCH', `/areas/${encodeURIComponent(id)}`, change);
-  areaTimeline = (areaId: string, from: string, to: string) => this.call<TimelinePlay[]>('GET', `/areas/${encodeURIComponent(areaId)}/timeline?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
+  createArea = (a: { name: string; parentId: string }) => this.call<StoredArea>('POST', '/areas', a);
+  updateArea = (id: string, change: { name?: string; quietHours?: Area['quietHours'] }) => this.call<StoredArea>('PATCH', `/areas/${encodeURIComponent(id)}`, change);
+  areaTimeline = (areaId: string, from: string, to: string) => this.call<AreaTimelinePlay[]>('GET', `/areas/${encodeURIComponent(areaId)}/timeline?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
   updateDevice = (id: string, change: { position?: Device['position']; disabled?: boolean; name?: string }) => this.call<Device>('PATCH', `/devices/${encodeURIComponent(id)}`, change);
   /** A new speaker; the answer carries its agent config with its secret, shown this once. */
-  createDevice = (d: { name: string; areaId: string }) => this.call<Device & { agentConfig: Record<string, unknown> }>('POST', '/devices', d);
-  rotateSecret = (id: string) => this.call<{ agentConfig: Record<string, unknown> }>('POST', `/devices/${encodeURIComponent(id)}/rotate-secret`);
-  settings = () => this.call<{ mapTileUrl: string | null; mapAttribution: string | null }>('GET', '/settings');
+  createDevice = (d: { name: string; areaId: string }) => this.call<DeviceCredentials>('POST', '/devices', d);
+  rotateSecret = (id: string) => this.call<DeviceCredentials>('POST', `/devices/${encodeURIComponent(id)}/rotate-secret`);
+  settings = () => this.call<Settings>('GET', '/settings');
   checkSchedule = (s: NewSchedule, scheduleId?: string) => this.call<ScheduleCheck>('POST', `/schedules/check${scheduleId ? `?scheduleId=${encodeURIComponent(scheduleId)}` : ''}`, s);
   updateSchedule = (id: string, s: NewSchedule) => {
     const { areaId: _area, ...change } = s;
@@ -361,7 +206,7 @@ export class Api {
   schedules = () => this.call<Schedule[]>('GET', '/schedules');
   createSchedule = (s: NewSchedule) => this.call<Schedule>('POST', '/schedules', s);
   approve = (id: string) => this.call<Schedule>('POST', `/schedules/${encodeURIComponent(id)}/approve`);
-  timeline = (deviceId: string, from: string, to: string) => this.call<TimelinePlay[]>('GET', `/devices/${encodeURIComponent(deviceId)}/timeline?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
+  timeline = (deviceId: string, from: string, to: string) => this.call<DeviceTimelinePlay[]>('GET', `/devices/${encodeURIComponent(deviceId)}/timeline?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
 
   /** A content item's audio as an object URL for the preview player (fetched with the token). */
   async audioUrl(contentId: string): Promise<string> {
@@ -375,14 +220,14 @@ export class Api {
     return res.blob();
   }
   reports = (f: ReportFilter) => this.call<PlayReport[]>('GET', `/reports?${query(f)}`);
-  daily = (f: ReportFilter) => this.call<{ timeZone: string; rows: DailyRow[] }>('GET', `/reports/daily?groupBy=area&${query(f)}`).then((d) => d.rows);
+  daily = (f: ReportFilter) => this.call<DailyReport>('GET', `/reports/daily?groupBy=area&${query(f)}`).then((d) => d.rows);
 
   /** The reports as CSV, fetched with the token (a plain link could not carry it). */
   reportsCsv = (f: ReportFilter) => this.blob(`/reports?format=csv&${query(f)}`);
 
   alert = (id: string) => this.call<AlertView>('GET', `/alerts/${encodeURIComponent(id)}`);
-  createAlert = (a: NewAlert) => this.call<Alert>('POST', '/alerts', a);
-  cancelAlert = (id: string) => this.call<Alert>('POST', `/alerts/${encodeURIComponent(id)}/cancel`);
+  createAlert = (a: NewAlert) => this.call<AlertSummary>('POST', '/alerts', a);
+  cancelAlert = (id: string) => this.call<AlertView>('POST', `/alerts/${encodeURIComponent(id)}/cancel`);
 
   /** The alert's live delivery board stream. Returns a function that stops it. */
   alertEvents = (id: string, on: (event: string, data: unknown) => void): (() => void) => this.stream(`/alerts/${encodeURIComponent(id)}/events`, on);

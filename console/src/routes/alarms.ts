@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { ALARM_KINDS, brokerError, describeAlarm, type Alarm, type ServerCore } from '@loalang/broker';
 import { IdParams } from '../schemas.js';
 import { assertInScope, callerOf, requirePermission, scopedAreas } from '../auth.js';
+import { AlarmSchema, ok } from '../responses/index.js';
 
 const AlarmsQuery = Type.Object(
   {
@@ -22,7 +23,7 @@ export const alarmRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
   const ack = requirePermission(core, 'alarms:ack');
   const described = (a: Alarm) => describeAlarm(a, core.devices.get(a.deviceId)?.name ?? '');
 
-  app.get('/alarms', { schema: { querystring: AlarmsQuery, tags: ['alarms'], description: 'Alarms (active and history), newest first, in the caller\'s areas' }, preHandler: read }, async (request) => {
+  app.get('/alarms', { schema: { querystring: AlarmsQuery, tags: ['alarms'], description: 'Alarms (active and history), newest first, in the caller\'s areas', response: ok(Type.Array(AlarmSchema)) }, preHandler: read }, async (request) => {
     const caller = callerOf(request);
     const q = request.query;
     let deviceIds = new Set(core.devices.list({ areaIds: scopedAreas(core, caller, q.areaId) }).map((d) => d.id));
@@ -35,7 +36,7 @@ export const alarmRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
       .map(described);
   });
 
-  app.post('/alarms/:id/ack', { schema: { params: IdParams, tags: ['alarms'], description: 'Acknowledge an alarm: someone is on it' }, preHandler: ack }, async (request) => {
+  app.post('/alarms/:id/ack', { schema: { params: IdParams, tags: ['alarms'], description: 'Acknowledge an alarm: someone is on it', response: ok(AlarmSchema) }, preHandler: ack }, async (request) => {
     const caller = callerOf(request);
     const alarm = core.alarms.require(request.params.id);
     const device = core.devices.get(alarm.deviceId);

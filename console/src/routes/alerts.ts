@@ -9,6 +9,7 @@ import { brokerError, deviceInScope, ingestCap, type Alert, type DeliveryEvent, 
 import { IdParams, Targets } from '../schemas.js';
 import { callerOf, requirePermission } from '../auth.js';
 import { eventStreams } from '../sse.js';
+import { AlertSummarySchema, AlertViewSchema, CapAnswerSchema, created, notJson, ok } from '../responses/index.js';
 
 const AreaRef = IdParams.properties.id;
 
@@ -42,25 +43,25 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
 
   const desk = core.alertDesk;
 
-  app.post('/alerts', { schema: { body: CreateAlertBody, tags: ['alerts'], description: 'Issue an alert now: it cuts into what plays on every target speaker' }, preHandler: write }, async (request, reply) =>
+  app.post('/alerts', { schema: { body: CreateAlertBody, tags: ['alerts'], description: 'Issue an alert now: it cuts into what plays on every target speaker', response: created(AlertSummarySchema) }, preHandler: write }, async (request, reply) =>
     reply.status(201).send(await desk.issue(callerOf(request), request.body)),
   );
 
-  app.get('/alerts', { schema: { querystring: ListQuery, tags: ['alerts'], description: 'Alerts, newest first, with delivery totals' }, preHandler: read }, async (request) =>
+  app.get('/alerts', { schema: { querystring: ListQuery, tags: ['alerts'], description: 'Alerts, newest first, with delivery totals', response: ok(Type.Array(AlertSummarySchema)) }, preHandler: read }, async (request) =>
     desk.list(callerOf(request), request.query.limit ?? 100),
   );
 
-  app.get('/alerts/:id', { schema: { params: IdParams, tags: ['alerts'], description: 'An alert with each device\'s delivery state and the totals' }, preHandler: read }, async (request) =>
+  app.get('/alerts/:id', { schema: { params: IdParams, tags: ['alerts'], description: 'An alert with each device\'s delivery state and the totals', response: ok(AlertViewSchema) }, preHandler: read }, async (request) =>
     desk.view(callerOf(request), request.params.id),
   );
 
-  app.post('/alerts/:id/cancel', { schema: { params: IdParams, tags: ['alerts'], description: 'Stop the alert on every speaker' }, preHandler: write }, async (request) =>
+  app.post('/alerts/:id/cancel', { schema: { params: IdParams, tags: ['alerts'], description: 'Stop the alert on every speaker', response: ok(AlertViewSchema) }, preHandler: write }, async (request) =>
     desk.cancel(callerOf(request), request.params.id),
   );
 
   app.get(
     '/alerts/:id/events',
-    { schema: { params: IdParams, tags: ['alerts'], description: 'Server-Sent Events: `snapshot` (the alert as GET shows it), then `deliveries` (batches of changes) and `alert` (state changes)' }, preHandler: read },
+    { schema: { params: IdParams, tags: ['alerts'], description: 'Server-Sent Events: `snapshot` (the alert as GET shows it), then `deliveries` (batches of changes) and `alert` (state changes)', response: notJson('text/event-stream', 'Server-Sent Events') }, preHandler: read },
     async (request, reply) => {
       const caller = callerOf(request);
       const id = request.params.id;
@@ -96,7 +97,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
 
   app.post(
     '/alerts/cap',
-    { schema: { tags: ['alerts'], consumes: ['application/cap+xml', 'application/xml'], description: 'Ingest a CAP 1.2 message (Alert, Update, Cancel) from an allow-listed sender' }, preHandler: write },
+    { schema: { tags: ['alerts'], consumes: ['application/cap+xml', 'application/xml'], description: 'Ingest a CAP 1.2 message (Alert, Update, Cancel) from an allow-listed sender', response: { ...created(CapAnswerSchema), 200: CapAnswerSchema, 202: CapAnswerSchema } }, preHandler: write },
     async (request, reply) => {
       const caller = callerOf(request);
       if (typeof request.body !== 'string') throw brokerError('LOA_ERR_INVALID', { en: 'send the CAP XML as application/cap+xml', vi: 'gửi CAP XML với Content-Type application/cap+xml' });

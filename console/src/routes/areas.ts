@@ -1,19 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import { brokerError, areaTimeline, type ServerCore } from '@loalang/broker';
 import { CreateAreaBody, IdParams, UpdateAreaBody } from '../schemas.js';
 import { TimelineQuery, timelineWindow } from '../timeline-window.js';
 import { assertInScope, callerOf, requirePermission } from '../auth.js';
+import { AreaSchema, AreaTimelinePlaySchema, AreaWithTimezoneSchema, created, noContent, ok } from '../responses/index.js';
 
 export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
   const read = requirePermission(core, 'areas:read');
   const write = requirePermission(core, 'areas:write');
 
-  app.get('/areas', { schema: { tags: ['areas'], description: 'Areas in scope, each with effectiveTimezone (its own, else the nearest ancestor\'s, else Asia/Ho_Chi_Minh)' }, preHandler: read }, async (request) => {
+  app.get('/areas', { schema: { tags: ['areas'], description: 'Areas in scope, each with effectiveTimezone (its own, else the nearest ancestor\'s, else Asia/Ho_Chi_Minh)', response: ok(Type.Array(AreaWithTimezoneSchema)) }, preHandler: read }, async (request) => {
     const caller = callerOf(request);
     return core.areas.listWithTimezones().filter((a) => caller.scope.has(a.id));
   });
 
-  app.post('/areas', { schema: { body: CreateAreaBody, tags: ['areas'] }, preHandler: write }, async (request, reply) => {
+  app.post('/areas', { schema: { body: CreateAreaBody, tags: ['areas'], response: created(AreaSchema) }, preHandler: write }, async (request, reply) => {
     const caller = callerOf(request);
     // A root area (no parent) can only be made by someone whose scope is already the whole tree's root.
     if (request.body.parentId === null) {
@@ -25,7 +27,7 @@ export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async
     return reply.status(201).send(core.areas.create({ name: request.body.name, parentId: request.body.parentId, timezone: request.body.timezone ?? null, quietHours: request.body.quietHours ?? null, scheduleApproval: request.body.scheduleApproval ?? null, geocodes: request.body.geocodes ?? null }));
   });
 
-  app.get('/areas/:id', { schema: { params: IdParams, tags: ['areas'] }, preHandler: read }, async (request) => {
+  app.get('/areas/:id', { schema: { params: IdParams, tags: ['areas'], response: ok(AreaWithTimezoneSchema) }, preHandler: read }, async (request) => {
     const area = core.areas.require(request.params.id);
     assertInScope(callerOf(request), area.id);
     return { ...area, effectiveTimezone: core.areas.effectiveTimezone(area.id) };
@@ -34,7 +36,7 @@ export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async
   app.get(
     '/areas/:id/timeline',
     {
-      schema: { params: IdParams, querystring: TimelineQuery, tags: ['areas'], description: "The area's programme (approved and pending schedules reaching any speaker in it or below) over a window, default the next 48 h; one entry per play, with how many of the area's speakers it reaches" },
+      schema: { params: IdParams, querystring: TimelineQuery, tags: ['areas'], description: "The area's programme (approved and pending schedules reaching any speaker in it or below) over a window, default the next 48 h; one entry per play, with how many of the area's speakers it reaches", response: ok(Type.Array(AreaTimelinePlaySchema)) },
       preHandler: requirePermission(core, 'schedules:read'),
     },
     async (request) => {
@@ -44,7 +46,7 @@ export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async
     },
   );
 
-  app.patch('/areas/:id', { schema: { params: IdParams, body: UpdateAreaBody, tags: ['areas'] }, preHandler: write }, async (request) => {
+  app.patch('/areas/:id', { schema: { params: IdParams, body: UpdateAreaBody, tags: ['areas'], response: ok(AreaSchema) }, preHandler: write }, async (request) => {
     const caller = callerOf(request);
     assertInScope(caller, core.areas.require(request.params.id).id);
     if (request.body.parentId) assertInScope(caller, request.body.parentId);
@@ -57,7 +59,7 @@ export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async
     return area;
   });
 
-  app.delete('/areas/:id', { schema: { params: IdParams, tags: ['areas'] }, preHandler: write }, async (request, reply) => {
+  app.delete('/areas/:id', { schema: { params: IdParams, tags: ['areas'], response: noContent() }, preHandler: write }, async (request, reply) => {
     const caller = callerOf(request);
     assertInScope(caller, core.areas.require(request.params.id).id);
     if (request.params.id === caller.user.areaId) throw brokerError('LOA_ERR_OUT_OF_SCOPE');

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { ServerCore } from '@loalang/broker';
 import { callerOf, requirePermission } from '../auth.js';
+import { AuditEntrySchema, ok } from '../responses/index.js';
 
 const AuditQuery = Type.Object(
   {
@@ -16,7 +17,7 @@ const AuditQuery = Type.Object(
 );
 
 export const auditRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
-  app.get('/audit', { schema: { querystring: AuditQuery, tags: ['audit'], description: 'Who changed what, when and from where; refused attempts and logins included' }, preHandler: requirePermission(core, 'audit:read') }, async (request) => {
+  app.get('/audit', { schema: { querystring: AuditQuery, tags: ['audit'], description: 'Who changed what, when and from where; refused attempts and logins included', response: ok(Type.Array(AuditEntrySchema)) }, preHandler: requirePermission(core, 'audit:read') }, async (request) => {
     const q = request.query;
     return core.audit.query({
       areaIds: callerOf(request).scope,

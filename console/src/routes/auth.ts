@@ -3,6 +3,7 @@ import { brokerError, permissionsOf, type ServerCore } from '@loalang/broker';
 import { LoginBody } from '../schemas.js';
 import { bearerToken, callerOf, requirePermission } from '../auth.js';
 import { auditEntryBase } from '../audit-hook.js';
+import { LoginSchema, MeSchema, noContent, ok } from '../responses/index.js';
 
 /** How long to wait, in both languages, with the wait's end for the client. */
 function lockedError(until: string, now: number) {
@@ -16,7 +17,7 @@ export const LOGIN_ATTEMPTS_PER_MINUTE = 20;
 export const authRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
   // Per source address, on top of the per-account-and-address throttle: guessing across many accounts is slowed too.
   const rateLimit = { max: LOGIN_ATTEMPTS_PER_MINUTE, timeWindow: 60_000 };
-  app.post('/auth/login', { schema: { body: LoginBody, tags: ['auth'] }, config: { rateLimit } }, async (request) => {
+  app.post('/auth/login', { schema: { body: LoginBody, tags: ['auth'], response: ok(LoginSchema) }, config: { rateLimit } }, async (request) => {
     const base = auditEntryBase(request);
     const { username, password } = request.body;
     const source = request.ip;
@@ -39,14 +40,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async
     return { token, expiresAt, user };
   });
 
-  app.post('/auth/logout', { schema: { tags: ['auth'] } }, async (request, reply) => {
+  app.post('/auth/logout', { schema: { tags: ['auth'], response: noContent() } }, async (request, reply) => {
     const token = bearerToken(request);
     if (token) core.sessions.revoke(token);
     return reply.status(204).send();
   });
 
-  app.get('/auth/me', { schema: { tags: ['auth'] }, preHandler: requirePermission(core, 'areas:read') }, async (request) => {
+  app.get('/auth/me', { schema: { tags: ['auth'], response: ok(MeSchema) }, preHandler: requirePermission(core, 'areas:read') }, async (request) => {
     const { user } = callerOf(request);
-    return { ...user, permissions: permissionsOf(user.role) };
+    return { ...user, permissions: [...permissionsOf(user.role)] };
   });
 };

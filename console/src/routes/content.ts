@@ -11,6 +11,7 @@ import { LoaError } from '@loalang/protocol';
 import { ContentListQuery, IdParams, TtsBody } from '../schemas.js';
 import { assertInScope, callerOf, canReadFromArea, requirePermission, resolveCaller } from '../auth.js';
 import { sendFile } from '../file-range.js';
+import { ContentItemSchema, created, noContent, notJson, ok, SpokenContentSchema, StreamSourceSchema, StreamSourcesSchema } from '../responses/index.js';
 
 export interface ContentRouteOptions {
   core: ServerCore;
@@ -46,12 +47,12 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
   const read = requirePermission(core, 'content:read');
   const write = requirePermission(core, 'content:write');
 
-  app.get('/content', { schema: { querystring: ContentListQuery, tags: ['content'], description: 'The audio library, newest first: uploads and bulletins unless `kind` asks for alert speech too' }, preHandler: read }, async (request) => {
+  app.get('/content', { schema: { querystring: ContentListQuery, tags: ['content'], description: 'The audio library, newest first: uploads and bulletins unless `kind` asks for alert speech too', response: ok(Type.Array(ContentItemSchema)) }, preHandler: read }, async (request) => {
     const caller = callerOf(request);
     return core.content.list(request.query.kind ?? LIBRARY_KINDS).filter((c) => canReadFromArea(core.areas, caller, c.areaId));
   });
 
-  app.post('/content', { schema: { tags: ['content'], consumes: ['multipart/form-data'] }, preHandler: write }, async (request, reply) => {
+  app.post('/content', { schema: { tags: ['content'], consumes: ['multipart/form-data'], response: created(ContentItemSchema) }, preHandler: write }, async (request, reply) => {
     const caller = callerOf(request);
     const file = await request.file({ limits: { fileSize: maxUploadBytes, files: 1, fields: 10 } });
     if (!file) throw brokerError('LOA_ERR_INVALID', { en: 'multipart field "file" is missing', vi: 'thiếu trường "file" trong biểu mẫu' });
@@ -73,7 +74,7 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
     }
   });
 
-  app.post('/content/tts', { schema: { body: TtsBody, tags: ['content'] }, preHandler: write }, async (request, reply) => {
+  app.post('/content/tts', { schema: { body: TtsBody, tags: ['content'], response: created(SpokenContentSchema) }, preHandler: write }, async (request, reply) => {
     const caller = callerOf(request);
     const areaId = request.body.areaId ?? caller.user.areaId;
     assertInScope(caller, areaId);
@@ -82,13 +83,13 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
     return reply.status(201).send({ ...item, text: request.body.text });
   });
 
-  app.get('/content/:id', { schema: { params: IdParams, tags: ['content'] }, preHandler: read }, async (request) => {
+  app.get('/content/:id', { schema: { params: IdParams, tags: ['content'], response: ok(ContentItemSchema) }, preHandler: read }, async (request) => {
     const item = core.content.require(request.params.id);
     if (!canReadFromArea(core.areas, callerOf(request), item.areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
     return item;
   });
 
-  app.delete('/content/:id', { schema: { params: IdParams, tags: ['content'] }, preHandler: write }, async (request, reply) => {
+  app.delete('/content/:id', { schema: { params: IdParams, tags: ['content'], response: noContent() }, preHandler: write }, async (request, reply) => {
     const item = core.content.require(request.params.id);
     assertInScope(callerOf(request), item.areaId);
     core.content.delete(item.id);
@@ -96,22 +97,33 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
     return reply.status(204).send();
   });
 
-  app.get('/content/:id/file', { schema: { params: IdParams, tags: ['content'] } }, async (request, reply) => {
-    const item = core.content.get(request.params.id);
-    const caller = resolveCaller(core, request);
-    const allowed = caller ? item !== null && canReadFromArea(core.areas, caller, item.areaId) : await deviceMayFetch(core, request, request.params.id);
-    if (!caller && !allowed) throw brokerError('LOA_ERR_UNAUTHENTICATED');
-    if (!item) throw brokerError('LOA_ERR_NOT_FOUND', { en: `content ${request.params.id}`, vi: `nội dung ${request.params.id}` });
-    if (!allowed) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
-    return sendFile(reply, core.media.contentPath(item.id), item.mimeType, request.headers.range, item.sha256);
-  });
+  app.get(
+    '/content/:id/file',
+    {
+      schema: {
+        params: IdParams,
+        tags: ['content'],
+        description: 'The stored audio (Opus in Ogg), with Range support; for the console (bearer token) and for devices (Basic: only what their programme or an alert names)',
+        response: notJson('audio/ogg', 'the audio, whole (200) or the range asked for (206)', [200, 206]),
+      },
+    },
+    async (request, reply) => {
+      const item = core.content.get(request.params.id);
+      const caller = resolveCaller(core, request);
+      const allowed = caller ? item !== null && canReadFromArea(core.areas, caller, item.areaId) : await deviceMayFetch(core, request, request.params.id);
+      if (!caller && !allowed) throw brokerError('LOA_ERR_UNAUTHENTICATED');
+      if (!item) throw brokerError('LOA_ERR_NOT_FOUND', { en: `content ${request.params.id}`, vi: `nội dung ${request.params.id}` });
+      if (!allowed) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
+      return sendFile(reply, core.media.contentPath(item.id), item.mimeType, request.headers.range, item.sha256);
+    },
+  );
 
-  app.get('/streams', { schema: { tags: ['content'], description: 'Named live sources schedules can relay, with the hosts the server allows (null: any)' }, preHandler: read }, async (request) => {
+  app.get('/streams', { schema: { tags: ['content'], description: 'Named live sources schedules can relay, with the hosts the server allows (null: any)', response: ok(StreamSourcesSchema) }, preHandler: read }, async (request) => {
     const caller = callerOf(request);
-    return { allowedHosts: core.streamHosts, sources: core.streamSources.list().filter((s) => canReadFromArea(core.areas, caller, s.areaId)) };
+    return { allowedHosts: core.streamHosts && [...core.streamHosts], sources: core.streamSources.list().filter((s) => canReadFromArea(core.areas, caller, s.areaId)) };
   });
 
-  app.post('/streams', { schema: { body: StreamSourceBody, tags: ['content'] }, preHandler: write }, async (request, reply) => {
+  app.post('/streams', { schema: { body: StreamSourceBody, tags: ['content'], response: created(StreamSourceSchema) }, preHandler: write }, async (request, reply) => {
     const caller = callerOf(request);
     const areaId = request.body.areaId ?? caller.user.areaId;
     assertInScope(caller, core.areas.require(areaId).id);
@@ -119,7 +131,7 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
     return reply.status(201).send(core.streamSources.create({ name: request.body.name, url, areaId, createdBy: caller.user.id }));
   });
 
-  app.delete('/streams/:id', { schema: { params: IdParams, tags: ['content'] }, preHandler: write }, async (request, reply) => {
+  app.delete('/streams/:id', { schema: { params: IdParams, tags: ['content'], response: noContent() }, preHandler: write }, async (request, reply) => {
     const source = core.streamSources.require(request.params.id);
     assertInScope(callerOf(request), source.areaId);
     core.streamSources.delete(source.id);

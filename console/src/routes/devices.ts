@@ -6,6 +6,21 @@ import { CreateDeviceBody, IdParams, UpdateDeviceBody } from '../schemas.js';
 import { assertInScope, callerOf, requirePermission, scopedAreas } from '../auth.js';
 import { TimelineQuery, timelineWindow } from '../timeline-window.js';
 import { agentConfigFor, type PublicUrls } from '../agent-config.js';
+import {
+  accepted,
+  CommandRecordSchema,
+  CommandSentSchema,
+  created,
+  DeviceConditionsSchema,
+  DeviceCredentialsSchema,
+  DeviceDetailSchema,
+  DeviceListItemSchema,
+  DeviceSchema,
+  noContent,
+  ok,
+  TelemetryHistorySchema,
+  TimelinePlaySchema,
+} from '../responses/index.js';
 
 const CommandBody = Type.Object(
   {
@@ -49,7 +64,12 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
   app.get(
     '/devices',
     {
-      schema: { querystring: DeviceListQuery, tags: ['devices'], description: 'Devices in your areas, by name; the total is in the X-Total-Count header' },
+      schema: {
+        querystring: DeviceListQuery,
+        tags: ['devices'],
+        description: 'Devices in your areas, by name; the total is in the X-Total-Count header',
+        response: ok(Type.Array(DeviceListItemSchema, { headers: { 'X-Total-Count': { type: 'integer', description: 'devices matching the filters, all pages' } } })),
+      },
       preHandler: read,
     },
     async (request, reply) => {
@@ -69,7 +89,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
     },
   );
 
-  app.post('/devices', { schema: { body: CreateDeviceBody, tags: ['devices'] }, preHandler: write }, async (request, reply) => {
+  app.post('/devices', { schema: { body: CreateDeviceBody, tags: ['devices'], response: created(DeviceCredentialsSchema) }, preHandler: write }, async (request, reply) => {
     assertInScope(callerOf(request), request.body.areaId);
     const { device, secret } = await core.devices.create(request.body);
     return reply.status(201).send({
@@ -80,13 +100,13 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
     });
   });
 
-  app.get('/devices/:id', { schema: { params: IdParams, tags: ['devices'] }, preHandler: read }, async (request) => {
+  app.get('/devices/:id', { schema: { params: IdParams, tags: ['devices'], response: ok(DeviceDetailSchema) }, preHandler: read }, async (request) => {
     const device = withPresence(request.params.id);
     assertInScope(callerOf(request), device.areaId);
     return { ...device, presenceHistory: core.devices.presenceHistory(device.id, 20) };
   });
 
-  app.patch('/devices/:id', { schema: { params: IdParams, body: UpdateDeviceBody, tags: ['devices'] }, preHandler: write }, async (request) => {
+  app.patch('/devices/:id', { schema: { params: IdParams, body: UpdateDeviceBody, tags: ['devices'], response: ok(DeviceSchema) }, preHandler: write }, async (request) => {
     const caller = callerOf(request);
     assertInScope(caller, core.devices.require(request.params.id).areaId);
     if (request.body.areaId) assertInScope(caller, request.body.areaId);
@@ -97,7 +117,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
     return withPresence(device.id);
   });
 
-  app.post('/devices/:id/rotate-secret', { schema: { params: IdParams, tags: ['devices'], description: 'A new MQTT secret: the old one stops working at once and the device is disconnected; returns the new agent config' }, preHandler: write }, async (request) => {
+  app.post('/devices/:id/rotate-secret', { schema: { params: IdParams, tags: ['devices'], description: 'A new MQTT secret: the old one stops working at once and the device is disconnected; returns the new agent config', response: ok(DeviceCredentialsSchema) }, preHandler: write }, async (request) => {
     const device = core.devices.require(request.params.id);
     assertInScope(callerOf(request), device.areaId);
     const secret = await core.devices.rotateSecret(device.id);
@@ -105,14 +125,14 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
     return { ...withPresence(device.id), mqttUsername: device.id, mqttPassword: secret, agentConfig: agentConfigFor(device, secret, urls(), core.signer.trusted()) };
   });
 
-  app.delete('/devices/:id', { schema: { params: IdParams, tags: ['devices'] }, preHandler: write }, async (request, reply) => {
+  app.delete('/devices/:id', { schema: { params: IdParams, tags: ['devices'], response: noContent() }, preHandler: write }, async (request, reply) => {
     assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
     core.devices.delete(request.params.id);
     core.mqtt.disconnectDevice(request.params.id);
     return reply.status(204).send();
   });
 
-  app.post('/devices/:id/commands', { schema: { params: IdParams, body: CommandBody, tags: ['devices'] }, preHandler: command }, async (request, reply) => {
+  app.post('/devices/:id/commands', { schema: { params: IdParams, body: CommandBody, tags: ['devices'], response: accepted(CommandSentSchema) }, preHandler: command }, async (request, reply) => {
     const caller = callerOf(request);
     const device = core.devices.require(request.params.id);
     assertInScope(caller, device.areaId);
@@ -130,7 +150,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
 
   app.get(
     '/devices/:id/timeline',
-    { schema: { params: IdParams, querystring: TimelineQuery, tags: ['devices'], description: "The device's plays (approved and pending schedules) over a window, default the next 48 h" }, preHandler: read },
+    { schema: { params: IdParams, querystring: TimelineQuery, tags: ['devices'], description: "The device's plays (approved and pending schedules) over a window, default the next 48 h", response: ok(Type.Array(TimelinePlaySchema)) }, preHandler: read },
     async (request) => {
       assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
       const { from, until } = timelineWindow(request.query, core.clock.now());
@@ -138,7 +158,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
     },
   );
 
-  app.get('/devices/:id/telemetry', { schema: { params: IdParams, querystring: TelemetryQuery, tags: ['devices'], description: 'Health history: default the last 24 h raw' }, preHandler: read }, async (request) => {
+  app.get('/devices/:id/telemetry', { schema: { params: IdParams, querystring: TelemetryQuery, tags: ['devices'], description: 'Health history: default the last 24 h raw', response: ok(TelemetryHistorySchema) }, preHandler: read }, async (request) => {
     assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
     const until = request.query.to ? Date.parse(request.query.to) : core.clock.now();
     const from = request.query.from ? Date.parse(request.query.from) : until - 24 * 3600_000;
@@ -146,17 +166,17 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
     return request.query.resolution === 'hourly' ? core.telemetry.hourly(request.params.id, from, until) : core.telemetry.raw(request.params.id, from, until);
   });
 
-  app.get('/devices/:id/events', { schema: { params: IdParams, tags: ['devices'] }, preHandler: read }, async (request) => {
+  app.get('/devices/:id/events', { schema: { params: IdParams, tags: ['devices'], response: ok(DeviceConditionsSchema) }, preHandler: read }, async (request) => {
     assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
     return { active: core.events.active(request.params.id), history: core.events.list(request.params.id) };
   });
 
-  app.get('/devices/:id/commands', { schema: { params: IdParams, tags: ['devices'] }, preHandler: read }, async (request) => {
+  app.get('/devices/:id/commands', { schema: { params: IdParams, tags: ['devices'], response: ok(Type.Array(CommandRecordSchema)) }, preHandler: read }, async (request) => {
     assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
     return core.commands.listForDevice(request.params.id);
   });
 
-  app.get('/devices/:id/commands/:commandId', { schema: { params: CommandParams, tags: ['devices'] }, preHandler: read }, async (request) => {
+  app.get('/devices/:id/commands/:commandId', { schema: { params: CommandParams, tags: ['devices'], response: ok(CommandRecordSchema) }, preHandler: read }, async (request) => {
     assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
     const rec = core.commands.get(request.params.commandId);
     if (!rec || rec.deviceId !== request.params.id) {

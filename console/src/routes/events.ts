@@ -7,6 +7,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { describeAlarm, type Alert, type AlarmChange, type ServerCore } from '@loalang/broker';
 import { callerOf, deviceInScope, requirePermission, targetsVisible } from '../auth.js';
 import { eventStreams } from '../sse.js';
+import { notJson } from '../responses/index.js';
 
 /** Device changes are coalesced per device and sent this often: telemetry from 10k speakers would flood a phone. */
 export const DEVICE_FLUSH_MS = 1000;
@@ -63,6 +64,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asyn
         tags: ['devices'],
         description:
           'Server-Sent Events of the caller\'s areas: `hello`, then `devices` (devices whose presence or health changed, as GET /devices/:id shows them, at most once a second), `alarm` ({type: raised|cleared, alarm}), `command` (a command record with its result) and `alert` (an alert\'s state changed)',
+        response: notJson('text/event-stream', 'Server-Sent Events'),
       },
       preHandler: read,
     },

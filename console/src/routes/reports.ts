@@ -3,6 +3,7 @@ import { brokerError, dailyTotals, isRelay, relayContentId, reportsToCsv, toCsv,
 import { Type, type Static } from '@sinclair/typebox';
 import { ReportsQuery } from '../schemas.js';
 import { assertInScope, callerOf, requirePermission, scopedAreas, type Caller } from '../auth.js';
+import { DailyReportSchema, jsonOrCsv, PlayReportSchema } from '../responses/index.js';
 
 const DailyQuery = Type.Object({ ...ReportsQuery.properties, groupBy: Type.Optional(Type.Union([Type.Literal('device'), Type.Literal('area')])) }, { additionalProperties: false });
 const DAILY_COLUMNS = ['date', 'contentId', 'contentTitle', 'groupId', 'groupName', 'plays', 'seconds', 'interrupted', 'failed', 'skipped'] as const;
@@ -28,7 +29,7 @@ function scopedReports(core: ServerCore, caller: Caller, q: Static<typeof Report
 export const reportRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
   app.get(
     '/reports/daily',
-    { schema: { querystring: DailyQuery, tags: ['reports'], description: 'Per item and local day: plays to the end and seconds played, per device or per area' }, preHandler: requirePermission(core, 'reports:read') },
+    { schema: { querystring: DailyQuery, tags: ['reports'], description: 'Per item and local day: plays to the end and seconds played, per device or per area', response: jsonOrCsv(DailyReportSchema, 'the totals; format=csv: the rows as CSV') }, preHandler: requirePermission(core, 'reports:read') },
     async (request, reply) => {
       const caller = callerOf(request);
       const q = request.query;
@@ -46,11 +47,11 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = asy
       if (q.format === 'csv') {
         return reply.header('Content-Type', 'text/csv; charset=utf-8').header('Content-Disposition', 'attachment; filename="loalang-daily.csv"').send(toCsv(rows, DAILY_COLUMNS));
       }
-      return { timeZone: tz, groupBy: byArea ? 'area' : 'device', rows };
+      return { timeZone: tz, groupBy: byArea ? ('area' as const) : ('device' as const), rows };
     },
   );
 
-  app.get('/reports', { schema: { querystring: ReportsQuery, tags: ['reports'] }, preHandler: requirePermission(core, 'reports:read') }, async (request, reply) => {
+  app.get('/reports', { schema: { querystring: ReportsQuery, tags: ['reports'], description: 'Play reports, newest first', response: jsonOrCsv(Type.Array(PlayReportSchema), 'the reports; format=csv: as CSV') }, preHandler: requirePermission(core, 'reports:read') }, async (request, reply) => {
     const caller = callerOf(request);
     const q = request.query;
     const reports = scopedReports(core, caller, q);

@@ -7,7 +7,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { brokerError, type ServerCore } from '@loalang/broker';
 import { callerOf, requirePermission } from '../auth.js';
+import { created, ok, SigningKeySchema, SigningKeysSchema } from '../responses/index.js';
 
+const tags = ['signing-keys'];
 const KidParams = Type.Object({ kid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$' }) }, { additionalProperties: false });
 
 export const signingKeyRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
@@ -19,17 +21,15 @@ export const signingKeyRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> =
       throw brokerError('LOA_ERR_OUT_OF_SCOPE', { en: 'signing keys belong to the whole network: ask an admin of the top area', vi: 'khoá ký dùng cho toàn mạng: hãy nhờ quản trị viên cấp cao nhất' });
     }
   };
-  const schema = (description: string) => ({ tags: ['signing-keys'], description });
-  const withKid = (description: string) => ({ tags: ['signing-keys'], description, params: KidParams });
 
-  app.get('/signing-keys', { schema: schema('Every signing key with its state; the public halves are what agents pin'), preHandler: rootAdmin }, async () => ({
+  app.get('/signing-keys', { schema: { tags, description: 'Every signing key with its state; the public halves are what agents pin', response: ok(SigningKeysSchema) }, preHandler: rootAdmin }, async () => ({
     keys: core.signingKeys.list(),
     trusted: core.signer.trusted(),
   }));
 
-  app.post('/signing-keys', { schema: schema('Adds the next key; online devices get it at once in their signed desired state'), preHandler: rootAdmin }, async (_request, reply) => reply.status(201).send(core.signingKeys.addNext()));
+  app.post('/signing-keys', { schema: { tags, description: 'Adds the next key; online devices get it at once in their signed desired state', response: created(SigningKeySchema) }, preHandler: rootAdmin }, async (_request, reply) => reply.status(201).send(core.signingKeys.addNext()));
 
-  app.post('/signing-keys/:kid/activate', { schema: withKid('The next key starts signing; the old active key is retired'), preHandler: rootAdmin }, async (request) => core.signingKeys.activate(request.params.kid));
+  app.post('/signing-keys/:kid/activate', { schema: { tags, params: KidParams, description: 'The next key starts signing; the old active key is retired', response: ok(SigningKeySchema) }, preHandler: rootAdmin }, async (request) => core.signingKeys.activate(request.params.kid));
 
-  app.post('/signing-keys/:kid/retire', { schema: withKid('Drops a next key that will not be used'), preHandler: rootAdmin }, async (request) => core.signingKeys.retire(request.params.kid));
+  app.post('/signing-keys/:kid/retire', { schema: { tags, params: KidParams, description: 'Drops a next key that will not be used', response: ok(SigningKeySchema) }, preHandler: rootAdmin }, async (request) => core.signingKeys.retire(request.params.kid));
 };

@@ -1,31 +1,33 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { ServerCore } from '@loalang/broker';
 import { CreateUserBody, IdParams, UpdateUserBody } from '../schemas.js';
 import { assertInScope, callerOf, requirePermission } from '../auth.js';
+import { created, noContent, ok, UserSchema } from '../responses/index.js';
 
 export const userRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
   const read = requirePermission(core, 'users:read');
   const write = requirePermission(core, 'users:write');
 
-  app.get('/users', { schema: { tags: ['users'] }, preHandler: read }, async (request) => {
+  app.get('/users', { schema: { tags: ['users'], response: ok(Type.Array(UserSchema)) }, preHandler: read }, async (request) => {
     const caller = callerOf(request);
     return core.users.list().filter((u) => caller.scope.has(u.areaId));
   });
 
-  app.post('/users', { schema: { body: CreateUserBody, tags: ['users'] }, preHandler: write }, async (request, reply) => {
+  app.post('/users', { schema: { body: CreateUserBody, tags: ['users'], response: created(UserSchema) }, preHandler: write }, async (request, reply) => {
     assertInScope(callerOf(request), request.body.areaId);
     core.areas.require(request.body.areaId);
     const user = await core.users.create(request.body);
     return reply.status(201).send(user);
   });
 
-  app.get('/users/:id', { schema: { params: IdParams, tags: ['users'] }, preHandler: read }, async (request) => {
+  app.get('/users/:id', { schema: { params: IdParams, tags: ['users'], response: ok(UserSchema) }, preHandler: read }, async (request) => {
     const user = core.users.require(request.params.id);
     assertInScope(callerOf(request), user.areaId);
     return user;
   });
 
-  app.patch('/users/:id', { schema: { params: IdParams, body: UpdateUserBody, tags: ['users'] }, preHandler: write }, async (request) => {
+  app.patch('/users/:id', { schema: { params: IdParams, body: UpdateUserBody, tags: ['users'], response: ok(UserSchema) }, preHandler: write }, async (request) => {
     const caller = callerOf(request);
     const user = core.users.require(request.params.id);
     assertInScope(caller, user.areaId);
@@ -37,7 +39,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async
     return updated;
   });
 
-  app.delete('/users/:id', { schema: { params: IdParams, tags: ['users'] }, preHandler: write }, async (request, reply) => {
+  app.delete('/users/:id', { schema: { params: IdParams, tags: ['users'], response: noContent() }, preHandler: write }, async (request, reply) => {
     const caller = callerOf(request);
     const user = core.users.require(request.params.id);
     assertInScope(caller, user.areaId);

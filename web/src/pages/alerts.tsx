@@ -4,7 +4,7 @@
  * live delivery board (the server's event stream) with a cancel button.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import type { Alert, Api, AlertView, Area, Delivery, Device, Me } from '../api.js';
+import type { Alert, Api, AlertView, Area, Delivery, DeliveryState, Device, Me } from '../api.js';
 import { useT } from '../i18n.js';
 import { messageOf } from './errors.js';
 import { AreaPicker, may, Preview, subtree, useAreasAndDevices } from './shared.js';
@@ -136,8 +136,9 @@ function DeliveryBoard({ api, id, devices, canCancel }: { api: Api; id: string; 
           const byDevice = new Map(v.deliveries.map((d) => [d.deviceId, d]));
           for (const d of data as Delivery[]) byDevice.set(d.deviceId, d);
           const deliveries = [...byDevice.values()];
-          const totals: Record<string, number> = {};
-          for (const d of deliveries) totals[d.state] = (totals[d.state] ?? 0) + 1;
+          // Every state counted, zero included, as the server counts them.
+          const totals = Object.fromEntries(Object.keys(v.totals).map((s) => [s, 0])) as AlertView['totals'];
+          for (const d of deliveries) totals[d.state] += 1;
           return { ...v, deliveries, totals };
         });
       }
@@ -153,7 +154,7 @@ function DeliveryBoard({ api, id, devices, canCancel }: { api: Api; id: string; 
   };
 
   if (!view) return <p aria-busy="true">…</p>;
-  const order = ['pending', 'offline', 'received', 'started', 'finished', 'failed', 'interrupted', 'cancelled', 'expired'];
+  const order: DeliveryState[] = ['pending', 'offline', 'received', 'started', 'finished', 'failed', 'interrupted', 'cancelled', 'expired'];
   return (
     <section class="card stack" aria-live="polite">
       <h1>{view.title}</h1>

@@ -29,7 +29,7 @@ export function useAreasAndDevices(api: Api, onUnauthorized: () => void): { area
 }
 
 /** Whether the signed-in user's role may do `permission` (the server checks again). */
-export const may = (me: Me | null, permission: string) => me?.permissions.includes(permission) ?? false;
+export const may = (me: Me | null, permission: Me['permissions'][number]) => me?.permissions.includes(permission) ?? false;
 
 /** Areas in tree order (parents before children) with their depth, for pickers and the tree. */
 export function treeOrder(areas: Area[]): { area: Area; depth: number }[] {

@@ -1,0 +1,46 @@
+/** Users, the signed-in user, login, the audit log. */
+import { Type, type Static } from '@sinclair/typebox';
+import { PERMISSIONS, ROLES } from '@loalang/broker';
+import { Id, Instant, Nullable, StringEnum } from './common.js';
+
+export const RoleSchema = StringEnum(ROLES);
+export type Role = Static<typeof RoleSchema>;
+
+/** A user (never their password hash). */
+export const UserSchema = Type.Object(
+  {
+    id: Id,
+    username: Type.String(),
+    role: RoleSchema,
+    areaId: Type.String({ description: 'the top of the area subtree the user acts in' }),
+    disabled: Type.Boolean(),
+    createdAt: Instant,
+  },
+  { description: 'A user: one role over one area subtree' },
+);
+export type User = Static<typeof UserSchema>;
+
+/** GET /auth/me: the caller and what their role may do (the console offers only that). */
+export const MeSchema = Type.Object({ ...UserSchema.properties, permissions: Type.Array(StringEnum(PERMISSIONS)) });
+export type Me = Static<typeof MeSchema>;
+
+export const LoginSchema = Type.Object({
+  token: Type.String({ description: 'bearer token; only its SHA-256 is stored' }),
+  expiresAt: Instant,
+  user: UserSchema,
+});
+export type Login = Static<typeof LoginSchema>;
+
+export const AuditEntrySchema = Type.Object({
+  id: Type.Integer(),
+  at: Instant,
+  userId: Nullable(Type.String()),
+  username: Nullable(Type.String()),
+  areaId: Nullable(Type.String({ description: "the acting user's area" })),
+  source: Nullable(Type.String({ description: 'source address of the request' })),
+  action: Type.String({ description: 'e.g. `POST /api/v1/alerts`, `login`, `login-failed`' }),
+  target: Nullable(Type.String({ description: 'the id the action was about' })),
+  status: Nullable(Type.Integer({ description: 'HTTP status of the answer' })),
+  detail: Type.Unknown({ description: 'the request body with secrets masked, or null' }),
+});
+export type AuditEntry = Static<typeof AuditEntrySchema>;

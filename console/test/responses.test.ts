@@ -1,0 +1,225 @@
+/**
+ * Every answer of the API is declared (issue 15: one source of API types): each route has a
+ * response schema in OpenAPI, and what Fastify writes through those schemas is exactly what
+ * the handlers returned: no field dropped because a schema forgot it, no null written as "" or
+ * 0 because a schema did not say nullable.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Fastify from 'fastify';
+import swagger from '@fastify/swagger';
+import { readFileSync } from 'node:fs';
+import type { Telemetry } from '@loalang/protocol';
+import { addUser, buildTestServer, login, type TestServer } from './helpers.js';
+
+type Operation = { responses?: Record<string, { content?: Record<string, { schema?: Record<string, unknown> }> }> };
+type Spec = { paths: Record<string, Record<string, Operation>> };
+
+/** `METHOD path: why` for every operation whose answers the OpenAPI document does not describe. */
+function undescribedAnswers(spec: Spec): string[] {
+  const problems: string[] = [];
+  for (const [path, operations] of Object.entries(spec.paths)) {
+    for (const [method, op] of Object.entries(operations)) {
+      const name = `${method.toUpperCase()} ${path}`;
+      const responses = Object.entries(op.responses ?? {});
+      const success = responses.filter(([code]) => code.startsWith('2'));
+      if (success.length === 0) problems.push(`${name}: no 2xx answer declared`);
+      for (const [code, answer] of success) {
+        if (code === '204') continue;
+        const media = Object.entries(answer.content ?? {});
+        if (media.length === 0) problems.push(`${name}: ${code} has no response schema`);
+        for (const [type, m] of media) if (!m.schema || Object.keys(m.schema).length === 0) problems.push(`${name}: ${code} ${type} has an empty schema`);
+      }
+      const error = op.responses?.['4XX']?.content?.['application/json']?.schema?.['properties'] as Record<string, unknown> | undefined;
+      if (!error?.['error']) problems.push(`${name}: no 4XX error shape`);
+    }
+  }
+  return problems;
+}
+
+let t: TestServer;
+let token = '';
+/** The last JSON payload a handler handed to Fastify, as JSON.stringify writes it, and its route. */
+let handed: { route: string; json: string } | undefined;
+const walked = new Set<string>();
+
+beforeAll(async () => {
+  t = await buildTestServer();
+  t.app.addHook('preSerialization', async (request, _reply, payload) => {
+    handed = { route: `${request.method} ${request.routeOptions.url}`, json: JSON.stringify(payload) };
+    return payload;
+  });
+  t.core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+  t.core.areas.create({ name: 'Xã', parentId: 'p', id: 'x', quietHours: { from: '22:00', to: '05:00' }, geocodes: ['19495'] });
+  await addUser(t.core, 'admin', 'admin', 'p');
+  token = await login(t.app, 'admin');
+});
+afterAll(async () => t?.close());
+
+/**
+ * Calls the API and checks that the answer is what the handler returned, field for field.
+ * Returns the parsed answer.
+ */
+async function same<T = Record<string, unknown>>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, status = 200, headers: Record<string, string> = {}): Promise<T> {
+  handed = undefined;
+  const res = await t.app.inject({ method, url, headers: { authorization: `Bearer ${token}`, ...headers }, ...(payload === undefined ? {} : { payload: payload as string }) });
+  expect(res.statusCode, `${method} ${url}: ${res.body}`).toBe(status);
+  if (status === 204) {
+    expect(res.body).toBe('');
+    return undefined as T;
+  }
+  expect(handed, `${method} ${url} went through the serialiser`).toBeDefined();
+  walked.add(handed!.route);
+  const answer = res.json() as T;
+  expect(answer, `${method} ${url}: the answer differs from what the handler returned`).toEqual(JSON.parse(handed!.json));
+  return answer;
+}
+
+const telemetry = (at: string): Telemetry => ({
+  v: 1,
+  at,
+  agentVersion: '0.1.0',
+  uptimeSec: 60,
+  desiredVersion: 2,
+  playing: null,
+  outboxPending: 0,
+  clockOffsetMs: -1.5,
+  cpuLoad1: 0.25,
+  cpuTemperatureC: 51.5,
+  serial: { framesSent: 1, framesReceived: 1, crcErrors: 0, timeouts: 0, retries: 0, reconnects: 0 },
+  network: { type: 'lte', signalPercent: 70 },
+  amp: { power: false, faults: ['over-temperature'], linkOk: true, temperatureC: 40 },
+});
+
+describe('response schemas', () => {
+  it('every operation in the OpenAPI document declares its answers and the error shape', async () => {
+    const spec = (await t.app.inject({ method: 'GET', url: '/api/docs/json' })).json() as Spec;
+    expect(Object.keys(spec.paths).length).toBeGreaterThan(40);
+    expect(undescribedAnswers(spec)).toEqual([]);
+    // Routes that can answer CSV describe their JSON too.
+    for (const path of ['/api/v1/reports', '/api/v1/reports/daily']) {
+      expect(Object.keys(spec.paths[path]!['get']!.responses!['200']!.content!)).toEqual(['application/json', 'text/csv']);
+    }
+  });
+
+  it('the check finds a route without a response schema', async () => {
+    const app = Fastify();
+    await app.register(swagger, { openapi: { info: { title: 't', version: '1' } } });
+    app.get('/described', { schema: { response: { 200: { type: 'object', properties: { a: { type: 'string' } } }, '4xx': { type: 'object', properties: { error: { type: 'object' } } } } } }, async () => ({ a: 'b' }));
+    app.get('/undescribed', async () => ({ a: 'b' }));
+    await app.ready();
+    expect(undescribedAnswers(app.swagger() as unknown as Spec)).toEqual(['GET /undescribed: 200 has no response schema', 'GET /undescribed: no 4XX error shape']);
+    await app.close();
+  });
+
+  it('serialises every JSON answer to exactly what its handler returned', async () => {
+    const { core } = t;
+    const now = new Date().toISOString();
+    // Accounts
+    await same('GET', '/api/v1/auth/me');
+    const user = await same<{ id: string }>('POST', '/api/v1/users', { username: 'op', password: 'mat-khau-dai-du', role: 'operator', areaId: 'x' }, 201);
+    await same('GET', '/api/v1/users');
+    await same('GET', `/api/v1/users/${user.id}`);
+    await same('PATCH', `/api/v1/users/${user.id}`, { disabled: true });
+    await same('DELETE', `/api/v1/users/${user.id}`, undefined, 204);
+    handed = undefined;
+    const loginRes = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'admin', password: 'mat-khau-thu-nghiem' } });
+    expect(loginRes.json()).toEqual(JSON.parse(handed!.json));
+    walked.add(handed!.route);
+    // Areas
+    const area = await same<{ id: string }>('POST', '/api/v1/areas', { name: 'Thôn', parentId: 'x', timezone: 'Asia/Bangkok', scheduleApproval: 'none' }, 201);
+    await same('GET', '/api/v1/areas');
+    await same('GET', '/api/v1/areas/x');
+    await same('PATCH', `/api/v1/areas/${area.id}`, { name: 'Thôn 1' });
+    await same('DELETE', `/api/v1/areas/${area.id}`, undefined, 204);
+    // Devices: one with health, position, presence, conditions and an alarm; one never seen.
+    const device = await same<{ id: string }>('POST', '/api/v1/devices', { name: 'Loa chợ', areaId: 'x' }, 201);
+    await same('POST', '/api/v1/devices', { name: 'Loa mới', areaId: 'x' }, 201);
+    core.devices.setPresence(device.id, true, 'connect', Date.now());
+    core.devices.recordTelemetry(device.id, telemetry(now));
+    core.telemetry.record(device.id, telemetry(now), Date.now());
+    core.events.insert(device.id, { v: 1, eventId: 'e1', at: now, kind: 'amp-fault', code: 'over-temperature', active: true, detail: 'board says 81 °C' });
+    core.events.insert(device.id, { v: 1, eventId: 'e2', at: now, kind: 'amp-link', active: false });
+    const alarm = core.alarms.raise(device.id, 'over-temperature', '81 °C', Date.now())!;
+    await same('PATCH', `/api/v1/devices/${device.id}`, { position: { lat: 16.75, lon: 107.2 } });
+    await same('GET', '/api/v1/devices');
+    await same('GET', `/api/v1/devices/${device.id}`);
+    await same('POST', `/api/v1/devices/${device.id}/rotate-secret`);
+    await same('GET', `/api/v1/devices/${device.id}/telemetry`);
+    await same('GET', `/api/v1/devices/${device.id}/telemetry?resolution=hourly`);
+    await same('GET', `/api/v1/devices/${device.id}/events`);
+    const command = await same<{ id: string }>('POST', `/api/v1/devices/${device.id}/commands`, { type: 'volume', level: 40 }, 202);
+    core.commands.complete(device.id, { v: 1, commandId: command.id, ok: false, at: now, error: { code: 'AMP', message: 'no amplifier' } });
+    await same('POST', `/api/v1/devices/${device.id}/commands`, { type: 'test-tone' }, 202);
+    await same('GET', `/api/v1/devices/${device.id}/commands`);
+    await same('GET', `/api/v1/devices/${device.id}/commands/${command.id}`);
+    await same('GET', '/api/v1/alarms');
+    await same('POST', `/api/v1/alarms/${alarm.id}/ack`);
+    // Content (rows only: no media tools here) and live sources
+    core.content.insert({ id: 'c', title: 'Bản tin', areaId: 'p', originalName: 'ban-tin.mp3', mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1000, durationMs: 60_000, source: { codec: 'mp3', loudness: { inputI: -20.5 } }, createdBy: null });
+    core.content.insert({ id: 'old', title: 'Cũ', areaId: 'x', originalName: null, mimeType: 'audio/ogg', sha256: 'b'.repeat(64), sizeBytes: 10, durationMs: 1000, source: {}, createdBy: null });
+    await same('GET', '/api/v1/content');
+    await same('GET', '/api/v1/content/c');
+    await same('DELETE', '/api/v1/content/old', undefined, 204);
+    const stream = await same<{ id: string }>('POST', '/api/v1/streams', { name: 'VOV1', url: 'https://stream.example.vn/vov1', areaId: 'x' }, 201);
+    await same('GET', '/api/v1/streams');
+    await same('DELETE', `/api/v1/streams/${stream.id}`, undefined, 204);
+    // Schedules and programmes
+    const start = new Date(Date.now() + 3600_000).toISOString();
+    const schedule = {
+      title: 'Bản tin sáng',
+      items: [{ contentId: 'c' }, { streamUrl: 'https://stream.example.vn/vov1', durationSec: 600 }],
+      targets: { areaIds: ['x'], deviceIds: [] },
+      start,
+      recurrence: { type: 'weekly', time: '06:00', days: [1, 3, 5], skipDates: ['2099-01-01'] },
+      repeat: { count: 2, gapSec: 5 },
+      volume: 80,
+    };
+    await same('POST', '/api/v1/schedules/check', schedule);
+    const made = await same<{ id: string }>('POST', '/api/v1/schedules', schedule, 201);
+    await same('POST', '/api/v1/schedules', { ...schedule, title: 'Một lần', recurrence: null, priority: 'priority', items: [{ contentId: 'c' }] }, 201);
+    await same('GET', '/api/v1/schedules');
+    await same('GET', `/api/v1/schedules/${made.id}`);
+    await same('PATCH', `/api/v1/schedules/${made.id}`, { title: 'Bản tin sáng (mới)' });
+    await same('POST', `/api/v1/schedules/${made.id}/approve`);
+    await same('GET', `/api/v1/devices/${device.id}/timeline?to=${encodeURIComponent(new Date(Date.now() + 8 * 24 * 3600_000).toISOString())}`);
+    await same('GET', `/api/v1/areas/x/timeline?to=${encodeURIComponent(new Date(Date.now() + 8 * 24 * 3600_000).toISOString())}`);
+    await same('DELETE', `/api/v1/schedules/${made.id}`, undefined, 204);
+    // Reports
+    core.reports.insert(device.id, { v: 1, reportId: 'r1', playId: 'p1', scheduleId: 's', contentId: 'c', status: 'completed', scheduledAt: now, startedAt: now, endedAt: now, playedMs: 60_000 });
+    core.reports.insert(device.id, { v: 1, reportId: 'r2', playId: 'p2', scheduleId: 's', contentId: 'c', status: 'failed', reason: 'no audio', scheduledAt: now, playedMs: 0, ampError: 'link lost' });
+    await same('GET', '/api/v1/reports');
+    await same('GET', '/api/v1/reports/daily?groupBy=area');
+    await same('GET', '/api/v1/reports/daily');
+    // Alerts
+    const alert = await same<{ id: string }>('POST', '/api/v1/alerts', { contentId: 'c', targets: { areaIds: ['x'], deviceIds: [] }, volume: 90 }, 201);
+    await same('GET', '/api/v1/alerts');
+    await same('GET', `/api/v1/alerts/${alert.id}`);
+    await same('POST', `/api/v1/alerts/${alert.id}/cancel`);
+    core.capSenders = ['canh-bao@example.vn'];
+    const exercise = readFileSync(new URL('../../tests/fixtures/cap/flood-exercise.xml', import.meta.url), 'utf8').replaceAll('{{SENDER}}', 'canh-bao@example.vn').replaceAll('{{SENT}}', '2026-07-01T08:00:00+07:00');
+    await same('POST', '/api/v1/alerts/cap', exercise, 202, { 'content-type': 'application/cap+xml' });
+    // The server
+    await same('GET', '/api/v1/settings');
+    await same('GET', '/api/v1/signing-keys');
+    const next = await same<{ kid: string }>('POST', '/api/v1/signing-keys', undefined, 201);
+    await same('POST', `/api/v1/signing-keys/${next.kid}/activate`);
+    const spare = await same<{ kid: string }>('POST', '/api/v1/signing-keys', undefined, 201);
+    await same('POST', `/api/v1/signing-keys/${spare.kid}/retire`);
+    await same('GET', '/api/v1/audit');
+    await same('GET', '/healthz');
+    // Errors take the one error shape, details included.
+    const busy = await same<{ error: { details?: { scheduleId?: string } } }>('DELETE', '/api/v1/content/c', undefined, 409);
+    expect(busy.error.details?.scheduleId).toBeDefined();
+    await same('GET', '/api/v1/users/nobody', undefined, 404);
+
+    // Every JSON answer the API declares was walked, but the two that need the media tools.
+    const spec = (await t.app.inject({ method: 'GET', url: '/api/docs/json' })).json() as Spec;
+    const json = Object.entries(spec.paths).flatMap(([path, ops]) =>
+      Object.entries(ops)
+        .filter(([, op]) => Object.entries(op.responses ?? {}).some(([code, r]) => code.startsWith('2') && r.content?.['application/json']))
+        .map(([method]) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
+    );
+    const needMediaTools = ['POST /api/v1/content', 'POST /api/v1/content/tts'];
+    expect(json.filter((r) => !walked.has(r) && !needMediaTools.includes(r))).toEqual([]);
+  });
+});
