@@ -20,7 +20,7 @@ import { startServer } from '../console/dist/index.js';
 import { hashSecret } from '../broker/dist/index.js';
 import { Agent, parseAgentConfig } from '../edge-agent/dist/index.js';
 import { createSimulatedAmplifier } from '../firmware-bridge/dist/index.js';
-import { locateFfmpeg } from '../edge-agent/dist/ffmpeg.js';
+import { locateFfmpeg } from '../edge-agent/dist/playback/ffmpeg.js';
 
 if (typeof globalThis.gc !== 'function') {
   // Memory per connection is read after a full collection.

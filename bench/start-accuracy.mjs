@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { startServer } from '../console/dist/index.js';
 import { pcmOutputArgs } from '../edge-agent/dist/index.js';
-import { locateFfmpeg } from '../edge-agent/dist/ffmpeg.js';
+import { locateFfmpeg } from '../edge-agent/dist/playback/ffmpeg.js';
 
 const SMOKE = process.env.LOALANG_BENCH_SMOKE === '1';
 const N = Number(process.env.N ?? (SMOKE ? 3 : 100));

@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FfmpegSink } from '../edge-agent/dist/index.js';
-import { locateFfmpeg } from '../edge-agent/dist/ffmpeg.js';
+import { locateFfmpeg } from '../edge-agent/dist/playback/ffmpeg.js';
 
 const SMOKE = process.env.LOALANG_BENCH_SMOKE === '1';
 const RUNS = SMOKE ? 1 : 5;

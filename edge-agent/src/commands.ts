@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { AmplifierController } from '@loalang/firmware-bridge';
 import type { Clock, Command, CommandResult, Logger } from '@loalang/protocol';
-import type { Player } from './player.js';
+import type { Player } from './playback/player.js';
 
 const run = promisify(execFile);
 

@@ -1,10 +1,10 @@
 export * from './config.js';
 export * from './agent.js';
 export * from './run.js';
-export * from './audio-sink.js';
-export { pcmOutputArgs } from './pcm-output.js';
-export * from './store.js';
-export * from './content-cache.js';
+export * from './playback/audio-sink.js';
+export { pcmOutputArgs } from './playback/pcm-output.js';
+export * from './storage/store.js';
+export * from './storage/content-cache.js';
 export * from './errors.js';
 export { AGENT_VERSION } from './version.js';
-export { DownlinkGuard, type GuardResult } from './downlink-guard.js';
+export { DownlinkGuard, type GuardResult } from './link/downlink-guard.js';

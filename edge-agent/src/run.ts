@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { openAmplifier } from '@loalang/firmware-bridge';
 import { loadAgentConfig } from './config.js';
 import { Agent } from './agent.js';
-import { LogRing } from './log-ring.js';
+import { LogRing } from './health/log-ring.js';
 
 export async function runAgent(configPath: string): Promise<void> {
   const config = await loadAgentConfig(configPath);

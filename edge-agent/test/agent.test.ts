@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import type { DesiredState, PlayReport } from '@loalang/protocol';
 import { Agent } from '../src/agent.js';
 import { parseAgentConfig, type AgentConfig } from '../src/config.js';
-import { AgentStore } from '../src/store.js';
-import { locateFfmpeg } from '../src/ffmpeg.js';
+import { AgentStore } from '../src/storage/store.js';
+import { locateFfmpeg } from '../src/playback/ffmpeg.js';
 import { FakeAmplifier, observer, startBroker, startContentServer, testSigner, type ContentServer } from './peers.js';
 
 const ffmpeg = locateFfmpeg();

@@ -5,11 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock, silentLogger, type AlertPlay, type AlertStatus, type DesiredPlay, type DesiredState, type PlayReport } from '@loalang/protocol';
-import type { AudioSink, PlayHandle, PlayOptions, PreparedPlay } from '../src/audio-sink.js';
-import type { ContentCache } from '../src/content-cache.js';
-import { AlertHandler, alertPlays } from '../src/alerts.js';
-import { Player } from '../src/player.js';
-import { Timeline } from '../src/timeline.js';
+import type { AudioSink, PlayHandle, PlayOptions, PreparedPlay } from '../src/playback/audio-sink.js';
+import type { ContentCache } from '../src/storage/content-cache.js';
+import { AlertHandler, alertPlays } from '../src/playback/alerts.js';
+import { Player } from '../src/playback/player.js';
+import { Timeline } from '../src/playback/timeline.js';
 import { FakeAmplifier } from './peers.js';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');

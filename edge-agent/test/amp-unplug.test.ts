@@ -12,7 +12,7 @@ import { BoardDriver, BoardSimulator, NodeSerialLink } from '@loalang/firmware-b
 import type { DeviceEvent, PlayReport } from '@loalang/protocol';
 import { Agent } from '../src/agent.js';
 import { parseAgentConfig } from '../src/config.js';
-import { locateFfmpeg } from '../src/ffmpeg.js';
+import { locateFfmpeg } from '../src/playback/ffmpeg.js';
 import { observer, startBroker, startContentServer, testSigner } from './peers.js';
 
 const signer = testSigner();

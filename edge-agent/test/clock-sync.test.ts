@@ -1,7 +1,7 @@
 /** The NTP-style estimate against a simulated server whose clock is off, over a jittery link. */
 import { describe, expect, it } from 'vitest';
 import { ManualClock, silentLogger, type Clock } from '@loalang/protocol';
-import { ClockSync, estimateOffset } from '../src/clock-sync.js';
+import { ClockSync, estimateOffset } from '../src/link/clock-sync.js';
 
 /** A clock reading `now()`, its timers on `timers` (so the test decides when gaps pass). */
 const clockOf = (now: () => number, timers = new ManualClock()): Clock => ({ now, setTimeout: (fn, ms) => timers.setTimeout(fn, ms), clearTimeout: (t) => timers.clearTimeout(t) });

@@ -1,7 +1,7 @@
 /** The agent's downlink check on its own: each way a message is refused, holding, and the replay window. */
 import { describe, expect, it } from 'vitest';
 import { EnvelopeSigner, newSigningKey, type ServerKey } from '@loalang/protocol';
-import { CLOCK_TOLERANCE_MS, DownlinkGuard, type GuardResult, type Seen } from '../src/downlink-guard.js';
+import { CLOCK_TOLERANCE_MS, DownlinkGuard, type GuardResult, type Seen } from '../src/link/downlink-guard.js';
 import { testSigner } from './peers.js';
 
 const T0 = Date.parse('2026-11-23T05:00:00Z');

@@ -1,8 +1,8 @@
 /** An MQTT client for MqttSession tests: no broker, no sockets; the test says when the link is up or down. */
 import { EventEmitter } from 'node:events';
 import type { IClientOptions } from 'mqtt';
-import { DownlinkGuard } from '../src/downlink-guard.js';
-import type { ConnectMqtt, SessionClient } from '../src/mqtt-session.js';
+import { DownlinkGuard } from '../src/link/downlink-guard.js';
+import type { ConnectMqtt, SessionClient } from '../src/link/mqtt-session.js';
 import type { TestSigner } from './peers.js';
 
 export interface Published {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseMmcli, readCpuTemperature, readHostHealth, readModem } from '../src/host-health.js';
+import { parseMmcli, readCpuTemperature, readHostHealth, readModem } from '../src/health/host-health.js';
 import { Telemetry, validate } from '@loalang/protocol';
 
 describe('host health', () => {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { deviceTopic, ManualClock, silentLogger } from '@loalang/protocol';
-import { MqttSession } from '../src/mqtt-session.js';
+import { MqttSession } from '../src/link/mqtt-session.js';
 import { fakeConnect, guardFor } from './fake-mqtt.js';
 import { testSigner } from './peers.js';
 

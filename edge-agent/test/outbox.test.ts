@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deviceTopic, ManualClock, silentLogger, type PlayReport } from '@loalang/protocol';
-import { MqttSession } from '../src/mqtt-session.js';
-import { Outbox } from '../src/outbox.js';
-import { AgentStore } from '../src/store.js';
+import { MqttSession } from '../src/link/mqtt-session.js';
+import { Outbox } from '../src/link/outbox.js';
+import { AgentStore } from '../src/storage/store.js';
 import { fakeConnect, guardFor } from './fake-mqtt.js';
 import { testSigner } from './peers.js';
 

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock, silentLogger, type DesiredPlay } from '@loalang/protocol';
-import type { AudioSink, PlayHandle, PreparedPlay } from '../src/audio-sink.js';
-import { Player } from '../src/player.js';
+import type { AudioSink, PlayHandle, PreparedPlay } from '../src/playback/audio-sink.js';
+import { Player } from '../src/playback/player.js';
 import { FakeAmplifier } from './peers.js';
 
 const ROUND_TRIP_MS = 5;

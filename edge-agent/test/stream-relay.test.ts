@@ -6,8 +6,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { FfmpegSink } from '../src/audio-sink.js';
-import { locateFfmpeg } from '../src/ffmpeg.js';
+import { FfmpegSink } from '../src/playback/audio-sink.js';
+import { locateFfmpeg } from '../src/playback/ffmpeg.js';
 import { startStreamServer, type StreamServer } from './peers.js';
 
 const ffmpeg = locateFfmpeg();

@@ -5,10 +5,10 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock, silentLogger, type DesiredPlay, type DesiredState, type PlayReport, type Priority } from '@loalang/protocol';
-import type { AudioSink, PlayHandle, PlayOptions, PlaySource, PreparedPlay } from '../src/audio-sink.js';
-import type { ContentCache } from '../src/content-cache.js';
-import { Player } from '../src/player.js';
-import { Timeline } from '../src/timeline.js';
+import type { AudioSink, PlayHandle, PlayOptions, PlaySource, PreparedPlay } from '../src/playback/audio-sink.js';
+import type { ContentCache } from '../src/storage/content-cache.js';
+import { Player } from '../src/playback/player.js';
+import { Timeline } from '../src/playback/timeline.js';
 import { FakeAmplifier } from './peers.js';
 
 let clock: ManualClock;

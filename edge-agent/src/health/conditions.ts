@@ -5,7 +5,7 @@
  */
 import { newId, type DeviceEvent, type Logger } from '@loalang/protocol';
 import type { AmpEvent } from '@loalang/firmware-bridge';
-import type { MqttSession } from './mqtt-session.js';
+import type { MqttSession } from '../link/mqtt-session.js';
 
 const MAX_PENDING = 200;
 

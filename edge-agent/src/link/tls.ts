@@ -6,8 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { agentError } from './errors.js';
-import type { FetchLike } from './content-cache.js';
+import { agentError } from '../errors.js';
+import type { FetchLike } from '../storage/content-cache.js';
 
 export function readCa(path: string): string {
   let pem: string;

@@ -5,7 +5,7 @@
  * highest priority first (`priority` before `normal`), then by start time.
  */
 import { newId, overlapsQuietHours, type Clock, type ClockTimer, type DesiredPlay, type DesiredState, type Logger, type PlayReport, type Priority, type QuietHours } from '@loalang/protocol';
-import type { ContentCache } from './content-cache.js';
+import type { ContentCache } from '../storage/content-cache.js';
 import type { Player } from './player.js';
 
 export interface TimelineDeps {

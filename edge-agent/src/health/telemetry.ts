@@ -2,7 +2,7 @@
 import { statfs } from 'node:fs/promises';
 import type { AmplifierController } from '@loalang/firmware-bridge';
 import type { Telemetry } from '@loalang/protocol';
-import { AGENT_VERSION } from './version.js';
+import { AGENT_VERSION } from '../version.js';
 import { readHostHealth } from './host-health.js';
 
 export async function buildTelemetry(d: {

@@ -3,7 +3,7 @@
  * (mqtt.js keeps offline messages only in memory; they would die with the process).
  */
 import { every, systemClock, type Clock, type Logger, type PlayReport, type Repeating } from '@loalang/protocol';
-import type { AgentStore } from './store.js';
+import type { AgentStore } from '../storage/store.js';
 import type { MqttSession } from './mqtt-session.js';
 
 export class Outbox {

@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DesiredPlay, Logger } from '@loalang/protocol';
-import { agentError } from './errors.js';
+import { agentError } from '../errors.js';
 import type { AgentStore } from './store.js';
 
 export type FetchLike = typeof fetch;

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { areaTopic, deviceTopic, deviceTopicFilter, encodeMessage, MessageSchemas, NAMESPACE, parseDeviceTopic, systemClock, validate, type Clock, type ClockTimer, type Logger, type MessageKind, type MessageOf, type RefusalReason } from '@loalang/protocol';
-import { AGENT_VERSION } from './version.js';
+import { AGENT_VERSION } from '../version.js';
 import type { DownlinkGuard } from './downlink-guard.js';
 
 export interface SessionOptions {

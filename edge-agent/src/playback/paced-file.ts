@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { BYTES_PER_MS, PCM_FORMAT, type PcmOutput } from './pcm-output.js';
-import { agentError } from './errors.js';
+import { agentError } from '../errors.js';
 import type { PlayOutcome, PreparedPlay } from './sink-contract.js';
 import { stderrTail } from './stderr-tail.js';
 

@@ -2,7 +2,7 @@
 import { accessSync, constants } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
-import { agentError } from './errors.js';
+import { agentError } from '../errors.js';
 
 export function locateFfmpeg(env: NodeJS.ProcessEnv = process.env): string {
   if (env['LOALANG_FFMPEG']) return env['LOALANG_FFMPEG'];

@@ -6,7 +6,7 @@
  * could not be sent are sent again when the link returns.
  */
 import { alertPlayId, deliveryAfterReport, type AlertDeliveryState, type AlertMessage, type AlertPlay, type AlertStatus, type Clock, type ClockTimer, type DesiredPlay, type Logger, type PlayReport } from '@loalang/protocol';
-import type { ContentCache } from './content-cache.js';
+import type { ContentCache } from '../storage/content-cache.js';
 import type { Timeline } from './timeline.js';
 
 export interface AlertHandlerDeps {
