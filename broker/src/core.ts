@@ -1,111 +1,96 @@
 /**
- * The server core: one SQLite file, the device-facing MQTT broker, the media pipeline and
- * the dispatcher of desired states. The console (HTTP) sits on top of it.
+ * The running server: the parts `wireServer` built (one database, the device-facing MQTT
+ * broker, the media pipeline, the repositories and services), started and stopped together,
+ * with each kind of device message routed to the feature that handles it. The console (HTTP)
+ * sits on top of it and sees it through `ServerServices`, without the database.
  */
 import { EventEmitter } from 'node:events';
-import { StreamSourceRepo } from './content/stream-sources.js';
-import { join } from 'node:path';
-import { every, systemClock, type Clock, type ClockTimer, type Logger, type MessageOf, type PlayReport, type Repeating, silentLogger } from '@loalang/protocol';
-import { openDatabase, type Db } from './store/db.js';
-import { AreaRepo } from './areas/areas.js';
-import { UserRepo } from './accounts/users.js';
-import { SessionRepo } from './accounts/sessions.js';
-import { DeviceRepo } from './devices/devices.js';
-import { ContentRepo } from './content/content-repo.js';
-import { ContentLibrary } from './content/library.js';
-import { ScheduleRepo } from './schedules/schedules.js';
-import { ScheduleService } from './schedules/service.js';
-import { DEFAULT_DESIRED_OPTIONS, DesiredStateService } from './schedules/desired-state.js';
-import { Dispatcher } from './schedules/dispatcher.js';
-import { ReportRepo } from './reports/reports.js';
-import { IssuedPlays, ISSUED_PLAYS_RETAIN_MS } from './reports/issued-plays.js';
-import { ReportIntake } from './reports/intake.js';
-import { CommandRepo } from './devices/commands.js';
-import { DeviceEventRepo } from './devices/events.js';
-import { MqttServer } from './mqtt/index.js';
-import type { TlsMaterial } from './mqtt/server.js';
-import { MediaPipeline, type LoudnessTarget, type SpeechEngine } from './media/index.js';
+import { every, type Clock, type ClockTimer, type Logger, type MessageOf, type PlayReport, type Repeating } from '@loalang/protocol';
+import type { Db } from './store/db.js';
+import type { AreaRepo } from './areas/areas.js';
+import type { UserRepo } from './accounts/users.js';
+import type { SessionRepo } from './accounts/sessions.js';
+import type { LoginThrottle } from './accounts/login-throttle.js';
+import type { DeviceRepo } from './devices/devices.js';
+import type { DeviceFleet } from './devices/fleet.js';
+import type { CommandRepo } from './devices/commands.js';
+import type { DeviceEventRepo } from './devices/events.js';
+import type { TelemetryHistory, TelemetryRetention } from './devices/telemetry-history.js';
+import type { ContentRepo } from './content/content-repo.js';
+import type { ContentLibrary } from './content/library.js';
+import type { StreamSourceRepo } from './content/stream-sources.js';
+import type { ScheduleRepo } from './schedules/schedules.js';
+import type { ScheduleService } from './schedules/service.js';
+import type { DesiredStateService } from './schedules/desired-state.js';
+import type { Dispatcher } from './schedules/dispatcher.js';
+import type { ReportRepo } from './reports/reports.js';
+import { ISSUED_PLAYS_RETAIN_MS, type IssuedPlays } from './reports/issued-plays.js';
+import type { ReportIntake } from './reports/intake.js';
+import type { MqttServer } from './mqtt/server.js';
+import type { MediaPipeline } from './media/index.js';
 import { UplinkRouter } from './mqtt/uplink-router.js';
-import { AlarmRepo } from './alarms/alarms.js';
-import { DEFAULT_TELEMETRY_RETENTION, TelemetryHistory, type TelemetryRetention } from './devices/telemetry-history.js';
-import { AlarmRules, DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from './alarms/rules.js';
-import { AlarmWebhook, type WebhookOptions } from './alarms/webhook.js';
-import { AlertRepo } from './alerts/alerts.js';
-import { AuditRepo } from './audit/audit.js';
-import { LoginThrottle } from './accounts/login-throttle.js';
-import { SigningKeys } from './signing/keys.js';
-import { DownlinkSequence, DownlinkSigner } from './signing/signer.js';
-import { AlertService, DEFAULT_ALERT_OPTIONS, type AlertOptions } from './alerts/service.js';
-import { AlertDesk } from './alerts/desk.js';
+import type { AlarmRepo } from './alarms/alarms.js';
+import type { AlarmRules } from './alarms/rules.js';
+import type { AlertService } from './alerts/service.js';
+import type { AlertDesk } from './alerts/desk.js';
+import type { AuditRepo } from './audit/audit.js';
+import type { SigningKeys } from './signing/keys.js';
+import type { DownlinkSigner } from './signing/signer.js';
+import { wireServer, type CoreOptions, type RuntimeSettings, type ServerParts } from './wiring.js';
 
-export interface CoreOptions {
-  dataDir: string;
-  mqttHost?: string;
-  mqttPort: number;
-  /** Base URL devices use to download content; set once the HTTP port is known. */
-  publicHttpUrl: () => string;
-  logger?: Logger;
-  clock?: Clock;
-  maxAudioDurationSec?: number;
-  desiredHorizonMs?: number;
-  /** Hosts schedules may relay streams from; absent: any http(s) host. */
-  streamHosts?: string[];
-  loudness?: LoudnessTarget;
-  /** Text-to-speech engine; default espeak-ng. */
-  speech?: SpeechEngine;
-  alarmThresholds?: Partial<AlarmThresholds>;
-  /** Where alarms are POSTed on raise and clear. */
-  alarmWebhook?: WebhookOptions;
-  telemetryRetention?: Partial<TelemetryRetention>;
-  alerts?: Partial<AlertOptions>;
-  /** CAP `sender` values POST /alerts/cap accepts; none: CAP ingest refuses every message. */
-  capSenders?: string[];
-  /** Hosts CAP audio `uri`s may be fetched from; none: such audio is not fetched (the text is spoken). */
-  capAudioHosts?: string[];
-  /** MQTT over TLS with this certificate and key (PEM); absent: plain TCP. */
-  mqttTls?: TlsMaterial;
-}
+export type { CoreOptions, RuntimeSettings, ServerParts } from './wiring.js';
+
+/** The broker as the console sees it: presence, stats, and cutting a device off. */
+export type MqttView = Pick<MqttServer, 'isOnline' | 'onlineDevices' | 'stats' | 'disconnectDevice'>;
+
+/**
+ * What the console (HTTP) may use: the services and repositories, never the database nor the
+ * broker's publishing (commands go through `fleet`, alerts through `alerts`).
+ */
+export type ServerServices = Omit<ServerCore, 'db' | 'mqtt' | 'start' | 'stop' | 'ingestReport'> & { readonly mqtt: MqttView };
 
 export class ServerCore {
+  readonly db: Db;
+  readonly mqtt: MqttServer;
+  readonly media: MediaPipeline;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly settings: RuntimeSettings;
   readonly areas: AreaRepo;
   readonly users: UserRepo;
   readonly sessions: SessionRepo;
+  readonly loginThrottle: LoginThrottle;
   readonly devices: DeviceRepo;
-  readonly content: ContentRepo;
-  /** Uploads and speech into the library. */
-  readonly library: ContentLibrary;
-  readonly schedules: ScheduleRepo;
-  /** Every rule about schedules: scope, items, plan, quiet hours, conflicts, approval. */
-  readonly scheduling: ScheduleService;
-  readonly reports: ReportRepo;
-  readonly issuedPlays: IssuedPlays;
-  /** Judges play reports against what each device was given (issue 14). */
-  readonly reportIntake: ReportIntake;
+  /** Registering, changing and commanding devices, scope-checked. */
+  readonly fleet: DeviceFleet;
   readonly commands: CommandRepo;
   readonly events: DeviceEventRepo;
+  readonly telemetry: TelemetryHistory;
+  readonly content: ContentRepo;
+  /** Importing audio and speaking text into the library (the rules of content). */
+  readonly library: ContentLibrary;
+  readonly streamSources: StreamSourceRepo;
+  readonly schedules: ScheduleRepo;
+  /** The rules of schedules: check, create, update, approve, remove. */
+  readonly scheduling: ScheduleService;
   readonly desired: DesiredStateService;
   readonly dispatcher: Dispatcher;
+  readonly reports: ReportRepo;
+  readonly issuedPlays: IssuedPlays;
+  /** Judges play reports against what was issued (stored once, or refused). */
+  readonly reportIntake: ReportIntake;
   readonly alarms: AlarmRepo;
   readonly alarmRules: AlarmRules;
-  readonly telemetry: TelemetryHistory;
   readonly alerts: AlertService;
-  /** Alerts as callers issue, see and cancel them, within their areas. */
+  /** Issuing alerts for people: targets, scope, speech. */
   readonly alertDesk: AlertDesk;
   readonly audit: AuditRepo;
-  /** Wrong passwords per account and source address (issue 14). */
-  readonly loginThrottle: LoginThrottle;
-  readonly streamSources: StreamSourceRepo;
   readonly signingKeys: SigningKeys;
   readonly signer: DownlinkSigner;
-  telemetryRetention: TelemetryRetention = DEFAULT_TELEMETRY_RETENTION;
   private pruner: Repeating | null = null;
   private firstPrune: ClockTimer | null = null;
-  /** Lower-case host names relays may use, or null for any. */
-  streamHosts: readonly string[] | null = null;
-  capSenders: readonly string[] = [];
-  capAudioHosts: readonly string[] = [];
   mqttPort = 0;
-  /** Downlinks devices refused, by reason (metrics). */
+  /** Downlinks devices refused, by reason (decision 0016), for /metrics. */
   readonly refusals = new Map<string, number>();
   /**
    * What changed, for live views (the console's event stream): a device's presence or health,
@@ -113,155 +98,69 @@ export class ServerCore {
    */
   readonly changes = new EventEmitter<{ device: [deviceId: string]; command: [deviceId: string, commandId: string] }>().setMaxListeners(0);
 
-  private constructor(
-    readonly db: Db,
-    readonly mqtt: MqttServer,
-    readonly media: MediaPipeline,
-    readonly clock: Clock,
-    readonly logger: Logger,
-    repos: {
-      areas: AreaRepo;
-      users: UserRepo;
-      sessions: SessionRepo;
-      devices: DeviceRepo;
-      content: ContentRepo;
-      schedules: ScheduleRepo;
-      reports: ReportRepo;
-      issuedPlays: IssuedPlays;
-      commands: CommandRepo;
-      events: DeviceEventRepo;
-      alarms: AlarmRepo;
-    },
-    desired: DesiredStateService,
-    dispatcher: Dispatcher,
-    alarmRules: AlarmRules,
-    alerts: AlertService,
-    signing: { keys: SigningKeys; signer: DownlinkSigner },
-  ) {
-    this.alerts = alerts;
-    this.signingKeys = signing.keys;
-    this.signer = signing.signer;
-    // A rotation step: sign with the new active key, and give online devices the new key list.
-    signing.keys.onChange = () => {
-      signing.signer.reload();
-      for (const id of this.mqtt.onlineDevices()) this.dispatcher.resend(id, 'signing-keys');
-    };
-    this.audit = new AuditRepo(db);
-    this.loginThrottle = new LoginThrottle(db, () => clock.now());
-    this.streamSources = new StreamSourceRepo(db, () => clock.now());
-    this.alarms = repos.alarms;
-    this.alarmRules = alarmRules;
-    this.telemetry = new TelemetryHistory(db);
-    this.areas = repos.areas;
-    this.users = repos.users;
-    this.sessions = repos.sessions;
-    this.devices = repos.devices;
-    this.content = repos.content;
-    this.library = new ContentLibrary({ areas: repos.areas, content: repos.content, media });
-    this.alertDesk = new AlertDesk({ alerts, areas: repos.areas, devices: repos.devices, content: repos.content, library: this.library, clock });
-    this.schedules = repos.schedules;
-    this.scheduling = new ScheduleService({
-      ...repos,
-      streamHosts: () => this.streamHosts,
-      clock,
-      refresh: (deviceIds) => this.refreshDevices(deviceIds),
-    });
-    this.reports = repos.reports;
-    this.issuedPlays = repos.issuedPlays;
-    this.reportIntake = new ReportIntake({ reports: repos.reports, issued: repos.issuedPlays, alerts: new AlertRepo(db), now: () => clock.now() });
-    this.commands = repos.commands;
-    this.events = repos.events;
-    this.desired = desired;
-    this.dispatcher = dispatcher;
+  constructor(parts: ServerParts) {
+    this.db = parts.db;
+    this.mqtt = parts.mqtt;
+    this.media = parts.media;
+    this.clock = parts.clock;
+    this.logger = parts.logger;
+    this.settings = parts.settings;
+    this.areas = parts.areas;
+    this.users = parts.users;
+    this.sessions = parts.sessions;
+    this.loginThrottle = parts.loginThrottle;
+    this.devices = parts.devices;
+    this.fleet = parts.fleet;
+    this.commands = parts.commands;
+    this.events = parts.events;
+    this.telemetry = parts.telemetry;
+    this.content = parts.content;
+    this.library = parts.library;
+    this.streamSources = parts.streamSources;
+    this.schedules = parts.schedules;
+    this.scheduling = parts.scheduling;
+    this.desired = parts.desired;
+    this.dispatcher = parts.dispatcher;
+    this.reports = parts.reports;
+    this.issuedPlays = parts.issuedPlays;
+    this.reportIntake = parts.reportIntake;
+    this.alarms = parts.alarms;
+    this.alarmRules = parts.alarmRules;
+    this.alerts = parts.alerts;
+    this.alertDesk = parts.alertDesk;
+    this.audit = parts.audit;
+    this.signingKeys = parts.signingKeys;
+    this.signer = parts.signer;
   }
 
   static async create(options: CoreOptions): Promise<ServerCore> {
-    const clock = options.clock ?? systemClock;
-    const logger = options.logger ?? silentLogger;
-    const db = openDatabase(join(options.dataDir, 'loalang.db'));
-    const now = () => clock.now();
-    const areas = new AreaRepo(db, now);
-    const devices = new DeviceRepo(db, areas, now);
-    const repos = {
-      areas,
-      users: new UserRepo(db, now),
-      sessions: new SessionRepo(db, now),
-      devices,
-      content: new ContentRepo(db, now),
-      schedules: new ScheduleRepo(db, now),
-      reports: new ReportRepo(db, now),
-      issuedPlays: new IssuedPlays(db),
-      commands: new CommandRepo(db, now),
-      events: new DeviceEventRepo(db, now),
-      alarms: new AlarmRepo(db),
-    };
-    const alarmRules = new AlarmRules({ alarms: repos.alarms, devices, clock, logger }, { ...DEFAULT_ALARM_THRESHOLDS, ...options.alarmThresholds });
-    if (options.alarmWebhook) {
-      const webhook = new AlarmWebhook(options.alarmWebhook, { devices, areas, logger });
-      repos.alarms.on('change', (change) => webhook.notify(change));
-    }
-    const media = await MediaPipeline.create({
-      contentDir: join(options.dataDir, 'content'),
-      logger,
-      ...(options.maxAudioDurationSec ? { maxDurationSec: options.maxAudioDurationSec } : {}),
-      ...(options.loudness ? { loudness: options.loudness } : {}),
-      ...(options.speech ? { speech: options.speech } : {}),
-    });
-    // Reports arrive through the broker, which exists before the core that judges them.
-    let core: ServerCore | null = null;
-    const signingKeys = new SigningKeys(db, now);
-    const active = signingKeys.active();
-    if (active.created) logger.info({ kid: active.key.kid }, 'downlink signing key created');
-    const signer = new DownlinkSigner(signingKeys, new DownlinkSequence(db, now), now);
-    const mqtt = await MqttServer.create({
-      signer,
-      host: options.mqttHost ?? '0.0.0.0',
-      port: options.mqttPort,
-      directory: devices,
-      onReport: async (deviceId, report) => core?.ingestReport(deviceId, report),
-      logger,
-      clock,
-      ...(options.mqttTls ? { tls: options.mqttTls } : {}),
-    });
-    const desiredOptions = {
-      ...DEFAULT_DESIRED_OPTIONS,
-      ...(options.desiredHorizonMs ? { horizonMs: options.desiredHorizonMs } : {}),
-      publicHttpUrl: options.publicHttpUrl,
-    };
-    const desired = new DesiredStateService(db, repos, desiredOptions, () => clock.now());
-    const dispatcher = new Dispatcher({
-      desired,
-      publisher: mqtt,
-      isOnline: (id) => mqtt.isOnline(id),
-      allDeviceIds: () => devices.list().map((d) => d.id),
-      serverKeys: () => signer.trusted(),
-      clock,
-      logger,
-      onCut: (deviceId, cut) => {
-        const what = cut.map((c) => `"${repos.schedules.get(c.scheduleId)?.title ?? c.scheduleId}" keeps ${c.kept} of ${c.kept + c.dropped} plays`).join('; ');
-        logger.warn({ deviceId, cut }, 'programme cut to fit what a speaker accepts');
-        alarmRules.onProgramme(deviceId, `programme too large for the speaker, cut to fit: ${what}`, clock.now());
-      },
-    });
-    const alerts = new AlertService(
-      {
-        repo: new AlertRepo(db),
-        devices,
-        content: repos.content,
-        publisher: mqtt,
-        contentPath: (id) => media.contentPath(id),
-        publicHttpUrl: options.publicHttpUrl,
-        clock,
-        logger,
-      },
-      { ...DEFAULT_ALERT_OPTIONS, ...options.alerts },
-    );
-    core = new ServerCore(db, mqtt, media, clock, logger, repos, desired, dispatcher, alarmRules, alerts, { keys: signingKeys, signer });
-    core.capSenders = options.capSenders ?? [];
-    core.capAudioHosts = (options.capAudioHosts ?? []).map((h) => h.toLowerCase());
-    if (options.streamHosts) core.streamHosts = options.streamHosts.map((h) => h.toLowerCase());
-    core.telemetryRetention = { ...DEFAULT_TELEMETRY_RETENTION, ...options.telemetryRetention };
-    return core;
+    return new ServerCore(await wireServer(options));
+  }
+
+  /** Hosts schedules may relay streams from; null: any http(s) host. */
+  get streamHosts(): readonly string[] | null {
+    return this.settings.streamHosts;
+  }
+  set streamHosts(hosts: readonly string[] | null) {
+    this.settings.streamHosts = hosts ? hosts.map((h) => h.toLowerCase()) : null;
+  }
+  get capSenders(): readonly string[] {
+    return this.settings.capSenders;
+  }
+  set capSenders(senders: readonly string[]) {
+    this.settings.capSenders = senders;
+  }
+  get capAudioHosts(): readonly string[] {
+    return this.settings.capAudioHosts;
+  }
+  set capAudioHosts(hosts: readonly string[]) {
+    this.settings.capAudioHosts = hosts.map((h) => h.toLowerCase());
+  }
+  get telemetryRetention(): TelemetryRetention {
+    return this.settings.telemetryRetention;
+  }
+  set telemetryRetention(retention: TelemetryRetention) {
+    this.settings.telemetryRetention = retention;
   }
 
   async start(): Promise<void> {
@@ -279,6 +178,8 @@ export class ServerCore {
     });
     const uplinks = this.routeUplinks();
     this.mqtt.on('uplink', (msg) => uplinks.dispatch(msg));
+    // Acknowledged by the broker once this returns: the report is stored (or refused for good).
+    this.mqtt.handleReports(async (deviceId, report) => this.ingestReport(deviceId, report));
     const { port } = await this.mqtt.start();
     this.mqttPort = port;
     this.dispatcher.start();

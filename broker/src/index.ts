@@ -43,3 +43,5 @@ export * from './accounts/scope.js';
 export * from './schedules/service.js';
 export * from './content/library.js';
 export * from './alerts/desk.js';
+export * from './devices/fleet.js';
+export { wireServer } from './wiring.js';

@@ -49,10 +49,10 @@ beforeEach(async () => {
     port: 0,
     directory,
     signer,
-    onReport: async (_deviceId, report) => {
-      if (reportOutcome === 'fail') throw new Error('disk full');
-      stored.push(report);
-    },
+  });
+  server.handleReports(async (_deviceId, report) => {
+    if (reportOutcome === 'fail') throw new Error('disk full');
+    stored.push(report);
   });
   server.on('presence', (c) => presence.push(c));
   server.on('uplink', (u) => uplinks.push(u));

@@ -7,7 +7,7 @@ import { brokerError } from '@loalang/broker';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { ServerCore, TlsMaterial } from '@loalang/broker';
+import type { ServerServices, TlsMaterial } from '@loalang/broker';
 import { registerErrorHandler } from './errors.js';
 import { registerJsonParser } from './validation-text.js';
 import { authRoutes } from './routes/auth.js';
@@ -35,7 +35,7 @@ import type { MapSettings } from './server-env.js';
 import { ok, SettingsSchema } from './responses/index.js';
 
 export interface AppOptions {
-  core: ServerCore;
+  core: ServerServices;
   urls: () => PublicUrls;
   maxUploadBytes?: number;
   /** A pino logger for requests; none in tests. */

@@ -4,7 +4,7 @@
  * masked. Refused attempts (403, 400) are kept too: they are what an investigation looks for.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ServerCore } from '@loalang/broker';
+import type { ServerServices } from '@loalang/broker';
 
 const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Logged by their routes with more to say (the username tried). */
@@ -15,7 +15,7 @@ export function auditEntryBase(request: FastifyRequest) {
   return { at: new Date().toISOString(), userId: user?.id ?? null, username: user?.username ?? null, areaId: user?.areaId ?? null, source: request.ip };
 }
 
-export function registerAuditHook(app: FastifyInstance, core: ServerCore): void {
+export function registerAuditHook(app: FastifyInstance, core: ServerServices): void {
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url;
     if (!CHANGES.has(request.method) || !route || OWN_ENTRIES.has(route)) return;

@@ -3,7 +3,7 @@
  * routes declare the permission they need and check every area they touch with `inScope`.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { assertInScope, brokerError, callerFor, can, type Caller, type Permission, type ServerCore } from '@loalang/broker';
+import { assertInScope, brokerError, callerFor, can, type Caller, type Permission, type ServerServices } from '@loalang/broker';
 
 // The scope rules are the broker's (accounts/scope.ts); routes import them from here with the request helpers.
 export { assertInScope, canReadFromArea, deviceInScope, targetsVisible, type Caller } from '@loalang/broker';
@@ -20,7 +20,7 @@ export function bearerToken(request: FastifyRequest): string | null {
   return header.slice('Bearer '.length).trim() || null;
 }
 
-export function resolveCaller(core: ServerCore, request: FastifyRequest): Caller | null {
+export function resolveCaller(core: ServerServices, request: FastifyRequest): Caller | null {
   const token = bearerToken(request);
   if (!token) return null;
   const userId = core.sessions.resolve(token);
@@ -30,13 +30,13 @@ export function resolveCaller(core: ServerCore, request: FastifyRequest): Caller
 }
 
 /** Whether the request's session still stands for the same user, role and area (long-lived streams re-check). */
-export function stillSameCaller(core: ServerCore, request: FastifyRequest, caller: Caller): boolean {
+export function stillSameCaller(core: ServerServices, request: FastifyRequest, caller: Caller): boolean {
   const now = resolveCaller(core, request);
   return now !== null && now.user.id === caller.user.id && now.user.role === caller.user.role && now.user.areaId === caller.user.areaId;
 }
 
 /** preHandler factory: 401 without a valid token, 403 without the permission. */
-export function requirePermission(core: ServerCore, permission: Permission) {
+export function requirePermission(core: ServerServices, permission: Permission) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     request.caller = resolveCaller(core, request);
     if (!request.caller) throw brokerError('LOA_ERR_UNAUTHENTICATED');
@@ -52,7 +52,7 @@ export function callerOf(request: FastifyRequest): Caller {
 }
 
 /** The areas a list query covers: the caller's scope, or the subtree of `areaId` inside it. */
-export function scopedAreas(core: ServerCore, caller: Caller, areaId: string | undefined): Set<string> {
+export function scopedAreas(core: ServerServices, caller: Caller, areaId: string | undefined): Set<string> {
   if (!areaId) return caller.scope;
   assertInScope(caller, core.areas.require(areaId).id);
   return core.areas.subtreeIds(areaId);

@@ -2,7 +2,7 @@
  * First start on an empty database: a root area and the `admin` user over it. The password
  * comes from LOALANG_ADMIN_PASSWORD or is random and shown once; there is no fixed default.
  */
-import { randomSecret, type ServerCore } from '@loalang/broker';
+import { randomSecret, type ServerServices } from '@loalang/broker';
 
 export interface BootstrapResult {
   created: boolean;
@@ -11,7 +11,7 @@ export interface BootstrapResult {
   rootAreaId?: string;
 }
 
-export async function bootstrapAdmin(core: ServerCore, env: NodeJS.ProcessEnv = process.env): Promise<BootstrapResult> {
+export async function bootstrapAdmin(core: ServerServices, env: NodeJS.ProcessEnv = process.env): Promise<BootstrapResult> {
   if (core.users.count() > 0) return { created: false };
   const roots = core.areas.list().filter((a) => a.parentId === null);
   const root = roots[0] ?? core.areas.create({ name: env['LOALANG_ROOT_AREA_NAME'] ?? 'Toàn tỉnh', parentId: null });

@@ -4,7 +4,7 @@
  * figures. Values are read from the core when Prometheus scrapes, so nothing is counted twice.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ServerCore } from '@loalang/broker';
+import type { ServerServices } from '@loalang/broker';
 
 /** A counter whose running total lives elsewhere (the broker, SQLite): set at scrape time. */
 function totalFrom(registry: Registry, name: string, help: string, labelNames: string[], read: () => [Record<string, string>, number][]) {
@@ -20,7 +20,7 @@ function totalFrom(registry: Registry, name: string, help: string, labelNames: s
   });
 }
 
-export function buildMetrics(core: ServerCore): Registry {
+export function buildMetrics(core: ServerServices): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'loalang_server_' });
   new Gauge({

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import type { ServerCore } from '@loalang/broker';
+import type { ServerServices } from '@loalang/broker';
 import { callerOf, stillSameCaller } from './auth.js';
 
 /** Sends an event; `json` is data already serialised (shared by many streams). */
@@ -15,7 +15,7 @@ const PING_MS = 15_000;
 /** How often an open stream checks that its session still stands (logout, password reset, disabled user, new role or area). */
 export const SESSION_CHECK_MS = 5_000;
 
-export function eventStreams(app: FastifyInstance, core: ServerCore) {
+export function eventStreams(app: FastifyInstance, core: ServerServices) {
   const open = new Set<ServerResponse>();
   app.addHook('preClose', async () => {
     for (const s of open) s.end();

@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brokerError } from '../errors.js';
-import type { ServerCore } from '../core.js';
+import type { ServerServices } from '../core.js';
 import type { Alert, CapOrigin } from './alerts.js';
 import { capPriority, capSpeech, parseCap, pickInfo, type CapInfo, type CapMessage } from './cap.js';
 import { insideCircle, insidePolygon, parseCircle, parsePolygon } from './geo.js';
@@ -34,7 +34,7 @@ const MAX_AUDIO_BYTES = 50 * 1024 * 1024;
 const FETCH_TIMEOUT_MS = 20_000;
 
 /** Areas named by a configured geocode, and speakers inside a polygon or circle, within the caller's scope. */
-export function capTargets(core: ServerCore, info: CapInfo, scope: Set<string>): Targets {
+export function capTargets(core: ServerServices, info: CapInfo, scope: Set<string>): Targets {
   const areaIds = new Set<string>();
   const deviceIds = new Set<string>();
   const devices = core.devices.list({ areaIds: scope }).filter((d) => d.position && !d.disabled);
@@ -77,7 +77,7 @@ async function fetchAudio(uri: string, allowedHosts: readonly string[]): Promise
 }
 
 /** The message's audio resource when it has one that loads, else speech of its text. */
-async function capContent(core: ServerCore, msg: CapMessage, info: CapInfo, caller: CapCaller): Promise<string> {
+async function capContent(core: ServerServices, msg: CapMessage, info: CapInfo, caller: CapCaller): Promise<string> {
   const title = (info.headline ?? info.event).slice(0, 200);
   // The message's audio is kept with its alert, out of the library (issue 14).
   const meta = { title, areaId: caller.areaId, createdBy: caller.userId, kind: 'alert' as const };
@@ -99,7 +99,7 @@ async function capContent(core: ServerCore, msg: CapMessage, info: CapInfo, call
   return (await core.library.speak(capSpeech(info), { ...meta, voice: info.language.toLowerCase().startsWith('vi') ? 'vi' : 'en' })).id;
 }
 
-export async function ingestCap(core: ServerCore, xml: string, caller: CapCaller, allowedSenders: readonly string[]): Promise<CapResult> {
+export async function ingestCap(core: ServerServices, xml: string, caller: CapCaller, allowedSenders: readonly string[]): Promise<CapResult> {
   const msg = parseCap(xml);
   if (!allowedSenders.includes(msg.sender)) {
     core.logger.warn({ sender: msg.sender, identifier: msg.identifier }, 'CAP message from a sender not on the allow-list refused');

@@ -27,7 +27,6 @@ export interface MqttServerOptions {
   host?: string;
   port: number;
   directory: DeviceDirectory;
-  onReport: ReportHandler;
   logger?: Logger;
   clock?: Clock;
   /**
@@ -78,6 +77,8 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
   private server: Server | null = null;
   /** Areas whose alert topic each connected device has subscribed to. */
   private readonly areaListeners = new Map<string, Set<string>>();
+  /** Stores play reports; until one is set, reports are not acknowledged and agents resend them. */
+  private reportHandler: ReportHandler | null = null;
 
   private constructor(
     private readonly aedes: Aedes,
@@ -100,12 +101,22 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
         this.emit('uplink', m);
       },
       onReport: (deviceId, report) => {
-        options.onReport(deviceId, report).then(
+        const handler = this.reportHandler;
+        if (!handler) {
+          logger.warn({ deviceId, reportId: report.reportId }, 'report arrived before the server handles reports; no ack, the agent will resend');
+          return;
+        }
+        handler(deviceId, report).then(
           () => this.publishToDevice(deviceId, 'report/ack', { v: 1, reportId: report.reportId }),
           (err: unknown) => logger.error({ err, deviceId, reportId: report.reportId }, 'report not stored; no ack, the agent will resend'),
         ).catch((err: unknown) => logger.warn({ err, deviceId }, 'report ack publish failed'));
       },
     });
+  }
+
+  /** Who stores play reports: each is acknowledged to its device once the handler resolves. */
+  handleReports(handler: ReportHandler): void {
+    this.reportHandler = handler;
   }
 
   static async create(options: MqttServerOptions): Promise<MqttServer> {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { ALARM_KINDS, brokerError, describeAlarm, type Alarm, type ServerCore } from '@loalang/broker';
+import { ALARM_KINDS, brokerError, describeAlarm, type Alarm, type ServerServices } from '@loalang/broker';
 import { IdParams } from '../schemas.js';
 import { assertInScope, callerOf, requirePermission, scopedAreas } from '../auth.js';
 import { AlarmSchema, ok } from '../responses/index.js';
@@ -18,7 +18,7 @@ const AlarmsQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const alarmRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
+export const alarmRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = async (app, { core }) => {
   const read = requirePermission(core, 'devices:read');
   const ack = requirePermission(core, 'alarms:ack');
   const described = (a: Alarm) => describeAlarm(a, core.devices.get(a.deviceId)?.name ?? '');

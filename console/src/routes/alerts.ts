@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { brokerError, deviceInScope, ingestCap, type Alert, type DeliveryEvent, type ServerCore } from '@loalang/broker';
+import { brokerError, deviceInScope, ingestCap, type Alert, type DeliveryEvent, type ServerServices } from '@loalang/broker';
 import { IdParams, Targets } from '../schemas.js';
 import { callerOf, requirePermission } from '../auth.js';
 import { eventStreams } from '../sse.js';
@@ -36,7 +36,7 @@ const CAP_BODY_LIMIT = 10 * 1024 * 1024;
 /** Live delivery changes are sent in batches this often: at 10k devices one event each would flood a phone. */
 const SSE_FLUSH_MS = 200;
 
-export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
+export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = async (app, { core }) => {
   const streamEvents = eventStreams(app, core);
   const read = requirePermission(core, 'alerts:read');
   const write = requirePermission(core, 'alerts:write');

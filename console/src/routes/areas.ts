@@ -1,12 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { brokerError, areaTimeline, type ServerCore } from '@loalang/broker';
+import { brokerError, areaTimeline, type ServerServices } from '@loalang/broker';
 import { CreateAreaBody, IdParams, UpdateAreaBody } from '../schemas.js';
 import { TimelineQuery, timelineWindow } from '../timeline-window.js';
 import { assertInScope, callerOf, requirePermission } from '../auth.js';
 import { AreaSchema, AreaTimelinePlaySchema, AreaWithTimezoneSchema, created, noContent, ok } from '../responses/index.js';
 
-export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
+export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = async (app, { core }) => {
   const read = requirePermission(core, 'areas:read');
   const write = requirePermission(core, 'areas:write');
 

@@ -1,7 +1,7 @@
 /** `GET /audit`: the append-only audit log, newest first, for admins, limited to their area's users. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { ServerCore } from '@loalang/broker';
+import type { ServerServices } from '@loalang/broker';
 import { callerOf, requirePermission } from '../auth.js';
 import { AuditEntrySchema, ok } from '../responses/index.js';
 
@@ -16,7 +16,7 @@ const AuditQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const auditRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
+export const auditRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = async (app, { core }) => {
   app.get('/audit', { schema: { querystring: AuditQuery, tags: ['audit'], description: 'Who changed what, when and from where; refused attempts and logins included', response: ok(Type.Array(AuditEntrySchema)) }, preHandler: requirePermission(core, 'audit:read') }, async (request) => {
     const q = request.query;
     return core.audit.query({

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { brokerError, permissionsOf, type ServerCore } from '@loalang/broker';
+import { brokerError, permissionsOf, type ServerServices } from '@loalang/broker';
 import { LoginBody } from '../schemas.js';
 import { bearerToken, callerOf, requirePermission } from '../auth.js';
 import { auditEntryBase } from '../audit-hook.js';
@@ -14,7 +14,7 @@ function lockedError(until: string, now: number) {
 /** Login attempts one source address may make per minute. */
 export const LOGIN_ATTEMPTS_PER_MINUTE = 20;
 
-export const authRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
+export const authRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = async (app, { core }) => {
   // Per source address, on top of the per-account-and-address throttle: guessing across many accounts is slowed too.
   const rateLimit = { max: LOGIN_ATTEMPTS_PER_MINUTE, timeWindow: 60_000 };
   app.post('/auth/login', { schema: { body: LoginBody, tags: ['auth'], response: ok(LoginSchema) }, config: { rateLimit } }, async (request) => {

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { brokerError, checkStreamUrl, LIBRARY_KINDS, type ServerCore } from '@loalang/broker';
+import { brokerError, checkStreamUrl, LIBRARY_KINDS, type ServerServices } from '@loalang/broker';
 import { Type } from '@sinclair/typebox';
 import { LoaError } from '@loalang/protocol';
 import { ContentListQuery, IdParams, TtsBody } from '../schemas.js';
@@ -14,7 +14,7 @@ import { sendFile } from '../file-range.js';
 import { ContentItemSchema, created, noContent, notJson, ok, SpokenContentSchema, StreamSourceSchema, StreamSourcesSchema } from '../responses/index.js';
 
 export interface ContentRouteOptions {
-  core: ServerCore;
+  core: ServerServices;
   maxUploadBytes: number;
 }
 
@@ -24,7 +24,7 @@ function fieldValue(fields: Record<string, unknown>, name: string): string | und
 }
 
 /** Devices fetch content with HTTP Basic (device id + MQTT secret), only what their desired state names. */
-async function deviceMayFetch(core: ServerCore, request: FastifyRequest, contentId: string): Promise<boolean> {
+async function deviceMayFetch(core: ServerServices, request: FastifyRequest, contentId: string): Promise<boolean> {
   const header = request.headers.authorization;
   if (!header?.startsWith('Basic ')) return false;
   const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');

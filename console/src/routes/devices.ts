@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { CommandType } from '@loalang/protocol';
-import { brokerError, deviceTimeline, type ServerCore } from '@loalang/broker';
+import { brokerError, deviceTimeline, type ServerServices } from '@loalang/broker';
 import { CreateDeviceBody, IdParams, UpdateDeviceBody } from '../schemas.js';
-import { assertInScope, callerOf, requirePermission, scopedAreas } from '../auth.js';
+import type { FastifyRequest } from 'fastify';
+import { callerOf, requirePermission, scopedAreas } from '../auth.js';
 import { TimelineQuery, timelineWindow } from '../timeline-window.js';
 import { agentConfigFor, type PublicUrls } from '../agent-config.js';
 import {
@@ -51,15 +52,13 @@ const TelemetryQuery = Type.Object(
 );
 const CommandParams = Type.Object({ id: IdParams.properties.id, commandId: IdParams.properties.id });
 
-export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: () => PublicUrls }> = async (app, { core, urls }) => {
+export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices; urls: () => PublicUrls }> = async (app, { core, urls }) => {
   const read = requirePermission(core, 'devices:read');
   const write = requirePermission(core, 'devices:write');
   const command = requirePermission(core, 'devices:command');
 
-  const withPresence = (id: string) => {
-    const device = core.devices.require(id);
-    return { ...device, online: core.mqtt.isOnline(id) };
-  };
+  /** The device of the path, if the caller may see it. */
+  const visible = (request: FastifyRequest & { params: { id: string } }) => core.fleet.visible(callerOf(request), request.params.id);
 
   app.get(
     '/devices',
@@ -90,8 +89,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
   );
 
   app.post('/devices', { schema: { body: CreateDeviceBody, tags: ['devices'], response: created(DeviceCredentialsSchema) }, preHandler: write }, async (request, reply) => {
-    assertInScope(callerOf(request), request.body.areaId);
-    const { device, secret } = await core.devices.create(request.body);
+    const { device, secret } = await core.fleet.register(callerOf(request), request.body);
     return reply.status(201).send({
       ...device,
       mqttUsername: device.id,
@@ -101,65 +99,42 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
   });
 
   app.get('/devices/:id', { schema: { params: IdParams, tags: ['devices'], response: ok(DeviceDetailSchema) }, preHandler: read }, async (request) => {
-    const device = withPresence(request.params.id);
-    assertInScope(callerOf(request), device.areaId);
+    const device = core.fleet.withPresence(visible(request));
     return { ...device, presenceHistory: core.devices.presenceHistory(device.id, 20) };
   });
 
-  app.patch('/devices/:id', { schema: { params: IdParams, body: UpdateDeviceBody, tags: ['devices'], response: ok(DeviceSchema) }, preHandler: write }, async (request) => {
-    const caller = callerOf(request);
-    assertInScope(caller, core.devices.require(request.params.id).areaId);
-    if (request.body.areaId) assertInScope(caller, request.body.areaId);
-    const device = core.devices.update(request.params.id, request.body);
-    // A disabled device is cut off at once; it is refused at its next connect.
-    if (request.body.disabled) core.mqtt.disconnectDevice(device.id);
-    core.refreshDevices([device.id]);
-    return withPresence(device.id);
-  });
+  app.patch('/devices/:id', { schema: { params: IdParams, body: UpdateDeviceBody, tags: ['devices'], response: ok(DeviceSchema) }, preHandler: write }, async (request) =>
+    core.fleet.update(callerOf(request), request.params.id, request.body),
+  );
 
   app.post('/devices/:id/rotate-secret', { schema: { params: IdParams, tags: ['devices'], description: 'A new MQTT secret: the old one stops working at once and the device is disconnected; returns the new agent config', response: ok(DeviceCredentialsSchema) }, preHandler: write }, async (request) => {
-    const device = core.devices.require(request.params.id);
-    assertInScope(callerOf(request), device.areaId);
-    const secret = await core.devices.rotateSecret(device.id);
-    core.mqtt.disconnectDevice(device.id);
-    return { ...withPresence(device.id), mqttUsername: device.id, mqttPassword: secret, agentConfig: agentConfigFor(device, secret, urls(), core.signer.trusted()) };
+    const { device, secret } = await core.fleet.rotateSecret(callerOf(request), request.params.id);
+    return { ...device, mqttUsername: device.id, mqttPassword: secret, agentConfig: agentConfigFor(device, secret, urls(), core.signer.trusted()) };
   });
 
   app.delete('/devices/:id', { schema: { params: IdParams, tags: ['devices'], response: noContent() }, preHandler: write }, async (request, reply) => {
-    assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
-    core.devices.delete(request.params.id);
-    core.mqtt.disconnectDevice(request.params.id);
+    core.fleet.remove(callerOf(request), request.params.id);
     return reply.status(204).send();
   });
 
   app.post('/devices/:id/commands', { schema: { params: IdParams, body: CommandBody, tags: ['devices'], response: accepted(CommandSentSchema) }, preHandler: command }, async (request, reply) => {
-    const caller = callerOf(request);
-    const device = core.devices.require(request.params.id);
-    assertInScope(caller, device.areaId);
     const { type, timeoutSec, ...params } = request.body;
-    const { record, message } = core.commands.create({
-      deviceId: device.id,
-      type,
-      params: params as Record<string, string | number | boolean>,
-      issuedBy: caller.user.id,
-      ttlMs: (timeoutSec ?? 30) * 1000,
-    });
-    await core.mqtt.publishToDevice(device.id, 'cmd', message);
-    return reply.status(202).send({ ...record, delivered: core.mqtt.isOnline(device.id) });
+    const sent = await core.fleet.command(callerOf(request), request.params.id, { type, params: params as Record<string, string | number | boolean>, ...(timeoutSec ? { timeoutSec } : {}) });
+    return reply.status(202).send(sent);
   });
 
   app.get(
     '/devices/:id/timeline',
     { schema: { params: IdParams, querystring: TimelineQuery, tags: ['devices'], description: "The device's plays (approved and pending schedules) over a window, default the next 48 h", response: ok(Type.Array(TimelinePlaySchema)) }, preHandler: read },
     async (request) => {
-      assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
+      visible(request);
       const { from, until } = timelineWindow(request.query, core.clock.now());
       return deviceTimeline(request.params.id, core, from, until);
     },
   );
 
   app.get('/devices/:id/telemetry', { schema: { params: IdParams, querystring: TelemetryQuery, tags: ['devices'], description: 'Health history: default the last 24 h raw', response: ok(TelemetryHistorySchema) }, preHandler: read }, async (request) => {
-    assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
+    visible(request);
     const until = request.query.to ? Date.parse(request.query.to) : core.clock.now();
     const from = request.query.from ? Date.parse(request.query.from) : until - 24 * 3600_000;
     if (until <= from) throw brokerError('LOA_ERR_INVALID', { en: 'from must be before to', vi: 'thời điểm đầu phải trước thời điểm cuối' });
@@ -167,19 +142,18 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore; urls: (
   });
 
   app.get('/devices/:id/events', { schema: { params: IdParams, tags: ['devices'], response: ok(DeviceConditionsSchema) }, preHandler: read }, async (request) => {
-    assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
+    visible(request);
     return { active: core.events.active(request.params.id), history: core.events.list(request.params.id) };
   });
 
   app.get('/devices/:id/commands', { schema: { params: IdParams, tags: ['devices'], response: ok(Type.Array(CommandRecordSchema)) }, preHandler: read }, async (request) => {
-    assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
+    visible(request);
     return core.commands.listForDevice(request.params.id);
   });
 
   app.get('/devices/:id/commands/:commandId', { schema: { params: CommandParams, tags: ['devices'], response: ok(CommandRecordSchema) }, preHandler: read }, async (request) => {
-    assertInScope(callerOf(request), core.devices.require(request.params.id).areaId);
-    const rec = core.commands.get(request.params.commandId);
-    if (!rec || rec.deviceId !== request.params.id) {
+    const rec = core.fleet.commandOf(callerOf(request), request.params.id, request.params.commandId);
+    if (!rec) {
       throw brokerError('LOA_ERR_NOT_FOUND', { en: `command ${request.params.commandId}`, vi: `lệnh ${request.params.commandId}` });
     }
     return rec;

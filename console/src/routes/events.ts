@@ -4,7 +4,7 @@
  * alarms raised and cleared, commands' results, alerts' state.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { describeAlarm, type Alert, type AlarmChange, type ServerCore } from '@loalang/broker';
+import { describeAlarm, type Alert, type AlarmChange, type ServerServices } from '@loalang/broker';
 import { callerOf, deviceInScope, requirePermission, targetsVisible } from '../auth.js';
 import { eventStreams } from '../sse.js';
 import { notJson } from '../responses/index.js';
@@ -24,7 +24,7 @@ class DeviceFeed {
   private timer: NodeJS.Timeout | null = null;
   private readonly onChange = (id: string) => void this.changed.add(id);
 
-  constructor(private readonly core: ServerCore) {}
+  constructor(private readonly core: ServerServices) {}
 
   subscribe(stream: (rows: DeviceRow[]) => void): () => void {
     if (this.streams.size === 0) {
@@ -52,7 +52,7 @@ class DeviceFeed {
   }
 }
 
-export const eventRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
+export const eventRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = async (app, { core }) => {
   const streamEvents = eventStreams(app, core);
   const feed = new DeviceFeed(core);
   const read = requirePermission(core, 'devices:read');

@@ -1,10 +1,10 @@
 /** Liveness and Prometheus metrics, outside /api/v1. */
 import type { FastifyPluginAsync } from 'fastify';
-import type { ServerCore } from '@loalang/broker';
+import type { ServerServices } from '@loalang/broker';
 import { buildMetrics } from '../metrics.js';
 import { HealthSchema, ok } from '../responses/index.js';
 
-export const opsRoutes: FastifyPluginAsync<{ core: ServerCore }> = async (app, { core }) => {
+export const opsRoutes: FastifyPluginAsync<{ core: ServerServices }> = async (app, { core }) => {
   app.get('/healthz', { schema: { hide: true, response: ok(HealthSchema) } }, async () => {
     core.pingDatabase();
     return { status: 'ok', mqttPort: core.mqttPort };

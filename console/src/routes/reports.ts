@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { brokerError, dailyTotals, isRelay, relayContentId, reportsToCsv, toCsv, type ServerCore } from '@loalang/broker';
+import { brokerError, dailyTotals, isRelay, relayContentId, reportsToCsv, toCsv, type ServerServices } from '@loalang/broker';
 import { Type, type Static } from '@sinclair/typebox';
 import { ReportsQuery } from '../schemas.js';
 import { assertInScope, callerOf, requirePermission, scopedAreas, type Caller } from '../auth.js';
@@ -9,7 +9,7 @@ const DailyQuery = Type.Object({ ...ReportsQuery.properties, groupBy: Type.Optio
 const DAILY_COLUMNS = ['date', 'contentId', 'contentTitle', 'groupId', 'groupName', 'plays', 'seconds', 'interrupted', 'failed', 'skipped'] as const;
 
 /** The caller's reports under the query's filters (area, device, time), scope enforced. */
-function scopedReports(core: ServerCore, caller: Caller, q: Static<typeof ReportsQuery>) {
+function scopedReports(core: ServerServices, caller: Caller, q: Static<typeof ReportsQuery>) {
   const areaIds = scopedAreas(core, caller, q.areaId);
   let deviceIds = new Set(core.devices.list({ areaIds }).map((d) => d.id));
   if (q.deviceId) {
@@ -26,7 +26,7 @@ function scopedReports(core: ServerCore, caller: Caller, q: Static<typeof Report
   });
 }
 
-export const reportRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
+export const reportRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = async (app, { core }) => {
   app.get(
     '/reports/daily',
     { schema: { querystring: DailyQuery, tags: ['reports'], description: 'Per item and local day: plays to the end and seconds played, per device or per area', response: jsonOrCsv(DailyReportSchema, 'the totals; format=csv: the rows as CSV') }, preHandler: requirePermission(core, 'reports:read') },

@@ -1,6 +1,6 @@
 /** Schedules: each route parses, asks the broker's ScheduleService (which owns every rule), and replies. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { ServerCore } from '@loalang/broker';
+import type { ServerServices } from '@loalang/broker';
 import { Type } from '@sinclair/typebox';
 import { CreateScheduleBody, IdParams, UpdateScheduleBody } from '../schemas.js';
 import { callerOf, requirePermission } from '../auth.js';
@@ -8,7 +8,7 @@ import { created, noContent, ok, ScheduleCheckSchema, ScheduleSchema } from '../
 
 const CheckQuery = Type.Object({ scheduleId: Type.Optional(IdParams.properties.id) }, { additionalProperties: false });
 
-export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
+export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = async (app, { core }) => {
   const read = requirePermission(core, 'schedules:read');
   const write = requirePermission(core, 'schedules:write');
   const approve = requirePermission(core, 'schedules:approve');

@@ -5,14 +5,14 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { brokerError, type ServerCore } from '@loalang/broker';
+import { brokerError, type ServerServices } from '@loalang/broker';
 import { callerOf, requirePermission } from '../auth.js';
 import { created, ok, SigningKeySchema, SigningKeysSchema } from '../responses/index.js';
 
 const tags = ['signing-keys'];
 const KidParams = Type.Object({ kid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$' }) }, { additionalProperties: false });
 
-export const signingKeyRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
+export const signingKeyRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = async (app, { core }) => {
   const permitted = requirePermission(core, 'signing-keys:write');
   /** Keys sign for every device, so only an admin of the root area may touch them. */
   const rootAdmin = async (...args: Parameters<typeof permitted>) => {

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { ServerCore } from '@loalang/broker';
+import type { ServerServices } from '@loalang/broker';
 import { CreateUserBody, IdParams, UpdateUserBody } from '../schemas.js';
 import { assertInScope, callerOf, requirePermission } from '../auth.js';
 import { created, noContent, ok, UserSchema } from '../responses/index.js';
 
-export const userRoutes: FastifyPluginAsyncTypebox<{ core: ServerCore }> = async (app, { core }) => {
+export const userRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = async (app, { core }) => {
   const read = requirePermission(core, 'users:read');
   const write = requirePermission(core, 'users:write');
 

@@ -1,0 +1,229 @@
+/**
+ * The one place the server is put together: it opens the database and builds every repository
+ * and service with the edges it needs (clock, logger, media tools, the MQTT broker as the
+ * publisher of downlinks). Nothing here acts; `ServerCore` starts the parts and routes the
+ * devices' messages to them.
+ */
+import { join } from 'node:path';
+import { systemClock, silentLogger, type Clock, type Logger } from '@loalang/protocol';
+import { openDatabase, type Db } from './store/db.js';
+import { AreaRepo } from './areas/areas.js';
+import { UserRepo } from './accounts/users.js';
+import { SessionRepo } from './accounts/sessions.js';
+import { LoginThrottle } from './accounts/login-throttle.js';
+import { DeviceRepo } from './devices/devices.js';
+import { CommandRepo } from './devices/commands.js';
+import { DeviceEventRepo } from './devices/events.js';
+import { DEFAULT_TELEMETRY_RETENTION, TelemetryHistory, type TelemetryRetention } from './devices/telemetry-history.js';
+import { ContentRepo } from './content/content-repo.js';
+import { ContentLibrary } from './content/library.js';
+import { StreamSourceRepo } from './content/stream-sources.js';
+import { ScheduleRepo } from './schedules/schedules.js';
+import { ScheduleService } from './schedules/service.js';
+import { DEFAULT_DESIRED_OPTIONS, DesiredStateService } from './schedules/desired-state.js';
+import { Dispatcher } from './schedules/dispatcher.js';
+import { ReportRepo } from './reports/reports.js';
+import { IssuedPlays } from './reports/issued-plays.js';
+import { ReportIntake } from './reports/intake.js';
+import { MqttServer, type TlsMaterial } from './mqtt/server.js';
+import { MediaPipeline, type LoudnessTarget, type SpeechEngine } from './media/index.js';
+import { AlarmRepo } from './alarms/alarms.js';
+import { AlarmRules, DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from './alarms/rules.js';
+import { AlarmWebhook, type WebhookOptions } from './alarms/webhook.js';
+import { AlertRepo } from './alerts/alerts.js';
+import { AlertService, DEFAULT_ALERT_OPTIONS, type AlertOptions } from './alerts/service.js';
+import { AlertDesk } from './alerts/desk.js';
+import { AuditRepo } from './audit/audit.js';
+import { SigningKeys } from './signing/keys.js';
+import { DownlinkSequence, DownlinkSigner } from './signing/signer.js';
+import { DeviceFleet } from './devices/fleet.js';
+
+export interface CoreOptions {
+  dataDir: string;
+  mqttHost?: string;
+  mqttPort: number;
+  /** Base URL devices use to download content; set once the HTTP port is known. */
+  publicHttpUrl: () => string;
+  logger?: Logger;
+  clock?: Clock;
+  maxAudioDurationSec?: number;
+  desiredHorizonMs?: number;
+  /** Hosts schedules may relay streams from; absent: any http(s) host. */
+  streamHosts?: string[];
+  loudness?: LoudnessTarget;
+  /** Text-to-speech engine; default espeak-ng. */
+  speech?: SpeechEngine;
+  alarmThresholds?: Partial<AlarmThresholds>;
+  /** Where alarms are POSTed on raise and clear. */
+  alarmWebhook?: WebhookOptions;
+  telemetryRetention?: Partial<TelemetryRetention>;
+  alerts?: Partial<AlertOptions>;
+  /** CAP `sender` values POST /alerts/cap accepts; none: CAP ingest refuses every message. */
+  capSenders?: string[];
+  /** Hosts CAP audio `uri`s may be fetched from; none: such audio is not fetched (the text is spoken). */
+  capAudioHosts?: string[];
+  /** MQTT over TLS with this certificate and key (PEM); absent: plain TCP. */
+  mqttTls?: TlsMaterial;
+}
+
+/** Settings an administrator may change while the server runs (tests do too). */
+export interface RuntimeSettings {
+  streamHosts: readonly string[] | null;
+  capSenders: readonly string[];
+  capAudioHosts: readonly string[];
+  telemetryRetention: TelemetryRetention;
+}
+
+/** Everything the server is made of, built and connected but not started. */
+export interface ServerParts {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  mqtt: MqttServer;
+  media: MediaPipeline;
+  settings: RuntimeSettings;
+  areas: AreaRepo;
+  users: UserRepo;
+  sessions: SessionRepo;
+  loginThrottle: LoginThrottle;
+  devices: DeviceRepo;
+  fleet: DeviceFleet;
+  commands: CommandRepo;
+  events: DeviceEventRepo;
+  telemetry: TelemetryHistory;
+  content: ContentRepo;
+  library: ContentLibrary;
+  streamSources: StreamSourceRepo;
+  schedules: ScheduleRepo;
+  scheduling: ScheduleService;
+  desired: DesiredStateService;
+  dispatcher: Dispatcher;
+  reports: ReportRepo;
+  issuedPlays: IssuedPlays;
+  reportIntake: ReportIntake;
+  alarms: AlarmRepo;
+  alarmRules: AlarmRules;
+  alerts: AlertService;
+  alertDesk: AlertDesk;
+  audit: AuditRepo;
+  signingKeys: SigningKeys;
+  signer: DownlinkSigner;
+}
+
+export async function wireServer(options: CoreOptions): Promise<ServerParts> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? silentLogger;
+  const now = () => clock.now();
+  const settings: RuntimeSettings = {
+    streamHosts: options.streamHosts ? options.streamHosts.map((h) => h.toLowerCase()) : null,
+    capSenders: options.capSenders ?? [],
+    capAudioHosts: (options.capAudioHosts ?? []).map((h) => h.toLowerCase()),
+    telemetryRetention: { ...DEFAULT_TELEMETRY_RETENTION, ...options.telemetryRetention },
+  };
+  const db = openDatabase(join(options.dataDir, 'loalang.db'));
+  const areas = new AreaRepo(db, now);
+  const devices = new DeviceRepo(db, areas, now);
+  const repos = {
+    areas,
+    users: new UserRepo(db, now),
+    sessions: new SessionRepo(db, now),
+    devices,
+    content: new ContentRepo(db, now),
+    schedules: new ScheduleRepo(db, now),
+    reports: new ReportRepo(db, now),
+    issuedPlays: new IssuedPlays(db),
+    commands: new CommandRepo(db, now),
+    events: new DeviceEventRepo(db, now),
+    alarms: new AlarmRepo(db),
+  };
+  const alarmRules = new AlarmRules({ alarms: repos.alarms, devices, clock, logger }, { ...DEFAULT_ALARM_THRESHOLDS, ...options.alarmThresholds });
+  if (options.alarmWebhook) {
+    const webhook = new AlarmWebhook(options.alarmWebhook, { devices, areas, logger });
+    repos.alarms.on('change', (change) => webhook.notify(change));
+  }
+  const media = await MediaPipeline.create({
+    contentDir: join(options.dataDir, 'content'),
+    logger,
+    ...(options.maxAudioDurationSec ? { maxDurationSec: options.maxAudioDurationSec } : {}),
+    ...(options.loudness ? { loudness: options.loudness } : {}),
+    ...(options.speech ? { speech: options.speech } : {}),
+  });
+  const signingKeys = new SigningKeys(db, now);
+  const active = signingKeys.active();
+  if (active.created) logger.info({ kid: active.key.kid }, 'downlink signing key created');
+  const signer = new DownlinkSigner(signingKeys, new DownlinkSequence(db, now), now);
+  const mqtt = await MqttServer.create({
+    signer,
+    host: options.mqttHost ?? '0.0.0.0',
+    port: options.mqttPort,
+    directory: devices,
+    logger,
+    clock,
+    ...(options.mqttTls ? { tls: options.mqttTls } : {}),
+  });
+  const desired = new DesiredStateService(
+    db,
+    repos,
+    { ...DEFAULT_DESIRED_OPTIONS, ...(options.desiredHorizonMs ? { horizonMs: options.desiredHorizonMs } : {}), publicHttpUrl: options.publicHttpUrl },
+    now,
+  );
+  const dispatcher = new Dispatcher({
+    desired,
+    publisher: mqtt,
+    isOnline: (id) => mqtt.isOnline(id),
+    allDeviceIds: () => devices.list().map((d) => d.id),
+    serverKeys: () => signer.trusted(),
+    clock,
+    logger,
+    onCut: (deviceId, cut) => {
+      const what = cut.map((c) => `"${repos.schedules.get(c.scheduleId)?.title ?? c.scheduleId}" keeps ${c.kept} of ${c.kept + c.dropped} plays`).join('; ');
+      logger.warn({ deviceId, cut }, 'programme cut to fit what a speaker accepts');
+      alarmRules.onProgramme(deviceId, `programme too large for the speaker, cut to fit: ${what}`, clock.now());
+    },
+  });
+  // A rotation step: sign with the new active key, and give online devices the new key list.
+  signingKeys.onChange = () => {
+    signer.reload();
+    for (const id of mqtt.onlineDevices()) dispatcher.resend(id, 'signing-keys');
+  };
+  const alertRepo = new AlertRepo(db);
+  const alerts = new AlertService(
+    {
+      repo: alertRepo,
+      devices,
+      content: repos.content,
+      publisher: mqtt,
+      contentPath: (id) => media.contentPath(id),
+      publicHttpUrl: options.publicHttpUrl,
+      clock,
+      logger,
+    },
+    { ...DEFAULT_ALERT_OPTIONS, ...options.alerts },
+  );
+  const refresh = (deviceIds: Iterable<string>) => dispatcher.refresh(deviceIds, 'change');
+  const library = new ContentLibrary({ areas, content: repos.content, media });
+  return {
+    ...repos,
+    db,
+    clock,
+    logger,
+    mqtt,
+    media,
+    settings,
+    loginThrottle: new LoginThrottle(db, now),
+    fleet: new DeviceFleet({ devices, commands: repos.commands, link: mqtt, refresh }),
+    telemetry: new TelemetryHistory(db),
+    library,
+    streamSources: new StreamSourceRepo(db, now),
+    scheduling: new ScheduleService({ ...repos, streamHosts: () => settings.streamHosts, clock, refresh }),
+    desired,
+    dispatcher,
+    reportIntake: new ReportIntake({ reports: repos.reports, issued: repos.issuedPlays, alerts: alertRepo, now }),
+    alarmRules,
+    alerts,
+    alertDesk: new AlertDesk({ alerts, areas, devices, content: repos.content, library, clock }),
+    audit: new AuditRepo(db),
+    signingKeys,
+    signer,
+  };
+}
