@@ -13,6 +13,8 @@ import type { SessionRepo } from './accounts/sessions.js';
 import type { LoginThrottle } from './accounts/login-throttle.js';
 import type { DeviceRepo } from './devices/devices.js';
 import type { DeviceFleet } from './devices/fleet.js';
+import type { AreaAdmin } from './areas/area-admin.js';
+import type { AccountAdmin } from './accounts/account-admin.js';
 import type { CommandRepo } from './devices/commands.js';
 import type { DeviceEventRepo } from './devices/events.js';
 import type { TelemetryHistory, TelemetryRetention } from './devices/telemetry-history.js';
@@ -57,9 +59,13 @@ export class ServerCore {
   readonly logger: Logger;
   readonly settings: RuntimeSettings;
   readonly areas: AreaRepo;
+  /** The rules of the area tree: adding, moving, changing, removing areas within scope. */
+  readonly areaAdmin: AreaAdmin;
   readonly users: UserRepo;
   readonly sessions: SessionRepo;
   readonly loginThrottle: LoginThrottle;
+  /** The rules of user accounts for administrators. */
+  readonly accounts: AccountAdmin;
   readonly devices: DeviceRepo;
   /** Registering, changing and commanding devices, scope-checked. */
   readonly fleet: DeviceFleet;
@@ -106,6 +112,8 @@ export class ServerCore {
     this.logger = parts.logger;
     this.settings = parts.settings;
     this.areas = parts.areas;
+    this.areaAdmin = parts.areaAdmin;
+    this.accounts = parts.accounts;
     this.users = parts.users;
     this.sessions = parts.sessions;
     this.loginThrottle = parts.loginThrottle;

@@ -45,3 +45,5 @@ export * from './content/library.js';
 export * from './alerts/desk.js';
 export * from './devices/fleet.js';
 export { wireServer } from './wiring.js';
+export * from './areas/area-admin.js';
+export * from './accounts/account-admin.js';

@@ -37,6 +37,8 @@ import { AuditRepo } from './audit/audit.js';
 import { SigningKeys } from './signing/keys.js';
 import { DownlinkSequence, DownlinkSigner } from './signing/signer.js';
 import { DeviceFleet } from './devices/fleet.js';
+import { AreaAdmin } from './areas/area-admin.js';
+import { AccountAdmin } from './accounts/account-admin.js';
 
 export interface CoreOptions {
   dataDir: string;
@@ -83,9 +85,11 @@ export interface ServerParts {
   media: MediaPipeline;
   settings: RuntimeSettings;
   areas: AreaRepo;
+  areaAdmin: AreaAdmin;
   users: UserRepo;
   sessions: SessionRepo;
   loginThrottle: LoginThrottle;
+  accounts: AccountAdmin;
   devices: DeviceRepo;
   fleet: DeviceFleet;
   commands: CommandRepo;
@@ -201,6 +205,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     { ...DEFAULT_ALERT_OPTIONS, ...options.alerts },
   );
   const refresh = (deviceIds: Iterable<string>) => dispatcher.refresh(deviceIds, 'change');
+  const loginThrottle = new LoginThrottle(db, now);
   const library = new ContentLibrary({ areas, content: repos.content, media });
   return {
     ...repos,
@@ -210,7 +215,9 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     mqtt,
     media,
     settings,
-    loginThrottle: new LoginThrottle(db, now),
+    loginThrottle,
+    accounts: new AccountAdmin({ users: repos.users, sessions: repos.sessions, loginThrottle, areas }),
+    areaAdmin: new AreaAdmin({ areas, devices, refresh }),
     fleet: new DeviceFleet({ devices, commands: repos.commands, link: mqtt, refresh }),
     telemetry: new TelemetryHistory(db),
     library,

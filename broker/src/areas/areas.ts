@@ -28,7 +28,7 @@ export type ScheduleApproval = 'none' | 'operators' | 'all';
 export const SCHEDULE_APPROVALS: readonly ScheduleApproval[] = ['none', 'operators', 'all'];
 export const DEFAULT_SCHEDULE_APPROVAL: ScheduleApproval = 'operators';
 
-type AreaInput = { name: string; parentId: string | null; timezone?: string | null; quietHours?: Area['quietHours']; scheduleApproval?: ScheduleApproval | null; geocodes?: string[] | null };
+export type AreaInput = { name: string; parentId: string | null; timezone?: string | null; quietHours?: Area['quietHours']; scheduleApproval?: ScheduleApproval | null; geocodes?: string[] | null };
 
 type Row = {
   id: string;

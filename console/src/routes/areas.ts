@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { brokerError, areaTimeline, type ServerServices } from '@loalang/broker';
+import { areaTimeline, type ServerServices } from '@loalang/broker';
 import { CreateAreaBody, IdParams, UpdateAreaBody } from '../schemas.js';
 import { TimelineQuery, timelineWindow } from '../timeline-window.js';
-import { assertInScope, callerOf, requirePermission } from '../auth.js';
+import { callerOf, requirePermission } from '../auth.js';
 import { AreaSchema, AreaTimelinePlaySchema, AreaWithTimezoneSchema, created, noContent, ok } from '../responses/index.js';
 
 export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = async (app, { core }) => {
@@ -16,20 +16,11 @@ export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = a
   });
 
   app.post('/areas', { schema: { body: CreateAreaBody, tags: ['areas'], response: created(AreaSchema) }, preHandler: write }, async (request, reply) => {
-    const caller = callerOf(request);
-    // A root area (no parent) can only be made by someone whose scope is already the whole tree's root.
-    if (request.body.parentId === null) {
-      const own = core.areas.require(caller.user.areaId);
-      if (own.parentId !== null) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
-    } else {
-      assertInScope(caller, request.body.parentId);
-    }
-    return reply.status(201).send(core.areas.create({ name: request.body.name, parentId: request.body.parentId, timezone: request.body.timezone ?? null, quietHours: request.body.quietHours ?? null, scheduleApproval: request.body.scheduleApproval ?? null, geocodes: request.body.geocodes ?? null }));
+    return reply.status(201).send(core.areaAdmin.create(callerOf(request), { name: request.body.name, parentId: request.body.parentId, timezone: request.body.timezone ?? null, quietHours: request.body.quietHours ?? null, scheduleApproval: request.body.scheduleApproval ?? null, geocodes: request.body.geocodes ?? null }));
   });
 
   app.get('/areas/:id', { schema: { params: IdParams, tags: ['areas'], response: ok(AreaWithTimezoneSchema) }, preHandler: read }, async (request) => {
-    const area = core.areas.require(request.params.id);
-    assertInScope(callerOf(request), area.id);
+    const area = core.areaAdmin.visible(callerOf(request), request.params.id);
     return { ...area, effectiveTimezone: core.areas.effectiveTimezone(area.id) };
   });
 
@@ -40,30 +31,18 @@ export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = a
       preHandler: requirePermission(core, 'schedules:read'),
     },
     async (request) => {
-      assertInScope(callerOf(request), core.areas.require(request.params.id).id);
+      core.areaAdmin.visible(callerOf(request), request.params.id);
       const { from, until } = timelineWindow(request.query, core.clock.now());
       return areaTimeline(request.params.id, core, from, until);
     },
   );
 
   app.patch('/areas/:id', { schema: { params: IdParams, body: UpdateAreaBody, tags: ['areas'], response: ok(AreaSchema) }, preHandler: write }, async (request) => {
-    const caller = callerOf(request);
-    assertInScope(caller, core.areas.require(request.params.id).id);
-    if (request.body.parentId) assertInScope(caller, request.body.parentId);
-    // Making an area a root, or moving your own top area, would lift it out of your scope.
-    const moves = request.body.parentId !== undefined;
-    if (moves && (request.body.parentId === null || request.params.id === caller.user.areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
-    const area = core.areas.update(request.params.id, request.body);
-    // A move, a new timezone or new quiet hours change what devices below must do.
-    core.refreshDevices(core.devices.list({ areaIds: core.areas.subtreeIds(area.id) }).map((d) => d.id));
-    return area;
+    return core.areaAdmin.update(callerOf(request), request.params.id, request.body);
   });
 
   app.delete('/areas/:id', { schema: { params: IdParams, tags: ['areas'], response: noContent() }, preHandler: write }, async (request, reply) => {
-    const caller = callerOf(request);
-    assertInScope(caller, core.areas.require(request.params.id).id);
-    if (request.params.id === caller.user.areaId) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
-    core.areas.delete(request.params.id);
+    core.areaAdmin.remove(callerOf(request), request.params.id);
     return reply.status(204).send();
   });
 };
