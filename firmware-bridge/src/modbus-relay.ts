@@ -17,6 +17,24 @@ export interface RelayCoilMap {
   zones: number[];
 }
 
+/**
+ * What the driver uses of a `modbus-serial` client, and nothing more: the default is a real
+ * one; tests give a fake.
+ */
+export interface ModbusClient {
+  readonly isOpen: boolean;
+  connectRTUBuffered(path: string, options: { baudRate: number; dataBits: number; stopBits: number; parity: 'none' }): Promise<void>;
+  setID(id: number): void;
+  setTimeout(ms: number): void;
+  close(callback: () => void): void;
+  /** FC05. */
+  writeCoil(address: number, state: boolean): Promise<unknown>;
+  /** FC0F. */
+  writeCoils(address: number, states: boolean[]): Promise<unknown>;
+  /** FC01. */
+  readCoils(address: number, length: number): Promise<{ data: boolean[] }>;
+}
+
 export interface ModbusRelayOptions {
   path: string;
   baudRate?: number;
@@ -25,6 +43,8 @@ export interface ModbusRelayOptions {
   timeoutMs?: number;
   retries?: number;
   logger?: Logger;
+  /** The Modbus client; a real `modbus-serial` one unless given. */
+  client?: ModbusClient;
 }
 
 // A CommonJS package: under NodeNext its class is the module's `default` property.
@@ -33,7 +53,7 @@ const ModbusRTU = ModbusSerial.default;
 export const DEFAULT_RELAY_COILS: RelayCoilMap = { power: 0, zones: [1, 2, 3] };
 
 export class ModbusRelayDriver extends EventEmitter implements AmplifierController {
-  private readonly client = new ModbusRTU();
+  private readonly client: ModbusClient;
   private readonly coils: RelayCoilMap;
   private readonly stats = { framesSent: 0, framesReceived: 0, crcErrors: 0, timeouts: 0, retries: 0, reconnects: 0 };
   private linkUp = false;
@@ -43,6 +63,7 @@ export class ModbusRelayDriver extends EventEmitter implements AmplifierControll
 
   constructor(private readonly o: ModbusRelayOptions) {
     super();
+    this.client = o.client ?? new ModbusRTU();
     this.coils = o.coils ?? DEFAULT_RELAY_COILS;
     this.logger = o.logger ?? silentLogger;
   }
