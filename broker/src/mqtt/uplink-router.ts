@@ -10,6 +10,7 @@ export type UplinkHandler<K extends RoutedUplinkKind> = (deviceId: string, messa
 
 export class UplinkRouter {
   private readonly handlers = new Map<RoutedUplinkKind, UplinkHandler<RoutedUplinkKind>[]>();
+  private readonly unrouted = new Set<string>();
 
   constructor(private readonly logger: Logger) {}
 
@@ -21,7 +22,14 @@ export class UplinkRouter {
   }
 
   dispatch(m: UplinkMessage): void {
-    for (const handle of this.handlers.get(m.kind) ?? []) {
+    const handlers = this.handlers.get(m.kind);
+    if (!handlers) {
+      // A kind the protocol lists but no feature handles yet: said once, not per message.
+      if (!this.unrouted.has(m.kind)) this.logger.warn({ kind: m.kind, deviceId: m.deviceId }, 'uplink kind has no handler; dropped');
+      this.unrouted.add(m.kind);
+      return;
+    }
+    for (const handle of handlers) {
       try {
         handle(m.deviceId, m.message, m.receivedAt);
       } catch (err) {

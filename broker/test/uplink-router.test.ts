@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import type { Logger, MessageOf } from '@loalang/protocol';
+import { UplinkRouter } from '../src/mqtt/uplink-router.js';
+import type { UplinkMessage } from '../src/mqtt/contracts.js';
+
+function recordingLogger(): Logger & { lines: { level: string; msg: string; obj: unknown }[] } {
+  const lines: { level: string; msg: string; obj: unknown }[] = [];
+  const at = (level: string) => (obj: unknown, msg?: string) => void lines.push({ level, msg: msg ?? '', obj });
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } as Logger & { lines: typeof lines };
+}
+
+const refusal: MessageOf<'refused'> = { v: 1, at: '2026-11-28T00:00:00.000Z', kind: 'desired', reason: 'bad-signature' };
+const msg = (kind: 'refused' | 'event', deviceId = 'd1'): UplinkMessage =>
+  kind === 'refused'
+    ? { kind, deviceId, message: refusal, receivedAt: 5 }
+    : { kind, deviceId, message: { v: 1, eventId: 'e', at: refusal.at, kind: 'amp-link', active: true }, receivedAt: 6 };
+
+describe('UplinkRouter', () => {
+  it('hands each message to every handler of its kind, typed, with the device and arrival instant', () => {
+    const seen: string[] = [];
+    const router = new UplinkRouter(recordingLogger())
+      .on('refused', (deviceId, r, at) => seen.push(`a ${deviceId} ${r.reason} ${at}`))
+      .on('refused', (deviceId) => seen.push(`b ${deviceId}`))
+      .on('event', (deviceId, e) => seen.push(`event ${deviceId} ${e.kind}`));
+    router.dispatch(msg('refused'));
+    router.dispatch(msg('event', 'd2'));
+    expect(seen).toEqual(['a d1 bad-signature 5', 'b d1', 'event d2 amp-link']);
+  });
+
+  it('a handler that throws is logged and the next one still gets the message', () => {
+    const logger = recordingLogger();
+    const seen: string[] = [];
+    const router = new UplinkRouter(logger)
+      .on('refused', () => {
+        throw new Error('disk full');
+      })
+      .on('refused', (deviceId) => seen.push(deviceId));
+    router.dispatch(msg('refused'));
+    expect(seen).toEqual(['d1']);
+    expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(['uplink handling failed']);
+  });
+
+  it('a kind nobody handles is dropped and said once, not per message', () => {
+    const logger = recordingLogger();
+    const router = new UplinkRouter(logger).on('event', () => undefined);
+    for (let i = 0; i < 3; i++) router.dispatch(msg('refused', `d${i}`));
+    expect(logger.lines.filter((l) => l.level === 'warn')).toHaveLength(1);
+    expect(logger.lines[0]!.msg).toContain('no handler');
+  });
+});
