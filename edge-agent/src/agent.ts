@@ -99,8 +99,7 @@ export class Agent {
     const outbox = new Outbox(store, session, logger, clock);
     // Play instants and relay windows are in server time (decision 0013), so is the sink's view of them.
     const sink = deps.sink ?? new FfmpegSink(ffmpeg, parseSinkSpec(config.audioSink), DEFAULT_RELAY_TIMING, () => serverClock.now());
-    let alerts: AlertHandler | null = null;
-    const player = new Player({ amplifier: deps.amplifier, sink, clock: serverClock, logger, tailMs: config.tailMs, onStart: (p, at) => alerts?.onStarted(p, at) });
+    const player = new Player({ amplifier: deps.amplifier, sink, clock: serverClock, logger, tailMs: config.tailMs });
     const timeline = new Timeline({
       player,
       cache,
@@ -109,12 +108,14 @@ export class Agent {
       warmupMs: config.warmupMs,
       volume: () => store.volume(config.volume),
       isDone: (id) => store.isPlayDone(id),
-      report: (r: PlayReport) => {
-        outbox.add(r, clock.now());
-        alerts?.onReport(r);
-      },
     });
-    alerts = new AlertHandler({ timeline, cache, send: (s) => session.publish('alert/status', s), clock: serverClock, logger });
+    const alerts = new AlertHandler({ timeline, cache, send: (s) => session.publish('alert/status', s), clock: serverClock, logger });
+    // Every outcome goes to the outbox (kept until the server acks it); alert plays also move their delivery on.
+    timeline.on('report', (r: PlayReport) => {
+      outbox.add(r, clock.now());
+      alerts.onReport(r);
+    });
+    player.on('started', (p, at) => alerts.onStarted(p, at));
     const exit = deps.exit ?? (() => process.kill(process.pid, 'SIGTERM'));
     return new Agent(config, store, session, cache, outbox, player, timeline, clockSync, alerts, { amplifier: deps.amplifier, clock, serverClock, logger, exit, ffmpeg, logs: deps.logs ?? (() => []) });
   }

@@ -57,16 +57,8 @@ function world(opts: { audio?: 'ok' | 'fails' } = {}) {
       stored.push(item.contentId);
     },
   };
-  // The player and the timeline call it once it exists, as in Agent.create.
-  let alerts: AlertHandler | null = null;
-  const player = new Player({ amplifier: new FakeAmplifier(), sink, clock, logger: silentLogger, tailMs: 500, onStart: (p, at) => alerts?.onStarted(p, at) });
-  const timeline = new Timeline({
-    player, cache: cache as unknown as ContentCache, clock, logger: silentLogger, warmupMs: 200, volume: () => 80, isDone: () => false,
-    report: (r) => {
-      reports.push(r);
-      alerts?.onReport(r);
-    },
-  });
+  const player = new Player({ amplifier: new FakeAmplifier(), sink, clock, logger: silentLogger, tailMs: 500 });
+  const timeline = new Timeline({ player, cache: cache as unknown as ContentCache, clock, logger: silentLogger, warmupMs: 200, volume: () => 80, isDone: () => false });
   const handler = new AlertHandler({
     timeline, cache, clock, logger: silentLogger,
     send: async (s) => {
@@ -75,7 +67,12 @@ function world(opts: { audio?: 'ok' | 'fails' } = {}) {
       statuses.push(s);
     },
   });
-  alerts = handler;
+  // Wired as in Agent.create.
+  timeline.on('report', (r) => {
+    reports.push(r);
+    handler.onReport(r);
+  });
+  player.on('started', (p, at) => handler.onStarted(p, at));
   const receive = (m: AlertPlay) => {
     for (const p of alertPlays(m)) lengths.set(p.playId, p.durationMs);
     handler.onMessage(m);

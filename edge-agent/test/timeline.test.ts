@@ -52,7 +52,8 @@ function run(plays: DesiredPlay[], added: DesiredPlay[] = []) {
   const sink = new RecordingSink((id) => [...plays, ...added].find((p) => p.playId === id)!.durationMs);
   const reports: PlayReport[] = [];
   const player = new Player({ amplifier: new FakeAmplifier(), sink, clock, logger: silentLogger, tailMs: 100 });
-  const timeline = new Timeline({ player, cache, clock, logger: silentLogger, warmupMs: 100, volume: () => 80, isDone: () => false, report: (r) => reports.push(r) });
+  const timeline = new Timeline({ player, cache, clock, logger: silentLogger, warmupMs: 100, volume: () => 80, isDone: () => false });
+  timeline.on('report', (r) => reports.push(r));
   timeline.apply(stateOf(plays));
   return { sink, reports, timeline };
 }

@@ -3,6 +3,7 @@
  * off after a tail unless another play follows. Amplifier failures never stop the audio;
  * they are carried in the report.
  */
+import { EventEmitter } from 'node:events';
 import { newId, type Clock, type ClockTimer, type DesiredPlay, type Logger, type PlayReport } from '@loalang/protocol';
 import type { AmplifierController, AmpStatus } from '@loalang/firmware-bridge';
 import type { AudioSink, PlayHandle, PlaySource, PreparedPlay } from './sink-contract.js';
@@ -13,9 +14,10 @@ export interface PlayerDeps {
   clock: Clock;
   logger: Logger;
   tailMs: number;
-  /** Told the moment a play's audio starts (alerts report `started` from it). */
-  onStart?: (play: DesiredPlay, startedAt: number) => void;
 }
+
+/** `started`: the moment a play's audio starts (alerts report `started` from it). */
+export type PlayerEvents = { started: [play: DesiredPlay, startedAt: number] };
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -50,7 +52,7 @@ interface Slot {
   waiting: AbortController;
 }
 
-export class Player {
+export class Player extends EventEmitter<PlayerEvents> {
   private current: Slot | null = null;
   private ampOffTimer: ClockTimer | null = null;
   private ampOn = false;
@@ -59,7 +61,9 @@ export class Player {
   /** Counts warm-ups, so amp-test knows a play took the amplifier while it tested. */
   private claims = 0;
 
-  constructor(private readonly d: PlayerDeps) {}
+  constructor(private readonly d: PlayerDeps) {
+    super();
+  }
 
   get playing(): DesiredPlay | null {
     return this.current?.play ?? null;
@@ -169,7 +173,7 @@ export class Player {
       slot.handle = prepared.start();
       prepared = null;
       // Told after this turn: nothing but the audio itself happens at the instant.
-      setImmediate(() => this.d.onStart?.(play, startedAt));
+      setImmediate(() => this.emit('started', play, startedAt));
       const outcome = await slot.handle.done;
       const endedAt = this.d.clock.now();
       const times = { startedAt: iso(startedAt), endedAt: iso(endedAt), playedMs: outcome.playedMs, ...amp };

@@ -4,6 +4,7 @@
  * at a time (Thông tư 39): an emergency preempts what plays; plays that wait are taken
  * highest priority first (`priority` before `normal`), then by start time.
  */
+import { EventEmitter } from 'node:events';
 import { newId, overlapsQuietHours, type Clock, type ClockTimer, type DesiredPlay, type DesiredState, type Logger, type PlayReport, type Priority, type QuietHours } from '@loalang/protocol';
 import type { ContentCache } from '../storage/content-cache.js';
 import type { Player } from './player.js';
@@ -16,7 +17,6 @@ export interface TimelineDeps {
   warmupMs: number;
   volume: () => number;
   isDone: (playId: string) => boolean;
-  report: (report: PlayReport) => void;
   /** A play whose start passed by more than this when its timer could first fire is skipped as late. */
   lateGraceMs?: number;
   /** A play kept waiting by others longer than this past its start is skipped as late. */
@@ -31,7 +31,10 @@ const GATHER_MS = 20;
 
 const byTurn = (a: DesiredPlay, b: DesiredPlay) => RANK[b.priority] - RANK[a.priority] || a.startAt.localeCompare(b.startAt) || a.playId.localeCompare(b.playId);
 
-export class Timeline {
+/** `report`: a play's outcome (played, skipped, failed), for the outbox and the alert handler. */
+export type TimelineEvents = { report: [report: PlayReport] };
+
+export class Timeline extends EventEmitter<TimelineEvents> {
   private timers = new Map<string, ClockTimer>();
   private started = new Set<string>();
   private waiting: DesiredPlay[] = [];
@@ -44,7 +47,9 @@ export class Timeline {
   /** Whether the play running now was added (an alert). */
   private runningAdded = false;
 
-  constructor(private readonly d: TimelineDeps) {}
+  constructor(private readonly d: TimelineDeps) {
+    super();
+  }
 
   private get grace(): number {
     return this.d.lateGraceMs ?? 30_000;
@@ -65,7 +70,7 @@ export class Timeline {
       const start = Date.parse(play.startAt);
       if (start + this.grace < now) {
         this.started.add(play.playId);
-        this.d.report(this.skipped(play, 'late'));
+        this.emit('report', this.skipped(play, 'late'));
         continue;
       }
       this.arm(play, start - this.d.warmupMs);
@@ -145,7 +150,7 @@ export class Timeline {
     if (this.stopped) return;
     // A play that waited behind a longer or higher one still plays, late, up to a limit.
     if (Date.parse(play.startAt) + (this.d.maxQueueDelayMs ?? 15 * 60_000) < this.d.clock.now()) {
-      this.d.report(this.skipped(play, 'late'));
+      this.emit('report', this.skipped(play, 'late'));
       return;
     }
     // The server refuses such schedules already; the agent enforces it too (quiet hours may
@@ -153,13 +158,13 @@ export class Timeline {
     const qh = this.quietHours;
     if (qh && play.priority !== 'emergency' && !added && overlapsQuietHours(Date.parse(play.startAt), play.durationMs, qh, qh.timeZone ?? 'Asia/Ho_Chi_Minh')) {
       this.d.logger.warn({ playId: play.playId, quietHours: qh }, 'play falls in quiet hours: skipped');
-      this.d.report(this.skipped(play, 'quiet-hours'));
+      this.emit('report', this.skipped(play, 'quiet-hours'));
       return;
     }
     const file = play.streamUrl ? null : this.d.cache.pathFor(play.contentId, play.sha256);
     if (!file && !play.streamUrl) {
       this.d.logger.error({ playId: play.playId, contentId: play.contentId }, 'content missing at play time');
-      this.d.report({ ...this.skipped(play, 'content-missing'), status: 'failed' });
+      this.emit('report', { ...this.skipped(play, 'content-missing'), status: 'failed' });
       return;
     }
     const ampError = await this.d.player.warmUp();
@@ -167,7 +172,7 @@ export class Timeline {
     const report = await this.d.player.run(play, file, this.d.volume(), ampError).finally(() => (this.runningAdded = false));
 
     this.d.logger.info({ playId: play.playId, status: report.status, startedAt: report.startedAt, playedMs: report.playedMs }, 'play finished');
-    this.d.report(report);
+    this.emit('report', report);
   }
 
   async stop(): Promise<void> {
