@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions } from 'mqtt';
-import { areaTopic, deviceTopic, deviceTopicFilter, encodeMessage, MessageSchemas, NAMESPACE, parseDeviceTopic, systemClock, validate, type Clock, type ClockTimer, type Logger, type MessageKind, type MessageOf, type RefusalReason } from '@loalang/protocol';
+import { areaTopic, DOWNLINK, deviceTopic, deviceTopicFilter, encodeMessage, MessageSchemas, NAMESPACE, parseDeviceTopic, systemClock, validate, type Clock, type ClockTimer, type Logger, type DownlinkKind, type MessageKind, type MessageOf, type RefusalReason } from '@loalang/protocol';
 import { AGENT_VERSION } from '../version.js';
 import type { DownlinkGuard } from './downlink-guard.js';
 
@@ -62,20 +62,16 @@ export interface Refusal {
   kid?: string;
 }
 
-type Downlink = 'desired' | 'report/ack' | 'cmd' | 'time/reply' | 'alert';
+type Downlink = DownlinkKind;
 const STOP_WAIT_MS = 2000;
-const DOWNLINKS: ReadonlySet<string> = new Set<Downlink>(['desired', 'report/ack', 'cmd', 'time/reply', 'alert']);
+const DOWNLINKS: ReadonlySet<string> = new Set<Downlink>(DOWNLINK);
 /** Messages held until the clock is measured (only those that failed on time alone). */
 const MAX_HELD = 32;
 
-type SessionEvents = {
-  connected: [];
-  desired: [MessageOf<'desired'>];
-  'report/ack': [MessageOf<'report/ack'>];
-  cmd: [MessageOf<'cmd'>];
-  /** With its arrival on this box's clock. */
+/** One event per downlink kind of the protocol (a `time/reply` also carries its arrival on this box's clock). */
+type SessionEvents = { [K in Exclude<Downlink, 'time/reply'>]: [MessageOf<K>] } & {
   'time/reply': [MessageOf<'time/reply'>, number];
-  alert: [MessageOf<'alert'>];
+  connected: [];
   refused: [Refusal];
 };
 
