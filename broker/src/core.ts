@@ -20,6 +20,7 @@ import type { DeviceEventRepo } from './devices/events.js';
 import type { TelemetryHistory, TelemetryRetention } from './devices/telemetry-history.js';
 import type { ContentRepo } from './content/content-repo.js';
 import type { ContentLibrary } from './content/library.js';
+import type { ContentCatalogue } from './content/catalogue.js';
 import type { StreamSourceRepo } from './content/stream-sources.js';
 import type { ScheduleRepo } from './schedules/schedules.js';
 import type { ScheduleService } from './schedules/service.js';
@@ -75,6 +76,8 @@ export class ServerCore {
   readonly content: ContentRepo;
   /** Importing audio and speaking text into the library (the rules of content). */
   readonly library: ContentLibrary;
+  /** Who may see, remove and fetch which content, and the named live sources. */
+  readonly catalogue: ContentCatalogue;
   readonly streamSources: StreamSourceRepo;
   readonly schedules: ScheduleRepo;
   /** The rules of schedules: check, create, update, approve, remove. */
@@ -124,6 +127,7 @@ export class ServerCore {
     this.telemetry = parts.telemetry;
     this.content = parts.content;
     this.library = parts.library;
+    this.catalogue = parts.catalogue;
     this.streamSources = parts.streamSources;
     this.schedules = parts.schedules;
     this.scheduling = parts.scheduling;

@@ -47,3 +47,4 @@ export * from './devices/fleet.js';
 export { wireServer } from './wiring.js';
 export * from './areas/area-admin.js';
 export * from './accounts/account-admin.js';
+export * from './content/catalogue.js';

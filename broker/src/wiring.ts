@@ -17,6 +17,7 @@ import { DeviceEventRepo } from './devices/events.js';
 import { DEFAULT_TELEMETRY_RETENTION, TelemetryHistory, type TelemetryRetention } from './devices/telemetry-history.js';
 import { ContentRepo } from './content/content-repo.js';
 import { ContentLibrary } from './content/library.js';
+import { ContentCatalogue } from './content/catalogue.js';
 import { StreamSourceRepo } from './content/stream-sources.js';
 import { ScheduleRepo } from './schedules/schedules.js';
 import { ScheduleService } from './schedules/service.js';
@@ -97,6 +98,7 @@ export interface ServerParts {
   telemetry: TelemetryHistory;
   content: ContentRepo;
   library: ContentLibrary;
+  catalogue: ContentCatalogue;
   streamSources: StreamSourceRepo;
   schedules: ScheduleRepo;
   scheduling: ScheduleService;
@@ -206,6 +208,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
   );
   const refresh = (deviceIds: Iterable<string>) => dispatcher.refresh(deviceIds, 'change');
   const loginThrottle = new LoginThrottle(db, now);
+  const streamSources = new StreamSourceRepo(db, now);
   const library = new ContentLibrary({ areas, content: repos.content, media });
   return {
     ...repos,
@@ -221,7 +224,16 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     fleet: new DeviceFleet({ devices, commands: repos.commands, link: mqtt, refresh }),
     telemetry: new TelemetryHistory(db),
     library,
-    streamSources: new StreamSourceRepo(db, now),
+    catalogue: new ContentCatalogue({
+      areas,
+      content: repos.content,
+      media,
+      streamSources,
+      streamHosts: () => settings.streamHosts,
+      programmeContent: (deviceId) => desired.contentIdsFor(deviceId),
+      alertContent: (deviceId, contentId) => alertRepo.deviceMayFetch(deviceId, contentId),
+    }),
+    streamSources,
     scheduling: new ScheduleService({ ...repos, streamHosts: () => settings.streamHosts, clock, refresh }),
     desired,
     dispatcher,

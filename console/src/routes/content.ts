@@ -5,11 +5,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { brokerError, checkStreamUrl, LIBRARY_KINDS, type ServerServices } from '@loalang/broker';
+import { brokerError, LIBRARY_KINDS, type ServerServices } from '@loalang/broker';
 import { Type } from '@sinclair/typebox';
 import { LoaError } from '@loalang/protocol';
 import { ContentListQuery, IdParams, TtsBody } from '../schemas.js';
-import { assertInScope, callerOf, canReadFromArea, requirePermission, resolveCaller } from '../auth.js';
+import { callerOf, canReadFromArea, requirePermission, resolveCaller } from '../auth.js';
 import { sendFile } from '../file-range.js';
 import { ContentItemSchema, created, noContent, notJson, ok, SpokenContentSchema, StreamSourceSchema, StreamSourcesSchema } from '../responses/index.js';
 
@@ -31,7 +31,7 @@ async function deviceMayFetch(core: ServerServices, request: FastifyRequest, con
   const colon = decoded.indexOf(':');
   if (colon <= 0) return false;
   const identity = await core.devices.verify(decoded.slice(0, colon), Buffer.from(decoded.slice(colon + 1), 'utf8'));
-  return identity !== null && (core.desired.contentIdsFor(identity.deviceId).has(contentId) || core.alerts.repo.deviceMayFetch(identity.deviceId, contentId));
+  return identity !== null && core.catalogue.deviceMayFetch(identity.deviceId, contentId);
 }
 
 const StreamSourceBody = Type.Object(
@@ -48,16 +48,14 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
   const write = requirePermission(core, 'content:write');
 
   app.get('/content', { schema: { querystring: ContentListQuery, tags: ['content'], description: 'The audio library, newest first: uploads and bulletins unless `kind` asks for alert speech too', response: ok(Type.Array(ContentItemSchema)) }, preHandler: read }, async (request) => {
-    const caller = callerOf(request);
-    return core.content.list(request.query.kind ?? LIBRARY_KINDS).filter((c) => canReadFromArea(core.areas, caller, c.areaId));
+    return core.catalogue.list(callerOf(request), request.query.kind ?? LIBRARY_KINDS);
   });
 
   app.post('/content', { schema: { tags: ['content'], consumes: ['multipart/form-data'], response: created(ContentItemSchema) }, preHandler: write }, async (request, reply) => {
     const caller = callerOf(request);
     const file = await request.file({ limits: { fileSize: maxUploadBytes, files: 1, fields: 10 } });
     if (!file) throw brokerError('LOA_ERR_INVALID', { en: 'multipart field "file" is missing', vi: 'thiếu trường "file" trong biểu mẫu' });
-    const areaId = fieldValue(file.fields, 'areaId') ?? caller.user.areaId;
-    assertInScope(caller, areaId);
+    const areaId = core.catalogue.targetArea(caller, fieldValue(file.fields, 'areaId'));
     const dir = await mkdtemp(join(tmpdir(), 'loalang-upload-'));
     try {
       const tmp = join(dir, 'upload');
@@ -76,24 +74,18 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
 
   app.post('/content/tts', { schema: { body: TtsBody, tags: ['content'], response: created(SpokenContentSchema) }, preHandler: write }, async (request, reply) => {
     const caller = callerOf(request);
-    const areaId = request.body.areaId ?? caller.user.areaId;
-    assertInScope(caller, areaId);
+    const areaId = core.catalogue.targetArea(caller, request.body.areaId);
     const title = request.body.title ?? request.body.text.slice(0, 80);
     const item = await core.library.speak(request.body.text, { title, areaId, createdBy: caller.user.id, voice: request.body.voice ?? 'vi', kind: request.body.kind ?? 'tts' });
     return reply.status(201).send({ ...item, text: request.body.text });
   });
 
   app.get('/content/:id', { schema: { params: IdParams, tags: ['content'], response: ok(ContentItemSchema) }, preHandler: read }, async (request) => {
-    const item = core.content.require(request.params.id);
-    if (!canReadFromArea(core.areas, callerOf(request), item.areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
-    return item;
+    return core.catalogue.visible(callerOf(request), request.params.id);
   });
 
   app.delete('/content/:id', { schema: { params: IdParams, tags: ['content'], response: noContent() }, preHandler: write }, async (request, reply) => {
-    const item = core.content.require(request.params.id);
-    assertInScope(callerOf(request), item.areaId);
-    core.content.delete(item.id);
-    await core.media.remove(item.id);
+    await core.catalogue.remove(callerOf(request), request.params.id);
     return reply.status(204).send();
   });
 
@@ -119,22 +111,15 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
   );
 
   app.get('/streams', { schema: { tags: ['content'], description: 'Named live sources schedules can relay, with the hosts the server allows (null: any)', response: ok(StreamSourcesSchema) }, preHandler: read }, async (request) => {
-    const caller = callerOf(request);
-    return { allowedHosts: core.streamHosts && [...core.streamHosts], sources: core.streamSources.list().filter((s) => canReadFromArea(core.areas, caller, s.areaId)) };
+    return core.catalogue.streams(callerOf(request));
   });
 
   app.post('/streams', { schema: { body: StreamSourceBody, tags: ['content'], response: created(StreamSourceSchema) }, preHandler: write }, async (request, reply) => {
-    const caller = callerOf(request);
-    const areaId = request.body.areaId ?? caller.user.areaId;
-    assertInScope(caller, core.areas.require(areaId).id);
-    const url = checkStreamUrl(request.body.url, core.streamHosts);
-    return reply.status(201).send(core.streamSources.create({ name: request.body.name, url, areaId, createdBy: caller.user.id }));
+    return reply.status(201).send(core.catalogue.addStream(callerOf(request), request.body));
   });
 
   app.delete('/streams/:id', { schema: { params: IdParams, tags: ['content'], response: noContent() }, preHandler: write }, async (request, reply) => {
-    const source = core.streamSources.require(request.params.id);
-    assertInScope(callerOf(request), source.areaId);
-    core.streamSources.delete(source.id);
+    core.catalogue.removeStream(callerOf(request), request.params.id);
     return reply.status(204).send();
   });
 };
