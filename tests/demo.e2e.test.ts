@@ -3,7 +3,7 @@
  * with Debian's tools and, as on a machine with only Node and npm, with the npm-shipped ffmpeg
  * alone. A second demo in the same folder or on the same ports refuses before touching data.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, it, type ExpectStatic } from 'vitest';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,7 +34,7 @@ async function exitOf(p: Proc): Promise<number | null> {
 }
 
 /** Waits for the banner and the three plays; returns the console URL and admin password. */
-async function demoPlays(demo: Proc, dir: string): Promise<{ url: string; password: string }> {
+async function demoPlays(expect: ExpectStatic, demo: Proc, dir: string): Promise<{ url: string; password: string }> {
   const started = Date.now();
   const url = (await demo.waitFor(/console:\s+(http:\/\/\S+?)\/?\s/, 30_000))[1]!;
   const password = (await demo.waitFor(/admin login:\s+admin \/ (\S+)/, 5_000))[1]!;
@@ -52,11 +52,13 @@ async function demoPlays(demo: Proc, dir: string): Promise<{ url: string; passwo
   return { url, password };
 }
 
-describe('loalang demo', () => {
-  it('plays the bulletin on three simulated speakers; a second demo in the folder or on its ports refuses and leaves it running', async () => {
+// The two demos run side by side (each in its own folder, on ports of its own): most of a demo's
+// time is the wait for its bulletin's instant, 20 s after it starts.
+describe.concurrent('loalang demo', () => {
+  it('plays the bulletin on three simulated speakers; a second demo in the folder or on its ports refuses and leaves it running', async ({ expect }) => {
     const dir = tempDir('loalang-demo-');
     const first = startDemo(dir);
-    const { url, password } = await demoPlays(first, dir);
+    const { url, password } = await demoPlays(expect, first, dir);
     const { port } = new URL(url);
 
     // Same folder: refused before anything is deleted, naming the running demo.
@@ -79,7 +81,7 @@ describe('loalang demo', () => {
     expect(existsSync(join(dir, 'demo.lock'))).toBe(false);
   }, 150_000);
 
-  it('runs on the npm-shipped ffmpeg alone: Debian ffmpeg, ffprobe and espeak-ng hidden, LOALANG_FFMPEG unset; a stale lock is taken over', async () => {
+  it('runs on the npm-shipped ffmpeg alone: Debian ffmpeg, ffprobe and espeak-ng hidden, LOALANG_FFMPEG unset; a stale lock is taken over', async ({ expect }) => {
     const dir = tempDir('loalang-demo-npm-');
     // A lock left by a demo that was killed (no such process).
     writeFileSync(join(dir, 'demo.lock'), JSON.stringify({ pid: 2 ** 22 + 17, startedAt: '2026-01-01T00:00:00Z' }));
@@ -87,7 +89,7 @@ describe('loalang demo', () => {
     dirs.push(bare);
     const demo = startDemo(dir, { PATH: bare, LOALANG_FFMPEG: undefined, LOALANG_FFPROBE: undefined, LOALANG_ESPEAK: undefined });
     await demo.waitFor(/bulletin:\s+test tones \(espeak-ng not installed\)/, 30_000);
-    const { url, password } = await demoPlays(demo, dir);
+    const { url, password } = await demoPlays(expect, demo, dir);
     expect(JSON.parse(readFileSync(join(dir, 'demo.lock'), 'utf8'))).toMatchObject({ pid: demo.child.pid });
     // The banner's alert example works without a speech engine: it sends the demo recording.
     const body = JSON.parse(demo.output().match(/-d '(\{"contentId".*\})'/)![1]!) as unknown;
