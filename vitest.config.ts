@@ -12,6 +12,8 @@ export default defineConfig({
       '@loalang/edge-agent': src('edge-agent'),
       '@loalang/broker': src('broker'),
       '@loalang/console': src('console'),
+      // Helpers shared by the tests (never imported by product code).
+      '@loalang/test-kit': src('test-kit'),
     },
   },
   test: {

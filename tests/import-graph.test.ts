@@ -2,7 +2,8 @@
  * The shape of the code (issue 15): no import cycles inside a package's sources, and no package
  * reaching into another's files (only `@loalang/<package>` itself, which is its index). Read from
  * the sources as text: every static and dynamic relative import and every `@loalang/…` import,
- * type-only ones included.
+ * type-only ones included. The shared test helpers (`test-kit`, `@loalang/test-kit`) obey the same
+ * rules, and no product package imports them or depends on them.
  */
 import { describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -11,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PACKAGES = ['protocol', 'firmware-bridge', 'edge-agent', 'broker', 'console', 'cli', 'web'];
+/** Helpers for tests only; a package like the others, but never a product package's import. */
+const TEST_KIT = 'test-kit';
 
 function sources(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
@@ -39,7 +42,22 @@ function resolveRelative(from: string, spec: string): string | null {
 const packageOf = (file: string) => relative(ROOT, file).split('/')[0]!;
 
 describe('import graph', () => {
-  const files = PACKAGES.flatMap((p) => (existsSync(join(ROOT, p, 'src')) ? sources(join(ROOT, p, 'src')) : []));
+  const files = [...PACKAGES, TEST_KIT].flatMap((p) => (existsSync(join(ROOT, p, 'src')) ? sources(join(ROOT, p, 'src')) : []));
+
+  it('no product package imports the test kit, nor lists it among its dependencies', () => {
+    const users: string[] = [];
+    for (const file of files) {
+      if (packageOf(file) === TEST_KIT) continue;
+      for (const spec of imports(file)) if (spec === `@loalang/${TEST_KIT}` || spec.startsWith(`@loalang/${TEST_KIT}/`)) users.push(`${relative(ROOT, file)} → ${spec}`);
+    }
+    for (const p of PACKAGES) {
+      const manifest = JSON.parse(readFileSync(join(ROOT, p, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+      for (const field of ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies']) {
+        if (manifest[field]?.[`@loalang/${TEST_KIT}`]) users.push(`${p}/package.json ${field}`);
+      }
+    }
+    expect(users).toEqual([]);
+  });
 
   it('no package imports another package\'s files, only its entry point', () => {
     const reaching: string[] = [];

@@ -1,0 +1,11 @@
+/**
+ * Helpers shared by the tests of every package. Tests only: product code never imports this
+ * package (tests/import-graph.test.ts fails if it does).
+ */
+export { until, untilWithin, DEFAULT_INTERVAL_MS, DEFAULT_TIMEOUT_MS, type Falsy, type PollOptions } from './poll.js';
+export { hasSocat, PtyPair } from './pty.js';
+export { FakeAmplifier } from './amplifier.js';
+export { startStreamServer, type StreamServer } from './stream.js';
+export { readEvents } from './sse.js';
+export { addUser, buildTestServer, login, PASSWORD, type TestServer } from './server.js';
+export { ManualClock } from './clock.js';

@@ -1,0 +1,43 @@
+/** A real server core on a temp SQLite file with the console app on top, for app.inject() tests. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { ServerCore, type Role } from '@loalang/broker';
+import { buildApp, type AppOptions } from '@loalang/console';
+
+export interface TestServer {
+  core: ServerCore;
+  app: FastifyInstance;
+  dir: string;
+  close(): Promise<void>;
+}
+
+export async function buildTestServer(opts: Pick<AppOptions, 'maxUploadBytes' | 'https'> = {}): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'loalang-console-'));
+  const core = await ServerCore.create({ dataDir: dir, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => 'http://127.0.0.1:1' });
+  await core.start();
+  const app = await buildApp({ core, urls: () => ({ http: 'http://127.0.0.1:1', mqtt: `mqtt://127.0.0.1:${core.mqttPort}` }), ...opts });
+  return {
+    core,
+    app,
+    dir,
+    close: async () => {
+      await app.close();
+      await core.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const PASSWORD = 'mat-khau-thu-nghiem';
+
+export async function login(app: FastifyInstance, username: string, password = PASSWORD): Promise<string> {
+  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password } });
+  if (res.statusCode !== 200) throw new Error(`login ${username}: ${res.statusCode} ${res.body}`);
+  return (res.json() as { token: string }).token;
+}
+
+export async function addUser(core: ServerCore, username: string, role: Role, areaId: string): Promise<void> {
+  await core.users.create({ username, password: PASSWORD, role, areaId });
+}
