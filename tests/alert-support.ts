@@ -10,7 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { pino } from 'pino';
 import { startServer, type RunningServer, type ServerSettings } from '@loalang/console';
 import { Agent, parseAgentConfig, type AudioSink, type PlayOutcome, type PreparedPlay } from '@loalang/edge-agent';
-export { readEvents } from './sse-reader.js';
+import { untilWithin } from '@loalang/test-kit';
+export { readEvents } from '@loalang/test-kit';
 import { createSimulatedAmplifier, type SimulatedAmplifier } from '@loalang/firmware-bridge';
 import { systemClock, type Clock, type ServerKey } from '@loalang/protocol';
 import type { Role } from '@loalang/broker';
@@ -159,10 +160,5 @@ export async function toneContent(world: AlertWorld, seconds: number, title = `T
   return item.id;
 }
 
-export const until = async (what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
+/** Polls (sync or async) conditions: 15 s unless told, every 50 ms. */
+export const until = untilWithin({ timeoutMs: 15_000, intervalMs: 50 });

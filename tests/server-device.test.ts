@@ -11,6 +11,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { ServerCore } from '@loalang/broker';
 import { bootstrapAdmin } from '@loalang/console';
 import { DOWNLINK, parseEnvelope, signatureValid, type DesiredState, type PlayReport } from '@loalang/protocol';
+import { untilWithin } from '@loalang/test-kit';
 
 let dir: string;
 let core: ServerCore;
@@ -56,13 +57,7 @@ async function connectDevice(): Promise<{ client: MqttClient; got: { topic: stri
   return { client, got };
 }
 
-const until = async (what: string, cond: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+const until = untilWithin({ timeoutMs: 5000, intervalMs: 20 });
 
 describe('server ↔ device', () => {
   it('sends the desired state on connect and again on every reconnect', async () => {

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { until as poll } from '@loalang/test-kit';
 
 export const CLI = fileURLToPath(new URL('../cli/dist/main.js', import.meta.url));
 
@@ -106,14 +107,9 @@ export async function api<T = unknown>(base: string, path: string, init: { metho
   return { status: res.status, body: body as T };
 }
 
-export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | null | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+/** Polls `probe` every 250 ms until it answers, and returns the answer (the kit's `until`, timeout first). */
+export function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | null | undefined | false>): Promise<T> {
+  return poll(what, probe, { timeoutMs, intervalMs: 250 });
 }
 
 /** Duration (ms) and format of an audio file, by ffprobe. */

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { deviceTopic, EnvelopeSigner, newSigningKey, parseEnvelope, type PlayReport } from '@loalang/protocol';
 import { Socket } from 'node:net';
+import { untilWithin } from '@loalang/test-kit';
 import { PacketScanner } from '../src/mqtt/packet-guard.js';
 import { MqttServer, type DeviceDirectory, type PresenceChange, type UplinkMessage } from '../src/mqtt/index.js';
 
@@ -73,13 +74,7 @@ function connect(id: string, password: string | undefined, extra: IClientOptions
   });
 }
 
-const waitFor = async (what: string, cond: () => boolean, ms = 3000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+const waitFor = untilWithin({ timeoutMs: 3000, intervalMs: 20 });
 
 const report: PlayReport = { v: 1, reportId: 'rep-1', playId: 'p', scheduleId: 's', contentId: 'c', status: 'completed', scheduledAt: '2026-11-22T06:00:00.000Z', playedMs: 1000 };
 

@@ -16,6 +16,7 @@ import { ServerCore } from '@loalang/broker';
 import { systemClock } from '@loalang/protocol';
 import { Agent, parseAgentConfig } from '@loalang/edge-agent';
 import { createSimulatedAmplifier } from '@loalang/firmware-bridge';
+import { until } from '@loalang/test-kit';
 import { buildApp } from '../src/app.js';
 import { addUser, login } from './helpers.js';
 
@@ -59,13 +60,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const until = async (what: string, cond: () => boolean | Promise<boolean>, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 type AlarmView = { id: string; deviceId: string; deviceName: string; kind: string; raisedAt: string; clearedAt: string | null; ackedBy: string | null; labelVi: string };
 const alarms = async (query = '') => (await app.inject({ method: 'GET', url: `/api/v1/alarms${query}`, headers: { authorization: `Bearer ${token}` } })).json() as AlarmView[];
 

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Agent, parseAgentConfig } from '@loalang/edge-agent';
 import { createSimulatedAmplifier } from '@loalang/firmware-bridge';
-import { readEvents } from '../../tests/sse-reader.js';
+import { readEvents, until } from '@loalang/test-kit';
 import { SESSION_CHECK_MS } from '../src/sse.js';
 import { addUser, buildTestServer, login, type TestServer } from './helpers.js';
 
@@ -38,14 +38,6 @@ afterAll(async () => server?.close());
 
 type Event = { event: string; data: unknown };
 const listen = (token: string) => readEvents(`${base}/events`, token);
-
-const until = async (what: string, cond: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 describe('GET /events', () => {
   it('refuses a caller without a token', async () => {

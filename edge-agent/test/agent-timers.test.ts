@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { ManualClock, type DesiredState } from '@loalang/protocol';
 import { Agent } from '../src/agent.js';
 import { parseAgentConfig } from '../src/config.js';
-import { FakeAmplifier, observer, startBroker, startContentServer, testSigner, type ContentServer } from './peers.js';
+import { FakeAmplifier, untilWithin } from '@loalang/test-kit';
+import { observer, startBroker, startContentServer, testSigner, type ContentServer } from './peers.js';
 
 const DEVICE = 'dev-t';
 const PASSWORD = 'pw';
@@ -28,13 +29,7 @@ afterAll(async () => {
 });
 
 /** Waits in real time for what the network carries (the clock does not move meanwhile). */
-const until = async (what: string, cond: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
+const until = untilWithin({ timeoutMs: 5000, intervalMs: 5 });
 
 /** An agent on a manual clock, online with a real broker. */
 async function startAgent(name: string) {

@@ -13,7 +13,8 @@ import { Agent } from '../src/agent.js';
 import { parseAgentConfig, type AgentConfig } from '../src/config.js';
 import { AgentStore } from '../src/storage/store.js';
 import { locateFfmpeg } from '../src/playback/ffmpeg.js';
-import { FakeAmplifier, observer, startBroker, startContentServer, testSigner, type ContentServer } from './peers.js';
+import { FakeAmplifier, until } from '@loalang/test-kit';
+import { observer, startBroker, startContentServer, testSigner, type ContentServer } from './peers.js';
 
 const ffmpeg = locateFfmpeg();
 let work: string;
@@ -68,14 +69,6 @@ async function start(cfg: AgentConfig, amp = new FakeAmplifier()): Promise<{ age
   await agent.start();
   return { agent, amp };
 }
-
-const until = async (what: string, cond: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-};
 
 const reportsIn = (seen: { topic: string; payload: unknown }[]) => seen.filter((m) => m.topic.endsWith('/report')).map((m) => m.payload as PlayReport);
 

@@ -10,7 +10,7 @@ import type { ContentCache } from '../src/storage/content-cache.js';
 import { AlertHandler, alertPlays } from '../src/playback/alerts.js';
 import { Player } from '../src/playback/player.js';
 import { Timeline } from '../src/playback/timeline.js';
-import { FakeAmplifier } from './peers.js';
+import { FakeAmplifier } from '@loalang/test-kit';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 const iso = (ms: number) => new Date(T0 + ms).toISOString();

@@ -16,15 +16,7 @@ import { locateFfmpeg } from '../src/playback/ffmpeg.js';
 import { observer, startBroker, startContentServer, testSigner } from './peers.js';
 
 const signer = testSigner();
-import { hasSocat, PtyPair } from '../../firmware-bridge/test/pty.js';
-
-const until = async (what: string, cond: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-};
+import { hasSocat, PtyPair, until } from '@loalang/test-kit';
 
 describe.skipIf(!hasSocat)('agent with the board on a real pty', () => {
   const work = mkdtempSync(join(tmpdir(), 'loalang-unplug-'));

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock, silentLogger, type DesiredPlay } from '@loalang/protocol';
 import type { AudioSink, PlayHandle, PreparedPlay } from '../src/playback/audio-sink.js';
 import { Player } from '../src/playback/player.js';
-import { FakeAmplifier } from './peers.js';
+import { FakeAmplifier } from '@loalang/test-kit';
 
 const ROUND_TRIP_MS = 5;
 

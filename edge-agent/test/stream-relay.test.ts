@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { FfmpegSink } from '../src/playback/audio-sink.js';
 import { locateFfmpeg } from '../src/playback/ffmpeg.js';
-import { startStreamServer, type StreamServer } from './peers.js';
+import { startStreamServer, type StreamServer } from '@loalang/test-kit';
 
 const ffmpeg = locateFfmpeg();
 let work: string;

@@ -9,7 +9,7 @@ import type { AudioSink, PlayHandle, PlayOptions, PlaySource, PreparedPlay } fro
 import type { ContentCache } from '../src/storage/content-cache.js';
 import { Player } from '../src/playback/player.js';
 import { Timeline } from '../src/playback/timeline.js';
-import { FakeAmplifier } from './peers.js';
+import { FakeAmplifier } from '@loalang/test-kit';
 
 let clock: ManualClock;
 beforeEach(() => {

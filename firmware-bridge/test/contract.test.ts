@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BoardDriver, BoardSimulator, NodeSerialLink, createSimulatedAmplifier, type AmplifierController, type AmpEvent } from '../src/index.js';
-import { hasSocat, PtyPair } from './pty.js';
+import { hasSocat, PtyPair, until } from '@loalang/test-kit';
 
 interface Fixture {
   amp: AmplifierController;
@@ -92,20 +92,13 @@ describe.skipIf(!hasSocat)('on a socat pty pair', () => {
       await sim.stop().catch(() => undefined);
       sim = null;
       await pty.stop(); // the adapter is pulled
-      const until = async (cond: () => boolean) => {
-        const end = Date.now() + 8000;
-        while (!cond()) {
-          if (Date.now() > end) throw new Error('timed out');
-          await new Promise((r) => setTimeout(r, 25));
-        }
-      };
-      await until(() => events.some((e) => e.type === 'link' && !e.up));
+      await until('the link seen down', () => events.some((e) => e.type === 'link' && !e.up), 8000);
       await expect(amp.status()).rejects.toMatchObject({ code: 'LOA_ERR_LINK_DOWN' });
 
       await pty.start(); // plugged back in
       sim = new BoardSimulator(new NodeSerialLink(pty.b, 115200));
       await sim.start();
-      await until(() => events.filter((e) => e.type === 'link' && e.up).length >= 2);
+      await until('the link seen up again', () => events.filter((e) => e.type === 'link' && e.up).length >= 2, 8000);
       expect(amp.counters().reconnects).toBeGreaterThanOrEqual(1);
       expect((await amp.status()).faults).toEqual([]);
     }, 20_000);

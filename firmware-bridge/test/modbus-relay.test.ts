@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ModbusRelayDriver, openAmplifier } from '../src/index.js';
-import { hasSocat, PtyPair } from './pty.js';
+import { hasSocat, PtyPair } from '@loalang/test-kit';
 
 const PYTHON = '/usr/bin/python3';
 // The serial server needs pyserial too, which the package only recommends.

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { addUser, buildTestServer, login, type TestServer } from '../../console/test/helpers.js';
+import { addUser, buildTestServer, login, type TestServer } from '@loalang/test-kit';
 
 let t: TestServer;
 let tokenA: string;

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
 import { deviceTopic, parseEnvelope, type PlayReport } from '@loalang/protocol';
-import { addUser, buildTestServer, login, type TestServer } from '../../console/test/helpers.js';
+import { addUser, buildTestServer, login, type TestServer } from '@loalang/test-kit';
 
 let t: TestServer;
 let token: string;
