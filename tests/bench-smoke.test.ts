@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { requireTool } from './support.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -67,7 +67,17 @@ const listed = execFileSync(process.execPath, ['bench/run.mjs', '--list'], { cwd
 /** Size variables a developer may have exported would defeat the smoke sizes. */
 const SIZE_VARS = ['N', 'SECONDS', 'SIZES', 'WORKERS', 'CONSOLES', 'DURATION'];
 
-function runBench(file: string, timeoutMs: number): Promise<{ code: number | null; signal: string | null; output: string; timedOut: boolean }> {
+interface BenchRun {
+  code: number | null;
+  signal: string | null;
+  output: string;
+  timedOut: boolean;
+  /** From its spawn to its exit. */
+  seconds: number;
+}
+
+function runBench(file: string, timeoutMs: number): Promise<BenchRun> {
+  const t0 = performance.now();
   const env: NodeJS.ProcessEnv = { ...process.env, LOALANG_BENCH_SMOKE: '1', LOALANG_LOG_LEVEL: 'warn' };
   for (const v of SIZE_VARS) delete env[v];
   // Its own process group, so a timeout also ends the agents, workers and socat it started.
@@ -87,12 +97,34 @@ function runBench(file: string, timeoutMs: number): Promise<{ code: number | nul
   return new Promise((resolve) =>
     child.once('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, output, timedOut });
+      resolve({ code, signal, output, timedOut, seconds: (performance.now() - t0) / 1000 });
     }),
   );
 }
 
+/**
+ * Two benchmarks run at a time, in the order of their tests: most of a smoke run is waiting (for
+ * a play's instant, an agent's idle seconds, a relay's window), and this file ran them one after
+ * the other on a 2-core machine. Each keeps its own kill timer from its own spawn. Since the runs
+ * start in test order, a test's run has started by the time the test begins, so a test waits at
+ * most for its own run.
+ */
+const LANES = 2;
+const runs = new Map<string, Promise<BenchRun>>();
+
 describe('benchmarks at their smallest size (LOALANG_BENCH_SMOKE=1)', () => {
+  beforeAll(({}, suite) => {
+    // Only the benchmarks whose test will run (a -t filter or a missing tool skips some).
+    const wanted = new Set(suite.tasks.filter((t) => t.type === 'test' && t.mode === 'run').map((t) => t.name));
+    const queue = listed.filter((f) => BENCHES[f] && wanted.has(f));
+    const settled = new Map<string, (r: BenchRun) => void>();
+    for (const file of queue) runs.set(file, new Promise((resolve) => settled.set(file, resolve)));
+    const lane = async () => {
+      for (let file = queue.shift(); file; file = queue.shift()) settled.get(file)!(await runBench(file, BENCHES[file]!.timeoutMs));
+    };
+    for (let i = 0; i < LANES; i++) void lane();
+  });
+
   it('every benchmark npm run bench offers is listed here with the figures it prints', () => {
     expect(listed.length).toBeGreaterThan(0);
     expect(listed.filter((f) => !BENCHES[f]), 'add these to BENCHES in tests/bench-smoke.test.ts').toEqual([]);
@@ -105,13 +137,12 @@ describe('benchmarks at their smallest size (LOALANG_BENCH_SMOKE=1)', () => {
     it.skipIf(!runnable)(
       file,
       async () => {
-        const t0 = performance.now();
-        const r = await runBench(file, smoke.timeoutMs);
+        const r = await runs.get(file)!;
         const context = `bench/${file} ${r.timedOut ? `timed out after ${smoke.timeoutMs} ms` : `exited ${r.code ?? r.signal}`}; its output:\n${r.output}`;
         expect(r.timedOut, context).toBe(false);
         expect(r.code, context).toBe(0);
         for (const figure of smoke.figures) expect(r.output, context).toMatch(figure);
-        process.stdout.write(`bench/${file} smoke run: ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+        process.stdout.write(`bench/${file} smoke run: ${r.seconds.toFixed(1)} s\n`);
       },
       smoke.timeoutMs + 10_000,
     );
