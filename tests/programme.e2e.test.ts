@@ -6,33 +6,51 @@
  * once.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { startStreamServer, type StreamServer } from '@loalang/test-kit';
 import { addDevice, api, requireTool, startCli, startServerProc, until, type Proc } from './support.js';
 
 const haveTools = requireTool('ffmpeg');
+const run = promisify(execFile);
 const PASSWORD = 'programme-admin-pass';
 const TZ = 'Asia/Ho_Chi_Minh';
 
-/** A TCP relay in front of the MQTT port that can be cut (the 4G link of a far village). */
+/**
+ * A TCP relay in front of the MQTT port that can be cut (the 4G link of a far village). Cutting
+ * drops the connections it carries; while it is down nothing answers, as over a dead radio link:
+ * a box's connection attempt gets no reply until the box gives up on it (its connect timeout) and
+ * tries again later. An attempt still waiting when the link returns goes through, bytes and all,
+ * as a retransmitted handshake would.
+ */
 async function cuttableLink(targetPort: number) {
   const sockets = new Set<Socket>();
+  const waiting = new Map<Socket, { early: Buffer[]; keep: (b: Buffer) => void }>();
   let up = true;
-  const server: Server = createServer((client) => {
-    if (!up) return void client.destroy();
+  const carry = (client: Socket, early: Buffer[] = []) => {
     const upstream = connect(targetPort, '127.0.0.1');
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on('close', () => sockets.delete(s));
       s.on('error', () => undefined);
     }
+    for (const b of early) upstream.write(b);
     client.pipe(upstream).pipe(client);
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
+  };
+  const server: Server = createServer((client) => {
+    if (up) return carry(client);
+    const early: Buffer[] = [];
+    const keep = (b: Buffer) => void early.push(b);
+    waiting.set(client, { early, keep });
+    client.on('data', keep);
+    client.on('error', () => undefined);
+    client.on('close', () => waiting.delete(client));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return {
@@ -43,8 +61,17 @@ async function cuttableLink(targetPort: number) {
     },
     restore: () => {
       up = true;
+      for (const [client, { early, keep }] of waiting) {
+        waiting.delete(client);
+        client.off('data', keep);
+        carry(client, early);
+      }
     },
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const client of waiting.keys()) client.destroy();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -70,15 +97,15 @@ describe.skipIf(!haveTools)('a weekly programme with a relay and a three-times a
   });
 
   it('plays on both speakers, the cut-off one included, and the daily report shows each play once', async () => {
-    const s = await startServerProc(join(dir, 'server'), PASSWORD);
+    // The provincial station's audio is made while the server starts.
+    const mp3 = join(dir, 'station.mp3');
+    const [s] = await Promise.all([startServerProc(join(dir, 'server'), PASSWORD), run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=330:duration=30', '-ac', '1', '-c:a', 'libmp3lame', '-b:a', '64k', mp3])]);
     server = s.proc;
     const { base, token } = s;
     link = await cuttableLink(s.mqttPort);
     const commune = (await api<{ id: string }>(base, '/api/v1/areas', { token, json: { name: 'Xã Tà Xùa', parentId: s.rootAreaId } })).body;
 
     // The provincial station, as an Icecast MP3 stream that will drop once.
-    const mp3 = join(dir, 'station.mp3');
-    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=330:duration=30', '-ac', '1', '-c:a', 'libmp3lame', '-b:a', '64k', mp3]);
     stream = await startStreamServer(readFileSync(mp3), 64);
     stream.cutNextAfterMs = 3000;
 
@@ -95,7 +122,7 @@ describe.skipIf(!haveTools)('a weekly programme with a relay and a three-times a
 
     const upload = async (name: string, hz: number) => {
       const wav = join(dir, `${name}.wav`);
-      execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `sine=frequency=${hz}:duration=2`, wav]);
+      await run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `sine=frequency=${hz}:duration=2`, wav]);
       const form = new FormData();
       form.append('areaId', commune.id); // fields before the file, so the server sees them first
       form.append('file', new Blob([readFileSync(wav)]), `${name}.wav`);
@@ -103,8 +130,7 @@ describe.skipIf(!haveTools)('a weekly programme with a relay and a three-times a
       expect(res.status, JSON.stringify(res.body)).toBe(201);
       return res.body.id;
     };
-    const news = await upload('ban-tin', 500);
-    const notice = await upload('thong-bao', 800);
+    const [news, notice] = await Promise.all([upload('ban-tin', 500), upload('thong-bao', 800)]);
 
     // The programme: every week on this weekday at the next minute that leaves time to prepare.
     const at = Math.ceil((Date.now() + 25_000) / 60_000) * 60_000;
