@@ -48,6 +48,8 @@ async function demoPlays(expect: ExpectStatic, demo: Proc, dir: string): Promise
   const sinkRoot = join(dir, 'demo', 'sink');
   const wavs = readdirSync(sinkRoot).flatMap((d) => readdirSync(join(sinkRoot, d)).filter((f) => f.endsWith('.wav')));
   expect(wavs).toHaveLength(3);
+  // A new user sees the demo's output: no warning about a device message nobody handles.
+  expect(demo.output()).not.toContain('uplink kind has no handler');
   expect(existsSync(join(dir, 'demo', 'loalang.db'))).toBe(true);
   return { url, password };
 }

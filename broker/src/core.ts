@@ -218,6 +218,9 @@ export class ServerCore {
   /** Each feature's handler per uplink kind; the MQTT layer answers time probes itself. */
   private routeUplinks(): UplinkRouter {
     return new UplinkRouter(this.logger)
+      // The agent's retained status (and its will) is for other MQTT subscribers: the server
+      // takes presence from the connection itself (MqttServer's presence), so nothing to do.
+      .on('status', () => undefined)
       .on('telemetry', (deviceId, t) => {
         this.devices.recordTelemetry(deviceId, t);
         this.telemetry.record(deviceId, t, this.clock.now());
