@@ -154,7 +154,7 @@ export class ServerCore {
     return this.settings.streamHosts;
   }
   set streamHosts(hosts: readonly string[] | null) {
-    this.settings.streamHosts = hosts ? hosts.map((h) => h.toLowerCase()) : null;
+    this.settings.streamHosts = hosts;
   }
   get capSenders(): readonly string[] {
     return this.settings.capSenders;
@@ -166,7 +166,7 @@ export class ServerCore {
     return this.settings.capAudioHosts;
   }
   set capAudioHosts(hosts: readonly string[]) {
-    this.settings.capAudioHosts = hosts.map((h) => h.toLowerCase());
+    this.settings.capAudioHosts = hosts;
   }
   get telemetryRetention(): TelemetryRetention {
     return this.settings.telemetryRetention;

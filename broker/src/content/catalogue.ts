@@ -63,7 +63,8 @@ export class ContentCatalogue {
   }
 
   addStream(caller: Caller, input: { name: string; url: string; areaId?: string | undefined }): StreamSource {
-    const areaId = this.targetArea(caller, this.d.areas.require(input.areaId ?? caller.user.areaId).id);
+    const areaId = this.d.areas.require(input.areaId ?? caller.user.areaId).id;
+    assertInScope(caller, areaId);
     const url = checkStreamUrl(input.url, this.d.streamHosts());
     return this.d.streamSources.create({ name: input.name, url, areaId, createdBy: caller.user.id });
   }
