@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { systemClock, silentLogger, type Clock, type Logger } from '@loalang/protocol';
 import { openDatabase, type Db } from './store/db.js';
+import { sqliteKysely, type Database } from './store/database.js';
 import { AreaRepo } from './areas/areas.js';
 import { UserRepo } from './accounts/users.js';
 import { SessionRepo } from './accounts/sessions.js';
@@ -80,6 +81,7 @@ export interface RuntimeSettings {
 /** Everything the server is made of, built and connected but not started. */
 export interface ServerParts {
   db: Db;
+  database: Database;
   clock: Clock;
   logger: Logger;
   mqtt: MqttServer;
@@ -127,6 +129,8 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     telemetryRetention: { ...DEFAULT_TELEMETRY_RETENTION, ...options.telemetryRetention },
   };
   const db = openDatabase(join(options.dataDir, 'loalang.db'));
+  // Issue 16, while the repositories move onto Kysely: the same connection, seen through Kysely.
+  const database = sqliteKysely(db);
   const areas = new AreaRepo(db, now);
   const devices = new DeviceRepo(db, areas, now);
   const repos = {
@@ -213,6 +217,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
   return {
     ...repos,
     db,
+    database,
     clock,
     logger,
     mqtt,
