@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { fileURLToPath } from 'node:url';
+import { postgresSkipReason } from './test-kit/src/postgres.js';
 
 const src = (pkg: string) => fileURLToPath(new URL(`./${pkg}/src/index.ts`, import.meta.url));
 
@@ -14,6 +15,7 @@ const TIMED = [
   'tests/alerts.e2e.test.ts',
   'tests/broadcast.e2e.test.ts',
   'tests/offline.e2e.test.ts',
+  'tests/postgres-outage.e2e.test.ts',
   'tests/presence.e2e.test.ts',
   'tests/commands.e2e.test.ts',
   'tests/bench-smoke.test.ts',
@@ -24,6 +26,18 @@ const TIMED = [
 ];
 const ALL = ['*/src/**/*.test.ts', '*/test/**/*.test.ts', 'tests/**/*.test.ts'];
 const NEVER = ['**/node_modules/**', '**/dist/**'];
+
+/**
+ * Issue 16: the suites that store anything run a second time on PostgreSQL (project 'postgres',
+ * `LOALANG_TEST_DATABASE=postgres`: every server under test gets a fresh database of the run's
+ * cluster). The repository suites run on both dialects in one pass (describe.each). Where
+ * PostgreSQL is not installed these projects are left out, and the run says so.
+ */
+const ON_POSTGRES = ['console/test/**/*.test.ts', 'tests/security/**/*.test.ts', 'tests/server-device.test.ts', 'tests/*.e2e.test.ts'];
+const NOT_ON_POSTGRES = ['tests/postgres-outage.e2e.test.ts', 'tests/demo.e2e.test.ts', 'tests/cli.e2e.test.ts', 'tests/tls.e2e.test.ts', 'tests/web/**', 'console/test/security-headers.test.ts', 'console/test/validation-text.test.ts'];
+const postgresSkip = postgresSkipReason();
+if (postgresSkip) console.warn(`The PostgreSQL runs of the suites are skipped: ${postgresSkip}`);
+const onPostgres = { LOALANG_TEST_DATABASE: 'postgres' };
 
 export default defineConfig({
   resolve: {
@@ -47,6 +61,12 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'parallel', include: ALL, exclude: [...NEVER, ...TIMED], maxWorkers: 2, sequence: { groupOrder: 0 } } },
       { extends: true, test: { name: 'timed', include: TIMED, exclude: NEVER, maxWorkers: 1, sequence: { groupOrder: 1 } } },
+      ...(postgresSkip
+        ? []
+        : [
+            { extends: true, test: { name: 'postgres', include: ON_POSTGRES, exclude: [...NEVER, ...NOT_ON_POSTGRES, ...TIMED], env: onPostgres, maxWorkers: 2, sequence: { groupOrder: 2 } } },
+            { extends: true, test: { name: 'postgres-timed', include: TIMED.filter((f) => /^tests\/[^/]+\.e2e\.test\.ts$|^console\/test\//.test(f)), exclude: [...NEVER, ...NOT_ON_POSTGRES], env: onPostgres, maxWorkers: 1, sequence: { groupOrder: 3 } } },
+          ]),
     ],
   },
 });

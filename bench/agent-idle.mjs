@@ -18,7 +18,7 @@ const CLI = fileURLToPath(new URL('../cli/dist/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'loalang-bench-idle-'));
 process.env.LOALANG_ADMIN_PASSWORD ??= 'bench-admin-password';
 const server = await startServer({ dataDir: join(dir, 'server'), httpPort: 0, mqttPort: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }) });
-const area = server.core.areas.create({ name: 'Xã', parentId: null });
+const area = await server.core.areas.create({ name: 'Xã', parentId: null });
 const { device, secret } = await server.core.devices.create({ name: 'Loa', areaId: area.id });
 const config = join(dir, 'agent.json');
 writeFileSync(config, JSON.stringify({ deviceId: device.id, password: secret, mqttUrl: server.urls.mqtt, httpUrl: server.urls.http, cacheDir: join(dir, 'agent'), serial: { simulate: true }, audioSink: 'null', serverKeys: server.core.signer.trusted() }));

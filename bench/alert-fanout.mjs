@@ -55,7 +55,7 @@ async function settledRss() {
 const dir = mkdtempSync(join(tmpdir(), 'loalang-bench-alerts-'));
 const server = await startServer({ dataDir: dir, httpPort: 0, mqttPort: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), settings: {} });
 const { core } = server;
-const province = core.areas.create({ name: 'Tỉnh', parentId: null });
+const province = await core.areas.create({ name: 'Tỉnh', parentId: null });
 const communes = Array.from({ length: COMMUNES }, (_, i) => core.areas.create({ name: `Xã ${i}`, parentId: province.id }));
 const PASSWORD = 'mat-khau-bench-alerts';
 await core.users.create({ username: 'bench', password: PASSWORD, role: 'alert-staff', areaId: province.id });
@@ -82,7 +82,7 @@ core.alerts.on('delivery', (e) => {
 
 // --- 1. Start spread of 100 agents with clocks off by up to ±200 ms -----------------------------
 {
-  const area = core.areas.create({ name: 'Xã đồng bộ', parentId: province.id });
+  const area = await core.areas.create({ name: 'Xã đồng bộ', parentId: province.id });
   const agents = [];
   const starts = [];
   const shifts = [];

@@ -76,7 +76,7 @@ const consoles = spawn(process.execPath, ['-e', clientCode, JSON.stringify({ url
 await new Promise((r) => consoles.once('message', r));
 const report = () => new Promise((r) => { consoles.once('message', r); consoles.send('report'); });
 const change = (id) => {
-  core.devices.recordTelemetry(id, telemetry(Date.now()));
+  await core.devices.recordTelemetry(id, telemetry(Date.now()));
   core.changes.emit('device', id);
 };
 const pct = (xs, p) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] : NaN);

@@ -14,7 +14,7 @@ if (SMOKE) console.log('(smoke run: smallest size, figures not comparable)');
 const dir = mkdtempSync(join(tmpdir(), 'loalang-bench-ingest-'));
 const core = await ServerCore.create({ dataDir: dir, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => '' });
 await core.start();
-const area = core.areas.create({ name: 'Xã', parentId: null });
+const area = await core.areas.create({ name: 'Xã', parentId: null });
 const { device, secret } = await core.devices.create({ name: 'Loa', areaId: area.id });
 const client = mqtt.connect(`mqtt://127.0.0.1:${core.mqttPort}`, { clientId: device.id, username: device.id, password: secret, reconnectPeriod: 0 });
 await new Promise((r) => client.once('connect', r));

@@ -26,7 +26,7 @@ process.env.LOALANG_ADMIN_PASSWORD ??= 'bench-admin-password';
 const server = await startServer({ dataDir: join(dir, 'server'), httpPort: 0, mqttPort: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }) });
 const { core } = server;
 const admin = core.users.list()[0];
-const area = core.areas.create({ name: 'Xã đo thời gian', parentId: null });
+const area = await core.areas.create({ name: 'Xã đo thời gian', parentId: null });
 const { device, secret } = await core.devices.create({ name: 'Loa đo', areaId: area.id });
 const wav = join(dir, 'beep.wav');
 execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=1000:duration=0.4', wav]);
@@ -47,9 +47,9 @@ for (const deadline = Date.now() + 30_000; !core.devices.get(device.id)?.online;
 
 const t0 = Date.now() + LEAD_MS;
 for (let i = 0; i < N; i++) {
-  core.schedules.create({ title: `beep ${i}`, areaId: area.id, priority: 'normal', start: new Date(t0 + i * SPACING_MS).toISOString(), items: [{ contentId: item.id }], targets: { areaIds: [], deviceIds: [device.id] }, volume: null, recurrence: null, repeat: { count: 1, gapSec: 0 }, createdBy: admin.id, approvedBy: admin.id });
+  await core.schedules.create({ title: `beep ${i}`, areaId: area.id, priority: 'normal', start: new Date(t0 + i * SPACING_MS).toISOString(), items: [{ contentId: item.id }], targets: { areaIds: [], deviceIds: [device.id] }, volume: null, recurrence: null, repeat: { count: 1, gapSec: 0 }, createdBy: admin.id, approvedBy: admin.id });
 }
-core.refreshDevices([device.id]);
+await core.refreshDevices([device.id]);
 console.log(`${N} plays scheduled ${SPACING_MS} ms apart, first in ${LEAD_MS / 1000} s; waiting…`);
 
 let reports = [];

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { pino } from 'pino';
 import { startServer, type RunningServer, type ServerSettings } from '@loalang/console';
 import { Agent, parseAgentConfig, type AudioSink, type PlayOutcome, type PreparedPlay } from '@loalang/edge-agent';
-import { untilWithin } from '@loalang/test-kit';
+import { serverDatabase, untilWithin } from '@loalang/test-kit';
 export { readEvents } from '@loalang/test-kit';
 import { createSimulatedAmplifier, type SimulatedAmplifier } from '@loalang/firmware-bridge';
 import { systemClock, type Clock, type ServerKey } from '@loalang/protocol';
@@ -32,11 +32,11 @@ export interface AlertWorld {
 
 export async function startAlertWorld(settings: ServerSettings = {}): Promise<AlertWorld> {
   const dir = mkdtempSync(join(tmpdir(), 'loalang-alerts-'));
-  const server = await startServer({ dataDir: dir, httpPort: 0, mqttPort: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), settings });
+  const server = await startServer({ dataDir: dir, httpPort: 0, mqttPort: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), settings: { ...(await serverDatabase()), ...settings } });
   const { core } = server;
-  const province = core.areas.create({ name: 'Tỉnh Quảng Trị', parentId: null, geocodes: ['45'] });
-  const commune = core.areas.create({ name: 'Xã Hải An', parentId: province.id, geocodes: ['19495'] });
-  const other = core.areas.create({ name: 'Xã Triệu Phong', parentId: province.id, geocodes: ['19366'] });
+  const province = await core.areas.create({ name: 'Tỉnh Quảng Trị', parentId: null, geocodes: ['45'] });
+  const commune = await core.areas.create({ name: 'Xã Hải An', parentId: province.id, geocodes: ['19495'] });
+  const other = await core.areas.create({ name: 'Xã Triệu Phong', parentId: province.id, geocodes: ['19366'] });
   const base = `http://127.0.0.1:${server.httpPort}/api/v1`;
   const api = async <T,>(token: string, method: string, path: string, body?: unknown, contentType = 'application/json') => {
     const res = await fetch(`${base}${path}`, {

@@ -120,8 +120,8 @@ describe.runIf(ready)('emergency alerts', () => {
     agents.push(a);
     await online([a]);
     const admin = core.users.list()[0]!;
-    const schedule = core.schedules.create({ title: 'Bản tin sáng', areaId: world.communeId, priority: 'normal', start: new Date(Date.now() + 2500).toISOString(), items: [{ contentId: bulletin }], targets: { areaIds: [], deviceIds: [a.id] }, volume: null, recurrence: null, repeat: { count: 1, gapSec: 0 }, createdBy: admin.id, approvedBy: admin.id });
-    core.refreshDevices([a.id]);
+    const schedule = await core.schedules.create({ title: 'Bản tin sáng', areaId: world.communeId, priority: 'normal', start: new Date(Date.now() + 2500).toISOString(), items: [{ contentId: bulletin }], targets: { areaIds: [], deviceIds: [a.id] }, volume: null, recurrence: null, repeat: { count: 1, gapSec: 0 }, createdBy: admin.id, approvedBy: admin.id });
+    await core.refreshDevices([a.id]);
     await until('bulletin playing', () => existsSync(a.sinkDir) && readdirSync(a.sinkDir).some((f) => f.endsWith('.wav.start')), 10_000);
     await new Promise((r) => setTimeout(r, 1500));
     const { body } = await world.api<AlertView>(staff, 'POST', '/alerts', { contentId: warning, targets: { areaIds: [world.communeId], deviceIds: [] } });

@@ -103,7 +103,7 @@ describe.runIf(ready)('CAP 1.2 ingest', () => {
     const a = res.body.alerts[0]!;
     // Moderate severity: it waits for what plays instead of cutting in.
     expect(a).toMatchObject({ priority: 'priority', repeat: 1, targets: { areaIds: [], deviceIds: [coast.id] } });
-    const content = world.server.core.content.require(a.contentId);
+    const content = await world.server.core.content.require(a.contentId);
     expect(content.originalName).toBe('Thông báo xả lũ (ghi âm)');
     expect(Math.abs(content.durationMs - 2000)).toBeLessThan(100);
     await until('finished', async () => (await stateOf(a.id, coast.id)) === 'finished', 20_000);
@@ -118,13 +118,13 @@ describe.runIf(ready)('CAP 1.2 ingest', () => {
     try {
       const allowed = await postCap(capFile('dam-release-uri.xml', { AUDIO_URI: `http://127.0.0.1:${port}/xa-lu.ogg` }));
       expect(allowed.status).toBe(201);
-      const fetched = world.server.core.content.require(allowed.body.alerts[0]!.contentId);
+      const fetched = await world.server.core.content.require(allowed.body.alerts[0]!.contentId);
       expect(fetched.originalName).toBe('Thông báo xả lũ (ghi âm)');
       expect(Math.abs(fetched.durationMs - 3000)).toBeLessThan(100);
       // Same server, another name for it: not on the list, so nothing is fetched and the headline is spoken.
       const refused = await postCap(capFile('dam-release-uri.xml', { AUDIO_URI: `http://localhost:${port}/xa-lu.ogg` }).replace('QT-THUYDIEN-2026-12', 'QT-THUYDIEN-2026-13'));
       expect(refused.status).toBe(201);
-      const spoken = world.server.core.content.require(refused.body.alerts[0]!.contentId);
+      const spoken = await world.server.core.content.require(refused.body.alerts[0]!.contentId);
       expect(spoken.originalName).toBeNull();
       expect(spoken.title).toBe('Thủy điện Quảng Trị xả lũ lúc 14 giờ');
     } finally {

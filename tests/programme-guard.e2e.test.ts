@@ -37,9 +37,9 @@ describe.skipIf(!requireTool('ffmpeg'))('a speaker\'s programme reaches it, or a
     const admin = core.users.list().find((u) => u.username === 'quan-tri')!;
     const base = { areaId: world.communeId, priority: 'normal' as const, targets: { areaIds: [world.communeId], deviceIds: [] }, volume: null, repeat: { count: 1, gapSec: 0 }, createdBy: admin.id, approvedBy: admin.id };
     // Stored as an older server stored it, without today's checks.
-    const runaway = core.schedules.create({ ...base, title: 'Lịch chạy loạn', start: new Date(Date.now() + 60_000).toISOString(), items: [{ contentId: tone }], recurrence: { type: 'cron', cron: '* * * * * *' } });
-    const bulletin = core.schedules.create({ ...base, title: 'Bản tin trưa', priority: 'priority', start: new Date(Date.now() + 8000).toISOString(), items: [{ contentId: tone }], recurrence: null });
-    core.refreshDevices([agent.id]);
+    const runaway = await core.schedules.create({ ...base, title: 'Lịch chạy loạn', start: new Date(Date.now() + 60_000).toISOString(), items: [{ contentId: tone }], recurrence: { type: 'cron', cron: '* * * * * *' } });
+    const bulletin = await core.schedules.create({ ...base, title: 'Bản tin trưa', priority: 'priority', start: new Date(Date.now() + 8000).toISOString(), items: [{ contentId: tone }], recurrence: null });
+    await core.refreshDevices([agent.id]);
 
     const [alarm] = await until('the programme alarm', 10_000, async () => (await alarms(agent.id)).at(0) && alarms(agent.id));
     expect(alarm).toMatchObject({ labelVi: 'Lịch phát không đến được loa', detail: expect.stringContaining('"Lịch chạy loạn" keeps') });

@@ -11,7 +11,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { ServerCore } from '@loalang/broker';
 import { bootstrapAdmin } from '@loalang/console';
 import { DOWNLINK, parseEnvelope, signatureValid, type DesiredState, type PlayReport } from '@loalang/protocol';
-import { untilWithin } from '@loalang/test-kit';
+import { serverDatabase, untilWithin } from '@loalang/test-kit';
 
 let dir: string;
 let core: ServerCore;
@@ -20,17 +20,17 @@ let contentId: string;
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'loalang-srvdev-'));
-  core = await ServerCore.create({ dataDir: dir, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => 'http://127.0.0.1:9' });
+  core = await ServerCore.create({ ...(await serverDatabase()), dataDir: dir, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => 'http://127.0.0.1:9' });
   await core.start();
-  const root = core.areas.create({ name: 'Tỉnh', parentId: null });
-  const commune = core.areas.create({ name: 'Xã', parentId: root.id });
+  const root = await core.areas.create({ name: 'Tỉnh', parentId: null });
+  const commune = await core.areas.create({ name: 'Xã', parentId: root.id });
   const created = await core.devices.create({ name: 'Loa', areaId: commune.id });
   device = { id: created.device.id, secret: created.secret };
   contentId = 'c1';
-  core.content.insert({ id: contentId, title: 'Tin', areaId: root.id, originalName: null, mimeType: 'audio/ogg', sha256: 'b'.repeat(64), sizeBytes: 1, durationMs: 4000, source: {}, createdBy: null });
+  await core.content.insert({ id: contentId, title: 'Tin', areaId: root.id, originalName: null, mimeType: 'audio/ogg', sha256: 'b'.repeat(64), sizeBytes: 1, durationMs: 4000, source: {}, createdBy: null });
   const admin = await core.users.create({ username: 'adm', password: 'mat-khau-dai-1', role: 'admin', areaId: root.id });
-  core.schedules.create({ title: 'Tin sáng', areaId: root.id, priority: 'normal', start: new Date(Date.now() + 3600_000).toISOString(), items: [{ contentId }], targets: { areaIds: [commune.id], deviceIds: [] }, volume: null, recurrence: null, repeat: { count: 1, gapSec: 0 }, createdBy: admin.id, approvedBy: admin.id });
-  core.refreshDevices([device.id]);
+  await core.schedules.create({ title: 'Tin sáng', areaId: root.id, priority: 'normal', start: new Date(Date.now() + 3600_000).toISOString(), items: [{ contentId }], targets: { areaIds: [commune.id], deviceIds: [] }, volume: null, recurrence: null, repeat: { count: 1, gapSec: 0 }, createdBy: admin.id, approvedBy: admin.id });
+  await core.refreshDevices([device.id]);
 });
 
 afterEach(async () => {

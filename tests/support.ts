@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { until as poll } from '@loalang/test-kit';
+import { serverDatabase, until as poll } from '@loalang/test-kit';
 
 export const CLI = fileURLToPath(new URL('../cli/dist/main.js', import.meta.url));
 
@@ -138,9 +138,20 @@ export interface ServerProc {
   rootAreaId: string;
 }
 
-/** `loalang server` on loopback with a known admin password, logged in as admin. */
+/** The PostgreSQL database of each data folder in the 'postgres' project: a restarted server finds its data again. */
+const postgresOf = new Map<string, string>();
+
+/**
+ * `loalang server` on loopback with a known admin password, logged in as admin. In the vitest
+ * project 'postgres' it runs on a fresh PostgreSQL database (the same one again for the same data folder).
+ */
 export async function startServerProc(dataDir: string, password: string, ports: { http?: number; mqtt?: number } = {}, env: Record<string, string> = {}): Promise<ServerProc> {
-  const proc = startCli(['server', '--data', dataDir, '--http-port', String(ports.http ?? 0), '--mqtt-port', String(ports.mqtt ?? 0), '--host', '127.0.0.1', '--plaintext'], { LOALANG_ADMIN_PASSWORD: password, LOALANG_LOG_LEVEL: 'warn', ...env });
+  const database: Record<string, string> = {};
+  if (!env['LOALANG_DATABASE_URL']) {
+    const url = postgresOf.get(dataDir) ?? (await serverDatabase()).databaseUrl;
+    if (url) postgresOf.set(dataDir, (database['LOALANG_DATABASE_URL'] = url));
+  }
+  const proc = startCli(['server', '--data', dataDir, '--http-port', String(ports.http ?? 0), '--mqtt-port', String(ports.mqtt ?? 0), '--host', '127.0.0.1', '--plaintext'], { LOALANG_ADMIN_PASSWORD: password, LOALANG_LOG_LEVEL: 'warn', ...database, ...env });
   const base = (await proc.waitFor(/api:\s+(http:\/\/\S+)\/api\/v1/, 20_000))[1]!;
   const mqttPort = Number((await proc.waitFor(/mqtt:\s+mqtt:\/\/[^:]+:(\d+)/, 5_000))[1]);
   const token = (await api<{ token: string }>(base, '/api/v1/auth/login', { json: { username: 'admin', password } })).body.token;

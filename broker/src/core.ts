@@ -6,7 +6,10 @@
  */
 import { EventEmitter } from 'node:events';
 import { every, type Clock, type ClockTimer, type Logger, type MessageOf, type PlayReport, type Repeating } from '@loalang/protocol';
+import { sql } from 'kysely';
 import type { Db } from './store/db.js';
+import type { Database } from './store/database.js';
+import { KeyedSerial } from './keyed-serial.js';
 import type { AreaRepo } from './areas/areas.js';
 import type { UserRepo } from './accounts/users.js';
 import type { SessionRepo } from './accounts/sessions.js';
@@ -50,10 +53,11 @@ export type MqttView = Pick<MqttServer, 'isOnline' | 'onlineDevices' | 'stats' |
  * What the console (HTTP) may use: the services and repositories, never the database nor the
  * broker's publishing (commands go through `fleet`, alerts through `alerts`).
  */
-export type ServerServices = Omit<ServerCore, 'db' | 'mqtt' | 'start' | 'stop' | 'ingestReport'> & { readonly mqtt: MqttView };
+export type ServerServices = Omit<ServerCore, 'db' | 'database' | 'mqtt' | 'start' | 'stop' | 'ingestReport'> & { readonly mqtt: MqttView };
 
 export class ServerCore {
   readonly db: Db;
+  readonly database: Database;
   readonly mqtt: MqttServer;
   readonly media: MediaPipeline;
   readonly clock: Clock;
@@ -101,6 +105,7 @@ export class ServerCore {
   mqttPort = 0;
   /** Downlinks devices refused, by reason (decision 0016), for /metrics. */
   readonly refusals = new Map<string, number>();
+  private readonly presenceWrites = new KeyedSerial();
   /**
    * What changed, for live views (the console's event stream): a device's presence or health,
    * a command's result. Alarms and alerts have their own emitters (`alarms`, `alerts`).
@@ -109,6 +114,7 @@ export class ServerCore {
 
   constructor(parts: ServerParts) {
     this.db = parts.db;
+    this.database = parts.database;
     this.mqtt = parts.mqtt;
     this.media = parts.media;
     this.clock = parts.clock;
@@ -176,20 +182,23 @@ export class ServerCore {
   }
 
   async start(): Promise<void> {
-    this.devices.markAllOffline('server-start', this.clock.now());
+    await this.devices.markAllOffline('server-start', this.clock.now());
     this.mqtt.on('presence', (change) => {
-      this.devices.setPresence(change.deviceId, change.online, change.cause, change.at);
+      // In order per device: an "offline" written before the "online" it follows would stick.
+      void this.presenceWrites
+        .run(change.deviceId, () => this.devices.setPresence(change.deviceId, change.online, change.cause, change.at))
+        .catch((err: unknown) => this.logger.error({ err, deviceId: change.deviceId }, 'presence not recorded'));
       this.alarmRules.onPresence(change.deviceId, change.online, change.at);
       this.alerts.onPresence(change.deviceId, change.online);
       this.changes.emit('device', change.deviceId);
     });
     // Sent when the device subscribes, not on connect: before that, a clean session would drop it.
     this.mqtt.on('listening', (deviceId) => {
-      this.dispatcher.resend(deviceId, 'online');
+      void this.dispatcher.resend(deviceId, 'online');
       this.alerts.onListening(deviceId);
     });
     const uplinks = this.routeUplinks();
-    this.mqtt.on('uplink', (msg) => uplinks.dispatch(msg));
+    this.mqtt.on('uplink', (msg) => void uplinks.dispatch(msg));
     // Acknowledged by the broker once this returns: the report is stored (or refused for good).
     this.mqtt.handleReports(async (deviceId, report) => this.ingestReport(deviceId, report));
     const { port } = await this.mqtt.start();
@@ -221,8 +230,8 @@ export class ServerCore {
       // The agent's retained status (and its will) is for other MQTT subscribers: the server
       // takes presence from the connection itself (MqttServer's presence), so nothing to do.
       .on('status', () => undefined)
-      .on('telemetry', (deviceId, t) => {
-        this.devices.recordTelemetry(deviceId, t);
+      .on('telemetry', async (deviceId, t) => {
+        await this.devices.recordTelemetry(deviceId, t);
         this.telemetry.record(deviceId, t, this.clock.now());
         this.alarmRules.onTelemetry(deviceId, t);
         this.changes.emit('device', deviceId);
@@ -237,11 +246,11 @@ export class ServerCore {
         this.logger[e.active ? 'warn' : 'info']({ deviceId, kind: e.kind, code: e.code, detail: e.detail }, e.active ? 'device raised a condition' : 'device cleared a condition');
         this.alarmRules.onEvent(deviceId, e);
       })
-      .on('reported', (deviceId, reported) => {
-        this.devices.recordReported(deviceId, reported.version, reported.agentVersion);
+      .on('reported', async (deviceId, reported) => {
+        await this.devices.recordReported(deviceId, reported.version, reported.agentVersion);
         this.changes.emit('device', deviceId);
-        const { state, cut } = this.desired.refresh(deviceId);
-        if (reported.version < state.version) this.dispatcher.resend(deviceId, 'reported-behind');
+        const { state, cut } = await this.desired.refresh(deviceId);
+        if (reported.version < state.version) await this.dispatcher.resend(deviceId, 'reported-behind');
         else if (cut.length === 0) this.alarmRules.onProgramme(deviceId, null, this.clock.now());
       });
   }
@@ -268,11 +277,16 @@ export class ServerCore {
 
   /** An audit entry for something a device did, under the device's area. */
   private auditDevice(deviceId: string, action: string, detail: unknown): void {
+    void this.auditDeviceNow(deviceId, action, detail).catch((err: unknown) => this.logger.error({ err, deviceId, action }, 'audit entry for a device not written'));
+  }
+
+  private async auditDeviceNow(deviceId: string, action: string, detail: unknown): Promise<void> {
+    const areaId = (await this.devices.get(deviceId))?.areaId ?? null;
     this.audit.append({
       at: new Date(this.clock.now()).toISOString(),
       userId: null,
       username: null,
-      areaId: this.devices.get(deviceId)?.areaId ?? null,
+      areaId,
       source: `device:${deviceId}`,
       action,
       target: deviceId,
@@ -293,14 +307,14 @@ export class ServerCore {
     this.auditDevice(deviceId, 'device-refused-downlink', r);
   }
 
-  /** Throws when the database does not answer (liveness). */
-  pingDatabase(): void {
-    this.db.prepare('SELECT 1').get();
+  /** Rejects when the database does not answer (liveness). */
+  async pingDatabase(): Promise<void> {
+    await sql`SELECT 1`.execute(this.database);
   }
 
-  /** Call after schedules or devices change: recomputes and sends what changed. */
-  refreshDevices(deviceIds: Iterable<string>): void {
-    this.dispatcher.refresh(deviceIds, 'change');
+  /** Call after schedules or devices change: recomputes and sends what changed; resolves when done. */
+  refreshDevices(deviceIds: Iterable<string>): Promise<void> {
+    return this.dispatcher.refresh(deviceIds, 'change');
   }
 
   async stop(): Promise<void> {
@@ -310,6 +324,6 @@ export class ServerCore {
     this.alerts.stop();
     this.dispatcher.stop();
     await this.mqtt.stop();
-    this.db.close();
+    await this.database.destroy();
   }
 }

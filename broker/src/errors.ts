@@ -18,6 +18,11 @@ const specs = {
   LOA_ERR_SCHEDULE_PLAN: { status: 400, en: 'The schedule cannot play as planned', vi: 'Lịch phát không thể phát như đã đặt' },
   LOA_ERR_LOCKED: { status: 429, en: 'Too many wrong passwords from this address: wait before trying again', vi: 'Nhập sai mật khẩu quá nhiều lần từ địa chỉ này: vui lòng đợi rồi thử lại' },
   LOA_ERR_RATE_LIMITED: { status: 429, en: 'Too many attempts; wait a minute and try again', vi: 'Quá nhiều lần thử; vui lòng đợi một phút rồi thử lại' },
+  LOA_ERR_DATABASE_UNAVAILABLE: {
+    status: 503,
+    en: 'The database cannot be reached right now; speakers keep playing their programmes. Try again in a moment',
+    vi: 'Hiện không kết nối được cơ sở dữ liệu; các loa vẫn phát theo chương trình đã nhận. Vui lòng thử lại sau ít phút',
+  },
   LOA_ERR_NOT_SUPPORTED: { status: 400, en: 'Not supported in this version', vi: 'Phiên bản này chưa hỗ trợ' },
 } satisfies Record<string, ErrorText & { status: number }>;
 

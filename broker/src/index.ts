@@ -48,3 +48,6 @@ export { wireServer } from './wiring.js';
 export * from './areas/area-admin.js';
 export * from './accounts/account-admin.js';
 export * from './content/catalogue.js';
+export { openStore, openSqliteFile, postgresKysely, isPostgresUrl, isDatabaseUnavailable, redactUrl, type Database, type Store, type StoreLocation } from './store/database.js';
+export { LATEST_SCHEMA, migratePostgres, migrateSqlite, planPostgres, planSqlite, type Dialect, type MigrationPlan } from './store/migrate.js';
+export { copySqliteToPostgres, CopyRefused, type CopyResult, type TableCopy } from './store/copy.js';

@@ -44,6 +44,8 @@ import { AccountAdmin } from './accounts/account-admin.js';
 
 export interface CoreOptions {
   dataDir: string;
+  /** PostgreSQL (`postgres://…`, issue 16); absent: the SQLite file `<dataDir>/loalang.db`. */
+  databaseUrl?: string;
   mqttHost?: string;
   mqttPort: number;
   /** Base URL devices use to download content; set once the HTTP port is known. */
@@ -131,15 +133,15 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
   const db = openDatabase(join(options.dataDir, 'loalang.db'));
   // Issue 16, while the repositories move onto Kysely: the same connection, seen through Kysely.
   const database = sqliteKysely(db);
-  const areas = new AreaRepo(db, now);
-  const devices = new DeviceRepo(db, areas, now);
+  const areas = new AreaRepo(database, now);
+  const devices = new DeviceRepo(database, areas, now);
   const repos = {
     areas,
     users: new UserRepo(db, now),
     sessions: new SessionRepo(db, now),
     devices,
-    content: new ContentRepo(db, now),
-    schedules: new ScheduleRepo(db, now),
+    content: new ContentRepo(database, now),
+    schedules: new ScheduleRepo(database, now),
     reports: new ReportRepo(db, now),
     issuedPlays: new IssuedPlays(db),
     commands: new CommandRepo(db, now),
@@ -172,7 +174,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     ...(options.mqttTls ? { tls: options.mqttTls } : {}),
   });
   const desired = new DesiredStateService(
-    db,
+    database,
     repos,
     { ...DEFAULT_DESIRED_OPTIONS, ...(options.desiredHorizonMs ? { horizonMs: options.desiredHorizonMs } : {}), publicHttpUrl: options.publicHttpUrl },
     now,
@@ -181,12 +183,13 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     desired,
     publisher: mqtt,
     isOnline: (id) => mqtt.isOnline(id),
-    allDeviceIds: () => devices.list().map((d) => d.id),
+    allDeviceIds: async () => (await devices.list()).map((d) => d.id),
     serverKeys: () => signer.trusted(),
     clock,
     logger,
-    onCut: (deviceId, cut) => {
-      const what = cut.map((c) => `"${repos.schedules.get(c.scheduleId)?.title ?? c.scheduleId}" keeps ${c.kept} of ${c.kept + c.dropped} plays`).join('; ');
+    onCut: async (deviceId, cut) => {
+      const titles = await Promise.all(cut.map(async (c) => (await repos.schedules.get(c.scheduleId))?.title ?? c.scheduleId));
+      const what = cut.map((c, i) => `"${titles[i]}" keeps ${c.kept} of ${c.kept + c.dropped} plays`).join('; ');
       logger.warn({ deviceId, cut }, 'programme cut to fit what a speaker accepts');
       alarmRules.onProgramme(deviceId, `programme too large for the speaker, cut to fit: ${what}`, clock.now());
     },
@@ -194,7 +197,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
   // A rotation step: sign with the new active key, and give online devices the new key list.
   signingKeys.onChange = () => {
     signer.reload();
-    for (const id of mqtt.onlineDevices()) dispatcher.resend(id, 'signing-keys');
+    for (const id of mqtt.onlineDevices()) void dispatcher.resend(id, 'signing-keys');
   };
   const alertRepo = new AlertRepo(db);
   const alerts = new AlertService(
@@ -210,7 +213,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     },
     { ...DEFAULT_ALERT_OPTIONS, ...options.alerts },
   );
-  const refresh = (deviceIds: Iterable<string>) => dispatcher.refresh(deviceIds, 'change');
+  const refresh = (deviceIds: Iterable<string>) => void dispatcher.refresh(deviceIds, 'change');
   const loginThrottle = new LoginThrottle(db, now);
   const streamSources = new StreamSourceRepo(db, now);
   const library = new ContentLibrary({ areas, content: repos.content, media });

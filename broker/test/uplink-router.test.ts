@@ -16,18 +16,18 @@ const msg = (kind: 'refused' | 'event', deviceId = 'd1'): UplinkMessage =>
     : { kind, deviceId, message: { v: 1, eventId: 'e', at: refusal.at, kind: 'amp-link', active: true }, receivedAt: 6 };
 
 describe('UplinkRouter', () => {
-  it('hands each message to every handler of its kind, typed, with the device and arrival instant', () => {
+  it('hands each message to every handler of its kind, typed, with the device and arrival instant', async () => {
     const seen: string[] = [];
     const router = new UplinkRouter(recordingLogger())
       .on('refused', (deviceId, r, at) => seen.push(`a ${deviceId} ${r.reason} ${at}`))
       .on('refused', (deviceId) => seen.push(`b ${deviceId}`))
       .on('event', (deviceId, e) => seen.push(`event ${deviceId} ${e.kind}`));
-    router.dispatch(msg('refused'));
-    router.dispatch(msg('event', 'd2'));
+    await router.dispatch(msg('refused'));
+    await router.dispatch(msg('event', 'd2'));
     expect(seen).toEqual(['a d1 bad-signature 5', 'b d1', 'event d2 amp-link']);
   });
 
-  it('a handler that throws is logged and the next one still gets the message', () => {
+  it('a handler that throws is logged and the next one still gets the message', async () => {
     const logger = recordingLogger();
     const seen: string[] = [];
     const router = new UplinkRouter(logger)
@@ -35,16 +35,40 @@ describe('UplinkRouter', () => {
         throw new Error('disk full');
       })
       .on('refused', (deviceId) => seen.push(deviceId));
-    router.dispatch(msg('refused'));
+    await router.dispatch(msg('refused'));
     expect(seen).toEqual(['d1']);
     expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(['uplink handling failed']);
   });
 
-  it('a kind nobody handles is dropped and said once, not per message', () => {
+  it('a kind nobody handles is dropped and said once, not per message', async () => {
     const logger = recordingLogger();
     const router = new UplinkRouter(logger).on('event', () => undefined);
-    for (let i = 0; i < 3; i++) router.dispatch(msg('refused', `d${i}`));
+    for (let i = 0; i < 3; i++) await router.dispatch(msg('refused', `d${i}`));
     expect(logger.lines.filter((l) => l.level === 'warn')).toHaveLength(1);
     expect(logger.lines[0]!.msg).toContain('no handler');
+  });
+
+  it("one device's messages are handled in arrival order, each after the last finished; other devices do not wait", async () => {
+    const seen: string[] = [];
+    let release: () => void = () => undefined;
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    const router = new UplinkRouter(recordingLogger())
+      .on('refused', async (deviceId) => {
+        seen.push(`start ${deviceId}`);
+        if (deviceId === 'd1') await slow;
+        seen.push(`end ${deviceId}`);
+      })
+      .on('event', async (deviceId) => {
+        seen.push(`event ${deviceId}`);
+        await Promise.resolve();
+        throw new Error('database away');
+      });
+    const first = router.dispatch(msg('refused', 'd1'));
+    const second = router.dispatch(msg('event', 'd1'));
+    await router.dispatch(msg('refused', 'd2'));
+    expect(seen).toEqual(['start d1', 'start d2', 'end d2']);
+    release();
+    await Promise.all([first, second]);
+    expect(seen).toEqual(['start d1', 'start d2', 'end d2', 'end d1', 'event d1']);
   });
 });

@@ -13,12 +13,15 @@ Usage:
   loalang agent --config FILE
   loalang demo [--devices N] [--data DIR] [--http-port N] [--mqtt-port N]
   loalang device add --name NAME --area AREA_ID [--server URL]
+  loalang db migrate [--data DIR] [--dry-run]
+  loalang db copy --from SQLITE_FILE --to postgres://USER@HOST/DB
   loalang amp status --port PATH [--baud N] [--driver loalang|modbus-relay]
   loalang amp on|off|test --port PATH [--baud N]
   loalang amp simulate --port PATH [--baud N]
   loalang --version
 
 Environment:
+  LOALANG_DATABASE_URL     postgres://user:password@host:5432/db: PostgreSQL instead of <data>/loalang.db
   LOALANG_ADMIN_PASSWORD   admin password on first start (else a random one is printed once)
   LOALANG_PUBLIC_HOST      host name devices use to reach the server
   LOALANG_TLS_CERT, LOALANG_TLS_KEY   HTTPS and MQTT over TLS (PEM files, e.g. from 'pki init');
@@ -62,6 +65,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/amp.js')).run(rest);
     case 'pki':
       return (await import('./commands/pki.js')).run(rest);
+    case 'db':
+      return (await import('./commands/db.js')).run(rest);
     default:
       process.stderr.write(`Unknown command "${command}" / Lệnh không hợp lệ "${command}"\n\n${HELP}`);
       return 2;

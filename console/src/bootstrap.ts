@@ -13,8 +13,8 @@ export interface BootstrapResult {
 
 export async function bootstrapAdmin(core: ServerServices, env: NodeJS.ProcessEnv = process.env): Promise<BootstrapResult> {
   if (core.users.count() > 0) return { created: false };
-  const roots = core.areas.list().filter((a) => a.parentId === null);
-  const root = roots[0] ?? core.areas.create({ name: env['LOALANG_ROOT_AREA_NAME'] ?? 'Toàn tỉnh', parentId: null });
+  const roots = (await core.areas.list()).filter((a) => a.parentId === null);
+  const root = roots[0] ?? (await core.areas.create({ name: env['LOALANG_ROOT_AREA_NAME'] ?? 'Toàn tỉnh', parentId: null }));
   const fromEnv = env['LOALANG_ADMIN_PASSWORD'];
   const password = fromEnv && fromEnv.length > 0 ? fromEnv : randomSecret(15);
   await core.users.create({ username: 'admin', password, role: 'admin', areaId: root.id });

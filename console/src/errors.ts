@@ -5,7 +5,7 @@
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { isLoaError } from '@loalang/protocol';
-import { httpStatusOf } from '@loalang/broker';
+import { brokerError, httpStatusOf, isDatabaseUnavailable } from '@loalang/broker';
 import { describeValidation, pickError } from './validation-text.js';
 
 export interface ErrorBody {
@@ -37,6 +37,12 @@ export function registerErrorHandler(app: FastifyInstance): void {
     if (err.validation) {
       const text = describeValidation(pickError(err.validation), err.validationContext ?? 'body');
       return reply.status(400).send(errorBody('LOA_ERR_INVALID', `Invalid request: ${text.en}`, `Yêu cầu không hợp lệ: ${text.vi}`));
+    }
+    if (isDatabaseUnavailable(err)) {
+      // Issue 16: the database restarts or is unreachable; the caller is told, and may retry.
+      request.log.warn({ err: { message: err.message, code: err.code } }, 'database unavailable');
+      const e = brokerError('LOA_ERR_DATABASE_UNAVAILABLE');
+      return reply.status(503).header('Retry-After', '5').send(errorBody(e.code, e.message, e.messageVi));
     }
     const known = err.code ? FASTIFY_ERRORS[err.code] : undefined;
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;

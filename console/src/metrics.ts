@@ -28,8 +28,8 @@ export function buildMetrics(core: ServerServices): Registry {
     help: 'Registered devices by presence',
     labelNames: ['state'],
     registers: [registry],
-    collect() {
-      const { online, offline } = core.devices.countByPresence();
+    async collect() {
+      const { online, offline } = await core.devices.countByPresence();
       this.set({ state: 'online' }, online);
       this.set({ state: 'offline' }, offline);
     },

@@ -3,9 +3,9 @@
  * Every value is checked at start; a bad one stops the server with a message in both languages.
  */
 import { readFileSync } from 'node:fs';
-import { DEFAULT_LOUDNESS, HttpSpeechEngine, type CoreOptions, type TlsMaterial } from '@loalang/broker';
+import { DEFAULT_LOUDNESS, HttpSpeechEngine, isPostgresUrl, redactUrl, type CoreOptions, type TlsMaterial } from '@loalang/broker';
 
-export type ServerSettings = Pick<CoreOptions, 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech' | 'alarmThresholds' | 'alarmWebhook' | 'telemetryRetention' | 'alerts' | 'capSenders' | 'capAudioHosts'>;
+export type ServerSettings = Pick<CoreOptions, 'databaseUrl' | 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech' | 'alarmThresholds' | 'alarmWebhook' | 'telemetryRetention' | 'alerts' | 'capSenders' | 'capAudioHosts'>;
 
 function bad(name: string, value: string, en: string, vi: string): Error {
   return new Error(`${name}=${JSON.stringify(value)}: ${vi} / ${en}`);
@@ -31,6 +31,11 @@ function hostList(env: NodeJS.ProcessEnv, name: string): string[] | undefined {
 
 export function serverSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSettings {
   const settings: ServerSettings = {};
+  const databaseUrl = env['LOALANG_DATABASE_URL'];
+  if (databaseUrl) {
+    if (!isPostgresUrl(databaseUrl)) throw bad('LOALANG_DATABASE_URL', redactUrl(databaseUrl), 'must be a postgres:// URL', 'phải là địa chỉ postgres://');
+    settings.databaseUrl = databaseUrl;
+  }
   const streamHosts = hostList(env, 'LOALANG_STREAM_HOSTS');
   if (streamHosts) settings.streamHosts = streamHosts;
   const horizonHours = number(env, 'LOALANG_DESIRED_HORIZON_HOURS', 1, 24 * 14);

@@ -74,7 +74,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       ? { http: `https://${publicHost}:${httpPort}`, mqtt: `mqtts://${publicHost}:${core.mqttPort}` }
       : { http: `http://${publicHost}:${httpPort}`, mqtt: `mqtt://${publicHost}:${core.mqttPort}` };
     // Devices that connected before the URL was known get their state again with the right URLs.
-    core.refreshDevices(core.devices.list().map((d) => d.id));
+    void core.refreshDevices((await core.devices.list()).map((d) => d.id));
     let stopping: Promise<void> | null = null;
     return {
       core,

@@ -16,7 +16,7 @@ import { ServerCore } from '@loalang/broker';
 import { systemClock } from '@loalang/protocol';
 import { Agent, parseAgentConfig } from '@loalang/edge-agent';
 import { createSimulatedAmplifier } from '@loalang/firmware-bridge';
-import { until } from '@loalang/test-kit';
+import { serverDatabase, until } from '@loalang/test-kit';
 import { buildApp } from '../src/app.js';
 import { addUser, login } from './helpers.js';
 
@@ -39,6 +39,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
   core = await ServerCore.create({
+    ...(await serverDatabase()),
     dataDir: dir,
     mqttHost: '127.0.0.1',
     mqttPort: 0,
@@ -48,8 +49,8 @@ beforeAll(async () => {
   });
   await core.start();
   app = await buildApp({ core, urls: () => ({ http: 'http://127.0.0.1:1', mqtt: `mqtt://127.0.0.1:${core.mqttPort}` }) });
-  core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
-  core.areas.create({ name: 'Xã Ven Biển', parentId: 'p', id: 'a' });
+  await core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+  await core.areas.create({ name: 'Xã Ven Biển', parentId: 'p', id: 'a' });
   await addUser(core, 'kythuat', 'technician', 'a');
   token = await login(app, 'kythuat');
 });

@@ -15,7 +15,7 @@ const TEXT = 'Nước sông đang lên nhanh. Bà con di chuyển lên vùng cao
 
 beforeAll(async () => {
   t = await buildTestServer();
-  t.core.areas.create({ name: 'Xã', parentId: null, id: 'x' });
+  await t.core.areas.create({ name: 'Xã', parentId: null, id: 'x' });
   await t.core.devices.create({ name: 'Loa', areaId: 'x' });
   await addUser(t.core, 'staff', 'alert-staff', 'x');
   auth = { authorization: `Bearer ${await login(t.app, 'staff')}` };

@@ -8,11 +8,11 @@ let token: string;
 beforeAll(async () => {
   t = await buildTestServer();
   const { core } = t;
-  core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
-  core.areas.create({ name: 'Xã có loa', parentId: 'p', id: 'a' });
-  core.areas.create({ name: 'Xã chưa có loa', parentId: 'p', id: 'empty' });
+  await core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+  await core.areas.create({ name: 'Xã có loa', parentId: 'p', id: 'a' });
+  await core.areas.create({ name: 'Xã chưa có loa', parentId: 'p', id: 'empty' });
   await core.devices.create({ name: 'Loa', areaId: 'a' });
-  core.content.insert({ id: 'c', title: 'Cảnh báo', areaId: 'p', originalName: null, mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1, durationMs: 5000, source: {}, createdBy: null });
+  await core.content.insert({ id: 'c', title: 'Cảnh báo', areaId: 'p', originalName: null, mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1, durationMs: 5000, source: {}, createdBy: null });
   await addUser(core, 'staff', 'alert-staff', 'p');
   token = await login(t.app, 'staff');
 });

@@ -11,14 +11,14 @@ let auth: { authorization: string };
 
 beforeAll(async () => {
   t = await buildTestServer();
-  t.core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
-  t.core.areas.create({ name: 'Xã A', parentId: 'p', id: 'a' });
-  t.core.areas.create({ name: 'Đảo', parentId: 'p', id: 'island', timezone: 'Asia/Tokyo' });
-  t.core.areas.create({ name: 'Thôn đảo', parentId: 'island', id: 'village' });
+  await t.core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+  await t.core.areas.create({ name: 'Xã A', parentId: 'p', id: 'a' });
+  await t.core.areas.create({ name: 'Đảo', parentId: 'p', id: 'island', timezone: 'Asia/Tokyo' });
+  await t.core.areas.create({ name: 'Thôn đảo', parentId: 'island', id: 'village' });
   await addUser(t.core, 'admin', 'admin', 'p');
   auth = { authorization: `Bearer ${await login(t.app, 'admin')}` };
   await t.core.devices.create({ name: 'Loa cũ', areaId: 'a' });
-  t.core.content.insert({ id: 'ca', title: 'A', areaId: 'a', mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1, durationMs: 1000, source: {}, createdBy: null, originalName: null });
+  await t.core.content.insert({ id: 'ca', title: 'A', areaId: 'a', mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1, durationMs: 1000, source: {}, createdBy: null, originalName: null });
 });
 afterAll(async () => t?.close());
 

@@ -11,9 +11,9 @@ interface Entry { action: string; username: string | null; source: string | null
 
 beforeAll(async () => {
   t = await buildTestServer();
-  t.core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
-  t.core.areas.create({ name: 'Xã A', parentId: 'p', id: 'a' });
-  t.core.areas.create({ name: 'Xã B', parentId: 'p', id: 'b' });
+  await t.core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+  await t.core.areas.create({ name: 'Xã A', parentId: 'p', id: 'a' });
+  await t.core.areas.create({ name: 'Xã B', parentId: 'p', id: 'b' });
   await addUser(t.core, 'admin-p', 'admin', 'p');
   await addUser(t.core, 'admin-a', 'admin', 'a');
   await addUser(t.core, 'op-a', 'operator', 'a');

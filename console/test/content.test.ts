@@ -28,7 +28,7 @@ async function upload(filename: string, data: Buffer, fields: Record<string, str
 
 beforeAll(async () => {
   t = await buildTestServer({ maxUploadBytes: 2 * 1024 * 1024 });
-  t.core.areas.create({ name: 'Xã', parentId: null, id: 'x' });
+  await t.core.areas.create({ name: 'Xã', parentId: null, id: 'x' });
   await addUser(t.core, 'op', 'operator', 'x');
   token = await login(t.app, 'op');
   work = mkdtempSync(join(tmpdir(), 'loalang-upload-'));

@@ -8,10 +8,10 @@ let token = '';
 beforeAll(async () => {
   t = await buildTestServer();
   const { core } = t;
-  core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
-  core.areas.create({ name: 'Huyện', parentId: 'p', id: 'h' });
-  core.areas.create({ name: 'Xã A', parentId: 'h', id: 'a' });
-  core.areas.create({ name: 'Xã B', parentId: 'p', id: 'b' });
+  await core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+  await core.areas.create({ name: 'Huyện', parentId: 'p', id: 'h' });
+  await core.areas.create({ name: 'Xã A', parentId: 'h', id: 'a' });
+  await core.areas.create({ name: 'Xã B', parentId: 'p', id: 'b' });
   for (let i = 0; i < 25; i++) {
     const { device } = await core.devices.create({ name: `Loa ${String(i).padStart(2, '0')}${i === 7 ? ' 100%_chợ' : ''}`, areaId: i < 15 ? 'a' : 'b' });
     if (i % 2 === 0) core.devices.setPresence(device.id, true, 'connect', Date.now());

@@ -24,9 +24,9 @@ beforeAll(async () => {
   await server.app.listen({ port: 0, host: '127.0.0.1' });
   base = `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}/api/v1`;
   const { core } = server;
-  core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
-  core.areas.create({ name: 'Xã Ven Biển', parentId: 'p', id: 'a' });
-  core.areas.create({ name: 'Xã Trong Đồng', parentId: 'p', id: 'b' });
+  await core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+  await core.areas.create({ name: 'Xã Ven Biển', parentId: 'p', id: 'a' });
+  await core.areas.create({ name: 'Xã Trong Đồng', parentId: 'p', id: 'b' });
   await addUser(core, 'kythuat', 'technician', 'a');
   await addUser(core, 'nguoila', 'technician', 'b');
   await addUser(core, 'quantri', 'admin', 'p');

@@ -12,7 +12,7 @@ afterEach(async () => {
 
 async function world(): Promise<TestServer> {
   t = await buildTestServer();
-  t.core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+  await t.core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
   await addUser(t.core, 'admin', 'admin', 'p');
   await addUser(t.core, 'op', 'operator', 'p');
   return t;

@@ -30,7 +30,7 @@ describe('operations endpoints', () => {
     expect(metrics.body).toContain('# TYPE loalang_plays_total counter');
     expect(metrics.body).toContain('loalang_server_process_resident_memory_bytes');
     // Figures follow the data: an alarm and a report appear at the next scrape.
-    t.core.areas.create({ name: 'Xã', parentId: null, id: 'm' });
+    await t.core.areas.create({ name: 'Xã', parentId: null, id: 'm' });
     const { device } = await t.core.devices.create({ name: 'Loa', areaId: 'm' });
     t.core.alarms.raise(device.id, 'mains-lost', null, Date.now());
     const now = new Date().toISOString();

@@ -48,8 +48,8 @@ beforeAll(async () => {
     handed = { route: `${request.method} ${request.routeOptions.url}`, json: JSON.stringify(payload) };
     return payload;
   });
-  t.core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
-  t.core.areas.create({ name: 'Xã', parentId: 'p', id: 'x', quietHours: { from: '22:00', to: '05:00' }, geocodes: ['19495'] });
+  await t.core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+  await t.core.areas.create({ name: 'Xã', parentId: 'p', id: 'x', quietHours: { from: '22:00', to: '05:00' }, geocodes: ['19495'] });
   await addUser(t.core, 'admin', 'admin', 'p');
   token = await login(t.app, 'admin');
 });
@@ -134,8 +134,8 @@ describe('response schemas', () => {
     // Devices: one with health, position, presence, conditions and an alarm; one never seen.
     const device = await same<{ id: string }>('POST', '/api/v1/devices', { name: 'Loa chợ', areaId: 'x' }, 201);
     await same('POST', '/api/v1/devices', { name: 'Loa mới', areaId: 'x' }, 201);
-    core.devices.setPresence(device.id, true, 'connect', Date.now());
-    core.devices.recordTelemetry(device.id, telemetry(now));
+    await core.devices.setPresence(device.id, true, 'connect', Date.now());
+    await core.devices.recordTelemetry(device.id, telemetry(now));
     core.telemetry.record(device.id, telemetry(now), Date.now());
     core.events.insert(device.id, { v: 1, eventId: 'e1', at: now, kind: 'amp-fault', code: 'over-temperature', active: true, detail: 'board says 81 °C' });
     core.events.insert(device.id, { v: 1, eventId: 'e2', at: now, kind: 'amp-link', active: false });
@@ -155,8 +155,8 @@ describe('response schemas', () => {
     await same('GET', '/api/v1/alarms');
     await same('POST', `/api/v1/alarms/${alarm.id}/ack`);
     // Content (rows only: no media tools here) and live sources
-    core.content.insert({ id: 'c', title: 'Bản tin', areaId: 'p', originalName: 'ban-tin.mp3', mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1000, durationMs: 60_000, source: { codec: 'mp3', loudness: { inputI: -20.5 } }, createdBy: null });
-    core.content.insert({ id: 'old', title: 'Cũ', areaId: 'x', originalName: null, mimeType: 'audio/ogg', sha256: 'b'.repeat(64), sizeBytes: 10, durationMs: 1000, source: {}, createdBy: null });
+    await core.content.insert({ id: 'c', title: 'Bản tin', areaId: 'p', originalName: 'ban-tin.mp3', mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1000, durationMs: 60_000, source: { codec: 'mp3', loudness: { inputI: -20.5 } }, createdBy: null });
+    await core.content.insert({ id: 'old', title: 'Cũ', areaId: 'x', originalName: null, mimeType: 'audio/ogg', sha256: 'b'.repeat(64), sizeBytes: 10, durationMs: 1000, source: {}, createdBy: null });
     await same('GET', '/api/v1/content');
     await same('GET', '/api/v1/content/c');
     await same('DELETE', '/api/v1/content/old', undefined, 204);

@@ -13,13 +13,13 @@ let devA = '';
 
 beforeAll(async () => {
   t = await buildTestServer();
-  t.core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
-  t.core.areas.create({ name: 'Xã A', parentId: 'p', id: 'a', scheduleApproval: 'none' });
+  await t.core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+  await t.core.areas.create({ name: 'Xã A', parentId: 'p', id: 'a', scheduleApproval: 'none' });
   await addUser(t.core, 'admin-a', 'admin', 'a');
   token = await login(t.app, 'admin-a');
   devA = (await t.core.devices.create({ name: 'Loa chợ', areaId: 'a' })).device.id;
-  t.core.content.insert({ id: 'short', title: 'Chuông', areaId: 'a', mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1, durationMs: 10_000, source: {}, createdBy: null, originalName: null });
-  t.core.content.insert({ id: 'long', title: 'Chương trình', areaId: 'a', mimeType: 'audio/ogg', sha256: 'b'.repeat(64), sizeBytes: 1, durationMs: 600_000, source: {}, createdBy: null, originalName: null });
+  await t.core.content.insert({ id: 'short', title: 'Chuông', areaId: 'a', mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1, durationMs: 10_000, source: {}, createdBy: null, originalName: null });
+  await t.core.content.insert({ id: 'long', title: 'Chương trình', areaId: 'a', mimeType: 'audio/ogg', sha256: 'b'.repeat(64), sizeBytes: 1, durationMs: 600_000, source: {}, createdBy: null, originalName: null });
 });
 afterAll(async () => t?.close());
 
@@ -91,15 +91,15 @@ describe('a runaway programme saved before these checks', () => {
     const admin = t.core.users.list().find((u) => u.username === 'admin-a')!;
     const base = { areaId: 'a', priority: 'normal' as const, targets: { areaIds: ['a'], deviceIds: [] }, volume: null, repeat: { count: 1, gapSec: 0 }, createdBy: admin.id, approvedBy: admin.id };
     // Straight into the repository, as an older server would have stored it.
-    const runaway = t.core.schedules.create({ ...base, title: 'Chạy loạn'.repeat(20), start: new Date().toISOString(), items: [{ contentId: 'short' }], recurrence: { type: 'cron', cron: '* * * * * *' } });
-    const bulletin = t.core.schedules.create({ ...base, title: 'Bản tin chiều', start: new Date(Date.now() + 3 * 3600_000).toISOString(), items: [{ contentId: 'short' }], recurrence: null });
-    t.core.refreshDevices([devA]);
-    const { state, cut } = t.core.desired.refresh(devA);
+    const runaway = await t.core.schedules.create({ ...base, title: 'Chạy loạn'.repeat(20), start: new Date().toISOString(), items: [{ contentId: 'short' }], recurrence: { type: 'cron', cron: '* * * * * *' } });
+    const bulletin = await t.core.schedules.create({ ...base, title: 'Bản tin chiều', start: new Date(Date.now() + 3 * 3600_000).toISOString(), items: [{ contentId: 'short' }], recurrence: null });
+    await t.core.refreshDevices([devA]);
+    const { state, cut } = await t.core.desired.refresh(devA);
     expect(state.plays.some((p) => p.scheduleId === bulletin.id)).toBe(true);
     expect(cut).toEqual([expect.objectContaining({ scheduleId: runaway.id, dropped: expect.any(Number) })]);
     expect(Buffer.byteLength(JSON.stringify(state))).toBeLessThan(MAX_PAYLOAD_BYTES - 32 * 1024);
     const alarm = t.core.alarms.query({ deviceIds: new Set([devA]), active: true, kind: 'programme' })[0];
     expect(alarm?.detail).toContain('cut to fit');
-    t.core.schedules.delete(runaway.id);
+    await t.core.schedules.delete(runaway.id);
   });
 });

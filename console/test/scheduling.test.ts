@@ -11,15 +11,15 @@ const later = () => new Date(Date.now() + 7200_000 + ++slot * 600_000).toISOStri
 
 beforeAll(async () => {
   t = await buildTestServer();
-  t.core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
-  t.core.areas.create({ name: 'Xã A', parentId: 'p', id: 'a' });
+  await t.core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+  await t.core.areas.create({ name: 'Xã A', parentId: 'p', id: 'a' });
   const users: [string, Role][] = [['admin-a', 'admin'], ['admin2-a', 'admin'], ['operator-a', 'operator']];
   for (const [name, role] of users) {
     await addUser(t.core, name, role, 'a');
     tokens.set(name, await login(t.app, name));
   }
   devA = (await t.core.devices.create({ name: 'Loa A', areaId: 'a' })).device.id;
-  t.core.content.insert({ id: 'ca', title: 'A', areaId: 'a', mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1, durationMs: 1000, source: {}, createdBy: null, originalName: null });
+  await t.core.content.insert({ id: 'ca', title: 'A', areaId: 'a', mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1, durationMs: 1000, source: {}, createdBy: null, originalName: null });
 });
 afterAll(async () => t?.close());
 
@@ -74,7 +74,7 @@ describe('stream relay items', () => {
   it('puts a relay in the device programme with its window, after a content item', async () => {
     const res = await create('admin-a', { items: [{ contentId: 'ca' }, { streamUrl: 'http://radio.example.vn/vov1.mp3', durationSec: 1800 }] });
     expect(res.statusCode, res.body).toBe(201);
-    const plays = t.core.desired.refresh(devA).state.plays.filter((p) => p.scheduleId === (res.json() as { id: string }).id);
+    const plays = await t.core.desired.refresh(devA).state.plays.filter((p) => p.scheduleId === (res.json() as { id: string }).id);
     expect(plays).toHaveLength(2);
     expect(plays[1]).toMatchObject({ streamUrl: 'http://radio.example.vn/vov1.mp3', url: 'http://radio.example.vn/vov1.mp3', durationMs: 1_800_000, contentId: expect.stringMatching(/^relay-[0-9a-f]{24}$/) });
     // The relay follows the 1 s item and the 1 s gap.

@@ -13,9 +13,9 @@ const ids = { devA: '', devB: '', schedA: '', schedB: '', alarmA: '', alarmB: ''
 beforeAll(async () => {
   t = await buildTestServer();
   const { core } = t;
-  core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
-  core.areas.create({ name: 'Xã A', parentId: 'p', id: 'a' });
-  core.areas.create({ name: 'Xã B', parentId: 'p', id: 'b' });
+  await core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+  await core.areas.create({ name: 'Xã A', parentId: 'p', id: 'a' });
+  await core.areas.create({ name: 'Xã B', parentId: 'p', id: 'b' });
   for (const role of ROLES) {
     await addUser(core, `${role}-a`, role, 'a');
     tokens.set(role, await login(t.app, `${role}-a`));
@@ -25,8 +25,8 @@ beforeAll(async () => {
   ids.alarmA = core.alarms.raise(ids.devA, 'tamper', null, Date.now())!.id;
   ids.alarmB = core.alarms.raise(ids.devB, 'tamper', null, Date.now())!.id;
   const base = { mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1, durationMs: 1000, source: {}, createdBy: null, originalName: null };
-  core.content.insert({ ...base, id: 'ca', title: 'A', areaId: 'a' });
-  core.content.insert({ ...base, id: 'cb', title: 'B', areaId: 'b' });
+  await core.content.insert({ ...base, id: 'ca', title: 'A', areaId: 'a' });
+  await core.content.insert({ ...base, id: 'cb', title: 'B', areaId: 'b' });
   const sched = { priority: 'normal' as const, start: new Date(Date.now() + 3600_000).toISOString(), items: [{ contentId: 'ca' }], volume: null, recurrence: null, repeat: { count: 1, gapSec: 0 }, createdBy: null, approvedBy: null };
   ids.schedA = core.schedules.create({ ...sched, title: 'A', areaId: 'a', targets: { areaIds: ['a'], deviceIds: [] } }).id;
   ids.schedB = core.schedules.create({ ...sched, title: 'B', areaId: 'b', items: [{ contentId: 'cb' }], targets: { areaIds: ['b'], deviceIds: [] } }).id;

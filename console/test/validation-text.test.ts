@@ -9,7 +9,7 @@ let t: TestServer;
 let token = '';
 beforeAll(async () => {
   t = await buildTestServer();
-  t.core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+  await t.core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
   await addUser(t.core, 'admin', 'admin', 'p');
   token = await login(t.app, 'admin');
 });

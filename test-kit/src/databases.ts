@@ -42,3 +42,9 @@ export async function freshPostgres(prefix?: string): Promise<string> {
 export function e2eDialect(): TestDialect {
   return process.env['LOALANG_TEST_DATABASE'] === 'postgres' ? 'postgres' : 'sqlite';
 }
+
+/** The database options for a server under test: a fresh PostgreSQL database in the 'postgres' project, else none (SQLite under its data folder). */
+export async function serverDatabase(): Promise<{ databaseUrl?: string }> {
+  if (e2eDialect() !== 'postgres') return {};
+  return { databaseUrl: await freshPostgres('e2e') };
+}

@@ -1,10 +1,14 @@
-/** A real server core on a temp SQLite file with the console app on top, for app.inject() tests. */
+/**
+ * A real server core with the console app on top, for app.inject() tests: on a temp SQLite file,
+ * or on a fresh PostgreSQL database in the vitest project 'postgres' (issue 16).
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ServerCore, type Role } from '@loalang/broker';
 import { buildApp, type AppOptions } from '@loalang/console';
+import { serverDatabase } from './databases.js';
 
 export interface TestServer {
   core: ServerCore;
@@ -15,7 +19,7 @@ export interface TestServer {
 
 export async function buildTestServer(opts: Pick<AppOptions, 'maxUploadBytes' | 'https'> = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'loalang-console-'));
-  const core = await ServerCore.create({ dataDir: dir, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => 'http://127.0.0.1:1' });
+  const core = await ServerCore.create({ ...(await serverDatabase()), dataDir: dir, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => 'http://127.0.0.1:1' });
   await core.start();
   const app = await buildApp({ core, urls: () => ({ http: 'http://127.0.0.1:1', mqtt: `mqtt://127.0.0.1:${core.mqttPort}` }), ...opts });
   return {

@@ -12,9 +12,9 @@ const dev = { a: { id: '', secret: '' }, b: { id: '', secret: '' } };
 
 beforeAll(async () => {
   t = await buildTestServer();
-  t.core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
-  t.core.areas.create({ name: 'Xã A', parentId: 'p', id: 'a' });
-  t.core.areas.create({ name: 'Xã B', parentId: 'p', id: 'b' });
+  await t.core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+  await t.core.areas.create({ name: 'Xã A', parentId: 'p', id: 'a' });
+  await t.core.areas.create({ name: 'Xã B', parentId: 'p', id: 'b' });
   for (const k of ['a', 'b'] as const) {
     const { device, secret } = await t.core.devices.create({ name: `Loa ${k}`, areaId: k });
     dev[k] = { id: device.id, secret };

@@ -20,17 +20,17 @@ let plays: { playId: string; scheduleId: string; contentId: string; durationMs: 
 beforeAll(async () => {
   t = await buildTestServer();
   const { core } = t;
-  core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
-  core.areas.create({ name: 'Xã', parentId: 'p', id: 'a' });
+  await core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+  await core.areas.create({ name: 'Xã', parentId: 'p', id: 'a' });
   const created = await core.devices.create({ name: 'Loa chợ', areaId: 'a' });
   device = { id: created.device.id, secret: created.secret };
-  core.content.insert({ id: 'bulletin', title: 'Bản tin', areaId: 'p', originalName: null, mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1, durationMs: 5000, source: {}, createdBy: null });
+  await core.content.insert({ id: 'bulletin', title: 'Bản tin', areaId: 'p', originalName: null, mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1, durationMs: 5000, source: {}, createdBy: null });
   await addUser(core, 'tinh', 'admin', 'p');
   token = await login(t.app, 'tinh');
   const admin = core.users.list().find((u) => u.username === 'tinh')!;
   const start = new Date(Date.now() + 3600_000).toISOString();
-  core.schedules.create({ title: 'Bản tin sáng', areaId: 'a', priority: 'normal', start, items: [{ contentId: 'bulletin' }], targets: { areaIds: ['a'], deviceIds: [] }, volume: null, recurrence: null, repeat: { count: 2, gapSec: 0 }, createdBy: admin.id, approvedBy: admin.id });
-  core.refreshDevices([device.id]);
+  await core.schedules.create({ title: 'Bản tin sáng', areaId: 'a', priority: 'normal', start, items: [{ contentId: 'bulletin' }], targets: { areaIds: ['a'], deviceIds: [] }, volume: null, recurrence: null, repeat: { count: 2, gapSec: 0 }, createdBy: admin.id, approvedBy: admin.id });
+  await core.refreshDevices([device.id]);
   plays = core.desired.refresh(device.id).state.plays;
   client = await mqtt.connectAsync(`mqtt://127.0.0.1:${core.mqttPort}`, { clientId: device.id, username: device.id, password: device.secret, reconnectPeriod: 0 });
   await client.subscribeAsync(deviceTopic(device.id, 'report/ack'), { qos: 1 });

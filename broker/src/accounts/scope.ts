@@ -28,8 +28,8 @@ export const TargetsSchema = Type.Object(
 export type Targets = Static<typeof TargetsSchema>;
 
 /** The caller as the services see them: their user and the areas they answer for. */
-export function callerFor(user: User, areas: Pick<AreaRepo, 'subtreeIds'>): Caller {
-  return { user, scope: areas.subtreeIds(user.areaId) };
+export async function callerFor(user: User, areas: Pick<AreaRepo, 'subtreeIds'>): Promise<Caller> {
+  return { user, scope: await areas.subtreeIds(user.areaId) };
 }
 
 export function assertInScope(caller: Caller, areaId: string): void {
@@ -37,24 +37,24 @@ export function assertInScope(caller: Caller, areaId: string): void {
 }
 
 /** Content made higher up the tree (a province bulletin) may be read, and played, below it. */
-export function canReadFromArea(areas: Pick<AreaRepo, 'ancestorIds'>, caller: Caller, areaId: string): boolean {
-  return caller.scope.has(areaId) || areas.ancestorIds(caller.user.areaId).includes(areaId);
+export async function canReadFromArea(areas: Pick<AreaRepo, 'ancestorIds'>, caller: Caller, areaId: string): Promise<boolean> {
+  return caller.scope.has(areaId) || (await areas.ancestorIds(caller.user.areaId)).includes(areaId);
 }
 
 /**
  * Checks that every target exists and lies in the caller's scope (404 for an unknown one, 403
  * outside), and returns them without repeats.
  */
-export function checkTargets(deps: { areas: Pick<AreaRepo, 'require'>; devices: Pick<DeviceRepo, 'require'> }, caller: Caller, targets: Targets): Targets {
-  for (const a of targets.areaIds) assertInScope(caller, deps.areas.require(a).id);
-  for (const d of targets.deviceIds) assertInScope(caller, deps.devices.require(d).areaId);
+export async function checkTargets(deps: { areas: Pick<AreaRepo, 'require'>; devices: Pick<DeviceRepo, 'require'> }, caller: Caller, targets: Targets): Promise<Targets> {
+  for (const a of targets.areaIds) assertInScope(caller, (await deps.areas.require(a)).id);
+  for (const d of targets.deviceIds) assertInScope(caller, (await deps.devices.require(d)).areaId);
   return { areaIds: [...new Set(targets.areaIds)], deviceIds: [...new Set(targets.deviceIds)] };
 }
 
-/** Whether a device is in the caller's areas: one query on first use, then a set lookup per device. */
-export function deviceInScope(devices: Pick<DeviceRepo, 'idsInAreas'>, caller: Caller): (deviceId: string) => boolean {
-  let ids: Set<string> | null = null;
-  return (deviceId) => (ids ??= devices.idsInAreas(caller.scope)).has(deviceId);
+/** Whether a device is in the caller's areas: one query, then a set lookup per device. */
+export async function deviceInScope(devices: Pick<DeviceRepo, 'idsInAreas'>, caller: Caller): Promise<(deviceId: string) => boolean> {
+  const ids = await devices.idsInAreas(caller.scope);
+  return (deviceId) => ids.has(deviceId);
 }
 
 /** An alert (or anything with targets) is the caller's to see when it targets one of their areas or devices. */

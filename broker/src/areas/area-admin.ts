@@ -18,37 +18,37 @@ export class AreaAdmin {
   ) {}
 
   /** An area inside the caller's scope (404 when unknown, 403 when outside it). */
-  visible(caller: Caller, areaId: string): Area {
-    const area = this.deps.areas.require(areaId);
+  async visible(caller: Caller, areaId: string): Promise<Area> {
+    const area = await this.deps.areas.require(areaId);
     assertInScope(caller, area.id);
     return area;
   }
 
-  create(caller: Caller, input: AreaInput): Area {
+  async create(caller: Caller, input: AreaInput): Promise<Area> {
     // A root area (no parent) can only be made by someone whose scope is already the whole tree's root.
     if (input.parentId === null) {
-      if (this.deps.areas.require(caller.user.areaId).parentId !== null) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
+      if ((await this.deps.areas.require(caller.user.areaId)).parentId !== null) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
     } else {
       assertInScope(caller, input.parentId);
     }
     return this.deps.areas.create(input);
   }
 
-  update(caller: Caller, areaId: string, patch: Partial<AreaInput>): Area {
-    this.visible(caller, areaId);
+  async update(caller: Caller, areaId: string, patch: Partial<AreaInput>): Promise<Area> {
+    await this.visible(caller, areaId);
     if (patch.parentId) assertInScope(caller, patch.parentId);
     // Making an area a root, or moving your own top area, would lift it out of your scope.
     const moves = patch.parentId !== undefined;
     if (moves && (patch.parentId === null || areaId === caller.user.areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
-    const area = this.deps.areas.update(areaId, patch);
+    const area = await this.deps.areas.update(areaId, patch);
     // A move, a new timezone or new quiet hours change what devices below must do.
-    this.deps.refresh(this.deps.devices.list({ areaIds: this.deps.areas.subtreeIds(area.id) }).map((d) => d.id));
+    this.deps.refresh((await this.deps.devices.list({ areaIds: await this.deps.areas.subtreeIds(area.id) })).map((d) => d.id));
     return area;
   }
 
-  remove(caller: Caller, areaId: string): void {
-    this.visible(caller, areaId);
+  async remove(caller: Caller, areaId: string): Promise<void> {
+    await this.visible(caller, areaId);
     if (areaId === caller.user.areaId) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
-    this.deps.areas.delete(areaId);
+    await this.deps.areas.delete(areaId);
   }
 }

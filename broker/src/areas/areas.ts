@@ -1,5 +1,6 @@
 /** The administrative area tree (any depth: province → district → commune → village). */
-import type { Db } from '../store/db.js';
+import { sql } from 'kysely';
+import type { Database } from '../store/database.js';
 import { brokerError } from '../errors.js';
 import { newId, type QuietHours } from '@loalang/protocol';
 import { iso } from '../time.js';
@@ -65,29 +66,30 @@ export function isValidTimezone(tz: string): boolean {
 
 export class AreaRepo {
   constructor(
-    private readonly db: Db,
+    private readonly db: Database,
     /** The clock's time (ms): injected, so tests can run on a manual clock. */
     private readonly now: () => number = Date.now,
   ) {}
 
-  get(id: string): Area | null {
-    const row = this.db.prepare('SELECT * FROM areas WHERE id = ?').get(id) as Row | undefined;
-    return row ? toArea(row) : null;
+  async get(id: string): Promise<Area | null> {
+    const row = await this.db.selectFrom('areas').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toArea(row as Row) : null;
   }
 
-  require(id: string): Area {
-    const area = this.get(id);
+  async require(id: string): Promise<Area> {
+    const area = await this.get(id);
     if (!area) throw brokerError('LOA_ERR_NOT_FOUND', { en: `area ${id}`, vi: `địa bàn ${id}` });
     return area;
   }
 
-  list(): Area[] {
-    return (this.db.prepare('SELECT * FROM areas ORDER BY name').all() as Row[]).map(toArea);
+  async list(): Promise<Area[]> {
+    const rows = await this.db.selectFrom('areas').selectAll().orderBy('name').orderBy('id').execute();
+    return rows.map((r) => toArea(r as Row));
   }
 
   /** Every area with the timezone its times are read in (see effectiveTimezone), in one pass over the tree. */
-  listWithTimezones(): (Area & { effectiveTimezone: string })[] {
-    const all = this.list();
+  async listWithTimezones(): Promise<(Area & { effectiveTimezone: string })[]> {
+    const all = await this.list();
     const byId = new Map(all.map((a) => [a.id, a]));
     const tz = new Map<string, string>();
     const of = (a: Area, depth = 0): string => {
@@ -101,8 +103,8 @@ export class AreaRepo {
     return all.map((a) => ({ ...a, effectiveTimezone: of(a) }));
   }
 
-  create(input: AreaInput & { id?: string }): Area {
-    if (input.parentId !== null) this.require(input.parentId);
+  async create(input: AreaInput & { id?: string }): Promise<Area> {
+    if (input.parentId !== null) await this.require(input.parentId);
     if (input.timezone && !isValidTimezone(input.timezone)) {
       throw brokerError('LOA_ERR_INVALID', { en: `unknown timezone ${input.timezone}`, vi: `múi giờ không hợp lệ ${input.timezone}` });
     }
@@ -116,102 +118,109 @@ export class AreaRepo {
       geocodes: input.geocodes ?? [],
       createdAt: iso(this.now()),
     };
-    this.db
-      .prepare('INSERT INTO areas (id, name, parent_id, timezone, quiet_hours_json, schedule_approval, geocodes_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(area.id, area.name, area.parentId, area.timezone, area.quietHours ? JSON.stringify(area.quietHours) : null, area.scheduleApproval, JSON.stringify(area.geocodes), area.createdAt);
+    await this.db
+      .insertInto('areas')
+      .values({
+        id: area.id,
+        name: area.name,
+        parent_id: area.parentId,
+        timezone: area.timezone,
+        quiet_hours_json: area.quietHours ? JSON.stringify(area.quietHours) : null,
+        schedule_approval: area.scheduleApproval,
+        geocodes_json: JSON.stringify(area.geocodes),
+        created_at: area.createdAt,
+      })
+      .execute();
     return area;
   }
 
-  update(id: string, patch: Partial<AreaInput>): Area {
-    const current = this.require(id);
+  async update(id: string, patch: Partial<AreaInput>): Promise<Area> {
+    const current = await this.require(id);
     const next = { ...current, ...patch, geocodes: patch.geocodes === undefined ? current.geocodes : (patch.geocodes ?? []) };
     if (patch.parentId !== undefined && patch.parentId !== null) {
-      this.require(patch.parentId);
-      if (this.subtreeIds(id).has(patch.parentId)) {
+      await this.require(patch.parentId);
+      if ((await this.subtreeIds(id)).has(patch.parentId)) {
         throw brokerError('LOA_ERR_INVALID', { en: 'an area cannot move under itself', vi: 'không thể chuyển địa bàn vào chính nó' });
       }
     }
     if (next.timezone && !isValidTimezone(next.timezone)) {
       throw brokerError('LOA_ERR_INVALID', { en: `unknown timezone ${next.timezone}`, vi: `múi giờ không hợp lệ ${next.timezone}` });
     }
-    this.db
-      .prepare('UPDATE areas SET name = ?, parent_id = ?, timezone = ?, quiet_hours_json = ?, schedule_approval = ?, geocodes_json = ? WHERE id = ?')
-      .run(next.name, next.parentId, next.timezone, next.quietHours ? JSON.stringify(next.quietHours) : null, next.scheduleApproval, JSON.stringify(next.geocodes), id);
+    await this.db
+      .updateTable('areas')
+      .set({
+        name: next.name,
+        parent_id: next.parentId,
+        timezone: next.timezone,
+        quiet_hours_json: next.quietHours ? JSON.stringify(next.quietHours) : null,
+        schedule_approval: next.scheduleApproval,
+        geocodes_json: JSON.stringify(next.geocodes),
+      })
+      .where('id', '=', id)
+      .execute();
     return next;
   }
 
   /** Refuses to delete an area that still has sub-areas, devices, users or content. */
-  delete(id: string): void {
-    this.require(id);
-    const uses = this.db
-      .prepare(
-        `SELECT (SELECT COUNT(*) FROM areas WHERE parent_id = @id) + (SELECT COUNT(*) FROM devices WHERE area_id = @id)
-              + (SELECT COUNT(*) FROM users WHERE area_id = @id) + (SELECT COUNT(*) FROM content WHERE area_id = @id)
-              + (SELECT COUNT(*) FROM stream_sources WHERE area_id = @id) AS n`,
-      )
-      .get({ id }) as { n: number };
-    if (uses.n > 0) {
+  async delete(id: string): Promise<void> {
+    await this.require(id);
+    const { rows } = await sql<{ n: number | string }>`SELECT (SELECT COUNT(*) FROM areas WHERE parent_id = ${id}) + (SELECT COUNT(*) FROM devices WHERE area_id = ${id})
+              + (SELECT COUNT(*) FROM users WHERE area_id = ${id}) + (SELECT COUNT(*) FROM content WHERE area_id = ${id})
+              + (SELECT COUNT(*) FROM stream_sources WHERE area_id = ${id}) AS n`.execute(this.db);
+    if (Number(rows[0]?.n ?? 0) > 0) {
       throw brokerError('LOA_ERR_IN_USE', {
         en: 'the area still has sub-areas, devices, users or content',
         vi: 'địa bàn vẫn còn địa bàn con, thiết bị, người dùng hoặc nội dung',
       });
     }
-    this.db.prepare('DELETE FROM areas WHERE id = ?').run(id);
+    // A foreign key (a device or user added meanwhile by another process) still refuses the delete.
+    await this.db.deleteFrom('areas').where('id', '=', id).execute();
   }
 
   /** Areas whose geocodes include one of `codes`. */
-  byGeocode(codes: string[]): Area[] {
+  async byGeocode(codes: string[]): Promise<Area[]> {
     const wanted = new Set(codes.map((c) => c.trim().toLowerCase()));
-    return this.list().filter((a) => a.geocodes.some((g) => wanted.has(g.toLowerCase())));
+    return (await this.list()).filter((a) => a.geocodes.some((g) => wanted.has(g.toLowerCase())));
   }
 
   /** The area and all areas below it. */
-  subtreeIds(rootId: string): Set<string> {
-    const rows = this.db
-      .prepare(
-        `WITH RECURSIVE sub(id) AS (SELECT id FROM areas WHERE id = ? UNION ALL SELECT a.id FROM areas a JOIN sub ON a.parent_id = sub.id)
-         SELECT id FROM sub`,
-      )
-      .all(rootId) as { id: string }[];
+  async subtreeIds(rootId: string): Promise<Set<string>> {
+    const { rows } = await sql<{ id: string }>`WITH RECURSIVE sub(id) AS (SELECT id FROM areas WHERE id = ${rootId} UNION ALL SELECT a.id FROM areas a JOIN sub ON a.parent_id = sub.id)
+         SELECT id FROM sub`.execute(this.db);
     return new Set(rows.map((r) => r.id));
   }
 
   /** The area itself first, then its parent, up to the root. */
-  ancestorIds(id: string): string[] {
-    const rows = this.db
-      .prepare(
-        `WITH RECURSIVE up(id, parent_id, depth) AS (SELECT id, parent_id, 0 FROM areas WHERE id = ?
+  async ancestorIds(id: string): Promise<string[]> {
+    return (await this.ancestors(id)).map((a) => a.id);
+  }
+
+  /** The area itself first, then its parent, up to the root: whole rows, in one query. */
+  private async ancestors(id: string): Promise<Area[]> {
+    const { rows } = await sql<Row & { depth: number }>`WITH RECURSIVE up(id, parent_id, depth) AS (SELECT id, parent_id, 0 FROM areas WHERE id = ${id}
            UNION ALL SELECT a.id, a.parent_id, up.depth + 1 FROM areas a JOIN up ON a.id = up.parent_id)
-         SELECT id FROM up ORDER BY depth`,
-      )
-      .all(id) as { id: string }[];
-    return rows.map((r) => r.id);
+         SELECT areas.*, up.depth FROM up JOIN areas ON areas.id = up.id ORDER BY up.depth`.execute(this.db);
+    return rows.map(toArea);
   }
 
   /** The quiet hours that apply to an area (its own, else the nearest ancestor's), with its timezone. */
-  effectiveQuietHours(id: string): QuietHours | null {
-    for (const areaId of this.ancestorIds(id)) {
-      const qh = this.get(areaId)?.quietHours;
-      if (qh) return { ...qh, timeZone: this.effectiveTimezone(id) };
-    }
-    return null;
+  async effectiveQuietHours(id: string): Promise<QuietHours | null> {
+    const chain = await this.ancestors(id);
+    const qh = chain.find((a) => a.quietHours)?.quietHours;
+    return qh ? { ...qh, timeZone: timezoneOf(chain) } : null;
   }
 
   /** The approval rule that applies to an area: its own, else the nearest ancestor's, else `operators`. */
-  effectiveScheduleApproval(id: string): ScheduleApproval {
-    for (const areaId of this.ancestorIds(id)) {
-      const rule = this.get(areaId)?.scheduleApproval;
-      if (rule) return rule;
-    }
-    return DEFAULT_SCHEDULE_APPROVAL;
+  async effectiveScheduleApproval(id: string): Promise<ScheduleApproval> {
+    return (await this.ancestors(id)).find((a) => a.scheduleApproval)?.scheduleApproval ?? DEFAULT_SCHEDULE_APPROVAL;
   }
 
   /** The timezone that applies to an area: its own, else the nearest ancestor's, else Vietnam's. */
-  effectiveTimezone(id: string): string {
-    for (const areaId of this.ancestorIds(id)) {
-      const tz = this.get(areaId)?.timezone;
-      if (tz) return tz;
-    }
-    return DEFAULT_TIMEZONE;
+  async effectiveTimezone(id: string): Promise<string> {
+    return timezoneOf(await this.ancestors(id));
   }
+}
+
+function timezoneOf(chain: Area[]): string {
+  return chain.find((a) => a.timezone)?.timezone ?? DEFAULT_TIMEZONE;
 }

@@ -21,7 +21,7 @@ export class ContentCatalogue {
       /** Hosts live sources may be on; null: any http(s) host. */
       streamHosts: () => readonly string[] | null;
       /** Content the device's current programme names. */
-      programmeContent: (deviceId: string) => Set<string>;
+      programmeContent: (deviceId: string) => Promise<Set<string>>;
       /** Whether an active alert sent to the device plays this content. */
       alertContent: (deviceId: string, contentId: string) => boolean;
     },
@@ -34,36 +34,43 @@ export class ContentCatalogue {
     return id;
   }
 
-  list(caller: Caller, kinds: readonly ContentKind[]): ContentItem[] {
-    return this.d.content.list(kinds).filter((c) => canReadFromArea(this.d.areas, caller, c.areaId));
+  async list(caller: Caller, kinds: readonly ContentKind[]): Promise<ContentItem[]> {
+    const readable = await this.readableAreas(caller);
+    return (await this.d.content.list(kinds)).filter((c) => readable.has(c.areaId));
+  }
+
+  /** The areas whose content the caller may read: their own subtree and the areas above it. */
+  private async readableAreas(caller: Caller): Promise<Set<string>> {
+    return new Set([...caller.scope, ...(await this.d.areas.ancestorIds(caller.user.areaId))]);
   }
 
   /** An item the caller may read (its own areas' and those above them). */
-  visible(caller: Caller, contentId: string): ContentItem {
-    const item = this.d.content.require(contentId);
-    if (!canReadFromArea(this.d.areas, caller, item.areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
+  async visible(caller: Caller, contentId: string): Promise<ContentItem> {
+    const item = await this.d.content.require(contentId);
+    if (!(await canReadFromArea(this.d.areas, caller, item.areaId))) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
     return item;
   }
 
   /** Removes an item of the caller's areas, refused while a schedule still plays it. */
   async remove(caller: Caller, contentId: string): Promise<void> {
-    const item = this.d.content.require(contentId);
+    const item = await this.d.content.require(contentId);
     assertInScope(caller, item.areaId);
-    this.d.content.delete(item.id);
+    await this.d.content.delete(item.id);
     await this.d.media.remove(item.id);
   }
 
-  deviceMayFetch(deviceId: string, contentId: string): boolean {
-    return this.d.programmeContent(deviceId).has(contentId) || this.d.alertContent(deviceId, contentId);
+  async deviceMayFetch(deviceId: string, contentId: string): Promise<boolean> {
+    return (await this.d.programmeContent(deviceId)).has(contentId) || this.d.alertContent(deviceId, contentId);
   }
 
-  streams(caller: Caller): { allowedHosts: string[] | null; sources: StreamSource[] } {
+  async streams(caller: Caller): Promise<{ allowedHosts: string[] | null; sources: StreamSource[] }> {
     const hosts = this.d.streamHosts();
-    return { allowedHosts: hosts && [...hosts], sources: this.d.streamSources.list().filter((s) => canReadFromArea(this.d.areas, caller, s.areaId)) };
+    const readable = await this.readableAreas(caller);
+    return { allowedHosts: hosts && [...hosts], sources: this.d.streamSources.list().filter((s) => readable.has(s.areaId)) };
   }
 
-  addStream(caller: Caller, input: { name: string; url: string; areaId?: string | undefined }): StreamSource {
-    const areaId = this.d.areas.require(input.areaId ?? caller.user.areaId).id;
+  async addStream(caller: Caller, input: { name: string; url: string; areaId?: string | undefined }): Promise<StreamSource> {
+    const areaId = (await this.d.areas.require(input.areaId ?? caller.user.areaId)).id;
     assertInScope(caller, areaId);
     const url = checkStreamUrl(input.url, this.d.streamHosts());
     return this.d.streamSources.create({ name: input.name, url, areaId, createdBy: caller.user.id });

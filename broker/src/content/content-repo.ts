@@ -1,6 +1,7 @@
 /** Rows of the audio library; the audio files themselves live in the media pipeline's folder. */
 import { createHash } from 'node:crypto';
-import type { Db } from '../store/db.js';
+import type { Database } from '../store/database.js';
+import { inList } from '../store/portable.js';
 import { brokerError } from '../errors.js';
 import { iso } from '../time.js';
 
@@ -59,53 +60,85 @@ const toItem = (r: Row): ContentItem => ({
   createdAt: r.created_at,
 });
 
+/** Library items by id, read ahead in one query so a programme is worked out without a query per item. */
+export interface ContentLookup {
+  get(id: string): Pick<ContentItem, 'id' | 'sha256' | 'durationMs'> | null;
+}
+
 export class ContentRepo {
   constructor(
-    private readonly db: Db,
+    private readonly db: Database,
     /** The clock's time (ms): injected, so tests can run on a manual clock. */
     private readonly now: () => number = Date.now,
   ) {}
 
-  get(id: string): ContentItem | null {
-    const row = this.db.prepare('SELECT * FROM content WHERE id = ?').get(id) as Row | undefined;
-    return row ? toItem(row) : null;
+  async get(id: string): Promise<ContentItem | null> {
+    const row = await this.db.selectFrom('content').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toItem(row as Row) : null;
   }
 
-  require(id: string): ContentItem {
-    const item = this.get(id);
+  async require(id: string): Promise<ContentItem> {
+    const item = await this.get(id);
     if (!item) throw brokerError('LOA_ERR_NOT_FOUND', { en: `content ${id}`, vi: `nội dung ${id}` });
     return item;
   }
 
   /** Newest first; all kinds unless `kinds` narrows them. */
-  list(kinds: readonly ContentKind[] = CONTENT_KINDS): ContentItem[] {
-    return (this.db.prepare('SELECT * FROM content WHERE kind IN (SELECT value FROM json_each(?)) ORDER BY created_at DESC').all(JSON.stringify(kinds)) as Row[]).map(toItem);
+  async list(kinds: readonly ContentKind[] = CONTENT_KINDS): Promise<ContentItem[]> {
+    const rows = await this.db.selectFrom('content').selectAll().where('kind', 'in', [...kinds]).orderBy('created_at', 'desc').orderBy('id').execute();
+    return rows.map((r) => toItem(r as Row));
+  }
+
+  /** The items these playlists name (relays have none), for `itemSource` and `itemDurationMs`. */
+  async lookup(playlists: { items: readonly ({ contentId: string } | object)[] }[]): Promise<ContentLookup> {
+    const ids = new Set(playlists.flatMap((p) => p.items.flatMap((i) => ('contentId' in i && typeof i.contentId === 'string' ? [i.contentId] : []))));
+    const rows = ids.size ? await this.db.selectFrom('content').select(['id', 'sha256', 'duration_ms']).where(inList(this.db, 'id', ids)).execute() : [];
+    const byId = new Map(rows.map((r) => [r.id, { id: r.id, sha256: r.sha256, durationMs: r.duration_ms }]));
+    return { get: (id) => byId.get(id) ?? null };
   }
 
   /** The newest item of this kind in this area made from the same speech (see `speechKey`). */
-  findSpeech(kind: ContentKind, areaId: string, speechKey: string): ContentItem | null {
-    const row = this.db.prepare('SELECT * FROM content WHERE area_id = ? AND speech_key = ? AND kind = ? ORDER BY created_at DESC LIMIT 1').get(areaId, speechKey, kind) as Row | undefined;
-    return row ? toItem(row) : null;
+  async findSpeech(kind: ContentKind, areaId: string, speechKey: string): Promise<ContentItem | null> {
+    const row = await this.db
+      .selectFrom('content')
+      .selectAll()
+      .where('area_id', '=', areaId)
+      .where('speech_key', '=', speechKey)
+      .where('kind', '=', kind)
+      .orderBy('created_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? toItem(row as Row) : null;
   }
 
-  insert(item: Omit<ContentItem, 'createdAt' | 'kind'> & { kind?: ContentKind; speechKey?: string | null }): ContentItem {
+  async insert(item: Omit<ContentItem, 'createdAt' | 'kind'> & { kind?: ContentKind; speechKey?: string | null }): Promise<ContentItem> {
     const createdAt = iso(this.now());
     const { speechKey = null, kind = 'upload', ...rest } = item;
-    this.db
-      .prepare(
-        `INSERT INTO content (id, title, kind, speech_key, area_id, original_name, mime_type, sha256, size_bytes, duration_ms, source_json, created_by, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(item.id, item.title, kind, speechKey, item.areaId, item.originalName, item.mimeType, item.sha256, item.sizeBytes, item.durationMs, JSON.stringify(item.source), item.createdBy, createdAt);
+    await this.db
+      .insertInto('content')
+      .values({
+        id: item.id,
+        title: item.title,
+        kind,
+        speech_key: speechKey,
+        area_id: item.areaId,
+        original_name: item.originalName,
+        mime_type: item.mimeType,
+        sha256: item.sha256,
+        size_bytes: item.sizeBytes,
+        duration_ms: item.durationMs,
+        source_json: JSON.stringify(item.source),
+        created_by: item.createdBy,
+        created_at: createdAt,
+      })
+      .execute();
     return { ...rest, kind, createdAt };
   }
 
   /** Content still named by a schedule cannot be deleted: its plays would fail on the devices. */
-  delete(id: string): void {
-    this.require(id);
-    const used = this.db
-      .prepare(`SELECT s.id, s.title FROM schedules s, json_each(s.items_json) j WHERE json_extract(j.value, '$.contentId') = ? LIMIT 1`)
-      .get(id) as { id: string; title: string } | undefined;
+  async delete(id: string): Promise<void> {
+    await this.require(id);
+    const used = await this.scheduleUsing(id);
     if (used) {
       throw brokerError(
         'LOA_ERR_IN_USE',
@@ -113,6 +146,13 @@ export class ContentRepo {
         { scheduleId: used.id },
       );
     }
-    this.db.prepare('DELETE FROM content WHERE id = ?').run(id);
+    await this.db.deleteFrom('content').where('id', '=', id).execute();
+  }
+
+  /** A schedule whose playlist names this content (read from the stored items, in JS: portable, and schedules are few). */
+  private async scheduleUsing(contentId: string): Promise<{ id: string; title: string } | undefined> {
+    // The id appears in the JSON text of any schedule that plays it: let the database narrow, then read the items.
+    const rows = await this.db.selectFrom('schedules').select(['id', 'title', 'items_json']).where('items_json', 'like', `%${contentId}%`).execute();
+    return rows.find((r) => (JSON.parse(r.items_json) as { contentId?: string }[]).some((i) => i.contentId === contentId));
   }
 }

@@ -33,10 +33,10 @@ export class ContentLibrary {
 
   /** Probes, normalises and stores an audio file, then records it. */
   async importAudio(path: string, meta: ImportMeta): Promise<ContentItem> {
-    this.d.areas.require(meta.areaId);
+    await this.d.areas.require(meta.areaId);
     const audio = await this.d.media.ingest(path, meta.originalName ? { originalName: meta.originalName } : {});
     try {
-      return this.d.content.insert({
+      return await this.d.content.insert({
         id: audio.id,
         title: meta.title,
         kind: meta.kind ?? 'upload',
@@ -59,7 +59,7 @@ export class ContentLibrary {
   /** Speaks `text` with the speech engine and stores it: a bulletin (`tts`) or alert speech (`alert`). */
   async speak(text: string, meta: SpeechMeta): Promise<ContentItem> {
     const key = speechKey(meta.voice, text);
-    const existing = meta.kind === 'alert' ? this.d.content.findSpeech('alert', meta.areaId, key) : null;
+    const existing = meta.kind === 'alert' ? await this.d.content.findSpeech('alert', meta.areaId, key) : null;
     if (existing) return existing;
     const wav = await this.d.media.synthesize(text, { voice: meta.voice });
     try {

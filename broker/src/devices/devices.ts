@@ -3,7 +3,9 @@
  * It is the MQTT layer's DeviceDirectory.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Db } from '../store/db.js';
+import { sql, type RawBuilder, type SqlBool } from 'kysely';
+import { isDatabaseUnavailable, type Database } from '../store/database.js';
+import { allOf, containsText, dialectOf, inList, valuesTable } from '../store/portable.js';
 import { brokerError } from '../errors.js';
 import { isValidId, newId, type Telemetry } from '@loalang/protocol';
 import { iso } from '../time.js';
@@ -61,47 +63,48 @@ export class DeviceRepo implements DeviceDirectory {
    * After one argon2 check succeeds, an HMAC of the secret under a per-process key is kept,
    * so a reconnect storm of thousands of devices costs microseconds each, not 30 ms.
    */
-  private readonly verified = new Map<string, Buffer>();
+  private readonly verified = new Map<string, { mac: Buffer; identity: DeviceIdentity }>();
   private readonly cacheKey = randomBytes(32);
 
   constructor(
-    private readonly db: Db,
+    private readonly db: Database,
     private readonly areas: AreaRepo,
     /** The clock's time (ms): injected, so tests can run on a manual clock. */
     private readonly now: () => number = Date.now,
   ) {}
 
-  get(id: string): Device | null {
-    const row = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as Row | undefined;
+  async get(id: string): Promise<Device | null> {
+    const row = await this.db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toDevice(row) : null;
   }
 
-  require(id: string): Device {
-    const device = this.get(id);
+  async require(id: string): Promise<Device> {
+    const device = await this.get(id);
     if (!device) throw brokerError('LOA_ERR_NOT_FOUND', { en: `device ${id}`, vi: `thiết bị ${id}` });
     return device;
   }
 
   /** Ids of the devices in these areas, without reading their health (cheap at 10k devices). */
-  idsInAreas(areaIds: Set<string>): Set<string> {
-    const rows = this.db.prepare('SELECT id, area_id FROM devices').all() as { id: string; area_id: string }[];
+  async idsInAreas(areaIds: Set<string>): Promise<Set<string>> {
+    const rows = await this.db.selectFrom('devices').select(['id', 'area_id']).execute();
     return new Set(rows.filter((r) => areaIds.has(r.area_id)).map((r) => r.id));
   }
 
   /** When each device in these areas was added (ms), by id: a play counts only the devices there when it started. */
-  addedAtInAreas(areaIds: Set<string>): Map<string, number> {
-    const rows = this.db.prepare('SELECT id, area_id, created_at FROM devices').all() as { id: string; area_id: string; created_at: string }[];
+  async addedAtInAreas(areaIds: Set<string>): Promise<Map<string, number>> {
+    const rows = await this.db.selectFrom('devices').select(['id', 'area_id', 'created_at']).execute();
     return new Map(rows.filter((r) => areaIds.has(r.area_id)).map((r) => [r.id, Date.parse(r.created_at)]));
   }
 
   /** Enabled devices by presence (metrics). */
-  countByPresence(): { online: number; offline: number } {
-    const rows = this.db.prepare('SELECT online, COUNT(*) AS n FROM devices WHERE disabled = 0 GROUP BY online').all() as { online: number; n: number }[];
-    return { online: rows.find((r) => r.online === 1)?.n ?? 0, offline: rows.find((r) => r.online === 0)?.n ?? 0 };
+  async countByPresence(): Promise<{ online: number; offline: number }> {
+    const rows = await this.db.selectFrom('devices').select(['online', (eb) => eb.fn.countAll().as('n')]).where('disabled', '=', 0).groupBy('online').execute();
+    const count = (online: number) => Number(rows.find((r) => r.online === online)?.n ?? 0);
+    return { online: count(1), offline: count(0) };
   }
 
-  list(filter: { areaIds?: Set<string> } = {}): Device[] {
-    const rows = this.db.prepare('SELECT * FROM devices ORDER BY name').all() as Row[];
+  async list(filter: { areaIds?: Set<string> } = {}): Promise<Device[]> {
+    const rows = await this.db.selectFrom('devices').selectAll().orderBy('name').orderBy('id').execute();
     return rows.filter((r) => !filter.areaIds || filter.areaIds.has(r.area_id)).map(toDevice);
   }
 
@@ -109,142 +112,150 @@ export class DeviceRepo implements DeviceDirectory {
    * One page of devices in the given areas, filtered in SQL so it stays fast with 10,000:
    * by presence, by having an active alarm, by a name fragment. Sorted by name.
    */
-  page(f: { areaIds: Set<string>; online?: boolean; alarm?: boolean; name?: string; limit: number; offset: number }): { total: number; devices: (Device & { activeAlarms: number })[] } {
+  async page(f: { areaIds: Set<string>; online?: boolean; alarm?: boolean; name?: string; limit: number; offset: number }): Promise<{ total: number; devices: (Device & { activeAlarms: number })[] }> {
     // A province-wide caller needs no area condition at all.
-    const everywhere = f.areaIds.size >= (this.db.prepare('SELECT COUNT(*) AS n FROM areas').get() as { n: number }).n;
-    const where = [everywhere ? '1' : 'd.area_id IN (SELECT value FROM json_each(@areas))'];
-    if (f.online !== undefined) where.push('d.online = @online');
-    if (f.alarm !== undefined) where.push(`d.id ${f.alarm ? '' : 'NOT '}IN (SELECT device_id FROM alarms WHERE cleared_at IS NULL)`);
-    if (f.name) where.push("d.name LIKE @name ESCAPE '\\'");
-    const params = {
-      areas: JSON.stringify([...f.areaIds]),
-      online: f.online ? 1 : 0,
-      name: `%${(f.name ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
-      limit: f.limit,
-      offset: f.offset,
-    };
-    const clause = where.join(' AND ');
-    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM devices d WHERE ${clause}`).get(params) as { n: number }).n;
+    const areaCount = await this.db.selectFrom('areas').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const everywhere = f.areaIds.size >= Number(areaCount.n);
+    const where: RawBuilder<SqlBool>[] = [];
+    if (!everywhere) where.push(inList(this.db, 'd.area_id', f.areaIds));
+    if (f.online !== undefined) where.push(sql<SqlBool>`d.online = ${f.online ? 1 : 0}`);
+    if (f.alarm !== undefined) where.push(sql<SqlBool>`d.id ${sql.raw(f.alarm ? '' : 'NOT ')}IN (SELECT device_id FROM alarms WHERE cleared_at IS NULL)`);
+    if (f.name) where.push(containsText('d.name', f.name));
+    const clause = allOf(where);
+    const { rows: counted } = await sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM devices d WHERE ${clause}`.execute(this.db);
+    const total = Number(counted[0]?.n ?? 0);
     // Few devices (a commune): find them by area, then sort. Many (a province): walk the name
-    // index and stop at the page; sorting 10,000 rows for every page cost 10–30 ms.
-    const byName = total > 2000 || f.areaIds.size > 50 ? 'INDEXED BY devices_name' : '';
-    const rows = this.db
-      .prepare(
-        `SELECT d.*, (SELECT COUNT(*) FROM alarms a WHERE a.device_id = d.id AND a.cleared_at IS NULL) AS active_alarms
-         FROM devices d ${byName} WHERE ${clause} ORDER BY d.name, d.id LIMIT @limit OFFSET @offset`,
-      )
-      .all(params) as (Row & { active_alarms: number })[];
-    return { total, devices: rows.map((r) => ({ ...toDevice(r), activeAlarms: r.active_alarms })) };
+    // index and stop at the page; sorting 10,000 rows for every page cost 10–30 ms on SQLite.
+    // (PostgreSQL's planner makes that choice itself.)
+    const byName = dialectOf(this.db) === 'sqlite' && (total > 2000 || f.areaIds.size > 50) ? sql.raw('INDEXED BY devices_name') : sql.raw('');
+    const { rows } = await sql<Row & { active_alarms: number | string }>`SELECT d.*, (SELECT COUNT(*) FROM alarms a WHERE a.device_id = d.id AND a.cleared_at IS NULL) AS active_alarms
+         FROM devices d ${byName} WHERE ${clause} ORDER BY d.name, d.id LIMIT ${f.limit} OFFSET ${f.offset}`.execute(this.db);
+    return { total, devices: rows.map((r) => ({ ...toDevice(r), activeAlarms: Number(r.active_alarms) })) };
   }
 
   /** Ids of the enabled devices in the given areas' subtrees plus the named ones, in one query (an alert to 10k speakers). */
-  resolveTargetIds(areaIds: string[], deviceIds: string[]): string[] {
-    const rows = this.db
-      .prepare(
-        `WITH RECURSIVE sub(id) AS (SELECT value FROM json_each(@areas) UNION SELECT a.id FROM areas a JOIN sub ON a.parent_id = sub.id)
-         SELECT id FROM devices WHERE disabled = 0 AND (area_id IN (SELECT id FROM sub) OR id IN (SELECT value FROM json_each(@devices)))`,
-      )
-      .all({ areas: JSON.stringify(areaIds), devices: JSON.stringify(deviceIds) }) as { id: string }[];
+  async resolveTargetIds(areaIds: string[], deviceIds: string[]): Promise<string[]> {
+    const { rows } = await sql<{ id: string }>`WITH RECURSIVE sub(id) AS (${valuesTable(this.db, areaIds)} UNION SELECT a.id FROM areas a JOIN sub ON a.parent_id = sub.id)
+         SELECT id FROM devices WHERE disabled = 0 AND (area_id IN (SELECT id FROM sub) OR ${inList(this.db, 'id', deviceIds)})`.execute(this.db);
     return rows.map((r) => r.id);
   }
 
   /** The enabled devices that sit in any of the given areas' subtrees, plus the named ones (see resolveTargetIds). */
-  resolveTargets(areaIds: string[], deviceIds: string[]): Device[] {
-    const ids = new Set(this.resolveTargetIds(areaIds, deviceIds));
-    return this.list().filter((d) => ids.has(d.id));
+  async resolveTargets(areaIds: string[], deviceIds: string[]): Promise<Device[]> {
+    const ids = new Set(await this.resolveTargetIds(areaIds, deviceIds));
+    return (await this.list()).filter((d) => ids.has(d.id));
   }
 
   /** Creates a device and returns its secret, which is never stored in clear and never shown again. */
   async create(input: { name: string; areaId: string }): Promise<{ device: Device; secret: string }> {
-    this.areas.require(input.areaId);
+    await this.areas.require(input.areaId);
     const secret = randomSecret(24);
     const id = newId();
     const now = iso(this.now());
-    this.db
-      .prepare('INSERT INTO devices (id, name, area_id, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(id, input.name, input.areaId, await hashSecret(secret), now);
-    return { device: this.require(id), secret };
+    await this.db
+      .insertInto('devices')
+      .values({ id, name: input.name, area_id: input.areaId, secret_hash: await hashSecret(secret), created_at: now })
+      .execute();
+    return { device: await this.require(id), secret };
   }
 
-  update(id: string, patch: { name?: string; areaId?: string; disabled?: boolean; position?: { lat: number; lon: number } | null }): Device {
-    const current = this.require(id);
-    if (patch.areaId) this.areas.require(patch.areaId);
+  async update(id: string, patch: { name?: string; areaId?: string; disabled?: boolean; position?: { lat: number; lon: number } | null }): Promise<Device> {
+    const current = await this.require(id);
+    if (patch.areaId) await this.areas.require(patch.areaId);
     const next = { ...current, ...patch };
-    this.db
-      .prepare('UPDATE devices SET name = ?, area_id = ?, disabled = ?, lat = ?, lon = ? WHERE id = ?')
-      .run(next.name, next.areaId, next.disabled ? 1 : 0, next.position?.lat ?? null, next.position?.lon ?? null, id);
+    await this.db
+      .updateTable('devices')
+      .set({ name: next.name, area_id: next.areaId, disabled: next.disabled ? 1 : 0, lat: next.position?.lat ?? null, lon: next.position?.lon ?? null })
+      .where('id', '=', id)
+      .execute();
     if (patch.disabled || patch.areaId) this.verified.delete(id);
     return this.require(id);
   }
 
   async rotateSecret(id: string): Promise<string> {
-    this.require(id);
+    await this.require(id);
     const secret = randomSecret(24);
-    this.db.prepare('UPDATE devices SET secret_hash = ? WHERE id = ?').run(await hashSecret(secret), id);
+    await this.db.updateTable('devices').set({ secret_hash: await hashSecret(secret) }).where('id', '=', id).execute();
     this.verified.delete(id);
     return secret;
   }
 
-  delete(id: string): void {
-    this.require(id);
-    this.db.prepare('DELETE FROM devices WHERE id = ?').run(id);
+  async delete(id: string): Promise<void> {
+    await this.require(id);
+    await this.db.deleteFrom('devices').where('id', '=', id).execute();
     this.verified.delete(id);
   }
 
   async verify(username: string, password: Buffer): Promise<DeviceIdentity | null> {
     if (!isValidId(username) || password.length === 0 || password.length > 256) return null;
-    const row = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(username) as Row | undefined;
-    if (!row || row.disabled === 1) return null;
     const mac = createHmac('sha256', this.cacheKey).update(password).digest();
     const known = this.verified.get(username);
-    const ok = known ? timingSafeEqual(known, mac) : await verifySecret(row.secret_hash, password.toString('utf8'));
+    let row;
+    try {
+      row = await this.db.selectFrom('devices').select(['id', 'area_id', 'secret_hash', 'disabled']).where('id', '=', username).executeTakeFirst();
+    } catch (err) {
+      // The database is away (issue 16): a device this process already verified, with the same
+      // secret, may reconnect and keep its programme; anyone else waits until it is back.
+      if (known && isDatabaseUnavailable(err) && timingSafeEqual(known.mac, mac)) return known.identity;
+      throw err;
+    }
+    if (!row || row.disabled === 1) return null;
+    const ok = known ? timingSafeEqual(known.mac, mac) : await verifySecret(row.secret_hash, password.toString('utf8'));
     if (!ok) return null;
-    this.verified.set(username, mac);
-    return { deviceId: row.id, areaIds: this.areas.ancestorIds(row.area_id) };
+    const identity = { deviceId: row.id, areaIds: await this.areas.ancestorIds(row.area_id) };
+    this.verified.set(username, { mac, identity });
+    return identity;
   }
 
-  setPresence(id: string, online: boolean, cause: string, at: number): void {
+  /** Records a change of presence once: the conditional update decides, so two nodes cannot both log it. */
+  async setPresence(id: string, online: boolean, cause: string, at: number): Promise<void> {
     const when = iso(at);
-    const tx = this.db.transaction(() => {
-      const changed = this.db
-        .prepare('UPDATE devices SET online = ?, last_seen_at = ? WHERE id = ? AND online != ?')
-        .run(online ? 1 : 0, when, id, online ? 1 : 0).changes;
-      if (changed > 0) {
-        this.db.prepare('INSERT INTO presence_history (device_id, online, cause, at) VALUES (?, ?, ?, ?)').run(id, online ? 1 : 0, cause, when);
+    const flag = online ? 1 : 0;
+    await this.db.transaction().execute(async (trx) => {
+      const changed = await trx.updateTable('devices').set({ online: flag, last_seen_at: when }).where('id', '=', id).where('online', '!=', flag).executeTakeFirst();
+      if (changed.numUpdatedRows > 0n) {
+        await trx.insertInto('presence_history').values({ device_id: id, online: flag, cause, at: when }).execute();
       }
     });
-    tx();
   }
 
   /** At server start nobody is connected yet, whatever the last run left behind. */
-  markAllOffline(cause: string, at: number): void {
-    const ids = (this.db.prepare('SELECT id FROM devices WHERE online = 1').all() as { id: string }[]).map((r) => r.id);
-    for (const id of ids) this.setPresence(id, false, cause, at);
+  async markAllOffline(cause: string, at: number): Promise<void> {
+    const rows = await this.db.selectFrom('devices').select('id').where('online', '=', 1).execute();
+    for (const { id } of rows) await this.setPresence(id, false, cause, at);
   }
 
-  recordTelemetry(id: string, telemetry: Telemetry): void {
-    this.db
-      .prepare('UPDATE devices SET latest_telemetry = ?, agent_version = ?, last_seen_at = ? WHERE id = ?')
-      .run(JSON.stringify(telemetry), telemetry.agentVersion, iso(this.now()), id);
+  async recordTelemetry(id: string, telemetry: Telemetry): Promise<void> {
+    await this.db
+      .updateTable('devices')
+      .set({ latest_telemetry: JSON.stringify(telemetry), agent_version: telemetry.agentVersion, last_seen_at: iso(this.now()) })
+      .where('id', '=', id)
+      .execute();
   }
 
-  recordReported(id: string, version: number, agentVersion: string | undefined): void {
-    this.db
-      .prepare('UPDATE devices SET reported_version = ?, agent_version = COALESCE(?, agent_version) WHERE id = ?')
-      .run(version, agentVersion ?? null, id);
+  async recordReported(id: string, version: number, agentVersion: string | undefined): Promise<void> {
+    await this.db
+      .updateTable('devices')
+      .set((eb) => ({ reported_version: version, agent_version: agentVersion ?? eb.ref('agent_version') }))
+      .where('id', '=', id)
+      .execute();
   }
 
   /** Enabled devices, seen at least once, offline since before `before`. */
-  offlineSince(before: number): { id: string; since: string }[] {
-    return this.db
-      .prepare('SELECT id, last_seen_at AS since FROM devices WHERE online = 0 AND disabled = 0 AND last_seen_at IS NOT NULL AND last_seen_at < ?')
-      .all(iso(before)) as { id: string; since: string }[];
+  async offlineSince(before: number): Promise<{ id: string; since: string }[]> {
+    const rows = await this.db
+      .selectFrom('devices')
+      .select(['id', 'last_seen_at'])
+      .where('online', '=', 0)
+      .where('disabled', '=', 0)
+      .where('last_seen_at', 'is not', null)
+      .where('last_seen_at', '<', iso(before))
+      .execute();
+    return rows.map((r) => ({ id: r.id, since: r.last_seen_at as string }));
   }
 
-  presenceHistory(id: string, limit = 100): { online: boolean; cause: string; at: string }[] {
-    const rows = this.db
-      .prepare('SELECT online, cause, at FROM presence_history WHERE device_id = ? ORDER BY id DESC LIMIT ?')
-      .all(id, limit) as { online: number; cause: string; at: string }[];
+  async presenceHistory(id: string, limit = 100): Promise<{ online: boolean; cause: string; at: string }[]> {
+    const rows = await this.db.selectFrom('presence_history').select(['online', 'cause', 'at']).where('device_id', '=', id).orderBy('id', 'desc').limit(limit).execute();
     return rows.map((r) => ({ online: r.online === 1, cause: r.cause, at: r.at }));
   }
 }

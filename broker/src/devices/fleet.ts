@@ -36,8 +36,8 @@ export class DeviceFleet {
   ) {}
 
   /** A device inside the caller's areas (404 when unknown, 403 when outside them). */
-  visible(caller: Caller, deviceId: string): Device {
-    const device = this.deps.devices.require(deviceId);
+  async visible(caller: Caller, deviceId: string): Promise<Device> {
+    const device = await this.deps.devices.require(deviceId);
     assertInScope(caller, device.areaId);
     return device;
   }
@@ -51,10 +51,10 @@ export class DeviceFleet {
     return this.deps.devices.create(input);
   }
 
-  update(caller: Caller, deviceId: string, patch: Parameters<DeviceRepo['update']>[1]): DeviceWithPresence {
-    this.visible(caller, deviceId);
+  async update(caller: Caller, deviceId: string, patch: Parameters<DeviceRepo['update']>[1]): Promise<DeviceWithPresence> {
+    await this.visible(caller, deviceId);
     if (patch.areaId) assertInScope(caller, patch.areaId);
-    const device = this.deps.devices.update(deviceId, patch);
+    const device = await this.deps.devices.update(deviceId, patch);
     // A disabled device is cut off at once; it is refused at its next connect.
     if (patch.disabled) this.deps.link.disconnectDevice(device.id);
     this.deps.refresh([device.id]);
@@ -63,21 +63,21 @@ export class DeviceFleet {
 
   /** A new secret: the old one stops working at once and the device is disconnected. */
   async rotateSecret(caller: Caller, deviceId: string): Promise<{ device: DeviceWithPresence; secret: string }> {
-    this.visible(caller, deviceId);
+    await this.visible(caller, deviceId);
     const secret = await this.deps.devices.rotateSecret(deviceId);
     this.deps.link.disconnectDevice(deviceId);
-    return { device: this.withPresence(this.deps.devices.require(deviceId)), secret };
+    return { device: this.withPresence(await this.deps.devices.require(deviceId)), secret };
   }
 
-  remove(caller: Caller, deviceId: string): void {
-    this.visible(caller, deviceId);
-    this.deps.devices.delete(deviceId);
+  async remove(caller: Caller, deviceId: string): Promise<void> {
+    await this.visible(caller, deviceId);
+    await this.deps.devices.delete(deviceId);
     this.deps.link.disconnectDevice(deviceId);
   }
 
   /** Records a command and sends it; `delivered` says whether the device was online to get it now. */
   async command(caller: Caller, deviceId: string, request: CommandRequest): Promise<CommandRecord & { delivered: boolean }> {
-    const device = this.visible(caller, deviceId);
+    const device = await this.visible(caller, deviceId);
     const { record, message } = this.deps.commands.create({
       deviceId: device.id,
       type: request.type,
@@ -90,8 +90,8 @@ export class DeviceFleet {
   }
 
   /** One of the device's commands (404 when it belongs to another device). */
-  commandOf(caller: Caller, deviceId: string, commandId: string): CommandRecord | null {
-    this.visible(caller, deviceId);
+  async commandOf(caller: Caller, deviceId: string, commandId: string): Promise<CommandRecord | null> {
+    await this.visible(caller, deviceId);
     const record = this.deps.commands.get(commandId);
     return record && record.deviceId === deviceId ? record : null;
   }

@@ -5,9 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { DesiredPlay, DesiredState } from '@loalang/protocol';
-import type { Db } from '../store/db.js';
+import type { Database } from '../store/database.js';
 import type { AreaRepo } from '../areas/areas.js';
-import type { ContentRepo } from '../content/content-repo.js';
+import type { ContentLookup, ContentRepo } from '../content/content-repo.js';
 import type { DeviceRepo } from '../devices/devices.js';
 import type { Schedule, ScheduleRepo } from './schedules.js';
 import { iso } from '../time.js';
@@ -45,13 +45,13 @@ function passGapMs(schedule: Schedule, options: Pick<DesiredStateOptions, 'itemG
 }
 
 /** How long one run lasts: every pass of the playlist with its gaps. */
-export function runSpanMs(schedule: Schedule, content: ContentRepo, options: Pick<DesiredStateOptions, 'itemGapMs'>): number {
+export function runSpanMs(schedule: Schedule, content: ContentLookup, options: Pick<DesiredStateOptions, 'itemGapMs'>): number {
   const pass = schedule.items.reduce((n, i) => n + itemDurationMs(i, content) + options.itemGapMs, 0);
   return schedule.repeat.count * pass + (schedule.repeat.count - 1) * passGapMs(schedule, options);
 }
 
 /** The plays of one run of a schedule: its items one after another from `runStart`, `repeat.count` times. */
-export function playsOfRun(schedule: Schedule, runStart: number, content: ContentRepo, options: DesiredStateOptions): DesiredPlay[] {
+export function playsOfRun(schedule: Schedule, runStart: number, content: ContentLookup, options: DesiredStateOptions): DesiredPlay[] {
   const plays: DesiredPlay[] = [];
   let at = runStart;
   const passes = Array.from({ length: schedule.repeat.count }, (_, pass) => schedule.items.map((item, i) => ({ item, index: pass * schedule.items.length + i, pass, first: i === 0 })));
@@ -77,74 +77,87 @@ export function playsOfRun(schedule: Schedule, runStart: number, content: Conten
 
 export class DesiredStateService {
   constructor(
-    private readonly db: Db,
+    private readonly db: Database,
     private readonly deps: { areas: AreaRepo; devices: DeviceRepo; schedules: ScheduleRepo; content: ContentRepo; issuedPlays: IssuedPlays },
     private readonly options: DesiredStateOptions,
     private readonly now: () => number,
     private readonly budget: StateBudget = DEFAULT_STATE_BUDGET,
   ) {}
 
-  private computePlays(deviceId: string): DesiredPlay[] {
-    const device = this.deps.devices.require(deviceId);
-    const areaIds = this.deps.areas.ancestorIds(device.areaId);
+  private async computePlays(deviceId: string, areaIds: string[]): Promise<DesiredPlay[]> {
     const now = this.now();
     const from = now - this.options.pastMs;
     const until = now + this.options.horizonMs;
-    const plays = this.deps.schedules
-      .approvedFor(deviceId, areaIds)
-      .flatMap((s) => {
-        const span = runSpanMs(s, this.deps.content, this.options);
-        const tz = this.deps.areas.effectiveTimezone(s.areaId);
-        return runStarts(s, tz, from, until, span).flatMap((run) => playsOfRun(s, run, this.deps.content, this.options));
-      })
-      .filter((p) => Date.parse(p.startAt) + p.durationMs >= from && Date.parse(p.startAt) <= until);
-    return plays.sort((a, b) => a.startAt.localeCompare(b.startAt) || a.playId.localeCompare(b.playId));
+    const schedules = await this.deps.schedules.approvedFor(deviceId, areaIds);
+    const content = await this.deps.content.lookup(schedules);
+    const plays: DesiredPlay[] = [];
+    for (const s of schedules) {
+      const span = runSpanMs(s, content, this.options);
+      const tz = await this.deps.areas.effectiveTimezone(s.areaId);
+      for (const run of runStarts(s, tz, from, until, span)) plays.push(...playsOfRun(s, run, content, this.options));
+    }
+    return plays
+      .filter((p) => Date.parse(p.startAt) + p.durationMs >= from && Date.parse(p.startAt) <= until)
+      .sort((a, b) => a.startAt.localeCompare(b.startAt) || a.playId.localeCompare(b.playId));
   }
 
   /**
    * Recomputes the device's plays; bumps the version only when they changed.
    * Returns the state to send and whether it is new.
+   *
+   * Two server processes may refresh one device at once (issue 16): the version is raised in
+   * the database by one conditional statement (insert the first, or raise it where the digest
+   * differs), so each distinct programme gets its own version and none is handed out twice.
    */
-  refresh(deviceId: string): { state: DesiredState; changed: boolean; cut: CutPlays[] } {
-    const { plays, cut } = fitToBudget(this.computePlays(deviceId), this.budget);
-    const areaId = this.deps.devices.require(deviceId).areaId;
-    const quietHours = this.deps.areas.effectiveQuietHours(areaId);
-    const areaIds = this.deps.areas.ancestorIds(areaId);
+  async refresh(deviceId: string): Promise<{ state: DesiredState; changed: boolean; cut: CutPlays[] }> {
+    const device = await this.deps.devices.require(deviceId);
+    const areaIds = await this.deps.areas.ancestorIds(device.areaId);
+    const { plays, cut } = fitToBudget(await this.computePlays(deviceId, areaIds), this.budget);
+    const quietHours = await this.deps.areas.effectiveQuietHours(device.areaId);
     const digest = createHash('sha256').update(JSON.stringify({ plays, quietHours, areaIds })).digest('hex');
     const now = this.now();
-    return this.db.transaction(() => {
-      const row = this.db.prepare('SELECT version, digest FROM device_desired WHERE device_id = ?').get(deviceId) as
-        | { version: number; digest: string }
-        | undefined;
-      const changed = !row || row.digest !== digest;
-      const version = changed ? (row?.version ?? 0) + 1 : row.version;
-      if (changed) {
-        this.db
-          .prepare(
-            `INSERT INTO device_desired (device_id, version, plays_json, digest, issued_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT(device_id) DO UPDATE SET version = excluded.version, plays_json = excluded.plays_json, digest = excluded.digest, issued_at = excluded.issued_at`,
-          )
-          .run(deviceId, version, JSON.stringify(plays), digest, iso(now));
+    const issuedAt = iso(now);
+    const { version, changed } = await this.db.transaction().execute(async (trx) => {
+      const raised = await trx
+        .insertInto('device_desired')
+        .values({ device_id: deviceId, version: 1, plays_json: JSON.stringify(plays), digest, issued_at: issuedAt })
+        .onConflict((oc) =>
+          oc
+            .column('device_id')
+            .doUpdateSet((eb) => ({
+              version: eb(eb.ref('device_desired.version'), '+', 1),
+              plays_json: eb.ref('excluded.plays_json'),
+              digest: eb.ref('excluded.digest'),
+              issued_at: eb.ref('excluded.issued_at'),
+            }))
+            .where('device_desired.digest', '!=', digest),
+        )
+        .returning('version')
+        .executeTakeFirst();
+      if (raised) {
         // What the device is given is what its reports may name (issue 14).
-        this.deps.issuedPlays.record(deviceId, plays);
+        await this.deps.issuedPlays.record(deviceId, plays, trx);
+        return { version: raised.version, changed: true };
       }
-      const state: DesiredState = {
-        v: 1,
-        deviceId,
-        version,
-        issuedAt: iso(now),
-        horizonUntil: iso(now + this.options.horizonMs),
-        plays,
-        ...(quietHours ? { quietHours } : {}),
-        areaIds,
-      };
-      return { state, changed, cut };
-    })();
+      const kept = await trx.selectFrom('device_desired').select('version').where('device_id', '=', deviceId).executeTakeFirstOrThrow();
+      return { version: kept.version, changed: false };
+    });
+    const state: DesiredState = {
+      v: 1,
+      deviceId,
+      version,
+      issuedAt,
+      horizonUntil: iso(now + this.options.horizonMs),
+      plays,
+      ...(quietHours ? { quietHours } : {}),
+      areaIds,
+    };
+    return { state, changed, cut };
   }
 
   /** Content ids the device's current desired state names (what it may download). */
-  contentIdsFor(deviceId: string): Set<string> {
-    const row = this.db.prepare('SELECT plays_json FROM device_desired WHERE device_id = ?').get(deviceId) as { plays_json: string } | undefined;
+  async contentIdsFor(deviceId: string): Promise<Set<string>> {
+    const row = await this.db.selectFrom('device_desired').select('plays_json').where('device_id', '=', deviceId).executeTakeFirst();
     const plays = row ? (JSON.parse(row.plays_json) as DesiredPlay[]) : [];
     return new Set(plays.map((p) => p.contentId));
   }

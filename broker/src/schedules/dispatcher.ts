@@ -7,24 +7,27 @@ import type { Clock, ClockTimer, DesiredState, Logger, ServerKey } from '@loalan
 import type { DesiredStateService } from './desired-state.js';
 import type { CutPlays } from './state-budget.js';
 import type { DownlinkPublisher } from '../mqtt/contracts.js';
+import { KeyedSerial } from '../keyed-serial.js';
 
 export interface DispatcherDeps {
   desired: DesiredStateService;
   publisher: DownlinkPublisher;
   isOnline: (deviceId: string) => boolean;
-  allDeviceIds: () => string[];
+  allDeviceIds: () => Promise<string[]>;
   /** The signing keys devices should trust, sent inside every (signed) desired state. */
   serverKeys: () => ServerKey[];
   clock: Clock;
   logger: Logger;
   tickMs?: number;
   /** Told when a device's programme had to be cut to fit what a speaker accepts (state-budget.ts). */
-  onCut?: (deviceId: string, cut: CutPlays[]) => void;
+  onCut?: (deviceId: string, cut: CutPlays[]) => Promise<void> | void;
 }
 
 export class Dispatcher {
   private timer: ClockTimer | null = null;
   private stopped = true;
+  /** One refresh per device at a time: a slower, older one must not overwrite a newer programme. */
+  private readonly perDevice = new KeyedSerial();
 
   constructor(private readonly deps: DispatcherDeps) {}
 
@@ -42,33 +45,40 @@ export class Dispatcher {
   private arm(): void {
     if (this.stopped) return;
     this.timer = this.deps.clock.setTimeout(() => {
-      this.refresh(this.deps.allDeviceIds(), 'tick');
-      this.arm();
+      void this.deps
+        .allDeviceIds()
+        .then((ids) => this.refresh(ids, 'tick'))
+        .catch((err: unknown) => this.deps.logger.error({ err }, 'desired state tick failed'))
+        .finally(() => this.arm());
     }, this.deps.tickMs ?? 5 * 60_000);
   }
 
-  /** Recomputes the devices' states and sends the changed ones to those online. */
-  refresh(deviceIds: Iterable<string>, cause: string): void {
+  /** Recomputes the devices' states and sends the changed ones to those online. Never rejects: failures are logged. */
+  async refresh(deviceIds: Iterable<string>, cause: string): Promise<void> {
     for (const deviceId of deviceIds) {
-      try {
-        const { state, changed, cut } = this.deps.desired.refresh(deviceId);
-        if (cut.length > 0) this.deps.onCut?.(deviceId, cut);
-        if (changed && this.deps.isOnline(deviceId)) this.send(deviceId, state, cause);
-      } catch (err) {
-        this.deps.logger.error({ err, deviceId }, 'desired state refresh failed');
-      }
+      await this.perDevice.run(deviceId, async () => {
+        try {
+          const { state, changed, cut } = await this.deps.desired.refresh(deviceId);
+          if (cut.length > 0) await this.deps.onCut?.(deviceId, cut);
+          if (changed && this.deps.isOnline(deviceId)) this.send(deviceId, state, cause);
+        } catch (err) {
+          this.deps.logger.error({ err, deviceId }, 'desired state refresh failed');
+        }
+      });
     }
   }
 
-  /** Always sends the current state (device came online or is behind). */
-  resend(deviceId: string, cause: string): void {
-    try {
-      const { state, cut } = this.deps.desired.refresh(deviceId);
-      if (cut.length > 0) this.deps.onCut?.(deviceId, cut);
-      this.send(deviceId, state, cause);
-    } catch (err) {
-      this.deps.logger.error({ err, deviceId }, 'desired state resend failed');
-    }
+  /** Always sends the current state (device came online or is behind). Never rejects: failures are logged. */
+  resend(deviceId: string, cause: string): Promise<void> {
+    return this.perDevice.run(deviceId, async () => {
+      try {
+        const { state, cut } = await this.deps.desired.refresh(deviceId);
+        if (cut.length > 0) await this.deps.onCut?.(deviceId, cut);
+        this.send(deviceId, state, cause);
+      } catch (err) {
+        this.deps.logger.error({ err, deviceId }, 'desired state resend failed');
+      }
+    });
   }
 
   private send(deviceId: string, state: DesiredState, cause: string): void {

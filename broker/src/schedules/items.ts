@@ -4,7 +4,7 @@
  * and reports is derived from the stream URL, so one station's relays add up per day.
  */
 import { createHash } from 'node:crypto';
-import type { ContentRepo } from '../content/content-repo.js';
+import type { ContentLookup } from '../content/content-repo.js';
 import { brokerError } from '../errors.js';
 
 export type ScheduleItem = { contentId: string } | { streamUrl: string; durationSec: number };
@@ -20,7 +20,7 @@ export function relayContentId(streamUrl: string): string {
 }
 
 /** What one item contributes to a play: source, length, and the hash the agent checks. */
-export function itemSource(item: ScheduleItem, content: ContentRepo, publicHttpUrl: () => string) {
+export function itemSource(item: ScheduleItem, content: ContentLookup, publicHttpUrl: () => string) {
   if (isRelay(item)) {
     return { contentId: relayContentId(item.streamUrl), sha256: urlHash(item.streamUrl), url: item.streamUrl, streamUrl: item.streamUrl, durationMs: item.durationSec * 1000 };
   }
@@ -29,7 +29,7 @@ export function itemSource(item: ScheduleItem, content: ContentRepo, publicHttpU
   return { contentId: c.id, sha256: c.sha256, url: `${publicHttpUrl()}/api/v1/content/${c.id}/file`, durationMs: c.durationMs };
 }
 
-export function itemDurationMs(item: ScheduleItem, content: ContentRepo): number {
+export function itemDurationMs(item: ScheduleItem, content: ContentLookup): number {
   return isRelay(item) ? item.durationSec * 1000 : (content.get(item.contentId)?.durationMs ?? 0);
 }
 

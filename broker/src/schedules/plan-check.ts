@@ -10,13 +10,13 @@
  *   this schedule's and the others' that reach it together.
  */
 import type { AreaRepo } from '../areas/areas.js';
-import type { ContentRepo } from '../content/content-repo.js';
+import type { ContentLookup, ContentRepo } from '../content/content-repo.js';
 import type { DeviceRepo } from '../devices/devices.js';
 import { brokerError } from '../errors.js';
 import { DEFAULT_DESIRED_OPTIONS, runSpanMs, runStarts } from './desired-state.js';
 import { localDate, occurrences } from './recurrence.js';
 import type { Schedule, ScheduleRepo } from './schedules.js';
-import { CHECK_WINDOW_MS, schedulePlays } from './timeline.js';
+import { CHECK_WINDOW_MS, schedulePlays, targetDeviceIds } from './timeline.js';
 
 /** More than this many plays on one speaker in one day is a runaway, not a programme (a 3-minute song all day long is 480). */
 export const MAX_PLAYS_PER_DAY = 500;
@@ -42,10 +42,10 @@ const minutes = (ms: number) => {
 };
 
 /** Throws the first problem the schedule's plan has, if any. `draft.id` is '' for a new schedule. */
-export function assertPlayablePlan(draft: Schedule, deps: PlanDeps, now: number): void {
+export async function assertPlayablePlan(draft: Schedule, deps: PlanDeps, now: number): Promise<void> {
   const r = draft.recurrence;
   if (!r) return; // a one-off plays once at its start, which is checked on its own
-  const tz = deps.areas.effectiveTimezone(draft.areaId);
+  const tz = await deps.areas.effectiveTimezone(draft.areaId);
   const start = Date.parse(draft.start);
   const startDay = localDate(new Date(start), tz);
   if (r.validTo && r.validTo < startDay) {
@@ -55,7 +55,9 @@ export function assertPlayablePlan(draft: Schedule, deps: PlanDeps, now: number)
   if (occurrences(r, tz, { from, until: from + YEAR_MS, notBefore: start }, 1).length === 0) {
     refuse('never-plays', 'its recurrence has no run within the next year: nothing would ever play', 'lịch lặp không có lượt phát nào trong một năm tới: sẽ không bao giờ phát', { recurrence: r });
   }
-  const span = runSpanMs(draft, deps.content, OPTIONS);
+  const others = (await deps.schedules.list()).filter((other) => other.id !== draft.id);
+  const content = await deps.content.lookup([draft, ...others]);
+  const span = runSpanMs(draft, content, OPTIONS);
   const runs = runStarts(draft, tz, now, now + CHECK_WINDOW_MS, span).filter((at) => at >= now - span);
   for (let i = 1; i < runs.length; i++) {
     const gap = runs[i]! - runs[i - 1]!;
@@ -68,29 +70,28 @@ export function assertPlayablePlan(draft: Schedule, deps: PlanDeps, now: number)
       );
     }
   }
-  assertPlaysPerDay(draft, deps, now, tz);
+  await assertPlaysPerDay(draft, others, { ...deps, lookup: content }, now, tz);
 }
 
 /** Plays per local day over the check window, of one schedule. */
-function playsPerDay(s: Schedule, deps: PlanDeps, now: number, tz: string): Map<string, number> {
+async function playsPerDay(s: Schedule, deps: PlanDeps & { lookup: ContentLookup }, now: number, tz: string): Promise<Map<string, number>> {
   const days = new Map<string, number>();
-  for (const p of schedulePlays(s, deps, now, now + CHECK_WINDOW_MS)) {
+  for (const p of await schedulePlays(s, { areas: deps.areas, content: deps.lookup }, now, now + CHECK_WINDOW_MS)) {
     const day = localDate(new Date(p.startAt), tz);
     days.set(day, (days.get(day) ?? 0) + 1);
   }
   return days;
 }
 
-function assertPlaysPerDay(draft: Schedule, deps: PlanDeps, now: number, tz: string): void {
-  const mine = playsPerDay(draft, deps, now, tz);
-  const myDevices = new Set(deps.devices.resolveTargetIds(draft.targets.areaIds, draft.targets.deviceIds));
+async function assertPlaysPerDay(draft: Schedule, others: Schedule[], deps: PlanDeps & { lookup: ContentLookup }, now: number, tz: string): Promise<void> {
+  const mine = await playsPerDay(draft, deps, now, tz);
+  const myDevices = await targetDeviceIds(draft, deps.devices);
   // Per speaker: this schedule's plays plus those of every other schedule that reaches it.
   const perDevice = new Map<string, Map<string, number>>();
-  for (const other of deps.schedules.list()) {
-    if (other.id === draft.id) continue;
-    const shared = deps.devices.resolveTargetIds(other.targets.areaIds, other.targets.deviceIds).filter((d) => myDevices.has(d));
+  for (const other of others) {
+    const shared = [...(await targetDeviceIds(other, deps.devices))].filter((d) => myDevices.has(d));
     if (shared.length === 0) continue;
-    const theirs = playsPerDay(other, deps, now, tz);
+    const theirs = await playsPerDay(other, deps, now, tz);
     for (const d of shared) {
       const days = perDevice.get(d) ?? new Map<string, number>();
       for (const [day, n] of theirs) days.set(day, (days.get(day) ?? 0) + n);
@@ -106,7 +107,7 @@ function assertPlaysPerDay(draft: Schedule, deps: PlanDeps, now: number, tz: str
     }
   }
   if (worst.n <= MAX_PLAYS_PER_DAY) return;
-  const speaker = worst.deviceId ? (deps.devices.get(worst.deviceId)?.name ?? worst.deviceId) : null;
+  const speaker = worst.deviceId ? ((await deps.devices.get(worst.deviceId))?.name ?? worst.deviceId) : null;
   refuse(
     'too-many-plays',
     `${worst.n} plays on ${worst.day}${speaker ? ` on speaker "${speaker}" (with its other schedules)` : ''}: at most ${MAX_PLAYS_PER_DAY} a day`,

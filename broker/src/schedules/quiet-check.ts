@@ -12,26 +12,27 @@ import type { Schedule } from './schedules.js';
 
 const LOOK_AHEAD_MS = 14 * 24 * 3600_000;
 
-export function assertOutsideQuietHours(
+export async function assertOutsideQuietHours(
   draft: Omit<Schedule, 'id' | 'status' | 'approvedAt' | 'createdAt' | 'updatedAt' | 'createdBy' | 'approvedBy'>,
   deps: { areas: AreaRepo; devices: DeviceRepo; content: ContentRepo },
   now: number,
-): void {
+): Promise<void> {
   if (draft.priority === 'emergency') return;
   const schedule = { ...draft, id: 'check', status: 'pending', approvedAt: null, createdAt: '', updatedAt: '', createdBy: null, approvedBy: null } as Schedule;
   const options = { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => '' };
-  const areaIds = new Set(deps.devices.resolveTargets(draft.targets.areaIds, draft.targets.deviceIds).map((d) => d.areaId));
-  const tz = deps.areas.effectiveTimezone(draft.areaId);
-  const runs = runStarts(schedule, tz, now, now + LOOK_AHEAD_MS, runSpanMs(schedule, deps.content, options));
-  const plays = runs.flatMap((r) => playsOfRun(schedule, r, deps.content, options));
+  const areaIds = new Set((await deps.devices.resolveTargets(draft.targets.areaIds, draft.targets.deviceIds)).map((d) => d.areaId));
+  const tz = await deps.areas.effectiveTimezone(draft.areaId);
+  const content = await deps.content.lookup([schedule]);
+  const runs = runStarts(schedule, tz, now, now + LOOK_AHEAD_MS, runSpanMs(schedule, content, options));
+  const plays = runs.flatMap((r) => playsOfRun(schedule, r, content, options));
   for (const areaId of areaIds) {
-    const qh = deps.areas.effectiveQuietHours(areaId);
+    const qh = await deps.areas.effectiveQuietHours(areaId);
     if (!qh) continue;
     const zone = qh.timeZone ?? tz;
     const clash = plays.find((p) => overlapsQuietHours(Date.parse(p.startAt), p.durationMs, qh, zone));
     if (!clash) continue;
     const when = new Date(clash.startAt).toLocaleString('vi-VN', { timeZone: zone, dateStyle: 'short', timeStyle: 'short' });
-    const area = deps.areas.get(areaId)?.name ?? areaId;
+    const area = (await deps.areas.get(areaId))?.name ?? areaId;
     throw brokerError(
       'LOA_ERR_QUIET_HOURS',
       {

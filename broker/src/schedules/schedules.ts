@@ -2,7 +2,10 @@
  * Schedules: a playlist of content items for target areas and devices, starting at an instant.
  * Only approved schedules reach devices.
  */
-import type { Db } from '../store/db.js';
+import type { Transaction } from 'kysely';
+import type { Database } from '../store/database.js';
+import type { Schema } from '../store/schema.js';
+import { inList } from '../store/portable.js';
 import { brokerError } from '../errors.js';
 import { newId, type Priority } from '@loalang/protocol';
 import { iso } from '../time.js';
@@ -55,119 +58,183 @@ type Row = {
 
 export type NewSchedule = Omit<Schedule, 'id' | 'status' | 'approvedAt' | 'createdAt' | 'updatedAt'>;
 
+type TargetRow = { schedule_id: string; kind: string; target_id: string };
+
+function toSchedule(r: Row, targets: TargetRow[]): Schedule {
+  return {
+    id: r.id,
+    title: r.title,
+    areaId: r.area_id,
+    priority: r.priority,
+    start: r.start_at,
+    items: JSON.parse(r.items_json) as ScheduleItem[],
+    targets: {
+      areaIds: targets.filter((t) => t.kind === 'area').map((t) => t.target_id),
+      deviceIds: targets.filter((t) => t.kind === 'device').map((t) => t.target_id),
+    },
+    volume: r.volume,
+    recurrence: r.recurrence_json ? (JSON.parse(r.recurrence_json) as Recurrence) : null,
+    repeat: { count: r.repeat_count, gapSec: r.repeat_gap_sec },
+    status: r.status,
+    createdBy: r.created_by,
+    approvedBy: r.approved_by,
+    approvedAt: r.approved_at,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
 export class ScheduleRepo {
   constructor(
-    private readonly db: Db,
+    private readonly db: Database,
     /** The clock's time (ms): injected, so tests can run on a manual clock. */
     private readonly now: () => number = Date.now,
   ) {}
 
-  private toSchedule(r: Row): Schedule {
-    const targets = this.db.prepare('SELECT kind, target_id FROM schedule_targets WHERE schedule_id = ?').all(r.id) as {
-      kind: 'area' | 'device';
-      target_id: string;
-    }[];
-    return {
-      id: r.id,
-      title: r.title,
-      areaId: r.area_id,
-      priority: r.priority,
-      start: r.start_at,
-      items: JSON.parse(r.items_json) as ScheduleItem[],
-      targets: {
-        areaIds: targets.filter((t) => t.kind === 'area').map((t) => t.target_id),
-        deviceIds: targets.filter((t) => t.kind === 'device').map((t) => t.target_id),
-      },
-      volume: r.volume,
-      recurrence: r.recurrence_json ? (JSON.parse(r.recurrence_json) as Recurrence) : null,
-      repeat: { count: r.repeat_count, gapSec: r.repeat_gap_sec },
-      status: r.status,
-      createdBy: r.created_by,
-      approvedBy: r.approved_by,
-      approvedAt: r.approved_at,
-      createdAt: r.created_at,
-      updatedAt: r.updated_at,
-    };
+  /** Rows with their targets, read in one more query for all of them. */
+  private async withTargets(rows: Row[]): Promise<Schedule[]> {
+    if (rows.length === 0) return [];
+    const targets = await this.db
+      .selectFrom('schedule_targets')
+      .select(['schedule_id', 'kind', 'target_id'])
+      .where(inList(this.db, 'schedule_id', new Set(rows.map((r) => r.id))))
+      .orderBy('schedule_id')
+      .orderBy('kind')
+      .orderBy('target_id')
+      .execute();
+    const bySchedule = new Map<string, TargetRow[]>();
+    for (const t of targets) bySchedule.set(t.schedule_id, [...(bySchedule.get(t.schedule_id) ?? []), t]);
+    return rows.map((r) => toSchedule(r, bySchedule.get(r.id) ?? []));
   }
 
-  get(id: string): Schedule | null {
-    const row = this.db.prepare('SELECT * FROM schedules WHERE id = ?').get(id) as Row | undefined;
-    return row ? this.toSchedule(row) : null;
+  async get(id: string): Promise<Schedule | null> {
+    const row = await this.db.selectFrom('schedules').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? ((await this.withTargets([row as Row]))[0] ?? null) : null;
   }
 
-  require(id: string): Schedule {
-    const s = this.get(id);
+  async require(id: string): Promise<Schedule> {
+    const s = await this.get(id);
     if (!s) throw brokerError('LOA_ERR_NOT_FOUND', { en: `schedule ${id}`, vi: `lịch phát ${id}` });
     return s;
   }
 
-  list(): Schedule[] {
-    return (this.db.prepare('SELECT * FROM schedules ORDER BY start_at DESC').all() as Row[]).map((r) => this.toSchedule(r));
+  async list(): Promise<Schedule[]> {
+    const rows = await this.db.selectFrom('schedules').selectAll().orderBy('start_at', 'desc').orderBy('id').execute();
+    return this.withTargets(rows as Row[]);
   }
 
-  create(input: NewSchedule): Schedule {
+  async create(input: NewSchedule): Promise<Schedule> {
     const id = newId();
     const now = iso(this.now());
     const status: ScheduleStatus = input.approvedBy ? 'approved' : 'pending';
-    this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO schedules (id, title, area_id, priority, start_at, items_json, volume, recurrence_json, repeat_count, repeat_gap_sec, status, created_by, approved_by, approved_at, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(id, input.title, input.areaId, input.priority, input.start, JSON.stringify(input.items), input.volume, input.recurrence ? JSON.stringify(input.recurrence) : null, input.repeat.count, input.repeat.gapSec, status, input.createdBy, input.approvedBy, input.approvedBy ? now : null, now, now);
-      this.writeTargets(id, input.targets);
-    })();
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('schedules')
+        .values({
+          id,
+          title: input.title,
+          area_id: input.areaId,
+          priority: input.priority,
+          start_at: input.start,
+          items_json: JSON.stringify(input.items),
+          volume: input.volume,
+          recurrence_json: input.recurrence ? JSON.stringify(input.recurrence) : null,
+          repeat_count: input.repeat.count,
+          repeat_gap_sec: input.repeat.gapSec,
+          status,
+          created_by: input.createdBy,
+          approved_by: input.approvedBy,
+          approved_at: input.approvedBy ? now : null,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+      await writeTargets(trx, id, input.targets);
+    });
     return this.require(id);
   }
 
-  private writeTargets(id: string, targets: Targets): void {
-    this.db.prepare('DELETE FROM schedule_targets WHERE schedule_id = ?').run(id);
-    const insert = this.db.prepare('INSERT OR IGNORE INTO schedule_targets (schedule_id, kind, target_id) VALUES (?, ?, ?)');
-    for (const a of targets.areaIds) insert.run(id, 'area', a);
-    for (const d of targets.deviceIds) insert.run(id, 'device', d);
-  }
-
   /** Any change to what plays sends the schedule back to pending unless the editor may approve. */
-  update(id: string, patch: Partial<Omit<NewSchedule, 'createdBy' | 'areaId'>>): Schedule {
-    const current = this.require(id);
+  async update(id: string, patch: Partial<Omit<NewSchedule, 'createdBy' | 'areaId'>>): Promise<Schedule> {
+    const current = await this.require(id);
     const next = { ...current, ...patch, start: patch.start ?? current.start };
     const approvedBy = patch.approvedBy === undefined ? current.approvedBy : patch.approvedBy;
     const status: ScheduleStatus = approvedBy ? 'approved' : 'pending';
     const now = iso(this.now());
-    this.db.transaction(() => {
-      this.db
-        .prepare(
-          `UPDATE schedules SET title = ?, priority = ?, start_at = ?, items_json = ?, volume = ?, recurrence_json = ?, repeat_count = ?, repeat_gap_sec = ?, status = ?, approved_by = ?, approved_at = ?, updated_at = ? WHERE id = ?`,
-        )
-        .run(next.title, next.priority, next.start, JSON.stringify(next.items), next.volume, next.recurrence ? JSON.stringify(next.recurrence) : null, next.repeat.count, next.repeat.gapSec, status, approvedBy, approvedBy ? (current.approvedAt ?? now) : null, now, id);
-      if (patch.targets) this.writeTargets(id, patch.targets);
-    })();
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('schedules')
+        .set({
+          title: next.title,
+          priority: next.priority,
+          start_at: next.start,
+          items_json: JSON.stringify(next.items),
+          volume: next.volume,
+          recurrence_json: next.recurrence ? JSON.stringify(next.recurrence) : null,
+          repeat_count: next.repeat.count,
+          repeat_gap_sec: next.repeat.gapSec,
+          status,
+          approved_by: approvedBy,
+          approved_at: approvedBy ? (current.approvedAt ?? now) : null,
+          updated_at: now,
+        })
+        .where('id', '=', id)
+        .execute();
+      if (patch.targets) await writeTargets(trx, id, patch.targets);
+    });
     return this.require(id);
   }
 
-  approve(id: string, userId: string): Schedule {
-    this.require(id);
+  async approve(id: string, userId: string): Promise<Schedule> {
+    await this.require(id);
     const now = iso(this.now());
-    this.db.prepare(`UPDATE schedules SET status = 'approved', approved_by = ?, approved_at = ?, updated_at = ? WHERE id = ?`).run(userId, now, now, id);
+    await this.db.updateTable('schedules').set({ status: 'approved', approved_by: userId, approved_at: now, updated_at: now }).where('id', '=', id).execute();
     return this.require(id);
   }
 
-  delete(id: string): void {
-    this.require(id);
-    this.db.prepare('DELETE FROM schedules WHERE id = ?').run(id);
+  async delete(id: string): Promise<void> {
+    await this.require(id);
+    await this.db.deleteFrom('schedules').where('id', '=', id).execute();
   }
 
   /** Approved schedules that target any of the areas (by id) or the device directly. */
-  approvedFor(deviceId: string, areaIds: string[]): Schedule[] {
-    const placeholders = areaIds.map(() => '?').join(',') || "''";
-    const rows = this.db
-      .prepare(
-        `SELECT DISTINCT s.* FROM schedules s JOIN schedule_targets t ON t.schedule_id = s.id
-         WHERE s.status = 'approved' AND ((t.kind = 'device' AND t.target_id = ?) OR (t.kind = 'area' AND t.target_id IN (${placeholders})))
-         ORDER BY s.start_at`,
+  async approvedFor(deviceId: string, areaIds: string[]): Promise<Schedule[]> {
+    const rows = await this.db
+      .selectFrom('schedules as s')
+      .selectAll('s')
+      .where('s.status', '=', 'approved')
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('schedule_targets as t')
+            .select('t.schedule_id')
+            .whereRef('t.schedule_id', '=', 's.id')
+            .where((t) =>
+              t.or([
+                t.and([t('t.kind', '=', 'device'), t('t.target_id', '=', deviceId)]),
+                t.and([t('t.kind', '=', 'area'), inList(this.db, 't.target_id', areaIds)]),
+              ]),
+            ),
+        ),
       )
-      .all(deviceId, ...areaIds) as Row[];
-    return rows.map((r) => this.toSchedule(r));
+      .orderBy('s.start_at')
+      .orderBy('s.id')
+      .execute();
+    return this.withTargets(rows as Row[]);
+  }
+}
+
+async function writeTargets(trx: Transaction<Schema>, id: string, targets: Targets): Promise<void> {
+  await trx.deleteFrom('schedule_targets').where('schedule_id', '=', id).execute();
+  const rows = [
+    ...new Set(targets.areaIds.map((a) => `area\u0000${a}`)),
+    ...new Set(targets.deviceIds.map((d) => `device\u0000${d}`)),
+  ].map((key) => {
+    const [kind, target_id] = key.split('\u0000') as [string, string];
+    return { schedule_id: id, kind, target_id };
+  });
+  // In chunks: a schedule may name up to 10,000 devices, three parameters each.
+  for (let i = 0; i < rows.length; i += 1000) {
+    await trx.insertInto('schedule_targets').values(rows.slice(i, i + 1000)).onConflict((oc) => oc.doNothing()).execute();
   }
 }

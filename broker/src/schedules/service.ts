@@ -73,22 +73,22 @@ export class ScheduleService {
   constructor(private readonly d: ScheduleServiceDeps) {}
 
   /** The schedules of the caller's areas. */
-  list(caller: Caller): Schedule[] {
-    return this.d.schedules.list().filter((s) => caller.scope.has(s.areaId));
+  async list(caller: Caller): Promise<Schedule[]> {
+    return (await this.d.schedules.list()).filter((s) => caller.scope.has(s.areaId));
   }
 
-  get(caller: Caller, id: string): Schedule {
-    const s = this.d.schedules.require(id);
+  async get(caller: Caller, id: string): Promise<Schedule> {
+    const s = await this.d.schedules.require(id);
     if (!caller.scope.has(s.areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
     return s;
   }
 
   /** Saves a new schedule, approved at once or left waiting by its area's rule. */
-  create(caller: Caller, input: ScheduleInput): Schedule {
-    const draft = this.draft(caller, input);
-    this.assertPlays(this.asSchedule(draft), this.d.clock.now());
-    const schedule = this.d.schedules.create({ ...draft, createdBy: caller.user.id, approvedBy: this.approverOnSave(caller, draft.areaId) });
-    this.d.refresh(this.targetDevices(schedule));
+  async create(caller: Caller, input: ScheduleInput): Promise<Schedule> {
+    const draft = await this.draft(caller, input);
+    await this.assertPlays(this.asSchedule(draft), this.d.clock.now());
+    const schedule = await this.d.schedules.create({ ...draft, createdBy: caller.user.id, approvedBy: await this.approverOnSave(caller, draft.areaId) });
+    this.d.refresh(await this.targetDevices(schedule));
     return schedule;
   }
 
@@ -97,82 +97,88 @@ export class ScheduleService {
    * itself): the problems saving would meet, collected instead of thrown. Malformed input still
    * throws, as saving would.
    */
-  check(caller: Caller, input: ScheduleInput, scheduleId = ''): ScheduleCheck {
-    const draft = this.draft(caller, input);
-    if (scheduleId) assertInScope(caller, this.d.schedules.require(scheduleId).areaId);
+  async check(caller: Caller, input: ScheduleInput, scheduleId = ''): Promise<ScheduleCheck> {
+    const draft = await this.draft(caller, input);
+    if (scheduleId) assertInScope(caller, (await this.d.schedules.require(scheduleId)).areaId);
     const now = this.d.clock.now();
     const schedule = this.asSchedule(draft, scheduleId);
     const problems: ScheduleProblem[] = [];
     for (const rule of [() => assertPlayablePlan(schedule, this.d, now), () => assertOutsideQuietHours(draft, this.d, now), () => assertNoConflict(schedule, this.d, now)]) {
       try {
-        rule();
+        await rule();
       } catch (err) {
         if (!isLoaError(err)) throw err;
         problems.push({ code: err.code, message: err.message, messageVi: err.messageVi, ...(err.details ? { details: err.details } : {}) });
       }
     }
-    const plays = schedulePlays(schedule, this.d, now, now + CHECK_WINDOW_MS);
-    return { devices: this.targetDevices(draft).length, plays: plays.length, firstPlayAt: plays[0]?.startAt ?? null, approval: this.approverOnSave(caller, draft.areaId) ? 'on-save' : 'needed', problems };
+    const plays = await schedulePlays(schedule, { areas: this.d.areas, content: await this.d.content.lookup([schedule]) }, now, now + CHECK_WINDOW_MS);
+    return {
+      devices: (await this.targetDevices(draft)).length,
+      plays: plays.length,
+      firstPlayAt: plays[0]?.startAt ?? null,
+      approval: (await this.approverOnSave(caller, draft.areaId)) ? 'on-save' : 'needed',
+      problems,
+    };
   }
 
   /** Changes a schedule; it is approved again (or waits again) by its area's rule. */
-  update(caller: Caller, id: string, patch: SchedulePatch): Schedule {
-    const before = this.d.schedules.require(id);
+  async update(caller: Caller, id: string, patch: SchedulePatch): Promise<Schedule> {
+    const before = await this.d.schedules.require(id);
     assertInScope(caller, before.areaId);
     this.assertPriority(caller, patch.priority);
-    if (patch.recurrence) validateRecurrence(patch.recurrence, this.d.areas.effectiveTimezone(before.areaId));
+    if (patch.recurrence) validateRecurrence(patch.recurrence, await this.d.areas.effectiveTimezone(before.areaId));
     const changes = {
       ...(patch.title ? { title: patch.title } : {}),
       ...(patch.priority ? { priority: patch.priority } : {}),
       ...(patch.start ? { start: this.checkStart(patch.start) } : {}),
-      ...(patch.items ? { items: this.checkItems(caller, patch.items) } : {}),
-      ...(patch.targets ? { targets: this.checkTargets(caller, patch.targets) } : {}),
+      ...(patch.items ? { items: await this.checkItems(caller, patch.items) } : {}),
+      ...(patch.targets ? { targets: await this.checkTargets(caller, patch.targets) } : {}),
       ...(patch.volume !== undefined ? { volume: patch.volume } : {}),
       ...(patch.recurrence !== undefined ? { recurrence: patch.recurrence } : {}),
       ...(patch.repeat ? { repeat: patch.repeat } : {}),
     };
-    this.assertPlays({ ...before, ...changes }, this.d.clock.now());
-    const after = this.d.schedules.update(before.id, { ...changes, approvedBy: this.approverOnSave(caller, before.areaId) });
-    this.d.refresh(new Set([...this.targetDevices(before), ...this.targetDevices(after)]));
+    await this.assertPlays({ ...before, ...changes }, this.d.clock.now());
+    const after = await this.d.schedules.update(before.id, { ...changes, approvedBy: await this.approverOnSave(caller, before.areaId) });
+    this.d.refresh(new Set([...(await this.targetDevices(before)), ...(await this.targetDevices(after))]));
     return after;
   }
 
   /** Approves a waiting schedule; where the area says `all`, never by the one who made it. */
-  approve(caller: Caller, id: string): Schedule {
-    const s = this.d.schedules.require(id);
+  async approve(caller: Caller, id: string): Promise<Schedule> {
+    const s = await this.d.schedules.require(id);
     assertInScope(caller, s.areaId);
-    if (this.d.areas.effectiveScheduleApproval(s.areaId) === 'all' && s.createdBy === caller.user.id) {
+    if ((await this.d.areas.effectiveScheduleApproval(s.areaId)) === 'all' && s.createdBy === caller.user.id) {
       throw brokerError('LOA_ERR_FORBIDDEN', {
         en: 'in this area another user must approve a schedule you made (four eyes)',
         vi: 'tại địa bàn này, lịch do bạn tạo phải được người khác phê duyệt',
       });
     }
-    const approved = this.d.schedules.approve(s.id, caller.user.id);
-    this.d.refresh(this.targetDevices(approved));
+    const approved = await this.d.schedules.approve(s.id, caller.user.id);
+    this.d.refresh(await this.targetDevices(approved));
     return approved;
   }
 
-  remove(caller: Caller, id: string): void {
-    const s = this.d.schedules.require(id);
+  async remove(caller: Caller, id: string): Promise<void> {
+    const s = await this.d.schedules.require(id);
     assertInScope(caller, s.areaId);
-    const devices = this.targetDevices(s);
-    this.d.schedules.delete(s.id);
+    const devices = await this.targetDevices(s);
+    await this.d.schedules.delete(s.id);
     this.d.refresh(devices);
   }
 
   /** The schedule a create body describes, each part checked. */
-  private draft(caller: Caller, input: ScheduleInput): Draft {
+  private async draft(caller: Caller, input: ScheduleInput): Promise<Draft> {
     this.assertPriority(caller, input.priority);
     const areaId = input.areaId ?? caller.user.areaId;
     assertInScope(caller, areaId);
-    if (input.recurrence) validateRecurrence(input.recurrence, this.d.areas.effectiveTimezone(areaId));
+    if (input.recurrence) validateRecurrence(input.recurrence, await this.d.areas.effectiveTimezone(areaId));
     return {
       title: input.title,
       areaId,
       priority: input.priority ?? 'normal',
       start: this.checkStart(input.start),
-      items: this.checkItems(caller, input.items),
-      targets: this.checkTargets(caller, input.targets),
+      items: await this.checkItems(caller, input.items),
+      targets: await this.checkTargets(caller, input.targets),
       volume: input.volume ?? null,
       recurrence: input.recurrence ?? null,
       repeat: input.repeat ?? { count: 1, gapSec: 0 },
@@ -184,10 +190,10 @@ export class ScheduleService {
   }
 
   /** What saving checks beyond the draft: the plan can play, quiet hours, no conflict. */
-  private assertPlays(schedule: Schedule, now: number): void {
-    assertPlayablePlan(schedule, this.d, now);
-    assertOutsideQuietHours(schedule, this.d, now);
-    assertNoConflict(schedule, this.d, now);
+  private async assertPlays(schedule: Schedule, now: number): Promise<void> {
+    await assertPlayablePlan(schedule, this.d, now);
+    await assertOutsideQuietHours(schedule, this.d, now);
+    await assertNoConflict(schedule, this.d, now);
   }
 
   private assertPriority(caller: Caller, priority: Priority | undefined): void {
@@ -202,16 +208,21 @@ export class ScheduleService {
     return new Date(at).toISOString();
   }
 
-  private checkItems(caller: Caller, items: ScheduleItem[]): ScheduleItem[] {
-    return items.map((item) => {
-      if (!('contentId' in item)) return { streamUrl: checkStreamUrl(item.streamUrl, this.d.streamHosts()), durationSec: item.durationSec };
-      const content = this.d.content.require(item.contentId);
-      if (!canReadFromArea(this.d.areas, caller, content.areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
-      return { contentId: content.id };
-    });
+  private async checkItems(caller: Caller, items: ScheduleItem[]): Promise<ScheduleItem[]> {
+    const checked: ScheduleItem[] = [];
+    for (const item of items) {
+      if (!('contentId' in item)) {
+        checked.push({ streamUrl: checkStreamUrl(item.streamUrl, this.d.streamHosts()), durationSec: item.durationSec });
+        continue;
+      }
+      const content = await this.d.content.require(item.contentId);
+      if (!(await canReadFromArea(this.d.areas, caller, content.areaId))) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
+      checked.push({ contentId: content.id });
+    }
+    return checked;
   }
 
-  private checkTargets(caller: Caller, targets: Targets): Targets {
+  private async checkTargets(caller: Caller, targets: Targets): Promise<Targets> {
     if (targets.areaIds.length === 0 && targets.deviceIds.length === 0) {
       throw brokerError('LOA_ERR_INVALID', { en: 'targets name no area and no device', vi: 'chưa chọn địa bàn hoặc thiết bị phát' });
     }
@@ -219,14 +230,14 @@ export class ScheduleService {
   }
 
   /** Who approves a schedule as it is saved, by its area's rule (decision 0008); null: it waits. */
-  private approverOnSave(caller: Caller, areaId: string): string | null {
-    const rule = this.d.areas.effectiveScheduleApproval(areaId);
+  private async approverOnSave(caller: Caller, areaId: string): Promise<string | null> {
+    const rule = await this.d.areas.effectiveScheduleApproval(areaId);
     if (rule === 'none') return caller.user.id;
     if (rule === 'operators' && can(caller.user.role, 'schedules:approve')) return caller.user.id;
     return null;
   }
 
-  private targetDevices(s: Pick<Schedule, 'targets'>): string[] {
+  private targetDevices(s: Pick<Schedule, 'targets'>): Promise<string[]> {
     return this.d.devices.resolveTargetIds(s.targets.areaIds, s.targets.deviceIds);
   }
 }

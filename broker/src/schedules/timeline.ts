@@ -4,7 +4,7 @@
  */
 import type { DesiredPlay } from '@loalang/protocol';
 import type { AreaRepo } from '../areas/areas.js';
-import type { ContentRepo } from '../content/content-repo.js';
+import type { ContentLookup, ContentRepo } from '../content/content-repo.js';
 import type { DeviceRepo } from '../devices/devices.js';
 import { brokerError } from '../errors.js';
 import { DEFAULT_DESIRED_OPTIONS, playsOfRun, runSpanMs, runStarts } from './desired-state.js';
@@ -20,24 +20,30 @@ export interface TimelineDeps {
 export const CHECK_WINDOW_MS = 14 * 24 * 3600_000;
 const OPTIONS = { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => '' };
 
-export function schedulePlays(s: Schedule, deps: Pick<TimelineDeps, 'areas' | 'content'>, from: number, until: number): DesiredPlay[] {
-  const tz = deps.areas.effectiveTimezone(s.areaId);
+/** One schedule's plays over [from, until), in its area's timezone, from content read ahead. */
+export async function schedulePlays(s: Schedule, deps: { areas: Pick<AreaRepo, 'effectiveTimezone'>; content: ContentLookup }, from: number, until: number): Promise<DesiredPlay[]> {
+  const tz = await deps.areas.effectiveTimezone(s.areaId);
   return runStarts(s, tz, from, until, runSpanMs(s, deps.content, OPTIONS))
     .flatMap((r) => playsOfRun(s, r, deps.content, OPTIONS))
     .filter((p) => Date.parse(p.startAt) + p.durationMs > from && Date.parse(p.startAt) < until);
 }
 
-function targetDeviceIds(s: Pick<Schedule, 'targets'>, devices: DeviceRepo): Set<string> {
-  return new Set(devices.resolveTargetIds(s.targets.areaIds, s.targets.deviceIds));
+export async function targetDeviceIds(s: Pick<Schedule, 'targets'>, devices: Pick<DeviceRepo, 'resolveTargetIds'>): Promise<Set<string>> {
+  return new Set(await devices.resolveTargetIds(s.targets.areaIds, s.targets.deviceIds));
 }
 
 /** A device's programme over [from, until), with each play's schedule status. */
-export function deviceTimeline(deviceId: string, deps: TimelineDeps, from: number, until: number) {
-  return deps.schedules
-    .list()
-    .filter((s) => targetDeviceIds(s, deps.devices).has(deviceId))
-    .flatMap((s) => schedulePlays(s, deps, from, until).map((p) => ({ ...p, scheduleTitle: s.title, scheduleStatus: s.status, endAt: new Date(Date.parse(p.startAt) + p.durationMs).toISOString() })))
-    .sort((a, b) => a.startAt.localeCompare(b.startAt));
+export async function deviceTimeline(deviceId: string, deps: TimelineDeps, from: number, until: number) {
+  const schedules = await deps.schedules.list();
+  const content = await deps.content.lookup(schedules);
+  const plays = [];
+  for (const s of schedules) {
+    if (!(await targetDeviceIds(s, deps.devices)).has(deviceId)) continue;
+    for (const p of await schedulePlays(s, { areas: deps.areas, content }, from, until)) {
+      plays.push({ ...p, scheduleTitle: s.title, scheduleStatus: s.status, endAt: new Date(Date.parse(p.startAt) + p.durationMs).toISOString() });
+    }
+  }
+  return plays.sort((a, b) => a.startAt.localeCompare(b.startAt));
 }
 
 /**
@@ -46,24 +52,21 @@ export function deviceTimeline(deviceId: string, deps: TimelineDeps, from: numbe
  * after a play started is not counted for it (issue 14: the overview counted it for the
  * morning's bulletin); a play that reached none of them is left out.
  */
-export function areaTimeline(areaId: string, deps: TimelineDeps, from: number, until: number) {
-  const addedAt = deps.devices.addedAtInAreas(deps.areas.subtreeIds(areaId));
-  return deps.schedules
-    .list()
-    .map((s) => ({ s, reached: [...targetDeviceIds(s, deps.devices)].flatMap((d) => addedAt.get(d) ?? []) }))
-    .filter(({ reached }) => reached.length > 0)
-    .flatMap(({ s, reached }) =>
-      schedulePlays(s, deps, from, until).map((p) => ({
-        ...p,
-        scheduleTitle: s.title,
-        scheduleStatus: s.status,
-        priority: s.priority,
-        devices: reached.filter((added) => added <= Date.parse(p.startAt)).length,
-        endAt: new Date(Date.parse(p.startAt) + p.durationMs).toISOString(),
-      })),
-    )
-    .filter((p) => p.devices > 0)
-    .sort((a, b) => a.startAt.localeCompare(b.startAt));
+export async function areaTimeline(areaId: string, deps: TimelineDeps, from: number, until: number) {
+  const addedAt = await deps.devices.addedAtInAreas(await deps.areas.subtreeIds(areaId));
+  const schedules = await deps.schedules.list();
+  const content = await deps.content.lookup(schedules);
+  const plays = [];
+  for (const s of schedules) {
+    const reached = [...(await targetDeviceIds(s, deps.devices))].flatMap((d) => addedAt.get(d) ?? []);
+    if (reached.length === 0) continue;
+    for (const p of await schedulePlays(s, { areas: deps.areas, content }, from, until)) {
+      const devices = reached.filter((added) => added <= Date.parse(p.startAt)).length;
+      if (devices === 0) continue;
+      plays.push({ ...p, scheduleTitle: s.title, scheduleStatus: s.status, priority: s.priority, devices, endAt: new Date(Date.parse(p.startAt) + p.durationMs).toISOString() });
+    }
+  }
+  return plays.sort((a, b) => a.startAt.localeCompare(b.startAt));
 }
 
 const overlaps = (a: DesiredPlay, b: DesiredPlay) => {
@@ -77,20 +80,21 @@ const overlaps = (a: DesiredPlay, b: DesiredPlay) => {
  * schedule of the same priority. Different priorities may overlap: the higher one goes first
  * or preempts (Thông tư 39's three levels).
  */
-export function assertNoConflict(draft: Schedule, deps: TimelineDeps, now: number): void {
+export async function assertNoConflict(draft: Schedule, deps: TimelineDeps, now: number): Promise<void> {
   const until = now + CHECK_WINDOW_MS;
-  const mine = schedulePlays(draft, deps, now, until);
+  const others = (await deps.schedules.list()).filter((other) => other.id !== draft.id && other.priority === draft.priority);
+  const content = await deps.content.lookup([draft, ...others]);
+  const mine = await schedulePlays(draft, { areas: deps.areas, content }, now, until);
   if (mine.length === 0) return;
   let myDevices: Set<string> | null = null;
-  for (const other of deps.schedules.list()) {
-    if (other.id === draft.id || other.priority !== draft.priority) continue;
-    const theirs = schedulePlays(other, deps, now, until);
+  for (const other of others) {
+    const theirs = await schedulePlays(other, { areas: deps.areas, content }, now, until);
     const clash = mine.find((p) => theirs.some((q) => overlaps(p, q)));
     if (!clash) continue;
-    myDevices ??= targetDeviceIds(draft, deps.devices);
-    const shared = [...targetDeviceIds(other, deps.devices)].filter((d) => myDevices!.has(d));
+    myDevices ??= await targetDeviceIds(draft, deps.devices);
+    const shared = [...(await targetDeviceIds(other, deps.devices))].filter((d) => myDevices!.has(d));
     if (shared.length === 0) continue;
-    const tz = deps.areas.effectiveTimezone(draft.areaId);
+    const tz = await deps.areas.effectiveTimezone(draft.areaId);
     const when = new Date(clash.startAt).toLocaleString('vi-VN', { timeZone: tz, dateStyle: 'short', timeStyle: 'short' });
     throw brokerError(
       'LOA_ERR_CONFLICT',

@@ -69,6 +69,24 @@ export function postgresKysely(url: string, poolSize = 10): Database {
   return new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
 }
 
+/** Connection-level failures (codes from Node, PostgreSQL's SQLSTATE classes 08 and 57P, SQLite's busy and I/O). */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300', 'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_FULL']);
+const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection is closed|Cannot use a pool after calling end/i;
+
+/**
+ * Whether an error means the database is away (restarting, unreachable, overloaded) rather than
+ * that the request was wrong: the API answers 503 and devices' reports wait in their outboxes.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    if (UNAVAILABLE_CODES.has(code) || code.startsWith('08') || code.startsWith('SQLITE_IOERR')) return true;
+    if (typeof e.message === 'string' && UNAVAILABLE_MESSAGES.test(e.message)) return true;
+    if (err instanceof AggregateError && err.errors.some(isDatabaseUnavailable)) return true;
+  }
+  return false;
+}
+
 /** Opens the database and applies pending migrations. */
 export async function openStore(where: StoreLocation, options: { migrate?: boolean } = {}): Promise<Store> {
   const migrate = options.migrate ?? true;

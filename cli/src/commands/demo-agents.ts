@@ -23,7 +23,7 @@ export async function startDemoAgents(opts: { server: RunningServer; count: numb
     const commune = communes[i % communes.length]!;
     const name = `Loa ${commune.name} ${Math.floor(i / communes.length) + 1}`;
     const { device, secret } = await server.core.devices.create({ name, areaId: commune.id });
-    server.core.devices.update(device.id, { position: demoPosition(i) });
+    await server.core.devices.update(device.id, { position: demoPosition(i) });
     const slug = `speaker-${i + 1}`;
     const sinkDir = join(dataDir, 'sink', slug);
     await mkdir(sinkDir, { recursive: true });

@@ -68,14 +68,15 @@ async function runDemo(o: { count: number; httpPort: number; mqttPort: number; d
     const { core } = server;
     const admin = core.users.list().find((u) => u.username === 'admin');
     if (!admin) throw new Error('admin user missing after bootstrap');
-    const communes = COMMUNES.map((name, i) => core.areas.create({ name, parentId: admin.areaId, geocodes: [GEOCODES[i]!] }));
+    const communes = [];
+    for (const [i, name] of COMMUNES.entries()) communes.push(await core.areas.create({ name, parentId: admin.areaId, geocodes: [GEOCODES[i]!] }));
 
     const audio = await makeDemoAudio(core, join(dataDir, 'tmp'));
     const content = await core.library.importAudio(audio.path, { title: audio.title, areaId: admin.areaId, originalName: null, createdBy: admin.id });
 
     agents = await startDemoAgents({ server, count, communes, dataDir, logger });
     const start = new Date(Date.now() + FIRST_PLAY_DELAY_MS);
-    const schedule = core.schedules.create({
+    const schedule = await core.schedules.create({
       title: 'Bản tin thử nghiệm / Demo bulletin',
       areaId: admin.areaId,
       priority: 'normal',
@@ -87,7 +88,7 @@ async function runDemo(o: { count: number; httpPort: number; mqttPort: number; d
       createdBy: admin.id,
       approvedBy: admin.id,
     });
-    core.refreshDevices(core.devices.list().map((d) => d.id));
+    await core.refreshDevices((await core.devices.list()).map((d) => d.id));
     await o.lock.describe(`${server.urls.http}/`);
 
     printBanner(out, server, { count, audio: audio.kind, durationMs: content.durationMs, start, sinkRoot: join(dataDir, 'sink'), communeId: communes[0]!.id, contentId: core.media.tools.espeak ? null : content.id });

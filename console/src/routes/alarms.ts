@@ -21,27 +21,29 @@ const AlarmsQuery = Type.Object(
 export const alarmRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = async (app, { core }) => {
   const read = requirePermission(core, 'devices:read');
   const ack = requirePermission(core, 'alarms:ack');
-  const described = (a: Alarm) => describeAlarm(a, core.devices.get(a.deviceId)?.name ?? '');
+  const described = async (a: Alarm) => describeAlarm(a, (await core.devices.get(a.deviceId))?.name ?? '');
 
   app.get('/alarms', { schema: { querystring: AlarmsQuery, tags: ['alarms'], description: 'Alarms (active and history), newest first, in the caller\'s areas', response: ok(Type.Array(AlarmSchema)) }, preHandler: read }, async (request) => {
     const caller = callerOf(request);
     const q = request.query;
-    let deviceIds = new Set(core.devices.list({ areaIds: scopedAreas(core, caller, q.areaId) }).map((d) => d.id));
+    const devices = await core.devices.list({ areaIds: await scopedAreas(core, caller, q.areaId) });
+    const names = new Map(devices.map((d) => [d.id, d.name]));
+    let deviceIds = new Set(devices.map((d) => d.id));
     if (q.deviceId) {
-      assertInScope(caller, core.devices.require(q.deviceId).areaId);
+      assertInScope(caller, (await core.devices.require(q.deviceId)).areaId);
       deviceIds = new Set(deviceIds.has(q.deviceId) ? [q.deviceId] : []);
     }
     return core.alarms
       .query({ deviceIds, limit: q.limit ?? 500, ...(q.active !== undefined ? { active: q.active } : {}), ...(q.kind ? { kind: q.kind } : {}), ...(q.from ? { from: new Date(q.from).toISOString() } : {}), ...(q.to ? { to: new Date(q.to).toISOString() } : {}) })
-      .map(described);
+      .map((a) => describeAlarm(a, names.get(a.deviceId) ?? ''));
   });
 
   app.post('/alarms/:id/ack', { schema: { params: IdParams, tags: ['alarms'], description: 'Acknowledge an alarm: someone is on it', response: ok(AlarmSchema) }, preHandler: ack }, async (request) => {
     const caller = callerOf(request);
     const alarm = core.alarms.require(request.params.id);
-    const device = core.devices.get(alarm.deviceId);
+    const device = await core.devices.get(alarm.deviceId);
     if (!device) throw brokerError('LOA_ERR_NOT_FOUND');
     assertInScope(caller, device.areaId);
-    return described(core.alarms.acknowledge(alarm.id, caller.user.id, core.clock.now()));
+    return await described(core.alarms.acknowledge(alarm.id, caller.user.id, core.clock.now()));
   });
 };

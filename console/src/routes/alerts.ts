@@ -66,7 +66,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = 
       const caller = callerOf(request);
       const id = request.params.id;
       const snapshot = desk.view(caller, id);
-      const mine = deviceInScope(core.devices, caller);
+      const mine = await deviceInScope(core.devices, caller);
       streamEvents(request, reply.raw, (send) => {
         send('snapshot', snapshot);
         let batch: DeliveryEvent[] = [];

@@ -12,16 +12,16 @@ export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = a
 
   app.get('/areas', { schema: { tags: ['areas'], description: 'Areas in scope, each with effectiveTimezone (its own, else the nearest ancestor\'s, else Asia/Ho_Chi_Minh)', response: ok(Type.Array(AreaWithTimezoneSchema)) }, preHandler: read }, async (request) => {
     const caller = callerOf(request);
-    return core.areas.listWithTimezones().filter((a) => caller.scope.has(a.id));
+    return (await core.areas.listWithTimezones()).filter((a) => caller.scope.has(a.id));
   });
 
   app.post('/areas', { schema: { body: CreateAreaBody, tags: ['areas'], response: created(AreaSchema) }, preHandler: write }, async (request, reply) => {
-    return reply.status(201).send(core.areaAdmin.create(callerOf(request), { name: request.body.name, parentId: request.body.parentId, timezone: request.body.timezone ?? null, quietHours: request.body.quietHours ?? null, scheduleApproval: request.body.scheduleApproval ?? null, geocodes: request.body.geocodes ?? null }));
+    return reply.status(201).send(await core.areaAdmin.create(callerOf(request), { name: request.body.name, parentId: request.body.parentId, timezone: request.body.timezone ?? null, quietHours: request.body.quietHours ?? null, scheduleApproval: request.body.scheduleApproval ?? null, geocodes: request.body.geocodes ?? null }));
   });
 
   app.get('/areas/:id', { schema: { params: IdParams, tags: ['areas'], response: ok(AreaWithTimezoneSchema) }, preHandler: read }, async (request) => {
-    const area = core.areaAdmin.visible(callerOf(request), request.params.id);
-    return { ...area, effectiveTimezone: core.areas.effectiveTimezone(area.id) };
+    const area = await core.areaAdmin.visible(callerOf(request), request.params.id);
+    return { ...area, effectiveTimezone: await core.areas.effectiveTimezone(area.id) };
   });
 
   app.get(
@@ -31,7 +31,7 @@ export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = a
       preHandler: requirePermission(core, 'schedules:read'),
     },
     async (request) => {
-      core.areaAdmin.visible(callerOf(request), request.params.id);
+      await core.areaAdmin.visible(callerOf(request), request.params.id);
       const { from, until } = timelineWindow(request.query, core.clock.now());
       return areaTimeline(request.params.id, core, from, until);
     },
@@ -42,7 +42,7 @@ export const areaRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = a
   });
 
   app.delete('/areas/:id', { schema: { params: IdParams, tags: ['areas'], response: noContent() }, preHandler: write }, async (request, reply) => {
-    core.areaAdmin.remove(callerOf(request), request.params.id);
+    await core.areaAdmin.remove(callerOf(request), request.params.id);
     return reply.status(204).send();
   });
 };

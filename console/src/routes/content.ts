@@ -31,7 +31,7 @@ async function deviceMayFetch(core: ServerServices, request: FastifyRequest, con
   const colon = decoded.indexOf(':');
   if (colon <= 0) return false;
   const identity = await core.devices.verify(decoded.slice(0, colon), Buffer.from(decoded.slice(colon + 1), 'utf8'));
-  return identity !== null && core.catalogue.deviceMayFetch(identity.deviceId, contentId);
+  return identity !== null && (await core.catalogue.deviceMayFetch(identity.deviceId, contentId));
 }
 
 const StreamSourceBody = Type.Object(
@@ -100,9 +100,9 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
       },
     },
     async (request, reply) => {
-      const item = core.content.get(request.params.id);
-      const caller = resolveCaller(core, request);
-      const allowed = caller ? item !== null && canReadFromArea(core.areas, caller, item.areaId) : await deviceMayFetch(core, request, request.params.id);
+      const item = await core.content.get(request.params.id);
+      const caller = await resolveCaller(core, request);
+      const allowed = caller ? item !== null && (await canReadFromArea(core.areas, caller, item.areaId)) : await deviceMayFetch(core, request, request.params.id);
       if (!caller && !allowed) throw brokerError('LOA_ERR_UNAUTHENTICATED');
       if (!item) throw brokerError('LOA_ERR_NOT_FOUND', { en: `content ${request.params.id}`, vi: `nội dung ${request.params.id}` });
       if (!allowed) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
@@ -115,7 +115,7 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
   });
 
   app.post('/streams', { schema: { body: StreamSourceBody, tags: ['content'], response: created(StreamSourceSchema) }, preHandler: write }, async (request, reply) => {
-    return reply.status(201).send(core.catalogue.addStream(callerOf(request), request.body));
+    return reply.status(201).send(await core.catalogue.addStream(callerOf(request), request.body));
   });
 
   app.delete('/streams/:id', { schema: { params: IdParams, tags: ['content'], response: noContent() }, preHandler: write }, async (request, reply) => {

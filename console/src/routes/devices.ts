@@ -74,8 +74,8 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices; url
     async (request, reply) => {
       const caller = callerOf(request);
       const q = request.query;
-      const areaIds = scopedAreas(core, caller, q.areaId);
-      const { total, devices } = core.devices.page({
+      const areaIds = await scopedAreas(core, caller, q.areaId);
+      const { total, devices } = await core.devices.page({
         areaIds,
         limit: q.limit ?? 1000,
         offset: q.offset ?? 0,
@@ -99,8 +99,8 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices; url
   });
 
   app.get('/devices/:id', { schema: { params: IdParams, tags: ['devices'], response: ok(DeviceDetailSchema) }, preHandler: read }, async (request) => {
-    const device = core.fleet.withPresence(visible(request));
-    return { ...device, presenceHistory: core.devices.presenceHistory(device.id, 20) };
+    const device = core.fleet.withPresence(await visible(request));
+    return { ...device, presenceHistory: await core.devices.presenceHistory(device.id, 20) };
   });
 
   app.patch('/devices/:id', { schema: { params: IdParams, body: UpdateDeviceBody, tags: ['devices'], response: ok(DeviceSchema) }, preHandler: write }, async (request) =>
@@ -113,7 +113,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices; url
   });
 
   app.delete('/devices/:id', { schema: { params: IdParams, tags: ['devices'], response: noContent() }, preHandler: write }, async (request, reply) => {
-    core.fleet.remove(callerOf(request), request.params.id);
+    await core.fleet.remove(callerOf(request), request.params.id);
     return reply.status(204).send();
   });
 
@@ -127,14 +127,14 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices; url
     '/devices/:id/timeline',
     { schema: { params: IdParams, querystring: TimelineQuery, tags: ['devices'], description: "The device's plays (approved and pending schedules) over a window, default the next 48 h", response: ok(Type.Array(TimelinePlaySchema)) }, preHandler: read },
     async (request) => {
-      visible(request);
+      await visible(request);
       const { from, until } = timelineWindow(request.query, core.clock.now());
       return deviceTimeline(request.params.id, core, from, until);
     },
   );
 
   app.get('/devices/:id/telemetry', { schema: { params: IdParams, querystring: TelemetryQuery, tags: ['devices'], description: 'Health history: default the last 24 h raw', response: ok(TelemetryHistorySchema) }, preHandler: read }, async (request) => {
-    visible(request);
+    await visible(request);
     const until = request.query.to ? Date.parse(request.query.to) : core.clock.now();
     const from = request.query.from ? Date.parse(request.query.from) : until - 24 * 3600_000;
     if (until <= from) throw brokerError('LOA_ERR_INVALID', { en: 'from must be before to', vi: 'thời điểm đầu phải trước thời điểm cuối' });
@@ -142,17 +142,17 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices; url
   });
 
   app.get('/devices/:id/events', { schema: { params: IdParams, tags: ['devices'], response: ok(DeviceConditionsSchema) }, preHandler: read }, async (request) => {
-    visible(request);
+    await visible(request);
     return { active: core.events.active(request.params.id), history: core.events.list(request.params.id) };
   });
 
   app.get('/devices/:id/commands', { schema: { params: IdParams, tags: ['devices'], response: ok(Type.Array(CommandRecordSchema)) }, preHandler: read }, async (request) => {
-    visible(request);
+    await visible(request);
     return core.commands.listForDevice(request.params.id);
   });
 
   app.get('/devices/:id/commands/:commandId', { schema: { params: CommandParams, tags: ['devices'], response: ok(CommandRecordSchema) }, preHandler: read }, async (request) => {
-    const rec = core.fleet.commandOf(callerOf(request), request.params.id, request.params.commandId);
+    const rec = await core.fleet.commandOf(callerOf(request), request.params.id, request.params.commandId);
     if (!rec) {
       throw brokerError('LOA_ERR_NOT_FOUND', { en: `command ${request.params.commandId}`, vi: `lệnh ${request.params.commandId}` });
     }

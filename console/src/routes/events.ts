@@ -43,12 +43,16 @@ class DeviceFeed {
 
   private flush(): void {
     if (this.changed.size === 0) return;
-    const rows = [...this.changed].flatMap((id) => {
-      const d = this.core.devices.get(id);
-      return d ? [{ areaId: d.areaId, json: JSON.stringify({ ...d, online: this.core.mqtt.isOnline(id) }) }] : [];
-    });
+    const ids = [...this.changed];
     this.changed.clear();
-    for (const stream of this.streams) stream(rows);
+    void Promise.all(ids.map((id) => this.core.devices.get(id))).then(
+      (devices) => {
+        const rows = devices.flatMap((d) => (d ? [{ areaId: d.areaId, json: JSON.stringify({ ...d, online: this.core.mqtt.isOnline(d.id) }) }] : []));
+        for (const stream of this.streams) stream(rows);
+      },
+      // The database is away: these changes are not shown live; the page's next load shows them.
+      (err: unknown) => this.core.logger.warn({ err }, 'live device changes not read'),
+    );
   }
 }
 
@@ -70,27 +74,31 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = 
     },
     async (request, reply) => {
       const caller = callerOf(request);
-      const inScope = (deviceId: string) => {
-        const d = core.devices.get(deviceId);
+      const inScope = async (deviceId: string) => {
+        const d = await core.devices.get(deviceId);
         return d !== null && caller.scope.has(d.areaId) ? d : null;
       };
+      const later = (what: string, work: () => Promise<void>) => void work().catch((err: unknown) => core.logger.warn({ err }, `live ${what} event not sent`));
       streamEvents(request, reply.raw, (send) => {
         send('hello', { at: new Date(core.clock.now()).toISOString() });
         const unsubscribe = feed.subscribe((rows) => {
           const mine = rows.filter((r) => caller.scope.has(r.areaId));
           if (mine.length > 0) send('devices', null, `[${mine.map((r) => r.json).join(',')}]`);
         });
-        const onCommand = (deviceId: string, commandId: string) => {
-          const record = inScope(deviceId) && core.commands.get(commandId);
-          if (record) send('command', record);
-        };
-        const onAlarm = (c: AlarmChange) => {
-          const device = inScope(c.alarm.deviceId);
-          if (device) send('alarm', { type: c.type, alarm: describeAlarm(c.alarm, device.name) });
-        };
-        const onAlert = (a: Alert) => {
-          if (targetsVisible(caller, a.targets, deviceInScope(core.devices, caller))) send('alert', core.alerts.summary(a.id));
-        };
+        const onCommand = (deviceId: string, commandId: string) =>
+          later('command', async () => {
+            const record = (await inScope(deviceId)) && core.commands.get(commandId);
+            if (record) send('command', record);
+          });
+        const onAlarm = (c: AlarmChange) =>
+          later('alarm', async () => {
+            const device = await inScope(c.alarm.deviceId);
+            if (device) send('alarm', { type: c.type, alarm: describeAlarm(c.alarm, device.name) });
+          });
+        const onAlert = (a: Alert) =>
+          later('alert', async () => {
+            if (targetsVisible(caller, a.targets, await deviceInScope(core.devices, caller))) send('alert', core.alerts.summary(a.id));
+          });
         core.changes.on('command', onCommand);
         core.alarms.on('change', onAlarm);
         core.alerts.on('alert', onAlert);

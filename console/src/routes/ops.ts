@@ -6,7 +6,7 @@ import { HealthSchema, ok } from '../responses/index.js';
 
 export const opsRoutes: FastifyPluginAsync<{ core: ServerServices }> = async (app, { core }) => {
   app.get('/healthz', { schema: { hide: true, response: ok(HealthSchema) } }, async () => {
-    core.pingDatabase();
+    await core.pingDatabase();
     return { status: 'ok', mqttPort: core.mqttPort };
   });
 

@@ -9,12 +9,12 @@ const DailyQuery = Type.Object({ ...ReportsQuery.properties, groupBy: Type.Optio
 const DAILY_COLUMNS = ['date', 'contentId', 'contentTitle', 'groupId', 'groupName', 'plays', 'seconds', 'interrupted', 'failed', 'skipped'] as const;
 
 /** The caller's reports under the query's filters (area, device, time), scope enforced. */
-function scopedReports(core: ServerServices, caller: Caller, q: Static<typeof ReportsQuery>) {
-  const areaIds = scopedAreas(core, caller, q.areaId);
-  let deviceIds = new Set(core.devices.list({ areaIds }).map((d) => d.id));
+async function scopedReports(core: ServerServices, caller: Caller, q: Static<typeof ReportsQuery>) {
+  const areaIds = await scopedAreas(core, caller, q.areaId);
+  let deviceIds = new Set((await core.devices.list({ areaIds })).map((d) => d.id));
   if (q.deviceId) {
     if (!deviceIds.has(q.deviceId)) {
-      assertInScope(caller, core.devices.require(q.deviceId).areaId);
+      assertInScope(caller, (await core.devices.require(q.deviceId)).areaId);
       throw brokerError('LOA_ERR_INVALID', { en: 'the device is not in the chosen area', vi: 'thiết bị không thuộc địa bàn đã chọn' });
     }
     deviceIds = new Set([q.deviceId]);
@@ -33,17 +33,17 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> =
     async (request, reply) => {
       const caller = callerOf(request);
       const q = request.query;
-      const tz = core.areas.effectiveTimezone(q.areaId ?? caller.user.areaId);
-      const areaOf = new Map(core.devices.list({ areaIds: caller.scope }).map((d) => [d.id, d.areaId]));
+      const tz = await core.areas.effectiveTimezone(q.areaId ?? caller.user.areaId);
+      const devices = await core.devices.list({ areaIds: caller.scope });
+      const areaOf = new Map(devices.map((d) => [d.id, d.areaId]));
       const byArea = q.groupBy === 'area';
+      const groupNames = new Map<string, string>(byArea ? (await core.areas.list()).map((a) => [a.id, a.name]) : devices.map((d) => [d.id, d.name]));
       // Relays have no library item: they are named by their stream.
-      const relays = new Map(core.schedules.list().flatMap((s) => s.items.filter(isRelay).map((i) => [relayContentId(i.streamUrl), i.streamUrl] as const)));
-      const titleOf = (id: string) => core.content.get(id)?.title ?? (relays.has(id) ? `Tiếp sóng / relay ${relays.get(id)}` : '');
-      const rows = dailyTotals(scopedReports(core, caller, q), (r) => (byArea ? (areaOf.get(r.deviceId) ?? 'unknown') : r.deviceId), tz).map((r) => ({
-        ...r,
-        contentTitle: titleOf(r.contentId),
-        groupName: (byArea ? core.areas.get(r.groupId)?.name : core.devices.get(r.groupId)?.name) ?? '',
-      }));
+      const relays = new Map((await core.schedules.list()).flatMap((s) => s.items.filter(isRelay).map((i) => [relayContentId(i.streamUrl), i.streamUrl] as const)));
+      const totals = dailyTotals(await scopedReports(core, caller, q), (r) => (byArea ? (areaOf.get(r.deviceId) ?? 'unknown') : r.deviceId), tz);
+      const titles = new Map((await core.content.list()).map((c) => [c.id, c.title]));
+      const titleOf = (id: string) => titles.get(id) ?? (relays.has(id) ? `Tiếp sóng / relay ${relays.get(id)}` : '');
+      const rows = totals.map((r) => ({ ...r, contentTitle: titleOf(r.contentId), groupName: groupNames.get(r.groupId) ?? '' }));
       if (q.format === 'csv') {
         return reply.header('Content-Type', 'text/csv; charset=utf-8').header('Content-Disposition', 'attachment; filename="loalang-daily.csv"').send(toCsv(rows, DAILY_COLUMNS));
       }
@@ -54,7 +54,7 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> =
   app.get('/reports', { schema: { querystring: ReportsQuery, tags: ['reports'], description: 'Play reports, newest first', response: jsonOrCsv(Type.Array(PlayReportSchema), 'the reports; format=csv: as CSV') }, preHandler: requirePermission(core, 'reports:read') }, async (request, reply) => {
     const caller = callerOf(request);
     const q = request.query;
-    const reports = scopedReports(core, caller, q);
+    const reports = await scopedReports(core, caller, q);
     if (q.format === 'csv') {
       return reply
         .header('Content-Type', 'text/csv; charset=utf-8')

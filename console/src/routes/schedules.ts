@@ -17,7 +17,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }>
   app.get('/schedules', { schema: { tags: ['schedules'], response: ok(Type.Array(ScheduleSchema)) }, preHandler: read }, async (request) => schedules.list(callerOf(request)));
 
   app.post('/schedules', { schema: { body: CreateScheduleBody, tags: ['schedules'], response: created(ScheduleSchema) }, preHandler: write }, async (request, reply) =>
-    reply.status(201).send(schedules.create(callerOf(request), request.body)),
+    reply.status(201).send(await schedules.create(callerOf(request), request.body)),
   );
 
   app.post(
@@ -44,7 +44,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }>
   app.post('/schedules/:id/approve', { schema: { params: IdParams, tags: ['schedules'], response: ok(ScheduleSchema) }, preHandler: approve }, async (request) => schedules.approve(callerOf(request), request.params.id));
 
   app.delete('/schedules/:id', { schema: { params: IdParams, tags: ['schedules'], response: noContent() }, preHandler: write }, async (request, reply) => {
-    schedules.remove(callerOf(request), request.params.id);
+    await schedules.remove(callerOf(request), request.params.id);
     return reply.status(204).send();
   });
 };

@@ -17,7 +17,7 @@ export const signingKeyRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices 
   /** Keys sign for every device, so only an admin of the root area may touch them. */
   const rootAdmin = async (...args: Parameters<typeof permitted>) => {
     await permitted(...args);
-    if (core.areas.require(callerOf(args[0]).user.areaId).parentId !== null) {
+    if ((await core.areas.require(callerOf(args[0]).user.areaId)).parentId !== null) {
       throw brokerError('LOA_ERR_OUT_OF_SCOPE', { en: 'signing keys belong to the whole network: ask an admin of the top area', vi: 'khoá ký dùng cho toàn mạng: hãy nhờ quản trị viên cấp cao nhất' });
     }
   };
