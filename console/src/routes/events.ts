@@ -80,9 +80,13 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = 
           const mine = rows.filter((r) => caller.scope.has(r.areaId));
           if (mine.length > 0) send('devices', null, `[${mine.map((r) => r.json).join(',')}]`);
         });
+        let open = true;
         const onCommand = (deviceId: string, commandId: string) => {
-          const record = inScope(deviceId) && core.commands.get(commandId);
-          if (record) send('command', record);
+          if (!inScope(deviceId)) return;
+          void core.commands.get(commandId).then(
+            (record) => record && open && send('command', record),
+            (err: unknown) => request.log.error({ err, commandId }, 'reading a command for the event stream failed'),
+          );
         };
         const onAlarm = (c: AlarmChange) => {
           const device = inScope(c.alarm.deviceId);
@@ -95,6 +99,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = 
         core.alarms.on('change', onAlarm);
         core.alerts.on('alert', onAlert);
         return () => {
+          open = false;
           unsubscribe();
           core.changes.off('command', onCommand);
           core.alarms.off('change', onAlarm);
