@@ -27,14 +27,17 @@ const t0 = performance.now();
 const now = Date.now();
 const telemetry = (at) => ({ v: 1, at: new Date(at).toISOString(), agentVersion: '0.1.0', uptimeSec: 3600, desiredVersion: 3, outboxPending: 0, cpuLoad1: 0.2, memUsedBytes: 2e8, memTotalBytes: 1e9, diskFreeBytes: 5e9, diskTotalBytes: 8e9, amp: { power: false, faults: [], linkOk: true, temperatureC: 38 } });
 const insertDevice = core.db.prepare("INSERT INTO devices (id, name, area_id, secret_hash, online, last_seen_at, latest_telemetry, created_at) VALUES (?, ?, ?, 'x', ?, ?, ?, ?)");
+const ids = Array.from({ length: N }, (_, i) => `dev-${String(i).padStart(5, '0')}`);
 core.db.transaction(() => {
-  for (let i = 0; i < N; i++) {
-    const id = `dev-${String(i).padStart(5, '0')}`;
+  for (const [i, id] of ids.entries()) {
     insertDevice.run(id, `Loa ${i}`, communes[i % communes.length].id, i % 10 === 0 ? 0 : 1, new Date(now).toISOString(), JSON.stringify(telemetry(now)), new Date(now).toISOString());
-    for (let h = 0; h < 24; h++) core.telemetry.record(id, telemetry(now - h * 3600_000), now - h * 3600_000);
-    if (i % 50 === 0) core.alarms.raise(id, 'over-temperature', null, now);
   }
 })();
+// Telemetry and alarms through their (asynchronous) repositories, as the server writes them.
+for (const [i, id] of ids.entries()) {
+  for (let h = 0; h < 24; h++) await core.telemetry.record(id, telemetry(now - h * 3600_000), now - h * 3600_000);
+  if (i % 50 === 0) await core.alarms.raise(id, 'over-temperature', null, now);
+}
 console.log(`${N} devices, ${N * 24} telemetry samples, ${N / 50} active alarms written in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
 const token = (await (await fetch(`${server.urls.http}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'bench-admin-password' }) })).json()).token;

@@ -104,12 +104,12 @@ describe('device conditions', () => {
     const raise = { v: 1, eventId: 'e1', at: new Date().toISOString(), kind: 'amp-link', active: true };
     await client.publishAsync(`loalang/v1/dev/${device.id}/event`, JSON.stringify(raise), { qos: 1 });
     await client.publishAsync(`loalang/v1/dev/${device.id}/event`, JSON.stringify(raise), { qos: 1 });
-    await until('raised', () => core.events.active(device.id).length === 1);
-    expect(core.events.list(device.id)).toHaveLength(1);
+    await until('raised', async () => (await core.events.active(device.id)).length === 1);
+    expect(await core.events.list(device.id)).toHaveLength(1);
     const clear = { ...raise, eventId: 'e2', at: new Date(Date.now() + 1000).toISOString(), active: false };
     await client.publishAsync(`loalang/v1/dev/${device.id}/event`, JSON.stringify(clear), { qos: 1 });
-    await until('cleared', () => core.events.active(device.id).length === 0);
-    expect(core.events.list(device.id).map((e) => e.active)).toEqual([false, true]);
+    await until('cleared', async () => (await core.events.active(device.id)).length === 0);
+    expect((await core.events.list(device.id)).map((e) => e.active)).toEqual([false, true]);
     await client.endAsync();
   });
 });

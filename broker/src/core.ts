@@ -188,7 +188,7 @@ export class ServerCore {
       void this.presenceWrites
         .run(change.deviceId, () => this.devices.setPresence(change.deviceId, change.online, change.cause, change.at))
         .catch((err: unknown) => this.logger.error({ err, deviceId: change.deviceId }, 'presence not recorded'));
-      this.alarmRules.onPresence(change.deviceId, change.online, change.at);
+      void this.alarmRules.onPresence(change.deviceId, change.online, change.at).catch((err: unknown) => this.logger.error({ err, deviceId: change.deviceId }, 'offline alarm update failed'));
       this.alerts.onPresence(change.deviceId, change.online);
       this.changes.emit('device', change.deviceId);
     });
@@ -232,26 +232,32 @@ export class ServerCore {
       .on('status', () => undefined)
       .on('telemetry', async (deviceId, t) => {
         await this.devices.recordTelemetry(deviceId, t);
-        this.telemetry.record(deviceId, t, this.clock.now());
-        this.alarmRules.onTelemetry(deviceId, t);
+        await this.telemetry.record(deviceId, t, this.clock.now());
+        await this.alarmRules.onTelemetry(deviceId, t);
         this.changes.emit('device', deviceId);
       })
       .on('cmd/result', (deviceId, result) => {
-        if (this.commands.complete(deviceId, result)) this.changes.emit('command', deviceId, result.commandId);
+        void this.commands.complete(deviceId, result).then(
+          (accepted) => accepted && this.changes.emit('command', deviceId, result.commandId),
+          (err: unknown) => this.logger.error({ err, deviceId, kind: 'cmd/result' }, 'uplink handling failed'),
+        );
       })
       .on('alert/status', (deviceId, status) => this.alerts.onStatus(deviceId, status))
       .on('refused', (deviceId, refusal) => this.onRefusal(deviceId, refusal))
       .on('event', (deviceId, e) => {
-        if (!this.events.insert(deviceId, e)) return;
-        this.logger[e.active ? 'warn' : 'info']({ deviceId, kind: e.kind, code: e.code, detail: e.detail }, e.active ? 'device raised a condition' : 'device cleared a condition');
-        this.alarmRules.onEvent(deviceId, e);
+        const handle = async () => {
+          if (!(await this.events.insert(deviceId, e))) return;
+          this.logger[e.active ? 'warn' : 'info']({ deviceId, kind: e.kind, code: e.code, detail: e.detail }, e.active ? 'device raised a condition' : 'device cleared a condition');
+          await this.alarmRules.onEvent(deviceId, e);
+        };
+        void handle().catch((err: unknown) => this.logger.error({ err, deviceId, kind: 'event' }, 'uplink handling failed'));
       })
       .on('reported', async (deviceId, reported) => {
         await this.devices.recordReported(deviceId, reported.version, reported.agentVersion);
         this.changes.emit('device', deviceId);
         const { state, cut } = await this.desired.refresh(deviceId);
         if (reported.version < state.version) await this.dispatcher.resend(deviceId, 'reported-behind');
-        else if (cut.length === 0) this.alarmRules.onProgramme(deviceId, null, this.clock.now());
+        else if (cut.length === 0) await this.alarmRules.onProgramme(deviceId, null, this.clock.now());
       });
   }
 
@@ -263,7 +269,7 @@ export class ServerCore {
   ingestReport(deviceId: string, report: PlayReport): void {
     const result = this.reportIntake.accept(deviceId, report);
     if (result.outcome === 'stored') {
-      this.alarmRules.onReport(deviceId, report);
+      void this.alarmRules.onReport(deviceId, report).catch((err: unknown) => this.logger.error({ err, deviceId }, 'play report alarm rules failed'));
       this.alerts.onReport(deviceId, report);
       return;
     }
@@ -302,7 +308,11 @@ export class ServerCore {
   private onRefusal(deviceId: string, r: MessageOf<'refused'>): void {
     this.refusals.set(r.reason, (this.refusals.get(r.reason) ?? 0) + 1 + (r.suppressed ?? 0));
     // The speaker keeps its older programme: technicians must know it did not take the new one.
-    if (r.kind === 'desired') this.alarmRules.onProgramme(deviceId, `the speaker refused its programme: ${r.reason}${r.detail ? ` (${r.detail})` : ''}`, this.clock.now());
+    if (r.kind === 'desired') {
+      void this.alarmRules
+        .onProgramme(deviceId, `the speaker refused its programme: ${r.reason}${r.detail ? ` (${r.detail})` : ''}`, this.clock.now())
+        .catch((err: unknown) => this.logger.error({ err, deviceId }, 'programme alarm update failed'));
+    }
     this.logger.warn({ deviceId, kind: r.kind, reason: r.reason, detail: r.detail, seq: r.seq, kid: r.kid, suppressed: r.suppressed }, 'device refused a downlink');
     this.auditDevice(deviceId, 'device-refused-downlink', r);
   }

@@ -144,9 +144,9 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     schedules: new ScheduleRepo(database, now),
     reports: new ReportRepo(db, now),
     issuedPlays: new IssuedPlays(db),
-    commands: new CommandRepo(db, now),
-    events: new DeviceEventRepo(db, now),
-    alarms: new AlarmRepo(db),
+    commands: new CommandRepo(database, now),
+    events: new DeviceEventRepo(database, now),
+    alarms: new AlarmRepo(database),
   };
   const alarmRules = new AlarmRules({ alarms: repos.alarms, devices, clock, logger }, { ...DEFAULT_ALARM_THRESHOLDS, ...options.alarmThresholds });
   if (options.alarmWebhook) {
@@ -191,7 +191,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
       const titles = await Promise.all(cut.map(async (c) => (await repos.schedules.get(c.scheduleId))?.title ?? c.scheduleId));
       const what = cut.map((c, i) => `"${titles[i]}" keeps ${c.kept} of ${c.kept + c.dropped} plays`).join('; ');
       logger.warn({ deviceId, cut }, 'programme cut to fit what a speaker accepts');
-      alarmRules.onProgramme(deviceId, `programme too large for the speaker, cut to fit: ${what}`, clock.now());
+      void alarmRules.onProgramme(deviceId, `programme too large for the speaker, cut to fit: ${what}`, clock.now()).catch((err: unknown) => logger.error({ err, deviceId }, 'programme alarm update failed'));
     },
   });
   // A rotation step: sign with the new active key, and give online devices the new key list.
@@ -230,7 +230,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     accounts: new AccountAdmin({ users: repos.users, sessions: repos.sessions, loginThrottle, areas }),
     areaAdmin: new AreaAdmin({ areas, devices, refresh }),
     fleet: new DeviceFleet({ devices, commands: repos.commands, link: mqtt, refresh }),
-    telemetry: new TelemetryHistory(db),
+    telemetry: new TelemetryHistory(database),
     library,
     catalogue: new ContentCatalogue({
       areas,

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Telemetry } from '@loalang/protocol';
 import { openDatabase, type Db } from '../src/store/db.js';
+import { sqliteKysely } from '../src/store/database.js';
 import { AreaRepo } from '../src/areas/areas.js';
 import { DeviceRepo } from '../src/devices/devices.js';
 import { TelemetryHistory } from '../src/devices/telemetry-history.js';
@@ -25,7 +26,7 @@ beforeAll(async () => {
   const areas = new AreaRepo(db);
   const area = areas.create({ name: 'Xã', parentId: null });
   deviceId = (await new DeviceRepo(db, areas).create({ name: 'Loa', areaId: area.id })).device.id;
-  history = new TelemetryHistory(db);
+  history = new TelemetryHistory(sqliteKysely(db));
 });
 afterAll(() => {
   db.close();
@@ -33,18 +34,18 @@ afterAll(() => {
 });
 
 describe('telemetry history', () => {
-  it('keeps hourly aggregates: averages, maxima and minima, with missing figures left out', () => {
+  it('keeps hourly aggregates: averages, maxima and minima, with missing figures left out', async () => {
     const h = Date.parse('2026-11-22T10:00:00Z');
-    history.record(deviceId, sample(h + 60_000, { cpuLoad1: 0.5, cpuTemperatureC: 50, diskFreeBytes: 900, network: { type: 'lte', signalPercent: 60 } }), h + 60_000);
-    history.record(deviceId, sample(h + 120_000, { cpuLoad1: 1.5, cpuTemperatureC: 61.5, diskFreeBytes: 800, amp: { power: true, faults: [], linkOk: true, temperatureC: 45 } }), h + 120_000);
-    history.record(deviceId, sample(h + 180_000), h + 180_000);
-    expect(history.hourly(deviceId, h, h + HOUR)).toEqual([
+    await history.record(deviceId, sample(h + 60_000, { cpuLoad1: 0.5, cpuTemperatureC: 50, diskFreeBytes: 900, network: { type: 'lte', signalPercent: 60 } }), h + 60_000);
+    await history.record(deviceId, sample(h + 120_000, { cpuLoad1: 1.5, cpuTemperatureC: 61.5, diskFreeBytes: 800, amp: { power: true, faults: [], linkOk: true, temperatureC: 45 } }), h + 120_000);
+    await history.record(deviceId, sample(h + 180_000), h + 180_000);
+    expect(await history.hourly(deviceId, h, h + HOUR)).toEqual([
       { hour: '2026-11-22T10:00:00.000Z', samples: 3, cpuLoadAvg: 1, cpuTemperatureMaxC: 61.5, ampTemperatureMaxC: 45, memUsedMaxBytes: null, diskFreeMinBytes: 800, signalAvgPercent: 60 },
     ]);
-    expect(history.raw(deviceId, h, h + HOUR)).toHaveLength(3);
+    expect(await history.raw(deviceId, h, h + HOUR)).toHaveLength(3);
     // A box whose clock is far off is filed under the time the server received it.
-    history.record(deviceId, sample(Date.parse('2001-01-01T00:00:00Z')), h + 200_000);
-    expect(history.raw(deviceId, h, h + HOUR)).toHaveLength(4);
+    await history.record(deviceId, sample(Date.parse('2001-01-01T00:00:00Z')), h + 200_000);
+    expect(await history.raw(deviceId, h, h + HOUR)).toHaveLength(4);
   });
 
   it('prunes raw samples after 7 days and aggregates after a year, in batches', async () => {

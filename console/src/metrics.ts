@@ -39,8 +39,8 @@ export function buildMetrics(core: ServerServices): Registry {
     help: 'Active alarms by kind',
     labelNames: ['kind'],
     registers: [registry],
-    collect() {
-      for (const [kind, n] of Object.entries(core.alarms.activeByKind())) this.set({ kind }, n);
+    async collect() {
+      for (const [kind, n] of Object.entries(await core.alarms.activeByKind())) this.set({ kind }, n);
     },
   });
   new Gauge({

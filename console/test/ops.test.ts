@@ -32,7 +32,7 @@ describe('operations endpoints', () => {
     // Figures follow the data: an alarm and a report appear at the next scrape.
     await t.core.areas.create({ name: 'Xã', parentId: null, id: 'm' });
     const { device } = await t.core.devices.create({ name: 'Loa', areaId: 'm' });
-    t.core.alarms.raise(device.id, 'mains-lost', null, Date.now());
+    await t.core.alarms.raise(device.id, 'mains-lost', null, Date.now());
     const now = new Date().toISOString();
     t.core.reports.insert(device.id, { v: 1, reportId: 'r1', playId: 'p1', scheduleId: 's', contentId: 'c', status: 'failed', scheduledAt: now, playedMs: 0 });
     const again = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;

@@ -136,10 +136,10 @@ describe('response schemas', () => {
     await same('POST', '/api/v1/devices', { name: 'Loa mới', areaId: 'x' }, 201);
     await core.devices.setPresence(device.id, true, 'connect', Date.now());
     await core.devices.recordTelemetry(device.id, telemetry(now));
-    core.telemetry.record(device.id, telemetry(now), Date.now());
-    core.events.insert(device.id, { v: 1, eventId: 'e1', at: now, kind: 'amp-fault', code: 'over-temperature', active: true, detail: 'board says 81 °C' });
-    core.events.insert(device.id, { v: 1, eventId: 'e2', at: now, kind: 'amp-link', active: false });
-    const alarm = core.alarms.raise(device.id, 'over-temperature', '81 °C', Date.now())!;
+    await core.telemetry.record(device.id, telemetry(now), Date.now());
+    await core.events.insert(device.id, { v: 1, eventId: 'e1', at: now, kind: 'amp-fault', code: 'over-temperature', active: true, detail: 'board says 81 °C' });
+    await core.events.insert(device.id, { v: 1, eventId: 'e2', at: now, kind: 'amp-link', active: false });
+    const alarm = (await core.alarms.raise(device.id, 'over-temperature', '81 °C', Date.now()))!;
     await same('PATCH', `/api/v1/devices/${device.id}`, { position: { lat: 16.75, lon: 107.2 } });
     await same('GET', '/api/v1/devices');
     await same('GET', `/api/v1/devices/${device.id}`);
@@ -148,7 +148,7 @@ describe('response schemas', () => {
     await same('GET', `/api/v1/devices/${device.id}/telemetry?resolution=hourly`);
     await same('GET', `/api/v1/devices/${device.id}/events`);
     const command = await same<{ id: string }>('POST', `/api/v1/devices/${device.id}/commands`, { type: 'volume', level: 40 }, 202);
-    core.commands.complete(device.id, { v: 1, commandId: command.id, ok: false, at: now, error: { code: 'AMP', message: 'no amplifier' } });
+    await core.commands.complete(device.id, { v: 1, commandId: command.id, ok: false, at: now, error: { code: 'AMP', message: 'no amplifier' } });
     await same('POST', `/api/v1/devices/${device.id}/commands`, { type: 'test-tone' }, 202);
     await same('GET', `/api/v1/devices/${device.id}/commands`);
     await same('GET', `/api/v1/devices/${device.id}/commands/${command.id}`);

@@ -98,7 +98,7 @@ describe('a runaway programme saved before these checks', () => {
     expect(state.plays.some((p) => p.scheduleId === bulletin.id)).toBe(true);
     expect(cut).toEqual([expect.objectContaining({ scheduleId: runaway.id, dropped: expect.any(Number) })]);
     expect(Buffer.byteLength(JSON.stringify(state))).toBeLessThan(MAX_PAYLOAD_BYTES - 32 * 1024);
-    const alarm = t.core.alarms.query({ deviceIds: new Set([devA]), active: true, kind: 'programme' })[0];
+    const alarm = (await t.core.alarms.query({ deviceIds: new Set([devA]), active: true, kind: 'programme' }))[0];
     expect(alarm?.detail).toContain('cut to fit');
     await t.core.schedules.delete(runaway.id);
   });

@@ -22,8 +22,8 @@ beforeAll(async () => {
   }
   ids.devA = (await core.devices.create({ name: 'Loa A', areaId: 'a' })).device.id;
   ids.devB = (await core.devices.create({ name: 'Loa B', areaId: 'b' })).device.id;
-  ids.alarmA = core.alarms.raise(ids.devA, 'tamper', null, Date.now())!.id;
-  ids.alarmB = core.alarms.raise(ids.devB, 'tamper', null, Date.now())!.id;
+  ids.alarmA = (await core.alarms.raise(ids.devA, 'tamper', null, Date.now()))!.id;
+  ids.alarmB = (await core.alarms.raise(ids.devB, 'tamper', null, Date.now()))!.id;
   const base = { mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1, durationMs: 1000, source: {}, createdBy: null, originalName: null };
   await core.content.insert({ ...base, id: 'ca', title: 'A', areaId: 'a' });
   await core.content.insert({ ...base, id: 'cb', title: 'B', areaId: 'b' });

@@ -5,8 +5,10 @@
  */
 import { EventEmitter } from 'node:events';
 import { newId } from '@loalang/protocol';
-import type { Db } from '../store/db.js';
-import { timeAndDeviceFilters } from '../store/list-filters.js';
+import type { Selectable } from 'kysely';
+import type { Database } from '../store/database.js';
+import { timeAndDeviceWhere } from '../store/portable.js';
+import type { AlarmsTable } from '../store/schema.js';
 import { brokerError } from '../errors.js';
 import { iso } from '../time.js';
 
@@ -46,75 +48,102 @@ export interface AlarmQuery {
   limit?: number;
 }
 
-type Row = { id: string; device_id: string; kind: AlarmKind; detail: string | null; raised_at: string; cleared_at: string | null; acked_at: string | null; acked_by: string | null };
-const toAlarm = (r: Row): Alarm => ({ id: r.id, deviceId: r.device_id, kind: r.kind, detail: r.detail, raisedAt: r.raised_at, clearedAt: r.cleared_at, ackedAt: r.acked_at, ackedBy: r.acked_by });
+const toAlarm = (r: Selectable<AlarmsTable>): Alarm => ({ id: r.id, deviceId: r.device_id, kind: r.kind as AlarmKind, detail: r.detail, raisedAt: r.raised_at, clearedAt: r.cleared_at, ackedAt: r.acked_at, ackedBy: r.acked_by });
 
 export type AlarmChange = { type: 'raised' | 'cleared'; alarm: Alarm };
 
+/**
+ * `change` is emitted once the write it reports has committed, and only by the call that made
+ * it: raise and clear are single conditional statements, so when two processes (or two
+ * messages) raise or clear the same alarm at once exactly one of them does it and says so.
+ */
 export class AlarmRepo extends EventEmitter<{ change: [AlarmChange] }> {
-  constructor(private readonly db: Db) {
+  constructor(private readonly db: Database) {
     super();
     this.setMaxListeners(0);
   }
 
-  /** Raises `kind` on the device unless it is already active; returns the new alarm or null. */
-  raise(deviceId: string, kind: AlarmKind, detail: string | null, at: number): Alarm | null {
-    const id = newId();
-    const changes = this.db
-      .prepare('INSERT OR IGNORE INTO alarms (id, device_id, kind, detail, raised_at) VALUES (?, ?, ?, ?, ?)')
-      .run(id, deviceId, kind, detail?.slice(0, 500) ?? null, iso(at)).changes;
-    if (changes === 0) return null;
-    const alarm = this.require(id);
+  /**
+   * Raises `kind` on the device unless it is already active; returns the new alarm or null.
+   * Atomic: the insert does nothing when the partial unique index `alarms_one_active` already
+   * holds an active alarm of the kind (its predicate is part of the conflict target).
+   */
+  async raise(deviceId: string, kind: AlarmKind, detail: string | null, at: number): Promise<Alarm | null> {
+    const row = await this.db
+      .insertInto('alarms')
+      .values({ id: newId(), device_id: deviceId, kind, detail: detail?.slice(0, 500) ?? null, raised_at: iso(at) })
+      .onConflict((oc) => oc.columns(['device_id', 'kind']).where('cleared_at', 'is', null).doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (!row) return null;
+    const alarm = toAlarm(row);
     this.emit('change', { type: 'raised', alarm });
     return alarm;
   }
 
-  /** Clears the active alarm of `kind` on the device, if any. */
-  clear(deviceId: string, kind: AlarmKind, at: number): Alarm | null {
-    const row = this.db.prepare('SELECT id FROM alarms WHERE device_id = ? AND kind = ? AND cleared_at IS NULL').get(deviceId, kind) as { id: string } | undefined;
+  /**
+   * Clears the active alarm of `kind` on the device, if any. One conditional update (it was a
+   * read of the active alarm's id, then an update by id): only the call that clears it gets it.
+   */
+  async clear(deviceId: string, kind: AlarmKind, at: number): Promise<Alarm | null> {
+    const row = await this.db
+      .updateTable('alarms')
+      .set({ cleared_at: iso(at) })
+      .where('device_id', '=', deviceId)
+      .where('kind', '=', kind)
+      .where('cleared_at', 'is', null)
+      .returningAll()
+      .executeTakeFirst();
     if (!row) return null;
-    this.db.prepare('UPDATE alarms SET cleared_at = ? WHERE id = ?').run(iso(at), row.id);
-    const alarm = this.require(row.id);
+    const alarm = toAlarm(row);
     this.emit('change', { type: 'cleared', alarm });
     return alarm;
   }
 
-  isActive(deviceId: string, kind: AlarmKind): boolean {
-    return this.db.prepare('SELECT 1 FROM alarms WHERE device_id = ? AND kind = ? AND cleared_at IS NULL').get(deviceId, kind) !== undefined;
+  async isActive(deviceId: string, kind: AlarmKind): Promise<boolean> {
+    const row = await this.db.selectFrom('alarms').select('id').where('device_id', '=', deviceId).where('kind', '=', kind).where('cleared_at', 'is', null).executeTakeFirst();
+    return row !== undefined;
   }
 
-  acknowledge(id: string, userId: string, at: number): Alarm {
-    this.require(id);
-    this.db.prepare('UPDATE alarms SET acked_at = COALESCE(acked_at, ?), acked_by = COALESCE(acked_by, ?) WHERE id = ?').run(iso(at), userId, id);
-    return this.require(id);
+  /** The first acknowledgement stands (COALESCE in the update itself, so two at once keep one). */
+  async acknowledge(id: string, userId: string, at: number): Promise<Alarm> {
+    const row = await this.db
+      .updateTable('alarms')
+      .set((eb) => ({ acked_at: eb.fn.coalesce('acked_at', eb.val(iso(at))), acked_by: eb.fn.coalesce('acked_by', eb.val(userId)) }))
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+    if (!row) throw notFound(id);
+    return toAlarm(row);
   }
 
-  require(id: string): Alarm {
-    const row = this.db.prepare('SELECT * FROM alarms WHERE id = ?').get(id) as Row | undefined;
-    if (!row) throw brokerError('LOA_ERR_NOT_FOUND', { en: `alarm ${id}`, vi: `cảnh báo kỹ thuật ${id}` });
+  async require(id: string): Promise<Alarm> {
+    const row = await this.db.selectFrom('alarms').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw notFound(id);
     return toAlarm(row);
   }
 
   /** Active alarms by kind, every kind listed (metrics). */
-  activeByKind(): Record<AlarmKind, number> {
+  async activeByKind(): Promise<Record<AlarmKind, number>> {
     const counts = Object.fromEntries(ALARM_KINDS.map((k) => [k, 0])) as Record<AlarmKind, number>;
-    for (const r of this.db.prepare('SELECT kind, COUNT(*) AS n FROM alarms WHERE cleared_at IS NULL GROUP BY kind').all() as { kind: AlarmKind; n: number }[]) {
-      if (r.kind in counts) counts[r.kind] = r.n;
+    const rows = await this.db.selectFrom('alarms').select((eb) => ['kind', eb.fn.countAll().as('n')]).where('cleared_at', 'is', null).groupBy('kind').execute();
+    for (const r of rows) {
+      if (r.kind in counts) counts[r.kind as AlarmKind] = Number(r.n);
     }
     return counts;
   }
 
-  query(q: AlarmQuery): Alarm[] {
-    const { where, params } = timeAndDeviceFilters('raised_at', q);
-    if (q.active !== undefined) where.push(q.active ? 'cleared_at IS NULL' : 'cleared_at IS NOT NULL');
-    if (q.kind) {
-      where.push('kind = ?');
-      params.push(q.kind);
-    }
-    const sql = `SELECT * FROM alarms ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY raised_at DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...params, q.limit ?? 1000) as Row[]).map(toAlarm);
+  async query(q: AlarmQuery): Promise<Alarm[]> {
+    let query = this.db.selectFrom('alarms').selectAll().where(timeAndDeviceWhere(this.db, 'raised_at', q));
+    if (q.active !== undefined) query = query.where('cleared_at', q.active ? 'is' : 'is not', null);
+    if (q.kind) query = query.where('kind', '=', q.kind);
+    // Newest first; the id breaks ties so both databases give the same order.
+    const rows = await query.orderBy('raised_at', 'desc').orderBy('id', 'desc').limit(q.limit ?? 1000).execute();
+    return rows.map(toAlarm);
   }
 }
+
+const notFound = (id: string) => brokerError('LOA_ERR_NOT_FOUND', { en: `alarm ${id}`, vi: `cảnh báo kỹ thuật ${id}` });
 
 /** An alarm as people read it: its label in both languages and the device's name (API and live stream). */
 export function describeAlarm(alarm: Alarm, deviceName: string) {

@@ -34,8 +34,9 @@ export class AlarmRules {
   ) {}
 
   start(): void {
-    this.sweep();
-    this.sweeper = every(this.d.clock, this.t.sweepMs, () => this.sweep());
+    const sweep = () => void this.sweep().catch((err: unknown) => this.d.logger.error({ err }, 'offline alarm sweep failed'));
+    sweep();
+    this.sweeper = every(this.d.clock, this.t.sweepMs, sweep);
   }
 
   stop(): void {
@@ -44,46 +45,46 @@ export class AlarmRules {
   }
 
   /** Raises `offline` for every device offline longer than the threshold. */
-  sweep(): void {
+  async sweep(): Promise<void> {
     const now = this.d.clock.now();
     for (const { id, since } of this.d.devices.offlineSince(now - this.t.offlineAfterMs)) {
-      this.d.alarms.raise(id, 'offline', `offline since ${since}`, now);
+      await this.d.alarms.raise(id, 'offline', `offline since ${since}`, now);
     }
   }
 
-  onPresence(deviceId: string, online: boolean, at: number): void {
-    if (online) this.d.alarms.clear(deviceId, 'offline', at);
+  async onPresence(deviceId: string, online: boolean, at: number): Promise<void> {
+    if (online) await this.d.alarms.clear(deviceId, 'offline', at);
   }
 
-  onEvent(deviceId: string, e: DeviceEvent): void {
+  async onEvent(deviceId: string, e: DeviceEvent): Promise<void> {
     const kind: AlarmKind = e.kind === 'amp-link' ? 'amp-link' : e.code && KNOWN.has(e.code) ? (e.code as AlarmKind) : 'amp-fault';
     const at = Date.parse(e.at);
-    if (e.active) this.d.alarms.raise(deviceId, kind, e.detail ?? e.code ?? null, at);
-    else this.d.alarms.clear(deviceId, kind, at);
+    if (e.active) await this.d.alarms.raise(deviceId, kind, e.detail ?? e.code ?? null, at);
+    else await this.d.alarms.clear(deviceId, kind, at);
   }
 
-  onTelemetry(deviceId: string, t: Telemetry): void {
+  async onTelemetry(deviceId: string, t: Telemetry): Promise<void> {
     const at = Date.parse(t.at);
     if (t.clockOffsetMs !== undefined) {
-      this.set(deviceId, 'clock-offset', Math.abs(t.clockOffsetMs) > this.t.clockOffsetMs, `clock off by ${Math.round(t.clockOffsetMs)} ms`, at);
+      await this.set(deviceId, 'clock-offset', Math.abs(t.clockOffsetMs) > this.t.clockOffsetMs, `clock off by ${Math.round(t.clockOffsetMs)} ms`, at);
     }
     if (t.diskFreeBytes !== undefined && t.diskTotalBytes) {
       const used = 1 - t.diskFreeBytes / t.diskTotalBytes;
-      this.set(deviceId, 'disk-full', used > this.t.diskUsedRatio, `disk ${Math.round(used * 100)} % used`, at);
+      await this.set(deviceId, 'disk-full', used > this.t.diskUsedRatio, `disk ${Math.round(used * 100)} % used`, at);
     }
   }
 
-  onReport(deviceId: string, r: PlayReport): void {
+  async onReport(deviceId: string, r: PlayReport): Promise<void> {
     const at = Date.parse(r.endedAt ?? r.scheduledAt);
     if (r.status === 'completed') {
       this.failuresInARow.delete(deviceId);
-      this.d.alarms.clear(deviceId, 'play-failures', at);
+      await this.d.alarms.clear(deviceId, 'play-failures', at);
       return;
     }
     if (r.status !== 'failed') return;
     const n = (this.failuresInARow.get(deviceId) ?? 0) + 1;
     this.failuresInARow.set(deviceId, n);
-    if (n >= this.t.playFailures) this.d.alarms.raise(deviceId, 'play-failures', `${n} failed plays in a row, last: ${r.reason ?? 'unknown'}`, at);
+    if (n >= this.t.playFailures) await this.d.alarms.raise(deviceId, 'play-failures', `${n} failed plays in a row, last: ${r.reason ?? 'unknown'}`, at);
   }
 
   /**
@@ -91,13 +92,13 @@ export class AlarmRules {
    * or the server had to cut a runaway schedule to fit. `problem` null: the device holds its
    * current programme whole again.
    */
-  onProgramme(deviceId: string, problem: string | null, at: number): void {
-    if (problem) this.d.alarms.raise(deviceId, 'programme', problem, at);
-    else this.d.alarms.clear(deviceId, 'programme', at);
+  async onProgramme(deviceId: string, problem: string | null, at: number): Promise<void> {
+    if (problem) await this.d.alarms.raise(deviceId, 'programme', problem, at);
+    else await this.d.alarms.clear(deviceId, 'programme', at);
   }
 
-  private set(deviceId: string, kind: AlarmKind, active: boolean, detail: string, at: number): void {
-    if (active) this.d.alarms.raise(deviceId, kind, detail, at);
-    else this.d.alarms.clear(deviceId, kind, at);
+  private async set(deviceId: string, kind: AlarmKind, active: boolean, detail: string, at: number): Promise<void> {
+    if (active) await this.d.alarms.raise(deviceId, kind, detail, at);
+    else await this.d.alarms.clear(deviceId, kind, at);
   }
 }

@@ -1,7 +1,9 @@
 /** Remote commands to devices: stored when sent, completed by the device's result or by expiry. */
 import type { Command, CommandResult, CommandType } from '@loalang/protocol';
 import { newId } from '@loalang/protocol';
-import type { Db } from '../store/db.js';
+import type { Selectable } from 'kysely';
+import type { Database } from '../store/database.js';
+import type { CommandsTable } from '../store/schema.js';
 import { iso } from '../time.js';
 
 export type CommandStatus = 'sent' | 'succeeded' | 'failed' | 'expired';
@@ -19,71 +21,65 @@ export interface CommandRecord {
   completedAt: string | null;
 }
 
-type Row = {
-  id: string;
-  device_id: string;
-  type: CommandType;
-  params_json: string;
-  issued_by: string | null;
-  issued_at: string;
-  expires_at: string;
-  status: CommandStatus;
-  result_json: string | null;
-  completed_at: string | null;
-};
+type Row = Selectable<CommandsTable>;
 
 const toRecord = (r: Row, now: number): CommandRecord => ({
   id: r.id,
   deviceId: r.device_id,
-  type: r.type,
+  type: r.type as CommandType,
   params: JSON.parse(r.params_json) as CommandRecord['params'],
   issuedBy: r.issued_by,
   issuedAt: r.issued_at,
   expiresAt: r.expires_at,
   // A command never answered reads as expired once its time is up.
-  status: r.status === 'sent' && Date.parse(r.expires_at) <= now ? 'expired' : r.status,
+  status: r.status === 'sent' && Date.parse(r.expires_at) <= now ? 'expired' : (r.status as CommandStatus),
   result: r.result_json ? (JSON.parse(r.result_json) as CommandResult) : null,
   completedAt: r.completed_at,
 });
 
 export class CommandRepo {
   constructor(
-    private readonly db: Db,
+    private readonly db: Database,
     private readonly now: () => number,
   ) {}
 
-  create(input: { deviceId: string; type: CommandType; params: CommandRecord['params']; issuedBy: string | null; ttlMs: number }): { record: CommandRecord; message: Command } {
+  async create(input: { deviceId: string; type: CommandType; params: CommandRecord['params']; issuedBy: string | null; ttlMs: number }): Promise<{ record: CommandRecord; message: Command }> {
     const now = this.now();
     const id = newId();
     const expiresAt = iso(now + input.ttlMs);
-    this.db
-      .prepare(`INSERT INTO commands (id, device_id, type, params_json, issued_by, issued_at, expires_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'sent')`)
-      .run(id, input.deviceId, input.type, JSON.stringify(input.params), input.issuedBy, iso(now), expiresAt);
+    const row = await this.db
+      .insertInto('commands')
+      .values({ id, device_id: input.deviceId, type: input.type, params_json: JSON.stringify(input.params), issued_by: input.issuedBy, issued_at: iso(now), expires_at: expiresAt, status: 'sent' })
+      .returningAll()
+      .executeTakeFirstOrThrow();
     const message: Command = { v: 1, commandId: id, type: input.type, params: input.params, issuedAt: iso(now), expiresAt };
-    return { record: this.require(id), message };
+    return { record: toRecord(row, this.now()), message };
   }
 
-  get(id: string): CommandRecord | null {
-    const row = this.db.prepare('SELECT * FROM commands WHERE id = ?').get(id) as Row | undefined;
+  async get(id: string): Promise<CommandRecord | null> {
+    const row = await this.db.selectFrom('commands').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toRecord(row, this.now()) : null;
   }
 
-  private require(id: string): CommandRecord {
-    const rec = this.get(id);
-    if (!rec) throw new Error(`command ${id} vanished`);
-    return rec;
+  async listForDevice(deviceId: string, limit = 50): Promise<CommandRecord[]> {
+    const rows = await this.db.selectFrom('commands').selectAll().where('device_id', '=', deviceId).orderBy('issued_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+    const now = this.now();
+    return rows.map((r) => toRecord(r, now));
   }
 
-  listForDevice(deviceId: string, limit = 50): CommandRecord[] {
-    const rows = this.db.prepare('SELECT * FROM commands WHERE device_id = ? ORDER BY issued_at DESC LIMIT ?').all(deviceId, limit) as Row[];
-    return rows.map((r) => toRecord(r, this.now()));
-  }
-
-  /** Records a device's answer; only the device the command went to can complete it. */
-  complete(deviceId: string, result: CommandResult): boolean {
-    const changed = this.db
-      .prepare(`UPDATE commands SET status = ?, result_json = ?, completed_at = ? WHERE id = ? AND device_id = ? AND status = 'sent'`)
-      .run(result.ok ? 'succeeded' : 'failed', JSON.stringify(result), iso(this.now()), result.commandId, deviceId).changes;
-    return changed > 0;
+  /**
+   * Records a device's answer; only the device the command went to can complete it, and only
+   * once: the update is conditional on the command still being pending, so of two results
+   * (a resent one, or two servers handling the same command) exactly one is accepted.
+   */
+  async complete(deviceId: string, result: CommandResult): Promise<boolean> {
+    const { numUpdatedRows } = await this.db
+      .updateTable('commands')
+      .set({ status: result.ok ? 'succeeded' : 'failed', result_json: JSON.stringify(result), completed_at: iso(this.now()) })
+      .where('id', '=', result.commandId)
+      .where('device_id', '=', deviceId)
+      .where('status', '=', 'sent')
+      .executeTakeFirst();
+    return numUpdatedRows > 0n;
   }
 }

@@ -78,7 +78,7 @@ export class DeviceFleet {
   /** Records a command and sends it; `delivered` says whether the device was online to get it now. */
   async command(caller: Caller, deviceId: string, request: CommandRequest): Promise<CommandRecord & { delivered: boolean }> {
     const device = await this.visible(caller, deviceId);
-    const { record, message } = this.deps.commands.create({
+    const { record, message } = await this.deps.commands.create({
       deviceId: device.id,
       type: request.type,
       params: request.params,
@@ -92,7 +92,7 @@ export class DeviceFleet {
   /** One of the device's commands (404 when it belongs to another device). */
   async commandOf(caller: Caller, deviceId: string, commandId: string): Promise<CommandRecord | null> {
     await this.visible(caller, deviceId);
-    const record = this.deps.commands.get(commandId);
+    const record = await this.deps.commands.get(commandId);
     return record && record.deviceId === deviceId ? record : null;
   }
 }

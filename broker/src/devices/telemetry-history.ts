@@ -4,7 +4,9 @@
  * in small batches and yields between them, so the server keeps answering while it runs.
  */
 import type { Telemetry } from '@loalang/protocol';
-import type { Db } from '../store/db.js';
+import type { ExpressionBuilder, OnConflictDatabase, OnConflictTables } from 'kysely';
+import type { Database } from '../store/database.js';
+import type { Schema } from '../store/schema.js';
 import { iso } from '../time.js';
 
 export interface TelemetryRetention {
@@ -25,54 +27,74 @@ export interface HourlyTelemetry {
 }
 
 const BATCH = 5000;
-/** Larger of two values where either may be null (SQLite's max() of a NULL is NULL). */
-const greatest = (c: string) => `CASE WHEN ${c} IS NULL THEN excluded.${c} WHEN excluded.${c} IS NULL THEN ${c} ELSE max(${c}, excluded.${c}) END`;
-const least = (c: string) => `CASE WHEN ${c} IS NULL THEN excluded.${c} WHEN excluded.${c} IS NULL THEN ${c} ELSE min(${c}, excluded.${c}) END`;
+
+type HourlyEb = ExpressionBuilder<OnConflictDatabase<Schema, 'telemetry_hourly'>, OnConflictTables<'telemetry_hourly'>>;
+type Extreme = 'cpu_temp_max' | 'amp_temp_max' | 'mem_used_max' | 'disk_free_min';
+/**
+ * The stored or the new value of `c`, whichever is larger (`keep` '>') or smaller ('<'), where
+ * either may be null. Spelt as CASE: SQLite's two-argument max()/min() and PostgreSQL's
+ * GREATEST/LEAST differ on NULLs and in name.
+ */
+const extreme = (eb: HourlyEb, c: Extreme, keep: '>' | '<') => {
+  const old = eb.ref(`telemetry_hourly.${c}`);
+  const add = eb.ref(`excluded.${c}`);
+  return eb.case().when(old, 'is', null).then(add).when(add, 'is', null).then(old).when(add, keep, old).then(add).else(old).end();
+};
 
 export class TelemetryHistory {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Database) {}
 
-  record(deviceId: string, t: Telemetry, receivedAt: number): void {
+  /**
+   * Stores the sample and adds it to its hour's aggregate. The aggregate is one upsert that adds
+   * to what is stored (`samples = telemetry_hourly.samples + excluded.samples`, …), never a read
+   * then a write, so samples recorded at once (two server processes) are all counted.
+   */
+  async record(deviceId: string, t: Telemetry, receivedAt: number): Promise<void> {
     // The device's own time is used unless it is far off (a box with a wrong clock).
     const deviceAt = Date.parse(t.at);
     const at = Math.abs(deviceAt - receivedAt) < 3600_000 ? deviceAt : receivedAt;
     const hour = iso(Math.floor(at / 3600_000) * 3600_000);
-    this.db.transaction(() => {
-      this.db.prepare('INSERT INTO telemetry (device_id, at, data) VALUES (?, ?, ?)').run(deviceId, iso(at), JSON.stringify(t));
-      this.db
-        .prepare(
-          `INSERT INTO telemetry_hourly (device_id, hour, samples, cpu_load_sum, cpu_load_n, cpu_temp_max, amp_temp_max, mem_used_max, disk_free_min, signal_sum, signal_n)
-           VALUES (@deviceId, @hour, 1, @load, @loadN, @cpuTemp, @ampTemp, @mem, @disk, @signal, @signalN)
-           ON CONFLICT(device_id, hour) DO UPDATE SET samples = samples + 1,
-             cpu_load_sum = cpu_load_sum + excluded.cpu_load_sum, cpu_load_n = cpu_load_n + excluded.cpu_load_n,
-             cpu_temp_max = ${greatest('cpu_temp_max')}, amp_temp_max = ${greatest('amp_temp_max')},
-             mem_used_max = ${greatest('mem_used_max')}, disk_free_min = ${least('disk_free_min')},
-             signal_sum = signal_sum + excluded.signal_sum, signal_n = signal_n + excluded.signal_n`,
-        )
-        .run({
-          deviceId,
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('telemetry').values({ device_id: deviceId, at: iso(at), data: JSON.stringify(t) }).execute();
+      await trx
+        .insertInto('telemetry_hourly')
+        .values({
+          device_id: deviceId,
           hour,
-          load: t.cpuLoad1 ?? 0,
-          loadN: t.cpuLoad1 === undefined ? 0 : 1,
-          cpuTemp: t.cpuTemperatureC ?? null,
-          ampTemp: t.amp?.temperatureC ?? null,
-          mem: t.memUsedBytes ?? null,
-          disk: t.diskFreeBytes ?? null,
-          signal: t.network?.signalPercent ?? 0,
-          signalN: t.network?.signalPercent === undefined ? 0 : 1,
-        });
-    })();
+          samples: 1,
+          cpu_load_sum: t.cpuLoad1 ?? 0,
+          cpu_load_n: t.cpuLoad1 === undefined ? 0 : 1,
+          cpu_temp_max: t.cpuTemperatureC ?? null,
+          amp_temp_max: t.amp?.temperatureC ?? null,
+          mem_used_max: t.memUsedBytes ?? null,
+          disk_free_min: t.diskFreeBytes ?? null,
+          signal_sum: t.network?.signalPercent ?? 0,
+          signal_n: t.network?.signalPercent === undefined ? 0 : 1,
+        })
+        .onConflict((oc) =>
+          oc.columns(['device_id', 'hour']).doUpdateSet((eb) => ({
+            samples: eb('telemetry_hourly.samples', '+', eb.ref('excluded.samples')),
+            cpu_load_sum: eb('telemetry_hourly.cpu_load_sum', '+', eb.ref('excluded.cpu_load_sum')),
+            cpu_load_n: eb('telemetry_hourly.cpu_load_n', '+', eb.ref('excluded.cpu_load_n')),
+            cpu_temp_max: extreme(eb, 'cpu_temp_max', '>'),
+            amp_temp_max: extreme(eb, 'amp_temp_max', '>'),
+            mem_used_max: extreme(eb, 'mem_used_max', '>'),
+            disk_free_min: extreme(eb, 'disk_free_min', '<'),
+            signal_sum: eb('telemetry_hourly.signal_sum', '+', eb.ref('excluded.signal_sum')),
+            signal_n: eb('telemetry_hourly.signal_n', '+', eb.ref('excluded.signal_n')),
+          })),
+        )
+        .execute();
+    });
   }
 
-  raw(deviceId: string, from: number, until: number, limit = 10_000): { at: string; telemetry: Telemetry }[] {
-    return (this.db.prepare('SELECT at, data FROM telemetry WHERE device_id = ? AND at >= ? AND at < ? ORDER BY at LIMIT ?').all(deviceId, iso(from), iso(until), limit) as { at: string; data: string }[]).map(
-      (r) => ({ at: r.at, telemetry: JSON.parse(r.data) as Telemetry }),
-    );
+  async raw(deviceId: string, from: number, until: number, limit = 10_000): Promise<{ at: string; telemetry: Telemetry }[]> {
+    const rows = await this.db.selectFrom('telemetry').select(['at', 'data']).where('device_id', '=', deviceId).where('at', '>=', iso(from)).where('at', '<', iso(until)).orderBy('at').limit(limit).execute();
+    return rows.map((r) => ({ at: r.at, telemetry: JSON.parse(r.data) as Telemetry }));
   }
 
-  hourly(deviceId: string, from: number, until: number): HourlyTelemetry[] {
-    type Row = { hour: string; samples: number; cpu_load_sum: number; cpu_load_n: number; cpu_temp_max: number | null; amp_temp_max: number | null; mem_used_max: number | null; disk_free_min: number | null; signal_sum: number; signal_n: number };
-    const rows = this.db.prepare('SELECT * FROM telemetry_hourly WHERE device_id = ? AND hour >= ? AND hour < ? ORDER BY hour').all(deviceId, iso(from), iso(until)) as Row[];
+  async hourly(deviceId: string, from: number, until: number): Promise<HourlyTelemetry[]> {
+    const rows = await this.db.selectFrom('telemetry_hourly').selectAll().where('device_id', '=', deviceId).where('hour', '>=', iso(from)).where('hour', '<', iso(until)).orderBy('hour').execute();
     return rows.map((r) => ({
       hour: r.hour,
       samples: r.samples,
@@ -91,14 +113,36 @@ export class TelemetryHistory {
    */
   async prune(now: number, retention: TelemetryRetention = DEFAULT_TELEMETRY_RETENTION): Promise<{ raw: number; hourly: number; batches: number }> {
     const out = { raw: 0, hourly: 0, batches: 0 };
-    const steps: [keyof typeof out, string, string][] = [
-      ['raw', 'DELETE FROM telemetry WHERE rowid IN (SELECT rowid FROM telemetry WHERE at < ? LIMIT ?)', iso(now - retention.rawMs)],
-      ['hourly', 'DELETE FROM telemetry_hourly WHERE rowid IN (SELECT rowid FROM telemetry_hourly WHERE hour < ? LIMIT ?)', iso(now - retention.hourlyMs)],
+    // A batch is picked by key in a subquery (no rowid in PostgreSQL; DELETE … LIMIT is SQLite's
+    // alone). Raw samples have no key: a batch takes every copy of a (device, time) it names,
+    // all of them past the cut-off anyway.
+    const rawBefore = iso(now - retention.rawMs);
+    const hourlyBefore = iso(now - retention.hourlyMs);
+    const steps: [keyof typeof out, () => Promise<bigint>][] = [
+      [
+        'raw',
+        async () =>
+          (
+            await this.db
+              .deleteFrom('telemetry')
+              .where(({ eb, refTuple, selectFrom }) => eb(refTuple('device_id', 'at'), 'in', selectFrom('telemetry').select(['device_id', 'at']).where('at', '<', rawBefore).limit(BATCH).$asTuple('device_id', 'at')))
+              .executeTakeFirst()
+          ).numDeletedRows,
+      ],
+      [
+        'hourly',
+        async () =>
+          (
+            await this.db
+              .deleteFrom('telemetry_hourly')
+              .where(({ eb, refTuple, selectFrom }) => eb(refTuple('device_id', 'hour'), 'in', selectFrom('telemetry_hourly').select(['device_id', 'hour']).where('hour', '<', hourlyBefore).limit(BATCH).$asTuple('device_id', 'hour')))
+              .executeTakeFirst()
+          ).numDeletedRows,
+      ],
     ];
-    for (const [key, sql, before] of steps) {
-      const stmt = this.db.prepare(sql);
+    for (const [key, step] of steps) {
       for (;;) {
-        const n = stmt.run(before, BATCH).changes;
+        const n = Number(await step());
         out[key] += n;
         out.batches++;
         if (n < BATCH) break;

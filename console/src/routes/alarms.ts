@@ -33,17 +33,16 @@ export const alarmRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = 
       assertInScope(caller, (await core.devices.require(q.deviceId)).areaId);
       deviceIds = new Set(deviceIds.has(q.deviceId) ? [q.deviceId] : []);
     }
-    return core.alarms
-      .query({ deviceIds, limit: q.limit ?? 500, ...(q.active !== undefined ? { active: q.active } : {}), ...(q.kind ? { kind: q.kind } : {}), ...(q.from ? { from: new Date(q.from).toISOString() } : {}), ...(q.to ? { to: new Date(q.to).toISOString() } : {}) })
-      .map((a) => describeAlarm(a, names.get(a.deviceId) ?? ''));
+    const found = await core.alarms.query({ deviceIds, limit: q.limit ?? 500, ...(q.active !== undefined ? { active: q.active } : {}), ...(q.kind ? { kind: q.kind } : {}), ...(q.from ? { from: new Date(q.from).toISOString() } : {}), ...(q.to ? { to: new Date(q.to).toISOString() } : {}) });
+    return found.map((a) => describeAlarm(a, names.get(a.deviceId) ?? ''));
   });
 
   app.post('/alarms/:id/ack', { schema: { params: IdParams, tags: ['alarms'], description: 'Acknowledge an alarm: someone is on it', response: ok(AlarmSchema) }, preHandler: ack }, async (request) => {
     const caller = callerOf(request);
-    const alarm = core.alarms.require(request.params.id);
+    const alarm = await core.alarms.require(request.params.id);
     const device = await core.devices.get(alarm.deviceId);
     if (!device) throw brokerError('LOA_ERR_NOT_FOUND');
     assertInScope(caller, device.areaId);
-    return await described(core.alarms.acknowledge(alarm.id, caller.user.id, core.clock.now()));
+    return described(await core.alarms.acknowledge(alarm.id, caller.user.id, core.clock.now()));
   });
 };

@@ -138,17 +138,17 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices; url
     const until = request.query.to ? Date.parse(request.query.to) : core.clock.now();
     const from = request.query.from ? Date.parse(request.query.from) : until - 24 * 3600_000;
     if (until <= from) throw brokerError('LOA_ERR_INVALID', { en: 'from must be before to', vi: 'thời điểm đầu phải trước thời điểm cuối' });
-    return request.query.resolution === 'hourly' ? core.telemetry.hourly(request.params.id, from, until) : core.telemetry.raw(request.params.id, from, until);
+    return request.query.resolution === 'hourly' ? await core.telemetry.hourly(request.params.id, from, until) : await core.telemetry.raw(request.params.id, from, until);
   });
 
   app.get('/devices/:id/events', { schema: { params: IdParams, tags: ['devices'], response: ok(DeviceConditionsSchema) }, preHandler: read }, async (request) => {
     await visible(request);
-    return { active: core.events.active(request.params.id), history: core.events.list(request.params.id) };
+    return { active: await core.events.active(request.params.id), history: await core.events.list(request.params.id) };
   });
 
   app.get('/devices/:id/commands', { schema: { params: IdParams, tags: ['devices'], response: ok(Type.Array(CommandRecordSchema)) }, preHandler: read }, async (request) => {
     await visible(request);
-    return core.commands.listForDevice(request.params.id);
+    return await core.commands.listForDevice(request.params.id);
   });
 
   app.get('/devices/:id/commands/:commandId', { schema: { params: CommandParams, tags: ['devices'], response: ok(CommandRecordSchema) }, preHandler: read }, async (request) => {

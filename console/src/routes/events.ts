@@ -85,24 +85,26 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = 
           const mine = rows.filter((r) => caller.scope.has(r.areaId));
           if (mine.length > 0) send('devices', null, `[${mine.map((r) => r.json).join(',')}]`);
         });
+        let open = true;
         const onCommand = (deviceId: string, commandId: string) =>
           later('command', async () => {
-            const record = (await inScope(deviceId)) && core.commands.get(commandId);
-            if (record) send('command', record);
+            const record = (await inScope(deviceId)) && (await core.commands.get(commandId));
+            if (record && open) send('command', record);
           });
         const onAlarm = (c: AlarmChange) =>
           later('alarm', async () => {
             const device = await inScope(c.alarm.deviceId);
-            if (device) send('alarm', { type: c.type, alarm: describeAlarm(c.alarm, device.name) });
+            if (device && open) send('alarm', { type: c.type, alarm: describeAlarm(c.alarm, device.name) });
           });
         const onAlert = (a: Alert) =>
           later('alert', async () => {
-            if (targetsVisible(caller, a.targets, await deviceInScope(core.devices, caller))) send('alert', core.alerts.summary(a.id));
+            if (open && targetsVisible(caller, a.targets, await deviceInScope(core.devices, caller))) send('alert', core.alerts.summary(a.id));
           });
         core.changes.on('command', onCommand);
         core.alarms.on('change', onAlarm);
         core.alerts.on('alert', onAlert);
         return () => {
+          open = false;
           unsubscribe();
           core.changes.off('command', onCommand);
           core.alarms.off('change', onAlarm);
