@@ -47,7 +47,7 @@ export class AlarmRules {
   /** Raises `offline` for every device offline longer than the threshold. */
   async sweep(): Promise<void> {
     const now = this.d.clock.now();
-    for (const { id, since } of this.d.devices.offlineSince(now - this.t.offlineAfterMs)) {
+    for (const { id, since } of await this.d.devices.offlineSince(now - this.t.offlineAfterMs)) {
       await this.d.alarms.raise(id, 'offline', `offline since ${since}`, now);
     }
   }

@@ -33,10 +33,10 @@ export class AlarmWebhook {
     private readonly d: { devices: DeviceRepo; areas: AreaRepo; logger: Logger },
   ) {}
 
-  valuesOf(change: AlarmChange): Record<string, string> {
+  async valuesOf(change: AlarmChange): Promise<Record<string, string>> {
     const { alarm } = change;
-    const device = this.d.devices.get(alarm.deviceId);
-    const area = device ? this.d.areas.get(device.areaId) : null;
+    const device = await this.d.devices.get(alarm.deviceId);
+    const area = device ? await this.d.areas.get(device.areaId) : null;
     const label = ALARM_LABELS[alarm.kind];
     const at = change.type === 'raised' ? alarm.raisedAt : (alarm.clearedAt ?? alarm.raisedAt);
     const verb = change.type === 'raised' ? { vi: 'CẢNH BÁO', en: 'RAISED' } : { vi: 'ĐÃ HẾT', en: 'CLEARED' };
@@ -57,8 +57,10 @@ export class AlarmWebhook {
   }
 
   notify(change: AlarmChange): void {
-    const body = renderTemplate(this.o.template ?? DEFAULT_WEBHOOK_TEMPLATE, this.valuesOf(change));
-    void this.send(body, change);
+    void this.valuesOf(change).then(
+      (values) => this.send(renderTemplate(this.o.template ?? DEFAULT_WEBHOOK_TEMPLATE, values), change),
+      (err: unknown) => this.d.logger.error({ err, alarmId: change.alarm.id, event: change.type }, 'alarm webhook not sent: its device could not be read'),
+    );
   }
 
   private async send(body: string, change: AlarmChange): Promise<void> {
