@@ -203,13 +203,15 @@ export class ServerCore {
         (n) => n.raw + n.hourly > 0 && this.logger.info(n, 'old telemetry pruned'),
         (err: unknown) => this.logger.error({ err }, 'telemetry pruning failed'),
       );
-      try {
-        const issuedPlays = this.issuedPlays.prune(this.clock.now() - ISSUED_PLAYS_RETAIN_MS);
-        const loginSources = this.loginThrottle.prune();
-        if (issuedPlays + loginSources > 0) this.logger.info({ issuedPlays, loginSources }, 'old issued plays and login sources pruned');
-      } catch (err) {
-        this.logger.error({ err }, 'pruning issued plays or login sources failed');
-      }
+      void (async () => {
+        try {
+          const issuedPlays = this.issuedPlays.prune(this.clock.now() - ISSUED_PLAYS_RETAIN_MS);
+          const loginSources = await this.loginThrottle.prune();
+          if (issuedPlays + loginSources > 0) this.logger.info({ issuedPlays, loginSources }, 'old issued plays and login sources pruned');
+        } catch (err) {
+          this.logger.error({ err }, 'pruning issued plays or login sources failed');
+        }
+      })();
     };
     this.pruner = every(this.clock, 3600_000, prune);
     this.firstPrune = this.clock.setTimeout(prune, 60_000);

@@ -135,8 +135,8 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
   const devices = new DeviceRepo(db, areas, now);
   const repos = {
     areas,
-    users: new UserRepo(db, now),
-    sessions: new SessionRepo(db, now),
+    users: new UserRepo(database, now),
+    sessions: new SessionRepo(database, now),
     devices,
     content: new ContentRepo(db, now),
     schedules: new ScheduleRepo(db, now),
@@ -211,7 +211,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     { ...DEFAULT_ALERT_OPTIONS, ...options.alerts },
   );
   const refresh = (deviceIds: Iterable<string>) => dispatcher.refresh(deviceIds, 'change');
-  const loginThrottle = new LoginThrottle(db, now);
+  const loginThrottle = new LoginThrottle(database, now);
   const streamSources = new StreamSourceRepo(db, now);
   const library = new ContentLibrary({ areas, content: repos.content, media });
   return {

@@ -20,25 +20,25 @@ export function bearerToken(request: FastifyRequest): string | null {
   return header.slice('Bearer '.length).trim() || null;
 }
 
-export function resolveCaller(core: ServerServices, request: FastifyRequest): Caller | null {
+export async function resolveCaller(core: ServerServices, request: FastifyRequest): Promise<Caller | null> {
   const token = bearerToken(request);
   if (!token) return null;
-  const userId = core.sessions.resolve(token);
-  const user = userId ? core.users.get(userId) : null;
+  const userId = await core.sessions.resolve(token);
+  const user = userId ? await core.users.get(userId) : null;
   if (!user || user.disabled) return null;
   return callerFor(user, core.areas);
 }
 
 /** Whether the request's session still stands for the same user, role and area (long-lived streams re-check). */
-export function stillSameCaller(core: ServerServices, request: FastifyRequest, caller: Caller): boolean {
-  const now = resolveCaller(core, request);
+export async function stillSameCaller(core: ServerServices, request: FastifyRequest, caller: Caller): Promise<boolean> {
+  const now = await resolveCaller(core, request);
   return now !== null && now.user.id === caller.user.id && now.user.role === caller.user.role && now.user.areaId === caller.user.areaId;
 }
 
 /** preHandler factory: 401 without a valid token, 403 without the permission. */
 export function requirePermission(core: ServerServices, permission: Permission) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
-    request.caller = resolveCaller(core, request);
+    request.caller = await resolveCaller(core, request);
     if (!request.caller) throw brokerError('LOA_ERR_UNAUTHENTICATED');
     if (!can(request.caller.user.role, permission)) {
       throw brokerError('LOA_ERR_FORBIDDEN', { en: `your role lacks ${permission}`, vi: `vai trò của bạn không có quyền ${permission}` });

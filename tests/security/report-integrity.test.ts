@@ -27,7 +27,7 @@ beforeAll(async () => {
   core.content.insert({ id: 'bulletin', title: 'Bản tin', areaId: 'p', originalName: null, mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1, durationMs: 5000, source: {}, createdBy: null });
   await addUser(core, 'tinh', 'admin', 'p');
   token = await login(t.app, 'tinh');
-  const admin = core.users.list().find((u) => u.username === 'tinh')!;
+  const admin = (await core.users.list()).find((u) => u.username === 'tinh')!;
   const start = new Date(Date.now() + 3600_000).toISOString();
   core.schedules.create({ title: 'Bản tin sáng', areaId: 'a', priority: 'normal', start, items: [{ contentId: 'bulletin' }], targets: { areaIds: ['a'], deviceIds: [] }, volume: null, recurrence: null, repeat: { count: 2, gapSec: 0 }, createdBy: admin.id, approvedBy: admin.id });
   core.refreshDevices([device.id]);

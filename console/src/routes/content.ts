@@ -101,7 +101,7 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
     },
     async (request, reply) => {
       const item = core.content.get(request.params.id);
-      const caller = resolveCaller(core, request);
+      const caller = await resolveCaller(core, request);
       const allowed = caller ? item !== null && canReadFromArea(core.areas, caller, item.areaId) : await deviceMayFetch(core, request, request.params.id);
       if (!caller && !allowed) throw brokerError('LOA_ERR_UNAUTHENTICATED');
       if (!item) throw brokerError('LOA_ERR_NOT_FOUND', { en: `content ${request.params.id}`, vi: `nội dung ${request.params.id}` });
