@@ -253,7 +253,7 @@ export class ServerCore {
    * alarm rules and the alert board; refused otherwise (counted, kept, audited). Either way the
    * device gets its ack (sent by the broker when this resolves), so its outbox drains.
    */
-  ingestReport(deviceId: string, report: PlayReport): void {
+  async ingestReport(deviceId: string, report: PlayReport): Promise<void> {
     const result = this.reportIntake.accept(deviceId, report);
     if (result.outcome === 'stored') {
       this.alarmRules.onReport(deviceId, report);
@@ -265,12 +265,12 @@ export class ServerCore {
     const budget = this.reportIntake.auditBudget(deviceId);
     if (!budget.record) return;
     const { reportId, playId, scheduleId, contentId, status, playedMs } = report;
-    this.auditDevice(deviceId, 'report-refused', { refusal: result.refusal, reason: result.detail, report: { reportId, playId, scheduleId, contentId, status, playedMs }, ...(budget.suppressed ? { suppressed: budget.suppressed } : {}) });
+    await this.auditDevice(deviceId, 'report-refused', { refusal: result.refusal, reason: result.detail, report: { reportId, playId, scheduleId, contentId, status, playedMs }, ...(budget.suppressed ? { suppressed: budget.suppressed } : {}) });
   }
 
   /** An audit entry for something a device did, under the device's area. */
-  private auditDevice(deviceId: string, action: string, detail: unknown): void {
-    this.audit.append({
+  private async auditDevice(deviceId: string, action: string, detail: unknown): Promise<void> {
+    await this.audit.append({
       at: new Date(this.clock.now()).toISOString(),
       userId: null,
       username: null,
@@ -292,7 +292,7 @@ export class ServerCore {
     // The speaker keeps its older programme: technicians must know it did not take the new one.
     if (r.kind === 'desired') this.alarmRules.onProgramme(deviceId, `the speaker refused its programme: ${r.reason}${r.detail ? ` (${r.detail})` : ''}`, this.clock.now());
     this.logger.warn({ deviceId, kind: r.kind, reason: r.reason, detail: r.detail, seq: r.seq, kid: r.kid, suppressed: r.suppressed }, 'device refused a downlink');
-    this.auditDevice(deviceId, 'device-refused-downlink', r);
+    this.auditDevice(deviceId, 'device-refused-downlink', r).catch((err: unknown) => this.logger.error({ err, deviceId }, 'audit entry not written'));
   }
 
   /** Throws when the database does not answer (liveness). */

@@ -246,7 +246,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     alarmRules,
     alerts,
     alertDesk: new AlertDesk({ alerts, areas, devices, content: repos.content, library, clock }),
-    audit: new AuditRepo(db),
+    audit: new AuditRepo(database),
     signingKeys,
     signer,
   };

@@ -109,7 +109,7 @@ describe('play reports are checked against what the device was given', () => {
     expect(metrics).toContain('loalang_reports_refused_total{refusal="too-long"} 2');
     expect(metrics).toContain('loalang_reports_refused_total{refusal="already-reported"} 1');
     expect(metrics).toContain('loalang_reports_refused_total{refusal="inconsistent"} 1');
-    const audit = t.core.audit.query({ action: 'report-refused', limit: 50 });
+    const audit = await t.core.audit.query({ action: 'report-refused', limit: 50 });
     expect(audit).toHaveLength(8);
     expect(audit.every((e) => e.source === `device:${device.id}` && e.target === device.id)).toBe(true);
     expect(audit.find((e) => (e.detail as { report: { reportId: string } }).report.reportId === 'inflate')?.detail).toMatchObject({ refusal: 'too-long', report: { playedMs: 99_999_999 } });
