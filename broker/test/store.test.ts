@@ -9,6 +9,7 @@ import { AreaRepo } from '../src/areas/areas.js';
 import { UserRepo } from '../src/accounts/users.js';
 import { SessionRepo } from '../src/accounts/sessions.js';
 import { sqliteKysely } from '../src/store/database.js';
+import { LoginThrottle, THROTTLE_AFTER } from '../src/accounts/login-throttle.js';
 import { hashSecret, verifySecret } from '../src/accounts/passwords.js';
 import { DeviceRepo } from '../src/devices/devices.js';
 import { ContentRepo } from '../src/content/content-repo.js';
@@ -122,6 +123,43 @@ describe('users and sessions', () => {
     await expect(users.create({ username: 'short', password: 'short', role: 'viewer', areaId: 'a' })).rejects.toMatchObject({ code: 'LOA_ERR_INVALID' });
     await users.update(u.id, { disabled: true });
     expect(await users.authenticate('op-a', 'mat-khau-dai-1')).toBeNull();
+  });
+
+  it('two servers on one database: the same name created at once is taken once; updates of different fields both stand', async () => {
+    const areas = new AreaRepo(db);
+    tree(areas);
+    const other = openDatabase(join(dir, 'test.db'));
+    try {
+      const here = new UserRepo(sqliteKysely(db));
+      const there = new UserRepo(sqliteKysely(other));
+      const race = await Promise.allSettled([
+        here.create({ username: 'Cung-Ten', password: 'mat-khau-dai-1', role: 'viewer', areaId: 'a' }),
+        there.create({ username: 'cung-ten', password: 'mat-khau-dai-2', role: 'viewer', areaId: 'a' }),
+      ]);
+      expect(race.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(race.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'LOA_ERR_CONFLICT' } });
+      expect(await here.count()).toBe(1);
+      const [u] = await here.list();
+      await Promise.all([here.update(u!.id, { role: 'operator' }), there.update(u!.id, { areaId: 'b' })]);
+      expect(await there.get(u!.id)).toEqual({ ...u, role: 'operator', areaId: 'b' });
+      await expect(here.update('nobody', { role: 'admin' })).rejects.toMatchObject({ code: 'LOA_ERR_NOT_FOUND' });
+      await expect(here.delete('nobody')).rejects.toMatchObject({ code: 'LOA_ERR_NOT_FOUND' });
+      await there.delete(u!.id);
+      expect(await here.get(u!.id)).toBeNull();
+    } finally {
+      other.close();
+    }
+  });
+
+  it('counts wrong passwords made at once without losing one, and keeps the longest wait', async () => {
+    const throttle = new LoginThrottle(sqliteKysely(db), () => Date.parse('2026-11-22T00:00:00Z'));
+    const waits = await Promise.all(Array.from({ length: 12 }, () => throttle.failed('Admin', '203.0.113.9')));
+    const row = db.prepare('SELECT failures, blocked_until FROM login_throttle WHERE username = ? AND source = ?').get('admin', '203.0.113.9') as { failures: number; blocked_until: string };
+    expect(row.failures).toBe(12);
+    expect(waits.filter((w) => w === null)).toHaveLength(THROTTLE_AFTER - 1);
+    expect(row.blocked_until).toBe(waits.filter((w) => w !== null).sort().at(-1));
+    expect(await throttle.blockedUntil('admin', '203.0.113.9')).toBe(row.blocked_until);
+    expect(await throttle.blockedUntil('admin', '198.51.100.1')).toBeNull();
   });
 
   it('issues tokens that expire and can be revoked; only their hash is stored', async () => {
