@@ -119,7 +119,7 @@ describe.runIf(ready)('emergency alerts', () => {
     const a = await startAgent(world, 'ban-tin', world.communeId);
     agents.push(a);
     await online([a]);
-    const admin = core.users.list()[0]!;
+    const admin = (await core.users.list())[0]!;
     const schedule = await core.schedules.create({ title: 'Bản tin sáng', areaId: world.communeId, priority: 'normal', start: new Date(Date.now() + 2500).toISOString(), items: [{ contentId: bulletin }], targets: { areaIds: [], deviceIds: [a.id] }, volume: null, recurrence: null, repeat: { count: 1, gapSec: 0 }, createdBy: admin.id, approvedBy: admin.id });
     await core.refreshDevices([a.id]);
     await until('bulletin playing', () => existsSync(a.sinkDir) && readdirSync(a.sinkDir).some((f) => f.endsWith('.wav.start')), 10_000);

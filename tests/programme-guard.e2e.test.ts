@@ -34,7 +34,7 @@ describe.skipIf(!requireTool('ffmpeg'))('a speaker\'s programme reaches it, or a
     const agent = await startAgent(world, 'Loa chợ', world.communeId, { sink: new TimedSink(300) });
     agents.push(agent);
     const tone = await toneContent(world, 1);
-    const admin = core.users.list().find((u) => u.username === 'quan-tri')!;
+    const admin = (await core.users.list()).find((u) => u.username === 'quan-tri')!;
     const base = { areaId: world.communeId, priority: 'normal' as const, targets: { areaIds: [world.communeId], deviceIds: [] }, volume: null, repeat: { count: 1, gapSec: 0 }, createdBy: admin.id, approvedBy: admin.id };
     // Stored as an older server stored it, without today's checks.
     const runaway = await core.schedules.create({ ...base, title: 'Lịch chạy loạn', start: new Date(Date.now() + 60_000).toISOString(), items: [{ contentId: tone }], recurrence: { type: 'cron', cron: '* * * * * *' } });

@@ -212,13 +212,15 @@ export class ServerCore {
         (n) => n.raw + n.hourly > 0 && this.logger.info(n, 'old telemetry pruned'),
         (err: unknown) => this.logger.error({ err }, 'telemetry pruning failed'),
       );
-      try {
-        const issuedPlays = this.issuedPlays.prune(this.clock.now() - ISSUED_PLAYS_RETAIN_MS);
-        const loginSources = this.loginThrottle.prune();
-        if (issuedPlays + loginSources > 0) this.logger.info({ issuedPlays, loginSources }, 'old issued plays and login sources pruned');
-      } catch (err) {
-        this.logger.error({ err }, 'pruning issued plays or login sources failed');
-      }
+      void (async () => {
+        try {
+          const issuedPlays = this.issuedPlays.prune(this.clock.now() - ISSUED_PLAYS_RETAIN_MS);
+          const loginSources = await this.loginThrottle.prune();
+          if (issuedPlays + loginSources > 0) this.logger.info({ issuedPlays, loginSources }, 'old issued plays and login sources pruned');
+        } catch (err) {
+          this.logger.error({ err }, 'pruning issued plays or login sources failed');
+        }
+      })();
     };
     this.pruner = every(this.clock, 3600_000, prune);
     this.firstPrune = this.clock.setTimeout(prune, 60_000);
@@ -266,7 +268,7 @@ export class ServerCore {
    * alarm rules and the alert board; refused otherwise (counted, kept, audited). Either way the
    * device gets its ack (sent by the broker when this resolves), so its outbox drains.
    */
-  ingestReport(deviceId: string, report: PlayReport): void {
+  async ingestReport(deviceId: string, report: PlayReport): Promise<void> {
     const result = this.reportIntake.accept(deviceId, report);
     if (result.outcome === 'stored') {
       void this.alarmRules.onReport(deviceId, report).catch((err: unknown) => this.logger.error({ err, deviceId }, 'play report alarm rules failed'));
@@ -278,17 +280,13 @@ export class ServerCore {
     const budget = this.reportIntake.auditBudget(deviceId);
     if (!budget.record) return;
     const { reportId, playId, scheduleId, contentId, status, playedMs } = report;
-    this.auditDevice(deviceId, 'report-refused', { refusal: result.refusal, reason: result.detail, report: { reportId, playId, scheduleId, contentId, status, playedMs }, ...(budget.suppressed ? { suppressed: budget.suppressed } : {}) });
+    await this.auditDevice(deviceId, 'report-refused', { refusal: result.refusal, reason: result.detail, report: { reportId, playId, scheduleId, contentId, status, playedMs }, ...(budget.suppressed ? { suppressed: budget.suppressed } : {}) });
   }
 
   /** An audit entry for something a device did, under the device's area. */
-  private auditDevice(deviceId: string, action: string, detail: unknown): void {
-    void this.auditDeviceNow(deviceId, action, detail).catch((err: unknown) => this.logger.error({ err, deviceId, action }, 'audit entry for a device not written'));
-  }
-
-  private async auditDeviceNow(deviceId: string, action: string, detail: unknown): Promise<void> {
+  private async auditDevice(deviceId: string, action: string, detail: unknown): Promise<void> {
     const areaId = (await this.devices.get(deviceId))?.areaId ?? null;
-    this.audit.append({
+    await this.audit.append({
       at: new Date(this.clock.now()).toISOString(),
       userId: null,
       username: null,
@@ -314,7 +312,7 @@ export class ServerCore {
         .catch((err: unknown) => this.logger.error({ err, deviceId }, 'programme alarm update failed'));
     }
     this.logger.warn({ deviceId, kind: r.kind, reason: r.reason, detail: r.detail, seq: r.seq, kid: r.kid, suppressed: r.suppressed }, 'device refused a downlink');
-    this.auditDevice(deviceId, 'device-refused-downlink', r);
+    void this.auditDevice(deviceId, 'device-refused-downlink', r).catch((err: unknown) => this.logger.error({ err, deviceId }, 'audit entry not written'));
   }
 
   /** Rejects when the database does not answer (liveness). */

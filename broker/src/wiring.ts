@@ -137,8 +137,8 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
   const devices = new DeviceRepo(database, areas, now);
   const repos = {
     areas,
-    users: new UserRepo(db, now),
-    sessions: new SessionRepo(db, now),
+    users: new UserRepo(database, now),
+    sessions: new SessionRepo(database, now),
     devices,
     content: new ContentRepo(database, now),
     schedules: new ScheduleRepo(database, now),
@@ -214,7 +214,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     { ...DEFAULT_ALERT_OPTIONS, ...options.alerts },
   );
   const refresh = (deviceIds: Iterable<string>) => void dispatcher.refresh(deviceIds, 'change');
-  const loginThrottle = new LoginThrottle(db, now);
+  const loginThrottle = new LoginThrottle(database, now);
   const streamSources = new StreamSourceRepo(db, now);
   const library = new ContentLibrary({ areas, content: repos.content, media });
   return {
@@ -249,7 +249,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     alarmRules,
     alerts,
     alertDesk: new AlertDesk({ alerts, areas, devices, content: repos.content, library, clock }),
-    audit: new AuditRepo(db),
+    audit: new AuditRepo(database),
     signingKeys,
     signer,
   };

@@ -8,6 +8,8 @@ import { migrations } from '../src/store/migrations.js';
 import { AreaRepo } from '../src/areas/areas.js';
 import { UserRepo } from '../src/accounts/users.js';
 import { SessionRepo } from '../src/accounts/sessions.js';
+import { sqliteKysely } from '../src/store/database.js';
+import { LoginThrottle, THROTTLE_AFTER } from '../src/accounts/login-throttle.js';
 import { hashSecret, verifySecret } from '../src/accounts/passwords.js';
 import { DeviceRepo } from '../src/devices/devices.js';
 import { ContentRepo } from '../src/content/content-repo.js';
@@ -112,7 +114,7 @@ describe('users and sessions', () => {
   it('authenticates with the right password only, and refuses disabled users', async () => {
     const areas = new AreaRepo(db);
     tree(areas);
-    const users = new UserRepo(db);
+    const users = new UserRepo(sqliteKysely(db));
     const u = await users.create({ username: 'op-a', password: 'mat-khau-dai-1', role: 'operator', areaId: 'a' });
     expect((await users.authenticate('op-a', 'mat-khau-dai-1'))?.id).toBe(u.id);
     expect(await users.authenticate('op-a', 'wrong-password')).toBeNull();
@@ -123,21 +125,58 @@ describe('users and sessions', () => {
     expect(await users.authenticate('op-a', 'mat-khau-dai-1')).toBeNull();
   });
 
+  it('two servers on one database: the same name created at once is taken once; updates of different fields both stand', async () => {
+    const areas = new AreaRepo(db);
+    tree(areas);
+    const other = openDatabase(join(dir, 'test.db'));
+    try {
+      const here = new UserRepo(sqliteKysely(db));
+      const there = new UserRepo(sqliteKysely(other));
+      const race = await Promise.allSettled([
+        here.create({ username: 'Cung-Ten', password: 'mat-khau-dai-1', role: 'viewer', areaId: 'a' }),
+        there.create({ username: 'cung-ten', password: 'mat-khau-dai-2', role: 'viewer', areaId: 'a' }),
+      ]);
+      expect(race.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(race.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'LOA_ERR_CONFLICT' } });
+      expect(await here.count()).toBe(1);
+      const [u] = await here.list();
+      await Promise.all([here.update(u!.id, { role: 'operator' }), there.update(u!.id, { areaId: 'b' })]);
+      expect(await there.get(u!.id)).toEqual({ ...u, role: 'operator', areaId: 'b' });
+      await expect(here.update('nobody', { role: 'admin' })).rejects.toMatchObject({ code: 'LOA_ERR_NOT_FOUND' });
+      await expect(here.delete('nobody')).rejects.toMatchObject({ code: 'LOA_ERR_NOT_FOUND' });
+      await there.delete(u!.id);
+      expect(await here.get(u!.id)).toBeNull();
+    } finally {
+      other.close();
+    }
+  });
+
+  it('counts wrong passwords made at once without losing one, and keeps the longest wait', async () => {
+    const throttle = new LoginThrottle(sqliteKysely(db), () => Date.parse('2026-11-22T00:00:00Z'));
+    const waits = await Promise.all(Array.from({ length: 12 }, () => throttle.failed('Admin', '203.0.113.9')));
+    const row = db.prepare('SELECT failures, blocked_until FROM login_throttle WHERE username = ? AND source = ?').get('admin', '203.0.113.9') as { failures: number; blocked_until: string };
+    expect(row.failures).toBe(12);
+    expect(waits.filter((w) => w === null)).toHaveLength(THROTTLE_AFTER - 1);
+    expect(row.blocked_until).toBe(waits.filter((w) => w !== null).sort().at(-1));
+    expect(await throttle.blockedUntil('admin', '203.0.113.9')).toBe(row.blocked_until);
+    expect(await throttle.blockedUntil('admin', '198.51.100.1')).toBeNull();
+  });
+
   it('issues tokens that expire and can be revoked; only their hash is stored', async () => {
     const areas = new AreaRepo(db);
     tree(areas);
-    const user = await new UserRepo(db).create({ username: 'v', password: 'mat-khau-dai-1', role: 'viewer', areaId: 'p' });
+    const user = await new UserRepo(sqliteKysely(db)).create({ username: 'v', password: 'mat-khau-dai-1', role: 'viewer', areaId: 'p' });
     let now = Date.parse('2026-11-22T00:00:00Z');
-    const sessions = new SessionRepo(db, () => now, 60_000);
-    const { token } = sessions.issue(user.id);
-    expect(sessions.resolve(token)).toBe(user.id);
+    const sessions = new SessionRepo(sqliteKysely(db), () => now, 60_000);
+    const { token } = await sessions.issue(user.id);
+    expect(await sessions.resolve(token)).toBe(user.id);
     const stored = db.prepare('SELECT token_hash FROM sessions').get() as { token_hash: string };
     expect(stored.token_hash).not.toContain(token);
     now += 61_000;
-    expect(sessions.resolve(token)).toBeNull();
+    expect(await sessions.resolve(token)).toBeNull();
     now -= 61_000;
-    sessions.revoke(token);
-    expect(sessions.resolve(token)).toBeNull();
+    await sessions.revoke(token);
+    expect(await sessions.resolve(token)).toBeNull();
   });
 });
 
@@ -180,7 +219,7 @@ describe('desired state', () => {
 
     const s = schedules.create({ title: 'Bản tin', areaId: 'a', priority: 'normal', start: '2026-11-22T06:00:00.000Z', items: [{ contentId: 'c1' }, { contentId: 'c1' }], targets: { areaIds: ['a'], deviceIds: [] }, volume: 70, recurrence: null, repeat: { count: 1, gapSec: 0 }, createdBy: null, approvedBy: null });
     expect(desired.refresh(device.id).changed).toBe(false); // pending schedules do not reach devices
-    const approver = await new UserRepo(db).create({ username: 'adm', password: 'mat-khau-dai-1', role: 'admin', areaId: 'p' });
+    const approver = await new UserRepo(sqliteKysely(db)).create({ username: 'adm', password: 'mat-khau-dai-1', role: 'admin', areaId: 'p' });
     schedules.approve(s.id, approver.id);
     const second = desired.refresh(device.id);
     expect(second.changed).toBe(true);
@@ -204,7 +243,7 @@ describe('desired state of a recurring schedule', () => {
     const schedules = new ScheduleRepo(db);
     const { device } = await devices.create({ name: 'Loa', areaId: 'a1' });
     content.insert({ id: 'c1', title: 'Tin', areaId: 'p', originalName: null, mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 10, durationMs: 60_000, source: {}, createdBy: null });
-    const approver = await new UserRepo(db).create({ username: 'adm2', password: 'mat-khau-dai-1', role: 'admin', areaId: 'p' });
+    const approver = await new UserRepo(sqliteKysely(db)).create({ username: 'adm2', password: 'mat-khau-dai-1', role: 'admin', areaId: 'p' });
     schedules.create({
       title: 'Tin sáng', areaId: 'a', priority: 'normal', start: '2026-11-22T00:00:00.000Z', items: [{ contentId: 'c1' }],
       targets: { areaIds: ['a'], deviceIds: [] }, volume: null, recurrence: { type: 'daily', time: '06:00', skipDates: ['2026-11-24'] }, repeat: { count: 1, gapSec: 0 },
@@ -230,7 +269,7 @@ describe('repeat', () => {
     const schedules = new ScheduleRepo(db);
     const { device } = await devices.create({ name: 'Loa', areaId: 'a' });
     content.insert({ id: 'tb', title: 'Thông báo', areaId: 'p', originalName: null, mimeType: 'audio/ogg', sha256: 'c'.repeat(64), sizeBytes: 1, durationMs: 20_000, source: {}, createdBy: null });
-    const admin = await new UserRepo(db).create({ username: 'adm3', password: 'mat-khau-dai-1', role: 'admin', areaId: 'p' });
+    const admin = await new UserRepo(sqliteKysely(db)).create({ username: 'adm3', password: 'mat-khau-dai-1', role: 'admin', areaId: 'p' });
     const s = schedules.create({
       title: 'Thông báo tiêm chủng', areaId: 'a', priority: 'priority', start: '2026-11-22T02:00:00.000Z', items: [{ contentId: 'tb' }],
       targets: { areaIds: [], deviceIds: [device.id] }, volume: null, recurrence: null, repeat: { count: 3, gapSec: 30 }, createdBy: admin.id, approvedBy: admin.id,

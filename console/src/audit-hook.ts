@@ -21,7 +21,7 @@ export function registerAuditHook(app: FastifyInstance, core: ServerServices): v
     if (!CHANGES.has(request.method) || !route || OWN_ENTRIES.has(route)) return;
     const params = request.params as Record<string, string> | undefined;
     try {
-      core.audit.append({ ...auditEntryBase(request), action: `${request.method} ${route}`, target: params?.['id'] ?? null, status: reply.statusCode, detail: request.body ?? null });
+      await core.audit.append({ ...auditEntryBase(request), action: `${request.method} ${route}`, target: params?.['id'] ?? null, status: reply.statusCode, detail: request.body ?? null });
     } catch (err) {
       request.log.error({ err }, 'audit entry not written');
     }

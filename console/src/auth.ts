@@ -23,8 +23,8 @@ export function bearerToken(request: FastifyRequest): string | null {
 export async function resolveCaller(core: ServerServices, request: FastifyRequest): Promise<Caller | null> {
   const token = bearerToken(request);
   if (!token) return null;
-  const userId = core.sessions.resolve(token);
-  const user = userId ? core.users.get(userId) : null;
+  const userId = await core.sessions.resolve(token);
+  const user = userId ? await core.users.get(userId) : null;
   if (!user || user.disabled) return null;
   return callerFor(user, core.areas);
 }

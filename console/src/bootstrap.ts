@@ -12,7 +12,7 @@ export interface BootstrapResult {
 }
 
 export async function bootstrapAdmin(core: ServerServices, env: NodeJS.ProcessEnv = process.env): Promise<BootstrapResult> {
-  if (core.users.count() > 0) return { created: false };
+  if ((await core.users.count()) > 0) return { created: false };
   const roots = (await core.areas.list()).filter((a) => a.parentId === null);
   const root = roots[0] ?? (await core.areas.create({ name: env['LOALANG_ROOT_AREA_NAME'] ?? 'Toàn tỉnh', parentId: null }));
   const fromEnv = env['LOALANG_ADMIN_PASSWORD'];

@@ -34,13 +34,18 @@ export function eventStreams(app: FastifyInstance, core: ServerServices) {
     const send: Send = (event, data, json) => void raw.write(`event: ${event}\ndata: ${json ?? JSON.stringify(data)}\n\n`);
     const cleanup = setup(send);
     const ping = setInterval(() => raw.write(': ping\n\n'), PING_MS);
-    const check = setInterval(() => {
-      stillSameCaller(core, request, caller).then(
-        (same) => same || raw.end(),
-        // The database is away: the stream's caller cannot be re-checked, so the stream ends.
-        () => raw.end(),
-      );
-    }, SESSION_CHECK_MS);
+    // A session that cannot be checked (the database not answering) is not trusted to go on either.
+    const check = setInterval(
+      () =>
+        void stillSameCaller(core, request, caller).then(
+          (same) => same || raw.end(),
+          (err: unknown) => {
+            request.log.error({ err }, 'session check failed; event stream ended');
+            raw.end();
+          },
+        ),
+      SESSION_CHECK_MS,
+    );
     request.raw.once('close', () => {
       clearInterval(ping);
       clearInterval(check);

@@ -83,7 +83,7 @@ describe('GET /events', () => {
       // Nothing of commune A reached commune B's technician.
       expect(theirs.events.map((e) => e.event)).toEqual(['hello']);
       // Their account is disabled: their open stream ends within seconds, and a new one is refused.
-      const res = await fetch(`${base}/users/${core.users.list().find((u) => u.username === 'nguoila')!.id}`, { method: 'PATCH', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ disabled: true }) });
+      const res = await fetch(`${base}/users/${(await core.users.list()).find((u) => u.username === 'nguoila')!.id}`, { method: 'PATCH', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ disabled: true }) });
       expect(res.status).toBe(200);
       const t0 = Date.now();
       await theirs.ended;

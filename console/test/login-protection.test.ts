@@ -42,7 +42,7 @@ describe('login protection', () => {
     const wait = (await attempt(s, 'op', PASSWORD, stranger)).json() as { error: { message: string; details: { retryAt: string } } };
     expect(wait.error.message).toContain('try again in 2 min');
     // An admin's new password ends the wait.
-    const opId = s.core.users.list().find((u) => u.username === 'op')!.id;
+    const opId = (await s.core.users.list()).find((u) => u.username === 'op')!.id;
     const reset = await s.app.inject({ method: 'PATCH', url: `/api/v1/users/${opId}`, headers: { authorization: `Bearer ${admin}` }, payload: { password: 'mat-khau-moi-cua-op' } });
     expect(reset.statusCode).toBe(200);
     expect((await attempt(s, 'op', 'mat-khau-moi-cua-op', stranger)).statusCode).toBe(200);

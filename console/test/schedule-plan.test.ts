@@ -88,7 +88,7 @@ describe('a schedule that cannot play as written', () => {
 
 describe('a runaway programme saved before these checks', () => {
   it('is cut to fit the speaker, keeps its other bulletins whole, and raises an alarm', async () => {
-    const admin = t.core.users.list().find((u) => u.username === 'admin-a')!;
+    const admin = (await t.core.users.list()).find((u) => u.username === 'admin-a')!;
     const base = { areaId: 'a', priority: 'normal' as const, targets: { areaIds: ['a'], deviceIds: [] }, volume: null, repeat: { count: 1, gapSec: 0 }, createdBy: admin.id, approvedBy: admin.id };
     // Straight into the repository, as an older server would have stored it.
     const runaway = await t.core.schedules.create({ ...base, title: 'Chạy loạn'.repeat(20), start: new Date().toISOString(), items: [{ contentId: 'short' }], recurrence: { type: 'cron', cron: '* * * * * *' } });

@@ -39,9 +39,9 @@ describe('approval', () => {
     expect(deviceHas(s.id)).toBe(false);
     const ok = await approve('admin-a', s.id);
     expect(ok.statusCode, ok.body).toBe(200);
-    const byName = (name: string) => t.core.users.list().find((u) => u.username === name)!;
-    const admin = byName('admin-a');
-    const operator = byName('operator-a');
+    const byName = async (name: string) => (await t.core.users.list()).find((u) => u.username === name)!;
+    const admin = await byName('admin-a');
+    const operator = await byName('operator-a');
     expect(ok.json()).toMatchObject({ status: 'approved', createdBy: operator.id, approvedBy: admin.id, approvedAt: expect.any(String) });
     expect(deviceHas(s.id)).toBe(true);
     // An operator may not approve, nor change the area's rule.

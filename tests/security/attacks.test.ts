@@ -65,7 +65,7 @@ describe('HTTP', () => {
     expect(alert.statusCode).toBe(403);
     const device = await t.app.inject({ method: 'POST', url: '/api/v1/alerts', headers: { authorization: `Bearer ${staff}` }, payload: { text: 'Giả mạo', targets: { areaIds: [], deviceIds: [dev.b.id] } } });
     expect(device.statusCode).toBe(403);
-    const refused = t.core.audit.query({ action: 'POST /api/v1/alerts', limit: 10 });
+    const refused = await t.core.audit.query({ action: 'POST /api/v1/alerts', limit: 10 });
     expect(refused.filter((e) => e.username === 'staff-a' && e.status === 403)).toHaveLength(2);
     expect(t.core.alerts.repo.list(10)).toEqual([]);
   });

@@ -27,7 +27,7 @@ beforeAll(async () => {
   await core.content.insert({ id: 'bulletin', title: 'Bản tin', areaId: 'p', originalName: null, mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 1, durationMs: 5000, source: {}, createdBy: null });
   await addUser(core, 'tinh', 'admin', 'p');
   token = await login(t.app, 'tinh');
-  const admin = core.users.list().find((u) => u.username === 'tinh')!;
+  const admin = (await core.users.list()).find((u) => u.username === 'tinh')!;
   const start = new Date(Date.now() + 3600_000).toISOString();
   await core.schedules.create({ title: 'Bản tin sáng', areaId: 'a', priority: 'normal', start, items: [{ contentId: 'bulletin' }], targets: { areaIds: ['a'], deviceIds: [] }, volume: null, recurrence: null, repeat: { count: 2, gapSec: 0 }, createdBy: admin.id, approvedBy: admin.id });
   await core.refreshDevices([device.id]);
@@ -109,7 +109,7 @@ describe('play reports are checked against what the device was given', () => {
     expect(metrics).toContain('loalang_reports_refused_total{refusal="too-long"} 2');
     expect(metrics).toContain('loalang_reports_refused_total{refusal="already-reported"} 1');
     expect(metrics).toContain('loalang_reports_refused_total{refusal="inconsistent"} 1');
-    const audit = t.core.audit.query({ action: 'report-refused', limit: 50 });
+    const audit = await t.core.audit.query({ action: 'report-refused', limit: 50 });
     expect(audit).toHaveLength(8);
     expect(audit.every((e) => e.source === `device:${device.id}` && e.target === device.id)).toBe(true);
     expect(audit.find((e) => (e.detail as { report: { reportId: string } }).report.reportId === 'inflate')?.detail).toMatchObject({ refusal: 'too-long', report: { playedMs: 99_999_999 } });

@@ -584,7 +584,7 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await page.screenshot({ path: join(SHOTS, 'admin.png'), fullPage: true });
     // The log names what it knows: the user, the area and the speaker, not their ids (issue 14).
     const audit = page.locator('table[data-testid="audit"] tbody');
-    const userId = world.server.core.users.list().find((u) => u.username === 'van-hanh-xa')!.id;
+    const userId = (await world.server.core.users.list()).find((u) => u.username === 'van-hanh-xa')!.id;
     const areaId = world.server.core.areas.list().find((a) => a.name === 'Thôn Mới')!.id;
     const deviceId = world.server.core.devices.list().find((d) => d.name === 'Loa trạm y tế')!.id;
     for (const [action, name, id] of [['PATCH /api/v1/users', 'van-hanh-xa', userId], ['PATCH /api/v1/areas', 'Thôn Mới', areaId], ['POST /api/v1/devices/:id/rotate-secret', 'Loa trạm y tế', deviceId]] as const) {

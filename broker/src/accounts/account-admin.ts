@@ -20,13 +20,13 @@ export class AccountAdmin {
     },
   ) {}
 
-  list(caller: Caller): User[] {
-    return this.deps.users.list().filter((u) => caller.scope.has(u.areaId));
+  async list(caller: Caller): Promise<User[]> {
+    return (await this.deps.users.list()).filter((u) => caller.scope.has(u.areaId));
   }
 
   /** A user inside the caller's areas (404 when unknown, 403 when outside them). */
-  visible(caller: Caller, userId: string): User {
-    const user = this.deps.users.require(userId);
+  async visible(caller: Caller, userId: string): Promise<User> {
+    const user = await this.deps.users.require(userId);
     assertInScope(caller, user.areaId);
     return user;
   }
@@ -38,15 +38,15 @@ export class AccountAdmin {
   }
 
   async update(caller: Caller, userId: string, patch: Parameters<UserRepo['update']>[1]): Promise<User> {
-    const user = this.visible(caller, userId);
+    const user = await this.visible(caller, userId);
     if (patch.areaId) assertInScope(caller, patch.areaId);
     const updated = await this.deps.users.update(user.id, patch);
-    if (patch.password || patch.disabled) this.deps.sessions.revokeAllFor(user.id);
-    if (patch.password) this.deps.loginThrottle.reset(user.username);
+    if (patch.password || patch.disabled) await this.deps.sessions.revokeAllFor(user.id);
+    if (patch.password) await this.deps.loginThrottle.reset(user.username);
     return updated;
   }
 
-  remove(caller: Caller, userId: string): void {
-    this.deps.users.delete(this.visible(caller, userId).id);
+  async remove(caller: Caller, userId: string): Promise<void> {
+    await this.deps.users.delete((await this.visible(caller, userId)).id);
   }
 }

@@ -3,7 +3,7 @@
  * (a high-entropy token needs no slow hash), so a copied database yields no usable token.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Db } from '../store/db.js';
+import type { Database } from '../store/database.js';
 import { iso } from '../time.js';
 
 export const DEFAULT_TOKEN_TTL_MS = 12 * 60 * 60 * 1000;
@@ -12,39 +12,36 @@ const digest = (token: string) => createHash('sha256').update(token).digest('hex
 
 export class SessionRepo {
   constructor(
-    private readonly db: Db,
+    private readonly db: Database,
     private readonly now: () => number,
     private readonly ttlMs = DEFAULT_TOKEN_TTL_MS,
   ) {}
 
-  issue(userId: string): { token: string; expiresAt: string } {
+  async issue(userId: string): Promise<{ token: string; expiresAt: string }> {
     const token = randomBytes(32).toString('base64url');
     const now = this.now();
     const expiresAt = iso(now + this.ttlMs);
-    this.db
-      .prepare('INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)')
-      .run(digest(token), userId, iso(now), expiresAt);
+    await this.db.insertInto('sessions').values({ token_hash: digest(token), user_id: userId, created_at: iso(now), expires_at: expiresAt }).execute();
     return { token, expiresAt };
   }
 
   /** The user id behind a live token, or null. */
-  resolve(token: string): string | null {
-    const row = this.db.prepare('SELECT user_id, expires_at FROM sessions WHERE token_hash = ?').get(digest(token)) as
-      | { user_id: string; expires_at: string }
-      | undefined;
+  async resolve(token: string): Promise<string | null> {
+    const row = await this.db.selectFrom('sessions').select(['user_id', 'expires_at']).where('token_hash', '=', digest(token)).executeTakeFirst();
     if (!row || Date.parse(row.expires_at) <= this.now()) return null;
     return row.user_id;
   }
 
-  revoke(token: string): void {
-    this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(digest(token));
+  async revoke(token: string): Promise<void> {
+    await this.db.deleteFrom('sessions').where('token_hash', '=', digest(token)).execute();
   }
 
-  revokeAllFor(userId: string): void {
-    this.db.prepare('DELETE FROM sessions WHERE user_id = ?').run(userId);
+  async revokeAllFor(userId: string): Promise<void> {
+    await this.db.deleteFrom('sessions').where('user_id', '=', userId).execute();
   }
 
-  pruneExpired(): number {
-    return this.db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(iso(this.now())).changes;
+  async pruneExpired(): Promise<number> {
+    const result = await this.db.deleteFrom('sessions').where('expires_at', '<=', iso(this.now())).executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 }

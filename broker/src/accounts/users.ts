@@ -1,5 +1,7 @@
 /** Users: one role over one area subtree; passwords stored as argon2id hashes. */
-import type { Db } from '../store/db.js';
+import type { Selectable, Updateable } from 'kysely';
+import type { Database } from '../store/database.js';
+import type { UsersTable } from '../store/schema.js';
 import { brokerError } from '../errors.js';
 import { newId } from '@loalang/protocol';
 import { iso } from '../time.js';
@@ -15,20 +17,17 @@ export interface User {
   createdAt: string;
 }
 
-type Row = {
-  id: string;
-  username: string;
-  password_hash: string;
-  role: string;
-  area_id: string;
-  disabled: number;
-  created_at: string;
-};
+/** The columns a User is read from (the password hash only where it is checked). */
+const USER_COLUMNS = ['id', 'username', 'role', 'area_id', 'disabled', 'created_at'] as const;
+
+type Row = Pick<Selectable<UsersTable>, (typeof USER_COLUMNS)[number]>;
 
 function toUser(r: Row): User {
   if (!isRole(r.role)) throw new Error(`stored user ${r.id} has unknown role ${r.role}`);
   return { id: r.id, username: r.username, role: r.role, areaId: r.area_id, disabled: r.disabled === 1, createdAt: r.created_at };
 }
+
+const notFound = (id: string) => brokerError('LOA_ERR_NOT_FOUND', { en: `user ${id}`, vi: `người dùng ${id}` });
 
 export const MIN_PASSWORD_LENGTH = 10;
 
@@ -46,62 +45,70 @@ let dummyHash: Promise<string> | undefined;
 
 export class UserRepo {
   constructor(
-    private readonly db: Db,
+    private readonly db: Database,
     /** The clock's time (ms): injected, so tests can run on a manual clock. */
     private readonly now: () => number = Date.now,
   ) {}
 
-  count(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n;
+  async count(): Promise<number> {
+    const row = await this.db.selectFrom('users').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    return Number(row.n);
   }
 
-  get(id: string): User | null {
-    const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+  async get(id: string): Promise<User | null> {
+    const row = await this.db.selectFrom('users').select(USER_COLUMNS).where('id', '=', id).executeTakeFirst();
     return row ? toUser(row) : null;
   }
 
-  require(id: string): User {
-    const user = this.get(id);
-    if (!user) throw brokerError('LOA_ERR_NOT_FOUND', { en: `user ${id}`, vi: `người dùng ${id}` });
+  async require(id: string): Promise<User> {
+    const user = await this.get(id);
+    if (!user) throw notFound(id);
     return user;
   }
 
-  list(): User[] {
-    return (this.db.prepare('SELECT * FROM users ORDER BY username').all() as Row[]).map(toUser);
+  async list(): Promise<User[]> {
+    // `id` breaks ties (none expected: usernames are unique, case-insensitively).
+    const rows = await this.db.selectFrom('users').select(USER_COLUMNS).orderBy('username').orderBy('id').execute();
+    return rows.map(toUser);
   }
 
   async create(input: { username: string; password: string; role: Role; areaId: string }): Promise<User> {
     checkPassword(input.password);
-    const exists = this.db.prepare('SELECT 1 FROM users WHERE username = ?').get(input.username);
-    if (exists) {
-      throw brokerError('LOA_ERR_CONFLICT', { en: `username ${input.username} is taken`, vi: `tên đăng nhập ${input.username} đã tồn tại` });
-    }
     const user: User = { id: newId(), username: input.username, role: input.role, areaId: input.areaId, disabled: false, createdAt: iso(this.now()) };
     const passwordHash = await hashSecret(input.password);
-    this.db
-      .prepare('INSERT INTO users (id, username, password_hash, role, area_id, disabled, created_at) VALUES (?, ?, ?, ?, ?, 0, ?)')
-      .run(user.id, user.username, passwordHash, user.role, user.areaId, user.createdAt);
+    // The unique username decides, not a look beforehand: of two servers creating the same
+    // name at once, one inserts and the other is told it is taken (case-insensitively in both dialects).
+    const inserted = await this.db
+      .insertInto('users')
+      .values({ id: user.id, username: user.username, password_hash: passwordHash, role: user.role, area_id: user.areaId, disabled: 0, created_at: user.createdAt })
+      .onConflict((oc) => oc.column('username').doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (!inserted) {
+      throw brokerError('LOA_ERR_CONFLICT', { en: `username ${input.username} is taken`, vi: `tên đăng nhập ${input.username} đã tồn tại` });
+    }
     return user;
   }
 
   async update(id: string, patch: { password?: string; role?: Role; areaId?: string; disabled?: boolean }): Promise<User> {
-    const current = this.require(id);
-    if (patch.password !== undefined) {
-      checkPassword(patch.password);
-      const passwordHash = await hashSecret(patch.password);
-      this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(passwordHash, id);
-    }
-    const next = { ...current, ...(patch.role ? { role: patch.role } : {}), ...(patch.areaId ? { areaId: patch.areaId } : {}) };
-    if (patch.disabled !== undefined) next.disabled = patch.disabled;
-    this.db
-      .prepare('UPDATE users SET role = ?, area_id = ?, disabled = ? WHERE id = ?')
-      .run(next.role, next.areaId, next.disabled ? 1 : 0, id);
-    return next;
+    const current = await this.require(id);
+    if (patch.password !== undefined) checkPassword(patch.password);
+    // Only the fields given are written, in one statement that returns the row as it now is:
+    // writing back a copy read earlier would undo another server's change made meanwhile.
+    const set: Updateable<UsersTable> = {};
+    if (patch.password !== undefined) set.password_hash = await hashSecret(patch.password);
+    if (patch.role) set.role = patch.role;
+    if (patch.areaId) set.area_id = patch.areaId;
+    if (patch.disabled !== undefined) set.disabled = patch.disabled ? 1 : 0;
+    if (Object.keys(set).length === 0) return current;
+    const row = await this.db.updateTable('users').set(set).where('id', '=', id).returning(USER_COLUMNS).executeTakeFirst();
+    if (!row) throw notFound(id);
+    return toUser(row);
   }
 
-  delete(id: string): void {
-    this.require(id);
-    this.db.prepare('DELETE FROM users WHERE id = ?').run(id);
+  async delete(id: string): Promise<void> {
+    const result = await this.db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+    if (result.numDeletedRows === 0n) throw notFound(id);
   }
 
   /**
@@ -110,7 +117,7 @@ export class UserRepo {
    * account and source address, not here: an account is never locked as a whole.
    */
   async authenticate(username: string, password: string): Promise<User | null> {
-    const row = this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as Row | undefined;
+    const row = await this.db.selectFrom('users').select([...USER_COLUMNS, 'password_hash']).where('username', '=', username).executeTakeFirst();
     if (!row) {
       dummyHash ??= hashSecret('not-a-real-password');
       await verifySecret(await dummyHash, password);

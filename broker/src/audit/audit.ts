@@ -1,8 +1,11 @@
 /**
- * The append-only audit log (table `audit_log`; SQLite triggers refuse UPDATE and DELETE):
+ * The append-only audit log (table `audit_log`; triggers refuse UPDATE and DELETE in both
+ * dialects, and this repository only ever INSERTs and SELECTs):
  * who did what, when, from where, and with what outcome. Secrets never reach it.
  */
-import type { Db } from '../store/db.js';
+import { sql, type SqlBool } from 'kysely';
+import type { Database } from '../store/database.js';
+import { inList } from '../store/portable.js';
 
 export interface AuditEntry {
   id: number;
@@ -23,7 +26,6 @@ export interface AuditEntry {
 
 export type NewAuditEntry = Omit<AuditEntry, 'id'>;
 
-type Row = { id: number; at: string; user_id: string | null; username: string | null; area_id: string | null; source: string | null; action: string; target: string | null; status: number | null; detail_json: string | null };
 
 const SECRET_KEYS = /pass(word)?|secret|token|key|authorization/i;
 const MAX_DETAIL_CHARS = 4000;
@@ -37,33 +39,34 @@ export function redact(value: unknown, depth = 0): unknown {
 }
 
 export class AuditRepo {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Database) {}
 
-  append(e: NewAuditEntry): void {
+  async append(e: NewAuditEntry): Promise<void> {
     let detail = e.detail === undefined ? null : JSON.stringify(redact(e.detail));
     if (detail && detail.length > MAX_DETAIL_CHARS) detail = JSON.stringify({ truncated: detail.slice(0, MAX_DETAIL_CHARS) });
-    this.db
-      .prepare('INSERT INTO audit_log (at, user_id, username, area_id, source, action, target, status, detail_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(e.at, e.userId, e.username, e.areaId, e.source, e.action, e.target, e.status, detail);
+    await this.db
+      .insertInto('audit_log')
+      .values({ at: e.at, user_id: e.userId, username: e.username, area_id: e.areaId, source: e.source, action: e.action, target: e.target, status: e.status, detail_json: detail })
+      .execute();
   }
 
   /** Newest first. `areaIds`: only entries of users acting in these areas (and anonymous ones, e.g. failed logins). */
-  query(q: { from?: string; to?: string; userId?: string; action?: string; areaIds?: Set<string>; limit: number }): AuditEntry[] {
-    const where: string[] = [];
-    const params: Record<string, unknown> = { limit: q.limit };
-    const add = (clause: string, name: string, value: unknown) => {
-      where.push(clause);
-      params[name] = value;
-    };
-    if (q.from) add('at >= @from', 'from', q.from);
-    if (q.to) add('at < @to', 'to', q.to);
-    if (q.userId) add('user_id = @userId', 'userId', q.userId);
-    // A prefix match in which % and _ typed by the caller are taken literally.
-    if (q.action) add("action LIKE @action ESCAPE '\\'", 'action', `${q.action.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-    if (q.areaIds) add('(area_id IS NULL OR area_id IN (SELECT value FROM json_each(@areas)))', 'areas', JSON.stringify([...q.areaIds]));
-    const rows = this.db.prepare(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`).all(params) as Row[];
+  async query(q: { from?: string; to?: string; userId?: string; action?: string; areaIds?: Set<string>; limit: number }): Promise<AuditEntry[]> {
+    let query = this.db.selectFrom('audit_log').selectAll();
+    if (q.from) query = query.where('at', '>=', q.from);
+    if (q.to) query = query.where('at', '<', q.to);
+    if (q.userId) query = query.where('user_id', '=', q.userId);
+    if (q.action) {
+      // A prefix match in which % and _ typed by the caller are taken literally; case-insensitive
+      // in both dialects, as SQLite's LIKE always was.
+      const pattern = `${q.action.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      query = query.where(sql<SqlBool>`lower(action) LIKE lower(${pattern}) ESCAPE '\\'`);
+    }
+    const areaIds = q.areaIds;
+    if (areaIds) query = query.where((eb) => eb.or([eb('area_id', 'is', null), inList(this.db, 'area_id', areaIds)]));
+    const rows = await query.orderBy('id', 'desc').limit(q.limit).execute();
     return rows.map((r) => ({
-      id: r.id,
+      id: Number(r.id),
       at: r.at,
       userId: r.user_id,
       username: r.username,
@@ -71,7 +74,7 @@ export class AuditRepo {
       source: r.source,
       action: r.action,
       target: r.target,
-      status: r.status,
+      status: r.status === null ? null : Number(r.status),
       detail: r.detail_json ? (JSON.parse(r.detail_json) as unknown) : null,
     }));
   }

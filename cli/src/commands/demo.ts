@@ -66,7 +66,7 @@ async function runDemo(o: { count: number; httpPort: number; mqttPort: number; d
   let agents: DemoAgent[] = [];
   try {
     const { core } = server;
-    const admin = core.users.list().find((u) => u.username === 'admin');
+    const admin = (await core.users.list()).find((u) => u.username === 'admin');
     if (!admin) throw new Error('admin user missing after bootstrap');
     const communes = [];
     for (const [i, name] of COMMUNES.entries()) communes.push(await core.areas.create({ name, parentId: admin.areaId, geocodes: [GEOCODES[i]!] }));

@@ -23,26 +23,26 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = a
     const source = request.ip;
     const who = username.slice(0, 100);
     // Counted per account and address: a stranger's wrong passwords never lock the owner out (issue 14).
-    const blocked = core.loginThrottle.blockedUntil(username, source);
+    const blocked = await core.loginThrottle.blockedUntil(username, source);
     if (blocked) {
-      core.audit.append({ ...base, action: 'login-throttled', target: null, status: 429, detail: { username: who, until: blocked } });
+      await core.audit.append({ ...base, action: 'login-throttled', target: null, status: 429, detail: { username: who, until: blocked } });
       throw lockedError(blocked, core.clock.now());
     }
     const user = await core.users.authenticate(username, password);
     if (!user) {
-      const until = core.loginThrottle.failed(username, source);
-      core.audit.append({ ...base, action: 'login-failed', target: null, status: 401, detail: { username: who, ...(until ? { throttledUntil: until } : {}) } });
+      const until = await core.loginThrottle.failed(username, source);
+      await core.audit.append({ ...base, action: 'login-failed', target: null, status: 401, detail: { username: who, ...(until ? { throttledUntil: until } : {}) } });
       throw brokerError('LOA_ERR_BAD_LOGIN');
     }
-    core.loginThrottle.succeeded(username, source);
-    core.audit.append({ ...base, userId: user.id, username: user.username, areaId: user.areaId, action: 'login', target: user.id, status: 200, detail: null });
-    const { token, expiresAt } = core.sessions.issue(user.id);
+    await core.loginThrottle.succeeded(username, source);
+    await core.audit.append({ ...base, userId: user.id, username: user.username, areaId: user.areaId, action: 'login', target: user.id, status: 200, detail: null });
+    const { token, expiresAt } = await core.sessions.issue(user.id);
     return { token, expiresAt, user };
   });
 
   app.post('/auth/logout', { schema: { tags: ['auth'], response: noContent() } }, async (request, reply) => {
     const token = bearerToken(request);
-    if (token) core.sessions.revoke(token);
+    if (token) await core.sessions.revoke(token);
     return reply.status(204).send();
   });
 

@@ -22,7 +22,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = a
   );
 
   app.delete('/users/:id', { schema: { params: IdParams, tags: ['users'], response: noContent() }, preHandler: write }, async (request, reply) => {
-    core.accounts.remove(callerOf(request), request.params.id);
+    await core.accounts.remove(callerOf(request), request.params.id);
     return reply.status(204).send();
   });
 };
