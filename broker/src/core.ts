@@ -238,21 +238,15 @@ export class ServerCore {
         await this.alarmRules.onTelemetry(deviceId, t);
         this.changes.emit('device', deviceId);
       })
-      .on('cmd/result', (deviceId, result) => {
-        void this.commands.complete(deviceId, result).then(
-          (accepted) => accepted && this.changes.emit('command', deviceId, result.commandId),
-          (err: unknown) => this.logger.error({ err, deviceId, kind: 'cmd/result' }, 'uplink handling failed'),
-        );
+      .on('cmd/result', async (deviceId, result) => {
+        if (await this.commands.complete(deviceId, result)) this.changes.emit('command', deviceId, result.commandId);
       })
       .on('alert/status', (deviceId, status) => this.alerts.onStatus(deviceId, status))
       .on('refused', (deviceId, refusal) => this.onRefusal(deviceId, refusal))
-      .on('event', (deviceId, e) => {
-        const handle = async () => {
-          if (!(await this.events.insert(deviceId, e))) return;
-          this.logger[e.active ? 'warn' : 'info']({ deviceId, kind: e.kind, code: e.code, detail: e.detail }, e.active ? 'device raised a condition' : 'device cleared a condition');
-          await this.alarmRules.onEvent(deviceId, e);
-        };
-        void handle().catch((err: unknown) => this.logger.error({ err, deviceId, kind: 'event' }, 'uplink handling failed'));
+      .on('event', async (deviceId, e) => {
+        if (!(await this.events.insert(deviceId, e))) return;
+        this.logger[e.active ? 'warn' : 'info']({ deviceId, kind: e.kind, code: e.code, detail: e.detail }, e.active ? 'device raised a condition' : 'device cleared a condition');
+        await this.alarmRules.onEvent(deviceId, e);
       })
       .on('reported', async (deviceId, reported) => {
         await this.devices.recordReported(deviceId, reported.version, reported.agentVersion);
