@@ -212,7 +212,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
   );
   const refresh = (deviceIds: Iterable<string>) => dispatcher.refresh(deviceIds, 'change');
   const loginThrottle = new LoginThrottle(db, now);
-  const streamSources = new StreamSourceRepo(db, now);
+  const streamSources = new StreamSourceRepo(database, now);
   const library = new ContentLibrary({ areas, content: repos.content, media });
   return {
     ...repos,

@@ -57,21 +57,21 @@ export class ContentCatalogue {
     return this.d.programmeContent(deviceId).has(contentId) || this.d.alertContent(deviceId, contentId);
   }
 
-  streams(caller: Caller): { allowedHosts: string[] | null; sources: StreamSource[] } {
+  async streams(caller: Caller): Promise<{ allowedHosts: string[] | null; sources: StreamSource[] }> {
     const hosts = this.d.streamHosts();
-    return { allowedHosts: hosts && [...hosts], sources: this.d.streamSources.list().filter((s) => canReadFromArea(this.d.areas, caller, s.areaId)) };
+    return { allowedHosts: hosts && [...hosts], sources: (await this.d.streamSources.list()).filter((s) => canReadFromArea(this.d.areas, caller, s.areaId)) };
   }
 
-  addStream(caller: Caller, input: { name: string; url: string; areaId?: string | undefined }): StreamSource {
+  async addStream(caller: Caller, input: { name: string; url: string; areaId?: string | undefined }): Promise<StreamSource> {
     const areaId = this.d.areas.require(input.areaId ?? caller.user.areaId).id;
     assertInScope(caller, areaId);
     const url = checkStreamUrl(input.url, this.d.streamHosts());
     return this.d.streamSources.create({ name: input.name, url, areaId, createdBy: caller.user.id });
   }
 
-  removeStream(caller: Caller, sourceId: string): void {
-    const source = this.d.streamSources.require(sourceId);
+  async removeStream(caller: Caller, sourceId: string): Promise<void> {
+    const source = await this.d.streamSources.require(sourceId);
     assertInScope(caller, source.areaId);
-    this.d.streamSources.delete(source.id);
+    await this.d.streamSources.delete(source.id);
   }
 }
