@@ -203,13 +203,15 @@ export class ServerCore {
         (n) => n.raw + n.hourly > 0 && this.logger.info(n, 'old telemetry pruned'),
         (err: unknown) => this.logger.error({ err }, 'telemetry pruning failed'),
       );
-      try {
-        const issuedPlays = this.issuedPlays.prune(this.clock.now() - ISSUED_PLAYS_RETAIN_MS);
-        const loginSources = this.loginThrottle.prune();
-        if (issuedPlays + loginSources > 0) this.logger.info({ issuedPlays, loginSources }, 'old issued plays and login sources pruned');
-      } catch (err) {
-        this.logger.error({ err }, 'pruning issued plays or login sources failed');
-      }
+      void (async () => {
+        try {
+          const issuedPlays = await this.issuedPlays.prune(this.clock.now() - ISSUED_PLAYS_RETAIN_MS);
+          const loginSources = this.loginThrottle.prune();
+          if (issuedPlays + loginSources > 0) this.logger.info({ issuedPlays, loginSources }, 'old issued plays and login sources pruned');
+        } catch (err) {
+          this.logger.error({ err }, 'pruning issued plays or login sources failed');
+        }
+      })();
     };
     this.pruner = every(this.clock, 3600_000, prune);
     this.firstPrune = this.clock.setTimeout(prune, 60_000);
@@ -251,8 +253,8 @@ export class ServerCore {
    * alarm rules and the alert board; refused otherwise (counted, kept, audited). Either way the
    * device gets its ack (sent by the broker when this resolves), so its outbox drains.
    */
-  ingestReport(deviceId: string, report: PlayReport): void {
-    const result = this.reportIntake.accept(deviceId, report);
+  async ingestReport(deviceId: string, report: PlayReport): Promise<void> {
+    const result = await this.reportIntake.accept(deviceId, report);
     if (result.outcome === 'stored') {
       this.alarmRules.onReport(deviceId, report);
       this.alerts.onReport(deviceId, report);

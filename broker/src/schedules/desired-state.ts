@@ -126,7 +126,9 @@ export class DesiredStateService {
           )
           .run(deviceId, version, JSON.stringify(plays), digest, iso(now));
         // What the device is given is what its reports may name (issue 14).
-        this.deps.issuedPlays.record(deviceId, plays);
+        // IssuedPlays is async (issue 16): once refresh() is async this is
+        // `await this.deps.issuedPlays.record(deviceId, plays, trx)`, inside the state's transaction.
+        void this.deps.issuedPlays.record(deviceId, plays).catch((err: unknown) => process.emitWarning(`recording the plays given to ${deviceId} failed: ${String(err)}`));
       }
       const state: DesiredState = {
         v: 1,

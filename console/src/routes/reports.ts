@@ -9,7 +9,7 @@ const DailyQuery = Type.Object({ ...ReportsQuery.properties, groupBy: Type.Optio
 const DAILY_COLUMNS = ['date', 'contentId', 'contentTitle', 'groupId', 'groupName', 'plays', 'seconds', 'interrupted', 'failed', 'skipped'] as const;
 
 /** The caller's reports under the query's filters (area, device, time), scope enforced. */
-function scopedReports(core: ServerServices, caller: Caller, q: Static<typeof ReportsQuery>) {
+async function scopedReports(core: ServerServices, caller: Caller, q: Static<typeof ReportsQuery>) {
   const areaIds = scopedAreas(core, caller, q.areaId);
   let deviceIds = new Set(core.devices.list({ areaIds }).map((d) => d.id));
   if (q.deviceId) {
@@ -39,7 +39,7 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> =
       // Relays have no library item: they are named by their stream.
       const relays = new Map(core.schedules.list().flatMap((s) => s.items.filter(isRelay).map((i) => [relayContentId(i.streamUrl), i.streamUrl] as const)));
       const titleOf = (id: string) => core.content.get(id)?.title ?? (relays.has(id) ? `Tiếp sóng / relay ${relays.get(id)}` : '');
-      const rows = dailyTotals(scopedReports(core, caller, q), (r) => (byArea ? (areaOf.get(r.deviceId) ?? 'unknown') : r.deviceId), tz).map((r) => ({
+      const rows = dailyTotals(await scopedReports(core, caller, q), (r) => (byArea ? (areaOf.get(r.deviceId) ?? 'unknown') : r.deviceId), tz).map((r) => ({
         ...r,
         contentTitle: titleOf(r.contentId),
         groupName: (byArea ? core.areas.get(r.groupId)?.name : core.devices.get(r.groupId)?.name) ?? '',
@@ -54,7 +54,7 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> =
   app.get('/reports', { schema: { querystring: ReportsQuery, tags: ['reports'], description: 'Play reports, newest first', response: jsonOrCsv(Type.Array(PlayReportSchema), 'the reports; format=csv: as CSV') }, preHandler: requirePermission(core, 'reports:read') }, async (request, reply) => {
     const caller = callerOf(request);
     const q = request.query;
-    const reports = scopedReports(core, caller, q);
+    const reports = await scopedReports(core, caller, q);
     if (q.format === 'csv') {
       return reply
         .header('Content-Type', 'text/csv; charset=utf-8')
