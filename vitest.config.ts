@@ -42,6 +42,8 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // One throwaway PostgreSQL cluster for the run, where PostgreSQL is installed (issue 16).
+    globalSetup: ['test-kit/src/postgres-setup.ts'],
     projects: [
       { extends: true, test: { name: 'parallel', include: ALL, exclude: [...NEVER, ...TIMED], maxWorkers: 2, sequence: { groupOrder: 0 } } },
       { extends: true, test: { name: 'timed', include: TIMED, exclude: NEVER, maxWorkers: 1, sequence: { groupOrder: 1 } } },

@@ -9,3 +9,5 @@ export { startStreamServer, type StreamServer } from './stream.js';
 export { readEvents } from './sse.js';
 export { addUser, buildTestServer, login, PASSWORD, type TestServer } from './server.js';
 export { ManualClock } from './clock.js';
+export { createDatabase, postgresBinDir, postgresSkipReason, startPostgres, type PostgresCluster } from './postgres.js';
+export { databases, e2eDialect, freshPostgres, postgresUrl, type TestDialect } from './databases.js';
