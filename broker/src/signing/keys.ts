@@ -11,6 +11,7 @@
  */
 import { newSigningKey, type ServerKey } from '@loalang/protocol';
 import type { Database } from '../store/database.js';
+import type { Executor } from '../store/portable.js';
 import type { SigningKeysTable } from '../store/schema.js';
 import { brokerError } from '../errors.js';
 
@@ -99,12 +100,13 @@ export class SigningKeys {
    * next key waits there, then sees the first one's key and is refused.
    */
   async addNext(): Promise<SigningKeyInfo> {
+    const waiting = () => conflict('a next signing key already waits: activate or retire it first', 'đã có một khoá ký kế tiếp đang chờ: hãy kích hoạt hoặc thu hồi nó trước');
+    // Asked first as well, so that only a race ends in a rolled-back transaction.
+    if (await this.nextKid(this.db)) throw waiting();
     const k = newSigningKey();
     await this.db.transaction().execute(async (trx) => {
       await trx.updateTable('signing_keys').set({ state: 'active' }).where('state', '=', 'active').execute();
-      if (await trx.selectFrom('signing_keys').select('kid').where('state', '=', 'next').executeTakeFirst()) {
-        throw conflict('a next signing key already waits: activate or retire it first', 'đã có một khoá ký kế tiếp đang chờ: hãy kích hoạt hoặc thu hồi nó trước');
-      }
+      if (await this.nextKid(trx)) throw waiting();
       await trx
         .insertInto('signing_keys')
         .values({ kid: k.kid, public_key: k.publicKey, private_key_pem: k.privateKeyPem, state: 'next', created_at: new Date(this.now()).toISOString() })
@@ -121,6 +123,9 @@ export class SigningKeys {
    * step is undone. So two processes cannot both activate: the second finds no next key.
    */
   async activate(kid: string): Promise<SigningKeyInfo> {
+    // Asked first as well, so that only a race ends in a rolled-back transaction.
+    const key = await this.get(kid);
+    if (key.state !== 'next') throw notNextConflict(key.state);
     const at = new Date(this.now()).toISOString();
     try {
       await this.db.transaction().execute(async (trx) => {
@@ -155,6 +160,10 @@ export class SigningKeys {
     const key = await this.get(kid);
     if (key.state === 'active') throw conflict('the active key cannot be retired: activate a next key instead', 'không thể thu hồi khoá đang dùng: hãy kích hoạt một khoá kế tiếp thay thế');
     return key;
+  }
+
+  private async nextKid(db: Executor): Promise<string | undefined> {
+    return (await db.selectFrom('signing_keys').select('kid').where('state', '=', 'next').executeTakeFirst())?.kid;
   }
 
   private activeRow(): Promise<SigningKeysTable | undefined> {
