@@ -23,7 +23,7 @@ await client.subscribeAsync(`loalang/v1/dev/${device.id}/report/ack`, { qos: 1 }
 // The server stores only reports of plays it gave the device (issue 14): give it the N plays first
 // (a server without that check has no `issuedPlays` and stores them anyway).
 const at = (i) => new Date(Date.UTC(2026, 10, 22, 6, 0, i % 60)).toISOString();
-core.issuedPlays?.record(device.id, Array.from({ length: N }, (_, i) => ({ playId: `p${i}`, scheduleId: 's', contentId: 'c', durationMs: 60000, startAt: at(i) })));
+await core.issuedPlays?.record(device.id, Array.from({ length: N }, (_, i) => ({ playId: `p${i}`, scheduleId: 's', contentId: 'c', durationMs: 60000, startAt: at(i) })));
 
 async function round(label) {
   let acks = 0;
@@ -43,7 +43,7 @@ async function round(label) {
   }
   await done;
   const s = (performance.now() - t0) / 1000;
-  console.log(`${label}: ${N} reports acknowledged in ${s.toFixed(2)} s = ${(N / s).toFixed(0)} reports/s; rows stored: ${core.reports.query({ limit: 100000 }).length}`);
+  console.log(`${label}: ${N} reports acknowledged in ${s.toFixed(2)} s = ${(N / s).toFixed(0)} reports/s; rows stored: ${(await core.reports.query({ limit: 100000 })).length}`);
 }
 await round('new reports     ');
 await round('resent (no-op)  ');

@@ -55,7 +55,7 @@ console.log(`${N} plays scheduled ${SPACING_MS} ms apart, first in ${LEAD_MS / 1
 let reports = [];
 while (reports.length < N) {
   await new Promise((r) => setTimeout(r, 1000));
-  reports = core.reports.query({ deviceIds: new Set([device.id]) });
+  reports = await core.reports.query({ deviceIds: new Set([device.id]) });
   if (exited) throw agentDied();
   if (Date.now() > t0 + N * SPACING_MS + 60_000) break;
 }

@@ -37,7 +37,7 @@ describe.runIf(ready)('emergency alerts', () => {
   });
 
   const view = async (id: string) => (await world.api<AlertView>(staff, 'GET', `/alerts/${id}`)).body;
-  const reportsOf = (deviceId: string): StoredReport[] => world.server.core.reports.query({ deviceIds: new Set([deviceId]) });
+  const reportsOf = (deviceId: string): Promise<StoredReport[]> => world.server.core.reports.query({ deviceIds: new Set([deviceId]) });
   const online = (list: RunningAgent[]) => until('agents online', () => list.every((a) => world.server.core.mqtt.isOnline(a.id)));
 
   it('an alert typed in Vietnamese reaches 50 speakers of a commune; each plays it and reports finished, live', async () => {
@@ -68,7 +68,7 @@ describe.runIf(ready)('emergency alerts', () => {
     process.stdout.write(`alert start vs planned over 50 agents: min ${Math.min(...lags).toFixed(1)} ms, max ${Math.max(...lags).toFixed(1)} ms\n`);
     expect(Math.max(...lags) - Math.min(...lags)).toBeLessThan(250);
     // The durable path: each repetition's play report is stored too.
-    for (const a of agents.slice(0, 3)) await until('report stored', () => reportsOf(a.id).some((r) => r.scheduleId === id && r.status === 'completed'));
+    for (const a of agents.slice(0, 3)) await until('report stored', async () => (await reportsOf(a.id)).some((r) => r.scheduleId === id && r.status === 'completed'));
   }, 120_000);
 
   it('cancel silences speakers mid-play within seconds; the WAVs stop short', async () => {
@@ -85,7 +85,7 @@ describe.runIf(ready)('emergency alerts', () => {
     await until('all cancelled', async () => (await view(body.id)).totals['cancelled'] === 3, 5000);
     process.stdout.write(`cancel → all 3 confirmed silent in ${Date.now() - cancelledAt} ms\n`);
     for (const a of agents) {
-      await until('interrupted report', () => reportsOf(a.id).some((r) => r.scheduleId === body.id && r.status === 'interrupted' && r.reason === 'cancelled'));
+      await until('interrupted report', async () => (await reportsOf(a.id)).some((r) => r.scheduleId === body.id && r.status === 'interrupted' && r.reason === 'cancelled'));
       const wav = join(a.sinkDir, `${body.id}-r1.wav`);
       await until('wav written', () => existsSync(wav));
       const seconds = (readFileSync(wav).length - 44) / (48_000 * 2);
@@ -126,8 +126,8 @@ describe.runIf(ready)('emergency alerts', () => {
     await new Promise((r) => setTimeout(r, 1500));
     const { body } = await world.api<AlertView>(staff, 'POST', '/alerts', { contentId: warning, targets: { areaIds: [world.communeId], deviceIds: [] } });
     await until('alert finished', async () => (await view(body.id)).deliveries.find((d) => d.deviceId === a.id)?.state === 'finished', 15_000);
-    await until('bulletin report', () => reportsOf(a.id).some((r) => r.scheduleId === schedule.id));
-    const cut = reportsOf(a.id).find((r) => r.scheduleId === schedule.id)!;
+    await until('bulletin report', async () => (await reportsOf(a.id)).some((r) => r.scheduleId === schedule.id));
+    const cut = (await reportsOf(a.id)).find((r) => r.scheduleId === schedule.id)!;
     expect(cut.status).toBe('interrupted');
     expect(cut.reason).toBe(`preempted-by:alert:${body.id}`);
     expect(cut.playedMs).toBeGreaterThan(1000);

@@ -43,7 +43,7 @@ describe.skipIf(!requireTool('ffmpeg'))('a speaker\'s programme reaches it, or a
 
     const [alarm] = await until('the programme alarm', 10_000, async () => (await alarms(agent.id)).at(0) && alarms(agent.id));
     expect(alarm).toMatchObject({ labelVi: 'Lịch phát không đến được loa', detail: expect.stringContaining('"Lịch chạy loạn" keeps') });
-    const report = await until('the bulletin played', 30_000, async () => core.reports.query({ deviceIds: new Set([agent.id]) }).find((r) => r.scheduleId === bulletin.id));
+    const report = await until('the bulletin played', 30_000, async () => (await core.reports.query({ deviceIds: new Set([agent.id]) })).find((r) => r.scheduleId === bulletin.id));
     expect(report.status).toBe('completed');
 
     const admin2 = await world.token('quan-tri');

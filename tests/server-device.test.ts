@@ -83,8 +83,8 @@ describe('server ↔ device', () => {
     const report: PlayReport = { v: 1, reportId: 'r-42', playId: play.playId, scheduleId: play.scheduleId, contentId, status: 'completed', scheduledAt: play.startAt, startedAt: new Date().toISOString(), endedAt: new Date().toISOString(), playedMs: 4000 };
     for (let i = 0; i < 3; i++) await client.publishAsync(`loalang/v1/dev/${device.id}/report`, JSON.stringify(report), { qos: 1 });
     await until('three acks', () => got.filter((m) => m.topic.endsWith('/report/ack')).length === 3);
-    expect(core.reports.query({})).toHaveLength(1);
-    expect(core.reports.query({})[0]).toMatchObject({ reportId: 'r-42', deviceId: device.id, status: 'completed' });
+    expect(await core.reports.query({})).toHaveLength(1);
+    expect((await core.reports.query({}))[0]).toMatchObject({ reportId: 'r-42', deviceId: device.id, status: 'completed' });
     await client.endAsync();
   });
 

@@ -214,7 +214,7 @@ export class ServerCore {
       );
       void (async () => {
         try {
-          const issuedPlays = this.issuedPlays.prune(this.clock.now() - ISSUED_PLAYS_RETAIN_MS);
+          const issuedPlays = await this.issuedPlays.prune(this.clock.now() - ISSUED_PLAYS_RETAIN_MS);
           const loginSources = await this.loginThrottle.prune();
           if (issuedPlays + loginSources > 0) this.logger.info({ issuedPlays, loginSources }, 'old issued plays and login sources pruned');
         } catch (err) {
@@ -263,7 +263,7 @@ export class ServerCore {
    * device gets its ack (sent by the broker when this resolves), so its outbox drains.
    */
   async ingestReport(deviceId: string, report: PlayReport): Promise<void> {
-    const result = this.reportIntake.accept(deviceId, report);
+    const result = await this.reportIntake.accept(deviceId, report);
     if (result.outcome === 'stored') {
       void this.alarmRules.onReport(deviceId, report).catch((err: unknown) => this.logger.error({ err, deviceId }, 'play report alarm rules failed'));
       this.alerts.onReport(deviceId, report);

@@ -142,8 +142,8 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     devices,
     content: new ContentRepo(database, now),
     schedules: new ScheduleRepo(database, now),
-    reports: new ReportRepo(db, now),
-    issuedPlays: new IssuedPlays(db),
+    reports: new ReportRepo(database, now),
+    issuedPlays: new IssuedPlays(database),
     commands: new CommandRepo(database, now),
     events: new DeviceEventRepo(database, now),
     alarms: new AlarmRepo(database),
@@ -160,10 +160,12 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     ...(options.loudness ? { loudness: options.loudness } : {}),
     ...(options.speech ? { speech: options.speech } : {}),
   });
-  const signingKeys = new SigningKeys(db, now);
-  const active = signingKeys.active();
+  const signingKeys = new SigningKeys(database, now);
+  const active = await signingKeys.active();
   if (active.created) logger.info({ kid: active.key.kid }, 'downlink signing key created');
-  const signer = new DownlinkSigner(signingKeys, new DownlinkSequence(db, now), now);
+  // Sealing is synchronous: the signer reads its keys, and the sequence its first block, now.
+  const signer = new DownlinkSigner(signingKeys, await DownlinkSequence.open(database, now, { logger }), now);
+  await signer.reload();
   const mqtt = await MqttServer.create({
     signer,
     host: options.mqttHost ?? '0.0.0.0',
@@ -195,8 +197,8 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     },
   });
   // A rotation step: sign with the new active key, and give online devices the new key list.
-  signingKeys.onChange = () => {
-    signer.reload();
+  signingKeys.onChange = async () => {
+    await signer.reload();
     for (const id of mqtt.onlineDevices()) void dispatcher.resend(id, 'signing-keys');
   };
   const alertRepo = new AlertRepo(db);
@@ -215,7 +217,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
   );
   const refresh = (deviceIds: Iterable<string>) => void dispatcher.refresh(deviceIds, 'change');
   const loginThrottle = new LoginThrottle(database, now);
-  const streamSources = new StreamSourceRepo(db, now);
+  const streamSources = new StreamSourceRepo(database, now);
   const library = new ContentLibrary({ areas, content: repos.content, media });
   return {
     ...repos,

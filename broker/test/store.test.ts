@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { openSqlite } from '@loalang/protocol';
 import { openDatabase, schemaVersion, migrate, type Db } from '../src/store/db.js';
 import { migrations } from '../src/store/migrations.js';
+import { sqliteKysely } from '../src/store/database.js';
 import { AreaRepo } from '../src/areas/areas.js';
 import { UserRepo } from '../src/accounts/users.js';
 import { SessionRepo } from '../src/accounts/sessions.js';
@@ -40,10 +41,10 @@ describe('migrations', () => {
     expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(['areas', 'users', 'devices', 'content', 'schedules', 'reports', 'commands']));
   });
 
-  it('14 keeps a play\'s first report, moves later rewrites to refused_reports, and records the plays devices hold', () => {
+  it('14 keeps a play\'s first report, moves later rewrites to refused_reports, and records the plays devices hold', async () => {
     const old = openSqlite(join(dir, 'v13.db'));
     old.pragma('foreign_keys = ON');
-    for (const m of migrations.filter((m) => m.version <= 13)) old.exec(m.sql);
+    for (const m of migrations.filter((m) => m.version <= 13)) old.exec(m.sqlite);
     old.pragma('user_version = 13');
     old.exec(`INSERT INTO areas (id, name, created_at) VALUES ('a', 'Xã', 'x');`);
     old.exec(`INSERT INTO devices (id, name, area_id, secret_hash, created_at) VALUES ('d1', 'Loa', 'a', 'h', 'x');`);
@@ -57,7 +58,7 @@ describe('migrations', () => {
     const refused = old.prepare('SELECT report_id, refusal, report_json FROM refused_reports').get() as { report_id: string; refusal: string; report_json: string };
     expect(refused).toMatchObject({ report_id: 'inflated', refusal: 'already-reported' });
     expect(JSON.parse(refused.report_json)).toMatchObject({ status: 'completed', playedMs: 99_999_999, scheduledAt: '2026-11-22T06:00:00.000Z' });
-    expect(new IssuedPlays(old).find('d1', 'p2', 'c1')).toEqual({ scheduleId: 's1', durationMs: 5000 });
+    expect(await new IssuedPlays(sqliteKysely(old)).find('d1', 'p2', 'c1')).toEqual({ scheduleId: 's1', durationMs: 5000 });
     old.close();
   });
 
@@ -212,7 +213,7 @@ describe('desired state', () => {
     const { device: other } = await devices.create({ name: 'Loa B', areaId: 'b' });
     content.insert({ id: 'c1', title: 'Tin', areaId: 'p', originalName: null, mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 10, durationMs: 5000, source: {}, createdBy: null });
     let now = Date.parse('2026-11-22T05:00:00Z');
-    const desired = new DesiredStateService(db, { areas, devices, schedules, content, issuedPlays: new IssuedPlays(db) }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv:8080' }, () => now);
+    const desired = new DesiredStateService(db, { areas, devices, schedules, content, issuedPlays: new IssuedPlays(sqliteKysely(db)) }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv:8080' }, () => now);
     const first = desired.refresh(device.id);
     expect(first).toMatchObject({ changed: true, state: { version: 1, plays: [] } });
     expect(desired.refresh(device.id).changed).toBe(false);
@@ -250,7 +251,7 @@ describe('desired state of a recurring schedule', () => {
       createdBy: approver.id, approvedBy: approver.id,
     });
     const now = Date.parse('2026-11-22T12:00:00Z'); // 19:00 in Vietnam
-    const desired = new DesiredStateService(db, { areas, devices, schedules, content, issuedPlays: new IssuedPlays(db) }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv' }, () => now);
+    const desired = new DesiredStateService(db, { areas, devices, schedules, content, issuedPlays: new IssuedPlays(sqliteKysely(db)) }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv' }, () => now);
     const { state } = desired.refresh(device.id);
     // 48 h from 22 Nov 19:00 (VN): the 23rd at 06:00, the 24th is skipped.
     expect(state.plays.map((p) => p.startAt)).toEqual(['2026-11-22T23:00:00.000Z']);
@@ -274,7 +275,7 @@ describe('repeat', () => {
       title: 'Thông báo tiêm chủng', areaId: 'a', priority: 'priority', start: '2026-11-22T02:00:00.000Z', items: [{ contentId: 'tb' }],
       targets: { areaIds: [], deviceIds: [device.id] }, volume: null, recurrence: null, repeat: { count: 3, gapSec: 30 }, createdBy: admin.id, approvedBy: admin.id,
     });
-    const desired = new DesiredStateService(db, { areas, devices, schedules, content, issuedPlays: new IssuedPlays(db) }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv' }, () => Date.parse('2026-11-22T01:00:00Z'));
+    const desired = new DesiredStateService(db, { areas, devices, schedules, content, issuedPlays: new IssuedPlays(sqliteKysely(db)) }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv' }, () => Date.parse('2026-11-22T01:00:00Z'));
     const plays = desired.refresh(device.id).state.plays;
     expect(plays.map((p) => p.startAt)).toEqual(['2026-11-22T02:00:00.000Z', '2026-11-22T02:00:50.000Z', '2026-11-22T02:01:40.000Z']);
     expect(new Set(plays.map((p) => p.playId)).size).toBe(3);
@@ -285,19 +286,19 @@ describe('repeat', () => {
 describe('reports', () => {
   const report: PlayReport = { v: 1, reportId: 'r1', playId: 'p1', scheduleId: 's1', contentId: 'c1', status: 'completed', scheduledAt: '2026-11-22T06:00:00.000Z', startedAt: '2026-11-22T06:00:00.001Z', endedAt: '2026-11-22T06:00:05.000Z', playedMs: 4999 };
 
-  it('are stored once per report id, once per play, and filtered by time and device', () => {
-    const reports = new ReportRepo(db);
-    expect(reports.insert('d1', report)).toBe('stored');
-    expect(reports.insert('d1', { ...report, status: 'failed' })).toBe('resent');
+  it('are stored once per report id, once per play, and filtered by time and device', async () => {
+    const reports = new ReportRepo(sqliteKysely(db));
+    expect(await reports.insert('d1', report)).toBe('stored');
+    expect(await reports.insert('d1', { ...report, status: 'failed' })).toBe('resent');
     // Another report for a play already reported: its final state stands (issue 14).
-    expect(reports.insert('d1', { ...report, reportId: 'r1-again', playedMs: 99_999_999 })).toBe('taken');
-    reports.insert('d2', { ...report, reportId: 'r2', scheduledAt: '2026-11-23T06:00:00.000Z' });
-    expect(reports.query({})).toHaveLength(2);
-    expect(reports.query({ from: '2026-11-23T00:00:00.000Z' }).map((r) => r.reportId)).toEqual(['r2']);
-    expect(reports.query({ deviceIds: new Set(['d1']) })[0]).toMatchObject({ status: 'completed', deviceId: 'd1' });
+    expect(await reports.insert('d1', { ...report, reportId: 'r1-again', playedMs: 99_999_999 })).toBe('taken');
+    await reports.insert('d2', { ...report, reportId: 'r2', scheduledAt: '2026-11-23T06:00:00.000Z' });
+    expect(await reports.query({})).toHaveLength(2);
+    expect((await reports.query({ from: '2026-11-23T00:00:00.000Z' })).map((r) => r.reportId)).toEqual(['r2']);
+    expect((await reports.query({ deviceIds: new Set(['d1']) }))[0]).toMatchObject({ status: 'completed', deviceId: 'd1' });
     // The limit counts the caller's rows only: d2's newer report must not crowd out d1's.
-    expect(reports.query({ deviceIds: new Set(['d1']), limit: 1 }).map((r) => r.reportId)).toEqual(['r1']);
-    expect(reports.query({ deviceIds: new Set() })).toEqual([]);
+    expect((await reports.query({ deviceIds: new Set(['d1']), limit: 1 })).map((r) => r.reportId)).toEqual(['r1']);
+    expect(await reports.query({ deviceIds: new Set() })).toEqual([]);
   });
 
   it('export to CSV with quoting and formula neutralising', () => {

@@ -6,16 +6,19 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ServerServices } from '@loalang/broker';
 
-/** A counter whose running total lives elsewhere (the broker, SQLite): set at scrape time. */
-function totalFrom(registry: Registry, name: string, help: string, labelNames: string[], read: () => [Record<string, string>, number][]) {
+type Totals = [Record<string, string>, number][];
+
+/** A counter whose running total lives elsewhere (the broker, the database): set at scrape time. */
+function totalFrom(registry: Registry, name: string, help: string, labelNames: string[], read: () => Totals | Promise<Totals>) {
   return new Counter({
     name,
     help,
     labelNames,
     registers: [registry],
-    collect() {
+    async collect() {
+      const totals = await read();
       this.reset();
-      for (const [labels, value] of read()) this.inc(labels, value);
+      for (const [labels, value] of totals) this.inc(labels, value);
     },
   });
 }
@@ -51,9 +54,9 @@ export function buildMetrics(core: ServerServices): Registry {
       this.set(core.mqtt.stats().connectedClients);
     },
   });
-  totalFrom(registry, 'loalang_plays_total', 'Play reports received, by outcome', ['status'], () => Object.entries(core.reports.countsByStatus()).map(([status, n]) => [{ status }, n]));
-  totalFrom(registry, 'loalang_reports_refused_total', 'Play reports refused as inconsistent with what the device was sent (unknown play, too long, final state rewritten…), by refusal', ['refusal'], () =>
-    Object.entries(core.reports.refusedCounts()).map(([refusal, n]) => [{ refusal }, n]),
+  totalFrom(registry, 'loalang_plays_total', 'Play reports received, by outcome', ['status'], async () => Object.entries(await core.reports.countsByStatus()).map(([status, n]) => [{ status }, n]));
+  totalFrom(registry, 'loalang_reports_refused_total', 'Play reports refused as inconsistent with what the device was sent (unknown play, too long, final state rewritten…), by refusal', ['refusal'], async () =>
+    Object.entries(await core.reports.refusedCounts()).map(([refusal, n]) => [{ refusal }, n]),
   );
   totalFrom(registry, 'loalang_mqtt_messages_in_total', 'MQTT messages received from devices', [], () => [[{}, core.mqtt.stats().messagesIn]]);
   totalFrom(registry, 'loalang_mqtt_messages_out_total', 'MQTT messages sent to devices', [], () => [[{}, core.mqtt.stats().messagesOut]]);

@@ -34,7 +34,7 @@ describe('operations endpoints', () => {
     const { device } = await t.core.devices.create({ name: 'Loa', areaId: 'm' });
     await t.core.alarms.raise(device.id, 'mains-lost', null, Date.now());
     const now = new Date().toISOString();
-    t.core.reports.insert(device.id, { v: 1, reportId: 'r1', playId: 'p1', scheduleId: 's', contentId: 'c', status: 'failed', scheduledAt: now, playedMs: 0 });
+    await t.core.reports.insert(device.id, { v: 1, reportId: 'r1', playId: 'p1', scheduleId: 's', contentId: 'c', status: 'failed', scheduledAt: now, playedMs: 0 });
     const again = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(again).toContain('loalang_alarms_active{kind="mains-lost"} 1');
     expect(again).toContain('loalang_plays_total{status="failed"} 1');

@@ -185,8 +185,8 @@ describe('response schemas', () => {
     await same('GET', `/api/v1/areas/x/timeline?to=${encodeURIComponent(new Date(Date.now() + 8 * 24 * 3600_000).toISOString())}`);
     await same('DELETE', `/api/v1/schedules/${made.id}`, undefined, 204);
     // Reports
-    core.reports.insert(device.id, { v: 1, reportId: 'r1', playId: 'p1', scheduleId: 's', contentId: 'c', status: 'completed', scheduledAt: now, startedAt: now, endedAt: now, playedMs: 60_000 });
-    core.reports.insert(device.id, { v: 1, reportId: 'r2', playId: 'p2', scheduleId: 's', contentId: 'c', status: 'failed', reason: 'no audio', scheduledAt: now, playedMs: 0, ampError: 'link lost' });
+    await core.reports.insert(device.id, { v: 1, reportId: 'r1', playId: 'p1', scheduleId: 's', contentId: 'c', status: 'completed', scheduledAt: now, startedAt: now, endedAt: now, playedMs: 60_000 });
+    await core.reports.insert(device.id, { v: 1, reportId: 'r2', playId: 'p2', scheduleId: 's', contentId: 'c', status: 'failed', reason: 'no audio', scheduledAt: now, playedMs: 0, ampError: 'link lost' });
     await same('GET', '/api/v1/reports');
     await same('GET', '/api/v1/reports/daily?groupBy=area');
     await same('GET', '/api/v1/reports/daily');

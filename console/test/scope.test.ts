@@ -200,10 +200,10 @@ describe('daily report', () => {
   it('counts plays and seconds per item, local day and device or area, in JSON and CSV', async () => {
     const rep = (id: string, device: string, startedAt: string, status: 'completed' | 'interrupted', playedMs: number) =>
       t.core.reports.insert(device, { v: 1, reportId: id, playId: id, scheduleId: 's', contentId: 'ca', status, scheduledAt: startedAt, startedAt, endedAt: startedAt, playedMs });
-    rep('d1', ids.devA, '2026-11-22T23:30:00.000Z', 'completed', 60_000); // 23 Nov 06:30 in Vietnam
-    rep('d2', ids.devA, '2026-11-23T10:00:00.000Z', 'completed', 60_000); // 23 Nov 17:00
-    rep('d3', ids.devA, '2026-11-23T10:30:00.000Z', 'interrupted', 15_000);
-    rep('d4', ids.devB, '2026-11-23T10:00:00.000Z', 'completed', 60_000); // commune B: not ours
+    await rep('d1', ids.devA, '2026-11-22T23:30:00.000Z', 'completed', 60_000); // 23 Nov 06:30 in Vietnam
+    await rep('d2', ids.devA, '2026-11-23T10:00:00.000Z', 'completed', 60_000); // 23 Nov 17:00
+    await rep('d3', ids.devA, '2026-11-23T10:30:00.000Z', 'interrupted', 15_000);
+    await rep('d4', ids.devB, '2026-11-23T10:00:00.000Z', 'completed', 60_000); // commune B: not ours
     const res = await t.app.inject({ method: 'GET', url: '/api/v1/reports/daily?from=2026-11-22T00:00:00Z&to=2026-11-24T00:00:00Z', headers: { authorization: `Bearer ${tokens.get('viewer')}` } });
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toMatchObject({ timeZone: 'Asia/Ho_Chi_Minh', rows: [{ date: '2026-11-23', contentId: 'ca', contentTitle: 'A', groupId: ids.devA, plays: 2, seconds: 135, interrupted: 1 }] });

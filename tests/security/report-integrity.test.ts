@@ -64,7 +64,7 @@ describe('play reports are checked against what the device was given', () => {
     expect(refusedAs('invented')).toBe('unknown-play');
     await send({ ...base(), reportId: 'other-content', contentId: 'someone-elses', status: 'completed', playedMs: 4000 });
     expect(refusedAs('other-content')).toBe('unknown-play');
-    expect(stored()).toEqual([]);
+    expect(await stored()).toEqual([]);
   });
 
   it('keeps a play\'s first final report: a later "completed, 99,999,999 ms" for a play reported skipped is refused', async () => {
@@ -73,7 +73,7 @@ describe('play reports are checked against what the device was given', () => {
     expect(refusedAs('inflate')).toBe('too-long');
     await send({ ...base(), reportId: 'rewrite', status: 'completed', playedMs: 5000 });
     expect(refusedAs('rewrite')).toBe('already-reported');
-    expect(stored().map((r) => [r.reportId, r.status, r.playedMs])).toEqual([['skip', 'skipped', 0]]);
+    expect((await stored()).map((r) => [r.reportId, r.status, r.playedMs])).toEqual([['skip', 'skipped', 0]]);
   });
 
   it('refuses more audio than the play holds, and a skipped play that played', async () => {
@@ -86,7 +86,7 @@ describe('play reports are checked against what the device was given', () => {
     expect(refusedAs('wrong-schedule')).toBe('wrong-schedule');
     // The honest report of that play still counts, within the tolerance of pacing.
     await send({ ...second, reportId: 'honest', status: 'completed', playedMs: 5040 });
-    expect(stored().find((r) => r.reportId === 'honest')).toMatchObject({ status: 'completed', playedMs: 5040 });
+    expect((await stored()).find((r) => r.reportId === 'honest')).toMatchObject({ status: 'completed', playedMs: 5040 });
   });
 
   it('accepts an alert\'s repetitions sent to the device, and refuses one beyond them', async () => {
@@ -94,7 +94,7 @@ describe('play reports are checked against what the device was given', () => {
     const rep = (n: number) => ({ playId: `${alert.id}-r${n}`, scheduleId: alert.id, contentId: 'bulletin', scheduledAt: alert.startAt });
     await send({ ...rep(1), reportId: 'alert-1', status: 'completed', playedMs: 5000 });
     await send({ ...rep(3), reportId: 'alert-3', status: 'completed', playedMs: 5000 });
-    expect(stored().some((r) => r.reportId === 'alert-1')).toBe(true);
+    expect((await stored()).some((r) => r.reportId === 'alert-1')).toBe(true);
     expect(refusedAs('alert-3')).toBe('unknown-play');
     t.core.alerts.cancel(alert.id);
   });

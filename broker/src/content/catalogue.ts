@@ -66,7 +66,7 @@ export class ContentCatalogue {
   async streams(caller: Caller): Promise<{ allowedHosts: string[] | null; sources: StreamSource[] }> {
     const hosts = this.d.streamHosts();
     const readable = await this.readableAreas(caller);
-    return { allowedHosts: hosts && [...hosts], sources: this.d.streamSources.list().filter((s) => readable.has(s.areaId)) };
+    return { allowedHosts: hosts && [...hosts], sources: (await this.d.streamSources.list()).filter((s) => readable.has(s.areaId)) };
   }
 
   async addStream(caller: Caller, input: { name: string; url: string; areaId?: string | undefined }): Promise<StreamSource> {
@@ -76,9 +76,9 @@ export class ContentCatalogue {
     return this.d.streamSources.create({ name: input.name, url, areaId, createdBy: caller.user.id });
   }
 
-  removeStream(caller: Caller, sourceId: string): void {
-    const source = this.d.streamSources.require(sourceId);
+  async removeStream(caller: Caller, sourceId: string): Promise<void> {
+    const source = await this.d.streamSources.require(sourceId);
     assertInScope(caller, source.areaId);
-    this.d.streamSources.delete(source.id);
+    await this.d.streamSources.delete(source.id);
   }
 }

@@ -4,7 +4,8 @@
  * against the server's allowed stream hosts when it is saved and again when it is scheduled.
  */
 import { newId } from '@loalang/protocol';
-import type { Db } from '../store/db.js';
+import type { Database } from '../store/database.js';
+import type { StreamSourcesTable } from '../store/schema.js';
 import { brokerError } from '../errors.js';
 import { iso } from '../time.js';
 
@@ -17,33 +18,36 @@ export interface StreamSource {
   createdAt: string;
 }
 
-type Row = { id: string; name: string; url: string; area_id: string; created_by: string | null; created_at: string };
-
-const toSource = (r: Row): StreamSource => ({ id: r.id, name: r.name, url: r.url, areaId: r.area_id, createdBy: r.created_by, createdAt: r.created_at });
+const toSource = (r: StreamSourcesTable): StreamSource => ({ id: r.id, name: r.name, url: r.url, areaId: r.area_id, createdBy: r.created_by, createdAt: r.created_at });
 
 export class StreamSourceRepo {
   constructor(
-    private readonly db: Db,
+    private readonly db: Database,
     private readonly now: () => number,
   ) {}
 
-  list(): StreamSource[] {
-    return (this.db.prepare('SELECT * FROM stream_sources ORDER BY name').all() as Row[]).map(toSource);
+  async list(): Promise<StreamSource[]> {
+    // id after name: two sources may share a name; the old order among them was SQLite's rowid.
+    const rows = await this.db.selectFrom('stream_sources').selectAll().orderBy('name').orderBy('created_at').orderBy('id').execute();
+    return rows.map(toSource);
   }
 
-  require(id: string): StreamSource {
-    const row = this.db.prepare('SELECT * FROM stream_sources WHERE id = ?').get(id) as Row | undefined;
+  async require(id: string): Promise<StreamSource> {
+    const row = await this.db.selectFrom('stream_sources').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) throw brokerError('LOA_ERR_NOT_FOUND', { en: `stream source ${id}`, vi: `nguồn tiếp sóng ${id}` });
     return toSource(row);
   }
 
-  create(input: { name: string; url: string; areaId: string; createdBy: string | null }): StreamSource {
+  async create(input: { name: string; url: string; areaId: string; createdBy: string | null }): Promise<StreamSource> {
     const source: StreamSource = { id: newId(), ...input, createdAt: iso(this.now()) };
-    this.db.prepare('INSERT INTO stream_sources (id, name, url, area_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(source.id, source.name, source.url, source.areaId, source.createdBy, source.createdAt);
+    await this.db
+      .insertInto('stream_sources')
+      .values({ id: source.id, name: source.name, url: source.url, area_id: source.areaId, created_by: source.createdBy, created_at: source.createdAt })
+      .execute();
     return source;
   }
 
-  delete(id: string): void {
-    this.db.prepare('DELETE FROM stream_sources WHERE id = ?').run(id);
+  async delete(id: string): Promise<void> {
+    await this.db.deleteFrom('stream_sources').where('id', '=', id).execute();
   }
 }

@@ -3,8 +3,10 @@
  * report must name one of these (issue 14), so a speaker cannot report plays it was never sent.
  * Kept for RETAIN_MS, longer than an agent's outbox plausibly holds a report.
  */
+import { sql } from 'kysely';
 import type { DesiredPlay } from '@loalang/protocol';
-import type { Db } from '../store/db.js';
+import type { Database } from '../store/database.js';
+import type { Executor } from '../store/portable.js';
 
 export interface IssuedPlay {
   scheduleId: string;
@@ -14,29 +16,62 @@ export interface IssuedPlay {
 
 export const ISSUED_PLAYS_RETAIN_MS = 90 * 24 * 3600_000;
 
-export class IssuedPlays {
-  constructor(private readonly db: Db) {}
+/** Rows per INSERT: 6 parameters each, well under SQLite's and PostgreSQL's limits. */
+const CHUNK = 500;
 
-  /** Records the plays of a state given to a device; a play given again keeps its longest length. */
-  record(deviceId: string, plays: DesiredPlay[]): void {
-    const add = this.db.prepare(
-      `INSERT INTO issued_plays (device_id, play_id, content_id, schedule_id, duration_ms, start_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (device_id, play_id, content_id) DO UPDATE SET duration_ms = MAX(duration_ms, excluded.duration_ms)`,
-    );
-    this.db.transaction(() => {
-      for (const p of plays) add.run(deviceId, p.playId, p.contentId, p.scheduleId, p.durationMs, p.startAt);
-    })();
+export class IssuedPlays {
+  constructor(private readonly db: Database) {}
+
+  /**
+   * Records the plays of a state given to a device; a play given again keeps its longest length.
+   * `executor`: the caller's transaction, to record the plays with the state that names them.
+   *
+   * One upsert per chunk: a play recorded by two servers at once ends with the longer length
+   * whichever writes first (the comparison is made by the database, on the stored row).
+   */
+  async record(deviceId: string, plays: DesiredPlay[], executor?: Executor): Promise<void> {
+    // One row per key: PostgreSQL refuses an upsert that touches the same row twice.
+    const byKey = new Map<string, DesiredPlay>();
+    for (const p of plays) {
+      const key = JSON.stringify([p.playId, p.contentId]);
+      const seen = byKey.get(key);
+      if (!seen || p.durationMs > seen.durationMs) byKey.set(key, seen ? { ...seen, durationMs: p.durationMs } : p);
+    }
+    const rows = [...byKey.values()].map((p) => ({ device_id: deviceId, play_id: p.playId, content_id: p.contentId, schedule_id: p.scheduleId, duration_ms: p.durationMs, start_at: p.startAt }));
+    if (rows.length === 0) return;
+    const write = async (ex: Executor) => {
+      for (let i = 0; i < rows.length; i += CHUNK) {
+        await ex
+          .insertInto('issued_plays')
+          .values(rows.slice(i, i + CHUNK))
+          .onConflict((oc) =>
+            oc.columns(['device_id', 'play_id', 'content_id']).doUpdateSet({
+              // MAX(a, b) is SQLite's, GREATEST(a, b) PostgreSQL's: CASE reads the same in both.
+              duration_ms: sql<number>`CASE WHEN excluded.duration_ms > issued_plays.duration_ms THEN excluded.duration_ms ELSE issued_plays.duration_ms END`,
+            }),
+          )
+          .execute();
+      }
+    };
+    if (executor) await write(executor);
+    else if (rows.length <= CHUNK) await write(this.db);
+    else await this.db.transaction().execute(write);
   }
 
-  find(deviceId: string, playId: string, contentId: string): IssuedPlay | null {
-    const row = this.db.prepare('SELECT schedule_id, duration_ms FROM issued_plays WHERE device_id = ? AND play_id = ? AND content_id = ?').get(deviceId, playId, contentId) as
-      | { schedule_id: string; duration_ms: number }
-      | undefined;
+  async find(deviceId: string, playId: string, contentId: string, executor: Executor = this.db): Promise<IssuedPlay | null> {
+    const row = await executor
+      .selectFrom('issued_plays')
+      .select(['schedule_id', 'duration_ms'])
+      .where('device_id', '=', deviceId)
+      .where('play_id', '=', playId)
+      .where('content_id', '=', contentId)
+      .executeTakeFirst();
     return row ? { scheduleId: row.schedule_id, durationMs: row.duration_ms } : null;
   }
 
   /** Forgets plays that started before `before` (ms); returns how many. */
-  prune(before: number): number {
-    return this.db.prepare('DELETE FROM issued_plays WHERE start_at < ?').run(new Date(before).toISOString()).changes;
+  async prune(before: number, executor: Executor = this.db): Promise<number> {
+    const result = await executor.deleteFrom('issued_plays').where('start_at', '<', new Date(before).toISOString()).executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 }

@@ -1,7 +1,8 @@
 /** Playback reports: stored idempotently by the id the agent made, queried for the province's reports. */
 import type { PlayReport } from '@loalang/protocol';
-import type { Db } from '../store/db.js';
-import { timeAndDeviceFilters } from '../store/list-filters.js';
+import type { Database } from '../store/database.js';
+import { timeAndDeviceWhere } from '../store/portable.js';
+import type { ReportsTable } from '../store/schema.js';
 import { iso } from '../time.js';
 
 export interface StoredReport extends Omit<PlayReport, 'v'> {
@@ -16,21 +17,7 @@ export interface ReportQuery {
   limit?: number;
 }
 
-type Row = {
-  report_id: string;
-  device_id: string;
-  play_id: string;
-  schedule_id: string;
-  content_id: string;
-  status: PlayReport['status'];
-  reason: string | null;
-  scheduled_at: string;
-  started_at: string | null;
-  ended_at: string | null;
-  played_ms: number;
-  amp_error: string | null;
-  received_at: string;
-};
+type Row = ReportsTable;
 
 function toReport(r: Row): StoredReport {
   const out: StoredReport = {
@@ -39,7 +26,7 @@ function toReport(r: Row): StoredReport {
     playId: r.play_id,
     scheduleId: r.schedule_id,
     contentId: r.content_id,
-    status: r.status,
+    status: r.status as PlayReport['status'],
     scheduledAt: r.scheduled_at,
     playedMs: r.played_ms,
     receivedAt: r.received_at,
@@ -57,69 +44,102 @@ export type ReportRefusal = (typeof REPORT_REFUSALS)[number];
 
 export class ReportRepo {
   constructor(
-    private readonly db: Db,
+    private readonly db: Database,
     private readonly now: () => number = Date.now,
   ) {}
 
   /**
    * Inserts once. 'resent': this report (same id) is stored already; 'taken': another report
    * already gave this play its final state, which no later report rewrites.
+   *
+   * Two servers may ingest the same report (or two reports of one play) at once, so nothing is
+   * checked before writing: the insert does nothing on either unique key (report_id, and
+   * device_id + play_id), and only then is the stored row asked which key it was.
    */
-  insert(deviceId: string, report: PlayReport): 'stored' | 'resent' | 'taken' {
-    const result = this.db
-      .prepare(
-        `INSERT INTO reports (report_id, device_id, play_id, schedule_id, content_id, status, reason, scheduled_at, started_at, ended_at, played_ms, amp_error, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-      )
-      .run(
-        report.reportId,
-        deviceId,
-        report.playId,
-        report.scheduleId,
-        report.contentId,
-        report.status,
-        report.reason ?? null,
-        report.scheduledAt,
-        report.startedAt ?? null,
-        report.endedAt ?? null,
-        report.playedMs,
-        report.ampError ?? null,
-        iso(this.now()),
-      );
-    if (result.changes > 0) return 'stored';
-    return this.db.prepare('SELECT 1 FROM reports WHERE report_id = ?').get(report.reportId) ? 'resent' : 'taken';
+  async insert(deviceId: string, report: PlayReport): Promise<'stored' | 'resent' | 'taken'> {
+    const result = await this.db
+      .insertInto('reports')
+      .values({
+        report_id: report.reportId,
+        device_id: deviceId,
+        play_id: report.playId,
+        schedule_id: report.scheduleId,
+        content_id: report.contentId,
+        status: report.status,
+        reason: report.reason ?? null,
+        scheduled_at: report.scheduledAt,
+        started_at: report.startedAt ?? null,
+        ended_at: report.endedAt ?? null,
+        played_ms: report.playedMs,
+        amp_error: report.ampError ?? null,
+        received_at: iso(this.now()),
+      })
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
+    if ((result.numInsertedOrUpdatedRows ?? 0n) > 0n) return 'stored';
+    const same = await this.db.selectFrom('reports').select('report_id').where('report_id', '=', report.reportId).executeTakeFirst();
+    return same ? 'resent' : 'taken';
   }
 
-  /** Keeps a refused report, whole, for the record; false when this report was refused before. */
-  refuse(deviceId: string, report: PlayReport, refusal: ReportRefusal): boolean {
+  /**
+   * Keeps a refused report, whole, for the record; false when this report was refused before.
+   * Idempotent by the unique report id (ON CONFLICT DO NOTHING), so two servers refusing the
+   * same report record it once.
+   */
+  async refuse(deviceId: string, report: PlayReport, refusal: ReportRefusal): Promise<boolean> {
     const { v: _v, ...body } = report;
-    return (
-      this.db
-        .prepare(
-          `INSERT INTO refused_reports (report_id, device_id, play_id, status, played_ms, refusal, report_json, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (report_id) DO NOTHING`,
-        )
-        .run(report.reportId, deviceId, report.playId, report.status, report.playedMs, refusal, JSON.stringify(body), iso(this.now())).changes > 0
-    );
+    const result = await this.db
+      .insertInto('refused_reports')
+      .values({
+        report_id: report.reportId,
+        device_id: deviceId,
+        play_id: report.playId,
+        status: report.status,
+        played_ms: report.playedMs,
+        refusal,
+        report_json: JSON.stringify(body),
+        received_at: iso(this.now()),
+      })
+      .onConflict((oc) => oc.column('report_id').doNothing())
+      .executeTakeFirst();
+    return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
   }
 
   /** Refused reports kept, by refusal. */
-  refusedCounts(): Record<ReportRefusal, number> {
+  async refusedCounts(): Promise<Record<ReportRefusal, number>> {
     const counts = Object.fromEntries(REPORT_REFUSALS.map((r) => [r, 0])) as Record<ReportRefusal, number>;
-    for (const row of this.db.prepare('SELECT refusal, COUNT(*) AS n FROM refused_reports GROUP BY refusal').all() as { refusal: ReportRefusal; n: number }[]) counts[row.refusal] = row.n;
+    const rows = await this.db
+      .selectFrom('refused_reports')
+      .select(['refusal', (eb) => eb.fn.countAll().as('n')])
+      .groupBy('refusal')
+      .execute();
+    for (const row of rows) counts[row.refusal as ReportRefusal] = Number(row.n);
     return counts;
   }
 
   /** Stored reports, by outcome. */
-  countsByStatus(): Record<string, number> {
-    const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM reports GROUP BY status').all() as { status: string; n: number }[];
-    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  async countsByStatus(): Promise<Record<string, number>> {
+    const rows = await this.db
+      .selectFrom('reports')
+      .select(['status', (eb) => eb.fn.countAll().as('n')])
+      .groupBy('status')
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
   }
 
-  query(q: ReportQuery): StoredReport[] {
-    const { where, params } = timeAndDeviceFilters('scheduled_at', q);
-    const sql = `SELECT * FROM reports ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY scheduled_at DESC, device_id LIMIT ?`;
-    return (this.db.prepare(sql).all(...params, q.limit ?? 10_000) as Row[]).map(toReport);
+  async query(q: ReportQuery): Promise<StoredReport[]> {
+    const rows = await this.db
+      .selectFrom('reports')
+      .selectAll()
+      .where(timeAndDeviceWhere(this.db, 'scheduled_at', q))
+      // Ties (one device, one instant) were in insertion order (rowid): received_at, then report_id, say it portably.
+      .orderBy('scheduled_at', 'desc')
+      .orderBy('device_id')
+      .orderBy('received_at')
+      .orderBy('report_id')
+      .limit(q.limit ?? 10_000)
+      .execute();
+    return rows.map(toReport);
   }
 }
 

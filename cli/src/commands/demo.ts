@@ -137,8 +137,8 @@ function watchReports(server: RunningServer, scheduleId: string, agents: DemoAge
   const seen = new Set<string>();
   const names = new Map(agents.map((a) => [a.deviceId, a.name]));
   let announced = false;
-  return setInterval(() => {
-    const reports = server.core.reports.query({}).filter((r) => r.scheduleId === scheduleId);
+  const check = async () => {
+    const reports = (await server.core.reports.query({})).filter((r) => r.scheduleId === scheduleId);
     for (const r of reports) {
       if (seen.has(r.reportId)) continue;
       seen.add(r.reportId);
@@ -153,5 +153,8 @@ function watchReports(server: RunningServer, scheduleId: string, agents: DemoAge
       announced = true;
       out(`Cả ${completed} loa đã phát xong bản tin. / All ${completed} speakers played the bulletin: GET /api/v1/reports lists the plays.`);
     }
+  };
+  return setInterval(() => {
+    check().catch((err: unknown) => out(`  ! Không đọc được báo cáo / reading the reports failed: ${String(err)}`));
   }, 500);
 }

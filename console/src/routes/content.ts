@@ -111,7 +111,7 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
   );
 
   app.get('/streams', { schema: { tags: ['content'], description: 'Named live sources schedules can relay, with the hosts the server allows (null: any)', response: ok(StreamSourcesSchema) }, preHandler: read }, async (request) => {
-    return core.catalogue.streams(callerOf(request));
+    return await core.catalogue.streams(callerOf(request));
   });
 
   app.post('/streams', { schema: { body: StreamSourceBody, tags: ['content'], response: created(StreamSourceSchema) }, preHandler: write }, async (request, reply) => {
@@ -119,7 +119,7 @@ export const contentRoutes: FastifyPluginAsyncTypebox<ContentRouteOptions> = asy
   });
 
   app.delete('/streams/:id', { schema: { params: IdParams, tags: ['content'], response: noContent() }, preHandler: write }, async (request, reply) => {
-    core.catalogue.removeStream(callerOf(request), request.params.id);
+    await core.catalogue.removeStream(callerOf(request), request.params.id);
     return reply.status(204).send();
   });
 };

@@ -23,11 +23,11 @@ export const signingKeyRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices 
   };
 
   app.get('/signing-keys', { schema: { tags, description: 'Every signing key with its state; the public halves are what agents pin', response: ok(SigningKeysSchema) }, preHandler: rootAdmin }, async () => ({
-    keys: core.signingKeys.list(),
+    keys: await core.signingKeys.list(),
     trusted: core.signer.trusted(),
   }));
 
-  app.post('/signing-keys', { schema: { tags, description: 'Adds the next key; online devices get it at once in their signed desired state', response: created(SigningKeySchema) }, preHandler: rootAdmin }, async (_request, reply) => reply.status(201).send(core.signingKeys.addNext()));
+  app.post('/signing-keys', { schema: { tags, description: 'Adds the next key; online devices get it at once in their signed desired state', response: created(SigningKeySchema) }, preHandler: rootAdmin }, async (_request, reply) => reply.status(201).send(await core.signingKeys.addNext()));
 
   app.post('/signing-keys/:kid/activate', { schema: { tags, params: KidParams, description: 'The next key starts signing; the old active key is retired', response: ok(SigningKeySchema) }, preHandler: rootAdmin }, async (request) => core.signingKeys.activate(request.params.kid));
 
