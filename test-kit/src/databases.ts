@@ -8,6 +8,13 @@ import { createDatabase } from './postgres.js';
 
 export type TestDialect = 'sqlite' | 'postgres';
 
+declare module 'vitest' {
+  export interface ProvidedContext {
+    postgresUrl: string | null;
+    postgresSkip: string | null;
+  }
+}
+
 let told = false;
 
 /** The PostgreSQL cluster's superuser URL for this run, or null (the reason is printed once). */

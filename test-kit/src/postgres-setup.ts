@@ -5,13 +5,7 @@
  */
 import type { TestProject } from 'vitest/node';
 import { postgresSkipReason, startPostgres, type PostgresCluster } from './postgres.js';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    postgresUrl: string | null;
-    postgresSkip: string | null;
-  }
-}
+import './databases.js'; // the provided values' types
 
 let cluster: PostgresCluster | null = null;
 let users = 0;
