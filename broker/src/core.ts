@@ -180,13 +180,13 @@ export class ServerCore {
     this.mqtt.on('presence', (change) => {
       this.devices.setPresence(change.deviceId, change.online, change.cause, change.at);
       this.alarmRules.onPresence(change.deviceId, change.online, change.at);
-      this.alerts.onPresence(change.deviceId, change.online);
+      this.alerts.onPresence(change.deviceId, change.online).catch((err: unknown) => this.logger.error({ err, deviceId: change.deviceId }, 'alert deliveries not updated for presence'));
       this.changes.emit('device', change.deviceId);
     });
     // Sent when the device subscribes, not on connect: before that, a clean session would drop it.
     this.mqtt.on('listening', (deviceId) => {
       this.dispatcher.resend(deviceId, 'online');
-      this.alerts.onListening(deviceId);
+      this.alerts.onListening(deviceId).catch((err: unknown) => this.logger.error({ err, deviceId }, 'alerts not replayed to a device that came back'));
     });
     const uplinks = this.routeUplinks();
     this.mqtt.on('uplink', (msg) => uplinks.dispatch(msg));
@@ -196,7 +196,7 @@ export class ServerCore {
     this.mqttPort = port;
     this.dispatcher.start();
     this.alarmRules.start();
-    this.alerts.start();
+    await this.alerts.start();
     // Retention: once soon after start, then hourly; batched, so requests are served meanwhile.
     const prune = () => {
       void this.telemetry.prune(this.clock.now(), this.telemetryRetention).then(
@@ -251,11 +251,11 @@ export class ServerCore {
    * alarm rules and the alert board; refused otherwise (counted, kept, audited). Either way the
    * device gets its ack (sent by the broker when this resolves), so its outbox drains.
    */
-  ingestReport(deviceId: string, report: PlayReport): void {
-    const result = this.reportIntake.accept(deviceId, report);
+  async ingestReport(deviceId: string, report: PlayReport): Promise<void> {
+    const result = await this.reportIntake.accept(deviceId, report);
     if (result.outcome === 'stored') {
       this.alarmRules.onReport(deviceId, report);
-      this.alerts.onReport(deviceId, report);
+      await this.alerts.onReport(deviceId, report);
       return;
     }
     if (result.outcome !== 'refused' || !result.record) return;
@@ -307,7 +307,7 @@ export class ServerCore {
     this.pruner?.stop();
     if (this.firstPrune) this.clock.clearTimeout(this.firstPrune);
     this.alarmRules.stop();
-    this.alerts.stop();
+    await this.alerts.stop();
     this.dispatcher.stop();
     await this.mqtt.stop();
     this.db.close();

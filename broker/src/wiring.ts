@@ -196,7 +196,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     signer.reload();
     for (const id of mqtt.onlineDevices()) dispatcher.resend(id, 'signing-keys');
   };
-  const alertRepo = new AlertRepo(db);
+  const alertRepo = new AlertRepo(database);
   const alerts = new AlertService(
     {
       repo: alertRepo,

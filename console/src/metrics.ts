@@ -7,15 +7,16 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { ServerServices } from '@loalang/broker';
 
 /** A counter whose running total lives elsewhere (the broker, SQLite): set at scrape time. */
-function totalFrom(registry: Registry, name: string, help: string, labelNames: string[], read: () => [Record<string, string>, number][]) {
+function totalFrom(registry: Registry, name: string, help: string, labelNames: string[], read: () => [Record<string, string>, number][] | Promise<[Record<string, string>, number][]>) {
   return new Counter({
     name,
     help,
     labelNames,
     registers: [registry],
-    collect() {
+    async collect() {
+      const values = await read();
       this.reset();
-      for (const [labels, value] of read()) this.inc(labels, value);
+      for (const [labels, value] of values) this.inc(labels, value);
     },
   });
 }
@@ -75,11 +76,12 @@ export function buildMetrics(core: ServerServices): Registry {
     help: 'Deliveries of active alerts, by state',
     labelNames: ['state'],
     registers: [registry],
-    collect() {
+    async collect() {
+      const counts = await core.alerts.repo.activeDeliveryCounts();
       this.reset();
-      for (const [state, n] of Object.entries(core.alerts.repo.activeDeliveryCounts())) this.set({ state }, n);
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
     },
   });
-  totalFrom(registry, 'loalang_alerts_total', 'Alerts issued, by current state', ['state'], () => Object.entries(core.alerts.repo.countsByState()).map(([state, n]) => [{ state }, n]));
+  totalFrom(registry, 'loalang_alerts_total', 'Alerts issued, by current state', ['state'], async () => Object.entries(await core.alerts.repo.countsByState()).map(([state, n]): [Record<string, string>, number] => [{ state }, n]));
   return registry;
 }

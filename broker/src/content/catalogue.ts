@@ -23,7 +23,7 @@ export class ContentCatalogue {
       /** Content the device's current programme names. */
       programmeContent: (deviceId: string) => Set<string>;
       /** Whether an active alert sent to the device plays this content. */
-      alertContent: (deviceId: string, contentId: string) => boolean;
+      alertContent: (deviceId: string, contentId: string) => Promise<boolean>;
     },
   ) {}
 
@@ -53,8 +53,8 @@ export class ContentCatalogue {
     await this.d.media.remove(item.id);
   }
 
-  deviceMayFetch(deviceId: string, contentId: string): boolean {
-    return this.d.programmeContent(deviceId).has(contentId) || this.d.alertContent(deviceId, contentId);
+  async deviceMayFetch(deviceId: string, contentId: string): Promise<boolean> {
+    return this.d.programmeContent(deviceId).has(contentId) || (await this.d.alertContent(deviceId, contentId));
   }
 
   streams(caller: Caller): { allowedHosts: string[] | null; sources: StreamSource[] } {

@@ -15,7 +15,7 @@ export const PLAYED_TOLERANCE_MS = 2000;
 
 /** How an alert repetition reaches a device: the alert's content, repetitions and audio length. */
 export interface AlertPlayLookup {
-  playFor(alertId: string, deviceId: string): { contentId: string; repeat: number; durationMs: number } | null;
+  playFor(alertId: string, deviceId: string): Promise<{ contentId: string; repeat: number; durationMs: number } | null>;
 }
 
 export type IntakeOutcome = { outcome: 'stored' } | { outcome: 'resent' } | { outcome: 'refused'; refusal: ReportRefusal; detail: string; record: boolean };
@@ -32,8 +32,8 @@ export class ReportIntake {
   ) {}
 
   /** Checks the report against what the device was given, then stores it once. */
-  accept(deviceId: string, report: PlayReport): IntakeOutcome {
-    const problem = this.check(deviceId, report);
+  async accept(deviceId: string, report: PlayReport): Promise<IntakeOutcome> {
+    const problem = await this.check(deviceId, report);
     if (problem) return this.refuse(deviceId, report, problem.refusal, problem.detail);
     const stored = this.d.reports.insert(deviceId, report);
     if (stored === 'taken') return this.refuse(deviceId, report, 'already-reported', `play ${report.playId} already has its final report`);
@@ -61,9 +61,9 @@ export class ReportIntake {
     return { record: true, suppressed };
   }
 
-  private check(deviceId: string, r: PlayReport): { refusal: ReportRefusal; detail: string } | null {
+  private async check(deviceId: string, r: PlayReport): Promise<{ refusal: ReportRefusal; detail: string } | null> {
     if (r.status === 'skipped' && r.playedMs > 0) return { refusal: 'inconsistent', detail: `a skipped play cannot have played ${r.playedMs} ms` };
-    const given = this.given(deviceId, r);
+    const given = await this.given(deviceId, r);
     if (!given) return { refusal: 'unknown-play', detail: `play ${r.playId} of content ${r.contentId} was never given to this device` };
     if (given.scheduleId !== r.scheduleId) return { refusal: 'wrong-schedule', detail: `play ${r.playId} belongs to ${given.scheduleId}, not ${r.scheduleId}` };
     if (r.playedMs > given.durationMs + PLAYED_TOLERANCE_MS) return { refusal: 'too-long', detail: `played ${r.playedMs} ms of a ${given.durationMs} ms play` };
@@ -71,12 +71,12 @@ export class ReportIntake {
   }
 
   /** The play as the server gave it: a desired-state play, else an alert repetition. */
-  private given(deviceId: string, r: PlayReport): { scheduleId: string; durationMs: number } | null {
+  private async given(deviceId: string, r: PlayReport): Promise<{ scheduleId: string; durationMs: number } | null> {
     const issued = this.d.issued.find(deviceId, r.playId, r.contentId);
     if (issued) return issued;
     const repetition = alertRepetitionOf(r.playId);
     if (repetition < 1) return null;
-    const alert = this.d.alerts.playFor(r.scheduleId, deviceId);
+    const alert = await this.d.alerts.playFor(r.scheduleId, deviceId);
     if (!alert || alert.contentId !== r.contentId || repetition > alert.repeat) return null;
     return { scheduleId: r.scheduleId, durationMs: alert.durationMs };
   }

@@ -31,7 +31,7 @@ async function deviceMayFetch(core: ServerServices, request: FastifyRequest, con
   const colon = decoded.indexOf(':');
   if (colon <= 0) return false;
   const identity = await core.devices.verify(decoded.slice(0, colon), Buffer.from(decoded.slice(colon + 1), 'utf8'));
-  return identity !== null && core.catalogue.deviceMayFetch(identity.deviceId, contentId);
+  return identity !== null && (await core.catalogue.deviceMayFetch(identity.deviceId, contentId));
 }
 
 const StreamSourceBody = Type.Object(

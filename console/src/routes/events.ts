@@ -88,8 +88,13 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = 
           const device = inScope(c.alarm.deviceId);
           if (device) send('alarm', { type: c.type, alarm: describeAlarm(c.alarm, device.name) });
         };
+        // Summaries are read one after another, so they are sent in the order the changes came.
+        let alerts = Promise.resolve();
         const onAlert = (a: Alert) => {
-          if (targetsVisible(caller, a.targets, deviceInScope(core.devices, caller))) send('alert', core.alerts.summary(a.id));
+          if (!targetsVisible(caller, a.targets, deviceInScope(core.devices, caller))) return;
+          alerts = alerts
+            .then(async () => send('alert', await core.alerts.summary(a.id)))
+            .catch((err: unknown) => request.log.error({ err, alertId: a.id }, 'alert summary not sent'));
         };
         core.changes.on('command', onCommand);
         core.alarms.on('change', onAlarm);
