@@ -133,11 +133,11 @@ describe.runIf(ready)('CAP 1.2 ingest', () => {
   }, 30_000);
 
   it('acknowledges an Exercise without sounding it, and refuses strangers, bad XML, missing fields and operators', async () => {
-    const before = world.server.core.alerts.repo.list(1000).length;
+    const before = (await world.server.core.alerts.repo.list(1000)).length;
     const drill = await postCap(capFile('flood-exercise.xml'));
     expect(drill.status).toBe(202);
     expect(drill.body).toMatchObject({ action: 'ignored', reason: 'status Exercise: recorded, not broadcast' });
-    expect(world.server.core.alerts.repo.list(1000).length).toBe(before);
+    expect((await world.server.core.alerts.repo.list(1000)).length).toBe(before);
 
     const stranger = await postCap(capFile('storm-alert.xml', { SENDER: 'someone@example.com' }));
     expect(stranger.status).toBe(403);
@@ -157,6 +157,6 @@ describe.runIf(ready)('CAP 1.2 ingest', () => {
 
     const operator = await world.token('van-hanh');
     expect((await postCap(capFile('storm-alert.xml'), operator)).status).toBe(403);
-    expect(world.server.core.alerts.repo.list(1000).length).toBe(before);
+    expect((await world.server.core.alerts.repo.list(1000)).length).toBe(before);
   }, 30_000);
 });

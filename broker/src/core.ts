@@ -189,13 +189,13 @@ export class ServerCore {
         .run(change.deviceId, () => this.devices.setPresence(change.deviceId, change.online, change.cause, change.at))
         .catch((err: unknown) => this.logger.error({ err, deviceId: change.deviceId }, 'presence not recorded'));
       void this.alarmRules.onPresence(change.deviceId, change.online, change.at).catch((err: unknown) => this.logger.error({ err, deviceId: change.deviceId }, 'offline alarm update failed'));
-      this.alerts.onPresence(change.deviceId, change.online);
+      void this.alerts.onPresence(change.deviceId, change.online).catch((err: unknown) => this.logger.error({ err, deviceId: change.deviceId }, 'alert deliveries not updated for presence'));
       this.changes.emit('device', change.deviceId);
     });
     // Sent when the device subscribes, not on connect: before that, a clean session would drop it.
     this.mqtt.on('listening', (deviceId) => {
       void this.dispatcher.resend(deviceId, 'online');
-      this.alerts.onListening(deviceId);
+      void this.alerts.onListening(deviceId).catch((err: unknown) => this.logger.error({ err, deviceId }, 'alerts not replayed to a device that came back'));
     });
     const uplinks = this.routeUplinks();
     this.mqtt.on('uplink', (msg) => void uplinks.dispatch(msg));
@@ -205,7 +205,7 @@ export class ServerCore {
     this.mqttPort = port;
     this.dispatcher.start();
     this.alarmRules.start();
-    this.alerts.start();
+    await this.alerts.start();
     // Retention: once soon after start, then hourly; batched, so requests are served meanwhile.
     const prune = () => {
       void this.telemetry.prune(this.clock.now(), this.telemetryRetention).then(
@@ -266,7 +266,7 @@ export class ServerCore {
     const result = await this.reportIntake.accept(deviceId, report);
     if (result.outcome === 'stored') {
       void this.alarmRules.onReport(deviceId, report).catch((err: unknown) => this.logger.error({ err, deviceId }, 'play report alarm rules failed'));
-      this.alerts.onReport(deviceId, report);
+      await this.alerts.onReport(deviceId, report);
       return;
     }
     if (result.outcome !== 'refused' || !result.record) return;
@@ -323,7 +323,7 @@ export class ServerCore {
     this.pruner?.stop();
     if (this.firstPrune) this.clock.clearTimeout(this.firstPrune);
     this.alarmRules.stop();
-    this.alerts.stop();
+    await this.alerts.stop();
     this.dispatcher.stop();
     await this.mqtt.stop();
     await this.database.destroy();

@@ -201,7 +201,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     await signer.reload();
     for (const id of mqtt.onlineDevices()) void dispatcher.resend(id, 'signing-keys');
   };
-  const alertRepo = new AlertRepo(db);
+  const alertRepo = new AlertRepo(database);
   const alerts = new AlertService(
     {
       repo: alertRepo,

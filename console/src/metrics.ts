@@ -78,11 +78,12 @@ export function buildMetrics(core: ServerServices): Registry {
     help: 'Deliveries of active alerts, by state',
     labelNames: ['state'],
     registers: [registry],
-    collect() {
+    async collect() {
+      const counts = await core.alerts.repo.activeDeliveryCounts();
       this.reset();
-      for (const [state, n] of Object.entries(core.alerts.repo.activeDeliveryCounts())) this.set({ state }, n);
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
     },
   });
-  totalFrom(registry, 'loalang_alerts_total', 'Alerts issued, by current state', ['state'], () => Object.entries(core.alerts.repo.countsByState()).map(([state, n]) => [{ state }, n]));
+  totalFrom(registry, 'loalang_alerts_total', 'Alerts issued, by current state', ['state'], async () => Object.entries(await core.alerts.repo.countsByState()).map(([state, n]): [Record<string, string>, number] => [{ state }, n]));
   return registry;
 }

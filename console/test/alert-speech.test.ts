@@ -40,7 +40,8 @@ describe('alert speech', () => {
     const alerts = await library('?kind=alert');
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ kind: 'alert', id: (heard.json() as Item).id });
-    const ids = [first, second].map((r) => t.core.alerts.repo.require((r.json() as { id: string }).id).contentId);
+    const ids: string[] = [];
+    for (const r of [first, second]) ids.push((await t.core.alerts.repo.require((r.json() as { id: string }).id)).contentId);
     expect(ids).toEqual([alerts[0]!.id, alerts[0]!.id]);
     // Other words are new speech.
     expect((await alert({ text: 'Bão đã tan.' })).statusCode).toBe(201);

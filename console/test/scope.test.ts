@@ -30,20 +30,20 @@ beforeAll(async () => {
   const sched = { priority: 'normal' as const, start: new Date(Date.now() + 3600_000).toISOString(), items: [{ contentId: 'ca' }], volume: null, recurrence: null, repeat: { count: 1, gapSec: 0 }, createdBy: null, approvedBy: null };
   ids.schedA = core.schedules.create({ ...sched, title: 'A', areaId: 'a', targets: { areaIds: ['a'], deviceIds: [] } }).id;
   ids.schedB = core.schedules.create({ ...sched, title: 'B', areaId: 'b', items: [{ contentId: 'cb' }], targets: { areaIds: ['b'], deviceIds: [] } }).id;
-  ids.alertA = newAlert('a', 'ca');
-  ids.alertB = newAlert('b', 'cb');
+  ids.alertA = await newAlert('a', 'ca');
+  ids.alertB = await newAlert('b', 'cb');
 });
 
-function newAlert(areaId: string, contentId: string): string {
+async function newAlert(areaId: string, contentId: string): Promise<string> {
   const input = { title: 'Cảnh báo', text: null, contentId, priority: 'emergency' as const, repeat: 1, gapMs: 0, volume: null, expiresAt: null, replaces: null, cap: null, createdBy: null };
-  return t.core.alerts.create({ ...input, targets: { areaIds: [areaId], deviceIds: [] } }).id;
+  return (await t.core.alerts.create({ ...input, targets: { areaIds: [areaId], deviceIds: [] } })).id;
 }
 afterAll(async () => t?.close());
 
 type Case = {
   name: string;
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
-  url: () => string;
+  url: () => string | Promise<string>;
   body?: () => unknown;
   /** Roles that succeed; every other role gets 403. `none` = nobody succeeds. */
   allowed: Role[] | 'all';
@@ -66,7 +66,7 @@ const cases: Case[] = [
   { name: 'alert other area', method: 'POST', url: () => '/api/v1/alerts', body: () => ({ contentId: 'ca', targets: { areaIds: ['b'], deviceIds: [] } }), allowed: [] },
   { name: 'alert other device', method: 'POST', url: () => '/api/v1/alerts', body: () => ({ contentId: 'ca', targets: { areaIds: [], deviceIds: [ids.devB] } }), allowed: [] },
   { name: "alert with other area's content", method: 'POST', url: () => '/api/v1/alerts', body: () => ({ contentId: 'cb', targets: { areaIds: ['a'], deviceIds: [] } }), allowed: [] },
-  { name: 'cancel own alert', method: 'POST', url: () => `/api/v1/alerts/${newAlert('a', 'ca')}/cancel`, allowed: ['admin', 'alert-staff'] },
+  { name: 'cancel own alert', method: 'POST', url: async () => `/api/v1/alerts/${await newAlert('a', 'ca')}/cancel`, allowed: ['admin', 'alert-staff'] },
   { name: 'cancel other alert', method: 'POST', url: () => `/api/v1/alerts/${ids.alertB}/cancel`, allowed: [] },
   { name: 'list areas', method: 'GET', url: () => '/api/v1/areas', allowed: 'all' },
   { name: 'read own area', method: 'GET', url: () => '/api/v1/areas/a', allowed: 'all' },
@@ -140,7 +140,7 @@ describe.each(cases)('$name', (c) => {
   it.each(ALL)('as %s', async (role) => {
     const res = await t.app.inject({
       method: c.method,
-      url: c.url(),
+      url: await c.url(),
       headers: { authorization: `Bearer ${tokens.get(role)}` },
       ...(c.body ? { payload: c.body() as Record<string, unknown> } : {}),
     });
@@ -154,7 +154,7 @@ describe.each(cases)('$name', (c) => {
   });
 
   it('without a token → 401', async () => {
-    const res = await t.app.inject({ method: c.method, url: c.url(), ...(c.body ? { payload: c.body() as Record<string, unknown> } : {}) });
+    const res = await t.app.inject({ method: c.method, url: await c.url(), ...(c.body ? { payload: c.body() as Record<string, unknown> } : {}) });
     expect(res.statusCode).toBe(401);
   });
 });

@@ -67,7 +67,7 @@ describe('HTTP', () => {
     expect(device.statusCode).toBe(403);
     const refused = await t.core.audit.query({ action: 'POST /api/v1/alerts', limit: 10 });
     expect(refused.filter((e) => e.username === 'staff-a' && e.status === 403)).toHaveLength(2);
-    expect(t.core.alerts.repo.list(10)).toEqual([]);
+    expect(await t.core.alerts.repo.list(10)).toEqual([]);
   });
 });
 

@@ -90,13 +90,13 @@ describe('play reports are checked against what the device was given', () => {
   });
 
   it('accepts an alert\'s repetitions sent to the device, and refuses one beyond them', async () => {
-    const alert = t.core.alerts.create({ title: 'Lũ', text: null, contentId: 'bulletin', priority: 'emergency', targets: { areaIds: ['a'], deviceIds: [] }, repeat: 2, gapMs: 0, volume: null, expiresAt: null, replaces: null, cap: null, createdBy: null });
+    const alert = await t.core.alerts.create({ title: 'Lũ', text: null, contentId: 'bulletin', priority: 'emergency', targets: { areaIds: ['a'], deviceIds: [] }, repeat: 2, gapMs: 0, volume: null, expiresAt: null, replaces: null, cap: null, createdBy: null });
     const rep = (n: number) => ({ playId: `${alert.id}-r${n}`, scheduleId: alert.id, contentId: 'bulletin', scheduledAt: alert.startAt });
     await send({ ...rep(1), reportId: 'alert-1', status: 'completed', playedMs: 5000 });
     await send({ ...rep(3), reportId: 'alert-3', status: 'completed', playedMs: 5000 });
     expect((await stored()).some((r) => r.reportId === 'alert-1')).toBe(true);
     expect(refusedAs('alert-3')).toBe('unknown-play');
-    t.core.alerts.cancel(alert.id);
+    await t.core.alerts.cancel(alert.id);
   });
 
   it('a refused report sent again is one refusal; the daily report shows only what played; /metrics and the audit log show the refusals', async () => {

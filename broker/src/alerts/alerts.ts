@@ -5,7 +5,10 @@
  */
 import type { Targets } from '../accounts/scope.js';
 import type { AlertDeliveryState } from '@loalang/protocol';
-import type { Db } from '../store/db.js';
+import { sql, type Selectable } from 'kysely';
+import type { Database } from '../store/database.js';
+import { jsonText } from '../store/portable.js';
+import type { AlertsTable } from '../store/schema.js';
 import { brokerError } from '../errors.js';
 
 export type AlertPriority = 'emergency' | 'priority';
@@ -65,44 +68,63 @@ export function totalsOf(deliveries: Pick<Delivery, 'state'>[]): Record<Delivery
   for (const d of deliveries) totals[d.state]++;
   return totals;
 }
-const RANK_SQL = `CASE state ${Object.entries(RANK).map(([k, v]) => `WHEN '${k}' THEN ${v}`).join(' ')} END`;
+/** For each next state, the states a delivery may move to it from: lower rank, or pending ⇄ offline. */
+const BEFORE = Object.fromEntries(
+  DELIVERY_STATES.map((next) => [next, DELIVERY_STATES.filter((s) => RANK[s] < RANK[next] || (RANK[next] === 0 && RANK[s] === 0 && s !== next))]),
+) as Record<DeliveryState, DeliveryState[]>;
+const WAITING: DeliveryState[] = ['pending', 'offline'];
+/** Deliveries per multi-row statement (insert: 4 parameters each, advanceAll: 8): far below either database's limit. */
+const DELIVERY_CHUNK = 500;
+const DELIVERY_COLUMNS = ['device_id', 'state', 'reason', 'played', 'started_at', 'updated_at'] as const;
 
-type AlertRow = {
-  id: string;
-  title: string;
-  text: string | null;
-  content_id: string;
-  priority: AlertPriority;
-  targets_json: string;
-  repeat: number;
-  gap_ms: number;
-  volume: number | null;
-  start_at: string;
-  expires_at: string;
-  state: AlertState;
-  replaces: string | null;
-  replaced_by: string | null;
-  cap_json: string | null;
-  created_by: string | null;
-  created_at: string;
-  ended_at: string | null;
-};
+export interface AdvanceExtra {
+  reason?: string;
+  played?: number;
+  startedAt?: string;
+}
 
-type DeliveryRow = { device_id: string; state: DeliveryState; reason: string | null; played: number; started_at: string | null; updated_at: string };
+export interface DeliveryUpdate {
+  alertId: string;
+  deviceId: string;
+  next: DeliveryState;
+  at: string;
+  extra?: AdvanceExtra;
+}
+
+/** A delivery's rank in SQL (advanceAll), from RANK: constants only. */
+const RANK_SQL = sql.raw(`CASE alert_deliveries.state ${Object.entries(RANK).map(([k, v]) => `WHEN '${k}' THEN ${v}`).join(' ')} END`);
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** PostgreSQL aborts one of two transactions that wait on each other (40P01) or cannot be serialised (40001): run it again. */
+async function retryDeadlock<T>(run: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (attempt >= attempts || (code !== '40P01' && code !== '40001')) throw err;
+    }
+  }
+}
+
+type AlertRow = Selectable<AlertsTable>;
+
+type DeliveryRow = { device_id: string; state: string; reason: string | null; played: number; started_at: string | null; updated_at: string };
 
 const toAlert = (r: AlertRow): Alert => ({
   id: r.id,
   title: r.title,
   text: r.text,
   contentId: r.content_id,
-  priority: r.priority,
+  priority: r.priority as AlertPriority,
   targets: JSON.parse(r.targets_json) as Targets,
   repeat: r.repeat,
   gapMs: r.gap_ms,
   volume: r.volume,
   startAt: r.start_at,
   expiresAt: r.expires_at,
-  state: r.state,
+  state: r.state as AlertState,
   replaces: r.replaces,
   replacedBy: r.replaced_by,
   cap: r.cap_json ? (JSON.parse(r.cap_json) as CapOrigin) : null,
@@ -111,141 +133,272 @@ const toAlert = (r: AlertRow): Alert => ({
   endedAt: r.ended_at,
 });
 
-const toDelivery = (r: DeliveryRow): Delivery => ({ deviceId: r.device_id, state: r.state, reason: r.reason, played: r.played, startedAt: r.started_at, updatedAt: r.updated_at });
+const toRow = (a: Alert): AlertRow => ({
+  id: a.id,
+  title: a.title,
+  text: a.text,
+  content_id: a.contentId,
+  priority: a.priority,
+  targets_json: JSON.stringify(a.targets),
+  repeat: a.repeat,
+  gap_ms: a.gapMs,
+  volume: a.volume,
+  start_at: a.startAt,
+  expires_at: a.expiresAt,
+  state: a.state,
+  replaces: a.replaces,
+  replaced_by: a.replacedBy,
+  cap_json: a.cap ? JSON.stringify(a.cap) : null,
+  created_by: a.createdBy,
+  created_at: a.createdAt,
+  ended_at: a.endedAt,
+});
+
+const toDelivery = (r: DeliveryRow): Delivery => ({ deviceId: r.device_id, state: r.state as DeliveryState, reason: r.reason, played: r.played, startedAt: r.started_at, updatedAt: r.updated_at });
 
 export class AlertRepo {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Database) {}
 
-  /** Stores the alert and one delivery per target device, in one transaction. */
-  insert(alert: Alert, deliveries: { deviceId: string; state: 'pending' | 'offline' }[]): void {
-    this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO alerts (id, title, text, content_id, priority, targets_json, repeat, gap_ms, volume, start_at, expires_at, state, replaces, replaced_by, cap_json, created_by, created_at, ended_at)
-           VALUES (@id, @title, @text, @contentId, @priority, @targets, @repeat, @gapMs, @volume, @startAt, @expiresAt, @state, @replaces, @replacedBy, @cap, @createdBy, @createdAt, @endedAt)`,
-        )
-        .run({ ...alert, targets: JSON.stringify(alert.targets), cap: alert.cap ? JSON.stringify(alert.cap) : null });
-      const add = this.db.prepare('INSERT INTO alert_deliveries (alert_id, device_id, state, updated_at) VALUES (?, ?, ?, ?)');
-      for (const d of deliveries) add.run(alert.id, d.deviceId, d.state, alert.createdAt);
-    })();
+  /**
+   * Stores the alert and one delivery per target device, in one transaction. Deliveries go in
+   * multi-row inserts of DELIVERY_CHUNK rows: one statement per device would make a 10,000
+   * speaker fan-out wait on 10,000 round trips.
+   */
+  async insert(alert: Alert, deliveries: { deviceId: string; state: 'pending' | 'offline' }[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('alerts').values(toRow(alert)).execute();
+      for (let i = 0; i < deliveries.length; i += DELIVERY_CHUNK) {
+        const rows = deliveries.slice(i, i + DELIVERY_CHUNK).map((d) => ({ alert_id: alert.id, device_id: d.deviceId, state: d.state, updated_at: alert.createdAt }));
+        await trx.insertInto('alert_deliveries').values(rows).execute();
+      }
+    });
   }
 
-  get(id: string): Alert | null {
-    const row = this.db.prepare('SELECT * FROM alerts WHERE id = ?').get(id) as AlertRow | undefined;
+  async get(id: string): Promise<Alert | null> {
+    const row = await this.db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toAlert(row) : null;
   }
 
-  require(id: string): Alert {
-    const alert = this.get(id);
+  async require(id: string): Promise<Alert> {
+    const alert = await this.get(id);
     if (!alert) throw brokerError('LOA_ERR_NOT_FOUND', { en: `alert ${id}`, vi: `cảnh báo ${id}` });
     return alert;
   }
 
-  list(limit: number): Alert[] {
-    return (this.db.prepare('SELECT * FROM alerts ORDER BY created_at DESC, id LIMIT ?').all(limit) as AlertRow[]).map(toAlert);
+  async list(limit: number): Promise<Alert[]> {
+    const rows = await this.db.selectFrom('alerts').selectAll().orderBy('created_at', 'desc').orderBy('id').limit(limit).execute();
+    return rows.map(toAlert);
   }
 
-  active(): Alert[] {
-    return (this.db.prepare("SELECT * FROM alerts WHERE state = 'active' ORDER BY created_at").all() as AlertRow[]).map(toAlert);
+  async active(): Promise<Alert[]> {
+    const rows = await this.db.selectFrom('alerts').selectAll().where('state', '=', 'active').orderBy('created_at').orderBy('id').execute();
+    return rows.map(toAlert);
   }
 
-  /** Active alerts made from the CAP message `sender`/`identifier`. */
-  byCapIdentifier(sender: string, identifier: string): Alert[] {
-    return (this.db.prepare("SELECT * FROM alerts WHERE json_extract(cap_json, '$.sender') = ? AND json_extract(cap_json, '$.identifier') = ?").all(sender, identifier) as AlertRow[]).map(toAlert);
+  /** Alerts made from the CAP message `sender`/`identifier` (oldest first). */
+  async byCapIdentifier(sender: string, identifier: string): Promise<Alert[]> {
+    const rows = await this.db
+      .selectFrom('alerts')
+      .selectAll()
+      .where(jsonText(this.db, 'cap_json', 'sender'), '=', sender)
+      .where(jsonText(this.db, 'cap_json', 'identifier'), '=', identifier)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(toAlert);
   }
 
-  end(id: string, state: Exclude<AlertState, 'active'>, at: string, replacedBy: string | null = null): boolean {
-    return this.db.prepare("UPDATE alerts SET state = ?, ended_at = ?, replaced_by = COALESCE(?, replaced_by) WHERE id = ? AND state = 'active'").run(state, at, replacedBy, id).changes > 0;
+  /**
+   * Ends an active alert, and with it the deliveries still waiting to reach a device (pending
+   * or offline, which end in `waiting`), in one transaction. Null when the alert had already
+   * ended: the update is conditional on `state = 'active'`, so when two processes end the same
+   * alert at once exactly one of them gets the deliveries back (and says it ended).
+   */
+  async end(id: string, state: Exclude<AlertState, 'active'>, at: string, replacedBy: string | null, waiting: 'cancelled' | 'expired'): Promise<Delivery[] | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const ended = await trx
+        .updateTable('alerts')
+        .set((eb) => ({ state, ended_at: at, replaced_by: replacedBy === null ? eb.ref('replaced_by') : replacedBy }))
+        .where('id', '=', id)
+        .where('state', '=', 'active')
+        .executeTakeFirst();
+      if (ended.numUpdatedRows === 0n) return null;
+      const rows = await trx
+        .updateTable('alert_deliveries')
+        .set({ state: waiting, updated_at: at })
+        .where('alert_id', '=', id)
+        .where('state', 'in', WAITING)
+        .returning(DELIVERY_COLUMNS)
+        .execute();
+      return rows.map(toDelivery).sort((a, b) => compare(a.deviceId, b.deviceId));
+    });
   }
 
-  deliveries(alertId: string): Delivery[] {
-    return (this.db.prepare('SELECT device_id, state, reason, played, started_at, updated_at FROM alert_deliveries WHERE alert_id = ? ORDER BY device_id').all(alertId) as DeliveryRow[]).map(toDelivery);
+  async deliveries(alertId: string): Promise<Delivery[]> {
+    const rows = await this.db.selectFrom('alert_deliveries').select(DELIVERY_COLUMNS).where('alert_id', '=', alertId).orderBy('device_id').execute();
+    return rows.map(toDelivery);
   }
 
   /** Totals counted in SQL, for lists of alerts (no per-device rows read). */
-  totals(alertId: string): Record<DeliveryState, number> {
-    const rows = this.db.prepare('SELECT state, COUNT(*) AS n FROM alert_deliveries WHERE alert_id = ? GROUP BY state').all(alertId) as { state: DeliveryState; n: number }[];
+  async totals(alertId: string): Promise<Record<DeliveryState, number>> {
+    const rows = await this.db
+      .selectFrom('alert_deliveries')
+      .select(['state', (eb) => eb.fn.countAll().as('n')])
+      .where('alert_id', '=', alertId)
+      .groupBy('state')
+      .execute();
     const totals = Object.fromEntries(DELIVERY_STATES.map((s) => [s, 0])) as Record<DeliveryState, number>;
-    for (const r of rows) totals[r.state] = r.n;
+    for (const r of rows) totals[r.state as DeliveryState] = Number(r.n);
     return totals;
   }
 
   /**
    * Moves a delivery forward; a state of lower or equal rank changes nothing, except that
    * pending and offline swap as the device comes and goes, and a higher `played` count is kept.
-   * One statement: returns the new delivery, or null when nothing changed.
+   * One conditional statement (`WHERE state IN (the states that come before)`), never a read
+   * then a write: two processes given reports for the same delivery at once cannot move it
+   * back. Returns the new delivery, or null when nothing changed.
    */
-  advance(alertId: string, deviceId: string, next: DeliveryState, at: string, extra: { reason?: string; played?: number; startedAt?: string } = {}): Delivery | null {
-    const row = this.db
-      .prepare(
-        `UPDATE alert_deliveries SET state = @next, reason = COALESCE(@reason, reason), played = MAX(played, @played), started_at = COALESCE(started_at, @startedAt), updated_at = @at
-         WHERE alert_id = @alertId AND device_id = @deviceId AND (
-           ${RANK_SQL} < @rank
-           OR (${RANK_SQL} = 0 AND @rank = 0 AND state != @next)
-           OR (state = @next AND played < @played))
-         RETURNING device_id, state, reason, played, started_at, updated_at`,
-      )
-      .get({ alertId, deviceId, next, at, rank: RANK[next], reason: extra.reason ?? null, played: extra.played ?? 0, startedAt: extra.startedAt ?? null }) as DeliveryRow | undefined;
+  async advance(alertId: string, deviceId: string, next: DeliveryState, at: string, extra: AdvanceExtra = {}): Promise<Delivery | null> {
+    const played = extra.played ?? 0;
+    const row = await this.db
+      .updateTable('alert_deliveries')
+      .set((eb) => ({
+        state: next,
+        updated_at: at,
+        ...(extra.reason !== undefined ? { reason: extra.reason } : {}),
+        ...(played > 0 ? { played: eb.case().when('played', '<', played).then(played).else(eb.ref('played')).end() } : {}),
+        ...(extra.startedAt !== undefined ? { started_at: eb.fn.coalesce('started_at', eb.val(extra.startedAt)) } : {}),
+      }))
+      .where('alert_id', '=', alertId)
+      .where('device_id', '=', deviceId)
+      .where((eb) => eb.or([eb('state', 'in', BEFORE[next]), ...(played > 0 ? [eb.and([eb('state', '=', next), eb('played', '<', played)])] : [])]))
+      .returning(DELIVERY_COLUMNS)
+      .executeTakeFirst();
     return row ? toDelivery(row) : null;
   }
 
+  /**
+   * Many `advance`s (10k speakers answer within a second), by the same rule, in one transaction;
+   * results in the order given. Not one statement per delivery: one UPDATE … FROM (VALUES …)
+   * per DELIVERY_CHUNK of them, each a conditional update as in `advance`. A delivery named
+   * twice is moved twice, in order: once per round. Rows are taken in key order, as every such
+   * batch takes them, and a PostgreSQL deadlock with another process's batch is retried.
+   */
+  async advanceAll(updates: DeliveryUpdate[]): Promise<(Delivery | null)[]> {
+    if (updates.length === 0) return [];
+    const keyOf = (u: DeliveryUpdate) => `${u.alertId}\u0000${u.deviceId}`;
+    const rounds: { u: DeliveryUpdate; i: number }[][] = [];
+    const seen = new Map<string, number>();
+    updates.forEach((u, i) => {
+      const round = seen.get(keyOf(u)) ?? 0;
+      seen.set(keyOf(u), round + 1);
+      (rounds[round] ??= []).push({ u, i });
+    });
+    for (const round of rounds) round.sort((a, b) => compare(keyOf(a.u), keyOf(b.u)));
+    return retryDeadlock(() =>
+      this.db.transaction().execute(async (trx) => {
+        const results: (Delivery | null)[] = updates.map(() => null);
+        for (const round of rounds) {
+          for (let i = 0; i < round.length; i += DELIVERY_CHUNK) {
+            const chunk = round.slice(i, i + DELIVERY_CHUNK);
+            const values = sql.join(
+              chunk.map(({ u }) => {
+                const e = u.extra ?? {};
+                return sql`(CAST(${u.alertId} AS TEXT), CAST(${u.deviceId} AS TEXT), CAST(${u.next} AS TEXT), CAST(${RANK[u.next]} AS INTEGER), CAST(${u.at} AS TEXT), CAST(${e.reason ?? null} AS TEXT), CAST(${e.played ?? 0} AS INTEGER), CAST(${e.startedAt ?? null} AS TEXT))`;
+              }),
+            );
+            // VALUES columns are column1… in both databases: alert, device, next, its rank, at, reason, played, startedAt.
+            const { rows } = await sql<DeliveryRow & { alert_id: string }>`
+              UPDATE alert_deliveries SET state = v.column3, updated_at = v.column5, reason = COALESCE(v.column6, reason),
+                played = CASE WHEN played < v.column7 THEN v.column7 ELSE played END, started_at = COALESCE(started_at, v.column8)
+              FROM (VALUES ${values}) AS v
+              WHERE alert_deliveries.alert_id = v.column1 AND alert_deliveries.device_id = v.column2 AND (
+                ${RANK_SQL} < v.column4
+                OR (${RANK_SQL} = 0 AND v.column4 = 0 AND alert_deliveries.state <> v.column3)
+                OR (alert_deliveries.state = v.column3 AND alert_deliveries.played < v.column7))
+              RETURNING alert_deliveries.alert_id, alert_deliveries.device_id, alert_deliveries.state, alert_deliveries.reason,
+                alert_deliveries.played, alert_deliveries.started_at, alert_deliveries.updated_at`.execute(trx);
+            const moved = new Map(rows.map((r) => [`${r.alert_id}\u0000${r.device_id}`, r]));
+            for (const { u, i } of chunk) {
+              const row = moved.get(keyOf(u));
+              if (row) results[i] = toDelivery(row);
+            }
+          }
+        }
+        return results;
+      }),
+    );
+  }
+
   /** Deliveries of the alerts still active, by state (metrics). */
-  activeDeliveryCounts(): Record<string, number> {
-    const rows = this.db.prepare("SELECT d.state, COUNT(*) AS n FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id WHERE a.state = 'active' GROUP BY d.state").all() as { state: string; n: number }[];
-    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  async activeDeliveryCounts(): Promise<Record<string, number>> {
+    const rows = await this.db
+      .selectFrom('alert_deliveries as d')
+      .innerJoin('alerts as a', 'a.id', 'd.alert_id')
+      .select(['d.state', (eb) => eb.fn.countAll().as('n')])
+      .where('a.state', '=', 'active')
+      .groupBy('d.state')
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
   }
 
   /** Alerts by their current state (metrics). */
-  countsByState(): Record<string, number> {
-    const rows = this.db.prepare('SELECT state, COUNT(*) AS n FROM alerts GROUP BY state').all() as { state: string; n: number }[];
-    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
-  }
-
-  /** Runs `fn` in one transaction (many delivery updates commit once). */
-  batch(fn: () => void): void {
-    this.db.transaction(fn)();
-  }
-
-  /** Deliveries still waiting to reach a device (pending or offline) end in `state`; returns them as they now are. */
-  endWaiting(alertId: string, state: 'cancelled' | 'expired', at: string): Delivery[] {
-    const rows = this.db
-      .prepare("UPDATE alert_deliveries SET state = ?, updated_at = ? WHERE alert_id = ? AND state IN ('pending', 'offline') RETURNING device_id, state, reason, played, started_at, updated_at")
-      .all(state, at, alertId) as DeliveryRow[];
-    return rows.map(toDelivery);
+  async countsByState(): Promise<Record<string, number>> {
+    const rows = await this.db
+      .selectFrom('alerts')
+      .select(['state', (eb) => eb.fn.countAll().as('n')])
+      .groupBy('state')
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
   }
 
   /** Active alerts this device has not yet received (or received but not started). */
-  openFor(deviceId: string): Alert[] {
-    return (
-      this.db
-        .prepare(
-          `SELECT a.* FROM alerts a JOIN alert_deliveries d ON d.alert_id = a.id
-           WHERE d.device_id = ? AND a.state = 'active' AND d.state IN ('pending', 'offline', 'received') ORDER BY a.created_at`,
-        )
-        .all(deviceId) as AlertRow[]
-    ).map(toAlert);
+  async openFor(deviceId: string): Promise<Alert[]> {
+    const rows = await this.db
+      .selectFrom('alerts as a')
+      .innerJoin('alert_deliveries as d', 'd.alert_id', 'a.id')
+      .selectAll('a')
+      .where('d.device_id', '=', deviceId)
+      .where('a.state', '=', 'active')
+      .where('d.state', 'in', ['pending', 'offline', 'received'])
+      .orderBy('a.created_at')
+      .orderBy('a.id')
+      .execute();
+    return rows.map(toAlert);
   }
 
   /** Deliveries of an alert in the given states. */
-  devicesIn(alertId: string, states: DeliveryState[]): string[] {
-    const rows = this.db.prepare(`SELECT device_id FROM alert_deliveries WHERE alert_id = ? AND state IN (${states.map(() => '?').join(',')})`).all(alertId, ...states) as { device_id: string }[];
+  async devicesIn(alertId: string, states: DeliveryState[]): Promise<string[]> {
+    if (states.length === 0) return [];
+    const rows = await this.db.selectFrom('alert_deliveries').select('device_id').where('alert_id', '=', alertId).where('state', 'in', states).orderBy('device_id').execute();
     return rows.map((r) => r.device_id);
   }
 
   /** How the alert plays on this device (content, repetitions, audio length), if it was sent to it. */
-  playFor(alertId: string, deviceId: string): { contentId: string; repeat: number; durationMs: number } | null {
-    const row = this.db
-      .prepare('SELECT a.content_id, a.repeat, c.duration_ms FROM alerts a JOIN alert_deliveries d ON d.alert_id = a.id JOIN content c ON c.id = a.content_id WHERE a.id = ? AND d.device_id = ?')
-      .get(alertId, deviceId) as { content_id: string; repeat: number; duration_ms: number } | undefined;
+  async playFor(alertId: string, deviceId: string): Promise<{ contentId: string; repeat: number; durationMs: number } | null> {
+    const row = await this.db
+      .selectFrom('alerts as a')
+      .innerJoin('alert_deliveries as d', 'd.alert_id', 'a.id')
+      .innerJoin('content as c', 'c.id', 'a.content_id')
+      .select(['a.content_id', 'a.repeat', 'c.duration_ms'])
+      .where('a.id', '=', alertId)
+      .where('d.device_id', '=', deviceId)
+      .executeTakeFirst();
     return row ? { contentId: row.content_id, repeat: row.repeat, durationMs: row.duration_ms } : null;
   }
 
   /** Whether an active alert sent to this device plays this content (devices may then download it). */
-  deviceMayFetch(deviceId: string, contentId: string): boolean {
-    return (
-      this.db
-        .prepare("SELECT 1 FROM alerts a JOIN alert_deliveries d ON d.alert_id = a.id WHERE d.device_id = ? AND a.content_id = ? AND a.state = 'active' LIMIT 1")
-        .get(deviceId, contentId) !== undefined
-    );
+  async deviceMayFetch(deviceId: string, contentId: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('alerts as a')
+      .innerJoin('alert_deliveries as d', 'd.alert_id', 'a.id')
+      .select('a.id')
+      .where('d.device_id', '=', deviceId)
+      .where('a.content_id', '=', contentId)
+      .where('a.state', '=', 'active')
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 }

@@ -109,10 +109,13 @@ export async function ingestCap(core: ServerServices, xml: string, caller: CapCa
   if (msg.status !== 'Actual') return { ...base, action: 'ignored', reason: `status ${msg.status}: recorded, not broadcast` };
   if (msg.scope !== 'Public') return { ...base, action: 'ignored', reason: `scope ${msg.scope}: loudspeakers only carry Public messages` };
   if (msg.msgType === 'Ack' || msg.msgType === 'Error') return { ...base, action: 'ignored', reason: `msgType ${msg.msgType} carries no warning` };
-  const referenced = msg.references.flatMap((r) => core.alerts.repo.byCapIdentifier(r.sender, r.identifier)).filter((a) => a.state === 'active');
+  const referenced: Alert[] = [];
+  for (const r of msg.references) referenced.push(...(await core.alerts.repo.byCapIdentifier(r.sender, r.identifier)).filter((a) => a.state === 'active'));
   if (msg.msgType === 'Cancel') {
     if (referenced.length === 0) return { ...base, action: 'ignored', reason: 'no active alert matches <references>' };
-    return { ...base, action: 'cancelled', alerts: referenced.map((a) => core.alerts.cancel(a.id)) };
+    const cancelled: Alert[] = [];
+    for (const a of referenced) cancelled.push(await core.alerts.cancel(a.id));
+    return { ...base, action: 'cancelled', alerts: cancelled };
   }
   const info = pickInfo(msg);
   if (!info) throw brokerError('LOA_ERR_INVALID', { en: 'CAP: an Alert or Update needs an <info> block', vi: 'CAP: bản tin Alert hoặc Update cần có khối <info>' });
@@ -130,8 +133,8 @@ export async function ingestCap(core: ServerServices, xml: string, caller: CapCa
   const priority = capPriority(info);
   const cap: CapOrigin = { identifier: msg.identifier, sender: msg.sender, sent: msg.sent, event: info.event, severity: info.severity, urgency: info.urgency, certainty: info.certainty };
   const [replaced, ...others] = msg.msgType === 'Update' ? referenced : [];
-  for (const o of others) core.alerts.cancel(o.id);
-  const alert = core.alerts.create({
+  for (const o of others) await core.alerts.cancel(o.id);
+  const alert = await core.alerts.create({
     title: (info.headline ?? info.event).slice(0, 200),
     text: capSpeech(info),
     contentId,

@@ -46,7 +46,7 @@ export class AlertDesk {
   async issue(caller: Caller, input: AlertInput) {
     if (!input.text === !input.contentId) throw brokerError('LOA_ERR_INVALID', { en: 'give either text or contentId', vi: 'cần nhập text hoặc contentId (chỉ một trong hai)' });
     const targets = checkTargets(this.d, caller, input.targets);
-    if (input.replaces) this.requireVisible(caller, input.replaces);
+    if (input.replaces) await this.requireVisible(caller, input.replaces);
     if (input.expiresAt && Date.parse(input.expiresAt) <= this.d.clock.now()) throw brokerError('LOA_ERR_INVALID', { en: 'expiresAt is in the past', vi: 'thời điểm hết hạn đã qua' });
     let contentId = input.contentId;
     if (contentId) {
@@ -55,7 +55,7 @@ export class AlertDesk {
       const title = input.title ?? input.text!.slice(0, 80);
       contentId = (await this.d.library.speak(input.text!, { title, areaId: caller.user.areaId, createdBy: caller.user.id, voice: input.voice ?? 'vi', kind: 'alert' })).id;
     }
-    const alert = this.d.alerts.create({
+    const alert = await this.d.alerts.create({
       title: input.title ?? (input.text ?? this.d.content.require(contentId).title).slice(0, 200),
       text: input.text ?? null,
       contentId,
@@ -74,39 +74,38 @@ export class AlertDesk {
   }
 
   /** The caller's alerts, newest first, with delivery totals. */
-  list(caller: Caller, limit: number) {
+  async list(caller: Caller, limit: number) {
     const mine = deviceInScope(this.d.devices, caller);
-    return this.d.alerts.repo
-      .list(5000)
-      .filter((a) => targetsVisible(caller, a.targets, mine))
-      .slice(0, limit)
-      .map((a) => this.d.alerts.summary(a.id));
+    const visible = (await this.d.alerts.repo.list(5000)).filter((a) => targetsVisible(caller, a.targets, mine)).slice(0, limit);
+    const summaries = [];
+    for (const a of visible) summaries.push(await this.d.alerts.summary(a.id));
+    return summaries;
   }
 
   /** The alert, if the caller may see it: it targets one of their areas or devices. */
-  requireVisible(caller: Caller, id: string): Alert {
-    const alert = this.d.alerts.repo.require(id);
+  async requireVisible(caller: Caller, id: string): Promise<Alert> {
+    const alert = await this.d.alerts.repo.require(id);
     if (!targetsVisible(caller, alert.targets, deviceInScope(this.d.devices, caller))) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
     return alert;
   }
 
   /** The alert with the deliveries of the caller's own devices and their totals. */
-  view(caller: Caller, id: string) {
-    this.requireVisible(caller, id);
+  async view(caller: Caller, id: string) {
+    await this.requireVisible(caller, id);
     return this.scopedView(caller, id);
   }
 
   /** Stops it everywhere, if every target is the caller's. */
-  cancel(caller: Caller, id: string) {
-    const alert = this.requireVisible(caller, id);
+  async cancel(caller: Caller, id: string) {
+    const alert = await this.requireVisible(caller, id);
     checkTargets(this.d, caller, alert.targets);
-    this.d.alerts.cancel(alert.id);
+    await this.d.alerts.cancel(alert.id);
     return this.scopedView(caller, alert.id);
   }
 
   /** As view, for an alert already known to be visible (CAP ingest's results). */
-  scopedView(caller: Caller, id: string) {
-    const view = this.d.alerts.view(id);
+  async scopedView(caller: Caller, id: string) {
+    const view = await this.d.alerts.view(id);
     const mine = deviceInScope(this.d.devices, caller);
     const deliveries = view.deliveries.filter((x) => mine(x.deviceId));
     return { ...view, deliveries, totals: totalsOf(deliveries) };

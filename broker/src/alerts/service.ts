@@ -81,6 +81,10 @@ export class AlertService extends EventEmitter<AlertEvents> {
   private readonly expiry = new Map<string, ClockTimer>();
   private readonly retry = new Map<string, ClockTimer>();
   private statusQueue: { deviceId: string; s: AlertStatus }[] = [];
+  /** The status writes in progress: one batch at a time, in the order they came. */
+  private flushing: Promise<void> = Promise.resolve();
+  /** Set by stop(): work still under way then arms no new timer. */
+  private stopped = false;
 
   constructor(
     private readonly d: AlertDeps,
@@ -94,23 +98,25 @@ export class AlertService extends EventEmitter<AlertEvents> {
     return this.d.repo;
   }
 
-  start(): void {
+  async start(): Promise<void> {
+    this.stopped = false;
     const now = this.d.clock.now();
-    for (const a of this.d.repo.active()) {
-      if (Date.parse(a.expiresAt) <= now) this.close(a, 'expired', null);
+    for (const a of await this.d.repo.active()) {
+      if (Date.parse(a.expiresAt) <= now) await this.close(a, 'expired', null);
       else this.armExpiry(a);
     }
   }
 
-  stop(): void {
-    this.flushStatuses(); // statuses already received are kept
+  async stop(): Promise<void> {
+    this.stopped = true;
     for (const t of [...this.expiry.values(), ...this.retry.values()]) this.d.clock.clearTimeout(t);
     this.expiry.clear();
     this.retry.clear();
+    await this.flushStatuses(); // statuses already received are kept
   }
 
   /** Stores and sends an alert; an update (`replaces`) ends the alert it replaces first. */
-  create(input: NewAlert): Alert {
+  async create(input: NewAlert): Promise<Alert> {
     const now = this.d.clock.now();
     const content = this.d.content.require(input.contentId);
     const expiresAt = input.expiresAt ?? iso(now + this.o.defaultTtlMs);
@@ -131,16 +137,16 @@ export class AlertService extends EventEmitter<AlertEvents> {
       endedAt: null,
     };
     if (input.replaces) {
-      const old = this.d.repo.require(input.replaces);
-      if (old.state === 'active') this.close(old, 'replaced', alert.id);
+      const old = await this.d.repo.require(input.replaces);
+      if (old.state === 'active') await this.close(old, 'replaced', alert.id);
     }
-    this.d.repo.insert(
+    await this.d.repo.insert(
       alert,
       devices.map((id) => ({ deviceId: id, state: this.d.publisher.isOnline(id) ? 'pending' : 'offline' })),
     );
     this.d.logger.info({ alertId: alert.id, title: alert.title, devices: devices.length, durationMs: content.durationMs, inline, startAt: alert.startAt }, 'alert issued');
     this.emit('alert', alert);
-    this.fanOut(alert, this.message(alert, alert.startAt, inline));
+    await this.fanOut(alert, this.message(alert, alert.startAt, inline));
     this.armExpiry(alert);
     this.armRetry(alert.id, 0);
     return alert;
@@ -187,45 +193,53 @@ export class AlertService extends EventEmitter<AlertEvents> {
    * One publish per target area (QoS 0). Devices that do not listen there (named one by one,
    * or just connected and not yet subscribed to their areas) get it on their own topic.
    */
-  private fanOut(alert: Alert, message: AlertMessage): void {
+  private async fanOut(alert: Alert, message: AlertMessage): Promise<void> {
     const fail = (err: unknown) => this.d.logger.error({ err, alertId: alert.id }, 'alert publish failed');
     for (const areaId of alert.targets.areaIds) this.d.publisher.publishToArea(areaId, 'alert', message).catch(fail);
     const p = this.d.publisher;
-    for (const id of this.d.repo.devicesIn(alert.id, ['pending', 'received', 'started'])) {
+    for (const id of await this.d.repo.devicesIn(alert.id, ['pending', 'received', 'started'])) {
       if (p.isOnline(id) && !alert.targets.areaIds.some((a) => p.listensToArea(id, a))) p.publishToDevice(id, 'alert', message).catch(fail);
     }
   }
 
   /** Area fan-out is QoS 0: devices online but silent get the alert again on their own topic (QoS 1). */
   private armRetry(alertId: string, attempt: number): void {
-    if (attempt >= this.o.retries) return;
-    const timer = this.d.clock.setTimeout(() => {
-      this.retry.delete(alertId);
-      const alert = this.d.repo.get(alertId);
+    if (attempt >= this.o.retries || this.stopped) return;
+    const resend = async () => {
+      const alert = await this.d.repo.get(alertId);
       if (!alert || alert.state !== 'active') return;
-      const silent = this.d.repo.devicesIn(alertId, ['pending']).filter((id) => this.d.publisher.isOnline(id));
+      const silent = (await this.d.repo.devicesIn(alertId, ['pending'])).filter((id) => this.d.publisher.isOnline(id));
       if (silent.length === 0) return;
       this.d.logger.info({ alertId, devices: silent.length, attempt: attempt + 1 }, 'alert resent to devices that did not confirm');
       const message = this.message(alert, alert.startAt, this.inlineFits(this.d.content.require(alert.contentId).sizeBytes, silent.length));
       for (const id of silent) this.d.publisher.publishToDevice(id, 'alert', message).catch(() => undefined);
       this.armRetry(alertId, attempt + 1);
+    };
+    const timer = this.d.clock.setTimeout(() => {
+      this.retry.delete(alertId);
+      resend().catch((err: unknown) => this.d.logger.error({ err, alertId }, 'alert resend failed'));
     }, this.o.retryMs * 2 ** attempt);
     this.retry.set(alertId, timer);
   }
 
   private armExpiry(alert: Alert): void {
+    if (this.stopped) return;
+    const expire = async () => {
+      const current = await this.d.repo.get(alert.id);
+      if (current) await this.close(current, 'expired', null);
+    };
     const timer = this.d.clock.setTimeout(() => {
-      const current = this.d.repo.get(alert.id);
-      if (current) this.close(current, 'expired', null);
+      expire().catch((err: unknown) => this.d.logger.error({ err, alertId: alert.id }, 'alert expiry failed'));
     }, Math.max(0, Date.parse(alert.expiresAt) - this.d.clock.now()));
     this.expiry.set(alert.id, timer);
   }
 
   /** Stops the alert everywhere: devices that play it stop and confirm `cancelled`. */
-  cancel(id: string): Alert {
-    const alert = this.d.repo.require(id);
-    if (alert.state !== 'active') throw brokerError('LOA_ERR_CONFLICT', { en: `the alert is already ${alert.state}`, vi: `cảnh báo đã ở trạng thái ${alert.state}` });
-    this.close(alert, 'cancelled', null);
+  async cancel(id: string): Promise<Alert> {
+    const alert = await this.d.repo.require(id);
+    if (alert.state !== 'active') throw alreadyEnded(alert);
+    // Ended meanwhile (another process, or its expiry): the same answer as if it had been read ended.
+    if (!(await this.close(alert, 'cancelled', null))) throw alreadyEnded(await this.d.repo.require(id));
     return this.d.repo.require(id);
   }
 
@@ -234,14 +248,16 @@ export class AlertService extends EventEmitter<AlertEvents> {
    * speakers are told to stop (replaced too: speakers the update no longer targets must stop);
    * at the expiry they stop on their own clock. False when the alert had already ended.
    */
-  private close(alert: Alert, state: 'cancelled' | 'replaced' | 'expired', replacedBy: string | null): boolean {
+  private async close(alert: Alert, state: 'cancelled' | 'replaced' | 'expired', replacedBy: string | null): Promise<boolean> {
     const at = iso(this.d.clock.now());
     this.clearTimers(alert.id);
-    if (!this.d.repo.end(alert.id, state, at, replacedBy)) return false;
-    for (const d of this.d.repo.endWaiting(alert.id, state === 'expired' ? 'expired' : 'cancelled', at)) this.emit('delivery', { alertId: alert.id, ...d });
-    if (state !== 'expired') this.fanOut(alert, { v: 1, type: 'cancel', alertId: alert.id, at });
+    // Conditional on the alert still being active: of two processes ending it, one goes on from here (one 'alert' event).
+    const ended = await this.d.repo.end(alert.id, state, at, replacedBy, state === 'expired' ? 'expired' : 'cancelled');
+    if (!ended) return false;
+    for (const d of ended) this.emit('delivery', { alertId: alert.id, ...d });
+    if (state !== 'expired') await this.fanOut(alert, { v: 1, type: 'cancel', alertId: alert.id, at });
     this.d.logger.info({ alertId: alert.id, state }, 'alert ended');
-    this.emit('alert', this.d.repo.require(alert.id));
+    this.emit('alert', await this.d.repo.require(alert.id));
     return true;
   }
 
@@ -259,50 +275,67 @@ export class AlertService extends EventEmitter<AlertEvents> {
    */
   onStatus(deviceId: string, s: AlertStatus): void {
     this.statusQueue.push({ deviceId, s });
-    if (this.statusQueue.length === 1) setImmediate(() => this.flushStatuses());
+    if (this.statusQueue.length === 1) setImmediate(() => void this.flushStatuses());
   }
 
-  private flushStatuses(): void {
+  /** Writes the statuses queued so far, after the batch being written (if any); never rejects. */
+  private flushStatuses(): Promise<void> {
+    this.flushing = this.flushing.then(() => this.writeStatuses()).catch((err: unknown) => this.d.logger.error({ err }, 'alert statuses not handled'));
+    return this.flushing;
+  }
+
+  private async writeStatuses(): Promise<void> {
     if (this.statusQueue.length === 0) return;
     const queue = this.statusQueue;
     this.statusQueue = [];
-    const changed: DeliveryEvent[] = [];
-    const receipts: number[] = [];
-    const issued = new Map<string, number>();
     const now = this.d.clock.now();
+    let results: (Delivery | null)[];
     try {
-      this.d.repo.batch(() => {
-        for (const { deviceId, s } of queue) {
-          const after = this.d.repo.advance(s.alertId, deviceId, s.state, s.at, {
+      results = await this.d.repo.advanceAll(
+        queue.map(({ deviceId, s }) => ({
+          alertId: s.alertId,
+          deviceId,
+          next: s.state,
+          at: s.at,
+          extra: {
             ...(s.reason ? { reason: s.reason } : {}),
             ...(s.played !== undefined ? { played: s.played } : {}),
             ...(s.startedAt ? { startedAt: s.startedAt } : {}),
-          });
-          if (!after) continue;
-          changed.push({ alertId: s.alertId, ...after });
-          if (s.state !== 'received') continue;
-          if (!issued.has(s.alertId)) issued.set(s.alertId, Date.parse(this.d.repo.get(s.alertId)?.createdAt ?? ''));
-          receipts.push((now - issued.get(s.alertId)!) / 1000);
-        }
-      });
+          },
+        })),
+      );
     } catch (err) {
       this.d.logger.error({ err, statuses: queue.length }, 'alert statuses not stored');
       return;
     }
+    const changed: DeliveryEvent[] = [];
+    const received: string[] = [];
+    queue.forEach(({ s }, i) => {
+      const after = results[i];
+      if (!after) return;
+      changed.push({ alertId: s.alertId, ...after });
+      if (s.state === 'received') received.push(s.alertId);
+    });
+    const issued = new Map<string, number>();
+    try {
+      for (const alertId of new Set(received)) issued.set(alertId, Date.parse((await this.d.repo.get(alertId))?.createdAt ?? ''));
+    } catch (err) {
+      this.d.logger.error({ err }, 'alert receipt times not measured');
+    }
     for (const e of changed) this.emit('delivery', e);
-    for (const r of receipts) this.emit('receipt', r);
+    for (const alertId of received) if (issued.has(alertId)) this.emit('receipt', (now - issued.get(alertId)!) / 1000);
   }
 
   /**
    * A play report of an alert repetition (stored durably through the agent's outbox): it
    * settles the delivery even when the live status messages were lost.
    */
-  onReport(deviceId: string, r: PlayReport): void {
-    const alert = this.d.repo.get(r.scheduleId);
+  async onReport(deviceId: string, r: PlayReport): Promise<void> {
+    const alert = await this.d.repo.get(r.scheduleId);
     if (!alert) return;
     const at = r.endedAt ?? iso(this.d.clock.now());
     const { state, played } = deliveryAfterReport(r, alert.repeat);
-    const after = this.d.repo.advance(alert.id, deviceId, state, at, {
+    const after = await this.d.repo.advance(alert.id, deviceId, state, at, {
       ...(played !== undefined ? { played } : {}),
       ...(r.startedAt ? { startedAt: r.startedAt } : {}),
       ...(r.reason ? { reason: r.reason } : {}),
@@ -310,32 +343,36 @@ export class AlertService extends EventEmitter<AlertEvents> {
     if (after) this.emit('delivery', { alertId: alert.id, ...after });
   }
 
-  onPresence(deviceId: string, online: boolean): void {
-    for (const alert of this.d.repo.openFor(deviceId)) {
-      const after = this.d.repo.advance(alert.id, deviceId, online ? 'pending' : 'offline', iso(this.d.clock.now()));
+  async onPresence(deviceId: string, online: boolean): Promise<void> {
+    for (const alert of await this.d.repo.openFor(deviceId)) {
+      const after = await this.d.repo.advance(alert.id, deviceId, online ? 'pending' : 'offline', iso(this.d.clock.now()));
       if (after) this.emit('delivery', { alertId: alert.id, ...after });
     }
   }
 
   /** The device listens again: alerts still valid that it has not played are sent now, to start after the lead. */
-  onListening(deviceId: string): void {
+  async onListening(deviceId: string): Promise<void> {
     if (!this.o.replayOnReconnect) return;
     const startAt = iso(this.d.clock.now() + this.o.leadMs);
-    for (const alert of this.d.repo.openFor(deviceId)) {
+    for (const alert of await this.d.repo.openFor(deviceId)) {
       this.d.logger.info({ alertId: alert.id, deviceId }, 'alert replayed to a device that came back');
       this.d.publisher.publishToDevice(deviceId, 'alert', this.message(alert, startAt, true)).catch(() => undefined);
     }
   }
 
   /** The alert with its totals (no per-device list). */
-  summary(id: string): Alert & { totals: Record<DeliveryState, number> } {
-    return { ...this.d.repo.require(id), totals: this.d.repo.totals(id) };
+  async summary(id: string): Promise<Alert & { totals: Record<DeliveryState, number> }> {
+    return { ...(await this.d.repo.require(id)), totals: await this.d.repo.totals(id) };
   }
 
   /** The alert with its deliveries and totals, as `GET /alerts/:id` shows it. */
-  view(id: string): Alert & { deliveries: Delivery[]; totals: Record<DeliveryState, number>; done: boolean } {
-    const alert = this.d.repo.require(id);
-    const deliveries = this.d.repo.deliveries(id);
+  async view(id: string): Promise<Alert & { deliveries: Delivery[]; totals: Record<DeliveryState, number>; done: boolean }> {
+    const alert = await this.d.repo.require(id);
+    const deliveries = await this.d.repo.deliveries(id);
     return { ...alert, deliveries, totals: totalsOf(deliveries), done: deliveries.every((x) => isFinal(x.state)) };
   }
+}
+
+function alreadyEnded(alert: Alert): Error {
+  return brokerError('LOA_ERR_CONFLICT', { en: `the alert is already ${alert.state}`, vi: `cảnh báo đã ở trạng thái ${alert.state}` });
 }

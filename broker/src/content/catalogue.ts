@@ -23,7 +23,7 @@ export class ContentCatalogue {
       /** Content the device's current programme names. */
       programmeContent: (deviceId: string) => Promise<Set<string>>;
       /** Whether an active alert sent to the device plays this content. */
-      alertContent: (deviceId: string, contentId: string) => boolean;
+      alertContent: (deviceId: string, contentId: string) => Promise<boolean>;
     },
   ) {}
 
@@ -60,7 +60,7 @@ export class ContentCatalogue {
   }
 
   async deviceMayFetch(deviceId: string, contentId: string): Promise<boolean> {
-    return (await this.d.programmeContent(deviceId)).has(contentId) || this.d.alertContent(deviceId, contentId);
+    return (await this.d.programmeContent(deviceId)).has(contentId) || (await this.d.alertContent(deviceId, contentId));
   }
 
   async streams(caller: Caller): Promise<{ allowedHosts: string[] | null; sources: StreamSource[] }> {

@@ -7,6 +7,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { brokerError, deviceInScope, ingestCap, type Alert, type DeliveryEvent, type ServerServices } from '@loalang/broker';
 import { IdParams, Targets } from '../schemas.js';
+import type { Send } from '../sse.js';
 import { callerOf, requirePermission } from '../auth.js';
 import { eventStreams } from '../sse.js';
 import { AlertSummarySchema, AlertViewSchema, CapAnswerSchema, created, notJson, ok } from '../responses/index.js';
@@ -48,15 +49,15 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = 
   );
 
   app.get('/alerts', { schema: { querystring: ListQuery, tags: ['alerts'], description: 'Alerts, newest first, with delivery totals', response: ok(Type.Array(AlertSummarySchema)) }, preHandler: read }, async (request) =>
-    desk.list(callerOf(request), request.query.limit ?? 100),
+    await desk.list(callerOf(request), request.query.limit ?? 100),
   );
 
   app.get('/alerts/:id', { schema: { params: IdParams, tags: ['alerts'], description: 'An alert with each device\'s delivery state and the totals', response: ok(AlertViewSchema) }, preHandler: read }, async (request) =>
-    desk.view(callerOf(request), request.params.id),
+    await desk.view(callerOf(request), request.params.id),
   );
 
   app.post('/alerts/:id/cancel', { schema: { params: IdParams, tags: ['alerts'], description: 'Stop the alert on every speaker', response: ok(AlertViewSchema) }, preHandler: write }, async (request) =>
-    desk.cancel(callerOf(request), request.params.id),
+    await desk.cancel(callerOf(request), request.params.id),
   );
 
   app.get(
@@ -65,28 +66,52 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = 
     async (request, reply) => {
       const caller = callerOf(request);
       const id = request.params.id;
-      const snapshot = desk.view(caller, id);
       const mine = await deviceInScope(core.devices, caller);
-      streamEvents(request, reply.raw, (send) => {
-        send('snapshot', snapshot);
-        let batch: DeliveryEvent[] = [];
+      // Listening starts before the snapshot is read, so no change made while it is read is
+      // lost: changes are held and sent after it (one it already shows changes nothing, as a
+      // delivery only moves forward).
+      let batch: DeliveryEvent[] = [];
+      let send: Send | null = null;
+      const early: Alert[] = [];
+      const onDelivery = (e: DeliveryEvent) => {
+        if (e.alertId === id && mine(e.deviceId)) batch.push(e);
+      };
+      const onAlert = (a: Alert) => {
+        if (a.id !== id) return;
+        if (send) send('alert', a);
+        else early.push(a);
+      };
+      core.alerts.on('delivery', onDelivery);
+      core.alerts.on('alert', onAlert);
+      const stop = () => {
+        core.alerts.off('delivery', onDelivery);
+        core.alerts.off('alert', onAlert);
+      };
+      let snapshot;
+      try {
+        snapshot = await desk.view(caller, id);
+      } catch (err) {
+        stop();
+        throw err;
+      }
+      if (request.raw.socket.destroyed) {
+        // Gone while the snapshot was read: no stream to open, and no close event to come.
+        stop();
+        reply.hijack();
+        return;
+      }
+      streamEvents(request, reply.raw, (s) => {
+        s('snapshot', snapshot);
+        for (const a of early) s('alert', a);
+        send = s;
         const flush = setInterval(() => {
           if (batch.length === 0) return;
-          send('deliveries', batch);
+          s('deliveries', batch);
           batch = [];
         }, SSE_FLUSH_MS);
-        const onDelivery = (e: DeliveryEvent) => {
-          if (e.alertId === id && mine(e.deviceId)) batch.push(e);
-        };
-        const onAlert = (a: Alert) => {
-          if (a.id === id) send('alert', a);
-        };
-        core.alerts.on('delivery', onDelivery);
-        core.alerts.on('alert', onAlert);
         return () => {
           clearInterval(flush);
-          core.alerts.off('delivery', onDelivery);
-          core.alerts.off('alert', onAlert);
+          stop();
         };
       });
       reply.hijack();
@@ -103,7 +128,8 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = 
       if (typeof request.body !== 'string') throw brokerError('LOA_ERR_INVALID', { en: 'send the CAP XML as application/cap+xml', vi: 'gửi CAP XML với Content-Type application/cap+xml' });
       const result = await ingestCap(core, request.body, { userId: caller.user.id, areaId: caller.user.areaId, scope: caller.scope }, core.capSenders);
       request.log.info({ identifier: result.identifier, action: result.action, reason: result.reason }, 'CAP message handled');
-      const alerts = result.alerts.map((a) => desk.scopedView(caller, a.id));
+      const alerts = [];
+      for (const a of result.alerts) alerts.push(await desk.scopedView(caller, a.id));
       return reply.status(result.action === 'created' || result.action === 'updated' ? 201 : result.action === 'ignored' ? 202 : 200).send({ ...result, alerts });
     },
   );

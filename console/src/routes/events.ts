@@ -96,10 +96,15 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = 
             const device = await inScope(c.alarm.deviceId);
             if (device && open) send('alarm', { type: c.type, alarm: describeAlarm(c.alarm, device.name) });
           });
-        const onAlert = (a: Alert) =>
-          later('alert', async () => {
-            if (open && targetsVisible(caller, a.targets, await deviceInScope(core.devices, caller))) send('alert', core.alerts.summary(a.id));
-          });
+        // Summaries are read one after another, so they are sent in the order the changes came.
+        let alerts = Promise.resolve();
+        const onAlert = (a: Alert) => {
+          alerts = alerts
+            .then(async () => {
+              if (open && targetsVisible(caller, a.targets, await deviceInScope(core.devices, caller))) send('alert', await core.alerts.summary(a.id));
+            })
+            .catch((err: unknown) => request.log.error({ err, alertId: a.id }, 'alert summary not sent'));
+        };
         core.changes.on('command', onCommand);
         core.alarms.on('change', onAlarm);
         core.alerts.on('alert', onAlert);
