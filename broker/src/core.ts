@@ -7,8 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { every, type Clock, type ClockTimer, type Logger, type MessageOf, type PlayReport, type Repeating } from '@loalang/protocol';
 import { sql } from 'kysely';
-import type { Db } from './store/db.js';
-import type { Database } from './store/database.js';
+import type { Database, Store } from './store/database.js';
 import { KeyedSerial } from './keyed-serial.js';
 import type { AreaRepo } from './areas/areas.js';
 import type { UserRepo } from './accounts/users.js';
@@ -53,10 +52,10 @@ export type MqttView = Pick<MqttServer, 'isOnline' | 'onlineDevices' | 'stats' |
  * What the console (HTTP) may use: the services and repositories, never the database nor the
  * broker's publishing (commands go through `fleet`, alerts through `alerts`).
  */
-export type ServerServices = Omit<ServerCore, 'db' | 'database' | 'mqtt' | 'start' | 'stop' | 'ingestReport'> & { readonly mqtt: MqttView };
+export type ServerServices = Omit<ServerCore, 'store' | 'database' | 'mqtt' | 'start' | 'stop' | 'ingestReport'> & { readonly mqtt: MqttView };
 
 export class ServerCore {
-  readonly db: Db;
+  readonly store: Store;
   readonly database: Database;
   readonly mqtt: MqttServer;
   readonly media: MediaPipeline;
@@ -113,7 +112,7 @@ export class ServerCore {
   readonly changes = new EventEmitter<{ device: [deviceId: string]; command: [deviceId: string, commandId: string] }>().setMaxListeners(0);
 
   constructor(parts: ServerParts) {
-    this.db = parts.db;
+    this.store = parts.store;
     this.database = parts.database;
     this.mqtt = parts.mqtt;
     this.media = parts.media;
@@ -326,6 +325,6 @@ export class ServerCore {
     await this.alerts.stop();
     this.dispatcher.stop();
     await this.mqtt.stop();
-    await this.database.destroy();
+    await this.store.close();
   }
 }

@@ -1,6 +1,5 @@
 export * from './errors.js';
 export * from './core.js';
-export * from './store/db.js';
 export * from './accounts/roles.js';
 export * from './accounts/users.js';
 export * from './accounts/sessions.js';

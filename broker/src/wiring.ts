@@ -6,8 +6,7 @@
  */
 import { join } from 'node:path';
 import { systemClock, silentLogger, type Clock, type Logger } from '@loalang/protocol';
-import { openDatabase, type Db } from './store/db.js';
-import { sqliteKysely, type Database } from './store/database.js';
+import { openStore, type Database, type Store } from './store/database.js';
 import { AreaRepo } from './areas/areas.js';
 import { UserRepo } from './accounts/users.js';
 import { SessionRepo } from './accounts/sessions.js';
@@ -82,7 +81,8 @@ export interface RuntimeSettings {
 
 /** Everything the server is made of, built and connected but not started. */
 export interface ServerParts {
-  db: Db;
+  /** The database (SQLite or PostgreSQL) the repositories share. */
+  store: Store;
   database: Database;
   clock: Clock;
   logger: Logger;
@@ -130,9 +130,9 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     capAudioHosts: (options.capAudioHosts ?? []).map((h) => h.toLowerCase()),
     telemetryRetention: { ...DEFAULT_TELEMETRY_RETENTION, ...options.telemetryRetention },
   };
-  const db = openDatabase(join(options.dataDir, 'loalang.db'));
-  // Issue 16, while the repositories move onto Kysely: the same connection, seen through Kysely.
-  const database = sqliteKysely(db);
+  const store = await openStore({ ...(options.databaseUrl ? { url: options.databaseUrl } : {}), file: join(options.dataDir, 'loalang.db') });
+  logger.info({ dialect: store.dialect, database: store.location }, 'database open');
+  const database = store.db;
   const areas = new AreaRepo(database, now);
   const devices = new DeviceRepo(database, areas, now);
   const repos = {
@@ -221,7 +221,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
   const library = new ContentLibrary({ areas, content: repos.content, media });
   return {
     ...repos,
-    db,
+    store,
     database,
     clock,
     logger,

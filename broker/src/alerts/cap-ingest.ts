@@ -34,12 +34,12 @@ const MAX_AUDIO_BYTES = 50 * 1024 * 1024;
 const FETCH_TIMEOUT_MS = 20_000;
 
 /** Areas named by a configured geocode, and speakers inside a polygon or circle, within the caller's scope. */
-export function capTargets(core: ServerServices, info: CapInfo, scope: Set<string>): Targets {
+export async function capTargets(core: ServerServices, info: CapInfo, scope: Set<string>): Promise<Targets> {
   const areaIds = new Set<string>();
   const deviceIds = new Set<string>();
-  const devices = core.devices.list({ areaIds: scope }).filter((d) => d.position && !d.disabled);
+  const devices = (await core.devices.list({ areaIds: scope })).filter((d) => d.position && !d.disabled);
   for (const area of info.areas) {
-    for (const a of core.areas.byGeocode(area.geocodes.map((g) => g.value))) if (scope.has(a.id)) areaIds.add(a.id);
+    for (const a of await core.areas.byGeocode(area.geocodes.map((g) => g.value))) if (scope.has(a.id)) areaIds.add(a.id);
     const polygons = area.polygons.map((p) => parsePolygon(p) ?? invalidShape('polygon', p));
     const circles = area.circles.map((c) => parseCircle(c) ?? invalidShape('circle', c));
     for (const d of devices) {
@@ -119,7 +119,7 @@ export async function ingestCap(core: ServerServices, xml: string, caller: CapCa
   }
   const info = pickInfo(msg);
   if (!info) throw brokerError('LOA_ERR_INVALID', { en: 'CAP: an Alert or Update needs an <info> block', vi: 'CAP: bản tin Alert hoặc Update cần có khối <info>' });
-  const targets = capTargets(core, info, caller.scope);
+  const targets = await capTargets(core, info, caller.scope);
   if (targets.areaIds.length + targets.deviceIds.length === 0) {
     throw brokerError('LOA_ERR_INVALID', {
       en: 'CAP: none of your areas has a matching geocode and no speaker lies in its polygons or circles',

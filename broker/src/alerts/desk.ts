@@ -45,18 +45,18 @@ export class AlertDesk {
   /** Speaks or finds the audio, checks every target, and sends the alert now. */
   async issue(caller: Caller, input: AlertInput) {
     if (!input.text === !input.contentId) throw brokerError('LOA_ERR_INVALID', { en: 'give either text or contentId', vi: 'cần nhập text hoặc contentId (chỉ một trong hai)' });
-    const targets = checkTargets(this.d, caller, input.targets);
+    const targets = await checkTargets(this.d, caller, input.targets);
     if (input.replaces) await this.requireVisible(caller, input.replaces);
     if (input.expiresAt && Date.parse(input.expiresAt) <= this.d.clock.now()) throw brokerError('LOA_ERR_INVALID', { en: 'expiresAt is in the past', vi: 'thời điểm hết hạn đã qua' });
     let contentId = input.contentId;
     if (contentId) {
-      if (!canReadFromArea(this.d.areas, caller, this.d.content.require(contentId).areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
+      if (!(await canReadFromArea(this.d.areas, caller, (await this.d.content.require(contentId)).areaId))) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
     } else {
       const title = input.title ?? input.text!.slice(0, 80);
       contentId = (await this.d.library.speak(input.text!, { title, areaId: caller.user.areaId, createdBy: caller.user.id, voice: input.voice ?? 'vi', kind: 'alert' })).id;
     }
     const alert = await this.d.alerts.create({
-      title: input.title ?? (input.text ?? this.d.content.require(contentId).title).slice(0, 200),
+      title: input.title ?? (input.text ?? (await this.d.content.require(contentId)).title).slice(0, 200),
       text: input.text ?? null,
       contentId,
       priority: input.priority ?? 'emergency',
@@ -75,7 +75,7 @@ export class AlertDesk {
 
   /** The caller's alerts, newest first, with delivery totals. */
   async list(caller: Caller, limit: number) {
-    const mine = deviceInScope(this.d.devices, caller);
+    const mine = await deviceInScope(this.d.devices, caller);
     const visible = (await this.d.alerts.repo.list(5000)).filter((a) => targetsVisible(caller, a.targets, mine)).slice(0, limit);
     const summaries = [];
     for (const a of visible) summaries.push(await this.d.alerts.summary(a.id));
@@ -85,7 +85,7 @@ export class AlertDesk {
   /** The alert, if the caller may see it: it targets one of their areas or devices. */
   async requireVisible(caller: Caller, id: string): Promise<Alert> {
     const alert = await this.d.alerts.repo.require(id);
-    if (!targetsVisible(caller, alert.targets, deviceInScope(this.d.devices, caller))) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
+    if (!targetsVisible(caller, alert.targets, await deviceInScope(this.d.devices, caller))) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
     return alert;
   }
 
@@ -98,7 +98,7 @@ export class AlertDesk {
   /** Stops it everywhere, if every target is the caller's. */
   async cancel(caller: Caller, id: string) {
     const alert = await this.requireVisible(caller, id);
-    checkTargets(this.d, caller, alert.targets);
+    await checkTargets(this.d, caller, alert.targets);
     await this.d.alerts.cancel(alert.id);
     return this.scopedView(caller, alert.id);
   }
@@ -106,7 +106,7 @@ export class AlertDesk {
   /** As view, for an alert already known to be visible (CAP ingest's results). */
   async scopedView(caller: Caller, id: string) {
     const view = await this.d.alerts.view(id);
-    const mine = deviceInScope(this.d.devices, caller);
+    const mine = await deviceInScope(this.d.devices, caller);
     const deliveries = view.deliveries.filter((x) => mine(x.deviceId));
     return { ...view, deliveries, totals: totalsOf(deliveries) };
   }

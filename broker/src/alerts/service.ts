@@ -118,10 +118,10 @@ export class AlertService extends EventEmitter<AlertEvents> {
   /** Stores and sends an alert; an update (`replaces`) ends the alert it replaces first. */
   async create(input: NewAlert): Promise<Alert> {
     const now = this.d.clock.now();
-    const content = this.d.content.require(input.contentId);
+    const content = await this.d.content.require(input.contentId);
     const expiresAt = input.expiresAt ?? iso(now + this.o.defaultTtlMs);
     if (Date.parse(expiresAt) <= now) throw brokerError('LOA_ERR_INVALID', { en: 'expiresAt is in the past', vi: 'thời điểm hết hạn đã qua' });
-    const devices = this.d.devices.resolveTargetIds(input.targets.areaIds, input.targets.deviceIds);
+    const devices = await this.d.devices.resolveTargetIds(input.targets.areaIds, input.targets.deviceIds);
     if (devices.length === 0) throw brokerError('LOA_ERR_INVALID', { en: 'the targets hold no enabled device', vi: 'không có thiết bị nào đang hoạt động trong phạm vi đã chọn' });
     // Inline for small fan-outs; otherwise every speaker downloads it, and all start once the server could have served them all.
     const inline = this.inlineFits(content.sizeBytes, devices.length);
@@ -146,7 +146,7 @@ export class AlertService extends EventEmitter<AlertEvents> {
     );
     this.d.logger.info({ alertId: alert.id, title: alert.title, devices: devices.length, durationMs: content.durationMs, inline, startAt: alert.startAt }, 'alert issued');
     this.emit('alert', alert);
-    await this.fanOut(alert, this.message(alert, alert.startAt, inline));
+    await this.fanOut(alert, await this.message(alert, alert.startAt, inline));
     this.armExpiry(alert);
     this.armRetry(alert.id, 0);
     return alert;
@@ -157,8 +157,8 @@ export class AlertService extends EventEmitter<AlertEvents> {
   }
 
   /** The alert message; with `withAudio`, audio small enough travels inline, so agents need no download. */
-  private message(alert: Alert, startAt: string, withAudio: boolean): AlertPlay {
-    const content = this.d.content.require(alert.contentId);
+  private async message(alert: Alert, startAt: string, withAudio: boolean): Promise<AlertPlay> {
+    const content = await this.d.content.require(alert.contentId);
     const path = this.d.contentPath(content.id);
     let inline: string | undefined;
     try {
@@ -211,7 +211,7 @@ export class AlertService extends EventEmitter<AlertEvents> {
       const silent = (await this.d.repo.devicesIn(alertId, ['pending'])).filter((id) => this.d.publisher.isOnline(id));
       if (silent.length === 0) return;
       this.d.logger.info({ alertId, devices: silent.length, attempt: attempt + 1 }, 'alert resent to devices that did not confirm');
-      const message = this.message(alert, alert.startAt, this.inlineFits(this.d.content.require(alert.contentId).sizeBytes, silent.length));
+      const message = await this.message(alert, alert.startAt, this.inlineFits((await this.d.content.require(alert.contentId)).sizeBytes, silent.length));
       for (const id of silent) this.d.publisher.publishToDevice(id, 'alert', message).catch(() => undefined);
       this.armRetry(alertId, attempt + 1);
     };
@@ -356,7 +356,7 @@ export class AlertService extends EventEmitter<AlertEvents> {
     const startAt = iso(this.d.clock.now() + this.o.leadMs);
     for (const alert of await this.d.repo.openFor(deviceId)) {
       this.d.logger.info({ alertId: alert.id, deviceId }, 'alert replayed to a device that came back');
-      this.d.publisher.publishToDevice(deviceId, 'alert', this.message(alert, startAt, true)).catch(() => undefined);
+      this.d.publisher.publishToDevice(deviceId, 'alert', await this.message(alert, startAt, true)).catch(() => undefined);
     }
   }
 
