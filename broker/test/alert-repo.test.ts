@@ -1,17 +1,16 @@
 /**
  * AlertRepo on the store (issue 16): deliveries only move forward and an alert ends once, also
  * when two connections (two server processes) write at once. Runs on SQLite, and on PostgreSQL
- * too when LOALANG_TEST_DATABASE_URL names a server (each run in a schema of its own).
+ * where the run's cluster is up (a fresh database each).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import { freshPostgres, postgresUrl } from '@loalang/test-kit';
 import { openStore, type Store } from '../src/store/database.js';
 import { AlertRepo, type Alert } from '../src/alerts/alerts.js';
 
-const PG_URL = process.env.LOALANG_TEST_DATABASE_URL;
 const DEVICES = 1234; // more than two insert chunks
 const T0 = '2026-11-28T10:00:00.000Z';
 const at = (s: number) => new Date(Date.parse(T0) + s * 1000).toISOString();
@@ -30,27 +29,20 @@ const backends: Backend[] = [
     },
   },
 ];
-if (PG_URL) {
+if (postgresUrl()) {
   backends.push({
     name: 'postgres',
     open: async () => {
-      const schema = `alert_repo_${process.pid}_${Date.now()}`;
-      const admin = new pg.Client({ connectionString: PG_URL });
-      await admin.connect();
-      await admin.query(`CREATE SCHEMA ${schema}`);
-      const url = new URL(PG_URL);
-      url.searchParams.set('options', `-c search_path=${schema}`);
+      const url = await freshPostgres('alert_repo');
       // Two pools: two server processes.
-      const a = await openStore({ url: url.toString(), file: '' });
-      const b = await openStore({ url: url.toString(), file: '' }, { migrate: false });
+      const a = await openStore({ url, file: '' });
+      const b = await openStore({ url, file: '' }, { migrate: false });
       return {
         a,
         b,
         close: async () => {
           await a.close();
           await b.close();
-          await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-          await admin.end();
         },
       };
     },

@@ -1,15 +1,20 @@
+/**
+ * The repositories, on SQLite and on PostgreSQL (issue 16: the same suite runs on both; the
+ * PostgreSQL half is skipped, with the reason printed, where PostgreSQL is not installed).
+ * Migrations of an existing SQLite file are SQLite's own.
+ */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSqlite } from '@loalang/protocol';
-import { openDatabase, schemaVersion, migrate, type Db } from '../src/store/db.js';
+import { openSqlite, type PlayReport } from '@loalang/protocol';
+import { databases, freshPostgres, type TestDialect } from '@loalang/test-kit';
 import { migrations } from '../src/store/migrations.js';
-import { sqliteKysely } from '../src/store/database.js';
+import { openSqliteFile, postgresKysely, sqliteKysely, type Database } from '../src/store/database.js';
+import { migratePostgres, migrateSqlite, sqliteSchemaVersion } from '../src/store/migrate.js';
 import { AreaRepo } from '../src/areas/areas.js';
 import { UserRepo } from '../src/accounts/users.js';
 import { SessionRepo } from '../src/accounts/sessions.js';
-import { sqliteKysely } from '../src/store/database.js';
 import { LoginThrottle, THROTTLE_AFTER } from '../src/accounts/login-throttle.js';
 import { hashSecret, verifySecret } from '../src/accounts/passwords.js';
 import { DeviceRepo } from '../src/devices/devices.js';
@@ -18,27 +23,29 @@ import { ScheduleRepo } from '../src/schedules/schedules.js';
 import { DesiredStateService, DEFAULT_DESIRED_OPTIONS } from '../src/schedules/desired-state.js';
 import { ReportRepo, reportsToCsv } from '../src/reports/reports.js';
 import { IssuedPlays } from '../src/reports/issued-plays.js';
-import type { PlayReport } from '@loalang/protocol';
 
 let dir: string;
-let db: Db;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'loalang-store-'));
-  db = openDatabase(join(dir, 'test.db'));
 });
 afterEach(() => {
-  db.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe('migrations', () => {
   it('bring an empty file to the latest version, in WAL mode, and are idempotent', () => {
-    const latest = Math.max(...migrations.map((m) => m.version));
-    expect(schemaVersion(db)).toBe(latest);
-    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(migrate(db)).toBe(latest);
-    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[];
-    expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(['areas', 'users', 'devices', 'content', 'schedules', 'reports', 'commands']));
+    const db = openSqliteFile(join(dir, 'test.db'));
+    try {
+      const latest = Math.max(...migrations.map((m) => m.version));
+      expect(migrateSqlite(db)).toBe(latest);
+      expect(sqliteSchemaVersion(db)).toBe(latest);
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(migrateSqlite(db)).toBe(latest);
+      const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[];
+      expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(['areas', 'users', 'devices', 'content', 'schedules', 'reports', 'commands']));
+    } finally {
+      db.close();
+    }
   });
 
   it('14 keeps a play\'s first report, moves later rewrites to refused_reports, and records the plays devices hold', async () => {
@@ -53,7 +60,7 @@ describe('migrations', () => {
     add.run('inflated', 'completed', 99_999_999, '2026-11-22T06:05:00.000Z');
     const play = { playId: 'p2', scheduleId: 's1', contentId: 'c1', sha256: 'a'.repeat(64), url: 'u', durationMs: 5000, startAt: '2026-11-22T07:00:00.000Z', priority: 'normal' };
     old.prepare(`INSERT INTO device_desired (device_id, version, plays_json, digest, issued_at) VALUES ('d1', 1, ?, 'x', 'x')`).run(JSON.stringify([play]));
-    expect(migrate(old)).toBe(Math.max(...migrations.map((m) => m.version)));
+    expect(migrateSqlite(old)).toBe(Math.max(...migrations.map((m) => m.version)));
     expect(old.prepare('SELECT report_id, played_ms FROM reports').all()).toEqual([{ report_id: 'first', played_ms: 0 }]);
     const refused = old.prepare('SELECT report_id, refusal, report_json FROM refused_reports').get() as { report_id: string; refusal: string; report_json: string };
     expect(refused).toMatchObject({ report_id: 'inflated', refusal: 'already-reported' });
@@ -62,11 +69,18 @@ describe('migrations', () => {
     old.close();
   });
 
-  it('keep data across reopening', () => {
-    new AreaRepo(db).create({ name: 'Tỉnh A', parentId: null, id: 'prov' });
-    db.close();
-    db = openDatabase(join(dir, 'test.db'));
-    expect(new AreaRepo(db).get('prov')?.name).toBe('Tỉnh A');
+  it('keep data across reopening', async () => {
+    const open = () => {
+      const raw = openSqliteFile(join(dir, 'test.db'));
+      migrateSqlite(raw);
+      return sqliteKysely(raw);
+    };
+    const first = open();
+    await new AreaRepo(first).create({ name: 'Tỉnh A', parentId: null, id: 'prov' });
+    await first.destroy();
+    const again = open();
+    expect((await new AreaRepo(again).get('prov'))?.name).toBe('Tỉnh A');
+    await again.destroy();
   });
 });
 
@@ -82,229 +96,256 @@ describe('password hashing', () => {
   });
 });
 
-function tree(areas: AreaRepo) {
-  areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
-  areas.create({ name: 'Xã A', parentId: 'p', id: 'a' });
-  areas.create({ name: 'Thôn A1', parentId: 'a', id: 'a1' });
-  areas.create({ name: 'Xã B', parentId: 'p', id: 'b', timezone: 'Asia/Bangkok' });
-}
-
-describe('areas', () => {
-  it('knows subtrees, ancestors and the effective timezone at any depth', () => {
-    const areas = new AreaRepo(db);
-    tree(areas);
-    expect([...areas.subtreeIds('a')].sort()).toEqual(['a', 'a1']);
-    expect(areas.subtreeIds('p').size).toBe(4);
-    expect(areas.ancestorIds('a1')).toEqual(['a1', 'a', 'p']);
-    expect(areas.effectiveTimezone('a1')).toBe('Asia/Ho_Chi_Minh');
-    expect(areas.effectiveTimezone('b')).toBe('Asia/Bangkok');
-  });
-
-  it('refuses cycles, unknown timezones and deleting areas in use', () => {
-    const areas = new AreaRepo(db);
-    tree(areas);
-    expect(() => areas.update('a', { parentId: 'a1' })).toThrow(expect.objectContaining({ code: 'LOA_ERR_INVALID' }));
-    expect(() => areas.create({ name: 'x', parentId: 'p', timezone: 'Mars/Base' })).toThrow(expect.objectContaining({ code: 'LOA_ERR_INVALID' }));
-    expect(() => areas.delete('a')).toThrow(expect.objectContaining({ code: 'LOA_ERR_IN_USE' }));
-    areas.delete('a1');
-    expect(areas.get('a1')).toBeNull();
-  });
-});
-
-describe('users and sessions', () => {
-  it('authenticates with the right password only, and refuses disabled users', async () => {
-    const areas = new AreaRepo(db);
-    tree(areas);
-    const users = new UserRepo(sqliteKysely(db));
-    const u = await users.create({ username: 'op-a', password: 'mat-khau-dai-1', role: 'operator', areaId: 'a' });
-    expect((await users.authenticate('op-a', 'mat-khau-dai-1'))?.id).toBe(u.id);
-    expect(await users.authenticate('op-a', 'wrong-password')).toBeNull();
-    expect(await users.authenticate('nobody', 'mat-khau-dai-1')).toBeNull();
-    await expect(users.create({ username: 'OP-A', password: 'mat-khau-dai-2', role: 'viewer', areaId: 'a' })).rejects.toMatchObject({ code: 'LOA_ERR_CONFLICT' });
-    await expect(users.create({ username: 'short', password: 'short', role: 'viewer', areaId: 'a' })).rejects.toMatchObject({ code: 'LOA_ERR_INVALID' });
-    await users.update(u.id, { disabled: true });
-    expect(await users.authenticate('op-a', 'mat-khau-dai-1')).toBeNull();
-  });
-
-  it('two servers on one database: the same name created at once is taken once; updates of different fields both stand', async () => {
-    const areas = new AreaRepo(db);
-    tree(areas);
-    const other = openDatabase(join(dir, 'test.db'));
-    try {
-      const here = new UserRepo(sqliteKysely(db));
-      const there = new UserRepo(sqliteKysely(other));
-      const race = await Promise.allSettled([
-        here.create({ username: 'Cung-Ten', password: 'mat-khau-dai-1', role: 'viewer', areaId: 'a' }),
-        there.create({ username: 'cung-ten', password: 'mat-khau-dai-2', role: 'viewer', areaId: 'a' }),
-      ]);
-      expect(race.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-      expect(race.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'LOA_ERR_CONFLICT' } });
-      expect(await here.count()).toBe(1);
-      const [u] = await here.list();
-      await Promise.all([here.update(u!.id, { role: 'operator' }), there.update(u!.id, { areaId: 'b' })]);
-      expect(await there.get(u!.id)).toEqual({ ...u, role: 'operator', areaId: 'b' });
-      await expect(here.update('nobody', { role: 'admin' })).rejects.toMatchObject({ code: 'LOA_ERR_NOT_FOUND' });
-      await expect(here.delete('nobody')).rejects.toMatchObject({ code: 'LOA_ERR_NOT_FOUND' });
-      await there.delete(u!.id);
-      expect(await here.get(u!.id)).toBeNull();
-    } finally {
-      other.close();
+describe.each(databases())('the repositories on $dialect', ({ dialect, skip }: { dialect: TestDialect; skip: boolean }) => {
+  let db: Database;
+  let url = '';
+  /** Another connection to the same database: a second server process. */
+  const secondConnection = async (): Promise<Database> => {
+    if (dialect === 'postgres') return postgresKysely(url);
+    const raw = openSqliteFile(join(dir, 'test.db'));
+    return sqliteKysely(raw);
+  };
+  beforeEach(async (context) => {
+    if (skip) return context.skip();
+    if (dialect === 'postgres') {
+      url = await freshPostgres('store');
+      db = postgresKysely(url);
+      await migratePostgres(db);
+    } else {
+      const raw = openSqliteFile(join(dir, 'test.db'));
+      migrateSqlite(raw);
+      db = sqliteKysely(raw);
     }
   });
-
-  it('counts wrong passwords made at once without losing one, and keeps the longest wait', async () => {
-    const throttle = new LoginThrottle(sqliteKysely(db), () => Date.parse('2026-11-22T00:00:00Z'));
-    const waits = await Promise.all(Array.from({ length: 12 }, () => throttle.failed('Admin', '203.0.113.9')));
-    const row = db.prepare('SELECT failures, blocked_until FROM login_throttle WHERE username = ? AND source = ?').get('admin', '203.0.113.9') as { failures: number; blocked_until: string };
-    expect(row.failures).toBe(12);
-    expect(waits.filter((w) => w === null)).toHaveLength(THROTTLE_AFTER - 1);
-    expect(row.blocked_until).toBe(waits.filter((w) => w !== null).sort().at(-1));
-    expect(await throttle.blockedUntil('admin', '203.0.113.9')).toBe(row.blocked_until);
-    expect(await throttle.blockedUntil('admin', '198.51.100.1')).toBeNull();
+  afterEach(async () => {
+    await db?.destroy();
   });
 
-  it('issues tokens that expire and can be revoked; only their hash is stored', async () => {
-    const areas = new AreaRepo(db);
-    tree(areas);
-    const user = await new UserRepo(sqliteKysely(db)).create({ username: 'v', password: 'mat-khau-dai-1', role: 'viewer', areaId: 'p' });
-    let now = Date.parse('2026-11-22T00:00:00Z');
-    const sessions = new SessionRepo(sqliteKysely(db), () => now, 60_000);
-    const { token } = await sessions.issue(user.id);
-    expect(await sessions.resolve(token)).toBe(user.id);
-    const stored = db.prepare('SELECT token_hash FROM sessions').get() as { token_hash: string };
-    expect(stored.token_hash).not.toContain(token);
-    now += 61_000;
-    expect(await sessions.resolve(token)).toBeNull();
-    now -= 61_000;
-    await sessions.revoke(token);
-    expect(await sessions.resolve(token)).toBeNull();
-  });
-});
+  async function tree(areas: AreaRepo): Promise<void> {
+    await areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
+    await areas.create({ name: 'Xã A', parentId: 'p', id: 'a' });
+    await areas.create({ name: 'Thôn A1', parentId: 'a', id: 'a1' });
+    await areas.create({ name: 'Xã B', parentId: 'p', id: 'b', timezone: 'Asia/Bangkok' });
+  }
 
-describe('devices', () => {
-  it('verifies credentials, and refuses wrong, unknown and disabled devices', async () => {
-    const areas = new AreaRepo(db);
-    tree(areas);
-    const devices = new DeviceRepo(db, areas);
-    const { device, secret } = await devices.create({ name: 'Loa 1', areaId: 'a1' });
-    expect(await devices.verify(device.id, Buffer.from(secret))).toEqual({ deviceId: device.id, areaIds: ['a1', 'a', 'p'] });
-    expect(await devices.verify(device.id, Buffer.from(secret))).not.toBeNull(); // cached path
-    expect(await devices.verify(device.id, Buffer.from('wrong'))).toBeNull();
-    expect(await devices.verify('nope', Buffer.from(secret))).toBeNull();
-    const stored = db.prepare('SELECT secret_hash FROM devices').get() as { secret_hash: string };
-    expect(stored.secret_hash).toMatch(/^\$argon2id\$/);
-    devices.update(device.id, { disabled: true });
-    expect(await devices.verify(device.id, Buffer.from(secret))).toBeNull();
-    devices.update(device.id, { disabled: false });
-    const rotated = await devices.rotateSecret(device.id);
-    expect(await devices.verify(device.id, Buffer.from(secret))).toBeNull();
-    expect(await devices.verify(device.id, Buffer.from(rotated))).not.toBeNull();
-  });
-});
 
-describe('desired state', () => {
-  it('lists approved plays for a device via its area ancestors and bumps the version only on change', async () => {
-    const areas = new AreaRepo(db);
-    tree(areas);
-    const devices = new DeviceRepo(db, areas);
-    const content = new ContentRepo(db);
-    const schedules = new ScheduleRepo(db);
-    const { device } = await devices.create({ name: 'Loa', areaId: 'a1' });
-    const { device: other } = await devices.create({ name: 'Loa B', areaId: 'b' });
-    content.insert({ id: 'c1', title: 'Tin', areaId: 'p', originalName: null, mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 10, durationMs: 5000, source: {}, createdBy: null });
-    let now = Date.parse('2026-11-22T05:00:00Z');
-    const desired = new DesiredStateService(db, { areas, devices, schedules, content, issuedPlays: new IssuedPlays(sqliteKysely(db)) }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv:8080' }, () => now);
-    const first = desired.refresh(device.id);
-    expect(first).toMatchObject({ changed: true, state: { version: 1, plays: [] } });
-    expect(desired.refresh(device.id).changed).toBe(false);
-
-    const s = schedules.create({ title: 'Bản tin', areaId: 'a', priority: 'normal', start: '2026-11-22T06:00:00.000Z', items: [{ contentId: 'c1' }, { contentId: 'c1' }], targets: { areaIds: ['a'], deviceIds: [] }, volume: 70, recurrence: null, repeat: { count: 1, gapSec: 0 }, createdBy: null, approvedBy: null });
-    expect(desired.refresh(device.id).changed).toBe(false); // pending schedules do not reach devices
-    const approver = await new UserRepo(sqliteKysely(db)).create({ username: 'adm', password: 'mat-khau-dai-1', role: 'admin', areaId: 'p' });
-    schedules.approve(s.id, approver.id);
-    const second = desired.refresh(device.id);
-    expect(second.changed).toBe(true);
-    expect(second.state.version).toBe(2);
-    expect(second.state.plays.map((p) => p.startAt)).toEqual(['2026-11-22T06:00:00.000Z', '2026-11-22T06:00:06.000Z']);
-    expect(second.state.plays[0]).toMatchObject({ contentId: 'c1', url: 'http://srv:8080/api/v1/content/c1/file', volume: 70, priority: 'normal' });
-    expect(desired.refresh(other.id).state.plays).toEqual([]);
-    expect(desired.contentIdsFor(device.id)).toEqual(new Set(['c1']));
-
-    now = Date.parse('2026-11-22T07:00:00Z'); // long after: plays drop out of the window
-    expect(desired.refresh(device.id)).toMatchObject({ changed: true, state: { version: 3, plays: [] } });
-  });
-});
-
-describe('desired state of a recurring schedule', () => {
-  it('expands the runs inside the horizon with stable, distinct play ids', async () => {
-    const areas = new AreaRepo(db);
-    tree(areas);
-    const devices = new DeviceRepo(db, areas);
-    const content = new ContentRepo(db);
-    const schedules = new ScheduleRepo(db);
-    const { device } = await devices.create({ name: 'Loa', areaId: 'a1' });
-    content.insert({ id: 'c1', title: 'Tin', areaId: 'p', originalName: null, mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 10, durationMs: 60_000, source: {}, createdBy: null });
-    const approver = await new UserRepo(sqliteKysely(db)).create({ username: 'adm2', password: 'mat-khau-dai-1', role: 'admin', areaId: 'p' });
-    schedules.create({
-      title: 'Tin sáng', areaId: 'a', priority: 'normal', start: '2026-11-22T00:00:00.000Z', items: [{ contentId: 'c1' }],
-      targets: { areaIds: ['a'], deviceIds: [] }, volume: null, recurrence: { type: 'daily', time: '06:00', skipDates: ['2026-11-24'] }, repeat: { count: 1, gapSec: 0 },
-      createdBy: approver.id, approvedBy: approver.id,
+  describe('areas', () => {
+    it('knows subtrees, ancestors and the effective timezone at any depth', async () => {
+      const areas = new AreaRepo(db);
+      await tree(areas);
+      expect([...(await areas.subtreeIds('a'))].sort()).toEqual(['a', 'a1']);
+      expect((await areas.subtreeIds('p')).size).toBe(4);
+      expect(await areas.ancestorIds('a1')).toEqual(['a1', 'a', 'p']);
+      expect(await areas.effectiveTimezone('a1')).toBe('Asia/Ho_Chi_Minh');
+      expect(await areas.effectiveTimezone('b')).toBe('Asia/Bangkok');
     });
-    const now = Date.parse('2026-11-22T12:00:00Z'); // 19:00 in Vietnam
-    const desired = new DesiredStateService(db, { areas, devices, schedules, content, issuedPlays: new IssuedPlays(sqliteKysely(db)) }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv' }, () => now);
-    const { state } = desired.refresh(device.id);
-    // 48 h from 22 Nov 19:00 (VN): the 23rd at 06:00, the 24th is skipped.
-    expect(state.plays.map((p) => p.startAt)).toEqual(['2026-11-22T23:00:00.000Z']);
-    const again = desired.refresh(device.id);
-    expect(again.changed).toBe(false);
-    expect(again.state.plays[0]!.playId).toBe(state.plays[0]!.playId);
-  });
-});
 
-describe('repeat', () => {
-  it('plays the playlist N times with the gap between passes and distinct play ids', async () => {
-    const areas = new AreaRepo(db);
-    tree(areas);
-    const devices = new DeviceRepo(db, areas);
-    const content = new ContentRepo(db);
-    const schedules = new ScheduleRepo(db);
-    const { device } = await devices.create({ name: 'Loa', areaId: 'a' });
-    content.insert({ id: 'tb', title: 'Thông báo', areaId: 'p', originalName: null, mimeType: 'audio/ogg', sha256: 'c'.repeat(64), sizeBytes: 1, durationMs: 20_000, source: {}, createdBy: null });
-    const admin = await new UserRepo(sqliteKysely(db)).create({ username: 'adm3', password: 'mat-khau-dai-1', role: 'admin', areaId: 'p' });
-    const s = schedules.create({
-      title: 'Thông báo tiêm chủng', areaId: 'a', priority: 'priority', start: '2026-11-22T02:00:00.000Z', items: [{ contentId: 'tb' }],
-      targets: { areaIds: [], deviceIds: [device.id] }, volume: null, recurrence: null, repeat: { count: 3, gapSec: 30 }, createdBy: admin.id, approvedBy: admin.id,
+    it('refuses cycles, unknown timezones and deleting areas in use', async () => {
+      const areas = new AreaRepo(db);
+      await tree(areas);
+      await expect(areas.update('a', { parentId: 'a1' })).rejects.toMatchObject({ code: 'LOA_ERR_INVALID' });
+      await expect(areas.create({ name: 'x', parentId: 'p', timezone: 'Mars/Base' })).rejects.toMatchObject({ code: 'LOA_ERR_INVALID' });
+      await expect(areas.delete('a')).rejects.toMatchObject({ code: 'LOA_ERR_IN_USE' });
+      await areas.delete('a1');
+      expect(await areas.get('a1')).toBeNull();
     });
-    const desired = new DesiredStateService(db, { areas, devices, schedules, content, issuedPlays: new IssuedPlays(sqliteKysely(db)) }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv' }, () => Date.parse('2026-11-22T01:00:00Z'));
-    const plays = desired.refresh(device.id).state.plays;
-    expect(plays.map((p) => p.startAt)).toEqual(['2026-11-22T02:00:00.000Z', '2026-11-22T02:00:50.000Z', '2026-11-22T02:01:40.000Z']);
-    expect(new Set(plays.map((p) => p.playId)).size).toBe(3);
-    expect(plays.every((p) => p.scheduleId === s.id && p.priority === 'priority')).toBe(true);
-  });
-});
-
-describe('reports', () => {
-  const report: PlayReport = { v: 1, reportId: 'r1', playId: 'p1', scheduleId: 's1', contentId: 'c1', status: 'completed', scheduledAt: '2026-11-22T06:00:00.000Z', startedAt: '2026-11-22T06:00:00.001Z', endedAt: '2026-11-22T06:00:05.000Z', playedMs: 4999 };
-
-  it('are stored once per report id, once per play, and filtered by time and device', async () => {
-    const reports = new ReportRepo(sqliteKysely(db));
-    expect(await reports.insert('d1', report)).toBe('stored');
-    expect(await reports.insert('d1', { ...report, status: 'failed' })).toBe('resent');
-    // Another report for a play already reported: its final state stands (issue 14).
-    expect(await reports.insert('d1', { ...report, reportId: 'r1-again', playedMs: 99_999_999 })).toBe('taken');
-    await reports.insert('d2', { ...report, reportId: 'r2', scheduledAt: '2026-11-23T06:00:00.000Z' });
-    expect(await reports.query({})).toHaveLength(2);
-    expect((await reports.query({ from: '2026-11-23T00:00:00.000Z' })).map((r) => r.reportId)).toEqual(['r2']);
-    expect((await reports.query({ deviceIds: new Set(['d1']) }))[0]).toMatchObject({ status: 'completed', deviceId: 'd1' });
-    // The limit counts the caller's rows only: d2's newer report must not crowd out d1's.
-    expect((await reports.query({ deviceIds: new Set(['d1']), limit: 1 })).map((r) => r.reportId)).toEqual(['r1']);
-    expect(await reports.query({ deviceIds: new Set() })).toEqual([]);
   });
 
-  it('export to CSV with quoting and formula neutralising', () => {
-    const csv = reportsToCsv([{ ...report, deviceId: 'd1', receivedAt: 'x', reason: '=cmd,"x"' }]);
-    const [header, row] = csv.trim().split('\r\n');
-    expect(header?.startsWith('reportId,deviceId')).toBe(true);
-    expect(row).toContain(`"'=cmd,""x"""`);
+  describe('users and sessions', () => {
+    it('authenticates with the right password only, and refuses disabled users', async () => {
+      const areas = new AreaRepo(db);
+      await tree(areas);
+      const users = new UserRepo(db);
+      const u = await users.create({ username: 'op-a', password: 'mat-khau-dai-1', role: 'operator', areaId: 'a' });
+      expect((await users.authenticate('op-a', 'mat-khau-dai-1'))?.id).toBe(u.id);
+      expect(await users.authenticate('op-a', 'wrong-password')).toBeNull();
+      expect(await users.authenticate('nobody', 'mat-khau-dai-1')).toBeNull();
+      await expect(users.create({ username: 'OP-A', password: 'mat-khau-dai-2', role: 'viewer', areaId: 'a' })).rejects.toMatchObject({ code: 'LOA_ERR_CONFLICT' });
+      await expect(users.create({ username: 'short', password: 'short', role: 'viewer', areaId: 'a' })).rejects.toMatchObject({ code: 'LOA_ERR_INVALID' });
+      await users.update(u.id, { disabled: true });
+      expect(await users.authenticate('op-a', 'mat-khau-dai-1')).toBeNull();
+    });
+
+    it('two servers on one database: the same name created at once is taken once; updates of different fields both stand', async () => {
+      const areas = new AreaRepo(db);
+      await tree(areas);
+      const other = await secondConnection();
+      try {
+        const here = new UserRepo(db);
+        const there = new UserRepo(other);
+        const race = await Promise.allSettled([
+          here.create({ username: 'Cung-Ten', password: 'mat-khau-dai-1', role: 'viewer', areaId: 'a' }),
+          there.create({ username: 'cung-ten', password: 'mat-khau-dai-2', role: 'viewer', areaId: 'a' }),
+        ]);
+        expect(race.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        expect(race.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'LOA_ERR_CONFLICT' } });
+        expect(await here.count()).toBe(1);
+        const [u] = await here.list();
+        await Promise.all([here.update(u!.id, { role: 'operator' }), there.update(u!.id, { areaId: 'b' })]);
+        expect(await there.get(u!.id)).toEqual({ ...u, role: 'operator', areaId: 'b' });
+        await expect(here.update('nobody', { role: 'admin' })).rejects.toMatchObject({ code: 'LOA_ERR_NOT_FOUND' });
+        await expect(here.delete('nobody')).rejects.toMatchObject({ code: 'LOA_ERR_NOT_FOUND' });
+        await there.delete(u!.id);
+        expect(await here.get(u!.id)).toBeNull();
+      } finally {
+        await other.destroy();
+      }
+    });
+
+    it('counts wrong passwords made at once without losing one, and keeps the longest wait', async () => {
+      const throttle = new LoginThrottle(db, () => Date.parse('2026-11-22T00:00:00Z'));
+      const waits = await Promise.all(Array.from({ length: 12 }, () => throttle.failed('Admin', '203.0.113.9')));
+      const row = await db.selectFrom('login_throttle').select(['failures', 'blocked_until']).where('username', '=', 'admin').where('source', '=', '203.0.113.9').executeTakeFirstOrThrow();
+      expect(row.failures).toBe(12);
+      expect(waits.filter((w) => w === null)).toHaveLength(THROTTLE_AFTER - 1);
+      expect(row.blocked_until).toBe(waits.filter((w) => w !== null).sort().at(-1));
+      expect(await throttle.blockedUntil('admin', '203.0.113.9')).toBe(row.blocked_until);
+      expect(await throttle.blockedUntil('admin', '198.51.100.1')).toBeNull();
+    });
+
+    it('issues tokens that expire and can be revoked; only their hash is stored', async () => {
+      const areas = new AreaRepo(db);
+      await tree(areas);
+      const user = await new UserRepo(db).create({ username: 'v', password: 'mat-khau-dai-1', role: 'viewer', areaId: 'p' });
+      let now = Date.parse('2026-11-22T00:00:00Z');
+      const sessions = new SessionRepo(db, () => now, 60_000);
+      const { token } = await sessions.issue(user.id);
+      expect(await sessions.resolve(token)).toBe(user.id);
+      const stored = await db.selectFrom('sessions').select('token_hash').executeTakeFirstOrThrow();
+      expect(stored.token_hash).not.toContain(token);
+      now += 61_000;
+      expect(await sessions.resolve(token)).toBeNull();
+      now -= 61_000;
+      await sessions.revoke(token);
+      expect(await sessions.resolve(token)).toBeNull();
+    });
+  });
+
+  describe('devices', () => {
+    it('verifies credentials, and refuses wrong, unknown and disabled devices', async () => {
+      const areas = new AreaRepo(db);
+      await tree(areas);
+      const devices = new DeviceRepo(db, areas);
+      const { device, secret } = await devices.create({ name: 'Loa 1', areaId: 'a1' });
+      expect(await devices.verify(device.id, Buffer.from(secret))).toEqual({ deviceId: device.id, areaIds: ['a1', 'a', 'p'] });
+      expect(await devices.verify(device.id, Buffer.from(secret))).not.toBeNull(); // cached path
+      expect(await devices.verify(device.id, Buffer.from('wrong'))).toBeNull();
+      expect(await devices.verify('nope', Buffer.from(secret))).toBeNull();
+      const stored = await db.selectFrom('devices').select('secret_hash').executeTakeFirstOrThrow();
+      expect(stored.secret_hash).toMatch(/^\$argon2id\$/);
+      await devices.update(device.id, { disabled: true });
+      expect(await devices.verify(device.id, Buffer.from(secret))).toBeNull();
+      await devices.update(device.id, { disabled: false });
+      const rotated = await devices.rotateSecret(device.id);
+      expect(await devices.verify(device.id, Buffer.from(secret))).toBeNull();
+      expect(await devices.verify(device.id, Buffer.from(rotated))).not.toBeNull();
+    });
+  });
+
+  describe('desired state', () => {
+    it('lists approved plays for a device via its area ancestors and bumps the version only on change', async () => {
+      const areas = new AreaRepo(db);
+      await tree(areas);
+      const devices = new DeviceRepo(db, areas);
+      const content = new ContentRepo(db);
+      const schedules = new ScheduleRepo(db);
+      const { device } = await devices.create({ name: 'Loa', areaId: 'a1' });
+      const { device: other } = await devices.create({ name: 'Loa B', areaId: 'b' });
+      await content.insert({ id: 'c1', title: 'Tin', areaId: 'p', originalName: null, mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 10, durationMs: 5000, source: {}, createdBy: null });
+      let now = Date.parse('2026-11-22T05:00:00Z');
+      const desired = new DesiredStateService(db, { areas, devices, schedules, content, issuedPlays: new IssuedPlays(db) }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv:8080' }, () => now);
+      const first = await desired.refresh(device.id);
+      expect(first).toMatchObject({ changed: true, state: { version: 1, plays: [] } });
+      expect((await desired.refresh(device.id)).changed).toBe(false);
+
+      const s = await schedules.create({ title: 'Bản tin', areaId: 'a', priority: 'normal', start: '2026-11-22T06:00:00.000Z', items: [{ contentId: 'c1' }, { contentId: 'c1' }], targets: { areaIds: ['a'], deviceIds: [] }, volume: 70, recurrence: null, repeat: { count: 1, gapSec: 0 }, createdBy: null, approvedBy: null });
+      expect((await desired.refresh(device.id)).changed).toBe(false); // pending schedules do not reach devices
+      const approver = await new UserRepo(db).create({ username: 'adm', password: 'mat-khau-dai-1', role: 'admin', areaId: 'p' });
+      await schedules.approve(s.id, approver.id);
+      const second = await desired.refresh(device.id);
+      expect(second.changed).toBe(true);
+      expect(second.state.version).toBe(2);
+      expect(second.state.plays.map((p) => p.startAt)).toEqual(['2026-11-22T06:00:00.000Z', '2026-11-22T06:00:06.000Z']);
+      expect(second.state.plays[0]).toMatchObject({ contentId: 'c1', url: 'http://srv:8080/api/v1/content/c1/file', volume: 70, priority: 'normal' });
+      expect((await desired.refresh(other.id)).state.plays).toEqual([]);
+      expect(await desired.contentIdsFor(device.id)).toEqual(new Set(['c1']));
+
+      now = Date.parse('2026-11-22T07:00:00Z'); // long after: plays drop out of the window
+      expect(await desired.refresh(device.id)).toMatchObject({ changed: true, state: { version: 3, plays: [] } });
+    });
+  });
+
+  describe('desired state of a recurring schedule', () => {
+    it('expands the runs inside the horizon with stable, distinct play ids', async () => {
+      const areas = new AreaRepo(db);
+      await tree(areas);
+      const devices = new DeviceRepo(db, areas);
+      const content = new ContentRepo(db);
+      const schedules = new ScheduleRepo(db);
+      const { device } = await devices.create({ name: 'Loa', areaId: 'a1' });
+      await content.insert({ id: 'c1', title: 'Tin', areaId: 'p', originalName: null, mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 10, durationMs: 60_000, source: {}, createdBy: null });
+      const approver = await new UserRepo(db).create({ username: 'adm2', password: 'mat-khau-dai-1', role: 'admin', areaId: 'p' });
+      await schedules.create({
+        title: 'Tin sáng', areaId: 'a', priority: 'normal', start: '2026-11-22T00:00:00.000Z', items: [{ contentId: 'c1' }],
+        targets: { areaIds: ['a'], deviceIds: [] }, volume: null, recurrence: { type: 'daily', time: '06:00', skipDates: ['2026-11-24'] }, repeat: { count: 1, gapSec: 0 },
+        createdBy: approver.id, approvedBy: approver.id,
+      });
+      const now = Date.parse('2026-11-22T12:00:00Z'); // 19:00 in Vietnam
+      const desired = new DesiredStateService(db, { areas, devices, schedules, content, issuedPlays: new IssuedPlays(db) }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv' }, () => now);
+      const { state } = await desired.refresh(device.id);
+      // 48 h from 22 Nov 19:00 (VN): the 23rd at 06:00, the 24th is skipped.
+      expect(state.plays.map((p) => p.startAt)).toEqual(['2026-11-22T23:00:00.000Z']);
+      const again = await desired.refresh(device.id);
+      expect(again.changed).toBe(false);
+      expect(again.state.plays[0]!.playId).toBe(state.plays[0]!.playId);
+    });
+  });
+
+  describe('repeat', () => {
+    it('plays the playlist N times with the gap between passes and distinct play ids', async () => {
+      const areas = new AreaRepo(db);
+      await tree(areas);
+      const devices = new DeviceRepo(db, areas);
+      const content = new ContentRepo(db);
+      const schedules = new ScheduleRepo(db);
+      const { device } = await devices.create({ name: 'Loa', areaId: 'a' });
+      await content.insert({ id: 'tb', title: 'Thông báo', areaId: 'p', originalName: null, mimeType: 'audio/ogg', sha256: 'c'.repeat(64), sizeBytes: 1, durationMs: 20_000, source: {}, createdBy: null });
+      const admin = await new UserRepo(db).create({ username: 'adm3', password: 'mat-khau-dai-1', role: 'admin', areaId: 'p' });
+      const s = await schedules.create({
+        title: 'Thông báo tiêm chủng', areaId: 'a', priority: 'priority', start: '2026-11-22T02:00:00.000Z', items: [{ contentId: 'tb' }],
+        targets: { areaIds: [], deviceIds: [device.id] }, volume: null, recurrence: null, repeat: { count: 3, gapSec: 30 }, createdBy: admin.id, approvedBy: admin.id,
+      });
+      const desired = new DesiredStateService(db, { areas, devices, schedules, content, issuedPlays: new IssuedPlays(db) }, { ...DEFAULT_DESIRED_OPTIONS, publicHttpUrl: () => 'http://srv' }, () => Date.parse('2026-11-22T01:00:00Z'));
+      const plays = (await desired.refresh(device.id)).state.plays;
+      expect(plays.map((p) => p.startAt)).toEqual(['2026-11-22T02:00:00.000Z', '2026-11-22T02:00:50.000Z', '2026-11-22T02:01:40.000Z']);
+      expect(new Set(plays.map((p) => p.playId)).size).toBe(3);
+      expect(plays.every((p) => p.scheduleId === s.id && p.priority === 'priority')).toBe(true);
+    });
+  });
+
+  describe('reports', () => {
+    const report: PlayReport = { v: 1, reportId: 'r1', playId: 'p1', scheduleId: 's1', contentId: 'c1', status: 'completed', scheduledAt: '2026-11-22T06:00:00.000Z', startedAt: '2026-11-22T06:00:00.001Z', endedAt: '2026-11-22T06:00:05.000Z', playedMs: 4999 };
+
+    it('are stored once per report id, once per play, and filtered by time and device', async () => {
+      const reports = new ReportRepo(db);
+      expect(await reports.insert('d1', report)).toBe('stored');
+      expect(await reports.insert('d1', { ...report, status: 'failed' })).toBe('resent');
+      // Another report for a play already reported: its final state stands (issue 14).
+      expect(await reports.insert('d1', { ...report, reportId: 'r1-again', playedMs: 99_999_999 })).toBe('taken');
+      await reports.insert('d2', { ...report, reportId: 'r2', scheduledAt: '2026-11-23T06:00:00.000Z' });
+      expect(await reports.query({})).toHaveLength(2);
+      expect((await reports.query({ from: '2026-11-23T00:00:00.000Z' })).map((r) => r.reportId)).toEqual(['r2']);
+      expect((await reports.query({ deviceIds: new Set(['d1']) }))[0]).toMatchObject({ status: 'completed', deviceId: 'd1' });
+      // The limit counts the caller's rows only: d2's newer report must not crowd out d1's.
+      expect((await reports.query({ deviceIds: new Set(['d1']), limit: 1 })).map((r) => r.reportId)).toEqual(['r1']);
+      expect(await reports.query({ deviceIds: new Set() })).toEqual([]);
+    });
+
+    it('export to CSV with quoting and formula neutralising', () => {
+      const csv = reportsToCsv([{ ...report, deviceId: 'd1', receivedAt: 'x', reason: '=cmd,"x"' }]);
+      const [header, row] = csv.trim().split('\r\n');
+      expect(header?.startsWith('reportId,deviceId')).toBe(true);
+      expect(row).toContain(`"'=cmd,""x"""`);
+    });
   });
 });

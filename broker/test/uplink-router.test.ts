@@ -19,9 +19,9 @@ describe('UplinkRouter', () => {
   it('hands each message to every handler of its kind, typed, with the device and arrival instant', async () => {
     const seen: string[] = [];
     const router = new UplinkRouter(recordingLogger())
-      .on('refused', (deviceId, r, at) => seen.push(`a ${deviceId} ${r.reason} ${at}`))
-      .on('refused', (deviceId) => seen.push(`b ${deviceId}`))
-      .on('event', (deviceId, e) => seen.push(`event ${deviceId} ${e.kind}`));
+      .on('refused', (deviceId, r, at) => void seen.push(`a ${deviceId} ${r.reason} ${at}`))
+      .on('refused', (deviceId) => void seen.push(`b ${deviceId}`))
+      .on('event', (deviceId, e) => void seen.push(`event ${deviceId} ${e.kind}`));
     await router.dispatch(msg('refused'));
     await router.dispatch(msg('event', 'd2'));
     expect(seen).toEqual(['a d1 bad-signature 5', 'b d1', 'event d2 amp-link']);
@@ -34,7 +34,7 @@ describe('UplinkRouter', () => {
       .on('refused', () => {
         throw new Error('disk full');
       })
-      .on('refused', (deviceId) => seen.push(deviceId));
+      .on('refused', (deviceId) => void seen.push(deviceId));
     await router.dispatch(msg('refused'));
     expect(seen).toEqual(['d1']);
     expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(['uplink handling failed']);
