@@ -30,7 +30,7 @@ process.on('exit', () => exited || agent.kill('SIGKILL')); // never leave the ag
 const settleUntil = Date.now() + (SMOKE ? 0 : 10_000);
 for (const deadline = Date.now() + 30_000; ; ) {
   if (exited) throw new Error(`the agent exited before the measurement (${JSON.stringify(exited)})`);
-  if (Date.now() >= settleUntil && server.core.devices.get(device.id)?.online) break;
+  if (Date.now() >= settleUntil && (await server.core.devices.get(device.id))?.online) break;
   if (Date.now() > deadline) throw new Error('the agent did not come online within 30 s');
   await new Promise((r) => setTimeout(r, 250));
 }

@@ -39,7 +39,7 @@ let exited = null;
 agent.once('exit', (code, signal) => (exited = { code, signal }));
 process.on('exit', () => exited || agent.kill('SIGKILL')); // never leave the agent behind on a failure
 const agentDied = () => new Error(`the agent exited (${JSON.stringify(exited)}): nothing to measure`);
-for (const deadline = Date.now() + 30_000; !core.devices.get(device.id)?.online; ) {
+for (const deadline = Date.now() + 30_000; !(await core.devices.get(device.id))?.online; ) {
   if (exited) throw agentDied();
   if (Date.now() > deadline) throw new Error('the agent did not come online within 30 s');
   await new Promise((r) => setTimeout(r, 100));

@@ -112,7 +112,7 @@ export interface RunningAgent {
 export async function startAgent(world: AlertWorld, name: string, areaId: string, opts: { sink?: AudioSink; clock?: Clock; position?: { lat: number; lon: number }; mqttUrl?: string; serverKeys?: ServerKey[] } = {}): Promise<RunningAgent> {
   const { core } = world.server;
   const { device, secret } = await core.devices.create({ name, areaId });
-  if (opts.position) core.devices.update(device.id, { position: opts.position });
+  if (opts.position) await core.devices.update(device.id, { position: opts.position });
   const root = join(world.dir, 'agents', name);
   const sinkDir = join(root, 'sink');
   const config = parseAgentConfig(

@@ -156,13 +156,13 @@ describe.runIf(ready)('emergency alerts', () => {
     const ahead = await startAgent(world, 'nhanh', world.otherCommuneId, { clock: shiftedClock(300) });
     const behind = await startAgent(world, 'cham', world.otherCommuneId, { clock: shiftedClock(-300) });
     agents.push(ahead, behind);
-    const offset = (id: string) => world.server.core.devices.get(id)?.latestTelemetry?.clockOffsetMs;
-    await until('clock offsets measured', () => Math.abs((offset(ahead.id) ?? 0) - 300) < 20 && Math.abs((offset(behind.id) ?? 0) + 300) < 20, 20_000);
+    const offset = async (id: string) => (await world.server.core.devices.get(id))?.latestTelemetry?.clockOffsetMs;
+    await until('clock offsets measured', async () => Math.abs(((await offset(ahead.id)) ?? 0) - 300) < 20 && Math.abs(((await offset(behind.id)) ?? 0) + 300) < 20, 20_000);
     const { body } = await world.api<AlertView>(staff, 'POST', '/alerts', { contentId, targets: { areaIds: [world.otherCommuneId], deviceIds: [] } });
     await until('both finished', async () => (await view(body.id)).totals['finished'] === 2);
     const started = (a: RunningAgent) => Number(readFileSync(join(a.sinkDir, `${body.id}-r1.wav.start`), 'utf8'));
     const spread = Math.abs(started(ahead) - started(behind));
-    process.stdout.write(`clocks +300/−300 ms (measured ${offset(ahead.id)}/${offset(behind.id)} ms): starts ${spread.toFixed(2)} ms apart; first ${(Math.min(started(ahead), started(behind)) - Date.parse(body.startAt)).toFixed(2)} ms after the instant\n`);
+    process.stdout.write(`clocks +300/−300 ms (measured ${await offset(ahead.id)}/${await offset(behind.id)} ms): starts ${spread.toFixed(2)} ms apart; first ${(Math.min(started(ahead), started(behind)) - Date.parse(body.startAt)).toFixed(2)} ms after the instant\n`);
     expect(spread).toBeLessThanOrEqual(10);
   }, 60_000);
 });

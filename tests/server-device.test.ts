@@ -68,18 +68,21 @@ describe('server ↔ device', () => {
     expect(state.plays[0]).toMatchObject({ contentId, url: `http://127.0.0.1:9/api/v1/content/${contentId}/file` });
     await first.client.endAsync();
     await until('offline', () => !core.mqtt.isOnline(device.id));
-    expect(core.devices.get(device.id)?.online).toBe(false);
+    // Presence is written to the store after the broker saw the disconnect (in order per device).
+    await until('offline recorded', async () => (await core.devices.get(device.id))?.online === false);
+    expect((await core.devices.get(device.id))?.online).toBe(false);
 
     const second = await connectDevice();
     await until('desired state again', () => second.got.some((m) => m.topic.endsWith('/desired')));
     expect((second.got.find((m) => m.topic.endsWith('/desired'))!.body as DesiredState).version).toBe(state.version);
-    expect(core.devices.presenceHistory(device.id).map((p) => p.online)).toEqual([true, false, true]);
+    await until('online recorded', async () => (await core.devices.get(device.id))?.online === true);
+    expect((await core.devices.presenceHistory(device.id)).map((p) => p.online)).toEqual([true, false, true]);
     await second.client.endAsync();
   });
 
   it('stores a resent report once and acknowledges every copy', async () => {
     const { client, got } = await connectDevice();
-    const play = core.desired.refresh(device.id).state.plays[0]!; // reports name a play the device was given
+    const play = (await core.desired.refresh(device.id)).state.plays[0]!; // reports name a play the device was given
     const report: PlayReport = { v: 1, reportId: 'r-42', playId: play.playId, scheduleId: play.scheduleId, contentId, status: 'completed', scheduledAt: play.startAt, startedAt: new Date().toISOString(), endedAt: new Date().toISOString(), playedMs: 4000 };
     for (let i = 0; i < 3; i++) await client.publishAsync(`loalang/v1/dev/${device.id}/report`, JSON.stringify(report), { qos: 1 });
     await until('three acks', () => got.filter((m) => m.topic.endsWith('/report/ack')).length === 3);

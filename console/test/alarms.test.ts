@@ -130,11 +130,13 @@ describe('alarms', () => {
     };
     const good = await start('loa-dung-gio', 0);
     const ahead = await start('loa-nhanh', 300);
-    const offsetOf = (id: string) => core.devices.get(id)?.latestTelemetry?.clockOffsetMs;
-    await until('both measured', () => offsetOf(good.device.id) !== undefined && offsetOf(ahead.device.id) !== undefined, 15_000);
-    process.stdout.write(`clock offsets measured: ${offsetOf(good.device.id)} ms and ${offsetOf(ahead.device.id)} ms (true: 0 and +300)\n`);
-    expect(Math.abs(offsetOf(good.device.id)!)).toBeLessThan(20);
-    expect(Math.abs(offsetOf(ahead.device.id)! - 300)).toBeLessThan(20);
+    const offsetOf = async (id: string) => (await core.devices.get(id))?.latestTelemetry?.clockOffsetMs;
+    await until('both measured', async () => (await offsetOf(good.device.id)) !== undefined && (await offsetOf(ahead.device.id)) !== undefined, 15_000);
+    const goodOffset = await offsetOf(good.device.id);
+    const aheadOffset = await offsetOf(ahead.device.id);
+    process.stdout.write(`clock offsets measured: ${goodOffset} ms and ${aheadOffset} ms (true: 0 and +300)\n`);
+    expect(Math.abs(goodOffset!)).toBeLessThan(20);
+    expect(Math.abs(aheadOffset! - 300)).toBeLessThan(20);
     expect(await core.alarms.isActive(ahead.device.id, 'clock-offset')).toBe(true);
     expect(await core.alarms.isActive(good.device.id, 'clock-offset')).toBe(false);
     await good.agent.stop();

@@ -67,8 +67,8 @@ describe('audit log', () => {
 
   it('is for admins only, and cannot be changed or deleted', async () => {
     expect((await call(operatorA, 'GET', '/api/v1/audit')).statusCode).toBe(403);
-    expect(() => t.core.db.prepare('UPDATE audit_log SET action = ?').run('x')).toThrow(/append-only/);
-    expect(() => t.core.db.prepare('DELETE FROM audit_log').run()).toThrow(/append-only/);
+    await expect(t.core.database.updateTable('audit_log').set({ action: 'x' }).execute()).rejects.toThrow(/append-only/);
+    await expect(t.core.database.deleteFrom('audit_log').execute()).rejects.toThrow(/append-only/);
   });
 });
 

@@ -14,7 +14,7 @@ beforeAll(async () => {
   await core.areas.create({ name: 'Xã B', parentId: 'p', id: 'b' });
   for (let i = 0; i < 25; i++) {
     const { device } = await core.devices.create({ name: `Loa ${String(i).padStart(2, '0')}${i === 7 ? ' 100%_chợ' : ''}`, areaId: i < 15 ? 'a' : 'b' });
-    if (i % 2 === 0) core.devices.setPresence(device.id, true, 'connect', Date.now());
+    if (i % 2 === 0) await core.devices.setPresence(device.id, true, 'connect', Date.now());
     if (i % 5 === 0) await core.alarms.raise(device.id, 'tamper', null, Date.now());
   }
   await addUser(core, 'kt', 'technician', 'p');

@@ -37,7 +37,7 @@ describe('login protection', () => {
     expect(audit.filter((e) => e.action === 'login-failed')).toHaveLength(THROTTLE_AFTER);
     expect(audit.some((e) => e.action === 'login-throttled')).toBe(true);
     // Growing delays: once the wait is over, the next wrong password doubles it.
-    s.core.db.prepare("UPDATE login_throttle SET blocked_until = '2000-01-01T00:00:00.000Z' WHERE source = ?").run(stranger);
+    await s.core.database.updateTable('login_throttle').set({ blocked_until: '2000-01-01T00:00:00.000Z' }).where('source', '=', stranger).execute();
     expect((await attempt(s, 'op', 'sai-lan-nua', stranger)).statusCode).toBe(401);
     const wait = (await attempt(s, 'op', PASSWORD, stranger)).json() as { error: { message: string; details: { retryAt: string } } };
     expect(wait.error.message).toContain('try again in 2 min');

@@ -55,7 +55,7 @@ describe('a schedule that cannot play as written', () => {
     ['valid dates that exclude every run', { type: 'daily', time: '06:00', validFrom: '2030-01-01', validTo: '2029-01-01' }, {}, null, 'validFrom is after validTo', 'ngày bắt đầu sau ngày kết thúc'],
     ['a last date before the start', { type: 'daily', time: '06:00', validTo: '2020-01-01' }, {}, 'ends-before-start', 'before its start', 'trước ngày bắt đầu'],
   ])('%s is refused, and the dry run names the problem first', async (_name, recurrence, extra, problem, en, vi) => {
-    const before = t.core.schedules.list().length;
+    const before = (await t.core.schedules.list()).length;
     const res = await post(body(recurrence, extra));
     expect(res.statusCode, res.body).toBe(400);
     const { error } = res.json() as ApiError;
@@ -67,7 +67,7 @@ describe('a schedule that cannot play as written', () => {
       expect(dry.statusCode, dry.body).toBe(200);
       expect((dry.json() as Check).problems[0]).toMatchObject({ code: 'LOA_ERR_SCHEDULE_PLAN', details: { problem }, messageVi: expect.stringContaining(vi) });
     }
-    expect(t.core.schedules.list()).toHaveLength(before);
+    expect(await t.core.schedules.list()).toHaveLength(before);
   });
 
   it('counts the speaker\'s other schedules: two of 300 plays a day are too many together', async () => {

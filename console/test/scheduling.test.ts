@@ -28,7 +28,7 @@ const create = (user: string, extra: Record<string, unknown> = {}) =>
   t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: as(user), payload: { title: 'Thông báo', items: [{ contentId: 'ca' }], targets: { areaIds: ['a'], deviceIds: [] }, start: later(), ...extra } });
 const approve = (user: string, id: string) => t.app.inject({ method: 'POST', url: `/api/v1/schedules/${id}/approve`, headers: as(user) });
 const setRule = (user: string, scheduleApproval: string | null) => t.app.inject({ method: 'PATCH', url: '/api/v1/areas/a', headers: as(user), payload: { scheduleApproval } });
-const deviceHas = (scheduleId: string) => t.core.desired.refresh(devA).state.plays.some((p) => p.scheduleId === scheduleId);
+const deviceHas = async (scheduleId: string) => (await t.core.desired.refresh(devA)).state.plays.some((p) => p.scheduleId === scheduleId);
 
 describe('approval', () => {
   it('by default an operator\'s schedule waits, reaches no device, and an admin approves it; both are recorded', async () => {
@@ -36,14 +36,14 @@ describe('approval', () => {
     expect(res.statusCode, res.body).toBe(201);
     const s = res.json() as { id: string; status: string; createdBy: string };
     expect(s.status).toBe('pending');
-    expect(deviceHas(s.id)).toBe(false);
+    expect(await deviceHas(s.id)).toBe(false);
     const ok = await approve('admin-a', s.id);
     expect(ok.statusCode, ok.body).toBe(200);
     const byName = async (name: string) => (await t.core.users.list()).find((u) => u.username === name)!;
     const admin = await byName('admin-a');
     const operator = await byName('operator-a');
     expect(ok.json()).toMatchObject({ status: 'approved', createdBy: operator.id, approvedBy: admin.id, approvedAt: expect.any(String) });
-    expect(deviceHas(s.id)).toBe(true);
+    expect(await deviceHas(s.id)).toBe(true);
     // An operator may not approve, nor change the area's rule.
     expect((await approve('operator-a', ((await create('operator-a')).json() as { id: string }).id)).statusCode).toBe(403);
     expect((await setRule('operator-a', 'none')).statusCode).toBe(403);
@@ -57,14 +57,14 @@ describe('approval', () => {
     expect(own.statusCode).toBe(403);
     expect(own.json()).toMatchObject({ error: { code: 'LOA_ERR_FORBIDDEN', messageVi: expect.stringContaining('người khác') } });
     expect((await approve('admin2-a', s.id)).json()).toMatchObject({ status: 'approved' });
-    expect(deviceHas(s.id)).toBe(true);
+    expect(await deviceHas(s.id)).toBe(true);
   });
 
   it('"none": schedules are approved as they are saved; null goes back to the inherited default', async () => {
     await setRule('admin-a', 'none');
     expect((await create('operator-a')).json()).toMatchObject({ status: 'approved' });
     await setRule('admin-a', null);
-    expect(t.core.areas.effectiveScheduleApproval('a')).toBe('operators');
+    expect(await t.core.areas.effectiveScheduleApproval('a')).toBe('operators');
     expect((await create('operator-a')).json()).toMatchObject({ status: 'pending' });
     expect((await setRule('admin-a', 'sometimes')).statusCode).toBe(400);
   });
@@ -74,7 +74,7 @@ describe('stream relay items', () => {
   it('puts a relay in the device programme with its window, after a content item', async () => {
     const res = await create('admin-a', { items: [{ contentId: 'ca' }, { streamUrl: 'http://radio.example.vn/vov1.mp3', durationSec: 1800 }] });
     expect(res.statusCode, res.body).toBe(201);
-    const plays = await t.core.desired.refresh(devA).state.plays.filter((p) => p.scheduleId === (res.json() as { id: string }).id);
+    const plays = (await t.core.desired.refresh(devA)).state.plays.filter((p) => p.scheduleId === (res.json() as { id: string }).id);
     expect(plays).toHaveLength(2);
     expect(plays[1]).toMatchObject({ streamUrl: 'http://radio.example.vn/vov1.mp3', url: 'http://radio.example.vn/vov1.mp3', durationMs: 1_800_000, contentId: expect.stringMatching(/^relay-[0-9a-f]{24}$/) });
     // The relay follows the 1 s item and the 1 s gap.
@@ -129,7 +129,7 @@ describe('dry run and area programme', () => {
 
   it('tells, before saving, how many speakers and plays, whether approval is needed, and the conflict it would meet; saves nothing', async () => {
     const start = later();
-    const before = t.core.schedules.list().length;
+    const before = (await t.core.schedules.list()).length;
     const clean = await check('operator-a', { start, recurrence: null });
     expect(clean.statusCode, clean.body).toBe(200);
     expect(clean.json()).toMatchObject({ devices: 1, plays: 1, firstPlayAt: start, approval: 'needed', problems: [] });
@@ -145,7 +145,7 @@ describe('dry run and area programme', () => {
     const bad = await check('operator-a', { start, recurrence: { type: 'cron', cron: 'every morning' } });
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ error: { messageVi: expect.stringContaining('cron') } });
-    expect(t.core.schedules.list().length).toBe(before + 1);
+    expect((await t.core.schedules.list()).length).toBe(before + 1);
   });
 
   it('warns about quiet hours', async () => {

@@ -28,8 +28,8 @@ beforeAll(async () => {
   await core.content.insert({ ...base, id: 'ca', title: 'A', areaId: 'a' });
   await core.content.insert({ ...base, id: 'cb', title: 'B', areaId: 'b' });
   const sched = { priority: 'normal' as const, start: new Date(Date.now() + 3600_000).toISOString(), items: [{ contentId: 'ca' }], volume: null, recurrence: null, repeat: { count: 1, gapSec: 0 }, createdBy: null, approvedBy: null };
-  ids.schedA = core.schedules.create({ ...sched, title: 'A', areaId: 'a', targets: { areaIds: ['a'], deviceIds: [] } }).id;
-  ids.schedB = core.schedules.create({ ...sched, title: 'B', areaId: 'b', items: [{ contentId: 'cb' }], targets: { areaIds: ['b'], deviceIds: [] } }).id;
+  ids.schedA = (await core.schedules.create({ ...sched, title: 'A', areaId: 'a', targets: { areaIds: ['a'], deviceIds: [] } })).id;
+  ids.schedB = (await core.schedules.create({ ...sched, title: 'B', areaId: 'b', items: [{ contentId: 'cb' }], targets: { areaIds: ['b'], deviceIds: [] } })).id;
   ids.alertA = await newAlert('a', 'ca');
   ids.alertB = await newAlert('b', 'cb');
 });
@@ -225,7 +225,7 @@ describe('quiet hours', () => {
     expect(ok.statusCode, ok.body).toBe(201);
     const emergency = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: as('admin'), payload: body({ type: 'daily', time: '05:00' }, 'emergency') });
     expect(emergency.statusCode, emergency.body).toBe(201);
-    const state = t.core.desired.refresh(ids.devA).state;
+    const { state } = await t.core.desired.refresh(ids.devA);
     expect(state.quietHours).toEqual({ from: '21:30', to: '05:30', timeZone: 'Asia/Ho_Chi_Minh' });
     await t.app.inject({ method: 'PATCH', url: '/api/v1/areas/a', headers: as('admin'), payload: { quietHours: null } });
   });
@@ -242,6 +242,7 @@ describe('lists are cut to the caller scope', () => {
     const areas = await t.app.inject({ method: 'GET', url: '/api/v1/areas', headers: { authorization: `Bearer ${tokens.get('operator')}` } });
     const seen = (areas.json() as { id: string }[]).map((a) => a.id);
     expect(seen).toContain('a');
-    expect(seen.every((id) => t.core.areas.subtreeIds('a').has(id))).toBe(true);
+    const subtree = await t.core.areas.subtreeIds('a');
+    expect(seen.every((id) => subtree.has(id))).toBe(true);
   });
 });

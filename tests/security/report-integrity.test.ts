@@ -31,7 +31,7 @@ beforeAll(async () => {
   const start = new Date(Date.now() + 3600_000).toISOString();
   await core.schedules.create({ title: 'Bản tin sáng', areaId: 'a', priority: 'normal', start, items: [{ contentId: 'bulletin' }], targets: { areaIds: ['a'], deviceIds: [] }, volume: null, recurrence: null, repeat: { count: 2, gapSec: 0 }, createdBy: admin.id, approvedBy: admin.id });
   await core.refreshDevices([device.id]);
-  plays = core.desired.refresh(device.id).state.plays;
+  plays = (await core.desired.refresh(device.id)).state.plays;
   client = await mqtt.connectAsync(`mqtt://127.0.0.1:${core.mqttPort}`, { clientId: device.id, username: device.id, password: device.secret, reconnectPeriod: 0 });
   await client.subscribeAsync(deviceTopic(device.id, 'report/ack'), { qos: 1 });
   client.on('message', (_topic, payload) => {
@@ -55,35 +55,35 @@ async function send(r: Omit<PlayReport, 'v'>): Promise<void> {
 }
 
 const stored = () => t.core.reports.query({ deviceIds: new Set([device.id]) });
-const refusedAs = (reportId: string) => (t.core.db.prepare('SELECT refusal FROM refused_reports WHERE report_id = ?').get(reportId) as { refusal: string } | undefined)?.refusal;
+const refusedAs = async (reportId: string) => (await t.core.database.selectFrom('refused_reports').select('refusal').where('report_id', '=', reportId).executeTakeFirst())?.refusal;
 const base = () => ({ playId: plays[0]!.playId, scheduleId: plays[0]!.scheduleId, contentId: 'bulletin', scheduledAt: new Date().toISOString() });
 
 describe('play reports are checked against what the device was given', () => {
   it('refuses a play the device was never given', async () => {
     await send({ ...base(), reportId: 'invented', playId: 'never-sent_0_1', status: 'completed', playedMs: 4000 });
-    expect(refusedAs('invented')).toBe('unknown-play');
+    expect(await refusedAs('invented')).toBe('unknown-play');
     await send({ ...base(), reportId: 'other-content', contentId: 'someone-elses', status: 'completed', playedMs: 4000 });
-    expect(refusedAs('other-content')).toBe('unknown-play');
+    expect(await refusedAs('other-content')).toBe('unknown-play');
     expect(await stored()).toEqual([]);
   });
 
   it('keeps a play\'s first final report: a later "completed, 99,999,999 ms" for a play reported skipped is refused', async () => {
     await send({ ...base(), reportId: 'skip', status: 'skipped', reason: 'late', playedMs: 0 });
     await send({ ...base(), reportId: 'inflate', status: 'completed', playedMs: 99_999_999 });
-    expect(refusedAs('inflate')).toBe('too-long');
+    expect(await refusedAs('inflate')).toBe('too-long');
     await send({ ...base(), reportId: 'rewrite', status: 'completed', playedMs: 5000 });
-    expect(refusedAs('rewrite')).toBe('already-reported');
+    expect(await refusedAs('rewrite')).toBe('already-reported');
     expect((await stored()).map((r) => [r.reportId, r.status, r.playedMs])).toEqual([['skip', 'skipped', 0]]);
   });
 
   it('refuses more audio than the play holds, and a skipped play that played', async () => {
     const second = { ...base(), playId: plays[1]!.playId };
     await send({ ...second, reportId: 'long', status: 'completed', playedMs: 5000 + 2001 });
-    expect(refusedAs('long')).toBe('too-long');
+    expect(await refusedAs('long')).toBe('too-long');
     await send({ ...second, reportId: 'odd', status: 'skipped', playedMs: 3000 });
-    expect(refusedAs('odd')).toBe('inconsistent');
+    expect(await refusedAs('odd')).toBe('inconsistent');
     await send({ ...second, reportId: 'wrong-schedule', scheduleId: 'another', status: 'completed', playedMs: 5000 });
-    expect(refusedAs('wrong-schedule')).toBe('wrong-schedule');
+    expect(await refusedAs('wrong-schedule')).toBe('wrong-schedule');
     // The honest report of that play still counts, within the tolerance of pacing.
     await send({ ...second, reportId: 'honest', status: 'completed', playedMs: 5040 });
     expect((await stored()).find((r) => r.reportId === 'honest')).toMatchObject({ status: 'completed', playedMs: 5040 });
@@ -95,7 +95,7 @@ describe('play reports are checked against what the device was given', () => {
     await send({ ...rep(1), reportId: 'alert-1', status: 'completed', playedMs: 5000 });
     await send({ ...rep(3), reportId: 'alert-3', status: 'completed', playedMs: 5000 });
     expect((await stored()).some((r) => r.reportId === 'alert-1')).toBe(true);
-    expect(refusedAs('alert-3')).toBe('unknown-play');
+    expect(await refusedAs('alert-3')).toBe('unknown-play');
     await t.core.alerts.cancel(alert.id);
   });
 

@@ -69,8 +69,8 @@ describe('signed downlink', () => {
   }, 30_000);
 
   it('a speaker whose clock is ten minutes off holds its first programme until it has measured the offset, then takes it', async () => {
-    const expected = world.server.core.desired.refresh(b.agent.id).state.version;
-    await until('B applied its desired state', () => world.server.core.devices.get(b.agent.id)?.reportedVersion === expected);
+    const expected = (await world.server.core.desired.refresh(b.agent.id)).state.version;
+    await until('B applied its desired state', async () => (await world.server.core.devices.get(b.agent.id))?.reportedVersion === expected);
     expect(await refusals(b.agent.id)).toEqual([]);
     const id = await command(b.agent.id, 'volume', { volume: 30 });
     await until('B answered', () => results(b.relay, id).length === 1);

@@ -577,7 +577,7 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     const saveQuiet = page.locator('table[data-testid="areas"] tr', { hasText: 'Thôn Mới' }).getByRole('button', { name: 'Lưu' });
     expect(await contrastOf(saveQuiet), 'the quiet-hours button is readable (it was white on white)').toBeGreaterThanOrEqual(4.5);
     await saveQuiet.click();
-    await until('quiet hours saved', () => world.server.core.areas.list().some((a) => a.name === 'Thôn Mới' && a.quietHours?.from === '22:00'));
+    await until('quiet hours saved', async () => (await world.server.core.areas.list()).some((a) => a.name === 'Thôn Mới' && a.quietHours?.from === '22:00'));
     await page.getByLabel(/Lọc theo thao tác/).fill('POST /api/v1/alerts');
     await page.getByRole('button', { name: 'Xem' }).click();
     await page.locator('table[data-testid="audit"] td', { hasText: 'can-bo-huyen' }).first().waitFor();
@@ -585,8 +585,8 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     // The log names what it knows: the user, the area and the speaker, not their ids (issue 14).
     const audit = page.locator('table[data-testid="audit"] tbody');
     const userId = (await world.server.core.users.list()).find((u) => u.username === 'van-hanh-xa')!.id;
-    const areaId = world.server.core.areas.list().find((a) => a.name === 'Thôn Mới')!.id;
-    const deviceId = world.server.core.devices.list().find((d) => d.name === 'Loa trạm y tế')!.id;
+    const areaId = (await world.server.core.areas.list()).find((a) => a.name === 'Thôn Mới')!.id;
+    const deviceId = (await world.server.core.devices.list()).find((d) => d.name === 'Loa trạm y tế')!.id;
     for (const [action, name, id] of [['PATCH /api/v1/users', 'van-hanh-xa', userId], ['PATCH /api/v1/areas', 'Thôn Mới', areaId], ['POST /api/v1/devices/:id/rotate-secret', 'Loa trạm y tế', deviceId]] as const) {
       await page.getByLabel(/Lọc theo thao tác/).fill(action);
       await page.getByRole('button', { name: 'Xem' }).click();

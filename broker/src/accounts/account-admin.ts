@@ -33,7 +33,7 @@ export class AccountAdmin {
 
   async create(caller: Caller, input: { username: string; password: string; role: Role; areaId: string }): Promise<User> {
     assertInScope(caller, input.areaId);
-    this.deps.areas.require(input.areaId);
+    await this.deps.areas.require(input.areaId);
     return this.deps.users.create(input);
   }
 
