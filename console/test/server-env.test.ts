@@ -36,6 +36,20 @@ describe('server settings from the environment', () => {
     expect(() => serverSettingsFromEnv({ LOALANG_STREAM_HOSTS: 'http://vov.vn/' })).toThrow(/không phải tên máy chủ/);
   });
 
+  it('reads the PostgreSQL URL, and refuses another scheme without printing its password', () => {
+    expect(serverSettingsFromEnv({ LOALANG_DATABASE_URL: 'postgres://loalang:s3cret@db.example.vn:5432/loalang' })).toEqual({ databaseUrl: 'postgres://loalang:s3cret@db.example.vn:5432/loalang' });
+    expect(serverSettingsFromEnv({ LOALANG_DATABASE_URL: 'postgresql://db/loalang' }).databaseUrl).toBe('postgresql://db/loalang');
+    expect(serverSettingsFromEnv({})).toEqual({});
+    let message = '';
+    try {
+      serverSettingsFromEnv({ LOALANG_DATABASE_URL: 'mysql://root:hunter2@db/loalang' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/LOALANG_DATABASE_URL=.*phải là địa chỉ postgres:\/\/ \/ must be a postgres:\/\/ URL/);
+    expect(message).not.toContain('hunter2');
+  });
+
   it('reads the map tile template and refuses one without {z}, {x} and {y}', () => {
     expect(mapFromEnv({})).toBeNull();
     expect(mapFromEnv({ LOALANG_MAP_TILE_URL: 'https://tiles.example.vn/{z}/{x}/{y}.png', LOALANG_MAP_ATTRIBUTION: '© OpenStreetMap' })).toEqual({ tileUrl: 'https://tiles.example.vn/{z}/{x}/{y}.png', attribution: '© OpenStreetMap' });
