@@ -7,6 +7,7 @@
 // whose clocks are off by random amounts within ±200 ms.
 //   node bench/alert-fanout.mjs            (SIZES=1000,5000 WORKERS=4 to change; SIZES= for the spread only)
 //   LOALANG_BENCH_SMOKE=1: 10 agents for the spread, then 20 speakers on one worker (checks it still runs).
+//   DATABASE=postgres: the server on PostgreSQL (a throwaway cluster, durability on) instead of SQLite.
 // Without Mosquitto (apt-get install mosquitto) the reference is skipped and said so.
 import { fork, spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { hashSecret } from '../broker/dist/index.js';
 import { Agent, parseAgentConfig } from '../edge-agent/dist/index.js';
 import { createSimulatedAmplifier } from '../firmware-bridge/dist/index.js';
 import { locateFfmpeg } from '../edge-agent/dist/playback/ffmpeg.js';
+import { startPostgres } from '../test-kit/src/postgres-cluster.mjs';
 
 if (typeof globalThis.gc !== 'function') {
   // Memory per connection is read after a full collection.
@@ -53,7 +55,9 @@ async function settledRss() {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'loalang-bench-alerts-'));
-const server = await startServer({ dataDir: dir, httpPort: 0, mqttPort: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), settings: {} });
+const cluster = process.env.DATABASE === 'postgres' ? await startPostgres({ durable: true }) : null;
+console.log(`database: ${cluster ? 'postgres' : 'sqlite'}`);
+const server = await startServer({ dataDir: dir, httpPort: 0, mqttPort: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), settings: cluster ? { databaseUrl: await cluster.createDatabase('loalang_bench') } : {} });
 const { core } = server;
 const province = await core.areas.create({ name: 'Tỉnh', parentId: null });
 const communes = [];
@@ -225,3 +229,4 @@ await mosqPublisher?.endAsync();
 mosquitto?.kill('SIGTERM');
 await server.stop();
 rmSync(dir, { recursive: true, force: true });
+await cluster?.destroy();
