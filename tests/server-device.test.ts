@@ -120,7 +120,7 @@ describe('device conditions', () => {
 describe('first start', () => {
   it('creates admin with a random password shown once, and only once', async () => {
     const d = mkdtempSync(join(tmpdir(), 'loalang-boot-'));
-    const c = await ServerCore.create({ dataDir: d, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => '' });
+    const c = await ServerCore.create({ ...(await serverDatabase()), dataDir: d, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => '' });
     try {
       const first = await bootstrapAdmin(c, {});
       expect(first.created).toBe(true);
@@ -128,7 +128,7 @@ describe('first start', () => {
       expect(await c.users.authenticate('admin', first.generatedPassword!)).not.toBeNull();
       expect(await bootstrapAdmin(c, {})).toEqual({ created: false });
       const d2 = mkdtempSync(join(tmpdir(), 'loalang-boot-'));
-      const c2 = await ServerCore.create({ dataDir: d2, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => '' });
+      const c2 = await ServerCore.create({ ...(await serverDatabase()), dataDir: d2, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => '' });
       const fromEnv = await bootstrapAdmin(c2, { LOALANG_ADMIN_PASSWORD: 'province-secret-1' });
       expect(fromEnv.generatedPassword).toBeUndefined();
       expect(await c2.users.authenticate('admin', 'province-secret-1')).not.toBeNull();
