@@ -18,6 +18,11 @@ import { ReportRepo, type ReportEntry } from '../src/reports/reports.js';
 import { IssuedPlays } from '../src/reports/issued-plays.js';
 import { ReportIntake, type AlertPlay, type IntakeOutcome } from '../src/reports/intake.js';
 import { ReportBatcher } from '../src/reports/batch-intake.js';
+import { AlarmRepo, type AlarmChange } from '../src/alarms/alarms.js';
+import { AlarmRules, DEFAULT_ALARM_THRESHOLDS } from '../src/alarms/rules.js';
+import { DeviceRepo } from '../src/devices/devices.js';
+import { AreaRepo } from '../src/areas/areas.js';
+import { silentLogger } from '@loalang/protocol';
 
 interface Pair {
   a: Database;
@@ -282,6 +287,73 @@ describe.each(databases())('report batches on $dialect', ({ dialect, skip }) => 
       expect((await contents(db.a)).reports.map((r) => r.report_id)).toEqual(['try-2']);
       await expect(reports.transaction(() => Promise.reject(Object.assign(new Error('no'), { code: '23505' })))).rejects.toThrow('no');
     });
+  });
+});
+
+describe.each(databases())('play-failures alarms from a crowd of reports on $dialect', ({ dialect, skip }) => {
+  let db: Pair;
+  let alarms: AlarmRepo;
+  let rules: AlarmRules;
+  let statements: string[];
+  const changes: AlarmChange[] = [];
+  beforeEach(async () => {
+    if (skip) return;
+    db = await openPair(dialect);
+    const areas = new AreaRepo(db.a, () => NOW);
+    await areas.create({ name: 'Xã', parentId: null, id: 'x' });
+    const devices = new DeviceRepo(db.a, areas, () => NOW);
+    for (const id of ['d1', 'd2', 'd3']) await db.a.insertInto('devices').values({ id, name: id, area_id: 'x', secret_hash: 'h', created_at: new Date(NOW).toISOString() }).execute();
+    alarms = new AlarmRepo(db.a);
+    statements = [];
+    const raise = alarms.raise.bind(alarms);
+    const clearMany = alarms.clearMany.bind(alarms);
+    alarms.raise = (...args) => (statements.push(`raise ${args[0]}`), raise(...args));
+    alarms.clearMany = (kind, devs) => (statements.push(`clear ${[...devs.keys()].join(',')}`), clearMany(kind, devs));
+    changes.length = 0;
+    alarms.on('change', (c) => changes.push(c));
+    rules = new AlarmRules({ alarms, devices, clock: new ManualClock(NOW), logger: silentLogger }, DEFAULT_ALARM_THRESHOLDS);
+  });
+  afterEach(async () => {
+    if (!skip) await db.close();
+  });
+  const at = (s: number) => new Date(NOW + s * 1000).toISOString();
+  const played = (status: 'completed' | 'failed', s: number) => rep(`r${s}`, `p${s}`, { status, endedAt: at(s), ...(status === 'failed' ? { reason: 'no audio', playedMs: 0 } : {}) });
+  const history = async (deviceId: string) => (await alarms.query({ deviceIds: new Set([deviceId]) })).map((a) => [a.raisedAt, a.clearedAt]).reverse();
+
+  it.skipIf(skip)('clearMany clears the active alarms of one kind for the devices given, each at its instant, once', async () => {
+    await alarms.raise('d1', 'play-failures', 'x', NOW);
+    await alarms.raise('d2', 'play-failures', 'x', NOW);
+    await alarms.raise('d2', 'offline', 'x', NOW);
+    const cleared = await alarms.clearMany('play-failures', new Map([['d1', NOW + 1000], ['d2', NOW + 2000], ['d3', NOW + 3000]]));
+    expect(cleared.map((a) => [a.deviceId, a.clearedAt]).sort()).toEqual([['d1', at(1)], ['d2', at(2)]]);
+    expect(changes.filter((c) => c.type === 'cleared').map((c) => c.alarm.deviceId).sort()).toEqual(['d1', 'd2']);
+    expect(await alarms.isActive('d2', 'offline')).toBe(true);
+    expect(await alarms.clearMany('play-failures', new Map([['d1', NOW]]))).toEqual([]);
+    expect(await alarms.clearMany('play-failures', new Map())).toEqual([]);
+  });
+
+  it.skipIf(skip)('the reports of one turn clear with one statement, and keep the order of clears and raises per device', async () => {
+    for (const s of [1, 2, 3]) await rules.onReport('d1', played('failed', s));
+    await rules.onReport('d2', played('failed', 4));
+    expect(statements).toEqual(['raise d1']);
+    statements.length = 0;
+    // As a committed batch hands them over: all in one turn, nothing awaited in between.
+    await Promise.all([
+      rules.onReport('d1', played('completed', 10)),
+      rules.onReport('d2', played('completed', 11)),
+      rules.onReport('d3', played('completed', 12)),
+      rules.onReport('d1', played('completed', 13)), // nothing left to clear: d1 keeps 10
+      rules.onReport('d1', played('failed', 14)),
+      rules.onReport('d1', played('failed', 15)),
+      rules.onReport('d1', played('failed', 16)), // raises again…
+      rules.onReport('d1', played('completed', 17)), // …and this clears that one
+    ]);
+    expect(statements).toEqual(['clear d1,d2,d3', 'raise d1', 'clear d1']);
+    expect(await history('d1')).toEqual([
+      [at(3), at(10)],
+      [at(16), at(17)],
+    ]);
+    expect(await alarms.query({ active: true })).toEqual([]);
   });
 });
 
