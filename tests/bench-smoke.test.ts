@@ -47,6 +47,17 @@ const BENCHES: Record<string, Smoke> = {
     timeoutMs: 30_000,
     figures: [re(String.raw`new reports\s*: (\d+) reports acknowledged in NUM s = \d+ reports/s; rows stored: \1\n`), re(String.raw`resent \(no-op\)\s*: (\d+) reports acknowledged in NUM s = \d+ reports/s; rows stored: \1\n`)],
   },
+  'report-ingest-fleet.mjs': {
+    // Both databases in one run (PostgreSQL in its own throwaway cluster, or a line saying why
+    // not); every report stored once, and the resend adds no row.
+    timeoutMs: 90_000,
+    figures: [
+      re(String.raw`sqlite +new reports +: (\d+) reports acknowledged in NUM s = \d+ reports/s; rows stored: \1;`),
+      re(String.raw`sqlite +resent \(no-op\): (\d+) reports acknowledged in NUM s = \d+ reports/s; rows stored: \1;`),
+      re(String.raw`postgres +new reports +: (\d+) reports acknowledged in NUM s = \d+ reports/s; rows stored: \1;|PostgreSQL skipped \(.+\)`),
+      re(String.raw`postgres +resent \(no-op\): (\d+) reports acknowledged in NUM s = \d+ reports/s; rows stored: \1;|PostgreSQL skipped \(.+\)`),
+    ],
+  },
   'serial-roundtrip.mjs': { timeoutMs: 30_000, tool: 'socat', figures: [re('115200 baud: STATUS round trip p50 NUM ms, p99 NUM ms'), re('9600 baud: STATUS round trip p50 NUM ms, p99 NUM ms')] },
   'signing.mjs': { timeoutMs: 30_000, figures: [re(String.raw`command +\d+ +\d+ +\d+`), re(String.raw`desired, 100 plays +\d+ +\d+ +\d+`), re(String.raw`alert, 64 KiB inline +\d+ +\d+ +\d+`)] },
   'start-accuracy.mjs': {

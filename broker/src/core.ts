@@ -31,6 +31,7 @@ import type { Dispatcher } from './schedules/dispatcher.js';
 import type { ReportRepo } from './reports/reports.js';
 import { ISSUED_PLAYS_RETAIN_MS, type IssuedPlays } from './reports/issued-plays.js';
 import type { ReportIntake } from './reports/intake.js';
+import type { ReportBatcher } from './reports/batch-intake.js';
 import type { MqttServer } from './mqtt/server.js';
 import type { MediaPipeline } from './media/index.js';
 import { UplinkRouter } from './mqtt/uplink-router.js';
@@ -91,6 +92,8 @@ export class ServerCore {
   readonly issuedPlays: IssuedPlays;
   /** Judges play reports against what was issued (stored once, or refused). */
   readonly reportIntake: ReportIntake;
+  /** Collects the reports arriving over MQTT into batches for `reportIntake`; null: one at a time. */
+  private readonly reportBatcher: ReportBatcher | null;
   readonly alarms: AlarmRepo;
   readonly alarmRules: AlarmRules;
   readonly alerts: AlertService;
@@ -141,6 +144,7 @@ export class ServerCore {
     this.reports = parts.reports;
     this.issuedPlays = parts.issuedPlays;
     this.reportIntake = parts.reportIntake;
+    this.reportBatcher = parts.reportBatcher;
     this.alarms = parts.alarms;
     this.alarmRules = parts.alarmRules;
     this.alerts = parts.alerts;
@@ -259,13 +263,18 @@ export class ServerCore {
   /**
    * A play report: stored once if it agrees with what the device was given, then fed to the
    * alarm rules and the alert board; refused otherwise (counted, kept, audited). Either way the
-   * device gets its ack (sent by the broker when this resolves), so its outbox drains.
+   * device gets its ack (sent by the broker when this resolves), so its outbox drains. Stored
+   * in a batch with the reports arriving at the same moment (reports/batch-intake.ts); this
+   * resolves once that batch is committed, and rejects (no ack) when it failed.
    */
   async ingestReport(deviceId: string, report: PlayReport): Promise<void> {
-    const result = await this.reportIntake.accept(deviceId, report);
+    const result = await (this.reportBatcher ? this.reportBatcher.accept(deviceId, report) : this.reportIntake.accept(deviceId, report));
     if (result.outcome === 'stored') {
       void this.alarmRules.onReport(deviceId, report).catch((err: unknown) => this.logger.error({ err, deviceId }, 'play report alarm rules failed'));
-      await this.alerts.onReport(deviceId, report);
+      // Only an alert's repetition can move an alert's delivery: a programme play's scheduleId
+      // names a schedule, which the alert board would look up among alerts and not find (that
+      // lookup, one query per report, was most of the cost of a crowd of reports).
+      if (result.alert) await this.alerts.onReport(deviceId, report);
       return;
     }
     if (result.outcome !== 'refused' || !result.record) return;
@@ -274,6 +283,11 @@ export class ServerCore {
     if (!budget.record) return;
     const { reportId, playId, scheduleId, contentId, status, playedMs } = report;
     await this.auditDevice(deviceId, 'report-refused', { refusal: result.refusal, reason: result.detail, report: { reportId, playId, scheduleId, contentId, status, playedMs }, ...(budget.suppressed ? { suppressed: budget.suppressed } : {}) });
+  }
+
+  /** How the reports from MQTT were batched so far (null: batching is off), for benchmarks and metrics. */
+  reportBatchStats(): ReturnType<ReportBatcher['stats']> | null {
+    return this.reportBatcher?.stats() ?? null;
   }
 
   /** An audit entry for something a device did, under the device's area. */
@@ -325,6 +339,8 @@ export class ServerCore {
     await this.alerts.stop();
     this.dispatcher.stop();
     await this.mqtt.stop();
+    // Reports already taken in are stored (and their acks dropped: the broker is closed) before the database closes.
+    await this.reportBatcher?.drain();
     await this.store.close();
   }
 }

@@ -35,6 +35,7 @@ export * from './signing/keys.js';
 export * from './signing/signer.js';
 export * from './reports/issued-plays.js';
 export * from './reports/intake.js';
+export * from './reports/batch-intake.js';
 export * from './schedules/plan-check.js';
 export * from './schedules/state-budget.js';
 export * from './accounts/login-throttle.js';

@@ -26,6 +26,7 @@ import { Dispatcher } from './schedules/dispatcher.js';
 import { ReportRepo } from './reports/reports.js';
 import { IssuedPlays } from './reports/issued-plays.js';
 import { ReportIntake } from './reports/intake.js';
+import { REPORT_BATCH_MAX, REPORT_BATCH_WINDOW_MS, REPORT_BATCHES_IN_FLIGHT, ReportBatcher, type ReportBatchOptions } from './reports/batch-intake.js';
 import { MqttServer, type TlsMaterial } from './mqtt/server.js';
 import { MediaPipeline, type LoudnessTarget, type SpeechEngine } from './media/index.js';
 import { AlarmRepo } from './alarms/alarms.js';
@@ -69,6 +70,11 @@ export interface CoreOptions {
   capAudioHosts?: string[];
   /** MQTT over TLS with this certificate and key (PEM); absent: plain TCP. */
   mqttTls?: TlsMaterial;
+  /**
+   * How play reports from MQTT are collected into batches (reports/batch-intake.ts); false: each
+   * is stored on its own, as before issue 16 (for benchmarks' comparison).
+   */
+  reportBatching?: Partial<ReportBatchOptions> | false;
 }
 
 /** Settings an administrator may change while the server runs (tests do too). */
@@ -111,6 +117,8 @@ export interface ServerParts {
   reports: ReportRepo;
   issuedPlays: IssuedPlays;
   reportIntake: ReportIntake;
+  /** Collects reports from MQTT into batches for `reportIntake`; null: one at a time. */
+  reportBatcher: ReportBatcher | null;
   alarms: AlarmRepo;
   alarmRules: AlarmRules;
   alerts: AlertService;
@@ -202,6 +210,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     for (const id of mqtt.onlineDevices()) void dispatcher.resend(id, 'signing-keys');
   };
   const alertRepo = new AlertRepo(database);
+  const reportIntake = new ReportIntake({ reports: repos.reports, issued: repos.issuedPlays, alerts: alertRepo, now });
   const alerts = new AlertService(
     {
       repo: alertRepo,
@@ -247,7 +256,16 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     scheduling: new ScheduleService({ ...repos, streamHosts: () => settings.streamHosts, clock, refresh }),
     desired,
     dispatcher,
-    reportIntake: new ReportIntake({ reports: repos.reports, issued: repos.issuedPlays, alerts: alertRepo, now }),
+    reportIntake,
+    reportBatcher:
+      options.reportBatching === false
+        ? null
+        : new ReportBatcher((entries) => reportIntake.acceptBatch(entries), clock, {
+            windowMs: REPORT_BATCH_WINDOW_MS,
+            maxReports: REPORT_BATCH_MAX,
+            inFlight: REPORT_BATCHES_IN_FLIGHT[store.dialect],
+            ...options.reportBatching,
+          }),
     alarmRules,
     alerts,
     alertDesk: new AlertDesk({ alerts, areas, devices, content: repos.content, library, clock }),

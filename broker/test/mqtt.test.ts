@@ -207,6 +207,42 @@ describe('reports', () => {
     expect(acks).toEqual(['rep-1']);
     expect(stored).toHaveLength(1);
   });
+
+  it('keeps serving when reports are stored in batches: a crowd of acks meets a crowd of reports', async () => {
+    // Reports settle 500 at a time, as the server's batches do, so hundreds of acks go out in
+    // one turn while thousands of reports wait to come in. With Aedes' default cap of 100
+    // messages in flight, that queue was worked through recursively and overflowed the stack.
+    const held: (() => void)[] = [];
+    server.handleReports(
+      (_deviceId, r) =>
+        new Promise<void>((resolve) => {
+          held.push(() => {
+            stored.push(r);
+            resolve();
+          });
+          if (held.length >= 500) held.splice(0).forEach((f) => f());
+        }),
+    );
+    const flush = setInterval(() => held.splice(0).forEach((f) => f()), 20);
+    try {
+      const ids = Array.from({ length: 100 }, (_, i) => `crowd-${i}`);
+      for (const id of ids) devices[id] = { password: `secret-${id}`, areaIds: ['x'] };
+      const acked = new Set<string>();
+      const clients = await Promise.all(ids.map((id) => connect(id, `secret-${id}`)));
+      await Promise.all(
+        clients.map((c, i) => {
+          c.on('message', (topic, payload) => topic.endsWith('/report/ack') && acked.add(signedBody<{ reportId: string }>(payload).reportId));
+          return c.subscribeAsync(deviceTopic(ids[i]!, 'report/ack'), { qos: 1 });
+        }),
+      );
+      const PER = 60;
+      for (let j = 0; j < PER; j++) clients.forEach((c, i) => c.publish(deviceTopic(ids[i]!, 'report'), JSON.stringify({ ...report, reportId: `${ids[i]}-${j}` }), { qos: 1 }));
+      await untilWithin({ timeoutMs: 20_000, intervalMs: 50 })('every ack', () => acked.size === ids.length * PER);
+      expect(stored).toHaveLength(ids.length * PER);
+    } finally {
+      clearInterval(flush);
+    }
+  }, 30_000);
 });
 
 describe('presence', () => {

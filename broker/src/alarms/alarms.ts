@@ -5,9 +5,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { newId } from '@loalang/protocol';
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Database } from '../store/database.js';
-import { timeAndDeviceWhere } from '../store/portable.js';
+import { timeAndDeviceWhere, tuplesTable } from '../store/portable.js';
 import type { AlarmsTable } from '../store/schema.js';
 import { brokerError } from '../errors.js';
 import { iso } from '../time.js';
@@ -98,6 +98,28 @@ export class AlarmRepo extends EventEmitter<{ change: [AlarmChange] }> {
     const alarm = toAlarm(row);
     this.emit('change', { type: 'cleared', alarm });
     return alarm;
+  }
+
+  /**
+   * `clear` for many devices at once: one conditional UPDATE … FROM a table of (device, instant),
+   * so a crowd of play reports clears its alarms with one statement (issue 16). One entry per
+   * device; returns the alarms it cleared.
+   */
+  async clearMany(kind: AlarmKind, devices: ReadonlyMap<string, number>): Promise<Alarm[]> {
+    if (devices.size === 0) return [];
+    const wanted = tuplesTable(
+      this.db,
+      ['device_id', 'at'],
+      [...devices].map(([deviceId, at]) => [deviceId, iso(at)]),
+    );
+    const { rows } = await sql<Selectable<AlarmsTable>>`
+      UPDATE alarms SET cleared_at = w.at
+      FROM (${wanted}) w
+      WHERE alarms.device_id = w.device_id AND alarms.kind = ${kind} AND alarms.cleared_at IS NULL
+      RETURNING alarms.id, alarms.device_id, alarms.kind, alarms.detail, alarms.raised_at, alarms.cleared_at, alarms.acked_at, alarms.acked_by`.execute(this.db);
+    const alarms = rows.map(toAlarm);
+    for (const alarm of alarms) this.emit('change', { type: 'cleared', alarm });
+    return alarms;
   }
 
   async isActive(deviceId: string, kind: AlarmKind): Promise<boolean> {

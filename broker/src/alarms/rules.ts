@@ -27,6 +27,10 @@ const KNOWN = new Set<string>(ALARM_KINDS);
 export class AlarmRules {
   private sweeper: Repeating | null = null;
   private readonly failuresInARow = new Map<string, number>();
+  /** The play-failures writes of the reports, in the order asked: each goes when the one before it is done. */
+  private tail: Promise<void> = Promise.resolve();
+  /** The play-failures clears gathering to go as one (see clearPlayFailures). */
+  private gathering: { devices: Map<string, number>; done: Promise<void> } | null = null;
 
   constructor(
     private readonly d: { alarms: AlarmRepo; devices: DeviceRepo; clock: Clock; logger: Logger },
@@ -78,13 +82,43 @@ export class AlarmRules {
     const at = Date.parse(r.endedAt ?? r.scheduledAt);
     if (r.status === 'completed') {
       this.failuresInARow.delete(deviceId);
-      await this.d.alarms.clear(deviceId, 'play-failures', at);
+      await this.clearPlayFailures(deviceId, at);
       return;
     }
     if (r.status !== 'failed') return;
     const n = (this.failuresInARow.get(deviceId) ?? 0) + 1;
     this.failuresInARow.set(deviceId, n);
-    if (n >= this.t.playFailures) await this.d.alarms.raise(deviceId, 'play-failures', `${n} failed plays in a row, last: ${r.reason ?? 'unknown'}`, at);
+    if (n >= this.t.playFailures) await this.raisePlayFailures(deviceId, `${n} failed plays in a row, last: ${r.reason ?? 'unknown'}`, at);
+  }
+
+  /**
+   * Clears `play-failures` on the device, together with the other clears asked for meanwhile:
+   * every completed play asks, a batch of reports asks hundreds of times in one turn, and one
+   * UPDATE per report was most of what a crowd of reports cost the database. The group goes as
+   * one statement (AlarmRepo.clearMany) once the play-failures writes asked before it are done.
+   * A device asked twice in one group keeps the first instant: run one after the other, the
+   * second clear would find nothing left to clear.
+   */
+  private clearPlayFailures(deviceId: string, at: number): Promise<void> {
+    if (!this.gathering) {
+      const group = { devices: new Map<string, number>(), done: Promise.resolve() };
+      group.done = this.tail.then(async () => {
+        if (this.gathering === group) this.gathering = null;
+        await this.d.alarms.clearMany('play-failures', group.devices);
+      });
+      this.tail = group.done.catch(() => undefined);
+      this.gathering = group;
+    }
+    if (!this.gathering.devices.has(deviceId)) this.gathering.devices.set(deviceId, at);
+    return this.gathering.done;
+  }
+
+  /** Raises `play-failures` after the clears asked before it; the clears asked after it go after it. */
+  private raisePlayFailures(deviceId: string, detail: string, at: number): Promise<void> {
+    this.gathering = null;
+    const done = this.tail.then(async () => void (await this.d.alarms.raise(deviceId, 'play-failures', detail, at)));
+    this.tail = done.catch(() => undefined);
+    return done;
   }
 
   /**

@@ -127,6 +127,12 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
       maxClientsIdLength: 64,
       maxTopicLevels: 16,
       connectTimeout: 15_000,
+      // No cap on messages in flight inside the broker (Aedes' default is 100). Past the cap,
+      // mqemitter queues messages and, as each slot frees, handles the next one recursively:
+      // a burst of inbound reports queued behind a burst of acks (a batch of reports committed
+      // at once) then overflowed the stack and killed the process (mqemitter PR #204, open).
+      // The cap bounds nothing we need: a queued message is held in memory just the same.
+      concurrency: 0,
     });
     const server = new MqttServer(aedes, options, logger, options.clock ?? systemClock);
     server.installHooks();

@@ -7,8 +7,9 @@
  * spewing reports cannot flood it); the agent still gets its ack, so its outbox drains.
  */
 import { alertRepetitionOf, type PlayReport } from '@loalang/protocol';
-import type { IssuedPlays } from './issued-plays.js';
-import type { ReportRefusal, ReportRepo } from './reports.js';
+import type { Executor } from '../store/portable.js';
+import type { IssuedPlay, IssuedPlays } from './issued-plays.js';
+import type { ReportEntry, ReportRefusal, ReportRepo } from './reports.js';
 
 /** Pacing and decoder padding make a play's audio a little longer than measured at ingest. */
 export const PLAYED_TOLERANCE_MS = 2000;
@@ -25,7 +26,16 @@ export interface AlertPlay {
   durationMs: number;
 }
 
-export type IntakeOutcome = { outcome: 'stored' } | { outcome: 'resent' } | { outcome: 'refused'; refusal: ReportRefusal; detail: string; record: boolean };
+interface Refused {
+  refusal: ReportRefusal;
+  detail: string;
+}
+
+/**
+ * `alert`: the report was stored as a repetition of an alert sent to the device (not a play of
+ * its programme), so it moves that alert's delivery on the alert board.
+ */
+export type IntakeOutcome = { outcome: 'stored'; alert: boolean } | { outcome: 'resent' } | { outcome: 'refused'; refusal: ReportRefusal; detail: string; record: boolean };
 
 /** Audit entries per device per window; the rest are counted and named in the next entry. */
 const AUDIT_BUDGET = 10;
@@ -41,14 +51,78 @@ export class ReportIntake {
   /**
    * Checks the report against what the device was given, then stores it once. Safe with two
    * servers ingesting at once: what decides is the store's unique keys (ReportRepo.insert and
-   * refuse), not anything read before writing.
+   * refuse), not anything read before writing. A batch of one (see acceptBatch).
    */
   async accept(deviceId: string, report: PlayReport): Promise<IntakeOutcome> {
-    const problem = await this.check(deviceId, report);
-    if (problem) return this.refuse(deviceId, report, problem.refusal, problem.detail);
-    const stored = await this.d.reports.insert(deviceId, report);
-    if (stored === 'taken') return this.refuse(deviceId, report, 'already-reported', `play ${report.playId} already has its final report`);
-    return { outcome: stored };
+    const [outcome] = await this.acceptBatch([{ deviceId, report }]);
+    return outcome!;
+  }
+
+  /**
+   * `accept` for many reports at once (issue 16; `ReportBatcher` collects them), each given the
+   * outcome it would have had alone, in the order of `entries`:
+   *  1. one query finds the issued plays of all (an alert repetition not found there is looked
+   *     up per alert and device, once each: those are rare);
+   *  2. the reports that pass the checks are inserted with one multi-row statement; for those not
+   *     inserted, one query tells 'resent' from 'taken' (ReportRepo.insertMany);
+   *  3. the refused ones, and the taken ones as 'already-reported', are kept with one more
+   *     statement (ReportRepo.refuseMany).
+   * Steps 2 and 3 are one transaction (for a batch of more than one): if it fails, every report
+   * of the batch fails with it (no ack: the agents send them again). The lookups of step 1 run
+   * before it, outside: what was given only grows while a report could still name it, and a
+   * read-then-write transaction on SQLite would fail at once, not wait, when another process
+   * wrote in between.
+   */
+  async acceptBatch(entries: readonly ReportEntry[]): Promise<IntakeOutcome[]> {
+    if (entries.length === 0) return [];
+    const all = entries.map((_, i) => i);
+    // A skipped play that played is refused before anything is looked up, as it always was.
+    const inconsistent = (r: PlayReport) => r.status === 'skipped' && r.playedMs > 0;
+    const consistent = all.filter((i) => !inconsistent(entries[i]!.report));
+    const found = await this.d.issued.findMany(consistent.map((i) => ({ deviceId: entries[i]!.deviceId, playId: entries[i]!.report.playId, contentId: entries[i]!.report.contentId })));
+    const issued = new Map<number, IssuedPlay | null>(consistent.map((i, k) => [i, found[k] ?? null]));
+    const alertKey = (e: ReportEntry) => JSON.stringify([e.report.scheduleId, e.deviceId]);
+    const alertLookups = new Map<string, Promise<AlertPlay | null>>();
+    for (const i of consistent) {
+      const e = entries[i]!;
+      if (issued.get(i) || alertRepetitionOf(e.report.playId) < 1 || alertLookups.has(alertKey(e))) continue;
+      alertLookups.set(alertKey(e), Promise.resolve(this.d.alerts.playFor(e.report.scheduleId, e.deviceId)));
+    }
+    const alertPlays = new Map<string, AlertPlay | null>();
+    await Promise.all([...alertLookups].map(async ([key, play]) => alertPlays.set(key, await play)));
+
+    const problems = all.map((i): Refused | null => {
+      const e = entries[i]!;
+      if (inconsistent(e.report)) return { refusal: 'inconsistent', detail: `a skipped play cannot have played ${e.report.playedMs} ms` };
+      return this.check(e.report, issued.get(i) ?? this.alertGiven(e.report, alertPlays.get(alertKey(e)) ?? null));
+    });
+    const toInsert = all.filter((i) => !problems[i]);
+    const write = async (executor?: Executor) => {
+      const inserted = await this.d.reports.insertMany(
+        toInsert.map((i) => entries[i]!),
+        executor,
+      );
+      const refused: { i: number; problem: Refused }[] = all.flatMap((i) => (problems[i] ? [{ i, problem: problems[i] }] : []));
+      toInsert.forEach((i, k) => {
+        if (inserted[k] === 'taken') refused.push({ i, problem: { refusal: 'already-reported', detail: `play ${entries[i]!.report.playId} already has its final report` } });
+      });
+      const first = await this.d.reports.refuseMany(
+        refused.map(({ i, problem }) => ({ ...entries[i]!, refusal: problem.refusal })),
+        executor,
+      );
+      return { inserted, refused, first };
+    };
+    // One report: its statements on their own, as before batching (each is idempotent).
+    const { inserted, refused, first } = entries.length === 1 ? await write() : await this.d.reports.transaction(write);
+
+    const outcomes: IntakeOutcome[] = new Array(entries.length);
+    toInsert.forEach((i, k) => {
+      const o = inserted[k]!;
+      if (o === 'stored') outcomes[i] = { outcome: 'stored', alert: !issued.get(i) };
+      else if (o === 'resent') outcomes[i] = { outcome: 'resent' };
+    });
+    refused.forEach(({ i, problem }, k) => (outcomes[i] = { outcome: 'refused', refusal: problem.refusal, detail: problem.detail, record: first[k]! }));
+    return outcomes;
   }
 
   /**
@@ -72,30 +146,18 @@ export class ReportIntake {
     return { record: true, suppressed };
   }
 
-  private async check(deviceId: string, r: PlayReport): Promise<{ refusal: ReportRefusal; detail: string } | null> {
-    if (r.status === 'skipped' && r.playedMs > 0) return { refusal: 'inconsistent', detail: `a skipped play cannot have played ${r.playedMs} ms` };
-    const given = await this.given(deviceId, r);
+  /** Why the report does not agree with the play its device was given (null: never given), or null when it does. */
+  private check(r: PlayReport, given: IssuedPlay | null): Refused | null {
     if (!given) return { refusal: 'unknown-play', detail: `play ${r.playId} of content ${r.contentId} was never given to this device` };
     if (given.scheduleId !== r.scheduleId) return { refusal: 'wrong-schedule', detail: `play ${r.playId} belongs to ${given.scheduleId}, not ${r.scheduleId}` };
     if (r.playedMs > given.durationMs + PLAYED_TOLERANCE_MS) return { refusal: 'too-long', detail: `played ${r.playedMs} ms of a ${given.durationMs} ms play` };
     return null;
   }
 
-  /** The play as the server gave it: a desired-state play, else an alert repetition. */
-  private async given(deviceId: string, r: PlayReport): Promise<{ scheduleId: string; durationMs: number } | null> {
-    const issued = await this.d.issued.find(deviceId, r.playId, r.contentId);
-    if (issued) return issued;
+  /** The play as an alert repetition the server sent to the device (not a desired-state play). */
+  private alertGiven(r: PlayReport, alert: AlertPlay | null): IssuedPlay | null {
     const repetition = alertRepetitionOf(r.playId);
-    if (repetition < 1) return null;
-    const alert = await this.d.alerts.playFor(r.scheduleId, deviceId);
-    if (!alert || alert.contentId !== r.contentId || repetition > alert.repeat) return null;
+    if (repetition < 1 || !alert || alert.contentId !== r.contentId || repetition > alert.repeat) return null;
     return { scheduleId: r.scheduleId, durationMs: alert.durationMs };
-  }
-
-  private async refuse(deviceId: string, report: PlayReport, refusal: ReportRefusal, detail: string): Promise<IntakeOutcome> {
-    // A refused report sent again is the same refusal: recorded once (by its unique id, also
-    // when two servers refuse it at the same moment).
-    const first = await this.d.reports.refuse(deviceId, report, refusal);
-    return { outcome: 'refused', refusal, detail, record: first };
   }
 }

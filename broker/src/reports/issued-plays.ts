@@ -6,12 +6,19 @@
 import { sql } from 'kysely';
 import type { DesiredPlay } from '@loalang/protocol';
 import type { Database } from '../store/database.js';
-import type { Executor } from '../store/portable.js';
+import { tuplesTable, type Executor } from '../store/portable.js';
 
 export interface IssuedPlay {
   scheduleId: string;
   /** The play's length; for a relay, its window. The longest, if the play was given more than once. */
   durationMs: number;
+}
+
+/** A play as a report names it. */
+export interface IssuedPlayKey {
+  deviceId: string;
+  playId: string;
+  contentId: string;
 }
 
 export const ISSUED_PLAYS_RETAIN_MS = 90 * 24 * 3600_000;
@@ -67,6 +74,30 @@ export class IssuedPlays {
       .where('content_id', '=', contentId)
       .executeTakeFirst();
     return row ? { scheduleId: row.schedule_id, durationMs: row.duration_ms } : null;
+  }
+
+  /**
+   * The plays of a batch of reports in one query (issue 16: report ingest in batches), in the
+   * order of `keys`; null where the play was never given. Keys may repeat.
+   */
+  async findMany(keys: readonly IssuedPlayKey[], executor: Executor = this.db): Promise<(IssuedPlay | null)[]> {
+    if (keys.length === 0) return [];
+    if (keys.length === 1) return [await this.find(keys[0]!.deviceId, keys[0]!.playId, keys[0]!.contentId, executor)];
+    const tuple = (k: IssuedPlayKey) => JSON.stringify([k.deviceId, k.playId, k.contentId]);
+    const unique = new Map<string, IssuedPlayKey>();
+    for (const k of keys) unique.set(tuple(k), k);
+    const wanted = tuplesTable(
+      executor,
+      ['device_id', 'play_id', 'content_id'],
+      [...unique.values()].map((k) => [k.deviceId, k.playId, k.contentId]),
+    );
+    const { rows } = await sql<{ device_id: string; play_id: string; content_id: string; schedule_id: string; duration_ms: number }>`
+      SELECT ip.device_id, ip.play_id, ip.content_id, ip.schedule_id, ip.duration_ms
+      FROM (${wanted}) k
+      JOIN issued_plays ip ON ip.device_id = k.device_id AND ip.play_id = k.play_id AND ip.content_id = k.content_id`.execute(executor);
+    const found = new Map<string, IssuedPlay>();
+    for (const r of rows) found.set(tuple({ deviceId: r.device_id, playId: r.play_id, contentId: r.content_id }), { scheduleId: r.schedule_id, durationMs: Number(r.duration_ms) });
+    return keys.map((k) => found.get(tuple(k)) ?? null);
   }
 
   /** Forgets plays that started before `before` (ms); returns how many. */

@@ -1,7 +1,7 @@
 /** Playback reports: stored idempotently by the id the agent made, queried for the province's reports. */
 import type { PlayReport } from '@loalang/protocol';
 import type { Database } from '../store/database.js';
-import { timeAndDeviceWhere } from '../store/portable.js';
+import { inList, timeAndDeviceWhere, type Executor } from '../store/portable.js';
 import type { ReportsTable } from '../store/schema.js';
 import { iso } from '../time.js';
 
@@ -42,6 +42,40 @@ function toReport(r: Row): StoredReport {
 export const REPORT_REFUSALS = ['unknown-play', 'wrong-schedule', 'too-long', 'inconsistent', 'already-reported'] as const;
 export type ReportRefusal = (typeof REPORT_REFUSALS)[number];
 
+/** What `insert` found: stored now, this very report stored before, or its play taken by another report. */
+export type InsertOutcome = 'stored' | 'resent' | 'taken';
+
+/** A report and the (authenticated) device it came from. */
+export interface ReportEntry {
+  deviceId: string;
+  report: PlayReport;
+}
+
+/** Rows per INSERT: 13 parameters each, under SQLite's 32,766 and PostgreSQL's 65,535. */
+const CHUNK = 1000;
+/** Ids per lookup of reports not inserted (one parameter however many; this bounds the statement's work). */
+const ID_CHUNK = 5000;
+/** Runs of a batch's transaction when PostgreSQL picked it as a deadlock's victim (see `transaction`). */
+const TRANSACTION_TRIES = 3;
+
+/** PostgreSQL's deadlock_detected and serialization_failure. */
+function isConflictVictim(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
+
+/** Plain code-unit order (not the locale's): the same in every process. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** By device, then play; reports of one play stay in the order they came (the first one wins). */
+function compareKeys(a: ReportEntry, b: ReportEntry): number {
+  return compare(a.deviceId, b.deviceId) || compare(a.report.playId, b.report.playId);
+}
+
+const rowKey = (reportId: string, deviceId: string, playId: string) => JSON.stringify([reportId, deviceId, playId]);
+
 export class ReportRepo {
   constructor(
     private readonly db: Database,
@@ -56,29 +90,76 @@ export class ReportRepo {
    * checked before writing: the insert does nothing on either unique key (report_id, and
    * device_id + play_id), and only then is the stored row asked which key it was.
    */
-  async insert(deviceId: string, report: PlayReport): Promise<'stored' | 'resent' | 'taken'> {
-    const result = await this.db
-      .insertInto('reports')
-      .values({
-        report_id: report.reportId,
-        device_id: deviceId,
-        play_id: report.playId,
-        schedule_id: report.scheduleId,
-        content_id: report.contentId,
-        status: report.status,
-        reason: report.reason ?? null,
-        scheduled_at: report.scheduledAt,
-        started_at: report.startedAt ?? null,
-        ended_at: report.endedAt ?? null,
-        played_ms: report.playedMs,
-        amp_error: report.ampError ?? null,
-        received_at: iso(this.now()),
-      })
-      .onConflict((oc) => oc.doNothing())
-      .executeTakeFirst();
-    if ((result.numInsertedOrUpdatedRows ?? 0n) > 0n) return 'stored';
-    const same = await this.db.selectFrom('reports').select('report_id').where('report_id', '=', report.reportId).executeTakeFirst();
-    return same ? 'resent' : 'taken';
+  async insert(deviceId: string, report: PlayReport): Promise<InsertOutcome> {
+    const [outcome] = await this.insertMany([{ deviceId, report }]);
+    return outcome!;
+  }
+
+  /**
+   * `insert` for a batch (issue 16): one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING
+   * for all, then one query for the ids of those not inserted (there: 'resent'; not there:
+   * 'taken'). Outcomes in the order of `items`.
+   *
+   * Within the batch it answers as the reports one after the other would: of two with one id,
+   * or two of one play, the first is stored and the other resent or taken. The rows go in
+   * ordered by device and play (then as they came), so two transactions inserting overlapping
+   * batches take the unique keys' locks in the same order instead of waiting on each other.
+   * `executor`: the caller's transaction.
+   */
+  async insertMany(items: readonly ReportEntry[], executor: Executor = this.db): Promise<InsertOutcome[]> {
+    if (items.length === 0) return [];
+    const receivedAt = iso(this.now());
+    const order = items.map((_, i) => i).sort((a, b) => compareKeys(items[a]!, items[b]!) || a - b);
+    const inserted: { report_id: string; device_id: string; play_id: string }[] = [];
+    for (let i = 0; i < order.length; i += CHUNK) {
+      const rows = order.slice(i, i + CHUNK).map((j) => {
+        const { deviceId, report } = items[j]!;
+        return {
+          report_id: report.reportId,
+          device_id: deviceId,
+          play_id: report.playId,
+          schedule_id: report.scheduleId,
+          content_id: report.contentId,
+          status: report.status,
+          reason: report.reason ?? null,
+          scheduled_at: report.scheduledAt,
+          started_at: report.startedAt ?? null,
+          ended_at: report.endedAt ?? null,
+          played_ms: report.playedMs,
+          amp_error: report.ampError ?? null,
+          received_at: receivedAt,
+        };
+      });
+      inserted.push(...(await executor.insertInto('reports').values(rows).onConflict((oc) => oc.doNothing()).returning(['report_id', 'device_id', 'play_id']).execute()));
+    }
+    // Each inserted row is one item's: the first (in the order inserted) with its id, device and play.
+    const unclaimed = new Map<string, number>();
+    for (const r of inserted) {
+      const key = rowKey(r.report_id, r.device_id, r.play_id);
+      unclaimed.set(key, (unclaimed.get(key) ?? 0) + 1);
+    }
+    const out: (InsertOutcome | undefined)[] = new Array(items.length);
+    const rest: number[] = [];
+    for (const j of order) {
+      const { deviceId, report } = items[j]!;
+      const key = rowKey(report.reportId, deviceId, report.playId);
+      const n = unclaimed.get(key) ?? 0;
+      if (n > 0) {
+        unclaimed.set(key, n - 1);
+        out[j] = 'stored';
+      } else rest.push(j);
+    }
+    if (rest.length > 0) {
+      const ids = new Set(rest.map((j) => items[j]!.report.reportId));
+      const present = new Set<string>();
+      const list = [...ids];
+      for (let i = 0; i < list.length; i += ID_CHUNK) {
+        const rows = await executor.selectFrom('reports').select('report_id').where(inList(executor, 'report_id', list.slice(i, i + ID_CHUNK))).execute();
+        for (const r of rows) present.add(r.report_id);
+      }
+      for (const j of rest) out[j] = present.has(items[j]!.report.reportId) ? 'resent' : 'taken';
+    }
+    return out as InsertOutcome[];
   }
 
   /**
@@ -87,22 +168,59 @@ export class ReportRepo {
    * same report record it once.
    */
   async refuse(deviceId: string, report: PlayReport, refusal: ReportRefusal): Promise<boolean> {
-    const { v: _v, ...body } = report;
-    const result = await this.db
-      .insertInto('refused_reports')
-      .values({
-        report_id: report.reportId,
-        device_id: deviceId,
-        play_id: report.playId,
-        status: report.status,
-        played_ms: report.playedMs,
-        refusal,
-        report_json: JSON.stringify(body),
-        received_at: iso(this.now()),
-      })
-      .onConflict((oc) => oc.column('report_id').doNothing())
-      .executeTakeFirst();
-    return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
+    const [first] = await this.refuseMany([{ deviceId, report, refusal }]);
+    return first!;
+  }
+
+  /**
+   * `refuse` for a batch: one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING; true for the
+   * items that were recorded now (of two with one id, the first). In report-id order, for the
+   * same reason as insertMany.
+   */
+  async refuseMany(items: readonly (ReportEntry & { refusal: ReportRefusal })[], executor: Executor = this.db): Promise<boolean[]> {
+    if (items.length === 0) return [];
+    const receivedAt = iso(this.now());
+    const order = items.map((_, i) => i).sort((a, b) => compare(items[a]!.report.reportId, items[b]!.report.reportId) || a - b);
+    const recorded = new Set<string>();
+    for (let i = 0; i < order.length; i += CHUNK) {
+      const rows = order.slice(i, i + CHUNK).map((j) => {
+        const { deviceId, report, refusal } = items[j]!;
+        const { v: _v, ...body } = report;
+        return {
+          report_id: report.reportId,
+          device_id: deviceId,
+          play_id: report.playId,
+          status: report.status,
+          played_ms: report.playedMs,
+          refusal,
+          report_json: JSON.stringify(body),
+          received_at: receivedAt,
+        };
+      });
+      const result = await executor.insertInto('refused_reports').values(rows).onConflict((oc) => oc.column('report_id').doNothing()).returning('report_id').execute();
+      for (const r of result) recorded.add(r.report_id);
+    }
+    const out: boolean[] = new Array(items.length);
+    for (const j of order) {
+      const id = items[j]!.report.reportId;
+      out[j] = recorded.delete(id);
+    }
+    return out;
+  }
+
+  /**
+   * Runs `work` in one transaction, and again (at most TRANSACTION_TRIES times in all) when
+   * PostgreSQL ended it as a deadlock's or a serialisation conflict's victim: its statements are
+   * idempotent, so running them again is safe. Any other failure is the caller's.
+   */
+  async transaction<T>(work: (trx: Executor) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction().execute(work);
+      } catch (err) {
+        if (attempt >= TRANSACTION_TRIES || !isConflictVictim(err)) throw err;
+      }
+    }
   }
 
   /** Refused reports kept, by refusal. */

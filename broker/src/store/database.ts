@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig, type SqliteDatabase as KyselySqlite, type SqliteStatement } from 'kysely';
 import pg from 'pg';
 import { openSqlite, type SqliteDatabase } from '@loalang/protocol';
 import { migratePostgres, migrateSqlite, type Dialect } from './migrate.js';
@@ -48,8 +48,80 @@ export function redactUrl(url: string): string {
   }
 }
 
+/**
+ * Kysely's SQLite driver guards its one connection with a mutex whose waiters all wake at each
+ * release (they await one promise; all but one then wait again), so n queries queued at once
+ * cost n² wake-ups: a committed batch of 500 reports, each then fed to the alarm rules and the
+ * alert board, made every one of those queries cost most of a millisecond. This driver queues
+ * the callers in front of that mutex and hands the connection to one at a time, in order, so
+ * the mutex itself never has a waiter.
+ */
+class QueuedSqliteDriver extends SqliteDriver {
+  private readonly waiting: (() => void)[] = [];
+  private head = 0;
+  private held = false;
+
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    if (this.held) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.held = true;
+    return super.acquireConnection();
+  }
+
+  override async releaseConnection(): Promise<void> {
+    await super.releaseConnection();
+    const next = this.waiting[this.head];
+    if (!next) {
+      this.held = false;
+      this.waiting.length = 0;
+      this.head = 0;
+      return;
+    }
+    // Handed over: `held` stays true, so no newcomer slips in ahead of the queue.
+    this.waiting[this.head++] = undefined as never;
+    if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+      this.waiting.splice(0, this.head);
+      this.head = 0;
+    }
+    next();
+  }
+}
+
+class QueuedSqliteDialect extends SqliteDialect {
+  constructor(private readonly config: SqliteDialectConfig) {
+    super(config);
+  }
+
+  override createDriver(): Driver {
+    return new QueuedSqliteDriver(this.config);
+  }
+}
+
+/** Prepared statements kept per connection (least recently used dropped first). */
+const STATEMENT_CACHE = 256;
+
+/**
+ * The connection as Kysely sees it, with its statements kept prepared by SQL text: Kysely
+ * prepares every query anew, which cost about as much as running one of our small queries.
+ * The SQL text is the key (parameters are bound at each run), and SQLite prepares a kept
+ * statement again by itself when the schema changed under it.
+ */
+function keepingStatements(raw: SqliteDatabase): KyselySqlite {
+  const kept = new Map<string, SqliteStatement>();
+  return {
+    close: () => raw.close(),
+    prepare(text: string): SqliteStatement {
+      let statement = kept.get(text);
+      if (statement) kept.delete(text);
+      else statement = raw.prepare(text) as SqliteStatement;
+      kept.set(text, statement);
+      if (kept.size > STATEMENT_CACHE) kept.delete(kept.keys().next().value!);
+      return statement;
+    },
+  };
+}
+
 export function sqliteKysely(raw: SqliteDatabase): Database {
-  return new Kysely<Schema>({ dialect: new SqliteDialect({ database: raw }) });
+  return new Kysely<Schema>({ dialect: new QueuedSqliteDialect({ database: keepingStatements(raw) }) });
 }
 
 export function openSqliteFile(file: string): SqliteDatabase {

@@ -30,6 +30,22 @@ export function valuesTable(db: Executor, values: Iterable<string>): RawBuilder<
   return sql<{ value: string }>`SELECT value FROM json_each(${JSON.stringify(list)})`;
 }
 
+/**
+ * Rows of text values as a table with these column names, to join a batch of composite keys
+ * (a device, a play, a content) against a table's key. The rows travel as one parameter per
+ * column (PostgreSQL: `unnest` of text arrays) or as one JSON array of arrays (SQLite:
+ * `json_each`), so a batch of any size costs a few parameters and the statement text stays the same.
+ */
+export function tuplesTable<C extends string>(db: Executor, columns: readonly C[], rows: readonly (readonly string[])[]): RawBuilder<Record<C, string>> {
+  if (columns.length === 0 || columns.some((c) => !/^[a-z_][a-z0-9_]*$/.test(c))) throw new Error(`tuplesTable: bad columns ${columns.join(', ')}`);
+  if (dialectOf(db) === 'postgres') {
+    const arrays = columns.map((_, i) => sql`${rows.map((r) => r[i] ?? null)}::text[]`);
+    return sql<Record<C, string>>`SELECT * FROM unnest(${sql.join(arrays)}) AS t(${sql.join(columns.map((c) => sql.id(c)))})`;
+  }
+  const picks = columns.map((c, i) => sql`json_extract(value, ${sql.lit(`$[${i}]`)}) AS ${sql.id(c)}`);
+  return sql<Record<C, string>>`SELECT ${sql.join(picks)} FROM json_each(${JSON.stringify(rows)})`;
+}
+
 /** A text field of a JSON object held in a TEXT column (`$.field`, one level). */
 export function jsonText(db: Executor, column: string, field: string): RawBuilder<string | null> {
   if (!/^[A-Za-z0-9_]+$/.test(field)) throw new Error(`jsonText: bad field ${field}`);

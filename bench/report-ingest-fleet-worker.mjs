@@ -1,0 +1,82 @@
+// One worker process of bench/report-ingest-fleet.mjs: the simulated speakers, each an mqtt.js
+// client with its own credentials, subscribed to its report acks. On `round` every one publishes
+// its reports (QoS 1) at once; the reply says how long until every application ack was back.
+// Driven by messages from the parent over IPC.
+import mqtt from 'mqtt';
+
+/** { client, id, reports: string[] } per device. */
+let fleet = [];
+/** The round under way: acks still expected, and what to do when none are. */
+let round = null;
+
+async function connectOne(url, d) {
+  const client = mqtt.connect(url, { clientId: d.id, username: d.id, password: d.secret, clean: true, keepalive: 300, reconnectPeriod: 0, connectTimeout: 120_000 });
+  await new Promise((resolve, reject) => {
+    client.once('connect', resolve);
+    client.once('error', reject);
+    client.once('close', () => reject(new Error(`${d.id}: closed before connect`)));
+  });
+  client.on('error', () => undefined);
+  // Every message on this topic is one application ack: its report's row is committed (or refused for good).
+  client.on('message', () => {
+    if (!round) return;
+    round.acks++;
+    if (round.acks === round.expected) round.done();
+  });
+  await client.subscribeAsync(`loalang/v1/dev/${d.id}/report/ack`, { qos: 1 });
+  return { client, id: d.id, reports: d.reports };
+}
+
+/** Connects all, a few at a time (each first connect costs the server one argon2 check). */
+async function connectAll(url, devices, lanes = 16) {
+  const out = new Array(devices.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      for (let i = next++; i < devices.length; i = next++) out[i] = await connectOne(url, devices[i]);
+    }),
+  );
+  return out;
+}
+
+function runRound(timeoutMs) {
+  const expected = fleet.reduce((n, d) => n + d.reports.length, 0);
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const timer = setTimeout(() => {
+      const acks = round.acks;
+      round = null;
+      resolve({ ms: performance.now() - t0, acks, expected, timedOut: true });
+    }, timeoutMs);
+    round = {
+      expected,
+      acks: 0,
+      done: () => {
+        clearTimeout(timer);
+        const ms = performance.now() - t0;
+        round = null;
+        resolve({ ms, acks: expected, expected, timedOut: false });
+      },
+    };
+    // Every speaker sends its whole outbox at once, as a fleet does when the server comes back.
+    for (const d of fleet) for (const r of d.reports) d.client.publish(`loalang/v1/dev/${d.id}/report`, r, { qos: 1 });
+  });
+}
+
+process.on('message', async (m) => {
+  try {
+    if (m.cmd === 'connect') {
+      fleet = await connectAll(m.url, m.devices);
+      process.send({ id: m.id, connected: fleet.length });
+    } else if (m.cmd === 'round') {
+      process.send({ id: m.id, ...(await runRound(m.timeoutMs)) });
+    } else if (m.cmd === 'end') {
+      await Promise.all(fleet.map((d) => d.client.endAsync().catch(() => undefined)));
+      fleet = [];
+      process.send({ id: m.id });
+    }
+  } catch (err) {
+    process.send({ id: m.id, error: String(err?.stack ?? err) });
+  }
+});
+process.on('disconnect', () => process.exit(0));

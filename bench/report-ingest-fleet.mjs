@@ -1,0 +1,176 @@
+// Report ingest from a fleet (issue 16): 1,000 speakers, each an mqtt.js client with its own
+// credentials (in a worker process, so the server's process measures the server), publish their
+// play reports (QoS 1) all at once to a real server core; we time until every application ack
+// is back (each ack means the report's row is committed), then resend them all to measure the
+// idempotent path and check that no row was added. Both databases in one run: SQLite in a
+// temporary folder, and PostgreSQL in a throwaway cluster started here as
+// test-kit/src/postgres.ts starts the tests' one (trust auth on loopback, fsync and
+// synchronous_commit off), skipped with the reason where PostgreSQL is not installed.
+//   node bench/report-ingest-fleet.mjs [--no-batching]    --no-batching: each report stored on its own (the server before batching)
+//   DEVICES=1000 REPORTS=20                               speakers, and reports per speaker
+// LOALANG_BENCH_SMOKE=1: 20 speakers × 5 reports (checks the bench still runs). Uses the built packages.
+import { execFile, execFileSync, fork } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { ServerCore } from '../broker/dist/index.js';
+
+const SMOKE = process.env.LOALANG_BENCH_SMOKE === '1';
+const DEVICES = SMOKE ? 20 : Number(process.env.DEVICES ?? 1000);
+const REPORTS = SMOKE ? 5 : Number(process.env.REPORTS ?? 20);
+const BATCHING = !process.argv.includes('--no-batching');
+const ROUND_TIMEOUT_MS = 120_000;
+const run = promisify(execFile);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+if (SMOKE) console.log('(smoke run: smallest size, figures not comparable)');
+console.log(`report ingest: ${DEVICES} speakers × ${REPORTS} reports, each speaker its own MQTT connection (clients in a worker process); batching ${BATCHING ? 'on' : 'off (--no-batching)'}`);
+
+// --- A throwaway PostgreSQL cluster, as test-kit/src/postgres.ts makes one -----------------------
+function postgresBinDir() {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return null;
+  const versions = readdirSync(root)
+    .filter((v) => existsSync(join(root, v, 'bin', 'initdb')) && existsSync(join(root, v, 'bin', 'pg_ctl')))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] ? join(root, versions[0], 'bin') : null;
+}
+
+function postgresSkipReason() {
+  if (!postgresBinDir()) return 'PostgreSQL is not installed: no initdb and pg_ctl under /usr/lib/postgresql/*/bin';
+  if (process.getuid?.() === 0) {
+    try {
+      execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' });
+    } catch {
+      return 'running as root and there is no postgres user to run PostgreSQL as';
+    }
+  }
+  return null;
+}
+
+const freePort = () =>
+  new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+async function startPostgres() {
+  const bin = postgresBinDir();
+  const dir = mkdtempSync(join(tmpdir(), 'loalang-bench-pg-'));
+  const data = join(dir, 'data');
+  const asRoot = process.getuid?.() === 0;
+  const as = (cmd, args) => (asRoot ? run('runuser', ['-u', 'postgres', '--', cmd, ...args]) : run(cmd, args));
+  if (asRoot) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), Number(execFileSync('id', ['-g', 'postgres']).toString().trim()));
+  await as(join(bin, 'initdb'), ['-D', data, '--auth=trust', '--username=postgres', '--encoding=UTF8', '--locale=C.UTF-8', '--no-sync']);
+  const port = await freePort();
+  const options = [`-p ${port}`, `-k ${dir}`, '-c listen_addresses=127.0.0.1', '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', '-c max_connections=300'].join(' ');
+  await as(join(bin, 'pg_ctl'), ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
+  const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
+  await admin.connect();
+  await admin.query('CREATE DATABASE loalang_bench');
+  await admin.end();
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/loalang_bench`,
+    async destroy() {
+      await as(join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', '-t', '60', 'stop']).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// --- The fleet ------------------------------------------------------------------------------------
+const worker = fork(fileURLToPath(new URL('./report-ingest-fleet-worker.mjs', import.meta.url)), { stdio: 'inherit' });
+let rpcId = 0;
+const call = (msg) =>
+  new Promise((resolve, reject) => {
+    const id = ++rpcId;
+    const on = (m) => {
+      if (m.id !== id) return;
+      worker.off('message', on);
+      if (m.error) reject(new Error(m.error));
+      else resolve(m);
+    };
+    worker.on('message', on);
+    worker.send({ ...msg, id });
+  });
+
+const at = (i) => new Date(Date.UTC(2026, 10, 22, 6, 0, i % 60)).toISOString();
+const report = (deviceId, i) => JSON.stringify({ v: 1, reportId: `${deviceId}-r${i}`, playId: `p${i}`, scheduleId: 's', contentId: 'c', status: 'completed', scheduledAt: at(i), startedAt: at(i), endedAt: at(i), playedMs: 60000 });
+
+/** Runs `fn` over `items`, `lanes` at a time. */
+async function inLanes(items, lanes, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i], i);
+    }),
+  );
+  return out;
+}
+
+async function measure(label, options) {
+  const dir = mkdtempSync(join(tmpdir(), 'loalang-bench-fleet-'));
+  const core = await ServerCore.create({ ...options, dataDir: dir, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => '', ...(BATCHING ? {} : { reportBatching: false }) });
+  try {
+    await core.start();
+    const area = await core.areas.create({ name: 'Xã', parentId: null });
+    // Each speaker is registered as an operator would (its own secret, hashed with argon2) and
+    // given the plays it will report (issue 14: the server stores only plays it gave).
+    const plays = Array.from({ length: REPORTS }, (_, i) => ({ playId: `p${i}`, scheduleId: 's', contentId: 'c', durationMs: 60000, startAt: at(i) }));
+    const devices = await inLanes(Array.from({ length: DEVICES }, (_, i) => i), 8, async (i) => {
+      const { device, secret } = await core.devices.create({ name: `Loa ${i}`, areaId: area.id });
+      await core.issuedPlays.record(device.id, plays);
+      return { id: device.id, secret, reports: plays.map((_, j) => report(device.id, j)) };
+    });
+    await call({ cmd: 'connect', url: `mqtt://127.0.0.1:${core.mqttPort}`, devices });
+    while (core.mqtt.stats().connectedClients < DEVICES) await sleep(50);
+    await sleep(SMOKE ? 200 : 2000); // presence writes of the connects settle
+    const rows = async () => Number((await core.database.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    const total = DEVICES * REPORTS;
+    let failed = false;
+    for (const what of ['new reports   ', 'resent (no-op)']) {
+      const cpu0 = process.cpuUsage();
+      const b0 = core.reportBatchStats();
+      const r = await call({ cmd: 'round', timeoutMs: ROUND_TIMEOUT_MS });
+      const cpu = process.cpuUsage(cpu0);
+      const b1 = core.reportBatchStats();
+      const s = r.ms / 1000;
+      const n = await rows();
+      const batches = b0 && b1 ? `; ${b1.batches - b0.batches} batches of ${((b1.reports - b0.reports) / Math.max(1, b1.batches - b0.batches)).toFixed(0)} on average` : '';
+      console.log(`${label.padEnd(10)} ${what}: ${r.acks} reports acknowledged in ${s.toFixed(2)} s = ${(r.acks / s).toFixed(0)} reports/s; rows stored: ${n}; server process CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s${batches}`);
+      if (r.timedOut || n !== total) {
+        console.error(`${label}: ${r.timedOut ? `only ${r.acks} of ${r.expected} acks within ${ROUND_TIMEOUT_MS} ms` : ''} ${n !== total ? `${n} rows, expected ${total}` : ''}`);
+        failed = true;
+      }
+      await sleep(SMOKE ? 100 : 1000); // the round's tail (alarm rules, alert board) settles
+    }
+    await call({ cmd: 'end' });
+    return !failed;
+  } finally {
+    await core.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+let ok = await measure('sqlite', {});
+const skip = postgresSkipReason();
+if (skip) console.log(`PostgreSQL skipped (${skip})`);
+else {
+  const cluster = await startPostgres();
+  try {
+    ok = (await measure('postgres', { databaseUrl: cluster.url })) && ok;
+  } finally {
+    await cluster.destroy();
+  }
+}
+worker.disconnect();
+process.exit(ok ? 0 : 1);
