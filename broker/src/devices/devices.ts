@@ -128,8 +128,10 @@ export class DeviceRepo implements DeviceDirectory {
     // index and stop at the page; sorting 10,000 rows for every page cost 10–30 ms on SQLite.
     // (PostgreSQL's planner makes that choice itself.)
     const byName = dialectOf(this.db) === 'sqlite' && (total > 2000 || f.areaIds.size > 50) ? sql.raw('INDEXED BY devices_name') : sql.raw('');
-    const { rows } = await sql<Row & { active_alarms: number | string }>`SELECT d.*, (SELECT COUNT(*) FROM alarms a WHERE a.device_id = d.id AND a.cleared_at IS NULL) AS active_alarms
-         FROM devices d ${byName} WHERE ${clause} ORDER BY d.name, d.id LIMIT ${f.limit} OFFSET ${f.offset}`.execute(this.db);
+    // Active alarms are counted for the page's rows only: counted in the sorted set, PostgreSQL ran
+    // the count for all 10,000 devices of a province before skipping to page 50 (p50 12 s at 100/s).
+    const { rows } = await sql<Row & { active_alarms: number | string }>`SELECT p.*, (SELECT COUNT(*) FROM alarms a WHERE a.device_id = p.id AND a.cleared_at IS NULL) AS active_alarms
+         FROM (SELECT d.* FROM devices d ${byName} WHERE ${clause} ORDER BY d.name, d.id LIMIT ${f.limit} OFFSET ${f.offset}) p ORDER BY p.name, p.id`.execute(this.db);
     return { total, devices: rows.map((r) => ({ ...toDevice(r), activeAlarms: Number(r.active_alarms) })) };
   }
 
