@@ -20,9 +20,4 @@ export class KeyedSerial {
     });
     return result;
   }
-
-  /** Keys with work queued or running. */
-  get busy(): number {
-    return this.tails.size;
-  }
 }
