@@ -3,20 +3,17 @@
 // play reports (QoS 1) all at once to a real server core; we time until every application ack
 // is back (each ack means the report's row is committed), then resend them all to measure the
 // idempotent path and check that no row was added. Both databases in one run: SQLite in a
-// temporary folder, and PostgreSQL in a throwaway cluster started here as
-// test-kit/src/postgres.ts starts the tests' one (trust auth on loopback, fsync and
-// synchronous_commit off), skipped with the reason where PostgreSQL is not installed.
+// temporary folder, and PostgreSQL in a throwaway cluster (test-kit/src/postgres-cluster.mjs, as
+// the tests' one: trust auth on loopback, fsync and synchronous_commit off), skipped with the reason where PostgreSQL is not installed.
 //   node bench/report-ingest-fleet.mjs [--no-batching]    --no-batching: each report stored on its own (the server before batching)
 //   DEVICES=1000 REPORTS=20                               speakers, and reports per speaker
 // LOALANG_BENCH_SMOKE=1: 20 speakers × 5 reports (checks the bench still runs). Uses the built packages.
-import { execFile, execFileSync, fork } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import pg from 'pg';
+import { postgresSkipReason, startPostgres } from '../test-kit/src/postgres-cluster.mjs';
 import { ServerCore } from '../broker/dist/index.js';
 
 const SMOKE = process.env.LOALANG_BENCH_SMOKE === '1';
@@ -24,67 +21,10 @@ const DEVICES = SMOKE ? 20 : Number(process.env.DEVICES ?? 1000);
 const REPORTS = SMOKE ? 5 : Number(process.env.REPORTS ?? 20);
 const BATCHING = !process.argv.includes('--no-batching');
 const ROUND_TIMEOUT_MS = 120_000;
-const run = promisify(execFile);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 if (SMOKE) console.log('(smoke run: smallest size, figures not comparable)');
 console.log(`report ingest: ${DEVICES} speakers × ${REPORTS} reports, each speaker its own MQTT connection (clients in a worker process); batching ${BATCHING ? 'on' : 'off (--no-batching)'}`);
-
-// --- A throwaway PostgreSQL cluster, as test-kit/src/postgres.ts makes one -----------------------
-function postgresBinDir() {
-  const root = '/usr/lib/postgresql';
-  if (!existsSync(root)) return null;
-  const versions = readdirSync(root)
-    .filter((v) => existsSync(join(root, v, 'bin', 'initdb')) && existsSync(join(root, v, 'bin', 'pg_ctl')))
-    .sort((a, b) => Number(b) - Number(a));
-  return versions[0] ? join(root, versions[0], 'bin') : null;
-}
-
-function postgresSkipReason() {
-  if (!postgresBinDir()) return 'PostgreSQL is not installed: no initdb and pg_ctl under /usr/lib/postgresql/*/bin';
-  if (process.getuid?.() === 0) {
-    try {
-      execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' });
-    } catch {
-      return 'running as root and there is no postgres user to run PostgreSQL as';
-    }
-  }
-  return null;
-}
-
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-async function startPostgres() {
-  const bin = postgresBinDir();
-  const dir = mkdtempSync(join(tmpdir(), 'loalang-bench-pg-'));
-  const data = join(dir, 'data');
-  const asRoot = process.getuid?.() === 0;
-  const as = (cmd, args) => (asRoot ? run('runuser', ['-u', 'postgres', '--', cmd, ...args]) : run(cmd, args));
-  if (asRoot) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), Number(execFileSync('id', ['-g', 'postgres']).toString().trim()));
-  await as(join(bin, 'initdb'), ['-D', data, '--auth=trust', '--username=postgres', '--encoding=UTF8', '--locale=C.UTF-8', '--no-sync']);
-  const port = await freePort();
-  const options = [`-p ${port}`, `-k ${dir}`, '-c listen_addresses=127.0.0.1', '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', '-c max_connections=300'].join(' ');
-  await as(join(bin, 'pg_ctl'), ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
-  const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
-  await admin.connect();
-  await admin.query('CREATE DATABASE loalang_bench');
-  await admin.end();
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/loalang_bench`,
-    async destroy() {
-      await as(join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', '-t', '60', 'stop']).catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 // --- The fleet ------------------------------------------------------------------------------------
 const worker = fork(fileURLToPath(new URL('./report-ingest-fleet-worker.mjs', import.meta.url)), { stdio: 'inherit' });
@@ -167,7 +107,7 @@ if (skip) console.log(`PostgreSQL skipped (${skip})`);
 else {
   const cluster = await startPostgres();
   try {
-    ok = (await measure('postgres', { databaseUrl: cluster.url })) && ok;
+    ok = (await measure('postgres', { databaseUrl: await cluster.createDatabase('loalang_bench') })) && ok;
   } finally {
     await cluster.destroy();
   }
