@@ -6,14 +6,11 @@
  * reports on the clock's window and size, and settles each report with its batch.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { sql } from 'kysely';
 import { ManualClock, type DesiredPlay, type PlayReport } from '@loalang/protocol';
-import { databases, freshPostgres, type TestDialect } from '@loalang/test-kit';
-import { openSqliteFile, postgresKysely, sqliteKysely, type Database } from '../src/store/database.js';
-import { migratePostgres, migrateSqlite } from '../src/store/migrate.js';
+import { databases } from '@loalang/test-kit';
+import type { Database } from '../src/store/database.js';
+import { openDatabasePair, type DatabasePair } from './database-pair.js';
 import { ReportRepo, type ReportEntry } from '../src/reports/reports.js';
 import { IssuedPlays } from '../src/reports/issued-plays.js';
 import { ReportIntake, type AlertPlay, type IntakeOutcome } from '../src/reports/intake.js';
@@ -23,38 +20,6 @@ import { AlarmRules, DEFAULT_ALARM_THRESHOLDS } from '../src/alarms/rules.js';
 import { DeviceRepo } from '../src/devices/devices.js';
 import { AreaRepo } from '../src/areas/areas.js';
 import { silentLogger } from '@loalang/protocol';
-
-interface Pair {
-  a: Database;
-  b: Database;
-  /** For transactions that race: `b` on PostgreSQL; on SQLite `a` again (two connections of one thread cannot both hold a write transaction, see reports-signing-store.test.ts). */
-  bTx: Database;
-  close(): Promise<void>;
-}
-
-async function openPair(dialect: TestDialect): Promise<Pair> {
-  if (dialect === 'postgres') {
-    const url = await freshPostgres('batch');
-    const a = postgresKysely(url);
-    await migratePostgres(a);
-    const b = postgresKysely(url);
-    return { a, b, bTx: b, close: async () => void (await Promise.all([a.destroy(), b.destroy()])) };
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'loalang-batch-'));
-  const first = openSqliteFile(join(dir, 'loalang.db'));
-  migrateSqlite(first);
-  const a = sqliteKysely(first);
-  const b = sqliteKysely(openSqliteFile(join(dir, 'loalang.db')));
-  return {
-    a,
-    b,
-    bTx: a,
-    close: async () => {
-      await Promise.all([a.destroy(), b.destroy()]);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 const NOW = Date.parse('2026-11-28T10:00:00.000Z');
 const play = (playId: string, durationMs: number, scheduleId = 's1'): DesiredPlay =>
@@ -143,9 +108,9 @@ const EXPECTED: IntakeOutcome[] = [
 ];
 
 describe.each(databases())('report batches on $dialect', ({ dialect, skip }) => {
-  let db: Pair;
+  let db: DatabasePair;
   beforeEach(async () => {
-    if (!skip) db = await openPair(dialect);
+    if (!skip) db = await openDatabasePair(dialect, 'batch');
   });
   afterEach(async () => {
     if (!skip) await db.close();
@@ -168,7 +133,7 @@ describe.each(databases())('report batches on $dialect', ({ dialect, skip }) => 
       const batched = await contents(db.a);
 
       // The same reports one at a time, in order, on an empty database of the same kind.
-      const alone = await openPair(dialect);
+      const alone = await openDatabasePair(dialect, 'batch');
       try {
         await before(alone.a);
         const intake = intakeOn(alone.a);
@@ -291,14 +256,14 @@ describe.each(databases())('report batches on $dialect', ({ dialect, skip }) => 
 });
 
 describe.each(databases())('play-failures alarms from a crowd of reports on $dialect', ({ dialect, skip }) => {
-  let db: Pair;
+  let db: DatabasePair;
   let alarms: AlarmRepo;
   let rules: AlarmRules;
   let statements: string[];
   const changes: AlarmChange[] = [];
   beforeEach(async () => {
     if (skip) return;
-    db = await openPair(dialect);
+    db = await openDatabasePair(dialect, 'batch');
     const areas = new AreaRepo(db.a, () => NOW);
     await areas.create({ name: 'Xã', parentId: null, id: 'x' });
     const devices = new DeviceRepo(db.a, areas, () => NOW);

@@ -2,70 +2,29 @@
  * Issue 16: play reports, issued plays, stream sources, signing keys and the downlink sequence
  * on SQLite and PostgreSQL, with two servers sharing one database. Each "server" here is its
  * own connection (SQLite) or pool (PostgreSQL) on the same database.
- *
- * Single statements race on both dialects. Multi-statement transactions race on PostgreSQL
- * only: two SQLite connections in one Node thread cannot both hold a transaction open (the
- * second waits for the lock synchronously, so the first can never commit); on SQLite they run
- * on one connection, which serialises them as SQLite's write lock does between processes.
+ * What races on which dialect: database-pair.ts.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { DesiredPlay, PlayReport } from '@loalang/protocol';
-import { databases, freshPostgres, type TestDialect } from '@loalang/test-kit';
-import { openSqliteFile, postgresKysely, sqliteKysely, type Database } from '../src/store/database.js';
-import { migratePostgres, migrateSqlite } from '../src/store/migrate.js';
+import { databases } from '@loalang/test-kit';
+import { openDatabasePair, type DatabasePair } from './database-pair.js';
 import { ReportRepo } from '../src/reports/reports.js';
 import { IssuedPlays } from '../src/reports/issued-plays.js';
 import { StreamSourceRepo } from '../src/content/stream-sources.js';
 import { SigningKeys } from '../src/signing/keys.js';
 import { DownlinkSequence } from '../src/signing/signer.js';
 
-interface Pair {
-  /** Two servers' views of one database. */
-  a: Database;
-  b: Database;
-  /** The database for transactions that race: `b` on PostgreSQL, `a` again on SQLite (see above). */
-  bTx: Database;
-  close(): Promise<void>;
-}
-
-async function openPair(dialect: TestDialect): Promise<Pair> {
-  if (dialect === 'postgres') {
-    const url = await freshPostgres('reports');
-    const a = postgresKysely(url);
-    await migratePostgres(a);
-    const b = postgresKysely(url);
-    return { a, b, bTx: b, close: async () => void (await Promise.all([a.destroy(), b.destroy()])) };
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'loalang-reports-'));
-  const first = openSqliteFile(join(dir, 'loalang.db'));
-  migrateSqlite(first);
-  const a = sqliteKysely(first);
-  const b = sqliteKysely(openSqliteFile(join(dir, 'loalang.db')));
-  return {
-    a,
-    b,
-    bTx: a,
-    close: async () => {
-      await Promise.all([a.destroy(), b.destroy()]);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 const report: PlayReport = { v: 1, reportId: 'r1', playId: 'p1', scheduleId: 's1', contentId: 'c1', status: 'completed', scheduledAt: '2026-11-22T06:00:00.000Z', startedAt: '2026-11-22T06:00:00.001Z', endedAt: '2026-11-22T06:00:05.000Z', playedMs: 4999 };
 const play = (playId: string, durationMs: number, startAt = '2026-11-22T06:00:00.000Z'): DesiredPlay =>
   ({ playId, scheduleId: 's1', contentId: 'c1', sha256: 'a'.repeat(64), url: 'u', durationMs, startAt, priority: 'normal' }) as DesiredPlay;
 
 describe.each(databases())('on $dialect', ({ dialect, skip }) => {
-  let db: Pair;
+  let db: DatabasePair;
   let now: number;
   const clock = () => now;
   beforeEach(async () => {
     now = Date.parse('2026-11-28T10:00:00.000Z');
-    if (!skip) db = await openPair(dialect);
+    if (!skip) db = await openDatabasePair(dialect, 'reports');
   });
   afterEach(async () => {
     if (!skip) await db.close();
