@@ -3,10 +3,11 @@
  * loopback, and real agents (MQTT session, timeline, player, simulated amplifier board) in
  * the same process, each with its own clock if asked.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { pino } from 'pino';
 import { startServer, type RunningServer, type ServerSettings } from '@loalang/console';
 import { Agent, parseAgentConfig, type AudioSink, type PlayOutcome, type PreparedPlay } from '@loalang/edge-agent';
@@ -79,17 +80,18 @@ export class TimedSink implements AudioSink {
   prepare(): PreparedPlay {
     return {
       cancel: () => undefined,
-      start: () => {
-        const began = performance.timeOrigin + performance.now();
+      start: (inMs = 0) => {
+        // The audio sounds `inMs` after the call (the player's pre-roll).
+        const began = performance.timeOrigin + performance.now() + inMs;
         this.starts.push(began);
         let finish: (o: PlayOutcome) => void = () => undefined;
         const done = new Promise<PlayOutcome>((r) => (finish = r));
-        const timer = setTimeout(() => finish({ playedMs: this.durationMs, stopped: false }), this.durationMs);
+        const timer = setTimeout(() => finish({ playedMs: this.durationMs, stopped: false }), inMs + this.durationMs);
         return {
           done,
           stop: () => {
             clearTimeout(timer);
-            finish({ playedMs: Math.round(performance.timeOrigin + performance.now() - began), stopped: true });
+            finish({ playedMs: Math.max(0, Math.round(performance.timeOrigin + performance.now() - began)), stopped: true });
           },
         };
       },
@@ -107,31 +109,37 @@ export interface RunningAgent {
   amplifier: SimulatedAmplifier;
 }
 
-/** Registers a device in `areaId` and runs a real agent for it. */
-/** `serverKeys`: the keys the box pins (default: the server's), e.g. a stranger's to make it refuse every downlink. */
-export async function startAgent(world: AlertWorld, name: string, areaId: string, opts: { sink?: AudioSink; clock?: Clock; position?: { lat: number; lon: number }; mqttUrl?: string; serverKeys?: ServerKey[] } = {}): Promise<RunningAgent> {
+type AgentOptions = { position?: { lat: number; lon: number }; mqttUrl?: string; serverKeys?: ServerKey[] };
+
+/** Registers a device in `areaId`; returns its raw agent configuration (file sink under `root`). */
+async function registerAgent(world: AlertWorld, name: string, areaId: string, opts: AgentOptions) {
   const { core } = world.server;
   const { device, secret } = await core.devices.create({ name, areaId });
   if (opts.position) await core.devices.update(device.id, { position: opts.position });
   const root = join(world.dir, 'agents', name);
   const sinkDir = join(root, 'sink');
-  const config = parseAgentConfig(
-    {
-      deviceId: device.id,
-      password: secret,
-      mqttUrl: opts.mqttUrl ?? `mqtt://127.0.0.1:${world.server.mqttPort}`,
-      httpUrl: `http://127.0.0.1:${world.server.httpPort}`,
-      cacheDir: join(root, 'cache'),
-      serial: { simulate: true },
-      audioSink: `file:${sinkDir}`,
-      // Like a real amplifier's warm-up: the play's ffmpeg processes are spawned this long before
-      // the instant, so two agents sharing this process never spawn while the other is due.
-      warmupMs: 800,
-      tailMs: 500,
-      serverKeys: opts.serverKeys ?? core.signer.trusted(),
-    },
-    root,
-  );
+  const raw = {
+    deviceId: device.id,
+    password: secret,
+    mqttUrl: opts.mqttUrl ?? `mqtt://127.0.0.1:${world.server.mqttPort}`,
+    httpUrl: `http://127.0.0.1:${world.server.httpPort}`,
+    cacheDir: join(root, 'cache'),
+    serial: { simulate: true },
+    audioSink: `file:${sinkDir}`,
+    // Like a real amplifier's warm-up: the play's ffmpeg processes are spawned this long before
+    // the instant, so two agents sharing this process never spawn while the other is due.
+    warmupMs: 800,
+    tailMs: 500,
+    serverKeys: opts.serverKeys ?? core.signer.trusted(),
+  };
+  return { id: device.id, root, sinkDir, raw };
+}
+
+/** Registers a device in `areaId` and runs a real agent for it. */
+/** `serverKeys`: the keys the box pins (default: the server's), e.g. a stranger's to make it refuse every downlink. */
+export async function startAgent(world: AlertWorld, name: string, areaId: string, opts: AgentOptions & { sink?: AudioSink; clock?: Clock } = {}): Promise<RunningAgent> {
+  const { id, root, sinkDir, raw } = await registerAgent(world, name, areaId, opts);
+  const config = parseAgentConfig(raw, root);
   let amplifier: SimulatedAmplifier | undefined;
   const create = async () => {
     amplifier = createSimulatedAmplifier();
@@ -140,7 +148,7 @@ export async function startAgent(world: AlertWorld, name: string, areaId: string
     return agent;
   };
   const running: RunningAgent = {
-    id: device.id,
+    id,
     agent: await create(),
     sinkDir,
     restart: async () => {
@@ -150,6 +158,38 @@ export async function startAgent(world: AlertWorld, name: string, areaId: string
     amplifier: amplifier!,
   };
   return running;
+}
+
+export interface AgentProcess {
+  id: string;
+  sinkDir: string;
+  stop: () => Promise<void>;
+}
+
+const SHIFTED_AGENT = fileURLToPath(new URL('../test-kit/src/shifted-agent.mjs', import.meta.url));
+
+/**
+ * Registers a device and runs its real agent in a process of its own, `shiftMs` off real time: a
+ * box of its own, so its start is not held up by the server or another agent sharing the test's
+ * event loop. Its log goes to `<root>/agent.log`.
+ */
+export async function startAgentProcess(world: AlertWorld, name: string, areaId: string, shiftMs: number): Promise<AgentProcess> {
+  const { id, root, sinkDir, raw } = await registerAgent(world, name, areaId, {});
+  mkdirSync(root, { recursive: true });
+  const log = openSync(join(root, 'agent.log'), 'a');
+  const child = spawn(process.execPath, [SHIFTED_AGENT, JSON.stringify({ config: raw, root, shiftMs })], { stdio: ['pipe', log, log] });
+  closeSync(log);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    id,
+    sinkDir,
+    stop: async () => {
+      child.stdin?.end();
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
 }
 
 /** A tone as an audio file, imported through the real media pipeline. */

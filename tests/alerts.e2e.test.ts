@@ -1,13 +1,14 @@
 /**
- * Emergency alerts end to end, in one process: the real server over HTTP and MQTT, real
- * agents with the simulated amplifier board, real ffmpeg where the audio itself matters.
+ * Emergency alerts end to end, in one process: the real server over HTTP and MQTT, real agents
+ * with the simulated amplifier board, real ffmpeg where the audio itself matters. The two speakers
+ * whose starts are compared to the millisecond each run in a process of their own.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StoredReport } from '@loalang/broker';
 import { requireTool } from './support.js';
-import { readEvents, shiftedClock, startAgent, startAlertWorld, TimedSink, toneContent, until, type AlertWorld, type RunningAgent } from './alert-support.js';
+import { readEvents, startAgent, startAgentProcess, startAlertWorld, TimedSink, toneContent, until, type AgentProcess, type AlertWorld, type RunningAgent } from './alert-support.js';
 
 const ready = requireTool('ffmpeg') && requireTool('espeak-ng');
 
@@ -29,8 +30,9 @@ describe.runIf(ready)('emergency alerts', () => {
     await world.addUser('canh-bao', 'alert-staff', world.provinceId);
     staff = await world.token('canh-bao');
   });
+  const processes: AgentProcess[] = [];
   afterEach(async () => {
-    await Promise.all(agents.splice(0).map((a) => a.agent.stop()));
+    await Promise.all([...agents.splice(0).map((a) => a.agent.stop()), ...processes.splice(0).map((p) => p.stop())]);
   });
   afterAll(async () => {
     await world?.close();
@@ -162,14 +164,15 @@ describe.runIf(ready)('emergency alerts', () => {
 
   it('speakers whose clocks are 600 ms apart start the alert within 10 ms of each other', async () => {
     const contentId = await toneContent(world, 1);
-    const ahead = await startAgent(world, 'nhanh', world.otherCommuneId, { clock: shiftedClock(300) });
-    const behind = await startAgent(world, 'cham', world.otherCommuneId, { clock: shiftedClock(-300) });
-    agents.push(ahead, behind);
+    // Each in a process of its own, as each is a box of its own in the field.
+    const ahead = await startAgentProcess(world, 'nhanh', world.otherCommuneId, 300);
+    const behind = await startAgentProcess(world, 'cham', world.otherCommuneId, -300);
+    processes.push(ahead, behind);
     const offset = async (id: string) => (await world.server.core.devices.get(id))?.latestTelemetry?.clockOffsetMs;
     await until('clock offsets measured', async () => Math.abs(((await offset(ahead.id)) ?? 0) - 300) < 20 && Math.abs(((await offset(behind.id)) ?? 0) + 300) < 20, 20_000);
     const { body } = await world.api<AlertView>(staff, 'POST', '/alerts', { contentId, targets: { areaIds: [world.otherCommuneId], deviceIds: [] } });
     await until('both finished', async () => (await view(body.id)).totals['finished'] === 2);
-    const started = (a: RunningAgent) => Number(readFileSync(join(a.sinkDir, `${body.id}-r1.wav.start`), 'utf8'));
+    const started = (a: AgentProcess) => Number(readFileSync(join(a.sinkDir, `${body.id}-r1.wav.start`), 'utf8'));
     const spread = Math.abs(started(ahead) - started(behind));
     process.stdout.write(`clocks +300/−300 ms (measured ${await offset(ahead.id)}/${await offset(behind.id)} ms): starts ${spread.toFixed(2)} ms apart; first ${(Math.min(started(ahead), started(behind)) - Date.parse(body.startAt)).toFixed(2)} ms after the instant\n`);
     expect(spread).toBeLessThanOrEqual(10);

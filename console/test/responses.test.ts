@@ -164,7 +164,11 @@ describe('response schemas', () => {
     await same('GET', '/api/v1/streams');
     await same('DELETE', `/api/v1/streams/${stream.id}`, undefined, 204);
     // Schedules and programmes
-    const start = new Date(Date.now() + 3600_000).toISOString();
+    // The next 09:00 in Vietnam (02:00 UTC) at least an hour away: never inside the area's quiet hours (22:00–05:00), whenever the suite runs.
+    const nine = new Date();
+    nine.setUTCHours(2, 0, 0, 0);
+    while (nine.getTime() < Date.now() + 3600_000) nine.setUTCDate(nine.getUTCDate() + 1);
+    const start = nine.toISOString();
     const schedule = {
       title: 'Bản tin sáng',
       items: [{ contentId: 'c' }, { streamUrl: 'https://stream.example.vn/vov1', durationSec: 600 }],

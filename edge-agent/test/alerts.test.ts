@@ -30,15 +30,16 @@ function world(opts: { audio?: 'ok' | 'fails' } = {}) {
   const sink: AudioSink = {
     prepare: (_source, o: PlayOptions): PreparedPlay => ({
       cancel: () => undefined,
-      start: (): PlayHandle => {
-        starts.push({ playId: o.playId, at: clock.now() });
-        const began = clock.now();
+      start: (inMs = 0): PlayHandle => {
+        // The audio sounds `inMs` after the call (the player's pre-roll).
+        const began = clock.now() + inMs;
+        starts.push({ playId: o.playId, at: began });
         let stop = () => {};
         const done = new Promise<{ playedMs: number; stopped: boolean }>((resolve) => {
-          const t = clock.setTimeout(() => resolve({ playedMs: lengths.get(o.playId)!, stopped: false }), lengths.get(o.playId)!);
+          const t = clock.setTimeout(() => resolve({ playedMs: lengths.get(o.playId)!, stopped: false }), inMs + lengths.get(o.playId)!);
           stop = () => {
             clock.clearTimeout(t);
-            resolve({ playedMs: clock.now() - began, stopped: true });
+            resolve({ playedMs: Math.max(0, clock.now() - began), stopped: true });
           };
         });
         return { done, stop: () => stop() };

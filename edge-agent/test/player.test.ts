@@ -37,7 +37,7 @@ class SerialAmplifier extends FakeAmplifier {
 /** Plays for `ms` on the clock. */
 const sink = (clock: ManualClock, ms: number): AudioSink => ({
   prepare: (): PreparedPlay => ({
-    start: (): PlayHandle => ({ done: new Promise((r) => clock.setTimeout(() => r({ playedMs: ms, stopped: false }), ms)), stop: () => undefined }),
+    start: (inMs = 0): PlayHandle => ({ done: new Promise((r) => clock.setTimeout(() => r({ playedMs: ms, stopped: false }), inMs + ms)), stop: () => undefined }),
     cancel: () => undefined,
   }),
 });

@@ -22,18 +22,19 @@ class RecordingSink implements AudioSink {
   startedAt: Record<string, number> = {};
   constructor(private readonly lengthOf: (playId: string) => number) {}
   prepare(_source: PlaySource, opts: PlayOptions): PreparedPlay {
-    return { start: () => this.play(opts), cancel: () => undefined };
+    return { start: (inMs = 0) => this.play(opts, inMs), cancel: () => undefined };
   }
-  private play(opts: PlayOptions): PlayHandle {
+  /** The audio sounds `inMs` after the call (the player's pre-roll). */
+  private play(opts: PlayOptions, inMs: number): PlayHandle {
     this.started.push(opts.playId);
-    this.startedAt[opts.playId] = clock.now();
+    const began = clock.now() + inMs;
+    this.startedAt[opts.playId] = began;
     let stop = () => {};
     const done = new Promise<{ playedMs: number; stopped: boolean }>((resolve) => {
-      const began = clock.now();
-      const t = clock.setTimeout(() => resolve({ playedMs: this.lengthOf(opts.playId), stopped: false }), this.lengthOf(opts.playId));
+      const t = clock.setTimeout(() => resolve({ playedMs: this.lengthOf(opts.playId), stopped: false }), inMs + this.lengthOf(opts.playId));
       stop = () => {
         clock.clearTimeout(t);
-        resolve({ playedMs: clock.now() - began, stopped: true });
+        resolve({ playedMs: Math.max(0, clock.now() - began), stopped: true });
       };
     });
     return { done, stop: () => stop() };

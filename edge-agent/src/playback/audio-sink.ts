@@ -52,7 +52,7 @@ export class FfmpegSink implements AudioSink {
   prepare(source: PlaySource, opts: PlayOptions): PreparedPlay {
     if (this.spec.kind === 'file') mkdirSync(this.spec.dir, { recursive: true });
     const { output, finalPath, partPath } = this.target(opts.playId);
-    const pcm = spawnPcmOutput(this.ffmpeg, ['-af', `volume=${volumeToGain(opts.volume)}`, '-ar', '48000', '-ac', '1', '-y', ...output]);
+    const pcm = spawnPcmOutput(this.ffmpeg, ['-af', `volume=${volumeToGain(opts.volume)}`, '-ar', '48000', '-ac', '1', '-y', ...output], this.spec.kind === 'alsa');
     // A stopped play keeps what was written (ffmpeg closes the WAV on SIGTERM); a failed one leaves nothing.
     const settle = (done: Promise<PlayOutcome>): Promise<PlayOutcome> =>
       done.then(
@@ -67,10 +67,11 @@ export class FfmpegSink implements AudioSink {
       );
     const prepared = 'streamUrl' in source ? prepareRelay(this.ffmpeg, source.streamUrl, source.untilMs, pcm, this.relayTiming, this.now) : prepareFile(this.ffmpeg, source.file, pcm);
     return {
-      start: () => {
-        // The file sink notes the instant (this host's wall clock, µs) its first sample was handed over.
-        const at = performance.timeOrigin + performance.now();
-        const handle = prepared.start();
+      start: (inMs = 0) => {
+        // The file sink notes the instant (this host's wall clock, µs) its first sample is due:
+        // handed over now, or `inMs` from now on the output's sample clock.
+        const at = performance.timeOrigin + performance.now() + ('streamUrl' in source ? 0 : Math.max(0, inMs));
+        const handle = prepared.start(inMs);
         if (finalPath) void writeFile(`${finalPath}.start`, `${at.toFixed(3)}\n`).catch(() => undefined);
         return { done: settle(handle.done), stop: () => handle.stop() };
       },

@@ -33,8 +33,11 @@ export function prepareFile(ffmpeg: string, file: string, output: PcmOutput): Pr
       decoder.kill('SIGKILL');
       void output.abort();
     },
-    start: () => {
-      const t0 = performance.now();
+    start: (inMs = 0) => {
+      // The audio's first sample is due at t0; a sound card is handed silence until then.
+      const lead = Math.max(0, inMs);
+      const t0 = performance.now() + lead;
+      output.lead(lead);
       const elapsed = () => performance.now() - t0;
       let sent = 0;
       let timer: NodeJS.Timeout | null = null;
@@ -54,7 +57,7 @@ export function prepareFile(ffmpeg: string, file: string, output: PcmOutput): Pr
         if (why !== 'ended') {
           decoder.kill('SIGKILL');
           const out = await output.abort();
-          if (why === 'stopped') return settle({ playedMs: Math.round(Math.min(sent / BYTES_PER_MS, elapsed())), stopped: true });
+          if (why === 'stopped') return settle({ playedMs: Math.max(0, Math.round(Math.min(sent / BYTES_PER_MS, elapsed()))), stopped: true });
           return fail(agentError('LOA_ERR_PLAYBACK', `output exit ${out.code}: ${out.error ?? ''}`));
         }
         const decodeError = await decoded;

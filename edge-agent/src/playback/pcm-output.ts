@@ -17,6 +17,12 @@ const STOP_GRACE_MS = 2000;
 export interface PcmOutput {
   /** Writes samples; false when the output no longer takes them. */
   write(chunk: Buffer): boolean;
+  /**
+   * `ms` of silence before the audio, on a sound card's sample clock: the card plays it while
+   * the audio's first sample waits its turn. A WAV file or the null output keeps no time, so
+   * they take none (the file holds the audio only).
+   */
+  lead(ms: number): void;
   /** No more samples: ffmpeg finishes the output (drains the card, closes the WAV) and exits. */
   end(): Promise<{ code: number | null; error?: string }>;
   /** Stop now (preemption): ffmpeg still closes the WAV cleanly on SIGTERM. */
@@ -28,7 +34,8 @@ export function pcmOutputArgs(outputArgs: string[]): string[] {
   return ['-hide_banner', '-nostdin', '-v', 'error', ...PCM_FORMAT, '-probesize', '32', '-analyzeduration', '0', '-i', 'pipe:0', ...outputArgs];
 }
 
-export function spawnPcmOutput(ffmpeg: string, outputArgs: string[]): PcmOutput {
+/** `realTime`: the output plays samples at their rate (a sound card), so silence ahead of the audio delays it. */
+export function spawnPcmOutput(ffmpeg: string, outputArgs: string[], realTime: boolean): PcmOutput {
   const proc: ChildProcess = spawn(ffmpeg, pcmOutputArgs(outputArgs), {
     stdio: ['pipe', 'ignore', 'pipe'],
   });
@@ -51,6 +58,10 @@ export function spawnPcmOutput(ffmpeg: string, outputArgs: string[]): PcmOutput 
       if (!alive() || proc.stdin!.destroyed) return false;
       proc.stdin!.write(chunk);
       return true;
+    },
+    lead: (ms) => {
+      const samples = Math.round((ms * BYTES_PER_MS) / 2);
+      if (realTime && samples > 0 && alive() && !proc.stdin!.destroyed) proc.stdin!.write(Buffer.alloc(samples * 2));
     },
     end: () => {
       proc.stdin!.end();

@@ -21,6 +21,13 @@ export type PlayerEvents = { started: [play: DesiredPlay, startedAt: number] };
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/**
+ * A cached file is released this long before its instant, its first sample due at the instant
+ * on the output's sample clock: a wake-up held up by the event loop (a GC, another callback, a
+ * busy CPU) within this margin no longer makes the audio late (decision 0009).
+ */
+export const PREROLL_MS = 200;
+
 /** Waits on the clock's timer, then in small steps, so audio starts within a millisecond or two. */
 export async function waitUntil(clock: Clock, at: number, signal?: AbortSignal): Promise<void> {
   const coarse = at - clock.now() - 15;
@@ -163,18 +170,20 @@ export class Player extends EventEmitter<PlayerEvents> {
       // Processes start now, during the warm-up; the audio itself at the instant.
       const source: PlaySource = play.streamUrl ? { streamUrl: play.streamUrl, untilMs: windowEnd } : { file: file! };
       prepared = this.d.sink.prepare(source, { playId: play.playId, volume: play.volume ?? volume });
-      await waitUntil(this.d.clock, startAt, slot.waiting.signal);
+      await waitUntil(this.d.clock, play.streamUrl ? startAt : startAt - PREROLL_MS, slot.waiting.signal);
       if (slot.stopReason) {
         prepared.cancel();
         return { ...base, status: 'interrupted', reason: slot.stopReason, playedMs: 0, ...amp };
       }
-      const startedAt = this.d.clock.now();
       // A relay keeps to its window: started late, it still ends on time.
-      slot.handle = prepared.start();
+      const inMs = play.streamUrl ? 0 : Math.max(0, startAt - this.d.clock.now());
+      slot.handle = prepared.start(inMs);
+      const startedAt = this.d.clock.now() + inMs;
       prepared = null;
-      // Told after this turn: nothing but the audio itself happens at the instant.
-      setImmediate(() => this.emit('started', play, startedAt));
-      const outcome = await slot.handle.done;
+      // Told once the audio sounds (after this turn at the least: nothing but the audio happens then).
+      const tell = () => this.emit('started', play, startedAt);
+      const told = inMs > 0 ? this.d.clock.setTimeout(tell, inMs) : (setImmediate(tell), null);
+      const outcome = await slot.handle.done.finally(() => told && this.d.clock.clearTimeout(told));
       const endedAt = this.d.clock.now();
       const times = { startedAt: iso(startedAt), endedAt: iso(endedAt), playedMs: outcome.playedMs, ...amp };
       if (outcome.stopped && slot.stopReason) return { ...base, status: 'interrupted', reason: slot.stopReason, ...times };

@@ -26,9 +26,15 @@ export interface PlayHandle {
 /** A cached file, or a live stream relayed until `untilMs` (epoch ms, server time as the sink reads it). */
 export type PlaySource = { file: string } | { streamUrl: string; untilMs: number };
 
-/** A play whose processes are already running; `start()` at the instant releases the audio. */
+/** A play whose processes are already running; `start()` releases the audio. */
 export interface PreparedPlay {
-  start(): PlayHandle;
+  /**
+   * Releases the audio now, or `inMs` from now: a cached file's first sample is then due that
+   * long after this call, on the output's sample clock (a sound card is handed that much
+   * silence first), so the start does not depend on when the event loop runs next (decision
+   * 0009). A relay ignores `inMs`: it is started at its instant.
+   */
+  start(inMs?: number): PlayHandle;
   /** The play will not happen (preempted before its instant): processes are ended. */
   cancel(): void;
 }
