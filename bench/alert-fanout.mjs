@@ -94,11 +94,12 @@ core.alerts.on('delivery', (e) => {
   const sink = {
     prepare: () => ({
       cancel: () => undefined,
-      start: () => {
-        starts.push(now());
+      // The first sample is due `inMs` after the call (the player's pre-roll, decision 0009).
+      start: (inMs = 0) => {
+        starts.push(now() + inMs);
         let finish;
         const done = new Promise((r) => (finish = r));
-        const t = setTimeout(() => finish({ playedMs: 500, stopped: false }), 500);
+        const t = setTimeout(() => finish({ playedMs: 500, stopped: false }), inMs + 500);
         return { done, stop: () => (clearTimeout(t), finish({ playedMs: 0, stopped: true })) };
       },
     }),

@@ -7,7 +7,7 @@ import type { Targets } from '../accounts/scope.js';
 import type { AlertDeliveryState } from '@loalang/protocol';
 import { sql, type Selectable } from 'kysely';
 import type { Database } from '../store/database.js';
-import { jsonText } from '../store/portable.js';
+import { jsonText, tuplesTable } from '../store/portable.js';
 import type { AlertsTable } from '../store/schema.js';
 import { brokerError } from '../errors.js';
 
@@ -73,7 +73,7 @@ const BEFORE = Object.fromEntries(
   DELIVERY_STATES.map((next) => [next, DELIVERY_STATES.filter((s) => RANK[s] < RANK[next] || (RANK[next] === 0 && RANK[s] === 0 && s !== next))]),
 ) as Record<DeliveryState, DeliveryState[]>;
 const WAITING: DeliveryState[] = ['pending', 'offline'];
-/** Deliveries per multi-row statement (insert: 4 parameters each, advanceAll: 8): far below either database's limit. */
+/** Deliveries per multi-row statement (advanceAll: 8 parameters each): far below either database's limit. */
 const DELIVERY_CHUNK = 500;
 const DELIVERY_COLUMNS = ['device_id', 'state', 'reason', 'played', 'started_at', 'updated_at'] as const;
 
@@ -160,17 +160,20 @@ export class AlertRepo {
   constructor(private readonly db: Database) {}
 
   /**
-   * Stores the alert and one delivery per target device, in one transaction. Deliveries go in
-   * multi-row inserts of DELIVERY_CHUNK rows: one statement per device would make a 10,000
-   * speaker fan-out wait on 10,000 round trips.
+   * Stores the alert and one delivery per target device, in one transaction. The deliveries go
+   * in one statement whatever their number, the devices and states as one parameter each (a
+   * 10,000-speaker alert: one statement to compile and run, not 20 of 500 rows).
    */
   async insert(alert: Alert, deliveries: { deviceId: string; state: 'pending' | 'offline' }[]): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx.insertInto('alerts').values(toRow(alert)).execute();
-      for (let i = 0; i < deliveries.length; i += DELIVERY_CHUNK) {
-        const rows = deliveries.slice(i, i + DELIVERY_CHUNK).map((d) => ({ alert_id: alert.id, device_id: d.deviceId, state: d.state, updated_at: alert.createdAt }));
-        await trx.insertInto('alert_deliveries').values(rows).execute();
-      }
+      if (deliveries.length === 0) return;
+      const rows = tuplesTable(trx, ['device_id', 'state'], deliveries.map((d) => [d.deviceId, d.state]));
+      await trx
+        .insertInto('alert_deliveries')
+        .columns(['alert_id', 'device_id', 'state', 'updated_at'])
+        .expression(sql`SELECT ${alert.id}, t.device_id, t.state, ${alert.createdAt} FROM (${rows}) t`)
+        .execute();
     });
   }
 
