@@ -2,12 +2,13 @@
  * The player owns the amplifier: a technician's amp-test never races a play's tail or cuts a
  * play (issue 14: amp-test right after a test tone was switched off by the pending tail).
  * Everything waits on one manual clock (the board's round trips, the plays, the tail), so each
- * test places the tail exactly and runs in milliseconds.
+ * test places the tail exactly and runs in milliseconds. The pre-roll (a file released 200 ms
+ * ahead of its instant) is checked on the same clock.
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock, silentLogger, type DesiredPlay } from '@loalang/protocol';
 import type { AudioSink, PlayHandle, PreparedPlay } from '../src/playback/audio-sink.js';
-import { Player } from '../src/playback/player.js';
+import { Player, PREROLL_MS } from '../src/playback/player.js';
 import { FakeAmplifier } from '@loalang/test-kit';
 
 const ROUND_TRIP_MS = 5;
@@ -127,5 +128,59 @@ describe('Player and the amplifier', () => {
     expect(await settled(player.testAmplifier())).toEqual({ status: { power: true, faults: [], temperatureC: 31 }, switched: true });
     expect(amplifier.calls).toEqual(['on', 'off']);
     expect(amplifier.power).toBe(false);
+  });
+});
+
+describe('Player pre-roll', () => {
+  /** Records when start() was called and with how much pre-roll; plays `ms` after it, stoppable. */
+  function preroll(ms: number) {
+    const clock = new ManualClock();
+    const calls: { at: number; inMs: number }[] = [];
+    const sink: AudioSink = {
+      prepare: (): PreparedPlay => ({
+        start: (inMs = 0): PlayHandle => {
+          calls.push({ at: clock.now(), inMs });
+          let stop = () => {};
+          const done = new Promise<{ playedMs: number; stopped: boolean }>((resolve) => {
+            const due = clock.now() + inMs;
+            const t = clock.setTimeout(() => resolve({ playedMs: ms, stopped: false }), inMs + ms);
+            stop = () => (clock.clearTimeout(t), resolve({ playedMs: Math.max(0, clock.now() - due), stopped: true }));
+          });
+          return { done, stop: () => stop() };
+        },
+        cancel: () => undefined,
+      }),
+    };
+    const player = new Player({ amplifier: new FakeAmplifier(), sink, clock, logger: silentLogger, tailMs: 60 });
+    const started: number[] = [];
+    player.on('started', (_p, at) => started.push(at));
+    const due = (inMs: number): DesiredPlay => ({ ...play(clock, ms), startAt: new Date(clock.now() + inMs).toISOString() });
+    return { clock, player, calls, started, due };
+  }
+
+  it('releases a file PREROLL_MS ahead with the time to its instant, and says started at the instant', async () => {
+    const { clock, player, calls, started, due } = preroll(500);
+    const p = due(1000);
+    const running = player.run(p, '/x.ogg', 80, undefined);
+    await clock.advanceAsync(800);
+    expect(calls).toEqual([{ at: clock.now(), inMs: PREROLL_MS }]);
+    expect(started).toEqual([]);
+    await clock.advanceAsync(PREROLL_MS);
+    expect(started).toEqual([Date.parse(p.startAt)]);
+    await clock.advanceAsync(500);
+    expect(await running).toMatchObject({ status: 'completed', startedAt: p.startAt, playedMs: 500 });
+  });
+
+  it('a play stopped during its pre-roll sounded nothing: interrupted, 0 ms, never said started', async () => {
+    const { clock, player, calls, started, due } = preroll(500);
+    const running = player.run(due(1000), '/x.ogg', 80, undefined);
+    await clock.advanceAsync(900);
+    expect(calls).toHaveLength(1);
+    player.preempt('alert:a1');
+    await clock.advanceAsync(1000);
+    const report = await running;
+    expect(report).toMatchObject({ status: 'interrupted', reason: 'preempted-by:alert:a1', playedMs: 0 });
+    expect(report.startedAt).toBeUndefined();
+    expect(started).toEqual([]);
   });
 });

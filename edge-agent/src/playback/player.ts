@@ -185,6 +185,8 @@ export class Player extends EventEmitter<PlayerEvents> {
       const told = inMs > 0 ? this.d.clock.setTimeout(tell, inMs) : (setImmediate(tell), null);
       const outcome = await slot.handle.done.finally(() => told && this.d.clock.clearTimeout(told));
       const endedAt = this.d.clock.now();
+      // Stopped during the pre-roll: no audio sounded, as if stopped before the instant.
+      if (outcome.stopped && endedAt < startedAt) return { ...base, status: 'interrupted', reason: slot.stopReason ?? 'stopped', playedMs: 0, ...amp };
       const times = { startedAt: iso(startedAt), endedAt: iso(endedAt), playedMs: outcome.playedMs, ...amp };
       if (outcome.stopped && slot.stopReason) return { ...base, status: 'interrupted', reason: slot.stopReason, ...times };
       if (outcome.stopped) return { ...base, status: 'interrupted', reason: 'stopped', ...times };
