@@ -23,6 +23,7 @@ import { Agent, parseAgentConfig } from '../edge-agent/dist/index.js';
 import { createSimulatedAmplifier } from '../firmware-bridge/dist/index.js';
 import { locateFfmpeg } from '../edge-agent/dist/playback/ffmpeg.js';
 import { startPostgres } from '../test-kit/src/postgres-cluster.mjs';
+import { callWorker } from './lib/worker-rpc.mjs';
 
 if (typeof globalThis.gc !== 'function') {
   // Memory per connection is read after a full collection.
@@ -129,22 +130,9 @@ core.alerts.on('delivery', (e) => {
 
 // --- 2. Fan-out at N devices ---------------------------------------------------------------------
 const workers = Array.from({ length: WORKERS }, () => fork(fileURLToPath(new URL('./alert-fanout-worker.mjs', import.meta.url)), { stdio: 'inherit' }));
-let rpcId = 0;
-const call = (w, msg) =>
-  new Promise((resolve, reject) => {
-    const id = ++rpcId;
-    const on = (m) => {
-      if (m.id !== id) return;
-      w.off('message', on);
-      if (m.error) reject(new Error(m.error));
-      else resolve(m);
-    };
-    w.on('message', on);
-    w.send({ ...msg, id });
-  });
 const split = (list) => workers.map((_, i) => list.filter((_, j) => j % WORKERS === i));
 const collect = async (key) => {
-  const replies = await Promise.all(workers.map((w) => call(w, { cmd: 'collect', key })));
+  const replies = await Promise.all(workers.map((w) => callWorker(w, { cmd: 'collect', key })));
   return { receipts: replies.flatMap((r) => r.receipts), payload: replies.find((r) => r.payload)?.payload ?? null };
 };
 const summary = (t0, receipts) => {
@@ -183,7 +171,7 @@ for (const N of SIZES) {
   });
   devices.push(...fresh);
   const c0 = now();
-  const results = await Promise.all(split(fresh).map((list, i) => call(workers[i], { cmd: 'connect', label: 'loalang', url: `mqtt://127.0.0.1:${server.mqttPort}`, devices: list, auth: true })));
+  const results = await Promise.all(split(fresh).map((list, i) => callWorker(workers[i], { cmd: 'connect', label: 'loalang', url: `mqtt://127.0.0.1:${server.mqttPort}`, devices: list, auth: true })));
   const failed = results.reduce((n, r) => n + r.failed, 0);
   while (core.mqtt.stats().connectedClients < N - failed) await sleep(100);
   await settle(2000); // desired states sent on subscribe settle
@@ -210,7 +198,7 @@ for (const N of SIZES) {
   // The same payload, the same N clients, through Mosquitto.
   const mRss0 = rssOf(mosquitto.pid);
   const mosqDevices = devices.map((d) => ({ ...d, id: `m${d.id}` }));
-  await Promise.all(split(mosqDevices).map((list, i) => call(workers[i], { cmd: 'connect', label: 'mosq', url: `mqtt://127.0.0.1:${mosqPort}`, devices: list, auth: false })));
+  await Promise.all(split(mosqDevices).map((list, i) => callWorker(workers[i], { cmd: 'connect', label: 'mosq', url: `mqtt://127.0.0.1:${mosqPort}`, devices: list, auth: false })));
   await settle(1000);
   const mRss = rssOf(mosquitto.pid);
   const key = `mosq-${N}`;
@@ -221,10 +209,10 @@ for (const N of SIZES) {
   const ref = summary(m0, (await collect(key)).receipts);
   console.log(`  Mosquitto publish → receipt at ${ref.n}/${N}: p50 ${fmt(ref.p50)}, p95 ${fmt(ref.p95)}, p99 ${fmt(ref.p99)}, max ${fmt(ref.max)}; RSS ${((mRss - mRss0) / N / 1024).toFixed(1)} KiB per connection`);
   console.log(`  ratio LoaLang / Mosquitto at p95: ${(s.p95 / ref.p95).toFixed(2)}× (target ≤ 1.5×; p95 target ≤ 500 ms: ${s.p95 <= 500 ? 'met' : 'NOT met'})`);
-  await Promise.all(workers.map((w) => call(w, { cmd: 'close', label: 'mosq' })));
+  await Promise.all(workers.map((w) => callWorker(w, { cmd: 'close', label: 'mosq' })));
 }
 
-await Promise.all(workers.map((w) => call(w, { cmd: 'close', label: 'loalang' })));
+await Promise.all(workers.map((w) => callWorker(w, { cmd: 'close', label: 'loalang' })));
 for (const w of workers) w.send({ cmd: 'exit' });
 await mosqPublisher?.endAsync();
 mosquitto?.kill('SIGTERM');

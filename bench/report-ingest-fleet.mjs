@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { postgresSkipReason, startPostgres } from '../test-kit/src/postgres-cluster.mjs';
+import { callWorker } from './lib/worker-rpc.mjs';
 import { ServerCore } from '../broker/dist/index.js';
 
 const SMOKE = process.env.LOALANG_BENCH_SMOKE === '1';
@@ -28,19 +29,7 @@ console.log(`report ingest: ${DEVICES} speakers × ${REPORTS} reports, each spea
 
 // --- The fleet ------------------------------------------------------------------------------------
 const worker = fork(fileURLToPath(new URL('./report-ingest-fleet-worker.mjs', import.meta.url)), { stdio: 'inherit' });
-let rpcId = 0;
-const call = (msg) =>
-  new Promise((resolve, reject) => {
-    const id = ++rpcId;
-    const on = (m) => {
-      if (m.id !== id) return;
-      worker.off('message', on);
-      if (m.error) reject(new Error(m.error));
-      else resolve(m);
-    };
-    worker.on('message', on);
-    worker.send({ ...msg, id });
-  });
+const call = (msg) => callWorker(worker, msg);
 
 const at = (i) => new Date(Date.UTC(2026, 10, 22, 6, 0, i % 60)).toISOString();
 const report = (deviceId, i) => JSON.stringify({ v: 1, reportId: `${deviceId}-r${i}`, playId: `p${i}`, scheduleId: 's', contentId: 'c', status: 'completed', scheduledAt: at(i), startedAt: at(i), endedAt: at(i), playedMs: 60000 });

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-// Helpers of a benchmark (alert-fanout-worker.mjs) are not benchmarks of their own.
+// Helpers of a benchmark (alert-fanout-worker.mjs, and bench/lib/ shared by several) are not benchmarks of their own.
 const benches = readdirSync(here)
   .filter((f) => f.endsWith('.mjs') && f !== 'run.mjs' && !f.endsWith('-worker.mjs'))
   .sort();
