@@ -20,4 +20,3 @@ const stop = () => (stopping ??= agent.stop().finally(() => process.exit(0)));
 process.once('SIGTERM', stop);
 process.stdin.on('end', stop).resume();
 await agent.start();
-process.stdout.write('started\n');
