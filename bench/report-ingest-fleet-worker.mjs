@@ -9,6 +9,9 @@ let fleet = [];
 /** The round under way: acks still expected, and what to do when none are. */
 let round = null;
 
+/** Whether the speakers announce `report-ack-many` in their online status, as agents do since issue 16. */
+let acksMany = true;
+
 async function connectOne(url, d) {
   const client = mqtt.connect(url, { clientId: d.id, username: d.id, password: d.secret, clean: true, keepalive: 300, reconnectPeriod: 0, connectTimeout: 120_000 });
   await new Promise((resolve, reject) => {
@@ -17,12 +20,17 @@ async function connectOne(url, d) {
     client.once('close', () => reject(new Error(`${d.id}: closed before connect`)));
   });
   client.on('error', () => undefined);
-  // Every message on this topic is one application ack: its report's row is committed (or refused for good).
-  client.on('message', () => {
+  // Every message on this topic is one application ack: the rows of the reports it names are committed (or refused for good).
+  client.on('message', (_topic, payload) => {
     if (!round) return;
-    round.acks++;
+    const ack = JSON.parse(payload.toString()).body; // the signed envelope's body is the ReportAck
+    round.acks += 1 + (ack.moreReportIds?.length ?? 0);
+    round.messages++;
     if (round.acks === round.expected) round.done();
   });
+  // As the agent: the retained online status first, then the subscription.
+  const status = { v: 1, state: 'online', at: new Date().toISOString(), ...(acksMany ? { features: ['report-ack-many'] } : {}) };
+  await client.publishAsync(`loalang/v1/dev/${d.id}/status`, JSON.stringify(status), { qos: 1, retain: true });
   await client.subscribeAsync(`loalang/v1/dev/${d.id}/report/ack`, { qos: 1 });
   return { client, id: d.id, reports: d.reports };
 }
@@ -43,19 +51,26 @@ function runRound(timeoutMs) {
   const expected = fleet.reduce((n, d) => n + d.reports.length, 0);
   return new Promise((resolve) => {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    const cpuS = () => {
+      const c = process.cpuUsage(cpu0);
+      return (c.user + c.system) / 1e6;
+    };
     const timer = setTimeout(() => {
-      const acks = round.acks;
+      const { acks, messages } = round;
       round = null;
-      resolve({ ms: performance.now() - t0, acks, expected, timedOut: true });
+      resolve({ ms: performance.now() - t0, acks, messages, expected, timedOut: true, cpuS: cpuS() });
     }, timeoutMs);
     round = {
       expected,
       acks: 0,
+      messages: 0,
       done: () => {
         clearTimeout(timer);
         const ms = performance.now() - t0;
+        const { messages } = round;
         round = null;
-        resolve({ ms, acks: expected, expected, timedOut: false });
+        resolve({ ms, acks: expected, messages, expected, timedOut: false, cpuS: cpuS() });
       },
     };
     // Every speaker sends its whole outbox at once, as a fleet does when the server comes back.
@@ -66,6 +81,7 @@ function runRound(timeoutMs) {
 process.on('message', async (m) => {
   try {
     if (m.cmd === 'connect') {
+      acksMany = m.acksMany;
       fleet = await connectAll(m.url, m.devices);
       process.send({ id: m.id, connected: fleet.length });
     } else if (m.cmd === 'round') {

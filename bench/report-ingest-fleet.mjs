@@ -5,7 +5,9 @@
 // idempotent path and check that no row was added. Both databases in one run: SQLite in a
 // temporary folder, and PostgreSQL in a throwaway cluster (test-kit/src/postgres-cluster.mjs, as
 // the tests' one: trust auth on loopback, fsync and synchronous_commit off), skipped with the reason where PostgreSQL is not installed.
-//   node bench/report-ingest-fleet.mjs [--no-batching]    --no-batching: each report stored on its own (the server before batching)
+//   node bench/report-ingest-fleet.mjs [--no-batching] [--single-acks]
+//     --no-batching: each report stored on its own (the server before batching)
+//     --single-acks: the speakers do not announce `report-ack-many` (agents before it): one signed ack per report
 //   DEVICES=1000 REPORTS=20                               speakers, and reports per speaker
 // LOALANG_BENCH_SMOKE=1: 20 speakers × 5 reports (checks the bench still runs). Uses the built packages.
 import { fork } from 'node:child_process';
@@ -21,11 +23,12 @@ const SMOKE = process.env.LOALANG_BENCH_SMOKE === '1';
 const DEVICES = SMOKE ? 20 : Number(process.env.DEVICES ?? 1000);
 const REPORTS = SMOKE ? 5 : Number(process.env.REPORTS ?? 20);
 const BATCHING = !process.argv.includes('--no-batching');
+const ACKS_MANY = !process.argv.includes('--single-acks');
 const ROUND_TIMEOUT_MS = 120_000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 if (SMOKE) console.log('(smoke run: smallest size, figures not comparable)');
-console.log(`report ingest: ${DEVICES} speakers × ${REPORTS} reports, each speaker its own MQTT connection (clients in a worker process); batching ${BATCHING ? 'on' : 'off (--no-batching)'}`);
+console.log(`report ingest: ${DEVICES} speakers × ${REPORTS} reports, each speaker its own MQTT connection (clients in a worker process); batching ${BATCHING ? 'on' : 'off (--no-batching)'}; ${ACKS_MANY ? 'one ack for several reports of a speaker (report-ack-many)' : 'one ack per report (--single-acks)'}`);
 
 // --- The fleet ------------------------------------------------------------------------------------
 const worker = fork(fileURLToPath(new URL('./report-ingest-fleet-worker.mjs', import.meta.url)), { stdio: 'inherit' });
@@ -60,7 +63,7 @@ async function measure(label, options) {
       await core.issuedPlays.record(device.id, plays);
       return { id: device.id, secret, reports: plays.map((_, j) => report(device.id, j)) };
     });
-    await call({ cmd: 'connect', url: `mqtt://127.0.0.1:${core.mqttPort}`, devices });
+    await call({ cmd: 'connect', url: `mqtt://127.0.0.1:${core.mqttPort}`, devices, acksMany: ACKS_MANY });
     while (core.mqtt.stats().connectedClients < DEVICES) await sleep(50);
     await sleep(SMOKE ? 200 : 2000); // presence writes of the connects settle
     const rows = async () => Number((await core.database.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
@@ -75,7 +78,7 @@ async function measure(label, options) {
       const s = r.ms / 1000;
       const n = await rows();
       const batches = b0 && b1 ? `; ${b1.batches - b0.batches} batches of ${((b1.reports - b0.reports) / Math.max(1, b1.batches - b0.batches)).toFixed(0)} on average` : '';
-      console.log(`${label.padEnd(10)} ${what}: ${r.acks} reports acknowledged in ${s.toFixed(2)} s = ${(r.acks / s).toFixed(0)} reports/s; rows stored: ${n}; server process CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s${batches}`);
+      console.log(`${label.padEnd(10)} ${what}: ${r.acks} reports acknowledged (${r.messages} ack messages) in ${s.toFixed(2)} s = ${(r.acks / s).toFixed(0)} reports/s; rows stored: ${n}; server process CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, speakers' process ${r.cpuS.toFixed(2)} s${batches}`);
       if (r.timedOut || n !== total) {
         console.error(`${label}: ${r.timedOut ? `only ${r.acks} of ${r.expected} acks within ${ROUND_TIMEOUT_MS} ms` : ''} ${n !== total ? `${n} rows, expected ${total}` : ''}`);
         failed = true;

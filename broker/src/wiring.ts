@@ -138,7 +138,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     capAudioHosts: (options.capAudioHosts ?? []).map((h) => h.toLowerCase()),
     telemetryRetention: { ...DEFAULT_TELEMETRY_RETENTION, ...options.telemetryRetention },
   };
-  const store = await openStore({ ...(options.databaseUrl ? { url: options.databaseUrl } : {}), file: join(options.dataDir, 'loalang.db') });
+  const store = await openStore({ ...(options.databaseUrl ? { url: options.databaseUrl } : {}), file: join(options.dataDir, 'loalang.db') }, { backgroundCheckpoints: { logger } });
   logger.info({ dialect: store.dialect, database: store.location }, 'database open');
   const database = store.db;
   const areas = new AreaRepo(database, now);

@@ -208,6 +208,40 @@ describe('reports', () => {
     expect(stored).toHaveLength(1);
   });
 
+  it('acks the reports stored together in one message to an agent that announced report-ack-many, one by one to any other', async () => {
+    // Reports are held and then stored together, as one batch of the server's is.
+    const held: (() => void)[] = [];
+    server.handleReports((_deviceId, r) => new Promise<void>((resolve) => held.push(() => (stored.push(r), resolve()))));
+    const acksOf = async (id: string, features: string[] | undefined) => {
+      const c = await connect(id, devices[id]!.password);
+      const acks: { reportId: string; moreReportIds?: string[] }[] = [];
+      c.on('message', (topic, payload) => topic.endsWith('/report/ack') && acks.push(signedBody(payload)));
+      await c.publishAsync(deviceTopic(id, 'status'), JSON.stringify({ v: 1, state: 'online', ...(features ? { features } : {}) }), { qos: 1, retain: true });
+      await c.subscribeAsync(deviceTopic(id, 'report/ack'), { qos: 1 });
+      return { c, acks };
+    };
+    const newer = await acksOf('a', ['report-ack-many', 'a-feature-from-the-future']);
+    const older = await acksOf('b', undefined);
+    for (const [id, c] of [['a', newer.c], ['b', older.c]] as const) {
+      for (let n = 1; n <= 3; n++) await c.publishAsync(deviceTopic(id, 'report'), JSON.stringify({ ...report, reportId: `${id}-${n}` }), { qos: 1 });
+    }
+    await waitFor('six reports held', () => held.length === 6);
+    held.splice(0).forEach((store) => store());
+    await waitFor('acks', () => newer.acks.length === 1 && older.acks.length === 3);
+    expect(newer.acks).toEqual([{ v: 1, reportId: 'a-1', moreReportIds: ['a-2', 'a-3'] }]);
+    expect(older.acks).toEqual([1, 2, 3].map((n) => ({ v: 1, reportId: `b-${n}` })));
+
+    // A reconnect without the feature (an agent rolled back to an older version) gets single acks again.
+    await newer.c.endAsync();
+    const rolledBack = await acksOf('a', undefined);
+    await rolledBack.c.publishAsync(deviceTopic('a', 'report'), JSON.stringify({ ...report, reportId: 'a-4' }), { qos: 1 });
+    await rolledBack.c.publishAsync(deviceTopic('a', 'report'), JSON.stringify({ ...report, reportId: 'a-5' }), { qos: 1 });
+    await waitFor('two reports held', () => held.length === 2);
+    held.splice(0).forEach((store) => store());
+    await waitFor('acks', () => rolledBack.acks.length === 2);
+    expect(rolledBack.acks.map((a) => a.moreReportIds)).toEqual([undefined, undefined]);
+  });
+
   it('keeps serving when reports are stored in batches: a crowd of acks meets a crowd of reports', async () => {
     // Reports settle 500 at a time, as the server's batches do, so hundreds of acks go out in
     // one turn while thousands of reports wait to come in. With Aedes' default cap of 100

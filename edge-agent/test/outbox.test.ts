@@ -36,7 +36,8 @@ function setup() {
   const client = clients[0]!;
   /** Report ids sent so far, in order. */
   const sent = () => client.published.filter((p) => p.topic === deviceTopic(DEVICE, 'report')).map((p) => (p.payload as PlayReport).reportId);
-  const ack = (reportId: string) => client.deliver(deviceTopic(DEVICE, 'report/ack'), signer.seal(DEVICE, 'report/ack', { v: 1, reportId }, { iat: clock.now() }));
+  const ack = (reportId: string, moreReportIds?: string[]) =>
+    client.deliver(deviceTopic(DEVICE, 'report/ack'), signer.seal(DEVICE, 'report/ack', { v: 1, reportId, ...(moreReportIds ? { moreReportIds } : {}) }, { iat: clock.now() }));
   const stop = async () => {
     outbox.stop();
     await session.stop();
@@ -110,6 +111,23 @@ describe('outbox on a manual clock', () => {
     ack('rep-1');
     await clock.settle();
     expect(store.outboxSize()).toBe(0);
+    await stop();
+  });
+
+  it('says in its online status that one ack may cover several reports, and drops every report an ack names', async () => {
+    const { clock, client, outbox, sent, ack, store, stop } = setup();
+    client.up();
+    await clock.settle();
+    const online = client.published.find((p) => p.topic === deviceTopic(DEVICE, 'status'))!.payload as { state: string; features?: string[] };
+    expect(online.state).toBe('online');
+    expect(online.features).toContain('report-ack-many');
+    for (let n = 1; n <= 4; n++) outbox.add(report(n), clock.now() + n);
+    expect(sent()).toEqual(['rep-1', 'rep-2', 'rep-3', 'rep-4']);
+    ack('rep-1', ['rep-3', 'rep-unknown', 'rep-4']);
+    await clock.settle();
+    expect(store.pendingReports().map((r) => r.reportId)).toEqual(['rep-2']);
+    await clock.advanceAsync(15_000);
+    expect(sent().slice(4)).toEqual(['rep-2']); // only the one no ack named is sent again
     await stop();
   });
 });

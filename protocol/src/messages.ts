@@ -14,12 +14,23 @@ const V = Type.Literal(1);
 export const Priority = Type.Union([Type.Literal('normal'), Type.Literal('priority'), Type.Literal('emergency')]);
 export type Priority = Static<typeof Priority>;
 
+/**
+ * What an agent says it understands beyond protocol v1 as first published, in its `online`
+ * status: the server uses a feature only with an agent that named it, so older agents keep
+ * working unchanged.
+ *  - `report-ack-many`: a `ReportAck` may acknowledge several reports (`moreReportIds`).
+ */
+export const AGENT_FEATURES = ['report-ack-many'] as const;
+export type AgentFeature = (typeof AGENT_FEATURES)[number];
+
 /** Retained on `dev/<id>/status`; the MQTT last will carries `offline`. */
 export const StatusMessage = Type.Object({
   v: V,
   state: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
   at: Type.Optional(Instant),
   agentVersion: Type.Optional(Type.String({ maxLength: 64 })),
+  /** See AGENT_FEATURES; names the receiver does not know are ignored. */
+  features: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 32 })),
 });
 export type StatusMessage = Static<typeof StatusMessage>;
 
@@ -121,8 +132,19 @@ export const PlayReport = Type.Object({
 });
 export type PlayReport = Static<typeof PlayReport>;
 
-/** Server → device on `dev/<id>/report/ack`, sent only after the report row is committed. */
-export const ReportAck = Type.Object({ v: V, reportId: Id });
+/** Report ids one ack carries at most (`reportId` and `moreReportIds` together). */
+export const MAX_REPORTS_PER_ACK = 500;
+
+/**
+ * Server → device on `dev/<id>/report/ack`, sent only after the report rows are committed.
+ * `moreReportIds`: further reports this ack covers, sent only to an agent whose `online` status
+ * named `report-ack-many` (one signed message for a device's reports stored together).
+ */
+export const ReportAck = Type.Object({
+  v: V,
+  reportId: Id,
+  moreReportIds: Type.Optional(Type.Array(Id, { minItems: 1, maxItems: MAX_REPORTS_PER_ACK - 1 })),
+});
 export type ReportAck = Static<typeof ReportAck>;
 
 export const CommandType = Type.Union([

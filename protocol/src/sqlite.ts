@@ -13,22 +13,22 @@ export type SqliteDatabase = BetterSqlite3.Database;
 export type SqliteConstructor = typeof BetterSqlite3;
 
 const nodeMajor = Number(process.versions.node.split('.')[0]);
-let driver: { name: string; open: SqliteConstructor } | null = null;
+let driver: { name: string; open: SqliteConstructor; path: string } | null = null;
 
-/** The better-sqlite3 constructor for this Node, and which package it came from. */
-export function sqliteDriver(): { name: string; open: SqliteConstructor } {
+/** The better-sqlite3 constructor for this Node, which package it came from, and that package's entry file (for a worker thread's `require`). */
+export function sqliteDriver(): { name: string; open: SqliteConstructor; path: string } {
   if (driver) return driver;
   const require = createRequire(import.meta.url);
   if (nodeMajor >= 22) {
     try {
-      driver = { name: 'better-sqlite3-napi', open: require('better-sqlite3-napi') as SqliteConstructor };
+      driver = { name: 'better-sqlite3-napi', open: require('better-sqlite3-napi') as SqliteConstructor, path: require.resolve('better-sqlite3-napi') };
       return driver;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
       // Not installed (an install made on Node 20, then run on 22): the compiled one still works below 24.19.
     }
   }
-  driver = { name: 'better-sqlite3', open: require('better-sqlite3') as SqliteConstructor };
+  driver = { name: 'better-sqlite3', open: require('better-sqlite3') as SqliteConstructor, path: require.resolve('better-sqlite3') };
   return driver;
 }
 

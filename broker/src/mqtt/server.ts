@@ -21,6 +21,7 @@ import { canPublish, canSubscribe, topicMatches } from './acl.js';
 import { Presence } from './presence.js';
 import { guardPacketSize, MAX_PACKET_BYTES } from './packet-guard.js';
 import { UplinkIntake, type IntakeStats } from './uplink.js';
+import { ReportAcks } from './report-acks.js';
 import type { DeviceDirectory, DeviceIdentity, DownlinkPublisher, DownlinkSealer, PresenceChange, ReportHandler, UplinkMessage } from './contracts.js';
 
 export interface MqttServerOptions {
@@ -79,6 +80,7 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
   private readonly areaListeners = new Map<string, Set<string>>();
   /** Stores play reports; until one is set, reports are not acknowledged and agents resend them. */
   private reportHandler: ReportHandler | null = null;
+  private readonly reportAcks: ReportAcks;
 
   private constructor(
     private readonly aedes: Aedes,
@@ -88,6 +90,9 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
   ) {
     super();
     this.presence = new Presence(clock, (change) => this.emit('presence', change));
+    this.reportAcks = new ReportAcks((deviceId, ack) =>
+      this.publishToDevice(deviceId, 'report/ack', ack).catch((err: unknown) => logger.warn({ err, deviceId }, 'report ack publish failed')),
+    );
     this.intake = new UplinkIntake({
       logger,
       now: () => clock.now(),
@@ -98,6 +103,7 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
           this.publish(deviceTopic(m.deviceId, 'time/reply'), options.signer.seal('time/reply', `dev/${m.deviceId}`, reply), 0).catch(() => undefined);
           return;
         }
+        if (m.kind === 'status') this.reportAcks.setAcceptsMany(m.deviceId, m.message.state === 'online' && (m.message.features ?? []).includes('report-ack-many'));
         this.emit('uplink', m);
       },
       onReport: (deviceId, report) => {
@@ -107,9 +113,9 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
           return;
         }
         handler(deviceId, report).then(
-          () => this.publishToDevice(deviceId, 'report/ack', { v: 1, reportId: report.reportId }),
+          () => this.reportAcks.ack(deviceId, report.reportId),
           (err: unknown) => logger.error({ err, deviceId, reportId: report.reportId }, 'report not stored; no ack, the agent will resend'),
-        ).catch((err: unknown) => logger.warn({ err, deviceId }, 'report ack publish failed'));
+        );
       },
     });
   }
@@ -157,6 +163,7 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
           }
           this.identities.set(client, identity);
           this.presence.connecting(identity.deviceId, client);
+          this.reportAcks.setAcceptsMany(identity.deviceId, false); // until this connection's online status says so
           done(null, true);
         },
         (err: unknown) => {
@@ -219,7 +226,10 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
     const cause = (client: Client) => (silent.has(client) ? 'missed-heartbeats' : 'disconnect');
     aedes.on('clientDisconnect', (client) => {
       const identity = this.identities.get(client);
-      if (identity && this.presence.clientOf(identity.deviceId) === client) this.areaListeners.delete(identity.deviceId);
+      if (identity && this.presence.clientOf(identity.deviceId) === client) {
+        this.areaListeners.delete(identity.deviceId);
+        this.reportAcks.setAcceptsMany(identity.deviceId, false);
+      }
       if (identity) this.presence.gone(identity.deviceId, client, cause(client));
     });
     aedes.on('clientError', (client, err) => {
@@ -253,6 +263,7 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
   }
 
   async stop(): Promise<void> {
+    await this.reportAcks.flush();
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
     const server = this.server;
     this.server = null;

@@ -1,7 +1,8 @@
 /** Playback reports: stored idempotently by the id the agent made, queried for the province's reports. */
 import type { PlayReport } from '@loalang/protocol';
 import type { Database } from '../store/database.js';
-import { inList, timeAndDeviceWhere, type Executor } from '../store/portable.js';
+import { sql } from 'kysely';
+import { inList, timeAndDeviceWhere, tuplesTable, type Executor } from '../store/portable.js';
 import type { ReportsTable } from '../store/schema.js';
 import { iso } from '../time.js';
 
@@ -51,8 +52,22 @@ export interface ReportEntry {
   report: PlayReport;
 }
 
-/** Rows per INSERT: 13 parameters each, under SQLite's 32,766 and PostgreSQL's 65,535. */
+/** Rows per INSERT (they travel as a few parameters, see selectRows; this bounds one statement's work). */
 const CHUNK = 1000;
+
+const REPORT_COLUMNS = ['report_id', 'device_id', 'play_id', 'schedule_id', 'content_id', 'status', 'reason', 'scheduled_at', 'started_at', 'ended_at', 'played_ms', 'amp_error', 'received_at'] as const;
+const REFUSED_COLUMNS = ['report_id', 'device_id', 'play_id', 'status', 'played_ms', 'refusal', 'report_json', 'received_at'] as const;
+
+/**
+ * The rows as a SELECT for INSERT … SELECT: whatever their number, the statement text is the
+ * same, so it is prepared once (SQLite) and a batch binds a few parameters instead of 13 per
+ * row. `played_ms` travels as text and is cast back. (`WHERE true`: SQLite's grammar wants a
+ * WHERE before an upsert clause on INSERT … SELECT.)
+ */
+function selectRows<C extends string>(executor: Executor, columns: readonly C[], rows: readonly (readonly (string | null)[])[]) {
+  const picks = columns.map((c) => (c === 'played_ms' ? sql`CAST(t.played_ms AS BIGINT)` : sql.ref(`t.${c}`)));
+  return sql`SELECT ${sql.join(picks)} FROM (${tuplesTable(executor, columns, rows)}) t WHERE true`;
+}
 /** Ids per lookup of reports not inserted (one parameter however many; this bounds the statement's work). */
 const ID_CHUNK = 5000;
 /** Runs of a batch's transaction when PostgreSQL picked it as a deadlock's victim (see `transaction`). */
@@ -114,23 +129,18 @@ export class ReportRepo {
     for (let i = 0; i < order.length; i += CHUNK) {
       const rows = order.slice(i, i + CHUNK).map((j) => {
         const { deviceId, report } = items[j]!;
-        return {
-          report_id: report.reportId,
-          device_id: deviceId,
-          play_id: report.playId,
-          schedule_id: report.scheduleId,
-          content_id: report.contentId,
-          status: report.status,
-          reason: report.reason ?? null,
-          scheduled_at: report.scheduledAt,
-          started_at: report.startedAt ?? null,
-          ended_at: report.endedAt ?? null,
-          played_ms: report.playedMs,
-          amp_error: report.ampError ?? null,
-          received_at: receivedAt,
-        };
+        const r = report;
+        return [r.reportId, deviceId, r.playId, r.scheduleId, r.contentId, r.status, r.reason ?? null, r.scheduledAt, r.startedAt ?? null, r.endedAt ?? null, String(r.playedMs), r.ampError ?? null, receivedAt];
       });
-      inserted.push(...(await executor.insertInto('reports').values(rows).onConflict((oc) => oc.doNothing()).returning(['report_id', 'device_id', 'play_id']).execute()));
+      inserted.push(
+        ...(await executor
+          .insertInto('reports')
+          .columns(REPORT_COLUMNS)
+          .expression(selectRows(executor, REPORT_COLUMNS, rows))
+          .onConflict((oc) => oc.doNothing())
+          .returning(['report_id', 'device_id', 'play_id'])
+          .execute()),
+      );
     }
     // Each inserted row is one item's: the first (in the order inserted) with its id, device and play.
     const unclaimed = new Map<string, number>();
@@ -186,18 +196,15 @@ export class ReportRepo {
       const rows = order.slice(i, i + CHUNK).map((j) => {
         const { deviceId, report, refusal } = items[j]!;
         const { v: _v, ...body } = report;
-        return {
-          report_id: report.reportId,
-          device_id: deviceId,
-          play_id: report.playId,
-          status: report.status,
-          played_ms: report.playedMs,
-          refusal,
-          report_json: JSON.stringify(body),
-          received_at: receivedAt,
-        };
+        return [report.reportId, deviceId, report.playId, report.status, String(report.playedMs), refusal, JSON.stringify(body), receivedAt];
       });
-      const result = await executor.insertInto('refused_reports').values(rows).onConflict((oc) => oc.column('report_id').doNothing()).returning('report_id').execute();
+      const result = await executor
+        .insertInto('refused_reports')
+        .columns(REFUSED_COLUMNS)
+        .expression(selectRows(executor, REFUSED_COLUMNS, rows))
+        .onConflict((oc) => oc.column('report_id').doNothing())
+        .returning('report_id')
+        .execute();
       for (const r of result) recorded.add(r.report_id);
     }
     const out: boolean[] = new Array(items.length);

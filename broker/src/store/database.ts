@@ -7,7 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig, type SqliteDatabase as KyselySqlite, type SqliteStatement } from 'kysely';
 import pg from 'pg';
-import { openSqlite, type SqliteDatabase } from '@loalang/protocol';
+import { openSqlite, type Logger, type SqliteDatabase } from '@loalang/protocol';
+import { BackgroundCheckpoints } from './background-checkpoints.js';
 import { migratePostgres, migrateSqlite, type Dialect } from './migrate.js';
 import type { Schema } from './schema.js';
 
@@ -159,8 +160,11 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   return false;
 }
 
-/** Opens the database and applies pending migrations. */
-export async function openStore(where: StoreLocation, options: { migrate?: boolean } = {}): Promise<Store> {
+/**
+ * Opens the database and applies pending migrations. `backgroundCheckpoints`: a SQLite file's
+ * log is checkpointed from a worker thread (the server; see background-checkpoints.ts).
+ */
+export async function openStore(where: StoreLocation, options: { migrate?: boolean; backgroundCheckpoints?: { logger: Logger } } = {}): Promise<Store> {
   const migrate = options.migrate ?? true;
   if (where.url !== undefined && where.url !== '') {
     if (!isPostgresUrl(where.url)) throw new Error(`LOALANG_DATABASE_URL must start with postgres:// (got ${redactUrl(where.url)})`);
@@ -176,5 +180,14 @@ export async function openStore(where: StoreLocation, options: { migrate?: boole
   const raw = openSqliteFile(where.file);
   if (migrate) migrateSqlite(raw);
   const db = sqliteKysely(raw);
-  return { db, dialect: 'sqlite', location: where.file, close: () => db.destroy() };
+  const checkpoints = options.backgroundCheckpoints && where.file !== ':memory:' ? BackgroundCheckpoints.start(raw, where.file, options.backgroundCheckpoints.logger) : null;
+  return {
+    db,
+    dialect: 'sqlite',
+    location: where.file,
+    close: async () => {
+      await checkpoints?.stop();
+      await db.destroy();
+    },
+  };
 }

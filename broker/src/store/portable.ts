@@ -31,12 +31,12 @@ export function valuesTable(db: Executor, values: Iterable<string>): RawBuilder<
 }
 
 /**
- * Rows of text values as a table with these column names, to join a batch of composite keys
- * (a device, a play, a content) against a table's key. The rows travel as one parameter per
+ * Rows of text values (or nulls) as a table with these column names, to join a batch of composite
+ * keys (a device, a play, a content) against a table's key, or to insert a batch. The rows travel as one parameter per
  * column (PostgreSQL: `unnest` of text arrays) or as one JSON array of arrays (SQLite:
  * `json_each`), so a batch of any size costs a few parameters and the statement text stays the same.
  */
-export function tuplesTable<C extends string>(db: Executor, columns: readonly C[], rows: readonly (readonly string[])[]): RawBuilder<Record<C, string>> {
+export function tuplesTable<C extends string>(db: Executor, columns: readonly C[], rows: readonly (readonly (string | null)[])[]): RawBuilder<Record<C, string>> {
   if (columns.length === 0 || columns.some((c) => !/^[a-z_][a-z0-9_]*$/.test(c))) throw new Error(`tuplesTable: bad columns ${columns.join(', ')}`);
   if (dialectOf(db) === 'postgres') {
     const arrays = columns.map((_, i) => sql`${rows.map((r) => r[i] ?? null)}::text[]`);

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions } from 'mqtt';
-import { areaTopic, DOWNLINK, deviceTopic, deviceTopicFilter, encodeMessage, MessageSchemas, NAMESPACE, parseDeviceTopic, systemClock, validate, type Clock, type ClockTimer, type Logger, type DownlinkKind, type MessageKind, type MessageOf, type RefusalReason } from '@loalang/protocol';
+import { AGENT_FEATURES, areaTopic, DOWNLINK, deviceTopic, deviceTopicFilter, encodeMessage, MessageSchemas, NAMESPACE, parseDeviceTopic, systemClock, validate, type Clock, type ClockTimer, type Logger, type DownlinkKind, type MessageKind, type MessageOf, type RefusalReason } from '@loalang/protocol';
 import { AGENT_VERSION } from '../version.js';
 import type { DownlinkGuard } from './downlink-guard.js';
 
@@ -111,7 +111,7 @@ export class MqttSession extends EventEmitter<SessionEvents> {
     client.on('connect', () => {
       this.attempt = 0;
       this.o.logger.info({ url: this.o.url }, 'connected to server');
-      const online = encodeMessage('status', { v: 1, state: 'online', at: new Date(this.clock.now()).toISOString(), agentVersion: AGENT_VERSION });
+      const online = encodeMessage('status', { v: 1, state: 'online', at: new Date(this.clock.now()).toISOString(), agentVersion: AGENT_VERSION, features: [...AGENT_FEATURES] });
       client.publish(statusTopic, online, { qos: 1, retain: true });
       client.subscribe(deviceTopicFilter(this.o.deviceId), { qos: 1 }, (err) => {
         if (err) this.o.logger.error({ err: err.message }, 'subscribe failed');

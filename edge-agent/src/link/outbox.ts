@@ -21,7 +21,9 @@ export class Outbox {
   start(): void {
     this.session.on('connected', () => this.flush());
     this.session.on('report/ack', (ack) => {
-      if (this.store.removeReport(ack.reportId)) this.logger.debug({ reportId: ack.reportId }, 'report acknowledged');
+      // One ack may cover several reports (`report-ack-many`, announced in the online status).
+      const removed = this.store.removeReports([ack.reportId, ...(ack.moreReportIds ?? [])]);
+      if (removed.length) this.logger.debug({ reportIds: removed }, 'reports acknowledged');
     });
     this.timer = every(this.clock, this.resendMs, () => this.flush());
   }

@@ -114,8 +114,10 @@ export class AgentStore {
     this.db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE report_id = ?').run(reportId);
   }
 
-  removeReport(reportId: string): boolean {
-    return this.db.prepare('DELETE FROM outbox WHERE report_id = ?').run(reportId).changes > 0;
+  /** Drops acknowledged reports from the outbox (one commit); the ids that were there. */
+  removeReports(reportIds: readonly string[]): string[] {
+    const remove = this.db.prepare('DELETE FROM outbox WHERE report_id = ?');
+    return this.db.transaction(() => reportIds.filter((id) => remove.run(id).changes > 0))();
   }
 
   outboxSize(): number {
