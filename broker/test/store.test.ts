@@ -249,18 +249,21 @@ describe.each(databases())('the repositories on $dialect', ({ dialect, skip }: {
     it('issues tokens that expire and can be revoked; only their hash is stored', async () => {
       const areas = new AreaRepo(db);
       await tree(areas);
-      const user = await new UserRepo(db).create({ username: 'v', password: 'mat-khau-dai-1', role: 'viewer', areaId: 'p' });
       let now = Date.parse('2026-11-22T00:00:00Z');
+      const users = new UserRepo(db, () => now);
+      const user = await users.create({ username: 'v', password: 'mat-khau-dai-1', role: 'viewer', areaId: 'p' });
       const sessions = new SessionRepo(db, () => now, 60_000);
       const { token } = await sessions.issue(user.id);
-      expect(await sessions.resolve(token)).toBe(user.id);
+      expect(await users.bySessionToken(token)).toEqual(user);
       const stored = await db.selectFrom('sessions').select('token_hash').executeTakeFirstOrThrow();
       expect(stored.token_hash).not.toContain(token);
-      now += 61_000;
-      expect(await sessions.resolve(token)).toBeNull();
-      now -= 61_000;
+      now += 59_999;
+      expect((await users.bySessionToken(token))?.id).toBe(user.id);
+      now += 1; // the instant it expires
+      expect(await users.bySessionToken(token)).toBeNull();
+      now -= 60_000;
       await sessions.revoke(token);
-      expect(await sessions.resolve(token)).toBeNull();
+      expect(await users.bySessionToken(token)).toBeNull();
     });
   });
 

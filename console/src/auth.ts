@@ -23,8 +23,7 @@ export function bearerToken(request: FastifyRequest): string | null {
 export async function resolveCaller(core: ServerServices, request: FastifyRequest): Promise<Caller | null> {
   const token = bearerToken(request);
   if (!token) return null;
-  const userId = await core.sessions.resolve(token);
-  const user = userId ? await core.users.get(userId) : null;
+  const user = await core.users.bySessionToken(token);
   if (!user || user.disabled) return null;
   return callerFor(user, core.areas);
 }

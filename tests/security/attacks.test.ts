@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { addUser, buildTestServer, login, type TestServer } from '@loalang/test-kit';
+import { addUser, buildTestServer, login, untilWithin, type TestServer } from '@loalang/test-kit';
 
 let t: TestServer;
 let tokenA: string;
@@ -67,8 +67,10 @@ describe('HTTP', () => {
     expect(alert.statusCode).toBe(403);
     const device = await t.app.inject({ method: 'POST', url: '/api/v1/alerts', headers: { authorization: `Bearer ${staff}` }, payload: { text: 'Giả mạo', targets: { areaIds: [], deviceIds: [dev.b.id] } } });
     expect(device.statusCode).toBe(403);
-    const refused = await t.core.audit.query({ action: 'POST /api/v1/alerts', limit: 10 });
-    expect(refused.filter((e) => e.username === 'staff-a' && e.status === 403)).toHaveLength(2);
+    // The audit entry is written once the answer is sent (onResponse), so the second one may land just after `inject` returns.
+    const refusedByStaff = async () => (await t.core.audit.query({ action: 'POST /api/v1/alerts', limit: 10 })).filter((e) => e.username === 'staff-a' && e.status === 403);
+    await untilWithin({ timeoutMs: 3000, intervalMs: 20 })('both refusals audited', async () => (await refusedByStaff()).length >= 2);
+    expect(await refusedByStaff()).toHaveLength(2);
     expect(await t.core.alerts.repo.list(10)).toEqual([]);
   });
 });

@@ -8,7 +8,8 @@ import { iso } from '../time.js';
 
 export const DEFAULT_TOKEN_TTL_MS = 12 * 60 * 60 * 1000;
 
-const digest = (token: string) => createHash('sha256').update(token).digest('hex');
+/** What is stored of a token: its SHA-256, hex. */
+export const tokenDigest = (token: string) => createHash('sha256').update(token).digest('hex');
 
 export class SessionRepo {
   constructor(
@@ -21,19 +22,12 @@ export class SessionRepo {
     const token = randomBytes(32).toString('base64url');
     const now = this.now();
     const expiresAt = iso(now + this.ttlMs);
-    await this.db.insertInto('sessions').values({ token_hash: digest(token), user_id: userId, created_at: iso(now), expires_at: expiresAt }).execute();
+    await this.db.insertInto('sessions').values({ token_hash: tokenDigest(token), user_id: userId, created_at: iso(now), expires_at: expiresAt }).execute();
     return { token, expiresAt };
   }
 
-  /** The user id behind a live token, or null. */
-  async resolve(token: string): Promise<string | null> {
-    const row = await this.db.selectFrom('sessions').select(['user_id', 'expires_at']).where('token_hash', '=', digest(token)).executeTakeFirst();
-    if (!row || Date.parse(row.expires_at) <= this.now()) return null;
-    return row.user_id;
-  }
-
   async revoke(token: string): Promise<void> {
-    await this.db.deleteFrom('sessions').where('token_hash', '=', digest(token)).execute();
+    await this.db.deleteFrom('sessions').where('token_hash', '=', tokenDigest(token)).execute();
   }
 
   async revokeAllFor(userId: string): Promise<void> {

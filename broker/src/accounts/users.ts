@@ -6,6 +6,7 @@ import { brokerError } from '../errors.js';
 import { newId } from '@loalang/protocol';
 import { iso } from '../time.js';
 import { hashSecret, verifySecret } from './passwords.js';
+import { tokenDigest } from './sessions.js';
 import { isRole, type Role } from './roles.js';
 
 export interface User {
@@ -53,6 +54,21 @@ export class UserRepo {
   async count(): Promise<number> {
     const row = await this.db.selectFrom('users').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
     return Number(row.n);
+  }
+
+  /**
+   * The user behind a live session token, in one query: every API request asks it, and on
+   * PostgreSQL each query is a round trip (SessionRepo.resolve and then `get` made two).
+   */
+  async bySessionToken(token: string): Promise<User | null> {
+    const row = await this.db
+      .selectFrom('sessions as s')
+      .innerJoin('users as u', 'u.id', 's.user_id')
+      .select(['u.id', 'u.username', 'u.role', 'u.area_id', 'u.disabled', 'u.created_at'])
+      .where('s.token_hash', '=', tokenDigest(token))
+      .where('s.expires_at', '>', iso(this.now()))
+      .executeTakeFirst();
+    return row ? toUser(row) : null;
   }
 
   async get(id: string): Promise<User | null> {

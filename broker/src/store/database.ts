@@ -136,7 +136,11 @@ export function openSqliteFile(file: string): SqliteDatabase {
 }
 
 export function postgresKysely(url: string, poolSize = 10): Database {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
+  // Connections stay open once made (idleTimeoutMillis 0; pg's default closes them after 10 s
+  // idle): a new one costs a backend process, its login and cold catalogue caches, and those
+  // first queries took 20–400 ms where a warm connection answers in 1 ms, the device list's p99
+  // on PostgreSQL (bench/device-list.mjs). A connection the server drops is replaced when needed.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000, idleTimeoutMillis: 0 });
   // An idle client that loses its server (a restart) emits 'error'; the pool drops it and makes a new one.
   pool.on('error', () => {});
   return new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
