@@ -52,10 +52,10 @@ const BENCHES: Record<string, Smoke> = {
     // not); every report stored once, and the resend adds no row.
     timeoutMs: 90_000,
     figures: [
-      re(String.raw`sqlite +new reports +: (\d+) reports acknowledged in NUM s = \d+ reports/s; rows stored: \1;`),
-      re(String.raw`sqlite +resent \(no-op\): (\d+) reports acknowledged in NUM s = \d+ reports/s; rows stored: \1;`),
-      re(String.raw`postgres +new reports +: (\d+) reports acknowledged in NUM s = \d+ reports/s; rows stored: \1;|PostgreSQL skipped \(.+\)`),
-      re(String.raw`postgres +resent \(no-op\): (\d+) reports acknowledged in NUM s = \d+ reports/s; rows stored: \1;|PostgreSQL skipped \(.+\)`),
+      re(String.raw`sqlite +new reports +: (\d+) reports acknowledged \(\d+ ack messages\) in NUM s = \d+ reports/s; rows stored: \1;`),
+      re(String.raw`sqlite +resent \(no-op\): (\d+) reports acknowledged \(\d+ ack messages\) in NUM s = \d+ reports/s; rows stored: \1;`),
+      re(String.raw`postgres +new reports +: (\d+) reports acknowledged \(\d+ ack messages\) in NUM s = \d+ reports/s; rows stored: \1;|PostgreSQL skipped \(.+\)`),
+      re(String.raw`postgres +resent \(no-op\): (\d+) reports acknowledged \(\d+ ack messages\) in NUM s = \d+ reports/s; rows stored: \1;|PostgreSQL skipped \(.+\)`),
     ],
   },
   'serial-roundtrip.mjs': { timeoutMs: 30_000, tool: 'socat', figures: [re('115200 baud: STATUS round trip p50 NUM ms, p99 NUM ms'), re('9600 baud: STATUS round trip p50 NUM ms, p99 NUM ms')] },

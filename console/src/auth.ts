@@ -53,6 +53,8 @@ export function callerOf(request: FastifyRequest): Caller {
 /** The areas a list query covers: the caller's scope, or the subtree of `areaId` inside it. */
 export async function scopedAreas(core: ServerServices, caller: Caller, areaId: string | undefined): Promise<Set<string>> {
   if (!areaId) return caller.scope;
-  assertInScope(caller, (await core.areas.require(areaId)).id);
+  // An area in the caller's scope exists (the scope was read from the tree); only an area outside
+  // it is looked up, to answer 404 for one that does not exist and 403 for another's.
+  if (!caller.scope.has(areaId)) assertInScope(caller, (await core.areas.require(areaId)).id);
   return core.areas.subtreeIds(areaId);
 }

@@ -84,6 +84,9 @@ export class BackgroundCheckpoints {
     if (this.stopping || this.exited) return;
     this.stopping = true;
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    // Held again while it finishes: an unreferenced worker alone does not keep the process
+    // running, and a script awaiting this stop would end with its await unsettled (exit code 13).
+    this.worker.ref();
     this.worker.postMessage('stop');
     await exited;
   }
