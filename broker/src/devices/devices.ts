@@ -120,9 +120,9 @@ export class DeviceRepo implements DeviceDirectory {
    * by presence, by having an active alarm, by a name fragment. Sorted by name.
    */
   async page(f: { areaIds: Set<string>; online?: boolean; alarm?: boolean; name?: string; limit: number; offset: number }): Promise<{ total: number; devices: (Device & { activeAlarms: number })[] }> {
-    // A province-wide caller needs no area condition at all. Only a large set of areas can be
-    // all of them worth leaving out; a small one keeps its condition (right either way) and
-    // spares the request a query.
+    // A province-wide caller needs no area condition at all. Leaving it out pays only for a
+    // large set of areas; a small set keeps its condition (right either way), which spares the
+    // request counting the areas.
     const everywhere = f.areaIds.size > SMALL_AREA_SET && f.areaIds.size >= Number((await this.db.selectFrom('areas').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
     const where: RawBuilder<SqlBool>[] = [];
     if (!everywhere) where.push(inList(this.db, 'd.area_id', f.areaIds));
