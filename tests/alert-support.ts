@@ -163,6 +163,8 @@ export async function startAgent(world: AlertWorld, name: string, areaId: string
 export interface AgentProcess {
   id: string;
   sinkDir: string;
+  /** The agent's log (pino JSON lines). */
+  logFile: string;
   stop: () => Promise<void>;
 }
 
@@ -176,13 +178,15 @@ const SHIFTED_AGENT = fileURLToPath(new URL('../test-kit/src/shifted-agent.mjs',
 export async function startAgentProcess(world: AlertWorld, name: string, areaId: string, shiftMs: number): Promise<AgentProcess> {
   const { id, root, sinkDir, raw } = await registerAgent(world, name, areaId, {});
   mkdirSync(root, { recursive: true });
-  const log = openSync(join(root, 'agent.log'), 'a');
+  const logFile = join(root, 'agent.log');
+  const log = openSync(logFile, 'a');
   const child = spawn(process.execPath, [SHIFTED_AGENT, JSON.stringify({ config: raw, root, shiftMs })], { stdio: ['pipe', log, log] });
   closeSync(log);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     id,
     sinkDir,
+    logFile,
     stop: async () => {
       child.stdin?.end();
       const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
