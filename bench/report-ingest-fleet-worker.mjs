@@ -9,10 +9,8 @@ let fleet = [];
 /** The round under way: acks still expected, and what to do when none are. */
 let round = null;
 
-/** Whether the speakers announce `report-ack-many` in their online status, as agents do since issue 16. */
-let acksMany = true;
-
-async function connectOne(url, d) {
+/** `acksMany`: the speaker announces `report-ack-many` in its online status, as agents do since issue 16. */
+async function connectOne(url, d, acksMany) {
   const client = mqtt.connect(url, { clientId: d.id, username: d.id, password: d.secret, clean: true, keepalive: 300, reconnectPeriod: 0, connectTimeout: 120_000 });
   await new Promise((resolve, reject) => {
     client.once('connect', resolve);
@@ -36,12 +34,12 @@ async function connectOne(url, d) {
 }
 
 /** Connects all, a few at a time (each first connect costs the server one argon2 check). */
-async function connectAll(url, devices, lanes = 16) {
+async function connectAll(url, devices, acksMany, lanes = 16) {
   const out = new Array(devices.length);
   let next = 0;
   await Promise.all(
     Array.from({ length: lanes }, async () => {
-      for (let i = next++; i < devices.length; i = next++) out[i] = await connectOne(url, devices[i]);
+      for (let i = next++; i < devices.length; i = next++) out[i] = await connectOne(url, devices[i], acksMany);
     }),
   );
   return out;
@@ -81,8 +79,7 @@ function runRound(timeoutMs) {
 process.on('message', async (m) => {
   try {
     if (m.cmd === 'connect') {
-      acksMany = m.acksMany;
-      fleet = await connectAll(m.url, m.devices);
+      fleet = await connectAll(m.url, m.devices, m.acksMany);
       process.send({ id: m.id, connected: fleet.length });
     } else if (m.cmd === 'round') {
       process.send({ id: m.id, ...(await runRound(m.timeoutMs)) });

@@ -128,8 +128,7 @@ export class ReportRepo {
     const inserted: { report_id: string; device_id: string; play_id: string }[] = [];
     for (let i = 0; i < order.length; i += CHUNK) {
       const rows = order.slice(i, i + CHUNK).map((j) => {
-        const { deviceId, report } = items[j]!;
-        const r = report;
+        const { deviceId, report: r } = items[j]!;
         return [r.reportId, deviceId, r.playId, r.scheduleId, r.contentId, r.status, r.reason ?? null, r.scheduledAt, r.startedAt ?? null, r.endedAt ?? null, String(r.playedMs), r.ampError ?? null, receivedAt];
       });
       inserted.push(
