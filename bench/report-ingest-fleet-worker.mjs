@@ -1,10 +1,10 @@
 // One worker process of bench/report-ingest-fleet.mjs: the simulated speakers, each an mqtt.js
 // client with its own credentials, subscribed to its report acks. On `round` every one publishes
-// its reports (QoS 1) at once; the reply says how long until every application ack was back.
+// its reports (QoS 1) at once, in batches or one by one; the reply says how long until every application ack was back.
 // Driven by messages from the parent over IPC.
 import mqtt from 'mqtt';
 
-/** { client, id, reports: string[] } per device. */
+/** { client, id, reports: { warmup: string[], measured: string[] } } per device. */
 let fleet = [];
 /** The round under way: acks still expected, and what to do when none are. */
 let round = null;
@@ -45,8 +45,9 @@ async function connectAll(url, devices, acksMany, lanes = 16) {
   return out;
 }
 
-function runRound(timeoutMs) {
-  const expected = fleet.reduce((n, d) => n + d.reports.length, 0);
+/** `which`: the reports sent ('warmup' or 'measured'); `batch`: reports per message. */
+function runRound(timeoutMs, which, batch) {
+  const expected = fleet.reduce((n, d) => n + d.reports[which].length, 0);
   return new Promise((resolve) => {
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
@@ -71,8 +72,14 @@ function runRound(timeoutMs) {
         resolve({ ms, acks: expected, messages, expected, timedOut: false, cpuS: cpuS() });
       },
     };
-    // Every speaker sends its whole outbox at once, as a fleet does when the server comes back.
-    for (const d of fleet) for (const r of d.reports) d.client.publish(`loalang/v1/dev/${d.id}/report`, r, { qos: 1 });
+    // Every speaker sends its whole outbox at once, as a fleet does when the server comes back:
+    // in messages of up to `batch` reports on `reports` (agents to a server naming `report-batch`
+    // in its time replies), or one message per report on `report` (`batch` 1: agents before it).
+    for (const d of fleet) {
+      const reports = d.reports[which];
+      if (batch === 1) for (const r of reports) d.client.publish(`loalang/v1/dev/${d.id}/report`, r, { qos: 1 });
+      else for (let i = 0; i < reports.length; i += batch) d.client.publish(`loalang/v1/dev/${d.id}/reports`, `{"v":1,"reports":[${reports.slice(i, i + batch).join(',')}]}`, { qos: 1 });
+    }
   });
 }
 
@@ -82,7 +89,7 @@ process.on('message', async (m) => {
       fleet = await connectAll(m.url, m.devices, m.acksMany);
       process.send({ id: m.id, connected: fleet.length });
     } else if (m.cmd === 'round') {
-      process.send({ id: m.id, ...(await runRound(m.timeoutMs)) });
+      process.send({ id: m.id, ...(await runRound(m.timeoutMs, m.which, m.batch)) });
     } else if (m.cmd === 'end') {
       await Promise.all(fleet.map((d) => d.client.endAsync().catch(() => undefined)));
       fleet = [];

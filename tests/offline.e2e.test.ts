@@ -36,7 +36,7 @@ describe.skipIf(!haveTools)('a programme plays through a server outage', () => {
     const cacheDir = join(dir, 'agent');
     const sink = join(dir, 'sink');
     writeFileSync(join(dir, 'agent.json'), JSON.stringify({ ...device.body.agentConfig, cacheDir, serial: { simulate: true }, audioSink: `file:${sink}`, warmupMs: 200, tailMs: 200 }));
-    agent = startCli(['agent', '--config', join(dir, 'agent.json')], { LOALANG_LOG_LEVEL: 'warn' });
+    agent = startCli(['agent', '--config', join(dir, 'agent.json')], { LOALANG_LOG_LEVEL: 'info' });
 
     const wav = join(dir, 'tb.wav');
     execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=600:duration=2', wav]);
@@ -71,5 +71,7 @@ describe.skipIf(!haveTools)('a programme plays through a server outage', () => {
     expect(new Set(final.map((r) => r.playId)).size).toBe(3);
     expect(final.every((r) => r.status === 'completed')).toBe(true);
     expect(reports.length).toBe(3);
+    // The backlog went up in one message: the server names report-batch in its time replies.
+    expect(agent.output()).toMatch(/"reports":3,"messages":1\b/);
   }, 150_000);
 });

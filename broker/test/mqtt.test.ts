@@ -242,6 +242,36 @@ describe('reports', () => {
     expect(rolledBack.acks.map((a) => a.moreReportIds)).toEqual([undefined, undefined]);
   });
 
+  it('names report-batch in its time replies, and stores and acks each report of a batch as if sent alone; a malformed batch stores nothing', async () => {
+    const a = await connect('a', 'secret-a');
+    const replies: { features?: string[] }[] = [];
+    const acks: { reportId: string; moreReportIds?: string[] }[] = [];
+    a.on('message', (topic, payload) => {
+      if (topic.endsWith('/time/reply')) replies.push(signedBody(payload));
+      if (topic.endsWith('/report/ack')) acks.push(signedBody(payload));
+    });
+    await a.subscribeAsync(deviceTopic('a', 'time/reply'), { qos: 0 });
+    await a.subscribeAsync(deviceTopic('a', 'report/ack'), { qos: 1 });
+    await a.publishAsync(deviceTopic('a', 'time'), JSON.stringify({ v: 1, t0: Date.now() }), { qos: 0 });
+    await waitFor('time reply', () => replies.length === 1);
+    expect(replies[0]!.features).toContain('report-batch');
+
+    const batch = (ids: string[]) => JSON.stringify({ v: 1, reports: ids.map((reportId) => ({ ...report, reportId })) });
+    await a.publishAsync(deviceTopic('a', 'reports'), batch(['b-1', 'b-2', 'b-3']), { qos: 1 });
+    await waitFor('three acks', () => acks.length === 3); // this agent did not announce report-ack-many
+    expect(acks.map((x) => x.reportId)).toEqual(['b-1', 'b-2', 'b-3']);
+    expect(stored.map((r) => r.reportId)).toEqual(['b-1', 'b-2', 'b-3']);
+
+    // Over the limit, empty, or one bad report in it: the whole message is dropped and counted, and the link stays up.
+    const tooMany = Array.from({ length: 101 }, (_, i) => `x-${i}`);
+    await a.publishAsync(deviceTopic('a', 'reports'), batch(tooMany), { qos: 1 });
+    await a.publishAsync(deviceTopic('a', 'reports'), JSON.stringify({ v: 1, reports: [] }), { qos: 1 });
+    await a.publishAsync(deviceTopic('a', 'reports'), JSON.stringify({ v: 1, reports: [{ ...report, reportId: 'ok-1' }, { ...report, reportId: 'bad', status: 'sung' }] }), { qos: 1 });
+    await waitFor('three invalid', () => (server.stats().invalidMessages['reports:schema'] ?? 0) === 3);
+    expect(stored).toHaveLength(3);
+    expect(a.connected).toBe(true);
+  });
+
   it('keeps serving when reports are stored in batches: a crowd of acks meets a crowd of reports', async () => {
     // Reports settle 500 at a time, as the server's batches do, so hundreds of acks go out in
     // one turn while thousands of reports wait to come in. With Aedes' default cap of 100

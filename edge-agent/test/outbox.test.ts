@@ -1,15 +1,16 @@
 /**
- * The outbox on a manual clock: reports stored first, sent on connect and every 15 s until the
- * server's ack, through the real session (fake MQTT client) into a real SQLite store.
+ * The outbox on a manual clock: reports stored first, sent on connect (once the server's first
+ * time reply says what it accepts) and every 15 s until the server's ack, through the real
+ * session (fake MQTT client) into a real SQLite store.
  * agent.test.ts checks the same against a real broker on real time.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deviceTopic, ManualClock, silentLogger, type PlayReport } from '@loalang/protocol';
+import { deviceTopic, ManualClock, MAX_REPORTS_PER_BATCH, silentLogger, type PlayReport, type ReportBatch } from '@loalang/protocol';
 import { MqttSession } from '../src/link/mqtt-session.js';
-import { Outbox } from '../src/link/outbox.js';
+import { Outbox, SERVER_FEATURES_WAIT_MS } from '../src/link/outbox.js';
 import { AgentStore } from '../src/storage/store.js';
 import { fakeConnect, guardFor } from './fake-mqtt.js';
 import { testSigner } from './peers.js';
@@ -27,8 +28,8 @@ function setup() {
   dirs.push(dir);
   const clock = new ManualClock();
   const signer = testSigner();
-  const { connect, clients } = fakeConnect();
-  const session = new MqttSession({ url: 'mqtt://server', deviceId: DEVICE, password: 'pw', logger: silentLogger, guard: guardFor(signer, () => clock.now()), clock, connect });
+  const { connect: fakeMqttConnect, clients } = fakeConnect();
+  const session = new MqttSession({ url: 'mqtt://server', deviceId: DEVICE, password: 'pw', logger: silentLogger, guard: guardFor(signer, () => clock.now()), clock, connect: fakeMqttConnect });
   const store = AgentStore.open(dir);
   const outbox = new Outbox(store, session, silentLogger, clock);
   outbox.start();
@@ -36,19 +37,31 @@ function setup() {
   const client = clients[0]!;
   /** Report ids sent so far, in order. */
   const sent = () => client.published.filter((p) => p.topic === deviceTopic(DEVICE, 'report')).map((p) => (p.payload as PlayReport).reportId);
+  /** The reports of each batch message sent so far, as report ids. */
+  const batches = () => client.published.filter((p) => p.topic === deviceTopic(DEVICE, 'reports')).map((p) => (p.payload as ReportBatch).reports.map((r) => r.reportId));
   const ack = (reportId: string, moreReportIds?: string[]) =>
     client.deliver(deviceTopic(DEVICE, 'report/ack'), signer.seal(DEVICE, 'report/ack', { v: 1, reportId, ...(moreReportIds ? { moreReportIds } : {}) }, { iat: clock.now() }));
+  /** The server answers a time probe, naming the features it accepts (none: a server before them). */
+  const timeReply = (features?: string[]) =>
+    client.deliver(deviceTopic(DEVICE, 'time/reply'), signer.seal(DEVICE, 'time/reply', { v: 1, t0: clock.now(), t1: clock.now(), t2: clock.now(), ...(features ? { features } : {}) }, { iat: clock.now() }));
+  /** The link comes up and the server's first time reply arrives. */
+  const connect = async (features?: string[]) => {
+    client.up();
+    await clock.settle();
+    timeReply(features);
+    await clock.settle();
+  };
   const stop = async () => {
     outbox.stop();
     await session.stop();
     store.close();
   };
-  return { clock, client, store, outbox, sent, ack, stop };
+  return { clock, client, store, outbox, sent, batches, ack, timeReply, connect, stop };
 }
 
 describe('outbox on a manual clock', () => {
-  it('keeps a report made offline and sends everything pending as soon as the link is up', async () => {
-    const { clock, client, store, outbox, sent, stop } = setup();
+  it('keeps a report made offline and sends everything pending once the link is up and the server has answered a time probe', async () => {
+    const { clock, client, store, outbox, sent, batches, timeReply, stop } = setup();
     outbox.add(report(1), clock.now());
     outbox.add(report(2), clock.now() + 1);
     await clock.settle();
@@ -56,15 +69,64 @@ describe('outbox on a manual clock', () => {
     expect(store.outboxSize()).toBe(2);
     client.up();
     await clock.settle();
+    expect(sent()).toEqual([]); // what this server accepts is not known yet
+    timeReply(); // a server before `report-batch`: one message per report
+    await clock.settle();
     expect(sent()).toEqual(['rep-1', 'rep-2']);
+    expect(batches()).toEqual([]);
     expect(store.outboxSize()).toBe(2); // sent is not acknowledged
     await stop();
   });
 
-  it('sends each unacknowledged report again every 15 s while connected, until its ack', async () => {
-    const { clock, client, store, outbox, sent, ack, stop } = setup();
+  it('sends the backlog one report per message when no time reply comes within 2 s of connecting', async () => {
+    const { clock, client, outbox, sent, batches, stop } = setup();
+    outbox.add(report(1), clock.now());
     client.up();
+    await clock.advanceAsync(SERVER_FEATURES_WAIT_MS - 1);
+    expect(sent()).toEqual([]);
+    await clock.advanceAsync(1);
+    expect(sent()).toEqual(['rep-1']);
+    expect(batches()).toEqual([]);
+    await stop();
+  });
+
+  it('to a server that accepts report-batch, sends the backlog in messages of at most 100 reports, and each ack removes what it names', async () => {
+    const { clock, outbox, sent, batches, ack, connect, store, stop } = setup();
+    const total = 2 * MAX_REPORTS_PER_BATCH + 50;
+    for (let n = 1; n <= total; n++) outbox.add(report(n), clock.now() + n);
+    await connect(['report-batch', 'a-feature-from-the-future']);
+    expect(sent()).toEqual([]);
+    expect(batches().map((b) => b.length)).toEqual([MAX_REPORTS_PER_BATCH, MAX_REPORTS_PER_BATCH, 50]);
+    expect(batches().flat()).toEqual(Array.from({ length: total }, (_, i) => `rep-${i + 1}`)); // oldest first, each once
+    const first = batches()[0]!;
+    ack(first[0]!, first.slice(1));
     await clock.settle();
+    expect(store.outboxSize()).toBe(total - MAX_REPORTS_PER_BATCH);
+    // A new play's report still goes at once, on its own.
+    outbox.add(report(total + 1), clock.now());
+    expect(sent()).toEqual([`rep-${total + 1}`]);
+    await clock.advanceAsync(15_000); // the resend goes in batches too
+    expect(batches().slice(3).map((b) => b.length)).toEqual([MAX_REPORTS_PER_BATCH, 51]);
+    await stop();
+  });
+
+  it('learns the features again on every connection: a server without report-batch gets single reports', async () => {
+    const { clock, client, outbox, sent, batches, connect, stop } = setup();
+    await connect(['report-batch']);
+    outbox.add(report(1), clock.now());
+    outbox.add(report(2), clock.now() + 1);
+    client.down();
+    await clock.advanceAsync(20_000); // the session reconnects meanwhile
+    const before = sent().length;
+    await connect(); // e.g. a node of an older version
+    expect(sent().slice(before)).toEqual(['rep-1', 'rep-2']);
+    expect(batches()).toEqual([]);
+    await stop();
+  });
+
+  it('sends each unacknowledged report again every 15 s while connected, until its ack', async () => {
+    const { clock, store, outbox, sent, ack, connect, stop } = setup();
+    await connect();
     outbox.add(report(1), clock.now());
     expect(sent()).toEqual(['rep-1']); // at once
     await clock.advanceAsync(14_999);
@@ -82,12 +144,11 @@ describe('outbox on a manual clock', () => {
   });
 
   it('tries nothing while the link is down, and a stopped outbox resends nothing', async () => {
-    const { clock, client, outbox, sent, stop } = setup();
+    const { clock, outbox, sent, connect, stop } = setup();
     outbox.add(report(1), clock.now());
     await clock.advanceAsync(60_000);
     expect(sent()).toEqual([]);
-    client.up();
-    await clock.settle();
+    await connect();
     expect(sent()).toEqual(['rep-1']);
     outbox.stop();
     await clock.advanceAsync(60_000);
@@ -96,15 +157,13 @@ describe('outbox on a manual clock', () => {
   });
 
   it('a report sent again after a reconnect is the same report (the server dedupes by its id)', async () => {
-    const { clock, client, outbox, sent, ack, store, stop } = setup();
-    client.up();
-    await clock.settle();
+    const { clock, client, outbox, sent, ack, store, connect, stop } = setup();
+    await connect();
     outbox.add(report(1), clock.now());
     client.down();
     await clock.advanceAsync(20_000); // the session reconnects meanwhile
     expect(client.reconnects).toBeGreaterThanOrEqual(1);
-    client.up();
-    await clock.settle();
+    await connect();
     expect(sent()).toEqual(['rep-1', 'rep-1']);
     const payloads = client.published.filter((p) => p.topic === deviceTopic(DEVICE, 'report')).map((p) => p.payload);
     expect(payloads[1]).toEqual(payloads[0]);
@@ -115,9 +174,8 @@ describe('outbox on a manual clock', () => {
   });
 
   it('says in its online status that one ack may cover several reports, and drops every report an ack names', async () => {
-    const { clock, client, outbox, sent, ack, store, stop } = setup();
-    client.up();
-    await clock.settle();
+    const { clock, client, outbox, sent, ack, store, connect, stop } = setup();
+    await connect();
     const online = client.published.find((p) => p.topic === deviceTopic(DEVICE, 'status'))!.payload as { state: string; features?: string[] };
     expect(online.state).toBe('online');
     expect(online.features).toContain('report-ack-many');

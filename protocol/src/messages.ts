@@ -23,6 +23,15 @@ export type Priority = Static<typeof Priority>;
 export const AGENT_FEATURES = ['report-ack-many'] as const;
 export type AgentFeature = (typeof AGENT_FEATURES)[number];
 
+/**
+ * What the server accepts beyond protocol v1 as first published, in every `time/reply` (an
+ * agent measures its clock on each connect, so it learns them within a round trip): an agent
+ * uses a feature only with a server that named it, so older servers keep working unchanged.
+ *  - `report-batch`: the server takes several play reports in one message on `dev/<id>/reports`.
+ */
+export const SERVER_FEATURES = ['report-batch'] as const;
+export type ServerFeature = (typeof SERVER_FEATURES)[number];
+
 /** Retained on `dev/<id>/status`; the MQTT last will carries `offline`. */
 export const StatusMessage = Type.Object({
   v: V,
@@ -131,6 +140,19 @@ export const PlayReport = Type.Object({
   ampError: Type.Optional(Type.String({ maxLength: 500 })),
 });
 export type PlayReport = Static<typeof PlayReport>;
+
+/** Reports one `reports` message carries at most (a full one is about 40 KiB of JSON). */
+export const MAX_REPORTS_PER_BATCH = 100;
+
+/**
+ * Device → server on `dev/<id>/reports`, only to a server that named `report-batch`: an
+ * outbox's pending reports in one message, each stored and acknowledged as if sent alone.
+ */
+export const ReportBatch = Type.Object({
+  v: V,
+  reports: Type.Array(PlayReport, { minItems: 1, maxItems: MAX_REPORTS_PER_BATCH }),
+});
+export type ReportBatch = Static<typeof ReportBatch>;
 
 /** Report ids one ack carries at most (`reportId` and `moreReportIds` together). */
 export const MAX_REPORTS_PER_ACK = 500;
@@ -255,7 +277,14 @@ export const TimeRequest = Type.Object({ v: V, t0: Type.Number() });
 export type TimeRequest = Static<typeof TimeRequest>;
 
 /** Server → device on `dev/<id>/time/reply` (QoS 0): `t1` when the probe arrived, `t2` when this left, server clock. */
-export const TimeReply = Type.Object({ v: V, t0: Type.Number(), t1: Type.Number(), t2: Type.Number() });
+export const TimeReply = Type.Object({
+  v: V,
+  t0: Type.Number(),
+  t1: Type.Number(),
+  t2: Type.Number(),
+  /** See SERVER_FEATURES; names the receiver does not know are ignored. */
+  features: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 32 })),
+});
 export type TimeReply = Static<typeof TimeReply>;
 
 /** The audio of an alert: fetched from `url` like a schedule's, or carried inline when small. */
@@ -391,6 +420,7 @@ export const MessageSchemas = {
   desired: DesiredState,
   reported: ReportedState,
   report: PlayReport,
+  reports: ReportBatch,
   'report/ack': ReportAck,
   cmd: Command,
   'cmd/result': CommandResult,

@@ -6,7 +6,7 @@ export const PROTOCOL_VERSION = 1 as const;
 export const NAMESPACE = 'loalang/v1' as const;
 
 /** Topics a device publishes on (device → server). */
-export const UPLINK = ['status', 'reported', 'report', 'cmd/result', 'telemetry', 'event', 'time', 'alert/status', 'refused'] as const;
+export const UPLINK = ['status', 'reported', 'report', 'reports', 'cmd/result', 'telemetry', 'event', 'time', 'alert/status', 'refused'] as const;
 export type UplinkKind = (typeof UPLINK)[number];
 
 /** Topics the server publishes on for one device (server → device). */

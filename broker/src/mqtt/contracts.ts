@@ -19,7 +19,7 @@ export interface DeviceDirectory {
 }
 
 /** Uplinks other than play reports (which have their own acknowledged path). */
-export type RoutedUplinkKind = Exclude<UplinkKind, 'report'>;
+export type RoutedUplinkKind = Exclude<UplinkKind, 'report' | 'reports'>;
 
 /**
  * Uplink messages after validation, tagged with the authenticated device and the instant they

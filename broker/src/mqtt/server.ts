@@ -9,6 +9,7 @@ import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } f
 import {
   areaTopic,
   deviceTopic,
+  SERVER_FEATURES,
   silentLogger,
   systemClock,
   type Clock,
@@ -99,7 +100,7 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
       onUplink: (m) => {
         // Time probes are answered here, at once and at QoS 0: a late reply is a wrong reply.
         if (m.kind === 'time') {
-          const reply = { v: 1 as const, t0: m.message.t0, t1: m.receivedAt, t2: clock.now() };
+          const reply = { v: 1 as const, t0: m.message.t0, t1: m.receivedAt, t2: clock.now(), features: [...SERVER_FEATURES] };
           this.publish(deviceTopic(m.deviceId, 'time/reply'), options.signer.seal('time/reply', `dev/${m.deviceId}`, reply), 0).catch(() => undefined);
           return;
         }

@@ -2,7 +2,7 @@
  * Intake of device uplinks: every payload is validated against its schema; invalid ones
  * are counted by reason, logged once per device and reason, and dropped.
  */
-import { NAMESPACE, parseMessage, UPLINK, type Logger, type PlayReport, type UplinkKind } from '@loalang/protocol';
+import { NAMESPACE, parseMessage, UPLINK, type Logger, type PlayReport, type ReportBatch, type UplinkKind } from '@loalang/protocol';
 import type { UplinkMessage } from './contracts.js';
 
 export interface IntakeStats {
@@ -41,6 +41,11 @@ export class UplinkIntake {
     }
     if (kind === 'report') {
       this.deps.onReport(deviceId, parsed.value as PlayReport);
+      return;
+    }
+    if (kind === 'reports') {
+      // A batch (`report-batch`): each report goes on as if it had come alone.
+      for (const report of (parsed.value as ReportBatch).reports) this.deps.onReport(deviceId, report);
       return;
     }
     // Every uplink carries the instant it arrived: a time probe's reply is only as good as that figure.

@@ -1,13 +1,21 @@
 /**
  * Play reports go to SQLite first and are sent until the server's application-level ack
  * (mqtt.js keeps offline messages only in memory; they would die with the process).
+ * To a server that accepts `report-batch` (it says so in each time reply), a backlog goes up to
+ * MAX_REPORTS_PER_BATCH reports per message; to any other, one message per report.
  */
-import { every, systemClock, type Clock, type Logger, type PlayReport, type Repeating } from '@loalang/protocol';
+import { every, MAX_REPORTS_PER_BATCH, systemClock, type Clock, type ClockTimer, type Logger, type PlayReport, type Repeating } from '@loalang/protocol';
 import type { AgentStore } from '../storage/store.js';
 import type { MqttSession } from './mqtt-session.js';
 
+/** How long after connecting the outbox waits for the server's first time reply before sending as to any server. */
+export const SERVER_FEATURES_WAIT_MS = 2000;
+
 export class Outbox {
   private timer: Repeating | null = null;
+  /** What the server of this connection accepts; null until its first time reply (or the wait ends). */
+  private serverFeatures: ReadonlySet<string> | null = null;
+  private featuresWait: ClockTimer | null = null;
 
   constructor(
     private readonly store: AgentStore,
@@ -19,7 +27,13 @@ export class Outbox {
   ) {}
 
   start(): void {
-    this.session.on('connected', () => this.flush());
+    // A new connection may be to another server (or version): the backlog goes once its features are known.
+    this.session.on('connected', () => {
+      this.serverFeatures = null;
+      this.clearFeaturesWait();
+      this.featuresWait = this.clock.setTimeout(() => this.learnFeatures([]), SERVER_FEATURES_WAIT_MS);
+    });
+    this.session.on('time/reply', (reply) => this.learnFeatures(reply.features ?? []));
     this.session.on('report/ack', (ack) => {
       // One ack may cover several reports (`report-ack-many`, announced in the online status).
       const removed = this.store.removeReports([ack.reportId, ...(ack.moreReportIds ?? [])]);
@@ -31,20 +45,41 @@ export class Outbox {
   stop(): void {
     this.timer?.stop();
     this.timer = null;
+    this.clearFeaturesWait();
   }
 
   add(report: PlayReport, now: number): void {
     this.store.addReport(report, now);
-    this.send(report);
+    this.send([report]);
   }
 
   flush(): void {
     if (!this.session.connected) return;
-    for (const r of this.store.pendingReports()) this.send(r);
+    const pending = this.store.pendingReports();
+    if (pending.length === 0) return;
+    const size = this.serverFeatures?.has('report-batch') ? MAX_REPORTS_PER_BATCH : 1;
+    this.logger.info({ reports: pending.length, messages: Math.ceil(pending.length / size) }, 'sending the reports the server has not acknowledged yet');
+    for (let i = 0; i < pending.length; i += size) this.send(pending.slice(i, i + size));
   }
 
-  private send(report: PlayReport): void {
-    this.store.markAttempt(report.reportId);
-    this.session.publish('report', report).catch((err: unknown) => this.logger.debug({ reportId: report.reportId, err: (err as Error).message }, 'report not sent yet'));
+  /** The first reply on a connection sends the backlog; later ones only keep the features current. */
+  private learnFeatures(features: readonly string[]): void {
+    const first = this.serverFeatures === null;
+    this.serverFeatures = new Set(features);
+    if (!first) return;
+    this.clearFeaturesWait();
+    this.flush();
+  }
+
+  private clearFeaturesWait(): void {
+    if (this.featuresWait) this.clock.clearTimeout(this.featuresWait);
+    this.featuresWait = null;
+  }
+
+  private send(reports: PlayReport[]): void {
+    const ids = reports.map((r) => r.reportId);
+    this.store.markAttempts(ids);
+    const sent = reports.length === 1 ? this.session.publish('report', reports[0]!) : this.session.publish('reports', { v: 1, reports });
+    sent.catch((err: unknown) => this.logger.debug({ reportIds: ids, err: (err as Error).message }, 'reports not sent yet'));
   }
 }

@@ -110,8 +110,12 @@ export class AgentStore {
     return rows.map((r) => JSON.parse(r.payload) as PlayReport);
   }
 
-  markAttempt(reportId: string): void {
-    this.db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE report_id = ?').run(reportId);
+  /** Counts one more sending of each report (one commit). */
+  markAttempts(reportIds: readonly string[]): void {
+    const mark = this.db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE report_id = ?');
+    this.db.transaction(() => {
+      for (const id of reportIds) mark.run(id);
+    })();
   }
 
   /** Drops acknowledged reports from the outbox (one commit); the ids that were there. */
