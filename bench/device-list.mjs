@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { startServer } from '../console/dist/index.js';
@@ -108,9 +109,13 @@ for (const [label, path] of [
   // Warm-up, not counted: the first requests of a route compile its code and fill the pool's
   // connections (on PostgreSQL they were most of the p99 of whichever query ran first).
   await run(path, WARMUP_SECONDS);
+  // How long the server's event loop was kept from running (a request waits that long before its first line runs).
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   const { lat, errors, seconds } = await run(path);
+  loop.disable();
   lat.sort((a, b) => a - b);
-  console.log(`${label}: ${lat.length} requests in ${seconds.toFixed(1)} s (${(lat.length / seconds).toFixed(0)}/s), p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, max ${lat.at(-1).toFixed(1)} ms, errors ${errors}`);
+  console.log(`${label}: ${lat.length} requests in ${seconds.toFixed(1)} s (${(lat.length / seconds).toFixed(0)}/s), p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, max ${lat.at(-1).toFixed(1)} ms, errors ${errors}; server event-loop delay p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms`);
 }
 await server.stop();
 rmSync(dir, { recursive: true, force: true });

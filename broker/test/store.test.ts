@@ -254,16 +254,20 @@ describe.each(databases())('the repositories on $dialect', ({ dialect, skip }: {
       const user = await users.create({ username: 'v', password: 'mat-khau-dai-1', role: 'viewer', areaId: 'p' });
       const sessions = new SessionRepo(db, () => now, 60_000);
       const { token } = await sessions.issue(user.id);
-      expect(await users.bySessionToken(token)).toEqual(user);
+      expect(await users.callerBySessionToken(token)).toEqual({ user, scope: await areas.subtreeIds('p') });
       const stored = await db.selectFrom('sessions').select('token_hash').executeTakeFirstOrThrow();
       expect(stored.token_hash).not.toContain(token);
       now += 59_999;
-      expect((await users.bySessionToken(token))?.id).toBe(user.id);
+      expect((await users.callerBySessionToken(token))?.user.id).toBe(user.id);
       now += 1; // the instant it expires
-      expect(await users.bySessionToken(token)).toBeNull();
+      expect(await users.callerBySessionToken(token)).toBeNull();
       now -= 60_000;
       await sessions.revoke(token);
-      expect(await users.bySessionToken(token)).toBeNull();
+      expect(await users.callerBySessionToken(token)).toBeNull();
+      // A commune's user answers for the commune and what lies below it, nothing else.
+      const local = await users.create({ username: 'xa-a', password: 'mat-khau-dai-2', role: 'operator', areaId: 'a' });
+      const scoped = await users.callerBySessionToken((await sessions.issue(local.id)).token);
+      expect(scoped).toEqual({ user: local, scope: new Set(['a', 'a1']) });
     });
   });
 

@@ -3,7 +3,7 @@
  * routes declare the permission they need and check every area they touch with `inScope`.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { assertInScope, brokerError, callerFor, can, type Caller, type Permission, type ServerServices } from '@loalang/broker';
+import { assertInScope, brokerError, can, type Caller, type Permission, type ServerServices } from '@loalang/broker';
 
 // The scope rules are the broker's (accounts/scope.ts); routes import them from here with the request helpers.
 export { assertInScope, canReadFromArea, deviceInScope, targetsVisible, type Caller } from '@loalang/broker';
@@ -23,9 +23,8 @@ export function bearerToken(request: FastifyRequest): string | null {
 export async function resolveCaller(core: ServerServices, request: FastifyRequest): Promise<Caller | null> {
   const token = bearerToken(request);
   if (!token) return null;
-  const user = await core.users.bySessionToken(token);
-  if (!user || user.disabled) return null;
-  return callerFor(user, core.areas);
+  const caller = await core.users.callerBySessionToken(token);
+  return caller && !caller.user.disabled ? caller : null;
 }
 
 /** Whether the request's session still stands for the same user, role and area (long-lived streams re-check). */

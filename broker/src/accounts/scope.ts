@@ -27,10 +27,6 @@ export const TargetsSchema = Type.Object(
 );
 export type Targets = Static<typeof TargetsSchema>;
 
-/** The caller as the services see them: their user and the areas they answer for. */
-export async function callerFor(user: User, areas: Pick<AreaRepo, 'subtreeIds'>): Promise<Caller> {
-  return { user, scope: await areas.subtreeIds(user.areaId) };
-}
 
 export function assertInScope(caller: Caller, areaId: string): void {
   if (!caller.scope.has(areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');

@@ -1,5 +1,5 @@
 /** Users: one role over one area subtree; passwords stored as argon2id hashes. */
-import type { Selectable, Updateable } from 'kysely';
+import { sql, type Selectable, type Updateable } from 'kysely';
 import type { Database } from '../store/database.js';
 import type { UsersTable } from '../store/schema.js';
 import { brokerError } from '../errors.js';
@@ -8,6 +8,7 @@ import { iso } from '../time.js';
 import { hashSecret, verifySecret } from './passwords.js';
 import { tokenDigest } from './sessions.js';
 import { isRole, type Role } from './roles.js';
+import type { Caller } from './scope.js';
 
 export interface User {
   id: string;
@@ -57,18 +58,19 @@ export class UserRepo {
   }
 
   /**
-   * The user behind a live session token, in one query: every API request asks it, and on
-   * PostgreSQL each query is a round trip (SessionRepo.resolve and then `get` made two).
+   * The caller behind a live session token, their user and their scope (their area and every
+   * area below it) in one query: every API request asks it, and on PostgreSQL each query is a
+   * round trip (the session, the user and the scope had made three).
    */
-  async bySessionToken(token: string): Promise<User | null> {
-    const row = await this.db
-      .selectFrom('sessions as s')
-      .innerJoin('users as u', 'u.id', 's.user_id')
-      .select(['u.id', 'u.username', 'u.role', 'u.area_id', 'u.disabled', 'u.created_at'])
-      .where('s.token_hash', '=', tokenDigest(token))
-      .where('s.expires_at', '>', iso(this.now()))
-      .executeTakeFirst();
-    return row ? toUser(row) : null;
+  async callerBySessionToken(token: string): Promise<Caller | null> {
+    const { rows } = await sql<Row & { scope_id: string | null }>`WITH RECURSIVE caller AS (
+           SELECT u.id, u.username, u.role, u.area_id, u.disabled, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id
+           WHERE s.token_hash = ${tokenDigest(token)} AND s.expires_at > ${iso(this.now())}),
+         sub(id) AS (SELECT a.id FROM areas a JOIN caller ON a.id = caller.area_id UNION ALL SELECT a.id FROM areas a JOIN sub ON a.parent_id = sub.id)
+         SELECT caller.*, sub.id AS scope_id FROM caller LEFT JOIN sub ON 1 = 1`.execute(this.db);
+    const first = rows[0];
+    if (!first) return null;
+    return { user: toUser(first), scope: new Set(rows.flatMap((r) => (r.scope_id === null ? [] : [r.scope_id]))) };
   }
 
   async get(id: string): Promise<User | null> {
