@@ -82,6 +82,7 @@ async function measure(label, options) {
     console.log(`${label.padEnd(10)} warm-up       : ${warm.acks} reports (${WARMUP_REPORTS} per speaker, not measured)`);
     await sleep(SMOKE ? 100 : 1000);
     let total = DEVICES * WARMUP_REPORTS;
+    let before = await rows();
     let failed = false;
     const rounds = [...Array.from({ length: ROUNDS }, (_, k) => ({ what: `new reports ${k + 1} `, which: `round${k}`, fresh: true })), { what: 'resent (no-op)', which: 'round0', fresh: false }];
     const rates = [];
@@ -96,7 +97,8 @@ async function measure(label, options) {
       const n = await rows();
       const batches = b0 && b1 ? `; ${b1.batches - b0.batches} batches of ${((b1.reports - b0.reports) / Math.max(1, b1.batches - b0.batches)).toFixed(0)} on average` : '';
       if (fresh) rates.push(r.acks / s);
-      console.log(`${label.padEnd(10)} ${what}: ${r.acks} reports acknowledged (${r.messages} ack messages) in ${s.toFixed(2)} s = ${(r.acks / s).toFixed(0)} reports/s; rows stored: ${n}; server process CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, speakers' process ${r.cpuS.toFixed(2)} s${batches}`);
+      console.log(`${label.padEnd(10)} ${what}: ${r.acks} reports acknowledged (${r.messages} ack messages) in ${s.toFixed(2)} s = ${(r.acks / s).toFixed(0)} reports/s; rows added: ${n - before}, stored: ${n}; server process CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, speakers' process ${r.cpuS.toFixed(2)} s${batches}`);
+      before = n;
       if (r.timedOut || n !== total) {
         console.error(`${label}: ${r.timedOut ? `only ${r.acks} of ${r.expected} acks within ${ROUND_TIMEOUT_MS} ms` : ''} ${n !== total ? `${n} rows, expected ${total}` : ''}`);
         failed = true;

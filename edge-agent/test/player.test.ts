@@ -151,11 +151,13 @@ describe('Player pre-roll', () => {
         cancel: () => undefined,
       }),
     };
-    const player = new Player({ amplifier: new FakeAmplifier(), sink, clock, logger: silentLogger, tailMs: 60 });
+    const warnings: { obj: object | string; msg?: string }[] = [];
+    const logger = { ...silentLogger, warn: (obj: object | string, msg?: string) => void warnings.push({ obj, msg }) };
+    const player = new Player({ amplifier: new FakeAmplifier(), sink, clock, logger, tailMs: 60 });
     const started: number[] = [];
     player.on('started', (_p, at) => started.push(at));
     const due = (inMs: number): DesiredPlay => ({ ...play(clock, ms), startAt: new Date(clock.now() + inMs).toISOString() });
-    return { clock, player, calls, started, due };
+    return { clock, player, calls, started, due, warnings };
   }
 
   it('releases a file PREROLL_MS ahead with the time to its instant, and says started at the instant', async () => {
@@ -169,6 +171,24 @@ describe('Player pre-roll', () => {
     expect(started).toEqual([Date.parse(p.startAt)]);
     await clock.advanceAsync(500);
     expect(await running).toMatchObject({ status: 'completed', startedAt: p.startAt, playedMs: 500 });
+  });
+
+  it('a file released after its instant starts at once, reports when it did, and says by how much it was late', async () => {
+    const { clock, player, calls, warnings, due } = preroll(500);
+    const p = due(-30); // given 30 ms after its instant (a box too busy to get there in time)
+    const running = player.run(p, '/x.ogg', 80, undefined);
+    await clock.advanceAsync(500);
+    expect(calls).toEqual([{ at: Date.parse(p.startAt) + 30, inMs: 0 }]);
+    expect(await running).toMatchObject({ status: 'completed', startedAt: new Date(Date.parse(p.startAt) + 30).toISOString() });
+    expect(warnings).toEqual([{ obj: expect.objectContaining({ playId: p.playId, lateMs: 30, enteredBeforeMs: -30, prepareMs: 0 }), msg: 'play released after its instant' }]);
+  });
+
+  it('says nothing of a play released in time', async () => {
+    const { clock, player, warnings, due } = preroll(100);
+    const running = player.run(due(1000), '/x.ogg', 80, undefined);
+    await clock.advanceAsync(1200);
+    await running;
+    expect(warnings).toEqual([]);
   });
 
   it('a play stopped during its pre-roll sounded nothing: interrupted, 0 ms, never said started', async () => {

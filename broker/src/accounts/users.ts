@@ -8,7 +8,6 @@ import { iso } from '../time.js';
 import { hashSecret, verifySecret } from './passwords.js';
 import { tokenDigest } from './sessions.js';
 import { isRole, type Role } from './roles.js';
-import type { Caller } from './scope.js';
 
 export interface User {
   id: string;
@@ -62,7 +61,7 @@ export class UserRepo {
    * area below it) in one query: every API request asks it, and on PostgreSQL each query is a
    * round trip (the session, the user and the scope had made three).
    */
-  async callerBySessionToken(token: string): Promise<Caller | null> {
+  async callerBySessionToken(token: string): Promise<{ user: User; scope: Set<string> } | null> {
     const { rows } = await sql<Row & { scope_id: string | null }>`WITH RECURSIVE caller AS (
            SELECT u.id, u.username, u.role, u.area_id, u.disabled, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id
            WHERE s.token_hash = ${tokenDigest(token)} AND s.expires_at > ${iso(this.now())}),

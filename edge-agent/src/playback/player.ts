@@ -169,14 +169,21 @@ export class Player extends EventEmitter<PlayerEvents> {
       if (!play.streamUrl && !file) throw new Error('content-missing');
       // Processes start now, during the warm-up; the audio itself at the instant.
       const source: PlaySource = play.streamUrl ? { streamUrl: play.streamUrl, untilMs: windowEnd } : { file: file! };
+      const enteredAt = this.d.clock.now();
       prepared = this.d.sink.prepare(source, { playId: play.playId, volume: play.volume ?? volume });
+      const preparedAt = this.d.clock.now();
       await waitUntil(this.d.clock, play.streamUrl ? startAt : startAt - PREROLL_MS, slot.waiting.signal);
       if (slot.stopReason) {
         prepared.cancel();
         return { ...base, status: 'interrupted', reason: slot.stopReason, playedMs: 0, ...amp };
       }
       // A relay keeps to its window: started late, it still ends on time.
-      const inMs = play.streamUrl ? 0 : Math.max(0, startAt - this.d.clock.now());
+      const releasedAt = this.d.clock.now();
+      const inMs = play.streamUrl ? 0 : Math.max(0, startAt - releasedAt);
+      if (!play.streamUrl && releasedAt > startAt) {
+        // Late (a box too busy, or the play given too late): say which step the time went to.
+        this.d.logger.warn({ playId: play.playId, lateMs: releasedAt - startAt, enteredBeforeMs: startAt - enteredAt, prepareMs: preparedAt - enteredAt, releasedAfterPlannedMs: releasedAt - Math.max(preparedAt, startAt - PREROLL_MS) }, 'play released after its instant');
+      }
       slot.handle = prepared.start(inMs);
       const startedAt = this.d.clock.now() + inMs;
       prepared = null;
