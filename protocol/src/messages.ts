@@ -141,7 +141,7 @@ export const PlayReport = Type.Object({
 });
 export type PlayReport = Static<typeof PlayReport>;
 
-/** Reports one `reports` message carries at most (a full one is about 40 KiB of JSON). */
+/** Reports one `reports` message carries at most (about 30 KiB of JSON; 150 KiB if every text field were full). */
 export const MAX_REPORTS_PER_BATCH = 100;
 
 /**

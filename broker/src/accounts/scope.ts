@@ -27,7 +27,6 @@ export const TargetsSchema = Type.Object(
 );
 export type Targets = Static<typeof TargetsSchema>;
 
-
 export function assertInScope(caller: Caller, areaId: string): void {
   if (!caller.scope.has(areaId)) throw brokerError('LOA_ERR_OUT_OF_SCOPE');
 }
