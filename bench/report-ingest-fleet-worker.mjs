@@ -4,7 +4,7 @@
 // Driven by messages from the parent over IPC.
 import mqtt from 'mqtt';
 
-/** { client, id, reports: { warmup: string[], measured: string[] } } per device. */
+/** { client, id, reports: { warmup: string[], round0: string[], … } } per device. */
 let fleet = [];
 /** The round under way: acks still expected, and what to do when none are. */
 let round = null;
@@ -45,7 +45,7 @@ async function connectAll(url, devices, acksMany, lanes = 16) {
   return out;
 }
 
-/** `which`: the reports sent ('warmup' or 'measured'); `batch`: reports per message. */
+/** `which`: the reports sent (a key of each device's `reports`); `batch`: reports per message. */
 function runRound(timeoutMs, which, batch) {
   const expected = fleet.reduce((n, d) => n + d.reports[which].length, 0);
   return new Promise((resolve) => {

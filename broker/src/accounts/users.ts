@@ -8,6 +8,7 @@ import { iso } from '../time.js';
 import { hashSecret, verifySecret } from './passwords.js';
 import { tokenDigest } from './sessions.js';
 import { isRole, type Role } from './roles.js';
+import { subtreeCte } from '../areas/areas.js';
 
 export interface User {
   id: string;
@@ -65,7 +66,7 @@ export class UserRepo {
     const { rows } = await sql<Row & { scope_id: string | null }>`WITH RECURSIVE caller AS (
            SELECT u.id, u.username, u.role, u.area_id, u.disabled, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id
            WHERE s.token_hash = ${tokenDigest(token)} AND s.expires_at > ${iso(this.now())}),
-         sub(id) AS (SELECT a.id FROM areas a JOIN caller ON a.id = caller.area_id UNION ALL SELECT a.id FROM areas a JOIN sub ON a.parent_id = sub.id)
+         ${subtreeCte(sql`SELECT a.id FROM areas a JOIN caller ON a.id = caller.area_id`)}
          SELECT caller.*, sub.id AS scope_id FROM caller LEFT JOIN sub ON 1 = 1`.execute(this.db);
     const first = rows[0];
     if (!first) return null;

@@ -1,9 +1,18 @@
 /** The administrative area tree (any depth: province → district → commune → village). */
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Database } from '../store/database.js';
 import { brokerError } from '../errors.js';
 import { newId, type QuietHours } from '@loalang/protocol';
 import { iso } from '../time.js';
+
+/**
+ * The recursive CTE `sub(id)`: the areas `seed` selects (a query of one `id` column) and every
+ * area below them, walked through `parent_id`. The one walk of the area tree, for
+ * `WITH RECURSIVE ${subtreeCte(…)} …`. `distinct`: seeds may overlap (UNION instead of UNION ALL).
+ */
+export function subtreeCte(seed: RawBuilder<unknown>, distinct = false): RawBuilder<unknown> {
+  return sql`sub(id) AS (${seed} ${sql.raw(distinct ? 'UNION' : 'UNION ALL')} SELECT a.id FROM areas a JOIN sub ON a.parent_id = sub.id)`;
+}
 
 export interface Area {
   id: string;
@@ -185,8 +194,7 @@ export class AreaRepo {
 
   /** The area and all areas below it. */
   async subtreeIds(rootId: string): Promise<Set<string>> {
-    const { rows } = await sql<{ id: string }>`WITH RECURSIVE sub(id) AS (SELECT id FROM areas WHERE id = ${rootId} UNION ALL SELECT a.id FROM areas a JOIN sub ON a.parent_id = sub.id)
-         SELECT id FROM sub`.execute(this.db);
+    const { rows } = await sql<{ id: string }>`WITH RECURSIVE ${subtreeCte(sql`SELECT id FROM areas WHERE id = ${rootId}`)} SELECT id FROM sub`.execute(this.db);
     return new Set(rows.map((r) => r.id));
   }
 

@@ -10,7 +10,7 @@ import { brokerError } from '../errors.js';
 import { isValidId, newId, type Telemetry } from '@loalang/protocol';
 import { iso } from '../time.js';
 import { hashSecret, randomSecret, verifySecret } from '../accounts/passwords.js';
-import type { AreaRepo } from '../areas/areas.js';
+import { subtreeCte, type AreaRepo } from '../areas/areas.js';
 import type { DeviceDirectory, DeviceIdentity } from '../mqtt/contracts.js';
 
 /**
@@ -155,7 +155,7 @@ export class DeviceRepo implements DeviceDirectory {
 
   /** Ids of the enabled devices in the given areas' subtrees plus the named ones, in one query (an alert to 10k speakers). */
   async resolveTargetIds(areaIds: string[], deviceIds: string[]): Promise<string[]> {
-    const { rows } = await sql<{ id: string }>`WITH RECURSIVE sub(id) AS (${valuesTable(this.db, areaIds)} UNION SELECT a.id FROM areas a JOIN sub ON a.parent_id = sub.id)
+    const { rows } = await sql<{ id: string }>`WITH RECURSIVE ${subtreeCte(valuesTable(this.db, areaIds), true)}
          SELECT id FROM devices WHERE disabled = 0 AND (area_id IN (SELECT id FROM sub) OR ${inList(this.db, 'id', deviceIds)})`.execute(this.db);
     return rows.map((r) => r.id);
   }
