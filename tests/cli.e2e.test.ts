@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { CLI } from './support.js';
 
 describe('loalang CLI', () => {
@@ -8,6 +9,13 @@ describe('loalang CLI', () => {
     const r = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('loalang server');
+    expect(r.stdout).toContain('loalang demo');
+  });
+
+  it('runs as the README starts it, `npx loalang` from the project folder', () => {
+    const r = spawnSync('npx', ['--no-install', 'loalang', '--help'], { encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)) });
+    expect(r.stderr).not.toContain('Permission denied');
+    expect(r.status).toBe(0);
     expect(r.stdout).toContain('loalang demo');
   });
 
