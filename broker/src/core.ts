@@ -42,9 +42,27 @@ import type { AlertDesk } from './alerts/desk.js';
 import type { AuditRepo } from './audit/audit.js';
 import type { SigningKeys } from './signing/keys.js';
 import type { DownlinkSigner } from './signing/signer.js';
+import type { ClusterNode } from './cluster/node.js';
+import type { BusMessage } from './cluster/bus.js';
+import type { AlarmChange } from './alarms/alarms.js';
+import type { Alert } from './alerts/alerts.js';
+import type { DeliveryEvent } from './alerts/service.js';
+import type { PresenceChange } from './mqtt/contracts.js';
 import { wireServer, type CoreOptions, type RuntimeSettings, type ServerParts } from './wiring.js';
 
 export type { CoreOptions, RuntimeSettings, ServerParts } from './wiring.js';
+
+/**
+ * What the console's live views show, from this node and (on a cluster) from every other
+ * (issue 17): a device's presence or health, a command's result, alarms, alerts and deliveries.
+ */
+export type LiveEvents = {
+  device: [deviceId: string];
+  command: [deviceId: string, commandId: string];
+  alarm: [AlarmChange];
+  alert: [Alert];
+  delivery: [DeliveryEvent];
+};
 
 /** The broker as the console sees it: presence, stats, and cutting a device off. */
 export type MqttView = Pick<MqttServer, 'isOnline' | 'onlineDevices' | 'stats' | 'disconnectDevice'>;
@@ -53,7 +71,7 @@ export type MqttView = Pick<MqttServer, 'isOnline' | 'onlineDevices' | 'stats' |
  * What the console (HTTP) may use: the services and repositories, never the database nor the
  * broker's publishing (commands go through `fleet`, alerts through `alerts`).
  */
-export type ServerServices = Omit<ServerCore, 'store' | 'database' | 'mqtt' | 'start' | 'stop' | 'ingestReport'> & { readonly mqtt: MqttView };
+export type ServerServices = Omit<ServerCore, 'store' | 'database' | 'mqtt' | 'start' | 'stop' | 'ingestReport' | 'cluster'> & { readonly mqtt: MqttView };
 
 export class ServerCore {
   readonly store: Store;
@@ -102,8 +120,13 @@ export class ServerCore {
   readonly audit: AuditRepo;
   readonly signingKeys: SigningKeys;
   readonly signer: DownlinkSigner;
+  /** This server as a node: alone, or one of a cluster (issue 17). */
+  readonly cluster: ClusterNode;
   private pruner: Repeating | null = null;
   private firstPrune: ClockTimer | null = null;
+  private deadNodeSweep: Repeating | null = null;
+  /** The leader's work being started (awaited by start()), or null when this node does not lead. */
+  private leading: Promise<void> | null = null;
   mqttPort = 0;
   /** Downlinks devices refused, by reason (decision 0016), for /metrics. */
   readonly refusals = new Map<string, number>();
@@ -113,6 +136,8 @@ export class ServerCore {
    * a command's result. Alarms and alerts have their own emitters (`alarms`, `alerts`).
    */
   readonly changes = new EventEmitter<{ device: [deviceId: string]; command: [deviceId: string, commandId: string] }>().setMaxListeners(0);
+  /** Everything the console's live views show, from this node and the others of a cluster. */
+  readonly live = new EventEmitter<LiveEvents>().setMaxListeners(0);
 
   constructor(parts: ServerParts) {
     this.store = parts.store;
@@ -152,6 +177,64 @@ export class ServerCore {
     this.audit = parts.audit;
     this.signingKeys = parts.signingKeys;
     this.signer = parts.signer;
+    this.cluster = parts.cluster;
+    this.relayLiveEvents();
+  }
+
+  /** This node's events go to its live views and, on a cluster, to the other nodes' (the bus). */
+  private relayLiveEvents(): void {
+    const bus = this.cluster.bus;
+    const share = (m: BusMessage) => bus?.publish(m);
+    this.changes.on('device', (deviceId) => {
+      this.live.emit('device', deviceId);
+      share({ t: 'device', deviceId });
+    });
+    this.changes.on('command', (deviceId, commandId) => {
+      this.live.emit('command', deviceId, commandId);
+      share({ t: 'command', deviceId, commandId });
+    });
+    this.alarms.on('change', (change) => {
+      this.live.emit('alarm', change);
+      share({ t: 'alarm', change });
+    });
+    this.alerts.on('alert', (alert) => {
+      this.live.emit('alert', alert);
+      share({ t: 'alert', alert });
+    });
+    this.alerts.on('delivery', (event) => {
+      this.live.emit('delivery', event);
+      share({ t: 'delivery', event });
+    });
+  }
+
+  /** What another node of the cluster said. */
+  private onClusterMessage(m: BusMessage, node: string): void {
+    switch (m.t) {
+      case 'presence':
+        this.cluster.remote.change(m.deviceId, node, m.online);
+        return;
+      case 'node-lost':
+        this.cluster.remote.nodeLost(m.node);
+        return;
+      case 'disconnect':
+        this.mqtt.disconnectHere(m.deviceId);
+        return;
+      case 'device':
+        this.live.emit('device', m.deviceId);
+        return;
+      case 'command':
+        this.live.emit('command', m.deviceId, m.commandId);
+        return;
+      case 'alarm':
+        this.live.emit('alarm', m.change);
+        return;
+      case 'alert':
+        this.live.emit('alert', m.alert);
+        return;
+      case 'delivery':
+        this.live.emit('delivery', m.event);
+        return;
+    }
   }
 
   static async create(options: CoreOptions): Promise<ServerCore> {
@@ -185,15 +268,25 @@ export class ServerCore {
   }
 
   async start(): Promise<void> {
+    const { bus, registry, leadership } = this.cluster;
+    if (registry && bus) {
+      await registry.join();
+      bus.on('message', (m, node) => this.onClusterMessage(m, node));
+      // Presence messages may have been lost while Redis was away: the database has the truth.
+      bus.on('reconnected', () => void this.loadPresenceElsewhere());
+      await bus.start();
+      await this.loadPresenceElsewhere();
+    }
+    // A single server: nobody is connected yet. A node of a cluster: none of this node's devices.
     await this.devices.markAllOffline('server-start', this.clock.now());
     this.mqtt.on('presence', (change) => {
+      if (change.online) this.cluster.remote.here(change.deviceId);
+      bus?.publish({ t: 'presence', deviceId: change.deviceId, online: change.online });
       // In order per device: an "offline" written before the "online" it follows would stick.
       void this.presenceWrites
         .run(change.deviceId, () => this.devices.setPresence(change.deviceId, change.online, change.cause, change.at))
         .catch((err: unknown) => this.logger.error({ err, deviceId: change.deviceId }, 'presence not recorded'));
-      void this.alarmRules.onPresence(change.deviceId, change.online, change.at).catch((err: unknown) => this.logger.error({ err, deviceId: change.deviceId }, 'offline alarm update failed'));
-      void this.alerts.onPresence(change.deviceId, change.online).catch((err: unknown) => this.logger.error({ err, deviceId: change.deviceId }, 'alert deliveries not updated for presence'));
-      this.changes.emit('device', change.deviceId);
+      this.afterPresence(change);
     });
     // Sent when the device subscribes, not on connect: before that, a clean session would drop it.
     this.mqtt.on('listening', (deviceId) => {
@@ -206,9 +299,35 @@ export class ServerCore {
     this.mqtt.handleReports(async (deviceId, report) => this.ingestReport(deviceId, report));
     const { port } = await this.mqtt.start();
     this.mqttPort = port;
+    // The work that must happen once happens on the leader (alone: this server, at once).
+    leadership.on('acquired', () => {
+      this.leading = this.startLeading().catch((err: unknown) => this.logger.error({ err }, 'leader work did not start'));
+    });
+    leadership.on('lost', () => this.stopLeading());
+    await leadership.start();
+    await this.leading;
+  }
+
+  private async loadPresenceElsewhere(): Promise<void> {
+    try {
+      this.cluster.remote.replaceAll(await this.devices.onlineElsewhere());
+    } catch (err) {
+      this.logger.warn({ err }, 'presence on the other nodes not read');
+    }
+  }
+
+  /** What follows a device coming or going, wherever it was connected. */
+  private afterPresence(change: PresenceChange): void {
+    void this.alarmRules.onPresence(change.deviceId, change.online, change.at).catch((err: unknown) => this.logger.error({ err, deviceId: change.deviceId }, 'offline alarm update failed'));
+    void this.alerts.onPresence(change.deviceId, change.online).catch((err: unknown) => this.logger.error({ err, deviceId: change.deviceId }, 'alert deliveries not updated for presence'));
+    this.changes.emit('device', change.deviceId);
+  }
+
+  /** The leader's work: the programme dispatch, alarm sweeps, alert expiry, retention, and the devices of dead nodes. */
+  private async startLeading(): Promise<void> {
     this.dispatcher.start();
     this.alarmRules.start();
-    await this.alerts.start();
+    await this.alerts.armExpiries();
     // Retention: once soon after start, then hourly; batched, so requests are served meanwhile.
     const prune = () => {
       void this.telemetry.prune(this.clock.now(), this.telemetryRetention).then(
@@ -227,6 +346,40 @@ export class ServerCore {
     };
     this.pruner = every(this.clock, 3600_000, prune);
     this.firstPrune = this.clock.setTimeout(prune, 60_000);
+    const registry = this.cluster.registry;
+    if (registry) {
+      const sweep = () => void this.sweepDeadNodes().catch((err: unknown) => this.logger.error({ err }, 'devices of dead nodes not swept'));
+      this.deadNodeSweep = every(this.clock, registry.timings.heartbeatMs, sweep);
+    }
+  }
+
+  private stopLeading(): void {
+    this.leading = null;
+    this.dispatcher.stop();
+    this.alarmRules.stop();
+    this.pruner?.stop();
+    this.pruner = null;
+    if (this.firstPrune) this.clock.clearTimeout(this.firstPrune);
+    this.firstPrune = null;
+    this.deadNodeSweep?.stop();
+    this.deadNodeSweep = null;
+  }
+
+  /**
+   * A node that stopped writing its heartbeat is dead (killed, or cut off from the database):
+   * its devices are offline until they connect to another node, which most do within seconds.
+   */
+  private async sweepDeadNodes(): Promise<void> {
+    const registry = this.cluster.registry;
+    if (!registry) return;
+    for (const node of await registry.deadNodesWithDevices()) {
+      const at = this.clock.now();
+      const gone = await this.devices.markAllOffline('node-lost', at, node, false);
+      this.cluster.remote.nodeLost(node);
+      this.cluster.bus?.publish({ t: 'node-lost', node });
+      this.logger.warn({ node, devices: gone.length }, 'a server node stopped: its devices are offline until they connect to another node');
+      for (const deviceId of gone) this.afterPresence({ deviceId, online: false, at, cause: 'node-lost' });
+    }
   }
 
   /** Each feature's handler per uplink kind; the MQTT layer answers time probes itself. */
@@ -333,12 +486,11 @@ export class ServerCore {
   }
 
   async stop(): Promise<void> {
-    this.pruner?.stop();
-    if (this.firstPrune) this.clock.clearTimeout(this.firstPrune);
-    this.alarmRules.stop();
+    await this.cluster.leadership.stop();
     await this.alerts.stop();
-    this.dispatcher.stop();
+    await this.cluster.registry?.leave().catch((err: unknown) => this.logger.warn({ err }, 'leaving the cluster not recorded'));
     await this.mqtt.stop();
+    await this.cluster.bus?.stop();
     // Reports already taken in are stored (and their acks dropped: the broker is closed) before the database closes.
     await this.reportBatcher?.drain();
     await this.store.close();

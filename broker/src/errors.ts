@@ -23,6 +23,16 @@ const specs = {
     en: 'The database cannot be reached right now; speakers keep playing their programmes. Try again in a moment',
     vi: 'Hiện không kết nối được cơ sở dữ liệu; các loa vẫn phát theo chương trình đã nhận. Vui lòng thử lại sau ít phút',
   },
+  LOA_ERR_CLUSTER_SECRET: {
+    status: 503,
+    en: 'This server node does not share the cluster secret of the running nodes',
+    vi: 'Nút máy chủ này không dùng chung khóa bí mật của cụm với các nút đang chạy',
+  },
+  LOA_ERR_CLUSTER_CONFIG: {
+    status: 500,
+    en: 'The cluster settings are incomplete',
+    vi: 'Cấu hình cụm máy chủ chưa đầy đủ',
+  },
   LOA_ERR_NOT_SUPPORTED: { status: 400, en: 'Not supported in this version', vi: 'Phiên bản này chưa hỗ trợ' },
 } satisfies Record<string, ErrorText & { status: number }>;
 

@@ -5,6 +5,7 @@
  * devices' messages to them.
  */
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { systemClock, silentLogger, type Clock, type Logger } from '@loalang/protocol';
 import { openStore, type Database, type Store } from './store/database.js';
 import { AreaRepo } from './areas/areas.js';
@@ -41,6 +42,7 @@ import { DownlinkSequence, DownlinkSigner } from './signing/signer.js';
 import { DeviceFleet } from './devices/fleet.js';
 import { AreaAdmin } from './areas/area-admin.js';
 import { AccountAdmin } from './accounts/account-admin.js';
+import { ClusterNode, type ClusterOptions } from './cluster/node.js';
 
 export interface CoreOptions {
   dataDir: string;
@@ -75,6 +77,10 @@ export interface CoreOptions {
    * is stored on its own, as before issue 16 (for benchmarks' comparison).
    */
   reportBatching?: Partial<ReportBatchOptions> | false;
+  /** This server's name in the audit log and among a cluster's nodes (LOALANG_NODE_ID); default: the host's name. */
+  nodeId?: string;
+  /** Run as a node of a cluster (issue 17): Redis shared with the other nodes, and PostgreSQL in `databaseUrl`. */
+  cluster?: ClusterOptions;
 }
 
 /** Settings an administrator may change while the server runs (tests do too). */
@@ -126,6 +132,8 @@ export interface ServerParts {
   audit: AuditRepo;
   signingKeys: SigningKeys;
   signer: DownlinkSigner;
+  /** This server as a node: alone, or one of a cluster (leader lock, bus, presence elsewhere). */
+  cluster: ClusterNode;
 }
 
 export async function wireServer(options: CoreOptions): Promise<ServerParts> {
@@ -138,11 +146,15 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     capAudioHosts: (options.capAudioHosts ?? []).map((h) => h.toLowerCase()),
     telemetryRetention: { ...DEFAULT_TELEMETRY_RETENTION, ...options.telemetryRetention },
   };
+  if (options.cluster) ClusterNode.check(options.cluster, options.databaseUrl);
   const store = await openStore({ ...(options.databaseUrl ? { url: options.databaseUrl } : {}), file: join(options.dataDir, 'loalang.db') }, { backgroundCheckpoints: { logger } });
   logger.info({ dialect: store.dialect, database: store.location }, 'database open');
   const database = store.db;
+  const nodeId = options.cluster?.nodeId ?? options.nodeId ?? hostname();
+  const cluster = options.cluster ? ClusterNode.clustered(options.cluster, database, options.databaseUrl, clock, logger) : ClusterNode.alone(nodeId, logger);
   const areas = new AreaRepo(database, now);
-  const devices = new DeviceRepo(database, areas, now);
+  const authKey = cluster.deviceAuthKey();
+  const devices = authKey ? new DeviceRepo(database, areas, now, authKey, nodeId) : new DeviceRepo(database, areas, now);
   const repos = {
     areas,
     users: new UserRepo(database, now),
@@ -174,6 +186,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
   // Sealing is synchronous: the signer reads its keys, and the sequence its first block, now.
   const signer = new DownlinkSigner(signingKeys, await DownlinkSequence.open(database, now, { logger }), now);
   await signer.reload();
+  const mqttCluster = cluster.mqttCluster();
   const mqtt = await MqttServer.create({
     signer,
     host: options.mqttHost ?? '0.0.0.0',
@@ -182,6 +195,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     logger,
     clock,
     ...(options.mqttTls ? { tls: options.mqttTls } : {}),
+    ...(mqttCluster ? { cluster: mqttCluster } : {}),
   });
   const desired = new DesiredStateService(
     database,
@@ -269,8 +283,9 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     alarmRules,
     alerts,
     alertDesk: new AlertDesk({ alerts, areas, devices, content: repos.content, library, clock }),
-    audit: new AuditRepo(database),
+    audit: new AuditRepo(database, nodeId),
     signingKeys,
     signer,
+    cluster,
   };
 }

@@ -3,9 +3,9 @@
  * Every value is checked at start; a bad one stops the server with a message in both languages.
  */
 import { readFileSync } from 'node:fs';
-import { DEFAULT_LOUDNESS, HttpSpeechEngine, isPostgresUrl, redactUrl, type CoreOptions, type TlsMaterial } from '@loalang/broker';
+import { DEFAULT_LOUDNESS, HttpSpeechEngine, isPostgresUrl, MIN_CLUSTER_SECRET_CHARS, redactUrl, type CoreOptions, type TlsMaterial } from '@loalang/broker';
 
-export type ServerSettings = Pick<CoreOptions, 'databaseUrl' | 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech' | 'alarmThresholds' | 'alarmWebhook' | 'telemetryRetention' | 'alerts' | 'capSenders' | 'capAudioHosts'>;
+export type ServerSettings = Pick<CoreOptions, 'databaseUrl' | 'nodeId' | 'cluster' | 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech' | 'alarmThresholds' | 'alarmWebhook' | 'telemetryRetention' | 'alerts' | 'capSenders' | 'capAudioHosts'>;
 
 function bad(name: string, value: string, en: string, vi: string): Error {
   return new Error(`${name}=${JSON.stringify(value)}: ${vi} / ${en}`);
@@ -35,6 +35,24 @@ export function serverSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Ser
   if (databaseUrl) {
     if (!isPostgresUrl(databaseUrl)) throw bad('LOALANG_DATABASE_URL', redactUrl(databaseUrl), 'must be a postgres:// URL', 'phải là địa chỉ postgres://');
     settings.databaseUrl = databaseUrl;
+  }
+  const nodeId = env['LOALANG_NODE_ID'];
+  if (nodeId !== undefined && nodeId !== '') {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(nodeId)) throw bad('LOALANG_NODE_ID', nodeId, '1 to 64 letters, digits, dots, dashes or underscores', '1 đến 64 chữ, số, dấu chấm, gạch ngang hoặc gạch dưới');
+    settings.nodeId = nodeId;
+  }
+  const redisUrl = env['LOALANG_REDIS_URL'];
+  if (redisUrl) {
+    // Issue 17: a node of a cluster. Each setting is checked here, so a half-configured node never starts.
+    if (!/^rediss?:\/\//.test(redisUrl)) throw bad('LOALANG_REDIS_URL', redactUrl(redisUrl), 'must be a redis:// or rediss:// URL', 'phải là địa chỉ redis:// hoặc rediss://');
+    if (!databaseUrl) throw bad('LOALANG_REDIS_URL', redactUrl(redisUrl), 'the nodes of a cluster share one PostgreSQL: set LOALANG_DATABASE_URL too', 'các nút của một cụm dùng chung một PostgreSQL: hãy đặt cả LOALANG_DATABASE_URL');
+    const secretFile = env['LOALANG_CLUSTER_SECRET_FILE'];
+    const secret = secretFile ? readKey(secretFile, 'LOALANG_CLUSTER_SECRET_FILE') : env['LOALANG_CLUSTER_SECRET'];
+    if (!secret || secret.length < MIN_CLUSTER_SECRET_CHARS) {
+      throw bad('LOALANG_CLUSTER_SECRET', secret ? '***' : '', `must be set, the same on every node, at least ${MIN_CLUSTER_SECRET_CHARS} characters (e.g. openssl rand -hex 32)`, `phải được đặt, giống nhau trên mọi nút, ít nhất ${MIN_CLUSTER_SECRET_CHARS} ký tự (ví dụ openssl rand -hex 32)`);
+    }
+    if (!nodeId) throw bad('LOALANG_NODE_ID', '', 'each node of a cluster needs its own name', 'mỗi nút của cụm cần một tên riêng');
+    settings.cluster = { redisUrl, secret, nodeId };
   }
   const streamHosts = hostList(env, 'LOALANG_STREAM_HOSTS');
   if (streamHosts) settings.streamHosts = streamHosts;
@@ -117,11 +135,11 @@ export function tlsFromEnv(env: NodeJS.ProcessEnv = process.env): TlsMaterial | 
   return tls;
 }
 
-function readKey(path: string): string {
+function readKey(path: string, variable = 'LOALANG_TTS_KEY_FILE'): string {
   try {
     return readFileSync(path, 'utf8').trim();
   } catch (err) {
-    throw bad('LOALANG_TTS_KEY_FILE', path, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, `không đọc được (${(err as NodeJS.ErrnoException).code ?? 'lỗi'})`);
+    throw bad(variable, path, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, `không đọc được (${(err as NodeJS.ErrnoException).code ?? 'lỗi'})`);
   }
 }
 

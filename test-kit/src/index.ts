@@ -11,3 +11,4 @@ export { addUser, buildTestServer, login, PASSWORD, type TestServer } from './se
 export { ManualClock } from './clock.js';
 export { createDatabase, postgresBinDir, postgresSkipReason, startPostgres, type PostgresCluster } from './postgres.js';
 export { databases, e2eDialect, freshPostgres, postgresUrl, serverDatabase, type TestDialect } from './databases.js';
+export { redisSkipReason, startRedis, type RedisServer } from './redis.js';

@@ -100,6 +100,11 @@ export class AlertService extends EventEmitter<AlertEvents> {
 
   async start(): Promise<void> {
     this.stopped = false;
+    await this.armExpiries();
+  }
+
+  /** Ends the active alerts past their expiry and arms the others' (the leader's duty on a cluster: issue 17). */
+  async armExpiries(): Promise<void> {
     const now = this.d.clock.now();
     for (const a of await this.d.repo.active()) {
       if (Date.parse(a.expiresAt) <= now) await this.close(a, 'expired', null);
@@ -224,6 +229,8 @@ export class AlertService extends EventEmitter<AlertEvents> {
 
   private armExpiry(alert: Alert): void {
     if (this.stopped) return;
+    const armed = this.expiry.get(alert.id);
+    if (armed) this.d.clock.clearTimeout(armed);
     const expire = async () => {
       const current = await this.d.repo.get(alert.id);
       if (current) await this.close(current, 'expired', null);

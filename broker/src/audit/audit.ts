@@ -22,9 +22,11 @@ export interface AuditEntry {
   target: string | null;
   status: number | null;
   detail: unknown;
+  /** The server node that acted (issue 17): LOALANG_NODE_ID, or the host's name. */
+  node: string | null;
 }
 
-export type NewAuditEntry = Omit<AuditEntry, 'id'>;
+export type NewAuditEntry = Omit<AuditEntry, 'id' | 'node'>;
 
 
 const SECRET_KEYS = /pass(word)?|secret|token|key|authorization/i;
@@ -39,14 +41,18 @@ export function redact(value: unknown, depth = 0): unknown {
 }
 
 export class AuditRepo {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    /** Written with every entry: which node of a cluster acted. */
+    private readonly nodeId: string | null = null,
+  ) {}
 
   async append(e: NewAuditEntry): Promise<void> {
     let detail = e.detail === undefined ? null : JSON.stringify(redact(e.detail));
     if (detail && detail.length > MAX_DETAIL_CHARS) detail = JSON.stringify({ truncated: detail.slice(0, MAX_DETAIL_CHARS) });
     await this.db
       .insertInto('audit_log')
-      .values({ at: e.at, user_id: e.userId, username: e.username, area_id: e.areaId, source: e.source, action: e.action, target: e.target, status: e.status, detail_json: detail })
+      .values({ at: e.at, user_id: e.userId, username: e.username, area_id: e.areaId, source: e.source, action: e.action, target: e.target, status: e.status, detail_json: detail, node_id: this.nodeId })
       .execute();
   }
 
@@ -76,6 +82,7 @@ export class AuditRepo {
       target: r.target,
       status: r.status === null ? null : Number(r.status),
       detail: r.detail_json ? (JSON.parse(r.detail_json) as unknown) : null,
+      node: r.node_id,
     }));
   }
 }

@@ -67,17 +67,22 @@ const toDevice = (r: Row): Device => ({
 
 export class DeviceRepo implements DeviceDirectory {
   /**
-   * After one argon2 check succeeds, an HMAC of the secret under a per-process key is kept,
-   * so a reconnect storm of thousands of devices costs microseconds each, not 30 ms.
+   * After one argon2 check succeeds, an HMAC of the secret is kept, so a reconnect storm of
+   * thousands of devices costs microseconds each, not 30 ms: in this process (`verified`, which
+   * also lets a known device reconnect while the database is away), and in the device's row
+   * (`auth_mac`), where every node of a cluster, sharing the key, can check it (issue 17).
    */
-  private readonly verified = new Map<string, { mac: Buffer; identity: DeviceIdentity }>();
-  private readonly cacheKey = randomBytes(32);
+  private readonly verified = new Map<string, { mac: Buffer; hash: string; identity: DeviceIdentity }>();
 
   constructor(
     private readonly db: Database,
     private readonly areas: AreaRepo,
     /** The clock's time (ms): injected, so tests can run on a manual clock. */
     private readonly now: () => number = Date.now,
+    /** The key of the device-authentication MACs: derived from the cluster secret on a cluster, else random per process. */
+    private readonly authKey: Buffer = randomBytes(32),
+    /** The server node this process is (issue 17): presence records which node holds a device. */
+    readonly nodeId: string | null = null,
   ) {}
 
   async get(id: string): Promise<Device | null> {
@@ -195,7 +200,7 @@ export class DeviceRepo implements DeviceDirectory {
   async rotateSecret(id: string): Promise<string> {
     await this.require(id);
     const secret = randomSecret(24);
-    await this.db.updateTable('devices').set({ secret_hash: await hashSecret(secret) }).where('id', '=', id).execute();
+    await this.db.updateTable('devices').set({ secret_hash: await hashSecret(secret), auth_mac: null }).where('id', '=', id).execute();
     this.verified.delete(id);
     return secret;
   }
@@ -208,41 +213,82 @@ export class DeviceRepo implements DeviceDirectory {
 
   async verify(username: string, password: Buffer): Promise<DeviceIdentity | null> {
     if (!isValidId(username) || password.length === 0 || password.length > 256) return null;
-    const mac = createHmac('sha256', this.cacheKey).update(password).digest();
     const known = this.verified.get(username);
     let row;
     try {
-      row = await this.db.selectFrom('devices').select(['id', 'area_id', 'secret_hash', 'disabled']).where('id', '=', username).executeTakeFirst();
+      row = await this.db.selectFrom('devices').select(['id', 'area_id', 'secret_hash', 'disabled', 'auth_mac']).where('id', '=', username).executeTakeFirst();
     } catch (err) {
       // The database is away (issue 16): a device this process already verified, with the same
       // secret, may reconnect and keep its programme; anyone else waits until it is back.
-      if (known && isDatabaseUnavailable(err) && timingSafeEqual(known.mac, mac)) return known.identity;
+      if (known && isDatabaseUnavailable(err) && timingSafeEqual(known.mac, this.authMac(username, known.hash, password))) return known.identity;
       throw err;
     }
     if (!row || row.disabled === 1) return null;
-    const ok = known ? timingSafeEqual(known.mac, mac) : await verifySecret(row.secret_hash, password.toString('utf8'));
-    if (!ok) return null;
+    // Bound to the stored hash: a new secret (re-keying) makes every earlier MAC worthless.
+    const mac = this.authMac(row.id, row.secret_hash, password);
+    const stored = row.auth_mac ? Buffer.from(row.auth_mac, 'hex') : null;
+    const cheap = stored !== null && stored.length === mac.length && timingSafeEqual(stored, mac);
+    if (!cheap && !(await verifySecret(row.secret_hash, password.toString('utf8')))) return null;
+    if (!cheap) await this.db.updateTable('devices').set({ auth_mac: mac.toString('hex') }).where('id', '=', row.id).where('secret_hash', '=', row.secret_hash).execute();
     const identity = { deviceId: row.id, areaIds: await this.areas.ancestorIds(row.area_id) };
-    this.verified.set(username, { mac, identity });
+    this.verified.set(username, { mac, hash: row.secret_hash, identity });
     return identity;
   }
 
-  /** Records a change of presence once: the conditional update decides, so two nodes cannot both log it. */
+  private authMac(deviceId: string, secretHash: string, password: Buffer): Buffer {
+    return createHmac('sha256', this.authKey).update(`${deviceId}\0${secretHash}\0`).update(password).digest();
+  }
+
+  /**
+   * Records a change of presence once: the conditional update decides, so two nodes cannot both
+   * log it. Online names this node as the device's; only the node holding a device (or any
+   * node, for a device no node holds) may record it offline, so the late disconnect of a
+   * connection the device left for another node changes nothing.
+   */
   async setPresence(id: string, online: boolean, cause: string, at: number): Promise<void> {
     const when = iso(at);
-    const flag = online ? 1 : 0;
+    const node = this.nodeId;
     await this.db.transaction().execute(async (trx) => {
-      const changed = await trx.updateTable('devices').set({ online: flag, last_seen_at: when }).where('id', '=', id).where('online', '!=', flag).executeTakeFirst();
+      let query = trx.updateTable('devices').set({ online: online ? 1 : 0, last_seen_at: when, node_id: node }).where('id', '=', id).where('online', '!=', online ? 1 : 0);
+      if (!online && node !== null) query = query.where((eb) => eb.or([eb('node_id', 'is', null), eb('node_id', '=', node)]));
+      const changed = await query.executeTakeFirst();
       if (changed.numUpdatedRows > 0n) {
-        await trx.insertInto('presence_history').values({ device_id: id, online: flag, cause, at: when }).execute();
+        await trx.insertInto('presence_history').values({ device_id: id, online: online ? 1 : 0, cause, at: when }).execute();
+      } else if (online && node !== null) {
+        // Already online, through another node: it is this node's now.
+        await trx.updateTable('devices').set({ node_id: node, last_seen_at: when }).where('id', '=', id).where((eb) => eb.or([eb('node_id', 'is', null), eb('node_id', '!=', node)])).execute();
       }
     });
   }
 
-  /** At server start nobody is connected yet, whatever the last run left behind. */
-  async markAllOffline(cause: string, at: number): Promise<void> {
-    const rows = await this.db.selectFrom('devices').select('id').where('online', '=', 1).execute();
-    for (const { id } of rows) await this.setPresence(id, false, cause, at);
+  /**
+   * Devices nobody is connected to any more: at server start, every device (a single server)
+   * or this node's (a node of a cluster); when a node died, the devices it held (`node`).
+   * Returns the ids recorded offline.
+   */
+  async markAllOffline(cause: string, at: number, node: string | null = this.nodeId, everyNode = this.nodeId === null): Promise<string[]> {
+    let query = this.db.selectFrom('devices').select('id').where('online', '=', 1);
+    if (!everyNode) query = query.where((eb) => eb.or([eb('node_id', 'is', null), eb('node_id', '=', node)]));
+    const rows = await query.execute();
+    const when = iso(at);
+    const gone: string[] = [];
+    for (const { id } of rows) {
+      const changed = await this.db.transaction().execute(async (trx) => {
+        let update = trx.updateTable('devices').set({ online: 0, last_seen_at: when }).where('id', '=', id).where('online', '=', 1);
+        if (!everyNode) update = update.where((eb) => eb.or([eb('node_id', 'is', null), eb('node_id', '=', node)]));
+        const r = await update.executeTakeFirst();
+        if (r.numUpdatedRows > 0n) await trx.insertInto('presence_history').values({ device_id: id, online: 0, cause, at: when }).execute();
+        return r.numUpdatedRows > 0n;
+      });
+      if (changed) gone.push(id);
+    }
+    return gone;
+  }
+
+  /** Devices online through another node than this one, with that node (a cluster's presence at start). */
+  async onlineElsewhere(): Promise<{ id: string; node: string }[]> {
+    const rows = await this.db.selectFrom('devices').select(['id', 'node_id']).where('online', '=', 1).where('node_id', 'is not', null).where('node_id', '!=', this.nodeId ?? '').execute();
+    return rows.map((r) => ({ id: r.id, node: r.node_id as string }));
   }
 
   async recordTelemetry(id: string, telemetry: Telemetry): Promise<void> {

@@ -45,6 +45,17 @@ export interface MqttServerOptions {
   tls?: TlsMaterial;
   /** Signs every downlink (decision 0016); there is no unsigned mode. */
   signer: DownlinkSealer;
+  /**
+   * On a node of a cluster (issue 17): Aedes' id (the node's), its message emitter (shared
+   * through Redis, cluster/routed-emitter.ts), the devices connected to the other nodes, and
+   * how to ask the others to cut a device off.
+   */
+  cluster?: {
+    nodeId: string;
+    mq: (isHere: (deviceId: string) => boolean) => object;
+    elsewhere: { has(deviceId: string): boolean; ids(): string[] };
+    disconnectElsewhere(deviceId: string): void;
+  };
 }
 
 export interface TlsMaterial {
@@ -128,7 +139,10 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
 
   static async create(options: MqttServerOptions): Promise<MqttServer> {
     const logger = options.logger ?? silentLogger;
+    let server: MqttServer | null = null;
+    const cluster = options.cluster;
     const aedes = await Aedes.createBroker({
+      ...(cluster ? { id: cluster.nodeId, mq: cluster.mq((deviceId) => server?.isOnlineHere(deviceId) ?? false) } : {}),
       drainTimeout: options.drainTimeoutMs ?? 10_000,
       keepaliveLimit: options.keepaliveLimitSec ?? 300,
       maxClientsIdLength: 64,
@@ -141,7 +155,7 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
       // The cap bounds nothing we need: a queued message is held in memory just the same.
       concurrency: 0,
     });
-    const server = new MqttServer(aedes, options, logger, options.clock ?? systemClock);
+    server = new MqttServer(aedes, options, logger, options.clock ?? systemClock);
     server.installHooks();
     return server;
   }
@@ -291,21 +305,40 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
     });
   }
 
-  /** Whether the device's current connection subscribed to this area's alert topic. */
+  /**
+   * Whether the device's current connection subscribed to this area's alert topic. A device
+   * connected to another node of a cluster is taken to listen there: it subscribes on connect,
+   * and an alert it missed meanwhile is replayed when it does (AlertService.onListening).
+   */
   listensToArea(deviceId: string, areaId: string): boolean {
+    if (!this.presence.isOnline(deviceId) && this.options.cluster?.elsewhere.has(deviceId)) return true;
     return this.areaListeners.get(deviceId)?.has(areaId) ?? false;
   }
 
+  /** Connected to this server, or on a cluster to any of its nodes. */
   isOnline(deviceId: string): boolean {
+    return this.presence.isOnline(deviceId) || (this.options.cluster?.elsewhere.has(deviceId) ?? false);
+  }
+
+  /** Connected to this node. */
+  isOnlineHere(deviceId: string): boolean {
     return this.presence.isOnline(deviceId);
   }
 
   onlineDevices(): string[] {
-    return this.presence.onlineIds();
+    const here = this.presence.onlineIds();
+    const elsewhere = this.options.cluster?.elsewhere.ids() ?? [];
+    return elsewhere.length === 0 ? here : [...new Set([...here, ...elsewhere])];
   }
 
-  /** Closes the device's connection at once (disabled or deleted devices). */
+  /** Closes the device's connection at once (disabled or deleted devices), on whichever node it is. */
   disconnectDevice(deviceId: string): void {
+    this.disconnectHere(deviceId);
+    this.options.cluster?.disconnectElsewhere(deviceId);
+  }
+
+  /** Closes the device's connection to this node, if it has one. */
+  disconnectHere(deviceId: string): void {
     this.presence.clientOf(deviceId)?.close();
   }
 

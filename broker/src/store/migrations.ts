@@ -718,4 +718,31 @@ UPDATE content SET kind = 'tts' WHERE original_name IS NULL;
 UPDATE content SET kind = 'alert' WHERE kind = 'tts' AND id IN (SELECT content_id FROM alerts)
   AND id NOT IN (SELECT j->>'contentId' FROM schedules s, jsonb_array_elements(s.items_json::jsonb) j WHERE j->>'contentId' IS NOT NULL);`
   },
+  {
+    version: 17,
+    name: 'cluster nodes',
+    // Issue 17: the nodes of a cluster (heartbeat on the database's clock, a check of the shared
+    // secret), which node a device is connected to, the device-authentication MAC every node can
+    // check without argon2, and which node wrote each audit entry.
+    sqlite: `CREATE TABLE cluster_nodes (
+  id TEXT PRIMARY KEY,
+  started_at TEXT NOT NULL,
+  seen_at_ms INTEGER NOT NULL,
+  secret_check TEXT NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE devices ADD COLUMN node_id TEXT;
+ALTER TABLE devices ADD COLUMN auth_mac TEXT;
+CREATE INDEX devices_node ON devices(node_id) WHERE online = 1;
+ALTER TABLE audit_log ADD COLUMN node_id TEXT;`,
+    postgres: `CREATE TABLE cluster_nodes (
+  id TEXT PRIMARY KEY,
+  started_at TEXT NOT NULL,
+  seen_at_ms BIGINT NOT NULL,
+  secret_check TEXT NOT NULL
+);
+ALTER TABLE devices ADD COLUMN node_id TEXT;
+ALTER TABLE devices ADD COLUMN auth_mac TEXT;
+CREATE INDEX devices_node ON devices(node_id) WHERE online = 1;
+ALTER TABLE audit_log ADD COLUMN node_id TEXT;`
+  },
 ];

@@ -72,3 +72,9 @@ export function timeAndDeviceWhere(db: Executor, timeColumn: string, q: { from?:
   if (q.deviceIds) parts.push(inList(db, 'device_id', q.deviceIds));
   return allOf(parts);
 }
+
+/** The database server's clock in ms since the epoch: one clock for every node of a cluster, whatever theirs say. */
+export function databaseNowMs(db: Executor): RawBuilder<number> {
+  if (dialectOf(db) === 'postgres') return sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`;
+  return sql<number>`CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`;
+}

@@ -69,6 +69,8 @@ export interface AuditLogTable {
   target: string | null;
   status: number | null;
   detail_json: string | null;
+  /** The server node that wrote the entry (issue 17). */
+  node_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface CommandsTable {
@@ -133,6 +135,18 @@ export interface DevicesTable {
   created_at: string;
   lat: number | null;
   lon: number | null;
+  /** The cluster node the device is connected to (issue 17); null on a single server or when never connected. */
+  node_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** HMAC of the device's secret under the cluster key, set after one argon2 check (devices.ts verify). */
+  auth_mac: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface ClusterNodesTable {
+  id: string;
+  started_at: string;
+  /** The database server's clock (ms since the epoch) at the node's last heartbeat. */
+  seen_at_ms: number;
+  secret_check: string;
 }
 
 export interface DownlinkSequenceTable {
@@ -282,6 +296,7 @@ export interface Schema {
   alerts: AlertsTable;
   areas: AreasTable;
   audit_log: AuditLogTable;
+  cluster_nodes: ClusterNodesTable;
   commands: CommandsTable;
   content: ContentTable;
   device_desired: DeviceDesiredTable;

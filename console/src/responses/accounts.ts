@@ -42,5 +42,6 @@ export const AuditEntrySchema = Type.Object({
   target: Nullable(Type.String({ description: 'the id the action was about' })),
   status: Nullable(Type.Integer({ description: 'HTTP status of the answer' })),
   detail: Type.Unknown({ description: 'the request body with secrets masked, or null' }),
+  node: Nullable(Type.String({ description: 'the server node that acted (LOALANG_NODE_ID, or its host name); null for entries written before issue 17' })),
 });
 export type AuditEntry = Static<typeof AuditEntrySchema>;

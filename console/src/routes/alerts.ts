@@ -81,11 +81,11 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = 
         if (send) send('alert', a);
         else early.push(a);
       };
-      core.alerts.on('delivery', onDelivery);
-      core.alerts.on('alert', onAlert);
+      core.live.on('delivery', onDelivery);
+      core.live.on('alert', onAlert);
       const stop = () => {
-        core.alerts.off('delivery', onDelivery);
-        core.alerts.off('alert', onAlert);
+        core.live.off('delivery', onDelivery);
+        core.live.off('alert', onAlert);
       };
       let snapshot;
       try {

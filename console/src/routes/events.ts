@@ -28,14 +28,14 @@ class DeviceFeed {
 
   subscribe(stream: (rows: DeviceRow[]) => void): () => void {
     if (this.streams.size === 0) {
-      this.core.changes.on('device', this.onChange);
+      this.core.live.on('device', this.onChange);
       this.timer = setInterval(() => this.flush(), DEVICE_FLUSH_MS);
     }
     this.streams.add(stream);
     return () => {
       this.streams.delete(stream);
       if (this.streams.size > 0) return;
-      this.core.changes.off('device', this.onChange);
+      this.core.live.off('device', this.onChange);
       if (this.timer) clearInterval(this.timer);
       this.changed.clear();
     };
@@ -105,15 +105,15 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = 
             })
             .catch((err: unknown) => request.log.error({ err, alertId: a.id }, 'alert summary not sent'));
         };
-        core.changes.on('command', onCommand);
-        core.alarms.on('change', onAlarm);
-        core.alerts.on('alert', onAlert);
+        core.live.on('command', onCommand);
+        core.live.on('alarm', onAlarm);
+        core.live.on('alert', onAlert);
         return () => {
           open = false;
           unsubscribe();
-          core.changes.off('command', onCommand);
-          core.alarms.off('change', onAlarm);
-          core.alerts.off('alert', onAlert);
+          core.live.off('command', onCommand);
+          core.live.off('alarm', onAlarm);
+          core.live.off('alert', onAlert);
         };
       });
       reply.hijack();

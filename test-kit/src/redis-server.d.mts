@@ -1,0 +1,12 @@
+export interface RedisServer {
+  port: number;
+  /** `redis://127.0.0.1:<port>` */
+  url: string;
+  /** Starts it again (on the same port) after `stop`. */
+  start(): Promise<void>;
+  /** Kills it (SIGKILL: everything it held is gone, as after a crash). */
+  stop(): Promise<void>;
+  destroy(): Promise<void>;
+}
+export function redisSkipReason(): string | null;
+export function startRedis(): Promise<RedisServer>;

@@ -1,0 +1,83 @@
+// A throwaway Redis server (issue 17), in plain JavaScript so that the benchmarks (bench/*.mjs) and
+// the tests (through redis.ts) use the same code: Debian's `redis-server` on a private loopback
+// port, its files in a temporary folder, nothing saved. Each test file starts its own; `stop` and
+// `start` again on the same port let a test take Redis away and bring it back. Types: redis-server.d.mts.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export function redisSkipReason() {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    return null;
+  } catch {
+    return 'redis-server is not installed (Debian package redis-server)';
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function answers(port) {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host: '127.0.0.1' }, () => {
+      socket.write('PING\r\n');
+    });
+    socket.once('data', (d) => {
+      socket.destroy();
+      resolve(d.toString().startsWith('+PONG'));
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export async function startRedis() {
+  const reason = redisSkipReason();
+  if (reason) throw new Error(reason);
+  const dir = mkdtempSync(join(tmpdir(), 'loalang-redis-'));
+  const port = await freePort();
+  let child = null;
+  const start = async () => {
+    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = proc;
+    let stderr = '';
+    proc.stderr.on('data', (d) => (stderr += d.toString()));
+    const deadline = Date.now() + 10_000;
+    while (!(await answers(port))) {
+      if (proc.exitCode !== null) throw new Error(`redis-server exited: ${stderr.trim()}`);
+      if (Date.now() > deadline) throw new Error('redis-server did not answer within 10 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const stop = async () => {
+    const proc = child;
+    child = null;
+    if (!proc || proc.exitCode !== null) return;
+    await new Promise((resolve) => {
+      proc.once('exit', resolve);
+      proc.kill('SIGKILL');
+    });
+  };
+  await start();
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    start,
+    stop,
+    async destroy() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,229 @@
+/**
+ * Issue 17: two (and three) server nodes in one test, for real: one PostgreSQL database, one
+ * Redis server (Debian's redis-server, started here), Aedes on TCP on each node and mqtt.js
+ * clients in the devices' place. A device connected to one node gets what another node sends
+ * it, area alerts reach the devices of every node, presence and live events are the same on
+ * every node, one node leads and another takes over when it stops, and a node with another
+ * secret does not join.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { ServerCore, type ClusterOptions } from '@loalang/broker';
+import { parseEnvelope, type AlertMessage } from '@loalang/protocol';
+import { freshPostgres, postgresUrl, redisSkipReason, startRedis, untilWithin, type RedisServer } from '@loalang/test-kit';
+
+const skip = postgresUrl() === null ? 'no PostgreSQL cluster in this run' : redisSkipReason();
+if (skip) console.warn(`cluster tests skipped: ${skip}`);
+
+const SECRET = 'cluster-secret-for-tests-0123456789';
+const until = untilWithin({ timeoutMs: 10_000, intervalMs: 25 });
+
+let redis: RedisServer;
+let dir: string;
+let databaseUrl: string;
+const nodes: ServerCore[] = [];
+const clients: MqttClient[] = [];
+
+async function startNode(nodeId: string, cluster: Partial<ClusterOptions> = {}): Promise<ServerCore> {
+  const core = await ServerCore.create({
+    databaseUrl,
+    // The nodes share the content folder, as they share a network file system in production.
+    dataDir: dir,
+    mqttHost: '127.0.0.1',
+    mqttPort: 0,
+    publicHttpUrl: () => 'http://127.0.0.1:9',
+    cluster: { redisUrl: redis.url, secret: SECRET, nodeId, timings: { heartbeatMs: 200, deadAfterMs: 1500 }, leaderPollMs: 200, ...cluster },
+  });
+  nodes.push(core);
+  await core.start();
+  return core;
+}
+
+interface Speaker {
+  client: MqttClient;
+  alerts: AlertMessage[];
+  commands: unknown[];
+}
+
+async function connect(core: ServerCore, device: { id: string; secret: string }, areaIds: string[]): Promise<Speaker> {
+  const client = mqtt.connect(`mqtt://127.0.0.1:${core.mqttPort}`, { clientId: device.id, username: device.id, password: device.secret, clean: true, reconnectPeriod: 0 });
+  clients.push(client);
+  const speaker: Speaker = { client, alerts: [], commands: [] };
+  client.on('message', (topic, payload) => {
+    const e = parseEnvelope(payload);
+    if (!e.ok) return; // its own uplinks, echoed
+    if (topic.endsWith('/alert')) speaker.alerts.push(e.value.body as AlertMessage);
+    if (topic.endsWith(`/${device.id}/cmd`)) speaker.commands.push(e.value.body);
+  });
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+  });
+  await client.subscribeAsync([`loalang/v1/dev/${device.id}/#`, ...areaIds.map((a) => `loalang/v1/area/${a}/alert`)], { qos: 1 });
+  return speaker;
+}
+
+beforeAll(async () => {
+  if (!skip) redis = await startRedis();
+});
+
+afterAll(async () => {
+  await redis?.destroy();
+});
+
+beforeEach(async () => {
+  if (skip) return;
+  dir = mkdtempSync(join(tmpdir(), 'loalang-cluster-'));
+  databaseUrl = await freshPostgres('cluster');
+});
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.end(true);
+  for (const n of nodes.splice(0).reverse()) await n.stop().catch(() => undefined);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(skip !== null)('several server nodes over Redis and PostgreSQL', () => {
+  async function fleet(core: ServerCore, count: number) {
+    const root = await core.areas.create({ name: 'Tỉnh', parentId: null });
+    const commune = await core.areas.create({ name: 'Xã', parentId: root.id });
+    const devices = [];
+    for (let i = 0; i < count; i++) {
+      const { device, secret } = await core.devices.create({ name: `Loa ${i}`, areaId: commune.id });
+      devices.push({ id: device.id, secret });
+    }
+    return { root, commune, devices };
+  }
+
+  it('delivers to a device on another node, fans an area alert out once to every node, and shows one presence everywhere', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    const { root, commune, devices } = await fleet(a, 4);
+    const onA = [await connect(a, devices[0]!, [root.id, commune.id]), await connect(a, devices[1]!, [root.id, commune.id])];
+    const onB = [await connect(b, devices[2]!, [root.id, commune.id]), await connect(b, devices[3]!, [root.id, commune.id])];
+
+    // Presence: each node sees the devices of the other, and the database says which node holds each.
+    await until('every device online on both nodes', () => devices.every((d) => a.mqtt.isOnline(d.id) && b.mqtt.isOnline(d.id)));
+    const holders = async () => (await a.database.selectFrom('devices').select(['online', 'node_id']).orderBy('name').execute()).map((r) => `${r.online}:${r.node_id}`).join(' ');
+    await until('the database naming each device\'s node', async () => (await holders()) === '1:node-a 1:node-a 1:node-b 1:node-b');
+
+    // A command issued on node B reaches the device connected to node A.
+    await b.mqtt.publishToDevice(devices[0]!.id, 'cmd', { v: 1, commandId: 'c-1', type: 'ping', issuedAt: new Date().toISOString() } as never);
+    await until('the command on node A', () => onA[0]!.commands.length > 0);
+    expect(onB.every((s) => s.commands.length === 0)).toBe(true);
+
+    // An alert issued on node A: one publish per area, delivered by each node to its own speakers, once each.
+    writeFileSync(join(mkdirSyncP(join(dir, 'content')), 'bulletin.ogg'), Buffer.alloc(10));
+    await a.content.insert({ id: 'bulletin', title: 'Bản tin', areaId: root.id, originalName: null, mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 10, durationMs: 5000, source: {}, createdBy: null });
+    const alert = await a.alerts.create({ title: 'Lũ', text: null, contentId: 'bulletin', priority: 'emergency', targets: { areaIds: [commune.id], deviceIds: [] }, repeat: 1, gapMs: 0, volume: null, expiresAt: null, replaces: null, cap: null, createdBy: null });
+    await until('the alert on every speaker', () => [...onA, ...onB].every((s) => s.alerts.some((m) => m.type === 'alert' && m.alertId === alert.id)));
+    await new Promise((r) => setTimeout(r, 300));
+    for (const s of [...onA, ...onB]) expect(s.alerts.filter((m) => m.alertId === alert.id)).toHaveLength(1);
+    // Every delivery is pending (online), none offline: node A knew the devices on node B were online.
+    expect((await a.alerts.repo.devicesIn(alert.id, ['offline'])).length).toBe(0);
+
+    // A device leaves node B: both nodes see it offline.
+    onB[1]!.client.end(true);
+    await until('the device offline on both nodes', () => !a.mqtt.isOnline(devices[3]!.id) && !b.mqtt.isOnline(devices[3]!.id));
+    await until('the device offline in the database', async () => (await a.devices.get(devices[3]!.id))?.online === false);
+  });
+
+  it('shows the live events of every node on each: a device change on node B reaches a console on node A', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    const { devices } = await fleet(a, 1);
+    const seen: string[] = [];
+    a.live.on('device', (id) => seen.push(id));
+    await connect(b, devices[0]!, []);
+    await until('the device event from node B on node A', () => seen.includes(devices[0]!.id));
+  });
+
+  it('moves a device between nodes: its old connection is closed, and it ends online under the new node on both', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    const { devices } = await fleet(a, 1);
+    const first = await connect(a, devices[0]!, []);
+    await until('node B seeing the device on node A', () => b.mqtt.isOnline(devices[0]!.id));
+    const closed = new Promise<void>((resolve) => first.client.once('close', () => resolve()));
+    await connect(b, devices[0]!, []);
+    await closed; // Aedes on node A closed the old connection when the id connected to node B
+    await until('the device recorded under node B', async () => (await a.database.selectFrom('devices').select('node_id').where('id', '=', devices[0]!.id).executeTakeFirst())?.node_id === 'node-b');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(a.mqtt.isOnline(devices[0]!.id)).toBe(true);
+    expect(b.mqtt.isOnline(devices[0]!.id)).toBe(true);
+    expect((await a.devices.get(devices[0]!.id))?.online).toBe(true);
+  });
+
+  it('has one leader; when it stops, another node takes over within seconds', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    const c = await startNode('node-c');
+    const leaders = () => [a, b, c].filter((n) => n.cluster.leadership.isLeader());
+    await until('one leader', () => leaders().length === 1);
+    const first = leaders()[0]!;
+    expect(first).toBe(a); // the first to start
+    const started = Date.now();
+    await first.stop();
+    nodes.splice(nodes.indexOf(first), 1);
+    await until('a new leader', () => [b, c].some((n) => n.cluster.leadership.isLeader()));
+    expect(Date.now() - started).toBeLessThan(5000);
+    await new Promise((r) => setTimeout(r, 600));
+    expect([b, c].filter((n) => n.cluster.leadership.isLeader())).toHaveLength(1);
+  });
+
+  it('marks the devices of a node that stopped writing its heartbeat offline, on every node', async () => {
+    const a = await startNode('node-a');
+    const { devices } = await fleet(a, 2);
+    // A node that died without a word: its devices are still recorded online under it.
+    await a.database.insertInto('cluster_nodes').values({ id: 'node-dead', started_at: new Date().toISOString(), seen_at_ms: Date.now() - 60_000, secret_check: 'x' }).execute();
+    await a.database.updateTable('devices').set({ online: 1, node_id: 'node-dead' }).execute();
+    const b = await startNode('node-b');
+    await until('node B reading presence', () => devices.every((d) => b.mqtt.isOnline(d.id)) || devices.every((d) => !b.mqtt.isOnline(d.id)));
+    await until('no device online in the database', async () => (await a.database.selectFrom('devices').select('online').where('online', '=', 1).execute()).length === 0);
+    await until('the devices offline on both nodes', () => devices.every((d) => !a.mqtt.isOnline(d.id) && !b.mqtt.isOnline(d.id)));
+    const history = await a.devices.presenceHistory(devices[0]!.id);
+    expect(history[0]).toMatchObject({ online: false, cause: 'node-lost' });
+  });
+
+  it('refuses a node with another cluster secret, and ignores messages sealed with it', async () => {
+    const a = await startNode('node-a');
+    await expect(startNode('node-x', { secret: 'another-secret-of-sixteen-chars' })).rejects.toMatchObject({ code: 'LOA_ERR_CLUSTER_SECRET' });
+    // Something on the Redis server publishing on the cluster channel is not listened to.
+    const { Redis } = await import('ioredis');
+    const stranger = new Redis(redis.url);
+    await stranger.publish('loalang:cluster', Buffer.concat([Buffer.alloc(32), Buffer.from(JSON.stringify({ node: 'x', m: { t: 'disconnect', deviceId: 'd' } }))]));
+    await until('the stranger\'s message refused', () => (a.cluster.stats().bus?.refused ?? 0) >= 1);
+    stranger.disconnect();
+  });
+
+  it('checks a known device with one MAC on every node: argon2 once for the cluster, and a new secret voids it', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    const { devices } = await fleet(a, 1);
+    const device = devices[0]!;
+    expect(await a.devices.verify(device.id, Buffer.from(device.secret))).not.toBeNull();
+    const mac = async () => (await a.database.selectFrom('devices').select('auth_mac').where('id', '=', device.id).executeTakeFirst())?.auth_mac;
+    const first = await mac();
+    expect(first).toMatch(/^[0-9a-f]{64}$/);
+    expect(await b.devices.verify(device.id, Buffer.from(device.secret))).not.toBeNull();
+    expect(await mac()).toBe(first); // node B accepted the MAC node A wrote
+    expect(await b.devices.verify(device.id, Buffer.from('wrong'))).toBeNull();
+    const secret = await a.devices.rotateSecret(device.id);
+    expect(await mac()).toBeNull();
+    expect(await b.devices.verify(device.id, Buffer.from(device.secret))).toBeNull();
+    expect(await b.devices.verify(device.id, Buffer.from(secret))).not.toBeNull();
+  });
+
+  it('does not start as a node without PostgreSQL, or with a short secret', async () => {
+    await expect(ServerCore.create({ dataDir: dir, mqttPort: 0, publicHttpUrl: () => '', cluster: { redisUrl: redis.url, secret: SECRET, nodeId: 'n' } })).rejects.toMatchObject({ code: 'LOA_ERR_CLUSTER_CONFIG' });
+    await expect(ServerCore.create({ databaseUrl, dataDir: dir, mqttPort: 0, publicHttpUrl: () => '', cluster: { redisUrl: redis.url, secret: 'short', nodeId: 'n' } })).rejects.toMatchObject({ code: 'LOA_ERR_CLUSTER_CONFIG' });
+  });
+});
+
+function mkdirSyncP(path: string): string {
+  mkdirSync(path, { recursive: true });
+  return path;
+}
