@@ -42,7 +42,7 @@ import type { AlertDesk } from './alerts/desk.js';
 import type { AuditRepo } from './audit/audit.js';
 import type { SigningKeys } from './signing/keys.js';
 import type { DownlinkSigner } from './signing/signer.js';
-import type { ClusterNode } from './cluster/node.js';
+import type { ClusterNode, ClusterStats } from './cluster/node.js';
 import type { BusMessage } from './cluster/bus.js';
 import type { AlarmChange } from './alarms/alarms.js';
 import type { Alert } from './alerts/alerts.js';
@@ -51,6 +51,9 @@ import type { PresenceChange } from './mqtt/contracts.js';
 import { wireServer, type CoreOptions, type RuntimeSettings, type ServerParts } from './wiring.js';
 
 export type { CoreOptions, RuntimeSettings, ServerParts } from './wiring.js';
+
+/** The advisory lock of `exclusively`: "LoaS" (start), beside the migrations' "LoaL". */
+const START_UP_LOCK = 0x4c6f6153;
 
 /**
  * What the console's live views show, from this node and (on a cluster) from every other
@@ -473,6 +476,24 @@ export class ServerCore {
     }
     this.logger.warn({ deviceId, kind: r.kind, reason: r.reason, detail: r.detail, seq: r.seq, kid: r.kid, suppressed: r.suppressed }, 'device refused a downlink');
     void this.auditDevice(deviceId, 'device-refused-downlink', r).catch((err: unknown) => this.logger.error({ err, deviceId }, 'audit entry not written'));
+  }
+
+  /**
+   * Runs `work` while no other node of the cluster runs work under this lock (a PostgreSQL
+   * advisory lock held by a transaction): nodes that start together make the first
+   * administrator and the root area once. Alone on SQLite, it just runs.
+   */
+  async exclusively<T>(work: () => Promise<T>): Promise<T> {
+    if (this.store.dialect !== 'postgres') return work();
+    return this.database.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(${START_UP_LOCK})`.execute(trx);
+      return work();
+    });
+  }
+
+  /** This node: its name, whether it leads, and what it shared with the other nodes (for /healthz and /metrics). */
+  clusterStats(): ClusterStats {
+    return this.cluster.stats();
   }
 
   /** Rejects when the database does not answer (liveness). */

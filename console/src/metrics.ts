@@ -54,6 +54,29 @@ export function buildMetrics(core: ServerServices): Registry {
       this.set(core.mqtt.stats().connectedClients);
     },
   });
+  new Gauge({
+    name: 'loalang_cluster_leader',
+    help: 'Whether this node leads (does the work that happens once: dispatch, sweeps, expiry, retention); always 1 on a single server',
+    registers: [registry],
+    collect() {
+      this.set(core.clusterStats().leader ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'loalang_cluster_devices_elsewhere',
+    help: 'Devices connected to the other nodes of the cluster, as this node knows them',
+    registers: [registry],
+    collect() {
+      this.set(core.clusterStats().devicesElsewhere);
+    },
+  });
+  totalFrom(registry, 'loalang_cluster_bus_messages_total', 'Messages between the nodes of a cluster (Redis), by direction: sent, received, refused (wrong seal), unsent (Redis away)', ['direction'], () =>
+    Object.entries(core.clusterStats().bus ?? {}).map(([direction, n]) => [{ direction }, n]),
+  );
+  totalFrom(registry, 'loalang_cluster_mqtt_messages_total', 'MQTT messages routed by this node: local (uplinks, its own devices), via-redis, not-shared (Redis away: delivered on this node only)', ['route'], () => {
+    const m = core.clusterStats().mqtt;
+    return m ? [[{ route: 'local' }, m.local], [{ route: 'via-redis' }, m.viaRedis], [{ route: 'not-shared' }, m.notShared]] : [];
+  });
   totalFrom(registry, 'loalang_plays_total', 'Play reports received, by outcome', ['status'], async () => Object.entries(await core.reports.countsByStatus()).map(([status, n]) => [{ status }, n]));
   totalFrom(registry, 'loalang_reports_refused_total', 'Play reports refused as inconsistent with what the device was sent (unknown play, too long, final state rewritten…), by refusal', ['refusal'], async () =>
     Object.entries(await core.reports.refusedCounts()).map(([refusal, n]) => [{ refusal }, n]),

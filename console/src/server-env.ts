@@ -143,6 +143,19 @@ function readKey(path: string, variable = 'LOALANG_TTS_KEY_FILE'): string {
   }
 }
 
+/**
+ * The addresses devices are given (issue 17): `LOALANG_PUBLIC_HTTP_URL` and
+ * `LOALANG_PUBLIC_MQTT_URL`, e.g. the load balancer's name in front of a cluster. Every node of a
+ * cluster must give the same content URL, or each would re-send every programme with its own.
+ */
+export function publicUrlsFromEnv(env: NodeJS.ProcessEnv = process.env): { http?: string; mqtt?: string } {
+  const http = env['LOALANG_PUBLIC_HTTP_URL'];
+  const mqtt = env['LOALANG_PUBLIC_MQTT_URL'];
+  if (http && !/^https?:\/\/[^/\s]+$/.test(http.replace(/\/$/, ''))) throw bad('LOALANG_PUBLIC_HTTP_URL', http, 'must be http(s)://host[:port], without a path', 'phải có dạng http(s)://máy[:cổng], không có đường dẫn');
+  if (mqtt && !/^mqtts?:\/\/[^/\s]+$/.test(mqtt)) throw bad('LOALANG_PUBLIC_MQTT_URL', mqtt, 'must be mqtt(s)://host[:port]', 'phải có dạng mqtt(s)://máy[:cổng]');
+  return { ...(http ? { http: http.replace(/\/$/, '') } : {}), ...(mqtt ? { mqtt } : {}) };
+}
+
 /** The console's map background: `LOALANG_MAP_TILE_URL` (an http(s) template with {z}, {x} and {y}) and its attribution. */
 export interface MapSettings {
   tileUrl: string;

@@ -6,7 +6,7 @@ import { ServerCore, type TlsMaterial } from '@loalang/broker';
 import { buildApp } from './app.js';
 import { bootstrapAdmin, type BootstrapResult } from './bootstrap.js';
 import type { PublicUrls } from './agent-config.js';
-import { mapFromEnv, serverSettingsFromEnv, type ServerSettings } from './server-env.js';
+import { mapFromEnv, publicUrlsFromEnv, serverSettingsFromEnv, type ServerSettings } from './server-env.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -19,6 +19,8 @@ export interface ServerOptions {
   maxUploadBytes?: number;
   /** Default: read from the environment (serverSettingsFromEnv). */
   settings?: ServerSettings;
+  /** The URLs devices are given, when not this server's own (default: LOALANG_PUBLIC_HTTP_URL and LOALANG_PUBLIC_MQTT_URL). */
+  publicUrls?: { http?: string; mqtt?: string };
   /** HTTPS and MQTT over TLS with this certificate and key; absent: plain HTTP and MQTT. */
   tls?: TlsMaterial;
 }
@@ -47,8 +49,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const host = options.host ?? '0.0.0.0';
   const publicHost = options.publicHost ?? (host === '0.0.0.0' || host === '::' ? defaultPublicHost() : host);
   let urls: PublicUrls = { http: '', mqtt: '' };
+  const settings = options.settings ?? serverSettingsFromEnv();
+  const publicUrls = options.publicUrls ?? publicUrlsFromEnv();
+  if (settings.cluster && !publicUrls.http) {
+    throw new Error('LOALANG_PUBLIC_HTTP_URL: mỗi nút của cụm phải cho thiết bị cùng một địa chỉ tải nội dung (ví dụ địa chỉ bộ cân bằng tải) / every node of a cluster must give devices the same content address (e.g. the load balancer\'s)');
+  }
   const core = await ServerCore.create({
-    ...(options.settings ?? serverSettingsFromEnv()),
+    ...settings,
     dataDir: options.dataDir,
     mqttHost: host,
     mqttPort: options.mqttPort,
@@ -66,13 +73,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   try {
     await core.start();
-    const bootstrap = await bootstrapAdmin(core);
+    const bootstrap = await core.exclusively(() => bootstrapAdmin(core));
     await app.listen({ port: options.httpPort, host });
     const address = app.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : options.httpPort;
-    urls = options.tls
+    const own = options.tls
       ? { http: `https://${publicHost}:${httpPort}`, mqtt: `mqtts://${publicHost}:${core.mqttPort}` }
       : { http: `http://${publicHost}:${httpPort}`, mqtt: `mqtt://${publicHost}:${core.mqttPort}` };
+    urls = { ...own, ...publicUrls };
     // Devices that connected before the URL was known get their state again with the right URLs.
     void core.refreshDevices((await core.devices.list()).map((d) => d.id));
     let stopping: Promise<void> | null = null;

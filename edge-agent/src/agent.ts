@@ -85,7 +85,7 @@ export class Agent {
       serverNow: () => serverClock.now(),
       clockKnown: (): boolean => clockSync.deviceAheadMs() !== undefined,
     });
-    const session: MqttSession = new MqttSession({ url: config.mqttUrl, deviceId: config.deviceId, password: config.password, keepaliveSec: config.keepaliveSec, logger, guard, clock, ...(ca ? { ca } : {}) });
+    const session: MqttSession = new MqttSession({ url: config.mqttUrl, ...(config.failoverMqttUrls?.length ? { failoverUrls: config.failoverMqttUrls } : {}), deviceId: config.deviceId, password: config.password, keepaliveSec: config.keepaliveSec, logger, guard, clock, ...(ca ? { ca } : {}) });
     const download = deps.fetch ?? (ca ? fetchTrusting(ca) : undefined);
     const cache = new ContentCache({
       dir: join(config.cacheDir, 'content'),
@@ -95,6 +95,7 @@ export class Agent {
       logger,
       now: () => clock.now(),
       ...(download ? { fetch: download } : {}),
+      ...(config.failoverHttpUrls?.length ? { mirrors: [config.httpUrl, ...config.failoverHttpUrls] } : {}),
     });
     const outbox = new Outbox(store, session, logger, clock);
     // Play instants and relay windows are in server time (decision 0013), so is the sink's view of them.

@@ -35,6 +35,18 @@ export const AgentConfigSchema = Type.Object(
     passwordFile: Type.Optional(Type.String({ minLength: 1 })),
     mqttUrl: Type.String({ pattern: '^(mqtt|mqtts|ws|wss)://' }),
     httpUrl: Type.String({ pattern: '^https?://' }),
+    failoverMqttUrls: Type.Optional(
+      Type.Array(Type.String({ pattern: '^(mqtt|mqtts|ws|wss)://' }), {
+        maxItems: 16,
+        description: 'other nodes of the same server cluster: with mqttUrl, the box starts on one chosen by its device id (boxes spread over the nodes) and moves to the next when it loses its connection',
+      }),
+    ),
+    failoverHttpUrls: Type.Optional(
+      Type.Array(Type.String({ pattern: '^https?://' }), {
+        maxItems: 16,
+        description: "other nodes' HTTP addresses: a download that fails on its server (no answer, or 5xx) is tried on these, with the same path; the audio is checked against its SHA-256 whatever the node",
+      }),
+    ),
     cacheDir: Type.String({ minLength: 1 }),
     serial: SerialConfig,
     audioSink: Type.String({ pattern: '^(alsa:.+|file:.+|null)$' }),

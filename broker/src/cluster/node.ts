@@ -31,7 +31,8 @@ export interface ClusterStats {
   nodeId: string;
   clustered: boolean;
   leader: boolean;
-  nodesElsewhereDevices: number;
+  /** Devices connected to the other nodes, as this node knows them. */
+  devicesElsewhere: number;
   bus: BusStats | null;
   mqtt: RoutedEmitterStats | null;
 }
@@ -106,7 +107,7 @@ export class ClusterNode {
       nodeId: this.nodeId,
       clustered: this.clustered,
       leader: this.leadership.isLeader(),
-      nodesElsewhereDevices: this.remote.ids().length,
+      devicesElsewhere: this.remote.ids().length,
       bus: this.bus?.stats() ?? null,
       mqtt: this.emitter?.stats() ?? null,
     };

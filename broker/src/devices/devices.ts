@@ -249,15 +249,21 @@ export class DeviceRepo implements DeviceDirectory {
     const when = iso(at);
     const node = this.nodeId;
     await this.db.transaction().execute(async (trx) => {
-      let query = trx.updateTable('devices').set({ online: online ? 1 : 0, last_seen_at: when, node_id: node }).where('id', '=', id).where('online', '!=', online ? 1 : 0);
-      if (!online && node !== null) query = query.where((eb) => eb.or([eb('node_id', 'is', null), eb('node_id', '=', node)]));
-      const changed = await query.executeTakeFirst();
-      if (changed.numUpdatedRows > 0n) {
-        await trx.insertInto('presence_history').values({ device_id: id, online: online ? 1 : 0, cause, at: when }).execute();
-      } else if (online && node !== null) {
-        // Already online, through another node: it is this node's now.
-        await trx.updateTable('devices').set({ node_id: node, last_seen_at: when }).where('id', '=', id).where((eb) => eb.or([eb('node_id', 'is', null), eb('node_id', '!=', node)])).execute();
+      // The row is locked while this is decided: two nodes' writes for one device go one after the other.
+      let read = trx.selectFrom('devices').select(['online', 'node_id']).where('id', '=', id);
+      if (dialectOf(trx) === 'postgres') read = read.forUpdate();
+      const row = await read.executeTakeFirst();
+      if (!row) return;
+      if (online) {
+        if (row.online === 1 && row.node_id === node) return;
+        // Online through this node, whether it was offline or held by another node.
+        await trx.updateTable('devices').set({ online: 1, last_seen_at: when, node_id: node }).where('id', '=', id).execute();
+        if (row.online !== 1) await trx.insertInto('presence_history').values({ device_id: id, online: 1, cause, at: when }).execute();
+        return;
       }
+      if (row.online !== 1 || (node !== null && row.node_id !== null && row.node_id !== node)) return;
+      await trx.updateTable('devices').set({ online: 0, last_seen_at: when }).where('id', '=', id).execute();
+      await trx.insertInto('presence_history').values({ device_id: id, online: 0, cause, at: when }).execute();
     });
   }
 

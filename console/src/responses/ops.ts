@@ -10,7 +10,12 @@ export const SettingsSchema = Type.Object({
 });
 export type Settings = Static<typeof SettingsSchema>;
 
-export const HealthSchema = Type.Object({ status: Type.String(), mqttPort: Type.Integer() });
+export const HealthSchema = Type.Object({
+  status: Type.String(),
+  mqttPort: Type.Integer(),
+  node: Type.String({ description: 'this server node (LOALANG_NODE_ID, or the host name)' }),
+  leader: Type.Boolean({ description: 'whether this node does the work that happens once (always true on a single server)' }),
+});
 
 const KEY_STATES = ['next', 'active', 'retired'] as const satisfies readonly SigningKeyState[];
 

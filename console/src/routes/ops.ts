@@ -7,7 +7,8 @@ import { HealthSchema, ok } from '../responses/index.js';
 export const opsRoutes: FastifyPluginAsync<{ core: ServerServices }> = async (app, { core }) => {
   app.get('/healthz', { schema: { hide: true, response: ok(HealthSchema) } }, async () => {
     await core.pingDatabase();
-    return { status: 'ok', mqttPort: core.mqttPort };
+    const cluster = core.clusterStats();
+    return { status: 'ok', mqttPort: core.mqttPort, node: cluster.nodeId, leader: cluster.leader };
   });
 
   const metrics = buildMetrics(core);

@@ -5,6 +5,7 @@
  * would hammer the server).
  */
 import { EventEmitter } from 'node:events';
+import { createHash } from 'node:crypto';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { AGENT_FEATURES, areaTopic, DOWNLINK, deviceTopic, deviceTopicFilter, encodeMessage, MessageSchemas, NAMESPACE, parseDeviceTopic, systemClock, validate, type Clock, type ClockTimer, type Logger, type DownlinkKind, type MessageKind, type MessageOf, type RefusalReason } from '@loalang/protocol';
 import { AGENT_VERSION } from '../version.js';
@@ -12,6 +13,12 @@ import type { DownlinkGuard } from './downlink-guard.js';
 
 export interface SessionOptions {
   url: string;
+  /**
+   * Other nodes of the server's cluster (issue 17). With `url`, the session starts on the one its
+   * device id picks (so boxes spread over the nodes) and each reconnect tries the next, with the
+   * same jittered backoff.
+   */
+  failoverUrls?: string[];
   deviceId: string;
   password: string;
   logger: Logger;
@@ -75,6 +82,22 @@ type SessionEvents = { [K in Exclude<Downlink, 'time/reply'>]: [MessageOf<K>] } 
   refused: [Refusal];
 };
 
+/**
+ * The endpoints in the order this box tries them (mqtt.js moves to the next on each reconnect),
+ * starting at the one its device id picks; undefined when there is only one.
+ */
+export function serverRotation(url: string, failover: string[], deviceId: string): { host: string; port: number; protocol: 'mqtt' | 'mqtts' | 'ws' | 'wss' }[] | undefined {
+  const urls = [url, ...failover].filter((u, i, all) => all.indexOf(u) === i);
+  if (urls.length < 2) return undefined;
+  const start = createHash('sha256').update(deviceId).digest().readUInt32BE(0) % urls.length;
+  return [...urls.slice(start), ...urls.slice(0, start)].map((u) => {
+    const parsed = new URL(u);
+    const protocol = parsed.protocol.slice(0, -1) as 'mqtt' | 'mqtts' | 'ws' | 'wss';
+    const port = parsed.port ? Number(parsed.port) : { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 }[protocol];
+    return { host: parsed.hostname, port, protocol };
+  });
+}
+
 export class MqttSession extends EventEmitter<SessionEvents> {
   private client: SessionClient | null = null;
   private stopped = false;
@@ -96,7 +119,9 @@ export class MqttSession extends EventEmitter<SessionEvents> {
 
   start(): void {
     const statusTopic = deviceTopic(this.o.deviceId, 'status');
+    const servers = serverRotation(this.o.url, this.o.failoverUrls ?? [], this.o.deviceId);
     const client = (this.o.connect ?? mqttConnect)(this.o.url, {
+      ...(servers ? { servers } : {}),
       clientId: this.o.deviceId,
       username: this.o.deviceId,
       password: this.o.password,
@@ -110,7 +135,8 @@ export class MqttSession extends EventEmitter<SessionEvents> {
     this.client = client;
     client.on('connect', () => {
       this.attempt = 0;
-      this.o.logger.info({ url: this.o.url }, 'connected to server');
+      const options = (client as { options?: { protocol?: string; host?: string; hostname?: string; port?: number } }).options;
+      this.o.logger.info({ url: servers && options ? `${options.protocol}://${options.hostname ?? options.host}:${options.port}` : this.o.url }, 'connected to server');
       const online = encodeMessage('status', { v: 1, state: 'online', at: new Date(this.clock.now()).toISOString(), agentVersion: AGENT_VERSION, features: [...AGENT_FEATURES] });
       client.publish(statusTopic, online, { qos: 1, retain: true });
       client.subscribe(deviceTopicFilter(this.o.deviceId), { qos: 1 }, (err) => {

@@ -22,6 +22,11 @@ export interface ContentCacheOptions {
   logger: Logger;
   now: () => number;
   fetch?: FetchLike;
+  /**
+   * Origins (`https://node-b:8080`) of the other nodes of the server's cluster: a download its
+   * own server does not answer (network error or 5xx) is tried there, path unchanged (issue 17).
+   */
+  mirrors?: string[];
 }
 
 async function sha256Of(path: string): Promise<string> {
@@ -98,7 +103,7 @@ export class ContentCache {
       authorization: `Basic ${Buffer.from(`${this.o.auth.username}:${this.o.auth.password}`).toString('base64')}`,
     };
     if (have > 0) headers['range'] = `bytes=${have}-`;
-    const res = await this.fetch(play.url, { headers, signal: AbortSignal.timeout(10 * 60_000) });
+    const res = await this.fetchFromAny(play.url, headers);
     if (res.status === 416 && have > 0) {
       // The part file is already whole (or longer than the file): verify it as it is.
     } else if (res.ok && res.body) {
@@ -117,6 +122,25 @@ export class ContentCache {
     }
     await this.keepIfVerified(play, part, final);
     this.o.logger.info({ contentId: play.contentId, resumedFrom: have }, 'content cached');
+  }
+
+  /** The URL, then the same path on each mirror while the answer is a network error or a 5xx. */
+  private async fetchFromAny(url: string, headers: Record<string, string>): Promise<Response> {
+    const { origin, pathname, search } = new URL(url);
+    const others = (this.o.mirrors ?? []).map((m) => new URL(m).origin).filter((o, i, all) => o !== origin && all.indexOf(o) === i);
+    const candidates = [url, ...others.map((o) => `${o}${pathname}${search}`)];
+    for (let i = 0; ; i++) {
+      const last = i === candidates.length - 1;
+      try {
+        const res = await this.fetch(candidates[i]!, { headers, signal: AbortSignal.timeout(10 * 60_000) });
+        if (res.status < 500 || last) return res;
+        await res.body?.cancel();
+        this.o.logger.warn({ url: candidates[i], status: res.status }, 'download failed on this server node; trying the next');
+      } catch (err) {
+        if (last) throw err;
+        this.o.logger.warn({ url: candidates[i], err: (err as Error).message }, 'download failed on this server node; trying the next');
+      }
+    }
   }
 
   /** Keeps audio that arrived inside a message (a small alert) once its hash checks out. */
