@@ -19,6 +19,7 @@ const TIMED = [
   'tests/presence.e2e.test.ts',
   // Three server nodes and six agents: alone, so a loaded machine does not make a play late.
   'tests/cluster.e2e.test.ts',
+  'tests/cluster-haproxy.e2e.test.ts',
   'tests/commands.e2e.test.ts',
   'tests/bench-smoke.test.ts',
   'edge-agent/test/stream-relay.test.ts',
@@ -36,7 +37,7 @@ const NEVER = ['**/node_modules/**', '**/dist/**'];
  * PostgreSQL is not installed these projects are left out, and the run says so.
  */
 const ON_POSTGRES = ['console/test/**/*.test.ts', 'tests/security/**/*.test.ts', 'tests/server-device.test.ts', 'tests/*.e2e.test.ts'];
-const NOT_ON_POSTGRES = ['tests/postgres-outage.e2e.test.ts', 'tests/cluster.e2e.test.ts', 'tests/demo.e2e.test.ts', 'tests/cli.e2e.test.ts', 'tests/tls.e2e.test.ts', 'tests/web/**', 'console/test/security-headers.test.ts', 'console/test/validation-text.test.ts'];
+const NOT_ON_POSTGRES = ['tests/postgres-outage.e2e.test.ts', 'tests/cluster.e2e.test.ts', 'tests/cluster-haproxy.e2e.test.ts', 'tests/demo.e2e.test.ts', 'tests/cli.e2e.test.ts', 'tests/tls.e2e.test.ts', 'tests/web/**', 'console/test/security-headers.test.ts', 'console/test/validation-text.test.ts'];
 const postgresSkip = postgresSkipReason();
 if (postgresSkip) console.warn(`The PostgreSQL runs of the suites are skipped: ${postgresSkip}`);
 const onPostgres = { LOALANG_TEST_DATABASE: 'postgres' };

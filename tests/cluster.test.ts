@@ -81,6 +81,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  if (redis && !redis.running) await redis.start();
   for (const c of clients.splice(0)) c.end(true);
   for (const n of nodes.splice(0).reverse()) await n.stop().catch(() => undefined);
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -215,6 +216,38 @@ describe.skipIf(skip !== null)('several server nodes over Redis and PostgreSQL',
     expect(await mac()).toBeNull();
     expect(await b.devices.verify(device.id, Buffer.from(device.secret))).toBeNull();
     expect(await b.devices.verify(device.id, Buffer.from(secret))).not.toBeNull();
+  });
+
+  it('keeps serving each node\'s own speakers while Redis is away, and shares again when it is back', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    const { root, commune, devices } = await fleet(a, 2);
+    const onA = await connect(a, devices[0]!, [root.id, commune.id]);
+    const onB = await connect(b, devices[1]!, [root.id, commune.id]);
+    await until('both devices online on both nodes', () => devices.every((d) => a.mqtt.isOnline(d.id) && b.mqtt.isOnline(d.id)));
+
+    await redis.stop();
+    // A command for its own device, and an area alert: node A delivers them to its own speakers.
+    await a.mqtt.publishToDevice(devices[0]!.id, 'cmd', { v: 1, commandId: 'while-away', type: 'ping', issuedAt: new Date().toISOString() } as never);
+    await until('the command to node A\'s own device', () => onA.commands.length === 1);
+    writeFileSync(join(mkdirSyncP(join(dir, 'content')), 'bulletin.ogg'), Buffer.alloc(10));
+    await a.content.insert({ id: 'bulletin', title: 'Bản tin', areaId: root.id, originalName: null, mimeType: 'audio/ogg', sha256: 'a'.repeat(64), sizeBytes: 10, durationMs: 5000, source: {}, createdBy: null });
+    const alert = await a.alerts.create({ title: 'Lũ', text: null, contentId: 'bulletin', priority: 'emergency', targets: { areaIds: [commune.id], deviceIds: [] }, repeat: 1, gapMs: 0, volume: null, expiresAt: null, replaces: null, cap: null, createdBy: null });
+    await until('the alert on node A\'s own speaker', () => onA.alerts.some((m) => m.alertId === alert.id));
+    expect(a.cluster.stats().mqtt?.notShared).toBeGreaterThan(0);
+    // Meanwhile node B's device leaves: node A does not hear of it yet.
+    onB.client.end(true);
+    await until('node B seeing its device gone', () => !b.mqtt.isOnline(devices[1]!.id));
+
+    await redis.start();
+    // Presence is read again from the database once the bus is back.
+    await until('node A seeing node B\'s device gone', () => !a.mqtt.isOnline(devices[1]!.id), 15_000);
+    // And messages cross nodes again: a command from node B to the device on node A.
+    await until('a command through Redis again', async () => {
+      await b.mqtt.publishToDevice(devices[0]!.id, 'cmd', { v: 1, commandId: 'after', type: 'ping', issuedAt: new Date().toISOString() } as never);
+      await new Promise((r) => setTimeout(r, 200));
+      return onA.commands.length > 1;
+    }, 15_000);
   });
 
   it('does not start as a node without PostgreSQL, or with a short secret', async () => {

@@ -73,6 +73,9 @@ export async function startRedis() {
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
+    get running() {
+      return child !== null && child.exitCode === null;
+    },
     start,
     stop,
     async destroy() {

@@ -17,6 +17,7 @@
  */
 import mqemitter from 'mqemitter';
 import MQEmitterRedis from 'mqemitter-redis';
+import { Redis } from 'ioredis';
 import { NAMESPACE, UPLINK, type Logger } from '@loalang/protocol';
 
 type Message = mqemitter.Message;
@@ -38,6 +39,8 @@ export class RoutedEmitter {
   private readonly local: mqemitter.MQEmitter;
   private readonly remote: MQEmitterRedis.MQEmitterRedis;
   private readonly counters: RoutedEmitterStats = { local: 0, viaRedis: 0, notShared: 0 };
+  private readonly pubConn: Redis;
+  private readonly subConn: Redis;
 
   constructor(
     redisUrl: string,
@@ -49,7 +52,9 @@ export class RoutedEmitter {
     this.local = mqemitter({ concurrency: 0, matchEmptyLevels: true });
     const Remote = MQEmitterRedis as unknown as new (options: object) => MQEmitterRedis.MQEmitterRedis;
     // The publishing connection does not queue commands while Redis is away: emit() falls back at once.
-    this.remote = new Remote({ connectionString: redisUrl, concurrency: 0, matchEmptyLevels: true, enableOfflineQueue: false });
+    this.pubConn = new Redis(redisUrl, { enableOfflineQueue: false });
+    this.subConn = new Redis(redisUrl);
+    this.remote = new Remote({ pubConn: this.pubConn, subConn: this.subConn, concurrency: 0, matchEmptyLevels: true });
     const state = (this.remote as unknown as { state: NodeJS.EventEmitter }).state;
     state.on('error', (err: Error) => logger.warn({ err: err.message }, 'Redis (MQTT bus) error'));
   }
@@ -64,10 +69,24 @@ export class RoutedEmitter {
 
   /** Whether the Redis connection that publishes is up. */
   redisReady(): boolean {
-    return (this.remote as unknown as { pubConn: { status: string } }).pubConn.status === 'ready';
+    return this.pubConn.status === 'ready';
   }
 
+  private subscriberReady(): boolean {
+    return this.subConn.status === 'ready';
+  }
+
+  /**
+   * Subscribes here and through Redis. While Redis is away, the subscription is complete once it
+   * holds here (Redis takes it when it is back): a device connecting meanwhile gets its SUBACK,
+   * and one leaving is let go, instead of waiting for Redis.
+   */
   on(topic: string, listener: Listener, done?: () => void): this {
+    if (!this.subscriberReady()) {
+      this.remote.on(topic, listener);
+      this.local.on(topic, listener, done);
+      return this;
+    }
     let pending = 2;
     const one = () => {
       if (--pending === 0) done?.();
@@ -78,6 +97,11 @@ export class RoutedEmitter {
   }
 
   removeListener(topic: string, listener: Listener, done?: () => void): void {
+    if (!this.subscriberReady()) {
+      this.remote.removeListener(topic, listener);
+      this.local.removeListener(topic, listener, done);
+      return;
+    }
     let pending = 2;
     const one = () => {
       if (--pending === 0) done?.();
