@@ -1,11 +1,15 @@
-// One worker process of bench/alert-fanout.mjs: holds a share of the simulated speakers as raw
-// MQTT clients speaking the real protocol. Each one listens on its device topic and its areas'
-// alert topics, notes when an alert arrives (epoch ms, µs resolution) and answers `received`
-// (QoS 1) as an agent does. Driven by messages from the parent over IPC.
+// One worker process of bench/alert-fanout.mjs and bench/cluster-fanout.mjs: holds a share of the
+// simulated speakers as raw MQTT clients speaking the real protocol. Each one listens on its device
+// topic and its areas' alert topics, notes when an alert arrives (epoch ms, µs resolution) and
+// answers `received` (QoS 1) as an agent does. Given `failover` URLs (cluster-fanout), a speaker
+// whose connection drops reconnects as an agent does: the next URL, after a jittered backoff (full
+// jitter, 1 s doubling to 60 s), and notes when it is back. Driven by messages from the parent over IPC.
 import mqtt from 'mqtt';
 
 const clients = new Map(); // label → [{ client, id }]
 const receipts = new Map(); // round key → epoch ms list
+const returns = []; // epoch ms at which a dropped speaker was connected and subscribed again
+let closing = false;
 let firstPayload = null;
 
 const now = () => performance.timeOrigin + performance.now();
@@ -52,7 +56,31 @@ async function connectOne(url, d, withAuth) {
   return { client, id: d.id };
 }
 
-async function connectAll(label, url, devices, withAuth, concurrency = 64) {
+/** A speaker that reconnects to the next of `urls` when its connection drops, as an agent does. */
+function keepConnected(entry, urls, d, withAuth) {
+  let at = urls.indexOf(entry.url);
+  const watch = (client) =>
+    client.once('close', async () => {
+      if (closing) return;
+      for (let attempt = 0; !closing; attempt++) {
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(60_000, 1000 * 2 ** attempt)));
+        at = (at + 1) % urls.length;
+        try {
+          const next = await connectOne(urls[at], d, withAuth);
+          entry.client = next.client;
+          entry.url = urls[at];
+          returns.push(now());
+          watch(next.client);
+          return;
+        } catch {
+          /* that node is away too: the next one, after a longer wait */
+        }
+      }
+    });
+  watch(entry.client);
+}
+
+async function connectAll(label, url, devices, withAuth, failover, concurrency = 64) {
   const list = clients.get(label) ?? [];
   clients.set(label, list);
   let next = 0;
@@ -61,7 +89,9 @@ async function connectAll(label, url, devices, withAuth, concurrency = 64) {
     while (next < devices.length) {
       const d = devices[next++];
       try {
-        list.push(await connectOne(url, d, withAuth));
+        const entry = { ...(await connectOne(d.url ?? url, d, withAuth)), url: d.url ?? url };
+        list.push(entry);
+        if (failover) keepConnected(entry, failover, d, withAuth);
       } catch {
         failed++;
       }
@@ -73,11 +103,13 @@ async function connectAll(label, url, devices, withAuth, concurrency = 64) {
 
 process.on('message', async (m) => {
   try {
-    if (m.cmd === 'connect') process.send({ id: m.id, ...(await connectAll(m.label, m.url, m.devices, m.auth)) });
+    if (m.cmd === 'connect') process.send({ id: m.id, ...(await connectAll(m.label, m.url, m.devices, m.auth, m.failover)) });
+    else if (m.cmd === 'returns') process.send({ id: m.id, returns: returns.splice(0) });
     else if (m.cmd === 'collect') {
       process.send({ id: m.id, receipts: receipts.get(m.key) ?? [], payload: firstPayload });
       receipts.delete(m.key);
     } else if (m.cmd === 'close') {
+      closing = m.final ?? closing;
       const list = clients.get(m.label) ?? [];
       await Promise.all(list.map((c) => c.client.endAsync().catch(() => undefined)));
       clients.delete(m.label);

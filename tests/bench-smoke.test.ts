@@ -35,6 +35,16 @@ const BENCHES: Record<string, Smoke> = {
       re(String.raw`Mosquitto publish → receipt at (\d+)/\1: p50 NUM ms|Mosquitto reference skipped \(not installed\)`),
     ],
   },
+  'cluster-fanout.mjs': {
+    // Two server processes on a throwaway PostgreSQL and Redis; every speaker gets the alert, and
+    // every speaker of the killed node is back on the other (or a line saying what is missing).
+    timeoutMs: 120_000,
+    figures: [
+      re(String.raw`(\d+) speakers over 2 nodes \(PostgreSQL \+ Redis\), \d+ worker processes: connected in NUM s \(0 failed|skipped: .+`),
+      re(String.raw`alert to (\d+): receipt at \1/\1: p50 NUM ms, p95 NUM ms|skipped: .+`),
+      re(String.raw`node 2 killed: (\d+)/\1 of its speakers back on node 1, the last at NUM s|skipped: .+`),
+    ],
+  },
   'cli-startup.mjs': { timeoutMs: 30_000, figures: [re(String.raw`loalang --help: median NUM ms, p90 NUM ms, max NUM ms \(\d+ runs\)`)] },
   'device-list.mjs': { timeoutMs: 60_000, figures: [re(String.raw`^(?:.*p50 NUM ms, p99 NUM ms, max NUM ms, errors 0; server event-loop delay p99 NUM ms, max NUM ms\n){5}`, 'm')] },
   'live-events.mjs': {

@@ -221,10 +221,11 @@ describe.skipIf(skip !== null)('several server nodes over Redis and PostgreSQL',
   it('keeps serving each node\'s own speakers while Redis is away, and shares again when it is back', async () => {
     const a = await startNode('node-a');
     const b = await startNode('node-b');
-    const { root, commune, devices } = await fleet(a, 2);
+    const { root, commune, devices } = await fleet(a, 3);
     const onA = await connect(a, devices[0]!, [root.id, commune.id]);
     const onB = await connect(b, devices[1]!, [root.id, commune.id]);
-    await until('both devices online on both nodes', () => devices.every((d) => a.mqtt.isOnline(d.id) && b.mqtt.isOnline(d.id)));
+    const stayingOnB = await connect(b, devices[2]!, [root.id, commune.id]);
+    await until('the devices online on both nodes', () => devices.every((d) => a.mqtt.isOnline(d.id) && b.mqtt.isOnline(d.id)));
 
     await redis.stop();
     // A command for its own device, and an area alert: node A delivers them to its own speakers.
@@ -235,19 +236,37 @@ describe.skipIf(skip !== null)('several server nodes over Redis and PostgreSQL',
     const alert = await a.alerts.create({ title: 'Lũ', text: null, contentId: 'bulletin', priority: 'emergency', targets: { areaIds: [commune.id], deviceIds: [] }, repeat: 1, gapMs: 0, volume: null, expiresAt: null, replaces: null, cap: null, createdBy: null });
     await until('the alert on node A\'s own speaker', () => onA.alerts.some((m) => m.alertId === alert.id));
     expect(a.cluster.stats().mqtt?.notShared).toBeGreaterThan(0);
+    expect(stayingOnB.alerts).toHaveLength(0);
     // Meanwhile node B's device leaves: node A does not hear of it yet.
     onB.client.end(true);
     await until('node B seeing its device gone', () => !b.mqtt.isOnline(devices[1]!.id));
 
     await redis.start();
-    // Presence is read again from the database once the bus is back.
+    // Presence is read again from the database once the bus is back, and node B's speaker gets the alert it missed.
     await until('node A seeing node B\'s device gone', () => !a.mqtt.isOnline(devices[1]!.id), 15_000);
+    await until('the missed alert on node B\'s speaker', () => stayingOnB.alerts.some((m) => m.alertId === alert.id), 15_000);
     // And messages cross nodes again: a command from node B to the device on node A.
     await until('a command through Redis again', async () => {
       await b.mqtt.publishToDevice(devices[0]!.id, 'cmd', { v: 1, commandId: 'after', type: 'ping', issuedAt: new Date().toISOString() } as never);
       await new Promise((r) => setTimeout(r, 200));
       return onA.commands.length > 1;
     }, 15_000);
+  });
+
+  it('counts wrong passwords across nodes, and records in the audit log which node acted', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    const source = '203.0.113.7';
+    // Five wrong passwords from one address, alternating between the nodes: the sixth waits on either.
+    let until1: string | null = null;
+    for (let i = 0; i < 5; i++) until1 = await (i % 2 ? b : a).loginThrottle.failed('chu-tich', source);
+    expect(until1).not.toBeNull();
+    expect(await a.loginThrottle.blockedUntil('chu-tich', source)).toBe(until1);
+    expect(await b.loginThrottle.blockedUntil('chu-tich', source)).toBe(until1);
+    const entry = { at: new Date().toISOString(), userId: null, username: null, areaId: null, source, action: 'login-failed', target: null, status: 401, detail: null };
+    await a.audit.append(entry);
+    await b.audit.append(entry);
+    expect((await a.audit.query({ limit: 10 })).map((e) => e.node)).toEqual(['node-b', 'node-a']);
   });
 
   it('does not start as a node without PostgreSQL, or with a short secret', async () => {

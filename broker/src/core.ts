@@ -275,8 +275,8 @@ export class ServerCore {
     if (registry && bus) {
       await registry.join();
       bus.on('message', (m, node) => this.onClusterMessage(m, node));
-      // Presence messages may have been lost while Redis was away: the database has the truth.
-      bus.on('reconnected', () => void this.loadPresenceElsewhere());
+      // Messages may have been lost while Redis was away: the database has the truth.
+      bus.on('reconnected', () => void this.catchUpAfterRedis());
       await bus.start();
       await this.loadPresenceElsewhere();
     }
@@ -316,6 +316,22 @@ export class ServerCore {
       this.cluster.remote.replaceAll(await this.devices.onlineElsewhere());
     } catch (err) {
       this.logger.warn({ err }, 'presence on the other nodes not read');
+    }
+  }
+
+  /**
+   * Redis is back: presence on the other nodes is read again, and this node's speakers get what
+   * other nodes may have sent them meanwhile (a newer programme, an alert they did not confirm).
+   */
+  private async catchUpAfterRedis(): Promise<void> {
+    await this.loadPresenceElsewhere();
+    try {
+      const behind = (await this.devices.behindHere()).filter((id) => this.mqtt.isOnlineHere(id));
+      for (const id of behind) void this.dispatcher.resend(id, 'redis-back');
+      const alerts = await this.alerts.replayUnconfirmed((id) => this.mqtt.isOnlineHere(id));
+      if (behind.length + alerts > 0) this.logger.info({ programmes: behind.length, alerts }, 'Redis is back: programmes and alerts sent again to this node\'s speakers that may have missed them');
+    } catch (err) {
+      this.logger.error({ err }, 'catching up after Redis was away failed');
     }
   }
 

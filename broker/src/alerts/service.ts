@@ -367,6 +367,23 @@ export class AlertService extends EventEmitter<AlertEvents> {
     }
   }
 
+  /**
+   * Sends every active alert again to the devices connected here that have not confirmed it
+   * (issue 17: Redis was away, so what another node fanned out may not have reached them). A
+   * device that has it already only answers where it is.
+   */
+  async replayUnconfirmed(isHere: (deviceId: string) => boolean): Promise<number> {
+    let sent = 0;
+    for (const alert of await this.d.repo.active()) {
+      const waiting = (await this.d.repo.devicesIn(alert.id, ['pending', 'offline'])).filter(isHere);
+      if (waiting.length === 0) continue;
+      const message = await this.message(alert, iso(this.d.clock.now() + this.o.leadMs), this.inlineFits((await this.d.content.require(alert.contentId)).sizeBytes, waiting.length));
+      for (const id of waiting) this.d.publisher.publishToDevice(id, 'alert', message).catch(() => undefined);
+      sent += waiting.length;
+    }
+    return sent;
+  }
+
   /** The alert with its totals (no per-device list). */
   async summary(id: string): Promise<Alert & { totals: Record<DeliveryState, number> }> {
     return { ...(await this.d.repo.require(id)), totals: await this.d.repo.totals(id) };

@@ -291,6 +291,23 @@ export class DeviceRepo implements DeviceDirectory {
     return gone;
   }
 
+  /**
+   * This node's online devices whose last reported programme is older than the one they were
+   * given (or never reported): after Redis was away, a change made on another node may not have
+   * reached them.
+   */
+  async behindHere(): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('devices as d')
+      .innerJoin('device_desired as dd', 'dd.device_id', 'd.id')
+      .select('d.id')
+      .where('d.online', '=', 1)
+      .where((eb) => (this.nodeId === null ? eb('d.node_id', 'is', null) : eb('d.node_id', '=', this.nodeId)))
+      .where((eb) => eb.or([eb('d.reported_version', 'is', null), eb('d.reported_version', '<', eb.ref('dd.version'))]))
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
   /** Devices online through another node than this one, with that node (a cluster's presence at start). */
   async onlineElsewhere(): Promise<{ id: string; node: string }[]> {
     const rows = await this.db.selectFrom('devices').select(['id', 'node_id']).where('online', '=', 1).where('node_id', 'is not', null).where('node_id', '!=', this.nodeId ?? '').execute();
