@@ -63,19 +63,20 @@ for (const [i, p] of ports.entries()) {
     env: { ...process.env, LOALANG_ADMIN_PASSWORD: PASSWORD, LOALANG_LOG_LEVEL: 'error', LOALANG_DATABASE_URL: databaseUrl, LOALANG_REDIS_URL: redis.url, LOALANG_CLUSTER_SECRET: 'bench-cluster-secret-0123456789', LOALANG_NODE_ID: `node-${i + 1}`, LOALANG_PUBLIC_HTTP_URL: `http://127.0.0.1:${ports[0].http}` },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  let out = '';
+  const node = { child, base: `http://127.0.0.1:${p.http}/api/v1`, mqtt: `mqtt://127.0.0.1:${p.mqtt}`, out: '' };
   await new Promise((resolve, reject) => {
+    // The node's log (errors only) is kept, its last 20 KB, to say what went wrong.
     child.stdout.on('data', (d) => {
-      out += d.toString();
-      if (/api:\s+http/.test(out)) resolve();
+      node.out = (node.out + d.toString()).slice(-20_000);
+      if (/api:\s+http/.test(node.out)) resolve();
     });
-    child.once('exit', (code) => reject(new Error(`node ${i + 1} exited ${code}: ${out}`)));
+    child.once('exit', (code) => reject(new Error(`node ${i + 1} exited ${code}: ${node.out}`)));
   });
-  nodes.push({ child, base: `http://127.0.0.1:${p.http}/api/v1`, mqtt: `mqtt://127.0.0.1:${p.mqtt}` });
+  nodes.push(node);
 }
 const api = async (node, path, body, token) => {
   const res = await fetch(`${node.base}${path}`, { method: body ? 'POST' : 'GET', headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
-  if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}\nthe node's log:\n${node.out.split('\n').filter((l) => l.includes('"level":50')).slice(-5).join('\n')}`);
   return res.json();
 };
 const { token } = await api(nodes[0], '/auth/login', { username: 'admin', password: PASSWORD });

@@ -189,6 +189,24 @@ describe.skipIf(skip !== null)('several server nodes over Redis and PostgreSQL',
     expect(history[0]).toMatchObject({ online: false, cause: 'node-lost' });
   });
 
+  it('records a node\'s speakers online again when the leader took it for dead but it was only late', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    const { devices } = await fleet(a, 1);
+    await connect(b, devices[0]!, []);
+    const row = async () => a.database.selectFrom('devices').select(['online', 'node_id']).where('id', '=', devices[0]!.id).executeTakeFirst();
+    await until('the device online under node B', async () => (await row())?.online === 1);
+    // Node B's heartbeat stops: the leader marks its speaker offline, and tells it so.
+    await b.cluster.registry!.leave();
+    await until('the device marked node-lost', async () => (await a.devices.presenceHistory(devices[0]!.id)).some((h) => h.cause === 'node-lost'));
+    await b.cluster.registry!.join();
+    await until('the device online under node B again', async () => {
+      const r = await row();
+      return r?.online === 1 && r.node_id === 'node-b' && a.mqtt.isOnline(devices[0]!.id);
+    });
+    expect((await a.devices.presenceHistory(devices[0]!.id))[0]).toMatchObject({ online: true, cause: 'node-back' });
+  });
+
   it('refuses a node with another cluster secret, and ignores messages sealed with it', async () => {
     const a = await startNode('node-a');
     await expect(startNode('node-x', { secret: 'another-secret-of-sixteen-chars' })).rejects.toMatchObject({ code: 'LOA_ERR_CLUSTER_SECRET' });

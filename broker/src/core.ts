@@ -217,7 +217,9 @@ export class ServerCore {
         this.cluster.remote.change(m.deviceId, node, m.online);
         return;
       case 'node-lost':
-        this.cluster.remote.nodeLost(m.node);
+        // This node, taken for dead (its heartbeat stalled): its speakers are still here.
+        if (m.node === this.cluster.nodeId) this.reassertPresence();
+        else this.cluster.remote.nodeLost(m.node);
         return;
       case 'disconnect':
         this.mqtt.disconnectHere(m.deviceId);
@@ -277,6 +279,8 @@ export class ServerCore {
       bus.on('message', (m, node) => this.onClusterMessage(m, node));
       // Messages may have been lost while Redis was away: the database has the truth.
       bus.on('reconnected', () => void this.catchUpAfterRedis());
+      // Back from a database outage long enough for the leader to take this node for dead.
+      registry.onRecovered = () => this.reassertPresence();
       await bus.start();
       await this.loadPresenceElsewhere();
     }
@@ -332,6 +336,21 @@ export class ServerCore {
       if (behind.length + alerts > 0) this.logger.info({ programmes: behind.length, alerts }, 'Redis is back: programmes and alerts sent again to this node\'s speakers that may have missed them');
     } catch (err) {
       this.logger.error({ err }, 'catching up after Redis was away failed');
+    }
+  }
+
+  /** Records again as online under this node every device connected to it (a no-op for those already so). */
+  private reassertPresence(): void {
+    for (const deviceId of this.mqtt.onlineHereIds()) {
+      const at = this.clock.now();
+      void this.presenceWrites
+        .run(deviceId, () => this.devices.setPresence(deviceId, true, 'node-back', at))
+        .then((changed) => {
+          if (!changed) return;
+          this.cluster.bus?.publish({ t: 'presence', deviceId, online: true });
+          this.afterPresence({ deviceId, online: true, at, cause: 'node-back' });
+        })
+        .catch((err: unknown) => this.logger.error({ err, deviceId }, 'presence not recorded'));
     }
   }
 
@@ -392,6 +411,7 @@ export class ServerCore {
     const registry = this.cluster.registry;
     if (!registry) return;
     for (const node of await registry.deadNodesWithDevices()) {
+      if (node === this.cluster.nodeId) continue; // sweeping, so alive (its heartbeat is late)
       const at = this.clock.now();
       const gone = await this.devices.markAllOffline('node-lost', at, node, false);
       this.cluster.remote.nodeLost(node);

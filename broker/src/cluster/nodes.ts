@@ -31,6 +31,12 @@ export interface ClusterNodeInfo {
 
 export class NodeRegistry {
   private heartbeat: Repeating | null = null;
+  private failing = false;
+  /**
+   * Called when a heartbeat is written again after failing (the database was away): the leader
+   * may have taken this node for dead and marked its devices offline meanwhile.
+   */
+  onRecovered: () => void = () => undefined;
   private readonly secretCheck: string;
 
   constructor(
@@ -71,7 +77,18 @@ export class NodeRegistry {
       .onConflict((oc) => oc.column('id').doUpdateSet({ started_at: iso(this.clock.now()), seen_at_ms: now as unknown as number, secret_check: this.secretCheck }))
       .execute();
     this.heartbeat = every(this.clock, this.timings.heartbeatMs, () => {
-      void this.beat().catch((err: unknown) => this.logger.warn({ err }, 'cluster heartbeat not written'));
+      void this.beat().then(
+        () => {
+          if (!this.failing) return;
+          this.failing = false;
+          this.logger.info('cluster heartbeat written again');
+          this.onRecovered();
+        },
+        (err: unknown) => {
+          if (!this.failing) this.logger.warn({ err }, 'cluster heartbeat not written');
+          this.failing = true;
+        },
+      );
     });
   }
 

@@ -245,25 +245,27 @@ export class DeviceRepo implements DeviceDirectory {
    * node, for a device no node holds) may record it offline, so the late disconnect of a
    * connection the device left for another node changes nothing.
    */
-  async setPresence(id: string, online: boolean, cause: string, at: number): Promise<void> {
+  async setPresence(id: string, online: boolean, cause: string, at: number): Promise<boolean> {
     const when = iso(at);
     const node = this.nodeId;
-    await this.db.transaction().execute(async (trx) => {
+    return this.db.transaction().execute(async (trx) => {
       // The row is locked while this is decided: two nodes' writes for one device go one after the other.
       let read = trx.selectFrom('devices').select(['online', 'node_id']).where('id', '=', id);
       if (dialectOf(trx) === 'postgres') read = read.forUpdate();
       const row = await read.executeTakeFirst();
-      if (!row) return;
+      if (!row) return false;
       if (online) {
-        if (row.online === 1 && row.node_id === node) return;
+        if (row.online === 1 && row.node_id === node) return false;
         // Online through this node, whether it was offline or held by another node.
         await trx.updateTable('devices').set({ online: 1, last_seen_at: when, node_id: node }).where('id', '=', id).execute();
-        if (row.online !== 1) await trx.insertInto('presence_history').values({ device_id: id, online: 1, cause, at: when }).execute();
-        return;
+        if (row.online === 1) return false;
+        await trx.insertInto('presence_history').values({ device_id: id, online: 1, cause, at: when }).execute();
+        return true;
       }
-      if (row.online !== 1 || (node !== null && row.node_id !== null && row.node_id !== node)) return;
+      if (row.online !== 1 || (node !== null && row.node_id !== null && row.node_id !== node)) return false;
       await trx.updateTable('devices').set({ online: 0, last_seen_at: when }).where('id', '=', id).execute();
       await trx.insertInto('presence_history').values({ device_id: id, online: 0, cause, at: when }).execute();
+      return true;
     });
   }
 

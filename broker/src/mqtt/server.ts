@@ -325,6 +325,10 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
     return this.presence.isOnline(deviceId);
   }
 
+  onlineHereIds(): string[] {
+    return this.presence.onlineIds();
+  }
+
   onlineDevices(): string[] {
     const here = this.presence.onlineIds();
     const elsewhere = this.options.cluster?.elsewhere.ids() ?? [];
