@@ -104,6 +104,7 @@ async function connectAll(label, url, devices, withAuth, failover, concurrency =
 process.on('message', async (m) => {
   try {
     if (m.cmd === 'connect') process.send({ id: m.id, ...(await connectAll(m.label, m.url, m.devices, m.auth, m.failover)) });
+    else if (m.cmd === 'count') process.send({ id: m.id, n: receipts.get(m.key)?.length ?? 0 });
     else if (m.cmd === 'returns') process.send({ id: m.id, returns: returns.splice(0) });
     else if (m.cmd === 'collect') {
       process.send({ id: m.id, receipts: receipts.get(m.key) ?? [], payload: firstPayload });

@@ -41,7 +41,7 @@ const BENCHES: Record<string, Smoke> = {
     timeoutMs: 120_000,
     figures: [
       re(String.raw`(\d+) speakers over 2 nodes \(PostgreSQL \+ Redis\), \d+ worker processes: connected in NUM s \(0 failed|skipped: .+`),
-      re(String.raw`alert to (\d+): receipt at \1/\1: p50 NUM ms, p95 NUM ms|skipped: .+`),
+      re(String.raw`alert to (\d+): receipt at \1/\1 connected: p50 NUM ms, p95 NUM ms|skipped: .+`),
       re(String.raw`node 2 killed: (\d+)/\1 of its speakers back on node 1, the last at NUM s|skipped: .+`),
     ],
   },

@@ -7,7 +7,7 @@ import type { Targets } from '../accounts/scope.js';
 import type { AlertDeliveryState } from '@loalang/protocol';
 import { sql, type Selectable } from 'kysely';
 import type { Database } from '../store/database.js';
-import { jsonText, tuplesTable } from '../store/portable.js';
+import { dialectOf, jsonText, tuplesTable } from '../store/portable.js';
 import type { AlertsTable } from '../store/schema.js';
 import { brokerError } from '../errors.js';
 
@@ -218,23 +218,30 @@ export class AlertRepo {
    * alert at once exactly one of them gets the deliveries back (and says it ended).
    */
   async end(id: string, state: Exclude<AlertState, 'active'>, at: string, replacedBy: string | null, waiting: 'cancelled' | 'expired'): Promise<Delivery[] | null> {
-    return this.db.transaction().execute(async (trx) => {
-      const ended = await trx
-        .updateTable('alerts')
-        .set((eb) => ({ state, ended_at: at, replaced_by: replacedBy === null ? eb.ref('replaced_by') : replacedBy }))
-        .where('id', '=', id)
-        .where('state', '=', 'active')
-        .executeTakeFirst();
-      if (ended.numUpdatedRows === 0n) return null;
-      const rows = await trx
-        .updateTable('alert_deliveries')
-        .set({ state: waiting, updated_at: at })
-        .where('alert_id', '=', id)
-        .where('state', 'in', WAITING)
-        .returning(DELIVERY_COLUMNS)
-        .execute();
-      return rows.map(toDelivery).sort((a, b) => compare(a.deviceId, b.deviceId));
-    });
+    // Statuses from speakers move the same rows meanwhile, on this node or another (advanceAll):
+    // both take the rows' locks in device order, and a deadlock left anyway is run again.
+    return retryDeadlock(() =>
+      this.db.transaction().execute(async (trx) => {
+        const ended = await trx
+          .updateTable('alerts')
+          .set((eb) => ({ state, ended_at: at, replaced_by: replacedBy === null ? eb.ref('replaced_by') : replacedBy }))
+          .where('id', '=', id)
+          .where('state', '=', 'active')
+          .executeTakeFirst();
+        if (ended.numUpdatedRows === 0n) return null;
+        if (dialectOf(trx) === 'postgres') {
+          await sql`SELECT 1 FROM alert_deliveries WHERE alert_id = ${id} AND state = ANY(${[...WAITING]}::text[]) ORDER BY device_id COLLATE "C" FOR UPDATE`.execute(trx);
+        }
+        const rows = await trx
+          .updateTable('alert_deliveries')
+          .set({ state: waiting, updated_at: at })
+          .where('alert_id', '=', id)
+          .where('state', 'in', WAITING)
+          .returning(DELIVERY_COLUMNS)
+          .execute();
+        return rows.map(toDelivery).sort((a, b) => compare(a.deviceId, b.deviceId));
+      }),
+    );
   }
 
   async deliveries(alertId: string): Promise<Delivery[]> {

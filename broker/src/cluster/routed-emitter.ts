@@ -118,7 +118,8 @@ export class RoutedEmitter {
     }
     if (!this.redisReady()) {
       this.counters.notShared++;
-      this.logger.warn({ topic: message.topic }, 'Redis is not connected: message delivered on this node only');
+      // Aedes' own $SYS messages (its birth, at start, before Redis has answered) matter less.
+      this.logger[message.topic.startsWith('$SYS/') ? 'debug' : 'warn']({ topic: message.topic }, 'Redis is not connected: message delivered on this node only');
       this.local.emit(message, done);
       return;
     }
@@ -145,6 +146,11 @@ export class RoutedEmitter {
   }
 
   close(callback: () => void): void {
-    this.local.close(() => this.remote.close(callback));
+    // Not mqemitter-redis' own close, which quits both connections without handling a failed
+    // QUIT (a connection already gone), an unhandled rejection that would end the process.
+    this.local.close(() => {
+      for (const conn of [this.pubConn, this.subConn]) conn.quit().catch(() => conn.disconnect());
+      callback();
+    });
   }
 }

@@ -22,6 +22,11 @@ export async function run(args: string[]): Promise<number> {
     );
     return 2;
   }
+  // A promise nobody waited for (a library's, on a connection that closed) is logged, and the
+  // server goes on serving: the speakers must not lose their server for it.
+  process.on('unhandledRejection', (reason) => {
+    process.stderr.write(`loalang: lỗi không được xử lý (máy chủ vẫn chạy) / unhandled rejection (the server keeps running): ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`);
+  });
   const server = await startServer({
     dataDir: resolve(String(values.data)),
     httpPort,
