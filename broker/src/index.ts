@@ -51,4 +51,4 @@ export * from './content/catalogue.js';
 export { openStore, openSqliteFile, postgresKysely, isPostgresUrl, isDatabaseUnavailable, redactUrl, type Database, type Store, type StoreLocation } from './store/database.js';
 export { LATEST_SCHEMA, migratePostgres, migrateSqlite, planPostgres, planSqlite, type Dialect, type MigrationPlan } from './store/migrate.js';
 export { copySqliteToPostgres, CopyRefused, type CopyResult, type TableCopy } from './store/copy.js';
-export { ClusterNode, MIN_CLUSTER_SECRET_CHARS, type ClusterOptions, type ClusterStats } from './cluster/node.js';
+export { ClusterNode, isValidNodeId, MIN_CLUSTER_SECRET_CHARS, type ClusterOptions, type ClusterStats } from './cluster/node.js';

@@ -3,7 +3,7 @@
  * Every value is checked at start; a bad one stops the server with a message in both languages.
  */
 import { readFileSync } from 'node:fs';
-import { DEFAULT_LOUDNESS, HttpSpeechEngine, isPostgresUrl, MIN_CLUSTER_SECRET_CHARS, redactUrl, type CoreOptions, type TlsMaterial } from '@loalang/broker';
+import { DEFAULT_LOUDNESS, HttpSpeechEngine, isPostgresUrl, isValidNodeId, MIN_CLUSTER_SECRET_CHARS, redactUrl, type CoreOptions, type TlsMaterial } from '@loalang/broker';
 
 export type ServerSettings = Pick<CoreOptions, 'databaseUrl' | 'nodeId' | 'cluster' | 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech' | 'alarmThresholds' | 'alarmWebhook' | 'telemetryRetention' | 'alerts' | 'capSenders' | 'capAudioHosts'>;
 
@@ -38,7 +38,7 @@ export function serverSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Ser
   }
   const nodeId = env['LOALANG_NODE_ID'];
   if (nodeId !== undefined && nodeId !== '') {
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(nodeId)) throw bad('LOALANG_NODE_ID', nodeId, '1 to 64 letters, digits, dots, dashes or underscores', '1 đến 64 chữ, số, dấu chấm, gạch ngang hoặc gạch dưới');
+    if (!isValidNodeId(nodeId)) throw bad('LOALANG_NODE_ID', nodeId, '1 to 64 letters, digits, dots, dashes or underscores', '1 đến 64 chữ, số, dấu chấm, gạch ngang hoặc gạch dưới');
     settings.nodeId = nodeId;
   }
   const redisUrl = env['LOALANG_REDIS_URL'];

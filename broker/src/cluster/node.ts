@@ -27,6 +27,11 @@ export interface ClusterOptions {
 
 export const MIN_CLUSTER_SECRET_CHARS = 16;
 
+/** A node's name (LOALANG_NODE_ID): 1 to 64 letters, digits, dots, dashes or underscores. */
+export function isValidNodeId(id: string): boolean {
+  return /^[A-Za-z0-9_.-]{1,64}$/.test(id);
+}
+
 export interface ClusterStats {
   nodeId: string;
   clustered: boolean;
@@ -61,7 +66,7 @@ export class ClusterNode {
     if (options.secret.length < MIN_CLUSTER_SECRET_CHARS) {
       throw brokerError('LOA_ERR_CLUSTER_CONFIG', { en: `LOALANG_CLUSTER_SECRET must be at least ${MIN_CLUSTER_SECRET_CHARS} characters, the same on every node`, vi: `LOALANG_CLUSTER_SECRET phải có ít nhất ${MIN_CLUSTER_SECRET_CHARS} ký tự, giống nhau trên mọi nút` });
     }
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(options.nodeId)) throw brokerError('LOA_ERR_CLUSTER_CONFIG', { en: 'LOALANG_NODE_ID: 1 to 64 letters, digits, dots, dashes or underscores', vi: 'LOALANG_NODE_ID: 1 đến 64 chữ, số, dấu chấm, gạch ngang hoặc gạch dưới' });
+    if (!isValidNodeId(options.nodeId)) throw brokerError('LOA_ERR_CLUSTER_CONFIG', { en: 'LOALANG_NODE_ID: 1 to 64 letters, digits, dots, dashes or underscores', vi: 'LOALANG_NODE_ID: 1 đến 64 chữ, số, dấu chấm, gạch ngang hoặc gạch dưới' });
   }
 
   static clustered(options: ClusterOptions, db: Database, databaseUrl: string | undefined, clock: Clock, logger: Logger): ClusterNode {
