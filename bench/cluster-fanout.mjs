@@ -13,7 +13,6 @@
 // Without redis-server or PostgreSQL it says so and stops; without Mosquitto the reference is skipped.
 import { fork, spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +22,7 @@ import { hashSecret } from '../broker/dist/index.js';
 import { locateFfmpeg } from '../edge-agent/dist/playback/ffmpeg.js';
 import { postgresSkipReason, startPostgres } from '../test-kit/src/postgres-cluster.mjs';
 import { redisSkipReason, startRedis } from '../test-kit/src/redis-server.mjs';
+import { freePort } from '../test-kit/src/free-port.mjs';
 import { callWorker } from './lib/worker-rpc.mjs';
 
 const SMOKE = process.env.LOALANG_BENCH_SMOKE === '1';
@@ -49,7 +49,6 @@ const cpuOf = (pid) => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 };
-const freePort = () => new Promise((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
 
 const dir = mkdtempSync(join(tmpdir(), 'loalang-bench-cluster-'));
 const postgres = await startPostgres({ durable: true });

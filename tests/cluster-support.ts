@@ -5,7 +5,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -13,7 +12,10 @@ import { pino } from 'pino';
 import { Agent, parseAgentConfig } from '@loalang/edge-agent';
 import { createSimulatedAmplifier } from '@loalang/firmware-bridge';
 import { freshPostgres, postgresUrl, redisSkipReason, type RedisServer } from '@loalang/test-kit';
+import { freePort } from '../test-kit/src/free-port.mjs';
 import { TimedSink } from './alert-support.js';
+
+export { freePort };
 import { api, hasTool, startCli, until, type Proc } from './support.js';
 
 export const PASSWORD = 'mat-khau-quan-tri-cum';
@@ -39,17 +41,6 @@ export interface Speaker {
   id: string;
   agent: Agent;
   sink: TimedSink;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export class TestCluster {

@@ -5,12 +5,12 @@
 // the `postgres` user, which the server insists on. Types: postgres-cluster.d.mts.
 import { execFile, execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { freePort } from './free-port.mjs';
 
 const run = promisify(execFile);
 
@@ -34,18 +34,6 @@ export function postgresSkipReason() {
     }
   }
   return null;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function createDatabase(adminUrl, prefix = 'loalang_test') {

@@ -4,9 +4,10 @@
 // `start` again on the same port let a test take Redis away and bring it back. Types: redis-server.d.mts.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.mjs';
 
 export function redisSkipReason() {
   try {
@@ -15,18 +16,6 @@ export function redisSkipReason() {
   } catch {
     return 'redis-server is not installed (Debian package redis-server)';
   }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function answers(port) {
