@@ -254,7 +254,8 @@ describe.each(databases())('the repositories on $dialect', ({ dialect, skip }: {
       const user = await users.create({ username: 'v', password: 'mat-khau-dai-1', role: 'viewer', areaId: 'p' });
       const sessions = new SessionRepo(db, () => now, 60_000);
       const { token } = await sessions.issue(user.id);
-      expect(await users.callerBySessionToken(token)).toEqual({ user, scope: await areas.subtreeIds('p') });
+      // The province's user sees the whole tree, and is told so (lists then need no area condition).
+      expect(await users.callerBySessionToken(token)).toEqual({ user, scope: await areas.subtreeIds('p'), wholeTree: true });
       const stored = await db.selectFrom('sessions').select('token_hash').executeTakeFirstOrThrow();
       expect(stored.token_hash).not.toContain(token);
       now += 59_999;
@@ -267,7 +268,10 @@ describe.each(databases())('the repositories on $dialect', ({ dialect, skip }: {
       // A commune's user answers for the commune and what lies below it, nothing else.
       const local = await users.create({ username: 'xa-a', password: 'mat-khau-dai-2', role: 'operator', areaId: 'a' });
       const scoped = await users.callerBySessionToken((await sessions.issue(local.id)).token);
-      expect(scoped).toEqual({ user: local, scope: new Set(['a', 'a1']) });
+      expect(scoped).toEqual({ user: local, scope: new Set(['a', 'a1']), wholeTree: false });
+      // A second province: the first one's user no longer sees the whole tree.
+      await areas.create({ name: 'Tỉnh khác', parentId: null, id: 'q' });
+      expect((await users.callerBySessionToken((await sessions.issue(user.id)).token))?.wholeTree).toBe(false);
     });
   });
 

@@ -40,6 +40,24 @@ describe('device list', () => {
     const page2 = await list('?areaId=h&limit=5&offset=5');
     expect(page2.total).toBe(15);
     expect(page2.names).toEqual(['Loa 05', 'Loa 06', 'Loa 07 100%_chợ', 'Loa 08', 'Loa 09']);
+    // A page past the end is empty and still says how many there are.
+    const past = await list('?areaId=h&limit=5&offset=40');
+    expect(past).toMatchObject({ status: 200, total: 15, names: [] });
+    const lastAlarmed = await list('?alarm=true&limit=2&offset=4');
+    expect(lastAlarmed).toMatchObject({ total: 5, names: ['Loa 20'] });
+    expect((lastAlarmed.body as { activeAlarms: number }[])[0]?.activeAlarms).toBe(1);
+  });
+
+  it('lists a whole tree without an area condition, and never shows another province\'s devices', async () => {
+    const all = async (auth: string) => (await t.app.inject({ method: 'GET', url: '/api/v1/devices?limit=1000', headers: { authorization: `Bearer ${auth}` } })).json() as { areaId: string }[];
+    expect(await all(token)).toHaveLength(25);
+    // A second province of 60 communes (more than the 50 that make a scope "large"), one speaker in one.
+    await t.core.areas.create({ name: 'Tỉnh 2', parentId: null, id: 'q' });
+    for (let i = 0; i < 60; i++) await t.core.areas.create({ name: `Xã ${i}`, parentId: 'q', id: `q${i}` });
+    await t.core.devices.create({ name: 'Loa tỉnh 2', areaId: 'q7' });
+    await addUser(t.core, 'kt2', 'technician', 'q');
+    expect((await all(await login(t.app, 'kt2'))).map((d) => d.areaId)).toEqual(['q7']);
+    expect(await all(token)).toHaveLength(25); // the first province's technician still sees only its own
   });
 
   it('searches names literally, never as SQL or a pattern', async () => {

@@ -13,6 +13,8 @@ export interface Caller {
   user: User;
   /** The user's area and everything below it. */
   scope: Set<string>;
+  /** The scope is every area there is (read in the same query as the scope): lists need no area condition. */
+  wholeTree?: boolean;
 }
 
 const Ref = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });

@@ -62,15 +62,16 @@ export class UserRepo {
    * area below it) in one query: every API request asks it, and on PostgreSQL each query is a
    * round trip (the session, the user and the scope had made three).
    */
-  async callerBySessionToken(token: string): Promise<{ user: User; scope: Set<string> } | null> {
-    const { rows } = await sql<Row & { scope_id: string | null }>`WITH RECURSIVE caller AS (
+  async callerBySessionToken(token: string): Promise<{ user: User; scope: Set<string>; wholeTree: boolean } | null> {
+    const { rows } = await sql<Row & { scope_id: string | null; area_count: number | string }>`WITH RECURSIVE caller AS (
            SELECT u.id, u.username, u.role, u.area_id, u.disabled, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id
            WHERE s.token_hash = ${tokenDigest(token)} AND s.expires_at > ${iso(this.now())}),
          ${subtreeCte(sql`SELECT a.id FROM areas a JOIN caller ON a.id = caller.area_id`)}
-         SELECT caller.*, sub.id AS scope_id FROM caller LEFT JOIN sub ON 1 = 1`.execute(this.db);
+         SELECT caller.*, sub.id AS scope_id, (SELECT COUNT(*) FROM areas) AS area_count FROM caller LEFT JOIN sub ON 1 = 1`.execute(this.db);
     const first = rows[0];
     if (!first) return null;
-    return { user: toUser(first), scope: new Set(rows.flatMap((r) => (r.scope_id === null ? [] : [r.scope_id]))) };
+    const scope = new Set(rows.flatMap((r) => (r.scope_id === null ? [] : [r.scope_id])));
+    return { user: toUser(first), scope, wholeTree: scope.size > 0 && scope.size >= Number(first.area_count) };
   }
 
   async get(id: string): Promise<User | null> {

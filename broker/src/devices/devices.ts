@@ -124,11 +124,12 @@ export class DeviceRepo implements DeviceDirectory {
    * One page of devices in the given areas, filtered in SQL so it stays fast with 10,000:
    * by presence, by having an active alarm, by a name fragment. Sorted by name.
    */
-  async page(f: { areaIds: Set<string>; online?: boolean; alarm?: boolean; name?: string; limit: number; offset: number }): Promise<{ total: number; devices: (Device & { activeAlarms: number })[] }> {
+  async page(f: { areaIds: Set<string>; everywhere?: boolean; online?: boolean; alarm?: boolean; name?: string; limit: number; offset: number }): Promise<{ total: number; devices: (Device & { activeAlarms: number })[] }> {
     // A province-wide caller needs no area condition at all. Leaving it out pays only for a
     // large set of areas; a small set keeps its condition (right either way), which spares the
-    // request counting the areas.
-    const everywhere = f.areaIds.size > SMALL_AREA_SET && f.areaIds.size >= Number((await this.db.selectFrom('areas').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    // request counting the areas. `everywhere` is the caller's word that areaIds are all there
+    // are (read with its scope); without it, the areas are counted here.
+    const everywhere = f.everywhere ?? (f.areaIds.size > SMALL_AREA_SET && f.areaIds.size >= Number((await this.db.selectFrom('areas').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n));
     const where: RawBuilder<SqlBool>[] = [];
     if (!everywhere) where.push(inList(this.db, 'd.area_id', f.areaIds));
     if (f.online !== undefined) where.push(sql<SqlBool>`d.online = ${f.online ? 1 : 0}`);

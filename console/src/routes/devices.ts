@@ -77,6 +77,8 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices; url
       const areaIds = await scopedAreas(core, caller, q.areaId);
       const { total, devices } = await core.devices.page({
         areaIds,
+        // The caller's whole scope, and that scope is the whole tree: no area condition (and no areas counted).
+        ...(q.areaId === undefined && caller.wholeTree ? { everywhere: true } : {}),
         limit: q.limit ?? 1000,
         offset: q.offset ?? 0,
         ...(q.status ? { online: q.status === 'online' } : {}),
