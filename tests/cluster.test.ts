@@ -140,6 +140,21 @@ describe.skipIf(skip !== null)('several server nodes over Redis and PostgreSQL',
     a.live.on('device', (id) => seen.push(id));
     await connect(b, devices[0]!, []);
     await until('the device event from node B on node A', () => seen.includes(devices[0]!.id));
+    // A burst in one turn (an alert's receipts) travels in sealed batches, every event in order.
+    const burst = Array.from({ length: 1_201 }, (_, i) => `burst-${i}`);
+    const { Redis } = await import('ioredis');
+    const listener = new Redis(redis.url);
+    let publishes = 0;
+    listener.on('messageBuffer', () => publishes++);
+    await listener.subscribe('loalang:cluster');
+    const sentBefore = b.cluster.stats().bus!.sent;
+    for (const id of burst) b.changes.emit('device', id);
+    await until('the whole burst on node A', () => seen.filter((id) => id.startsWith('burst-')).length >= burst.length);
+    expect(seen.filter((id) => id.startsWith('burst-'))).toEqual(burst);
+    expect(b.cluster.stats().bus!.sent - sentBefore).toBe(burst.length);
+    expect(publishes).toBeGreaterThanOrEqual(3); // 500 + 500 + 201
+    expect(publishes).toBeLessThanOrEqual(6); // not one a message (a stray presence or heartbeat message may share the window)
+    listener.disconnect();
   });
 
   it('moves a device between nodes: its old connection is closed, and it ends online under the new node on both', async () => {

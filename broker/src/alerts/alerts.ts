@@ -7,7 +7,7 @@ import type { Targets } from '../accounts/scope.js';
 import type { AlertDeliveryState } from '@loalang/protocol';
 import { sql, type Selectable } from 'kysely';
 import type { Database } from '../store/database.js';
-import { dialectOf, jsonText, tuplesTable } from '../store/portable.js';
+import { dialectOf, inList, jsonText, tuplesTable } from '../store/portable.js';
 import type { AlertsTable } from '../store/schema.js';
 import { brokerError } from '../errors.js';
 
@@ -379,9 +379,12 @@ export class AlertRepo {
   }
 
   /** Deliveries of an alert in the given states. */
-  async devicesIn(alertId: string, states: DeliveryState[]): Promise<string[]> {
-    if (states.length === 0) return [];
-    const rows = await this.db.selectFrom('alert_deliveries').select('device_id').where('alert_id', '=', alertId).where('state', 'in', states).orderBy('device_id').execute();
+  /** The alert's devices in these states (of `among` only, when given), by id. */
+  async devicesIn(alertId: string, states: DeliveryState[], among?: readonly string[]): Promise<string[]> {
+    if (states.length === 0 || among?.length === 0) return [];
+    let query = this.db.selectFrom('alert_deliveries').select('device_id').where('alert_id', '=', alertId).where('state', 'in', states);
+    if (among) query = query.where(inList(this.db, 'device_id', among));
+    const rows = await query.orderBy('device_id').execute();
     return rows.map((r) => r.device_id);
   }
 

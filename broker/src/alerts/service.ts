@@ -27,6 +27,13 @@ export interface AlertOptions {
   /** A device that has not said `received` this long after a send gets the alert again on its own topic. */
   retryMs: number;
   retries: number;
+  /**
+   * A resend goes out this many devices at a time, `resendPaceMs` apart, and each group is read
+   * again first: receipts that arrive meanwhile (a loaded fleet confirms late) are not resent,
+   * and a resend to 20,000 never doubles the load of a fan-out still under way.
+   */
+  resendBatch: number;
+  resendPaceMs: number;
   /** Whether a device that comes back while an alert is still valid plays it then. */
   replayOnReconnect: boolean;
   /** When an alert without `expiresAt` expires. */
@@ -44,6 +51,8 @@ export const DEFAULT_ALERT_OPTIONS: AlertOptions = {
   leadMs: 1500,
   retryMs: 3000,
   retries: 3,
+  resendBatch: 500,
+  resendPaceMs: 100,
   replayOnReconnect: true,
   defaultTtlMs: 3600_000,
   inlineBudgetBytes: 8 * 1024 * 1024,
@@ -213,11 +222,19 @@ export class AlertService extends EventEmitter<AlertEvents> {
     const resend = async () => {
       const alert = await this.d.repo.get(alertId);
       if (!alert || alert.state !== 'active') return;
-      const silent = (await this.d.repo.devicesIn(alertId, ['pending'])).filter((id) => this.d.publisher.isOnline(id));
+      const online = (ids: string[]) => ids.filter((id) => this.d.publisher.isOnline(id));
+      const silent = online(await this.d.repo.devicesIn(alertId, ['pending']));
       if (silent.length === 0) return;
       this.d.logger.info({ alertId, devices: silent.length, attempt: attempt + 1 }, 'alert resent to devices that did not confirm');
       const message = await this.message(alert, alert.startAt, this.inlineFits((await this.d.content.require(alert.contentId)).sizeBytes, silent.length));
-      for (const id of silent) this.d.publisher.publishToDevice(id, 'alert', message).catch(() => undefined);
+      const { resendBatch, resendPaceMs } = this.o;
+      for (let from = 0; from < silent.length && !this.stopped; from += resendBatch) {
+        if (from > 0) await new Promise<void>((resolve) => this.d.clock.setTimeout(resolve, resendPaceMs));
+        const group = silent.slice(from, from + resendBatch);
+        // Still pending (not confirmed meanwhile, and the alert not ended: ending settles every delivery).
+        const still = from === 0 ? group : online(await this.d.repo.devicesIn(alertId, ['pending'], group));
+        for (const id of still) this.d.publisher.publishToDevice(id, 'alert', message).catch(() => undefined);
+      }
       this.armRetry(alertId, attempt + 1);
     };
     const timer = this.d.clock.setTimeout(() => {

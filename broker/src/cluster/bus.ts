@@ -5,7 +5,11 @@
  * (that is the database); a message lost while Redis is away means a live view a little behind,
  * and presence is read again from the database when Redis is back.
  *
- * Every message is sealed with an HMAC under a key derived from the cluster's shared secret:
+ * Messages published in one turn of the event loop travel together, in one sealed batch (at
+ * most MAX_BATCH): 20,000 speakers' receipts of an alert were 20,000 Redis publishes, seals and
+ * parses on every node, in the minutes when the nodes' cores are needed for the fan-out.
+ *
+ * Every batch is sealed with an HMAC under a key derived from the cluster's shared secret:
  * a node with another secret (or a stranger on the Redis server) is not listened to, and is
  * counted and logged.
  */
@@ -37,6 +41,8 @@ export interface BusStats {
 }
 
 const CHANNEL = 'loalang:cluster';
+/** The most messages sealed and published together. */
+export const MAX_BATCH = 500;
 
 /** A key for one purpose, derived from the cluster's shared secret. */
 export function clusterKey(secret: string, purpose: string): Buffer {
@@ -52,6 +58,8 @@ export class ClusterBus extends EventEmitter<BusEvents> {
   private readonly counters: BusStats = { sent: 0, received: 0, refused: 0, unsent: 0 };
   private lastRefusalLog = 0;
   private everReady = false;
+  private queued: BusMessage[] = [];
+  private flushPending = false;
 
   constructor(
     redisUrl: string,
@@ -80,15 +88,33 @@ export class ClusterBus extends EventEmitter<BusEvents> {
     await this.sub.subscribe(CHANNEL);
   }
 
+  /** Queues the message; the turn's messages go out together (see the file's comment). */
   publish(message: BusMessage): void {
     if (this.pub.status !== 'ready') {
       this.counters.unsent++;
       return;
     }
-    const body = Buffer.from(JSON.stringify({ node: this.nodeId, m: message }));
+    this.queued.push(message);
+    if (this.queued.length >= MAX_BATCH) this.flush();
+    else if (!this.flushPending) {
+      this.flushPending = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushPending = false;
+    const batch = this.queued;
+    if (batch.length === 0) return;
+    this.queued = [];
+    if (this.pub.status !== 'ready') {
+      this.counters.unsent += batch.length;
+      return;
+    }
+    const body = Buffer.from(JSON.stringify({ node: this.nodeId, ms: batch }));
     const mac = createHmac('sha256', this.key).update(body).digest();
-    this.counters.sent++;
-    this.pub.publish(CHANNEL, Buffer.concat([mac, body])).catch(() => this.counters.unsent++);
+    this.counters.sent += batch.length;
+    this.pub.publish(CHANNEL, Buffer.concat([mac, body])).catch(() => (this.counters.unsent += batch.length));
   }
 
   private receive(raw: Buffer): void {
@@ -104,16 +130,19 @@ export class ClusterBus extends EventEmitter<BusEvents> {
       }
       return;
     }
-    let envelope: { node: string; m: BusMessage };
+    let envelope: { node: string; ms: BusMessage[] };
     try {
-      envelope = JSON.parse(body.toString('utf8')) as { node: string; m: BusMessage };
+      envelope = JSON.parse(body.toString('utf8')) as { node: string; ms: BusMessage[] };
+      if (typeof envelope.node !== 'string' || !Array.isArray(envelope.ms)) throw new Error('not a batch');
     } catch {
       this.counters.refused++;
       return;
     }
     if (envelope.node === this.nodeId) return;
-    this.counters.received++;
-    this.emit('message', envelope.m, envelope.node);
+    for (const m of envelope.ms) {
+      this.counters.received++;
+      this.emit('message', m, envelope.node);
+    }
   }
 
   stats(): BusStats {
@@ -121,6 +150,7 @@ export class ClusterBus extends EventEmitter<BusEvents> {
   }
 
   async stop(): Promise<void> {
+    this.flush();
     await Promise.all([this.pub.quit().catch(() => undefined), this.sub.quit().catch(() => undefined)]);
   }
 }
