@@ -8,6 +8,7 @@ import type { AlertDeliveryState } from '@loalang/protocol';
 import { sql, type Selectable } from 'kysely';
 import type { Database } from '../store/database.js';
 import { dialectOf, inList, jsonText, tuplesTable } from '../store/portable.js';
+import { codeUnitOrder, retryConflicts } from '../store/conflicts.js';
 import type { AlertsTable } from '../store/schema.js';
 import { brokerError } from '../errors.js';
 
@@ -93,20 +94,6 @@ export interface DeliveryUpdate {
 
 /** A delivery's rank in SQL (advanceAll), from RANK: constants only. */
 const RANK_SQL = sql.raw(`CASE alert_deliveries.state ${Object.entries(RANK).map(([k, v]) => `WHEN '${k}' THEN ${v}`).join(' ')} END`);
-
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-/** PostgreSQL aborts one of two transactions that wait on each other (40P01) or cannot be serialised (40001): run it again. */
-async function retryDeadlock<T>(run: () => Promise<T>, attempts = 3): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await run();
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (attempt >= attempts || (code !== '40P01' && code !== '40001')) throw err;
-    }
-  }
-}
 
 type AlertRow = Selectable<AlertsTable>;
 
@@ -220,7 +207,7 @@ export class AlertRepo {
   async end(id: string, state: Exclude<AlertState, 'active'>, at: string, replacedBy: string | null, waiting: 'cancelled' | 'expired'): Promise<Delivery[] | null> {
     // Statuses from speakers move the same rows meanwhile, on this node or another (advanceAll):
     // both take the rows' locks in device order, and a deadlock left anyway is run again.
-    return retryDeadlock(() =>
+    return retryConflicts(() =>
       this.db.transaction().execute(async (trx) => {
         const ended = await trx
           .updateTable('alerts')
@@ -239,7 +226,7 @@ export class AlertRepo {
           .where('state', 'in', WAITING)
           .returning(DELIVERY_COLUMNS)
           .execute();
-        return rows.map(toDelivery).sort((a, b) => compare(a.deviceId, b.deviceId));
+        return rows.map(toDelivery).sort((a, b) => codeUnitOrder(a.deviceId, b.deviceId));
       }),
     );
   }
@@ -305,8 +292,8 @@ export class AlertRepo {
       seen.set(keyOf(u), round + 1);
       (rounds[round] ??= []).push({ u, i });
     });
-    for (const round of rounds) round.sort((a, b) => compare(keyOf(a.u), keyOf(b.u)));
-    return retryDeadlock(() =>
+    for (const round of rounds) round.sort((a, b) => codeUnitOrder(keyOf(a.u), keyOf(b.u)));
+    return retryConflicts(() =>
       this.db.transaction().execute(async (trx) => {
         const results: (Delivery | null)[] = updates.map(() => null);
         for (const round of rounds) {

@@ -3,6 +3,7 @@ import type { PlayReport } from '@loalang/protocol';
 import type { Database } from '../store/database.js';
 import { sql } from 'kysely';
 import { inList, timeAndDeviceWhere, tuplesTable, type Executor } from '../store/portable.js';
+import { codeUnitOrder, isConflictVictim } from '../store/conflicts.js';
 import type { ReportsTable } from '../store/schema.js';
 import { iso } from '../time.js';
 
@@ -73,20 +74,11 @@ const ID_CHUNK = 5000;
 /** Runs of a batch's transaction when PostgreSQL picked it as a deadlock's victim (see `transaction`). */
 const TRANSACTION_TRIES = 3;
 
-/** PostgreSQL's deadlock_detected and serialization_failure. */
-function isConflictVictim(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === '40P01' || code === '40001';
-}
 
-/** Plain code-unit order (not the locale's): the same in every process. */
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 /** By device, then play; reports of one play stay in the order they came (the first one wins). */
 function compareKeys(a: ReportEntry, b: ReportEntry): number {
-  return compare(a.deviceId, b.deviceId) || compare(a.report.playId, b.report.playId);
+  return codeUnitOrder(a.deviceId, b.deviceId) || codeUnitOrder(a.report.playId, b.report.playId);
 }
 
 const rowKey = (reportId: string, deviceId: string, playId: string) => JSON.stringify([reportId, deviceId, playId]);
@@ -189,7 +181,7 @@ export class ReportRepo {
   async refuseMany(items: readonly (ReportEntry & { refusal: ReportRefusal })[], executor: Executor = this.db): Promise<boolean[]> {
     if (items.length === 0) return [];
     const receivedAt = iso(this.now());
-    const order = items.map((_, i) => i).sort((a, b) => compare(items[a]!.report.reportId, items[b]!.report.reportId) || a - b);
+    const order = items.map((_, i) => i).sort((a, b) => codeUnitOrder(items[a]!.report.reportId, items[b]!.report.reportId) || a - b);
     const recorded = new Set<string>();
     for (let i = 0; i < order.length; i += CHUNK) {
       const rows = order.slice(i, i + CHUNK).map((j) => {
