@@ -294,6 +294,38 @@ describe.each(databases())('the repositories on $dialect', ({ dialect, skip }: {
       expect(await devices.verify(device.id, Buffer.from(secret))).toBeNull();
       expect(await devices.verify(device.id, Buffer.from(rotated))).not.toBeNull();
     });
+
+    it('writes a storm of presence changes in batches, each recorded once and in order per device', async () => {
+      const areas = new AreaRepo(db);
+      await tree(areas);
+      const nodeA = new DeviceRepo(db, areas, Date.now, undefined, 'node-a');
+      const nodeB = new DeviceRepo(db, areas, Date.now, undefined, 'node-b');
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await nodeA.create({ name: `Loa ${i}`, areaId: 'a1' })).device.id);
+      // 1,200 devices' rows straight in (no argon2 each), then all come online in one turn: three batches.
+      const many = Array.from({ length: 1_200 }, (_, i) => `storm-${String(i).padStart(4, '0')}`);
+      for (let from = 0; from < many.length; from += 400) {
+        await db.insertInto('devices').values(many.slice(from, from + 400).map((id) => ({ id, name: id, area_id: 'a1', secret_hash: 'x', created_at: new Date().toISOString() }))).execute();
+      }
+      const t = Date.parse('2026-11-29T01:00:00Z');
+      expect(await Promise.all(many.map((id) => nodeA.setPresence(id, true, 'connect', t)))).toEqual(many.map(() => true));
+      const online = await db.selectFrom('devices').select(({ fn }) => fn.countAll().as('n')).where('online', '=', 1).where('node_id', '=', 'node-a').where('id', 'like', 'storm-%').executeTakeFirstOrThrow();
+      expect(Number(online.n)).toBe(1_200);
+      const logged = await db.selectFrom('presence_history').select(({ fn }) => fn.countAll().as('n')).where('device_id', 'like', 'storm-%').executeTakeFirstOrThrow();
+      expect(Number(logged.n)).toBe(1_200);
+      // The same device three times in one turn: three batches, in the order given.
+      const [d0, d1, d2] = ids as [string, string, string];
+      expect(await Promise.all([nodeA.setPresence(d0, true, 'connect', t), nodeA.setPresence(d0, false, 'disconnect', t + 1), nodeA.setPresence(d0, true, 'connect', t + 2)])).toEqual([true, true, true]);
+      expect((await nodeA.presenceHistory(d0)).map((h) => `${h.online}:${h.cause}`)).toEqual(['true:connect', 'false:disconnect', 'true:connect']);
+      // Mixed in one batch: a device moving to node B (online, no new history), node A's late
+      // disconnect of it (refused: node B holds it), a repeat online (nothing) and a new one.
+      await nodeA.setPresence(d1, true, 'connect', t);
+      await nodeB.setPresence(d1, true, 'connect', t + 5);
+      expect(await Promise.all([nodeA.setPresence(d1, false, 'disconnect', t + 6), nodeB.setPresence(d0, true, 'connect', t + 6), nodeA.setPresence(d2, true, 'connect', t + 6), nodeA.setPresence('no-such-device', true, 'connect', t + 6)])).toEqual([false, false, true, false]);
+      const rows = await db.selectFrom('devices').select(['id', 'online', 'node_id']).where('id', 'in', [d0, d1, d2]).execute();
+      expect(Object.fromEntries(rows.map((r) => [r.id, `${r.online}:${r.node_id}`]))).toEqual({ [d0]: '1:node-b', [d1]: '1:node-b', [d2]: '1:node-a' });
+      expect(await nodeB.presenceHistory(d1)).toHaveLength(1);
+    });
   });
 
   describe('desired state', () => {

@@ -12,6 +12,7 @@ import { iso } from '../time.js';
 import { hashSecret, randomSecret, verifySecret } from '../accounts/passwords.js';
 import { subtreeCte, type AreaRepo } from '../areas/areas.js';
 import type { DeviceDirectory, DeviceIdentity } from '../mqtt/contracts.js';
+import { PresenceWriter } from './presence-writes.js';
 
 /**
  * Areas in a device-list query up to which it is "a few communes": their devices are found by
@@ -73,6 +74,7 @@ export class DeviceRepo implements DeviceDirectory {
    * (`auth_mac`), where every node of a cluster, sharing the key, can check it (issue 17).
    */
   private readonly verified = new Map<string, { mac: Buffer; hash: string; identity: DeviceIdentity }>();
+  private readonly presence: PresenceWriter;
 
   constructor(
     private readonly db: Database,
@@ -83,7 +85,9 @@ export class DeviceRepo implements DeviceDirectory {
     private readonly authKey: Buffer = randomBytes(32),
     /** The server node this process is (issue 17): presence records which node holds a device. */
     readonly nodeId: string | null = null,
-  ) {}
+  ) {
+    this.presence = new PresenceWriter(db, nodeId);
+  }
 
   async get(id: string): Promise<Device | null> {
     const row = await this.db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
@@ -241,33 +245,14 @@ export class DeviceRepo implements DeviceDirectory {
   }
 
   /**
-   * Records a change of presence once: the conditional update decides, so two nodes cannot both
-   * log it. Online names this node as the device's; only the node holding a device (or any
+   * Records a change of presence once: decided under the device row's lock (PostgreSQL), so two
+   * nodes cannot both log it. Online names this node as the device's; only the node holding a device (or any
    * node, for a device no node holds) may record it offline, so the late disconnect of a
    * connection the device left for another node changes nothing.
    */
-  async setPresence(id: string, online: boolean, cause: string, at: number): Promise<boolean> {
-    const when = iso(at);
-    const node = this.nodeId;
-    return this.db.transaction().execute(async (trx) => {
-      // The row is locked while this is decided: two nodes' writes for one device go one after the other.
-      let read = trx.selectFrom('devices').select(['online', 'node_id']).where('id', '=', id);
-      if (dialectOf(trx) === 'postgres') read = read.forUpdate();
-      const row = await read.executeTakeFirst();
-      if (!row) return false;
-      if (online) {
-        if (row.online === 1 && row.node_id === node) return false;
-        // Online through this node, whether it was offline or held by another node.
-        await trx.updateTable('devices').set({ online: 1, last_seen_at: when, node_id: node }).where('id', '=', id).execute();
-        if (row.online === 1) return false;
-        await trx.insertInto('presence_history').values({ device_id: id, online: 1, cause, at: when }).execute();
-        return true;
-      }
-      if (row.online !== 1 || (node !== null && row.node_id !== null && row.node_id !== node)) return false;
-      await trx.updateTable('devices').set({ online: 0, last_seen_at: when }).where('id', '=', id).execute();
-      await trx.insertInto('presence_history').values({ device_id: id, online: 0, cause, at: when }).execute();
-      return true;
-    });
+  setPresence(id: string, online: boolean, cause: string, at: number): Promise<boolean> {
+    // Changes of one turn are written together (a reconnect storm: presence-writes.ts).
+    return this.presence.write(id, online, cause, at);
   }
 
   /**
