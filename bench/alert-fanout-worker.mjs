@@ -9,6 +9,7 @@ import mqtt from 'mqtt';
 const clients = new Map(); // label → [{ client, id }]
 const receipts = new Map(); // round key → epoch ms list
 const returns = []; // epoch ms at which a dropped speaker was connected and subscribed again
+const failures = new Map(); // why a reconnect attempt failed (the URL's port, the error) → count
 let closing = false;
 let firstPayload = null;
 
@@ -72,8 +73,10 @@ function keepConnected(entry, urls, d, withAuth) {
           returns.push(now());
           watch(next.client);
           return;
-        } catch {
-          /* that node is away too: the next one, after a longer wait */
+        } catch (err) {
+          // That node is away or refused: the next one, after a longer wait.
+          const why = `${new URL(urls[at]).port} ${err?.code ?? err?.message ?? err}`;
+          failures.set(why, (failures.get(why) ?? 0) + 1);
         }
       }
     });
@@ -105,7 +108,7 @@ process.on('message', async (m) => {
   try {
     if (m.cmd === 'connect') process.send({ id: m.id, ...(await connectAll(m.label, m.url, m.devices, m.auth, m.failover)) });
     else if (m.cmd === 'count') process.send({ id: m.id, n: receipts.get(m.key)?.length ?? 0 });
-    else if (m.cmd === 'returns') process.send({ id: m.id, returns: returns.splice(0) });
+    else if (m.cmd === 'returns') process.send({ id: m.id, returns: returns.splice(0), failures: Object.fromEntries(failures) });
     else if (m.cmd === 'collect') {
       process.send({ id: m.id, receipts: receipts.get(m.key) ?? [], payload: firstPayload });
       receipts.delete(m.key);

@@ -188,15 +188,29 @@ const k0 = now();
 nodes[1].child.kill('SIGKILL');
 const deadline = Date.now() + 120_000;
 const back = [];
+const failedWhy = new Map(); // why attempts failed, summed over the workers
 while (back.length < moving && Date.now() < deadline) {
   await sleep(500);
-  for (const r of await Promise.all(workers.map((w) => callWorker(w, { cmd: 'returns' })))) back.push(...r.returns);
+  failedWhy.clear();
+  for (const r of await Promise.all(workers.map((w) => callWorker(w, { cmd: 'returns' })))) {
+    back.push(...r.returns);
+    for (const [why, n] of Object.entries(r.failures ?? {})) failedWhy.set(why, (failedWhy.get(why) ?? 0) + n);
+  }
 }
 const cpuMs = cpuOf(nodes[0].child.pid) - cpu0;
 const took = summary(k0, back);
 const allBackSec = ((back.length ? Math.max(...back) : now()) - k0) / 1000;
 const onOne = await connected(nodes[0]);
 console.log(`  node 2 killed: ${back.length}/${moving} of its speakers back on node 1, the last at ${allBackSec.toFixed(1)} s (target ≤ 60 s: ${back.length === moving && allBackSec <= 60 ? 'met' : 'NOT met'}); p50 ${(took.p50 / 1000).toFixed(1)} s, p95 ${(took.p95 / 1000).toFixed(1)} s; node 1 holds ${onOne}`);
+const portOf = (url) => new URL(url).port;
+const failedText = [...failedWhy].sort((a, b) => b[1] - a[1]).map(([why, n]) => `${n} × ${why.replace(portOf(nodes[0].mqtt), 'node 1').replace(portOf(nodes[1].mqtt), 'node 2')}`).join(', ');
+console.log(`  attempts that failed while they moved: ${failedText || 'none'}`);
+const errorsOnOne = new Map();
+for (const line of nodes[0].out.split('\n')) {
+  const msg = /"msg":"([^"]*)"/.exec(line)?.[1];
+  if (msg) errorsOnOne.set(msg, (errorsOnOne.get(msg) ?? 0) + 1);
+}
+console.log(`  node 1's errors (its last 20 KB of log): ${[...errorsOnOne].map(([msg, n]) => `${n} × ${msg}`).join('; ') || 'none'}`);
 console.log(`  node 1 meanwhile: ${(cpuMs / 1000).toFixed(1)} s of CPU (${((cpuMs / (allBackSec * 1000)) * 100).toFixed(0)} % of one core), RSS ${(rssOf(nodes[0].child.pid) / 1048576).toFixed(0)} MiB; devices with a cluster MAC before the move: ${argon2Before}/${N} (a moving speaker is checked by its MAC, not argon2)`);
 
 await Promise.all(workers.map((w) => callWorker(w, { cmd: 'close', label: 'loalang', final: true })));

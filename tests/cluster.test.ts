@@ -103,8 +103,15 @@ describe.skipIf(skip !== null)('several server nodes over Redis and PostgreSQL',
     const a = await startNode('node-a');
     const b = await startNode('node-b');
     const { root, commune, devices } = await fleet(a, 4);
+    const { Redis } = await import('ioredis');
+    const probe = new Redis(redis.url);
+    const patterns = async () => Number(await probe.call('PUBSUB', 'NUMPAT'));
+    const patternsBefore = await patterns();
     const onA = [await connect(a, devices[0]!, [root.id, commune.id]), await connect(a, devices[1]!, [root.id, commune.id])];
     const onB = [await connect(b, devices[2]!, [root.id, commune.id]), await connect(b, devices[3]!, [root.id, commune.id])];
+    // A device's own topics add no Redis pattern (one per node covers them all: routed-emitter.ts).
+    expect(await patterns()).toBe(patternsBefore);
+    probe.disconnect();
 
     // Presence: each node sees the devices of the other, and the database says which node holds each.
     await until('every device online on both nodes', () => devices.every((d) => a.mqtt.isOnline(d.id) && b.mqtt.isOnline(d.id)));
@@ -114,6 +121,7 @@ describe.skipIf(skip !== null)('several server nodes over Redis and PostgreSQL',
     // A command issued on node B reaches the device connected to node A.
     await b.mqtt.publishToDevice(devices[0]!.id, 'cmd', { v: 1, commandId: 'c-1', type: 'ping', issuedAt: new Date().toISOString() } as never);
     await until('the command on node A', () => onA[0]!.commands.length > 0);
+    expect(a.cluster.stats().mqtt?.relayed).toBeGreaterThan(0);
     expect(onB.every((s) => s.commands.length === 0)).toBe(true);
 
     // An alert issued on node A: one publish per area, delivered by each node to its own speakers, once each.

@@ -73,9 +73,9 @@ export function buildMetrics(core: ServerServices): Registry {
   totalFrom(registry, 'loalang_cluster_bus_messages_total', 'Messages between the nodes of a cluster (Redis), by direction: sent, received, refused (wrong seal), unsent (Redis away)', ['direction'], () =>
     Object.entries(core.clusterStats().bus ?? {}).map(([direction, n]) => [{ direction }, n]),
   );
-  totalFrom(registry, 'loalang_cluster_mqtt_messages_total', 'MQTT messages routed by this node: local (uplinks, its own devices), via-redis, not-shared (Redis away: delivered on this node only)', ['route'], () => {
+  totalFrom(registry, 'loalang_cluster_mqtt_messages_total', 'MQTT messages routed by this node: local (uplinks, its own devices), via-redis, not-shared (Redis away: delivered on this node only), relayed (another node\'s downlink for a device here)', ['route'], () => {
     const m = core.clusterStats().mqtt;
-    return m ? [[{ route: 'local' }, m.local], [{ route: 'via-redis' }, m.viaRedis], [{ route: 'not-shared' }, m.notShared]] : [];
+    return m ? [[{ route: 'local' }, m.local], [{ route: 'via-redis' }, m.viaRedis], [{ route: 'not-shared' }, m.notShared], [{ route: 'relayed' }, m.relayed]] : [];
   });
   totalFrom(registry, 'loalang_plays_total', 'Play reports received, by outcome', ['status'], async () => Object.entries(await core.reports.countsByStatus()).map(([status, n]) => [{ status }, n]));
   totalFrom(registry, 'loalang_reports_refused_total', 'Play reports refused as inconsistent with what the device was sent (unknown play, too long, final state rewritten…), by refusal', ['refusal'], async () =>

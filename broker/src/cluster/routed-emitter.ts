@@ -12,8 +12,14 @@
  *   connected, area messages are delivered here only (the others catch up through the alert
  *   service's retries and replays) and the loss is counted.
  *
- * Every subscription is registered on both emitters, and each message is emitted on exactly
- * one of them, so a subscriber gets it once.
+ * A device's subscriptions to its own topics (`dev/<id>/#`) are registered on this node only.
+ * The node takes every device downlink that comes through Redis with one pattern and hands it to
+ * its local emitter, where only a device connected here has a listener. Redis matches every
+ * publish against every pattern subscribed: one pattern per device (mqemitter-redis' way, a
+ * PSUBSCRIBE each) put 10,000 patterns on a node's connection and made every publish, connect
+ * and subscribe of a reconnect storm cost Redis that many matches. Other subscriptions (areas'
+ * alerts, Aedes' `$SYS`) are registered on both emitters. Each message is emitted on exactly one
+ * of them, or relayed from Redis to the local one, so a subscriber gets it once.
  */
 import mqemitter from 'mqemitter';
 import MQEmitterRedis from 'mqemitter-redis';
@@ -33,12 +39,14 @@ export interface RoutedEmitterStats {
   viaRedis: number;
   /** Messages for other nodes that could not go (Redis not connected): delivered here only. */
   notShared: number;
+  /** Device downlinks published on another node, handed to this node's subscribers. */
+  relayed: number;
 }
 
 export class RoutedEmitter {
   private readonly local: mqemitter.MQEmitter;
   private readonly remote: MQEmitterRedis.MQEmitterRedis;
-  private readonly counters: RoutedEmitterStats = { local: 0, viaRedis: 0, notShared: 0 };
+  private readonly counters: RoutedEmitterStats = { local: 0, viaRedis: 0, notShared: 0, relayed: 0 };
   private readonly pubConn: Redis;
   private readonly subConn: Redis;
 
@@ -57,6 +65,11 @@ export class RoutedEmitter {
     this.remote = new Remote({ pubConn: this.pubConn, subConn: this.subConn, concurrency: 0, matchEmptyLevels: true });
     const state = (this.remote as unknown as { state: NodeJS.EventEmitter }).state;
     state.on('error', (err: Error) => logger.warn({ err: err.message }, 'Redis (MQTT bus) error'));
+    // Every device's downlinks published on another node, to this node's own subscribers (if any).
+    this.remote.on(`${DEVICE_PREFIX}#`, (message, done) => {
+      this.counters.relayed++;
+      this.local.emit(message, () => done());
+    });
   }
 
   get current(): number {
@@ -82,6 +95,10 @@ export class RoutedEmitter {
    * and one leaving is let go, instead of waiting for Redis.
    */
   on(topic: string, listener: Listener, done?: () => void): this {
+    if (topic.startsWith(DEVICE_PREFIX)) {
+      this.local.on(topic, listener, done);
+      return this;
+    }
     if (!this.subscriberReady()) {
       this.remote.on(topic, listener);
       this.local.on(topic, listener, done);
@@ -97,6 +114,10 @@ export class RoutedEmitter {
   }
 
   removeListener(topic: string, listener: Listener, done?: () => void): void {
+    if (topic.startsWith(DEVICE_PREFIX)) {
+      this.local.removeListener(topic, listener, done);
+      return;
+    }
     if (!this.subscriberReady()) {
       this.remote.removeListener(topic, listener);
       this.local.removeListener(topic, listener, done);
