@@ -351,21 +351,22 @@ export class AlertRepo {
   }
 
   /** Active alerts this device has not yet received (or received but not started). */
-  async openFor(deviceId: string): Promise<Alert[]> {
+  /** The active alerts this device has not played yet, each with its delivery's state. */
+  async openFor(deviceId: string): Promise<(Alert & { deliveryState: DeliveryState })[]> {
     const rows = await this.db
       .selectFrom('alerts as a')
       .innerJoin('alert_deliveries as d', 'd.alert_id', 'a.id')
       .selectAll('a')
+      .select('d.state as delivery_state')
       .where('d.device_id', '=', deviceId)
       .where('a.state', '=', 'active')
       .where('d.state', 'in', ['pending', 'offline', 'received'])
       .orderBy('a.created_at')
       .orderBy('a.id')
       .execute();
-    return rows.map(toAlert);
+    return rows.map((r) => ({ ...toAlert(r), deliveryState: r.delivery_state as DeliveryState }));
   }
 
-  /** Deliveries of an alert in the given states. */
   /** The alert's devices in these states (of `among` only, when given), by id. */
   async devicesIn(alertId: string, states: DeliveryState[], among?: readonly string[]): Promise<string[]> {
     if (states.length === 0 || among?.length === 0) return [];

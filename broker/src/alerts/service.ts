@@ -380,7 +380,12 @@ export class AlertService extends EventEmitter<AlertEvents> {
     const startAt = iso(this.d.clock.now() + this.o.leadMs);
     for (const alert of await this.d.repo.openFor(deviceId)) {
       this.d.logger.info({ alertId: alert.id, deviceId }, 'alert replayed to a device that came back');
-      this.d.publisher.publishToDevice(deviceId, 'alert', await this.message(alert, startAt, true)).catch(() => undefined);
+      // A device that said `received` holds the audio in its cache already: the message alone
+      // (it answers where it is), not the audio again. When a node dies mid-alert, its thousands
+      // of speakers come back at once, and the audio inline for each cost the node most of its
+      // time writing to sockets. One whose cache lost it downloads it from the URL.
+      const inline = alert.deliveryState !== 'received';
+      this.d.publisher.publishToDevice(deviceId, 'alert', await this.message(alert, startAt, inline)).catch(() => undefined);
     }
   }
 
