@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { ServerCore } from '@loalang/broker';
-import { ManualClock, parseEnvelope, type AlertMessage } from '@loalang/protocol';
+import { ManualClock, parseEnvelope, type AlertMessage, type AlertPlay } from '@loalang/protocol';
 import { serverDatabase, untilWithin } from '@loalang/test-kit';
 
 const until = untilWithin({ timeoutMs: 10_000, intervalMs: 20 });
@@ -105,7 +105,7 @@ describe('alert resend and replay', () => {
     const silent = await speaker(await core.devices.create({ name: 'Loa im', areaId: area.id }));
     await until('both online', () => core.mqtt.isOnline(confirmed.id) && core.mqtt.isOnline(silent.id));
     const alert = await core.alerts.create({ title: 'Bão', text: null, contentId: await bulletin(area.id), priority: 'emergency', targets: { areaIds: [area.id], deviceIds: [] }, repeat: 1, gapMs: 0, volume: null, expiresAt: null, replaces: null, cap: null, createdBy: null });
-    const of = (s: Speaker) => s.alerts.filter((m) => m.alertId === alert.id);
+    const of = (s: Speaker) => s.alerts.filter((m): m is AlertPlay => m.type === 'alert' && m.alertId === alert.id);
     await until('the alert on both', () => of(confirmed).length === 1 && of(silent).length === 1);
     expect(of(confirmed)[0]!.audio.inline).toBeDefined(); // a commune's few speakers: inline
     await core.alerts.repo.advance(alert.id, confirmed.id, 'received', new Date(clock.now()).toISOString());
