@@ -64,15 +64,17 @@ async function cleanUp() {
   await postgres.destroy().catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
 }
+const nodes = [];
 process.on('uncaughtException', (err) => {
   console.error(err);
+  // What each node logged (errors only), and whether it was still running.
+  for (const [i, n] of nodes.entries()) console.error(`node ${i + 1} (${n.child.exitCode === null && n.child.signalCode === null ? 'running' : `exited ${n.child.exitCode ?? n.child.signalCode}`}), its last errors:\n${n.out.split('\n').slice(-10).join('\n')}`);
   void cleanUp().finally(() => process.exit(1));
 });
 const databaseUrl = await postgres.createDatabase('loalang_cluster');
 const PASSWORD = 'mat-khau-bench-cum';
 const ports = [];
 for (let i = 0; i < 2; i++) ports.push({ http: await freePort(), mqtt: await freePort() });
-const nodes = [];
 for (const [i, p] of ports.entries()) {
   // LOALANG_BENCH_PROFILE=DIR: node 1 writes a CPU profile there when it stops (open it in Chrome's DevTools).
   const profile = process.env.LOALANG_BENCH_PROFILE && i === 0 ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LOALANG_BENCH_PROFILE}`] : [];
@@ -126,7 +128,17 @@ const summary = (t0, times) => {
   const lat = times.map((r) => r - t0).sort((a, b) => a - b);
   return { n: lat.length, p50: pct(lat, 50), p95: pct(lat, 95), p99: pct(lat, 99), max: lat.at(-1) };
 };
-const connected = async (node) => Number(/^loalang_mqtt_connected_clients (\d+)/m.exec(await (await fetch(`${node.base.replace('/api/v1', '')}/metrics`)).text())?.[1] ?? 0);
+// Asked again on a failed fetch: a keep-alive connection left idle past the node's timeout while
+// it was busy with a reconnect storm may be closed just as it is reused ("other side closed").
+const connected = async (node, tries = 3) => {
+  try {
+    return Number(/^loalang_mqtt_connected_clients (\d+)/m.exec(await (await fetch(`${node.base.replace('/api/v1', '')}/metrics`)).text())?.[1] ?? 0);
+  } catch (err) {
+    if (tries <= 1) throw err;
+    await sleep(1000);
+    return connected(node, tries - 1);
+  }
+};
 
 // --- 1. Connect, and memory per connection ---------------------------------------------------------
 const rss0 = nodes.map((n) => rssOf(n.child.pid));
