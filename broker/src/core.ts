@@ -8,7 +8,6 @@ import { EventEmitter } from 'node:events';
 import { every, type Clock, type ClockTimer, type Logger, type MessageOf, type PlayReport, type Repeating } from '@loalang/protocol';
 import { sql } from 'kysely';
 import type { Database, Store } from './store/database.js';
-import { KeyedSerial } from './keyed-serial.js';
 import type { AreaRepo } from './areas/areas.js';
 import type { UserRepo } from './accounts/users.js';
 import type { SessionRepo } from './accounts/sessions.js';
@@ -133,7 +132,6 @@ export class ServerCore {
   mqttPort = 0;
   /** Downlinks devices refused, by reason (decision 0016), for /metrics. */
   readonly refusals = new Map<string, number>();
-  private readonly presenceWrites = new KeyedSerial();
   /**
    * What changed, for live views (the console's event stream): a device's presence or health,
    * a command's result. Alarms and alerts have their own emitters (`alarms`, `alerts`).
@@ -289,9 +287,9 @@ export class ServerCore {
     this.mqtt.on('presence', (change) => {
       if (change.online) this.cluster.remote.here(change.deviceId);
       bus?.publish({ t: 'presence', deviceId: change.deviceId, online: change.online });
-      // In order per device: an "offline" written before the "online" it follows would stick.
-      void this.presenceWrites
-        .run(change.deviceId, () => this.devices.setPresence(change.deviceId, change.online, change.cause, change.at))
+      // In order per device (setPresence keeps them so): an "offline" written before the "online" it follows would stick.
+      void this.devices
+        .setPresence(change.deviceId, change.online, change.cause, change.at)
         .catch((err: unknown) => this.logger.error({ err, deviceId: change.deviceId }, 'presence not recorded'));
       this.afterPresence(change);
     });
@@ -343,8 +341,8 @@ export class ServerCore {
   private reassertPresence(): void {
     for (const deviceId of this.mqtt.onlineHereIds()) {
       const at = this.clock.now();
-      void this.presenceWrites
-        .run(deviceId, () => this.devices.setPresence(deviceId, true, 'node-back', at))
+      void this.devices
+        .setPresence(deviceId, true, 'node-back', at)
         .then((changed) => {
           if (!changed) return;
           this.cluster.bus?.publish({ t: 'presence', deviceId, online: true });

@@ -4,21 +4,22 @@
  *
  * Why: when a node dies, its thousands of speakers connect to the others within seconds. One
  * transaction per speaker (lock, update, history, commit: five round trips and a durable
- * commit each) filled the database pool, and the devices' own logins then waited for a
- * connection past the pool's 5 s and were refused (issue 17: 5,989 of 10,000 back in 120 s).
+ * commit each) was one of the loads on the database pool while the devices' own logins waited
+ * for a connection from it (issue 17).
  *
- * The rule per change is the one `DeviceRepo.setPresence` states, and one device's changes are
- * written in the order given (a change waits for the batch holding the device's previous one).
- * On PostgreSQL the batch's rows
- * are locked first, in code-unit order of their ids (as every writer of several rows locks
- * them), so two nodes' batches wait for each other and cannot deadlock; a batch PostgreSQL
- * picks as a conflict's victim anyway runs again.
+ * The rule per change is the one `DeviceRepo.setPresence` states. One device's changes are
+ * written in the order given: its next change joins a batch only once the batch holding its
+ * previous one has settled (KeyedSerial), so a batch never names a device twice. On PostgreSQL
+ * the batch's rows are locked first, in code-unit order of their ids (as every writer of
+ * several rows locks them), so two nodes' batches wait for each other and cannot deadlock; a
+ * batch PostgreSQL picks as a conflict's victim anyway runs again.
  */
 import { sql } from 'kysely';
 import type { Database } from '../store/database.js';
 import { dialectOf, inList, tuplesTable } from '../store/portable.js';
 import { codeUnitOrder, retryConflicts } from '../store/conflicts.js';
 import { iso } from '../time.js';
+import { KeyedSerial } from '../keyed-serial.js';
 
 /** The most presence changes written in one transaction. */
 export const PRESENCE_BATCH = 500;
@@ -35,8 +36,8 @@ interface Change {
 export class PresenceWriter {
   private queued: Change[] = [];
   private flushArmed = false;
-  /** Devices whose change is in a batch being written. */
-  private readonly writing = new Set<string>();
+  /** One change of a device at a time (see the file's comment). */
+  private readonly perDevice = new KeyedSerial();
 
   constructor(
     private readonly db: Database,
@@ -46,11 +47,15 @@ export class PresenceWriter {
 
   /** Queues one change; settles with whether it was recorded (see DeviceRepo.setPresence) once its batch commits. */
   write(id: string, online: boolean, cause: string, at: number): Promise<boolean> {
-    return new Promise((settle, fail) => {
-      this.queued.push({ id, online, cause, at, settle, fail });
-      if (this.queued.length >= PRESENCE_BATCH) this.flush();
-      else this.armFlush();
-    });
+    return this.perDevice.run(
+      id,
+      () =>
+        new Promise<boolean>((settle, fail) => {
+          this.queued.push({ id, online, cause, at, settle, fail });
+          if (this.queued.length >= PRESENCE_BATCH) this.flush();
+          else this.armFlush();
+        }),
+    );
   }
 
   private armFlush(): void {
@@ -61,29 +66,13 @@ export class PresenceWriter {
 
   private flush(): void {
     this.flushArmed = false;
-    // A device whose earlier change is still being written waits for it (batches run side by
-    // side, and the later one could take the row's lock first): its changes stay in order.
-    const batch: Change[] = [];
-    const waiting: Change[] = [];
-    for (const change of this.queued) {
-      if (batch.length < PRESENCE_BATCH && !this.writing.has(change.id)) {
-        this.writing.add(change.id);
-        batch.push(change);
-      } else waiting.push(change);
-    }
-    this.queued = waiting;
-    // What waits only for room goes in the next turn; what waits for its device, when that batch settles.
-    if (waiting.some((c) => !this.writing.has(c.id))) this.armFlush();
+    const batch = this.queued.splice(0, PRESENCE_BATCH);
+    if (this.queued.length > 0) this.armFlush();
     if (batch.length === 0) return;
-    retryConflicts(() => this.record(batch))
-      .then(
-        (results) => batch.forEach((c, i) => c.settle(results[i]!)),
-        (err: unknown) => batch.forEach((c) => c.fail(err)),
-      )
-      .finally(() => {
-        for (const c of batch) this.writing.delete(c.id);
-        if (this.queued.length > 0) this.armFlush();
-      });
+    retryConflicts(() => this.record(batch)).then(
+      (results) => batch.forEach((c, i) => c.settle(results[i]!)),
+      (err: unknown) => batch.forEach((c) => c.fail(err)),
+    );
   }
 
   private record(batch: readonly Change[]): Promise<boolean[]> {
