@@ -13,7 +13,6 @@ import { fork, spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
@@ -23,6 +22,7 @@ import { Agent, parseAgentConfig } from '../edge-agent/dist/index.js';
 import { createSimulatedAmplifier } from '../firmware-bridge/dist/index.js';
 import { locateFfmpeg } from '../edge-agent/dist/playback/ffmpeg.js';
 import { startPostgres } from '../test-kit/src/postgres-cluster.mjs';
+import { freePort } from '../test-kit/src/free-port.mjs';
 import { callWorker } from './lib/worker-rpc.mjs';
 
 if (typeof globalThis.gc !== 'function') {
@@ -141,7 +141,6 @@ const summary = (t0, receipts) => {
 };
 
 // Mosquitto on a free loopback port, no persistence, anonymous (the reference does no auth work).
-const freePort = () => new Promise((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
 const mosqPort = await freePort();
 let mosquitto = null;
 let mosqPublisher = null;
