@@ -171,6 +171,9 @@ describe.skipIf(skip !== null)('several server nodes over Redis and PostgreSQL',
     const { devices } = await fleet(a, 1);
     const first = await connect(a, devices[0]!, []);
     await until('node B seeing the device on node A', () => b.mqtt.isOnline(devices[0]!.id));
+    // Settled on node A first (its row written): a node's "online" still in flight when the device
+    // is already on another node would take the row back (see the closing note of issue 17).
+    await until('the device recorded under node A', async () => (await a.database.selectFrom('devices').select('node_id').where('id', '=', devices[0]!.id).executeTakeFirst())?.node_id === 'node-a');
     const closed = new Promise<void>((resolve) => first.client.once('close', () => resolve()));
     await connect(b, devices[0]!, []);
     await closed; // Aedes on node A closed the old connection when the id connected to node B
