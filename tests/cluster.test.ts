@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { ServerCore, type ClusterOptions } from '@loalang/broker';
-import { parseEnvelope, type AlertMessage } from '@loalang/protocol';
+import { deviceTopic, parseEnvelope, systemClock, type AlertMessage, type Clock, type TimeReply } from '@loalang/protocol';
 import { freshPostgres, postgresUrl, redisSkipReason, startRedis, untilWithin, type RedisServer } from '@loalang/test-kit';
 
 const skip = postgresUrl() === null ? 'no PostgreSQL cluster in this run' : redisSkipReason();
@@ -27,8 +27,9 @@ let databaseUrl: string;
 const nodes: ServerCore[] = [];
 const clients: MqttClient[] = [];
 
-async function startNode(nodeId: string, cluster: Partial<ClusterOptions> = {}): Promise<ServerCore> {
+async function startNode(nodeId: string, cluster: Partial<ClusterOptions> = {}, clock?: Clock): Promise<ServerCore> {
   const core = await ServerCore.create({
+    ...(clock ? { clock } : {}),
     databaseUrl,
     // The nodes share the content folder, as they share a network file system in production.
     dataDir: dir,
@@ -171,9 +172,8 @@ describe.skipIf(skip !== null)('several server nodes over Redis and PostgreSQL',
     const { devices } = await fleet(a, 1);
     const first = await connect(a, devices[0]!, []);
     await until('node B seeing the device on node A', () => b.mqtt.isOnline(devices[0]!.id));
-    // Settled on node A first (its row written): a node's "online" still in flight when the device
-    // is already on another node would take the row back (see the closing note of issue 17).
-    await until('the device recorded under node A', async () => (await a.database.selectFrom('devices').select('node_id').where('id', '=', devices[0]!.id).executeTakeFirst())?.node_id === 'node-a');
+    // Node A's "online" may still be in flight when the device is on node B: it is the older
+    // connection, so it does not take the row back (presence-writes.ts).
     const closed = new Promise<void>((resolve) => first.client.once('close', () => resolve()));
     await connect(b, devices[0]!, []);
     await closed; // Aedes on node A closed the old connection when the id connected to node B
@@ -182,6 +182,38 @@ describe.skipIf(skip !== null)('several server nodes over Redis and PostgreSQL',
     expect(a.mqtt.isOnline(devices[0]!.id)).toBe(true);
     expect(b.mqtt.isOnline(devices[0]!.id)).toBe(true);
     expect((await a.devices.get(devices[0]!.id))?.online).toBe(true);
+  });
+
+  it('keeps one time on nodes whose clocks are seconds apart: the newer connection wins, heartbeats hold, speakers get one time', async () => {
+    const skewed = (ms: number): Clock => ({ now: () => Date.now() + ms, setTimeout: systemClock.setTimeout, clearTimeout: systemClock.clearTimeout });
+    const a = await startNode('node-a', {}, skewed(-7_000));
+    const b = await startNode('node-b', {}, skewed(4_000));
+    // Each keeps the database server's time (here on this machine's clock), not its own.
+    for (const node of [a, b]) expect(Math.abs(node.clock.now() - Date.now())).toBeLessThan(250);
+    await new Promise((r) => setTimeout(r, 600)); // a few heartbeats
+    expect((await a.cluster.registry!.list()).map((n) => `${n.id}:${n.alive}`)).toEqual(['node-a:true', 'node-b:true']);
+    const { devices } = await fleet(a, 1);
+    const device = devices[0]!;
+    const recorded = async () => (await a.database.selectFrom('devices').select(['online', 'node_id']).where('id', '=', device.id).executeTakeFirst()) ?? null;
+    // On node B (4 s ahead), then on node A (7 s behind): on their own clocks node A's connection
+    // would be 11 s older than node B's and lose; on the shared clock it is the newer one.
+    const first = await connect(b, device, []);
+    await until('the device recorded under node B', async () => (await recorded())?.node_id === 'node-b');
+    const closed = new Promise<void>((resolve) => first.client.once('close', () => resolve()));
+    const second = await connect(a, device, []);
+    await closed;
+    await until('the device recorded under node A', async () => (await recorded())?.node_id === 'node-a');
+    await new Promise((r) => setTimeout(r, 500)); // node B's late "offline" changes nothing
+    expect(await recorded()).toEqual({ online: 1, node_id: 'node-a' });
+    // Its time probe is answered on the shared clock: what a speaker synchronises to, and signs by.
+    const replies: TimeReply[] = [];
+    second.client.on('message', (topic, payload) => {
+      const e = parseEnvelope(payload);
+      if (topic.endsWith('/time/reply') && e.ok) replies.push(e.value.body as TimeReply);
+    });
+    await second.client.publishAsync(deviceTopic(device.id, 'time'), JSON.stringify({ v: 1, t0: Date.now() }), { qos: 0 });
+    await until('a time reply', () => replies.length > 0);
+    expect(Math.abs(replies[0]!.t2 - Date.now())).toBeLessThan(250);
   });
 
   it('has one leader; when it stops, another node takes over within seconds', async () => {

@@ -340,7 +340,8 @@ export class ServerCore {
   /** Records again as online under this node every device connected to it (a no-op for those already so). */
   private reassertPresence(): void {
     for (const deviceId of this.mqtt.onlineHereIds()) {
-      const at = this.clock.now();
+      // The instant it connected, not now: a newer connection of it to another node must keep it.
+      const at = this.mqtt.onlineHereSince(deviceId) ?? this.clock.now();
       void this.devices
         .setPresence(deviceId, true, 'node-back', at)
         .then((changed) => {

@@ -137,9 +137,8 @@ export interface ServerParts {
 }
 
 export async function wireServer(options: CoreOptions): Promise<ServerParts> {
-  const clock = options.clock ?? systemClock;
+  const localClock = options.clock ?? systemClock;
   const logger = options.logger ?? silentLogger;
-  const now = () => clock.now();
   const settings: RuntimeSettings = {
     streamHosts: options.streamHosts ? options.streamHosts.map((h) => h.toLowerCase()) : null,
     capSenders: options.capSenders ?? [],
@@ -151,7 +150,10 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
   logger.info({ dialect: store.dialect, database: store.location }, 'database open');
   const database = store.db;
   const nodeId = options.cluster?.nodeId ?? options.nodeId ?? hostname();
-  const cluster = options.cluster ? ClusterNode.clustered(options.cluster, database, options.databaseUrl, clock, logger) : ClusterNode.alone(nodeId, logger);
+  const cluster = options.cluster ? ClusterNode.clustered(options.cluster, database, options.databaseUrl, localClock, logger) : ClusterNode.alone(nodeId, logger);
+  // A node of a cluster keeps time by the database server's clock, the same on every node.
+  const clock = cluster.clockFrom(localClock);
+  const now = () => clock.now();
   const areas = new AreaRepo(database, now);
   const authKey = cluster.deviceAuthKey();
   const devices = authKey ? new DeviceRepo(database, areas, now, authKey, nodeId) : new DeviceRepo(database, areas, now);

@@ -326,6 +326,33 @@ describe.each(databases())('the repositories on $dialect', ({ dialect, skip }: {
       expect(Object.fromEntries(rows.map((r) => [r.id, `${r.online}:${r.node_id}`]))).toEqual({ [d0]: '1:node-b', [d1]: '1:node-b', [d2]: '1:node-a' });
       expect(await nodeB.presenceHistory(d1)).toHaveLength(1);
     });
+
+    it('keeps a device with the node holding its newer connection when another node writes an older one late', async () => {
+      const areas = new AreaRepo(db);
+      await tree(areas);
+      const nodeA = new DeviceRepo(db, areas, Date.now, undefined, 'node-a');
+      const nodeB = new DeviceRepo(db, areas, Date.now, undefined, 'node-b');
+      const { device } = await nodeA.create({ name: 'Loa chuyển nút', areaId: 'a1' });
+      const row = async () => {
+        const r = await db.selectFrom('devices').select(['online', 'node_id', 'connected_at_ms']).where('id', '=', device.id).executeTakeFirstOrThrow();
+        return `${r.online}:${r.node_id}:${Number(r.connected_at_ms)}`;
+      };
+      const t = Date.parse('2026-11-29T05:00:00Z');
+      // Connected to A at t, then to B at t + 400; B's write lands first, A's two writes after it.
+      expect(await nodeB.setPresence(device.id, true, 'connect', t + 400)).toBe(true);
+      expect(await nodeA.setPresence(device.id, true, 'connect', t)).toBe(false);
+      expect(await nodeA.setPresence(device.id, false, 'disconnect', t + 300)).toBe(false);
+      expect(await row()).toBe(`1:node-b:${t + 400}`);
+      expect(await nodeB.presenceHistory(device.id)).toHaveLength(1);
+      // Back to A with a newer connection: A takes it; B's late disconnect changes nothing.
+      expect(await nodeA.setPresence(device.id, true, 'connect', t + 900)).toBe(false);
+      expect(await nodeB.setPresence(device.id, false, 'disconnect', t + 800)).toBe(false);
+      expect(await row()).toBe(`1:node-a:${t + 900}`);
+      // Offline, then an older connection written late: nobody holds the device, so it counts.
+      expect(await nodeA.setPresence(device.id, false, 'disconnect', t + 1_000)).toBe(true);
+      expect(await nodeB.setPresence(device.id, true, 'connect', t + 950)).toBe(true);
+      expect(await row()).toBe(`1:node-b:${t + 950}`);
+    });
   });
 
   describe('desired state', () => {

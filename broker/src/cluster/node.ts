@@ -86,6 +86,23 @@ export class ClusterNode {
     return this.options !== null;
   }
 
+  /**
+   * The clock this node keeps time by: alone, `local` itself; a node of a cluster, the database
+   * server's clock as read at each heartbeat (database-clock.ts). Every node then gives its
+   * speakers, its signatures and the instants nodes compare (which connection of a device is
+   * newer) the same time, however far apart the machines' own clocks are. Timers still run on
+   * `local`: a wait is a length of time, the same on both.
+   */
+  clockFrom(local: Clock): Clock {
+    const registry = this.registry;
+    if (!registry) return local;
+    return {
+      now: () => registry.databaseClock.shared(local.now()),
+      setTimeout: (fn, ms) => local.setTimeout(fn, ms),
+      clearTimeout: (timer) => local.clearTimeout(timer),
+    };
+  }
+
   /** The key of device-authentication MACs every node can check (null alone: a random one per process). */
   deviceAuthKey(): Buffer | null {
     return this.options ? clusterKey(this.options.secret, 'device-auth') : null;

@@ -11,6 +11,7 @@ import { databaseNowMs } from '../store/portable.js';
 import { iso } from '../time.js';
 import { brokerError } from '../errors.js';
 import { clusterKey } from './bus.js';
+import { DatabaseClock } from './database-clock.js';
 
 export interface NodeTimings {
   /** How often a node writes its heartbeat. */
@@ -38,6 +39,8 @@ export class NodeRegistry {
    */
   onRecovered: () => void = () => undefined;
   private readonly secretCheck: string;
+  /** The database's clock as this node reads it at each heartbeat. */
+  readonly databaseClock = new DatabaseClock();
 
   constructor(
     private readonly db: Database,
@@ -76,6 +79,8 @@ export class NodeRegistry {
       .values({ id: this.nodeId, started_at: iso(this.clock.now()), seen_at_ms: now as unknown as number, secret_check: this.secretCheck })
       .onConflict((oc) => oc.column('id').doUpdateSet({ started_at: iso(this.clock.now()), seen_at_ms: now as unknown as number, secret_check: this.secretCheck }))
       .execute();
+    // A few readings of the database's clock before this node stamps anything with it.
+    for (let i = 0; i < 3; i++) await this.readDatabaseClock();
     this.heartbeat = every(this.clock, this.timings.heartbeatMs, () => {
       void this.beat().then(
         () => {
@@ -93,7 +98,20 @@ export class NodeRegistry {
   }
 
   private async beat(): Promise<void> {
-    await this.db.updateTable('cluster_nodes').set({ seen_at_ms: databaseNowMs(this.db) as unknown as number }).where('id', '=', this.nodeId).execute();
+    const sent = this.clock.now();
+    const row = await this.db
+      .updateTable('cluster_nodes')
+      .set({ seen_at_ms: databaseNowMs(this.db) as unknown as number })
+      .where('id', '=', this.nodeId)
+      .returning('seen_at_ms')
+      .executeTakeFirst();
+    if (row) this.databaseClock.read(Number(row.seen_at_ms), sent, this.clock.now());
+  }
+
+  private async readDatabaseClock(): Promise<void> {
+    const sent = this.clock.now();
+    const row = await this.db.selectNoFrom(databaseNowMs(this.db).as('now')).executeTakeFirstOrThrow();
+    this.databaseClock.read(Number(row.now), sent, this.clock.now());
   }
 
   async list(): Promise<ClusterNodeInfo[]> {

@@ -248,7 +248,9 @@ export class DeviceRepo implements DeviceDirectory {
    * Records a change of presence once: decided under the device row's lock (PostgreSQL), so two
    * nodes cannot both log it. Online names this node as the device's; only the node holding a device (or any
    * node, for a device no node holds) may record it offline, so the late disconnect of a
-   * connection the device left for another node changes nothing.
+   * connection the device left for another node changes nothing; and a node takes a device
+   * another node holds only with a newer connection (`at` on the database server's clock, for a
+   * node of a cluster), so the late connect of such a connection changes nothing either.
    */
   setPresence(id: string, online: boolean, cause: string, at: number): Promise<boolean> {
     // Changes of one turn are written together (a reconnect storm: presence-writes.ts).

@@ -7,7 +7,12 @@
  * commit each) was one of the loads on the database pool while the devices' own logins waited
  * for a connection from it (issue 17).
  *
- * The rule per change is the one `DeviceRepo.setPresence` states. One device's changes are
+ * The rule per change is the one `DeviceRepo.setPresence` states. Between nodes, the newer
+ * connection wins: a device held online by another node is taken over only by a connection that
+ * began later (`at`, which nodes give on the database server's clock, their one clock). A node's
+ * write can be seconds late in a reconnect storm; without this, its "online" for a connection the
+ * device has already left would take the row back from the node holding it now, and its
+ * "offline" that follows would then record the device offline while it is connected. One device's changes are
  * written in the order given: its next change joins a batch only once the batch holding its
  * previous one has settled (KeyedSerial), so a batch never names a device twice. On PostgreSQL
  * the batch's rows are locked first, in code-unit order of their ids (as every writer of
@@ -79,10 +84,10 @@ export class PresenceWriter {
     const node = this.nodeId;
     return this.db.transaction().execute(async (trx) => {
       const ids = batch.map((c) => c.id).sort(codeUnitOrder);
-      let read = trx.selectFrom('devices').select(['id', 'online', 'node_id']).where(inList(trx, 'id', ids)).orderBy('id');
+      let read = trx.selectFrom('devices').select(['id', 'online', 'node_id', 'connected_at_ms']).where(inList(trx, 'id', ids)).orderBy('id');
       if (dialectOf(trx) === 'postgres') read = read.forUpdate();
       const rows = new Map((await read.execute()).map((r) => [r.id, r]));
-      const updates: string[][] = [];
+      const updates: (string | null)[][] = [];
       const history: string[][] = [];
       const results = batch.map((c) => {
         const row = rows.get(c.id);
@@ -90,21 +95,24 @@ export class PresenceWriter {
         const when = iso(c.at);
         if (c.online) {
           if (row.online === 1 && row.node_id === node) return false;
+          // Held by another node through a connection newer than this one: that node's is current.
+          if (row.online === 1 && row.connected_at_ms !== null && c.at < Number(row.connected_at_ms)) return false;
           // Online through this node, whether it was offline or held by another node.
-          updates.push([c.id, '1', when]);
+          updates.push([c.id, '1', when, String(c.at)]);
           if (row.online === 1) return false;
           history.push([c.id, '1', c.cause, when]);
           return true;
         }
         if (row.online !== 1 || (node !== null && row.node_id !== null && row.node_id !== node)) return false;
-        updates.push([c.id, '0', when]);
+        updates.push([c.id, '0', when, null]);
         history.push([c.id, '0', c.cause, when]);
         return true;
       });
       if (updates.length > 0) {
         await sql`UPDATE devices SET online = CAST(v.online AS INTEGER), last_seen_at = v.at,
-            node_id = CASE WHEN v.online = '1' THEN CAST(${node} AS TEXT) ELSE devices.node_id END
-          FROM (${tuplesTable(trx, ['id', 'online', 'at'], updates)}) AS v WHERE devices.id = v.id`.execute(trx);
+            node_id = CASE WHEN v.online = '1' THEN CAST(${node} AS TEXT) ELSE devices.node_id END,
+            connected_at_ms = CASE WHEN v.online = '1' THEN CAST(v.since AS BIGINT) ELSE devices.connected_at_ms END
+          FROM (${tuplesTable(trx, ['id', 'online', 'at', 'since'], updates)}) AS v WHERE devices.id = v.id`.execute(trx);
       }
       if (history.length > 0) {
         await sql`INSERT INTO presence_history (device_id, online, cause, at)

@@ -8,7 +8,8 @@ import type { Clock } from '@loalang/protocol';
 import type { PresenceChange } from './contracts.js';
 
 export class Presence {
-  private readonly current = new Map<string, Client>();
+  /** The ready connection of each device, and since when (the clock's ms) the device has been online here. */
+  private readonly current = new Map<string, { client: Client; since: number }>();
   private readonly pending = new Map<string, Set<Client>>();
 
   constructor(
@@ -31,14 +32,15 @@ export class Presence {
 
   ready(deviceId: string, client: Client): void {
     this.unpend(deviceId, client);
-    const wasOnline = this.current.has(deviceId);
-    this.current.set(deviceId, client);
-    if (!wasOnline) this.emit({ deviceId, online: true, at: this.clock.now(), cause: 'connect' });
+    const was = this.current.get(deviceId);
+    const at = was?.since ?? this.clock.now();
+    this.current.set(deviceId, { client, since: at });
+    if (!was) this.emit({ deviceId, online: true, at, cause: 'connect' });
   }
 
   gone(deviceId: string, client: Client, cause = 'disconnect'): void {
     if (this.unpend(deviceId, client)) return; // authenticated but never became ready
-    if (this.current.get(deviceId) !== client) return;
+    if (this.current.get(deviceId)?.client !== client) return;
     this.current.delete(deviceId);
     if (this.pending.has(deviceId)) return; // replaced by a newer connection: stays online
     this.emit({ deviceId, online: false, at: this.clock.now(), cause });
@@ -53,6 +55,11 @@ export class Presence {
   }
 
   clientOf(deviceId: string): Client | undefined {
-    return this.current.get(deviceId);
+    return this.current.get(deviceId)?.client;
+  }
+
+  /** Since when the device has been online here (the instant its "online" carried), if it is. */
+  onlineSince(deviceId: string): number | undefined {
+    return this.current.get(deviceId)?.since;
   }
 }

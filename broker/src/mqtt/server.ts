@@ -329,6 +329,11 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
     return this.presence.onlineIds();
   }
 
+  /** Since when a device connected here has been online here (its "online" event's instant). */
+  onlineHereSince(deviceId: string): number | undefined {
+    return this.presence.onlineSince(deviceId);
+  }
+
   onlineDevices(): string[] {
     const here = this.presence.onlineIds();
     const elsewhere = this.options.cluster?.elsewhere.ids() ?? [];

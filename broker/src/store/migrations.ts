@@ -745,4 +745,13 @@ ALTER TABLE devices ADD COLUMN auth_mac TEXT;
 CREATE INDEX devices_node ON devices(node_id) WHERE online = 1;
 ALTER TABLE audit_log ADD COLUMN node_id TEXT;`
   },
+  {
+    version: 18,
+    name: 'connection instants',
+    // Issue 17: when the device's recorded connection began, on the database server's clock (the
+    // cluster's one clock), so a node's late write of an older connection cannot take the device
+    // back from the node holding its newer one.
+    sqlite: `ALTER TABLE devices ADD COLUMN connected_at_ms INTEGER;`,
+    postgres: `ALTER TABLE devices ADD COLUMN connected_at_ms BIGINT;`
+  },
 ];

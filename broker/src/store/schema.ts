@@ -139,6 +139,8 @@ export interface DevicesTable {
   node_id: ColumnType<string | null, string | null | undefined, string | null>;
   /** HMAC of the device's secret under the cluster key, set after one argon2 check (devices.ts verify). */
   auth_mac: ColumnType<string | null, string | null | undefined, string | null>;
+  /** When the recorded connection began, in ms on the database server's clock (presence-writes.ts); PostgreSQL's BIGINT arrives as text. */
+  connected_at_ms: ColumnType<number | string | null, number | null | undefined, number | null>;
 }
 
 export interface ClusterNodesTable {
