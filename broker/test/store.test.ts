@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createHmac, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { openSqlite, type PlayReport } from '@loalang/protocol';
@@ -293,6 +294,38 @@ describe.each(databases())('the repositories on $dialect', ({ dialect, skip }: {
       const rotated = await devices.rotateSecret(device.id);
       expect(await devices.verify(device.id, Buffer.from(secret))).toBeNull();
       expect(await devices.verify(device.id, Buffer.from(rotated))).not.toBeNull();
+    });
+
+    it('checks a storm of logins with two statements a batch, each device against its own row and areas', async () => {
+      await tree(new AreaRepo(db));
+      let statements = 0;
+      const counted = db.withPlugin({
+        transformQuery: (args) => {
+          statements++;
+          return args.node;
+        },
+        transformResult: async (args) => args.result,
+      });
+      const key = randomBytes(32);
+      const devices = new DeviceRepo(counted, new AreaRepo(counted), Date.now, key, 'node-a');
+      const password = Buffer.from('mật-khẩu-của-loa-0123456789');
+      const hash = await hashSecret(password.toString('utf8'));
+      // 1,100 known devices (the MAC of an earlier argon2 check stored, as decision 0024 defines it), in two communes.
+      const ids = Array.from({ length: 1_100 }, (_, i) => `login-${String(i).padStart(4, '0')}`);
+      const mac = (id: string) => createHmac('sha256', key).update(`${id}\0${hash}\0`).update(password).digest('hex');
+      for (let from = 0; from < ids.length; from += 400) {
+        const rows = ids.slice(from, from + 400).map((id, i) => ({ id, name: id, area_id: (from + i) % 2 ? 'a1' : 'b', secret_hash: hash, auth_mac: mac(id), disabled: id === 'login-0007' ? 1 : 0, created_at: new Date().toISOString() }));
+        await db.insertInto('devices').values(rows).execute();
+      }
+      statements = 0;
+      const results = await Promise.all([...ids.map((id) => devices.verify(id, password)), devices.verify('login-9999', password), devices.verify('login-0003', Buffer.from('sai'))]);
+      // 1,102 logins in one turn: three batches (500, 500, 102) of two statements each.
+      expect(statements).toBe(6);
+      expect(results.filter((r) => r !== null)).toHaveLength(1_099);
+      expect(results[7]).toBeNull(); // disabled
+      expect(results[1]).toEqual({ deviceId: 'login-0001', areaIds: ['a1', 'a', 'p'] });
+      expect(results[2]).toEqual({ deviceId: 'login-0002', areaIds: ['b', 'p'] });
+      expect(results.slice(-2)).toEqual([null, null]); // unknown; a wrong password
     });
 
     it('writes a storm of presence changes in batches, each recorded once and in order per device', async () => {

@@ -4,6 +4,7 @@ import type { Database } from '../store/database.js';
 import { brokerError } from '../errors.js';
 import { newId, type QuietHours } from '@loalang/protocol';
 import { iso } from '../time.js';
+import { inList } from '../store/portable.js';
 
 /**
  * The recursive CTE `sub(id)`: the areas `seed` selects (a query of one `id` column) and every
@@ -201,6 +202,22 @@ export class AreaRepo {
   /** The area itself first, then its parent, up to the root. */
   async ancestorIds(id: string): Promise<string[]> {
     return (await this.ancestors(id)).map((a) => a.id);
+  }
+
+  /** `ancestorIds` of several areas in one query (a reconnect storm's logins, devices.ts). */
+  async ancestorIdsOfMany(ids: readonly string[]): Promise<Map<string, string[]>> {
+    const chains = new Map<string, string[]>();
+    if (ids.length === 0) return chains;
+    const { rows } = await sql<{ start: string; id: string }>`WITH RECURSIVE up(start, id, parent_id, depth) AS (
+           SELECT areas.id, areas.id, areas.parent_id, 0 FROM areas WHERE ${inList(this.db, 'areas.id', new Set(ids))}
+           UNION ALL SELECT up.start, a.id, a.parent_id, up.depth + 1 FROM areas a JOIN up ON a.id = up.parent_id)
+         SELECT start, id FROM up ORDER BY start, depth`.execute(this.db);
+    for (const r of rows) {
+      const chain = chains.get(r.start);
+      if (chain) chain.push(r.id);
+      else chains.set(r.start, [r.id]);
+    }
+    return chains;
   }
 
   /** The area itself first, then its parent, up to the root: whole rows, in one query. */

@@ -13,6 +13,7 @@ import { hashSecret, randomSecret, verifySecret } from '../accounts/passwords.js
 import { subtreeCte, type AreaRepo } from '../areas/areas.js';
 import type { DeviceDirectory, DeviceIdentity } from '../mqtt/contracts.js';
 import { PresenceWriter } from './presence-writes.js';
+import { TurnBatch } from '../turn-batch.js';
 
 /**
  * Areas in a device-list query up to which it is "a few communes": their devices are found by
@@ -20,6 +21,19 @@ import { PresenceWriter } from './presence-writes.js';
  * whole tree (then no area condition at all).
  */
 const SMALL_AREA_SET = 50;
+
+/** The most devices whose credentials are read in one statement. */
+const AUTH_BATCH = 500;
+
+/** A device's row as checking its credentials needs it, with its area and the areas above. */
+interface AuthRow {
+  id: string;
+  area_id: string;
+  secret_hash: string;
+  disabled: number;
+  auth_mac: string | null;
+  areaIds: string[];
+}
 
 export interface Device {
   id: string;
@@ -75,6 +89,7 @@ export class DeviceRepo implements DeviceDirectory {
    */
   private readonly verified = new Map<string, { mac: Buffer; hash: string; identity: DeviceIdentity }>();
   private readonly presence: PresenceWriter;
+  private readonly authRows = new TurnBatch<string, AuthRow | null>((ids) => this.readAuthRows(ids), AUTH_BATCH);
 
   constructor(
     private readonly db: Database,
@@ -221,7 +236,7 @@ export class DeviceRepo implements DeviceDirectory {
     const known = this.verified.get(username);
     let row;
     try {
-      row = await this.db.selectFrom('devices').select(['id', 'area_id', 'secret_hash', 'disabled', 'auth_mac']).where('id', '=', username).executeTakeFirst();
+      row = await this.authRows.add(username);
     } catch (err) {
       // The database is away (issue 16): a device this process already verified, with the same
       // secret, may reconnect and keep its programme; anyone else waits until it is back.
@@ -235,9 +250,21 @@ export class DeviceRepo implements DeviceDirectory {
     const cheap = stored !== null && stored.length === mac.length && timingSafeEqual(stored, mac);
     if (!cheap && !(await verifySecret(row.secret_hash, password.toString('utf8')))) return null;
     if (!cheap) await this.db.updateTable('devices').set({ auth_mac: mac.toString('hex') }).where('id', '=', row.id).where('secret_hash', '=', row.secret_hash).execute();
-    const identity = { deviceId: row.id, areaIds: await this.areas.ancestorIds(row.area_id) };
+    const identity = { deviceId: row.id, areaIds: row.areaIds };
     this.verified.set(username, { mac, hash: row.secret_hash, identity });
     return identity;
+  }
+
+  /**
+   * What checking devices' credentials needs, for the logins of one turn at once (at most
+   * AUTH_BATCH): two statements, not two per device, so a reconnect storm's logins do not queue
+   * for the pool behind each other (issue 17).
+   */
+  private async readAuthRows(ids: readonly string[]): Promise<(AuthRow | null)[]> {
+    const rows = await this.db.selectFrom('devices').select(['id', 'area_id', 'secret_hash', 'disabled', 'auth_mac']).where(inList(this.db, 'id', new Set(ids))).execute();
+    const chains = await this.areas.ancestorIdsOfMany(rows.map((r) => r.area_id));
+    const byId = new Map(rows.map((r) => [r.id, { ...r, areaIds: chains.get(r.area_id) ?? [r.area_id] }]));
+    return ids.map((id) => byId.get(id) ?? null);
   }
 
   private authMac(deviceId: string, secretHash: string, password: Buffer): Buffer {

@@ -25,6 +25,7 @@ import { dialectOf, inList, tuplesTable } from '../store/portable.js';
 import { codeUnitOrder, retryConflicts } from '../store/conflicts.js';
 import { iso } from '../time.js';
 import { KeyedSerial } from '../keyed-serial.js';
+import { TurnBatch } from '../turn-batch.js';
 
 /** The most presence changes written in one transaction. */
 export const PRESENCE_BATCH = 500;
@@ -34,13 +35,10 @@ interface Change {
   online: boolean;
   cause: string;
   at: number;
-  settle: (changed: boolean) => void;
-  fail: (err: unknown) => void;
 }
 
 export class PresenceWriter {
-  private queued: Change[] = [];
-  private flushArmed = false;
+  private readonly batches: TurnBatch<Change, boolean>;
   /** One change of a device at a time (see the file's comment). */
   private readonly perDevice = new KeyedSerial();
 
@@ -48,36 +46,13 @@ export class PresenceWriter {
     private readonly db: Database,
     /** The node recorded as holding a device that comes online (null: a single server). */
     private readonly nodeId: string | null,
-  ) {}
+  ) {
+    this.batches = new TurnBatch((batch) => retryConflicts(() => this.record(batch)), PRESENCE_BATCH);
+  }
 
   /** Queues one change; settles with whether it was recorded (see DeviceRepo.setPresence) once its batch commits. */
   write(id: string, online: boolean, cause: string, at: number): Promise<boolean> {
-    return this.perDevice.run(
-      id,
-      () =>
-        new Promise<boolean>((settle, fail) => {
-          this.queued.push({ id, online, cause, at, settle, fail });
-          if (this.queued.length >= PRESENCE_BATCH) this.flush();
-          else this.armFlush();
-        }),
-    );
-  }
-
-  private armFlush(): void {
-    if (this.flushArmed) return;
-    this.flushArmed = true;
-    setImmediate(() => this.flush());
-  }
-
-  private flush(): void {
-    this.flushArmed = false;
-    const batch = this.queued.splice(0, PRESENCE_BATCH);
-    if (this.queued.length > 0) this.armFlush();
-    if (batch.length === 0) return;
-    retryConflicts(() => this.record(batch)).then(
-      (results) => batch.forEach((c, i) => c.settle(results[i]!)),
-      (err: unknown) => batch.forEach((c) => c.fail(err)),
-    );
+    return this.perDevice.run(id, () => this.batches.add({ id, online, cause, at }));
   }
 
   private record(batch: readonly Change[]): Promise<boolean[]> {

@@ -8,6 +8,14 @@ import type { DesiredStateService } from './desired-state.js';
 import type { CutPlays } from './state-budget.js';
 import type { DownlinkPublisher } from '../mqtt/contracts.js';
 import { KeyedSerial } from '../keyed-serial.js';
+import { Limiter } from '../limiter.js';
+
+/**
+ * Resends computed at once. A reconnect storm asks for thousands together; each one is a few
+ * statements and a transaction on the database. Half of PostgreSQL's default pool of ten leaves
+ * the rest to the storm's logins, presence and alerts, which a speaker needs first.
+ */
+export const RESENDS_AT_ONCE = 5;
 
 export interface DispatcherDeps {
   desired: DesiredStateService;
@@ -28,6 +36,7 @@ export class Dispatcher {
   private stopped = true;
   /** One refresh per device at a time: a slower, older one must not overwrite a newer programme. */
   private readonly perDevice = new KeyedSerial();
+  private readonly resends = new Limiter(RESENDS_AT_ONCE);
 
   constructor(private readonly deps: DispatcherDeps) {}
 
@@ -70,15 +79,19 @@ export class Dispatcher {
 
   /** Always sends the current state (device came online or is behind). Never rejects: failures are logged. */
   resend(deviceId: string, cause: string): Promise<void> {
-    return this.perDevice.run(deviceId, async () => {
-      try {
-        const { state, cut } = await this.deps.desired.refresh(deviceId);
-        if (cut.length > 0) await this.deps.onCut?.(deviceId, cut);
-        this.send(deviceId, state, cause);
-      } catch (err) {
-        this.deps.logger.error({ err, deviceId }, 'desired state resend failed');
-      }
-    });
+    return this.perDevice.run(deviceId, () =>
+      this.resends.run(async () => {
+        // Gone while it waited for its turn: it is sent again when it is back.
+        if (!this.deps.isOnline(deviceId)) return;
+        try {
+          const { state, cut } = await this.deps.desired.refresh(deviceId);
+          if (cut.length > 0) await this.deps.onCut?.(deviceId, cut);
+          this.send(deviceId, state, cause);
+        } catch (err) {
+          this.deps.logger.error({ err, deviceId }, 'desired state resend failed');
+        }
+      }),
+    );
   }
 
   private send(deviceId: string, state: DesiredState, cause: string): void {
