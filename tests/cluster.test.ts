@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
+import { Redis } from 'ioredis';
 import { ServerCore, type ClusterOptions } from '@loalang/broker';
 import { deviceTopic, parseEnvelope, systemClock, type AlertMessage, type Clock, type TimeReply } from '@loalang/protocol';
 import { freshPostgres, postgresUrl, redisSkipReason, startRedis, untilWithin, type RedisServer } from '@loalang/test-kit';
@@ -345,10 +346,47 @@ describe.skipIf(skip !== null)('several server nodes over Redis and PostgreSQL',
     expect((await a.audit.query({ limit: 10 })).map((e) => e.node)).toEqual(['node-b', 'node-a']);
   });
 
-  it('does not start as a node without PostgreSQL, or with a short secret', async () => {
+  it('does not start as a node without PostgreSQL, with a short secret or with a Redis address it cannot use', async () => {
     await expect(ServerCore.create({ dataDir: dir, mqttPort: 0, publicHttpUrl: () => '', cluster: { redisUrl: redis.url, secret: SECRET, nodeId: 'n' } })).rejects.toMatchObject({ code: 'LOA_ERR_CLUSTER_CONFIG' });
     await expect(ServerCore.create({ databaseUrl, dataDir: dir, mqttPort: 0, publicHttpUrl: () => '', cluster: { redisUrl: redis.url, secret: 'short', nodeId: 'n' } })).rejects.toMatchObject({ code: 'LOA_ERR_CLUSTER_CONFIG' });
+    for (const redisUrl of ['127.0.0.1:6379', 'redis-sentinel://127.0.0.1:26379', 'redis-sentinel://127.0.0.1:99999/loalang']) {
+      await expect(ServerCore.create({ databaseUrl, dataDir: dir, mqttPort: 0, publicHttpUrl: () => '', cluster: { redisUrl, secret: SECRET, nodeId: 'n' } })).rejects.toMatchObject({ code: 'LOA_ERR_CLUSTER_CONFIG', message: expect.stringContaining('LOALANG_REDIS_URL') });
+    }
   });
+
+  it('follows Redis Sentinel to the replica it promotes when the primary dies', async () => {
+    const replica = await startRedis({ replicaOf: redis.port });
+    const sentinel = await startRedis({ sentinelOf: redis.port });
+    try {
+      // The sentinel learns of the replica from the primary before it can promote it.
+      const asker = new Redis({ port: sentinel.port, host: '127.0.0.1', lazyConnect: true });
+      await asker.connect();
+      await until('the sentinel knowing the replica', async () => ((await asker.call('SENTINEL', 'REPLICAS', 'loalang')) as unknown[]).length === 1, 30_000);
+      const redisUrl = `redis-sentinel://127.0.0.1:${sentinel.port}/loalang`;
+      const a = await startNode('node-a', { redisUrl });
+      const b = await startNode('node-b', { redisUrl });
+      const { devices } = await fleet(a, 1);
+      const onA = await connect(a, devices[0]!, []);
+      await until('node B seeing the device on node A', () => b.mqtt.isOnline(devices[0]!.id));
+      const command = (id: string) => b.mqtt.publishToDevice(devices[0]!.id, 'cmd', { v: 1, commandId: id, type: 'ping', issuedAt: new Date().toISOString() } as never);
+      await command('before');
+      await until('a command from node B through the primary', () => onA.commands.length === 1);
+
+      await redis.stop(); // the primary dies; the sentinel promotes the replica
+      let tries = 0;
+      await until('a command from node B through the promoted replica', async () => {
+        await command(`after-${++tries}`);
+        await new Promise((r) => setTimeout(r, 250));
+        return onA.commands.length > 1;
+      }, 30_000);
+      expect(await asker.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'loalang')).toEqual(['127.0.0.1', String(replica.port)]);
+      asker.disconnect();
+    } finally {
+      for (const n of nodes.splice(0).reverse()) await n.stop().catch(() => undefined);
+      await sentinel.destroy();
+      await replica.destroy();
+    }
+  }, 90_000);
 });
 
 function mkdirSyncP(path: string): string {

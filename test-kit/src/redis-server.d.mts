@@ -11,4 +11,5 @@ export interface RedisServer {
   destroy(): Promise<void>;
 }
 export function redisSkipReason(): string | null;
-export function startRedis(): Promise<RedisServer>;
+/** `replicaOf`: a replica of the primary on that port; `sentinelOf`: a Sentinel watching it as `loalang`. */
+export function startRedis(options?: { replicaOf?: number; sentinelOf?: number }): Promise<RedisServer>;

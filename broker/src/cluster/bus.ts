@@ -15,7 +15,8 @@
  */
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis } from './redis-connection.js';
 import type { Logger } from '@loalang/protocol';
 import type { AlarmChange } from '../alarms/alarms.js';
 import type { Alert } from '../alerts/alerts.js';
@@ -70,8 +71,8 @@ export class ClusterBus extends EventEmitter<BusEvents> {
     super();
     this.setMaxListeners(0);
     this.key = clusterKey(secret, 'bus');
-    this.pub = new Redis(redisUrl, { enableOfflineQueue: false, lazyConnect: true });
-    this.sub = new Redis(redisUrl, { lazyConnect: true });
+    this.pub = connectRedis(redisUrl, { enableOfflineQueue: false, lazyConnect: true });
+    this.sub = connectRedis(redisUrl, { lazyConnect: true });
     for (const conn of [this.pub, this.sub]) conn.on('error', (err: Error) => logger.debug({ err: err.message }, 'Redis (cluster bus) error'));
     this.sub.on('messageBuffer', (_channel: Buffer, raw: Buffer) => this.receive(raw));
     this.sub.on('ready', () => {

@@ -12,9 +12,10 @@ import { AdvisoryLockLeadership, SoleLeadership, type Leadership } from './leade
 import { DEFAULT_NODE_TIMINGS, NodeRegistry, type NodeTimings } from './nodes.js';
 import { RemotePresence } from './remote-presence.js';
 import { RoutedEmitter, type RoutedEmitterStats } from './routed-emitter.js';
+import { redisUrlProblem } from './redis-connection.js';
 
 export interface ClusterOptions {
-  /** `redis://…` (LOALANG_REDIS_URL). */
+  /** `redis://…`, `rediss://…` or `redis-sentinel://…` (LOALANG_REDIS_URL, redis-connection.ts). */
   redisUrl: string;
   /** Shared by every node (LOALANG_CLUSTER_SECRET); at least 16 characters. */
   secret: string;
@@ -66,6 +67,8 @@ export class ClusterNode {
     if (options.secret.length < MIN_CLUSTER_SECRET_CHARS) {
       throw brokerError('LOA_ERR_CLUSTER_CONFIG', { en: `LOALANG_CLUSTER_SECRET must be at least ${MIN_CLUSTER_SECRET_CHARS} characters, the same on every node`, vi: `LOALANG_CLUSTER_SECRET phải có ít nhất ${MIN_CLUSTER_SECRET_CHARS} ký tự, giống nhau trên mọi nút` });
     }
+    const redisProblem = redisUrlProblem(options.redisUrl);
+    if (redisProblem) throw brokerError('LOA_ERR_CLUSTER_CONFIG', { en: `LOALANG_REDIS_URL: ${redisProblem}`, vi: `LOALANG_REDIS_URL không hợp lệ: ${redisProblem}` });
     if (!isValidNodeId(options.nodeId)) throw brokerError('LOA_ERR_CLUSTER_CONFIG', { en: 'LOALANG_NODE_ID: 1 to 64 letters, digits, dots, dashes or underscores', vi: 'LOALANG_NODE_ID: 1 đến 64 chữ, số, dấu chấm, gạch ngang hoặc gạch dưới' });
   }
 

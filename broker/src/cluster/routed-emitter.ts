@@ -23,7 +23,8 @@
  */
 import mqemitter from 'mqemitter';
 import MQEmitterRedis from 'mqemitter-redis';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis } from './redis-connection.js';
 import { NAMESPACE, UPLINK, type Logger } from '@loalang/protocol';
 
 type Message = mqemitter.Message;
@@ -60,8 +61,8 @@ export class RoutedEmitter {
     this.local = mqemitter({ concurrency: 0, matchEmptyLevels: true });
     const Remote = MQEmitterRedis as unknown as new (options: object) => MQEmitterRedis.MQEmitterRedis;
     // The publishing connection does not queue commands while Redis is away: emit() falls back at once.
-    this.pubConn = new Redis(redisUrl, { enableOfflineQueue: false });
-    this.subConn = new Redis(redisUrl);
+    this.pubConn = connectRedis(redisUrl, { enableOfflineQueue: false });
+    this.subConn = connectRedis(redisUrl, {});
     this.remote = new Remote({ pubConn: this.pubConn, subConn: this.subConn, concurrency: 0, matchEmptyLevels: true });
     const state = (this.remote as unknown as { state: NodeJS.EventEmitter }).state;
     state.on('error', (err: Error) => logger.warn({ err: err.message }, 'Redis (MQTT bus) error'));
