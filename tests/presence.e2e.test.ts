@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startLink } from '@loalang/test-kit';
 import { addDevice, api, requireTool, startCli, startServerProc, until, type Proc } from './support.js';
 
 const haveTools = requireTool('ffmpeg');
@@ -64,5 +65,44 @@ describe.skipIf(!haveTools)('presence of a real agent process', () => {
 
     const history = (await get()).presenceHistory.map((h) => `${h.online ? 'online' : 'offline'}:${h.cause}`);
     expect(history.slice(0, 4)).toEqual(['offline:disconnect', 'online:connect', 'offline:missed-heartbeats', 'online:connect']);
+  }, 90_000);
+
+  it('goes offline within 1.5× keepalive when its link goes half-open, and the agent reconnects by itself', async () => {
+    const s = await startServerProc(join(dir, 'server-link'), PASSWORD);
+    const serverProc = s.proc;
+    const { base, token } = s;
+    const device = await addDevice(s, 'Loa sau trạm 4G', s.rootAreaId);
+    // The agent reaches the broker through an emulated rural 4G link (test-kit's link emulator).
+    const brokerUrl = new URL(device.agentConfig.mqttUrl as string);
+    const link = await startLink({ target: { host: brokerUrl.hostname, port: Number(brokerUrl.port) }, profile: 'rural4g' });
+    const config = join(dir, 'agent-link.json');
+    writeFileSync(config, JSON.stringify({ ...device.agentConfig, mqttUrl: link.url('mqtt'), cacheDir: join(dir, 'agent-link'), serial: { simulate: true }, audioSink: 'null', keepaliveSec: KEEPALIVE_SEC }));
+    const linked = startCli(['agent', '--config', config], { LOALANG_LOG_LEVEL: 'warn' });
+    try {
+      type Device = { online: boolean; presenceHistory: { online: boolean; cause: string }[] };
+      const get = async () => (await api<Device>(base, `/api/v1/devices/${device.id}`, { token })).body;
+      await until('online through the link', 15_000, async () => (await get()).online);
+      const connectionsBefore = link.stats().connections;
+
+      // Nothing gets through either way and nobody closes anything: only keepalives can tell.
+      link.halfOpen();
+      const t0 = Date.now();
+      await until('offline', 10_000, async () => !(await get()).online);
+      const offlineMs = Date.now() - t0;
+      process.stdout.write(`presence: half-open link seen offline after ${offlineMs} ms (keepalive ${KEEPALIVE_SEC} s)\n`);
+      expect(offlineMs).toBeLessThanOrEqual(1.5 * KEEPALIVE_SEC * 1000 + 1000); // + the poll period and broker timer slack
+      expect((await get()).presenceHistory[0]).toMatchObject({ online: false, cause: 'missed-heartbeats' });
+      // The agent notices too (no answer to its pings) and keeps trying: its attempts are accepted and hear nothing.
+      await until('the agent trying again on its own', 15_000, async () => link.stats().connections > connectionsBefore);
+
+      link.restore();
+      const t1 = Date.now();
+      await until('online again', 30_000, async () => (await get()).online);
+      process.stdout.write(`presence: back online ${Date.now() - t1} ms after the link came back\n`);
+    } finally {
+      await linked.stop();
+      await link.close();
+      await serverProc.stop();
+    }
   }, 90_000);
 });

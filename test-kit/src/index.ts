@@ -12,3 +12,4 @@ export { ManualClock } from './clock.js';
 export { createDatabase, postgresBinDir, postgresSkipReason, startPostgres, type PostgresCluster } from './postgres.js';
 export { databases, e2eDialect, freshPostgres, postgresUrl, serverDatabase, type TestDialect } from './databases.js';
 export { redisSkipReason, startRedis, type RedisServer } from './redis.js';
+export { PROFILES as LINK_PROFILES, startLink, type Link, type LinkProfile, type LinkStep } from './link-emulator.mjs';
