@@ -8,3 +8,4 @@ export * from './logger.js';
 export * from './quiet-hours.js';
 export * from './signing.js';
 export * from './sqlite.js';
+export * from './live.js';

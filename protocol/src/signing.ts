@@ -92,6 +92,11 @@ export class EnvelopeSigner {
     this.kid = keyIdOf(publicKeyText(createPublicKey(this.key)));
   }
 
+  /** Signs raw bytes (a live frame group, live.ts): callers put a prefix of their own first, so no such bytes can pass for an envelope. */
+  signBytes(data: Buffer): Buffer {
+    return sign(null, data, this.key);
+  }
+
   seal(fields: Omit<UnsignedEnvelope, 'v' | 'kid'>): Buffer {
     const unsigned: UnsignedEnvelope = { v: 1, kind: fields.kind, to: fields.to, iat: fields.iat, exp: fields.exp, seq: fields.seq, kid: this.kid, body: fields.body };
     const sig = sign(null, Buffer.from(canonicalJson(unsigned)), this.key).toString('base64url');
@@ -106,17 +111,35 @@ export function parseEnvelope(payload: Buffer | string): ValidationResult<Signed
 
 const publicKeys = new Map<string, KeyObject>();
 
-/** Whether `envelope.sig` is a valid signature of the rest by this public key. */
-export function signatureValid(envelope: SignedEnvelope, publicKey: string): boolean {
+/** A pinned public key (raw, base64url) as Node's crypto takes it; null if it is not one. */
+function publicKeyObject(publicKey: string): KeyObject | null {
   let key = publicKeys.get(publicKey);
   if (!key) {
     try {
       key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: publicKey }, format: 'jwk' });
     } catch {
-      return false;
+      return null;
     }
     publicKeys.set(publicKey, key);
   }
+  return key;
+}
+
+/** Whether `signature` is a valid Ed25519 signature of `data` by this public key (live frame groups). */
+export function bytesSignatureValid(data: Buffer, signature: Buffer, publicKey: string): boolean {
+  const key = publicKeyObject(publicKey);
+  if (!key) return false;
+  try {
+    return verify(null, data, key, signature);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `envelope.sig` is a valid signature of the rest by this public key. */
+export function signatureValid(envelope: SignedEnvelope, publicKey: string): boolean {
+  const key = publicKeyObject(publicKey);
+  if (!key) return false;
   const { sig, ...unsigned } = envelope;
   try {
     return verify(null, Buffer.from(canonicalJson(unsigned)), key, Buffer.from(sig, 'base64url'));

@@ -33,7 +33,7 @@ export function deviceTopicFilter(deviceId: string): string {
   return `${NAMESPACE}/dev/${checkedId(deviceId)}/#`;
 }
 
-export function areaTopic(areaId: string, kind: 'alert' | 'cmd'): string {
+export function areaTopic(areaId: string, kind: 'alert' | 'cmd' | 'live'): string {
   return `${NAMESPACE}/area/${checkedId(areaId)}/${kind}`;
 }
 
