@@ -24,6 +24,7 @@ const TIMED = [
   'tests/bench-smoke.test.ts',
   'edge-agent/test/stream-relay.test.ts',
   'edge-agent/test/player.test.ts',
+  'edge-agent/test/live-playout.test.ts',
   'edge-agent/test/agent.test.ts',
   'console/test/alarms.test.ts',
 ];
