@@ -37,7 +37,7 @@ const NEVER = ['**/node_modules/**', '**/dist/**'];
  * cluster). The repository suites run on both dialects in one pass (describe.each). Where
  * PostgreSQL is not installed these projects are left out, and the run says so.
  */
-const ON_POSTGRES = ['console/test/**/*.test.ts', 'tests/security/**/*.test.ts', 'tests/server-device.test.ts', 'tests/alert-resend.test.ts', 'tests/*.e2e.test.ts'];
+const ON_POSTGRES = ['console/test/**/*.test.ts', 'tests/security/**/*.test.ts', 'tests/server-device.test.ts', 'tests/live.test.ts', 'tests/alert-resend.test.ts', 'tests/*.e2e.test.ts'];
 const NOT_ON_POSTGRES = ['tests/postgres-outage.e2e.test.ts', 'tests/cluster.e2e.test.ts', 'tests/cluster-haproxy.e2e.test.ts', 'tests/demo.e2e.test.ts', 'tests/cli.e2e.test.ts', 'tests/tls.e2e.test.ts', 'tests/web/**', 'console/test/security-headers.test.ts', 'console/test/validation-text.test.ts'];
 const postgresSkip = postgresSkipReason();
 if (postgresSkip) console.warn(`The PostgreSQL runs of the suites are skipped: ${postgresSkip}`);

@@ -38,6 +38,7 @@ import type { AlarmRepo } from './alarms/alarms.js';
 import type { AlarmRules } from './alarms/rules.js';
 import type { AlertService } from './alerts/service.js';
 import type { AlertDesk } from './alerts/desk.js';
+import type { LiveService } from './live/service.js';
 import type { AuditRepo } from './audit/audit.js';
 import type { SigningKeys } from './signing/keys.js';
 import type { DownlinkSigner } from './signing/signer.js';
@@ -119,6 +120,8 @@ export class ServerCore {
   readonly alerts: AlertService;
   /** Issuing alerts for people: targets, scope, speech. */
   readonly alertDesk: AlertDesk;
+  /** Live announcements (issue 18). */
+  readonly liveAnnouncements: LiveService;
   readonly audit: AuditRepo;
   readonly signingKeys: SigningKeys;
   readonly signer: DownlinkSigner;
@@ -175,6 +178,7 @@ export class ServerCore {
     this.alarmRules = parts.alarmRules;
     this.alerts = parts.alerts;
     this.alertDesk = parts.alertDesk;
+    this.liveAnnouncements = parts.liveAnnouncements;
     this.audit = parts.audit;
     this.signingKeys = parts.signingKeys;
     this.signer = parts.signer;
@@ -544,6 +548,7 @@ export class ServerCore {
   async stop(): Promise<void> {
     await this.cluster.leadership.stop();
     await this.alerts.stop();
+    this.liveAnnouncements.stopAll();
     await this.cluster.registry?.leave().catch((err: unknown) => this.logger.warn({ err }, 'leaving the cluster not recorded'));
     await this.mqtt.stop();
     await this.cluster.bus?.stop();

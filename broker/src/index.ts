@@ -29,6 +29,8 @@ export * from './alerts/service.js';
 export * from './alerts/cap.js';
 export * from './alerts/geo.js';
 export * from './alerts/cap-ingest.js';
+export * from './live/timeline.js';
+export * from './live/service.js';
 export * from './audit/audit.js';
 export type { TlsMaterial } from './mqtt/server.js';
 export * from './signing/keys.js';

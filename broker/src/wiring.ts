@@ -39,6 +39,7 @@ import { AlertDesk } from './alerts/desk.js';
 import { AuditRepo } from './audit/audit.js';
 import { SigningKeys } from './signing/keys.js';
 import { DownlinkSequence, DownlinkSigner } from './signing/signer.js';
+import { LiveService } from './live/service.js';
 import { DeviceFleet } from './devices/fleet.js';
 import { AreaAdmin } from './areas/area-admin.js';
 import { AccountAdmin } from './accounts/account-admin.js';
@@ -129,6 +130,8 @@ export interface ServerParts {
   alarmRules: AlarmRules;
   alerts: AlertService;
   alertDesk: AlertDesk;
+  /** Live announcements (issue 18): sessions, their timelines and fan-out. */
+  liveAnnouncements: LiveService;
   audit: AuditRepo;
   signingKeys: SigningKeys;
   signer: DownlinkSigner;
@@ -285,6 +288,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     alarmRules,
     alerts,
     alertDesk: new AlertDesk({ alerts, areas, devices, content: repos.content, library, clock }),
+    liveAnnouncements: new LiveService({ publisher: mqtt, signer, clock, logger }),
     audit: new AuditRepo(database, nodeId),
     signingKeys,
     signer,

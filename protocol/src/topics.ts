@@ -33,7 +33,8 @@ export function deviceTopicFilter(deviceId: string): string {
   return `${NAMESPACE}/dev/${checkedId(deviceId)}/#`;
 }
 
-export function areaTopic(areaId: string, kind: 'alert' | 'cmd' | 'live'): string {
+/** `live`: a live session's signed announcements; `live/audio`: its signed frame groups (live.ts). */
+export function areaTopic(areaId: string, kind: 'alert' | 'cmd' | 'live' | 'live/audio'): string {
   return `${NAMESPACE}/area/${checkedId(areaId)}/${kind}`;
 }
 

@@ -289,7 +289,12 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
     return this.publish(deviceTopic(deviceId, kind as DownlinkKind), this.options.signer.seal(kind, `dev/${deviceId}`, message), 1);
   }
 
-  publishToArea(areaId: string, kind: 'alert' | 'cmd', payload: object): Promise<void> {
+  /** A live session's frame group (already signed, live.ts), to an area's speakers: QoS 0, as alerts. */
+  publishLiveAudio(areaId: string, group: Buffer): Promise<void> {
+    return this.publish(areaTopic(areaId, 'live/audio'), group, 0);
+  }
+
+  publishToArea(areaId: string, kind: 'alert' | 'cmd' | 'live', payload: object): Promise<void> {
     // QoS 0 for area fan-out: one queue entry per subscriber at QoS 1 is what Aedes'
     // maintainers advise against; delivery is confirmed at the application level.
     return this.publish(areaTopic(areaId, kind), this.options.signer.seal(kind, `area/${areaId}`, payload), 0);

@@ -171,6 +171,11 @@ export class DownlinkSigner {
     return this.current().signer.seal({ kind, to, iat, exp: iat + this.ttlMs, seq: this.sequence.next(), body });
   }
 
+  /** Signs a live frame group's bytes with the active key (protocol's live.ts: its prefix keeps them apart from envelopes). */
+  signBytes(data: Buffer): Buffer {
+    return this.current().signer.signBytes(data);
+  }
+
   /** The keys devices should trust (every desired state carries them), as last reloaded. */
   trusted(): ServerKey[] {
     return this.current().trusted;
