@@ -7,7 +7,7 @@
 //   3. node 2 is killed (SIGKILL): its speakers reconnect to node 1 with an agent's jittered backoff;
 //      time until each is back (connected and subscribed), node 1's CPU meanwhile, and how many
 //      argon2 checks that cost (none expected: the device MAC written at first connect is shared).
-//   node bench/cluster-fanout.mjs           (N=20000 WORKERS=4 to change)
+//   node bench/cluster-fanout.mjs           (N=20000 WORKERS=4 MOVING=10000 to change; MOVING: how many start on node 2)
 //   LOALANG_BENCH_PROFILE=/tmp/prof: a CPU profile of node 1 (the one that issues the alert).
 //   LOALANG_BENCH_SMOKE=1: 40 speakers on one worker (checks it still runs; figures not comparable).
 // Without redis-server or PostgreSQL it says so and stops; without Mosquitto the reference is skipped.
@@ -28,6 +28,9 @@ import { callWorker } from './lib/worker-rpc.mjs';
 const SMOKE = process.env.LOALANG_BENCH_SMOKE === '1';
 const N = Number(process.env.N ?? (SMOKE ? 40 : 20_000));
 const WORKERS = Number(process.env.WORKERS ?? (SMOKE ? 1 : 4));
+/** How many of the N start on node 2, and so move when it is killed. */
+const MOVING = Number(process.env.MOVING ?? Math.floor(N / 2));
+if (!(Number.isInteger(MOVING) && MOVING >= 1 && MOVING < N)) throw new RangeError('MOVING: 1 to N - 1 speakers');
 const COMMUNES = 20;
 const CLI = fileURLToPath(new URL('../cli/dist/main.js', import.meta.url));
 if (SMOKE) console.log('(smoke run: smallest size, figures not comparable)');
@@ -116,7 +119,8 @@ const content = await (await fetch(`${nodes[0].base}/content`, { method: 'POST',
 // N devices straight into the shared database (one secret hashed once), half of them on each node.
 const secret = 'bench-device-secret-0123456789';
 const secretHash = await hashSecret(secret);
-const devices = Array.from({ length: N }, (_, i) => ({ id: `bench-${i}`, secret, areaIds: [communes[i % COMMUNES].id, province.id], node: i % 2 }));
+// Node 2 holds MOVING of them (half by default), spread evenly among node 1's.
+const devices = Array.from({ length: N }, (_, i) => ({ id: `bench-${i}`, secret, areaIds: [communes[i % COMMUNES].id, province.id], node: Math.floor(((i + 1) * MOVING) / N) - Math.floor((i * MOVING) / N) }));
 const db = new pg.Client({ connectionString: databaseUrl });
 await db.connect();
 for (let from = 0; from < N; from += 1000) {

@@ -82,6 +82,14 @@ function authError(message: string, returnCode: number): AuthenticateError {
 /** `listening`: the device subscribed to its own downlinks, so what we publish now reaches it. */
 type MqttServerEvents = { presence: [PresenceChange]; uplink: [UplinkMessage]; listening: [string] };
 
+/**
+ * Connections waiting to be accepted. When a node dies, thousands of its speakers connect to the
+ * others within seconds; Node's default (511) overflowed in that storm, the kernel reset
+ * connections ("Possible SYN flooding") and each reset speaker backed off for up to a minute
+ * (issue 17, bench/cluster-fanout.mjs). The kernel caps it at net.core.somaxconn (4096 on Debian 12).
+ */
+export const MQTT_LISTEN_BACKLOG = 8192;
+
 export class MqttServer extends EventEmitter<MqttServerEvents> implements DownlinkPublisher {
   private readonly identities = new WeakMap<Client, DeviceIdentity>();
   private readonly presence: Presence;
@@ -269,7 +277,7 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.options.port, this.options.host ?? '0.0.0.0', () => {
+      server.listen({ port: this.options.port, host: this.options.host ?? '0.0.0.0', backlog: MQTT_LISTEN_BACKLOG }, () => {
         server.off('error', reject);
         resolve();
       });
