@@ -10,9 +10,10 @@ const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Logged by their routes with more to say (the username tried). */
 const OWN_ENTRIES = new Set(['/api/v1/auth/login']);
 
-export function auditEntryBase(request: FastifyRequest) {
+/** Who acted, from where, and when on the server's clock (a node of a cluster: the database's). */
+export function auditEntryBase(request: FastifyRequest, core: Pick<ServerServices, 'clock'>) {
   const user = request.caller?.user ?? null;
-  return { at: new Date().toISOString(), userId: user?.id ?? null, username: user?.username ?? null, areaId: user?.areaId ?? null, source: request.ip };
+  return { at: new Date(core.clock.now()).toISOString(), userId: user?.id ?? null, username: user?.username ?? null, areaId: user?.areaId ?? null, source: request.ip };
 }
 
 export function registerAuditHook(app: FastifyInstance, core: ServerServices): void {
@@ -21,7 +22,7 @@ export function registerAuditHook(app: FastifyInstance, core: ServerServices): v
     if (!CHANGES.has(request.method) || !route || OWN_ENTRIES.has(route)) return;
     const params = request.params as Record<string, string> | undefined;
     try {
-      await core.audit.append({ ...auditEntryBase(request), action: `${request.method} ${route}`, target: params?.['id'] ?? null, status: reply.statusCode, detail: request.body ?? null });
+      await core.audit.append({ ...auditEntryBase(request, core), action: `${request.method} ${route}`, target: params?.['id'] ?? null, status: reply.statusCode, detail: request.body ?? null });
     } catch (err) {
       request.log.error({ err }, 'audit entry not written');
     }

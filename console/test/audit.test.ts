@@ -1,5 +1,6 @@
 /** The audit log: every change through the API, refusals and logins, append-only, for admins in scope. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '@loalang/test-kit';
 import { addUser, buildTestServer, login, PASSWORD, type TestServer } from './helpers.js';
 
 let t: TestServer;
@@ -28,6 +29,24 @@ const call = (token: string, method: 'GET' | 'POST' | 'PATCH', url: string, payl
 const audit = async (token: string, query = '') => (await call(token, 'GET', `/api/v1/audit${query}`)).json() as Entry[];
 
 describe('audit log', () => {
+  it("dates its entries by the server's clock (a node of a cluster keeps the database's), not the machine's", async () => {
+    const clock = new ManualClock(Date.parse('2031-03-08T01:02:03.456Z'));
+    const other = await buildTestServer({ clock });
+    try {
+      await other.core.areas.create({ name: 'Tỉnh', parentId: null, id: 'q' });
+      await addUser(other.core, 'admin-x', 'admin', 'q');
+      const token = await login(other.app, 'admin-x');
+      clock.advance(60_000);
+      const created = await other.app.inject({ method: 'POST', url: '/api/v1/areas', headers: { authorization: `Bearer ${token}` }, payload: { name: 'Xã mới', parentId: 'q' } });
+      expect(created.statusCode).toBe(201);
+      const entries = (await other.app.inject({ method: 'GET', url: '/api/v1/audit', headers: { authorization: `Bearer ${token}` } })).json() as Entry[];
+      expect(entries.find((e) => e.action === 'login')?.at).toBe('2031-03-08T01:02:03.456Z');
+      expect(entries.find((e) => e.action === 'POST /api/v1/areas')?.at).toBe('2031-03-08T01:03:03.456Z');
+    } finally {
+      await other.close();
+    }
+  });
+
   it('records changes with user, source address, target and outcome, masking secrets; refusals too', async () => {
     const created = await call(adminA, 'POST', '/api/v1/users', { username: 'moi', password: 'mat-khau-rat-dai-1', role: 'viewer', areaId: 'a' });
     expect(created.statusCode).toBe(201);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ServerCore, type Role } from '@loalang/broker';
 import { buildApp, type AppOptions } from '@loalang/console';
+import type { Clock } from '@loalang/protocol';
 import { serverDatabase } from './databases.js';
 
 export interface TestServer {
@@ -17,11 +18,13 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function buildTestServer(opts: Pick<AppOptions, 'maxUploadBytes' | 'https'> = {}): Promise<TestServer> {
+/** `clock`: the server core's clock (the system's unless given). */
+export async function buildTestServer(opts: Pick<AppOptions, 'maxUploadBytes' | 'https'> & { clock?: Clock } = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'loalang-console-'));
-  const core = await ServerCore.create({ ...(await serverDatabase()), dataDir: dir, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => 'http://127.0.0.1:1' });
+  const { clock, ...appOptions } = opts;
+  const core = await ServerCore.create({ ...(await serverDatabase()), dataDir: dir, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => 'http://127.0.0.1:1', ...(clock ? { clock } : {}) });
   await core.start();
-  const app = await buildApp({ core, urls: () => ({ http: 'http://127.0.0.1:1', mqtt: `mqtt://127.0.0.1:${core.mqttPort}` }), ...opts });
+  const app = await buildApp({ core, urls: () => ({ http: 'http://127.0.0.1:1', mqtt: `mqtt://127.0.0.1:${core.mqttPort}` }), ...appOptions });
   return {
     core,
     app,

@@ -18,7 +18,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = a
   // Per source address, on top of the per-account-and-address throttle: guessing across many accounts is slowed too.
   const rateLimit = { max: LOGIN_ATTEMPTS_PER_MINUTE, timeWindow: 60_000 };
   app.post('/auth/login', { schema: { body: LoginBody, tags: ['auth'], response: ok(LoginSchema) }, config: { rateLimit } }, async (request) => {
-    const base = auditEntryBase(request);
+    const base = auditEntryBase(request, core);
     const { username, password } = request.body;
     const source = request.ip;
     const who = username.slice(0, 100);
