@@ -27,6 +27,8 @@ let dir: string;
 let databaseUrl: string;
 const nodes: ServerCore[] = [];
 const clients: MqttClient[] = [];
+/** Extra Redis servers a test started (a replica, a sentinel): stopped after it, even when it timed out. */
+const extraRedis: RedisServer[] = [];
 
 async function startNode(nodeId: string, cluster: Partial<ClusterOptions> = {}, clock?: Clock): Promise<ServerCore> {
   const core = await ServerCore.create({
@@ -83,6 +85,8 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  // A sentinel left running would make the restarted primary a replica of the one it promoted.
+  for (const r of extraRedis.splice(0)) await r.destroy();
   if (redis && !redis.running) await redis.start();
   for (const c of clients.splice(0)) c.end(true);
   for (const n of nodes.splice(0).reverse()) await n.stop().catch(() => undefined);
@@ -356,7 +360,9 @@ describe.skipIf(skip !== null)('several server nodes over Redis and PostgreSQL',
 
   it('follows Redis Sentinel to the replica it promotes when the primary dies', async () => {
     const replica = await startRedis({ replicaOf: redis.port });
+    extraRedis.push(replica);
     const sentinel = await startRedis({ sentinelOf: redis.port });
+    extraRedis.push(sentinel);
     try {
       // The sentinel learns of the replica from the primary before it can promote it.
       const asker = new Redis({ port: sentinel.port, host: '127.0.0.1', lazyConnect: true });
@@ -382,9 +388,8 @@ describe.skipIf(skip !== null)('several server nodes over Redis and PostgreSQL',
       expect(await asker.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'loalang')).toEqual(['127.0.0.1', String(replica.port)]);
       asker.disconnect();
     } finally {
+      // The nodes first, while the Redis they follow is still there; the Redis servers in afterEach.
       for (const n of nodes.splice(0).reverse()) await n.stop().catch(() => undefined);
-      await sentinel.destroy();
-      await replica.destroy();
     }
   }, 90_000);
 });
