@@ -41,10 +41,12 @@ function normalise(profile) {
 
 /** One direction of one connection: segments leave at the link's rate and arrive in order. */
 class Direction {
-  constructor(link, from, to) {
+  /** `counter`: the link's counter of bytes delivered this way ('bytesUp' or 'bytesDown'). */
+  constructor(link, from, to, counter) {
     this.link = link;
     this.from = from;
     this.to = to;
+    this.counter = counter;
     this.queue = []; // { at, data }
     this.queuedBytes = 0;
     this.wireFreeAt = 0; // when the link has sent what it holds (bandwidth)
@@ -112,7 +114,7 @@ class Direction {
         continue;
       }
       if (!this.to.destroyed) this.to.write(data);
-      this.link.counters[this === this.conn?.up ? 'bytesUp' : 'bytesDown'] += data.length;
+      this.link.counters[this.counter] += data.length;
     }
     if (this.paused && this.queuedBytes < HIGH_WATER / 2) {
       this.paused = false;
@@ -152,7 +154,7 @@ export async function startLink({ target, profile = 'perfect', host = '127.0.0.1
     }
     if (link.state === 'half-open') {
       // Accepted, and then silence: what it sends goes nowhere, and nothing comes back.
-      const conn = { client, upstream: null, up: null, down: null, half: true };
+      const conn = { client, upstream: null, up: null, down: null };
       conns.add(conn);
       client.on('data', (d) => (link.counters.dropped += d.length));
       client.on('close', () => conns.delete(conn));
@@ -160,11 +162,7 @@ export async function startLink({ target, profile = 'perfect', host = '127.0.0.1
     }
     const upstream = connect({ host: target.host ?? '127.0.0.1', port: target.port });
     upstream.on('error', () => undefined);
-    const conn = { client, upstream, half: false };
-    conn.up = new Direction(link, client, upstream);
-    conn.down = new Direction(link, upstream, client);
-    conn.up.conn = conn;
-    conn.down.conn = conn;
+    const conn = { client, upstream, up: new Direction(link, client, upstream, 'bytesUp'), down: new Direction(link, upstream, client, 'bytesDown') };
     conns.add(conn);
     client.on('data', (d) => conn.up.push(d));
     upstream.on('data', (d) => conn.down.push(d));

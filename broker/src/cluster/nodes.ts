@@ -80,7 +80,7 @@ export class NodeRegistry {
       .onConflict((oc) => oc.column('id').doUpdateSet({ started_at: iso(this.clock.now()), seen_at_ms: now as unknown as number, secret_check: this.secretCheck }))
       .execute();
     // A few readings of the database's clock before this node stamps anything with it.
-    for (let i = 0; i < 3; i++) await this.readDatabaseClock();
+    for (let i = 0; i < 3; i++) await this.readDatabaseClock(async () => (await this.db.selectNoFrom(databaseNowMs(this.db).as('now')).executeTakeFirstOrThrow()).now);
     this.heartbeat = every(this.clock, this.timings.heartbeatMs, () => {
       void this.beat().then(
         () => {
@@ -98,20 +98,22 @@ export class NodeRegistry {
   }
 
   private async beat(): Promise<void> {
-    const sent = this.clock.now();
-    const row = await this.db
-      .updateTable('cluster_nodes')
-      .set({ seen_at_ms: databaseNowMs(this.db) as unknown as number })
-      .where('id', '=', this.nodeId)
-      .returning('seen_at_ms')
-      .executeTakeFirst();
-    if (row) this.databaseClock.read(Number(row.seen_at_ms), sent, this.clock.now());
+    await this.readDatabaseClock(async () => {
+      const row = await this.db
+        .updateTable('cluster_nodes')
+        .set({ seen_at_ms: databaseNowMs(this.db) as unknown as number })
+        .where('id', '=', this.nodeId)
+        .returning('seen_at_ms')
+        .executeTakeFirst();
+      return row?.seen_at_ms;
+    });
   }
 
-  private async readDatabaseClock(): Promise<void> {
+  /** Runs `query`, which answers the database's time, and takes its answer as a reading of that clock (none if it answered nothing). */
+  private async readDatabaseClock(query: () => Promise<number | undefined>): Promise<void> {
     const sent = this.clock.now();
-    const row = await this.db.selectNoFrom(databaseNowMs(this.db).as('now')).executeTakeFirstOrThrow();
-    this.databaseClock.read(Number(row.now), sent, this.clock.now());
+    const databaseMs = await query();
+    if (databaseMs !== undefined) this.databaseClock.read(Number(databaseMs), sent, this.clock.now());
   }
 
   async list(): Promise<ClusterNodeInfo[]> {

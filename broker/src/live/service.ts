@@ -72,6 +72,8 @@ interface Session {
   /** The group being gathered: its first index (a multiple of LIVE_FRAMES_PER_GROUP) and frames by offset. */
   group: { first: number; frames: (Buffer | undefined)[]; timer: ClockTimer | null } | null;
   announcer: ClockTimer | null;
+  /** When it was opened, and when its source last sent anything (the clock's ms). */
+  openedAt: number;
   lastFeedAt: number;
   volume: number | undefined;
 }
@@ -104,7 +106,7 @@ export class LiveService extends EventEmitter<LiveEvents> {
       lastIndex: -1,
       frames: { placed: 0, dropped: 0, gapFrames: 0, stalls: 0, groups: 0, refused: 0 },
     };
-    const session: Session = { view, timeline: new LiveTimeline(this.o.playoutDelayMs), group: null, announcer: null, lastFeedAt: now, volume: input.volume };
+    const session: Session = { view, timeline: new LiveTimeline(this.o.playoutDelayMs), group: null, announcer: null, openedAt: now, lastFeedAt: now, volume: input.volume };
     this.sessions.set(view.id, session);
     this.armAnnouncer(session);
     this.d.logger.info({ sessionId: view.id, areas: view.areaIds, priority: view.priority }, 'live announcement opened');
@@ -121,7 +123,7 @@ export class LiveService extends EventEmitter<LiveEvents> {
       session.view.frames.refused++;
       return;
     }
-    if (now - Date.parse(session.view.startedAt) > this.o.maxDurationMs) return void this.close(session, 'too-long');
+    if (now - session.openedAt > this.o.maxDurationMs) return void this.close(session, 'too-long');
     const first = session.view.anchorMs === null;
     const index = session.timeline.place(sourceIndex, now);
     session.view.anchorMs = session.timeline.anchorMs;
@@ -181,7 +183,8 @@ export class LiveService extends EventEmitter<LiveEvents> {
     }
   }
 
-  private onMessage(session: Session, areaId: string): LiveOn | null {
+  /** The session's announcement to one area (null before its first frame set the timeline). */
+  private announcementFor(session: Session, areaId: string): LiveOn | null {
     const v = session.view;
     if (v.anchorMs === null) return null;
     return {
@@ -202,7 +205,7 @@ export class LiveService extends EventEmitter<LiveEvents> {
 
   private announce(session: Session): void {
     for (const areaId of session.view.areaIds) {
-      const message = this.onMessage(session, areaId);
+      const message = this.announcementFor(session, areaId);
       if (!message) return;
       this.d.publisher.publishToArea(areaId, 'live', message).catch((err: unknown) => this.d.logger.warn({ err, sessionId: session.view.id, areaId }, 'live announcement not published'));
     }
