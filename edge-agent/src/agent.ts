@@ -25,6 +25,7 @@ import { AlertHandler } from './playback/alerts.js';
 import { fetchTrusting, readCa } from './link/tls.js';
 import { DownlinkGuard } from './link/downlink-guard.js';
 import { RefusalReporter } from './link/refusals.js';
+import { LiveReceiver } from './playback/live-receiver.js';
 
 export interface AgentDeps {
   amplifier: AmplifierController;
@@ -61,6 +62,8 @@ export class Agent {
     private readonly timeline: Timeline,
     private readonly clockSync: ClockSync,
     private readonly alerts: AlertHandler,
+    private readonly live: LiveReceiver,
+    private readonly refusals: RefusalReporter,
     private readonly deps: Required<Omit<AgentDeps, 'sink' | 'fetch'>> & { ffmpeg: string; /** The server's time as this box knows it. */ serverClock: Clock },
   ) {
     this.startedAt = deps.clock.now();
@@ -111,14 +114,28 @@ export class Agent {
       isDone: (id) => store.isPlayDone(id),
     });
     const alerts = new AlertHandler({ timeline, cache, send: (s) => session.publish('alert/status', s), clock: serverClock, logger });
+    const refusals = new RefusalReporter({ send: (m) => session.publish('refused', m), now: () => clock.now() });
+    const live = new LiveReceiver({
+      timeline,
+      trustedKeys: () => store.trustedKeys(config.serverKeys),
+      clock: serverClock,
+      logger,
+      send: (s) => session.publish('live/status', s, 0),
+      refuse: (r) => refusals.report(r),
+      setUrgent: (urgent) => session.setUrgent(urgent),
+    });
     // Every outcome goes to the outbox (kept until the server acks it); alert plays also move their delivery on.
     timeline.on('report', (r: PlayReport) => {
       outbox.add(r, clock.now());
       alerts.onReport(r);
+      live.onReport(r);
     });
-    player.on('started', (p, at) => alerts.onStarted(p, at));
+    player.on('started', (p, at) => {
+      alerts.onStarted(p, at);
+      live.onStarted(p);
+    });
     const exit = deps.exit ?? (() => process.kill(process.pid, 'SIGTERM'));
-    return new Agent(config, store, session, cache, outbox, player, timeline, clockSync, alerts, { amplifier: deps.amplifier, clock, serverClock, logger, exit, ffmpeg, logs: deps.logs ?? (() => []) });
+    return new Agent(config, store, session, cache, outbox, player, timeline, clockSync, alerts, live, refusals, { amplifier: deps.amplifier, clock, serverClock, logger, exit, ffmpeg, logs: deps.logs ?? (() => []) });
   }
 
   async start(): Promise<void> {
@@ -138,6 +155,9 @@ export class Agent {
       this.syncCache(stored);
     }
     this.session.on('alert', (m) => this.alerts.onMessage(m));
+    this.session.on('live', (m) => this.live.onMessage(m));
+    this.session.on('live/audio', (areaId, payload) => this.live.onAudio(areaId, payload));
+    this.live.start();
     this.outbox.start();
     this.session.on('desired', (state) => this.onDesired(state));
     this.session.on('cmd', (cmd) => {
@@ -156,11 +176,11 @@ export class Agent {
       }).then((result) => this.session.publish('cmd/result', result).catch(() => logger.warn({ commandId: cmd.commandId }, 'command result not sent')));
     });
     this.session.on('time/reply', (r, receivedAt) => this.clockSync.onReply(r, receivedAt));
-    const refusals = new RefusalReporter({ send: (m) => this.session.publish('refused', m), now: () => this.deps.clock.now() });
-    this.session.on('refused', (r) => refusals.report(r));
+    this.session.on('refused', (r) => this.refusals.report(r));
     this.session.on('connected', () => {
       this.publishReported();
       this.alerts.resendUnsent();
+      this.live.resendStates();
       // Measure the clock first, then judge what waited for it and report health with the offset in it.
       void this.clockSync.burst().then(() => {
         this.session.releaseHeld();
@@ -251,6 +271,7 @@ export class Agent {
     this.stopped = true;
     this.clockSync.stop();
     this.alerts.stop();
+    this.live.stop();
     this.telemetryTimer?.stop();
     if (this.cacheRetry) this.deps.clock.clearTimeout(this.cacheRetry);
     this.telemetryTimer = this.cacheRetry = null;

@@ -81,6 +81,8 @@ export async function startContentServer(files: Record<string, string>, auth: { 
 /** Plays the server's part in signing downlinks: a fresh key and a growing sequence. */
 export interface TestSigner {
   serverKeys: ServerKey[];
+  /** The private key (PEM), for signing what is not an envelope (a live frame group). */
+  privateKeyPem: string;
   /** The envelope for `kind` to `dev/<deviceId>`, with issue/expiry/sequence overridable. */
   seal: (deviceId: string, kind: string, body: unknown, over?: Partial<Pick<SignedEnvelope, 'iat' | 'exp' | 'seq' | 'to'>>) => Buffer;
 }
@@ -91,6 +93,7 @@ export function testSigner(): TestSigner {
   let seq = Date.now() * 1000;
   return {
     serverKeys: [{ kid: key.kid, publicKey: key.publicKey }],
+    privateKeyPem: key.privateKeyPem,
     seal: (deviceId, kind, body, over = {}) => {
       const iat = over.iat ?? Date.now();
       return signer.seal({ kind, to: over.to ?? `dev/${deviceId}`, iat, exp: over.exp ?? iat + 60_000, seq: over.seq ?? ++seq, body });

@@ -69,6 +69,50 @@ export type LiveOff = Static<typeof LiveOff>;
 export const LiveMessage = Type.Union([LiveOn, LiveOff]);
 export type LiveMessage = Static<typeof LiveMessage>;
 
+/**
+ * Where a speaker is with a session, as it goes (device → server on `dev/<id>/live/status`, QoS
+ * 0: the console shows it live; what counts for the record is the play report at the end).
+ *  - `joining`: announced, waiting for its first frame's turn (or for an alert or another
+ *    announcement to end);
+ *  - `playing`: its frames sound;
+ *  - `lost`: nothing heard of the session for a while (the link is down): it stopped;
+ *  - `ended`: its last frame sounded, or it was stopped (`reason`);
+ *  - `refused`: it will not play it (`reason`: quiet hours, an alert plays, a bad signature…).
+ */
+export const LiveSpeakerState = Type.Union([Type.Literal('joining'), Type.Literal('playing'), Type.Literal('lost'), Type.Literal('ended'), Type.Literal('refused')]);
+export type LiveSpeakerState = Static<typeof LiveSpeakerState>;
+
+export const LiveStatus = Type.Object(
+  {
+    v: Type.Literal(1),
+    sessionId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+    state: LiveSpeakerState,
+    at: Type.String({ format: 'date-time' }),
+    reason: Type.Optional(Type.String({ maxLength: 200 })),
+    /** Audio played so far of this session, ms. */
+    playedMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Frames that came after their turn so far (the link's lateness). */
+    lateFrames: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+export type LiveStatus = Static<typeof LiveStatus>;
+
+/**
+ * The play id of a speaker's play of a session, in its play report: `live-<session>`, and
+ * `live-<session>-j<n>` for its n-th (n ≥ 2) join, after it lost the session and found it again.
+ * The report's scheduleId and contentId are the session id (its recording keeps that id).
+ */
+export function livePlayId(sessionId: string, join = 1): string {
+  return join <= 1 ? `live-${sessionId}` : `live-${sessionId}-j${join}`;
+}
+
+/** The session a live play id names, or null when it is not one. */
+export function liveSessionOfPlayId(playId: string): string | null {
+  const m = /^live-(.+?)(?:-j(\d+))?$/.exec(playId);
+  return m ? m[1]! : null;
+}
+
 export interface LiveFrameGroup {
   /** The id of the key that signed it (the downlink key's `kid`). */
   kid: string;

@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { QuietHours } from './quiet-hours.js';
+import { LiveMessage, LiveStatus } from './live.js';
 
 const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' });
 const Instant = Type.String({ format: 'date-time', description: 'UTC instant, ISO 8601' });
@@ -19,8 +20,9 @@ export type Priority = Static<typeof Priority>;
  * status: the server uses a feature only with an agent that named it, so older agents keep
  * working unchanged.
  *  - `report-ack-many`: a `ReportAck` may acknowledge several reports (`moreReportIds`).
+ *  - `live`: it plays live announcements (issue 18, decision 0025).
  */
-export const AGENT_FEATURES = ['report-ack-many'] as const;
+export const AGENT_FEATURES = ['report-ack-many', 'live'] as const;
 export type AgentFeature = (typeof AGENT_FEATURES)[number];
 
 /**
@@ -431,6 +433,8 @@ export const MessageSchemas = {
   alert: AlertMessage,
   'alert/status': AlertStatus,
   refused: DownlinkRefusal,
+  live: LiveMessage,
+  'live/status': LiveStatus,
 } as const;
 export type MessageKind = keyof typeof MessageSchemas;
 export type MessageOf<K extends MessageKind> = Static<(typeof MessageSchemas)[K]>;

@@ -72,12 +72,18 @@ export interface Refusal {
 type Downlink = DownlinkKind;
 const STOP_WAIT_MS = 2000;
 const DOWNLINKS: ReadonlySet<string> = new Set<Downlink>(DOWNLINK);
+/** The area topics a device listens on: alerts, live announcements and their audio. */
+const AREA_KINDS = ['alert', 'live', 'live/audio'] as const;
+/** The longest reconnect wait while a live announcement plays. */
+export const URGENT_BACKOFF_MS = 2000;
 /** Messages held until the clock is measured (only those that failed on time alone). */
 const MAX_HELD = 32;
 
 /** One event per downlink kind of the protocol (a `time/reply` also carries its arrival on this box's clock). */
 type SessionEvents = { [K in Exclude<Downlink, 'time/reply'>]: [MessageOf<K>] } & {
   'time/reply': [MessageOf<'time/reply'>, number];
+  /** A live session's frame group from an area topic: not an envelope; the live receiver checks its signature. */
+  'live/audio': [areaId: string, payload: Buffer];
   connected: [];
   refused: [Refusal];
 };
@@ -104,8 +110,10 @@ export class MqttSession extends EventEmitter<SessionEvents> {
   private attempt = 0;
   private retryTimer: ClockTimer | null = null;
   private readonly clock: Clock;
-  /** Areas whose alert topics this device listens on (its own and every one above). */
+  /** Areas whose alert and live topics this device listens on (its own and every one above). */
   private areaIds: string[] = [];
+  /** While a live announcement plays, a dropped link is retried within URGENT_BACKOFF_MS (its speaker rejoins in seconds). */
+  private urgent = false;
   private held: { kind: Downlink; to: string; payload: Buffer; receivedAt: number }[] = [];
 
   constructor(private readonly o: SessionOptions) {
@@ -155,21 +163,29 @@ export class MqttSession extends EventEmitter<SessionEvents> {
     client.on('close', () => this.scheduleReconnect());
   }
 
-  /** Listens for alerts on these areas' topics (from the desired state), dropping areas left behind. */
+  /**
+   * While true (a live announcement is on), reconnects wait at most URGENT_BACKOFF_MS, jittered
+   * as always: the speaker must rejoin the announcement within seconds of its link coming back.
+   */
+  setUrgent(urgent: boolean): void {
+    this.urgent = urgent;
+  }
+
+  /** Listens for alerts and live announcements on these areas' topics (from the desired state), dropping areas left behind. */
   setAreas(areaIds: string[]): void {
     const next = areaIds.filter((id, i) => areaIds.indexOf(id) === i);
     const gone = this.areaIds.filter((id) => !next.includes(id));
     const added = next.filter((id) => !this.areaIds.includes(id));
     this.areaIds = next;
     if (!this.client?.connected) return;
-    if (gone.length) this.client.unsubscribe(gone.map((id) => areaTopic(id, 'alert')));
+    if (gone.length) this.client.unsubscribe(gone.flatMap((id) => AREA_KINDS.map((kind) => areaTopic(id, kind))));
     this.subscribeAreas(added);
   }
 
   private subscribeAreas(areaIds: string[]): void {
     if (areaIds.length === 0 || !this.client) return;
     // QoS 0 like the server's area publishes; missed ones are resent on the device topic.
-    this.client.subscribe(areaIds.map((id) => areaTopic(id, 'alert')), { qos: 0 }, (err) => {
+    this.client.subscribe(areaIds.flatMap((id) => AREA_KINDS.map((kind) => areaTopic(id, kind))), { qos: 0 }, (err) => {
       if (err) this.o.logger.error({ err: err.message }, 'area subscribe failed');
     });
   }
@@ -178,7 +194,7 @@ export class MqttSession extends EventEmitter<SessionEvents> {
     if (this.stopped || this.retryTimer) return;
     const min = this.o.minBackoffMs ?? 1000;
     const max = this.o.maxBackoffMs ?? 60_000;
-    const ceiling = Math.min(max, min * 2 ** Math.min(this.attempt, 16));
+    const ceiling = Math.min(this.urgent ? Math.min(max, URGENT_BACKOFF_MS) : max, min * 2 ** Math.min(this.attempt, 16));
     const delay = Math.round((this.o.random ?? Math.random)() * ceiling);
     this.attempt++;
     this.retryTimer = this.clock.setTimeout(() => {
@@ -191,8 +207,10 @@ export class MqttSession extends EventEmitter<SessionEvents> {
     const receivedAt = this.clock.now();
     const areaPrefix = `${NAMESPACE}/area/`;
     if (topic.startsWith(areaPrefix)) {
-      const [areaId, kind] = topic.slice(areaPrefix.length).split('/');
-      if (kind === 'alert' && areaId && this.areaIds.includes(areaId)) this.deliver('alert', `area/${areaId}`, payload, receivedAt);
+      const [areaId, kind, sub] = topic.slice(areaPrefix.length).split('/');
+      if (!areaId || !this.areaIds.includes(areaId)) return;
+      if (kind === 'live' && sub === 'audio') this.emit('live/audio', areaId, payload);
+      else if ((kind === 'alert' || kind === 'live') && sub === undefined) this.deliver(kind, `area/${areaId}`, payload, receivedAt);
       return;
     }
     const parsed = parseDeviceTopic(topic);

@@ -10,6 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { prepareFile } from './paced-file.js';
+import { hostInstantOf, prepareLive } from './live-source.js';
 import { spawnPcmOutput } from './pcm-output.js';
 import { DEFAULT_RELAY_TIMING, prepareRelay, type RelayTiming } from './stream-relay.js';
 import type { AudioSink, PlayOutcome, PlayOptions, PlaySource, PreparedPlay } from './sink-contract.js';
@@ -65,15 +66,18 @@ export class FfmpegSink implements AudioSink {
           throw err;
         },
       );
-    const prepared = 'streamUrl' in source ? prepareRelay(this.ffmpeg, source.streamUrl, source.untilMs, pcm, this.relayTiming, this.now) : prepareFile(this.ffmpeg, source.file, pcm);
+    const prepared =
+      'live' in source ? prepareLive(source.live, pcm, this.now) : 'streamUrl' in source ? prepareRelay(this.ffmpeg, source.streamUrl, source.untilMs, pcm, this.relayTiming, this.now) : prepareFile(this.ffmpeg, source.file, pcm);
     return {
       start: (inMs = 0) => {
         // The file sink notes the instant (this host's wall clock, µs) its first sample is due:
-        // handed over now, or `inMs` from now on the output's sample clock.
-        const at = performance.timeOrigin + performance.now() + ('streamUrl' in source ? 0 : Math.max(0, inMs));
+        // handed over now, or `inMs` from now on the output's sample clock, or (live) at its
+        // first frame's instant.
+        const handed = performance.timeOrigin + performance.now() + ('file' in source ? Math.max(0, inMs) : 0);
         const handle = prepared.start(inMs);
+        const at = handle.startsAtMs !== undefined ? hostInstantOf(handle.startsAtMs, this.now) : handed;
         if (finalPath) void writeFile(`${finalPath}.start`, `${at.toFixed(3)}\n`).catch(() => undefined);
-        return { done: settle(handle.done), stop: () => handle.stop() };
+        return { done: settle(handle.done), stop: () => handle.stop(), ...(handle.startsAtMs !== undefined ? { startsAtMs: handle.startsAtMs } : {}) };
       },
       cancel: () => {
         prepared.cancel();

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { newId, type Clock, type ClockTimer, type DesiredPlay, type Logger, type PlayReport } from '@loalang/protocol';
 import type { AmplifierController, AmpStatus } from '@loalang/firmware-bridge';
 import type { AudioSink, PlayHandle, PlaySource, PreparedPlay } from './sink-contract.js';
+import type { LiveFeed } from './live-source.js';
 
 export interface PlayerDeps {
   amplifier: AmplifierController;
@@ -154,9 +155,10 @@ export class Player extends EventEmitter<PlayerEvents> {
 
   /**
    * Plays `file` (or, for a relay, the play's stream until its window ends) at `play.startAt`
-   * (or now, if that passed) and returns the report.
+   * (or now, if that passed) and returns the report. `live`: a live announcement's frames, played
+   * from now on at their instants (the session's timeline decides when audio starts).
    */
-  async run(play: DesiredPlay, file: string | null, volume: number, ampError: string | undefined): Promise<PlayReport> {
+  async run(play: DesiredPlay, file: string | null, volume: number, ampError: string | undefined, live?: LiveFeed): Promise<PlayReport> {
     const base = { v: 1 as const, reportId: newId(), playId: play.playId, scheduleId: play.scheduleId, contentId: play.contentId, scheduledAt: play.startAt };
     const amp = ampError ? { ampError } : {};
     const slot: Slot = { play, handle: null, stopReason: null, waiting: new AbortController() };
@@ -166,34 +168,38 @@ export class Player extends EventEmitter<PlayerEvents> {
       const startAt = Date.parse(play.startAt);
       const windowEnd = startAt + play.durationMs;
       if (play.streamUrl && windowEnd <= this.d.clock.now()) return { ...base, status: 'skipped', reason: 'late', playedMs: 0, ...amp };
-      if (!play.streamUrl && !file) throw new Error('content-missing');
+      if (!play.streamUrl && !file && !live) throw new Error('content-missing');
       // Processes start now, during the warm-up; the audio itself at the instant.
-      const source: PlaySource = play.streamUrl ? { streamUrl: play.streamUrl, untilMs: windowEnd } : { file: file! };
+      const source: PlaySource = live ? { live } : play.streamUrl ? { streamUrl: play.streamUrl, untilMs: windowEnd } : { file: file! };
+      const filePlay = 'file' in source;
       const enteredAt = this.d.clock.now();
       prepared = this.d.sink.prepare(source, { playId: play.playId, volume: play.volume ?? volume });
       const preparedAt = this.d.clock.now();
-      await waitUntil(this.d.clock, play.streamUrl ? startAt : startAt - PREROLL_MS, slot.waiting.signal);
+      if (!live) await waitUntil(this.d.clock, play.streamUrl ? startAt : startAt - PREROLL_MS, slot.waiting.signal);
       if (slot.stopReason) {
         prepared.cancel();
         return { ...base, status: 'interrupted', reason: slot.stopReason, playedMs: 0, ...amp };
       }
       // A relay keeps to its window: started late, it still ends on time.
       const releasedAt = this.d.clock.now();
-      const inMs = play.streamUrl ? 0 : Math.max(0, startAt - releasedAt);
-      if (!play.streamUrl && releasedAt > startAt) {
+      const inMs = filePlay ? Math.max(0, startAt - releasedAt) : 0;
+      if (filePlay && releasedAt > startAt) {
         // Late (a box too busy, or the play given too late): say which step the time went to.
         this.d.logger.warn({ playId: play.playId, lateMs: releasedAt - startAt, enteredBeforeMs: startAt - enteredAt, prepareMs: preparedAt - enteredAt, releasedAfterPlannedMs: releasedAt - Math.max(preparedAt, startAt - PREROLL_MS) }, 'play released after its instant');
       }
       slot.handle = prepared.start(inMs);
-      const startedAt = this.d.clock.now() + inMs;
+      const startedAt = slot.handle.startsAtMs ?? this.d.clock.now() + inMs;
       prepared = null;
       // Told once the audio sounds (after this turn at the least: nothing but the audio happens then).
       const tell = () => this.emit('started', play, startedAt);
-      const told = inMs > 0 ? this.d.clock.setTimeout(tell, inMs) : (setImmediate(tell), null);
+      const toStart = startedAt - this.d.clock.now();
+      const told = toStart > 0 ? this.d.clock.setTimeout(tell, toStart) : (setImmediate(tell), null);
       const outcome = await slot.handle.done.finally(() => told && this.d.clock.clearTimeout(told));
       const endedAt = this.d.clock.now();
       // Stopped during the pre-roll: no audio sounded, as if stopped before the instant.
       if (outcome.stopped && endedAt < startedAt) return { ...base, status: 'interrupted', reason: slot.stopReason ?? 'stopped', playedMs: 0, ...amp };
+      // A live session that ended before this speaker's turn came (it waited behind an alert).
+      if (live && !outcome.stopped && outcome.playedMs === 0) return { ...base, status: 'skipped', reason: 'live-ended', playedMs: 0, ...amp };
       const times = { startedAt: iso(startedAt), endedAt: iso(endedAt), playedMs: outcome.playedMs, ...amp };
       if (outcome.stopped && slot.stopReason) return { ...base, status: 'interrupted', reason: slot.stopReason, ...times };
       if (outcome.stopped) return { ...base, status: 'interrupted', reason: 'stopped', ...times };

@@ -3,6 +3,8 @@
  * the ffmpeg sink's file, which its own parts imported back). FfmpegSink implements it; tests
  * give their own.
  */
+import type { LiveFeed } from './live-source.js';
+
 export interface PlayOptions {
   playId: string;
   /** 0–100; see volumeToGain. */
@@ -21,10 +23,15 @@ export interface PlayHandle {
   /** Resolves when the audio ended or was stopped, with how much audio went out. */
   done: Promise<PlayOutcome>;
   stop(): void;
+  /** When its first sample sounds, in the sink's time (server time), if the source decides it (a live session's timeline). */
+  startsAtMs?: number;
 }
 
-/** A cached file, or a live stream relayed until `untilMs` (epoch ms, server time as the sink reads it). */
-export type PlaySource = { file: string } | { streamUrl: string; untilMs: number };
+/**
+ * A cached file, a live stream relayed until `untilMs` (epoch ms, server time as the sink reads
+ * it), or a live announcement's frames (live-source.ts).
+ */
+export type PlaySource = { file: string } | { streamUrl: string; untilMs: number } | { live: LiveFeed };
 
 /** A play whose processes are already running; `start()` releases the audio. */
 export interface PreparedPlay {

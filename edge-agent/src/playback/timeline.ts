@@ -3,11 +3,17 @@
  * desired state, so plays happen on time with or without a link to the server. One play
  * at a time (Thông tư 39): an emergency preempts what plays; plays that wait are taken
  * highest priority first (`priority` before `normal`), then by start time.
+ *
+ * Alerts and live announcements come from outside the programme (`add`, `addLive`). An alert
+ * cuts anything but another alert. A live announcement (issue 18) cuts programme plays of its
+ * priority or lower and a live one of lower priority, never an alert: it waits for the alert
+ * to end and joins at its live point then.
  */
 import { EventEmitter } from 'node:events';
 import { newId, overlapsQuietHours, type Clock, type ClockTimer, type DesiredPlay, type DesiredState, type Logger, type PlayReport, type Priority, type QuietHours } from '@loalang/protocol';
 import type { ContentCache } from '../storage/content-cache.js';
 import type { Player } from './player.js';
+import type { LiveFeed } from './live-source.js';
 
 export interface TimelineDeps {
   player: Player;
@@ -29,7 +35,8 @@ const REARM_MS = 3_600_000;
 /** Plays due together are gathered this long before one is picked, so the highest goes first. */
 const GATHER_MS = 20;
 
-const byTurn = (a: DesiredPlay, b: DesiredPlay) => RANK[b.priority] - RANK[a.priority] || a.startAt.localeCompare(b.startAt) || a.playId.localeCompare(b.playId);
+/** Where a play comes from: the programme, an alert, a live announcement. */
+type PlayKind = 'programme' | 'alert' | 'live';
 
 /** `report`: a play's outcome (played, skipped, failed), for the outbox and the alert handler. */
 export type TimelineEvents = { report: [report: PlayReport] };
@@ -44,8 +51,10 @@ export class Timeline extends EventEmitter<TimelineEvents> {
   private quietHours: QuietHours | null = null;
   /** Plays outside the programme (alert repetitions), kept across new desired states until they end. */
   private readonly extras = new Map<string, DesiredPlay>();
-  /** Whether the play running now was added (an alert). */
-  private runningAdded = false;
+  /** Live announcements added and not yet run: their frames, by play id. */
+  private readonly live = new Map<string, LiveFeed>();
+  /** Where the play running now came from (null: none runs). */
+  private runningKind: PlayKind | null = null;
 
   constructor(private readonly d: TimelineDeps) {
     super();
@@ -89,11 +98,26 @@ export class Timeline extends EventEmitter<TimelineEvents> {
     }
   }
 
-  /** Removes the added plays of `scheduleId`; if one of them is playing, it stops with `reason`. */
+  /**
+   * Adds a live announcement's play, due now: it cuts what it may (see the top) or waits its turn,
+   * and plays the feed's frames from its live point on when it runs.
+   */
+  addLive(play: DesiredPlay, feed: LiveFeed): void {
+    if (this.stopped || this.extras.has(play.playId)) return;
+    this.live.set(play.playId, feed);
+    this.extras.set(play.playId, play);
+    this.arm(play, this.d.clock.now());
+  }
+
+  /**
+   * Removes the added plays of `scheduleId`; if one of them is playing, it stops with `reason`.
+   * A live announcement's play that had not started is reported skipped with `reason`.
+   */
   remove(scheduleId: string, reason: string): void {
     for (const [id, play] of this.extras) {
       if (play.scheduleId !== scheduleId) continue;
       this.extras.delete(id);
+      if (this.live.delete(id)) this.emit('report', this.skipped(play, reason));
       const timer = this.timers.get(id);
       if (timer) this.d.clock.clearTimeout(timer);
       this.timers.delete(id);
@@ -123,18 +147,33 @@ export class Timeline extends EventEmitter<TimelineEvents> {
     // Thông tư 39: only an emergency (khẩn cấp) cuts what is playing; the cut play is reported
     // `interrupted` and not resumed. Other priorities wait for the current play to end. An
     // emergency alert also cuts a scheduled emergency announcement, never another alert.
-    const alert = this.extras.has(play.playId);
-    const cuts = play.priority === 'emergency' && (RANK[current?.priority ?? 'emergency'] < RANK.emergency || (alert && !this.runningAdded));
-    if (current && cuts) this.d.player.preempt(alert ? `alert:${play.scheduleId}` : play.playId);
+    const kind = this.kindOf(play);
+    if (current && this.cuts(play, kind, current)) this.d.player.preempt(kind === 'alert' ? `alert:${play.scheduleId}` : kind === 'live' ? `live:${play.scheduleId}` : play.playId);
     this.waiting.push(play);
     this.schedulePick();
   }
+
+  private kindOf(play: DesiredPlay): PlayKind {
+    return this.live.has(play.playId) ? 'live' : this.extras.has(play.playId) ? 'alert' : 'programme';
+  }
+
+  /** Whether `play` (of `kind`) stops the play running now. */
+  private cuts(play: DesiredPlay, kind: PlayKind, current: DesiredPlay): boolean {
+    const running = this.runningKind ?? 'programme';
+    if (kind === 'live') return running !== 'alert' && (running === 'live' ? RANK[current.priority] < RANK[play.priority] : RANK[current.priority] <= RANK[play.priority]);
+    if (play.priority !== 'emergency') return false;
+    return RANK[current.priority] < RANK.emergency || (kind === 'alert' && running !== 'alert');
+  }
+
+  /** Highest priority first; of one priority, a live announcement before the programme; then by start. */
+  private byTurn = (a: DesiredPlay, b: DesiredPlay): number =>
+    RANK[b.priority] - RANK[a.priority] || Number(this.live.has(b.playId)) - Number(this.live.has(a.playId)) || a.startAt.localeCompare(b.startAt) || a.playId.localeCompare(b.playId);
 
   private schedulePick(): void {
     if (this.running || this.picking || this.stopped) return;
     this.picking = this.d.clock.setTimeout(() => {
       this.picking = null;
-      const next = this.waiting.sort(byTurn).shift();
+      const next = this.waiting.sort(this.byTurn).shift();
       if (!next) return;
       this.running = this.runOne(next)
         .catch((err: unknown) => this.d.logger.error({ err, playId: next.playId }, 'play crashed'))
@@ -146,8 +185,22 @@ export class Timeline extends EventEmitter<TimelineEvents> {
   }
 
   private async runOne(play: DesiredPlay): Promise<void> {
+    const live = this.live.get(play.playId);
+    this.live.delete(play.playId);
     const added = this.extras.delete(play.playId);
     if (this.stopped) return;
+    const qh = this.quietHours;
+    const zone = qh?.timeZone ?? 'Asia/Ho_Chi_Minh';
+    if (live) {
+      // Quiet hours hold for a live announcement as for a schedule, unless it is an emergency:
+      // judged at the moment it would start.
+      if (qh && play.priority !== 'emergency' && overlapsQuietHours(this.d.clock.now(), 1, qh, zone)) {
+        this.d.logger.warn({ playId: play.playId, quietHours: qh }, 'live announcement falls in quiet hours: not played');
+        this.emit('report', this.skipped(play, 'quiet-hours'));
+        return;
+      }
+      return this.runPlay(play, null, 'live', live);
+    }
     // A play that waited behind a longer or higher one still plays, late, up to a limit.
     if (Date.parse(play.startAt) + (this.d.maxQueueDelayMs ?? 15 * 60_000) < this.d.clock.now()) {
       this.emit('report', this.skipped(play, 'late'));
@@ -155,8 +208,7 @@ export class Timeline extends EventEmitter<TimelineEvents> {
     }
     // The server refuses such schedules already; the agent enforces it too (quiet hours may
     // have changed since, or the server's check may be bypassed), emergencies excepted.
-    const qh = this.quietHours;
-    if (qh && play.priority !== 'emergency' && !added && overlapsQuietHours(Date.parse(play.startAt), play.durationMs, qh, qh.timeZone ?? 'Asia/Ho_Chi_Minh')) {
+    if (qh && play.priority !== 'emergency' && !added && overlapsQuietHours(Date.parse(play.startAt), play.durationMs, qh, zone)) {
       this.d.logger.warn({ playId: play.playId, quietHours: qh }, 'play falls in quiet hours: skipped');
       this.emit('report', this.skipped(play, 'quiet-hours'));
       return;
@@ -167,9 +219,13 @@ export class Timeline extends EventEmitter<TimelineEvents> {
       this.emit('report', { ...this.skipped(play, 'content-missing'), status: 'failed' });
       return;
     }
+    await this.runPlay(play, file, added ? 'alert' : 'programme');
+  }
+
+  private async runPlay(play: DesiredPlay, file: string | null, kind: PlayKind, live?: LiveFeed): Promise<void> {
     const ampError = await this.d.player.warmUp();
-    this.runningAdded = added;
-    const report = await this.d.player.run(play, file, this.d.volume(), ampError).finally(() => (this.runningAdded = false));
+    this.runningKind = kind;
+    const report = await this.d.player.run(play, file, this.d.volume(), ampError, live).finally(() => (this.runningKind = null));
 
     this.d.logger.info({ playId: play.playId, status: report.status, startedAt: report.startedAt, playedMs: report.playedMs }, 'play finished');
     this.emit('report', report);
