@@ -175,8 +175,8 @@ const SHIFTED_AGENT = fileURLToPath(new URL('../test-kit/src/shifted-agent.mjs',
  * box of its own, so its start is not held up by the server or another agent sharing the test's
  * event loop. Its log goes to `<root>/agent.log`.
  */
-export async function startAgentProcess(world: AlertWorld, name: string, areaId: string, shiftMs: number): Promise<AgentProcess> {
-  const { id, root, sinkDir, raw } = await registerAgent(world, name, areaId, {});
+export async function startAgentProcess(world: AlertWorld, name: string, areaId: string, shiftMs: number, opts: AgentOptions = {}): Promise<AgentProcess> {
+  const { id, root, sinkDir, raw } = await registerAgent(world, name, areaId, opts);
   mkdirSync(root, { recursive: true });
   const logFile = join(root, 'agent.log');
   const log = openSync(logFile, 'a');

@@ -39,6 +39,7 @@ import type { AlarmRules } from './alarms/rules.js';
 import type { AlertService } from './alerts/service.js';
 import type { AlertDesk } from './alerts/desk.js';
 import type { LiveService } from './live/service.js';
+import type { LiveDesk } from './live/desk.js';
 import type { AuditRepo } from './audit/audit.js';
 import type { SigningKeys } from './signing/keys.js';
 import type { DownlinkSigner } from './signing/signer.js';
@@ -122,6 +123,8 @@ export class ServerCore {
   readonly alertDesk: AlertDesk;
   /** Live announcements (issue 18). */
   readonly liveAnnouncements: LiveService;
+  /** Live announcements as callers see them (rights, tickets, speakers' states, records). */
+  readonly liveDesk: LiveDesk;
   readonly audit: AuditRepo;
   readonly signingKeys: SigningKeys;
   readonly signer: DownlinkSigner;
@@ -179,6 +182,7 @@ export class ServerCore {
     this.alerts = parts.alerts;
     this.alertDesk = parts.alertDesk;
     this.liveAnnouncements = parts.liveAnnouncements;
+    this.liveDesk = parts.liveDesk;
     this.audit = parts.audit;
     this.signingKeys = parts.signingKeys;
     this.signer = parts.signer;
@@ -240,6 +244,12 @@ export class ServerCore {
         return;
       case 'delivery':
         this.live.emit('delivery', m.event);
+        return;
+      case 'live-status':
+        this.liveDesk.onStatus(m.deviceId, m.status);
+        return;
+      case 'live-end':
+        this.liveDesk.endHere(m.sessionId);
         return;
     }
   }
@@ -440,6 +450,11 @@ export class ServerCore {
         if (await this.commands.complete(deviceId, result)) this.changes.emit('command', deviceId, result.commandId);
       })
       .on('alert/status', (deviceId, status) => this.alerts.onStatus(deviceId, status))
+      .on('live/status', (deviceId, status) => {
+        // The node feeding the session may be another one: it hears of its speakers over the bus.
+        this.liveDesk.onStatus(deviceId, status);
+        this.cluster.bus?.publish({ t: 'live-status', deviceId, status });
+      })
       .on('refused', (deviceId, refusal) => this.onRefusal(deviceId, refusal))
       .on('event', async (deviceId, e) => {
         if (!(await this.events.insert(deviceId, e))) return;
@@ -549,6 +564,7 @@ export class ServerCore {
     await this.cluster.leadership.stop();
     await this.alerts.stop();
     this.liveAnnouncements.stopAll();
+    await this.liveDesk.settled();
     await this.cluster.registry?.leave().catch((err: unknown) => this.logger.warn({ err }, 'leaving the cluster not recorded'));
     await this.mqtt.stop();
     await this.cluster.bus?.stop();

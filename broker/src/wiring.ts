@@ -39,7 +39,10 @@ import { AlertDesk } from './alerts/desk.js';
 import { AuditRepo } from './audit/audit.js';
 import { SigningKeys } from './signing/keys.js';
 import { DownlinkSequence, DownlinkSigner } from './signing/signer.js';
-import { LiveService } from './live/service.js';
+import { DEFAULT_LIVE_OPTIONS, LiveService } from './live/service.js';
+import { LiveDesk } from './live/desk.js';
+import { LiveSessionRepo } from './live/sessions.js';
+import { ffmpegLiveRecorder } from './live/recorder.js';
 import { DeviceFleet } from './devices/fleet.js';
 import { AreaAdmin } from './areas/area-admin.js';
 import { AccountAdmin } from './accounts/account-admin.js';
@@ -132,6 +135,8 @@ export interface ServerParts {
   alertDesk: AlertDesk;
   /** Live announcements (issue 18): sessions, their timelines and fan-out. */
   liveAnnouncements: LiveService;
+  /** Live announcements as callers see them: rights, tickets, speakers, records, recordings. */
+  liveDesk: LiveDesk;
   audit: AuditRepo;
   signingKeys: SigningKeys;
   signer: DownlinkSigner;
@@ -229,7 +234,22 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     for (const id of mqtt.onlineDevices()) void dispatcher.resend(id, 'signing-keys');
   };
   const alertRepo = new AlertRepo(database);
-  const reportIntake = new ReportIntake({ reports: repos.reports, issued: repos.issuedPlays, alerts: alertRepo, now });
+  const library = new ContentLibrary({ areas, content: repos.content, media });
+  const liveAnnouncements = new LiveService({ publisher: mqtt, signer, clock, logger, recorder: ffmpegLiveRecorder(media.tools.ffmpeg, join(options.dataDir, 'live'), logger) });
+  const liveDesk = new LiveDesk({
+    live: liveAnnouncements,
+    sessions: new LiveSessionRepo(database),
+    areas,
+    devices,
+    library,
+    reports: repos.reports,
+    clock,
+    logger,
+    nodeId: options.cluster ? nodeId : null,
+    maxDurationMs: DEFAULT_LIVE_OPTIONS.maxDurationMs,
+    endElsewhere: (sessionId) => cluster.bus?.publish({ t: 'live-end', sessionId }),
+  });
+  const reportIntake = new ReportIntake({ reports: repos.reports, issued: repos.issuedPlays, alerts: alertRepo, live: liveDesk, now });
   const alerts = new AlertService(
     {
       repo: alertRepo,
@@ -246,7 +266,6 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
   const refresh = (deviceIds: Iterable<string>) => void dispatcher.refresh(deviceIds, 'change');
   const loginThrottle = new LoginThrottle(database, now);
   const streamSources = new StreamSourceRepo(database, now);
-  const library = new ContentLibrary({ areas, content: repos.content, media });
   return {
     ...repos,
     store,
@@ -288,7 +307,8 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     alarmRules,
     alerts,
     alertDesk: new AlertDesk({ alerts, areas, devices, content: repos.content, library, clock }),
-    liveAnnouncements: new LiveService({ publisher: mqtt, signer, clock, logger }),
+    liveAnnouncements,
+    liveDesk,
     audit: new AuditRepo(database, nodeId),
     signingKeys,
     signer,

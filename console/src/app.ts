@@ -1,6 +1,7 @@
 /** The console as a Fastify plugin tree; server.ts only creates, listens and closes. */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
+import websocket from '@fastify/websocket';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import { brokerError } from '@loalang/broker';
@@ -20,6 +21,7 @@ import { reportRoutes } from './routes/reports.js';
 import { opsRoutes } from './routes/ops.js';
 import { alarmRoutes } from './routes/alarms.js';
 import { alertRoutes } from './routes/alerts.js';
+import { liveRoutes } from './routes/live.js';
 import { eventRoutes } from './routes/events.js';
 import { auditRoutes } from './routes/audit.js';
 import { signingKeyRoutes } from './routes/signing-keys.js';
@@ -70,6 +72,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     errorResponseBuilder: (_request, context) => brokerError('LOA_ERR_RATE_LIMITED', { en: `retry in ${Math.ceil(context.ttl / 1000)} s`, vi: `thử lại sau ${Math.ceil(context.ttl / 1000)} giây` }),
   });
   const maxUploadBytes = options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+  // Live announcements' feed (issue 18): one Opus frame per message, so small messages only.
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 1, fields: 10, parts: 12 } });
   await app.register(swagger, {
     openapi: {
@@ -94,6 +98,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(alarmRoutes, { core });
       await api.register(alertRoutes, { core });
       await api.register(eventRoutes, { core });
+      await api.register(liveRoutes, { core });
       api.get('/settings', { schema: { tags: ['ops'], description: 'What the web console needs to know about this server: the map tile template, if any', response: ok(SettingsSchema) } }, async () => ({
         mapTileUrl: options.map?.tileUrl ?? null,
         mapAttribution: options.map?.attribution ?? null,

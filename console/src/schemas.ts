@@ -76,9 +76,9 @@ export const TtsBody = Type.Object(
   { additionalProperties: false },
 );
 
-const ContentKind = Type.Union([Type.Literal('upload'), Type.Literal('tts'), Type.Literal('alert')]);
+const ContentKind = Type.Union([Type.Literal('upload'), Type.Literal('tts'), Type.Literal('alert'), Type.Literal('live')]);
 export const ContentListQuery = Type.Object(
-  { kind: Type.Optional(Type.Array(ContentKind, { minItems: 1, maxItems: 3, description: 'kinds to list (repeat the parameter); default upload and tts: alert speech is left out' })) },
+  { kind: Type.Optional(Type.Array(ContentKind, { minItems: 1, maxItems: 4, description: 'kinds to list (repeat the parameter); default upload, tts and live (recorded live announcements): alert speech is left out' })) },
   { additionalProperties: false },
 );
 

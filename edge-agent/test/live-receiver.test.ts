@@ -129,7 +129,7 @@ describe('live receiver on a manual clock', () => {
     w.receiver.onAudio('a1', w.group(0, 3, stranger));
     // The server's key, but the bytes changed after signing.
     const forged = w.group(3);
-    forged[forged.length - 70] ^= 0xff;
+    forged.writeUInt8(forged.readUInt8(forged.length - 70) ^ 0xff, forged.length - 70);
     w.receiver.onAudio('a1', forged);
     w.receiver.onAudio('a1', Buffer.from('hello'));
     w.receiver.onAudio('a1', w.group(6, 3, w.server, 'other'));

@@ -29,7 +29,7 @@ export interface AuditEntry {
 export type NewAuditEntry = Omit<AuditEntry, 'id' | 'node'>;
 
 
-const SECRET_KEYS = /pass(word)?|secret|token|key|authorization/i;
+const SECRET_KEYS = /pass(word)?|secret|token|key|authorization|ticket/i;
 const MAX_DETAIL_CHARS = 4000;
 
 /** A copy with secrets masked and long strings (inline audio, CAP XML) cut, small enough to keep. */

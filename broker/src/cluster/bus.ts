@@ -17,7 +17,7 @@ import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import { connectRedis } from './redis-connection.js';
-import type { Logger } from '@loalang/protocol';
+import type { LiveStatus, Logger } from '@loalang/protocol';
 import type { AlarmChange } from '../alarms/alarms.js';
 import type { Alert } from '../alerts/alerts.js';
 import type { DeliveryEvent } from '../alerts/service.js';
@@ -30,7 +30,11 @@ export type BusMessage =
   | { t: 'command'; deviceId: string; commandId: string }
   | { t: 'alarm'; change: AlarmChange }
   | { t: 'alert'; alert: Alert }
-  | { t: 'delivery'; event: DeliveryEvent };
+  | { t: 'delivery'; event: DeliveryEvent }
+  /** A speaker's state in a live announcement, for the node that runs it (issue 18). */
+  | { t: 'live-status'; deviceId: string; status: LiveStatus }
+  /** End this live announcement, if it runs on you. */
+  | { t: 'live-end'; sessionId: string };
 
 export interface BusStats {
   sent: number;

@@ -5,11 +5,15 @@ import { inList } from '../store/portable.js';
 import { brokerError } from '../errors.js';
 import { iso } from '../time.js';
 
-/** An upload, speech for the library (a bulletin), or speech made for an alert (not shown in the library by default). */
-export type ContentKind = 'upload' | 'tts' | 'alert';
-export const CONTENT_KINDS: readonly ContentKind[] = ['upload', 'tts', 'alert'];
+/**
+ * An upload, speech for the library (a bulletin), speech made for an alert (not shown in the
+ * library by default), or the recording of a live announcement (issue 18; it keeps the
+ * session's id).
+ */
+export type ContentKind = 'upload' | 'tts' | 'alert' | 'live';
+export const CONTENT_KINDS: readonly ContentKind[] = ['upload', 'tts', 'alert', 'live'];
 /** What the library lists unless asked for more (issue 14: alert speech cluttered it). */
-export const LIBRARY_KINDS: readonly ContentKind[] = ['upload', 'tts'];
+export const LIBRARY_KINDS: readonly ContentKind[] = ['upload', 'tts', 'live'];
 
 export interface ContentItem {
   id: string;

@@ -18,6 +18,8 @@ export interface ImportMeta {
   /** An upload unless said otherwise. */
   kind?: ContentKind;
   speechKey?: string;
+  /** The item's id (a live announcement's recording keeps its session's); a new one if absent. */
+  id?: string;
 }
 
 export interface SpeechMeta {
@@ -34,7 +36,7 @@ export class ContentLibrary {
   /** Probes, normalises and stores an audio file, then records it. */
   async importAudio(path: string, meta: ImportMeta): Promise<ContentItem> {
     await this.d.areas.require(meta.areaId);
-    const audio = await this.d.media.ingest(path, meta.originalName ? { originalName: meta.originalName } : {});
+    const audio = await this.d.media.ingest(path, { ...(meta.originalName ? { originalName: meta.originalName } : {}), ...(meta.id ? { id: meta.id } : {}) });
     try {
       return await this.d.content.insert({
         id: audio.id,

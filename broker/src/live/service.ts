@@ -15,6 +15,7 @@ import { encodeFrameGroup, LIVE_FRAME_MS, LIVE_FRAMES_PER_GROUP, MAX_OPUS_PACKET
 import { brokerError } from '../errors.js';
 import { iso } from '../time.js';
 import { DEFAULT_PLAYOUT_DELAY_MS, LiveTimeline, type TimelineCounts } from './timeline.js';
+import type { LiveRecorder, LiveRecording } from './recorder.js';
 
 export interface LivePublisher {
   /** A signed `live` message to an area's speakers. */
@@ -42,6 +43,8 @@ export interface LiveOptions {
 export const DEFAULT_LIVE_OPTIONS: LiveOptions = { playoutDelayMs: DEFAULT_PLAYOUT_DELAY_MS, announceEveryMs: 2000, idleEndMs: 15_000, maxDurationMs: 2 * 3600_000 };
 
 export interface NewLiveSession {
+  /** The prepared session's id (its record's); a new one if absent. */
+  id?: string;
   areaIds: string[];
   priority: 'priority' | 'emergency';
   title?: string;
@@ -76,15 +79,20 @@ interface Session {
   openedAt: number;
   lastFeedAt: number;
   volume: number | undefined;
+  recording: LiveRecording | null;
 }
 
-type LiveEvents = { session: [LiveSessionView] };
+/**
+ * `session`: opened, or ended; `ended`: also, with its recording's outcome to come (null: no
+ * recorder).
+ */
+type LiveEvents = { session: [LiveSessionView]; ended: [LiveSessionView, Promise<{ path: string } | { error: string }> | null] };
 
 export class LiveService extends EventEmitter<LiveEvents> {
   private readonly sessions = new Map<string, Session>();
 
   constructor(
-    private readonly d: { publisher: LivePublisher; signer: LiveSigner; clock: Clock; logger: Logger },
+    private readonly d: { publisher: LivePublisher; signer: LiveSigner; clock: Clock; logger: Logger; recorder?: LiveRecorder },
     private readonly o: LiveOptions = DEFAULT_LIVE_OPTIONS,
   ) {
     super();
@@ -93,8 +101,9 @@ export class LiveService extends EventEmitter<LiveEvents> {
   open(input: NewLiveSession): LiveSessionView {
     if (input.areaIds.length === 0) throw brokerError('LOA_ERR_INVALID', { en: 'a live announcement needs at least one area', vi: 'phát trực tiếp cần ít nhất một địa bàn' });
     const now = this.d.clock.now();
+    if (input.id && this.sessions.has(input.id)) throw brokerError('LOA_ERR_CONFLICT', { en: `live announcement ${input.id} is already on`, vi: `buổi phát trực tiếp ${input.id} đang diễn ra` });
     const view: LiveSessionView = {
-      id: newId(),
+      id: input.id ?? newId(),
       areaIds: [...new Set(input.areaIds)],
       priority: input.priority,
       title: input.title ?? null,
@@ -106,7 +115,7 @@ export class LiveService extends EventEmitter<LiveEvents> {
       lastIndex: -1,
       frames: { placed: 0, dropped: 0, gapFrames: 0, stalls: 0, groups: 0, refused: 0 },
     };
-    const session: Session = { view, timeline: new LiveTimeline(this.o.playoutDelayMs), group: null, announcer: null, openedAt: now, lastFeedAt: now, volume: input.volume };
+    const session: Session = { view, timeline: new LiveTimeline(this.o.playoutDelayMs), group: null, announcer: null, openedAt: now, lastFeedAt: now, volume: input.volume, recording: this.d.recorder?.(view.id) ?? null };
     this.sessions.set(view.id, session);
     this.armAnnouncer(session);
     this.d.logger.info({ sessionId: view.id, areas: view.areaIds, priority: view.priority }, 'live announcement opened');
@@ -137,13 +146,14 @@ export class LiveService extends EventEmitter<LiveEvents> {
     }
     session.group.frames[index - groupFirst] = packet;
     session.view.lastIndex = index;
+    session.recording?.frame(index, packet);
     if (index - groupFirst === LIVE_FRAMES_PER_GROUP - 1) this.flush(session);
   }
 
-  /** Ends a session: what was gathered goes out, then its end is announced. */
-  end(sessionId: string): LiveSessionView {
+  /** Ends a session: what was gathered goes out, then its end is announced. `reason`: `ended` (asked), `source-gone`. */
+  end(sessionId: string, reason = 'ended'): LiveSessionView {
     const session = this.require(sessionId);
-    this.close(session, 'ended');
+    this.close(session, reason);
     return { ...session.view };
   }
 
@@ -233,5 +243,6 @@ export class LiveService extends EventEmitter<LiveEvents> {
     }
     this.d.logger.info({ sessionId: v.id, reason, frames: v.frames }, 'live announcement ended');
     this.emit('session', { ...v });
+    this.emit('ended', { ...v }, session.recording?.finish() ?? null);
   }
 }

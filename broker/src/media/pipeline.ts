@@ -79,9 +79,10 @@ export class MediaPipeline {
     return join(this.contentDir, `${id}.ogg`);
   }
 
-  async ingest(srcPath: string, opts: { originalName?: string } = {}): Promise<IngestedAudio> {
+  /** `id`: the stored audio's id (a live announcement's recording keeps its session's); a new one if absent. */
+  async ingest(srcPath: string, opts: { originalName?: string; id?: string } = {}): Promise<IngestedAudio> {
     const info = await probeAudio(this.tools, srcPath, { maxDurationSec: this.maxDurationSec, timeoutMs: this.timeoutMs });
-    const id = newId();
+    const id = opts.id ?? newId();
     const final = this.contentPath(id);
     const tmp = join(this.contentDir, `.${id}.tmp.ogg`);
     try {

@@ -6,7 +6,7 @@
  * counted, and put in the audit log (at most a few entries per device and window, so a device
  * spewing reports cannot flood it); the agent still gets its ack, so its outbox drains.
  */
-import { alertRepetitionOf, type PlayReport } from '@loalang/protocol';
+import { alertRepetitionOf, liveSessionOfPlayId, type PlayReport } from '@loalang/protocol';
 import type { Executor } from '../store/portable.js';
 import type { IssuedPlay, IssuedPlays } from './issued-plays.js';
 import type { ReportEntry, ReportRefusal, ReportRepo } from './reports.js';
@@ -24,6 +24,14 @@ export interface AlertPlay {
   contentId: string;
   repeat: number;
   durationMs: number;
+}
+
+/**
+ * How a live announcement reaches a device (issue 18): it was announced to an area the device
+ * sits in. `durationMs`: the most a speaker could have played of it (its length once ended).
+ */
+export interface LivePlayLookup {
+  playFor(sessionId: string, deviceId: string): Promise<{ durationMs: number } | null>;
 }
 
 interface Refused {
@@ -45,7 +53,7 @@ export class ReportIntake {
   private readonly budgets = new Map<string, { since: number; used: number; suppressed: number }>();
 
   constructor(
-    private readonly d: { reports: ReportRepo; issued: IssuedPlays; alerts: AlertPlayLookup; now: () => number },
+    private readonly d: { reports: ReportRepo; issued: IssuedPlays; alerts: AlertPlayLookup; live?: LivePlayLookup; now: () => number },
   ) {}
 
   /**
@@ -90,11 +98,28 @@ export class ReportIntake {
     }
     const alertPlays = new Map<string, AlertPlay | null>();
     await Promise.all([...alertLookups].map(async ([key, play]) => alertPlays.set(key, await play)));
+    // A live announcement's play, looked up once per session and device (a handful per session).
+    const livePlays = new Map<string, Promise<{ durationMs: number } | null>>();
+    for (const i of consistent) {
+      const e = entries[i]!;
+      const sessionId = liveSessionOfPlayId(e.report.playId);
+      if (issued.get(i) || !sessionId || !this.d.live || livePlays.has(alertKey(e))) continue;
+      livePlays.set(alertKey(e), this.d.live.playFor(sessionId, e.deviceId));
+    }
+    const liveGiven = new Map<number, IssuedPlay | null>();
+    for (const i of consistent) {
+      const e = entries[i]!;
+      const play = livePlays.get(alertKey(e));
+      if (!play || issued.get(i)) continue;
+      const found = await play;
+      // The report names the session as its schedule and its recording as its content.
+      liveGiven.set(i, found && e.report.scheduleId === liveSessionOfPlayId(e.report.playId) && e.report.contentId === e.report.scheduleId ? { scheduleId: e.report.scheduleId, durationMs: found.durationMs } : null);
+    }
 
     const problems = all.map((i): Refused | null => {
       const e = entries[i]!;
       if (inconsistent(e.report)) return { refusal: 'inconsistent', detail: `a skipped play cannot have played ${e.report.playedMs} ms` };
-      return this.check(e.report, issued.get(i) ?? this.alertGiven(e.report, alertPlays.get(alertKey(e)) ?? null));
+      return this.check(e.report, issued.get(i) ?? liveGiven.get(i) ?? this.alertGiven(e.report, alertPlays.get(alertKey(e)) ?? null));
     });
     const toInsert = all.filter((i) => !problems[i]);
     const write = async (executor?: Executor) => {
@@ -118,7 +143,7 @@ export class ReportIntake {
     const outcomes: IntakeOutcome[] = new Array(entries.length);
     toInsert.forEach((i, k) => {
       const o = inserted[k]!;
-      if (o === 'stored') outcomes[i] = { outcome: 'stored', alert: !issued.get(i) };
+      if (o === 'stored') outcomes[i] = { outcome: 'stored', alert: !issued.get(i) && !liveGiven.get(i) };
       else if (o === 'resent') outcomes[i] = { outcome: 'resent' };
     });
     refused.forEach(({ i, problem }, k) => (outcomes[i] = { outcome: 'refused', refusal: problem.refusal, detail: problem.detail, record: first[k]! }));

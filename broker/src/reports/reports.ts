@@ -243,6 +243,21 @@ export class ReportRepo {
     return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
   }
 
+  /** The reports of one schedule (or live session) whose play was due between `from` and `to` (the time index bounds the search). */
+  async ofSchedule(scheduleId: string, from: string, to: string, limit = 100_000): Promise<StoredReport[]> {
+    const rows = await this.db
+      .selectFrom('reports')
+      .selectAll()
+      .where('scheduled_at', '>=', from)
+      .where('scheduled_at', '<=', to)
+      .where('schedule_id', '=', scheduleId)
+      .orderBy('device_id')
+      .orderBy('received_at')
+      .limit(limit)
+      .execute();
+    return rows.map(toReport);
+  }
+
   async query(q: ReportQuery): Promise<StoredReport[]> {
     const rows = await this.db
       .selectFrom('reports')

@@ -754,4 +754,57 @@ ALTER TABLE audit_log ADD COLUMN node_id TEXT;`
     sqlite: `ALTER TABLE devices ADD COLUMN connected_at_ms INTEGER;`,
     postgres: `ALTER TABLE devices ADD COLUMN connected_at_ms BIGINT;`
   },
+  {
+    version: 19,
+    name: 'live announcements',
+    // Issue 18: a live announcement's record (who, where, when, how it ended, its recording), and
+    // the one-time ticket its source presents to feed it, on whichever node it connects to. The
+    // recording is library content of a new kind, `live`, keeping the session's id. SQLite cannot
+    // change a column's CHECK: the column is renamed, a new one added, filled, and the old dropped
+    // (its CHECK is its own, so it may be).
+    sqlite: `ALTER TABLE content RENAME COLUMN kind TO kind_before_live;
+ALTER TABLE content ADD COLUMN kind TEXT NOT NULL DEFAULT 'upload' CHECK (kind IN ('upload', 'tts', 'alert', 'live'));
+UPDATE content SET kind = kind_before_live;
+ALTER TABLE content DROP COLUMN kind_before_live;
+CREATE TABLE live_sessions (
+  id TEXT PRIMARY KEY,
+  area_ids_json TEXT NOT NULL,
+  priority TEXT NOT NULL CHECK (priority IN ('priority', 'emergency')),
+  title TEXT,
+  volume INTEGER,
+  created_by TEXT,
+  created_at TEXT NOT NULL,
+  ticket_hash TEXT,
+  ticket_expires_at TEXT,
+  node_id TEXT,
+  started_at TEXT,
+  ended_at TEXT,
+  end_reason TEXT,
+  frames_json TEXT,
+  content_id TEXT,
+  recording_error TEXT
+);
+CREATE INDEX live_sessions_created ON live_sessions(created_at);`,
+    postgres: `ALTER TABLE content DROP CONSTRAINT IF EXISTS content_kind_check;
+ALTER TABLE content ADD CONSTRAINT content_kind_check CHECK (kind IN ('upload', 'tts', 'alert', 'live'));
+CREATE TABLE live_sessions (
+  id TEXT PRIMARY KEY,
+  area_ids_json TEXT NOT NULL,
+  priority TEXT NOT NULL CHECK (priority IN ('priority', 'emergency')),
+  title TEXT,
+  volume BIGINT,
+  created_by TEXT,
+  created_at TEXT NOT NULL,
+  ticket_hash TEXT,
+  ticket_expires_at TEXT,
+  node_id TEXT,
+  started_at TEXT,
+  ended_at TEXT,
+  end_reason TEXT,
+  frames_json TEXT,
+  content_id TEXT,
+  recording_error TEXT
+);
+CREATE INDEX live_sessions_created ON live_sessions(created_at);`
+  },
 ];

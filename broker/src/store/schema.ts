@@ -292,6 +292,25 @@ export interface UsersTable {
   locked_until: string | null;
 }
 
+export interface LiveSessionsTable {
+  id: string;
+  area_ids_json: string;
+  priority: 'priority' | 'emergency';
+  title: string | null;
+  volume: number | null;
+  created_by: string | null;
+  created_at: string;
+  ticket_hash: string | null;
+  ticket_expires_at: string | null;
+  node_id: string | null;
+  started_at: string | null;
+  ended_at: string | null;
+  end_reason: string | null;
+  frames_json: string | null;
+  content_id: string | null;
+  recording_error: string | null;
+}
+
 export interface Schema {
   alarms: AlarmsTable;
   alert_deliveries: AlertDeliveriesTable;
@@ -306,6 +325,7 @@ export interface Schema {
   devices: DevicesTable;
   downlink_sequence: DownlinkSequenceTable;
   issued_plays: IssuedPlaysTable;
+  live_sessions: LiveSessionsTable;
   login_throttle: LoginThrottleTable;
   presence_history: PresenceHistoryTable;
   refused_reports: RefusedReportsTable;

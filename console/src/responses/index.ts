@@ -11,3 +11,4 @@ export * from './schedules.js';
 export * from './alerts.js';
 export * from './reports.js';
 export * from './ops.js';
+export * from './live.js';
