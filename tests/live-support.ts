@@ -128,15 +128,47 @@ export interface Alignment {
   correlation: number;
 }
 
-/** Finds the recording in what was heard: envelopes (10 ms) first, then the samples (at 8 kHz) around it. */
+/** Pearson correlation (means taken out) of a and b shifted by `lag`, over their overlap. */
+function pearsonAt(a: Float64Array, b: Float64Array, lag: number): number {
+  const start = Math.max(0, -lag);
+  const end = Math.min(a.length, b.length - lag);
+  const n = end - start;
+  if (n <= 1) return 0;
+  let ma = 0;
+  let mb = 0;
+  for (let i = start; i < end; i++) {
+    ma += a[i]!;
+    mb += b[i + lag]!;
+  }
+  ma /= n;
+  mb /= n;
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = start; i < end; i++) {
+    const x = a[i]! - ma;
+    const y = b[i + lag]! - mb;
+    ab += x * y;
+    aa += x * x;
+    bb += y * y;
+  }
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+}
+
+/**
+ * Finds the recording in what was heard: envelopes (10 ms, means taken out, overlapping at least
+ * half the recording, so a short stretch that happens to look alike cannot win) first, then the
+ * samples (at 8 kHz) around it.
+ */
 export function align(source: Int16Array, heard: Int16Array): Alignment {
   const a = decimate(source);
   const b = decimate(heard);
   const ea = envelope(a, 80);
   const eb = envelope(b, 80);
+  const minOverlap = Math.min(Math.floor(ea.length / 2), eb.length);
   let best = { lag: 0, c: -Infinity };
-  for (let lag = -ea.length + 50; lag < eb.length - 50; lag++) {
-    const c = correlationAt(ea, eb, lag);
+  for (let lag = -ea.length + minOverlap; lag <= eb.length - minOverlap; lag++) {
+    const c = pearsonAt(ea, eb, lag);
     if (c > best.c) best = { lag, c };
   }
   let fine = { lag: best.lag * 80, c: -Infinity };
@@ -181,3 +213,105 @@ export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((x, y) => x - y);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
+
+export interface TwoSpeakers {
+  correlation: { a: number; bBefore: number; bAfter: number };
+  /** Mouth to horn, ms, of every frame each speaker played (B's cut left out). */
+  latencies: number[];
+  /** A's horn time less B's, ms, per frame both played. */
+  skews: number[];
+  /** From B's link coming back to its first frame of speech after it, ms. */
+  rejoinMs: number;
+  /** The range of B's place in the recording over the session (its clock measured again), ms. */
+  bMovedMs: number;
+  /** Whether B came back at the live point (no frame from before its link returned). */
+  atLivePoint: boolean;
+  /** Windows of one second each speaker's file was aligned in (speech in them). */
+  windows: { a: number; b: number };
+}
+
+const WINDOW_FRAMES = 50;
+
+/**
+ * Where each second of the recording sits in what a speaker played: its lag (48 kHz samples)
+ * per one-second window of source frames, found within 60 ms of `lag`, or null where the window
+ * holds no match (silence, or a cut). A speaker's place moves a little when its clock estimate
+ * improves (the playout follows it), so each second is aligned on its own.
+ */
+function windowLags(source: Int16Array, heard: Int16Array, lag: number): (number | null)[] {
+  const frames = Math.floor(source.length / FRAME_SAMPLES);
+  const lags: (number | null)[] = [];
+  for (let w = 0; w * WINDOW_FRAMES < frames; w++) {
+    const from = w * WINDOW_FRAMES * FRAME_SAMPLES;
+    const to = Math.min(source.length, (w + 1) * WINDOW_FRAMES * FRAME_SAMPLES);
+    let energy = 0;
+    for (let i = from; i < to; i += 16) energy += Math.abs(source[i]!);
+    const fit = energy / ((to - from) / 16) > 200 ? alignNear(source, heard, lag, from, to, 60) : null;
+    lags.push(fit && fit.correlation > 0.8 ? fit.lagSamples : null);
+  }
+  return lags;
+}
+
+/**
+ * What two speakers' sinks say about a session fed with `source` (frame i = source samples from
+ * i × 960), frame i sent at `sentAt[i]` (its last sample spoken just before: mouth = sent − 20 ms).
+ * B's link was cut at frame `cutFrame` and came back at `restoredAt` (wall clock).
+ */
+export function analyseTwoSpeakers(source: Int16Array, sentAt: number[], a: { pcm: Int16Array; startMs: number }, b: { pcm: Int16Array; startMs: number }, cutFrame: number, restoredAt: number): TwoSpeakers {
+  const frames = Math.floor(source.length / FRAME_SAMPLES);
+  const alignA = align(source, a.pcm);
+  const alignB = align(source, b.pcm);
+  // Where source frame i sounded, wall clock: the sink's first sample, plus its place in the file
+  // (a file keeps a sound card's time: samples skipped to follow server time are not in it).
+  const hornOf = (heard: { startMs: number }, lag: number, i: number) => heard.startMs + ((i * FRAME_SAMPLES + lag) / RATE) * 1000;
+  const indices = Array.from({ length: frames }, (_, i) => i);
+  const restoredFrame = indices.findIndex((i) => hornOf(b, alignB.lagSamples, i) >= restoredAt);
+  const resumedFrame = indices.findIndex((i) => i >= restoredFrame && rmsAt(source, i * FRAME_SAMPLES) > 300 && rmsAt(b.pcm, i * FRAME_SAMPLES + alignB.lagSamples) > 100);
+  const beforeB = alignNear(source, b.pcm, alignB.lagSamples, 0, (cutFrame - 50) * FRAME_SAMPLES);
+  const afterB = alignNear(source, b.pcm, alignB.lagSamples, (resumedFrame + 50) * FRAME_SAMPLES, source.length);
+  const lagsA = windowLags(source, a.pcm, alignA.lagSamples);
+  const lagsB = windowLags(source, b.pcm, alignB.lagSamples).map((l, w) => ((w + 1) * WINDOW_FRAMES > cutFrame && w * WINDOW_FRAMES < resumedFrame ? null : l));
+  const mouth = (i: number) => sentAt[i]! - 20;
+  const latencies: number[] = [];
+  const skews: number[] = [];
+  for (const i of indices) {
+    if (sentAt[i] === undefined) continue;
+    const la = lagsA[Math.floor(i / WINDOW_FRAMES)];
+    const lb = lagsB[Math.floor(i / WINDOW_FRAMES)];
+    if (la != null) latencies.push(hornOf(a, la, i) - mouth(i));
+    if (lb != null) latencies.push(hornOf(b, lb, i) - mouth(i));
+    if (la != null && lb != null) skews.push(hornOf(a, la, i) - hornOf(b, lb, i));
+  }
+  const bLags = lagsB.filter((l): l is number => l !== null);
+  return {
+    correlation: { a: alignA.correlation, bBefore: beforeB.correlation, bAfter: afterB.correlation },
+    latencies,
+    skews,
+    rejoinMs: hornOf(b, alignB.lagSamples, resumedFrame) - restoredAt,
+    bMovedMs: (Math.max(...bLags) - Math.min(...bLags)) / 48,
+    atLivePoint: restoredFrame >= 0 && resumedFrame >= restoredFrame,
+    windows: { a: lagsA.filter((l) => l !== null).length, b: bLags.length },
+  };
+}
+
+export function describeTwoSpeakers(r: TwoSpeakers): string {
+  return (
+    `correlation A ${r.correlation.a.toFixed(3)}, B before the cut ${r.correlation.bBefore.toFixed(3)}, after ${r.correlation.bAfter.toFixed(3)} ` +
+    `(aligned per second: A ${r.windows.a}, B ${r.windows.b} seconds; B's place moved ${r.bMovedMs.toFixed(1)} ms over the session); mouth-to-horn p50 ${percentile(r.latencies, 50).toFixed(0)} ms, p95 ${percentile(r.latencies, 95).toFixed(0)} ms; ` +
+    `skew A−B p50 ${percentile(r.skews, 50).toFixed(1)} ms, p95 ${percentile(r.skews, 95).toFixed(1)} ms, max |skew| ${Math.max(...r.skews.map(Math.abs)).toFixed(1)} ms; B back ${r.rejoinMs.toFixed(0)} ms after its link`
+  );
+}
+
+/** Frames by index (as a source sent them) decoded to samples, frame i at i × 960; a missing frame is silence. */
+export function decodeFrames(frames: Map<number, Buffer>): Int16Array {
+  const last = Math.max(...frames.keys());
+  const out = new Int16Array((last + 1) * FRAME_SAMPLES);
+  const opus = new OpusScript(RATE, 1, OpusScript.Application.VOIP);
+  for (const [i, packet] of frames) {
+    const pcm = opus.decode(packet);
+    out.set(new Int16Array(pcm.buffer, pcm.byteOffset, Math.min(FRAME_SAMPLES, pcm.length / 2)), i * FRAME_SAMPLES);
+  }
+  opus.delete();
+  return out;
+}
+

@@ -34,6 +34,7 @@ export * from './live/service.js';
 export * from './live/desk.js';
 export * from './live/sessions.js';
 export * from './live/recorder.js';
+export * from './live/pcm-encoder.js';
 export * from './audit/audit.js';
 export type { TlsMaterial } from './mqtt/server.js';
 export * from './signing/keys.js';

@@ -88,4 +88,17 @@ describe('a live announcement on the node', () => {
     expect(sent.messages.at(-1)?.message).toMatchObject({ type: 'live-end', lastIndex: 1 });
     expect(() => live.open({ areaIds: [], priority: 'priority', createdBy: null })).toThrow(/at least one area/);
   });
+
+  it('sends no frame twice when a bursty source leaves a group to its timer (a file read in chunks, a busy browser)', async () => {
+    const { clock, live, groupsOf } = world();
+    const session = live.open({ areaIds: ['xa-1'], priority: 'priority', createdBy: null });
+    // Bursts of four frames every 80 ms: the fourth waits alone until its group's timer sends it.
+    for (let burst = 0; burst < 5; burst++) {
+      for (let k = 0; k < 4; k++) live.feed(session.id, burst * 4 + k, packet(burst * 4 + k));
+      clock.advance(80);
+    }
+    const sentIndices = groupsOf('xa-1').flatMap((g) => g.frames.map((f, i) => (f.length ? g.firstIndex + i : -1)));
+    expect(sentIndices).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(groupsOf('xa-1').every((g) => g.frames.every((f) => f.length > 0))).toBe(true);
+  });
 });

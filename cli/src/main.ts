@@ -13,6 +13,8 @@ Usage:
   loalang agent --config FILE
   loalang demo [--devices N] [--data DIR] [--http-port N] [--mqtt-port N]
   loalang device add --name NAME --area AREA_ID [--server URL]
+  loalang live --area AREA_ID [--area AREA_ID…] --input alsa:DEVICE|FILE [--server URL]
+               [--priority priority|emergency] [--title TEXT] [--volume 0-100] [--ca FILE]
   loalang db migrate [--data DIR] [--dry-run]
   loalang db copy --from SQLITE_FILE --to postgres://USER@HOST/DB
   loalang amp status --port PATH [--baud N] [--driver loalang|modbus-relay]
@@ -27,7 +29,7 @@ Environment:
   LOALANG_TLS_CERT, LOALANG_TLS_KEY   HTTPS and MQTT over TLS (PEM files, e.g. from 'pki init');
                            without them 'server' needs --plaintext (or LOALANG_PLAINTEXT=true)
   LOALANG_LOG_LEVEL        pino level (info)
-  LOALANG_TOKEN, LOALANG_USERNAME, LOALANG_PASSWORD   credentials for 'device add'
+  LOALANG_TOKEN, LOALANG_USERNAME, LOALANG_PASSWORD   credentials for 'device add' and 'live'
   (all server settings — stream hosts, loudness, TTS service, alarms, retention — are in the README)
 `;
 
@@ -61,6 +63,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/demo.js')).run(rest);
     case 'device':
       return (await import('./commands/device.js')).run(rest);
+    case 'live':
+      return (await import('./commands/live.js')).run(rest);
     case 'amp':
       return (await import('./commands/amp.js')).run(rest);
     case 'pki':

@@ -46,6 +46,13 @@ function isNewer(next: DesiredState, current: DesiredState | null): boolean {
   return next.version < current.version && Date.parse(next.issuedAt) > Date.parse(current.issuedAt);
 }
 
+/**
+ * Probes of the clock a speaker wants before it plays a live announcement: over a jittery 4G link
+ * (±30 ms each way) the estimate from 8 is within 16 ms (p95), from 24 within 9 ms, and speakers
+ * must sound within 20 ms of each other (decision 0025).
+ */
+const LIVE_CLOCK_PROBES = 24;
+
 export class Agent {
   private telemetryTimer: Repeating | null = null;
   private cacheRetry: ClockTimer | null = null;
@@ -123,6 +130,11 @@ export class Agent {
       send: (s) => session.publish('live/status', s, 0),
       refuse: (r) => refusals.report(r),
       setUrgent: (urgent) => session.setUrgent(urgent),
+      // A box that has measured its clock often enough (connected a while) needs no more: a
+      // province-wide announcement must not bring every speaker's probes at once.
+      refineClock: () => {
+        if (clockSync.probeCount() < LIVE_CLOCK_PROBES) void clockSync.burst(16, 40);
+      },
     });
     // Every outcome goes to the outbox (kept until the server acks it); alert plays also move their delivery on.
     timeline.on('report', (r: PlayReport) => {

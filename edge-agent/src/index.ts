@@ -8,3 +8,4 @@ export * from './storage/content-cache.js';
 export * from './errors.js';
 export { AGENT_VERSION } from './version.js';
 export { DownlinkGuard, type GuardResult } from './link/downlink-guard.js';
+export { locateFfmpeg } from './playback/ffmpeg.js';

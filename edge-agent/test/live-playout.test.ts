@@ -90,6 +90,7 @@ describe('a live announcement played on its timeline', () => {
     expect(first).toBeGreaterThanOrEqual((400 + LIVE_LEAD_MS) / LIVE_FRAME_MS);
     expect(first).toBeLessThanOrEqual((400 + LIVE_LEAD_MS) / LIVE_FRAME_MS + 2);
     playout.accept(30, frames.slice(30));
+    playout.accept(40, [Buffer.alloc(0)]); // an empty place for a frame already here never replaces it
     playout.accept(0, frames.slice(0, 3)); // a resend of what already passed
     playout.end(49);
     const outcome = await playout.done;
@@ -130,6 +131,24 @@ describe('a live announcement played on its timeline', () => {
     const outcome = await playout.done;
     expect(outcome).toMatchObject({ decoded: 30, silent: 5, skipped: 0, late: 0 });
     expect(output.chunks).toHaveLength(35);
+  });
+
+  it('follows a move of server time smaller than a frame: samples cut, or silence put in', async () => {
+    const { frames } = spoken(0.6);
+    for (const [shift, bytes] of [[8, 30 * 1920 - 768], [-7, 30 * 1920 + 672]] as const) {
+      const output = recordingOutput();
+      let now = 0;
+      const playout = new LivePlayout({ anchorMs: Date.now() + 150, serverNow: () => Date.now() + now, output, decoder: opusFrameDecoder() });
+      playout.accept(0, frames);
+      playout.start();
+      await sleep(250);
+      now = shift; // a clock-sync estimate a few ms better than the one it started with
+      playout.end(29);
+      const outcome = await playout.done;
+      expect(outcome).toMatchObject({ decoded: 30, silent: 0, skipped: 0 });
+      // Within a millisecond: this test's server time is Date.now(), whole milliseconds, against the host's monotonic clock.
+      expect(Math.abs(output.chunks.reduce((n, c) => n + c.bytes.length, 0) - bytes)).toBeLessThanOrEqual(96);
+    }
   });
 
   it('writes what was said through the real output: the WAV holds the recording', async () => {

@@ -24,6 +24,9 @@ import type {
   DeviceCredentials,
   DeviceDetail,
   DeviceListItem,
+  LiveDetail,
+  LivePrepared,
+  LiveSession,
   Login,
   Me,
   PlayReport,
@@ -39,6 +42,10 @@ import type {
 
 export type {
   Alarm,
+  LiveDetail,
+  LiveFeedEvent,
+  LiveSession,
+  LiveSpeaker,
   AlertView,
   ApiError,
   AuditEntry,
@@ -226,6 +233,11 @@ export class Api {
   reportsCsv = (f: ReportFilter) => this.blob(`/reports?format=csv&${query(f)}`);
 
   alert = (id: string) => this.call<AlertView>('GET', `/alerts/${encodeURIComponent(id)}`);
+  /** Prepares a live announcement; its feed socket is opened with the ticket (live-mic.ts). */
+  prepareLive = (l: { areaIds: string[]; priority: 'priority' | 'emergency'; title?: string }) => this.call<LivePrepared>('POST', '/live', l);
+  liveSessions = () => this.call<LiveSession[]>('GET', '/live?limit=20');
+  liveSession = (id: string) => this.call<LiveDetail>('GET', `/live/${encodeURIComponent(id)}`);
+  endLive = (id: string) => this.call<{ endedHere: boolean }>('POST', `/live/${encodeURIComponent(id)}/end`);
   createAlert = (a: NewAlert) => this.call<AlertSummary>('POST', '/alerts', a);
   cancelAlert = (id: string) => this.call<AlertView>('POST', `/alerts/${encodeURIComponent(id)}/cancel`);
 

@@ -5,6 +5,7 @@ import { dictionaries, LangContext, LOCALES, savedLang, saveLang, type Lang } fr
 import { LoginPage } from './pages/login.js';
 import { DashboardPage } from './pages/dashboard.js';
 import { AlertsPage } from './pages/alerts.js';
+import { LivePage } from './pages/live.js';
 import { ReportsPage } from './pages/reports.js';
 import { DevicesPage } from './pages/devices.js';
 import { AdminPage } from './pages/admin.js';
@@ -83,6 +84,7 @@ export function App() {
             <a href="#/schedules" aria-current={route.startsWith('/schedules') ? 'page' : undefined}>{t.navSchedules}</a>
             <a href="#/content" aria-current={route.startsWith('/content') ? 'page' : undefined}>{t.navContent}</a>
             <a href="#/alerts" aria-current={route.startsWith('/alerts') ? 'page' : undefined}>{t.navAlerts}</a>
+            <a href="#/live" aria-current={route.startsWith('/live') ? 'page' : undefined}>{t.navLive}</a>
             <a href="#/devices" aria-current={route.startsWith('/devices') ? 'page' : undefined}>{t.navDevices}</a>
             <a href="#/reports" aria-current={route.startsWith('/reports') ? 'page' : undefined}>{t.navReports}</a>
             {can(['admin']) && <a href="#/admin" aria-current={route.startsWith('/admin') ? 'page' : undefined}>{t.navAdmin}</a>}
@@ -111,6 +113,8 @@ export function App() {
           <DevicesPage api={api} me={me} route={route} onUnauthorized={() => void logout()} />
         ) : route.startsWith('/reports') ? (
           <ReportsPage api={api} onUnauthorized={() => void logout()} />
+        ) : route.startsWith('/live') ? (
+          <LivePage api={api} me={me} route={route} onUnauthorized={() => void logout()} />
         ) : route.startsWith('/alerts') ? (
           <AlertsPage api={api} me={me} route={route} onUnauthorized={() => void logout()} />
         ) : (

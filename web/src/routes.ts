@@ -47,4 +47,9 @@ export const ROUTES = [
   'GET /alerts/{id}',
   'POST /alerts/{id}/cancel',
   'GET /alerts/{id}/events',
+  'POST /live',
+  'GET /live',
+  'GET /live/{id}',
+  'POST /live/{id}/end',
+  'GET /live/{id}/feed',
 ] as const;

@@ -72,7 +72,7 @@ export interface LiveSessionView {
 interface Session {
   view: LiveSessionView;
   timeline: LiveTimeline;
-  /** The group being gathered: its first index (a multiple of LIVE_FRAMES_PER_GROUP) and frames by offset. */
+  /** The group being gathered: its first index and frames by offset (a gap the timeline left is an empty packet). */
   group: { first: number; frames: (Buffer | undefined)[]; timer: ClockTimer | null } | null;
   announcer: ClockTimer | null;
   /** When it was opened, and when its source last sent anything (the clock's ms). */
@@ -138,16 +138,17 @@ export class LiveService extends EventEmitter<LiveEvents> {
     session.view.anchorMs = session.timeline.anchorMs;
     if (first) this.announce(session);
     if (index === null) return;
-    const groupFirst = index - (index % LIVE_FRAMES_PER_GROUP);
-    if (session.group && session.group.first !== groupFirst) this.flush(session);
+    // A group holds up to three consecutive indices from its first frame's; one sent early (its
+    // timer) is never sent again: the next frame starts a new group, so no frame goes twice.
+    if (session.group && index >= session.group.first + LIVE_FRAMES_PER_GROUP) this.flush(session);
     if (!session.group) {
       const timer = this.d.clock.setTimeout(() => this.flush(session), LIVE_FRAMES_PER_GROUP * LIVE_FRAME_MS);
-      session.group = { first: groupFirst, frames: [], timer };
+      session.group = { first: index, frames: [], timer };
     }
-    session.group.frames[index - groupFirst] = packet;
+    session.group.frames[index - session.group.first] = packet;
     session.view.lastIndex = index;
     session.recording?.frame(index, packet);
-    if (index - groupFirst === LIVE_FRAMES_PER_GROUP - 1) this.flush(session);
+    if (index - session.group.first === LIVE_FRAMES_PER_GROUP - 1) this.flush(session);
   }
 
   /** Ends a session: what was gathered goes out, then its end is announced. `reason`: `ended` (asked), `source-gone`. */

@@ -1,22 +1,5 @@
 /** `loalang device add`: provisions a device through the REST API and prints its agent config. */
-import { parse } from './util.js';
-
-async function token(server: string): Promise<string> {
-  const fromEnv = process.env['LOALANG_TOKEN'];
-  if (fromEnv) return fromEnv;
-  const password = process.env['LOALANG_PASSWORD'];
-  if (!password) {
-    throw new Error('set LOALANG_TOKEN, or LOALANG_USERNAME and LOALANG_PASSWORD / cần đặt LOALANG_TOKEN hoặc LOALANG_USERNAME và LOALANG_PASSWORD');
-  }
-  const res = await fetch(`${server}/api/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: process.env['LOALANG_USERNAME'] ?? 'admin', password }),
-  });
-  const body = (await res.json()) as { token?: string; error?: { message: string; messageVi: string } };
-  if (!res.ok || !body.token) throw new Error(`${body.error?.messageVi ?? ''} / ${body.error?.message ?? res.statusText}`);
-  return body.token;
-}
+import { apiToken, parse } from './util.js';
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
@@ -31,7 +14,7 @@ export async function run(args: string[]): Promise<number> {
   const server = String(values.server).replace(/\/$/, '');
   const res = await fetch(`${server}/api/v1/devices`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(server)}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${await apiToken(server)}` },
     body: JSON.stringify({ name: values.name, areaId: values.area }),
   });
   const body = (await res.json()) as { agentConfig?: unknown; error?: { message: string; messageVi: string } };

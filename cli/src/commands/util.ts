@@ -35,3 +35,21 @@ export function waitForSignal(): Promise<NodeJS.Signals> {
     process.on('SIGTERM', done);
   });
 }
+
+/** A bearer token for the REST API: LOALANG_TOKEN, or a login with LOALANG_USERNAME (admin) and LOALANG_PASSWORD. */
+export async function apiToken(server: string): Promise<string> {
+  const fromEnv = process.env['LOALANG_TOKEN'];
+  if (fromEnv) return fromEnv;
+  const password = process.env['LOALANG_PASSWORD'];
+  if (!password) {
+    throw new Error('set LOALANG_TOKEN, or LOALANG_USERNAME and LOALANG_PASSWORD / cần đặt LOALANG_TOKEN hoặc LOALANG_USERNAME và LOALANG_PASSWORD');
+  }
+  const res = await fetch(`${server}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: process.env['LOALANG_USERNAME'] ?? 'admin', password }),
+  });
+  const body = (await res.json()) as { token?: string; error?: { message: string; messageVi: string } };
+  if (!res.ok || !body.token) throw new Error(`${body.error?.messageVi ?? ''} / ${body.error?.message ?? res.statusText}`);
+  return body.token;
+}

@@ -12,7 +12,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { isLoaError } from '@loalang/protocol';
-import type { LiveSessionView, LiveSpeaker, ServerServices } from '@loalang/broker';
+import { LivePcmEncoder, PCM_FEED_FRAME_BYTES, type LiveSessionView, type LiveSpeaker, type ServerServices } from '@loalang/broker';
 import { IdParams } from '../schemas.js';
 import { callerOf, requirePermission } from '../auth.js';
 import { auditEntryBase } from '../audit-hook.js';
@@ -30,12 +30,18 @@ export const CreateLiveBody = Type.Object(
   { additionalProperties: false },
 );
 
-const FeedQuery = Type.Object({ ticket: Type.String({ minLength: 16, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' }) }, { additionalProperties: false });
+const FeedQuery = Type.Object(
+  {
+    ticket: Type.String({ minLength: 16, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' }),
+    format: Type.Optional(Type.Union([Type.Literal('opus'), Type.Literal('pcm16k')], { description: 'opus (default): each message holds an Opus packet; pcm16k: 20 ms of 16 kHz mono s16le (640 bytes), encoded by the server (a browser without WebCodecs)' })),
+  },
+  { additionalProperties: false },
+);
 const ListQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })) }, { additionalProperties: false });
 const EndAnswer = Type.Object({ endedHere: Type.Boolean({ description: 'false: it runs on another node, which was asked to end it' }) });
 
-/** The longest feed message: the index and Opus' largest packet. */
-const MAX_FEED_MESSAGE = 4 + 1275;
+/** The longest feed message: the index and Opus' largest packet (or a PCM frame). */
+const MAX_FEED_MESSAGE = 4 + Math.max(1275, PCM_FEED_FRAME_BYTES);
 const STATE_EVERY_MS = 1000;
 
 
@@ -82,6 +88,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = a
       .append({ ...auditEntryBase(request, core), userId: view.createdBy, action: 'WS /api/v1/live/:id/feed', target: sessionId, status: 101, detail: { areaIds: view.areaIds, priority: view.priority } })
       .catch((err: unknown) => request.log.error({ err }, 'audit entry not written'));
     send({ type: 'open', session: view });
+    const pcm = request.query.format === 'pcm16k' ? new LivePcmEncoder() : null;
     const onSpeaker = (id: string, speaker: LiveSpeaker) => id === sessionId && send({ type: 'speaker', speaker });
     const onSession = (v: LiveSessionView) => {
       if (v.id !== sessionId || !v.endedAt) return;
@@ -98,7 +105,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = a
       try {
         if (isBinary) {
           if (data.length < 5 || data.length > MAX_FEED_MESSAGE) throw Object.assign(new Error('bad frame'), { frame: data.length });
-          desk.feed(sessionId, data.readUInt32BE(0), data.subarray(4));
+          desk.feed(sessionId, data.readUInt32BE(0), pcm ? pcm.encode(data.subarray(4)) : data.subarray(4));
           return;
         }
         const message = JSON.parse(data.toString('utf8')) as { type?: unknown };
@@ -110,6 +117,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = a
     });
     socket.on('close', () => {
       clearInterval(ticker);
+      pcm?.close();
       desk.off('speaker', onSpeaker);
       core.liveAnnouncements.off('session', onSession);
       // The source is gone: nobody can feed the session any more.

@@ -61,16 +61,17 @@ export class ClockSync {
     this.stopped = true;
   }
 
-  async burst(): Promise<void> {
+  /** Sends `count` probes `gapMs` apart (by default the options'); one burst at a time. */
+  async burst(count = this.o.burst ?? 8, gapMs = this.o.gapMs ?? 250): Promise<void> {
     if (this.bursting) return;
     this.bursting = true;
     try {
-      for (let i = 0; i < (this.o.burst ?? 8) && !this.stopped; i++) {
+      for (let i = 0; i < count && !this.stopped; i++) {
         const t0 = this.o.clock.now();
         this.pending.set(t0, (this.pending.get(t0) ?? 0) + 1);
         if (this.pending.size > 64) this.pending.delete(this.pending.keys().next().value!);
         await this.o.send(t0).catch(() => undefined);
-        await new Promise<void>((r) => this.o.clock.setTimeout(r, this.o.gapMs ?? 250));
+        await new Promise<void>((r) => this.o.clock.setTimeout(r, gapMs));
       }
     } finally {
       this.bursting = false;
@@ -94,6 +95,11 @@ export class ClockSync {
     if (this.probes.length > (this.o.keep ?? 64)) this.probes.shift();
     const e = estimateOffset(this.probes);
     this.aheadMs = e ? Math.round(-e.offsetMs * 10) / 10 : undefined;
+  }
+
+  /** Probes the estimate is made of (at most `keep`). */
+  probeCount(): number {
+    return this.probes.length;
   }
 
   /** This clock minus the server's (ms): positive when this box is ahead; undefined before 3 probes. */

@@ -24,6 +24,8 @@ export const CONCEAL_FRAMES = 3;
 /** Real time (Node timers), not the injected clock: samples follow the sound card. */
 const TICK_MS = 10;
 const FRAME_BYTES = LIVE_FRAME_MS * BYTES_PER_MS;
+/** A move of server time this large (ms) is followed; smaller ones are the estimate's noise. */
+const FOLLOW_MS = 3;
 /** Frames kept waiting: 30 s ahead is far more than any playout delay. */
 const MAX_WAITING = 1500;
 
@@ -83,6 +85,8 @@ export class LivePlayout {
   private offset = 0;
   private lastIndex = Number.POSITIVE_INFINITY;
   private missingInARow = 0;
+  /** Bytes still to cut from the next frames: server time moved ahead by less than a frame. */
+  private trimBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private finished = false;
   private readonly counts: LivePlayoutStats = { firstIndex: -1, decoded: 0, concealed: 0, silent: 0, late: 0, skipped: 0, broken: 0 };
@@ -109,6 +113,8 @@ export class LivePlayout {
         this.counts.late++;
         return;
       }
+      // An empty packet stands for a frame the node left out: it never replaces one that came.
+      if (frame.length === 0 && this.waiting.get(index)?.length) return;
       if (this.waiting.size < MAX_WAITING) this.waiting.set(index, frame);
     });
   }
@@ -148,10 +154,11 @@ export class LivePlayout {
     const host = performance.now();
     // The output plays what it was given one sample after another, on its own clock. If the
     // agent's measure of server time moved (a clock-sync correction), the frames it holds now
-    // sound early or late by that much: frames are skipped, or silence is put in, to follow.
+    // sound early or late by that much: frames are skipped, or silence is put in, to follow; what
+    // is left of a frame, as samples cut from the next frame or silence put in before it.
     const moved = this.o.serverNow() - host - this.offset;
-    if (Math.abs(moved) >= LIVE_FRAME_MS) {
-      const frames = Math.trunc(moved / LIVE_FRAME_MS);
+    if (Math.abs(moved) >= FOLLOW_MS) {
+      const frames = Math.round(moved / LIVE_FRAME_MS);
       if (frames > 0) this.skip(frames);
       else
         for (let i = 0; i < -frames; i++) {
@@ -159,12 +166,25 @@ export class LivePlayout {
           this.counts.silent++;
         }
       this.offset += frames * LIVE_FRAME_MS;
+      const rest = moved - frames * LIVE_FRAME_MS;
+      if (Math.abs(rest) >= FOLLOW_MS) {
+        const restBytes = Math.round(Math.abs(rest) * (BYTES_PER_MS / 2)) * 2;
+        if (rest > 0) this.trimBytes += restBytes;
+        else if (!this.write(Buffer.alloc(restBytes))) return;
+        this.offset += rest;
+      }
     }
     // Held up past what the output held (it ran dry): what was due meanwhile is skipped, not played late.
     const late = Math.floor((host - this.hostInstantOf(this.next)) / LIVE_FRAME_MS);
     if (late > 0) this.skip(late);
     while (this.next <= this.lastIndex && this.hostInstantOf(this.next) <= host + LIVE_LEAD_MS) {
-      if (!this.write(this.frame(this.next))) return;
+      let pcm = this.frame(this.next);
+      if (this.trimBytes > 0) {
+        const cut = Math.min(this.trimBytes, pcm.length);
+        pcm = pcm.subarray(cut);
+        this.trimBytes -= cut;
+      }
+      if (pcm.length > 0 && !this.write(pcm)) return;
       this.next++;
     }
     if (this.next > this.lastIndex) {

@@ -26,6 +26,11 @@ export interface LiveReceiverDeps {
   refuse: (r: Refusal) => void;
   /** True while a session is on: the link is retried sooner when it drops. */
   setUrgent: (urgent: boolean) => void;
+  /**
+   * A session was joined: measure the clock again (a burst of probes), so this speaker's
+   * instants come nearer its neighbours'; the playout follows the better estimate.
+   */
+  refineClock?: () => void;
   /** Silence of a session (no announcement, no frame) after which it is stopped as lost. */
   lostAfterMs?: number;
 }
@@ -76,6 +81,7 @@ export class LiveReceiver {
     const joined: Joined = { on: m, feed: new LiveFeed(m.sessionId, m.anchorMs), playId: livePlayId(m.sessionId, join), join, heardAt: this.d.clock.now(), state: 'joining' };
     this.sessions.set(m.sessionId, joined);
     this.d.setUrgent(true);
+    this.d.refineClock?.();
     this.d.logger.info({ sessionId: m.sessionId, priority: m.priority, join }, 'live announcement joined');
     this.d.timeline.addLive(this.playOf(joined), joined.feed);
     this.tell(m.sessionId, joined);

@@ -8,15 +8,12 @@ import { performance } from 'node:perf_hooks';
 import { agentError } from '../errors.js';
 import { LivePlayout, opusFrameDecoder, type LiveFrameDecoder, type LivePlayoutStats } from './live-playout.js';
 import type { PcmOutput } from './pcm-output.js';
-import type { PlayOutcome, PreparedPlay } from './sink-contract.js';
+import type { FrameTaker, LiveFrames, PlayOutcome, PreparedPlay } from './sink-contract.js';
 
 /** Frames kept before the play starts (an alert or another announcement plays): 10 s; older ones are dropped, they could not sound anyway. */
 const MAX_BUFFERED = 500;
 
-/** What takes a feed's frames once its play runs: the playout (a test's recorder). */
-export type FrameTaker = Pick<LivePlayout, 'accept' | 'end' | 'stats'>;
-
-export class LiveFeed {
+export class LiveFeed implements LiveFrames {
   private readonly buffered = new Map<number, Buffer>();
   private playout: FrameTaker | null = null;
   private lastIndex: number | null = null;
@@ -66,7 +63,7 @@ export class LiveFeed {
  * The feed's play on an output stage already running. `serverNow`: the agent's server time;
  * the handle's `startsAtMs` is the first frame's instant in it.
  */
-export function prepareLive(feed: LiveFeed, output: PcmOutput, serverNow: () => number, decoder: () => LiveFrameDecoder = opusFrameDecoder): PreparedPlay {
+export function prepareLive(feed: LiveFrames, output: PcmOutput, serverNow: () => number, decoder: () => LiveFrameDecoder = opusFrameDecoder): PreparedPlay {
   return {
     cancel: () => void output.abort(),
     start: () => {

@@ -3,7 +3,7 @@
  * the ffmpeg sink's file, which its own parts imported back). FfmpegSink implements it; tests
  * give their own.
  */
-import type { LiveFeed } from './live-source.js';
+import type { LivePlayout } from './live-playout.js';
 
 export interface PlayOptions {
   playId: string;
@@ -31,7 +31,18 @@ export interface PlayHandle {
  * A cached file, a live stream relayed until `untilMs` (epoch ms, server time as the sink reads
  * it), or a live announcement's frames (live-source.ts).
  */
-export type PlaySource = { file: string } | { streamUrl: string; untilMs: number } | { live: LiveFeed };
+export type PlaySource = { file: string } | { streamUrl: string; untilMs: number } | { live: LiveFrames };
+
+/** What takes a live session's frames once its play runs: the playout (a test's recorder). */
+export type FrameTaker = Pick<LivePlayout, 'accept' | 'end' | 'stats'>;
+
+/** A live session's frames as a sink plays them (live-source.ts's LiveFeed). */
+export interface LiveFrames {
+  /** Server time at which the session's frame 0 sounds. */
+  readonly anchorMs: number;
+  /** Hands the frames (those waiting, and those to come) to the play's playout. */
+  attach(taker: FrameTaker): void;
+}
 
 /** A play whose processes are already running; `start()` releases the audio. */
 export interface PreparedPlay {
