@@ -24,6 +24,7 @@ const TIMED = [
   'tests/bench-smoke.test.ts',
   // Two agents in step behind emulated 4G links: skew and mouth-to-horn latency are measured.
   'tests/live.e2e.test.ts',
+  'tests/web/live.e2e.test.ts',
   'edge-agent/test/stream-relay.test.ts',
   'edge-agent/test/player.test.ts',
   'edge-agent/test/live-playout.test.ts',

@@ -1,13 +1,14 @@
 // One worker process of bench/live.mjs: a share of the simulated speakers, each a raw MQTT client
 // with its device's credentials behind this worker's emulated 4G link (test-kit's link emulator,
-// in this process). Each measures its clock against the server as an agent does (ClockSync, 8
-// probes), listens on its areas' live topics, and notes when each frame of the session arrives.
+// in this process). Each measures its clock against the server as an agent does (ClockSync: a
+// burst on connect, `probes` of them, 8 for a speaker that just connected; 16 more on joining the
+// session while it has fewer than 24), listens on its areas' live topics, and notes when each frame of the session arrives.
 // The first speaker of each worker checks every group's signature, as an agent does (all of them
 // checking would measure this process, not the fan-out). Also, for the reference, the same
 // clients' twins subscribed to a Mosquitto topic note when each relayed group arrives.
 import mqtt from 'mqtt';
 import { bytesSignatureValid, parseEnvelope, parseFrameGroup, systemClock, silentLogger } from '../protocol/dist/index.js';
-import { ClockSync } from '../edge-agent/dist/link/clock-sync.js';
+import { ClockSync, LIVE_CLOCK_BURST, LIVE_CLOCK_PROBES } from '../edge-agent/dist/link/clock-sync.js';
 import { startLink } from '../test-kit/src/link-emulator.mjs';
 
 const now = () => performance.timeOrigin + performance.now();
@@ -45,7 +46,11 @@ async function addSpeaker(url, d, check, key) {
       });
     } else if (topic.endsWith('/live')) {
       const e = parseEnvelope(payload);
-      if (e.ok && e.value.body?.type === 'live' && s.anchorMs === null) s.anchorMs = e.value.body.anchorMs;
+      if (e.ok && e.value.body?.type === 'live' && s.anchorMs === null) {
+        s.anchorMs = e.value.body.anchorMs;
+        // As an agent does on joining: measure the clock again unless it has enough probes.
+        if (s.sync.probeCount() < LIVE_CLOCK_PROBES) void s.sync.burst(LIVE_CLOCK_BURST.probes, LIVE_CLOCK_BURST.gapMs);
+      }
     }
   });
   await client.subscribeAsync([`loalang/v1/dev/${d.id}/#`], { qos: 1 });
@@ -60,7 +65,7 @@ process.on('message', async (m) => {
       link = await startLink({ target: { port: m.port }, profile: m.profile });
       for (const [i, d] of m.devices.entries()) await addSpeaker(link.url('mqtt'), d, i === 0, m.key);
       // Clocks measured as an agent does on connect.
-      await Promise.all(speakers.map((s) => s.sync.burst()));
+      await Promise.all(speakers.map((s) => s.sync.burst(m.probes, 100)));
       if (m.mosquittoPort) {
         mosquittoLink = await startLink({ target: { port: m.mosquittoPort }, profile: m.profile });
         for (const d of m.devices) {

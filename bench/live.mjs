@@ -13,7 +13,7 @@
 // Reference: the same number of clients, through the same kind of link, subscribed to a topic of
 // Debian's Mosquitto on which a publisher sends a payload of a group's size every 60 ms: its
 // delivery time. Without Mosquitto (apt-get install mosquitto) the reference is skipped and said so.
-//   node bench/live.mjs                    (SIZES=2,50,500 SECONDS=20 WORKERS=4 to change)
+//   node bench/live.mjs                    (SIZES=2,50,500 SECONDS=20 WORKERS=4 PROBES=8 to change)
 //   LOALANG_BENCH_SMOKE=1: 2 speakers, 3 s (checks it still runs).
 import { fork, spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +34,9 @@ const SMOKE = process.env.LOALANG_BENCH_SMOKE === '1';
 const SIZES = (process.env.SIZES ?? (SMOKE ? '2' : '2,50,500')).split(',').filter(Boolean).map(Number);
 const SECONDS = Number(process.env.SECONDS ?? (SMOKE ? 3 : 20));
 const WORKERS = Number(process.env.WORKERS ?? 4);
+// Clock probes each speaker sends on connect: 8, as an agent that just connected (it sends 16 more
+// on joining); PROBES=64 is a speaker connected for 40 minutes (a burst of 8 every 5 minutes).
+const PROBES = Number(process.env.PROBES ?? 8);
 const LEAD_MS = 100; // the agent's LIVE_LEAD_MS
 if (SMOKE) console.log('(smoke run: smallest size, figures not comparable)');
 const MOSQUITTO = ['mosquitto', '/usr/sbin/mosquitto'].find((cmd) => spawnSync(cmd, ['-h'], { stdio: 'ignore' }).error === undefined) ?? null;
@@ -122,14 +125,14 @@ async function reference(seconds) {
 
 const secretHash = await hashSecret('bench-live-secret-0123456789');
 let made = 0;
-console.log(`live: ${SECONDS} s of speech, ${frames.length} frames (${groupBytes} bytes a group of 3 with its signature); speakers behind emulated rural 4G links, ${WORKERS} worker processes`);
+console.log(`live: ${SECONDS} s of speech, ${frames.length} frames (${groupBytes} bytes a group of 3 with its signature); speakers behind emulated rural 4G links, ${WORKERS} worker processes; ${PROBES} clock probes each on connect`);
 for (const N of SIZES) {
   const devices = [];
   for (let i = 0; i < N; i++) devices.push({ id: `bench-live-${made + i}`, secret: 'bench-live-secret-0123456789', areaIds: [commune.id, province.id] });
   made += N;
   await core.database.insertInto('devices').values(devices.map((d) => ({ id: d.id, name: d.id, area_id: commune.id, secret_hash: secretHash, created_at: new Date().toISOString() }))).execute();
   const workers = Array.from({ length: Math.min(WORKERS, N) }, () => fork(fileURLToPath(new URL('./live-worker.mjs', import.meta.url)), [], { stdio: 'inherit' }));
-  await Promise.all(workers.map((w, k) => callWorker(w, { cmd: 'connect', port: core.mqttPort, profile: 'rural4g', key, mosquittoPort, devices: devices.filter((_, i) => i % workers.length === k) })));
+  await Promise.all(workers.map((w, k) => callWorker(w, { cmd: 'connect', port: core.mqttPort, profile: 'rural4g', key, mosquittoPort, probes: PROBES, devices: devices.filter((_, i) => i % workers.length === k) })));
   await sleep(1000);
 
   const res = await fetch(`${api}/live`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ areaIds: [commune.id], title: `Bench ${N}` }) });

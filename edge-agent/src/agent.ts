@@ -20,7 +20,7 @@ import { buildTelemetry } from './health/telemetry.js';
 import { locateFfmpeg } from './playback/ffmpeg.js';
 import { AGENT_VERSION } from './version.js';
 import { Conditions } from './health/conditions.js';
-import { ClockSync, serverTimeClock } from './link/clock-sync.js';
+import { ClockSync, LIVE_CLOCK_BURST, LIVE_CLOCK_PROBES, serverTimeClock } from './link/clock-sync.js';
 import { AlertHandler } from './playback/alerts.js';
 import { fetchTrusting, readCa } from './link/tls.js';
 import { DownlinkGuard } from './link/downlink-guard.js';
@@ -45,13 +45,6 @@ function isNewer(next: DesiredState, current: DesiredState | null): boolean {
   if (next.version > current.version) return true;
   return next.version < current.version && Date.parse(next.issuedAt) > Date.parse(current.issuedAt);
 }
-
-/**
- * Probes of the clock a speaker wants before it plays a live announcement: over a jittery 4G link
- * (±30 ms each way) the estimate from 8 is within 16 ms (p95), from 24 within 9 ms, and speakers
- * must sound within 20 ms of each other (decision 0025).
- */
-const LIVE_CLOCK_PROBES = 24;
 
 export class Agent {
   private telemetryTimer: Repeating | null = null;
@@ -133,7 +126,7 @@ export class Agent {
       // A box that has measured its clock often enough (connected a while) needs no more: a
       // province-wide announcement must not bring every speaker's probes at once.
       refineClock: () => {
-        if (clockSync.probeCount() < LIVE_CLOCK_PROBES) void clockSync.burst(16, 40);
+        if (clockSync.probeCount() < LIVE_CLOCK_PROBES) void clockSync.burst(LIVE_CLOCK_BURST.probes, LIVE_CLOCK_BURST.gapMs);
       },
     });
     // Every outcome goes to the outbox (kept until the server acks it); alert plays also move their delivery on.

@@ -654,6 +654,7 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
         ['Lịch phát', '[data-testid="week"]'],
         ['Nội dung', '[data-testid="library"]'],
         ['Cảnh báo khẩn cấp', 'textarea[name="text"]'],
+        ['Phát trực tiếp', '[data-testid="live-count"]'],
         ['Thiết bị', '[data-testid="devices"] tbody tr'],
         ['Báo cáo', 'input[type="date"]'],
         ['Quản trị', '[data-testid="audit"]'],

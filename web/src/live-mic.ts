@@ -58,6 +58,11 @@ export async function startMic(feedPath: string, ticket: string, on: MicCallback
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const socket = new WebSocket(`${scheme}://${location.host}${feedPath}?ticket=${encodeURIComponent(ticket)}${webCodecs ? '' : '&format=pcm16k'}`);
   socket.binaryType = 'arraybuffer';
+  // Listened for at once: it may open while the audio graph is being built below.
+  const opened = new Promise<void>((resolve, reject) => {
+    socket.onopen = () => resolve();
+    socket.onerror = () => reject(new Error('the feed socket did not open'));
+  });
   let ended = false;
   socket.onmessage = (m) => {
     if (typeof m.data !== 'string') return;
@@ -85,6 +90,8 @@ export async function startMic(feedPath: string, ticket: string, on: MicCallback
   encoder?.configure(OPUS as unknown as AudioEncoderConfig);
 
   const context = new AudioContext({ sampleRate: rate });
+  // Created after the click's awaits: a browser may start it suspended.
+  if (context.state === 'suspended') await context.resume().catch(() => undefined);
   await context.audioWorklet.addModule('/live-capture.js');
   const capture = new AudioWorkletNode(context, 'loa-capture', { processorOptions: { frameSamples } });
   context.createMediaStreamSource(stream).connect(capture);
@@ -99,10 +106,12 @@ export async function startMic(feedPath: string, ticket: string, on: MicCallback
     if (encoder && encoder.state !== 'closed') encoder.close();
   };
 
-  await new Promise<void>((resolve, reject) => {
-    socket.onopen = () => resolve();
-    socket.onerror = () => reject(new Error('the feed socket did not open'));
-  });
+  try {
+    await opened;
+  } catch (err) {
+    closeAll();
+    throw err;
+  }
   socket.onclose = () => {
     closeAll();
     on.onClose(ended);

@@ -16,6 +16,8 @@ export interface LiveSessionRecord {
   title: string | null;
   volume: number | null;
   createdBy: string | null;
+  /** Who that is (their username), while the account exists. */
+  createdByName: string | null;
   createdAt: string;
   /** The node its source feeds (null before the ticket is taken). */
   nodeId: string | null;
@@ -51,6 +53,7 @@ type Row = {
   title: string | null;
   volume: number | null;
   created_by: string | null;
+  created_by_name: string | null;
   created_at: string;
   node_id: string | null;
   started_at: string | null;
@@ -61,8 +64,6 @@ type Row = {
   recording_error: string | null;
 };
 
-const COLUMNS = ['id', 'area_ids_json', 'priority', 'title', 'volume', 'created_by', 'created_at', 'node_id', 'started_at', 'ended_at', 'end_reason', 'frames_json', 'content_id', 'recording_error'] as const;
-
 const toRecord = (r: Row): LiveSessionRecord => ({
   id: r.id,
   areaIds: JSON.parse(r.area_ids_json) as string[],
@@ -70,6 +71,7 @@ const toRecord = (r: Row): LiveSessionRecord => ({
   title: r.title,
   volume: r.volume === null ? null : Number(r.volume),
   createdBy: r.created_by,
+  createdByName: r.created_by_name,
   createdAt: r.created_at,
   nodeId: r.node_id,
   startedAt: r.started_at,
@@ -133,13 +135,23 @@ export class LiveSessionRepo {
   }
 
   async get(id: string): Promise<LiveSessionRecord | null> {
-    const row = await this.db.selectFrom('live_sessions').select(COLUMNS).where('id', '=', id).executeTakeFirst();
+    const row = await this.selectRecords().where('live_sessions.id', '=', id).executeTakeFirst();
     return row ? toRecord(row) : null;
   }
 
   /** The newest first. */
   async list(limit: number): Promise<LiveSessionRecord[]> {
-    const rows = await this.db.selectFrom('live_sessions').select(COLUMNS).orderBy('created_at', 'desc').orderBy('id').limit(limit).execute();
+    const rows = await this.selectRecords().orderBy('live_sessions.created_at', 'desc').orderBy('live_sessions.id').limit(limit).execute();
     return rows.map(toRecord);
+  }
+
+  private selectRecords() {
+    return this.db
+      .selectFrom('live_sessions')
+      .leftJoin('users', 'users.id', 'live_sessions.created_by')
+      .select([
+        'live_sessions.id', 'live_sessions.area_ids_json', 'live_sessions.priority', 'live_sessions.title', 'live_sessions.volume', 'live_sessions.created_by', 'users.username as created_by_name', 'live_sessions.created_at',
+        'live_sessions.node_id', 'live_sessions.started_at', 'live_sessions.ended_at', 'live_sessions.end_reason', 'live_sessions.frames_json', 'live_sessions.content_id', 'live_sessions.recording_error',
+      ]);
   }
 }

@@ -12,6 +12,7 @@ export const LiveSessionSchema = Type.Object({
   title: Nullable(Type.String()),
   volume: Nullable(Type.Integer()),
   createdBy: Nullable(Type.String()),
+  createdByName: Nullable(Type.String({ description: 'who spoke (their username), while the account exists' })),
   createdAt: Instant,
   nodeId: Nullable(Type.String({ description: 'the server node its source feeds' })),
   startedAt: Nullable(Instant),

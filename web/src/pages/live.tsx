@@ -24,17 +24,19 @@ export function LivePage({ api, me, route, onUnauthorized }: Props) {
   if (error) return <p role="alert" class="error">{error}</p>;
   if (id) return <SessionReport api={api} id={id} devices={devices ?? []} />;
   const speaks = may(me, 'schedules:write') || may(me, 'alerts:write');
+  // The list is read again when an announcement starts or ends here.
+  const [changes, setChanges] = useState(0);
   return (
     <div class="stack">
-      {speaks && <Studio api={api} me={me} areas={areas} devices={devices ?? []} />}
-      <RecentSessions api={api} />
+      {speaks && <Studio api={api} me={me} areas={areas} devices={devices ?? []} onChange={() => setChanges((n) => n + 1)} />}
+      <RecentSessions api={api} changes={changes} />
     </div>
   );
 }
 
 type Phase = 'idle' | 'starting' | 'on' | 'ending';
 
-function Studio({ api, me, areas, devices }: { api: Api; me: Me | null; areas: Area[]; devices: Device[] }) {
+function Studio({ api, me, areas, devices, onChange }: { api: Api; me: Me | null; areas: Area[]; devices: Device[]; onChange: () => void }) {
   const { t, lang } = useT();
   const [title, setTitle] = useState('');
   const [chosen, setChosen] = useState<string[]>([]);
@@ -77,6 +79,7 @@ function Studio({ api, me, areas, devices }: { api: Api; me: Me | null; areas: A
           if (event.type === 'open') {
             setPhase('on');
             setStartedAt(Date.now());
+            onChange();
           } else if (event.type === 'speaker') {
             setSpeakers((m) => new Map(m).set(event.speaker.deviceId, event.speaker));
           } else if (event.type === 'error') {
@@ -85,6 +88,7 @@ function Studio({ api, me, areas, devices }: { api: Api; me: Me | null; areas: A
         },
         onClose: (ended) => {
           mic.current = null;
+          onChange();
           setPhase('idle');
           setLevel(0);
           setMuted(false);
@@ -176,7 +180,7 @@ function Studio({ api, me, areas, devices }: { api: Api; me: Me | null; areas: A
   );
 }
 
-function RecentSessions({ api }: { api: Api }) {
+function RecentSessions({ api, changes }: { api: Api; changes: number }) {
   const { t, locale } = useT();
   const [sessions, setSessions] = useState<LiveSession[]>([]);
   useEffect(() => {
@@ -184,7 +188,7 @@ function RecentSessions({ api }: { api: Api }) {
     load();
     const timer = setInterval(load, 10_000);
     return () => clearInterval(timer);
-  }, [api]);
+  }, [api, changes]);
   return (
     <section class="card">
       <h2>{t.liveRecent}</h2>
@@ -194,7 +198,7 @@ function RecentSessions({ api }: { api: Api }) {
         <ul class="plain">
           {sessions.map((s) => (
             <li key={s.id}>
-              <a href={`#/live/${s.id}`}>{s.title ?? t.navLive}</a> · {new Date(s.createdAt).toLocaleString(locale)} · {s.endedAt ? t.liveEndReasons[s.endReason ?? 'ended'] ?? s.endReason : s.startedAt ? t.liveOnAir : t.liveNotStarted}
+              <a href={`#/live/${s.id}`}>{s.title ?? t.navLive}</a> · {s.createdByName ? `${s.createdByName} · ` : ''}{new Date(s.createdAt).toLocaleString(locale)} · {s.endedAt ? t.liveEndReasons[s.endReason ?? 'ended'] ?? s.endReason : s.startedAt ? t.liveOnAir : t.liveNotStarted}
             </li>
           ))}
         </ul>
@@ -222,6 +226,7 @@ function SessionReport({ api, id, devices }: { api: Api; id: string; devices: De
     <section class="card stack">
       <h1>{s.title ?? t.navLive}</h1>
       <p>
+        {s.createdByName && `${s.createdByName} · `}
         {s.startedAt ? new Date(s.startedAt).toLocaleString(locale) : t.liveNotStarted}
         {s.endedAt && ` – ${new Date(s.endedAt).toLocaleTimeString(locale)} · ${t.liveEndReasons[s.endReason ?? 'ended'] ?? s.endReason}`}
       </p>
