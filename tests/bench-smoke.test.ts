@@ -51,6 +51,10 @@ const BENCHES: Record<string, Smoke> = {
     timeoutMs: 60_000,
     figures: [re(String.raw`(?:server CPU NUM % of one core[^]*?){2}`), re(String.raw`(?:console: \d+ device updates, \d+ batches, NUM KiB/s each; lag p50 \d+ ms[^]*?){4}`)],
   },
+  'live.mjs': {
+    timeoutMs: 90_000,
+    figures: [re(String.raw`N=\s*2: mouth→horn p50 NUM ms, p95 NUM ms; skew p50 NUM ms, p95 NUM ms, max NUM ms \(clock error p95 NUM ms\); late NUM %, missing NUM %; delivery p50 NUM ms, p95 NUM ms`)],
+  },
   'media-ingest.mjs': { timeoutMs: 60_000, figures: [re(String.raw`\d+ s of audio: ingest NUM s \(\d+× real time\); MP3 NUM MB → Opus NUM MB; input NUM LUFS → NUM`)] },
   'report-ingest.mjs': {
     // Every report must be stored: a bench whose reports are all refused measures nothing.

@@ -3,6 +3,7 @@
  * server, and real agents in this process (timed sinks in place of sound cards), for the
  * cluster's end-to-end tests.
  */
+import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -103,10 +104,16 @@ export class TestCluster {
     return speaker;
   }
 
-  /** Every node's MQTT and HTTP address, for a box that knows them all. */
-  allNodes(): Record<string, unknown> {
-    const [first, ...rest] = this.nodes;
-    return { mqttUrl: first!.mqttUrl, failoverMqttUrls: rest.map((n) => n.mqttUrl), httpUrl: first!.httpUrl, failoverHttpUrls: rest.map((n) => n.httpUrl) };
+  /**
+   * Every node's MQTT and HTTP addresses (a box that knows them all), ordered so that the box with this id starts on node `first` (an agent
+   * starts on the node its id's hash picks from its list: edge-agent's serverRotation), so a test
+   * knows some speakers are on each node.
+   */
+  allNodesStartingAt(deviceId: string, first: number): Record<string, unknown> {
+    const n = this.nodes.length;
+    const picked = createHash('sha256').update(deviceId).digest().readUInt32BE(0) % n;
+    const [head, ...rest] = this.nodes.map((_, k) => this.nodes[(first - picked + k + n * 2) % n]!);
+    return { mqttUrl: head!.mqttUrl, failoverMqttUrls: rest.map((x) => x.mqttUrl), httpUrl: head!.httpUrl, failoverHttpUrls: rest.map((x) => x.httpUrl) };
   }
 
   async waitAllOnline(base: string, timeoutMs = 20_000): Promise<void> {

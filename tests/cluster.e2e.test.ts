@@ -39,7 +39,8 @@ afterEach(async () => {
 async function threeNodes(): Promise<{ c: TestCluster; communeId: string }> {
   const c = (cluster = await TestCluster.start(redis, 3));
   const communeId = await c.addArea(c.nodes[2]!.base, 'Xã Hải An');
-  for (let i = 0; i < SPEAKERS; i++) await c.addSpeaker(c.nodes[i % 3]!.base, `Loa ${i + 1}`, communeId, () => c.allNodes());
+  // Two speakers start on each node (the leader, node-1, included: the tests kill it under them).
+  for (let i = 0; i < SPEAKERS; i++) await c.addSpeaker(c.nodes[i % 3]!.base, `Loa ${i + 1}`, communeId, (config) => c.allNodesStartingAt(String(config['deviceId']), i % 3));
   await c.waitAllOnline(c.nodes[0]!.base);
   return { c, communeId };
 }

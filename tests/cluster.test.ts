@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Redis } from 'ioredis';
 import { ServerCore, type ClusterOptions } from '@loalang/broker';
-import { deviceTopic, parseEnvelope, systemClock, type AlertMessage, type Clock, type TimeReply } from '@loalang/protocol';
+import { bytesSignatureValid, deviceTopic, parseEnvelope, parseFrameGroup, systemClock, type AlertMessage, type Clock, type TimeReply } from '@loalang/protocol';
 import { freshPostgres, postgresUrl, redisSkipReason, startRedis, untilWithin, type RedisServer } from '@loalang/test-kit';
 
 const skip = postgresUrl() === null ? 'no PostgreSQL cluster in this run' : redisSkipReason();
@@ -332,6 +332,49 @@ describe.skipIf(skip !== null)('several server nodes over Redis and PostgreSQL',
       await new Promise((r) => setTimeout(r, 200));
       return onA.commands.length > 1;
     }, 15_000);
+  });
+
+  it('runs a live announcement fed to one node for the speakers of every node: their states reach it, and the other node can end it', async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    const { root, commune, devices } = await fleet(a, 2);
+    const user = await a.users.create({ username: 'phat-thanh', password: 'mat-khau-thu-nghiem', role: 'operator', areaId: root.id });
+    const caller = { user, scope: await a.areas.subtreeIds(root.id) };
+    const heard = devices.map(() => ({ on: 0, end: 0, frames: new Set<number>() }));
+    const speakers: Speaker[] = [];
+    for (const [i, core] of [a, b].entries()) {
+      const s = await connect(core, devices[i]!, [root.id, commune.id]);
+      speakers.push(s);
+      await s.client.subscribeAsync(`loalang/v1/area/${commune.id}/live/#`, { qos: 0 });
+      s.client.on('message', (topic, payload) => {
+        if (topic.endsWith('/live/audio')) {
+          const g = parseFrameGroup(payload);
+          if (g.ok && bytesSignatureValid(g.value.signed, g.value.signature, a.signer.trusted()[0]!.publicKey)) g.value.frames.forEach((_, k) => heard[i]!.frames.add(g.value.firstIndex + k));
+        } else if (topic.endsWith('/live')) {
+          const body = parseEnvelope(payload);
+          if (body.ok) (body.value.body as { type: string }).type === 'live' ? heard[i]!.on++ : heard[i]!.end++;
+        }
+      });
+    }
+    // Prepared through node A, its source reaches node B: the session runs there.
+    const prepared = await a.liveDesk.prepare(caller, { areaIds: [commune.id] });
+    await b.liveDesk.open(prepared.session.id, prepared.ticket);
+    expect(a.liveAnnouncements.get(prepared.session.id)).toBeNull();
+    for (let i = 0; i < 30; i++) {
+      b.liveDesk.feed(prepared.session.id, i, Buffer.from([0xf8, 0xff, 0xfe]));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await until('every frame on the speakers of both nodes', () => heard.every((h) => h.on > 0 && h.frames.size === 30));
+    // The speaker on node A says it plays: node B, which runs the session, hears of it.
+    const state = { v: 1, sessionId: prepared.session.id, state: 'playing', at: new Date().toISOString() };
+    speakers[0]!.client.publish(deviceTopic(devices[0]!.id, 'live/status'), JSON.stringify(state), { qos: 0 });
+    await until('the state on node B', async () => (await b.liveDesk.detail(caller, prepared.session.id)).speakers.some((sp) => sp.deviceId === devices[0]!.id && sp.state === 'playing'));
+    // Ended from node A: node B ends it, and every speaker hears the end.
+    expect(await a.liveDesk.end(caller, prepared.session.id)).toBe(false);
+    await until('ended on node B', () => b.liveAnnouncements.get(prepared.session.id) === null);
+    await until('the end on the speakers of both nodes', () => heard.every((h) => h.end > 0));
+    await b.liveDesk.settled();
+    expect(await a.liveDesk.detail(caller, prepared.session.id)).toMatchObject({ session: { nodeId: 'node-b', endReason: 'ended', frames: { placed: 30, lastIndex: 29 } } });
   });
 
   it('counts wrong passwords across nodes, and records in the audit log which node acted', async () => {

@@ -98,6 +98,23 @@ describe('live announcements through the API', () => {
     expect(emergency.json()).toMatchObject({ session: { priority: 'emergency' }, speakers: 2 });
   });
 
+  it('keeps quiet hours: a priority announcement into a quiet area is refused with the reason; an emergency is not', async () => {
+    await t.core.devices.create({ name: 'Loa thôn A1', areaId: 'a1' });
+    // Quiet from an hour ago to an hour from now, in the area's time, on the hamlet below commune A.
+    const hhmm = (ms: number) => new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Ho_Chi_Minh', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(ms));
+    await t.core.areas.update('a1', { quietHours: { from: hhmm(Date.now() - 3600_000), to: hhmm(Date.now() + 3600_000) } });
+    try {
+      const refused = await call('op-a', 'POST', '/live', { areaIds: ['a'] });
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json()).toMatchObject({ error: { code: 'LOA_ERR_QUIET_HOURS', messageVi: expect.stringContaining('Thôn A1 đang trong giờ yên tĩnh'), details: { areaId: 'a1' } } });
+      expect((await call('staff-p', 'POST', '/live', { areaIds: ['a'], priority: 'emergency' })).statusCode).toBe(201);
+      // Commune B is not quiet.
+      expect((await call('admin-p', 'POST', '/live', { areaIds: ['b'] })).statusCode).toBe(201);
+    } finally {
+      await t.core.areas.update('a1', { quietHours: null });
+    }
+  });
+
   it('feeds a session once per ticket: a wrong, used or expired ticket is refused, with the reason', async () => {
     const prepared = (await call('op-a', 'POST', '/live', { areaIds: ['a'] })).json() as Prepared;
     const wrong = await feed(`${prepared.feedPath}?ticket=${'x'.repeat(32)}`);

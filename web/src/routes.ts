@@ -51,5 +51,5 @@ export const ROUTES = [
   'GET /live',
   'GET /live/{id}',
   'POST /live/{id}/end',
-  'GET /live/{id}/feed',
+  // And the WebSocket GET /live/{id}/feed, which OpenAPI does not describe (README, decision 0025).
 ] as const;

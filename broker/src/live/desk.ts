@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
-import { newId, type Clock, type LiveSpeakerState, type LiveStatus, type Logger } from '@loalang/protocol';
+import { LIVE_FRAME_MS, newId, overlapsQuietHours, type Clock, type LiveSpeakerState, type LiveStatus, type Logger } from '@loalang/protocol';
 import { can } from '../accounts/roles.js';
 import { checkTargets, deviceInScope, type Caller } from '../accounts/scope.js';
 import type { AreaRepo } from '../areas/areas.js';
@@ -101,6 +101,7 @@ export class LiveDesk extends EventEmitter<DeskEvents> {
     if (input.areaIds.length === 0) throw brokerError('LOA_ERR_INVALID', { en: 'a live announcement needs at least one area', vi: 'phát trực tiếp cần ít nhất một địa bàn' });
     const { areaIds } = await checkTargets(this.d, caller, { areaIds: input.areaIds, deviceIds: [] });
     const now = this.d.clock.now();
+    if (priority !== 'emergency') await this.assertNotQuiet(areaIds, now);
     const ticket = randomBytes(24).toString('base64url');
     const ticketExpiresAt = iso(now + LIVE_TICKET_MS);
     const session = await this.d.sessions.create({
@@ -218,6 +219,27 @@ export class LiveDesk extends EventEmitter<DeskEvents> {
         en: priority === 'emergency' ? 'an emergency live announcement needs the right to send alerts' : 'a live announcement needs the right to schedule',
         vi: priority === 'emergency' ? 'phát trực tiếp khẩn cấp cần quyền phát cảnh báo' : 'phát trực tiếp cần quyền lập lịch phát',
       });
+    }
+  }
+
+  /**
+   * Quiet hours hold for a live announcement as for a schedule (Thông tư 39): one that would
+   * sound now in an area that is quiet is refused, unless it is an emergency. (Speakers check too.)
+   */
+  private async assertNotQuiet(areaIds: string[], now: number): Promise<void> {
+    const speakerAreas = new Set((await this.d.devices.resolveTargets(areaIds, [])).map((d) => d.areaId));
+    for (const areaId of speakerAreas) {
+      const qh = await this.d.areas.effectiveQuietHours(areaId);
+      if (!qh || !overlapsQuietHours(now, LIVE_FRAME_MS, qh, qh.timeZone ?? 'Asia/Ho_Chi_Minh')) continue;
+      const area = (await this.d.areas.get(areaId))?.name ?? areaId;
+      throw brokerError(
+        'LOA_ERR_QUIET_HOURS',
+        {
+          en: `${area} is quiet from ${qh.from} to ${qh.to}: only an emergency may be announced live now`,
+          vi: `${area} đang trong giờ yên tĩnh (${qh.from}–${qh.to}): lúc này chỉ được phát trực tiếp tin khẩn cấp`,
+        },
+        { areaId, quietHours: { from: qh.from, to: qh.to } },
+      );
     }
   }
 

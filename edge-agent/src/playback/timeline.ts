@@ -238,6 +238,7 @@ export class Timeline extends EventEmitter<TimelineEvents> {
     if (this.picking) this.d.clock.clearTimeout(this.picking);
     this.picking = null;
     this.waiting = [];
+    this.live.clear();
     await this.d.player.shutdown();
     await this.running;
   }
