@@ -352,7 +352,9 @@ describe.skipIf(skip !== null)('several server nodes over Redis and PostgreSQL',
           if (g.ok && bytesSignatureValid(g.value.signed, g.value.signature, a.signer.trusted()[0]!.publicKey)) g.value.frames.forEach((_, k) => heard[i]!.frames.add(g.value.firstIndex + k));
         } else if (topic.endsWith('/live')) {
           const body = parseEnvelope(payload);
-          if (body.ok) (body.value.body as { type: string }).type === 'live' ? heard[i]!.on++ : heard[i]!.end++;
+          if (!body.ok) return;
+          if ((body.value.body as { type: string }).type === 'live') heard[i]!.on++;
+          else heard[i]!.end++;
         }
       });
     }
