@@ -188,6 +188,16 @@ describe('live announcements through the API', () => {
     expect(detail.outcomes).toEqual([expect.objectContaining({ deviceId: inA.device.id, playedMs: 900, statuses: ['completed'] })]);
   });
 
+  it('keeps the frames a source sends before the server answered its ticket', async () => {
+    const prepared = (await call('op-a', 'POST', '/live', { areaIds: ['a'] })).json() as Prepared;
+    const source = await feed(`${prepared.feedPath}?ticket=${prepared.ticket}`);
+    // At once, without waiting for "open": the server is still checking the ticket.
+    for (const message of toneMessages().slice(0, 5)) source.ws.send(message);
+    source.ws.send(JSON.stringify({ type: 'end' }));
+    expect(await source.closed).toBe(1000);
+    expect(source.events.at(-1)).toMatchObject({ type: 'ended', session: { lastIndex: 4, frames: { placed: 5 } } });
+  });
+
   it('ends a session from the API and writes who spoke where in the audit log, without the ticket', async () => {
     const prepared = (await call('op-a', 'POST', '/live', { areaIds: ['a'] })).json() as Prepared;
     const source = await feed(`${prepared.feedPath}?ticket=${prepared.ticket}`);

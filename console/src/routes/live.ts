@@ -43,6 +43,8 @@ const EndAnswer = Type.Object({ endedHere: Type.Boolean({ description: 'false: i
 /** The longest feed message: the index and Opus' largest packet (or a PCM frame). */
 const MAX_FEED_MESSAGE = 4 + Math.max(1275, PCM_FEED_FRAME_BYTES);
 const STATE_EVERY_MS = 1000;
+/** Messages kept while the ticket is checked: 10 s of frames. */
+const EARLY_MESSAGES = 500;
 
 
 export const liveRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = async (app, { core }) => {
@@ -69,6 +71,13 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = a
 
   app.get('/live/:id/feed', { websocket: true, schema: { params: IdParams, querystring: FeedQuery, tags: ['live'], description: 'WebSocket: feed a prepared live announcement (binary: u32 frame index + Opus packet; text {"type":"end"})' } }, async (socket, request) => {
     const sessionId = request.params.id;
+    // Listened to at once (ws drops what no listener takes): frames sent while the ticket is
+    // checked wait here, and a source gone meanwhile is noticed.
+    const early: [Buffer, boolean][] = [];
+    let onMessage: ((data: Buffer, isBinary: boolean) => void) | null = null;
+    let gone = false;
+    socket.on('message', (data: Buffer, isBinary: boolean) => (onMessage ? onMessage(data, isBinary) : early.length < EARLY_MESSAGES && early.push([data, isBinary])));
+    socket.once('close', () => (gone = true));
     const send = (e: LiveFeedEvent) => {
       if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(e));
     };
@@ -101,7 +110,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = a
       const v = core.liveAnnouncements.get(sessionId);
       if (v) send({ type: 'state', session: v });
     }, STATE_EVERY_MS);
-    socket.on('message', (data: Buffer, isBinary: boolean) => {
+    onMessage = (data, isBinary) => {
       try {
         if (isBinary) {
           if (data.length < 5 || data.length > MAX_FEED_MESSAGE) throw Object.assign(new Error('bad frame'), { frame: data.length });
@@ -114,14 +123,17 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = a
         if (isLoaError(err)) return fail(err);
         send({ type: 'error', error: { code: 'LOA_ERR_INVALID', message: 'a feed message is binary (u32 frame index + one Opus packet, at most 1,279 bytes) or {"type":"end"}', messageVi: 'bản tin gửi lên phải là nhị phân (số thứ tự khung u32 + một gói Opus, tối đa 1.279 byte) hoặc {"type":"end"}' } });
       }
-    });
-    socket.on('close', () => {
+    };
+    for (const [data, isBinary] of early.splice(0)) onMessage(data, isBinary);
+    const closed = () => {
       clearInterval(ticker);
       pcm?.close();
       desk.off('speaker', onSpeaker);
       core.liveAnnouncements.off('session', onSession);
       // The source is gone: nobody can feed the session any more.
       if (core.liveAnnouncements.get(sessionId)) core.liveAnnouncements.end(sessionId, 'source-gone');
-    });
+    };
+    if (gone) closed();
+    else socket.once('close', closed);
   });
 };
