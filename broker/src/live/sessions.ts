@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Database } from '../store/database.js';
+import type { LiveSessionsTable } from '../store/schema.js';
 
 export type LivePriority = 'priority' | 'emergency';
 
@@ -31,38 +32,16 @@ export interface LiveSessionRecord {
   recordingError: string | null;
 }
 
-export interface NewLiveRecord {
-  id: string;
-  areaIds: string[];
-  priority: LivePriority;
-  title: string | null;
-  volume: number | null;
-  createdBy: string | null;
-  createdAt: string;
+export type NewLiveRecord = Pick<LiveSessionRecord, 'id' | 'areaIds' | 'priority' | 'title' | 'volume' | 'createdBy' | 'createdAt'> & {
   ticket: string;
   ticketExpiresAt: string;
-}
+};
 
 /** What is stored of a ticket: it is shown once, to the caller who prepared the session. */
 export const ticketHash = (ticket: string): string => createHash('sha256').update(ticket).digest('hex');
 
-type Row = {
-  id: string;
-  area_ids_json: string;
-  priority: LivePriority;
-  title: string | null;
-  volume: number | null;
-  created_by: string | null;
-  created_by_name: string | null;
-  created_at: string;
-  node_id: string | null;
-  started_at: string | null;
-  ended_at: string | null;
-  end_reason: string | null;
-  frames_json: string | null;
-  content_id: string | null;
-  recording_error: string | null;
-};
+/** A row as read: its table's columns but the ticket's, and who created it. */
+type Row = Omit<LiveSessionsTable, 'ticket_hash' | 'ticket_expires_at'> & { created_by_name: string | null };
 
 const toRecord = (r: Row): LiveSessionRecord => ({
   id: r.id,

@@ -31,7 +31,11 @@ export interface AlertPlay {
  * sits in. `durationMs`: the most a speaker could have played of it (its length once ended).
  */
 export interface LivePlayLookup {
-  playFor(sessionId: string, deviceId: string): Promise<{ durationMs: number } | null>;
+  playFor(sessionId: string, deviceId: string): Promise<LivePlay | null>;
+}
+
+export interface LivePlay {
+  durationMs: number;
 }
 
 interface Refused {
@@ -99,22 +103,17 @@ export class ReportIntake {
     const alertPlays = new Map<string, AlertPlay | null>();
     await Promise.all([...alertLookups].map(async ([key, play]) => alertPlays.set(key, await play)));
     // A live announcement's play, looked up once per session and device (a handful per session).
-    const livePlays = new Map<string, Promise<{ durationMs: number } | null>>();
+    const liveKey = (e: ReportEntry) => JSON.stringify([liveSessionOfPlayId(e.report.playId), e.deviceId]);
+    const liveLookups = new Map<string, Promise<LivePlay | null>>();
     for (const i of consistent) {
       const e = entries[i]!;
       const sessionId = liveSessionOfPlayId(e.report.playId);
-      if (issued.get(i) || !sessionId || !this.d.live || livePlays.has(alertKey(e))) continue;
-      livePlays.set(alertKey(e), this.d.live.playFor(sessionId, e.deviceId));
+      if (issued.get(i) || !sessionId || !this.d.live || liveLookups.has(liveKey(e))) continue;
+      liveLookups.set(liveKey(e), this.d.live.playFor(sessionId, e.deviceId));
     }
-    const liveGiven = new Map<number, IssuedPlay | null>();
-    for (const i of consistent) {
-      const e = entries[i]!;
-      const play = livePlays.get(alertKey(e));
-      if (!play || issued.get(i)) continue;
-      const found = await play;
-      // The report names the session as its schedule and its recording as its content.
-      liveGiven.set(i, found && e.report.scheduleId === liveSessionOfPlayId(e.report.playId) && e.report.contentId === e.report.scheduleId ? { scheduleId: e.report.scheduleId, durationMs: found.durationMs } : null);
-    }
+    const livePlays = new Map<string, LivePlay | null>();
+    await Promise.all([...liveLookups].map(async ([key, play]) => livePlays.set(key, await play)));
+    const liveGiven = new Map(consistent.map((i) => [i, issued.get(i) ? null : this.liveGiven(entries[i]!.report, livePlays.get(liveKey(entries[i]!)) ?? null)]));
 
     const problems = all.map((i): Refused | null => {
       const e = entries[i]!;
@@ -177,6 +176,13 @@ export class ReportIntake {
     if (given.scheduleId !== r.scheduleId) return { refusal: 'wrong-schedule', detail: `play ${r.playId} belongs to ${given.scheduleId}, not ${r.scheduleId}` };
     if (r.playedMs > given.durationMs + PLAYED_TOLERANCE_MS) return { refusal: 'too-long', detail: `played ${r.playedMs} ms of a ${given.durationMs} ms play` };
     return null;
+  }
+
+  /** The play as a live announcement's, announced to the device: the report names the session as its schedule and its recording as its content. */
+  private liveGiven(r: PlayReport, live: LivePlay | null): IssuedPlay | null {
+    const sessionId = liveSessionOfPlayId(r.playId);
+    if (!live || !sessionId || r.scheduleId !== sessionId || r.contentId !== sessionId) return null;
+    return { scheduleId: sessionId, durationMs: live.durationMs };
   }
 
   /** The play as an alert repetition the server sent to the device (not a desired-state play). */

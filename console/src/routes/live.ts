@@ -16,6 +16,7 @@ import { LivePcmEncoder, PCM_FEED_FRAME_BYTES, type LiveSessionView, type LiveSp
 import { IdParams } from '../schemas.js';
 import { callerOf, requirePermission } from '../auth.js';
 import { auditEntryBase } from '../audit-hook.js';
+import { errorBody } from '../errors.js';
 import { created, LiveDetailSchema, LivePreparedSchema, LiveSessionSchema, ok, type LiveFeedEvent } from '../responses/index.js';
 
 const AreaRef = IdParams.properties.id;
@@ -81,9 +82,10 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = a
     const send = (e: LiveFeedEvent) => {
       if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(e));
     };
+    // The API's error shape (errors.ts), as a message on the socket.
     const fail = (err: unknown) => {
-      const e = isLoaError(err) ? err : null;
-      send({ type: 'error', error: { code: e?.code ?? 'LOA_ERR_INTERNAL', message: e?.message ?? 'Internal server error', messageVi: e?.messageVi ?? 'Lỗi máy chủ' } });
+      if (!isLoaError(err)) request.log.error({ err, sessionId }, 'live feed failed');
+      send({ type: 'error', ...(isLoaError(err) ? errorBody(err.code, err.message, err.messageVi) : errorBody('LOA_ERR_INTERNAL', 'Internal server error', 'Lỗi máy chủ')) });
     };
     let view: LiveSessionView;
     try {
@@ -121,7 +123,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = a
         if (message.type === 'end') desk.endHere(sessionId);
       } catch (err) {
         if (isLoaError(err)) return fail(err);
-        send({ type: 'error', error: { code: 'LOA_ERR_INVALID', message: 'a feed message is binary (u32 frame index + one Opus packet, at most 1,279 bytes) or {"type":"end"}', messageVi: 'bản tin gửi lên phải là nhị phân (số thứ tự khung u32 + một gói Opus, tối đa 1.279 byte) hoặc {"type":"end"}' } });
+        send({ type: 'error', ...errorBody('LOA_ERR_INVALID', 'a feed message is binary (u32 frame index + one Opus packet, at most 1,279 bytes) or {"type":"end"}', 'bản tin gửi lên phải là nhị phân (số thứ tự khung u32 + một gói Opus, tối đa 1.279 byte) hoặc {"type":"end"}') });
       }
     };
     for (const [data, isBinary] of early.splice(0)) onMessage(data, isBinary);
