@@ -13,7 +13,7 @@ import { livePlayId } from '@loalang/protocol';
 import { execFileSync } from 'node:child_process';
 import { requireTool, startCli } from './support.js';
 import { startAgentProcess, startAlertWorld, until, type AgentProcess, type AlertWorld } from './alert-support.js';
-import { align, analyseTwoSpeakers, describeTwoSpeakers, feedInRealTime, opusFramesOf, pcmOf, percentile, RATE, sinkOf, spokenAnnouncement } from './live-support.js';
+import { align, analyseTwoSpeakers, describeTwoSpeakers, expectTwoSpeakersInStep, feedInRealTime, opusFramesOf, pcmOf, RATE, sinkOf, spokenAnnouncement } from './live-support.js';
 
 const ready = requireTool('ffmpeg') && requireTool('espeak-ng');
 
@@ -103,15 +103,7 @@ describe.runIf(ready)('a live announcement through real agents', () => {
     const cutFrame = Math.floor(cutAfterMs / 20);
     const r = analyseTwoSpeakers(source, fed.sentAt, sinkOf(a.sinkDir, livePlayId(sessionId)), sinkOf(b.sinkDir, livePlayId(sessionId)), cutFrame, restoredAt);
     console.log(`live e2e: ${seconds.toFixed(1)} s of speech; ${describeTwoSpeakers(r)}`);
-    // Both files hold the recording, at the session's instants.
-    expect(r.correlation.a).toBeGreaterThan(0.8);
-    expect(r.correlation.bBefore).toBeGreaterThan(0.8);
-    expect(r.correlation.bAfter).toBeGreaterThan(0.8);
-    expect(percentile(r.latencies, 95)).toBeLessThan(1500);
-    expect(Math.max(...r.skews.map(Math.abs))).toBeLessThan(20);
-    // B came back at the live point (the same timeline: no backlog), within 3 s of its link.
-    expect(r.atLivePoint).toBe(true);
-    expect(r.rejoinMs).toBeLessThan(3000);
+    expectTwoSpeakersInStep(r);
 
     // The report lists both, each with how long it actually played.
     const outcome = (id: string) => final.outcomes.find((o) => o.deviceId === id)!;
