@@ -8,7 +8,7 @@
 // clients' twins subscribed to a Mosquitto topic note when each relayed group arrives.
 import mqtt from 'mqtt';
 import { bytesSignatureValid, parseEnvelope, parseFrameGroup, systemClock, silentLogger } from '../protocol/dist/index.js';
-import { ClockSync, LIVE_CLOCK_BURST, LIVE_CLOCK_PROBES } from '../edge-agent/dist/link/clock-sync.js';
+import { ClockSync, LIVE_CLOCK_BURST, LIVE_CLOCK_FOLLOW_MS, LIVE_CLOCK_PROBES } from '../edge-agent/dist/link/clock-sync.js';
 import { startLink } from '../test-kit/src/link-emulator.mjs';
 
 const now = () => performance.timeOrigin + performance.now();
@@ -48,8 +48,10 @@ async function addSpeaker(url, d, check, key) {
       const e = parseEnvelope(payload);
       if (e.ok && e.value.body?.type === 'live' && s.anchorMs === null) {
         s.anchorMs = e.value.body.anchorMs;
-        // As an agent does on joining: measure the clock again unless it has enough probes.
+        // As an agent does on joining: measure the clock again unless it has enough probes, and
+        // follow it while the session plays.
         if (s.sync.probeCount() < LIVE_CLOCK_PROBES) void s.sync.burst(LIVE_CLOCK_BURST.probes, LIVE_CLOCK_BURST.gapMs);
+        s.sync.follow(LIVE_CLOCK_FOLLOW_MS);
       }
     }
   });
@@ -85,6 +87,7 @@ process.on('message', async (m) => {
       });
     } else if (m.cmd === 'close') {
       for (const s of speakers) {
+        s.sync.stop();
         s.client.end(true);
         s.reference?.end(true);
       }

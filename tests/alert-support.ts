@@ -196,6 +196,15 @@ export async function startAgentProcess(world: AlertWorld, name: string, areaId:
   };
 }
 
+/**
+ * Waits until each agent has reported health with its clock offset in it: it sends that once its
+ * connect burst of clock probes is answered, so it plays on server time as a box connected a while does.
+ */
+export async function clocksMeasured(world: AlertWorld, agents: { id: string }[], timeoutMs = 20_000): Promise<void> {
+  const measured = async (id: string) => (await world.server.core.devices.get(id))?.latestTelemetry?.clockOffsetMs !== undefined;
+  await until('clocks measured', async () => (await Promise.all(agents.map((a) => measured(a.id)))).every(Boolean), timeoutMs);
+}
+
 /** A tone as an audio file, imported through the real media pipeline. */
 export async function toneContent(world: AlertWorld, seconds: number, title = `Tone ${seconds}s`): Promise<string> {
   const file = join(world.dir, `tone-${seconds}.wav`);

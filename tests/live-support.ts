@@ -222,6 +222,8 @@ export interface TwoSpeakers {
   latencies: number[];
   /** A's horn time less B's, ms, per frame both played. */
   skews: number[];
+  /** A − B per one-second window (ms), null where either was not matched: where a skew came from. */
+  windowSkews: (number | null)[];
   /** From B's link coming back to its first frame of speech after it, ms. */
   rejoinMs: number;
   /** The range of B's place in the recording over the session (its clock measured again), ms. */
@@ -297,10 +299,12 @@ export function analyseTwoSpeakers(source: Int16Array, sentAt: number[], a: { pc
     if (la != null && lb != null) skews.push(hornOf(a, la, i) - hornOf(b, lb, i));
   }
   const bLags = lagsB.filter((l): l is number => l !== null);
+  const windowSkews = lagsA.map((la, w) => (la != null && lagsB[w] != null ? hornOf(a, la, 0) - hornOf(b, lagsB[w]!, 0) : null));
   return {
     correlation: { a: meanCorrelation(fitsA), bBefore: meanCorrelation(fitsB, 0, beforeCut), bAfter: meanCorrelation(fitsB, afterResume) },
     latencies,
     skews,
+    windowSkews,
     rejoinMs: hornOf(b, alignB.lagSamples, resumedFrame) - restoredAt,
     bMovedMs: (Math.max(...bLags) - Math.min(...bLags)) / 48,
     atLivePoint: restoredFrame >= 0 && resumedFrame >= restoredFrame,
@@ -327,7 +331,8 @@ export function describeTwoSpeakers(r: TwoSpeakers): string {
   return (
     `correlation A ${r.correlation.a.toFixed(3)}, B before the cut ${r.correlation.bBefore.toFixed(3)}, after ${r.correlation.bAfter.toFixed(3)} ` +
     `(aligned per second: A ${r.windows.a}, B ${r.windows.b} seconds; B's place moved ${r.bMovedMs.toFixed(1)} ms over the session); mouth-to-horn p50 ${percentile(r.latencies, 50).toFixed(0)} ms, p95 ${percentile(r.latencies, 95).toFixed(0)} ms; ` +
-    `skew A−B p50 ${percentile(r.skews, 50).toFixed(1)} ms, p95 ${percentile(r.skews, 95).toFixed(1)} ms, max |skew| ${Math.max(...r.skews.map(Math.abs)).toFixed(1)} ms; B back ${r.rejoinMs.toFixed(0)} ms after its link`
+    `skew A−B p50 ${percentile(r.skews, 50).toFixed(1)} ms, p95 ${percentile(r.skews, 95).toFixed(1)} ms, max |skew| ${Math.max(...r.skews.map(Math.abs)).toFixed(1)} ms ` +
+    `(per second: ${r.windowSkews.map((s) => (s === null ? '–' : s.toFixed(1))).join(' ')}); B back ${r.rejoinMs.toFixed(0)} ms after its link`
   );
 }
 

@@ -12,7 +12,7 @@ import { startLink, type Link } from '@loalang/test-kit';
 import { livePlayId } from '@loalang/protocol';
 import { execFileSync } from 'node:child_process';
 import { requireTool, startCli } from './support.js';
-import { startAgentProcess, startAlertWorld, until, type AgentProcess, type AlertWorld } from './alert-support.js';
+import { clocksMeasured, startAgentProcess, startAlertWorld, until, type AgentProcess, type AlertWorld } from './alert-support.js';
 import { align, analyseTwoSpeakers, describeTwoSpeakers, expectTwoSpeakersInStep, feedInRealTime, opusFramesOf, pcmOf, RATE, sinkOf, spokenAnnouncement } from './live-support.js';
 
 const ready = requireTool('ffmpeg') && requireTool('espeak-ng');
@@ -68,8 +68,8 @@ describe.runIf(ready)('a live announcement through real agents', () => {
     }
     const [a, b] = processes as [AgentProcess, AgentProcess];
     await until('both speakers online', () => processes.every((p) => world.server.core.mqtt.isOnline(p.id)), 20_000);
-    // Their clocks are measured on connect: give the first bursts time to settle.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Their clocks are measured on connect (8 probes over 2 s): a speaker connected a while.
+    await clocksMeasured(world, processes);
 
     const prepared = await world.api<Prepared>(operator, 'POST', '/live', { areaIds: [world.communeId], title: 'Thông báo cắt điện' });
     expect(prepared.status).toBe(201);

@@ -20,7 +20,7 @@ import { buildTelemetry } from './health/telemetry.js';
 import { locateFfmpeg } from './playback/ffmpeg.js';
 import { AGENT_VERSION } from './version.js';
 import { Conditions } from './health/conditions.js';
-import { ClockSync, LIVE_CLOCK_BURST, LIVE_CLOCK_PROBES, serverTimeClock } from './link/clock-sync.js';
+import { ClockSync, LIVE_CLOCK_BURST, LIVE_CLOCK_FOLLOW_MS, LIVE_CLOCK_PROBES, serverTimeClock } from './link/clock-sync.js';
 import { AlertHandler } from './playback/alerts.js';
 import { fetchTrusting, readCa } from './link/tls.js';
 import { DownlinkGuard } from './link/downlink-guard.js';
@@ -31,6 +31,11 @@ export interface AgentDeps {
   amplifier: AmplifierController;
   sink?: AudioSink;
   clock?: Clock;
+  /**
+   * A clock never stepped, to see steps of `clock` as they happen (ClockSync). Defaults to
+   * performance.now when `clock` is the system's; none with another clock unless given.
+   */
+  monotonic?: () => number;
   logger?: Logger;
   fetch?: FetchLike;
   /** Called by the restart command; the default exits so the supervisor restarts the agent. */
@@ -64,7 +69,7 @@ export class Agent {
     private readonly alerts: AlertHandler,
     private readonly live: LiveReceiver,
     private readonly refusals: RefusalReporter,
-    private readonly deps: Required<Omit<AgentDeps, 'sink' | 'fetch'>> & { ffmpeg: string; /** The server's time as this box knows it. */ serverClock: Clock },
+    private readonly deps: Required<Omit<AgentDeps, 'sink' | 'fetch' | 'monotonic'>> & { ffmpeg: string; /** The server's time as this box knows it. */ serverClock: Clock },
   ) {
     this.startedAt = deps.clock.now();
   }
@@ -76,7 +81,7 @@ export class Agent {
     const ca = config.caFile ? readCa(config.caFile) : undefined;
     const store = AgentStore.open(config.cacheDir);
     // The probes go out through the session made below; only called once it runs.
-    const clockSync: ClockSync = new ClockSync({ clock, send: (t0): Promise<void> => session.publish('time', { v: 1, t0 }, 0), logger });
+    const clockSync: ClockSync = new ClockSync({ clock, monotonic: deps.monotonic ?? (deps.clock ? undefined : () => performance.now()), send: (t0): Promise<void> => session.publish('time', { v: 1, t0 }, 0), logger });
     // Plays, alerts and the age of downlinks are all judged in server time.
     const serverClock = serverTimeClock(clock, clockSync);
     const guard: DownlinkGuard = new DownlinkGuard({
@@ -123,10 +128,12 @@ export class Agent {
       send: (s) => session.publish('live/status', s, 0),
       refuse: (r) => refusals.report(r),
       setUrgent: (urgent) => session.setUrgent(urgent),
-      // A box that has measured its clock often enough (connected a while) needs no more: a
+      // A box that has measured its clock often enough (connected a while) needs no burst: a
       // province-wide announcement must not bring every speaker's probes at once.
-      refineClock: () => {
+      followClock: (on) => {
+        if (!on) return clockSync.unfollow();
         if (clockSync.probeCount() < LIVE_CLOCK_PROBES) void clockSync.burst(LIVE_CLOCK_BURST.probes, LIVE_CLOCK_BURST.gapMs);
+        clockSync.follow(LIVE_CLOCK_FOLLOW_MS);
       },
     });
     // Every outcome goes to the outbox (kept until the server acks it); alert plays also move their delivery on.

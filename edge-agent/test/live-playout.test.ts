@@ -36,12 +36,14 @@ function spoken(seconds: number): { frames: Buffer[]; pcm: Int16Array } {
 }
 
 /** An output that notes when each chunk was handed over (server time here is this host's). */
-function recordingOutput(): PcmOutput & { chunks: { at: number; bytes: Buffer }[]; leadMs: number } {
+function recordingOutput(): PcmOutput & { chunks: { at: number; bytes: Buffer }[]; leadMs: number; dryMs: number } {
   const out = {
     chunks: [] as { at: number; bytes: Buffer }[],
     leadMs: 0,
+    dryMs: 0,
     write: (bytes: Buffer) => (out.chunks.push({ at: Date.now(), bytes }), true),
     lead: (ms: number) => void (out.leadMs = ms),
+    ranDry: (ms: number) => void (out.dryMs += ms),
     end: async () => ({ code: 0 }),
     abort: async () => ({ code: 0 }),
   };
@@ -116,6 +118,23 @@ describe('a live announcement played on its timeline', () => {
     expect(outcome.skipped).toBe(10);
     expect(outcome.decoded + outcome.concealed + outcome.silent + outcome.skipped).toBe(50);
     expect(output.chunks.slice(10 + CONCEAL_FRAMES).every((c) => c.bytes.every((b) => b === 0))).toBe(true);
+  });
+
+  it('held up past what the output held, skips what was due meanwhile and tells the output how long it ran dry', async () => {
+    const { frames } = spoken(1);
+    const output = recordingOutput();
+    const playout = new LivePlayout({ anchorMs: Date.now() + 150, serverNow: Date.now, output, decoder: opusFrameDecoder() });
+    playout.accept(0, frames);
+    playout.start();
+    await sleep(400);
+    const blockedUntil = Date.now() + 300; // this process is held up (a busy box) for 300 ms
+    while (Date.now() < blockedUntil);
+    playout.end(49);
+    const outcome = await playout.done;
+    // The output held 100 ms (LIVE_LEAD_MS): about 200 ms of frames were due while nothing ran.
+    expect(outcome.skipped).toBeGreaterThanOrEqual(8);
+    expect(output.dryMs).toBe(outcome.skipped * 20);
+    expect(outcome.decoded + outcome.skipped).toBe(50);
   });
 
   it('puts silence in when server time steps back, so the frames still sound at their instants', async () => {

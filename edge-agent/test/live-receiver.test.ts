@@ -67,6 +67,7 @@ function world() {
   const statuses: LiveStatus[] = [];
   const refused: Refusal[] = [];
   const urgent: boolean[] = [];
+  const followed: boolean[] = [];
   const reports: PlayReport[] = [];
   const receiver = new LiveReceiver({
     timeline,
@@ -76,6 +77,7 @@ function world() {
     send: async (s) => void statuses.push(s),
     refuse: (r) => refused.push(r),
     setUrgent: (u) => urgent.push(u),
+    followClock: (on) => followed.push(on),
   });
   timeline.on('report', (r) => {
     reports.push(r);
@@ -94,7 +96,7 @@ function world() {
     receiver.stop();
     await timeline.stop();
   };
-  return { clock, server, heard, starts, statuses, refused, urgent, reports, receiver, timeline, on, group, programme, lengths, stop };
+  return { clock, server, heard, starts, statuses, refused, urgent, followed, reports, receiver, timeline, on, group, programme, lengths, stop };
 }
 
 const play = (over: Partial<DesiredPlay>): DesiredPlay => ({ playId: 'p1', scheduleId: 'sch1', contentId: 'c1', sha256: 'a'.repeat(64), url: 'http://x/c1', durationMs: 60_000, startAt: iso(T0), priority: 'normal', ...over });
@@ -114,6 +116,7 @@ describe('live receiver on a manual clock', () => {
     expect(w.reports[0]).toMatchObject({ playId: 'live-s1', scheduleId: 's1', contentId: 's1', status: 'completed', playedMs: 160, scheduledAt: iso(T0 + 900) });
     expect(states(w)).toEqual(['joining', 'playing', 'ended']);
     expect(w.urgent).toEqual([true, false]);
+    expect(w.followed).toEqual([true, false]); // the clock followed while it played
     // Its announcement repeated later (a copy still in flight) does not start it again.
     w.receiver.onMessage(w.on());
     await w.clock.advanceAsync(100);

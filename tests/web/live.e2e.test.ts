@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { startLink, type Link } from '@loalang/test-kit';
 import { livePlayId } from '@loalang/protocol';
-import { PASSWORD, startAgentProcess, startAlertWorld, until, type AgentProcess, type AlertWorld } from '../alert-support.js';
+import { clocksMeasured, PASSWORD, startAgentProcess, startAlertWorld, until, type AgentProcess, type AlertWorld } from '../alert-support.js';
 import { requireTool } from '../support.js';
 import { align, analyseTwoSpeakers, decodeFrames, describeTwoSpeakers, expectTwoSpeakersInStep, pcmOf, sinkOf } from '../live-support.js';
 
@@ -57,6 +57,7 @@ describe.runIf(ready)('live announcement from the console in Chromium', () => {
       ],
     });
     await until('both speakers online', () => processes.every((p) => world.server.core.mqtt.isOnline(p.id)), 20_000);
+    await clocksMeasured(world, processes);
   }, 60_000);
 
   afterAll(async () => {

@@ -176,7 +176,10 @@ export class LivePlayout {
     }
     // Held up past what the output held (it ran dry): what was due meanwhile is skipped, not played late.
     const late = Math.floor((host - this.hostInstantOf(this.next)) / LIVE_FRAME_MS);
-    if (late > 0) this.skip(late);
+    if (late > 0) {
+      this.o.output.ranDry(late * LIVE_FRAME_MS);
+      this.skip(late);
+    }
     while (this.next <= this.lastIndex && this.hostInstantOf(this.next) <= host + LIVE_LEAD_MS) {
       let pcm = this.frame(this.next);
       if (this.trimBytes > 0) {

@@ -27,10 +27,11 @@ export interface LiveReceiverDeps {
   /** True while a session is on: the link is retried sooner when it drops. */
   setUrgent: (urgent: boolean) => void;
   /**
-   * A session was joined: measure the clock again (a burst of probes), so this speaker's
-   * instants come nearer its neighbours'; the playout follows the better estimate.
+   * True when a session is joined, false when none is left: while on, the clock is measured
+   * more often, so this speaker's instants come nearer its neighbours' and stay there through a
+   * long announcement; the playout follows the better estimate.
    */
-  refineClock?: () => void;
+  followClock?: (on: boolean) => void;
   /** Silence of a session (no announcement, no frame) after which it is stopped as lost. */
   lostAfterMs?: number;
 }
@@ -81,7 +82,7 @@ export class LiveReceiver {
     const joined: Joined = { on: m, feed: new LiveFeed(m.sessionId, m.anchorMs), playId: livePlayId(m.sessionId, join), join, heardAt: this.d.clock.now(), state: 'joining' };
     this.sessions.set(m.sessionId, joined);
     this.d.setUrgent(true);
-    this.d.refineClock?.();
+    this.d.followClock?.(true);
     this.d.logger.info({ sessionId: m.sessionId, priority: m.priority, join }, 'live announcement joined');
     this.d.timeline.addLive(this.playOf(joined), joined.feed);
     this.tell(m.sessionId, joined);
@@ -124,7 +125,10 @@ export class LiveReceiver {
     }
     if (r.reason) joined.reason = r.reason;
     this.tell(sessionId, joined, r.playedMs);
-    if (this.sessions.size === 0) this.d.setUrgent(false);
+    if (this.sessions.size === 0) {
+      this.d.setUrgent(false);
+      this.d.followClock?.(false);
+    }
   }
 
   /** Says again where this box is with each session (after a reconnect). */

@@ -23,6 +23,13 @@ export interface PcmOutput {
    * they take none (the file holds the audio only).
    */
   lead(ms: number): void;
+  /**
+   * The output was given nothing for `ms` after its audio ran out (this process was held up, and
+   * what was due meanwhile is skipped). A sound card played nothing meanwhile and needs nothing;
+   * a WAV file, which keeps no time, is given that silence, so it still holds what a listener
+   * heard and when.
+   */
+  ranDry(ms: number): void;
   /** No more samples: ffmpeg finishes the output (drains the card, closes the WAV) and exits. */
   end(): Promise<{ code: number | null; error?: string }>;
   /** Stop now (preemption): ffmpeg still closes the WAV cleanly on SIGTERM. */
@@ -62,6 +69,10 @@ export function spawnPcmOutput(ffmpeg: string, outputArgs: string[], realTime: b
     lead: (ms) => {
       const samples = Math.round((ms * BYTES_PER_MS) / 2);
       if (realTime && samples > 0 && alive() && !proc.stdin!.destroyed) proc.stdin!.write(Buffer.alloc(samples * 2));
+    },
+    ranDry: (ms) => {
+      const samples = Math.round((ms * BYTES_PER_MS) / 2);
+      if (!realTime && samples > 0 && alive() && !proc.stdin!.destroyed) proc.stdin!.write(Buffer.alloc(samples * 2));
     },
     end: () => {
       proc.stdin!.end();
