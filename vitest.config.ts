@@ -25,6 +25,8 @@ const TIMED = [
   // Two agents in step behind emulated 4G links: skew and mouth-to-horn latency are measured.
   'tests/live.e2e.test.ts',
   'tests/web/live.e2e.test.ts',
+  // A programme through steps of the agent's clock: plays' starts against their instants.
+  'tests/clock-step.e2e.test.ts',
   'edge-agent/test/stream-relay.test.ts',
   'edge-agent/test/player.test.ts',
   'edge-agent/test/live-playout.test.ts',

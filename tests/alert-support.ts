@@ -165,6 +165,8 @@ export interface AgentProcess {
   sinkDir: string;
   /** The agent's log (pino JSON lines). */
   logFile: string;
+  /** Changes its clock while it runs: a step (ms), or a drift from now on (ppm); see shifted-agent.mjs. */
+  changeClock: (change: { stepMs?: number; driftPpm?: number }) => void;
   stop: () => Promise<void>;
 }
 
@@ -187,6 +189,7 @@ export async function startAgentProcess(world: AlertWorld, name: string, areaId:
     id,
     sinkDir,
     logFile,
+    changeClock: (change) => void child.stdin?.write(`${JSON.stringify(change)}\n`),
     stop: async () => {
       child.stdin?.end();
       const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
