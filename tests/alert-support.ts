@@ -165,8 +165,12 @@ export interface AgentProcess {
   sinkDir: string;
   /** The agent's log (pino JSON lines). */
   logFile: string;
+  /** Its folder (config, cache and the SQLite store under `cache/`). */
+  root: string;
   /** Changes its clock while it runs: a step (ms), or a drift from now on (ppm); see shifted-agent.mjs. */
   changeClock: (change: { stepMs?: number; driftPpm?: number }) => void;
+  /** A power cut: SIGKILL, whatever it was doing, then the box boots again (the same agent and store). */
+  powerCut: () => Promise<void>;
   stop: () => Promise<void>;
 }
 
@@ -181,19 +185,28 @@ export async function startAgentProcess(world: AlertWorld, name: string, areaId:
   const { id, root, sinkDir, raw } = await registerAgent(world, name, areaId, opts);
   mkdirSync(root, { recursive: true });
   const logFile = join(root, 'agent.log');
-  const log = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [SHIFTED_AGENT, JSON.stringify({ config: raw, root, shiftMs })], { stdio: ['pipe', log, log] });
-  closeSync(log);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const spawnAgent = () => {
+    const log = openSync(logFile, 'a');
+    const child = spawn(process.execPath, [SHIFTED_AGENT, JSON.stringify({ config: raw, root, shiftMs })], { stdio: ['pipe', log, log] });
+    closeSync(log);
+    return { child, exited: new Promise<void>((resolve) => child.once('exit', () => resolve())) };
+  };
+  let running = spawnAgent();
   return {
     id,
     sinkDir,
     logFile,
-    changeClock: (change) => void child.stdin?.write(`${JSON.stringify(change)}\n`),
+    root,
+    changeClock: (change) => void running.child.stdin?.write(`${JSON.stringify(change)}\n`),
+    powerCut: async () => {
+      running.child.kill('SIGKILL');
+      await running.exited;
+      running = spawnAgent();
+    },
     stop: async () => {
-      child.stdin?.end();
-      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
+      running.child.stdin?.end();
+      const killer = setTimeout(() => running.child.kill('SIGKILL'), 5000);
+      await running.exited;
       clearTimeout(killer);
     },
   };
