@@ -27,6 +27,8 @@ const TIMED = [
   'tests/web/live.e2e.test.ts',
   // A programme through steps of the agent's clock: plays' starts against their instants.
   'tests/clock-step.e2e.test.ts',
+  // A programme through a flapping 4G link: plays' starts against their instants.
+  'tests/link-flap.e2e.test.ts',
   'edge-agent/test/stream-relay.test.ts',
   'edge-agent/test/player.test.ts',
   'edge-agent/test/live-playout.test.ts',

@@ -144,7 +144,9 @@ export async function startLink({ target, profile = 'perfect', host = '127.0.0.1
   };
   const timers = new Set();
 
-  const server = createServer({ pauseOnConnect: false }, (client) => {
+  // No Nagle on the emulator's own sockets: a small write (a clock probe's answer) must not wait
+  // for the ACK of the one before it on loopback; the delays are the profile's.
+  const server = createServer({ pauseOnConnect: false, noDelay: true }, (client) => {
     link.counters.connections++;
     client.on('error', () => undefined);
     if (link.state === 'cut') {
@@ -160,7 +162,7 @@ export async function startLink({ target, profile = 'perfect', host = '127.0.0.1
       client.on('close', () => conns.delete(conn));
       return;
     }
-    const upstream = connect({ host: target.host ?? '127.0.0.1', port: target.port });
+    const upstream = connect({ host: target.host ?? '127.0.0.1', port: target.port, noDelay: true });
     upstream.on('error', () => undefined);
     const conn = { client, upstream, up: new Direction(link, client, upstream, 'bytesUp'), down: new Direction(link, upstream, client, 'bytesDown') };
     conns.add(conn);
