@@ -47,6 +47,15 @@ const BENCHES: Record<string, Smoke> = {
   },
   'cli-startup.mjs': { timeoutMs: 30_000, figures: [re(String.raw`loalang --help: median NUM ms, p90 NUM ms, max NUM ms \(\d+ runs\)`)] },
   'device-list.mjs': { timeoutMs: 60_000, figures: [re(String.raw`^(?:.*p50 NUM ms, p99 NUM ms, max NUM ms, errors 0; server event-loop delay p99 NUM ms, max NUM ms\n){5}`, 'm')] },
+  'frozen-subscriber.mjs': {
+    // Every speaker gets the alert with one of them frozen, and the frozen one is cut.
+    timeoutMs: 60_000,
+    figures: [
+      re(String.raw`nobody frozen +: POST answered in NUM ms; receipt at (\d+)/\1: p50 NUM ms, p95 NUM ms`),
+      re(String.raw`one speaker frozen +: POST answered in NUM ms; receipt at (\d+)/\1: p50 NUM ms, p95 NUM ms`),
+      re(String.raw`the frozen speaker was cut NUM ms after its socket was full`),
+    ],
+  },
   'live-events.mjs': {
     timeoutMs: 60_000,
     figures: [re(String.raw`(?:server CPU NUM % of one core[^]*?){2}`), re(String.raw`(?:console: \d+ device updates, \d+ batches, NUM KiB/s each; lag p50 \d+ ms[^]*?){4}`)],
