@@ -79,7 +79,13 @@ export class Agent {
     const logger = deps.logger ?? silentLogger;
     const ffmpeg = locateFfmpeg();
     const ca = config.caFile ? readCa(config.caFile) : undefined;
-    const store = AgentStore.open(config.cacheDir);
+    // A disk that refuses writes is said once a minute at most (every play and report would say it).
+    let storeFailureLoggedAt = Number.NEGATIVE_INFINITY;
+    const store = AgentStore.open(config.cacheDir, (what, err) => {
+      if (clock.now() - storeFailureLoggedAt < 60_000) return;
+      storeFailureLoggedAt = clock.now();
+      logger.error({ what, code: err.code, err: err.message }, "the agent's store cannot write (disk full or failing): playing and reporting from memory");
+    });
     // The probes go out through the session made below; only called once it runs.
     const clockSync: ClockSync = new ClockSync({ clock, monotonic: deps.monotonic ?? (deps.clock ? undefined : () => performance.now()), send: (t0): Promise<void> => session.publish('time', { v: 1, t0 }, 0), logger });
     // Plays, alerts and the age of downlinks are all judged in server time.

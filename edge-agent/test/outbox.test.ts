@@ -189,3 +189,50 @@ describe('outbox on a manual clock', () => {
     await stop();
   });
 });
+
+describe('a disk that refuses writes (issue 19)', () => {
+  it('the store says so instead of throwing, and takes writes again once there is room', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loalang-store-full-'));
+    dirs.push(dir);
+    const failures: string[] = [];
+    const store = AgentStore.open(dir, (what, err) => failures.push(`${what}: ${err.code}`));
+    // SQLite's own cap on the file's pages: a real SQLITE_FULL, as a full disk gives.
+    const db = (store as unknown as { db: { pragma: (s: string, o?: object) => unknown } }).db;
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    db.pragma(`max_page_count = ${pages}`);
+    const big = 'x'.repeat(64 * 1024);
+    expect(() => store.saveVolume(70)).not.toThrow();
+    expect(store.addReport({ ...report(1), reason: big }, 0)).toBe(false);
+    expect(store.writeFailure()).toEqual({ what: 'report', code: 'SQLITE_FULL' });
+    expect(failures).toContain('report: SQLITE_FULL');
+    expect(store.outboxSize()).toBe(0);
+    db.pragma(`max_page_count = ${pages + 1000}`);
+    expect(store.addReport({ ...report(1), reason: big }, 0)).toBe(true);
+    expect(store.writeFailure()).toBeNull();
+    expect(store.outboxSize()).toBe(1);
+    store.close();
+  });
+
+  it('a report the store cannot take is sent all the same, kept until acknowledged, and stored once the disk takes it', async () => {
+    const { clock, store, outbox, sent, ack, connect, stop } = setup();
+    await connect(['report-batch']);
+    const addReport = store.addReport.bind(store);
+    let full = true;
+    store.addReport = (r, at) => (full ? false : addReport(r, at));
+    outbox.add(report(1), clock.now());
+    outbox.add(report(2), clock.now());
+    await clock.settle();
+    expect(sent()).toEqual(['rep-1', 'rep-2']);
+    expect(outbox.unstoredCount()).toBe(2);
+    expect(store.outboxSize()).toBe(0);
+    ack('rep-1');
+    await clock.settle();
+    expect(outbox.unstoredCount()).toBe(1);
+    // Room again: the next resend stores what is still unacknowledged (it now survives a restart).
+    full = false;
+    await clock.advanceAsync(15_000);
+    expect(outbox.unstoredCount()).toBe(0);
+    expect(store.pendingReports().map((r) => r.reportId)).toEqual(['rep-2']);
+    await stop();
+  });
+});

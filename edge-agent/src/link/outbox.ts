@@ -16,6 +16,11 @@ export class Outbox {
   /** What the server of this connection accepts; null until its first time reply (or the wait ends). */
   private serverFeatures: ReadonlySet<string> | null = null;
   private featuresWait: ClockTimer | null = null;
+  /**
+   * Reports the store could not take (its disk full or failing): sent all the same, kept here
+   * until acknowledged, and stored as soon as the disk takes them (they then survive a restart).
+   */
+  private readonly unstored = new Map<string, { report: PlayReport; at: number }>();
 
   constructor(
     private readonly store: AgentStore,
@@ -36,7 +41,9 @@ export class Outbox {
     this.session.on('time/reply', (reply) => this.learnFeatures(reply.features ?? []));
     this.session.on('report/ack', (ack) => {
       // One ack may cover several reports (`report-ack-many`, announced in the online status).
-      const removed = this.store.removeReports([ack.reportId, ...(ack.moreReportIds ?? [])]);
+      const ids = [ack.reportId, ...(ack.moreReportIds ?? [])];
+      for (const id of ids) this.unstored.delete(id);
+      const removed = this.store.removeReports(ids);
       if (removed.length) this.logger.debug({ reportIds: removed }, 'reports acknowledged');
     });
     this.timer = every(this.clock, this.resendMs, () => this.flush());
@@ -49,13 +56,22 @@ export class Outbox {
   }
 
   add(report: PlayReport, now: number): void {
-    this.store.addReport(report, now);
+    if (!this.store.addReport(report, now)) this.unstored.set(report.reportId, { report, at: now });
     this.send([report]);
   }
 
+  /** Reports waiting for the disk to take them. */
+  unstoredCount(): number {
+    return this.unstored.size;
+  }
+
   flush(): void {
+    for (const [id, { report, at }] of this.unstored) {
+      if (!this.store.addReport(report, at)) break;
+      this.unstored.delete(id);
+    }
     if (!this.session.connected) return;
-    const pending = this.store.pendingReports();
+    const pending = [...this.store.pendingReports(), ...[...this.unstored.values()].map((u) => u.report)];
     if (pending.length === 0) return;
     const size = this.serverFeatures?.has('report-batch') ? MAX_REPORTS_PER_BATCH : 1;
     this.logger.info({ reports: pending.length, messages: Math.ceil(pending.length / size) }, 'sending the reports the server has not acknowledged yet');

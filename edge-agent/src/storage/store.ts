@@ -2,6 +2,10 @@
  * The agent's own SQLite file (`cacheDir/agent.db`, WAL): the desired state it plays from,
  * the report outbox, the content cache index and which plays already ran. All of it
  * survives a restart or a power cut, so a box that reboots offline still plays.
+ *
+ * A write the disk cannot take (full, failing, read-only: issue 19) never throws at the agent:
+ * it is reported to `onWriteFailure`, the agent goes on with what it holds in memory (the
+ * programme plays, reports are kept and sent), and a writer that must know says so (addReport).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,10 +26,21 @@ export interface CacheEntry {
   lastUsed: number;
 }
 
-export class AgentStore {
-  private constructor(private readonly db: SqliteDatabase) {}
+/** SQLite's result codes for a disk that cannot take a write; anything else is a bug and is thrown. */
+const STORAGE_CODES = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB)/;
 
-  static open(cacheDir: string): AgentStore {
+export type WriteFailure = (what: string, err: Error & { code?: string }) => void;
+
+export class AgentStore {
+  private constructor(
+    private readonly db: SqliteDatabase,
+    private readonly onWriteFailure: WriteFailure,
+  ) {}
+
+  /** The last write the disk refused since one succeeded, or null. */
+  private failing: { what: string; code: string } | null = null;
+
+  static open(cacheDir: string, onWriteFailure: WriteFailure = () => undefined): AgentStore {
     mkdirSync(cacheDir, { recursive: true });
     const db = openSqlite(join(cacheDir, 'agent.db'));
     db.pragma('journal_mode = WAL');
@@ -37,7 +52,27 @@ export class AgentStore {
         db.pragma(`user_version = ${version + i + 1}`);
       })();
     });
-    return new AgentStore(db);
+    return new AgentStore(db, onWriteFailure);
+  }
+
+  /** Whether the last write failed (and what it was), until one succeeds. */
+  writeFailure(): { what: string; code: string } | null {
+    return this.failing;
+  }
+
+  /** Runs a write; one the disk refuses is reported and gives `fallback`. */
+  private write<T>(what: string, fn: () => T, fallback: T): T {
+    try {
+      const result = fn();
+      this.failing = null;
+      return result;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code !== 'string' || !STORAGE_CODES.test(code)) throw err;
+      this.failing = { what, code };
+      this.onWriteFailure(what, err as Error & { code: string });
+      return fallback;
+    }
   }
 
   close(): void {
@@ -49,7 +84,7 @@ export class AgentStore {
   }
 
   private set(key: string, value: string): void {
-    this.db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.write(key, () => this.db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value), undefined);
   }
 
   desiredState(): DesiredState | null {
@@ -73,10 +108,15 @@ export class AgentStore {
   }
 
   saveTrustedKeys(keys: ServerKey[], pinned: ServerKey[]): void {
-    this.db.transaction(() => {
-      this.set('server-keys', JSON.stringify(keys));
-      this.set('server-keys-pinned', JSON.stringify(pinned));
-    })();
+    const upsert = this.db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+    this.write(
+      'server-keys',
+      this.db.transaction(() => {
+        upsert.run('server-keys', JSON.stringify(keys));
+        upsert.run('server-keys-pinned', JSON.stringify(pinned));
+      }),
+      undefined,
+    );
   }
 
   /** Downlinks taken and not yet expired, as [sequence, expiry] (the replay check). */
@@ -98,11 +138,19 @@ export class AgentStore {
     this.set('volume', String(volume));
   }
 
-  addReport(report: PlayReport, now: number): void {
-    this.db.transaction(() => {
-      this.db.prepare('INSERT OR IGNORE INTO outbox (report_id, payload, created_at) VALUES (?, ?, ?)').run(report.reportId, JSON.stringify(report), now);
-      this.db.prepare('INSERT OR IGNORE INTO plays_done (play_id, at) VALUES (?, ?)').run(report.playId, now);
-    })();
+  /** False when the disk refused it: the caller keeps the report in memory. */
+  addReport(report: PlayReport, now: number): boolean {
+    return this.write(
+      'report',
+      () => {
+        this.db.transaction(() => {
+          this.db.prepare('INSERT OR IGNORE INTO outbox (report_id, payload, created_at) VALUES (?, ?, ?)').run(report.reportId, JSON.stringify(report), now);
+          this.db.prepare('INSERT OR IGNORE INTO plays_done (play_id, at) VALUES (?, ?)').run(report.playId, now);
+        })();
+        return true;
+      },
+      false,
+    );
   }
 
   pendingReports(): PlayReport[] {
@@ -113,15 +161,19 @@ export class AgentStore {
   /** Counts one more sending of each report (one commit). */
   markAttempts(reportIds: readonly string[]): void {
     const mark = this.db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE report_id = ?');
-    this.db.transaction(() => {
-      for (const id of reportIds) mark.run(id);
-    })();
+    this.write(
+      'report attempts',
+      this.db.transaction(() => {
+        for (const id of reportIds) mark.run(id);
+      }),
+      undefined,
+    );
   }
 
   /** Drops acknowledged reports from the outbox (one commit); the ids that were there. */
   removeReports(reportIds: readonly string[]): string[] {
     const remove = this.db.prepare('DELETE FROM outbox WHERE report_id = ?');
-    return this.db.transaction(() => reportIds.filter((id) => remove.run(id).changes > 0))();
+    return this.write('acknowledged reports', this.db.transaction(() => reportIds.filter((id) => remove.run(id).changes > 0)), []);
   }
 
   outboxSize(): number {
@@ -134,7 +186,7 @@ export class AgentStore {
 
   /** Forgets plays older than the horizon, so the table stays small. */
   prunePlaysDone(before: number): void {
-    this.db.prepare('DELETE FROM plays_done WHERE at < ?').run(before);
+    this.write('plays done', () => this.db.prepare('DELETE FROM plays_done WHERE at < ?').run(before), undefined);
   }
 
   cacheEntry(contentId: string): CacheEntry | null {
@@ -150,19 +202,18 @@ export class AgentStore {
   }
 
   putCacheEntry(e: CacheEntry): void {
-    this.db
-      .prepare(
-        `INSERT INTO cache (content_id, sha256, path, size, last_used) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT(content_id) DO UPDATE SET sha256 = excluded.sha256, path = excluded.path, size = excluded.size, last_used = excluded.last_used`,
-      )
-      .run(e.contentId, e.sha256, e.path, e.size, e.lastUsed);
+    const upsert = this.db.prepare(
+      `INSERT INTO cache (content_id, sha256, path, size, last_used) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT(content_id) DO UPDATE SET sha256 = excluded.sha256, path = excluded.path, size = excluded.size, last_used = excluded.last_used`,
+    );
+    this.write('cache index', () => upsert.run(e.contentId, e.sha256, e.path, e.size, e.lastUsed), undefined);
   }
 
   touchCacheEntry(contentId: string, now: number): void {
-    this.db.prepare('UPDATE cache SET last_used = ? WHERE content_id = ?').run(now, contentId);
+    this.write('cache index', () => this.db.prepare('UPDATE cache SET last_used = ? WHERE content_id = ?').run(now, contentId), undefined);
   }
 
   removeCacheEntry(contentId: string): void {
-    this.db.prepare('DELETE FROM cache WHERE content_id = ?').run(contentId);
+    this.write('cache index', () => this.db.prepare('DELETE FROM cache WHERE content_id = ?').run(contentId), undefined);
   }
 }
