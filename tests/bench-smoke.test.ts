@@ -82,6 +82,11 @@ const BENCHES: Record<string, Smoke> = {
       re(String.raw`postgres +resent \(no-op\): \d+ reports acknowledged \(\d+ ack messages\) in NUM s = \d+ reports/s; rows added: 0, stored: \d+;|PostgreSQL skipped \(.+\)`),
     ],
   },
+  'restart-storm.mjs': {
+    // Every speaker back after the server's restart (the same number as connected before).
+    timeoutMs: 60_000,
+    figures: [re(String.raw`(\d+) speakers, \d+ worker processes: connected in NUM s \(0 failed`), re(String.raw`restart: stopped in NUM s, serving again at NUM s; (\d+)/\1 speakers back, the last at NUM s`)],
+  },
   'serial-roundtrip.mjs': { timeoutMs: 30_000, tool: 'socat', figures: [re('115200 baud: STATUS round trip p50 NUM ms, p99 NUM ms'), re('9600 baud: STATUS round trip p50 NUM ms, p99 NUM ms')] },
   'signing.mjs': { timeoutMs: 30_000, figures: [re(String.raw`command +\d+ +\d+ +\d+`), re(String.raw`desired, 100 plays +\d+ +\d+ +\d+`), re(String.raw`alert, 64 KiB inline +\d+ +\d+ +\d+`)] },
   'start-accuracy.mjs': {

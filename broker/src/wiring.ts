@@ -38,6 +38,7 @@ import { AlertService, DEFAULT_ALERT_OPTIONS, type AlertOptions } from './alerts
 import { AlertDesk } from './alerts/desk.js';
 import { AuditRepo } from './audit/audit.js';
 import { SigningKeys } from './signing/keys.js';
+import { deviceAuthKeyFile } from './devices/auth-key.js';
 import { DownlinkSequence, DownlinkSigner } from './signing/signer.js';
 import { DEFAULT_LIVE_OPTIONS, LiveService } from './live/service.js';
 import { LiveDesk } from './live/desk.js';
@@ -163,8 +164,8 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
   const clock = cluster.clockFrom(localClock);
   const now = () => clock.now();
   const areas = new AreaRepo(database, now);
-  const authKey = cluster.deviceAuthKey();
-  const devices = authKey ? new DeviceRepo(database, areas, now, authKey, nodeId) : new DeviceRepo(database, areas, now);
+  const clusterAuthKey = cluster.deviceAuthKey();
+  const devices = clusterAuthKey ? new DeviceRepo(database, areas, now, clusterAuthKey, nodeId) : new DeviceRepo(database, areas, now, await deviceAuthKeyFile(options.dataDir));
   const repos = {
     areas,
     users: new UserRepo(database, now),

@@ -159,6 +159,32 @@ describe('uplink validation', () => {
   });
 });
 
+describe('stopping', () => {
+  it('stops listening first and ends every connection, one still logging in too (a restart storm does not hold it)', async () => {
+    const other = await MqttServer.create({ host: '127.0.0.1', port: 0, directory, signer });
+    const otherPort = (await other.start()).port;
+    const device = mqtt.connect(`mqtt://127.0.0.1:${otherPort}`, { clientId: 'a', username: 'a', password: 'secret-a', reconnectPeriod: 0 });
+    await new Promise((r) => device.once('connect', r));
+    const deviceClosed = new Promise<void>((r) => device.once('close', () => r()));
+    // A connection that has not sent its CONNECT yet (a speaker of a reconnect storm, mid-login).
+    const raw = new Socket();
+    raw.on('error', () => undefined);
+    const rawClosed = new Promise<void>((r) => raw.once('close', () => r()));
+    await new Promise<void>((r) => raw.connect(otherPort, '127.0.0.1', () => r()));
+    await other.stop();
+    await Promise.all([deviceClosed, rawClosed]);
+    // Nobody is let in any more.
+    const refused = await new Promise<string>((resolve) => {
+      const s = new Socket();
+      s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+      s.once('connect', () => (s.destroy(), resolve('connected')));
+      s.connect(otherPort, '127.0.0.1');
+    });
+    expect(refused).toBe('ECONNREFUSED');
+    device.end(true);
+  }, 5000);
+});
+
 describe('packet size limit', () => {
   it('closes a connection announcing an oversized packet, before login and after, and keeps serving', async () => {
     // Before any login: a CONNECT that announces 200 MiB (Remaining Length 0xFF 0xFF 0xFF 0x63).

@@ -4,7 +4,7 @@
  * Migrations of an existing SQLite file are SQLite's own.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createHmac, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import { SessionRepo } from '../src/accounts/sessions.js';
 import { LoginThrottle, THROTTLE_AFTER } from '../src/accounts/login-throttle.js';
 import { hashSecret, verifySecret } from '../src/accounts/passwords.js';
 import { DeviceRepo } from '../src/devices/devices.js';
+import { DEVICE_AUTH_KEY_FILE, deviceAuthKeyFile } from '../src/devices/auth-key.js';
 import { ContentRepo } from '../src/content/content-repo.js';
 import { ScheduleRepo } from '../src/schedules/schedules.js';
 import { DesiredStateService, DEFAULT_DESIRED_OPTIONS } from '../src/schedules/desired-state.js';
@@ -296,6 +297,27 @@ describe.each(databases())('the repositories on $dialect', ({ dialect, skip }: {
       expect(await devices.verify(device.id, Buffer.from(rotated))).not.toBeNull();
     });
 
+    it('after a restart, checks a device by the MAC kept with the data folder\'s key, not argon2 again (issue 19)', async () => {
+      const areas = new AreaRepo(db);
+      await tree(areas);
+      const key = await deviceAuthKeyFile(dir);
+      const before = new DeviceRepo(db, areas, Date.now, key);
+      const { device, secret } = await before.create({ name: 'Loa 1', areaId: 'a1' });
+      expect(await before.verify(device.id, Buffer.from(secret))).not.toBeNull(); // argon2, then the MAC is stored
+      const macOf = async () => (await db.selectFrom('devices').select('auth_mac').where('id', '=', device.id).executeTakeFirstOrThrow()).auth_mac;
+      const mac = await macOf();
+      expect(mac).toMatch(/^[0-9a-f]{64}$/);
+      // The next process reads the same key: the stored MAC checks the device (it is not rewritten).
+      const after = new DeviceRepo(db, areas, Date.now, await deviceAuthKeyFile(dir));
+      expect(await after.verify(device.id, Buffer.from(secret))).not.toBeNull();
+      expect(await macOf()).toBe(mac);
+      expect(await after.verify(device.id, Buffer.from('wrong'))).toBeNull();
+      // With another key (as every restart had before), argon2 again, and a new MAC.
+      const stranger = new DeviceRepo(db, areas, Date.now, randomBytes(32));
+      expect(await stranger.verify(device.id, Buffer.from(secret))).not.toBeNull();
+      expect(await macOf()).not.toBe(mac);
+    });
+
     it('checks a storm of logins with two statements a batch, each device against its own row and areas', async () => {
       await tree(new AreaRepo(db));
       let statements = 0;
@@ -493,5 +515,20 @@ describe.each(databases())('the repositories on $dialect', ({ dialect, skip }: {
       expect(header?.startsWith('reportId,deviceId')).toBe(true);
       expect(row).toContain(`"'=cmd,""x"""`);
     });
+  });
+});
+
+describe('the device authentication key file', () => {
+  it('is made once, readable by its owner only, and the same for every process on the folder', async () => {
+    const [a, b] = await Promise.all([deviceAuthKeyFile(dir), deviceAuthKeyFile(dir)]);
+    expect(a.length).toBe(32);
+    expect(b.equals(a)).toBe(true);
+    expect((await deviceAuthKeyFile(dir)).equals(a)).toBe(true);
+    expect(statSync(join(dir, DEVICE_AUTH_KEY_FILE)).mode & 0o777).toBe(0o600);
+  });
+
+  it('refuses a file that is not a key, saying what to do', async () => {
+    writeFileSync(join(dir, DEVICE_AUTH_KEY_FILE), 'not a key\n');
+    await expect(deviceAuthKeyFile(dir)).rejects.toThrow(/remove it to make a new one/);
   });
 });

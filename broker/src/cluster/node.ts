@@ -106,7 +106,7 @@ export class ClusterNode {
     };
   }
 
-  /** The key of device-authentication MACs every node can check (null alone: a random one per process). */
+  /** The key of device-authentication MACs every node can check (null alone: the data folder's, devices/auth-key.ts). */
   deviceAuthKey(): Buffer | null {
     return this.options ? clusterKey(this.options.secret, 'device-auth') : null;
   }

@@ -96,7 +96,7 @@ export class DeviceRepo implements DeviceDirectory {
     private readonly areas: AreaRepo,
     /** The clock's time (ms): injected, so tests can run on a manual clock. */
     private readonly now: () => number = Date.now,
-    /** The key of the device-authentication MACs: derived from the cluster secret on a cluster, else random per process. */
+    /** The key of the device-authentication MACs: derived from the cluster secret on a cluster, else kept in the data folder (auth-key.ts); random by default (tests). */
     private readonly authKey: Buffer = randomBytes(32),
     /** The server node this process is (issue 17): presence records which node holds a device. */
     readonly nodeId: string | null = null,

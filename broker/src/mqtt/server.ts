@@ -96,6 +96,8 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
   private readonly intake: UplinkIntake;
   private counters = { refusedPublishes: 0, refusedSubscribes: 0, authFailures: 0, messagesOut: 0, oversizePackets: 0 };
   private server: Server | null = null;
+  /** Every connection accepted and not yet closed, logged in or not: stop() ends them all. */
+  private readonly sockets = new Set<Socket>();
   /** Areas whose alert topic each connected device has subscribed to. */
   private readonly areaListeners = new Map<string, Set<string>>();
   /** Stores play reports; until one is set, reports are not acknowledged and agents resend them. */
@@ -265,6 +267,8 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
   async start(): Promise<{ port: number }> {
     const max = this.options.maxPacketBytes ?? MAX_PACKET_BYTES;
     const accept = (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
       this.aedes.handle(socket);
       guardPacketSize(socket, max, (announced) => {
         this.counters.oversizePackets++;
@@ -285,12 +289,20 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
     return { port: (server.address() as AddressInfo).port };
   }
 
+  /**
+   * Stops listening first, then closes every client, then ends whatever connection is left (one
+   * still logging in). The other way round, speakers reconnecting at once (as they do, by
+   * thousands) were accepted after the clients were closed and held the stop until their own
+   * connect timeout: 120 s with 10,000 (bench/restart-storm.mjs).
+   */
   async stop(): Promise<void> {
-    await this.reportAcks.flush();
-    await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
     const server = this.server;
     this.server = null;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    await this.reportAcks.flush();
+    await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
   }
 
   publishToDevice<K extends MessageKind>(deviceId: string, kind: K, message: MessageOf<K>): Promise<void> {
