@@ -182,7 +182,9 @@ export class ClockSync {
     const since = t3 - (this.o.maxAgeMs ?? CLOCK_PROBE_MAX_AGE_MS);
     this.probes = agreeing.filter((p) => p.atMs >= since).slice(-(this.o.keep ?? 64));
     if (dropped > 0) {
-      this.o.logger.warn({ dropped, wasAheadMs: this.aheadMs }, 'clock moved: older probes no longer agree, measuring again');
+      // All of them: a step (or the server's clock moved); some: the oldest, of a drifting clock.
+      const level = agreeing.length === 1 ? 'warn' : 'debug';
+      this.o.logger[level]({ dropped, wasAheadMs: this.aheadMs }, 'clock moved: older probes no longer agree, measuring again');
       if (this.probes.length < 3) void this.burst();
     }
     // Once known, the estimate follows whatever probes agree, even fewer than three after a step.
