@@ -221,6 +221,33 @@ export async function clocksMeasured(world: AlertWorld, agents: { id: string }[]
   await until('clocks measured', async () => (await Promise.all(agents.map((a) => measured(a.id)))).every(Boolean), timeoutMs);
 }
 
+/** A play report as GET /reports gives it (the fields the fault tests read). */
+export interface ReportView {
+  playId: string;
+  status: string;
+  reason?: string;
+  scheduledAt: string;
+  startedAt: string;
+}
+
+/** The play reports of one device, newest first. */
+export async function reportsOf(world: AlertWorld, token: string, deviceId: string): Promise<ReportView[]> {
+  return (await world.api<ReportView[]>(token, 'GET', `/reports?deviceId=${deviceId}`)).body;
+}
+
+/** Schedules `passes` plays of `contentId` on one device from `at`, `gapSec` apart; its id. Throws with the API's answer unless created. */
+export async function scheduleOn(world: AlertWorld, token: string, deviceId: string, s: { contentId: string; title: string; at: number; passes: number; gapSec?: number }): Promise<string> {
+  const res = await world.api<{ id: string }>(token, 'POST', '/schedules', {
+    title: s.title,
+    items: [{ contentId: s.contentId }],
+    targets: { areaIds: [], deviceIds: [deviceId] },
+    start: new Date(s.at).toISOString(),
+    repeat: { count: s.passes, gapSec: s.gapSec ?? 1 },
+  });
+  if (res.status !== 201) throw new Error(`schedule "${s.title}" not created: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.id;
+}
+
 /** A tone as an audio file, imported through the real media pipeline. */
 export async function toneContent(world: AlertWorld, seconds: number, title = `Tone ${seconds}s`): Promise<string> {
   const file = join(world.dir, `tone-${seconds}.wav`);

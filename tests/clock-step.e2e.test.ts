@@ -8,17 +8,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { clocksMeasured, startAgentProcess, startAlertWorld, toneContent, until, type AgentProcess, type AlertWorld } from './alert-support.js';
+import { clocksMeasured, reportsOf, scheduleOn, startAgentProcess, startAlertWorld, toneContent, until, type AgentProcess, type AlertWorld } from './alert-support.js';
 
 const HOUR = 3_600_000;
 const PASSES = 6;
-
-interface Report {
-  playId: string;
-  status: string;
-  scheduledAt: string;
-  startedAt: string;
-}
 
 describe('an agent whose clock is stepped and drifts', () => {
   let world: AlertWorld;
@@ -41,15 +34,8 @@ describe('an agent whose clock is stepped and drifts', () => {
     await clocksMeasured(world, [agent]);
 
     const firstAt = Date.now() + 6000;
-    const schedule = await world.api<{ id: string; status: string }>(token, 'POST', '/schedules', {
-      title: 'Bản tin sáng',
-      items: [{ contentId }],
-      targets: { areaIds: [], deviceIds: [agent.id] },
-      start: new Date(firstAt).toISOString(),
-      repeat: { count: PASSES, gapSec: 4 },
-    });
-    expect(schedule.status, JSON.stringify(schedule.body)).toBe(201);
-    const reports = async () => (await world.api<Report[]>(token, 'GET', '/reports')).body.filter((r) => r.playId.startsWith(schedule.body.id));
+    const scheduleId = await scheduleOn(world, token, agent.id, { contentId, title: 'Bản tin sáng', at: firstAt, passes: PASSES, gapSec: 4 });
+    const reports = async () => (await reportsOf(world, token, agent!.id)).filter((r) => r.playId.startsWith(scheduleId));
 
     // An hour ahead once the first pass is done; an hour and 45 s back once the third is.
     await until('the first pass reported', async () => (await reports()).length >= 1, 30_000);

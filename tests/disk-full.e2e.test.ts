@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { clocksMeasured, startAgentProcess, startAlertWorld, toneContent, until, type AgentProcess, type AlertWorld } from './alert-support.js';
+import { clocksMeasured, reportsOf, scheduleOn, startAgentProcess, startAlertWorld, toneContent, until, type AgentProcess, type AlertWorld } from './alert-support.js';
 
 /** Whether this process may mount a tmpfs (root, or a user namespace that allows it). */
 function canMount(): boolean {
@@ -24,12 +24,6 @@ function canMount(): boolean {
 }
 const mountable = canMount();
 if (!mountable) process.stdout.write('disk-full test skipped: mounting a tmpfs needs root\n');
-
-interface Report {
-  playId: string;
-  status: string;
-  reason?: string;
-}
 
 describe.skipIf(!mountable)('an agent whose disk fills', () => {
   let world: AlertWorld;
@@ -55,11 +49,7 @@ describe.skipIf(!mountable)('an agent whose disk fills', () => {
     agent = await startAgentProcess(world, 'loa-day-dia', world.communeId, 0);
     await clocksMeasured(world, [agent]);
 
-    const schedule = async (contentId: string, title: string, at: number, passes: number) => {
-      const res = await world.api<{ id: string }>(token, 'POST', '/schedules', { title, items: [{ contentId }], targets: { areaIds: [], deviceIds: [agent!.id] }, start: new Date(at).toISOString(), repeat: { count: passes, gapSec: 1 } });
-      expect(res.status, JSON.stringify(res.body)).toBe(201);
-      return res.body.id;
-    };
+    const schedule = (contentId: string, title: string, at: number, passes: number) => scheduleOn(world, token, agent!.id, { contentId, title, at, passes });
     const cached = await toneContent(world, 1, 'Bản tin đã tải');
     const firstAt = Date.now() + 3000;
     const first = await schedule(cached, 'Bản tin đã tải', firstAt, 10);
@@ -92,7 +82,7 @@ describe.skipIf(!mountable)('an agent whose disk fills', () => {
     // New content cannot be stored now; the cached bulletin goes on.
     const fresh = await toneContent(world, 1.5, 'Bản tin mới');
     const second = await schedule(fresh, 'Bản tin mới', firstAt + 25_000, 3);
-    const reports = async () => (await world.api<Report[]>(token, 'GET', `/reports?deviceId=${agent!.id}`)).body;
+    const reports = () => reportsOf(world, token, agent!.id);
     const firstDone = await until('the cached bulletin played through, every pass reported', async () => {
       const r = (await reports()).filter((x) => x.playId.startsWith(first));
       return r.length >= 10 ? r : null;

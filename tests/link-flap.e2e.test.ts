@@ -7,17 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLink, type Link } from '@loalang/test-kit';
-import { clocksMeasured, startAgentProcess, startAlertWorld, toneContent, until, type AgentProcess, type AlertWorld } from './alert-support.js';
+import { clocksMeasured, reportsOf, scheduleOn, startAgentProcess, startAlertWorld, toneContent, until, type AgentProcess, type AlertWorld } from './alert-support.js';
 
 const PASSES = 10;
 const SCHEDULES = 3;
 const SCHEDULE_MS = 21_000;
-
-interface Report {
-  playId: string;
-  status: string;
-  scheduledAt: string;
-}
 
 describe('an agent whose link flaps through a programme', () => {
   let world: AlertWorld;
@@ -43,15 +37,7 @@ describe('an agent whose link flaps through a programme', () => {
     const ids: string[] = [];
     for (let k = 0; k < SCHEDULES; k++) {
       const contentId = await toneContent(world, 1 + k / 100, `Bản tin ${k + 1}`);
-      const res = await world.api<{ id: string }>(token, 'POST', '/schedules', {
-        title: `Bản tin ${k + 1}`,
-        items: [{ contentId }],
-        targets: { areaIds: [], deviceIds: [agent.id] },
-        start: new Date(firstAt + k * SCHEDULE_MS).toISOString(),
-        repeat: { count: PASSES, gapSec: 1 },
-      });
-      expect(res.status, JSON.stringify(res.body)).toBe(201);
-      ids.push(res.body.id);
+      ids.push(await scheduleOn(world, token, agent.id, { contentId, title: `Bản tin ${k + 1}`, at: firstAt + k * SCHEDULE_MS, passes: PASSES }));
     }
     // The programme reaches the box (and its audio is cached) before the link starts flapping.
     await until('the programme cached on the box', () => (readFileSync(agent!.logFile, 'utf8').match(/"content cached"/g) ?? []).length >= SCHEDULES, 20_000);
@@ -67,7 +53,7 @@ describe('an agent whose link flaps through a programme', () => {
       link.restore();
     }
 
-    const reports = async () => (await world.api<Report[]>(token, 'GET', `/reports?deviceId=${agent!.id}`)).body;
+    const reports = () => reportsOf(world, token, agent!.id);
     const expected = SCHEDULES * PASSES;
     const all = await until(`all ${expected} passes reported`, async () => {
       const r = await reports();

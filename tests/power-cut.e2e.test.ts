@@ -11,18 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { clocksMeasured, startAgentProcess, startAlertWorld, toneContent, until, type AgentProcess, type AlertWorld } from './alert-support.js';
+import { clocksMeasured, reportsOf, scheduleOn, startAgentProcess, startAlertWorld, toneContent, until, type AgentProcess, type AlertWorld } from './alert-support.js';
 
 const CUTS = Number(process.env['POWER_CUTS'] ?? 20);
 /** Ten passes of a one-second tone, a second apart: a schedule lasts about 20 s. */
 const PASSES = 10;
 const SCHEDULE_MS = 21_000;
-
-interface Report {
-  playId: string;
-  status: string;
-  reason?: string;
-}
 
 /** What the agent last logged before it was cut: where the cut landed. */
 function lastLogged(logFile: string, from: number): string {
@@ -60,15 +54,7 @@ describe('an agent through power cuts', () => {
     const ids: string[] = [];
     for (let k = 0; k < schedules; k++) {
       const contentId = await toneContent(world, 1 + k / 100, `Bản tin ${k + 1}`);
-      const res = await world.api<{ id: string }>(token, 'POST', '/schedules', {
-        title: `Bản tin ${k + 1}`,
-        items: [{ contentId }],
-        targets: { areaIds: [], deviceIds: [agent.id] },
-        start: new Date(firstAt + k * SCHEDULE_MS).toISOString(),
-        repeat: { count: PASSES, gapSec: 1 },
-      });
-      expect(res.status, JSON.stringify(res.body)).toBe(201);
-      ids.push(res.body.id);
+      ids.push(await scheduleOn(world, token, agent.id, { contentId, title: `Bản tin ${k + 1}`, at: firstAt + k * SCHEDULE_MS, passes: PASSES }));
     }
 
     const landed = new Map<string, number>();
@@ -80,7 +66,7 @@ describe('an agent through power cuts', () => {
       await agent.powerCut();
     }
 
-    const reports = async () => (await world.api<Report[]>(token, 'GET', `/reports?deviceId=${agent!.id}`)).body;
+    const reports = () => reportsOf(world, token, agent!.id);
     const expected = schedules * PASSES;
     const all = await until(`all ${expected} passes reported`, async () => {
       const r = await reports();
