@@ -28,12 +28,19 @@ export interface AlertWorld {
   token: (username: string) => Promise<string>;
   addUser: (username: string, role: Role, areaId: string) => Promise<void>;
   api: <T = unknown>(token: string, method: string, path: string, body?: unknown, contentType?: string) => Promise<{ status: number; body: T }>;
+  /** The server goes away (its data kept): an outage. */
+  stopServer: () => Promise<void>;
+  /** After stopServer: the server starts again on its data and its ports, with the world's clock. */
+  reopen: () => Promise<void>;
   close: () => Promise<void>;
 }
 
-export async function startAlertWorld(settings: ServerSettings = {}): Promise<AlertWorld> {
+export async function startAlertWorld(settings: ServerSettings = {}, opts: { clock?: Clock } = {}): Promise<AlertWorld> {
   const dir = mkdtempSync(join(tmpdir(), 'loalang-alerts-'));
-  const server = await startServer({ dataDir: dir, httpPort: 0, mqttPort: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), settings: { ...(await serverDatabase()), ...settings } });
+  const database = await serverDatabase();
+  const open = (httpPort = 0, mqttPort = 0) =>
+    startServer({ dataDir: dir, httpPort, mqttPort, host: '127.0.0.1', logger: pino({ level: 'silent' }), settings: { ...database, ...settings }, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const server = await open();
   const { core } = server;
   const province = await core.areas.create({ name: 'Tỉnh Quảng Trị', parentId: null, geocodes: ['45'] });
   const commune = await core.areas.create({ name: 'Xã Hải An', parentId: province.id, geocodes: ['19495'] });
@@ -48,23 +55,33 @@ export async function startAlertWorld(settings: ServerSettings = {}): Promise<Al
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
   };
-  return {
+  let stopped = false;
+  const world: AlertWorld = {
     server,
     dir,
     provinceId: province.id,
     communeId: commune.id,
     otherCommuneId: other.id,
-    addUser: async (username, role, areaId) => void (await core.users.create({ username, password: PASSWORD, role, areaId })),
+    addUser: async (username, role, areaId) => void (await world.server.core.users.create({ username, password: PASSWORD, role, areaId })),
     token: async (username) => {
       const res = await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }) });
       return ((await res.json()) as { token: string }).token;
     },
     api,
+    stopServer: async () => {
+      stopped = true;
+      await world.server.stop();
+    },
+    reopen: async () => {
+      world.server = await open(server.httpPort, server.mqttPort);
+      stopped = false;
+    },
     close: async () => {
-      await server.stop();
+      if (!stopped) await world.server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return world;
 }
 
 /** A clock `shiftMs` off real time, like a box whose NTP never worked. */
@@ -135,7 +152,10 @@ async function registerAgent(world: AlertWorld, name: string, areaId: string, op
   return { id: device.id, root, sinkDir, raw };
 }
 
-/** Registers a device in `areaId` and runs a real agent for it. */
+/**
+ * Registers a device in `areaId` and runs a real agent for it. With ALERT_TEST_LOG=<file>, the
+ * agents log there at debug, written at once (a failing test's last lines are kept).
+ */
 /** `serverKeys`: the keys the box pins (default: the server's), e.g. a stranger's to make it refuse every downlink. */
 export async function startAgent(world: AlertWorld, name: string, areaId: string, opts: AgentOptions & { sink?: AudioSink; clock?: Clock } = {}): Promise<RunningAgent> {
   const { id, root, sinkDir, raw } = await registerAgent(world, name, areaId, opts);
@@ -143,7 +163,7 @@ export async function startAgent(world: AlertWorld, name: string, areaId: string
   let amplifier: SimulatedAmplifier | undefined;
   const create = async () => {
     amplifier = createSimulatedAmplifier();
-    const agent = await Agent.create(config, { amplifier, exit: () => undefined, ...(process.env['ALERT_TEST_LOG'] ? { logger: pino({ level: 'debug' }) } : {}), ...(opts.sink ? { sink: opts.sink } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
+    const agent = await Agent.create(config, { amplifier, exit: () => undefined, ...(process.env['ALERT_TEST_LOG'] ? { logger: pino({ level: 'debug' }, pino.destination({ dest: process.env['ALERT_TEST_LOG'], sync: true })) } : {}), ...(opts.sink ? { sink: opts.sink } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
     await agent.start();
     return agent;
   };

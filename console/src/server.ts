@@ -3,6 +3,7 @@ import { networkInterfaces } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger as PinoLogger } from 'pino';
 import { ServerCore, type TlsMaterial } from '@loalang/broker';
+import type { Clock } from '@loalang/protocol';
 import { buildApp } from './app.js';
 import { bootstrapAdmin, type BootstrapResult } from './bootstrap.js';
 import type { PublicUrls } from './agent-config.js';
@@ -23,6 +24,8 @@ export interface ServerOptions {
   publicUrls?: { http?: string; mqtt?: string };
   /** HTTPS and MQTT over TLS with this certificate and key; absent: plain HTTP and MQTT. */
   tls?: TlsMaterial;
+  /** The server's clock (default the system's): a test runs it on a clock of its own, e.g. through a compressed day. */
+  clock?: Clock;
 }
 
 export interface RunningServer {
@@ -62,6 +65,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     publicHttpUrl: () => urls.http,
     logger: logger.child({ module: 'broker' }),
     ...(options.tls ? { mqttTls: options.tls } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   const app = await buildApp({
     core,

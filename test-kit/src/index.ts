@@ -13,3 +13,4 @@ export { createDatabase, postgresBinDir, postgresSkipReason, startPostgres, type
 export { databases, e2eDialect, freshPostgres, postgresUrl, serverDatabase, type TestDialect } from './databases.js';
 export { redisSkipReason, startRedis, type RedisServer } from './redis.js';
 export { PROFILES as LINK_PROFILES, startLink, type Link, type LinkProfile, type LinkStep } from './link-emulator.mjs';
+export { SkippingClock } from './skipping-clock.js';
