@@ -8,6 +8,8 @@
 //   node bench/alert-fanout.mjs            (SIZES=1000,5000 WORKERS=4 to change; SIZES= for the spread only)
 //   LOALANG_BENCH_SMOKE=1: 10 agents for the spread, then 20 speakers on one worker (checks it still runs).
 //   DATABASE=postgres: the server on PostgreSQL (a throwaway cluster, durability on) instead of SQLite.
+//   PROFILE=<folder>: a CPU profile of the server's process (this one) from each POST until every
+//   'received' is in, written there as alert-<N>.cpuprofile, and its heaviest functions printed.
 // Without Mosquitto (apt-get install mosquitto) the reference is skipped and said so.
 import { fork, spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +26,7 @@ import { locateFfmpeg } from '../edge-agent/dist/playback/ffmpeg.js';
 import { startPostgres } from '../test-kit/src/postgres-cluster.mjs';
 import { freePort } from '../test-kit/src/free-port.mjs';
 import { callWorker } from './lib/worker-rpc.mjs';
+import { startProfile } from './lib/cpu-profile.mjs';
 
 if (typeof globalThis.gc !== 'function') {
   // Memory per connection is read after a full collection.
@@ -177,12 +180,21 @@ for (const N of SIZES) {
   const rss = await settledRss();
   console.log(`\nN=${N}: ${fresh.length} connected in ${((now() - c0) / 1000).toFixed(1)} s (${failed} failed); server RSS ${(rss / 1048576).toFixed(0)} MiB, ${((rss - baseRss) / N / 1024).toFixed(1)} KiB per connection (server + broker + console in one process)`);
 
+  const stopProfile = process.env.PROFILE ? await startProfile() : null;
   const t0 = now();
   const alert = await post('/alerts', { contentId: content.id, targets: { areaIds: [province.id], deviceIds: [] } });
   const tPost = now() - t0;
   const deadline = Date.now() + 60_000;
   while ((received.get(alert.id)?.n ?? 0) < N - failed && Date.now() < deadline) await sleep(20);
   const serverAll = (received.get(alert.id)?.last ?? NaN) - t0;
+  if (stopProfile) {
+    const file = join(process.env.PROFILE, `alert-${N}.cpuprofile`);
+    const { functions, packages } = await stopProfile(file);
+    console.log(`  profile of the server's process, POST → every 'received' (${file}), self time by package:`);
+    for (const f of packages.slice(0, 12)) console.log(`    ${f.ms.toFixed(1).padStart(8)} ms ${(f.share * 100).toFixed(1).padStart(5)} %  ${f.site}`);
+    console.log('  and by function:');
+    for (const f of functions.slice(0, 25)) console.log(`    ${f.ms.toFixed(1).padStart(8)} ms ${(f.share * 100).toFixed(1).padStart(5)} %  ${f.site}`);
+  }
   await sleep(500);
   const ours = await collect(alert.id);
   const s = summary(t0, ours.receipts);

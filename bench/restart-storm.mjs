@@ -7,14 +7,13 @@
 //   node bench/restart-storm.mjs          (N=10000 WORKERS=4 to change)
 //   LOALANG_BENCH_SMOKE=1: 40 speakers on one worker (checks it still runs; figures not comparable).
 import { fork, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openSqlite } from '../protocol/dist/index.js';
-import { hashSecret } from '../broker/dist/index.js';
 import { freePort } from '../test-kit/src/free-port.mjs';
 import { callWorker } from './lib/worker-rpc.mjs';
+import { cpuOf, rssOf, seedDevices } from './lib/fleet-seed.mjs';
 
 const SMOKE = process.env.LOALANG_BENCH_SMOKE === '1';
 const N = Number(process.env.N ?? (SMOKE ? 40 : 10_000));
@@ -24,12 +23,6 @@ if (SMOKE) console.log('(smoke run: smallest size, figures not comparable)');
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-const rssOf = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-// utime + stime of a process, in ms (clock ticks of 10 ms on Linux).
-const cpuOf = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-};
 
 const dir = mkdtempSync(join(tmpdir(), 'loalang-bench-restart-'));
 const PASSWORD = 'mat-khau-bench-khoi-dong';
@@ -68,16 +61,7 @@ const login = await (await fetch(`${server.base}/auth/login`, { method: 'POST', 
 const province = (await (await fetch(`${server.base}/areas`, { headers: { authorization: `Bearer ${login.token}` } })).json())[0];
 
 // N devices straight into the server's SQLite file (one secret hashed once), as the other benches do.
-const secret = 'bench-device-secret-0123456789';
-const secretHash = await hashSecret(secret);
-const devices = Array.from({ length: N }, (_, i) => ({ id: `bench-${i}`, secret, areaIds: [province.id] }));
-const db = openSqlite(join(dir, 'loalang.db'));
-db.pragma('busy_timeout = 10000');
-const insert = db.prepare('INSERT INTO devices (id, name, area_id, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)');
-db.transaction(() => {
-  for (const d of devices) insert.run(d.id, `Loa ${d.id}`, province.id, secretHash, new Date().toISOString());
-})();
-db.close();
+const devices = (await seedDevices(join(dir, 'loalang.db'), N, 'bench', province.id)).map((d) => ({ ...d, areaIds: [province.id] }));
 
 const workers = Array.from({ length: WORKERS }, () => fork(fileURLToPath(new URL('./alert-fanout-worker.mjs', import.meta.url)), { stdio: 'inherit' }));
 children.push(...workers);

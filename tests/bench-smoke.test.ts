@@ -87,6 +87,16 @@ const BENCHES: Record<string, Smoke> = {
     timeoutMs: 60_000,
     figures: [re(String.raw`(\d+) speakers, \d+ worker processes: connected in NUM s \(0 failed`), re(String.raw`restart: stopped in NUM s, serving again at NUM s; (\d+)/\1 speakers back, the last at NUM s`)],
   },
+  'soak.mjs': {
+    // The smoke soak lasts a minute of real time: every report of its three passes stored once.
+    timeoutMs: 150_000,
+    figures: [
+      re(String.raw`server RSS: NUM → NUM MiB \(max NUM\); slope over the last two thirds NUM MiB/h`),
+      re(String.raw`event-loop delay p99 per NUM-s window: median NUM ms, p95 NUM ms, worst NUM ms`),
+      re(String.raw`SQLite: NUM → NUM MiB; WAL at most NUM MiB`),
+      re(String.raw`speakers: \d+ health messages, \d+ desired states taken, (\d+) reports sent, \1 acknowledged, \1 stored \(\1 distinct plays\), 0 refused`),
+    ],
+  },
   'serial-roundtrip.mjs': { timeoutMs: 30_000, tool: 'socat', figures: [re('115200 baud: STATUS round trip p50 NUM ms, p99 NUM ms'), re('9600 baud: STATUS round trip p50 NUM ms, p99 NUM ms')] },
   'signing.mjs': { timeoutMs: 30_000, figures: [re(String.raw`command +\d+ +\d+ +\d+`), re(String.raw`desired, 100 plays +\d+ +\d+ +\d+`), re(String.raw`alert, 64 KiB inline +\d+ +\d+ +\d+`)] },
   'start-accuracy.mjs': {

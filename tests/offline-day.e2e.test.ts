@@ -57,7 +57,9 @@ describe('a speaker through a server outage as long as the programme it holds', 
       recurrence: { type: 'cron', cron: '0 6,11,17 * * *' },
     });
     expect(daily.status, JSON.stringify(daily.body)).toBe(201);
-    await scheduleOn(world, token, agent.id, { contentId, title: 'Thông báo ngày mai', at: clock.now() + 30 * HOUR, passes: 3, gapSec: 60 });
+    // Half past an hour, so its passes never meet the daily bulletin's (on the hour).
+    const noticeAt = Math.floor((clock.now() + 30 * HOUR) / HOUR) * HOUR + HOUR / 2;
+    await scheduleOn(world, token, agent.id, { contentId, title: 'Thông báo ngày mai', at: noticeAt, passes: 3, gapSec: 60 });
 
     // The speaker holds both schedules' passes over its 48 hours, and the audio.
     const held = await until('the programme held by the speaker', () => {

@@ -6,6 +6,7 @@
 import { every, type Clock, type DeviceEvent, type Logger, type PlayReport, type Repeating, type Telemetry } from '@loalang/protocol';
 import type { DeviceRepo } from '../devices/devices.js';
 import { ALARM_KINDS, type AlarmKind, type AlarmRepo } from './alarms.js';
+import { nextTurn } from '../next-turn.js';
 
 export interface AlarmThresholds {
   /** A device offline this long raises `offline`. */
@@ -52,6 +53,7 @@ export class AlarmRules {
   async sweep(): Promise<void> {
     const now = this.d.clock.now();
     for (const { id, since } of await this.d.devices.offlineSince(now - this.t.offlineAfterMs)) {
+      await nextTurn(); // after an outage, thousands at once
       await this.d.alarms.raise(id, 'offline', `offline since ${since}`, now);
     }
   }

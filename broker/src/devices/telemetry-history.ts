@@ -8,6 +8,7 @@ import type { ExpressionBuilder, OnConflictDatabase, OnConflictTables } from 'ky
 import type { Database } from '../store/database.js';
 import type { Schema } from '../store/schema.js';
 import { iso } from '../time.js';
+import { nextTurn } from '../next-turn.js';
 
 export interface TelemetryRetention {
   rawMs: number;
@@ -146,7 +147,7 @@ export class TelemetryHistory {
         out[key] += n;
         out.batches++;
         if (n < BATCH) break;
-        await new Promise((r) => setImmediate(r));
+        await nextTurn();
       }
     }
     return out;

@@ -9,6 +9,7 @@ import type { CutPlays } from './state-budget.js';
 import type { DownlinkPublisher } from '../mqtt/contracts.js';
 import { KeyedSerial } from '../keyed-serial.js';
 import { Limiter } from '../limiter.js';
+import { nextTurn } from '../next-turn.js';
 
 /**
  * Resends computed at once. A reconnect storm asks for thousands together; each one is a few
@@ -62,9 +63,14 @@ export class Dispatcher {
     }, this.deps.tickMs ?? 5 * 60_000);
   }
 
-  /** Recomputes the devices' states and sends the changed ones to those online. Never rejects: failures are logged. */
+  /**
+   * Recomputes the devices' states and sends the changed ones to those online, a turn of the event
+   * loop between devices (next-turn.ts): a tick over 10,000 must not hold the sockets. Never
+   * rejects: failures are logged.
+   */
   async refresh(deviceIds: Iterable<string>, cause: string): Promise<void> {
     for (const deviceId of deviceIds) {
+      await nextTurn();
       await this.perDevice.run(deviceId, async () => {
         try {
           const { state, changed, cut } = await this.deps.desired.refresh(deviceId);
@@ -81,6 +87,8 @@ export class Dispatcher {
   resend(deviceId: string, cause: string): Promise<void> {
     return this.perDevice.run(deviceId, () =>
       this.resends.run(async () => {
+        // A storm queues thousands: each lets the sockets be read before it runs.
+        await nextTurn();
         // Gone while it waited for its turn: it is sent again when it is back.
         if (!this.deps.isOnline(deviceId)) return;
         try {
