@@ -19,6 +19,7 @@ import {
   type MessageOf,
 } from '@loalang/protocol';
 import { canPublish, canSubscribe, topicMatches } from './acl.js';
+import { installEncodedPublish } from './encoded-publish.js';
 import { Presence } from './presence.js';
 import { guardPacketSize, MAX_PACKET_BYTES } from './packet-guard.js';
 import { UplinkIntake, type IntakeStats } from './uplink.js';
@@ -148,6 +149,7 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
   }
 
   static async create(options: MqttServerOptions): Promise<MqttServer> {
+    installEncodedPublish();
     const logger = options.logger ?? silentLogger;
     let server: MqttServer | null = null;
     const cluster = options.cluster;
