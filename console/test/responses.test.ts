@@ -203,7 +203,8 @@ describe('response schemas', () => {
     const exercise = readFileSync(new URL('../../tests/fixtures/cap/flood-exercise.xml', import.meta.url), 'utf8').replaceAll('{{SENDER}}', 'canh-bao@example.vn').replaceAll('{{SENT}}', '2026-07-01T08:00:00+07:00');
     await same('POST', '/api/v1/alerts/cap', exercise, 202, { 'content-type': 'application/cap+xml' });
     // Live announcements: one prepared, then running (opened as its feed socket would), then ended.
-    const live = await same<{ session: { id: string }; ticket: string }>('POST', '/api/v1/live', { areaIds: ['x'], title: 'Họp thôn', volume: 80 }, 201);
+    // An emergency: the area's quiet hours (22:00–05:00 in Vietnam) refuse any other at night, and the suite runs at any hour.
+    const live = await same<{ session: { id: string }; ticket: string }>('POST', '/api/v1/live', { areaIds: ['x'], title: 'Họp thôn', volume: 80, priority: 'emergency' }, 201);
     await same('GET', `/api/v1/live/${live.session.id}`);
     await core.liveDesk.open(live.session.id, live.ticket);
     core.liveDesk.feed(live.session.id, 0, Buffer.from([0xf8, 0xff, 0xfe]));
