@@ -7,13 +7,13 @@
 //   node bench/restart-storm.mjs          (N=10000 WORKERS=4 to change)
 //   LOALANG_BENCH_SMOKE=1: 40 speakers on one worker (checks it still runs; figures not comparable).
 import { fork, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test-kit/src/free-port.mjs';
 import { callWorker } from './lib/worker-rpc.mjs';
-import { cpuOf, rssOf, seedDevices } from './lib/fleet-seed.mjs';
+import { cleanUpOnCrash, cpuOf, rssOf, seedDevices } from './lib/fleet-seed.mjs';
 
 const SMOKE = process.env.LOALANG_BENCH_SMOKE === '1';
 const N = Number(process.env.N ?? (SMOKE ? 40 : 10_000));
@@ -45,15 +45,7 @@ async function startNode() {
   });
   return node;
 }
-const cleanUp = () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-};
-process.on('uncaughtException', (err) => {
-  console.error(err);
-  cleanUp();
-  process.exit(1);
-});
+const cleanUp = cleanUpOnCrash(children, dir);
 const connected = async () => Number(/^loalang_mqtt_connected_clients (\d+)/m.exec(await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text())?.[1] ?? 0);
 
 server = await startNode();

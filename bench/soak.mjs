@@ -11,14 +11,14 @@
 //   LOALANG_BENCH_SMOKE=1: 40 speakers for 1 minute, three passes of one schedule (checks it still runs).
 import { fork, spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openSqlite } from '../protocol/dist/index.js';
 import { freePort } from '../test-kit/src/free-port.mjs';
 import { callWorker } from './lib/worker-rpc.mjs';
-import { cpuOf, rssOf, seedDevices } from './lib/fleet-seed.mjs';
+import { cleanUpOnCrash, cpuOf, rssOf, seedDevices } from './lib/fleet-seed.mjs';
 
 const SMOKE = process.env.LOALANG_BENCH_SMOKE === '1';
 const N = Number(process.env.N ?? (SMOKE ? 40 : 10_000));
@@ -47,15 +47,7 @@ const dir = mkdtempSync(join(tmpdir(), 'loalang-bench-soak-'));
 const PASSWORD = 'mat-khau-bench-ngam-lau';
 const ports = { http: await freePort(), mqtt: await freePort() };
 const children = [];
-const cleanUp = () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-};
-process.on('uncaughtException', (err) => {
-  console.error(err);
-  cleanUp();
-  process.exit(1);
-});
+const cleanUp = cleanUpOnCrash(children, dir);
 
 const server = spawn(process.execPath, [CLI, 'server', '--data', dir, '--http-port', String(ports.http), '--mqtt-port', String(ports.mqtt), '--host', '127.0.0.1', '--plaintext'], {
   env: { ...process.env, LOALANG_ADMIN_PASSWORD: PASSWORD, LOALANG_LOG_LEVEL: 'warn' },

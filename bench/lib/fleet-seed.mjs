@@ -2,7 +2,7 @@
 // SQLite file (one secret hashed once: argon2 for each would take minutes), and read the
 // process's memory and CPU from /proc.
 import { openSqlite } from '../../protocol/dist/index.js';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { hashSecret } from '../../broker/dist/index.js';
 
 /** Registers `n` devices `<prefix>-0…` in `areaId`, all with one secret; returns them as `{ id, secret }`. */
@@ -27,4 +27,18 @@ export const rssOf = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/$
 export function cpuOf(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Returns `cleanUp`: kills `children` still running and removes `dir`; also run on an uncaught exception (then exit 1). */
+export function cleanUpOnCrash(children, dir) {
+  const cleanUp = () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.on('uncaughtException', (err) => {
+    console.error(err);
+    cleanUp();
+    process.exit(1);
+  });
+  return cleanUp;
 }
