@@ -243,7 +243,7 @@ const WINDOW_FRAMES = 50;
  * clock estimate improves (the playout follows it to the sample), so each second is aligned on
  * its own: one lag for the whole file would miss what came after such a move.
  */
-function windowFits(source: Int16Array, heard: Int16Array, lag: number): (Alignment | null)[] {
+function windowFits(source: Int16Array, heard: Int16Array, lag: number, searchMs = 60): (Alignment | null)[] {
   const frames = Math.floor(source.length / FRAME_SAMPLES);
   const fits: (Alignment | null)[] = [];
   for (let w = 0; w * WINDOW_FRAMES < frames; w++) {
@@ -251,7 +251,7 @@ function windowFits(source: Int16Array, heard: Int16Array, lag: number): (Alignm
     const to = Math.min(source.length, (w + 1) * WINDOW_FRAMES * FRAME_SAMPLES);
     let energy = 0;
     for (let i = from; i < to; i += 16) energy += Math.abs(source[i]!);
-    fits.push(energy / ((to - from) / 16) > 200 ? alignNear(source, heard, lag, from, to, 60) : null);
+    fits.push(energy / ((to - from) / 16) > 200 ? alignNear(source, heard, lag, from, to, searchMs) : null);
   }
   return fits;
 }
@@ -263,6 +263,39 @@ const matchedLags = (fits: (Alignment | null)[]) => fits.map((f) => (f && f.corr
 function meanCorrelation(fits: (Alignment | null)[], from = 0, to = fits.length): number {
   const speech = fits.slice(from, to).filter((f): f is Alignment => f !== null);
   return speech.reduce((sum, f) => sum + f.correlation, 0) / speech.length;
+}
+
+/** How a capture holds a recording, second by second (see `recordingIn`). */
+export interface RecordingFit {
+  /** The mean correlation of the recording's one-second windows of speech, each at its own lag. */
+  correlation: number;
+  /** The one lag for the whole capture (48 kHz samples) and its correlation. */
+  whole: Alignment;
+  /** Windows of speech, and how many of them matched (correlation over 0.5). */
+  windows: number;
+  matched: number;
+  /** The range of the matched windows' places in the capture, ms: where its time slipped. */
+  movedMs: number;
+}
+
+/**
+ * How well `heard` holds `source` when its time may slip: each one-second window of speech is
+ * aligned on its own within `searchMs` of the whole capture's lag. A browser's capture is one:
+ * its fake microphone is read on a timer, and on a loaded machine the audio thread can lose or
+ * repeat a few hundred ms (Chromium's, before any of our code), which one lag for the whole
+ * capture counts as a mismatch from there on.
+ */
+export function recordingIn(source: Int16Array, heard: Int16Array, searchMs = 500): RecordingFit {
+  const whole = align(source, heard);
+  const fits = windowFits(source, heard, whole.lagSamples, searchMs);
+  const lags = fits.filter((f): f is Alignment => f !== null && f.correlation > 0.5).map((f) => f.lagSamples);
+  return {
+    correlation: meanCorrelation(fits),
+    whole,
+    windows: fits.filter((f) => f !== null).length,
+    matched: lags.length,
+    movedMs: lags.length ? (Math.max(...lags) - Math.min(...lags)) / 48 : 0,
+  };
 }
 
 /**
@@ -337,6 +370,24 @@ export function describeTwoSpeakers(r: TwoSpeakers): string {
 }
 
 /** Frames by index (as a source sent them) decoded to samples, frame i at i × 960; a missing frame is silence. */
+/** 16-bit mono PCM at 48 kHz as a WAV file's bytes (to keep what a test heard). */
+export function wavOf(pcm: Int16Array): Buffer {
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0);
+  header.writeUInt32LE(36 + pcm.byteLength, 4);
+  header.write('WAVEfmt ', 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20);
+  header.writeUInt16LE(1, 22);
+  header.writeUInt32LE(RATE, 24);
+  header.writeUInt32LE(RATE * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36);
+  header.writeUInt32LE(pcm.byteLength, 40);
+  return Buffer.concat([header, Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength)]);
+}
+
 export function decodeFrames(frames: Map<number, Buffer>): Int16Array {
   const last = Math.max(...frames.keys());
   const out = new Int16Array((last + 1) * FRAME_SAMPLES);

@@ -17,7 +17,7 @@ import { startLink, type Link } from '@loalang/test-kit';
 import { livePlayId } from '@loalang/protocol';
 import { clocksMeasured, PASSWORD, startAgentProcess, startAlertWorld, until, type AgentProcess, type AlertWorld } from '../alert-support.js';
 import { requireTool } from '../support.js';
-import { align, analyseTwoSpeakers, decodeFrames, describeTwoSpeakers, expectTwoSpeakersInStep, pcmOf, sinkOf } from '../live-support.js';
+import { analyseTwoSpeakers, decodeFrames, describeTwoSpeakers, expectTwoSpeakersInStep, pcmOf, recordingIn, sinkOf, wavOf } from '../live-support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ready = existsSync(CHROMIUM) && requireTool('ffmpeg') && requireTool('espeak-ng');
@@ -128,14 +128,16 @@ describe.runIf(ready)('live announcement from the console in Chromium', () => {
     await page.screenshot({ path: join(SHOTS, 'live-report-phone.png'), fullPage: true });
     expect(await report.locator('tbody th').allTextContents()).toEqual(expect.arrayContaining(['Loa thôn Đông', 'Loa thôn Tây']));
 
-    // What the browser sent, decoded: the recording, through the microphone's processing.
+    // What the browser sent, decoded: the recording, through the microphone's processing (kept
+    // in test-output/ to listen to).
     const sentPcm = decodeFrames(sent);
-    const throughBrowser = align(source, sentPcm);
+    writeFileSync(join(SHOTS, '..', 'live-chromium-sent.wav'), wavOf(sentPcm));
+    const throughBrowser = recordingIn(source, sentPcm);
     const sessionId = page.url().split('/').at(-1)!;
     const [a, b] = processes as [AgentProcess, AgentProcess];
     const cutFrame = sentAt.findIndex((t) => t !== undefined && t >= cutAt);
     const r = analyseTwoSpeakers(sentPcm, sentAt, sinkOf(a.sinkDir, livePlayId(sessionId)), sinkOf(b.sinkDir, livePlayId(sessionId)), cutFrame, restoredAt);
-    const summary = `live in Chromium: ${sent.size} frames sent; the recording in what the browser sent: correlation ${throughBrowser.correlation.toFixed(3)}; ${describeTwoSpeakers(r)}`;
+    const summary = `live in Chromium: ${sent.size} frames sent; the recording in what the browser sent: correlation ${throughBrowser.correlation.toFixed(3)} per second (${throughBrowser.matched} of ${throughBrowser.windows} seconds matched, its place moved ${throughBrowser.movedMs.toFixed(1)} ms; one lag for all: ${throughBrowser.whole.correlation.toFixed(3)}); ${describeTwoSpeakers(r)}`;
     console.log(summary);
     writeFileSync(join(SHOTS, '..', 'live-chromium.txt'), `${summary}\n`);
     expect(throughBrowser.correlation).toBeGreaterThan(0.5);
