@@ -7,7 +7,7 @@ import type { Targets } from '../accounts/scope.js';
 import type { AlertDeliveryState } from '@loalang/protocol';
 import { sql, type Selectable } from 'kysely';
 import type { Database } from '../store/database.js';
-import { dialectOf, inList, jsonText, tuplesTable } from '../store/portable.js';
+import { dialectOf, inList, jsonText, tuplesTable, type Executor } from '../store/portable.js';
 import { codeUnitOrder, retryConflicts } from '../store/conflicts.js';
 import type { AlertsTable } from '../store/schema.js';
 import { brokerError } from '../errors.js';
@@ -143,25 +143,63 @@ const toRow = (a: Alert): AlertRow => ({
 
 const toDelivery = (r: DeliveryRow): Delivery => ({ deviceId: r.device_id, state: r.state as DeliveryState, reason: r.reason, played: r.played, startedAt: r.started_at, updatedAt: r.updated_at });
 
+export interface NewDelivery {
+  deviceId: string;
+  state: 'pending' | 'offline';
+}
+
+/**
+ * The deliveries in one statement whatever their number, the devices and states as one
+ * parameter each (a 10,000-speaker alert: one statement to compile and run, not 20 of 500
+ * rows); a delivery the alert already holds is left as it is.
+ */
+async function insertDeliveries(db: Executor, alert: Alert, deliveries: NewDelivery[]): Promise<void> {
+  if (deliveries.length === 0) return;
+  const rows = tuplesTable(db, ['device_id', 'state'], deliveries.map((d) => [d.deviceId, d.state]));
+  await db
+    .insertInto('alert_deliveries')
+    .columns(['alert_id', 'device_id', 'state', 'updated_at'])
+    // WHERE true: SQLite reads ON CONFLICT after a bare SELECT … FROM as a join's ON.
+    .expression(sql`SELECT ${alert.id}, t.device_id, t.state, ${alert.createdAt} FROM (${rows}) t WHERE true`)
+    .onConflict((oc) => oc.columns(['alert_id', 'device_id']).doNothing())
+    .execute();
+}
+
 export class AlertRepo {
   constructor(private readonly db: Database) {}
 
-  /**
-   * Stores the alert and one delivery per target device, in one transaction. The deliveries go
-   * in one statement whatever their number, the devices and states as one parameter each (a
-   * 10,000-speaker alert: one statement to compile and run, not 20 of 500 rows).
-   */
-  async insert(alert: Alert, deliveries: { deviceId: string; state: 'pending' | 'offline' }[]): Promise<void> {
+  /** Stores the alert and one delivery per target device, in one transaction. */
+  async insert(alert: Alert, deliveries: NewDelivery[]): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx.insertInto('alerts').values(toRow(alert)).execute();
-      if (deliveries.length === 0) return;
-      const rows = tuplesTable(trx, ['device_id', 'state'], deliveries.map((d) => [d.deviceId, d.state]));
-      await trx
-        .insertInto('alert_deliveries')
-        .columns(['alert_id', 'device_id', 'state', 'updated_at'])
-        .expression(sql`SELECT ${alert.id}, t.device_id, t.state, ${alert.createdAt} FROM (${rows}) t`)
-        .execute();
+      await insertDeliveries(trx, alert, deliveries);
     });
+  }
+
+  /** Stores the alert alone: its deliveries follow with `addDeliveries` (the alert is sent in between). */
+  async insertAlert(alert: Alert): Promise<void> {
+    await this.db.insertInto('alerts').values(toRow(alert)).execute();
+  }
+
+  /**
+   * Stores one delivery per device, leaving any the alert already has as they are (a status
+   * that came first, or a second try after a crash).
+   */
+  async addDeliveries(alert: Alert, deliveries: NewDelivery[]): Promise<void> {
+    await insertDeliveries(this.db, alert, deliveries);
+  }
+
+  /** Of these devices, those the alert holds no delivery for. */
+  async withoutDelivery(alertId: string, deviceIds: readonly string[]): Promise<string[]> {
+    if (deviceIds.length === 0) return [];
+    const rows = await this.db.selectFrom('alert_deliveries').select('device_id').where('alert_id', '=', alertId).where(inList(this.db, 'device_id', deviceIds)).execute();
+    const held = new Set(rows.map((r) => r.device_id));
+    return [...new Set(deviceIds)].filter((id) => !held.has(id));
+  }
+
+  /** Whether the alert holds any delivery at all. */
+  async hasDeliveries(alertId: string): Promise<boolean> {
+    return (await this.db.selectFrom('alert_deliveries').select('device_id').where('alert_id', '=', alertId).limit(1).executeTakeFirst()) !== undefined;
   }
 
   async get(id: string): Promise<Alert | null> {

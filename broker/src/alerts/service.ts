@@ -73,6 +73,21 @@ export interface DeliveryEvent extends Delivery {
   alertId: string;
 }
 
+interface QueuedStatus {
+  deviceId: string;
+  s: AlertStatus;
+  /** Times it found no delivery to move (another node may not have written the rows yet). */
+  tries?: number;
+}
+
+/**
+ * A status whose delivery row is not there yet is tried again this often, this many times: on a
+ * cluster, the node that sent the alert writes its rows after the send, and a speaker on another
+ * node may answer before they are committed.
+ */
+const NO_DELIVERY_RETRY_MS = 500;
+const NO_DELIVERY_TRIES = 10;
+
 /** `receipt`: a device confirmed an alert this many seconds after it was issued (the fan-out metric). */
 type AlertEvents = { delivery: [DeliveryEvent]; alert: [Alert]; receipt: [number] };
 
@@ -90,7 +105,11 @@ export interface AlertDeps {
 export class AlertService extends EventEmitter<AlertEvents> {
   private readonly expiry = new Map<string, ClockTimer>();
   private readonly retry = new Map<string, ClockTimer>();
-  private statusQueue: { deviceId: string; s: AlertStatus }[] = [];
+  private statusQueue: QueuedStatus[] = [];
+  /** Alerts sent whose delivery rows are being written: their statuses wait for them. */
+  private readonly storing = new Map<string, Promise<void>>();
+  /** Statuses waiting to be tried again (see retryWithoutDelivery). */
+  private readonly requeue = new Set<ClockTimer>();
   /** The status writes in progress: one batch at a time, in the order they came. */
   private flushing: Promise<void> = Promise.resolve();
   /** Set by stop(): work still under way then arms no new timer. */
@@ -113,18 +132,32 @@ export class AlertService extends EventEmitter<AlertEvents> {
     await this.armExpiries();
   }
 
-  /** Ends the active alerts past their expiry and arms the others' (the leader's duty on a cluster: issue 17). */
+  /**
+   * Ends the active alerts past their expiry and arms the others' (the leader's duty on a
+   * cluster: issue 17). An active alert without deliveries (its sender stopped between sending it
+   * and writing them) gets them now, so its speakers' statuses and replays have rows to move.
+   */
   async armExpiries(): Promise<void> {
     const now = this.d.clock.now();
     for (const a of await this.d.repo.active()) {
       if (Date.parse(a.expiresAt) <= now) await this.close(a, 'expired', null);
-      else this.armExpiry(a);
+      else {
+        this.armExpiry(a);
+        if (!this.storing.has(a.id) && !(await this.d.repo.hasDeliveries(a.id))) await this.restoreDeliveries(a);
+      }
     }
+  }
+
+  private async restoreDeliveries(alert: Alert): Promise<void> {
+    const devices = await this.d.devices.resolveTargetIds(alert.targets.areaIds, alert.targets.deviceIds);
+    await this.d.repo.addDeliveries(alert, devices.map((id) => ({ deviceId: id, state: this.d.publisher.isOnline(id) ? 'pending' : 'offline' })));
+    this.d.logger.warn({ alertId: alert.id, devices: devices.length }, 'alert deliveries were missing (stopped after sending it): written now');
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of [...this.expiry.values(), ...this.retry.values()]) this.d.clock.clearTimeout(t);
+    for (const t of [...this.expiry.values(), ...this.retry.values(), ...this.requeue]) this.d.clock.clearTimeout(t);
+    this.requeue.clear();
     this.expiry.clear();
     this.retry.clear();
     await this.flushStatuses(); // statuses already received are kept
@@ -155,13 +188,25 @@ export class AlertService extends EventEmitter<AlertEvents> {
       const old = await this.d.repo.require(input.replaces);
       if (old.state === 'active') await this.close(old, 'replaced', alert.id);
     }
-    await this.d.repo.insert(
+    // The alert is on record before any speaker hears it; the speakers hear it before its
+    // 10,000 delivery rows are written (issue 19). A status that comes first waits for them.
+    await this.d.repo.insertAlert(alert);
+    const message = await this.message(alert, alert.startAt, inline);
+    this.publishToAreas(alert, message);
+    await nextTurn(); // on SQLite the insert below would run before Aedes writes to the areas' speakers
+    const stored = this.d.repo.addDeliveries(
       alert,
       devices.map((id) => ({ deviceId: id, state: this.d.publisher.isOnline(id) ? 'pending' : 'offline' })),
     );
+    this.storing.set(alert.id, stored);
+    try {
+      await stored;
+    } finally {
+      this.storing.delete(alert.id);
+    }
     this.d.logger.info({ alertId: alert.id, title: alert.title, devices: devices.length, durationMs: content.durationMs, inline, startAt: alert.startAt }, 'alert issued');
     this.emit('alert', alert);
-    await this.fanOut(alert, await this.message(alert, alert.startAt, inline));
+    await this.publishOutsideAreas(alert, message);
     this.armExpiry(alert);
     this.armRetry(alert.id, 0);
     return alert;
@@ -209,15 +254,26 @@ export class AlertService extends EventEmitter<AlertEvents> {
    * or just connected and not yet subscribed to their areas) get it on their own topic.
    */
   private async fanOut(alert: Alert, message: AlertMessage): Promise<void> {
-    const fail = (err: unknown) => this.d.logger.error({ err, alertId: alert.id }, 'alert publish failed');
-    for (const areaId of alert.targets.areaIds) this.d.publisher.publishToArea(areaId, 'alert', message).catch(fail);
+    this.publishToAreas(alert, message);
     // Aedes writes to the areas' speakers on the next turn of the event loop; on SQLite the query
     // below would answer before it (issue 19: 28 ms of a 10,000-speaker fan-out), so it waits.
     await nextTurn();
+    await this.publishOutsideAreas(alert, message);
+  }
+
+  private publishToAreas(alert: Alert, message: AlertMessage): void {
+    for (const areaId of alert.targets.areaIds) this.d.publisher.publishToArea(areaId, 'alert', message).catch(this.publishFailed(alert));
+  }
+
+  private async publishOutsideAreas(alert: Alert, message: AlertMessage): Promise<void> {
     const p = this.d.publisher;
     for (const id of await this.d.repo.devicesIn(alert.id, ['pending', 'received', 'started'])) {
-      if (p.isOnline(id) && !alert.targets.areaIds.some((a) => p.listensToArea(id, a))) p.publishToDevice(id, 'alert', message).catch(fail);
+      if (p.isOnline(id) && !alert.targets.areaIds.some((a) => p.listensToArea(id, a))) p.publishToDevice(id, 'alert', message).catch(this.publishFailed(alert));
     }
+  }
+
+  private publishFailed(alert: Alert): (err: unknown) => void {
+    return (err) => this.d.logger.error({ err, alertId: alert.id }, 'alert publish failed');
   }
 
   /** Area fan-out is QoS 0: devices online but silent get the alert again on their own topic (QoS 1). */
@@ -302,7 +358,11 @@ export class AlertService extends EventEmitter<AlertEvents> {
    * within a second) are written in one transaction, on the next turn of the event loop.
    */
   onStatus(deviceId: string, s: AlertStatus): void {
-    this.statusQueue.push({ deviceId, s });
+    this.enqueue({ deviceId, s });
+  }
+
+  private enqueue(q: QueuedStatus): void {
+    this.statusQueue.push(q);
     if (this.statusQueue.length === 1) setImmediate(() => void this.flushStatuses());
   }
 
@@ -317,6 +377,9 @@ export class AlertService extends EventEmitter<AlertEvents> {
     const queue = this.statusQueue;
     this.statusQueue = [];
     const now = this.d.clock.now();
+    // Statuses of an alert this node has just sent: after its delivery rows.
+    const storing = [...new Set(queue.map((q) => q.s.alertId))].flatMap((id) => this.storing.get(id) ?? []);
+    if (storing.length) await Promise.allSettled(storing);
     let results: (Delivery | null)[];
     try {
       results = await this.d.repo.advanceAll(
@@ -336,6 +399,7 @@ export class AlertService extends EventEmitter<AlertEvents> {
       this.d.logger.error({ err, statuses: queue.length }, 'alert statuses not stored');
       return;
     }
+    await this.retryWithoutDelivery(queue.filter((_, i) => !results[i]));
     const changed: DeliveryEvent[] = [];
     const received: string[] = [];
     queue.forEach(({ s }, i) => {
@@ -352,6 +416,36 @@ export class AlertService extends EventEmitter<AlertEvents> {
     }
     for (const e of changed) this.emit('delivery', e);
     for (const alertId of received) if (issued.has(alertId)) this.emit('receipt', (now - issued.get(alertId)!) / 1000);
+  }
+
+  /**
+   * Statuses that moved nothing: those whose delivery the alert does not hold (yet) are queued
+   * again a little later, a few times; the others (already further on, or final) are done.
+   */
+  private async retryWithoutDelivery(unmoved: QueuedStatus[]): Promise<void> {
+    if (unmoved.length === 0) return;
+    const byAlert = new Map<string, QueuedStatus[]>();
+    for (const q of unmoved) byAlert.set(q.s.alertId, [...(byAlert.get(q.s.alertId) ?? []), q]);
+    const again: QueuedStatus[] = [];
+    try {
+      for (const [alertId, statuses] of byAlert) {
+        const missing = new Set(await this.d.repo.withoutDelivery(alertId, statuses.map((q) => q.deviceId)));
+        for (const q of statuses) {
+          if (!missing.has(q.deviceId)) continue;
+          if ((q.tries ?? 0) + 1 < NO_DELIVERY_TRIES) again.push({ ...q, tries: (q.tries ?? 0) + 1 });
+          else this.d.logger.warn({ alertId, deviceId: q.deviceId, state: q.s.state }, 'alert status for a delivery the alert does not hold: dropped');
+        }
+      }
+    } catch (err) {
+      this.d.logger.error({ err, statuses: unmoved.length }, 'alert statuses without a delivery not checked');
+      return;
+    }
+    if (again.length === 0 || this.stopped) return;
+    const timer = this.d.clock.setTimeout(() => {
+      this.requeue.delete(timer);
+      for (const q of again) this.enqueue(q);
+    }, NO_DELIVERY_RETRY_MS);
+    this.requeue.add(timer);
   }
 
   /**
