@@ -20,6 +20,8 @@ Usage:
   loalang amp status --port PATH [--baud N] [--driver loalang|modbus-relay]
   loalang amp on|off|test --port PATH [--baud N]
   loalang amp simulate --port PATH [--baud N]
+  loalang release keygen --out FILE
+  loalang release pack --version X.Y.Z --key FILE --out FILE [--arch x64|arm64] [--min-previous X.Y.Z]
   loalang --version
 
 Environment:
@@ -71,6 +73,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/pki.js')).run(rest);
     case 'db':
       return (await import('./commands/db.js')).run(rest);
+    case 'release':
+      return (await import('./commands/release.js')).run(rest);
     default:
       process.stderr.write(`Unknown command "${command}" / Lệnh không hợp lệ "${command}"\n\n${HELP}`);
       return 2;

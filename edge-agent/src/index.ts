@@ -9,3 +9,4 @@ export * from './errors.js';
 export { AGENT_VERSION } from './version.js';
 export { DownlinkGuard, type GuardResult } from './link/downlink-guard.js';
 export { locateFfmpeg } from './playback/ffmpeg.js';
+export { unpackRelease, type BoxFacts, type UnpackResult } from './update/unpack.js';

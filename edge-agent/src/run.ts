@@ -1,4 +1,6 @@
 /** `loalang agent --config FILE`: the daemon, stopped cleanly by SIGINT/SIGTERM. */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { openAmplifier } from '@loalang/firmware-bridge';
 import { loadAgentConfig } from './config.js';
@@ -25,4 +27,23 @@ export async function runAgent(configPath: string): Promise<void> {
   });
   logger.info({}, 'agent stopping');
   await agent.stop();
+}
+
+/**
+ * The agent's command line, shared by `loalang agent` and a release bundle's start script:
+ * `--config FILE`. Returns the exit code.
+ */
+export async function runAgentCommand(args: string[]): Promise<number> {
+  let config: string | undefined;
+  try {
+    config = parseArgs({ args, options: { config: { type: 'string' } }, strict: true }).values.config;
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+  }
+  if (!config) {
+    process.stderr.write('usage: loalang agent --config FILE\n');
+    return 2;
+  }
+  await runAgent(resolve(config));
+  return 0;
 }

@@ -9,3 +9,4 @@ export * from './quiet-hours.js';
 export * from './signing.js';
 export * from './sqlite.js';
 export * from './live.js';
+export * from './release.js';

@@ -36,9 +36,9 @@ export function validate<T extends TSchema>(schema: T, value: unknown): Validati
   return { ok: false, reason };
 }
 
-export function parsePayload<T extends TSchema>(schema: T, payload: Buffer | string): ValidationResult<Static<T>> {
+export function parsePayload<T extends TSchema>(schema: T, payload: Buffer | string, maxBytes = MAX_PAYLOAD_BYTES): ValidationResult<Static<T>> {
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
-  if (size > MAX_PAYLOAD_BYTES) return { ok: false, reason: `payload too large (${size} bytes)` };
+  if (size > maxBytes) return { ok: false, reason: `payload too large (${size} bytes)` };
   let json: unknown;
   try {
     json = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
