@@ -10,3 +10,6 @@ export { AGENT_VERSION } from './version.js';
 export { DownlinkGuard, type GuardResult } from './link/downlink-guard.js';
 export { locateFfmpeg } from './playback/ffmpeg.js';
 export { unpackRelease, type BoxFacts, type UnpackResult } from './update/unpack.js';
+export { BoxLayout, type TrialState, type UpdateOutcome, type UpdateState } from './update/box-layout.js';
+export { beginTrial, confirmTrial, failTrial, guardStart, markReported, pruneReleases, type GuardDecision } from './update/trial.js';
+export { runUpdateGuard } from './update/guard-command.js';

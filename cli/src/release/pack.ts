@@ -36,6 +36,15 @@ import { runAgentCommand } from '@loalang/edge-agent';
 process.exitCode = await runAgentCommand(process.argv.slice(2));
 `;
 
+export const GUARD = 'bin/loalang-update-guard.mjs';
+
+/** The guard the service runs before each start, from the confirmed release (trial.ts). */
+const GUARD_SCRIPT = `#!/usr/bin/env node
+// LoaLang update guard: the service's ExecStartPre, run from the confirmed release.
+import { runUpdateGuard } from '@loalang/edge-agent';
+process.exitCode = runUpdateGuard(process.argv.slice(2));
+`;
+
 /** ELF e_machine of each architecture (x86-64, AArch64). */
 const ELF_MACHINE: Record<ReleaseArch, number> = { x64: 62, arm64: 183 };
 
@@ -115,6 +124,7 @@ export async function packRelease(o: PackOptions): Promise<{ manifest: ReleaseMa
     }
     put('package.json', Buffer.from(`${JSON.stringify({ name: 'loalang-agent-release', version: o.version, private: true, type: 'module' }, null, 2)}\n`), false);
     put(ENTRY, Buffer.from(ENTRY_SCRIPT), true);
+    put(GUARD, Buffer.from(GUARD_SCRIPT), true);
     for (const x of o.extra ?? []) put(x.path, Buffer.isBuffer(x.content) ? x.content : Buffer.from(x.content), x.executable ?? false);
     entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const manifest: ReleaseManifest = {
