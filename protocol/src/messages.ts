@@ -416,6 +416,62 @@ export const DownlinkRefusal = Type.Object({
 });
 export type DownlinkRefusal = Static<typeof DownlinkRefusal>;
 
+/** Where a device is with a release a rollout offered it (issue 20). */
+export const UpdateDeviceState = Type.Union([
+  Type.Literal('offered'),
+  /** Holding it back: an alert, a live announcement or a play is on (installs go between plays). */
+  Type.Literal('waiting'),
+  Type.Literal('downloading'),
+  Type.Literal('verified'),
+  /** Switched to it; the new version is starting (or started, not yet healthy). */
+  Type.Literal('installed'),
+  Type.Literal('confirmed'),
+  Type.Literal('failed'),
+  Type.Literal('rolled-back'),
+  Type.Literal('refused'),
+  /** The rollout was cancelled before the device installed it. */
+  Type.Literal('withdrawn'),
+]);
+export type UpdateDeviceState = Static<typeof UpdateDeviceState>;
+
+/**
+ * Server → device on `dev/<id>/update` (QoS 1, signed): install this release (`offer`), or do not
+ * after all (`withdraw`: the rollout was paused or cancelled before the device switched).
+ */
+export const UpdateOffer = Type.Union([
+  Type.Object({
+    v: V,
+    type: Type.Literal('offer'),
+    rolloutId: Id,
+    version: Type.String({ maxLength: 32 }),
+    arch: Type.String({ maxLength: 16 }),
+    /** The bundle, fetched with the device's credentials (resumable, like audio). */
+    url: Type.String({ maxLength: 2048 }),
+    sha256: Sha256,
+    size: Type.Integer({ minimum: 1 }),
+    /** The new version must be healthy within this, or the box goes back. */
+    confirmWithinMs: Type.Integer({ minimum: 10_000, maximum: 3_600_000 }),
+    issuedAt: Instant,
+  }),
+  Type.Object({ v: V, type: Type.Literal('withdraw'), rolloutId: Id, at: Instant }),
+]);
+export type UpdateOffer = Static<typeof UpdateOffer>;
+
+/** Device → server on `dev/<id>/update/status` (QoS 1): each step of an update, and its outcome. */
+export const UpdateStatus = Type.Object({
+  v: V,
+  rolloutId: Type.Union([Id, Type.Null()]),
+  /** The release this is about. */
+  version: Type.String({ maxLength: 32 }),
+  state: UpdateDeviceState,
+  /** Why it failed, rolled back or was refused; what it waits for. */
+  reason: Type.Optional(Type.String({ maxLength: 500 })),
+  /** The version the agent sending this runs. */
+  running: Type.String({ maxLength: 32 }),
+  at: Instant,
+});
+export type UpdateStatus = Static<typeof UpdateStatus>;
+
 /** Topic kind → payload schema, one typed map for both sides. */
 export const MessageSchemas = {
   status: StatusMessage,
@@ -435,6 +491,8 @@ export const MessageSchemas = {
   refused: DownlinkRefusal,
   live: LiveMessage,
   'live/status': LiveStatus,
+  update: UpdateOffer,
+  'update/status': UpdateStatus,
 } as const;
 export type MessageKind = keyof typeof MessageSchemas;
 export type MessageOf<K extends MessageKind> = Static<(typeof MessageSchemas)[K]>;

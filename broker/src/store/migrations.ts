@@ -807,4 +807,94 @@ CREATE TABLE live_sessions (
 );
 CREATE INDEX live_sessions_created ON live_sessions(created_at);`
   },
+  {
+    version: 20,
+    name: 'agent releases and rollouts',
+    // Issue 20: signed agent bundles (the file is kept in <data>/releases/<sha256>.tar.gz), rollouts
+    // of one to areas or devices in waves, and each device's state in its rollout.
+    sqlite: `CREATE TABLE releases (
+  id TEXT PRIMARY KEY,
+  version TEXT NOT NULL,
+  arch TEXT NOT NULL,
+  node_abi TEXT,
+  min_previous_version TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  files INTEGER NOT NULL,
+  signed_by TEXT NOT NULL,
+  uploaded_by TEXT,
+  created_at TEXT NOT NULL,
+  UNIQUE (version, arch)
+);
+CREATE TABLE rollouts (
+  id TEXT PRIMARY KEY,
+  release_id TEXT NOT NULL REFERENCES releases(id),
+  area_ids_json TEXT NOT NULL,
+  device_ids_json TEXT NOT NULL,
+  waves_json TEXT NOT NULL,
+  failure_threshold REAL NOT NULL,
+  confirm_within_ms INTEGER NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('running', 'paused', 'halted', 'cancelled', 'done')),
+  wave INTEGER NOT NULL,
+  halt_reason TEXT,
+  created_by TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  ended_at TEXT
+);
+CREATE INDEX rollouts_created ON rollouts(created_at);
+CREATE TABLE rollout_devices (
+  rollout_id TEXT NOT NULL REFERENCES rollouts(id),
+  device_id TEXT NOT NULL,
+  wave INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT,
+  offered_at TEXT,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (rollout_id, device_id)
+);
+CREATE INDEX rollout_devices_device ON rollout_devices(device_id);`,
+    postgres: `CREATE TABLE releases (
+  id TEXT PRIMARY KEY,
+  version TEXT NOT NULL,
+  arch TEXT NOT NULL,
+  node_abi TEXT,
+  min_previous_version TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  size_bytes BIGINT NOT NULL,
+  files BIGINT NOT NULL,
+  signed_by TEXT NOT NULL,
+  uploaded_by TEXT,
+  created_at TEXT NOT NULL,
+  UNIQUE (version, arch)
+);
+CREATE TABLE rollouts (
+  id TEXT PRIMARY KEY,
+  release_id TEXT NOT NULL REFERENCES releases(id),
+  area_ids_json TEXT NOT NULL,
+  device_ids_json TEXT NOT NULL,
+  waves_json TEXT NOT NULL,
+  failure_threshold DOUBLE PRECISION NOT NULL,
+  confirm_within_ms BIGINT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('running', 'paused', 'halted', 'cancelled', 'done')),
+  wave BIGINT NOT NULL,
+  halt_reason TEXT,
+  created_by TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  ended_at TEXT
+);
+CREATE INDEX rollouts_created ON rollouts(created_at);
+CREATE TABLE rollout_devices (
+  rollout_id TEXT NOT NULL REFERENCES rollouts(id),
+  device_id TEXT NOT NULL,
+  wave BIGINT NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT,
+  offered_at TEXT,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (rollout_id, device_id)
+);
+CREATE INDEX rollout_devices_device ON rollout_devices(device_id);`
+  },
 ];

@@ -311,6 +311,47 @@ export interface LiveSessionsTable {
   recording_error: string | null;
 }
 
+export interface ReleasesTable {
+  id: string;
+  version: string;
+  arch: string;
+  node_abi: string | null;
+  min_previous_version: string;
+  sha256: string;
+  size_bytes: number;
+  files: number;
+  signed_by: string;
+  uploaded_by: string | null;
+  created_at: string;
+}
+
+export interface RolloutsTable {
+  id: string;
+  release_id: string;
+  area_ids_json: string;
+  device_ids_json: string;
+  waves_json: string;
+  failure_threshold: number;
+  confirm_within_ms: number;
+  state: 'running' | 'paused' | 'halted' | 'cancelled' | 'done';
+  wave: number;
+  halt_reason: string | null;
+  created_by: string | null;
+  created_at: string;
+  updated_at: string;
+  ended_at: string | null;
+}
+
+export interface RolloutDevicesTable {
+  rollout_id: string;
+  device_id: string;
+  wave: number;
+  state: string;
+  reason: string | null;
+  offered_at: string | null;
+  updated_at: string;
+}
+
 export interface Schema {
   alarms: AlarmsTable;
   alert_deliveries: AlertDeliveriesTable;
@@ -329,6 +370,9 @@ export interface Schema {
   login_throttle: LoginThrottleTable;
   presence_history: PresenceHistoryTable;
   refused_reports: RefusedReportsTable;
+  releases: ReleasesTable;
+  rollout_devices: RolloutDevicesTable;
+  rollouts: RolloutsTable;
   reports: ReportsTable;
   schedule_targets: ScheduleTargetsTable;
   schedules: SchedulesTable;
