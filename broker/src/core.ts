@@ -38,6 +38,9 @@ import type { AlarmRepo } from './alarms/alarms.js';
 import type { AlarmRules } from './alarms/rules.js';
 import type { AlertService } from './alerts/service.js';
 import type { AlertDesk } from './alerts/desk.js';
+import type { ReleaseStore } from './updates/release-store.js';
+import type { RolloutService } from './updates/rollouts.js';
+import type { UpdateDesk } from './updates/update-desk.js';
 import type { LiveService } from './live/service.js';
 import type { LiveDesk } from './live/desk.js';
 import type { AuditRepo } from './audit/audit.js';
@@ -126,6 +129,11 @@ export class ServerCore {
   /** Live announcements as callers see them (rights, tickets, speakers' states, records). */
   readonly liveDesk: LiveDesk;
   readonly audit: AuditRepo;
+  /** Agent release bundles (issue 20) and their rollouts to the fleet. */
+  readonly releases: ReleaseStore;
+  readonly rollouts: RolloutService;
+  /** Rollouts as technicians and admins see them (scope). */
+  readonly updateDesk: UpdateDesk;
   readonly signingKeys: SigningKeys;
   readonly signer: DownlinkSigner;
   /** This server as a node: alone, or one of a cluster (issue 17). */
@@ -184,6 +192,9 @@ export class ServerCore {
     this.liveAnnouncements = parts.liveAnnouncements;
     this.liveDesk = parts.liveDesk;
     this.audit = parts.audit;
+    this.releases = parts.releases;
+    this.rollouts = parts.rollouts;
+    this.updateDesk = parts.updateDesk;
     this.signingKeys = parts.signingKeys;
     this.signer = parts.signer;
     this.cluster = parts.cluster;
@@ -311,6 +322,7 @@ export class ServerCore {
     this.mqtt.on('listening', (deviceId) => {
       void this.dispatcher.resend(deviceId, 'online');
       void this.alerts.onListening(deviceId).catch((err: unknown) => this.logger.error({ err, deviceId }, 'alerts not replayed to a device that came back'));
+      void this.rollouts.onConnect(deviceId).catch((err: unknown) => this.logger.error({ err, deviceId }, 'update offer not sent again to a device that came back'));
     });
     const uplinks = this.routeUplinks();
     this.mqtt.on('uplink', (msg) => void uplinks.dispatch(msg));
@@ -379,6 +391,7 @@ export class ServerCore {
     this.dispatcher.start();
     this.alarmRules.start();
     await this.alerts.armExpiries();
+    this.rollouts.start();
     // Retention: once soon after start, then hourly; batched, so requests are served meanwhile.
     const prune = () => {
       void this.telemetry.prune(this.clock.now(), this.telemetryRetention).then(
@@ -450,6 +463,10 @@ export class ServerCore {
         if (await this.commands.complete(deviceId, result)) this.changes.emit('command', deviceId, result.commandId);
       })
       .on('alert/status', (deviceId, status) => this.alerts.onStatus(deviceId, status))
+      .on('update/status', async (deviceId, status) => {
+        await this.rollouts.onStatus(deviceId, status);
+        this.changes.emit('device', deviceId);
+      })
       .on('live/status', (deviceId, status) => {
         // The node feeding the session may be another one: it hears of its speakers over the bus.
         this.liveDesk.onStatus(deviceId, status);
@@ -562,6 +579,7 @@ export class ServerCore {
 
   async stop(): Promise<void> {
     await this.cluster.leadership.stop();
+    this.rollouts.stop();
     await this.alerts.stop();
     this.liveAnnouncements.stopAll();
     await this.liveDesk.settled();

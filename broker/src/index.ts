@@ -58,3 +58,8 @@ export { openStore, openSqliteFile, postgresKysely, isPostgresUrl, isDatabaseUna
 export { LATEST_SCHEMA, migratePostgres, migrateSqlite, planPostgres, planSqlite, type Dialect, type MigrationPlan } from './store/migrate.js';
 export { copySqliteToPostgres, CopyRefused, type CopyResult, type TableCopy } from './store/copy.js';
 export { ClusterNode, isValidNodeId, MIN_CLUSTER_SECRET_CHARS, type ClusterOptions, type ClusterStats } from './cluster/node.js';
+export * from './updates/rollout-repo.js';
+export * from './updates/release-store.js';
+export * from './updates/rollouts.js';
+export * from './updates/waves.js';
+export * from './updates/update-desk.js';

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { hostname } from 'node:os';
-import { systemClock, silentLogger, type Clock, type Logger } from '@loalang/protocol';
+import { systemClock, silentLogger, type Clock, type Logger, type ServerKey } from '@loalang/protocol';
 import { openStore, type Database, type Store } from './store/database.js';
 import { AreaRepo } from './areas/areas.js';
 import { UserRepo } from './accounts/users.js';
@@ -48,6 +48,10 @@ import { DeviceFleet } from './devices/fleet.js';
 import { AreaAdmin } from './areas/area-admin.js';
 import { AccountAdmin } from './accounts/account-admin.js';
 import { ClusterNode, type ClusterOptions } from './cluster/node.js';
+import { RolloutRepo } from './updates/rollout-repo.js';
+import { ReleaseStore } from './updates/release-store.js';
+import { RolloutService } from './updates/rollouts.js';
+import { UpdateDesk } from './updates/update-desk.js';
 
 export interface CoreOptions {
   dataDir: string;
@@ -73,6 +77,8 @@ export interface CoreOptions {
   alerts?: Partial<AlertOptions>;
   /** CAP `sender` values POST /alerts/cap accepts; none: CAP ingest refuses every message. */
   capSenders?: string[];
+  /** The release keys' public halves (issue 20): uploads of agent releases must be signed by one. */
+  releaseKeys?: ServerKey[];
   /** Hosts CAP audio `uri`s may be fetched from; none: such audio is not fetched (the text is spoken). */
   capAudioHosts?: string[];
   /** MQTT over TLS with this certificate and key (PEM); absent: plain TCP. */
@@ -139,6 +145,9 @@ export interface ServerParts {
   /** Live announcements as callers see them: rights, tickets, speakers, records, recordings. */
   liveDesk: LiveDesk;
   audit: AuditRepo;
+  releases: ReleaseStore;
+  rollouts: RolloutService;
+  updateDesk: UpdateDesk;
   signingKeys: SigningKeys;
   signer: DownlinkSigner;
   /** This server as a node: alone, or one of a cluster (leader lock, bus, presence elsewhere). */
@@ -265,6 +274,19 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     { ...DEFAULT_ALERT_OPTIONS, ...options.alerts },
   );
   const refresh = (deviceIds: Iterable<string>) => void dispatcher.refresh(deviceIds, 'change');
+  const audit = new AuditRepo(database, nodeId);
+  const rolloutRepo = new RolloutRepo(database);
+  const releases = new ReleaseStore({ repo: rolloutRepo, dir: join(options.dataDir, 'releases'), keys: options.releaseKeys ?? [], clock });
+  const rollouts = new RolloutService({
+    repo: rolloutRepo,
+    devices,
+    publisher: mqtt,
+    releaseUrl: (id) => `${options.publicHttpUrl()}/api/v1/releases/${id}/file`,
+    clock,
+    logger,
+    // What a rollout does by itself is audited as the server's own action.
+    audit: (action, target, detail) => audit.append({ at: new Date(clock.now()).toISOString(), userId: null, username: null, areaId: null, source: 'server', action, target, status: null, detail }),
+  });
   const loginThrottle = new LoginThrottle(database, now);
   const streamSources = new StreamSourceRepo(database, now);
   return {
@@ -310,7 +332,10 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     alertDesk: new AlertDesk({ alerts, areas, devices, content: repos.content, library, clock }),
     liveAnnouncements,
     liveDesk,
-    audit: new AuditRepo(database, nodeId),
+    audit,
+    releases,
+    rollouts,
+    updateDesk: new UpdateDesk({ rollouts, areas, devices }),
     signingKeys,
     signer,
     cluster,

@@ -7,7 +7,7 @@ export interface PublicUrls {
   mqtt: string;
 }
 
-export function agentConfigFor(device: Device, secret: string, urls: PublicUrls, serverKeys: ServerKey[]) {
+export function agentConfigFor(device: Device, secret: string, urls: PublicUrls, serverKeys: ServerKey[], releaseKeys: readonly ServerKey[] = []) {
   return {
     deviceId: device.id,
     password: secret,
@@ -18,6 +18,8 @@ export function agentConfigFor(device: Device, secret: string, urls: PublicUrls,
     audioSink: 'alsa:default',
     // The keys the device checks every downlink against (decision 0016).
     serverKeys,
+    // The keys agent releases must be signed by (issue 20).
+    ...(releaseKeys.length ? { releaseKeys: releaseKeys.map(({ kid, publicKey }) => ({ kid, publicKey })) } : {}),
     // Over TLS the device pins the server's CA: copy ca.crt from `loalang pki init` (or your CA) here.
     ...(urls.mqtt.startsWith('mqtts:') ? { caFile: '/etc/loalang/ca.crt' } : {}),
   };

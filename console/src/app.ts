@@ -25,6 +25,7 @@ import { liveRoutes } from './routes/live.js';
 import { eventRoutes } from './routes/events.js';
 import { auditRoutes } from './routes/audit.js';
 import { signingKeyRoutes } from './routes/signing-keys.js';
+import { updateRoutes } from './routes/updates.js';
 import { registerAuditHook } from './audit-hook.js';
 import { helmetOptions } from './security-headers.js';
 import { homePage } from './home.js';
@@ -104,6 +105,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         mapAttribution: options.map?.attribution ?? null,
       }));
       await api.register(signingKeyRoutes, { core });
+      await api.register(updateRoutes, { core });
       await api.register(auditRoutes, { core });
     },
     { prefix: '/api/v1' },

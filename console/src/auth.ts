@@ -27,6 +27,16 @@ export async function resolveCaller(core: ServerServices, request: FastifyReques
   return caller && !caller.user.disabled ? caller : null;
 }
 
+/** The device a request's Basic credentials (its id and secret, as in its agent config) name, if they are right. */
+export async function deviceIdentityOf(core: ServerServices, request: FastifyRequest): Promise<{ deviceId: string } | null> {
+  const header = request.headers.authorization;
+  if (!header?.startsWith('Basic ')) return null;
+  const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return null;
+  return core.devices.verify(decoded.slice(0, colon), Buffer.from(decoded.slice(colon + 1), 'utf8'));
+}
+
 /** Whether the request's session still stands for the same user, role and area (long-lived streams re-check). */
 export async function stillSameCaller(core: ServerServices, request: FastifyRequest, caller: Caller): Promise<boolean> {
   const now = await resolveCaller(core, request);

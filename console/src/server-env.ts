@@ -3,9 +3,10 @@
  * Every value is checked at start; a bad one stops the server with a message in both languages.
  */
 import { readFileSync } from 'node:fs';
+import { keyIdOf, type ServerKey } from '@loalang/protocol';
 import { DEFAULT_LOUDNESS, HttpSpeechEngine, isPostgresUrl, isValidNodeId, MIN_CLUSTER_SECRET_CHARS, redactUrl, type CoreOptions, type TlsMaterial } from '@loalang/broker';
 
-export type ServerSettings = Pick<CoreOptions, 'databaseUrl' | 'nodeId' | 'cluster' | 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech' | 'alarmThresholds' | 'alarmWebhook' | 'telemetryRetention' | 'alerts' | 'capSenders' | 'capAudioHosts'>;
+export type ServerSettings = Pick<CoreOptions, 'databaseUrl' | 'nodeId' | 'cluster' | 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech' | 'alarmThresholds' | 'alarmWebhook' | 'telemetryRetention' | 'alerts' | 'capSenders' | 'capAudioHosts' | 'releaseKeys'>;
 
 function bad(name: string, value: string, en: string, vi: string): Error {
   return new Error(`${name}=${JSON.stringify(value)}: ${vi} / ${en}`);
@@ -110,7 +111,29 @@ export function serverSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Ser
       ...(egressMbit !== undefined ? { egressBytesPerSec: (egressMbit * 1_000_000) / 8 } : {}),
     };
   }
+  const releaseKeysFile = env['LOALANG_RELEASE_KEYS'];
+  if (releaseKeysFile) settings.releaseKeys = releaseKeysFrom(releaseKeysFile);
   return settings;
+}
+
+/**
+ * `LOALANG_RELEASE_KEYS`: a JSON file holding the public half of a release key (the `.pub.json`
+ * that `loalang release keygen` writes) or a list of them (while a new key takes over).
+ */
+function releaseKeysFrom(file: string): ServerKey[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw bad('LOALANG_RELEASE_KEYS', file, `cannot be read as JSON: ${(err as Error).message}`, 'không đọc được tệp JSON');
+  }
+  const list = Array.isArray(parsed) ? parsed : [parsed];
+  const keys = list.map((k) => k as Partial<ServerKey>);
+  const wrong = keys.find((k) => typeof k.kid !== 'string' || typeof k.publicKey !== 'string' || keyIdOf(k.publicKey) !== k.kid);
+  if (wrong || keys.length === 0 || keys.length > 4) {
+    throw bad('LOALANG_RELEASE_KEYS', file, 'must hold one to four {"kid", "publicKey"} from loalang release keygen (.pub.json), each kid matching its key', 'phải chứa một đến bốn {"kid", "publicKey"} từ loalang release keygen (.pub.json), mỗi kid khớp với khóa');
+  }
+  return keys as ServerKey[];
 }
 
 /**

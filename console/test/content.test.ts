@@ -4,25 +4,14 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addUser, buildTestServer, login, type TestServer } from './helpers.js';
+import { addUser, buildTestServer, login, multipartBody, type TestServer } from './helpers.js';
 
 let t: TestServer;
 let token: string;
 let work: string;
 
-function multipart(filename: string, data: Buffer, fields: Record<string, string> = {}) {
-  const boundary = '----loalang' + Math.random().toString(16).slice(2);
-  const parts: Buffer[] = [];
-  for (const [k, v] of Object.entries(fields)) {
-    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
-  }
-  parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`));
-  parts.push(data, Buffer.from(`\r\n--${boundary}--\r\n`));
-  return { payload: Buffer.concat(parts), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
-}
-
 async function upload(filename: string, data: Buffer, fields: Record<string, string> = {}) {
-  const body = multipart(filename, data, fields);
+  const body = multipartBody(filename, data, fields);
   return t.app.inject({ method: 'POST', url: '/api/v1/content', payload: body.payload, headers: { ...body.headers, authorization: `Bearer ${token}` } });
 }
 

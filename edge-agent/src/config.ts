@@ -62,6 +62,10 @@ export const AgentConfigSchema = Type.Object(
       maxItems: 4,
       description: "the server's downlink signing keys (Ed25519, from the agent config the server gives); pinned: messages signed by other keys are refused",
     }),
+    releaseKeys: Type.Optional(
+      Type.Array(ServerKey, { maxItems: 4, description: 'the release keys (Ed25519 public halves, from loalang release keygen) agent releases must be signed by; none: the box refuses every update' }),
+    ),
+    installRoot: Type.Optional(Type.String({ minLength: 1, description: 'where releases live (releases/<version>, current, confirmed); set by the install script; absent: updates are refused (a box run from a checkout)' })),
     logLevel: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
   },
   { additionalProperties: false },

@@ -10,3 +10,4 @@ export * from './signing.js';
 export * from './sqlite.js';
 export * from './live.js';
 export * from './release.js';
+export * from './release-bundle.js';

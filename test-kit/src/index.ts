@@ -7,7 +7,7 @@ export { hasSocat, PtyPair } from './pty.js';
 export { FakeAmplifier } from './amplifier.js';
 export { startStreamServer, type StreamServer } from './stream.js';
 export { readEvents } from './sse.js';
-export { addUser, buildTestServer, login, PASSWORD, type TestServer } from './server.js';
+export { addUser, buildTestServer, login, multipartBody, PASSWORD, type TestServer } from './server.js';
 export { ManualClock } from './clock.js';
 export { createDatabase, postgresBinDir, postgresSkipReason, startPostgres, type PostgresCluster } from './postgres.js';
 export { databases, e2eDialect, freshPostgres, postgresUrl, serverDatabase, type TestDialect } from './databases.js';

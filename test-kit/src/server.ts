@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ServerCore, type Role } from '@loalang/broker';
 import { buildApp, type AppOptions } from '@loalang/console';
-import type { Clock } from '@loalang/protocol';
+import type { Clock, ServerKey } from '@loalang/protocol';
 import { serverDatabase } from './databases.js';
 
 export interface TestServer {
@@ -18,11 +18,11 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** `clock`: the server core's clock (the system's unless given). */
-export async function buildTestServer(opts: Pick<AppOptions, 'maxUploadBytes' | 'https'> & { clock?: Clock } = {}): Promise<TestServer> {
+/** `clock`: the server core's clock (the system's unless given); `releaseKeys`: LOALANG_RELEASE_KEYS. */
+export async function buildTestServer(opts: Pick<AppOptions, 'maxUploadBytes' | 'https'> & { clock?: Clock; releaseKeys?: ServerKey[] } = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'loalang-console-'));
-  const { clock, ...appOptions } = opts;
-  const core = await ServerCore.create({ ...(await serverDatabase()), dataDir: dir, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => 'http://127.0.0.1:1', ...(clock ? { clock } : {}) });
+  const { clock, releaseKeys, ...appOptions } = opts;
+  const core = await ServerCore.create({ ...(await serverDatabase()), dataDir: dir, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => 'http://127.0.0.1:1', ...(clock ? { clock } : {}), ...(releaseKeys ? { releaseKeys } : {}) });
   await core.start();
   const app = await buildApp({ core, urls: () => ({ http: 'http://127.0.0.1:1', mqtt: `mqtt://127.0.0.1:${core.mqttPort}` }), ...appOptions });
   return {
@@ -47,4 +47,16 @@ export async function login(app: FastifyInstance, username: string, password = P
 
 export async function addUser(core: ServerCore, username: string, role: Role, areaId: string): Promise<void> {
   await core.users.create({ username, password: PASSWORD, role, areaId });
+}
+
+/** A multipart/form-data body with one file (field "file") and text fields, for app.inject(). */
+export function multipartBody(filename: string, data: Buffer, fields: Record<string, string> = {}): { payload: Buffer; headers: Record<string, string> } {
+  const boundary = '----loalang' + Math.random().toString(16).slice(2);
+  const parts: Buffer[] = [];
+  for (const [k, v] of Object.entries(fields)) {
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
+  }
+  parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`));
+  parts.push(data, Buffer.from(`\r\n--${boundary}--\r\n`));
+  return { payload: Buffer.concat(parts), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
 }

@@ -24,6 +24,8 @@ export const PERMISSIONS = [
   'users:write',
   'audit:read',
   'signing-keys:write',
+  'updates:read',
+  'updates:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -33,7 +35,7 @@ const GRANTS: Record<Role, readonly Permission[]> = {
   admin: PERMISSIONS,
   'alert-staff': [...READ, 'alerts:write', 'content:write'],
   operator: [...READ, 'content:write', 'schedules:write'],
-  technician: [...READ, 'devices:write', 'devices:command', 'alarms:ack'],
+  technician: [...READ, 'devices:write', 'devices:command', 'alarms:ack', 'updates:read', 'updates:write'],
   viewer: READ,
 };
 

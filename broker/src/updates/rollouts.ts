@@ -144,6 +144,14 @@ export class RolloutService extends EventEmitter<RolloutEvents> {
       .catch((err: unknown) => this.d.logger.warn({ err, deviceId, rolloutId: rollout.id }, 'update offer not sent; sent again when the device is back'));
   }
 
+  /** Whether a rollout still open offered this release to the device (it may download the bundle). */
+  async mayFetch(deviceId: string, releaseId: string): Promise<boolean> {
+    for (const place of await this.d.repo.openFor(deviceId)) {
+      if (place.offeredAt !== null && (await this.d.repo.rollout(place.rolloutId))?.releaseId === releaseId) return true;
+    }
+    return false;
+  }
+
   /** A device's account of its update. */
   async onStatus(deviceId: string, s: UpdateStatus): Promise<void> {
     if (!s.rolloutId) return; // an update no rollout of ours asked for (a technician's own): nothing to record

@@ -12,3 +12,4 @@ export * from './alerts.js';
 export * from './reports.js';
 export * from './ops.js';
 export * from './live.js';
+export * from './updates.js';

@@ -9,7 +9,7 @@ import { brokerError, LIBRARY_KINDS, type ServerServices } from '@loalang/broker
 import { Type } from '@sinclair/typebox';
 import { LoaError } from '@loalang/protocol';
 import { ContentListQuery, IdParams, TtsBody } from '../schemas.js';
-import { callerOf, canReadFromArea, requirePermission, resolveCaller } from '../auth.js';
+import { callerOf, canReadFromArea, deviceIdentityOf, requirePermission, resolveCaller } from '../auth.js';
 import { sendFile } from '../file-range.js';
 import { ContentItemSchema, created, noContent, notJson, ok, SpokenContentSchema, StreamSourceSchema, StreamSourcesSchema } from '../responses/index.js';
 
@@ -25,12 +25,7 @@ function fieldValue(fields: Record<string, unknown>, name: string): string | und
 
 /** Devices fetch content with HTTP Basic (device id + MQTT secret), only what their desired state names. */
 async function deviceMayFetch(core: ServerServices, request: FastifyRequest, contentId: string): Promise<boolean> {
-  const header = request.headers.authorization;
-  if (!header?.startsWith('Basic ')) return false;
-  const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon <= 0) return false;
-  const identity = await core.devices.verify(decoded.slice(0, colon), Buffer.from(decoded.slice(colon + 1), 'utf8'));
+  const identity = await deviceIdentityOf(core, request);
   return identity !== null && (await core.catalogue.deviceMayFetch(identity.deviceId, contentId));
 }
 

@@ -96,7 +96,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices; url
       ...device,
       mqttUsername: device.id,
       mqttPassword: secret,
-      agentConfig: agentConfigFor(device, secret, urls(), core.signer.trusted()),
+      agentConfig: agentConfigFor(device, secret, urls(), core.signer.trusted(), core.releases.keys),
     });
   });
 
@@ -111,7 +111,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices; url
 
   app.post('/devices/:id/rotate-secret', { schema: { params: IdParams, tags: ['devices'], description: 'A new MQTT secret: the old one stops working at once and the device is disconnected; returns the new agent config', response: ok(DeviceCredentialsSchema) }, preHandler: write }, async (request) => {
     const { device, secret } = await core.fleet.rotateSecret(callerOf(request), request.params.id);
-    return { ...device, mqttUsername: device.id, mqttPassword: secret, agentConfig: agentConfigFor(device, secret, urls(), core.signer.trusted()) };
+    return { ...device, mqttUsername: device.id, mqttPassword: secret, agentConfig: agentConfigFor(device, secret, urls(), core.signer.trusted(), core.releases.keys) };
   });
 
   app.delete('/devices/:id', { schema: { params: IdParams, tags: ['devices'], response: noContent() }, preHandler: write }, async (request, reply) => {

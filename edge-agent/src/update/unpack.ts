@@ -8,8 +8,8 @@
 import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, chmodSync, mkdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join, relative, sep } from 'node:path';
-import { extract, list } from 'tar';
-import { manifestRefusal, sha256Hex, type ReleaseManifest, type ReleaseRefusal, type ServerKey } from '@loalang/protocol';
+import { extract } from 'tar';
+import { manifestRefusal, readBundleHead, sha256Hex, type ReleaseManifest, type ReleaseRefusal, type ServerKey } from '@loalang/protocol';
 
 export interface BoxFacts {
   /** The release keys this box pins (agent config `releaseKeys`). */
@@ -66,23 +66,13 @@ function fsyncPath(path: string): void {
 export async function unpackRelease(bundle: string, releasesDir: string, box: BoxFacts): Promise<UnpackResult> {
   // The manifest and its signature first, read from the bundle without writing anything: a
   // bundle nobody we trust signed, or not meant for this box, never reaches the disk.
-  const head = new Map<string, Buffer>();
+  let manifestBytes: Buffer | null;
+  let signatureBytes: Buffer | null;
   try {
-    await list({
-      file: bundle,
-      strict: true,
-      filter: (path) => ['manifest.json', 'manifest.sig'].includes(path.replace(/^\.\//, '')),
-      onReadEntry: (entry) => {
-        const chunks: Buffer[] = [];
-        entry.on('data', (c: Buffer) => chunks.push(c));
-        entry.on('end', () => head.set(entry.path.replace(/^\.\//, ''), Buffer.concat(chunks)));
-      },
-    });
+    ({ manifest: manifestBytes, signature: signatureBytes } = await readBundleHead(bundle));
   } catch (err) {
     return { ok: false, refusal: 'bad-manifest', detail: `the bundle is not a readable tar.gz: ${(err as Error).message}` };
   }
-  const manifestBytes = head.get('manifest.json');
-  const signatureBytes = head.get('manifest.sig');
   if (!manifestBytes || !signatureBytes) return { ok: false, refusal: 'bad-manifest', detail: 'manifest.json or manifest.sig is missing' };
   const checked = manifestRefusal(manifestBytes, signatureBytes, box);
   if ('refusal' in checked) return { ok: false, refusal: checked.refusal, detail: checked.detail };
