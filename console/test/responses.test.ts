@@ -7,9 +7,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
 import swagger from '@fastify/swagger';
-import { readFileSync } from 'node:fs';
-import type { Telemetry } from '@loalang/protocol';
-import { addUser, buildTestServer, login, type TestServer } from './helpers.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { newSigningKey, type Telemetry } from '@loalang/protocol';
+import { packRelease } from '../../cli/src/release/pack.js';
+import { addUser, buildTestServer, login, multipartBody, type TestServer } from './helpers.js';
 
 type Operation = { responses?: Record<string, { content?: Record<string, { schema?: Record<string, unknown> }> }> };
 type Spec = { paths: Record<string, Record<string, Operation>> };
@@ -42,8 +46,16 @@ let token = '';
 let handed: { route: string; json: string } | undefined;
 const walked = new Set<string>();
 
+const releaseKey = newSigningKey();
+let releaseBundle: Buffer;
+
 beforeAll(async () => {
-  t = await buildTestServer();
+  // An agent release to upload and roll out (issue 20), signed by the key the server is given.
+  const work = mkdtempSync(join(tmpdir(), 'loalang-responses-'));
+  await packRelease({ root: fileURLToPath(new URL('../..', import.meta.url)), version: '2.0.0', arch: process.arch as 'x64', privateKeyPem: releaseKey.privateKeyPem, out: join(work, 'agent.tar.gz') });
+  releaseBundle = readFileSync(join(work, 'agent.tar.gz'));
+  rmSync(work, { recursive: true, force: true });
+  t = await buildTestServer({ releaseKeys: [{ kid: releaseKey.kid, publicKey: releaseKey.publicKey }] });
   t.app.addHook('preSerialization', async (request, _reply, payload) => {
     handed = { route: `${request.method} ${request.routeOptions.url}`, json: JSON.stringify(payload) };
     return payload;
@@ -219,6 +231,16 @@ describe('response schemas', () => {
     await same('POST', `/api/v1/signing-keys/${next.kid}/activate`);
     const spare = await same<{ kid: string }>('POST', '/api/v1/signing-keys', undefined, 201);
     await same('POST', `/api/v1/signing-keys/${spare.kid}/retire`);
+    // Fleet updates: a release uploaded, rolled out, watched, paused, resumed, cancelled.
+    const upload = multipartBody('agent.tar.gz', releaseBundle);
+    const release = await same<{ id: string }>('POST', '/api/v1/releases', upload.payload, 201, upload.headers);
+    await same('GET', '/api/v1/releases');
+    const rollout = await same<{ id: string }>('POST', '/api/v1/rollouts', { releaseId: release.id, targets: { areaIds: ['x'], deviceIds: [] } }, 201);
+    await same('GET', '/api/v1/rollouts');
+    await same('GET', `/api/v1/rollouts/${rollout.id}`);
+    await same('POST', `/api/v1/rollouts/${rollout.id}/pause`);
+    await same('POST', `/api/v1/rollouts/${rollout.id}/resume`);
+    await same('POST', `/api/v1/rollouts/${rollout.id}/cancel`);
     await same('GET', '/api/v1/audit');
     await same('GET', '/healthz');
     // Errors take the one error shape, details included.

@@ -26,6 +26,10 @@ import { fetchTrusting, readCa } from './link/tls.js';
 import { DownlinkGuard } from './link/downlink-guard.js';
 import { RefusalReporter } from './link/refusals.js';
 import { LiveReceiver } from './playback/live-receiver.js';
+import { Downloader } from './link/downloader.js';
+import { BoxLayout } from './update/box-layout.js';
+import { Updater } from './update/updater.js';
+import { updateHealth } from './update/health-check.js';
 
 export interface AgentDeps {
   amplifier: AmplifierController;
@@ -42,6 +46,8 @@ export interface AgentDeps {
   exit?: () => void;
   /** Recent log lines for the `logs` command (run.ts keeps them in a LogRing). */
   logs?: () => string[];
+  /** The version this agent runs: its release's when installed as releases (run.ts), else AGENT_VERSION. */
+  version?: string;
 }
 
 /** Newer version wins; a lower version with a later issue time means the server's database was reset. */
@@ -56,6 +62,9 @@ export class Agent {
   private cacheRetry: ClockTimer | null = null;
   private stopped = false;
   private readonly startedAt: number;
+  /** A programme arrived from the server since this start (an update's health check). */
+  private programmeReceived = false;
+  private readonly updater: Updater;
 
   private constructor(
     private readonly config: AgentConfig,
@@ -69,9 +78,31 @@ export class Agent {
     private readonly alerts: AlertHandler,
     private readonly live: LiveReceiver,
     private readonly refusals: RefusalReporter,
-    private readonly deps: Required<Omit<AgentDeps, 'sink' | 'fetch' | 'monotonic'>> & { ffmpeg: string; /** The server's time as this box knows it. */ serverClock: Clock },
+    private readonly deps: Required<Omit<AgentDeps, 'sink' | 'fetch' | 'monotonic'>> & { ffmpeg: string; /** The server's time as this box knows it. */ serverClock: Clock; download: Downloader },
   ) {
     this.startedAt = deps.clock.now();
+    this.updater = new Updater({
+      layout: config.installRoot ? new BoxLayout(config.installRoot) : null,
+      pinned: config.releaseKeys ?? [],
+      running: deps.version,
+      arch: process.arch,
+      nodeAbi: process.versions.modules,
+      downloader: deps.download,
+      send: (status) => session.publish('update/status', status),
+      quietFor: (ms) => timeline.quietFor(ms, store.desiredState()?.plays ?? []),
+      health: () =>
+        updateHealth({
+          connected: () => session.connected,
+          programmeReceived: () => this.programmeReceived,
+          amplifier: deps.amplifier,
+          ffmpeg: deps.ffmpeg,
+          sink: parseSinkSpec(config.audioSink),
+          scratchDir: config.cacheDir,
+        }),
+      exit: () => deps.exit(),
+      clock: deps.clock,
+      logger: deps.logger,
+    });
   }
 
   static async create(config: AgentConfig, deps: AgentDeps): Promise<Agent> {
@@ -99,8 +130,11 @@ export class Agent {
       serverNow: () => serverClock.now(),
       clockKnown: (): boolean => clockSync.deviceAheadMs() !== undefined,
     });
-    const session: MqttSession = new MqttSession({ url: config.mqttUrl, ...(config.failoverMqttUrls?.length ? { failoverUrls: config.failoverMqttUrls } : {}), deviceId: config.deviceId, password: config.password, keepaliveSec: config.keepaliveSec, logger, guard, clock, ...(ca ? { ca } : {}) });
+    const version = deps.version ?? AGENT_VERSION;
+    const session: MqttSession = new MqttSession({ agentVersion: version, url: config.mqttUrl, ...(config.failoverMqttUrls?.length ? { failoverUrls: config.failoverMqttUrls } : {}), deviceId: config.deviceId, password: config.password, keepaliveSec: config.keepaliveSec, logger, guard, clock, ...(ca ? { ca } : {}) });
     const download = deps.fetch ?? (ca ? fetchTrusting(ca) : undefined);
+    const mirrors = config.failoverHttpUrls?.length ? [config.httpUrl, ...config.failoverHttpUrls] : undefined;
+    const downloader = new Downloader({ auth: { username: config.deviceId, password: config.password }, logger, ...(download ? { fetch: download } : {}), ...(mirrors ? { mirrors } : {}) });
     const cache = new ContentCache({
       dir: join(config.cacheDir, 'content'),
       store,
@@ -109,7 +143,7 @@ export class Agent {
       logger,
       now: () => clock.now(),
       ...(download ? { fetch: download } : {}),
-      ...(config.failoverHttpUrls?.length ? { mirrors: [config.httpUrl, ...config.failoverHttpUrls] } : {}),
+      ...(mirrors ? { mirrors } : {}),
     });
     const outbox = new Outbox(store, session, logger, clock);
     // Play instants and relay windows are in server time (decision 0013), so is the sink's view of them.
@@ -153,7 +187,7 @@ export class Agent {
       live.onStarted(p);
     });
     const exit = deps.exit ?? (() => process.kill(process.pid, 'SIGTERM'));
-    return new Agent(config, store, session, cache, outbox, player, timeline, clockSync, alerts, live, refusals, { amplifier: deps.amplifier, clock, serverClock, logger, exit, ffmpeg, logs: deps.logs ?? (() => []) });
+    return new Agent(config, store, session, cache, outbox, player, timeline, clockSync, alerts, live, refusals, { amplifier: deps.amplifier, clock, serverClock, logger, exit, ffmpeg, logs: deps.logs ?? (() => []), version, download: downloader });
   }
 
   async start(): Promise<void> {
@@ -195,7 +229,9 @@ export class Agent {
     });
     this.session.on('time/reply', (r, receivedAt) => this.clockSync.onReply(r, receivedAt));
     this.session.on('refused', (r) => this.refusals.report(r));
+    this.session.on('update', (m) => this.updater.onMessage(m));
     this.session.on('connected', () => {
+      this.updater.onConnected();
       this.publishReported();
       this.alerts.resendUnsent();
       this.live.resendStates();
@@ -207,11 +243,14 @@ export class Agent {
     });
     this.clockSync.start();
     this.session.start();
+    // A release on trial proves its health (or stops, and the previous version comes back).
+    void this.updater.onStart();
     this.telemetryTimer = every(this.deps.clock, this.config.telemetryIntervalSec * 1000, () => void this.sendTelemetry());
   }
 
   private onDesired(state: DesiredState): void {
     if (state.deviceId !== this.config.deviceId) return;
+    this.programmeReceived = true;
     if (state.serverKeys) this.learnKeys(state.serverKeys);
     const current = this.store.desiredState();
     if (!isNewer(state, current)) {
@@ -264,7 +303,7 @@ export class Agent {
         at: new Date(this.deps.clock.now()).toISOString(),
         cachedContentIds: this.cache.cachedIds(),
         missingContentIds: missing,
-        agentVersion: AGENT_VERSION,
+        agentVersion: this.deps.version,
       })
       .catch(() => undefined);
   }
@@ -281,12 +320,14 @@ export class Agent {
       outboxPending: this.store.outboxSize(),
       cacheBytes: this.cache.sizeBytes(),
       clockOffsetMs: this.clockSync.deviceAheadMs(),
+      agentVersion: this.deps.version,
     });
     await this.session.publish('telemetry', t, 0).catch(() => undefined);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.updater.stop();
     this.clockSync.stop();
     this.alerts.stop();
     this.live.stop();

@@ -1,11 +1,18 @@
 /** `loalang agent --config FILE`: the daemon, stopped cleanly by SIGINT/SIGTERM. */
+import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { openAmplifier } from '@loalang/firmware-bridge';
 import { loadAgentConfig } from './config.js';
 import { Agent } from './agent.js';
 import { LogRing } from './health/log-ring.js';
+
+/** The release this code runs from (`<installRoot>/releases/<version>/app/…`, issue 20), if it does. */
+function releaseVersion(): string | undefined {
+  return /[/\\]releases[/\\]([^/\\]+)[/\\]app[/\\]/.exec(realpathSync(fileURLToPath(import.meta.url)))?.[1];
+}
 
 export async function runAgent(configPath: string): Promise<void> {
   const config = await loadAgentConfig(configPath);
@@ -17,7 +24,8 @@ export async function runAgent(configPath: string): Promise<void> {
   if (level !== 'silent') streams.push({ stream: process.stdout, level: level as pino.Level });
   const logger = pino({ level: quiet ? 'info' : level }, pino.multistream(streams)).child({ device: config.deviceId });
   const amplifier = await openAmplifier(config.serial, { logger: logger.child({ module: 'amp' }) });
-  const agent = await Agent.create(config, { amplifier, logger, logs: () => ring.lines() });
+  const version = releaseVersion();
+  const agent = await Agent.create(config, { amplifier, logger, logs: () => ring.lines(), ...(version ? { version } : {}) });
   await agent.start();
   logger.info({ mqttUrl: config.mqttUrl }, 'agent started');
   await new Promise<void>((resolve) => {

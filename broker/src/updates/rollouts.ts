@@ -163,10 +163,13 @@ export class RolloutService extends EventEmitter<RolloutEvents> {
     await this.evaluate(s.rolloutId);
   }
 
-  /** A device connected: an offer of a running rollout it has not acted on goes to it again. */
+  /**
+   * A device connected: an offer of a running rollout it has not installed yet goes to it again
+   * (a box that restarted mid-download resumes it; one that has it under way ignores the repeat).
+   */
   async onConnect(deviceId: string): Promise<void> {
     for (const place of await this.d.repo.openFor(deviceId)) {
-      if (place.state !== 'offered' && place.state !== 'waiting') continue;
+      if (!NOT_INSTALLED.includes(place.state)) continue;
       const rollout = await this.d.repo.rollout(place.rolloutId);
       if (rollout?.state === 'running' && place.wave <= rollout.wave) await this.sendOffer(rollout, deviceId);
     }

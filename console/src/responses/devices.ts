@@ -43,6 +43,7 @@ export const AgentConfigSchema = Type.Object({
   serial: Type.Object({ path: Type.String(), baudRate: Type.Integer(), driver: Type.String() }),
   audioSink: Type.String(),
   serverKeys: Type.Array(ServerKey, { description: 'the downlink signing keys to trust (decision 0016)' }),
+  releaseKeys: Type.Optional(Type.Array(ServerKey, { description: 'the release keys agent releases must be signed by (issue 20), when the server has them' })),
   caFile: Type.Optional(Type.String({ description: 'over TLS: the CA the device pins' })),
 });
 export type AgentConfig = Static<typeof AgentConfigSchema>;

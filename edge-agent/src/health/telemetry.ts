@@ -15,11 +15,12 @@ export async function buildTelemetry(d: {
   outboxPending: number;
   cacheBytes: number;
   clockOffsetMs: number | undefined;
+  agentVersion?: string;
 }): Promise<Telemetry> {
   const t: Telemetry = {
     v: 1,
     at: new Date(d.now).toISOString(),
-    agentVersion: AGENT_VERSION,
+    agentVersion: d.agentVersion ?? AGENT_VERSION,
     uptimeSec: Math.floor((d.now - d.startedAt) / 1000),
     desiredVersion: d.desiredVersion,
     playing: d.playing,

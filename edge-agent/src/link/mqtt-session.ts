@@ -22,6 +22,8 @@ export interface SessionOptions {
   deviceId: string;
   password: string;
   logger: Logger;
+  /** The version this agent runs (its release's, issue 20), said in its status. */
+  agentVersion?: string;
   /** MQTT keepalive (s), default 30. */
   keepaliveSec?: number;
   minBackoffMs?: number;
@@ -145,7 +147,7 @@ export class MqttSession extends EventEmitter<SessionEvents> {
       this.attempt = 0;
       const options = (client as { options?: { protocol?: string; host?: string; hostname?: string; port?: number } }).options;
       this.o.logger.info({ url: servers && options ? `${options.protocol}://${options.hostname ?? options.host}:${options.port}` : this.o.url }, 'connected to server');
-      const online = encodeMessage('status', { v: 1, state: 'online', at: new Date(this.clock.now()).toISOString(), agentVersion: AGENT_VERSION, features: [...AGENT_FEATURES] });
+      const online = encodeMessage('status', { v: 1, state: 'online', at: new Date(this.clock.now()).toISOString(), agentVersion: this.o.agentVersion ?? AGENT_VERSION, features: [...AGENT_FEATURES] });
       client.publish(statusTopic, online, { qos: 1, retain: true });
       client.subscribe(deviceTopicFilter(this.o.deviceId), { qos: 1 }, (err) => {
         if (err) this.o.logger.error({ err: err.message }, 'subscribe failed');

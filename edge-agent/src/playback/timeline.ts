@@ -126,6 +126,20 @@ export class Timeline extends EventEmitter<TimelineEvents> {
     if (this.d.player.playing?.scheduleId === scheduleId) this.d.player.stopCurrent(reason);
   }
 
+  /**
+   * Whether the speaker is idle long enough for something that takes it off air (an agent
+   * update's restart): nothing plays or waits, no alert or live play is pending, and no play of
+   * `plays` (the programme) runs within the next `ms`.
+   */
+  quietFor(ms: number, plays: readonly DesiredPlay[]): boolean {
+    if (this.runningKind !== null || this.waiting.length > 0 || this.extras.size > 0 || this.running) return false;
+    const now = this.d.clock.now();
+    return !plays.some((p) => {
+      const start = Date.parse(p.startAt);
+      return !this.started.has(p.playId) && !this.d.isDone(p.playId) && start - this.d.warmupMs < now + ms && start + p.durationMs > now;
+    });
+  }
+
   private arm(play: DesiredPlay, at: number): void {
     const wait = at - this.d.clock.now();
     const timer = this.d.clock.setTimeout(() => {

@@ -4,15 +4,14 @@
  * its sha256 matches the desired state, and evicts least-recently-used files that no
  * upcoming play needs when the cache is over its size.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DesiredPlay, Logger } from '@loalang/protocol';
 import { agentError } from '../errors.js';
 import type { AgentStore } from './store.js';
+import { Downloader, sha256Of, sizeOf, type FetchLike } from '../link/downloader.js';
 
-export type FetchLike = typeof fetch;
+export type { FetchLike } from '../link/downloader.js';
 
 export interface ContentCacheOptions {
   dir: string;
@@ -29,26 +28,12 @@ export interface ContentCacheOptions {
   mirrors?: string[];
 }
 
-async function sha256Of(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
-async function sizeOf(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch {
-    return 0;
-  }
-}
-
 export class ContentCache {
   private readonly inflight = new Map<string, Promise<void>>();
-  private readonly fetch: FetchLike;
+  private readonly downloader: Downloader;
 
   constructor(private readonly o: ContentCacheOptions) {
-    this.fetch = o.fetch ?? fetch;
+    this.downloader = new Downloader({ auth: o.auth, logger: o.logger, ...(o.fetch ? { fetch: o.fetch } : {}), ...(o.mirrors ? { mirrors: o.mirrors } : {}) });
   }
 
   /** The verified file for this content, or null when it is not (yet) cached. */
@@ -98,49 +83,9 @@ export class ContentCache {
     await mkdir(this.o.dir, { recursive: true });
     const final = join(this.o.dir, `${play.contentId}.audio`);
     const part = `${final}.part`;
-    const have = await sizeOf(part);
-    const headers: Record<string, string> = {
-      authorization: `Basic ${Buffer.from(`${this.o.auth.username}:${this.o.auth.password}`).toString('base64')}`,
-    };
-    if (have > 0) headers['range'] = `bytes=${have}-`;
-    const res = await this.fetchFromAny(play.url, headers);
-    if (res.status === 416 && have > 0) {
-      // The part file is already whole (or longer than the file): verify it as it is.
-    } else if (res.ok && res.body) {
-      const append = res.status === 206 && have > 0;
-      // Each chunk is on disk before the next is read, so when a 4G link drops mid-download
-      // everything received is kept and the next try resumes from it.
-      const fh = await open(part, append ? 'a' : 'w');
-      try {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) await fh.write(chunk);
-      } finally {
-        await fh.close();
-      }
-    } else {
-      await res.body?.cancel();
-      throw agentError('LOA_ERR_CONTENT_DOWNLOAD', `HTTP ${res.status} for ${play.contentId}`);
-    }
+    const resumedFrom = await this.downloader.toFile(play.url, part, play.contentId);
     await this.keepIfVerified(play, part, final);
-    this.o.logger.info({ contentId: play.contentId, resumedFrom: have }, 'content cached');
-  }
-
-  /** The URL, then the same path on each mirror while the answer is a network error or a 5xx. */
-  private async fetchFromAny(url: string, headers: Record<string, string>): Promise<Response> {
-    const { origin, pathname, search } = new URL(url);
-    const others = (this.o.mirrors ?? []).map((m) => new URL(m).origin).filter((o, i, all) => o !== origin && all.indexOf(o) === i);
-    const candidates = [url, ...others.map((o) => `${o}${pathname}${search}`)];
-    for (let i = 0; ; i++) {
-      const last = i === candidates.length - 1;
-      try {
-        const res = await this.fetch(candidates[i]!, { headers, signal: AbortSignal.timeout(10 * 60_000) });
-        if (res.status < 500 || last) return res;
-        await res.body?.cancel();
-        this.o.logger.warn({ url: candidates[i], status: res.status }, 'download failed on this server node; trying the next');
-      } catch (err) {
-        if (last) throw err;
-        this.o.logger.warn({ url: candidates[i], err: (err as Error).message }, 'download failed on this server node; trying the next');
-      }
-    }
+    this.o.logger.info({ contentId: play.contentId, resumedFrom }, 'content cached');
   }
 
   /** Keeps audio that arrived inside a message (a small alert) once its hash checks out. */
