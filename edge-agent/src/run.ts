@@ -8,6 +8,8 @@ import { openAmplifier } from '@loalang/firmware-bridge';
 import { loadAgentConfig } from './config.js';
 import { Agent } from './agent.js';
 import { LogRing } from './health/log-ring.js';
+import { serviceWatchdog, systemdNotify } from './health/watchdog.js';
+import { systemClock } from '@loalang/protocol';
 
 /** The release this code runs from (`<installRoot>/releases/<version>/app/…`, issue 20), if it does. */
 function releaseVersion(): string | undefined {
@@ -27,13 +29,16 @@ export async function runAgent(configPath: string): Promise<void> {
   const version = releaseVersion();
   const agent = await Agent.create(config, { amplifier, logger, logs: () => ring.lines(), ...(version ? { version } : {}) });
   await agent.start();
-  logger.info({ mqttUrl: config.mqttUrl }, 'agent started');
+  const watchdog = serviceWatchdog(process.env, systemClock, systemdNotify(logger));
+  watchdog.ready();
+  logger.info({ mqttUrl: config.mqttUrl, ...(version ? { version } : {}) }, 'agent started');
   await new Promise<void>((resolve) => {
     const done = () => resolve();
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
   });
   logger.info({}, 'agent stopping');
+  watchdog.stop();
   await agent.stop();
 }
 

@@ -14,3 +14,4 @@ export { databases, e2eDialect, freshPostgres, postgresUrl, serverDatabase, type
 export { redisSkipReason, startRedis, type RedisServer } from './redis.js';
 export { PROFILES as LINK_PROFILES, startLink, type Link, type LinkProfile, type LinkStep } from './link-emulator.mjs';
 export { SkippingClock } from './skipping-clock.js';
+export { ServiceSupervisor, type SupervisorOptions } from './service-supervisor.js';

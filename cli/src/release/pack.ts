@@ -23,7 +23,7 @@ export interface PackOptions {
   out: string;
   /** The time written into the manifest. */
   now?: Date;
-  /** Extra files for `app/` (tests: a release that crashes, a release that cannot play). */
+  /** Extra files for `app/`, replacing any of the same path (tests: a release that crashes, one that cannot play). */
   extra?: { path: string; content: string | Buffer; executable?: boolean }[];
 }
 
@@ -110,13 +110,14 @@ export async function packRelease(o: PackOptions): Promise<{ manifest: ReleaseMa
   const stage = mkdtempSync(join(tmpdir(), 'loalang-release-'));
   try {
     const app = join(stage, 'app');
-    const entries: ReleaseManifest['files'] = [];
+    // By path: a later file of the same path (an `extra`) replaces the earlier one.
+    const byPath = new Map<string, ReleaseManifest['files'][number]>();
     const put = (path: string, content: Buffer, executable: boolean) => {
       const target = join(app, path);
       mkdirSync(dirname(target), { recursive: true });
       writeFileSync(target, content, { mode: executable ? 0o755 : 0o644 });
       chmodSync(target, executable ? 0o755 : 0o644);
-      entries.push({ path, size: content.length, sha256: sha256Hex(content), executable });
+      byPath.set(path, { path, size: content.length, sha256: sha256Hex(content), executable });
     };
     for (const f of native.keep) {
       const content = readFileSync(f.source);
@@ -126,7 +127,7 @@ export async function packRelease(o: PackOptions): Promise<{ manifest: ReleaseMa
     put(ENTRY, Buffer.from(ENTRY_SCRIPT), true);
     put(GUARD, Buffer.from(GUARD_SCRIPT), true);
     for (const x of o.extra ?? []) put(x.path, Buffer.isBuffer(x.content) ? x.content : Buffer.from(x.content), x.executable ?? false);
-    entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const entries = [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const manifest: ReleaseManifest = {
       format: 1,
       name: 'loalang-agent',
