@@ -129,7 +129,7 @@ export interface RunningAgent {
 type AgentOptions = { position?: { lat: number; lon: number }; mqttUrl?: string; serverKeys?: ServerKey[] };
 
 /** Registers a device in `areaId`; returns its raw agent configuration (file sink under `root`). */
-async function registerAgent(world: AlertWorld, name: string, areaId: string, opts: AgentOptions) {
+export async function registerAgent(world: AlertWorld, name: string, areaId: string, opts: AgentOptions) {
   const { core } = world.server;
   const { device, secret } = await core.devices.create({ name, areaId });
   if (opts.position) await core.devices.update(device.id, { position: opts.position });

@@ -34,6 +34,8 @@ describe('waves', () => {
     const d = (state: UpdateDeviceState, online = true) => ({ state, online });
     expect(judgeWave([d('confirmed'), d('downloading')], 0.5)).toEqual({ kind: 'wait', open: 1 });
     expect(judgeWave([d('confirmed'), d('downloading', false)], 0.5)).toEqual({ kind: 'next' });
+    // Away because it is restarting into the release: the wave waits for it (found by the fleet test).
+    expect(judgeWave([d('confirmed'), d('installed', false)], 0.5)).toEqual({ kind: 'wait', open: 1 });
     expect(judgeWave([d('offered', false), d('offered', false)], 0.5)).toMatchObject({ kind: 'wait' });
     expect(judgeWave([d('rolled-back'), d('downloading')], 0.2)).toEqual({ kind: 'halt', failed: 1, of: 2 });
     expect(judgeWave([d('refused'), ...Array.from({ length: 9 }, () => d('confirmed'))], 0.1)).toEqual({ kind: 'next' });

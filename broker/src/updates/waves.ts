@@ -34,7 +34,11 @@ export function planWaves(deviceIds: readonly string[], percents: readonly numbe
 
 export interface WaveDevice {
   state: UpdateDeviceState;
-  /** Connected now: a device away holds no wave back, and gets its offer when it is back. */
+  /**
+   * Connected now: a device away holds no wave back, and gets its offer when it is back — unless
+   * it has installed the release: it is away because it is restarting into it, and the wave waits
+   * for its confirmation or roll-back (a box silent too long after installing is failed by the tick).
+   */
   online: boolean;
 }
 
@@ -44,15 +48,15 @@ export type WaveVerdict =
   | { kind: 'halt'; failed: number; of: number };
 
 /**
- * Whether the wave is healthy enough for the next to start: every device that is online has
- * finished, at least one has confirmed the release (a wave of boxes all away proves nothing),
+ * Whether the wave is healthy enough for the next to start: every device that is online (or
+ * restarting into the release) has finished, at least one has confirmed the release (a wave of boxes all away proves nothing),
  * and the failures stay within `threshold` (a fraction of the wave). Failures past it halt the
  * rollout at once, without waiting for the rest of the wave.
  */
 export function judgeWave(devices: readonly WaveDevice[], threshold: number): WaveVerdict {
   const failed = devices.filter((d) => FAILED_UPDATE_STATES.includes(d.state)).length;
   if (devices.length > 0 && failed / devices.length > threshold) return { kind: 'halt', failed, of: devices.length };
-  const open = devices.filter((d) => d.online && !FINAL_UPDATE_STATES.includes(d.state)).length;
+  const open = devices.filter((d) => (d.online || d.state === 'installed') && !FINAL_UPDATE_STATES.includes(d.state)).length;
   const confirmed = devices.filter((d) => d.state === 'confirmed').length;
   return open > 0 || confirmed === 0 ? { kind: 'wait', open } : { kind: 'next' };
 }

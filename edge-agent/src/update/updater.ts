@@ -37,8 +37,12 @@ export interface UpdaterDeps {
   logger: Logger;
 }
 
-/** A restart takes seconds: an install waits for this long without plays. */
-export const INSTALL_QUIET_MS = 90_000;
+/**
+ * An install waits for this long without plays: the restart takes seconds (stop, the service's
+ * RestartSec of 3 s, the guard, Node's start) and the new version plays from the stored
+ * programme before it even connects.
+ */
+export const INSTALL_QUIET_MS = 30_000;
 const QUIET_POLL_MS = 5_000;
 const HEALTH_POLL_MS = 3_000;
 const DOWNLOAD_TRIES = 5;
