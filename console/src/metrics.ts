@@ -108,5 +108,16 @@ export function buildMetrics(core: ServerServices): Registry {
     },
   });
   totalFrom(registry, 'loalang_alerts_total', 'Alerts issued, by current state', ['state'], async () => Object.entries(await core.alerts.repo.countsByState()).map(([state, n]): [Record<string, string>, number] => [{ state }, n]));
+  new Gauge({
+    name: 'loalang_update_devices',
+    help: 'Devices in agent rollouts still running or paused, by their update state (issue 20)',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      const counts = await core.rollouts.repo.openCounts();
+      this.reset();
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+    },
+  });
   return registry;
 }

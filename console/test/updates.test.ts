@@ -125,6 +125,9 @@ describe('fleet updates over the API', () => {
     await until('the second wave', () => offers.size === 3);
     const view = (await t.app.inject({ method: 'GET', url: `/api/v1/rollouts/${rollout.id}`, headers: as(tech) })).json() as { state: string; wave: number; totals: Record<string, number>; devices: { deviceId: string; state: string }[] };
     expect(view).toMatchObject({ state: 'running', wave: 1, totals: { confirmed: 1, offered: 2 } });
+    const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toContain('loalang_update_devices{state="confirmed"} 1');
+    expect(metrics).toContain('loalang_update_devices{state="offered"} 2');
     // Pause, resume, cancel; the other area's technician sees nothing of it.
     expect((await t.app.inject({ method: 'GET', url: `/api/v1/rollouts/${rollout.id}`, headers: as(other) })).statusCode).toBe(404);
     expect((await t.app.inject({ method: 'POST', url: `/api/v1/rollouts/${rollout.id}/pause`, headers: as(tech) })).json()).toMatchObject({ state: 'paused' });
