@@ -62,6 +62,14 @@ describe('agent release bundles', () => {
     expect(packed.stderr).toBe('');
     expect(packed.status).toBe(0);
     expect(packed.stdout).toMatch(/version 1\.0\.0 for linux-(x64|arm64)/);
+    // Verified as a box would, before it is copied to one: with its key, and refused with another.
+    const verified = spawnSync(process.execPath, [CLI, 'release', 'verify', '--key', `${keyFile}.pub.json`, out], { encoding: 'utf8' });
+    expect(verified.stdout).toMatch(/valid: release 1\.0\.0 for linux-(x64|arm64).*installs over 0\.1\.0 or later; signed by /);
+    expect(verified.status).toBe(0);
+    writeFileSync(join(dir, 'other.pub.json'), JSON.stringify((({ kid, publicKey }) => ({ kid, publicKey }))(newSigningKey())));
+    const refused = spawnSync(process.execPath, [CLI, 'release', 'verify', '--key', join(dir, 'other.pub.json'), out], { encoding: 'utf8' });
+    expect(refused.stderr).toContain('refused: bad-signature');
+    expect(refused.status).toBe(1);
     const bad = spawnSync(process.execPath, [CLI, 'release', 'pack', '--version', '1.0', '--key', keyFile, '--out', out], { encoding: 'utf8' });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('MAJOR.MINOR.PATCH');

@@ -22,6 +22,7 @@ Usage:
   loalang amp simulate --port PATH [--baud N]
   loalang release keygen --out FILE
   loalang release pack --version X.Y.Z --key FILE --out FILE [--arch x64|arm64] [--min-previous X.Y.Z]
+  loalang release verify --key PUBLIC.json BUNDLE
   loalang --version
 
 Environment:
