@@ -150,6 +150,30 @@ describe.each(backends)('an alert sent before its delivery rows, on $name', (bac
     expect(events.filter((e) => e.alertId === alert.id)).toEqual([]);
   });
 
+  it('rows the database refuses (it restarts) are written again; the alert is sent once and its caller gets it', async () => {
+    let refusals = 1;
+    const flaky = Object.assign(Object.create(repo) as AlertRepo, {
+      addDeliveries: async (...args: Parameters<AlertRepo['addDeliveries']>) => {
+        if (refusals-- > 0) throw new Error('connection terminated (database restarting)');
+        return repo.addDeliveries(...args);
+      },
+    });
+    const errors: object[] = [];
+    const again = new AlertService(
+      { repo: flaky, devices: new DeviceRepo(opened.store.db, new AreaRepo(opened.store.db, () => clock.now()), () => clock.now()), content: new ContentRepo(opened.store.db, () => clock.now()), publisher, contentPath: () => '/nonexistent', publicHttpUrl: () => 'http://127.0.0.1:1', clock, logger: { ...logger, error: (o) => void errors.push(o as object) } },
+      DEFAULT_ALERT_OPTIONS,
+    );
+    const sentBefore = published.length;
+    const alert = await again.create({ title: 'Lũ quét', text: null, contentId: 'c1', priority: 'emergency', targets: { areaIds: ['xa'], deviceIds: [] }, repeat: 1, gapMs: 0, volume: null, replaces: null, cap: null, createdBy: null, expiresAt: null });
+    expect(published.length - sentBefore).toBe(1);
+    expect(errors).toContainEqual(expect.objectContaining({ alertId: alert.id }));
+    expect(await repo.hasDeliveries(alert.id)).toBe(false);
+    clock.advance(1000);
+    await written();
+    expect(await repo.totals(alert.id)).toMatchObject({ pending: DEVICES });
+    await again.stop();
+  });
+
   it('an active alert without rows (its sender stopped in between) gets them from the sweep', async () => {
     const alert = alertRow('A-orphan');
     await repo.insertAlert(alert);

@@ -12,7 +12,7 @@ import { brokerError } from '../errors.js';
 import { iso } from '../time.js';
 import type { DeviceRepo } from '../devices/devices.js';
 import type { ContentRepo } from '../content/content-repo.js';
-import { isFinal, totalsOf, type Alert, type AlertRepo, type Delivery, type DeliveryState } from './alerts.js';
+import { isFinal, totalsOf, type Alert, type AlertRepo, type Delivery, type DeliveryState, type NewDelivery } from './alerts.js';
 import { nextTurn } from '../next-turn.js';
 
 export interface AlertPublisher {
@@ -108,7 +108,7 @@ export class AlertService extends EventEmitter<AlertEvents> {
   private statusQueue: QueuedStatus[] = [];
   /** Alerts sent whose delivery rows are being written: their statuses wait for them. */
   private readonly storing = new Map<string, Promise<void>>();
-  /** Statuses waiting to be tried again (see retryWithoutDelivery). */
+  /** Statuses waiting to be tried again (see retryWithoutDelivery), and delivery rows to write again. */
   private readonly requeue = new Set<ClockTimer>();
   /** The status writes in progress: one batch at a time, in the order they came. */
   private flushing: Promise<void> = Promise.resolve();
@@ -194,22 +194,41 @@ export class AlertService extends EventEmitter<AlertEvents> {
     const message = await this.message(alert, alert.startAt, inline);
     this.publishToAreas(alert, message);
     await nextTurn(); // on SQLite the insert below would run before Aedes writes to the areas' speakers
-    const stored = this.d.repo.addDeliveries(
-      alert,
-      devices.map((id) => ({ deviceId: id, state: this.d.publisher.isOnline(id) ? 'pending' : 'offline' })),
-    );
-    this.storing.set(alert.id, stored);
+    const rows = devices.map((id): NewDelivery => ({ deviceId: id, state: this.d.publisher.isOnline(id) ? 'pending' : 'offline' }));
+    const stored = this.d.repo.addDeliveries(alert, rows);
+    this.storing.set(alert.id, stored.catch(() => undefined));
     try {
       await stored;
+    } catch (err) {
+      // Sent already: the caller must not issue it again (speakers would play it twice). The rows
+      // are written again until the database takes them.
+      this.d.logger.error({ err, alertId: alert.id }, 'alert sent, but its deliveries were not stored: writing them again');
+      this.storeDeliveriesLater(alert, rows, 0);
     } finally {
       this.storing.delete(alert.id);
     }
     this.d.logger.info({ alertId: alert.id, title: alert.title, devices: devices.length, durationMs: content.durationMs, inline, startAt: alert.startAt }, 'alert issued');
     this.emit('alert', alert);
-    await this.publishOutsideAreas(alert, message);
+    await this.publishOutsideAreas(alert, message, devices);
     this.armExpiry(alert);
     this.armRetry(alert.id, 0);
     return alert;
+  }
+
+  /** Writes an alert's delivery rows again after 1 s, doubling to 30 s, until they are stored (a database restart). */
+  private storeDeliveriesLater(alert: Alert, rows: NewDelivery[], attempt: number): void {
+    if (this.stopped) return;
+    const timer = this.d.clock.setTimeout(() => {
+      this.requeue.delete(timer);
+      this.d.repo.addDeliveries(alert, rows).then(
+        () => this.d.logger.info({ alertId: alert.id, devices: rows.length, attempt: attempt + 1 }, 'alert deliveries stored after all'),
+        (err: unknown) => {
+          this.d.logger.error({ err, alertId: alert.id, attempt: attempt + 1 }, 'alert deliveries still not stored');
+          this.storeDeliveriesLater(alert, rows, attempt + 1);
+        },
+      );
+    }, Math.min(30_000, 1000 * 2 ** attempt));
+    this.requeue.add(timer);
   }
 
   private inlineFits(sizeBytes: number, devices: number): boolean {
@@ -265,9 +284,10 @@ export class AlertService extends EventEmitter<AlertEvents> {
     for (const areaId of alert.targets.areaIds) this.d.publisher.publishToArea(areaId, 'alert', message).catch(this.publishFailed(alert));
   }
 
-  private async publishOutsideAreas(alert: Alert, message: AlertMessage): Promise<void> {
+  /** To the devices (by default, those of the alert's deliveries still open) that do not listen on its areas' topics. */
+  private async publishOutsideAreas(alert: Alert, message: AlertMessage, deviceIds?: readonly string[]): Promise<void> {
     const p = this.d.publisher;
-    for (const id of await this.d.repo.devicesIn(alert.id, ['pending', 'received', 'started'])) {
+    for (const id of deviceIds ?? (await this.d.repo.devicesIn(alert.id, ['pending', 'received', 'started']))) {
       if (p.isOnline(id) && !alert.targets.areaIds.some((a) => p.listensToArea(id, a))) p.publishToDevice(id, 'alert', message).catch(this.publishFailed(alert));
     }
   }
