@@ -135,8 +135,9 @@ describe('fleet updates over the API', () => {
     expect((await t.app.inject({ method: 'POST', url: `/api/v1/rollouts/${rollout.id}/cancel`, headers: as(tech) })).json()).toMatchObject({ state: 'cancelled' });
     await until('withdrawals', () => [...offers.values()].filter((list) => list.some((o) => o.type === 'withdraw')).length === 2);
     // Audited: who started, paused, resumed and cancelled it, and the refused attempt from another area.
-    const audited = await t.core.audit.query({ action: 'POST /api/v1/rollouts', limit: 50 });
-    expect(audited.map((e) => [e.username, e.action, e.status])).toEqual(
+    // The audit hook writes once the answer has gone: read until the last one is in.
+    const audited = () => t.core.audit.query({ action: 'POST /api/v1/rollouts', limit: 50 });
+    await expect.poll(async () => (await audited()).map((e) => [e.username, e.action, e.status]), { timeout: 5000 }).toEqual(
       expect.arrayContaining([
         ['ky-thuat', 'POST /api/v1/rollouts', 201],
         ['ky-thuat-b', 'POST /api/v1/rollouts', 403],
@@ -145,6 +146,6 @@ describe('fleet updates over the API', () => {
         ['ky-thuat', 'POST /api/v1/rollouts/:id/cancel', 200],
       ]),
     );
-    expect((await t.core.audit.query({ action: 'POST /api/v1/releases', limit: 50 })).map((e) => e.status)).toEqual(expect.arrayContaining([201, 409, 400, 403]));
+    await expect.poll(async () => (await t.core.audit.query({ action: 'POST /api/v1/releases', limit: 50 })).map((e) => e.status), { timeout: 5000 }).toEqual(expect.arrayContaining([201, 409, 400, 403]));
   }, 60_000);
 });
