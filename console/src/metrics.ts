@@ -23,6 +23,21 @@ function totalFrom(registry: Registry, name: string, help: string, labelNames: s
   });
 }
 
+/** A gauge of counts by state, read from the database at scrape time. */
+function byStateGauge(registry: Registry, name: string, help: string, read: () => Promise<Record<string, number>>) {
+  return new Gauge({
+    name,
+    help,
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      const counts = await read();
+      this.reset();
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+    },
+  });
+}
+
 export function buildMetrics(core: ServerServices): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'loalang_server_' });
@@ -96,28 +111,8 @@ export function buildMetrics(core: ServerServices): Registry {
     registers: [registry],
   });
   core.alerts.on('receipt', (s) => receipt.observe(s));
-  new Gauge({
-    name: 'loalang_alert_deliveries',
-    help: 'Deliveries of active alerts, by state',
-    labelNames: ['state'],
-    registers: [registry],
-    async collect() {
-      const counts = await core.alerts.repo.activeDeliveryCounts();
-      this.reset();
-      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
-    },
-  });
+  byStateGauge(registry, 'loalang_alert_deliveries', 'Deliveries of active alerts, by state', () => core.alerts.repo.activeDeliveryCounts());
   totalFrom(registry, 'loalang_alerts_total', 'Alerts issued, by current state', ['state'], async () => Object.entries(await core.alerts.repo.countsByState()).map(([state, n]): [Record<string, string>, number] => [{ state }, n]));
-  new Gauge({
-    name: 'loalang_update_devices',
-    help: 'Devices in agent rollouts still running or paused, by their update state (issue 20)',
-    labelNames: ['state'],
-    registers: [registry],
-    async collect() {
-      const counts = await core.rollouts.repo.openCounts();
-      this.reset();
-      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
-    },
-  });
+  byStateGauge(registry, 'loalang_update_devices', 'Devices in agent rollouts still running or paused, by their update state (issue 20)', () => core.rollouts.repo.openCounts());
   return registry;
 }

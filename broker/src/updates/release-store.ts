@@ -5,19 +5,12 @@
  * cluster, a folder every node reads, as the content folder is). The server never holds the
  * private release key: it only refuses what nobody trusted signed.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { newId, parseReleaseManifest, parseReleaseSignature, readBundleHead, releaseSignedBy, type Clock, type ServerKey } from '@loalang/protocol';
 import { brokerError } from '../errors.js';
+import { sha256File } from '../media/pipeline.js';
 import type { Release, RolloutRepo } from './rollout-repo.js';
-
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(file), hash);
-  return hash.digest('hex');
-}
 
 export class ReleaseStore {
   constructor(
@@ -75,7 +68,7 @@ export class ReleaseStore {
     if (await this.d.repo.releaseOf(m.version, m.arch)) {
       throw brokerError('LOA_ERR_CONFLICT', { en: `release ${m.version} for ${m.arch} is already here`, vi: `bản phát hành ${m.version} cho ${m.arch} đã có` });
     }
-    const sha256 = await sha256Of(file);
+    const sha256 = await sha256File(file);
     mkdirSync(this.d.dir, { recursive: true });
     const release: Release = {
       id: newId(),

@@ -30,15 +30,8 @@ export interface RolloutDeps {
   audit: (action: string, target: string, detail: object) => Promise<void>;
 }
 
-export interface NewRollout {
-  releaseId: string;
-  areaIds: string[];
-  deviceIds: string[];
-  waves: number[];
-  failureThreshold: number;
-  confirmWithinMs: number;
-  createdBy: string | null;
-}
+/** What a caller gives to start a rollout; the service sets its id, state, wave and instants. */
+export type NewRollout = Pick<Rollout, 'releaseId' | 'areaIds' | 'deviceIds' | 'waves' | 'failureThreshold' | 'confirmWithinMs' | 'createdBy'>;
 
 export type RolloutDeviceEvent = RolloutDevice & { rolloutId: string };
 type RolloutEvents = { rollout: [Rollout]; device: [RolloutDeviceEvent] };
