@@ -61,7 +61,8 @@ const START_UP_LOCK = 0x4c6f6153;
 
 /**
  * What the console's live views show, from this node and (on a cluster) from every other
- * (issue 17): a device's presence or health, a command's result, alarms, alerts and deliveries.
+ * (issue 17): a device's presence or health, a command's result, alarms, alerts and deliveries,
+ * rollouts.
  */
 export type LiveEvents = {
   device: [deviceId: string];
@@ -69,6 +70,8 @@ export type LiveEvents = {
   alarm: [AlarmChange];
   alert: [Alert];
   delivery: [DeliveryEvent];
+  /** A rollout changed: its state or wave, or a device's state in it (issue 20). */
+  rollout: [rolloutId: string];
 };
 
 /** The broker as the console sees it: presence, stats, and cutting a device off. */
@@ -225,6 +228,12 @@ export class ServerCore {
       this.live.emit('delivery', event);
       share({ t: 'delivery', event });
     });
+    const rolloutChanged = (rolloutId: string) => {
+      this.live.emit('rollout', rolloutId);
+      share({ t: 'rollout', rolloutId });
+    };
+    this.rollouts.on('rollout', (r) => rolloutChanged(r.id));
+    this.rollouts.on('device', (d) => rolloutChanged(d.rolloutId));
   }
 
   /** What another node of the cluster said. */
@@ -255,6 +264,9 @@ export class ServerCore {
         return;
       case 'delivery':
         this.live.emit('delivery', m.event);
+        return;
+      case 'rollout':
+        this.live.emit('rollout', m.rolloutId);
         return;
       case 'live-status':
         this.liveDesk.onStatus(m.deviceId, m.status);

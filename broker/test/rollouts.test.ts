@@ -2,7 +2,7 @@
  * Rollouts (issue 20) on the store, SQLite and PostgreSQL: waves offered one after the other as
  * each proves healthy; a wave's failures past the threshold halt the rollout by itself and the
  * later waves never get the release; devices away get their offer when back; pause, resume,
- * cancel; a box silent after installing counts as failed. The publisher is a recorder; the
+ * cancel; a box silent after installing counts as failed; a device's place in its latest rollout. The publisher is a recorder; the
  * clock is manual.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -200,5 +200,18 @@ describe.each(backends)('rollouts on $name', (backend) => {
     }
     await expect(startRollout({ failureThreshold: 1 })).rejects.toMatchObject({ code: 'LOA_ERR_INVALID' });
     await expect(startRollout({ releaseId: 'nope' })).rejects.toMatchObject({ code: 'LOA_ERR_NOT_FOUND' });
+  });
+
+  it("gives a device's place in the latest rollout that included it, ended or not, with the version it brings", async () => {
+    expect(await repo.latestFor('nobody')).toBeNull();
+    const before = await repo.latestFor('d08');
+    expect(before).toMatchObject({ releaseId: 'REL2', version: '1.1.0' });
+    clock.advance(60_000);
+    const r = await startRollout({ areaIds: [], deviceIds: ['d07'], waves: [100] });
+    const offeredAt = new Date(clock.now()).toISOString();
+    expect(await repo.latestFor('d07')).toEqual({ rolloutId: r.id, rolloutState: 'running', releaseId: 'REL2', version: '1.1.0', wave: 0, state: 'offered', reason: null, offeredAt, updatedAt: offeredAt });
+    await report(r.id, 'd07', 'refused', 'downgrade: release 1.1.0, box runs 1.2.0');
+    expect(await repo.latestFor('d07')).toMatchObject({ rolloutId: r.id, rolloutState: 'halted', state: 'refused', reason: 'downgrade: release 1.1.0, box runs 1.2.0', offeredAt });
+    expect(await repo.latestFor('d08')).toEqual(before);
   });
 });

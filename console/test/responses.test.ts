@@ -241,6 +241,7 @@ describe('response schemas', () => {
     await same('POST', `/api/v1/rollouts/${rollout.id}/pause`);
     await same('POST', `/api/v1/rollouts/${rollout.id}/resume`);
     await same('POST', `/api/v1/rollouts/${rollout.id}/cancel`);
+    await same('GET', `/api/v1/devices/${device.id}/update`);
     await same('GET', '/api/v1/audit');
     await same('GET', '/healthz');
     // Errors take the one error shape, details included.

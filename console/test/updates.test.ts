@@ -3,7 +3,8 @@
  * `loalang release pack` (refused unless signed by a key the server was given), rolls it out to
  * an area in waves; a speaker (a real MQTT client with its own credentials) receives the signed
  * offer on its topic, fetches the bundle with Range, reports each step; the next wave follows its
- * confirmation. Roles and areas are enforced; every action is audited.
+ * confirmation. The technician's live stream carries the rollout as it moves; each speaker's
+ * update state is read per device. Roles and areas are enforced; every action is audited.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -13,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { deviceTopic, newSigningKey, type UpdateOffer } from '@loalang/protocol';
 import { packRelease } from '../../cli/src/release/pack.js';
+import type { AddressInfo } from 'node:net';
+import { readEvents } from '@loalang/test-kit';
 import { addUser, buildTestServer, login, multipartBody, type TestServer } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -23,6 +26,7 @@ describe('fleet updates over the API', () => {
   let dir: string;
   let bundle: Buffer;
   let tech: string;
+  let base = '';
   const devices: { id: string; secret: string }[] = [];
   const clients: mqtt.MqttClient[] = [];
   const offers = new Map<string, UpdateOffer[]>();
@@ -46,6 +50,9 @@ describe('fleet updates over the API', () => {
     await packRelease({ root: ROOT, version: '9.0.0', arch: process.arch as 'x64', privateKeyPem: key.privateKeyPem, out: join(dir, 'a.tar.gz') });
     bundle = readFileSync(join(dir, 'a.tar.gz'));
     t = await buildTestServer({ releaseKeys: [{ kid: key.kid, publicKey: key.publicKey }] });
+    // Listening too: the live stream (GET /events) is read over real HTTP.
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}/api/v1`;
     const { core } = t;
     await core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
     await core.areas.create({ name: 'Xã Hải An', parentId: 'p', id: 'xa' });
@@ -98,6 +105,11 @@ describe('fleet updates over the API', () => {
     const release = ((await t.app.inject({ method: 'GET', url: '/api/v1/releases', headers: as(tech) })).json() as { releases: { id: string; sha256: string }[] }).releases[0]!;
     // Another area's technician cannot target this one.
     const other = await login(t.app, 'ky-thuat-b');
+    // The live streams: the technician's carries the rollout as it moves; another area's and an operator's do not.
+    const streams = { mine: readEvents(`${base}/events`, tech), theirs: readEvents(`${base}/events`, other), operator: readEvents(`${base}/events`, await login(t.app, 'van-hanh')) };
+    await until('streams open', () => Object.values(streams).every((s) => s.events[0]?.event === 'hello'));
+    type Seen = { id: string; state: string; wave: number };
+    const seen = (s: { events: { event: string; data: unknown }[] }) => s.events.filter((e) => e.event === 'rollout').map((e) => e.data as Seen);
     expect((await t.app.inject({ method: 'POST', url: '/api/v1/rollouts', headers: as(other), payload: { releaseId: release.id, targets: { areaIds: ['xa'], deviceIds: [] } } })).statusCode).toBe(403);
     const res = await t.app.inject({ method: 'POST', url: '/api/v1/rollouts', headers: as(tech), payload: { releaseId: release.id, targets: { areaIds: ['xa'], deviceIds: [] }, waves: [33, 100], failureThreshold: 0.5 } });
     expect(res.statusCode, res.body).toBe(201);
@@ -125,6 +137,8 @@ describe('fleet updates over the API', () => {
     await until('the second wave', () => offers.size === 3);
     const view = (await t.app.inject({ method: 'GET', url: `/api/v1/rollouts/${rollout.id}`, headers: as(tech) })).json() as { state: string; wave: number; totals: Record<string, number>; devices: { deviceId: string; state: string }[] };
     expect(view).toMatchObject({ state: 'running', wave: 1, totals: { confirmed: 1, offered: 2 } });
+    await until('the second wave in the stream', () => seen(streams.mine).some((r) => r.id === rollout.id && r.wave === 1));
+    expect(seen(streams.mine)[0]).toMatchObject({ id: rollout.id, state: 'running', releaseId: release.id });
     const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metrics).toContain('loalang_update_devices{state="confirmed"} 1');
     expect(metrics).toContain('loalang_update_devices{state="offered"} 2');
@@ -134,6 +148,18 @@ describe('fleet updates over the API', () => {
     expect((await t.app.inject({ method: 'POST', url: `/api/v1/rollouts/${rollout.id}/resume`, headers: as(tech) })).json()).toMatchObject({ state: 'running' });
     expect((await t.app.inject({ method: 'POST', url: `/api/v1/rollouts/${rollout.id}/cancel`, headers: as(tech) })).json()).toMatchObject({ state: 'cancelled' });
     await until('withdrawals', () => [...offers.values()].filter((list) => list.some((o) => o.type === 'withdraw')).length === 2);
+    await until('the cancel in the stream', () => seen(streams.mine).at(-1)?.state === 'cancelled');
+    expect(seen(streams.theirs)).toEqual([]);
+    expect(seen(streams.operator)).toEqual([]);
+    for (const s of Object.values(streams)) s.close();
+    // Each speaker's page: the version it brought, and where each speaker got to.
+    const updateOf = async (id: string, token = tech) => t.app.inject({ method: 'GET', url: `/api/v1/devices/${id}/update`, headers: as(token) });
+    expect((await updateOf(first.id)).json()).toMatchObject({ deviceId: first.id, update: { rolloutId: rollout.id, rolloutState: 'cancelled', releaseId: release.id, version: '9.0.0', wave: 0, state: 'confirmed', reason: null } });
+    expect((await updateOf(notYet.id)).json()).toMatchObject({ update: { rolloutId: rollout.id, wave: 1, state: 'withdrawn', reason: 'rollout cancelled' } });
+    expect((await updateOf(first.id, other)).statusCode).toBe(403);
+    expect((await updateOf(first.id, await login(t.app, 'van-hanh'))).statusCode).toBe(403);
+    const { device: never } = await t.core.devices.create({ name: 'Loa Hải Ba', areaId: 'xb' });
+    expect((await updateOf(never.id, other)).json()).toEqual({ deviceId: never.id, agentVersion: null, update: null });
     // Audited: who started, paused, resumed and cancelled it, and the refused attempt from another area.
     // The audit hook writes once the answer has gone: read until the last one is in.
     const audited = () => t.core.audit.query({ action: 'POST /api/v1/rollouts', limit: 50 });

@@ -1,7 +1,7 @@
 /**
  * What the nodes of a cluster tell each other (issue 17, decision 0024), over Redis pub/sub:
  * presence changes, devices to cut off, and the events of the console's live views (devices,
- * commands, alarms, alerts and their deliveries). Fire and forget: nothing here is the record
+ * commands, alarms, alerts and their deliveries, rollouts). Fire and forget: nothing here is the record
  * (that is the database); a message lost while Redis is away means a live view a little behind,
  * and presence is read again from the database when Redis is back.
  *
@@ -31,6 +31,8 @@ export type BusMessage =
   | { t: 'alarm'; change: AlarmChange }
   | { t: 'alert'; alert: Alert }
   | { t: 'delivery'; event: DeliveryEvent }
+  /** A rollout or a device's state in it changed (issue 20). */
+  | { t: 'rollout'; rolloutId: string }
   /** A speaker's state in a live announcement, for the node that runs it (issue 18). */
   | { t: 'live-status'; deviceId: string; status: LiveStatus }
   /** End this live announcement, if it runs on you. */

@@ -53,6 +53,14 @@ export interface RolloutDevice {
   updatedAt: string;
 }
 
+/** A device's place in a rollout, with the rollout's state and the version it brings. */
+export interface DeviceUpdate extends Omit<RolloutDevice, 'deviceId'> {
+  rolloutId: string;
+  rolloutState: RolloutState;
+  releaseId: string;
+  version: string;
+}
+
 const toRelease = (r: Selectable<ReleasesTable>): Release => ({
   id: r.id,
   version: r.version,
@@ -240,6 +248,32 @@ export class RolloutRepo {
       .where('r.state', 'in', ['running', 'paused'])
       .execute();
     return rows.map((r) => ({ rolloutId: r.rollout_id, deviceId: r.device_id, wave: Number(r.wave), state: r.state as UpdateDeviceState, reason: r.reason, offeredAt: r.offered_at, updatedAt: r.updated_at }));
+  }
+
+  /** The device's place in the latest rollout that included it, whatever that rollout's state (a device page), with the version it brought. */
+  async latestFor(deviceId: string): Promise<DeviceUpdate | null> {
+    const row = await this.db
+      .selectFrom('rollout_devices as d')
+      .innerJoin('rollouts as r', 'r.id', 'd.rollout_id')
+      .innerJoin('releases as v', 'v.id', 'r.release_id')
+      .select(['d.rollout_id', 'd.wave', 'd.state', 'd.reason', 'd.offered_at', 'd.updated_at', 'r.state as rollout_state', 'r.release_id', 'v.version'])
+      .where('d.device_id', '=', deviceId)
+      .orderBy('r.created_at', 'desc')
+      .orderBy('r.id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    if (!row) return null;
+    return {
+      rolloutId: row.rollout_id,
+      rolloutState: row.rollout_state,
+      releaseId: row.release_id,
+      version: row.version,
+      wave: Number(row.wave),
+      state: row.state as UpdateDeviceState,
+      reason: row.reason,
+      offeredAt: row.offered_at,
+      updatedAt: row.updated_at,
+    };
   }
 
   /** Devices by state over the rollouts still running or paused (metrics). */

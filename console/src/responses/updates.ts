@@ -60,3 +60,25 @@ export const RolloutViewSchema = Type.Intersect([
   }),
 ]);
 export type RolloutView = Static<typeof RolloutViewSchema>;
+
+export const DeviceUpdateSchema = Type.Object({
+  deviceId: Type.String(),
+  agentVersion: Nullable(Type.String({ description: 'the version the device last said it runs' })),
+  update: Nullable(
+    Type.Object(
+      {
+        rolloutId: Id,
+        rolloutState: StringEnum(ROLLOUT_STATES),
+        releaseId: Id,
+        version: Type.String({ description: 'the version the rollout brings' }),
+        wave: Type.Integer({ description: "the device's wave in it, from 0" }),
+        state: StringEnum(UPDATE_DEVICE_STATES),
+        reason: Nullable(Type.String()),
+        offeredAt: Nullable(Instant),
+        updatedAt: Instant,
+      },
+      { description: 'its place in the latest rollout that included it (null: none ever did)' },
+    ),
+  ),
+});
+export type DeviceUpdate = Static<typeof DeviceUpdateSchema>;

@@ -13,7 +13,7 @@ import { LoaError } from '@loalang/protocol';
 import { callerOf, deviceIdentityOf, requirePermission, resolveCaller } from '../auth.js';
 import { sendFile } from '../file-range.js';
 import { IdParams } from '../schemas.js';
-import { created, notJson, ok, ReleaseSchema, ReleasesSchema, RolloutSchema, RolloutsSchema, RolloutViewSchema } from '../responses/index.js';
+import { created, DeviceUpdateSchema, notJson, ok, ReleaseSchema, ReleasesSchema, RolloutSchema, RolloutsSchema, RolloutViewSchema } from '../responses/index.js';
 
 const tags = ['updates'];
 /** A bundle of the agent is a few MiB; this leaves room without letting an upload fill the disk. */
@@ -79,6 +79,11 @@ export const updateRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> =
   );
 
   app.get('/rollouts/:id', { schema: { tags, params: IdParams, description: 'A rollout with its release and each device\'s state', response: ok(RolloutViewSchema) }, preHandler: read }, async (request) => core.updateDesk.view(callerOf(request), request.params.id));
+
+  app.get('/devices/:id/update', { schema: { tags, params: IdParams, description: 'The version the device runs and its place in the latest rollout that included it', response: ok(DeviceUpdateSchema) }, preHandler: read }, async (request) => {
+    const device = await core.fleet.visible(callerOf(request), request.params.id);
+    return { deviceId: device.id, agentVersion: device.agentVersion, update: await core.rollouts.repo.latestFor(device.id) };
+  });
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     app.post(`/rollouts/:id/${action}`, { schema: { tags, params: IdParams, description: { pause: 'No new wave starts; boxes already updating go on', resume: 'Goes on from the wave it was in', cancel: 'Ends it; boxes that have not installed yet are told not to' }[action], response: ok(RolloutSchema) }, preHandler: write }, async (request) =>
