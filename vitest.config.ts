@@ -33,6 +33,7 @@ const TIMED = [
   'tests/agent-service.e2e.test.ts',
   // Twenty agents updated while a programme plays on them: every pass must play.
   'tests/fleet-update.e2e.test.ts',
+  'tests/update-faults.e2e.test.ts',
   'edge-agent/test/stream-relay.test.ts',
   'edge-agent/test/player.test.ts',
   'edge-agent/test/live-playout.test.ts',
@@ -49,7 +50,7 @@ const NEVER = ['**/node_modules/**', '**/dist/**'];
  * PostgreSQL is not installed these projects are left out, and the run says so.
  */
 const ON_POSTGRES = ['console/test/**/*.test.ts', 'tests/security/**/*.test.ts', 'tests/server-device.test.ts', 'tests/live.test.ts', 'tests/alert-resend.test.ts', 'tests/*.e2e.test.ts'];
-const NOT_ON_POSTGRES = ['tests/agent-service.e2e.test.ts', 'tests/fleet-update.e2e.test.ts', 'tests/postgres-outage.e2e.test.ts', 'tests/cluster.e2e.test.ts', 'tests/cluster-haproxy.e2e.test.ts', 'tests/demo.e2e.test.ts', 'tests/cli.e2e.test.ts', 'tests/tls.e2e.test.ts', 'tests/web/**', 'console/test/security-headers.test.ts', 'console/test/validation-text.test.ts'];
+const NOT_ON_POSTGRES = ['tests/agent-service.e2e.test.ts', 'tests/fleet-update.e2e.test.ts', 'tests/update-faults.e2e.test.ts', 'tests/postgres-outage.e2e.test.ts', 'tests/cluster.e2e.test.ts', 'tests/cluster-haproxy.e2e.test.ts', 'tests/demo.e2e.test.ts', 'tests/cli.e2e.test.ts', 'tests/tls.e2e.test.ts', 'tests/web/**', 'console/test/security-headers.test.ts', 'console/test/validation-text.test.ts'];
 const postgresSkip = postgresSkipReason();
 if (postgresSkip) console.warn(`The PostgreSQL runs of the suites are skipped: ${postgresSkip}`);
 const onPostgres = { LOALANG_TEST_DATABASE: 'postgres' };

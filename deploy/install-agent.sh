@@ -59,6 +59,7 @@ done
 if [ -n "$PREFIX" ]; then
   mkdir -p "$PREFIX"
   PREFIX="$(cd "$PREFIX" && pwd)"
+  case "$PREFIX" in *[[:space:]]*) die "--prefix may not hold spaces: the unit's command lines name paths under it" "--prefix không được có dấu cách" ;; esac
 elif [ "$(id -u)" != 0 ]; then
   die "run it as root (sudo), or with --prefix DIR to install into a folder" "hãy chạy bằng quyền root (sudo), hoặc dùng --prefix DIR"
 fi

@@ -9,16 +9,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { create as createTar, extract } from 'tar';
-import { newSigningKey, signReleaseManifest, type ReleaseManifest } from '@loalang/protocol';
+import { newSigningKey, type ReleaseManifest } from '@loalang/protocol';
 import { packRelease } from '../cli/src/release/pack.js';
+import { bundleVariant, INSTALL_SCRIPT, installedUnit, installInto } from './install-support.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SCRIPT = join(ROOT, 'deploy/install-agent.sh');
 const arch = process.arch as 'x64' | 'arm64';
 
 describe.runIf(process.platform === 'linux' && (arch === 'x64' || arch === 'arm64'))('deploy/install-agent.sh', () => {
@@ -28,24 +27,9 @@ describe.runIf(process.platform === 'linux' && (arch === 'x64' || arch === 'arm6
   let keyFile: string;
   let config: string;
 
-  const install = (prefix: string, ...args: string[]) => spawnSync('bash', [SCRIPT, '--prefix', prefix, ...args], { encoding: 'utf8', timeout: 120_000 });
-  /** The bundle with its manifest (and files) changed and signed again by `signer`, as a release made otherwise would be. */
-  const variant = async (name: string, change: { manifest?: (m: ReleaseManifest) => void; files?: (app: string) => void; signer?: string }) => {
-    const work = join(dir, `variant-${name}`);
-    mkdirSync(work);
-    await extract({ file: bundle, cwd: work });
-    change.files?.(join(work, 'app'));
-    if (change.manifest) {
-      const m = JSON.parse(readFileSync(join(work, 'manifest.json'), 'utf8')) as ReleaseManifest;
-      change.manifest(m);
-      const bytes = Buffer.from(JSON.stringify(m));
-      writeFileSync(join(work, 'manifest.json'), bytes);
-      writeFileSync(join(work, 'manifest.sig'), JSON.stringify(signReleaseManifest(bytes, change.signer ?? key.privateKeyPem)));
-    }
-    const out = join(dir, `${name}.tar.gz`);
-    await createTar({ gzip: true, file: out, cwd: work, portable: true }, readdirSync(work));
-    return out;
-  };
+  const install = installInto;
+  const variant = (name: string, change: { manifest?: (m: ReleaseManifest) => void; files?: (app: string) => void; signer?: string }) =>
+    bundleVariant(bundle, dir, name, { ...change, signerPem: change.signer ?? key.privateKeyPem });
   const pointers = (prefix: string) => ['current', 'confirmed'].map((p) => readlinkSync(join(prefix, 'opt/loalang', p)));
 
   beforeAll(async () => {
@@ -84,13 +68,11 @@ describe.runIf(process.platform === 'linux' && (arch === 'x64' || arch === 'arm6
     });
     // The password is in it: readable by the agent's group only.
     expect(statSync(join(box, 'etc/loalang/agent.json')).mode & 0o777).toBe(0o640);
-    const unit = readFileSync(join(box, 'etc/systemd/system/loalang-agent.service'), 'utf8');
-    const exec = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(unit)![1]!.split(' ');
-    expect(exec('ExecStartPre')).toEqual([process.execPath, join(opt, 'confirmed/app/bin/loalang-update-guard.mjs'), '--root', opt]);
-    expect(exec('ExecStart')).toEqual([process.execPath, join(opt, 'current/app/bin/loalang-agent.mjs'), '--config', join(box, 'etc/loalang/agent.json')]);
-    expect(unit).toContain(`ReadWritePaths=${join(box, 'var/lib/loalang-agent')} ${opt}`);
-    const [guard, ...guardArgs] = exec('ExecStartPre');
-    const ran = spawnSync(guard!, guardArgs, { encoding: 'utf8' });
+    const unit = installedUnit(box);
+    expect(unit.pre).toEqual({ command: process.execPath, args: [join(opt, 'confirmed/app/bin/loalang-update-guard.mjs'), '--root', opt] });
+    expect(unit.main).toEqual({ command: process.execPath, args: [join(opt, 'current/app/bin/loalang-agent.mjs'), '--config', join(box, 'etc/loalang/agent.json')] });
+    expect(readFileSync(join(box, 'etc/systemd/system/loalang-agent.service'), 'utf8')).toContain(`ReadWritePaths=${join(box, 'var/lib/loalang-agent')} ${opt}`);
+    const ran = spawnSync(unit.pre.command, unit.pre.args, { encoding: 'utf8' });
     expect(ran.status).toBe(0);
     expect(ran.stdout).toContain('"msg":"update guard"');
   }, 120_000);
@@ -147,9 +129,12 @@ describe.runIf(process.platform === 'linux' && (arch === 'x64' || arch === 'arm6
     const noConfig = install(join(dir, 'box-noconfig'), '--bundle', bundle, '--release-key', keyFile);
     expect(noConfig.stderr).toContain('--config is required on a first install');
     expect(noConfig.status).toBe(1);
+    const spaced = install(join(dir, 'box with spaces'), '--bundle', bundle, '--config', config, '--release-key', keyFile);
+    expect(spaced.stderr).toContain('--prefix may not hold spaces');
+    expect(spaced.status).toBe(1);
     const noBundle = install(join(dir, 'box-nobundle'), '--config', config);
     expect(noBundle.stderr).toContain('--bundle is required');
-    const notRoot = spawnSync('bash', [SCRIPT, '--bundle', bundle, '--config', config], { encoding: 'utf8' });
+    const notRoot = spawnSync('bash', [INSTALL_SCRIPT, '--bundle', bundle, '--config', config], { encoding: 'utf8' });
     if (process.getuid?.() !== 0) expect(notRoot.stderr).toContain('run it as root (sudo), or with --prefix DIR');
   });
 });

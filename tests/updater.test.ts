@@ -163,6 +163,10 @@ describe('the agent updating itself', () => {
     const decided = u.onStart();
     await settle(9_000, 30);
     expect(exits).toBe(0);
+    // The offer again (the server resends it when the box reconnects, its switch not yet reported): not confirmed by that.
+    u.onMessage(offer());
+    await settle();
+    expect(sent).toEqual([]);
     health = null;
     await settle(6_000, 30);
     await decided;

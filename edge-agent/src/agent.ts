@@ -29,6 +29,7 @@ import { LiveReceiver } from './playback/live-receiver.js';
 import { Downloader } from './link/downloader.js';
 import { BoxLayout } from './update/box-layout.js';
 import { Updater } from './update/updater.js';
+import type { InstallFailpoint } from './update/failpoint.js';
 import { updateHealth } from './update/health-check.js';
 
 export interface AgentDeps {
@@ -48,6 +49,8 @@ export interface AgentDeps {
   logs?: () => string[];
   /** The version this agent runs: its release's when installed as releases (run.ts), else AGENT_VERSION. */
   version?: string;
+  /** The fault tests' kill at a step of installing an update (update/failpoint.ts). */
+  updateFailpoint?: InstallFailpoint;
 }
 
 /** Newer version wins; a lower version with a later issue time means the server's database was reset. */
@@ -78,9 +81,10 @@ export class Agent {
     private readonly alerts: AlertHandler,
     private readonly live: LiveReceiver,
     private readonly refusals: RefusalReporter,
-    private readonly deps: Required<Omit<AgentDeps, 'sink' | 'fetch' | 'monotonic'>> & { ffmpeg: string; /** The server's time as this box knows it. */ serverClock: Clock; download: Downloader },
+    private readonly deps: Required<Omit<AgentDeps, 'sink' | 'fetch' | 'monotonic' | 'updateFailpoint'>> & Pick<AgentDeps, 'updateFailpoint'> & { ffmpeg: string; /** The server's time as this box knows it. */ serverClock: Clock; download: Downloader },
   ) {
     this.startedAt = deps.clock.now();
+    const failpoint = deps.updateFailpoint;
     this.updater = new Updater({
       layout: config.installRoot ? new BoxLayout(config.installRoot) : null,
       pinned: config.releaseKeys ?? [],
@@ -102,6 +106,7 @@ export class Agent {
       exit: () => deps.exit(),
       clock: deps.clock,
       logger: deps.logger,
+      ...(failpoint ? { failpoint } : {}),
     });
   }
 
@@ -187,7 +192,7 @@ export class Agent {
       live.onStarted(p);
     });
     const exit = deps.exit ?? (() => process.kill(process.pid, 'SIGTERM'));
-    return new Agent(config, store, session, cache, outbox, player, timeline, clockSync, alerts, live, refusals, { amplifier: deps.amplifier, clock, serverClock, logger, exit, ffmpeg, logs: deps.logs ?? (() => []), version, download: downloader });
+    return new Agent(config, store, session, cache, outbox, player, timeline, clockSync, alerts, live, refusals, { amplifier: deps.amplifier, clock, serverClock, logger, exit, ffmpeg, logs: deps.logs ?? (() => []), version, download: downloader, ...(deps.updateFailpoint ? { updateFailpoint: deps.updateFailpoint } : {}) });
   }
 
   async start(): Promise<void> {

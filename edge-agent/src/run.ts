@@ -9,6 +9,7 @@ import { loadAgentConfig } from './config.js';
 import { Agent } from './agent.js';
 import { LogRing } from './health/log-ring.js';
 import { serviceWatchdog, systemdNotify } from './health/watchdog.js';
+import { installFailpointFromEnv } from './update/failpoint.js';
 import { systemClock } from '@loalang/protocol';
 
 /** The release this code runs from (`<installRoot>/releases/<version>/app/…`, issue 20), if it does. */
@@ -27,7 +28,8 @@ export async function runAgent(configPath: string): Promise<void> {
   const logger = pino({ level: quiet ? 'info' : level }, pino.multistream(streams)).child({ device: config.deviceId });
   const amplifier = await openAmplifier(config.serial, { logger: logger.child({ module: 'amp' }) });
   const version = releaseVersion();
-  const agent = await Agent.create(config, { amplifier, logger, logs: () => ring.lines(), ...(version ? { version } : {}) });
+  const updateFailpoint = installFailpointFromEnv(process.env);
+  const agent = await Agent.create(config, { amplifier, logger, logs: () => ring.lines(), ...(version ? { version } : {}), ...(updateFailpoint ? { updateFailpoint } : {}) });
   await agent.start();
   const watchdog = serviceWatchdog(process.env, systemClock, systemdNotify(logger));
   watchdog.ready();

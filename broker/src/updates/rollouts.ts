@@ -151,8 +151,11 @@ export class RolloutService extends EventEmitter<RolloutEvents> {
     const moved = await this.d.repo.advanceDevice(s.rolloutId, deviceId, s.state, s.reason ?? null, s.at);
     if (!moved) return;
     this.emit('device', { rolloutId: s.rolloutId, ...moved });
-    if (s.state === 'refused') await this.d.audit('update-refused', deviceId, { rolloutId: s.rolloutId, version: s.version, reason: s.reason ?? null });
-    if (FAILED_UPDATE_STATES.includes(s.state)) this.d.logger.warn({ deviceId, rolloutId: s.rolloutId, state: s.state, reason: s.reason }, 'update failed on a device');
+    // Every way a device did not take a release is audited with its reason: refused the bundle, rolled back, failed.
+    if (FAILED_UPDATE_STATES.includes(s.state)) {
+      this.d.logger.warn({ deviceId, rolloutId: s.rolloutId, state: s.state, reason: s.reason }, 'update failed on a device');
+      await this.d.audit(`update-${s.state}`, deviceId, { rolloutId: s.rolloutId, version: s.version, reason: s.reason ?? null });
+    }
     await this.evaluate(s.rolloutId);
   }
 
@@ -272,7 +275,9 @@ export class RolloutService extends EventEmitter<RolloutEvents> {
           if (x.state === 'installed' && Date.parse(x.updatedAt) < limit) {
             const reason = `no confirmation nor roll-back within ${Math.round((rollout.confirmWithinMs * SILENCE_AFTER_INSTALL_FACTOR) / 1000)} s of installing`;
             const moved = await this.d.repo.advanceDevice(rollout.id, x.deviceId, 'failed', reason, new Date(this.d.clock.now()).toISOString());
-            if (moved) this.emit('device', { rolloutId: rollout.id, ...moved });
+            if (!moved) continue;
+            this.emit('device', { rolloutId: rollout.id, ...moved });
+            await this.d.audit('update-failed', x.deviceId, { rolloutId: rollout.id, version: null, reason });
           }
         }
         await this.evaluate(rollout.id);

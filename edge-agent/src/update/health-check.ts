@@ -4,7 +4,7 @@
  * (ffmpeg opening the same output the plays use: the sound card, or the test sink's folder).
  */
 import { execFile } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AmplifierController } from '@loalang/firmware-bridge';
 import type { SinkSpec } from '../playback/audio-sink.js';
@@ -33,8 +33,11 @@ function runFfmpeg(ffmpeg: string, args: string[]): Promise<void> {
 async function silentTest(f: HealthFacts): Promise<void> {
   const input = ['-hide_banner', '-nostdin', '-v', 'error', '-f', 'lavfi', '-i', 'anullsrc=r=48000:cl=mono', '-t', '0.5'];
   if (f.sink.kind === 'alsa') return runFfmpeg(f.ffmpeg, [...input, '-f', 'alsa', f.sink.device]);
-  const out = f.sink.kind === 'file' ? join(f.sink.dir, '.update-health-check.wav') : join(f.scratchDir, '.update-health-check.wav');
+  const dir = f.sink.kind === 'file' ? f.sink.dir : f.scratchDir;
+  const out = join(dir, '.update-health-check.wav');
   try {
+    // As the file sink does when it plays: its folder is made on first use (a box that has not played yet).
+    await mkdir(dir, { recursive: true });
     await runFfmpeg(f.ffmpeg, [...input, '-y', '-c:a', 'pcm_s16le', '-f', 'wav', out]);
   } finally {
     await rm(out, { force: true });

@@ -14,6 +14,7 @@ import { compareVersions, type Clock, type ClockTimer, type Logger, type ServerK
 import type { Downloader } from '../link/downloader.js';
 import { sha256Of } from '../link/downloader.js';
 import type { BoxLayout } from './box-layout.js';
+import type { InstallFailpoint } from './failpoint.js';
 import { beginTrial, confirmTrial, failTrial, markReported } from './trial.js';
 import { unpackRelease } from './unpack.js';
 
@@ -35,6 +36,8 @@ export interface UpdaterDeps {
   exit: (code: number) => void;
   clock: Clock;
   logger: Logger;
+  /** The fault tests' kill at a step (failpoint.ts); none on a box. */
+  failpoint?: InstallFailpoint;
 }
 
 /**
@@ -87,7 +90,11 @@ export class Updater {
     if (!layout || this.d.pinned.length === 0) {
       return this.report(m, 'refused', 'this box is not set up for updates (installRoot and releaseKeys in its config; the install script sets both)');
     }
-    if (m.version === this.d.running) return this.report(m, 'confirmed', 'already running this version');
+    if (m.version === this.d.running) {
+      // On trial (the offer again after a restart into it): its start confirms or rolls back, and says so.
+      if (layout.readState().trial?.version === m.version) return;
+      return this.report(m, 'confirmed', 'already running this version');
+    }
     if (compareVersions(m.version, this.d.running) <= 0) return this.report(m, 'refused', `downgrade: release ${m.version}, box runs ${this.d.running}`);
     if (m.arch !== this.d.arch) return this.report(m, 'refused', `wrong-arch: bundle for ${m.arch}, box is ${this.d.arch}`);
     const downloads = join(layout.root, 'downloads');
@@ -107,9 +114,11 @@ export class Updater {
       rmSync(part, { force: true });
       throw new Error('download: the bundle does not have the sha256 the server gave');
     }
+    this.d.failpoint?.('downloaded');
     const unpacked = await unpackRelease(part, layout.releasesDir, { pinned: this.d.pinned, arch: this.d.arch, nodeAbi: this.d.nodeAbi, version: this.d.running });
     rmSync(part, { force: true });
     if (!unpacked.ok) return this.report(m, 'refused', `${unpacked.refusal}: ${unpacked.detail}`);
+    this.d.failpoint?.('unpacked');
     this.report(m, 'verified');
     let said = false;
     while (!this.d.quietFor(INSTALL_QUIET_MS)) {
@@ -120,6 +129,7 @@ export class Updater {
     }
     if (this.job?.withdrawn || this.stopped) return;
     beginTrial(layout, { version: m.version, from: this.d.running, deadline: this.d.clock.now() + m.confirmWithinMs, rolloutId: m.rolloutId });
+    this.d.failpoint?.('switched');
     this.d.logger.info({ version: m.version, from: this.d.running }, 'update installed: restarting into it');
     await this.d
       .send({ v: 1, rolloutId: m.rolloutId, version: m.version, state: 'installed', running: this.d.running, at: new Date(this.d.clock.now()).toISOString() })
@@ -141,6 +151,7 @@ export class Updater {
     while (!this.stopped && this.d.clock.now() < trial.deadline) {
       problem = await this.d.health();
       if (!problem) {
+        this.d.failpoint?.('before-confirm');
         const outcome = confirmTrial(layout, this.d.clock.now());
         this.d.logger.info({ version: trial.version }, 'new version healthy: confirmed');
         if (outcome) this.reportOutcome();
