@@ -38,10 +38,13 @@ process.exitCode = await runAgentCommand(process.argv.slice(2));
 
 export const GUARD = 'bin/loalang-update-guard.mjs';
 
-/** The guard the service runs before each start, from the confirmed release (trial.ts). */
+/**
+ * The guard the service runs before each start, from the confirmed release (trial.ts). It loads
+ * the guard's own few modules, not the agent's (0.07 s against 0.35 s here: seconds on a Pi).
+ */
 const GUARD_SCRIPT = `#!/usr/bin/env node
 // LoaLang update guard: the service's ExecStartPre, run from the confirmed release.
-import { runUpdateGuard } from '@loalang/edge-agent';
+import { runUpdateGuard } from '@loalang/edge-agent/update-guard';
 process.exitCode = runUpdateGuard(process.argv.slice(2));
 `;
 
