@@ -96,8 +96,8 @@ describe('fleet updates over the API', () => {
     expect(refused.json()).toMatchObject({ error: { code: 'LOA_ERR_INVALID', message: expect.stringContaining('not signed by a release key this server knows') } });
     expect((await upload(Buffer.from('not a bundle'))).json()).toMatchObject({ error: { message: expect.stringContaining('not a release bundle') } });
     expect((await upload(bundle, await login(t.app, 'van-hanh'))).statusCode).toBe(403);
-    const list = (await t.app.inject({ method: 'GET', url: '/api/v1/releases', headers: as(tech) })).json() as { releases: { version: string }[]; keys: { kid: string }[] };
-    expect(list.releases.map((r) => r.version)).toEqual(['9.0.0']);
+    const list = (await t.app.inject({ method: 'GET', url: '/api/v1/releases', headers: as(tech) })).json() as { releases: { version: string; uploadedByName: string }[]; keys: { kid: string }[] };
+    expect(list.releases.map((r) => [r.version, r.uploadedByName])).toEqual([['9.0.0', 'ky-thuat']]);
     expect(list.keys).toEqual([{ kid: key.kid, publicKey: key.publicKey }]);
   }, 60_000);
 

@@ -125,9 +125,18 @@ export class RolloutRepo {
     return row ? toRelease(row) : null;
   }
 
-  async releases(limit = 200): Promise<Release[]> {
-    const rows = await this.db.selectFrom('releases').selectAll().orderBy('created_at', 'desc').orderBy('id').limit(limit).execute();
-    return rows.map(toRelease);
+  /** The newest first, each with who uploaded it (their username, while the account exists). */
+  async releases(limit = 200): Promise<(Release & { uploadedByName: string | null })[]> {
+    const rows = await this.db
+      .selectFrom('releases')
+      .leftJoin('users', 'users.id', 'releases.uploaded_by')
+      .selectAll('releases')
+      .select('users.username as uploaded_by_name')
+      .orderBy('releases.created_at', 'desc')
+      .orderBy('releases.id')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ ...toRelease(r), uploadedByName: r.uploaded_by_name }));
   }
 
   /** Stores the rollout and its devices (wave by wave, all `offered` later as their wave starts). */

@@ -19,7 +19,10 @@ export const ReleaseSchema = Type.Object({
   createdAt: Instant,
 });
 export type Release = Static<typeof ReleaseSchema>;
-export const ReleasesSchema = Type.Object({ releases: Type.Array(ReleaseSchema), keys: Type.Array(Type.Object({ kid: Type.String(), publicKey: Type.String() }), { description: 'the release keys uploads must be signed by' }) });
+export const ReleaseListItemSchema = Type.Intersect([ReleaseSchema, Type.Object({ uploadedByName: Nullable(Type.String({ description: 'who uploaded it (their username), while the account exists' })) })]);
+export type ReleaseListItem = Static<typeof ReleaseListItemSchema>;
+export const ReleasesSchema = Type.Object({ releases: Type.Array(ReleaseListItemSchema), keys: Type.Array(Type.Object({ kid: Type.String(), publicKey: Type.String() }), { description: 'the release keys uploads must be signed by' }) });
+export type Releases = Static<typeof ReleasesSchema>;
 
 export const RolloutSchema = Type.Object({
   id: Id,
@@ -39,6 +42,7 @@ export const RolloutSchema = Type.Object({
 });
 export type Rollout = Static<typeof RolloutSchema>;
 export const RolloutsSchema = Type.Object({ rollouts: Type.Array(RolloutSchema) });
+export type Rollouts = Static<typeof RolloutsSchema>;
 
 export const RolloutDeviceSchema = Type.Object({
   deviceId: Type.String(),

@@ -1,7 +1,8 @@
 /**
  * Fleet updates (issue 20): upload a signed agent release, roll it out in waves, watch, pause,
- * resume, cancel. Technicians and admins, within their area. Devices fetch the bundle of a
- * rollout that offered it to them (Basic, their own credentials), with Range for resuming.
+ * resume, cancel; a device's place in its latest rollout. Technicians and admins, within their
+ * area. Devices fetch the bundle of a rollout that offered it to them (Basic, their own
+ * credentials), with Range for resuming.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
