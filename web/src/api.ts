@@ -24,12 +24,18 @@ import type {
   DeviceCredentials,
   DeviceDetail,
   DeviceListItem,
+  DeviceUpdate,
   LiveDetail,
   LivePrepared,
   LiveSession,
   Login,
   Me,
   PlayReport,
+  Release,
+  Releases,
+  Rollout,
+  Rollouts,
+  RolloutView,
   Schedule,
   ScheduleCheck,
   Settings,
@@ -57,9 +63,15 @@ export type {
   DeliveryState,
   Device,
   DeviceCondition,
+  DeviceUpdate,
   Me,
   PlayReport,
   Recurrence,
+  ReleaseListItem,
+  Releases,
+  Rollout,
+  RolloutDevice,
+  RolloutView,
   Schedule,
   ScheduleCheck,
   ScheduleItem,
@@ -94,6 +106,9 @@ export interface NewAlert {
   targets: Alert['targets'];
   repeat?: number;
 }
+
+/** What the console sends to start a rollout (the server fills in what is left out). */
+export type NewRollout = Pick<Rollout, 'releaseId' | 'waves' | 'failureThreshold'> & { targets: { areaIds: string[]; deviceIds: string[] } };
 
 export interface ReportFilter {
   from: string;
@@ -182,17 +197,29 @@ export class Api {
   deleteSchedule = (id: string) => this.call<null>('DELETE', `/schedules/${encodeURIComponent(id)}`);
 
   /**
-   * Uploads an audio file with progress (XMLHttpRequest: fetch cannot report upload progress).
-   * `onProgress` gets 0…1 as bytes leave the browser; the server then normalises the audio.
+   * Uploads an audio file with progress; `onProgress` gets 0…1 as bytes leave the browser; the
+   * server then normalises the audio.
    */
   upload(file: File, meta: { title: string; areaId: string }, onProgress: (fraction: number) => void): Promise<ContentItem> {
     const form = new FormData();
     form.set('title', meta.title);
     form.set('areaId', meta.areaId);
     form.set('file', file);
+    return this.postForm<ContentItem>('/content', form, onProgress);
+  }
+
+  /** Uploads an agent release bundle (`loalang release pack`), with progress as `upload`. */
+  uploadRelease(file: File, onProgress: (fraction: number) => void): Promise<Release> {
+    const form = new FormData();
+    form.set('file', file);
+    return this.postForm<Release>('/releases', form, onProgress);
+  }
+
+  /** A multipart POST with upload progress (XMLHttpRequest: fetch cannot report it). */
+  private postForm<T>(path: string, form: FormData, onProgress: (fraction: number) => void): Promise<T> {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
-      xhr.open('POST', `${BASE}/content`);
+      xhr.open('POST', `${BASE}${path}`);
       if (this.token) xhr.setRequestHeader('authorization', `Bearer ${this.token}`);
       xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
       xhr.onerror = () => reject(new TypeError('network'));
@@ -203,7 +230,7 @@ export class Api {
         } catch {
           // not JSON: the status says it
         }
-        if (xhr.status >= 200 && xhr.status < 300) resolve(json as ContentItem);
+        if (xhr.status >= 200 && xhr.status < 300) resolve(json as T);
         else reject(new ApiFailure(xhr.status, (json as { error?: ApiError } | null)?.error ?? httpError(xhr.status)));
       };
       xhr.send(form);
@@ -213,6 +240,14 @@ export class Api {
   schedules = () => this.call<Schedule[]>('GET', '/schedules');
   createSchedule = (s: NewSchedule) => this.call<Schedule>('POST', '/schedules', s);
   approve = (id: string) => this.call<Schedule>('POST', `/schedules/${encodeURIComponent(id)}/approve`);
+  releases = () => this.call<Releases>('GET', '/releases');
+  rollouts = () => this.call<Rollouts>('GET', '/rollouts').then((r) => r.rollouts);
+  rollout = (id: string) => this.call<RolloutView>('GET', `/rollouts/${encodeURIComponent(id)}`);
+  createRollout = (r: NewRollout) => this.call<Rollout>('POST', '/rollouts', r);
+  /** Pause (no new wave starts), resume, or cancel (boxes that have not installed are told not to). */
+  moveRollout = (id: string, action: 'pause' | 'resume' | 'cancel') => this.call<Rollout>('POST', `/rollouts/${encodeURIComponent(id)}/${action}`);
+  /** The version a speaker runs and its place in the latest rollout that included it. */
+  deviceUpdate = (id: string) => this.call<DeviceUpdate>('GET', `/devices/${encodeURIComponent(id)}/update`);
   timeline = (deviceId: string, from: string, to: string) => this.call<DeviceTimelinePlay[]>('GET', `/devices/${encodeURIComponent(deviceId)}/timeline?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
 
   /** A content item's audio as an object URL for the preview player (fetched with the token). */

@@ -11,6 +11,8 @@ import { DevicesPage } from './pages/devices.js';
 import { AdminPage } from './pages/admin.js';
 import { SchedulesPage } from './pages/schedules.js';
 import { ContentPage } from './pages/content.js';
+import { UpdatesPage } from './pages/updates.js';
+import { may } from './pages/shared.js';
 import { Live, LiveContext } from './live.js';
 
 const TOKEN_KEY = 'loalang.token';
@@ -86,6 +88,7 @@ export function App() {
             <a href="#/alerts" aria-current={route.startsWith('/alerts') ? 'page' : undefined}>{t.navAlerts}</a>
             <a href="#/live" aria-current={route.startsWith('/live') ? 'page' : undefined}>{t.navLive}</a>
             <a href="#/devices" aria-current={route.startsWith('/devices') ? 'page' : undefined}>{t.navDevices}</a>
+            {may(me, 'updates:read') && <a href="#/updates" aria-current={route.startsWith('/updates') ? 'page' : undefined}>{t.navUpdates}</a>}
             <a href="#/reports" aria-current={route.startsWith('/reports') ? 'page' : undefined}>{t.navReports}</a>
             {can(['admin']) && <a href="#/admin" aria-current={route.startsWith('/admin') ? 'page' : undefined}>{t.navAdmin}</a>}
           </nav>
@@ -111,6 +114,8 @@ export function App() {
           <AdminPage api={api} me={me} onUnauthorized={() => void logout()} />
         ) : route.startsWith('/devices') ? (
           <DevicesPage api={api} me={me} route={route} onUnauthorized={() => void logout()} />
+        ) : route.startsWith('/updates') ? (
+          <UpdatesPage api={api} me={me} route={route} onUnauthorized={() => void logout()} />
         ) : route.startsWith('/reports') ? (
           <ReportsPage api={api} onUnauthorized={() => void logout()} />
         ) : route.startsWith('/live') ? (

@@ -4,13 +4,15 @@
  */
 import { createContext } from 'preact';
 import { useContext, useEffect, useRef } from 'preact/hooks';
-import type { Alarm, Alert, CommandRecord, Device } from './api.js';
+import type { Alarm, Alert, CommandRecord, Device, Rollout } from './api.js';
 
 export interface LiveEvents {
   devices: Device[];
   alarm: { type: 'raised' | 'cleared'; alarm: Alarm };
   command: CommandRecord & { deviceId: string };
   alert: Alert;
+  /** A rollout whose state, wave or devices changed (at most once a second each). */
+  rollout: Rollout;
 }
 type Handler = <K extends keyof LiveEvents>(event: K, data: LiveEvents[K]) => void;
 
@@ -37,9 +39,9 @@ export function useLive(on: Handler): void {
   useEffect(() => live?.subscribe((e, d) => latest.current(e, d)), [live]);
 }
 
-/** An alert from an `alert` event put into a newest-first list (replacing its older state). */
-export function upsertAlert(list: Alert[], alert: Alert): Alert[] {
-  return [alert, ...list.filter((a) => a.id !== alert.id)].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+/** An alert (or a rollout) from a live event put into a newest-first list (replacing its older state). */
+export function upsertNewest<T extends { id: string; createdAt: string }>(list: T[], item: T): T[] {
+  return [item, ...list.filter((a) => a.id !== item.id)].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 }
 
 /** Devices updated in place from `devices` events. */

@@ -51,5 +51,14 @@ export const ROUTES = [
   'GET /live',
   'GET /live/{id}',
   'POST /live/{id}/end',
+  'GET /releases',
+  'POST /releases',
+  'GET /rollouts',
+  'POST /rollouts',
+  'GET /rollouts/{id}',
+  'POST /rollouts/{id}/pause',
+  'POST /rollouts/{id}/resume',
+  'POST /rollouts/{id}/cancel',
+  'GET /devices/{id}/update',
   // And the WebSocket GET /live/{id}/feed, which OpenAPI does not describe (README, decision 0025).
 ] as const;

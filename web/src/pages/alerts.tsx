@@ -8,7 +8,7 @@ import type { Alert, Api, AlertView, Area, Delivery, DeliveryState, Device, Me }
 import { useT } from '../i18n.js';
 import { messageOf } from './errors.js';
 import { AreaPicker, may, Preview, subtree, useAreasAndDevices } from './shared.js';
-import { upsertAlert, useLive } from '../live.js';
+import { upsertNewest, useLive } from '../live.js';
 
 interface Props {
   api: Api;
@@ -201,7 +201,7 @@ function RecentAlerts({ api }: { api: Api }) {
   useLive((event, data) => {
     if (event === 'alert') {
       const a = data as Alert;
-      setAlerts((list) => upsertAlert(list, a));
+      setAlerts((list) => upsertNewest(list, a));
     }
   });
   return (

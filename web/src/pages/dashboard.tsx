@@ -1,7 +1,7 @@
 /** Overview: online, offline, playing and alarm counts per area, today's programme and the recent alerts, kept live. */
 import { useEffect, useState } from 'preact/hooks';
 import type { Alarm, Alert, Api, Area, Device, Me, TimelinePlay } from '../api.js';
-import { mergeDevices, upsertAlert, useLive } from '../live.js';
+import { mergeDevices, upsertNewest, useLive } from '../live.js';
 import { useT } from '../i18n.js';
 import { messageOf, onLoadError } from './errors.js';
 import { may } from './shared.js';
@@ -48,7 +48,7 @@ export function DashboardPage({ api, me, onUnauthorized }: { api: Api; me: Me | 
     }
     if (event === 'alert') {
       const alert = payload as Alert;
-      setData((d) => d && { ...d, alerts: upsertAlert(d.alerts, alert) });
+      setData((d) => d && { ...d, alerts: upsertNewest(d.alerts, alert) });
     }
   });
 

@@ -1,14 +1,16 @@
 /**
  * Areas and devices for technicians: the area tree with counts, a list with filters (area,
  * status, name), speakers on a map, and a device's page with its health over the last 24
- * hours, its position and remote commands with their results. Everything updates live.
+ * hours, its software version and update, its position and remote commands with their results.
+ * Everything updates live.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import type { Api, Area, CommandRecord, Device, Me, Telemetry } from '../api.js';
+import type { Api, Area, CommandRecord, Device, DeviceUpdate, Me, Rollout, Telemetry } from '../api.js';
 import { useT } from '../i18n.js';
 import { useLive } from '../live.js';
 import { messageOf } from './errors.js';
 import { DeviceMap } from './map.js';
+import { changedAt, shownState, stateLabel, UpdateReason } from './rollout.js';
 import { AreaSelect, downloadJson, may, type Notice, NoticeLine, subtree, treeOrder, useAreasAndDevices } from './shared.js';
 
 interface Props {
@@ -176,6 +178,7 @@ function DeviceDetail({ api, me, id, listed, areas }: { api: Api; me: Me | null;
           {device.lastSeenAt ? ` · ${t.lastSeen} ${new Date(device.lastSeenAt).toLocaleString(locale)}` : ''}
         </p>
       </section>
+      {may(me, 'updates:read') && <DeviceUpdateCard api={api} device={device} areas={areas} />}
       <section class="card">
         <h2>{t.health}</h2>
         {series.length < 2 ? (
@@ -234,6 +237,41 @@ function DeviceDetail({ api, me, id, listed, areas }: { api: Api; me: Me | null;
       {may(me, 'devices:write') && <PositionForm api={api} device={device} onSaved={setFetched} />}
       {may(me, 'devices:write') && <Credentials api={api} device={device} onSaved={setFetched} />}
     </div>
+  );
+}
+
+/**
+ * The agent version the speaker runs and where it is in the latest rollout that included it
+ * (issue 20); read again when a rollout that may include it moves.
+ */
+function DeviceUpdateCard({ api, device, areas }: { api: Api; device: Device; areas: Area[] }) {
+  const { t, locale } = useT();
+  const [info, setInfo] = useState<DeviceUpdate | null>(null);
+  const load = () => void api.deviceUpdate(device.id).then(setInfo, () => undefined);
+  useEffect(load, [api, device.id]);
+  useLive((event, data) => {
+    if (event !== 'rollout') return;
+    const r = data as Rollout;
+    if (r.id === info?.update?.rolloutId || r.deviceIds.includes(device.id) || subtree(areas, r.areaIds).has(device.areaId)) load();
+  });
+  const u = info?.update;
+  const shown = u && shownState(u);
+  return (
+    <section class="card" data-testid="device-update">
+      <h2>{t.deviceUpdate}</h2>
+      <dl class="facts">
+        <div><dt>{t.runsVersion}</dt><dd data-testid="agent-version">{info?.agentVersion ?? device.agentVersion ?? t.unknownVersion}</dd></div>
+        {u && shown ? (
+          <>
+            <div><dt>{t.latestRollout}</dt><dd><a href={`#/updates/${u.rolloutId}`}>{t.rolloutTo(u.version)}</a> ({t.rolloutStates[u.rolloutState] ?? u.rolloutState})</dd></div>
+            <div><dt>{t.state}</dt><dd><span class={`state-${shown}`} data-testid="update-state">{stateLabel(t, shown)}</span> · {t.wave} {u.wave + 1}</dd></div>
+            {u.reason && <div><dt>{t.reason}</dt><dd><UpdateReason reason={u.reason} /></dd></div>}
+            {shown !== 'pending' && <div><dt>{t.at}</dt><dd><time dateTime={changedAt(u)}>{new Date(changedAt(u)).toLocaleString(locale)}</time></dd></div>}
+          </>
+        ) : null}
+      </dl>
+      {info && !u && <p>{t.noUpdateYet}</p>}
+    </section>
   );
 }
 

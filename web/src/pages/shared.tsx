@@ -105,7 +105,7 @@ export function downloadJson(name: string, value: unknown): void {
 }
 
 /** Target areas ticked on the tree, each with how many speakers it holds (itself and below). */
-export function AreaPicker({ areas, devices, chosen, onChange }: { areas: Area[]; devices: Device[]; chosen: string[]; onChange: (areaIds: string[]) => void }) {
+export function AreaPicker({ areas, devices, chosen, onChange, legend }: { areas: Area[]; devices: Device[]; chosen: string[]; onChange: (areaIds: string[]) => void; legend?: string }) {
   const { t } = useT();
   const tree = useMemo(() => treeOrder(areas), [areas]);
   /** Devices below each area, counted once per area list, not on every keystroke. */
@@ -119,7 +119,7 @@ export function AreaPicker({ areas, devices, chosen, onChange }: { areas: Area[]
   }, [areas, devices]);
   return (
     <fieldset>
-      <legend>{t.alertTargets}</legend>
+      <legend>{legend ?? t.alertTargets}</legend>
       {tree.map(({ area, depth }) => (
         <label key={area.id} class="check" style={{ paddingLeft: `${depth * 1.25}rem` }}>
           <input
