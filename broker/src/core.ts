@@ -491,7 +491,7 @@ export class ServerCore {
         await this.alarmRules.onEvent(deviceId, e);
       })
       .on('reported', async (deviceId, reported) => {
-        await this.devices.recordReported(deviceId, reported.version, reported.agentVersion);
+        await this.devices.recordReported(deviceId, reported.version, reported.agentVersion, reported.arch);
         this.changes.emit('device', deviceId);
         const { state, cut } = await this.desired.refresh(deviceId);
         if (reported.version < state.version) await this.dispatcher.resend(deviceId, 'reported-behind');

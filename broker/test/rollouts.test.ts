@@ -65,6 +65,8 @@ describe.each(backends)('rollouts on $name', (backend) => {
   let sent: { deviceId: string; message: UpdateOffer }[] = [];
   const audited: { action: string; target: string; detail: object }[] = [];
   const fleet = ids(20);
+  /** The CPUs devices have said. */
+  const archs = new Map<string, string>();
 
   const startRollout = (over: Partial<NewRollout> = {}) => service.create({ releaseId: 'REL2', areaIds: ['xa'], deviceIds: [], waves: [5, 50, 100], failureThreshold: 0.2, confirmWithinMs: 120_000, createdBy: 'u1', ...over });
   const offersOf = (rolloutId: string) => sent.filter((s) => s.message.type === 'offer' && s.message.rolloutId === rolloutId).map((s) => s.deviceId);
@@ -82,7 +84,10 @@ describe.each(backends)('rollouts on $name', (backend) => {
     await repo.insertRelease({ id: 'REL2', version: '1.1.0', arch: 'x64', nodeAbi: '115', minPreviousVersion: '1.0.0', sha256: 'b'.repeat(64), sizeBytes: 6_000_000, files: 3850, signedBy: 'kid', uploadedBy: 'u1', createdAt: new Date(T0).toISOString() });
     service = new RolloutService({
       repo,
-      devices: { resolveTargetIds: async (areaIds, deviceIds) => (areaIds.includes('xa') ? fleet : deviceIds) },
+      devices: {
+        resolveTargetIds: async (areaIds, deviceIds) => (areaIds.includes('xa') ? fleet : deviceIds),
+        archsOf: async (of) => new Map(of.filter((id) => archs.has(id)).map((id) => [id, archs.get(id)!])),
+      },
       publisher: { publishToDevice: async (deviceId, _kind, message) => void sent.push({ deviceId, message: message as UpdateOffer }), isOnline: (id) => !offline.has(id) },
       releaseUrl: (id) => `https://loa.example.vn/api/v1/releases/${id}/file`,
       clock,
@@ -94,6 +99,25 @@ describe.each(backends)('rollouts on $name', (backend) => {
   beforeEach(() => {
     sent = [];
     offline.clear();
+  });
+
+  it('a fleet of two CPUs: each box is offered the bundle built for it; a CPU with none is refused at the start, saying so', async () => {
+    archs.set('cpu-arm', 'arm64');
+    archs.set('cpu-x64', 'x64');
+    const targets = { areaIds: [], deviceIds: ['cpu-arm', 'cpu-x64', 'cpu-unsaid'], waves: [100] };
+    await expect(startRollout(targets)).rejects.toThrow(/release 1\.1\.0 has no bundle for arm64, which 1 of the devices run \(e\.g\. cpu-arm\): pack it on an arm64 machine/);
+    await repo.insertRelease({ id: 'REL2ARM', version: '1.1.0', arch: 'arm64', nodeAbi: '115', minPreviousVersion: '1.0.0', sha256: 'c'.repeat(64), sizeBytes: 5_900_000, files: 3850, signedBy: 'kid', uploadedBy: 'u1', createdAt: new Date(T0).toISOString() });
+    const r = await startRollout(targets);
+    const offered = Object.fromEntries(sent.filter((s) => s.message.type === 'offer' && s.message.rolloutId === r.id).map((s) => [s.deviceId, s.message]));
+    expect(offered['cpu-arm']).toMatchObject({ version: '1.1.0', arch: 'arm64', sha256: 'c'.repeat(64), url: 'https://loa.example.vn/api/v1/releases/REL2ARM/file' });
+    expect(offered['cpu-x64']).toMatchObject({ version: '1.1.0', arch: 'x64', url: 'https://loa.example.vn/api/v1/releases/REL2/file' });
+    // A box that has not said its CPU gets the rollout's own release (and refuses it, saying why, if it is not for it).
+    expect(offered['cpu-unsaid']).toMatchObject({ arch: 'x64' });
+    // Each may fetch the bundle it was offered, not the other.
+    expect(await service.mayFetch('cpu-arm', 'REL2ARM')).toBe(true);
+    expect(await service.mayFetch('cpu-arm', 'REL2')).toBe(false);
+    expect(await service.mayFetch('cpu-x64', 'REL2')).toBe(true);
+    expect(await service.mayFetch('cpu-x64', 'REL2ARM')).toBe(false);
   });
 
   it('offers wave by wave, each once the one before confirmed, and ends done', async () => {

@@ -309,6 +309,7 @@ export class Agent {
         cachedContentIds: this.cache.cachedIds(),
         missingContentIds: missing,
         agentVersion: this.deps.version,
+        arch: process.arch,
       })
       .catch(() => undefined);
   }

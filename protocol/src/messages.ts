@@ -115,6 +115,8 @@ export const ReportedState = Type.Object({
   cachedContentIds: Type.Array(Id, { maxItems: 10000 }),
   missingContentIds: Type.Array(Id, { maxItems: 10000 }),
   agentVersion: Type.Optional(Type.String({ maxLength: 64 })),
+  /** The box's CPU as Node names it (`process.arch`: x64, arm64): a rollout offers it the bundle built for it. */
+  arch: Type.Optional(Type.String({ maxLength: 16, pattern: '^[a-z0-9]+$' })),
 });
 export type ReportedState = Static<typeof ReportedState>;
 

@@ -43,6 +43,8 @@ export interface Device {
   online: boolean;
   lastSeenAt: string | null;
   agentVersion: string | null;
+  /** The box's CPU (x64, arm64) as it last said; null until it has. */
+  agentArch: string | null;
   reportedVersion: number | null;
   latestTelemetry: Telemetry | null;
   /** Where the speaker stands (WGS 84), for CAP polygons and circles and the map; null when unknown. */
@@ -59,6 +61,7 @@ type Row = {
   online: number;
   last_seen_at: string | null;
   agent_version: string | null;
+  agent_arch: string | null;
   latest_telemetry: string | null;
   reported_version: number | null;
   lat: number | null;
@@ -74,6 +77,7 @@ const toDevice = (r: Row): Device => ({
   online: r.online === 1,
   lastSeenAt: r.last_seen_at,
   agentVersion: r.agent_version,
+  agentArch: r.agent_arch,
   reportedVersion: r.reported_version,
   latestTelemetry: r.latest_telemetry ? (JSON.parse(r.latest_telemetry) as Telemetry) : null,
   position: r.lat !== null && r.lon !== null ? { lat: r.lat, lon: r.lon } : null,
@@ -339,12 +343,22 @@ export class DeviceRepo implements DeviceDirectory {
       .execute();
   }
 
-  async recordReported(id: string, version: number, agentVersion: string | undefined): Promise<void> {
+  async recordReported(id: string, version: number, agentVersion: string | undefined, arch?: string): Promise<void> {
     await this.db
       .updateTable('devices')
-      .set((eb) => ({ reported_version: version, agent_version: agentVersion ?? eb.ref('agent_version') }))
+      .set((eb) => ({ reported_version: version, agent_version: agentVersion ?? eb.ref('agent_version'), agent_arch: arch ?? eb.ref('agent_arch') }))
       .where('id', '=', id)
       .execute();
+  }
+
+  /** The CPU of each of `ids` that has said it (devices that have not are left out). */
+  async archsOf(ids: readonly string[]): Promise<Map<string, string>> {
+    const archs = new Map<string, string>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.db.selectFrom('devices').select(['id', 'agent_arch']).where('id', 'in', ids.slice(i, i + 500)).where('agent_arch', 'is not', null).execute();
+      for (const r of rows) archs.set(r.id, r.agent_arch!);
+    }
+    return archs;
   }
 
   /** Enabled devices, seen at least once, offline since before `before`. */

@@ -897,4 +897,12 @@ CREATE TABLE rollout_devices (
 );
 CREATE INDEX rollout_devices_device ON rollout_devices(device_id);`
   },
+  {
+    version: 21,
+    name: "devices' CPU",
+    // Issue 20: a box says its CPU (x64, arm64) with its reported state, and a rollout offers each
+    // box the bundle of the rollout's version built for it.
+    sqlite: `ALTER TABLE devices ADD COLUMN agent_arch TEXT;`,
+    postgres: `ALTER TABLE devices ADD COLUMN agent_arch TEXT;`,
+  },
 ];

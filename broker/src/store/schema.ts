@@ -130,6 +130,7 @@ export interface DevicesTable {
   online: ColumnType<number, number | undefined, number>;
   last_seen_at: string | null;
   agent_version: string | null;
+  agent_arch: string | null;
   latest_telemetry: string | null;
   reported_version: number | null;
   created_at: string;

@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { newId, type Clock, type ClockTimer, type Logger, type MessageKind, type MessageOf, type UpdateDeviceState, type UpdateStatus } from '@loalang/protocol';
 import { brokerError } from '../errors.js';
 import { nextTurn } from '../next-turn.js';
-import type { Rollout, RolloutDevice, RolloutRepo } from './rollout-repo.js';
+import type { Release, Rollout, RolloutDevice, RolloutRepo } from './rollout-repo.js';
 import { FAILED_UPDATE_STATES, judgeWave, planWaves } from './waves.js';
 
 export interface RolloutPublisher {
@@ -20,7 +20,11 @@ export interface RolloutPublisher {
 
 export interface RolloutDeps {
   repo: RolloutRepo;
-  devices: { resolveTargetIds(areaIds: string[], deviceIds: string[]): Promise<string[]> };
+  devices: {
+    resolveTargetIds(areaIds: string[], deviceIds: string[]): Promise<string[]>;
+    /** The CPU of each device that has said it. */
+    archsOf(ids: readonly string[]): Promise<Map<string, string>>;
+  };
   publisher: RolloutPublisher;
   /** The bundle's download address for devices. */
   releaseUrl: (releaseId: string) => string;
@@ -81,6 +85,20 @@ export class RolloutService extends EventEmitter<RolloutEvents> {
     const release = await this.d.repo.requireRelease(input.releaseId);
     const devices = await this.d.devices.resolveTargetIds(input.areaIds, input.deviceIds);
     if (devices.length === 0) throw bad('the targets hold no enabled device', 'không có thiết bị nào đang hoạt động trong phạm vi đã chọn');
+    // A fleet of two CPUs: every box gets the rollout's version built for it, so each CPU a target runs needs its bundle here.
+    const archs = await this.d.devices.archsOf(devices);
+    const lacking = new Map<string, string[]>();
+    for (const [id, arch] of archs) {
+      if (arch === release.arch || (await this.d.repo.releaseOf(release.version, arch))) continue;
+      lacking.set(arch, [...(lacking.get(arch) ?? []), id]);
+    }
+    if (lacking.size > 0) {
+      const [arch, ids] = [...lacking][0]!;
+      throw bad(
+        `release ${release.version} has no bundle for ${arch}, which ${ids.length} of the devices run (e.g. ${ids[0]}): pack it on an ${arch} machine and upload it, or leave those devices out`,
+        `bản ${release.version} chưa có gói cho ${arch}, mà ${ids.length} thiết bị đang dùng (ví dụ ${ids[0]}): hãy đóng gói trên máy ${arch} và tải lên, hoặc bỏ các thiết bị đó ra`,
+      );
+    }
     const busy = [];
     for (const id of devices) if ((await this.d.repo.openFor(id)).length > 0) busy.push(id);
     if (busy.length > 0) {
@@ -119,8 +137,15 @@ export class RolloutService extends EventEmitter<RolloutEvents> {
     }
   }
 
-  private async sendOffer(rollout: Rollout, deviceId: string): Promise<void> {
+  /** The rollout's version built for the device's CPU (the rollout's own release when the device has not said its CPU). */
+  private async releaseFor(rollout: Rollout, deviceId: string): Promise<Release> {
     const release = await this.d.repo.requireRelease(rollout.releaseId);
+    const arch = (await this.d.devices.archsOf([deviceId])).get(deviceId);
+    return (arch && arch !== release.arch && (await this.d.repo.releaseOf(release.version, arch))) || release;
+  }
+
+  private async sendOffer(rollout: Rollout, deviceId: string): Promise<void> {
+    const release = await this.releaseFor(rollout, deviceId);
     await this.d.publisher
       .publishToDevice(deviceId, 'update', {
         v: 1,
@@ -140,7 +165,8 @@ export class RolloutService extends EventEmitter<RolloutEvents> {
   /** Whether a rollout still open offered this release to the device (it may download the bundle). */
   async mayFetch(deviceId: string, releaseId: string): Promise<boolean> {
     for (const place of await this.d.repo.openFor(deviceId)) {
-      if (place.offeredAt !== null && (await this.d.repo.rollout(place.rolloutId))?.releaseId === releaseId) return true;
+      const rollout = place.offeredAt !== null ? await this.d.repo.rollout(place.rolloutId) : null;
+      if (rollout && (await this.releaseFor(rollout, deviceId)).id === releaseId) return true;
     }
     return false;
   }

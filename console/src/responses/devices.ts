@@ -15,6 +15,7 @@ export const DeviceSchema = Type.Object({
   online: Type.Boolean(),
   lastSeenAt: Nullable(Instant),
   agentVersion: Nullable(Type.String()),
+  agentArch: Nullable(Type.String({ description: "the box's CPU (x64, arm64), as it last said" })),
   reportedVersion: Nullable(Type.Integer({ description: 'the desired-state version the device last said it holds' })),
   latestTelemetry: Nullable(TelemetryMessage),
   position: Nullable(PositionSchema),
