@@ -10,7 +10,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -23,13 +22,13 @@ import { createSimulatedAmplifier } from '@loalang/firmware-bridge';
 import { ROUTES } from '../../web/src/routes.js';
 import { PASSWORD, startAgent, startAlertWorld, TimedSink, until, type AlertWorld, type RunningAgent } from '../alert-support.js';
 import { requireTool } from '../support.js';
+import { seriousViolations } from './axe.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM) || (process.stdout.write(`SKIP: chromium is not installed (apt-get install chromium)\n`), false);
 const haveTools = haveChromium && requireTool('ffmpeg') && requireTool('espeak-ng');
 const SHOTS = fileURLToPath(new URL('../../test-output/screenshots/', import.meta.url));
 const TZ = 'Asia/Ho_Chi_Minh';
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 /** The value a datetime-local input shows for an instant in Vietnam. */
 function vnInput(at: Date): string {
   const p = Object.fromEntries(new Intl.DateTimeFormat('en-GB', { timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at).map((x) => [x.type, x.value]));
@@ -642,11 +641,10 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
   }, 60_000);
 
   it('has no serious or critical accessibility problem (axe-core, WCAG 2 A and AA) on any page, laptop and phone', async () => {
-    type Violation = { id: string; impact: string | null; help: string; nodes: { target: string[] }[] };
     const problems: string[] = [];
     // Both sizes at once, each in its own page (the audit only reads the pages).
     await Promise.all([{ width: 1366, height: 768 }, { width: 390, height: 844 }].map(async (size) => {
-      // The checker is injected as a script, which the console's CSP rightly forbids: bypass it for the audit only.
+      // The checker is injected as a script (axe.ts): the CSP is bypassed for the audit only.
       const page = await newPage(size, { bypassCSP: true });
       await loggedIn(page, 'quan-tri-tinh');
       for (const [link, ready] of [
@@ -664,14 +662,7 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
         // Every page at both sizes, to look at (test-output/screenshots/pages-<width>-<page>.png).
         const slug = link.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/đ/g, 'd').toLowerCase().replace(/\W+/g, '-');
         await page.screenshot({ path: join(SHOTS, `pages-${size.width}-${slug}.png`), fullPage: true });
-        await page.addScriptTag({ path: AXE });
-        const violations = (await page.evaluate(async () => {
-          const g = globalThis as unknown as { axe: { run: (ctx: unknown, opts: unknown) => Promise<{ violations: unknown[] }> }; document: unknown };
-          return (await g.axe.run(g.document, { runOnly: ['wcag2a', 'wcag2aa'] })).violations;
-        })) as Violation[];
-        for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) {
-          problems.push(`${size.width}px ${link}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
-        }
+        problems.push(...(await seriousViolations(page, `${size.width}px ${link}`)));
       }
       await page.close();
     }));

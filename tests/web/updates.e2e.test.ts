@@ -11,7 +11,6 @@
  * laptop and phone size; screenshots go to test-output/screenshots/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRequire } from 'node:module';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,12 +20,12 @@ import { deviceTopic, newSigningKey, type UpdateDeviceState, type UpdateOffer } 
 import { packRelease } from '../../cli/src/release/pack.js';
 import { ROUTES } from '../../web/src/routes.js';
 import { PASSWORD, startAlertWorld, until, type AlertWorld } from '../alert-support.js';
+import { seriousViolations } from './axe.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM) || (process.stdout.write(`SKIP: chromium is not installed (apt-get install chromium)\n`), false);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SHOTS = join(ROOT, 'test-output/screenshots');
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const WEB_BUILT = existsSync(join(ROOT, 'web/dist/index.html'));
 const LAPTOP = { width: 1366, height: 768 };
 const PHONE = { width: 390, height: 844 };
@@ -268,10 +267,9 @@ describe.skipIf(!haveChromium)('fleet updates in the web console (Chromium)', ()
   });
 
   it('has no serious or critical accessibility problem (axe-core, WCAG 2 A and AA) on the update pages, laptop and phone', async () => {
-    type Violation = { id: string; impact: string | null; help: string; nodes: { target: string[] }[] };
     const problems: string[] = [];
     for (const size of [LAPTOP, PHONE]) {
-      // The checker is injected as a script, which the console's CSP rightly forbids: bypass it for the audit only.
+      // The checker is injected as a script (axe.ts): the CSP is bypassed for the audit only.
       const page = await newPage(size, { bypassCSP: true });
       await loggedIn(page);
       for (const [path, ready] of [
@@ -281,14 +279,7 @@ describe.skipIf(!haveChromium)('fleet updates in the web console (Chromium)', ()
       ] as const) {
         await page.goto(`${base}/${path}`);
         await page.locator(ready).first().waitFor();
-        await page.addScriptTag({ path: AXE });
-        const violations = (await page.evaluate(async () => {
-          const g = globalThis as unknown as { axe: { run: (ctx: unknown, opts: unknown) => Promise<{ violations: unknown[] }> }; document: unknown };
-          return (await g.axe.run(g.document, { runOnly: ['wcag2a', 'wcag2aa'] })).violations;
-        })) as Violation[];
-        for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) {
-          problems.push(`${size.width}px ${path}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
-        }
+        problems.push(...(await seriousViolations(page, `${size.width}px ${path}`)));
       }
       await page.close();
     }
