@@ -76,6 +76,8 @@ describe.skipIf(!haveChromium)('fleet updates in the web console (Chromium)', ()
       await client.subscribeAsync(`loalang/v1/dev/${device.id}/#`, { qos: 1 });
       // Its health, as an agent sends it: the version it runs.
       await client.publishAsync(deviceTopic(device.id, 'telemetry'), JSON.stringify({ v: 1, at: new Date().toISOString(), agentVersion: '1.4.2', uptimeSec: 3600, desiredVersion: 0, outboxPending: 0 }), { qos: 1 });
+      // The first says its CPU with its reported state, as agents do (the others are older agents that do not).
+      if (speakers.length === 0) await client.publishAsync(deviceTopic(device.id, 'reported'), JSON.stringify({ v: 1, version: 0, at: new Date().toISOString(), cachedContentIds: [], missingContentIds: [], agentVersion: '1.4.2', arch: 'x64' }), { qos: 1 });
       speakers.push(speaker);
     }
     await until('speakers online', () => speakers.every((s) => core.mqtt.isOnline(s.id)));
@@ -255,6 +257,9 @@ describe.skipIf(!haveChromium)('fleet updates in the web console (Chromium)', ()
     // The first speaker confirmed it.
     await page.goto(`${base}/#/devices/${waves[0]![0]!.id}`);
     await card.getByTestId('update-state').getByText('Đã xác nhận').waitFor();
+    // The CPU a speaker said.
+    await page.goto(`${base}/#/devices/${speakers[0]!.id}`);
+    expect(await card.getByTestId('agent-arch').textContent()).toBe('x64');
     await page.close();
   }, 60_000);
 

@@ -261,6 +261,7 @@ function DeviceUpdateCard({ api, device, areas }: { api: Api; device: Device; ar
       <h2>{t.deviceUpdate}</h2>
       <dl class="facts">
         <div><dt>{t.runsVersion}</dt><dd data-testid="agent-version">{info?.agentVersion ?? device.agentVersion ?? t.unknownVersion}</dd></div>
+        {device.agentArch && <div><dt>{t.cpu}</dt><dd data-testid="agent-arch">{device.agentArch}</dd></div>}
         {u && shown ? (
           <>
             <div><dt>{t.latestRollout}</dt><dd><a href={`#/updates/${u.rolloutId}`}>{t.rolloutTo(u.version)}</a> ({t.rolloutStates[u.rolloutState] ?? u.rolloutState})</dd></div>
