@@ -86,11 +86,11 @@ export class RolloutService extends EventEmitter<RolloutEvents> {
     const devices = await this.d.devices.resolveTargetIds(input.areaIds, input.deviceIds);
     if (devices.length === 0) throw bad('the targets hold no enabled device', 'không có thiết bị nào đang hoạt động trong phạm vi đã chọn');
     // A fleet of two CPUs: every box gets the rollout's version built for it, so each CPU a target runs needs its bundle here.
-    const archs = await this.d.devices.archsOf(devices);
+    const held = new Map<string, boolean>([[release.arch, true]]);
     const lacking = new Map<string, string[]>();
-    for (const [id, arch] of archs) {
-      if (arch === release.arch || (await this.d.repo.releaseOf(release.version, arch))) continue;
-      lacking.set(arch, [...(lacking.get(arch) ?? []), id]);
+    for (const [id, arch] of await this.d.devices.archsOf(devices)) {
+      if (!held.has(arch)) held.set(arch, (await this.d.repo.releaseOf(release.version, arch)) !== null);
+      if (!held.get(arch)) lacking.set(arch, [...(lacking.get(arch) ?? []), id]);
     }
     if (lacking.size > 0) {
       const [arch, ids] = [...lacking][0]!;
