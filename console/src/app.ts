@@ -81,8 +81,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       info: { title: 'LoaLang API', version: '1', description: 'Commune radio loudspeaker networks. Errors: {error: {code, message, messageVi}}.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
+      // A session token from /auth/login, or a service account's key (issue 21) either way.
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } },
+      security: [{ bearer: [] }, { apiKey: [] }],
     },
   });
   // Swagger UI sets its own Content-Security-Policy for its pages.
