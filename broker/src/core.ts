@@ -16,6 +16,7 @@ import type { DeviceRepo } from './devices/devices.js';
 import type { DeviceFleet } from './devices/fleet.js';
 import type { AreaAdmin } from './areas/area-admin.js';
 import type { AccountAdmin } from './accounts/account-admin.js';
+import type { ServiceAccountAdmin } from './accounts/service-account-admin.js';
 import type { CommandRepo } from './devices/commands.js';
 import type { DeviceEventRepo } from './devices/events.js';
 import type { TelemetryHistory, TelemetryRetention } from './devices/telemetry-history.js';
@@ -99,6 +100,8 @@ export class ServerCore {
   readonly loginThrottle: LoginThrottle;
   /** The rules of user accounts for administrators. */
   readonly accounts: AccountAdmin;
+  /** Service accounts' API keys (issue 21). */
+  readonly serviceAccounts: ServiceAccountAdmin;
   readonly devices: DeviceRepo;
   /** Registering, changing and commanding devices, scope-checked. */
   readonly fleet: DeviceFleet;
@@ -168,6 +171,7 @@ export class ServerCore {
     this.areas = parts.areas;
     this.areaAdmin = parts.areaAdmin;
     this.accounts = parts.accounts;
+    this.serviceAccounts = parts.serviceAccounts;
     this.users = parts.users;
     this.sessions = parts.sessions;
     this.loginThrottle = parts.loginThrottle;

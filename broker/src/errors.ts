@@ -10,6 +10,8 @@ const specs = {
     vi: 'Nội dung này nằm ngoài địa bàn bạn phụ trách',
   },
   LOA_ERR_UNAUTHENTICATED: { status: 401, en: 'Please log in', vi: 'Vui lòng đăng nhập' },
+  LOA_ERR_KEY_REVOKED: { status: 401, en: 'This API key has been revoked', vi: 'Khóa API này đã bị thu hồi' },
+  LOA_ERR_KEY_EXPIRED: { status: 401, en: 'This API key has expired', vi: 'Khóa API này đã hết hạn' },
   LOA_ERR_BAD_LOGIN: { status: 401, en: 'Wrong username or password', vi: 'Sai tên đăng nhập hoặc mật khẩu' },
   LOA_ERR_INVALID: { status: 400, en: 'Invalid request', vi: 'Yêu cầu không hợp lệ' },
   LOA_ERR_CONFLICT: { status: 409, en: 'Conflicts with existing data', vi: 'Xung đột với dữ liệu hiện có' },

@@ -53,6 +53,8 @@ export * from './devices/fleet.js';
 export { wireServer } from './wiring.js';
 export * from './areas/area-admin.js';
 export * from './accounts/account-admin.js';
+export * from './accounts/service-accounts.js';
+export * from './accounts/service-account-admin.js';
 export * from './content/catalogue.js';
 export { openStore, openSqliteFile, postgresKysely, isPostgresUrl, isDatabaseUnavailable, redactUrl, type Database, type Store, type StoreLocation } from './store/database.js';
 export { LATEST_SCHEMA, migratePostgres, migrateSqlite, planPostgres, planSqlite, type Dialect, type MigrationPlan } from './store/migrate.js';

@@ -47,6 +47,8 @@ import { ffmpegLiveRecorder } from './live/recorder.js';
 import { DeviceFleet } from './devices/fleet.js';
 import { AreaAdmin } from './areas/area-admin.js';
 import { AccountAdmin } from './accounts/account-admin.js';
+import { ServiceAccountRepo } from './accounts/service-accounts.js';
+import { ServiceAccountAdmin } from './accounts/service-account-admin.js';
 import { ClusterNode, type ClusterOptions } from './cluster/node.js';
 import { RolloutRepo } from './updates/rollout-repo.js';
 import { ReleaseStore } from './updates/release-store.js';
@@ -118,6 +120,8 @@ export interface ServerParts {
   sessions: SessionRepo;
   loginThrottle: LoginThrottle;
   accounts: AccountAdmin;
+  /** Service accounts' API keys (issue 21): the rules, the key check and its rate limit. */
+  serviceAccounts: ServiceAccountAdmin;
   devices: DeviceRepo;
   fleet: DeviceFleet;
   commands: CommandRepo;
@@ -300,6 +304,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     settings,
     loginThrottle,
     accounts: new AccountAdmin({ users: repos.users, sessions: repos.sessions, loginThrottle, areas }),
+    serviceAccounts: new ServiceAccountAdmin({ repo: new ServiceAccountRepo(database, now), areas, now }),
     areaAdmin: new AreaAdmin({ areas, devices, refresh }),
     fleet: new DeviceFleet({ devices, commands: repos.commands, link: mqtt, refresh }),
     telemetry: new TelemetryHistory(database),

@@ -13,6 +13,7 @@ import { registerErrorHandler } from './errors.js';
 import { registerJsonParser } from './validation-text.js';
 import { authRoutes } from './routes/auth.js';
 import { userRoutes } from './routes/users.js';
+import { serviceAccountRoutes } from './routes/service-accounts.js';
 import { areaRoutes } from './routes/areas.js';
 import { deviceRoutes } from './routes/devices.js';
 import { contentRoutes } from './routes/content.js';
@@ -62,6 +63,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorateRequest('caller', null);
+  app.decorateRequest('auditExtra', null);
   registerErrorHandler(app);
   registerJsonParser(app);
   // Security headers on every answer; no CORS plugin, so browsers refuse cross-origin calls.
@@ -79,8 +81,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       info: { title: 'LoaLang API', version: '1', description: 'Commune radio loudspeaker networks. Errors: {error: {code, message, messageVi}}.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
+      // A session token from /auth/login, or a service account's key (issue 21) either way.
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } },
+      security: [{ bearer: [] }, { apiKey: [] }],
     },
   });
   // Swagger UI sets its own Content-Security-Policy for its pages.
@@ -91,6 +94,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       registerAuditHook(api, core);
       await api.register(authRoutes, { core });
       await api.register(userRoutes, { core });
+      await api.register(serviceAccountRoutes, { core });
       await api.register(areaRoutes, { core });
       await api.register(deviceRoutes, { core, urls: options.urls });
       await api.register(contentRoutes, { core, maxUploadBytes });

@@ -6,6 +6,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerServices } from '@loalang/broker';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Facts a route adds to its audit entry's detail (e.g. a service account key's prefix). */
+    auditExtra: Record<string, unknown> | null;
+  }
+}
+
 const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Logged by their routes with more to say (the username tried). */
 const OWN_ENTRIES = new Set(['/api/v1/auth/login']);
@@ -16,13 +23,19 @@ export function auditEntryBase(request: FastifyRequest, core: Pick<ServerService
   return { at: new Date(core.clock.now()).toISOString(), userId: user?.id ?? null, username: user?.username ?? null, areaId: user?.areaId ?? null, source: request.ip };
 }
 
+function detailOf(request: FastifyRequest): unknown {
+  const body = request.body ?? null;
+  if (!request.auditExtra) return body;
+  return { ...(body !== null && typeof body === 'object' ? body : {}), ...request.auditExtra };
+}
+
 export function registerAuditHook(app: FastifyInstance, core: ServerServices): void {
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url;
     if (!CHANGES.has(request.method) || !route || OWN_ENTRIES.has(route)) return;
     const params = request.params as Record<string, string> | undefined;
     try {
-      await core.audit.append({ ...auditEntryBase(request, core), action: `${request.method} ${route}`, target: params?.['id'] ?? null, status: reply.statusCode, detail: request.body ?? null });
+      await core.audit.append({ ...auditEntryBase(request, core), action: `${request.method} ${route}`, target: params?.['id'] ?? null, status: reply.statusCode, detail: detailOf(request) });
     } catch (err) {
       request.log.error({ err }, 'audit entry not written');
     }

@@ -3,7 +3,7 @@
  * routes declare the permission they need and check every area they touch with `inScope`.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { assertInScope, brokerError, can, type Caller, type Permission, type ServerServices } from '@loalang/broker';
+import { assertInScope, brokerError, callerCan, isServiceKey, type Caller, type Permission, type ServerServices } from '@loalang/broker';
 
 // The scope rules are the broker's (accounts/scope.ts); routes import them from here with the request helpers.
 export { assertInScope, canReadFromArea, deviceInScope, targetsVisible, type Caller } from '@loalang/broker';
@@ -20,7 +20,23 @@ export function bearerToken(request: FastifyRequest): string | null {
   return header.slice('Bearer '.length).trim() || null;
 }
 
+/** A service account's key (issue 21), sent as `Authorization: Bearer loa_sa_…` or `X-API-Key: loa_sa_…`. */
+export function serviceKey(request: FastifyRequest): string | null {
+  const token = bearerToken(request);
+  if (token) return isServiceKey(token) ? token : null;
+  const header = request.headers['x-api-key'];
+  const key = (Array.isArray(header) ? header[0] : header)?.trim();
+  return key ? key : null;
+}
+
+/**
+ * The caller behind a session token or a service account's key. A key that is revoked, expired
+ * or over its rate limit rejects (401 or 429 saying why, in both languages) rather than passing
+ * as anonymous: the machine's operator is told what to fix.
+ */
 export async function resolveCaller(core: ServerServices, request: FastifyRequest): Promise<Caller | null> {
+  const key = serviceKey(request);
+  if (key) return core.serviceAccounts.authenticate(key, request.ip);
   const token = bearerToken(request);
   if (!token) return null;
   const caller = await core.users.callerBySessionToken(token);
@@ -39,7 +55,7 @@ export async function deviceIdentityOf(core: ServerServices, request: FastifyReq
 
 /** Whether the request's session still stands for the same user, role and area (long-lived streams re-check). */
 export async function stillSameCaller(core: ServerServices, request: FastifyRequest, caller: Caller): Promise<boolean> {
-  const now = await resolveCaller(core, request);
+  const now = await resolveCaller(core, request).catch(() => null);
   return now !== null && now.user.id === caller.user.id && now.user.role === caller.user.role && now.user.areaId === caller.user.areaId;
 }
 
@@ -48,7 +64,7 @@ export function requirePermission(core: ServerServices, permission: Permission) 
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     request.caller = await resolveCaller(core, request);
     if (!request.caller) throw brokerError('LOA_ERR_UNAUTHENTICATED');
-    if (!can(request.caller.user.role, permission)) {
+    if (!callerCan(request.caller, permission)) {
       throw brokerError('LOA_ERR_FORBIDDEN', { en: `your role lacks ${permission}`, vi: `vai trò của bạn không có quyền ${permission}` });
     }
   };

@@ -32,6 +32,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (isLoaError(err)) {
       const { httpStatus: _s, ...details } = err.details ?? {};
+      // A rate limit says when to come back (a service account's key, issue 21).
+      if (typeof details['retryAfterSec'] === 'number') reply.header('Retry-After', String(details['retryAfterSec']));
       return reply.status(httpStatusOf(err)).send(errorBody(err.code, err.message, err.messageVi, Object.keys(details).length ? details : undefined));
     }
     if (err.validation) {

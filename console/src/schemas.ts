@@ -1,7 +1,7 @@
 /** TypeBox schemas of the HTTP API: validation and static types at once (and the OpenAPI text). */
 import { Type, type Static } from '@sinclair/typebox';
 import { Priority } from '@loalang/protocol';
-import { ROLES, TargetsSchema } from '@loalang/broker';
+import { MAX_KEY_DAYS, MAX_RATE_PER_MINUTE, ROLES, TargetsSchema } from '@loalang/broker';
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }) });
 export type IdParams = Static<typeof IdParams>;
@@ -25,6 +25,24 @@ export const CreateUserBody = Type.Object(
   },
   { additionalProperties: false },
 );
+/** Issue 21: a service account (an API key for a machine) with one role over one area subtree. */
+const ExpiresInDays = Type.Integer({ minimum: 1, maximum: MAX_KEY_DAYS, description: `days the key works, 1 to ${MAX_KEY_DAYS}; default 365` });
+const RatePerMinute = Type.Integer({ minimum: 1, maximum: MAX_RATE_PER_MINUTE, description: 'requests a minute this key may make (per server node); default 600' });
+const Description = Type.String({ maxLength: 500 });
+export const CreateServiceAccountBody = Type.Object(
+  {
+    name: Type.String({ minLength: 2, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', description: 'unique; the audit log names its requests `sa:<name>`' }),
+    description: Type.Optional(Description),
+    role: RoleSchema,
+    areaId: AreaRef,
+    expiresInDays: Type.Optional(ExpiresInDays),
+    rateLimitPerMinute: Type.Optional(RatePerMinute),
+  },
+  { additionalProperties: false },
+);
+export const RotateServiceAccountBody = Type.Object({ expiresInDays: Type.Optional(ExpiresInDays) }, { additionalProperties: false });
+export const UpdateServiceAccountBody = Type.Partial(Type.Object({ description: Description, rateLimitPerMinute: RatePerMinute }), { additionalProperties: false });
+
 export const UpdateUserBody = Type.Partial(
   Type.Object({ password: Type.String({ minLength: 10, maxLength: 200 }), role: RoleSchema, areaId: AreaRef, disabled: Type.Boolean() }),
   { additionalProperties: false },

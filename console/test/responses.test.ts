@@ -242,6 +242,14 @@ describe('response schemas', () => {
     await same('POST', `/api/v1/rollouts/${rollout.id}/resume`);
     await same('POST', `/api/v1/rollouts/${rollout.id}/cancel`);
     await same('GET', `/api/v1/devices/${device.id}/update`);
+    // Service accounts (issue 21): the key answers once; then the account as lists show it.
+    const sa = await same<{ account: { id: string } }>('POST', '/api/v1/service-accounts', { name: 'dashboard', role: 'viewer', areaId: 'x' }, 201);
+    await same('POST', '/api/v1/api-keys', { name: 'htttn', role: 'alert-staff', areaId: 'p', expiresInDays: 30 }, 201);
+    await same('GET', '/api/v1/service-accounts');
+    await same('GET', `/api/v1/service-accounts/${sa.account.id}`);
+    await same('PATCH', `/api/v1/service-accounts/${sa.account.id}`, { description: 'Bảng theo dõi', rateLimitPerMinute: 120 });
+    await same('POST', `/api/v1/service-accounts/${sa.account.id}/rotate`, {});
+    await same('POST', `/api/v1/service-accounts/${sa.account.id}/revoke`);
     await same('GET', '/api/v1/audit');
     await same('GET', '/healthz');
     // Errors take the one error shape, details included.

@@ -577,6 +577,25 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     expect(await contrastOf(saveQuiet), 'the quiet-hours button is readable (it was white on white)').toBeGreaterThanOrEqual(4.5);
     await saveQuiet.click();
     await until('quiet hours saved', async () => (await world.server.core.areas.list()).some((a) => a.name === 'Thôn Mới' && a.quietHours?.from === '22:00'));
+    // A service account's key (issue 21): shown once with its warning, it works on the API; revoked, it is refused.
+    const keys = page.getByTestId('service-accounts');
+    await keys.locator('input[name="sa-name"]').fill('bang-theo-doi');
+    await keys.locator('select[name="sa-role"]').selectOption('viewer');
+    await keys.locator('select[name="area"]').selectOption(world.communeId);
+    await keys.getByRole('button', { name: 'Tạo khóa API' }).click();
+    const shownKey = keys.getByTestId('new-key');
+    await shownKey.getByText('bạn sẽ không xem lại được nó').waitFor();
+    const key = await shownKey.locator('input').inputValue();
+    expect(key).toMatch(/^loa_sa_/);
+    expect((await fetch(`${base}/api/v1/devices`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(200);
+    await shownKey.getByRole('button', { name: 'Tôi đã cất khóa' }).click();
+    const keyRow = keys.locator('tr', { hasText: 'bang-theo-doi' });
+    expect(await keyRow.textContent()).toContain(key.slice(0, 17));
+    expect(await keyRow.textContent()).not.toContain(key.slice(18));
+    page.once('dialog', (d) => void d.accept());
+    await keyRow.getByRole('button', { name: 'Thu hồi: bang-theo-doi' }).click();
+    await keyRow.getByText('Đã thu hồi').waitFor();
+    expect((await fetch(`${base}/api/v1/devices`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(401);
     await page.getByLabel(/Lọc theo thao tác/).fill('POST /api/v1/alerts');
     await page.getByRole('button', { name: 'Xem' }).click();
     await page.locator('table[data-testid="audit"] td', { hasText: 'can-bo-huyen' }).first().waitFor();

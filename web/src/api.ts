@@ -38,6 +38,8 @@ import type {
   RolloutView,
   Schedule,
   ScheduleCheck,
+  ServiceAccount,
+  ServiceAccountKey,
   Settings,
   StreamSource,
   StreamSources,
@@ -48,6 +50,8 @@ import type {
 
 export type {
   Alarm,
+  ServiceAccount,
+  ServiceAccountKey,
   LiveDetail,
   LiveFeedEvent,
   LiveSession,
@@ -175,6 +179,11 @@ export class Api {
   users = () => this.call<User[]>('GET', '/users');
   createUser = (u: NewUser) => this.call<User>('POST', '/users', u);
   updateUser = (id: string, change: { disabled?: boolean; password?: string; role?: User['role'] }) => this.call<User>('PATCH', `/users/${encodeURIComponent(id)}`, change);
+  /** Service accounts (issue 21): the key is in the answers of create and rotate only. */
+  serviceAccounts = () => this.call<ServiceAccount[]>('GET', '/service-accounts');
+  createServiceAccount = (a: { name: string; description?: string; role: User['role']; areaId: string; expiresInDays: number }) => this.call<ServiceAccountKey>('POST', '/service-accounts', a);
+  rotateServiceAccount = (id: string) => this.call<ServiceAccountKey>('POST', `/service-accounts/${encodeURIComponent(id)}/rotate`, {});
+  revokeServiceAccount = (id: string) => this.call<ServiceAccount>('POST', `/service-accounts/${encodeURIComponent(id)}/revoke`);
   /** The library: uploads and bulletins, and alert speech too when asked. */
   content = (withAlerts = false) => this.call<ContentItem[]>('GET', `/content${withAlerts ? '?kind=upload&kind=tts&kind=alert' : ''}`);
   deleteContent = (id: string) => this.call<null>('DELETE', `/content/${encodeURIComponent(id)}`);

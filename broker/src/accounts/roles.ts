@@ -26,6 +26,8 @@ export const PERMISSIONS = [
   'signing-keys:write',
   'updates:read',
   'updates:write',
+  'service-accounts:read',
+  'service-accounts:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -50,4 +52,21 @@ export function can(role: Role, permission: Permission): boolean {
 /** Everything a role may do (shown to the web console so it offers only what will be allowed). */
 export function permissionsOf(role: Role): readonly Permission[] {
   return GRANTS[role];
+}
+
+/**
+ * What a service account's key may never do, whatever its role (issue 21): manage people or
+ * keys (a leaked key must not mint more keys or users) or the server's signing keys.
+ */
+export const SERVICE_ACCOUNT_DENIED: readonly Permission[] = ['users:read', 'users:write', 'service-accounts:read', 'service-accounts:write', 'signing-keys:write'];
+
+/** Whether this caller, a person or a service account's key, may do this. */
+export function callerCan(caller: { user: { role: Role }; serviceAccount?: unknown }, permission: Permission): boolean {
+  if (caller.serviceAccount && SERVICE_ACCOUNT_DENIED.includes(permission)) return false;
+  return can(caller.user.role, permission);
+}
+
+/** Everything this caller may do. */
+export function callerPermissions(caller: { user: { role: Role }; serviceAccount?: unknown }): Permission[] {
+  return permissionsOf(caller.user.role).filter((p) => callerCan(caller, p));
 }

@@ -15,6 +15,8 @@ export interface Caller {
   scope: Set<string>;
   /** The scope is every area there is (read in the same query as the scope): lists need no area condition. */
   wholeTree?: boolean;
+  /** Set when the caller is a service account's API key (issue 21); `user` is then its row. */
+  serviceAccount?: { id: string; name: string; prefix: string };
 }
 
 const Ref = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });

@@ -1,4 +1,8 @@
-/** Users: one role over one area subtree; passwords stored as argon2id hashes. */
+/**
+ * Users: one role over one area subtree; passwords stored as argon2id hashes. Service accounts
+ * (issue 21) have a row here too, of kind 'service', which this repository neither lists nor
+ * changes nor lets log in: accounts/service-accounts.ts owns them.
+ */
 import { sql, type Selectable, type Updateable } from 'kysely';
 import type { Database } from '../store/database.js';
 import type { UsersTable } from '../store/schema.js';
@@ -53,7 +57,7 @@ export class UserRepo {
   ) {}
 
   async count(): Promise<number> {
-    const row = await this.db.selectFrom('users').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const row = await this.db.selectFrom('users').select((eb) => eb.fn.countAll().as('n')).where('kind', '=', 'person').executeTakeFirstOrThrow();
     return Number(row.n);
   }
 
@@ -75,7 +79,7 @@ export class UserRepo {
   }
 
   async get(id: string): Promise<User | null> {
-    const row = await this.db.selectFrom('users').select(USER_COLUMNS).where('id', '=', id).executeTakeFirst();
+    const row = await this.db.selectFrom('users').select(USER_COLUMNS).where('id', '=', id).where('kind', '=', 'person').executeTakeFirst();
     return row ? toUser(row) : null;
   }
 
@@ -87,7 +91,7 @@ export class UserRepo {
 
   async list(): Promise<User[]> {
     // `id` breaks ties (none expected: usernames are unique, case-insensitively).
-    const rows = await this.db.selectFrom('users').select(USER_COLUMNS).orderBy('username').orderBy('id').execute();
+    const rows = await this.db.selectFrom('users').select(USER_COLUMNS).where('kind', '=', 'person').orderBy('username').orderBy('id').execute();
     return rows.map(toUser);
   }
 
@@ -120,13 +124,13 @@ export class UserRepo {
     if (patch.areaId) set.area_id = patch.areaId;
     if (patch.disabled !== undefined) set.disabled = patch.disabled ? 1 : 0;
     if (Object.keys(set).length === 0) return current;
-    const row = await this.db.updateTable('users').set(set).where('id', '=', id).returning(USER_COLUMNS).executeTakeFirst();
+    const row = await this.db.updateTable('users').set(set).where('id', '=', id).where('kind', '=', 'person').returning(USER_COLUMNS).executeTakeFirst();
     if (!row) throw notFound(id);
     return toUser(row);
   }
 
   async delete(id: string): Promise<void> {
-    const result = await this.db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+    const result = await this.db.deleteFrom('users').where('id', '=', id).where('kind', '=', 'person').executeTakeFirst();
     if (result.numDeletedRows === 0n) throw notFound(id);
   }
 
@@ -136,7 +140,8 @@ export class UserRepo {
    * account and source address, not here: an account is never locked as a whole.
    */
   async authenticate(username: string, password: string): Promise<User | null> {
-    const row = await this.db.selectFrom('users').select([...USER_COLUMNS, 'password_hash']).where('username', '=', username).executeTakeFirst();
+    // A service account's row (kind 'service', issue 21) never logs in, whatever its hash.
+    const row = await this.db.selectFrom('users').select([...USER_COLUMNS, 'password_hash']).where('username', '=', username).where('kind', '=', 'person').executeTakeFirst();
     if (!row) {
       dummyHash ??= hashSecret('not-a-real-password');
       await verifySecret(await dummyHash, password);

@@ -179,8 +179,8 @@ export class AreaRepo {
               + (SELECT COUNT(*) FROM stream_sources WHERE area_id = ${id}) AS n`.execute(this.db);
     if (Number(rows[0]?.n ?? 0) > 0) {
       throw brokerError('LOA_ERR_IN_USE', {
-        en: 'the area still has sub-areas, devices, users or content',
-        vi: 'địa bàn vẫn còn địa bàn con, thiết bị, người dùng hoặc nội dung',
+        en: 'the area still has sub-areas, devices, users, service accounts (revoked ones too) or content',
+        vi: 'địa bàn vẫn còn địa bàn con, thiết bị, người dùng, tài khoản dịch vụ (kể cả đã thu hồi) hoặc nội dung',
       });
     }
     // A foreign key (a device or user added meanwhile by another process) still refuses the delete.

@@ -905,4 +905,44 @@ CREATE INDEX rollout_devices_device ON rollout_devices(device_id);`
     sqlite: `ALTER TABLE devices ADD COLUMN agent_arch TEXT;`,
     postgres: `ALTER TABLE devices ADD COLUMN agent_arch TEXT;`,
   },
+  {
+    version: 22,
+    name: 'service accounts',
+    // Issue 21: machine-to-machine API keys. A service account is a row of `users` of kind
+    // 'service' (so everything it creates names it, through the existing created_by keys, and
+    // its role and area are read as a user's are), never able to log in (no password hash
+    // verifies), plus its key's SHA-256 and lifetime here (decision 0028).
+    sqlite: `ALTER TABLE users ADD COLUMN kind TEXT NOT NULL DEFAULT 'person';
+CREATE TABLE service_accounts (
+  id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  description TEXT NOT NULL DEFAULT '',
+  key_prefix TEXT NOT NULL UNIQUE,
+  key_hash TEXT NOT NULL,
+  rate_limit_per_minute INTEGER NOT NULL,
+  created_by TEXT REFERENCES users(id) ON DELETE SET NULL,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  revoked_at TEXT,
+  rotated_at TEXT,
+  last_used_at TEXT,
+  last_used_from TEXT
+);`,
+    postgres: `ALTER TABLE users ADD COLUMN kind TEXT NOT NULL DEFAULT 'person';
+CREATE TABLE service_accounts (
+  id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  name TEXT NOT NULL UNIQUE COLLATE nocase,
+  description TEXT NOT NULL DEFAULT '',
+  key_prefix TEXT NOT NULL UNIQUE,
+  key_hash TEXT NOT NULL,
+  rate_limit_per_minute BIGINT NOT NULL,
+  created_by TEXT REFERENCES users(id) ON DELETE SET NULL,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  revoked_at TEXT,
+  rotated_at TEXT,
+  last_used_at TEXT,
+  last_used_from TEXT
+);`,
+  },
 ];

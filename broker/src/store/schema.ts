@@ -291,6 +291,25 @@ export interface UsersTable {
   created_at: string;
   failed_logins: ColumnType<number, number | undefined, number>;
   locked_until: string | null;
+  /** 'person', or 'service' for a service account's row (issue 21). */
+  kind: ColumnType<string, string | undefined, string>;
+}
+
+/** Issue 21: a service account's API key (its SHA-256) and lifetime; its role and area are in its `users` row. */
+export interface ServiceAccountsTable {
+  id: string;
+  name: string;
+  description: ColumnType<string, string | undefined, string>;
+  key_prefix: string;
+  key_hash: string;
+  rate_limit_per_minute: ColumnType<number, number, number>;
+  created_by: string | null;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+  rotated_at: string | null;
+  last_used_at: string | null;
+  last_used_from: string | null;
 }
 
 export interface LiveSessionsTable {
@@ -375,6 +394,7 @@ export interface Schema {
   rollout_devices: RolloutDevicesTable;
   rollouts: RolloutsTable;
   reports: ReportsTable;
+  service_accounts: ServiceAccountsTable;
   schedule_targets: ScheduleTargetsTable;
   schedules: SchedulesTable;
   sessions: SessionsTable;

@@ -45,3 +45,33 @@ export const AuditEntrySchema = Type.Object({
   node: Nullable(Type.String({ description: 'the server node that acted (LOALANG_NODE_ID, or its host name); null for entries written before issue 17' })),
 });
 export type AuditEntry = Static<typeof AuditEntrySchema>;
+
+/** A service account (issue 21): never its key, which only the create and rotate answers carry, once. */
+export const ServiceAccountSchema = Type.Object(
+  {
+    id: Id,
+    name: Type.String(),
+    description: Type.String(),
+    role: RoleSchema,
+    areaId: Type.String({ description: 'the top of the area subtree the key acts in' }),
+    prefix: Type.String({ description: 'the key starts `loa_sa_<prefix>_`: enough to tell keys apart, useless to call with' }),
+    rateLimitPerMinute: Type.Integer({ description: 'requests a minute, counted by each server node' }),
+    createdBy: Nullable(Type.String({ description: 'the admin who made it' })),
+    createdAt: Instant,
+    expiresAt: Instant,
+    revokedAt: Nullable(Instant),
+    rotatedAt: Nullable(Instant),
+    lastUsedAt: Nullable(Type.String({ format: 'date-time', description: 'written at most once a minute' })),
+    lastUsedFrom: Nullable(Type.String({ description: 'source address of that use' })),
+    state: StringEnum(['active', 'revoked', 'expired'] as const),
+  },
+  { description: 'A service account: an API key for a machine, with one role over one area subtree' },
+);
+export type ServiceAccount = Static<typeof ServiceAccountSchema>;
+
+/** POST /service-accounts, POST /api-keys, POST /service-accounts/:id/rotate: the key, shown this once. */
+export const ServiceAccountKeySchema = Type.Object({
+  account: ServiceAccountSchema,
+  key: Type.String({ description: 'send as `Authorization: Bearer <key>` or `X-API-Key: <key>`; shown once, only its SHA-256 is kept' }),
+});
+export type ServiceAccountKey = Static<typeof ServiceAccountKeySchema>;

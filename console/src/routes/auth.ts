@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { brokerError, permissionsOf, type ServerServices } from '@loalang/broker';
+import { brokerError, callerPermissions, type ServerServices } from '@loalang/broker';
 import { LoginBody } from '../schemas.js';
 import { bearerToken, callerOf, requirePermission } from '../auth.js';
 import { auditEntryBase } from '../audit-hook.js';
@@ -47,7 +47,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = a
   });
 
   app.get('/auth/me', { schema: { tags: ['auth'], response: ok(MeSchema) }, preHandler: requirePermission(core, 'areas:read') }, async (request) => {
-    const { user } = callerOf(request);
-    return { ...user, permissions: [...permissionsOf(user.role)] };
+    const caller = callerOf(request);
+    return { ...caller.user, permissions: callerPermissions(caller) };
   });
 };

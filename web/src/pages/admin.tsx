@@ -1,9 +1,10 @@
-/** Administration: users and roles in the admin's area (add, change role, reset password, disable), the area tree with quiet hours, and the audit log. */
+/** Administration: users and roles in the admin's area (add, change role, reset password, disable), the area tree with quiet hours, service accounts' API keys (issue 21), and the audit log. */
 import { useEffect, useState } from 'preact/hooks';
 import type { Api, Area, AuditEntry, Device, Me, User } from '../api.js';
 import { useT } from '../i18n.js';
 import { onLoadError } from './errors.js';
-import { AreaSelect, type Notice, NoticeLine, treeOrder } from './shared.js';
+import { AreaSelect, may, type Notice, NoticeLine, treeOrder } from './shared.js';
+import { ServiceAccounts } from './service-accounts.js';
 
 const ROLES: Me['role'][] = ['admin', 'alert-staff', 'operator', 'technician', 'viewer'];
 
@@ -131,6 +132,7 @@ export function AdminPage({ api, me, onUnauthorized }: { api: Api; me: Me | null
         </details>
       </section>
       <Areas api={api} areas={areas} onChange={load} />
+      {may(me, 'service-accounts:read') && <ServiceAccounts api={api} areas={areas} onUnauthorized={onUnauthorized} />}
       <section class="card stack">
         <h2>{t.auditLog}</h2>
         <form
