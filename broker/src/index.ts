@@ -18,6 +18,7 @@ export * from './schedules/recurrence.js';
 export * from './schedules/quiet-check.js';
 export * from './schedules/timeline.js';
 export * from './reports/daily.js';
+export * from './reports/monthly.js';
 export { DEFAULT_LOUDNESS, HttpSpeechEngine, type LoudnessTarget, type SpeechEngine } from './media/index.js';
 export * from './alarms/alarms.js';
 export * from './content/stream-sources.js';

@@ -16,6 +16,7 @@ import { userRoutes } from './routes/users.js';
 import { serviceAccountRoutes } from './routes/service-accounts.js';
 import { areaRoutes } from './routes/areas.js';
 import { deviceRoutes } from './routes/devices.js';
+import { deviceRegistryRoutes } from './routes/device-registry.js';
 import { contentRoutes } from './routes/content.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { reportRoutes } from './routes/reports.js';
@@ -97,6 +98,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(serviceAccountRoutes, { core });
       await api.register(areaRoutes, { core });
       await api.register(deviceRoutes, { core, urls: options.urls });
+      await api.register(deviceRegistryRoutes, { core });
       await api.register(contentRoutes, { core, maxUploadBytes });
       await api.register(scheduleRoutes, { core });
       await api.register(reportRoutes, { core });

@@ -206,6 +206,7 @@ describe('response schemas', () => {
     await same('GET', '/api/v1/reports');
     await same('GET', '/api/v1/reports/daily?groupBy=area');
     await same('GET', '/api/v1/reports/daily');
+    await same('GET', `/api/v1/reports/monthly?month=${now.slice(0, 7)}`);
     // Alerts
     const alert = await same<{ id: string }>('POST', '/api/v1/alerts', { contentId: 'c', targets: { areaIds: ['x'], deviceIds: [] }, volume: 90 }, 201);
     await same('GET', '/api/v1/alerts');

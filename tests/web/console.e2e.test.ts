@@ -298,6 +298,18 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
       }, reject);
     });
     expect(csv.trim().split('\n')).toHaveLength(7); // a header and six plays
+    // The month's report as the printable form (issue 21): this month, the caller's areas.
+    const [pdf] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Tải báo cáo tháng (PDF)' }).click()]);
+    expect(pdf.suggestedFilename()).toMatch(/^bao-cao-thang-\d{4}-\d{2}\.pdf$/);
+    const head = await new Promise<Buffer>((resolve, reject) => {
+      void pdf.createReadStream().then((stream) => {
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => resolve(Buffer.concat(chunks)));
+        stream.on('error', reject);
+      }, reject);
+    });
+    expect(head.subarray(0, 5).toString()).toBe('%PDF-');
     await page.close();
   }, 60_000);
 

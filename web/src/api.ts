@@ -275,6 +275,8 @@ export class Api {
 
   /** The reports as CSV, fetched with the token (a plain link could not carry it). */
   reportsCsv = (f: ReportFilter) => this.blob(`/reports?format=csv&${query(f)}`);
+  /** An area's monthly broadcast report (month YYYY-MM) as the printable PDF form or CSV; no area: the caller's own. */
+  monthlyReport = (month: string, areaId: string, format: 'pdf' | 'csv') => this.blob(`/reports/monthly?format=${format}&month=${encodeURIComponent(month)}${areaId ? `&areaId=${encodeURIComponent(areaId)}` : ''}`);
 
   alert = (id: string) => this.call<AlertView>('GET', `/alerts/${encodeURIComponent(id)}`);
   /** Prepares a live announcement; its feed socket is opened with the ticket (live-mic.ts). */

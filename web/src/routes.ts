@@ -38,6 +38,7 @@ export const ROUTES = [
   'GET /devices/{id}/timeline',
   'GET /reports',
   'GET /reports/daily',
+  'GET /reports/monthly',
   'GET /audit',
   'GET /users',
   'POST /users',

@@ -3,6 +3,7 @@
  * for how many seconds, per device or per area. Days are local dates in the given timezone.
  */
 import type { StoredReport } from './reports.js';
+import { localDate } from '../schedules/recurrence.js';
 
 export interface DailyRow {
   date: string;
@@ -17,10 +18,9 @@ export interface DailyRow {
 }
 
 export function dailyTotals(reports: StoredReport[], groupOf: (r: StoredReport) => string, timeZone: string): DailyRow[] {
-  const day = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
   const rows = new Map<string, DailyRow>();
   for (const r of reports) {
-    const date = day.format(new Date(r.startedAt ?? r.scheduledAt));
+    const date = localDate(new Date(r.startedAt ?? r.scheduledAt), timeZone);
     const groupId = groupOf(r);
     const key = `${date}|${r.contentId}|${groupId}`;
     let row = rows.get(key);

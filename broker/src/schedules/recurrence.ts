@@ -47,6 +47,25 @@ export function localDate(instant: Date, timeZone: string): string {
   }
   return format.format(instant);
 }
+/** The wall-clock time of an instant in a timezone, as HH:MM. */
+export function localTime(instant: Date, timeZone: string): string {
+  let format = timeFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    timeFormats.set(timeZone, format);
+  }
+  return format.format(instant);
+}
+
+/** The instant (ms) a local date (YYYY-MM-DD) begins in a timezone: its local midnight. */
+export function startOfLocalDay(date: string, timeZone: string): number {
+  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
+  const guess = Date.UTC(y, m - 1, d);
+  // The offset at the guess, then again at the instant found: right across a daylight-saving change.
+  const first = guess - offsetMinutes(timeZone, guess) * 60_000;
+  return guess - offsetMinutes(timeZone, first) * 60_000;
+}
+
 /** Minutes east of UTC of a timezone at an instant, e.g. 420 for Asia/Ho_Chi_Minh. */
 function offsetMinutes(timeZone: string, at: number): number {
   const name = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' }).formatToParts(at).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
@@ -72,6 +91,7 @@ const zoneOptions = new Map<string, { timezone: string } | { utcOffset: number }
 
 /** Making a formatter costs far more than using one: one per timezone. */
 const dayFormats = new Map<string, Intl.DateTimeFormat>();
+const timeFormats = new Map<string, Intl.DateTimeFormat>();
 
 /** Checks a recurrence and throws a bilingual 400 naming what is wrong. */
 export function validateRecurrence(r: Recurrence, timeZone: string): void {

@@ -58,6 +58,21 @@ export const notJson = (mediaType: string, description: string, statuses: readon
   ...Object.fromEntries(statuses.map((s) => [s, { description, content: { [mediaType]: { schema: Type.String(mediaType.startsWith('text/') ? {} : { format: 'binary' }) } } }])),
   ...ERRORS,
 });
+/** `response` of a route answering CSV only. */
+export const csvOnly = (description: string) => ({ 200: { description, content: { 'text/csv': { schema: Type.String() } } }, ...ERRORS });
+/** `response` of a route answering JSON, CSV (`format=csv`) or a PDF document (`format=pdf`). */
+export const jsonCsvOrPdf = <T extends TSchema>(schema: T, description: string) => ({
+  200: {
+    description,
+    content: {
+      'application/json': { schema },
+      'text/csv': { schema: Type.String({ description: 'the rows as CSV (format=csv)' }) },
+      // Sent as a Buffer: the static type says so, the schema says binary.
+      'application/pdf': { schema: Type.Unsafe<Buffer>({ type: 'string', format: 'binary', description: 'the printable form, A4 (format=pdf)' }) },
+    },
+  },
+  ...ERRORS,
+});
 /** `response` of a route answering JSON, or CSV when asked with `format=csv`. */
 export const jsonOrCsv = <T extends TSchema>(schema: T, description: string) => ({
   200: { description, content: { 'application/json': { schema }, 'text/csv': { schema: Type.String({ description: 'the same rows as CSV (format=csv)' }) } } },

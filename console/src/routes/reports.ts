@@ -1,12 +1,35 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { brokerError, dailyTotals, isRelay, relayContentId, reportsToCsv, toCsv, type ServerServices } from '@loalang/broker';
+import { brokerError, dailyTotals, isRelay, monthlyReport, relayContentId, reportsToCsv, toCsv, type ServerServices } from '@loalang/broker';
 import { Type, type Static } from '@sinclair/typebox';
 import { ReportsQuery } from '../schemas.js';
 import { assertInScope, callerOf, requirePermission, scopedAreas, type Caller } from '../auth.js';
-import { DailyReportSchema, jsonOrCsv, PlayReportSchema } from '../responses/index.js';
+import { DailyReportSchema, jsonCsvOrPdf, jsonOrCsv, MonthlyReportSchema, PlayReportSchema, type MonthlyReport } from '../responses/index.js';
+import { monthlyReportPdf } from '../monthly-pdf.js';
 
 const DailyQuery = Type.Object({ ...ReportsQuery.properties, groupBy: Type.Optional(Type.Union([Type.Literal('device'), Type.Literal('area')])) }, { additionalProperties: false });
 const DAILY_COLUMNS = ['date', 'contentId', 'contentTitle', 'groupId', 'groupName', 'plays', 'seconds', 'interrupted', 'failed', 'skipped'] as const;
+
+const MonthlyQuery = Type.Object(
+  {
+    areaId: Type.Optional(ReportsQuery.properties.areaId),
+    month: Type.String({ pattern: '^\\d{4}-(0[1-9]|1[0-2])$', description: 'YYYY-MM, in the area’s timezone' }),
+    format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv'), Type.Literal('pdf')])),
+  },
+  { additionalProperties: false },
+);
+/** The monthly report's CSV, in the daily CSV's style: one row per item, with the speakers that did not play it. */
+const MONTHLY_COLUMNS = ['date', 'time', 'title', 'seconds', 'completed', 'notPlayed', 'notPlayedSpeakers', 'contentId', 'scheduleId', 'playId'] as const;
+
+function monthlyCsv(r: MonthlyReport): string {
+  const rows = r.items.map((i) => ({ ...i, notPlayedSpeakers: i.misses.map((m) => `${m.deviceName} (${m.status})`).join('; ') }));
+  return toCsv(rows, MONTHLY_COLUMNS);
+}
+
+/** An area's name for a file name: ASCII, lower case, words joined by dashes ("Xã Tân Phước" → "xa-tan-phuoc"). */
+export function fileSlug(name: string): string {
+  const ascii = name.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[đĐ]/g, 'd');
+  return ascii.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'dia-ban';
+}
 
 /** The caller's reports under the query's filters (area, device, time), scope enforced. */
 async function scopedReports(core: ServerServices, caller: Caller, q: Static<typeof ReportsQuery>) {
@@ -48,6 +71,35 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> =
         return reply.header('Content-Type', 'text/csv; charset=utf-8').header('Content-Disposition', 'attachment; filename="loalang-daily.csv"').send(toCsv(rows, DAILY_COLUMNS));
       }
       return { timeZone: tz, groupBy: byArea ? ('area' as const) : ('device' as const), rows };
+    },
+  );
+
+  app.get(
+    '/reports/monthly',
+    {
+      schema: {
+        querystring: MonthlyQuery,
+        tags: ['reports'],
+        description: "An area's monthly broadcast report (the area and those below it; the month in its timezone): each item with the speakers that played it and did not, the totals; format=pdf: the printable form",
+        response: jsonCsvOrPdf(MonthlyReportSchema, 'the report; format=csv: its items as CSV; format=pdf: the form, A4'),
+      },
+      preHandler: requirePermission(core, 'reports:read'),
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const q = request.query;
+      const areaId = q.areaId ?? caller.user.areaId;
+      await scopedAreas(core, caller, areaId); // 403 outside the caller's areas, 404 for none
+      const report = await monthlyReport(core, areaId, q.month);
+      const name = `bao-cao-thang-${q.month}-${fileSlug(report.areaName)}`;
+      if (q.format === 'csv') {
+        return reply.header('Content-Type', 'text/csv; charset=utf-8').header('Content-Disposition', `attachment; filename="${name}.csv"`).send(monthlyCsv(report));
+      }
+      if (q.format === 'pdf') {
+        const pdf = await monthlyReportPdf(report, core.clock.now());
+        return reply.header('Content-Type', 'application/pdf').header('Content-Disposition', `attachment; filename="${name}.pdf"`).send(pdf);
+      }
+      return report;
     },
   );
 

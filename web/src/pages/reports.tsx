@@ -82,6 +82,7 @@ export function ReportsPage({ api, onUnauthorized }: { api: Api; onUnauthorized:
           <button type="button" onClick={() => void download()}>{t.downloadCsv}</button>
         </div>
       </form>
+      <MonthlyExport api={api} areas={areas} onError={fail} />
       {error && <p role="alert" class="error">{error}</p>}
       {perDay.length > 0 && (
         <section class="card">
@@ -116,6 +117,39 @@ export function ReportsPage({ api, onUnauthorized }: { api: Api; onUnauthorized:
         )}
       </section>
     </div>
+  );
+}
+
+/** The monthly broadcast report of an area (issue 21): the printable PDF form, or its items as CSV. */
+function MonthlyExport({ api, areas, onError }: { api: Api; areas: Area[]; onError: (err: unknown) => void }) {
+  const { t } = useT();
+  const [month, setMonth] = useState(day(new Date()).slice(0, 7));
+  const [areaId, setAreaId] = useState('');
+  const save = async (format: 'pdf' | 'csv') => {
+    try {
+      const blob = await api.monthlyReport(month, areaId, format);
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(blob);
+      a.download = `bao-cao-thang-${month}${areaId ? `-${areaId}` : ''}.${format}`;
+      a.click();
+      URL.revokeObjectURL(a.href);
+    } catch (err) {
+      onError(err);
+    }
+  };
+  return (
+    <form class="card row filters" data-testid="monthly-export" onSubmit={(e) => e.preventDefault()}>
+      <h2>{t.monthlyTitle}</h2>
+      <AreaSelect areas={areas} value={areaId} onChange={setAreaId} />
+      <label>
+        {t.month}
+        <input type="month" name="month" required value={month} onInput={(e) => setMonth(e.currentTarget.value)} />
+      </label>
+      <div class="row end">
+        <button type="button" disabled={!/^\d{4}-\d{2}$/.test(month)} onClick={() => void save('pdf')}>{t.downloadMonthPdf}</button>
+        <button type="button" disabled={!/^\d{4}-\d{2}$/.test(month)} onClick={() => void save('csv')}>{t.downloadMonthCsv}</button>
+      </div>
+    </form>
   );
 }
 
