@@ -63,7 +63,10 @@ describe.skipIf(!haveTools)('presence of a real agent process', () => {
     expect(killedMs).toBeLessThanOrEqual(1.5 * KEEPALIVE_SEC * 1000);
     agent = undefined;
 
-    const history = (await get()).presenceHistory.map((h) => `${h.online ? 'online' : 'offline'}:${h.cause}`);
+    // `online` is the broker's own view; the history row comes with the next batch of presence writes (presence-writes.ts), a moment later.
+    const historyOf = async () => (await get()).presenceHistory.map((h) => `${h.online ? 'online' : 'offline'}:${h.cause}`);
+    await until('the disconnect in the history', 5_000, async () => (await historyOf())[0] === 'offline:disconnect');
+    const history = await historyOf();
     expect(history.slice(0, 4)).toEqual(['offline:disconnect', 'online:connect', 'offline:missed-heartbeats', 'online:connect']);
   }, 90_000);
 
