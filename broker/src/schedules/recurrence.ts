@@ -38,23 +38,24 @@ export function cronPattern(r: Recurrence): string {
   return `${mm} ${hh} ${r.dayOfMonth} * *`;
 }
 
+/** A formatter for `timeZone`, made once per timezone and kept in `cache`. */
+function formatterIn(cache: Map<string, Intl.DateTimeFormat>, timeZone: string, make: (timeZone: string) => Intl.DateTimeFormat): Intl.DateTimeFormat {
+  let format = cache.get(timeZone);
+  if (!format) {
+    format = make(timeZone);
+    cache.set(timeZone, format);
+  }
+  return format;
+}
+
 /** The calendar date of an instant in a timezone, as YYYY-MM-DD. */
 export function localDate(instant: Date, timeZone: string): string {
-  let format = dayFormats.get(timeZone);
-  if (!format) {
-    format = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
-    dayFormats.set(timeZone, format);
-  }
-  return format.format(instant);
+  return formatterIn(dayFormats, timeZone, (tz) => new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' })).format(instant);
 }
+
 /** The wall-clock time of an instant in a timezone, as HH:MM. */
 export function localTime(instant: Date, timeZone: string): string {
-  let format = timeFormats.get(timeZone);
-  if (!format) {
-    format = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
-    timeFormats.set(timeZone, format);
-  }
-  return format.format(instant);
+  return formatterIn(timeFormats, timeZone, (tz) => new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })).format(instant);
 }
 
 /** The instant (ms) a local date (YYYY-MM-DD) begins in a timezone: its local midnight. */
