@@ -51,6 +51,7 @@ import { ServiceAccountRepo } from './accounts/service-accounts.js';
 import { ServiceAccountAdmin } from './accounts/service-account-admin.js';
 import { OutboxRepo } from './outbox/outbox.js';
 import { OutboxSender, type OutboxPost, type OutboxSenderOptions } from './outbox/sender.js';
+import { UpstreamConnector, type UpstreamConfig } from './upstream/connector.js';
 import { ClusterNode, type ClusterOptions } from './cluster/node.js';
 import { RolloutRepo } from './updates/rollout-repo.js';
 import { ReleaseStore } from './updates/release-store.js';
@@ -92,6 +93,8 @@ export interface CoreOptions {
    * is stored on its own, as before issue 16 (for benchmarks' comparison).
    */
   reportBatching?: Partial<ReportBatchOptions> | false;
+  /** The upstream reporting connector to the province's HTTTN (issue 21); absent: off. */
+  upstream?: Omit<UpstreamConfig, 'source'> & { source?: string };
   /** The outbox's sending (decision 0030): waits, timeouts; `post` replaces HTTP in tests. */
   outbox?: Partial<OutboxSenderOptions> & { post?: OutboxPost };
   /** This server's name in the audit log and among a cluster's nodes (LOALANG_NODE_ID); default: the host's name. */
@@ -160,6 +163,8 @@ export interface ServerParts {
   outbox: OutboxRepo;
   /** Sends the outbox (on the leader). */
   outboxSender: OutboxSender;
+  /** Reports to the province's HTTTN through the outbox; null when not configured. */
+  upstream: UpstreamConnector | null;
   signingKeys: SigningKeys;
   signer: DownlinkSigner;
   /** This server as a node: alone, or one of a cluster (leader lock, bus, presence elsewhere). */
@@ -304,6 +309,19 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
   const { post, ...outboxOptions } = options.outbox ?? {};
   const outboxSender = new OutboxSender({ repo: outbox, clock, logger, ...(post ? { post } : {}) }, outboxOptions);
   const streamSources = new StreamSourceRepo(database, now);
+  const upstream = options.upstream
+    ? new UpstreamConnector(
+        {
+          sources: { areas, devices, reports: repos.reports, schedules: repos.schedules, content: repos.content, alerts: alertRepo, isOnline: (id) => mqtt.isOnline(id) },
+          outbox,
+          sender: outboxSender,
+          clock,
+          logger,
+          effectiveTimezone: (id) => areas.effectiveTimezone(id),
+        },
+        { source: nodeId, ...options.upstream },
+      )
+    : null;
   return {
     ...repos,
     store,
@@ -354,6 +372,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     updateDesk: new UpdateDesk({ rollouts, areas, devices }),
     outbox,
     outboxSender,
+    upstream,
     signingKeys,
     signer,
     cluster,

@@ -28,6 +28,8 @@ export const PERMISSIONS = [
   'updates:write',
   'service-accounts:read',
   'service-accounts:write',
+  'integration:read',
+  'integration:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
