@@ -100,6 +100,24 @@ describe.runIf(ready)('the upstream connector against an HTTTN double', () => {
     const [item] = htttn.at('/ket-qua-phat')[0]!.body['duLieu'] as Record<string, unknown>[];
     expect(item).toMatchObject({ ngayPhat: today(), maChuongTrinh: res.body.id, tenBanTin: 'Bản tin sáng', maDonViHanhChinh: '19495', soCumPhatXong: 2, soCumKhongPhat: 0 });
     expect(item!['thoiLuongGiay']).toBeGreaterThanOrEqual(1);
+
+    // The programme it came from, approved, in the programmes sent.
+    await push({ kinds: ['programmes'] });
+    await until('programmes received', () => htttn.at('/chuong-trinh').length === 1);
+    const programmes = htttn.at('/chuong-trinh')[0]!.body['duLieu'] as Record<string, unknown>[];
+    expect(programmes).toEqual([expect.objectContaining({ maChuongTrinh: res.body.id, tenChuongTrinh: 'Bản tin sáng', maDonViHanhChinh: '19495', mucDoUuTien: 3, diaBanPhat: ['19495'], soLanPhat: 1 })]);
+  }, 60_000);
+
+  it('sends an alert\'s deliveries: who received it and who played it to the end', async () => {
+    const contentId = await toneContent(world, 1, 'Cảnh báo lũ');
+    const alert = await world.api<{ id: string }>(admin, 'POST', '/alerts', { contentId, targets: { areaIds: [world.otherCommuneId], deviceIds: [] } });
+    expect(alert.status, JSON.stringify(alert.body)).toBe(201);
+    await until('the alert played', async () => (await world.server.core.alerts.repo.totals(alert.body.id)).finished === 1, { timeoutMs: 30_000 });
+    const outcomes = await push({ kinds: ['alertDeliveries'] });
+    expect(outcomes).toEqual([{ kind: 'alertDeliveries', scope: alert.body.id, records: 1, queued: 1 }]);
+    await until('alert deliveries received', () => htttn.at('/canh-bao').length === 1);
+    const [sent] = htttn.at('/canh-bao')[0]!.body['duLieu'] as Record<string, unknown>[];
+    expect(sent).toMatchObject({ maCanhBao: alert.body.id, diaBan: ['19366'], soCumLoa: 1, daPhatXong: 1, loi: 0 });
   }, 60_000);
 
   it('keeps what it reports while the HTTTN is down, and delivers it all once, in order, when it is back', async () => {
@@ -141,7 +159,7 @@ describe.runIf(ready)('the upstream connector against an HTTTN double', () => {
 
   it('shows an admin the connector, and refuses it to others', async () => {
     const s = await status();
-    expect(s).toMatchObject({ enabled: true, counts: { delivered: 4 }, lastError: null, oldestPendingAt: null });
+    expect(s).toMatchObject({ enabled: true, counts: { delivered: 6 }, lastError: null, oldestPendingAt: null });
     await world.addUser('xa', 'operator', world.communeId);
     const operator = await world.token('xa');
     expect((await world.api(operator, 'GET', '/upstream')).status).toBe(403);
