@@ -40,6 +40,9 @@ import type {
   ScheduleCheck,
   ServiceAccount,
   ServiceAccountKey,
+  OutboxMessageView,
+  UpstreamPushView,
+  UpstreamStatusView,
   Settings,
   StreamSource,
   StreamSources,
@@ -50,6 +53,8 @@ import type {
 
 export type {
   Alarm,
+  OutboxMessageView,
+  UpstreamStatusView,
   ServiceAccount,
   ServiceAccountKey,
   LiveDetail,
@@ -184,6 +189,10 @@ export class Api {
   createServiceAccount = (a: { name: string; description?: string; role: User['role']; areaId: string; expiresInDays: number }) => this.call<ServiceAccountKey>('POST', '/service-accounts', a);
   rotateServiceAccount = (id: string) => this.call<ServiceAccountKey>('POST', `/service-accounts/${encodeURIComponent(id)}/rotate`, {});
   revokeServiceAccount = (id: string) => this.call<ServiceAccount>('POST', `/service-accounts/${encodeURIComponent(id)}/revoke`);
+  upstream = () => this.call<UpstreamStatusView>('GET', '/upstream');
+  pushUpstream = () => this.call<UpstreamPushView>('POST', '/upstream/push', {});
+  upstreamMessages = (limit = 20) => this.call<OutboxMessageView[]>('GET', `/upstream/messages?limit=${limit}`);
+  retryUpstreamMessage = (id: string) => this.call<OutboxMessageView>('POST', `/upstream/messages/${encodeURIComponent(id)}/retry`);
   /** The library: uploads and bulletins, and alert speech too when asked. */
   content = (withAlerts = false) => this.call<ContentItem[]>('GET', `/content${withAlerts ? '?kind=upload&kind=tts&kind=alert' : ''}`);
   deleteContent = (id: string) => this.call<null>('DELETE', `/content/${encodeURIComponent(id)}`);
