@@ -206,10 +206,6 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     alarms: new AlarmRepo(database),
   };
   const alarmRules = new AlarmRules({ alarms: repos.alarms, devices, clock, logger }, { ...DEFAULT_ALARM_THRESHOLDS, ...options.alarmThresholds });
-  if (options.alarmWebhook) {
-    const webhook = new AlarmWebhook(options.alarmWebhook, { devices, areas, logger });
-    repos.alarms.on('change', (change) => webhook.notify(change));
-  }
   const media = await MediaPipeline.create({
     contentDir: join(options.dataDir, 'content'),
     logger,
@@ -308,6 +304,10 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
   const outbox = new OutboxRepo(database, now);
   const { post, ...outboxOptions } = options.outbox ?? {};
   const outboxSender = new OutboxSender({ repo: outbox, clock, logger, ...(post ? { post } : {}) }, outboxOptions);
+  if (options.alarmWebhook) {
+    const webhook = new AlarmWebhook(options.alarmWebhook, { devices, areas, logger, outbox, sender: outboxSender });
+    repos.alarms.on('change', (change) => webhook.notify(change));
+  }
   const streamSources = new StreamSourceRepo(database, now);
   const upstream = options.upstream
     ? new UpstreamConnector(
