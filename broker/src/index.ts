@@ -66,3 +66,8 @@ export * from './updates/release-store.js';
 export * from './updates/rollouts.js';
 export * from './updates/waves.js';
 export * from './updates/update-desk.js';
+export * from './bulletins/input.js';
+export * from './bulletins/repo.js';
+export * from './bulletins/service.js';
+export * from './bulletins/progress.js';
+export * from './content/fetch-audio.js';

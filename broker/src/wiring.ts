@@ -54,6 +54,9 @@ import { RolloutRepo } from './updates/rollout-repo.js';
 import { ReleaseStore } from './updates/release-store.js';
 import { RolloutService } from './updates/rollouts.js';
 import { UpdateDesk } from './updates/update-desk.js';
+import { BulletinRepo } from './bulletins/repo.js';
+import { BulletinService } from './bulletins/service.js';
+import { BulletinProgress } from './bulletins/progress.js';
 
 export interface CoreOptions {
   dataDir: string;
@@ -83,6 +86,8 @@ export interface CoreOptions {
   releaseKeys?: ServerKey[];
   /** Hosts CAP audio `uri`s may be fetched from; none: such audio is not fetched (the text is spoken). */
   capAudioHosts?: string[];
+  /** Hosts a bulletin's `audioUrl` may be fetched from (LOALANG_BULLETIN_AUDIO_HOSTS); none: bulletins with audio URLs are refused. */
+  bulletinAudioHosts?: string[];
   /** MQTT over TLS with this certificate and key (PEM); absent: plain TCP. */
   mqttTls?: TlsMaterial;
   /**
@@ -101,6 +106,7 @@ export interface RuntimeSettings {
   streamHosts: readonly string[] | null;
   capSenders: readonly string[];
   capAudioHosts: readonly string[];
+  bulletinAudioHosts: readonly string[];
   telemetryRetention: TelemetryRetention;
 }
 
@@ -156,6 +162,9 @@ export interface ServerParts {
   signer: DownlinkSigner;
   /** This server as a node: alone, or one of a cluster (leader lock, bus, presence elsewhere). */
   cluster: ClusterNode;
+  /** Bulletins from upstream systems (issue 21 item 2) and the leader's check of their outcome. */
+  bulletins: BulletinService;
+  bulletinProgress: BulletinProgress;
 }
 
 export async function wireServer(options: CoreOptions): Promise<ServerParts> {
@@ -165,6 +174,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     streamHosts: options.streamHosts ? options.streamHosts.map((h) => h.toLowerCase()) : null,
     capSenders: options.capSenders ?? [],
     capAudioHosts: (options.capAudioHosts ?? []).map((h) => h.toLowerCase()),
+    bulletinAudioHosts: (options.bulletinAudioHosts ?? []).map((h) => h.toLowerCase()),
     telemetryRetention: { ...DEFAULT_TELEMETRY_RETENTION, ...options.telemetryRetention },
   };
   if (options.cluster) ClusterNode.check(options.cluster, options.databaseUrl);
@@ -293,6 +303,23 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
   });
   const loginThrottle = new LoginThrottle(database, now);
   const streamSources = new StreamSourceRepo(database, now);
+  const scheduling = new ScheduleService({ ...repos, streamHosts: () => settings.streamHosts, clock, refresh });
+  const alertDesk = new AlertDesk({ alerts, areas, devices, content: repos.content, library, clock });
+  const bulletinRepo = new BulletinRepo(database, now);
+  const bulletins = new BulletinService({ repo: bulletinRepo, areas, scheduling, alertDesk, library, audioHosts: () => settings.bulletinAudioHosts, clock, logger });
+  const bulletinProgress = new BulletinProgress({
+    repo: bulletinRepo,
+    areas,
+    devices,
+    content: repos.content,
+    schedules: repos.schedules,
+    alerts,
+    reports: repos.reports,
+    audit,
+    clock,
+    logger,
+    emit: (b) => bulletins.events.emit('outcome', b),
+  });
   return {
     ...repos,
     store,
@@ -319,7 +346,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
       alertContent: (deviceId, contentId) => alertRepo.deviceMayFetch(deviceId, contentId),
     }),
     streamSources,
-    scheduling: new ScheduleService({ ...repos, streamHosts: () => settings.streamHosts, clock, refresh }),
+    scheduling,
     desired,
     dispatcher,
     reportIntake,
@@ -334,7 +361,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
           }),
     alarmRules,
     alerts,
-    alertDesk: new AlertDesk({ alerts, areas, devices, content: repos.content, library, clock }),
+    alertDesk,
     liveAnnouncements,
     liveDesk,
     audit,
@@ -344,5 +371,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     signingKeys,
     signer,
     cluster,
+    bulletins,
+    bulletinProgress,
   };
 }
