@@ -15,6 +15,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ManualClock, until } from '@loalang/test-kit';
+import { alertPlayId } from '@loalang/protocol';
 import { BULLETIN_CHECK_MS, HttpSpeechEngine, REPORT_GRACE_MS, type Bulletin } from '@loalang/broker';
 import type { ServiceAccountKey } from '../src/responses/index.js';
 import { addUser, buildTestServer, login, type TestServer } from './helpers.js';
@@ -134,6 +135,19 @@ describe('bulletin intake', () => {
     expect(await scheduleCount()).toBe(schedules + 1);
   });
 
+  it('makes one bulletin when identical deliveries race inside the service (all read "none" before any claims)', async () => {
+    await addUser(t.core, 'op-p', 'operator', 'p');
+    const user = (await t.core.users.list()).find((u) => u.username === 'op-p')!;
+    const caller = { user, scope: await t.core.areas.subtreeIds('p') };
+    const b = body({}) as Parameters<typeof t.core.bulletins.receive>[1];
+    const schedules = await scheduleCount();
+    const results = await Promise.all(Array.from({ length: 5 }, () => t.core.bulletins.receive(caller, b)));
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.bulletin.id)).size).toBe(1);
+    expect(await t.core.database.selectFrom('bulletins').selectAll().where('upstream_id', '=', b.id).execute()).toHaveLength(1);
+    expect(await scheduleCount()).toBe(schedules + 1);
+  });
+
   it('reports codes that match no area in scope, and refuses (400, naming them) when none matches', async () => {
     const some = await post(operatorKey, body({ areaCodes: ['00001', '99999', '09999'] }));
     expect(some.statusCode, some.body).toBe(201);
@@ -185,6 +199,31 @@ describe('bulletin intake', () => {
     expect(h.reason).toContain('chờ phê duyệt');
     expect(h.reason).toContain('waits for approval');
     expect(await t.core.schedules.require(h.scheduleId!)).toMatchObject({ status: 'pending', priority: 'priority' });
+  });
+
+  it('follows an alert to its outcome: played when every speaker reported, expired when none did before it ended', async () => {
+    // An emergency goes out at once: validFrom is not waited for.
+    const urgent = body({ priority: 'emergency', areaCodes: ['00001'], validFrom: undefined });
+    const heard = (await post(adminKey, { ...urgent, validUntil: new Date(clock.now() + 3600_000).toISOString() })).json() as Bulletin;
+    expect(heard.state).toBe('broadcasting');
+    const alert = await t.core.alerts.repo.require(heard.alertId!);
+    const duration = (await t.core.content.require(alert.contentId)).durationMs;
+    await t.core.bulletinProgress.check();
+    expect((await stored(heard.id)).state).toBe('broadcasting');
+    for (const name of ['x1', 'x2']) {
+      const outcome = await t.core.reportIntake.accept(devices[name]!, { v: 1, reportId: `${name}-${alert.id}`, playId: alertPlayId(alert.id, 1), scheduleId: alert.id, contentId: alert.contentId, status: 'completed', scheduledAt: alert.startAt, startedAt: alert.startAt, endedAt: alert.startAt, playedMs: duration });
+      expect(outcome.outcome).toBe('stored');
+    }
+    await t.core.bulletinProgress.check();
+    expect(await stored(heard.id)).toMatchObject({ state: 'played', counts: { targeted: 2, played: 2, failed: 0, noReport: 0 } });
+    // No speaker reports: when the alert ends (its expiry, on the clock) the bulletin expires, saying so.
+    const silent = body({ priority: 'emergency', areaCodes: ['00004'], validFrom: undefined });
+    const unheard = (await post(adminKey, { ...silent, validUntil: new Date(clock.now() + 600_000).toISOString() })).json() as Bulletin;
+    expect(unheard.state).toBe('broadcasting');
+    await clock.advanceAsync(600_000 + 1000);
+    await until('the alert expires', async () => (await t.core.alerts.repo.require(unheard.alertId!)).state === 'expired');
+    await t.core.bulletinProgress.check();
+    expect(await stored(unheard.id)).toMatchObject({ state: 'expired', counts: { targeted: 1, played: 0, noReport: 1 }, reason: expect.stringContaining('No speaker reported playing it') });
   });
 
   it('fetches audio only from the allowed hosts, without redirects; a refused or broken one is stored failed and may be sent again', async () => {

@@ -251,6 +251,12 @@ describe('response schemas', () => {
     await same('PATCH', `/api/v1/service-accounts/${sa.account.id}`, { description: 'Bảng theo dõi', rateLimitPerMinute: 120 });
     await same('POST', `/api/v1/service-accounts/${sa.account.id}/rotate`, {});
     await same('POST', `/api/v1/service-accounts/${sa.account.id}/revoke`);
+    // Bulletins (issue 21): one whose audio host is not allowed is stored failed (making one needs the media tools).
+    await core.areas.update('x', { geocodes: ['00001'] });
+    await same('POST', '/api/v1/bulletins', { id: 'htttn-1', title: 'Tin', audioUrl: 'http://audio.example.vn/a.mp3', areaCodes: ['00001', '99999'], priority: 'normal' }, 400);
+    const bulletins = await same<{ id: string }[]>('GET', '/api/v1/bulletins');
+    await same('GET', `/api/v1/bulletins/${bulletins[0]!.id}`);
+    await same('GET', '/api/v1/bulletins/by-upstream/htttn-1');
     await same('GET', '/api/v1/audit');
     await same('GET', '/healthz');
     // Errors take the one error shape, details included.
@@ -265,7 +271,7 @@ describe('response schemas', () => {
         .filter(([, op]) => Object.entries(op.responses ?? {}).some(([code, r]) => code.startsWith('2') && r.content?.['application/json']))
         .map(([method]) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
     );
-    const needMediaTools = ['POST /api/v1/content', 'POST /api/v1/content/tts'];
+    const needMediaTools = ['POST /api/v1/content', 'POST /api/v1/content/tts', 'POST /api/v1/bulletins'];
     expect(json.filter((r) => !walked.has(r) && !needMediaTools.includes(r))).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@ import { isLoaError, type Clock, type Logger, type Priority } from '@loalang/pro
 import type { AreaRepo } from '../areas/areas.js';
 import type { ScheduleService } from '../schedules/service.js';
 import type { AlertDesk } from '../alerts/desk.js';
-import { can } from '../accounts/roles.js';
+import { callerCan } from '../accounts/roles.js';
 import type { Caller } from '../accounts/scope.js';
 import { brokerError } from '../errors.js';
 import { iso } from '../time.js';
@@ -104,7 +104,7 @@ export class BulletinService {
   /** Its content, then its alert or schedule; on any failure it is stored `failed` with the reason, and the error rethrown. */
   private async make(caller: Caller, input: BulletinInput, b: Bulletin): Promise<Bulletin> {
     const emergency = input.priority === 'emergency';
-    const asAlert = emergency && can(caller.user.role, 'alerts:write');
+    const asAlert = emergency && callerCan(caller, 'alerts:write');
     let contentId: string | null = null;
     try {
       contentId = await bulletinContent(this.d, caller, input, asAlert);
