@@ -294,6 +294,20 @@ describe('bulletin intake', () => {
     expect(outcomes.at(-1)).toMatchObject({ upstreamId: b.upstreamId, counts: { targeted: 3, played: 1 }, updatedAt: new Date(clock.now()).toISOString() });
   });
 
+  it('goes back to waiting when an operator edits its approved schedule, and on when approved again', async () => {
+    const b = (await post(adminKey, body({ areaCodes: ['00004'] }))).json() as Bulletin;
+    expect(b.state).toBe('scheduled');
+    const operator = await login(t.app, 'op-p');
+    const edit = await t.app.inject({ method: 'PATCH', url: `/api/v1/schedules/${b.scheduleId}`, headers: { authorization: `Bearer ${operator}` }, payload: { title: 'Bản tin (sửa)' } });
+    expect(edit.statusCode, edit.body).toBe(200);
+    await t.core.bulletinProgress.check();
+    expect(await stored(b.id)).toMatchObject({ state: 'pending-approval', reason: expect.stringContaining('waits for approval again') });
+    await t.app.inject({ method: 'POST', url: `/api/v1/schedules/${b.scheduleId}/approve`, headers: { authorization: `Bearer ${adminToken}` } });
+    await t.core.bulletinProgress.check();
+    expect(await stored(b.id)).toMatchObject({ state: 'scheduled', reason: null });
+    expect(outcomes.filter((o) => o.id === b.id).map((o) => o.state)).toEqual(['scheduled', 'pending-approval', 'scheduled']);
+  });
+
   it('is rejected when its schedule is deleted before it played, and expires unapproved at validUntil (its schedule removed)', async () => {
     const rejected = (await post(operatorKey, body({ areaCodes: ['00004'] }))).json() as Bulletin;
     const del = await t.app.inject({ method: 'DELETE', url: `/api/v1/schedules/${rejected.scheduleId}`, headers: { authorization: `Bearer ${adminToken}` } });

@@ -98,7 +98,7 @@ export class BulletinProgress {
     const schedule = b.scheduleId ? await this.d.schedules.get(b.scheduleId) : null;
     if (!schedule) {
       const counts = await this.counts(b.scheduleId ?? '', await this.d.devices.resolveTargetIds(b.areaIds, []), 1, Date.parse(b.validFrom) - DAY_MS, now + DAY_MS);
-      await this.move(b, anyReport(counts) ? { state: 'played', counts } : { state: 'rejected', reason: REASONS.deleted });
+      await this.move(b, anyReport(counts) ? { state: 'played', counts: strip(counts) } : { state: 'rejected', reason: REASONS.deleted });
       return;
     }
     const { passes, endsAt } = await this.plays(schedule);
