@@ -324,6 +324,13 @@ describe('bulletin intake', () => {
     await until('the leader expires it', async () => (await stored(late.id)).state === 'expired');
     expect(await stored(late.id)).toMatchObject({ reason: expect.stringContaining('Not approved before it expired') });
     expect(await t.core.schedules.get(late.scheduleId!)).toBeNull();
+    // Sent again after its validity passed: the stored (expired) bulletin, not a refusal; a new id past its validity is refused.
+    const resent = await post(operatorKey, { ...waiting, validUntil });
+    expect(resent.statusCode, resent.body).toBe(200);
+    expect(resent.json()).toMatchObject({ id: late.id, state: 'expired' });
+    const stale = await post(operatorKey, { ...waiting, id: 'htttn-stale', validUntil });
+    expect(stale.statusCode).toBe(400);
+    expect((stale.json() as { error: { message: string } }).error.message).toContain('validUntil has passed');
     const audit = await t.core.audit.query({ action: 'bulletin-expired', limit: 10 });
     expect(audit.find((e) => e.target === late.id)).toMatchObject({ source: 'server', detail: expect.objectContaining({ upstreamId: late.upstreamId, from: 'pending-approval' }) });
   });

@@ -62,10 +62,11 @@ export class BulletinService {
     const validFrom = input.validFrom ? Date.parse(input.validFrom) : now;
     const validUntil = input.validUntil ? Date.parse(input.validUntil) : null;
     if (validUntil !== null && validUntil <= validFrom) throw brokerError('LOA_ERR_INVALID', { en: 'validUntil must be after validFrom', vi: 'validUntil phải sau validFrom' });
-    if (validUntil !== null && validUntil <= now) throw brokerError('LOA_ERR_INVALID', { en: 'validUntil has passed', vi: 'thời hạn validUntil đã qua' });
     const hash = bulletinHash(input);
     const before = await this.d.repo.byUpstream(caller.user.id, input.id);
+    // A resend is answered with what was stored, even once its validity has passed.
     if (before && before.bulletin.state !== 'failed') return { bulletin: this.replay(before, hash), created: false };
+    if (validUntil !== null && validUntil <= now) throw brokerError('LOA_ERR_INVALID', { en: 'validUntil has passed', vi: 'thời hạn validUntil đã qua' });
     const { areaIds, unmatched } = await matchCodes(this.d.areas, caller, input.areaCodes);
     const fields: NewBulletin = {
       sourceId: caller.user.id,
