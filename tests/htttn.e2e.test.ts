@@ -7,12 +7,13 @@
  * in the order it was written: nothing lost, nothing twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_UPSTREAM_MAPPING } from '@loalang/broker';
+import { DEFAULT_UPSTREAM_MAPPING, formatInstant } from '@loalang/broker';
 import { requireTool } from './support.js';
 import { startAgent, startAlertWorld, TimedSink, toneContent, until, type AlertWorld, type RunningAgent } from './alert-support.js';
 import { HtttnDouble } from './htttn-double.js';
 
-const ready = requireTool('ffmpeg');
+const ready = requireTool('ffmpeg') && requireTool('espeak-ng');
+const vnTime = (at: number) => formatInstant(at, 'dd/MM/yyyy HH:mm:ss', 'Asia/Ho_Chi_Minh');
 const today = () => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Ho_Chi_Minh' }).format(new Date());
 
 interface Status {
@@ -40,6 +41,8 @@ describe.runIf(ready)('the upstream connector against an HTTTN double', () => {
       upstream: { url: htttn.url, mapping: DEFAULT_UPSTREAM_MAPPING, token: htttn.token, hmacSecret: htttn.secret, everyMs: 3600_000 },
       // Short waits between attempts, so the double's outage is crossed in seconds.
       outbox: { baseMs: 300, maxMs: 1000, pollMs: 200 },
+      // A bulletin due now starts 4 s later (a minute in service): time enough to approve it here.
+      bulletinStartLeadMs: 4000,
     });
     await world.addUser('tinh', 'admin', world.provinceId);
     admin = await world.token('tinh');
@@ -120,6 +123,48 @@ describe.runIf(ready)('the upstream connector against an HTTTN double', () => {
     expect(sent).toMatchObject({ maCanhBao: alert.body.id, diaBan: ['19366'], soCumLoa: 1, daPhatXong: 1, loi: 0 });
   }, 60_000);
 
+  it('takes a bulletin in the HTTTN\'s own field names, once, and reports its states back to it', async () => {
+    const sa = await world.api<{ key: string }>(admin, 'POST', '/service-accounts', { name: 'htttn-tinh', role: 'operator', areaId: world.provinceId });
+    expect(sa.status).toBe(201);
+    const send = (body: unknown) =>
+      fetch(`http://127.0.0.1:${world.server.httpPort}/api/v1/upstream/bulletins`, { method: 'POST', headers: { 'x-api-key': sa.body.key, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const bulletin = {
+      maBanTin: 'HT-2026-0042',
+      tieuDe: 'Lịch tiêm phòng',
+      noiDungVanBan: 'Trạm y tế xã thông báo lịch tiêm phòng cho trẻ em.',
+      danhSachMaDonVi: ['19495', '99999'],
+      mucDoUuTien: 3,
+      thoiGianBatDau: vnTime(Date.now()),
+      thoiGianKetThuc: vnTime(Date.now() + 3600_000),
+    };
+    const first = await send(bulletin);
+    const answer = (await first.json()) as Record<string, unknown>;
+    expect(first.status, JSON.stringify(answer)).toBe(201);
+    expect(answer).toMatchObject({ maBanTin: 'HT-2026-0042', trangThai: 'pending-approval' });
+    // Sent again (its answer lost, say): the same bulletin, nothing new.
+    const again = await send(bulletin);
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as Record<string, unknown>)['maTrenHeThong']).toBe(answer['maTrenHeThong']);
+    // A field that does not fit is named in both its names.
+    const bad = await send({ ...bulletin, maBanTin: 'HT-2026-0043', mucDoUuTien: 9 });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/priority \(← mucDoUuTien\)/);
+
+    const stored = (await world.api<{ scheduleId: string; unmatchedCodes: string[] }>(admin, 'GET', `/bulletins/${String(answer['maTrenHeThong'])}`)).body;
+    expect(stored.unmatchedCodes).toEqual(['99999']);
+    expect((await world.api(admin, 'POST', `/schedules/${stored.scheduleId}/approve`)).status).toBe(200);
+    const reported = async () => (await world.server.core.reports.query({ limit: 50 })).filter((r) => r.scheduleId === stored.scheduleId && r.status === 'completed').length;
+    await until('both commune speakers played it', async () => (await reported()) === 2, { timeoutMs: 40_000 });
+    await world.server.core.bulletinProgress.check(); // the leader's check (every 30 s), now
+    const outcomes = () => htttn.at('/ket-qua-ban-tin').map((r) => (r.body['duLieu'] as Record<string, unknown>[])[0]!);
+    await until('played reported back', () => outcomes().some((o) => o['trangThai'] === 'played'));
+    const states = outcomes().map((o) => o['trangThai']);
+    expect(states[0]).toBe('pending-approval');
+    expect(states.at(-1)).toBe('played');
+    expect(new Set(states).size).toBe(states.length);
+    expect(outcomes().at(-1)).toMatchObject({ maBanTin: 'HT-2026-0042', soCumLoa: 2, soCumPhatXong: 2, soCumLoi: 0, soCumKhongBaoCao: 0 });
+  }, 90_000);
+
   it('keeps what it reports while the HTTTN is down, and delivers it all once, in order, when it is back', async () => {
     await htttn.down();
     const before = htttn.received.length;
@@ -159,7 +204,7 @@ describe.runIf(ready)('the upstream connector against an HTTTN double', () => {
 
   it('shows an admin the connector, and refuses it to others', async () => {
     const s = await status();
-    expect(s).toMatchObject({ enabled: true, counts: { delivered: 6 }, lastError: null, oldestPendingAt: null });
+    expect(s).toMatchObject({ enabled: true, counts: { delivered: htttn.received.length }, lastError: null, oldestPendingAt: null });
     await world.addUser('xa', 'operator', world.communeId);
     const operator = await world.token('xa');
     expect((await world.api(operator, 'GET', '/upstream')).status).toBe(403);

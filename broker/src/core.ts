@@ -56,6 +56,8 @@ import type { AlarmChange } from './alarms/alarms.js';
 import type { Alert } from './alerts/alerts.js';
 import type { DeliveryEvent } from './alerts/service.js';
 import type { PresenceChange } from './mqtt/contracts.js';
+import type { BulletinService } from './bulletins/service.js';
+import type { BulletinProgress } from './bulletins/progress.js';
 import { wireServer, type CoreOptions, type RuntimeSettings, type ServerParts } from './wiring.js';
 
 export type { CoreOptions, RuntimeSettings, ServerParts } from './wiring.js';
@@ -155,6 +157,10 @@ export class ServerCore {
   readonly signer: DownlinkSigner;
   /** This server as a node: alone, or one of a cluster (issue 17). */
   readonly cluster: ClusterNode;
+  /** Bulletins from upstream systems (issue 21 item 2): intake, views, and `events` ('outcome'). */
+  readonly bulletins: BulletinService;
+  /** The leader's periodic check that moves bulletins to their outcome. */
+  readonly bulletinProgress: BulletinProgress;
   private pruner: Repeating | null = null;
   private firstPrune: ClockTimer | null = null;
   private deadNodeSweep: Repeating | null = null;
@@ -219,6 +225,8 @@ export class ServerCore {
     this.signingKeys = parts.signingKeys;
     this.signer = parts.signer;
     this.cluster = parts.cluster;
+    this.bulletins = parts.bulletins;
+    this.bulletinProgress = parts.bulletinProgress;
     this.relayLiveEvents();
   }
 
@@ -317,6 +325,12 @@ export class ServerCore {
   }
   set capAudioHosts(hosts: readonly string[]) {
     this.settings.capAudioHosts = hosts;
+  }
+  get bulletinAudioHosts(): readonly string[] {
+    return this.settings.bulletinAudioHosts;
+  }
+  set bulletinAudioHosts(hosts: readonly string[]) {
+    this.settings.bulletinAudioHosts = hosts.map((h) => h.toLowerCase());
   }
   get telemetryRetention(): TelemetryRetention {
     return this.settings.telemetryRetention;
@@ -424,6 +438,7 @@ export class ServerCore {
     this.rollouts.start();
     this.outboxSender.start();
     this.upstream?.start();
+    this.bulletinProgress.start();
     // Retention: once soon after start, then hourly; batched, so requests are served meanwhile.
     const prune = () => {
       void this.telemetry.prune(this.clock.now(), this.telemetryRetention).then(
@@ -456,6 +471,7 @@ export class ServerCore {
     this.alarmRules.stop();
     void this.outboxSender.stop();
     this.upstream?.stop();
+    void this.bulletinProgress.stop();
     this.pruner?.stop();
     this.pruner = null;
     if (this.firstPrune) this.clock.clearTimeout(this.firstPrune);
@@ -616,6 +632,7 @@ export class ServerCore {
     await this.cluster.leadership.stop();
     await this.outboxSender.stop();
     this.rollouts.stop();
+    await this.bulletinProgress.stop();
     await this.alerts.stop();
     this.liveAnnouncements.stopAll();
     await this.liveDesk.settled();

@@ -35,6 +35,11 @@ const specs = {
     en: 'The cluster settings are incomplete',
     vi: 'Cấu hình cụm máy chủ chưa đầy đủ',
   },
+  LOA_ERR_UPSTREAM_UNREACHABLE: {
+    status: 502,
+    en: 'A resource the request points at could not be fetched',
+    vi: 'Không tải được tài nguyên mà yêu cầu trỏ tới',
+  },
   LOA_ERR_NOT_SUPPORTED: { status: 400, en: 'Not supported in this version', vi: 'Phiên bản này chưa hỗ trợ' },
 } satisfies Record<string, ErrorText & { status: number }>;
 

@@ -72,3 +72,8 @@ export * from './outbox/signature.js';
 export * from './upstream/mapping.js';
 export * from './upstream/connector.js';
 export { DEFAULT_UPSTREAM_MAPPING } from './upstream/default-mapping.js';
+export * from './bulletins/input.js';
+export * from './bulletins/repo.js';
+export * from './bulletins/service.js';
+export * from './bulletins/progress.js';
+export * from './content/fetch-audio.js';

@@ -57,6 +57,9 @@ import { RolloutRepo } from './updates/rollout-repo.js';
 import { ReleaseStore } from './updates/release-store.js';
 import { RolloutService } from './updates/rollouts.js';
 import { UpdateDesk } from './updates/update-desk.js';
+import { BulletinRepo } from './bulletins/repo.js';
+import { BulletinService } from './bulletins/service.js';
+import { BulletinProgress } from './bulletins/progress.js';
 
 export interface CoreOptions {
   dataDir: string;
@@ -86,6 +89,10 @@ export interface CoreOptions {
   releaseKeys?: ServerKey[];
   /** Hosts CAP audio `uri`s may be fetched from; none: such audio is not fetched (the text is spoken). */
   capAudioHosts?: string[];
+  /** Hosts a bulletin's `audioUrl` may be fetched from (LOALANG_BULLETIN_AUDIO_HOSTS); none: bulletins with audio URLs are refused. */
+  bulletinAudioHosts?: string[];
+  /** How much later than now a bulletin due now starts, so speakers fetch its audio first (default a minute; tests shorten it). */
+  bulletinStartLeadMs?: number;
   /** MQTT over TLS with this certificate and key (PEM); absent: plain TCP. */
   mqttTls?: TlsMaterial;
   /**
@@ -108,6 +115,7 @@ export interface RuntimeSettings {
   streamHosts: readonly string[] | null;
   capSenders: readonly string[];
   capAudioHosts: readonly string[];
+  bulletinAudioHosts: readonly string[];
   telemetryRetention: TelemetryRetention;
 }
 
@@ -169,6 +177,9 @@ export interface ServerParts {
   signer: DownlinkSigner;
   /** This server as a node: alone, or one of a cluster (leader lock, bus, presence elsewhere). */
   cluster: ClusterNode;
+  /** Bulletins from upstream systems (issue 21 item 2) and the leader's check of their outcome. */
+  bulletins: BulletinService;
+  bulletinProgress: BulletinProgress;
 }
 
 export async function wireServer(options: CoreOptions): Promise<ServerParts> {
@@ -178,6 +189,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     streamHosts: options.streamHosts ? options.streamHosts.map((h) => h.toLowerCase()) : null,
     capSenders: options.capSenders ?? [],
     capAudioHosts: (options.capAudioHosts ?? []).map((h) => h.toLowerCase()),
+    bulletinAudioHosts: (options.bulletinAudioHosts ?? []).map((h) => h.toLowerCase()),
     telemetryRetention: { ...DEFAULT_TELEMETRY_RETENTION, ...options.telemetryRetention },
   };
   if (options.cluster) ClusterNode.check(options.cluster, options.databaseUrl);
@@ -322,6 +334,25 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
         { source: nodeId, ...options.upstream },
       )
     : null;
+  const scheduling = new ScheduleService({ ...repos, streamHosts: () => settings.streamHosts, clock, refresh });
+  const alertDesk = new AlertDesk({ alerts, areas, devices, content: repos.content, library, clock });
+  const bulletinRepo = new BulletinRepo(database, now);
+  const bulletins = new BulletinService({ repo: bulletinRepo, areas, scheduling, alertDesk, library, audioHosts: () => settings.bulletinAudioHosts, clock, logger, ...(options.bulletinStartLeadMs !== undefined ? { startLeadMs: options.bulletinStartLeadMs } : {}) });
+  const bulletinProgress = new BulletinProgress({
+    repo: bulletinRepo,
+    areas,
+    devices,
+    content: repos.content,
+    schedules: repos.schedules,
+    alerts,
+    reports: repos.reports,
+    audit,
+    clock,
+    logger,
+    emit: (b) => bulletins.events.emit('outcome', b),
+  });
+  // Each state a bulletin reaches goes back to the system that sent it, through the outbox (once per state).
+  bulletins.events.on('outcome', (b) => void upstream?.reportOutcome(b).catch((err: unknown) => logger.error({ err, bulletinId: b.id, state: b.state }, 'bulletin outcome not written to the outbox')));
   return {
     ...repos,
     store,
@@ -348,7 +379,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
       alertContent: (deviceId, contentId) => alertRepo.deviceMayFetch(deviceId, contentId),
     }),
     streamSources,
-    scheduling: new ScheduleService({ ...repos, streamHosts: () => settings.streamHosts, clock, refresh }),
+    scheduling,
     desired,
     dispatcher,
     reportIntake,
@@ -363,7 +394,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
           }),
     alarmRules,
     alerts,
-    alertDesk: new AlertDesk({ alerts, areas, devices, content: repos.content, library, clock }),
+    alertDesk,
     liveAnnouncements,
     liveDesk,
     audit,
@@ -376,5 +407,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     signingKeys,
     signer,
     cluster,
+    bulletins,
+    bulletinProgress,
   };
 }

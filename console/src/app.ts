@@ -23,6 +23,7 @@ import { reportRoutes } from './routes/reports.js';
 import { opsRoutes } from './routes/ops.js';
 import { alarmRoutes } from './routes/alarms.js';
 import { alertRoutes } from './routes/alerts.js';
+import { bulletinRoutes } from './routes/bulletins.js';
 import { liveRoutes } from './routes/live.js';
 import { eventRoutes } from './routes/events.js';
 import { upstreamRoutes } from './routes/upstream.js';
@@ -102,6 +103,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(deviceRegistryRoutes, { core });
       await api.register(contentRoutes, { core, maxUploadBytes });
       await api.register(scheduleRoutes, { core });
+      await api.register(bulletinRoutes, { core });
       await api.register(reportRoutes, { core });
       await api.register(alarmRoutes, { core });
       await api.register(alertRoutes, { core });

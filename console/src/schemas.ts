@@ -1,7 +1,7 @@
 /** TypeBox schemas of the HTTP API: validation and static types at once (and the OpenAPI text). */
 import { Type, type Static } from '@sinclair/typebox';
 import { Priority } from '@loalang/protocol';
-import { MAX_KEY_DAYS, MAX_PUSH_DAYS, MAX_RATE_PER_MINUTE, OUTBOX_STATES, RECORD_KINDS, ROLES, TargetsSchema } from '@loalang/broker';
+import { BULLETIN_STATES, BulletinInputSchema, MAX_KEY_DAYS, MAX_PUSH_DAYS, MAX_RATE_PER_MINUTE, OUTBOX_STATES, RECORD_KINDS, ROLES, TargetsSchema } from '@loalang/broker';
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }) });
 export type IdParams = Static<typeof IdParams>;
@@ -179,3 +179,13 @@ export const OutboxListQuery = Type.Object(
   { additionalProperties: false },
 );
 export type OutboxListQuery = Static<typeof OutboxListQuery>;
+/** Issue 21 item 2: a bulletin from an upstream system (HTTTN); the body is declared once, in the broker, with the service that takes it. */
+export const CreateBulletinBody = BulletinInputSchema;
+export const BulletinListQuery = Type.Object(
+  {
+    state: Type.Optional(Type.Union(BULLETIN_STATES.map((s) => Type.Literal(s)))),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  },
+  { additionalProperties: false },
+);
+export const UpstreamIdParams = Type.Object({ upstreamId: BulletinInputSchema.properties.id });

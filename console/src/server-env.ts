@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { keyIdOf, type ServerKey } from '@loalang/protocol';
 import { DEFAULT_LOUDNESS, DEFAULT_UPSTREAM_MAPPING, HttpSpeechEngine, loadMapping, isPostgresUrl, isValidNodeId, MIN_CLUSTER_SECRET_CHARS, redactUrl, type CoreOptions, type TlsMaterial } from '@loalang/broker';
 
-export type ServerSettings = Pick<CoreOptions, 'databaseUrl' | 'nodeId' | 'cluster' | 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech' | 'alarmThresholds' | 'alarmWebhook' | 'telemetryRetention' | 'alerts' | 'capSenders' | 'capAudioHosts' | 'releaseKeys' | 'upstream' | 'outbox'>;
+export type ServerSettings = Pick<CoreOptions, 'databaseUrl' | 'nodeId' | 'cluster' | 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech' | 'alarmThresholds' | 'alarmWebhook' | 'telemetryRetention' | 'alerts' | 'capSenders' | 'capAudioHosts' | 'bulletinAudioHosts' | 'bulletinStartLeadMs' | 'releaseKeys' | 'upstream' | 'outbox'>;
 
 function bad(name: string, value: string, en: string, vi: string): Error {
   return new Error(`${name}=${JSON.stringify(value)}: ${vi} / ${en}`);
@@ -100,6 +100,10 @@ export function serverSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Ser
   if (senders) settings.capSenders = senders.split(',').map((x) => x.trim()).filter(Boolean);
   const audioHosts = hostList(env, 'LOALANG_CAP_AUDIO_HOSTS');
   if (audioHosts) settings.capAudioHosts = audioHosts;
+  const bulletinAudioHosts = hostList(env, 'LOALANG_BULLETIN_AUDIO_HOSTS');
+  if (bulletinAudioHosts) settings.bulletinAudioHosts = bulletinAudioHosts;
+  const leadSeconds = number(env, 'LOALANG_BULLETIN_LEAD_SECONDS', 1, 3600);
+  if (leadSeconds !== undefined) settings.bulletinStartLeadMs = leadSeconds * 1000;
   const leadMs = number(env, 'LOALANG_ALERT_LEAD_MS', 200, 30_000);
   const replay = env['LOALANG_ALERT_REPLAY_ON_RECONNECT'];
   if (replay !== undefined && replay !== 'true' && replay !== 'false') throw bad('LOALANG_ALERT_REPLAY_ON_RECONNECT', replay, 'must be true or false', 'phải là true hoặc false');

@@ -262,6 +262,14 @@ describe('response schemas', () => {
     const [sent] = await same<{ id: string }[]>('GET', '/api/v1/upstream/messages?limit=10');
     await same('GET', `/api/v1/upstream/messages/${sent!.id}`);
     await same('POST', `/api/v1/upstream/messages/${sent!.id}/retry`);
+    // Bulletins (issue 21): one whose audio host is not allowed is stored failed (making one needs the media tools).
+    await core.areas.update('x', { geocodes: ['00001'] });
+    await same('POST', '/api/v1/bulletins', { id: 'htttn-1', title: 'Tin', audioUrl: 'http://audio.example.vn/a.mp3', areaCodes: ['00001', '99999'], priority: 'normal' }, 400);
+    const bulletins = await same<{ id: string }[]>('GET', '/api/v1/bulletins');
+    await same('GET', `/api/v1/bulletins/${bulletins[0]!.id}`);
+    await same('GET', '/api/v1/bulletins/by-upstream/htttn-1');
+    // The same through the HTTTN's field names (the default mapping): an audio host not allowed, refused the same way.
+    await same('POST', '/api/v1/upstream/bulletins', { maBanTin: 'htttn-2', tieuDe: 'Tin', duongDanAmThanh: 'http://audio.example.vn/a.mp3', danhSachMaDonVi: ['00001'], mucDoUuTien: 3 }, 400);
     await same('GET', '/api/v1/audit');
     await same('GET', '/healthz');
     // Errors take the one error shape, details included.
@@ -276,7 +284,7 @@ describe('response schemas', () => {
         .filter(([, op]) => Object.entries(op.responses ?? {}).some(([code, r]) => code.startsWith('2') && r.content?.['application/json']))
         .map(([method]) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
     );
-    const needMediaTools = ['POST /api/v1/content', 'POST /api/v1/content/tts'];
+    const needMediaTools = ['POST /api/v1/content', 'POST /api/v1/content/tts', 'POST /api/v1/bulletins', 'POST /api/v1/upstream/bulletins'];
     expect(json.filter((r) => !walked.has(r) && !needMediaTools.includes(r))).toEqual([]);
   });
 });

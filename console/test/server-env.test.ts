@@ -60,6 +60,8 @@ describe('server settings from the environment', () => {
       writeFileSync(own, '{ not json');
       expect(() => serverSettingsFromEnv({ LOALANG_UPSTREAM_URL: url, LOALANG_UPSTREAM_TOKEN: 't', LOALANG_UPSTREAM_MAPPING: own })).toThrow(/cannot read the JSON mapping/);
       expect(serverSettingsFromEnv({ LOALANG_OUTBOX_RETRY_SECONDS: '2', LOALANG_OUTBOX_RETRY_MAX_SECONDS: '600' }).outbox).toEqual({ baseMs: 2000, maxMs: 600_000 });
+      expect(serverSettingsFromEnv({ LOALANG_BULLETIN_LEAD_SECONDS: '20' }).bulletinStartLeadMs).toBe(20_000);
+      expect(() => serverSettingsFromEnv({ LOALANG_BULLETIN_LEAD_SECONDS: '0' })).toThrow(/1 to 3600/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -671,6 +671,27 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await page.close();
   }, 60_000);
 
+  it('shows the bulletins the province system delivered on the schedules page, with their state and why, in both languages', async () => {
+    // One whose audio host is not allowed: stored failed, nothing scheduled (the speakers' programmes stay as the tests above left them).
+    const admin = await world.token('quan-tri-tinh');
+    const sent = await world.api(admin, 'POST', '/bulletins', { id: 'HTTTN-2026-000123', title: 'Lịch tiêm phòng', audioUrl: 'http://audio.example.vn/tiem-phong.mp3', areaCodes: ['19495'], priority: 'priority' });
+    expect(sent.status).toBe(400);
+    const page = await newPage();
+    await loggedIn(page, 'van-hanh');
+    await page.getByRole('link', { name: 'Lịch phát' }).click();
+    await page.getByRole('heading', { name: 'Bản tin từ cấp trên' }).waitFor();
+    const row = page.locator('table[data-testid="bulletins"] tr[data-state="failed"]', { hasText: 'Lịch tiêm phòng' });
+    await row.waitFor();
+    expect(await row.locator('td').allTextContents()).toEqual(expect.arrayContaining(['Lỗi', 'Ưu tiên', 'Xã Hải An', expect.stringContaining('audioUrl bị từ chối')]));
+    await page.getByTestId('lang-switch').click();
+    await page.getByRole('heading', { name: 'Upstream bulletins' }).waitFor();
+    expect(await row.locator('td').allTextContents()).toEqual(expect.arrayContaining(['Failed', 'Priority', expect.stringContaining('audioUrl refused')]));
+    await page.screenshot({ path: join(SHOTS, 'schedules-bulletins.png'), fullPage: true });
+    await page.getByTestId('lang-switch').click();
+    await page.getByRole('heading', { name: 'Bản tin từ cấp trên' }).waitFor();
+    await page.close();
+  }, 60_000);
+
   it('has no serious or critical accessibility problem (axe-core, WCAG 2 A and AA) on any page, laptop and phone', async () => {
     const problems: string[] = [];
     // Both sizes at once, each in its own page (the audit only reads the pages).

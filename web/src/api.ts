@@ -15,6 +15,7 @@ import type {
   AreaTimelinePlay,
   AreaWithTimezone,
   AuditEntry,
+  Bulletin,
   CommandRecord,
   CommandSent,
   ContentItem,
@@ -55,6 +56,7 @@ export type {
   Alarm,
   OutboxMessageView,
   UpstreamStatusView,
+  Bulletin,
   ServiceAccount,
   ServiceAccountKey,
   LiveDetail,
@@ -174,6 +176,8 @@ export class Api {
   activeAlarms = () => this.call<Alarm[]>('GET', '/alarms?active=true');
   ackAlarm = (id: string) => this.call<Alarm>('POST', `/alarms/${encodeURIComponent(id)}/ack`);
   alerts = () => this.call<Alert[]>('GET', '/alerts?limit=20');
+  /** Bulletins from upstream systems (HTTTN, issue 21) that reach the caller's areas, newest first. */
+  bulletins = () => this.call<Bulletin[]>('GET', '/bulletins?limit=50');
   device = (id: string) => this.call<DeviceDetail>('GET', `/devices/${encodeURIComponent(id)}`);
   /** Conditions the speaker raised and cleared (amplifier faults, audio output, storage…). */
   deviceEvents = (id: string) => this.call<DeviceConditions>('GET', `/devices/${encodeURIComponent(id)}/events`);

@@ -48,6 +48,7 @@ export const ROUTES = [
   'POST /service-accounts/{id}/rotate',
   'POST /service-accounts/{id}/revoke',
   'GET /alerts',
+  'GET /bulletins',
   'POST /alerts',
   'GET /alerts/{id}',
   'POST /alerts/{id}/cancel',

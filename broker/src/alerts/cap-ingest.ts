@@ -9,6 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brokerError } from '../errors.js';
+import { fetchAudio } from '../content/fetch-audio.js';
 import type { ServerServices } from '../core.js';
 import type { Alert, CapOrigin } from './alerts.js';
 import { capPriority, capSpeech, parseCap, pickInfo, type CapInfo, type CapMessage } from './cap.js';
@@ -28,10 +29,6 @@ export interface CapResult {
   identifier: string;
   alerts: Alert[];
 }
-
-/** Audio a CAP resource points at is fetched with these limits. */
-const MAX_AUDIO_BYTES = 50 * 1024 * 1024;
-const FETCH_TIMEOUT_MS = 20_000;
 
 /** Areas named by a configured geocode, and speakers inside a polygon or circle, within the caller's scope. */
 export async function capTargets(core: ServerServices, info: CapInfo, scope: Set<string>): Promise<Targets> {
@@ -53,29 +50,6 @@ function invalidShape(kind: string, value: string): never {
   throw brokerError('LOA_ERR_INVALID', { en: `CAP: <${kind}> "${value.slice(0, 100)}" is malformed`, vi: `CAP: <${kind}> "${value.slice(0, 100)}" không hợp lệ` });
 }
 
-/** Fetches audio a CAP message points at, only from hosts on `LOALANG_CAP_AUDIO_HOSTS` (no request to internal addresses on a sender's say-so). */
-async function fetchAudio(uri: string, allowedHosts: readonly string[]): Promise<Buffer> {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    throw new Error(`not a URL: ${uri.slice(0, 100)}`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`only http(s) audio is fetched, not ${url.protocol}`);
-  if (!allowedHosts.includes(url.hostname.toLowerCase())) throw new Error(`audio host ${url.hostname} is not on LOALANG_CAP_AUDIO_HOSTS`);
-  // Redirects are not followed: they could lead anywhere.
-  const res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' });
-  if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body) {
-    size += (chunk as Uint8Array).length;
-    if (size > MAX_AUDIO_BYTES) throw new Error(`larger than ${MAX_AUDIO_BYTES} bytes`);
-    chunks.push(Buffer.from(chunk as Uint8Array));
-  }
-  return Buffer.concat(chunks);
-}
-
 /** The message's audio resource when it has one that loads, else speech of its text. */
 async function capContent(core: ServerServices, msg: CapMessage, info: CapInfo, caller: CapCaller): Promise<string> {
   const title = (info.headline ?? info.event).slice(0, 200);
@@ -85,7 +59,7 @@ async function capContent(core: ServerServices, msg: CapMessage, info: CapInfo, 
   if (resource) {
     const dir = await mkdtemp(join(tmpdir(), 'loalang-cap-'));
     try {
-      const bytes = resource.derefUri ? Buffer.from(resource.derefUri, 'base64') : await fetchAudio(resource.uri!, core.capAudioHosts);
+      const bytes = resource.derefUri ? Buffer.from(resource.derefUri, 'base64') : await fetchAudio(resource.uri!, { allowedHosts: core.capAudioHosts, setting: 'LOALANG_CAP_AUDIO_HOSTS' });
       const file = join(dir, 'audio');
       await writeFile(file, bytes);
       return (await core.library.importAudio(file, { ...meta, originalName: resource.resourceDesc.slice(0, 200) })).id;

@@ -83,11 +83,15 @@ export class ScheduleService {
     return s;
   }
 
-  /** Saves a new schedule, approved at once or left waiting by its area's rule. */
-  async create(caller: Caller, input: ScheduleInput): Promise<Schedule> {
+  /**
+   * Saves a new schedule, approved at once or left waiting by its area's rule. `holdForApproval`:
+   * it waits whatever the rule (a bulletin that asked for more than its sender may do, issue 21).
+   */
+  async create(caller: Caller, input: ScheduleInput, opts: { holdForApproval?: boolean } = {}): Promise<Schedule> {
     const draft = await this.draft(caller, input);
     await this.assertPlays(this.asSchedule(draft), this.d.clock.now());
-    const schedule = await this.d.schedules.create({ ...draft, createdBy: caller.user.id, approvedBy: await this.approverOnSave(caller, draft.areaId) });
+    const approvedBy = opts.holdForApproval ? null : await this.approverOnSave(caller, draft.areaId);
+    const schedule = await this.d.schedules.create({ ...draft, createdBy: caller.user.id, approvedBy });
     this.d.refresh(await this.targetDevices(schedule));
     return schedule;
   }

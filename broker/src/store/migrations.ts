@@ -991,4 +991,58 @@ CREATE UNIQUE INDEX outbox_dedupe ON outbox(channel, dedupe_key);
 CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
 CREATE INDEX outbox_channel ON outbox(channel, seq);`,
   },
+  {
+    version: 24,
+    name: 'bulletins',
+    // Issue 21 item 2: bulletins an upstream system (the province's HTTTN) delivers. One row per
+    // caller and upstream id (the unique key makes a resent or raced delivery one bulletin); the
+    // request's hash tells a resend from a changed body. Its schedule or alert is named, not
+    // referenced: a schedule deleted by an approver must leave the bulletin to say "rejected".
+    sqlite: `CREATE TABLE bulletins (
+  id TEXT PRIMARY KEY,
+  source_id TEXT NOT NULL REFERENCES users(id),
+  upstream_id TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  title TEXT NOT NULL,
+  priority TEXT NOT NULL CHECK (priority IN ('normal', 'priority', 'emergency')),
+  valid_from TEXT NOT NULL,
+  valid_until TEXT,
+  area_ids_json TEXT NOT NULL,
+  unmatched_codes_json TEXT NOT NULL,
+  content_id TEXT,
+  schedule_id TEXT,
+  alert_id TEXT,
+  state TEXT NOT NULL CHECK (state IN ('receiving', 'pending-approval', 'scheduled', 'broadcasting', 'played', 'rejected', 'expired', 'failed')),
+  reason TEXT,
+  outcome_json TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  UNIQUE (source_id, upstream_id)
+);
+CREATE INDEX bulletins_state ON bulletins(state);
+CREATE INDEX bulletins_created ON bulletins(created_at);`,
+    postgres: `CREATE TABLE bulletins (
+  id TEXT PRIMARY KEY,
+  source_id TEXT NOT NULL REFERENCES users(id),
+  upstream_id TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  title TEXT NOT NULL,
+  priority TEXT NOT NULL CHECK (priority IN ('normal', 'priority', 'emergency')),
+  valid_from TEXT NOT NULL,
+  valid_until TEXT,
+  area_ids_json TEXT NOT NULL,
+  unmatched_codes_json TEXT NOT NULL,
+  content_id TEXT,
+  schedule_id TEXT,
+  alert_id TEXT,
+  state TEXT NOT NULL CHECK (state IN ('receiving', 'pending-approval', 'scheduled', 'broadcasting', 'played', 'rejected', 'expired', 'failed')),
+  reason TEXT,
+  outcome_json TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  UNIQUE (source_id, upstream_id)
+);
+CREATE INDEX bulletins_state ON bulletins(state);
+CREATE INDEX bulletins_created ON bulletins(created_at);`,
+  },
 ];

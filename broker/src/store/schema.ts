@@ -389,12 +389,35 @@ export interface RolloutDevicesTable {
   updated_at: string;
 }
 
+/** Issue 21 item 2: a bulletin an upstream system delivered, one per caller and upstream id. */
+export interface BulletinsTable {
+  id: string;
+  source_id: string;
+  upstream_id: string;
+  request_hash: string;
+  title: string;
+  priority: 'normal' | 'priority' | 'emergency';
+  valid_from: string;
+  valid_until: string | null;
+  area_ids_json: string;
+  unmatched_codes_json: string;
+  content_id: string | null;
+  schedule_id: string | null;
+  alert_id: string | null;
+  state: string;
+  reason: string | null;
+  outcome_json: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Schema {
   alarms: AlarmsTable;
   alert_deliveries: AlertDeliveriesTable;
   alerts: AlertsTable;
   areas: AreasTable;
   audit_log: AuditLogTable;
+  bulletins: BulletinsTable;
   cluster_nodes: ClusterNodesTable;
   commands: CommandsTable;
   content: ContentTable;

@@ -18,7 +18,9 @@ import { signatureHeader, SIGNATURE_HEADER } from '../outbox/signature.js';
 import { localDate } from '../schedules/recurrence.js';
 import { brokerError } from '../errors.js';
 import { redactUrl } from '../store/database.js';
-import { RECORD_KINDS, requestBodies, type RecordKind, type UpstreamMapping } from './mapping.js';
+import { validate } from '@loalang/protocol';
+import { BulletinInputSchema, type BulletinInput } from '../bulletins/input.js';
+import { DEFAULT_TIME_ZONE, mapRecord, readRecord, RECORD_KINDS, requestBodies, type RecordKind, type UpstreamMapping } from './mapping.js';
 import { alertDeliveryRecords, AreaIndex, previousDate, programmeRecords, registryRecords, resultRecords, type RecordSources } from './records.js';
 
 export const UPSTREAM_CHANNEL = 'upstream';
@@ -79,12 +81,11 @@ export interface UpstreamStatus {
   lastDeliveredAt: string | null;
 }
 
-/** A bulletin's outcome as the HTTTN hears it; the bulletin service's record. */
+/** A bulletin's outcome as the HTTTN hears it: the bulletin service's record, mapped. */
 export interface OutcomeRecord {
   id: string;
   upstreamId: string;
   state: string;
-  [field: string]: unknown;
 }
 
 const hashOf = (records: unknown[]) => createHash('sha256').update(JSON.stringify(records)).digest('hex').slice(0, 32);
@@ -176,6 +177,39 @@ export class UpstreamConnector {
     this.d.sender.kick();
   }
 
+  /**
+   * A bulletin in the HTTTN's own field names, read into LoaLang's through the mapping's
+   * `intake.bulletin` (POST /upstream/bulletins). What does not fit is refused naming our field
+   * and the HTTTN's, in both languages.
+   */
+  readBulletin(body: unknown): BulletinInput {
+    const fields = this.config.mapping.intake?.bulletin.fields;
+    if (!fields) {
+      throw brokerError('LOA_ERR_INVALID', { en: `the mapping ${this.mappingName} reads no bulletins (intake.bulletin): use POST /bulletins`, vi: `tệp ánh xạ ${this.mappingName} không đọc bản tin (intake.bulletin): hãy dùng POST /bulletins` });
+    }
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw brokerError('LOA_ERR_INVALID', { en: 'the body must be a JSON object', vi: 'nội dung phải là một đối tượng JSON' });
+    const input = readRecord(body, fields, this.config.mapping.timeZone ?? DEFAULT_TIME_ZONE);
+    const checked = validate(BulletinInputSchema, input);
+    if (!checked.ok) {
+      const field = checked.reason.split(':')[0]!.replace(/^\//, '').split('/')[0] ?? '';
+      const spec = fields[field];
+      const theirs = typeof spec === 'string' ? spec : spec && 'from' in spec ? spec.from : '';
+      const where = theirs ? `${field} (← ${theirs})` : field || '/';
+      throw brokerError('LOA_ERR_INVALID', { en: `bulletin, read through ${this.mappingName}: ${where}: ${checked.reason}`, vi: `bản tin, đọc qua ${this.mappingName}: ${where} không hợp lệ (${checked.reason})` });
+    }
+    return checked.value;
+  }
+
+  /** A bulletin as the HTTTN names its outcome (the mapping's bulletinOutcomes fields), for the intake's answer. */
+  outcomeView(bulletin: OutcomeRecord): Record<string, unknown> {
+    const spec = this.config.mapping.records.bulletinOutcomes;
+    return spec ? mapRecord(bulletin, spec.fields, this.config.mapping.timeZone ?? DEFAULT_TIME_ZONE) : { ...bulletin };
+  }
+
+  private get mappingName(): string {
+    return `${this.config.mapping.name}@${this.config.mapping.revision}`;
+  }
+
   async status(): Promise<UpstreamStatus> {
     const counts = (await this.d.outbox.counts(UPSTREAM_CHANNEL))[UPSTREAM_CHANNEL] ?? {};
     const oldest = await this.d.outbox.oldestPending(UPSTREAM_CHANNEL);
@@ -183,7 +217,7 @@ export class UpstreamConnector {
     return {
       enabled: true,
       url: redactUrl(this.config.url),
-      mapping: `${this.config.mapping.name}@${this.config.mapping.revision}`,
+      mapping: this.mappingName,
       kinds: this.kinds,
       everyMinutes: Math.round(this.config.everyMs / 60_000),
       counts,
@@ -223,7 +257,7 @@ export class UpstreamConnector {
     const spec = this.config.mapping.records[m.kind as RecordKind];
     if (!spec) return null;
     const auth = this.config.mapping.auth ?? {};
-    const headers: Record<string, string> = { 'x-loalang-mapping': `${this.config.mapping.name}@${this.config.mapping.revision}`, 'x-loalang-kind': m.kind };
+    const headers: Record<string, string> = { 'x-loalang-mapping': this.mappingName, 'x-loalang-kind': m.kind };
     if (this.config.token) headers[(auth.tokenHeader ?? 'Authorization').toLowerCase()] = `${auth.tokenPrefix ?? 'Bearer '}${this.config.token}`;
     if (this.config.hmacSecret) headers[(auth.signatureHeader ?? SIGNATURE_HEADER).toLowerCase()] = signatureHeader(this.config.hmacSecret, m.body, at);
     return { url: `${this.config.url.replace(/\/+$/, '')}${spec.path}`, headers, giveUpAfterMs: null };

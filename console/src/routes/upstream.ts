@@ -7,7 +7,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { brokerError, UPSTREAM_CHANNEL, type OutboxMessage, type ServerServices, type UpstreamConnector } from '@loalang/broker';
 import { IdParams, OutboxListQuery, UpstreamPushBody } from '../schemas.js';
-import { requirePermission } from '../auth.js';
+import { callerOf, requirePermission } from '../auth.js';
 import { ok, OutboxMessageSchema, OutboxMessageWithBodySchema, UpstreamPushSchema, UpstreamStatusSchema } from '../responses/index.js';
 
 const tags = ['integration'];
@@ -25,9 +25,32 @@ async function upstreamMessage(core: ServerServices, id: string): Promise<Outbox
   return m;
 }
 
+/** A body in the HTTTN's own field names: any JSON object, read through the mapping. */
+const UpstreamRecord = Type.Object({}, { additionalProperties: true, description: "a JSON object in the HTTTN's field names (the mapping's intake.bulletin)" });
+
 export const upstreamRoutes: FastifyPluginAsyncTypebox<{ core: ServerServices }> = async (app, { core }) => {
   const read = requirePermission(core, 'integration:read');
   const write = requirePermission(core, 'integration:write');
+
+  app.post(
+    '/upstream/bulletins',
+    {
+      schema: {
+        body: UpstreamRecord,
+        tags,
+        description:
+          "POST /bulletins in the HTTTN's own field names: the body is read through the mapping (intake.bulletin), and the answer is the bulletin's outcome in its names (records.bulletinOutcomes). 201 made, 200 the same body again, 409 another body under its id",
+        response: { 201: UpstreamRecord, ...ok(UpstreamRecord) },
+      },
+      preHandler: requirePermission(core, 'schedules:write'),
+    },
+    async (request, reply) => {
+      const upstream = connector(core);
+      const { bulletin, created } = await core.bulletins.receive(callerOf(request), upstream.readBulletin(request.body));
+      request.auditExtra = { bulletinId: bulletin.id, upstreamId: bulletin.upstreamId, state: bulletin.state, replay: !created };
+      return reply.status(created ? 201 : 200).send(upstream.outcomeView(bulletin));
+    },
+  );
 
   app.get('/upstream', { schema: { tags, description: 'The connector: where it sends, its mapping, what waits and the last error', response: ok(UpstreamStatusSchema) }, preHandler: read }, async () =>
     core.upstream

@@ -10,6 +10,7 @@ import { useT } from '../i18n.js';
 import { messageOf } from './errors.js';
 import { AreaPicker, may, type Notice, NoticeLine, treeOrder, useAreasAndDevices } from './shared.js';
 import { localInput, localTime } from '../dates.js';
+import { BulletinList } from './bulletins.js';
 
 interface Props {
   api: Api;
@@ -144,7 +145,7 @@ export function SchedulesPage({ api, me, route, onUnauthorized }: Props) {
   };
 
   const row = (s: Schedule) => (
-    <tr key={s.id} data-status={s.status}>
+    <tr key={s.id} id={`schedule-${s.id}`} data-status={s.status}>
       <th scope="row">{s.title}</th>
       <td>{summary(s)}</td>
       <td>{(s.targets.areaIds.length ? s.targets.areaIds : [s.areaId]).map((id) => areas.find((a) => a.id === id)?.name ?? '').join(', ')}</td>
@@ -193,6 +194,7 @@ export function SchedulesPage({ api, me, route, onUnauthorized }: Props) {
           <tbody>{schedules.map(row)}</tbody>
         </table>
       </section>
+      <BulletinList api={api} areas={areas} version={schedules.map((s) => s.id + s.status).join()} />
       <Calendar api={api} areas={areas} devices={devices ?? []} defaultArea={me?.areaId ?? ''} version={schedules.map((s) => s.id + s.status + s.start).join()} />
     </div>
   );
