@@ -184,10 +184,13 @@ describe.each(backends)('outbox on $name', (backend) => {
     expect(await repo.get(message.id)).toMatchObject({ state: 'failed', lastStatus: 500, attempts: 4, nextAttemptAt: null });
     // The next one is not held behind a message given up: tried in the same pass.
     expect(await repo.get(next.id)).toMatchObject({ state: 'pending', attempts: 1 });
-    receiver.status = 200;
+    // Sent again by a person while the receiver still fails: its day (here 10 s) counts from the retry.
     await repo.retry(message.id);
     await pass(1000);
-    expect(await repo.get(message.id)).toMatchObject({ state: 'delivered', attempts: 5 });
+    expect(await repo.get(message.id)).toMatchObject({ state: 'pending', attempts: 5, retriedAt: new Date(clock.now() - 1000).toISOString() });
+    receiver.status = 200;
+    await pass(8000);
+    expect(await repo.get(message.id)).toMatchObject({ state: 'delivered', attempts: 6 });
     expect(await repo.get(next.id)).toMatchObject({ state: 'delivered', attempts: 2 });
     // A failed message sent again is its channel's oldest: it goes first.
     expect(receiver.got.map((g) => g.body)).toEqual(['{}', '{"next":1}']);

@@ -32,6 +32,8 @@ export interface OutboxMessage {
   lastStatus: number | null;
   lastError: string | null;
   createdAt: string;
+  /** When a person last sent it again after it was given up: its give-up time counts from then. */
+  retriedAt: string | null;
   deliveredAt: string | null;
 }
 
@@ -67,6 +69,7 @@ const toMessage = (r: Row): OutboxMessage => ({
   lastStatus: r.last_status === null ? null : Number(r.last_status),
   lastError: r.last_error,
   createdAt: r.created_at,
+  retriedAt: r.retried_at,
   deliveredAt: r.delivered_at,
 });
 
@@ -192,7 +195,7 @@ export class OutboxRepo {
     await this.db.updateTable('outbox').set({ state: 'dropped', last_attempt_at: iso(at), last_error: reason.slice(0, ERROR_CHARS), next_attempt_at: null }).where('id', '=', id).where('state', '=', 'pending').execute();
   }
 
-  /** A failed or dropped message is sent again, due at once, its attempts counted on. */
+  /** A failed or dropped message is sent again, due at once, its attempts counted on and its give-up time counted from now. */
   async retry(id: string): Promise<OutboxMessage> {
     const message = await this.get(id);
     if (!message) throw brokerError('LOA_ERR_NOT_FOUND', { en: `delivery ${id}`, vi: `lần gửi ${id}` });
@@ -200,7 +203,8 @@ export class OutboxRepo {
     if (message.state === 'delivered') {
       throw brokerError('LOA_ERR_CONFLICT', { en: 'this message was delivered; it is not sent again', vi: 'tin này đã được gửi thành công; không gửi lại' });
     }
-    await this.db.updateTable('outbox').set({ state: 'pending', next_attempt_at: iso(this.now()) }).where('id', '=', id).execute();
+    const at = iso(this.now());
+    await this.db.updateTable('outbox').set({ state: 'pending', next_attempt_at: at, retried_at: at }).where('id', '=', id).execute();
     return (await this.get(id))!;
   }
 

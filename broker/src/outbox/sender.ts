@@ -171,7 +171,7 @@ export class OutboxSender {
       failure = { status: null, error: cause || e.message };
     }
     const now = this.d.clock.now();
-    const giveUp = target.giveUpAfterMs != null && now - Date.parse(m.createdAt) >= target.giveUpAfterMs;
+    const giveUp = target.giveUpAfterMs != null && now - Date.parse(m.retriedAt ?? m.createdAt) >= target.giveUpAfterMs;
     await this.d.repo.markAttemptFailed(m.id, failure, now, giveUp ? null : now + retryDelay(m.attempts + 1, this.o));
     const log = { channel: m.channel, kind: m.kind, delivery: m.id, attempts: m.attempts + 1, error: failure.error };
     if (giveUp) this.d.logger.error(log, 'outbox: message given up after its channel\'s limit; it can be retried by hand');

@@ -966,6 +966,7 @@ CREATE TABLE service_accounts (
   last_status INTEGER,
   last_error TEXT,
   created_at TEXT NOT NULL,
+  retried_at TEXT,
   delivered_at TEXT
 );
 CREATE UNIQUE INDEX outbox_dedupe ON outbox(channel, dedupe_key);
@@ -985,6 +986,7 @@ CREATE INDEX outbox_channel ON outbox(channel, seq);`,
   last_status BIGINT,
   last_error TEXT,
   created_at TEXT NOT NULL,
+  retried_at TEXT,
   delivered_at TEXT
 );
 CREATE UNIQUE INDEX outbox_dedupe ON outbox(channel, dedupe_key);

@@ -189,6 +189,7 @@ export interface OutboxTable {
   last_status: number | null;
   last_error: string | null;
   created_at: string;
+  retried_at: string | null;
   delivered_at: string | null;
 }
 

@@ -86,6 +86,8 @@ export interface OutcomeRecord {
   id: string;
   upstreamId: string;
   state: string;
+  /** When it moved to this state: a state reached again (waiting again after an edit) is news; the same move told twice is not. */
+  updatedAt: string;
 }
 
 const hashOf = (records: unknown[]) => createHash('sha256').update(JSON.stringify(records)).digest('hex').slice(0, 32);
@@ -169,11 +171,11 @@ export class UpstreamConnector {
     return out;
   }
 
-  /** A bulletin's new state, for the HTTTN that sent it (once per state). */
+  /** A bulletin's new state, for the HTTTN that sent it (once per move). */
   async reportOutcome(outcome: OutcomeRecord): Promise<void> {
     if (!this.config.mapping.records.bulletinOutcomes) return;
     const [body] = requestBodies(this.config.mapping, 'bulletinOutcomes', [outcome], { sentAt: new Date(this.d.clock.now()).toISOString(), source: this.config.source });
-    await this.d.outbox.enqueue({ channel: UPSTREAM_CHANNEL, kind: 'bulletinOutcomes', body: body!, dedupeKey: `bulletinOutcomes|${outcome.id}|${outcome.state}` });
+    await this.d.outbox.enqueue({ channel: UPSTREAM_CHANNEL, kind: 'bulletinOutcomes', body: body!, dedupeKey: `bulletinOutcomes|${outcome.id}|${outcome.state}|${outcome.updatedAt}` });
     this.d.sender.kick();
   }
 

@@ -15,6 +15,7 @@ export const OutboxMessageSchema = Type.Object({
   lastStatus: Nullable(Type.Integer({ description: 'the HTTP status of the last attempt; null when it got no answer' })),
   lastError: Nullable(Type.String()),
   createdAt: Instant,
+  retriedAt: Nullable(Instant),
   deliveredAt: Nullable(Instant),
   bytes: Type.Integer({ description: 'the size of the body sent' }),
 });
