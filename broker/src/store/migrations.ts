@@ -945,4 +945,40 @@ CREATE TABLE service_accounts (
   last_used_from TEXT
 );`,
   },
+  {
+    version: 25,
+    name: 'webhooks',
+    // Issue 21 item 5: integrators' webhook subscriptions. The secret is kept readable: the server
+    // signs every delivery with it (HMAC-SHA256), so a hash would not do (docs/security.md).
+    // Deliveries are messages of the outbox (migration 24), on the channel `webhook:<id>`.
+    // Numbered 25: 23 and 24 belong to other branches of issue 21.
+    sqlite: `CREATE TABLE webhooks (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  url TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  events_json TEXT NOT NULL,
+  area_id TEXT NOT NULL REFERENCES areas(id) ON DELETE CASCADE,
+  active INTEGER NOT NULL DEFAULT 1,
+  created_by TEXT REFERENCES users(id) ON DELETE SET NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX webhooks_area ON webhooks(area_id);`,
+    postgres: `CREATE TABLE webhooks (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  url TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  events_json TEXT NOT NULL,
+  area_id TEXT NOT NULL REFERENCES areas(id) ON DELETE CASCADE,
+  active BIGINT NOT NULL DEFAULT 1,
+  created_by TEXT REFERENCES users(id) ON DELETE SET NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX webhooks_area ON webhooks(area_id);`,
+  },
 ];
