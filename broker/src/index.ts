@@ -66,3 +66,8 @@ export * from './updates/release-store.js';
 export * from './updates/rollouts.js';
 export * from './updates/waves.js';
 export * from './updates/update-desk.js';
+export * from './webhooks/events.js';
+export * from './webhooks/subscriptions.js';
+export * from './webhooks/admin.js';
+export { WEBHOOK_CHANNEL_PREFIX, webhookChannel } from './webhooks/publisher.js';
+export { DEFAULT_WEBHOOK_DELIVERY, type WebhookDeliveryOptions } from './webhooks/delivery.js';

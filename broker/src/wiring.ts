@@ -54,6 +54,13 @@ import { RolloutRepo } from './updates/rollout-repo.js';
 import { ReleaseStore } from './updates/release-store.js';
 import { RolloutService } from './updates/rollouts.js';
 import { UpdateDesk } from './updates/update-desk.js';
+import { EventEmitter } from 'node:events';
+import type { PresenceChange } from './mqtt/contracts.js';
+import { WebhookRepo } from './webhooks/subscriptions.js';
+import { WebhookPublisher, WEBHOOK_CHANNEL_PREFIX } from './webhooks/publisher.js';
+import { WebhookAdmin } from './webhooks/admin.js';
+import { DEFAULT_WEBHOOK_DELIVERY, webhookRoute, type WebhookDeliveryOptions } from './webhooks/delivery.js';
+import { connectWebhookSources } from './webhooks/sources.js';
 
 export interface CoreOptions {
   dataDir: string;
@@ -94,6 +101,8 @@ export interface CoreOptions {
   nodeId?: string;
   /** Run as a node of a cluster (issue 17): Redis shared with the other nodes, and PostgreSQL in `databaseUrl`. */
   cluster?: ClusterOptions;
+  /** Integrators' webhooks (issue 21): one attempt's timeout and when a delivery is given up (tests shorten them). */
+  webhookDelivery?: Partial<WebhookDeliveryOptions>;
 }
 
 /** Settings an administrator may change while the server runs (tests do too). */
@@ -122,6 +131,10 @@ export interface ServerParts {
   accounts: AccountAdmin;
   /** Service accounts' API keys (issue 21): the rules, the key check and its rate limit. */
   serviceAccounts: ServiceAccountAdmin;
+  /** Webhook subscriptions (issue 21): the rules, and the delivery log from the outbox. */
+  webhooks: WebhookAdmin;
+  /** Devices this node recorded going offline (ServerCore emits; webhooks listen). */
+  presenceEvents: EventEmitter<{ offline: [PresenceChange] }>;
   devices: DeviceRepo;
   fleet: DeviceFleet;
   commands: CommandRepo;
@@ -293,6 +306,13 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
   });
   const loginThrottle = new LoginThrottle(database, now);
   const streamSources = new StreamSourceRepo(database, now);
+  const scheduling = new ScheduleService({ ...repos, streamHosts: () => settings.streamHosts, clock, refresh });
+  const presenceEvents = new EventEmitter<{ offline: [PresenceChange] }>();
+  const webhookRepo = new WebhookRepo(database, now);
+  const kick = () => outboxSender.kick();
+  const webhookPublisher = new WebhookPublisher({ webhooks: webhookRepo, areas, outbox, kick, now, logger });
+  connectWebhookSources(webhookPublisher, { schedules: scheduling.events, reports: reportIntake.events, alerts, presence: presenceEvents, devices, now });
+  outboxSender.route(WEBHOOK_CHANNEL_PREFIX, webhookRoute(webhookRepo, { ...DEFAULT_WEBHOOK_DELIVERY, ...options.webhookDelivery }));
   return {
     ...repos,
     store,
@@ -305,6 +325,8 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     loginThrottle,
     accounts: new AccountAdmin({ users: repos.users, sessions: repos.sessions, loginThrottle, areas }),
     serviceAccounts: new ServiceAccountAdmin({ repo: new ServiceAccountRepo(database, now), areas, now }),
+    webhooks: new WebhookAdmin({ repo: webhookRepo, areas, outbox, publisher: webhookPublisher, kick, now }),
+    presenceEvents,
     areaAdmin: new AreaAdmin({ areas, devices, refresh }),
     fleet: new DeviceFleet({ devices, commands: repos.commands, link: mqtt, refresh }),
     telemetry: new TelemetryHistory(database),
@@ -319,7 +341,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
       alertContent: (deviceId, contentId) => alertRepo.deviceMayFetch(deviceId, contentId),
     }),
     streamSources,
-    scheduling: new ScheduleService({ ...repos, streamHosts: () => settings.streamHosts, clock, refresh }),
+    scheduling,
     desired,
     dispatcher,
     reportIntake,
