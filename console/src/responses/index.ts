@@ -13,3 +13,4 @@ export * from './reports.js';
 export * from './ops.js';
 export * from './live.js';
 export * from './updates.js';
+export * from './webhooks.js';
