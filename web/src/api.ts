@@ -41,6 +41,9 @@ import type {
   ServiceAccount,
   ServiceAccountKey,
   Settings,
+  Webhook,
+  WebhookDelivery,
+  WebhookSecret,
   StreamSource,
   StreamSources,
   TelemetrySample,
@@ -52,6 +55,9 @@ export type {
   Alarm,
   ServiceAccount,
   ServiceAccountKey,
+  Webhook,
+  WebhookDelivery,
+  WebhookSecret,
   LiveDetail,
   LiveFeedEvent,
   LiveSession,
@@ -184,6 +190,14 @@ export class Api {
   createServiceAccount = (a: { name: string; description?: string; role: User['role']; areaId: string; expiresInDays: number }) => this.call<ServiceAccountKey>('POST', '/service-accounts', a);
   rotateServiceAccount = (id: string) => this.call<ServiceAccountKey>('POST', `/service-accounts/${encodeURIComponent(id)}/rotate`, {});
   revokeServiceAccount = (id: string) => this.call<ServiceAccount>('POST', `/service-accounts/${encodeURIComponent(id)}/revoke`);
+  /** Webhooks (issue 21): the secret is in the answers of create and rotate only. */
+  webhooks = () => this.call<Webhook[]>('GET', '/webhooks');
+  createWebhook = (w: { name: string; url: string; events: Webhook['events']; areaId: string }) => this.call<WebhookSecret>('POST', '/webhooks', w);
+  rotateWebhookSecret = (id: string) => this.call<WebhookSecret>('POST', `/webhooks/${encodeURIComponent(id)}/rotate-secret`);
+  deleteWebhook = (id: string) => this.call<null>('DELETE', `/webhooks/${encodeURIComponent(id)}`);
+  pingWebhook = (id: string) => this.call<WebhookDelivery>('POST', `/webhooks/${encodeURIComponent(id)}/ping`);
+  webhookDeliveries = (id: string, beforeId?: string) => this.call<WebhookDelivery[]>('GET', `/webhooks/${encodeURIComponent(id)}/deliveries?limit=20${beforeId ? `&beforeId=${encodeURIComponent(beforeId)}` : ''}`);
+  retryWebhookDelivery = (deliveryId: string) => this.call<WebhookDelivery>('POST', `/webhooks/deliveries/${encodeURIComponent(deliveryId)}/retry`);
   /** The library: uploads and bulletins, and alert speech too when asked. */
   content = (withAlerts = false) => this.call<ContentItem[]>('GET', `/content${withAlerts ? '?kind=upload&kind=tts&kind=alert' : ''}`);
   deleteContent = (id: string) => this.call<null>('DELETE', `/content/${encodeURIComponent(id)}`);
