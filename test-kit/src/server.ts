@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { ServerCore, type Role } from '@loalang/broker';
+import { ServerCore, type CoreOptions, type Role } from '@loalang/broker';
 import { buildApp, type AppOptions } from '@loalang/console';
 import type { Clock, ServerKey } from '@loalang/protocol';
 import { serverDatabase } from './databases.js';
@@ -18,11 +18,14 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** `clock`: the server core's clock (the system's unless given); `releaseKeys`: LOALANG_RELEASE_KEYS. */
-export async function buildTestServer(opts: Pick<AppOptions, 'maxUploadBytes' | 'https'> & { clock?: Clock; releaseKeys?: ServerKey[] } = {}): Promise<TestServer> {
+/**
+ * `clock`: the server core's clock (the system's unless given); `releaseKeys`: LOALANG_RELEASE_KEYS;
+ * `core`: further options of the server core (e.g. shorter webhook delivery times).
+ */
+export async function buildTestServer(opts: Pick<AppOptions, 'maxUploadBytes' | 'https'> & { clock?: Clock; releaseKeys?: ServerKey[]; core?: Partial<CoreOptions> } = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'loalang-console-'));
-  const { clock, releaseKeys, ...appOptions } = opts;
-  const core = await ServerCore.create({ ...(await serverDatabase()), dataDir: dir, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => 'http://127.0.0.1:1', ...(clock ? { clock } : {}), ...(releaseKeys ? { releaseKeys } : {}) });
+  const { clock, releaseKeys, core: coreOptions, ...appOptions } = opts;
+  const core = await ServerCore.create({ ...coreOptions, ...(await serverDatabase()), dataDir: dir, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => 'http://127.0.0.1:1', ...(clock ? { clock } : {}), ...(releaseKeys ? { releaseKeys } : {}) });
   await core.start();
   const app = await buildApp({ core, urls: () => ({ http: 'http://127.0.0.1:1', mqtt: `mqtt://127.0.0.1:${core.mqttPort}` }), ...appOptions });
   return {
