@@ -42,6 +42,8 @@ import type { AlertDesk } from './alerts/desk.js';
 import type { ReleaseStore } from './updates/release-store.js';
 import type { RolloutService } from './updates/rollouts.js';
 import type { UpdateDesk } from './updates/update-desk.js';
+import type { OutboxRepo } from './outbox/outbox.js';
+import type { OutboxSender } from './outbox/sender.js';
 import type { LiveService } from './live/service.js';
 import type { LiveDesk } from './live/desk.js';
 import type { AuditRepo } from './audit/audit.js';
@@ -60,6 +62,8 @@ export type { CoreOptions, RuntimeSettings, ServerParts } from './wiring.js';
 
 /** The advisory lock of `exclusively`: "LoaS" (start), beside the migrations' "LoaL". */
 const START_UP_LOCK = 0x4c6f6153;
+/** Delivered outbox messages are kept a month, for the delivery logs. */
+const OUTBOX_RETAIN_MS = 30 * 24 * 3600_000;
 
 /**
  * What the console's live views show, from this node and (on a cluster) from every other
@@ -148,6 +152,10 @@ export class ServerCore {
   readonly rollouts: RolloutService;
   /** Rollouts as technicians and admins see them (scope). */
   readonly updateDesk: UpdateDesk;
+  /** What the server owes other systems (the HTTTN, webhooks), until delivered (decision 0030). */
+  readonly outbox: OutboxRepo;
+  /** Sends the outbox; it runs on the leader. */
+  readonly outboxSender: OutboxSender;
   readonly signingKeys: SigningKeys;
   readonly signer: DownlinkSigner;
   /** This server as a node: alone, or one of a cluster (issue 17). */
@@ -211,6 +219,8 @@ export class ServerCore {
     this.audit = parts.audit;
     this.releases = parts.releases;
     this.rollouts = parts.rollouts;
+    this.outbox = parts.outbox;
+    this.outboxSender = parts.outboxSender;
     this.updateDesk = parts.updateDesk;
     this.signingKeys = parts.signingKeys;
     this.signer = parts.signer;
@@ -419,6 +429,7 @@ export class ServerCore {
     this.alarmRules.start();
     await this.alerts.armExpiries();
     this.rollouts.start();
+    this.outboxSender.start();
     // Retention: once soon after start, then hourly; batched, so requests are served meanwhile.
     const prune = () => {
       void this.telemetry.prune(this.clock.now(), this.telemetryRetention).then(
@@ -429,7 +440,8 @@ export class ServerCore {
         try {
           const issuedPlays = await this.issuedPlays.prune(this.clock.now() - ISSUED_PLAYS_RETAIN_MS);
           const loginSources = await this.loginThrottle.prune();
-          if (issuedPlays + loginSources > 0) this.logger.info({ issuedPlays, loginSources }, 'old issued plays and login sources pruned');
+          const outbox = await this.outbox.prune(this.clock.now() - OUTBOX_RETAIN_MS);
+          if (issuedPlays + loginSources + outbox > 0) this.logger.info({ issuedPlays, loginSources, outbox }, 'old issued plays, login sources and delivered outbox messages pruned');
         } catch (err) {
           this.logger.error({ err }, 'pruning issued plays or login sources failed');
         }
@@ -448,6 +460,7 @@ export class ServerCore {
     this.leading = null;
     this.dispatcher.stop();
     this.alarmRules.stop();
+    void this.outboxSender.stop();
     this.pruner?.stop();
     this.pruner = null;
     if (this.firstPrune) this.clock.clearTimeout(this.firstPrune);
@@ -609,6 +622,7 @@ export class ServerCore {
 
   async stop(): Promise<void> {
     await this.cluster.leadership.stop();
+    await this.outboxSender.stop();
     this.rollouts.stop();
     await this.alerts.stop();
     this.liveAnnouncements.stopAll();

@@ -49,6 +49,8 @@ import { AreaAdmin } from './areas/area-admin.js';
 import { AccountAdmin } from './accounts/account-admin.js';
 import { ServiceAccountRepo } from './accounts/service-accounts.js';
 import { ServiceAccountAdmin } from './accounts/service-account-admin.js';
+import { OutboxRepo } from './outbox/outbox.js';
+import { OutboxSender, type OutboxPost, type OutboxSenderOptions } from './outbox/sender.js';
 import { ClusterNode, type ClusterOptions } from './cluster/node.js';
 import { RolloutRepo } from './updates/rollout-repo.js';
 import { ReleaseStore } from './updates/release-store.js';
@@ -97,6 +99,8 @@ export interface CoreOptions {
    * is stored on its own, as before issue 16 (for benchmarks' comparison).
    */
   reportBatching?: Partial<ReportBatchOptions> | false;
+  /** The outbox's sending (decision 0030): waits, timeouts; `post` replaces HTTP in tests. */
+  outbox?: Partial<OutboxSenderOptions> & { post?: OutboxPost };
   /** This server's name in the audit log and among a cluster's nodes (LOALANG_NODE_ID); default: the host's name. */
   nodeId?: string;
   /** Run as a node of a cluster (issue 17): Redis shared with the other nodes, and PostgreSQL in `databaseUrl`. */
@@ -165,6 +169,10 @@ export interface ServerParts {
   releases: ReleaseStore;
   rollouts: RolloutService;
   updateDesk: UpdateDesk;
+  /** What the server owes other systems, until delivered (issue 21, decision 0030). */
+  outbox: OutboxRepo;
+  /** Sends the outbox (on the leader). */
+  outboxSender: OutboxSender;
   signingKeys: SigningKeys;
   signer: DownlinkSigner;
   /** This server as a node: alone, or one of a cluster (leader lock, bus, presence elsewhere). */
@@ -305,6 +313,9 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     audit: (action, target, detail) => audit.append({ at: new Date(clock.now()).toISOString(), userId: null, username: null, areaId: null, source: 'server', action, target, status: null, detail }),
   });
   const loginThrottle = new LoginThrottle(database, now);
+  const outbox = new OutboxRepo(database, now);
+  const { post, ...outboxOptions } = options.outbox ?? {};
+  const outboxSender = new OutboxSender({ repo: outbox, clock, logger, ...(post ? { post } : {}) }, outboxOptions);
   const streamSources = new StreamSourceRepo(database, now);
   const scheduling = new ScheduleService({ ...repos, streamHosts: () => settings.streamHosts, clock, refresh });
   const presenceEvents = new EventEmitter<{ offline: [PresenceChange] }>();
@@ -363,6 +374,8 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     releases,
     rollouts,
     updateDesk: new UpdateDesk({ rollouts, areas, devices }),
+    outbox,
+    outboxSender,
     signingKeys,
     signer,
     cluster,

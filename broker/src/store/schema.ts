@@ -175,6 +175,23 @@ export interface LoginThrottleTable {
   succeeded_at: string | null;
 }
 
+export interface OutboxTable {
+  seq: Generated<number>;
+  id: string;
+  channel: string;
+  kind: string;
+  dedupe_key: string | null;
+  body: string;
+  state: string;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: string | null;
+  last_attempt_at: string | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
 export interface PresenceHistoryTable {
   id: Generated<number>;
   device_id: string;
@@ -402,6 +419,7 @@ export interface Schema {
   issued_plays: IssuedPlaysTable;
   live_sessions: LiveSessionsTable;
   login_throttle: LoginThrottleTable;
+  outbox: OutboxTable;
   presence_history: PresenceHistoryTable;
   refused_reports: RefusedReportsTable;
   releases: ReleasesTable;
