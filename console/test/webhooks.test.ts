@@ -97,7 +97,7 @@ describe('webhooks over the API', () => {
   };
 
   beforeAll(async () => {
-    t = await buildTestServer({ core: { webhookDelivery: { giveUpAfterMs: GIVE_UP_MS }, outboxRetry: { firstDelayMs: 100, maxDelayMs: 400 } } });
+    t = await buildTestServer({ core: { webhookDelivery: { giveUpAfterMs: GIVE_UP_MS }, outbox: { baseMs: 100, maxMs: 400, pollMs: 200 } } });
     const { core } = t;
     await core.areas.create({ name: 'Tỉnh', parentId: null, id: 'p' });
     await core.areas.create({ name: 'Xã A', parentId: 'p', id: 'a' });

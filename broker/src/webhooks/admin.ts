@@ -83,7 +83,7 @@ export class WebhookAdmin {
     private readonly d: {
       repo: WebhookRepo;
       areas: Pick<AreaRepo, 'require'>;
-      outbox: Pick<OutboxRepo, 'list' | 'get' | 'retry'>;
+      outbox: Pick<OutboxRepo, 'list' | 'get' | 'retry' | 'hurry'>;
       publisher: WebhookPublisher;
       /** Wakes the sender after a retry. */
       kick: () => void;
@@ -118,6 +118,11 @@ export class WebhookAdmin {
       ...(patch.events !== undefined ? { events: this.checkEvents(patch.events) } : {}),
     });
     this.d.publisher.invalidate();
+    // A new address, or enabled again: what waits for its next attempt goes now.
+    if (after.active && (patch.url !== undefined || patch.active === true)) {
+      await this.d.outbox.hurry(webhookChannel(id));
+      this.d.kick();
+    }
     return withoutSecret(after);
   }
 

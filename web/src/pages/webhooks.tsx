@@ -108,7 +108,7 @@ export function Webhooks({ api, areas, onUnauthorized }: { api: Api; areas: Area
                 <td class="row">
                   <button type="button" aria-label={`${t.showDeliveries}: ${w.name}`} onClick={() => void openLog(w)}>{t.showDeliveries}</button>
                   {w.active && <button type="button" aria-label={`${t.pingWebhook}: ${w.name}`} onClick={() => ping(w)}>{t.pingWebhook}</button>}
-                  <button type="button" aria-label={`${t.rotateSecret}: ${w.name}`} onClick={() => rotate(w)}>{t.rotateSecret}</button>
+                  <button type="button" aria-label={`${t.rotateWebhookSecret}: ${w.name}`} onClick={() => rotate(w)}>{t.rotateWebhookSecret}</button>
                   <button type="button" class="danger" aria-label={`${t.deleteWebhook}: ${w.name}`} onClick={() => remove(w)}>{t.deleteWebhook}</button>
                 </td>
               </tr>
