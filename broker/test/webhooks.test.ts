@@ -90,12 +90,12 @@ describe.each(backends)('webhooks on $name', (backend) => {
     const [message] = await outbox.list({ channel: webhookChannel(w.id) });
     const route = webhookRoute(repo, { timeoutMs: 10_000, giveUpAfterMs: 86_400_000 });
     const target = (await route(webhookChannel(w.id), message!, now()))!;
-    expect(target).toMatchObject({ url: 'https://t.example/h', timeoutMs: 10_000, giveUpAfterMs: 86_400_000, headers: { 'Content-Type': 'application/json', 'X-LoaLang-Event': 'alert.delivered' } });
-    expect(verifySignature(w.secret, message!.body, target.headers['X-LoaLang-Signature']!, now())).toBe(true);
+    expect(target).toMatchObject({ url: 'https://t.example/h', timeoutMs: 10_000, giveUpAfterMs: 86_400_000, headers: { 'content-type': 'application/json', 'x-loalang-event': 'alert.delivered' } });
+    expect(verifySignature(w.secret, message!.body, target.headers['x-loalang-signature']!, now())).toBe(true);
     const rotated = await repo.rotateSecret(w.id);
     const after = (await route(webhookChannel(w.id), message!, now()))!;
-    expect(verifySignature(rotated.secret, message!.body, after.headers['X-LoaLang-Signature']!, now())).toBe(true);
-    expect(verifySignature(w.secret, message!.body, after.headers['X-LoaLang-Signature']!, now())).toBe(false);
+    expect(verifySignature(rotated.secret, message!.body, after.headers['x-loalang-signature']!, now())).toBe(true);
+    expect(verifySignature(w.secret, message!.body, after.headers['x-loalang-signature']!, now())).toBe(false);
     await repo.update(w.id, { active: false });
     expect(await route(webhookChannel(w.id), message!, now())).toBeNull();
     await repo.delete(w.id);

@@ -24,10 +24,11 @@ export function webhookRoute(webhooks: Pick<WebhookRepo, 'get'>, o: WebhookDeliv
     if (!w || !w.active) return null;
     return {
       url: w.url,
+      // Lower case, as the sender writes its own: one content-type, not two.
       headers: {
-        'Content-Type': 'application/json',
-        'X-LoaLang-Event': message.kind,
-        'X-LoaLang-Signature': signatureHeader(w.secret, message.body, at),
+        'content-type': 'application/json',
+        'x-loalang-event': message.kind,
+        'x-loalang-signature': signatureHeader(w.secret, message.body, at),
       },
       timeoutMs: o.timeoutMs,
       giveUpAfterMs: o.giveUpAfterMs,
