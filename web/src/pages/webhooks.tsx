@@ -160,7 +160,7 @@ export function Webhooks({ api, areas, onUnauthorized }: { api: Api; areas: Area
         <fieldset>
           <legend>{t.whEvents}</legend>
           {EVENTS.map((ev) => (
-            <label key={ev}>
+            <label key={ev} class="check">
               <input type="checkbox" name={`wh-event-${ev}`} checked={form.events.includes(ev)} onChange={(e) => toggle(ev, e.currentTarget.checked)} /> {t.whEventNames[ev]}
             </label>
           ))}
