@@ -184,6 +184,11 @@ describe('webhooks over the API', () => {
       expect.arrayContaining(['schedule.approved', 'play.reported', 'device.offline', 'alert.delivered'].map((e) => [e, 'delivered', 1, 200])),
     );
     expect(log).toHaveLength(4);
+    // What other nodes of a cluster relay (their deliveries, their devices) only feeds the live views: the node where it happened enqueued it.
+    t.core.live.emit('delivery', { alertId: 'alert-of-another-node', deviceId: device['a']!.id, state: 'finished', reason: null, played: 1, startedAt: null, updatedAt: new Date().toISOString() });
+    t.core.live.emit('device', device['a']!.id);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await deliveries(adminA, a.webhook.id)).toHaveLength(4);
   });
 
   it('a receiver down then up gets the event once, the attempts in the log; rotation signs with the new secret', async () => {
