@@ -9,10 +9,12 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Redis } from 'ioredis';
-import { ServerCore, type ClusterOptions } from '@loalang/broker';
+import { ServerCore, type ClusterOptions, type CoreOptions } from '@loalang/broker';
 import { bytesSignatureValid, deviceTopic, parseEnvelope, parseFrameGroup, systemClock, type AlertMessage, type Clock, type TimeReply } from '@loalang/protocol';
 import { freshPostgres, postgresUrl, redisSkipReason, startRedis, untilWithin, type RedisServer } from '@loalang/test-kit';
 
@@ -30,8 +32,9 @@ const clients: MqttClient[] = [];
 /** Extra Redis servers a test started (a replica, a sentinel): stopped after it, even when it timed out. */
 const extraRedis: RedisServer[] = [];
 
-async function startNode(nodeId: string, cluster: Partial<ClusterOptions> = {}, clock?: Clock): Promise<ServerCore> {
+async function startNode(nodeId: string, cluster: Partial<ClusterOptions> = {}, clock?: Clock, options: Partial<CoreOptions> = {}): Promise<ServerCore> {
   const core = await ServerCore.create({
+    ...options,
     ...(clock ? { clock } : {}),
     databaseUrl,
     // The nodes share the content folder, as they share a network file system in production.
@@ -236,6 +239,45 @@ describe.skipIf(skip !== null)('several server nodes over Redis and PostgreSQL',
     expect(Date.now() - started).toBeLessThan(5000);
     await new Promise((r) => setTimeout(r, 600));
     expect([b, c].filter((n) => n.cluster.leadership.isLeader())).toHaveLength(1);
+  });
+
+  it('sends the outbox from the leader alone: what another node wrote goes out once, and the next leader sends what waits', async () => {
+    const fast = { outbox: { baseMs: 200, maxMs: 400, pollMs: 100 } };
+    const a = await startNode('node-a', {}, undefined, fast);
+    const b = await startNode('node-b', {}, undefined, fast);
+    await until('a leads', () => a.cluster.leadership.isLeader());
+    let answer = 503;
+    const got: { node: string; key: string; body: string; answer: number }[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        got.push({ node: String(req.headers['x-node']), key: String(req.headers['idempotency-key']), body, answer });
+        res.writeHead(answer).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/in`;
+      for (const [name, node] of [['node-a', a], ['node-b', b]] as const) node.outboxSender.route('test', async () => ({ url, headers: { 'x-node': name } }));
+      // Written on the node that does not lead; the receiver is refusing for now.
+      for (let i = 1; i <= 3; i++) await b.outbox.enqueue({ channel: 'test:c', kind: 'n', body: `{"i":${i}}` });
+      await until('the leader tried', () => got.length >= 2);
+      expect(new Set(got.map((g) => g.node))).toEqual(new Set(['node-a']));
+      expect(new Set(got.map((g) => g.body))).toEqual(new Set(['{"i":1}'])); // the channel waits on its head
+      await a.stop();
+      nodes.splice(nodes.indexOf(a), 1);
+      await until('b leads', () => b.cluster.leadership.isLeader());
+      answer = 200;
+      await until('all delivered', async () => (await b.outbox.counts('test:'))['test:c']?.delivered === 3);
+      const accepted = got.filter((g) => g.answer === 200);
+      expect(accepted.every((g) => g.node === 'node-b')).toBe(true);
+      expect(accepted.map((g) => g.body)).toEqual(['{"i":1}', '{"i":2}', '{"i":3}']);
+      expect(new Set(accepted.map((g) => g.key)).size).toBe(3);
+    } finally {
+      receiver.closeAllConnections();
+      await new Promise((r) => receiver.close(r));
+    }
   });
 
   it('marks the devices of a node that stopped writing its heartbeat offline, on every node', async () => {

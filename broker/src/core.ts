@@ -44,6 +44,7 @@ import type { RolloutService } from './updates/rollouts.js';
 import type { UpdateDesk } from './updates/update-desk.js';
 import type { OutboxRepo } from './outbox/outbox.js';
 import type { OutboxSender } from './outbox/sender.js';
+import type { UpstreamConnector } from './upstream/connector.js';
 import type { LiveService } from './live/service.js';
 import type { LiveDesk } from './live/desk.js';
 import type { AuditRepo } from './audit/audit.js';
@@ -156,6 +157,8 @@ export class ServerCore {
   readonly outbox: OutboxRepo;
   /** Sends the outbox; it runs on the leader. */
   readonly outboxSender: OutboxSender;
+  /** Reports to the province's HTTTN (issue 21); null when not configured. */
+  readonly upstream: UpstreamConnector | null;
   readonly signingKeys: SigningKeys;
   readonly signer: DownlinkSigner;
   /** This server as a node: alone, or one of a cluster (issue 17). */
@@ -221,6 +224,7 @@ export class ServerCore {
     this.rollouts = parts.rollouts;
     this.outbox = parts.outbox;
     this.outboxSender = parts.outboxSender;
+    this.upstream = parts.upstream;
     this.updateDesk = parts.updateDesk;
     this.signingKeys = parts.signingKeys;
     this.signer = parts.signer;
@@ -430,6 +434,7 @@ export class ServerCore {
     await this.alerts.armExpiries();
     this.rollouts.start();
     this.outboxSender.start();
+    this.upstream?.start();
     // Retention: once soon after start, then hourly; batched, so requests are served meanwhile.
     const prune = () => {
       void this.telemetry.prune(this.clock.now(), this.telemetryRetention).then(
@@ -461,6 +466,7 @@ export class ServerCore {
     this.dispatcher.stop();
     this.alarmRules.stop();
     void this.outboxSender.stop();
+    this.upstream?.stop();
     this.pruner?.stop();
     this.pruner = null;
     if (this.firstPrune) this.clock.clearTimeout(this.firstPrune);

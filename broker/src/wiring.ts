@@ -51,6 +51,7 @@ import { ServiceAccountRepo } from './accounts/service-accounts.js';
 import { ServiceAccountAdmin } from './accounts/service-account-admin.js';
 import { OutboxRepo } from './outbox/outbox.js';
 import { OutboxSender, type OutboxPost, type OutboxSenderOptions } from './outbox/sender.js';
+import { UpstreamConnector, type UpstreamConfig } from './upstream/connector.js';
 import { ClusterNode, type ClusterOptions } from './cluster/node.js';
 import { RolloutRepo } from './updates/rollout-repo.js';
 import { ReleaseStore } from './updates/release-store.js';
@@ -99,6 +100,8 @@ export interface CoreOptions {
    * is stored on its own, as before issue 16 (for benchmarks' comparison).
    */
   reportBatching?: Partial<ReportBatchOptions> | false;
+  /** The upstream reporting connector to the province's HTTTN (issue 21); absent: off. */
+  upstream?: Omit<UpstreamConfig, 'source'> & { source?: string };
   /** The outbox's sending (decision 0030): waits, timeouts; `post` replaces HTTP in tests. */
   outbox?: Partial<OutboxSenderOptions> & { post?: OutboxPost };
   /** This server's name in the audit log and among a cluster's nodes (LOALANG_NODE_ID); default: the host's name. */
@@ -173,6 +176,8 @@ export interface ServerParts {
   outbox: OutboxRepo;
   /** Sends the outbox (on the leader). */
   outboxSender: OutboxSender;
+  /** Reports to the province's HTTTN through the outbox; null when not configured. */
+  upstream: UpstreamConnector | null;
   signingKeys: SigningKeys;
   signer: DownlinkSigner;
   /** This server as a node: alone, or one of a cluster (leader lock, bus, presence elsewhere). */
@@ -214,10 +219,6 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     alarms: new AlarmRepo(database),
   };
   const alarmRules = new AlarmRules({ alarms: repos.alarms, devices, clock, logger }, { ...DEFAULT_ALARM_THRESHOLDS, ...options.alarmThresholds });
-  if (options.alarmWebhook) {
-    const webhook = new AlarmWebhook(options.alarmWebhook, { devices, areas, logger });
-    repos.alarms.on('change', (change) => webhook.notify(change));
-  }
   const media = await MediaPipeline.create({
     contentDir: join(options.dataDir, 'content'),
     logger,
@@ -316,6 +317,10 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
   const outbox = new OutboxRepo(database, now);
   const { post, ...outboxOptions } = options.outbox ?? {};
   const outboxSender = new OutboxSender({ repo: outbox, clock, logger, ...(post ? { post } : {}) }, outboxOptions);
+  if (options.alarmWebhook) {
+    const webhook = new AlarmWebhook(options.alarmWebhook, { devices, areas, logger, outbox, sender: outboxSender });
+    repos.alarms.on('change', (change) => webhook.notify(change));
+  }
   const streamSources = new StreamSourceRepo(database, now);
   const scheduling = new ScheduleService({ ...repos, streamHosts: () => settings.streamHosts, clock, refresh });
   const presenceEvents = new EventEmitter<{ offline: [PresenceChange] }>();
@@ -324,6 +329,19 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
   const webhookPublisher = new WebhookPublisher({ webhooks: webhookRepo, areas, outbox, kick, now, logger });
   connectWebhookSources(webhookPublisher, { schedules: scheduling.events, reports: reportIntake.events, alerts, presence: presenceEvents, devices, now });
   outboxSender.route(WEBHOOK_CHANNEL_PREFIX, webhookRoute(webhookRepo, { ...DEFAULT_WEBHOOK_DELIVERY, ...options.webhookDelivery }));
+  const upstream = options.upstream
+    ? new UpstreamConnector(
+        {
+          sources: { areas, devices, reports: repos.reports, schedules: repos.schedules, content: repos.content, alerts: alertRepo, isOnline: (id) => mqtt.isOnline(id) },
+          outbox,
+          sender: outboxSender,
+          clock,
+          logger,
+          effectiveTimezone: (id) => areas.effectiveTimezone(id),
+        },
+        { source: nodeId, ...options.upstream },
+      )
+    : null;
   return {
     ...repos,
     store,
@@ -376,6 +394,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     updateDesk: new UpdateDesk({ rollouts, areas, devices }),
     outbox,
     outboxSender,
+    upstream,
     signingKeys,
     signer,
     cluster,

@@ -26,6 +26,7 @@ import { alarmRoutes } from './routes/alarms.js';
 import { alertRoutes } from './routes/alerts.js';
 import { liveRoutes } from './routes/live.js';
 import { eventRoutes } from './routes/events.js';
+import { upstreamRoutes } from './routes/upstream.js';
 import { auditRoutes } from './routes/audit.js';
 import { signingKeyRoutes } from './routes/signing-keys.js';
 import { updateRoutes } from './routes/updates.js';
@@ -114,6 +115,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       }));
       await api.register(signingKeyRoutes, { core });
       await api.register(updateRoutes, { core });
+      await api.register(upstreamRoutes, { core });
       await api.register(auditRoutes, { core });
     },
     { prefix: '/api/v1' },

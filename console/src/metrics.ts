@@ -114,5 +114,31 @@ export function buildMetrics(core: ServerServices): Registry {
   byStateGauge(registry, 'loalang_alert_deliveries', 'Deliveries of active alerts, by state', () => core.alerts.repo.activeDeliveryCounts());
   totalFrom(registry, 'loalang_alerts_total', 'Alerts issued, by current state', ['state'], async () => Object.entries(await core.alerts.repo.countsByState()).map(([state, n]): [Record<string, string>, number] => [{ state }, n]));
   byStateGauge(registry, 'loalang_update_devices', 'Devices in agent rollouts still running or paused, by their update state (issue 20)', () => core.rollouts.repo.openCounts());
+  new Gauge({
+    name: 'loalang_outbox_messages',
+    help: 'Messages owed to other systems (the HTTTN, webhooks) by channel and state (decision 0030)',
+    labelNames: ['channel', 'state'],
+    registers: [registry],
+    async collect() {
+      const counts = await core.outbox.counts();
+      this.reset();
+      for (const [channel, states] of Object.entries(counts)) for (const [state, n] of Object.entries(states)) this.set({ channel, state }, n ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'loalang_outbox_oldest_pending_seconds',
+    help: 'How long the oldest message still waiting on each channel has waited (alert on the upstream channel above an hour)',
+    labelNames: ['channel'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const now = core.clock.now();
+      for (const [channel, states] of Object.entries(await core.outbox.counts())) {
+        if (!states.pending) continue;
+        const oldest = await core.outbox.oldestPending(channel);
+        if (oldest) this.set({ channel }, Math.max(0, (now - Date.parse(oldest.createdAt)) / 1000));
+      }
+    },
+  });
   return registry;
 }

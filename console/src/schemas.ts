@@ -1,7 +1,7 @@
 /** TypeBox schemas of the HTTP API: validation and static types at once (and the OpenAPI text). */
 import { Type, type Static } from '@sinclair/typebox';
 import { Priority } from '@loalang/protocol';
-import { MAX_DELIVERIES_PAGE, MAX_KEY_DAYS, MAX_RATE_PER_MINUTE, ROLES, TargetsSchema, WEBHOOK_EVENTS } from '@loalang/broker';
+import { MAX_DELIVERIES_PAGE, MAX_KEY_DAYS, MAX_PUSH_DAYS, MAX_RATE_PER_MINUTE, OUTBOX_STATES, RECORD_KINDS, ROLES, TargetsSchema, WEBHOOK_EVENTS } from '@loalang/broker';
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }) });
 export type IdParams = Static<typeof IdParams>;
@@ -176,3 +176,25 @@ export const ReportsQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** POST /upstream/push: what to send the HTTTN now (default: every kind the mapping sends). */
+export const UpstreamPushBody = Type.Object(
+  {
+    kinds: Type.Optional(Type.Array(Type.Union(RECORD_KINDS.filter((k) => k !== 'bulletinOutcomes').map((k) => Type.Literal(k))), { minItems: 1, maxItems: 4, uniqueItems: true })),
+    days: Type.Optional(Type.Array(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }), { minItems: 1, maxItems: MAX_PUSH_DAYS, description: 'local dates whose results are sent' })),
+  },
+  { additionalProperties: false },
+);
+export type UpstreamPushBody = Static<typeof UpstreamPushBody>;
+
+/** GET /upstream/messages: a page of the upstream channel's delivery log. */
+export const OutboxListQuery = Type.Object(
+  {
+    state: Type.Optional(Type.Union(OUTBOX_STATES.map((s) => Type.Literal(s)))),
+    kind: Type.Optional(Type.String({ maxLength: 40 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+    before: Type.Optional(IdParams.properties.id),
+  },
+  { additionalProperties: false },
+);
+export type OutboxListQuery = Static<typeof OutboxListQuery>;

@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { keyIdOf, type ServerKey } from '@loalang/protocol';
-import { DEFAULT_LOUDNESS, HttpSpeechEngine, isPostgresUrl, isValidNodeId, MIN_CLUSTER_SECRET_CHARS, redactUrl, type CoreOptions, type TlsMaterial } from '@loalang/broker';
+import { DEFAULT_LOUDNESS, DEFAULT_UPSTREAM_MAPPING, HttpSpeechEngine, loadMapping, isPostgresUrl, isValidNodeId, MIN_CLUSTER_SECRET_CHARS, redactUrl, type CoreOptions, type TlsMaterial } from '@loalang/broker';
 
-export type ServerSettings = Pick<CoreOptions, 'databaseUrl' | 'nodeId' | 'cluster' | 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech' | 'alarmThresholds' | 'alarmWebhook' | 'telemetryRetention' | 'alerts' | 'capSenders' | 'capAudioHosts' | 'releaseKeys'>;
+export type ServerSettings = Pick<CoreOptions, 'databaseUrl' | 'nodeId' | 'cluster' | 'streamHosts' | 'desiredHorizonMs' | 'maxAudioDurationSec' | 'loudness' | 'speech' | 'alarmThresholds' | 'alarmWebhook' | 'telemetryRetention' | 'alerts' | 'capSenders' | 'capAudioHosts' | 'releaseKeys' | 'upstream' | 'outbox'>;
 
 function bad(name: string, value: string, en: string, vi: string): Error {
   return new Error(`${name}=${JSON.stringify(value)}: ${vi} / ${en}`);
@@ -113,7 +113,52 @@ export function serverSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Ser
   }
   const releaseKeysFile = env['LOALANG_RELEASE_KEYS'];
   if (releaseKeysFile) settings.releaseKeys = releaseKeysFrom(releaseKeysFile);
+  // The outbox's waits between attempts (decision 0030): the first, doubled up to the most.
+  const retrySeconds = number(env, 'LOALANG_OUTBOX_RETRY_SECONDS', 1, 3600);
+  const retryMaxSeconds = number(env, 'LOALANG_OUTBOX_RETRY_MAX_SECONDS', 1, 24 * 3600);
+  if (retrySeconds !== undefined || retryMaxSeconds !== undefined) {
+    settings.outbox = { ...(retrySeconds !== undefined ? { baseMs: retrySeconds * 1000 } : {}), ...(retryMaxSeconds !== undefined ? { maxMs: retryMaxSeconds * 1000 } : {}) };
+  }
+  const upstream = upstreamFrom(env);
+  if (upstream) settings.upstream = upstream;
   return settings;
+}
+
+/**
+ * The upstream reporting connector (issue 21): `LOALANG_UPSTREAM_URL` turns it on. It must be
+ * authenticated or signed (a token, an HMAC secret, or both: whatever the HTTTN asks), and the
+ * mapping file, when given, must be valid, so a half-configured connector never starts.
+ */
+function upstreamFrom(env: NodeJS.ProcessEnv): ServerSettings['upstream'] {
+  const url = env['LOALANG_UPSTREAM_URL'];
+  if (!url) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw bad('LOALANG_UPSTREAM_URL', url, 'is not a URL', 'không phải địa chỉ URL');
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw bad('LOALANG_UPSTREAM_URL', url, 'must be http:// or https://', 'phải là http:// hoặc https://');
+  const tokenFile = env['LOALANG_UPSTREAM_TOKEN_FILE'];
+  const token = tokenFile ? readKey(tokenFile, 'LOALANG_UPSTREAM_TOKEN_FILE') : env['LOALANG_UPSTREAM_TOKEN'];
+  const secretFile = env['LOALANG_UPSTREAM_HMAC_SECRET_FILE'];
+  const hmacSecret = secretFile ? readKey(secretFile, 'LOALANG_UPSTREAM_HMAC_SECRET_FILE') : env['LOALANG_UPSTREAM_HMAC_SECRET'];
+  if (!token && !hmacSecret) {
+    throw bad('LOALANG_UPSTREAM_URL', url, 'needs LOALANG_UPSTREAM_TOKEN or LOALANG_UPSTREAM_HMAC_SECRET (or both): nothing is sent unauthenticated', 'cần LOALANG_UPSTREAM_TOKEN hoặc LOALANG_UPSTREAM_HMAC_SECRET (hoặc cả hai): không gửi dữ liệu khi chưa xác thực');
+  }
+  if (hmacSecret !== undefined && hmacSecret.length < 16) throw bad('LOALANG_UPSTREAM_HMAC_SECRET', '***', 'must be at least 16 characters', 'phải có ít nhất 16 ký tự');
+  const mappingFile = env['LOALANG_UPSTREAM_MAPPING'];
+  let mapping = DEFAULT_UPSTREAM_MAPPING;
+  if (mappingFile) {
+    try {
+      mapping = loadMapping(mappingFile);
+    } catch (err) {
+      throw new Error(`LOALANG_UPSTREAM_MAPPING=${JSON.stringify(mappingFile)}: ${(err as Error).message}`);
+    }
+  }
+  const minutes = number(env, 'LOALANG_UPSTREAM_EVERY_MINUTES', 1, 24 * 60) ?? 15;
+  const area = env['LOALANG_UPSTREAM_AREA'];
+  return { url, mapping, everyMs: minutes * 60_000, ...(token ? { token } : {}), ...(hmacSecret ? { hmacSecret } : {}), ...(area ? { area } : {}) };
 }
 
 /**

@@ -45,7 +45,7 @@ beforeAll(async () => {
     mqttPort: 0,
     publicHttpUrl: () => 'http://127.0.0.1:1',
     alarmThresholds: { offlineAfterMs: 1500, sweepMs: 250 },
-    alarmWebhook: { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`, retryDelaysMs: [200] },
+    alarmWebhook: { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` },
   });
   await core.start();
   app = await buildApp({ core, urls: () => ({ http: 'http://127.0.0.1:1', mqtt: `mqtt://127.0.0.1:${core.mqttPort}` }) });

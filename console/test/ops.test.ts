@@ -39,6 +39,10 @@ describe('operations endpoints', () => {
     expect(again).toContain('loalang_alarms_active{kind="mains-lost"} 1');
     expect(again).toContain('loalang_plays_total{status="failed"} 1');
     expect(again).toContain('loalang_devices{state="offline"} 1');
+    // What waits in the outbox (decision 0030), and for how long.
+    await t.core.outbox.enqueue({ channel: 'upstream', kind: 'registry', body: '{}' });
+    const owed = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(owed).toMatch(/loalang_outbox_messages\{channel="upstream",state="(pending|dropped)"\} 1/);
   });
 
   it('answers unknown routes with the error shape in both languages', async () => {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { newSigningKey, type Telemetry } from '@loalang/protocol';
+import { DEFAULT_UPSTREAM_MAPPING } from '@loalang/broker';
 import { packRelease } from '../../cli/src/release/pack.js';
 import { addUser, buildTestServer, login, multipartBody, type TestServer } from './helpers.js';
 
@@ -55,7 +56,11 @@ beforeAll(async () => {
   await packRelease({ root: fileURLToPath(new URL('../..', import.meta.url)), version: '2.0.0', arch: process.arch as 'x64', privateKeyPem: releaseKey.privateKeyPem, out: join(work, 'agent.tar.gz') });
   releaseBundle = readFileSync(join(work, 'agent.tar.gz'));
   rmSync(work, { recursive: true, force: true });
-  t = await buildTestServer({ releaseKeys: [{ kid: releaseKey.kid, publicKey: releaseKey.publicKey }] });
+  t = await buildTestServer({
+    releaseKeys: [{ kid: releaseKey.kid, publicKey: releaseKey.publicKey }],
+    // An HTTTN that is never there: its messages wait in the outbox, as the log shows them.
+    upstream: { url: 'http://127.0.0.1:1/htttn', mapping: DEFAULT_UPSTREAM_MAPPING, token: 'test-token', everyMs: 3600_000 },
+  });
   t.app.addHook('preSerialization', async (request, _reply, payload) => {
     handed = { route: `${request.method} ${request.routeOptions.url}`, json: JSON.stringify(payload) };
     return payload;
@@ -262,6 +267,12 @@ describe('response schemas', () => {
     await same('GET', `/api/v1/webhooks/${hook.webhook.id}/deliveries`);
     await same('POST', `/api/v1/webhooks/deliveries/${ping.id}/retry`, undefined, 202);
     await same('DELETE', `/api/v1/webhooks/${hook.webhook.id}`, undefined, 204);
+    // The upstream connector (issue 21): its state, a push, its delivery log.
+    await same('POST', '/api/v1/upstream/push', { kinds: ['registry', 'programmes'] });
+    await same('GET', '/api/v1/upstream');
+    const [sent] = await same<{ id: string }[]>('GET', '/api/v1/upstream/messages?limit=10');
+    await same('GET', `/api/v1/upstream/messages/${sent!.id}`);
+    await same('POST', `/api/v1/upstream/messages/${sent!.id}/retry`);
     await same('GET', '/api/v1/audit');
     await same('GET', '/healthz');
     // Errors take the one error shape, details included.

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { HttpSpeechEngine } from '@loalang/broker';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_UPSTREAM_MAPPING, HttpSpeechEngine } from '@loalang/broker';
 import { mapFromEnv, serverSettingsFromEnv } from '../src/server-env.js';
 
 describe('server settings from the environment', () => {
@@ -28,6 +31,38 @@ describe('server settings from the environment', () => {
       telemetryRetention: { rawMs: 14 * 86_400_000 },
     });
     expect(() => serverSettingsFromEnv({ LOALANG_ALARM_WEBHOOK_URL: 'chat.example.vn' })).toThrow(/LOALANG_ALARM_WEBHOOK_URL/);
+  });
+
+  it('reads the upstream connector: its address, credentials, mapping, area and rhythm; refuses it half configured', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loalang-env-'));
+    try {
+      const url = 'https://htttn.quangtri.gov.vn/api';
+      expect(serverSettingsFromEnv({ LOALANG_UPSTREAM_URL: url, LOALANG_UPSTREAM_TOKEN: 't0k3n', LOALANG_UPSTREAM_AREA: '45', LOALANG_UPSTREAM_EVERY_MINUTES: '60' }).upstream).toEqual({
+        url,
+        token: 't0k3n',
+        area: '45',
+        everyMs: 3600_000,
+        mapping: DEFAULT_UPSTREAM_MAPPING,
+      });
+      // Unauthenticated: refused, saying what to set.
+      expect(() => serverSettingsFromEnv({ LOALANG_UPSTREAM_URL: url })).toThrow(/LOALANG_UPSTREAM_TOKEN or LOALANG_UPSTREAM_HMAC_SECRET/);
+      expect(() => serverSettingsFromEnv({ LOALANG_UPSTREAM_URL: url, LOALANG_UPSTREAM_HMAC_SECRET: 'short' })).toThrow(/at least 16/);
+      expect(() => serverSettingsFromEnv({ LOALANG_UPSTREAM_URL: 'ftp://x', LOALANG_UPSTREAM_TOKEN: 't' })).toThrow(/http:\/\/ or https:\/\//);
+      // A province's own mapping, read and checked at start.
+      const own = join(dir, 'mapping.json');
+      writeFileSync(own, JSON.stringify({ ...DEFAULT_UPSTREAM_MAPPING, name: 'quang-tri', revision: '2026-11' }));
+      const secret = join(dir, 'secret');
+      writeFileSync(secret, 'a-secret-of-sixteen-or-more\n');
+      const read = serverSettingsFromEnv({ LOALANG_UPSTREAM_URL: url, LOALANG_UPSTREAM_HMAC_SECRET_FILE: secret, LOALANG_UPSTREAM_MAPPING: own }).upstream!;
+      expect(read).toMatchObject({ hmacSecret: 'a-secret-of-sixteen-or-more', mapping: { name: 'quang-tri', revision: '2026-11' }, everyMs: 15 * 60_000 });
+      writeFileSync(own, JSON.stringify({ ...DEFAULT_UPSTREAM_MAPPING, format: 2 }));
+      expect(() => serverSettingsFromEnv({ LOALANG_UPSTREAM_URL: url, LOALANG_UPSTREAM_TOKEN: 't', LOALANG_UPSTREAM_MAPPING: own })).toThrow(/LOALANG_UPSTREAM_MAPPING=.*không hợp lệ \/ invalid: \/format/);
+      writeFileSync(own, '{ not json');
+      expect(() => serverSettingsFromEnv({ LOALANG_UPSTREAM_URL: url, LOALANG_UPSTREAM_TOKEN: 't', LOALANG_UPSTREAM_MAPPING: own })).toThrow(/cannot read the JSON mapping/);
+      expect(serverSettingsFromEnv({ LOALANG_OUTBOX_RETRY_SECONDS: '2', LOALANG_OUTBOX_RETRY_MAX_SECONDS: '600' }).outbox).toEqual({ baseMs: 2000, maxMs: 600_000 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses bad values with both languages', () => {

@@ -20,12 +20,13 @@ export interface TestServer {
 
 /**
  * `clock`: the server core's clock (the system's unless given); `releaseKeys`: LOALANG_RELEASE_KEYS;
- * `core`: further options of the server core (e.g. shorter webhook delivery times).
+ * `upstream`: the HTTTN connector's settings; `core`: further options of the server core (e.g.
+ * shorter webhook delivery times).
  */
-export async function buildTestServer(opts: Pick<AppOptions, 'maxUploadBytes' | 'https'> & { clock?: Clock; releaseKeys?: ServerKey[]; core?: Partial<CoreOptions> } = {}): Promise<TestServer> {
+export async function buildTestServer(opts: Pick<AppOptions, 'maxUploadBytes' | 'https'> & { clock?: Clock; releaseKeys?: ServerKey[]; upstream?: CoreOptions['upstream']; core?: Partial<CoreOptions> } = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'loalang-console-'));
-  const { clock, releaseKeys, core: coreOptions, ...appOptions } = opts;
-  const core = await ServerCore.create({ ...coreOptions, ...(await serverDatabase()), dataDir: dir, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => 'http://127.0.0.1:1', ...(clock ? { clock } : {}), ...(releaseKeys ? { releaseKeys } : {}) });
+  const { clock, releaseKeys, upstream, core: coreOptions, ...appOptions } = opts;
+  const core = await ServerCore.create({ ...coreOptions, ...(await serverDatabase()), dataDir: dir, mqttHost: '127.0.0.1', mqttPort: 0, publicHttpUrl: () => 'http://127.0.0.1:1', ...(clock ? { clock } : {}), ...(releaseKeys ? { releaseKeys } : {}), ...(upstream ? { upstream } : {}) });
   await core.start();
   const app = await buildApp({ core, urls: () => ({ http: 'http://127.0.0.1:1', mqtt: `mqtt://127.0.0.1:${core.mqttPort}` }), ...appOptions });
   return {

@@ -40,6 +40,9 @@ import type {
   ScheduleCheck,
   ServiceAccount,
   ServiceAccountKey,
+  OutboxMessageView,
+  UpstreamPushView,
+  UpstreamStatusView,
   Settings,
   Webhook,
   WebhookDelivery,
@@ -53,6 +56,8 @@ import type {
 
 export type {
   Alarm,
+  OutboxMessageView,
+  UpstreamStatusView,
   ServiceAccount,
   ServiceAccountKey,
   Webhook,
@@ -198,6 +203,10 @@ export class Api {
   pingWebhook = (id: string) => this.call<WebhookDelivery>('POST', `/webhooks/${encodeURIComponent(id)}/ping`);
   webhookDeliveries = (id: string, beforeId?: string) => this.call<WebhookDelivery[]>('GET', `/webhooks/${encodeURIComponent(id)}/deliveries?limit=20${beforeId ? `&beforeId=${encodeURIComponent(beforeId)}` : ''}`);
   retryWebhookDelivery = (deliveryId: string) => this.call<WebhookDelivery>('POST', `/webhooks/deliveries/${encodeURIComponent(deliveryId)}/retry`);
+  upstream = () => this.call<UpstreamStatusView>('GET', '/upstream');
+  pushUpstream = () => this.call<UpstreamPushView>('POST', '/upstream/push', {});
+  upstreamMessages = (limit = 20) => this.call<OutboxMessageView[]>('GET', `/upstream/messages?limit=${limit}`);
+  retryUpstreamMessage = (id: string) => this.call<OutboxMessageView>('POST', `/upstream/messages/${encodeURIComponent(id)}/retry`);
   /** The library: uploads and bulletins, and alert speech too when asked. */
   content = (withAlerts = false) => this.call<ContentItem[]>('GET', `/content${withAlerts ? '?kind=upload&kind=tts&kind=alert' : ''}`);
   deleteContent = (id: string) => this.call<null>('DELETE', `/content/${encodeURIComponent(id)}`);

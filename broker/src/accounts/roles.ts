@@ -30,6 +30,8 @@ export const PERMISSIONS = [
   'service-accounts:write',
   'webhooks:read',
   'webhooks:write',
+  'integration:read',
+  'integration:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 

@@ -2,11 +2,14 @@
  * Tells the outside world about alarms: a POST to a configured URL on every raise and clear,
  * so a province can route them to its chat groups (Zalo, Telegram, Slack bridges). The body is
  * a template with `{{name}}` placeholders; values are JSON-escaped (no quotes added), so a JSON
- * template stays valid JSON. Sending never blocks the server; a failed POST is retried three
- * times (1 s, 5 s, 25 s) and then logged.
+ * template stays valid JSON. Each POST is written to the outbox's `alarm-webhook` channel
+ * (decision 0030): sent in order by the leader, retried with doubling waits for a day, kept
+ * through a restart (before issue 21: three tries in memory, then lost).
  */
 import type { Logger } from '@loalang/protocol';
 import type { AreaRepo } from '../areas/areas.js';
+import type { OutboxRepo } from '../outbox/outbox.js';
+import type { OutboxSender } from '../outbox/sender.js';
 import type { DeviceRepo } from '../devices/devices.js';
 import { ALARM_LABELS, type AlarmChange } from './alarms.js';
 
@@ -18,8 +21,11 @@ export interface WebhookOptions {
   template?: string;
   contentType?: string;
   timeoutMs?: number;
-  retryDelaysMs?: number[];
 }
+
+export const ALARM_WEBHOOK_CHANNEL = 'alarm-webhook';
+/** A chat message about an alarm a day old is no longer worth sending. */
+const GIVE_UP_AFTER_MS = 24 * 3600_000;
 
 const jsonEscape = (s: string) => JSON.stringify(s).slice(1, -1);
 
@@ -30,8 +36,10 @@ export function renderTemplate(template: string, values: Record<string, string>)
 export class AlarmWebhook {
   constructor(
     private readonly o: WebhookOptions,
-    private readonly d: { devices: DeviceRepo; areas: AreaRepo; logger: Logger },
-  ) {}
+    private readonly d: { devices: DeviceRepo; areas: AreaRepo; logger: Logger; outbox: OutboxRepo; sender: OutboxSender },
+  ) {
+    d.sender.route(ALARM_WEBHOOK_CHANNEL, async () => ({ url: o.url, headers: { 'content-type': o.contentType ?? 'application/json' }, timeoutMs: o.timeoutMs ?? 10_000, giveUpAfterMs: GIVE_UP_AFTER_MS }));
+  }
 
   async valuesOf(change: AlarmChange): Promise<Record<string, string>> {
     const { alarm } = change;
@@ -57,32 +65,18 @@ export class AlarmWebhook {
   }
 
   notify(change: AlarmChange): void {
-    void this.valuesOf(change).then(
-      (values) => this.send(renderTemplate(this.o.template ?? DEFAULT_WEBHOOK_TEMPLATE, values), change),
-      (err: unknown) => this.d.logger.error({ err, alarmId: change.alarm.id, event: change.type }, 'alarm webhook not sent: its device could not be read'),
-    );
-  }
-
-  private async send(body: string, change: AlarmChange): Promise<void> {
-    const delays = this.o.retryDelaysMs ?? [1000, 5000, 25_000];
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const res = await fetch(this.o.url, {
-          method: 'POST',
-          headers: { 'content-type': this.o.contentType ?? 'application/json' },
-          body,
-          signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000),
-        });
-        await res.body?.cancel().catch(() => undefined);
-        if (res.ok) return;
-        throw new Error(`HTTP ${res.status}`);
-      } catch (err) {
-        if (attempt >= delays.length) {
-          this.d.logger.error({ err: (err as Error).message, alarmId: change.alarm.id, event: change.type }, 'alarm webhook failed');
-          return;
-        }
-        await new Promise((r) => setTimeout(r, delays[attempt]));
-      }
-    }
+    void this.valuesOf(change)
+      .then((values) =>
+        this.d.outbox.enqueue({
+          channel: ALARM_WEBHOOK_CHANNEL,
+          kind: `alarm-${change.type}`,
+          body: renderTemplate(this.o.template ?? DEFAULT_WEBHOOK_TEMPLATE, values),
+          dedupeKey: `${change.alarm.id}|${change.type}`,
+        }),
+      )
+      .then(
+        () => this.d.sender.kick(),
+        (err: unknown) => this.d.logger.error({ err, alarmId: change.alarm.id, event: change.type }, 'alarm webhook not written to the outbox (its device or the database could not be read)'),
+      );
   }
 }

@@ -131,6 +131,19 @@ export class OutboxRepo {
     return out;
   }
 
+  /** The dedupe key of the latest message of a channel whose key starts with `prefix`. */
+  async latestDedupeKey(channel: string, prefix: string): Promise<string | null> {
+    const row = await this.db
+      .selectFrom('outbox')
+      .select('dedupe_key')
+      .where('channel', '=', channel)
+      .where(sql<boolean>`dedupe_key LIKE ${likePrefix(prefix)} ESCAPE '\\'`)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row?.dedupe_key ?? null;
+  }
+
   /** The oldest pending message of a channel, if any. */
   async oldestPending(channel: string): Promise<OutboxMessage | null> {
     const row = await this.db.selectFrom('outbox').selectAll().where('channel', '=', channel).where('state', '=', 'pending').orderBy('seq').limit(1).executeTakeFirst();

@@ -95,14 +95,6 @@ export async function monthlyReport(src: MonthlySources, areaId: string, month: 
   const area = await src.areas.require(areaId);
   const timeZone = await src.areas.effectiveTimezone(areaId);
   const { from, to } = monthBounds(month, timeZone);
-  const devices = await src.devices.list({ areaIds: await src.areas.subtreeIds(areaId) });
-  // The month of a play is the month it was due in (the reports' time index), as its date and time here.
-  const reports = await src.reports.query({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), deviceIds: new Set(devices.map((d) => d.id)), limit: MONTHLY_REPORT_LIMIT });
-  const titles = new Map((await src.content.list()).map((c) => [c.id, c.title]));
-  // Relays have no library item: they are named by their stream, as in the daily report.
-  const relays = new Map((await src.schedules.list()).flatMap((s) => s.items.filter(isRelay).map((i) => [relayContentId(i.streamUrl), i.streamUrl] as const)));
-  const titleOf = (id: string) => titles.get(id) ?? (relays.has(id) ? `Tiếp sóng / relay ${relays.get(id)}` : id);
-  const built = monthlyTally(reports, devices, titleOf, timeZone);
   return {
     areaId: area.id,
     areaName: area.name,
@@ -111,9 +103,23 @@ export async function monthlyReport(src: MonthlySources, areaId: string, month: 
     timeZone,
     from: new Date(from).toISOString(),
     to: new Date(to).toISOString(),
-    ...built,
-    truncated: reports.length >= MONTHLY_REPORT_LIMIT,
+    ...(await broadcastTally(src, areaId, from, to, timeZone)),
   };
+}
+
+/**
+ * What went on air in an area's subtree between two instants (plays due in [from, to)), tallied
+ * per item and speaker: the monthly report's body, and the upstream connector's results of a day.
+ */
+export async function broadcastTally(src: MonthlySources, areaId: string, from: number, to: number, timeZone: string): Promise<Pick<MonthlyReport, 'items' | 'speakers' | 'totals' | 'truncated'>> {
+  const devices = await src.devices.list({ areaIds: await src.areas.subtreeIds(areaId) });
+  // The month of a play is the month it was due in (the reports' time index), as its date and time here.
+  const reports = await src.reports.query({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), deviceIds: new Set(devices.map((d) => d.id)), limit: MONTHLY_REPORT_LIMIT });
+  const titles = new Map((await src.content.list()).map((c) => [c.id, c.title]));
+  // Relays have no library item: they are named by their stream, as in the daily report.
+  const relays = new Map((await src.schedules.list()).flatMap((s) => s.items.filter(isRelay).map((i) => [relayContentId(i.streamUrl), i.streamUrl] as const)));
+  const titleOf = (id: string) => titles.get(id) ?? (relays.has(id) ? `Tiếp sóng / relay ${relays.get(id)}` : id);
+  return { ...monthlyTally(reports, devices, titleOf, timeZone), truncated: reports.length >= MONTHLY_REPORT_LIMIT };
 }
 
 /** The items, speakers and totals of a month's reports (no database: the tests' and the report's). */

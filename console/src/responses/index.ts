@@ -14,3 +14,4 @@ export * from './ops.js';
 export * from './live.js';
 export * from './updates.js';
 export * from './webhooks.js';
+export * from './integration.js';
