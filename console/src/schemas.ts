@@ -56,7 +56,7 @@ export const WebhookDeliveriesQuery = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_DELIVERIES_PAGE, default: 50 })),
     beforeId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'the last id of the page before: the next page, older' })),
-    state: Type.Optional(Type.Union(['pending', 'delivered', 'failed', 'dropped'].map((s) => Type.Literal(s as 'pending' | 'delivered' | 'failed' | 'dropped')))),
+    state: Type.Optional(Type.Union(OUTBOX_STATES.map((s) => Type.Literal(s)))),
   },
   { additionalProperties: false },
 );

@@ -1,6 +1,6 @@
 /** Webhooks for integrators (issue 21 item 5): subscriptions, their secret (shown once), the delivery log. */
 import { Type, type Static } from '@sinclair/typebox';
-import { WEBHOOK_EVENTS } from '@loalang/broker';
+import { OUTBOX_STATES, WEBHOOK_EVENTS } from '@loalang/broker';
 import { Id, Instant, Nullable, StringEnum } from './common.js';
 
 export const WebhookSchema = Type.Object(
@@ -33,7 +33,7 @@ export const WebhookDeliverySchema = Type.Object(
     webhookId: Id,
     eventId: Nullable(Type.String({ description: 'the body\'s `id`, the same on every attempt' })),
     event: Type.String(),
-    state: StringEnum(['pending', 'delivered', 'failed', 'dropped'] as const, { description: 'failed: given up after retries; dropped: the webhook was disabled or deleted' }),
+    state: StringEnum(OUTBOX_STATES, { description: 'failed: given up after retries; dropped: the webhook was disabled or deleted' }),
     attempts: Type.Integer(),
     lastStatus: Nullable(Type.Integer({ description: 'HTTP status of the last attempt' })),
     lastError: Nullable(Type.String()),
