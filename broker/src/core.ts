@@ -58,6 +58,7 @@ import type { DeliveryEvent } from './alerts/service.js';
 import type { PresenceChange } from './mqtt/contracts.js';
 import type { BulletinService } from './bulletins/service.js';
 import type { BulletinProgress } from './bulletins/progress.js';
+import type { WebhookAdmin } from './webhooks/admin.js';
 import { wireServer, type CoreOptions, type RuntimeSettings, type ServerParts } from './wiring.js';
 
 export type { CoreOptions, RuntimeSettings, ServerParts } from './wiring.js';
@@ -109,6 +110,13 @@ export class ServerCore {
   readonly accounts: AccountAdmin;
   /** Service accounts' API keys (issue 21). */
   readonly serviceAccounts: ServiceAccountAdmin;
+  /** Integrators' webhook subscriptions and their delivery log (issue 21). */
+  readonly webhooks: WebhookAdmin;
+  /**
+   * A device went offline, recorded by this node (its connection here ended, or, on the leader,
+   * the node it was on died): emitted once per change, never for changes other nodes relay.
+   */
+  readonly presenceEvents: ServerParts['presenceEvents'];
   readonly devices: DeviceRepo;
   /** Registering, changing and commanding devices, scope-checked. */
   readonly fleet: DeviceFleet;
@@ -189,6 +197,8 @@ export class ServerCore {
     this.areaAdmin = parts.areaAdmin;
     this.accounts = parts.accounts;
     this.serviceAccounts = parts.serviceAccounts;
+    this.webhooks = parts.webhooks;
+    this.presenceEvents = parts.presenceEvents;
     this.users = parts.users;
     this.sessions = parts.sessions;
     this.loginThrottle = parts.loginThrottle;
@@ -359,6 +369,7 @@ export class ServerCore {
       // In order per device (setPresence keeps them so): an "offline" written before the "online" it follows would stick.
       void this.devices
         .setPresence(change.deviceId, change.online, change.cause, change.at)
+        .then((changed) => changed && !change.online && this.presenceEvents.emit('offline', change))
         .catch((err: unknown) => this.logger.error({ err, deviceId: change.deviceId }, 'presence not recorded'));
       this.afterPresence(change);
     });
@@ -494,7 +505,10 @@ export class ServerCore {
       this.cluster.remote.nodeLost(node);
       this.cluster.bus?.publish({ t: 'node-lost', node });
       this.logger.warn({ node, devices: gone.length }, 'a server node stopped: its devices are offline until they connect to another node');
-      for (const deviceId of gone) this.afterPresence({ deviceId, online: false, at, cause: 'node-lost' });
+      for (const deviceId of gone) {
+        this.afterPresence({ deviceId, online: false, at, cause: 'node-lost' });
+        this.presenceEvents.emit('offline', { deviceId, online: false, at, cause: 'node-lost' });
+      }
     }
   }
 

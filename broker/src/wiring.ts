@@ -60,6 +60,13 @@ import { UpdateDesk } from './updates/update-desk.js';
 import { BulletinRepo } from './bulletins/repo.js';
 import { BulletinService } from './bulletins/service.js';
 import { BulletinProgress } from './bulletins/progress.js';
+import { EventEmitter } from 'node:events';
+import type { PresenceChange } from './mqtt/contracts.js';
+import { WebhookRepo } from './webhooks/subscriptions.js';
+import { WebhookPublisher, WEBHOOK_CHANNEL_PREFIX } from './webhooks/publisher.js';
+import { WebhookAdmin } from './webhooks/admin.js';
+import { DEFAULT_WEBHOOK_DELIVERY, webhookRoute, type WebhookDeliveryOptions } from './webhooks/delivery.js';
+import { connectWebhookSources } from './webhooks/sources.js';
 
 export interface CoreOptions {
   dataDir: string;
@@ -108,6 +115,8 @@ export interface CoreOptions {
   nodeId?: string;
   /** Run as a node of a cluster (issue 17): Redis shared with the other nodes, and PostgreSQL in `databaseUrl`. */
   cluster?: ClusterOptions;
+  /** Integrators' webhooks (issue 21): one attempt's timeout and when a delivery is given up (tests shorten them). */
+  webhookDelivery?: Partial<WebhookDeliveryOptions>;
 }
 
 /** Settings an administrator may change while the server runs (tests do too). */
@@ -137,6 +146,10 @@ export interface ServerParts {
   accounts: AccountAdmin;
   /** Service accounts' API keys (issue 21): the rules, the key check and its rate limit. */
   serviceAccounts: ServiceAccountAdmin;
+  /** Webhook subscriptions (issue 21): the rules, and the delivery log from the outbox. */
+  webhooks: WebhookAdmin;
+  /** Devices this node recorded going offline (ServerCore emits; webhooks listen). */
+  presenceEvents: EventEmitter<{ offline: [PresenceChange] }>;
   devices: DeviceRepo;
   fleet: DeviceFleet;
   commands: CommandRepo;
@@ -321,6 +334,13 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     repos.alarms.on('change', (change) => webhook.notify(change));
   }
   const streamSources = new StreamSourceRepo(database, now);
+  const scheduling = new ScheduleService({ ...repos, streamHosts: () => settings.streamHosts, clock, refresh });
+  const presenceEvents = new EventEmitter<{ offline: [PresenceChange] }>();
+  const webhookRepo = new WebhookRepo(database, now);
+  const kick = () => outboxSender.kick();
+  const webhookPublisher = new WebhookPublisher({ webhooks: webhookRepo, areas, outbox, kick, now, logger });
+  connectWebhookSources(webhookPublisher, { schedules: scheduling.events, reports: reportIntake.events, alerts, presence: presenceEvents, devices, now });
+  outboxSender.route(WEBHOOK_CHANNEL_PREFIX, webhookRoute(webhookRepo, { ...DEFAULT_WEBHOOK_DELIVERY, ...options.webhookDelivery }));
   const upstream = options.upstream
     ? new UpstreamConnector(
         {
@@ -334,7 +354,6 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
         { source: nodeId, ...options.upstream },
       )
     : null;
-  const scheduling = new ScheduleService({ ...repos, streamHosts: () => settings.streamHosts, clock, refresh });
   const alertDesk = new AlertDesk({ alerts, areas, devices, content: repos.content, library, clock });
   const bulletinRepo = new BulletinRepo(database, now);
   const bulletins = new BulletinService({ repo: bulletinRepo, areas, scheduling, alertDesk, library, audioHosts: () => settings.bulletinAudioHosts, clock, logger, ...(options.bulletinStartLeadMs !== undefined ? { startLeadMs: options.bulletinStartLeadMs } : {}) });
@@ -351,7 +370,7 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     logger,
     emit: (b) => bulletins.events.emit('outcome', b),
   });
-  // Each state a bulletin reaches goes back to the system that sent it, through the outbox (once per state).
+  // Each state a bulletin reaches goes back to the system that sent it, through the outbox (once per move).
   bulletins.events.on('outcome', (b) => void upstream?.reportOutcome(b).catch((err: unknown) => logger.error({ err, bulletinId: b.id, state: b.state }, 'bulletin outcome not written to the outbox')));
   return {
     ...repos,
@@ -365,6 +384,8 @@ export async function wireServer(options: CoreOptions): Promise<ServerParts> {
     loginThrottle,
     accounts: new AccountAdmin({ users: repos.users, sessions: repos.sessions, loginThrottle, areas }),
     serviceAccounts: new ServiceAccountAdmin({ repo: new ServiceAccountRepo(database, now), areas, now }),
+    webhooks: new WebhookAdmin({ repo: webhookRepo, areas, outbox, publisher: webhookPublisher, kick, now }),
+    presenceEvents,
     areaAdmin: new AreaAdmin({ areas, devices, refresh }),
     fleet: new DeviceFleet({ devices, commands: repos.commands, link: mqtt, refresh }),
     telemetry: new TelemetryHistory(database),

@@ -14,6 +14,7 @@ import { registerJsonParser } from './validation-text.js';
 import { authRoutes } from './routes/auth.js';
 import { userRoutes } from './routes/users.js';
 import { serviceAccountRoutes } from './routes/service-accounts.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { areaRoutes } from './routes/areas.js';
 import { deviceRoutes } from './routes/devices.js';
 import { deviceRegistryRoutes } from './routes/device-registry.js';
@@ -98,6 +99,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(authRoutes, { core });
       await api.register(userRoutes, { core });
       await api.register(serviceAccountRoutes, { core });
+      await api.register(webhookRoutes, { core });
       await api.register(areaRoutes, { core });
       await api.register(deviceRoutes, { core, urls: options.urls });
       await api.register(deviceRegistryRoutes, { core });

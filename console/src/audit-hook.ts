@@ -35,7 +35,7 @@ export function registerAuditHook(app: FastifyInstance, core: ServerServices): v
     if (!CHANGES.has(request.method) || !route || OWN_ENTRIES.has(route)) return;
     const params = request.params as Record<string, string> | undefined;
     try {
-      await core.audit.append({ ...auditEntryBase(request, core), action: `${request.method} ${route}`, target: params?.['id'] ?? null, status: reply.statusCode, detail: detailOf(request) });
+      await core.audit.append({ ...auditEntryBase(request, core), action: `${request.method} ${route}`, target: params?.['id'] ?? params?.['deliveryId'] ?? null, status: reply.statusCode, detail: detailOf(request) });
     } catch (err) {
       request.log.error({ err }, 'audit entry not written');
     }

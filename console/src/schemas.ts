@@ -1,7 +1,7 @@
 /** TypeBox schemas of the HTTP API: validation and static types at once (and the OpenAPI text). */
 import { Type, type Static } from '@sinclair/typebox';
 import { Priority } from '@loalang/protocol';
-import { BULLETIN_STATES, BulletinInputSchema, MAX_KEY_DAYS, MAX_PUSH_DAYS, MAX_RATE_PER_MINUTE, OUTBOX_STATES, RECORD_KINDS, ROLES, TargetsSchema } from '@loalang/broker';
+import { BULLETIN_STATES, BulletinInputSchema, MAX_DELIVERIES_PAGE, MAX_KEY_DAYS, MAX_PUSH_DAYS, MAX_RATE_PER_MINUTE, OUTBOX_STATES, RECORD_KINDS, ROLES, TargetsSchema, WEBHOOK_EVENTS } from '@loalang/broker';
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }) });
 export type IdParams = Static<typeof IdParams>;
@@ -42,6 +42,25 @@ export const CreateServiceAccountBody = Type.Object(
 );
 export const RotateServiceAccountBody = Type.Object({ expiresInDays: Type.Optional(ExpiresInDays) }, { additionalProperties: false });
 export const UpdateServiceAccountBody = Type.Partial(Type.Object({ description: Description, rateLimitPerMinute: RatePerMinute }), { additionalProperties: false });
+
+/** Issue 21 item 5: an integrator's webhook subscription. */
+const WebhookEventsSchema = Type.Array(Type.Union(WEBHOOK_EVENTS.map((e) => Type.Literal(e))), { minItems: 1, maxItems: WEBHOOK_EVENTS.length, description: 'the events to send; `webhook.ping` is sent on request only' });
+const WebhookUrl = Type.String({ minLength: 8, maxLength: 2000, description: 'http(s); https recommended: the body travels as it is, only signed' });
+const WebhookName = Type.String({ minLength: 1, maxLength: 100 });
+export const CreateWebhookBody = Type.Object(
+  { name: WebhookName, description: Type.Optional(Type.String({ maxLength: 500 })), url: WebhookUrl, events: WebhookEventsSchema, areaId: AreaRef, active: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+export const UpdateWebhookBody = Type.Partial(Type.Object({ name: WebhookName, description: Type.String({ maxLength: 500 }), url: WebhookUrl, events: WebhookEventsSchema, active: Type.Boolean() }), { additionalProperties: false });
+export const WebhookDeliveriesQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_DELIVERIES_PAGE, default: 50 })),
+    beforeId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'the last id of the page before: the next page, older' })),
+    state: Type.Optional(Type.Union(OUTBOX_STATES.map((s) => Type.Literal(s)))),
+  },
+  { additionalProperties: false },
+);
+export const DeliveryIdParams = Type.Object({ deliveryId: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }) });
 
 export const UpdateUserBody = Type.Partial(
   Type.Object({ password: Type.String({ minLength: 10, maxLength: 200 }), role: RoleSchema, areaId: AreaRef, disabled: Type.Boolean() }),

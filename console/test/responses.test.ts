@@ -256,6 +256,17 @@ describe('response schemas', () => {
     await same('PATCH', `/api/v1/service-accounts/${sa.account.id}`, { description: 'Bảng theo dõi', rateLimitPerMinute: 120 });
     await same('POST', `/api/v1/service-accounts/${sa.account.id}/rotate`, {});
     await same('POST', `/api/v1/service-accounts/${sa.account.id}/revoke`);
+    // Webhooks (issue 21): the secret answers once; the delivery log; a failed delivery sent again.
+    const hook = await same<{ webhook: { id: string } }>('POST', '/api/v1/webhooks', { name: 'HTTTN', url: 'http://127.0.0.1:9/hook', events: ['play.reported'], areaId: 'x' }, 201);
+    await same('GET', '/api/v1/webhooks');
+    await same('GET', `/api/v1/webhooks/${hook.webhook.id}`);
+    await same('PATCH', `/api/v1/webhooks/${hook.webhook.id}`, { description: 'Hệ thống tỉnh' });
+    await same('POST', `/api/v1/webhooks/${hook.webhook.id}/rotate-secret`);
+    const ping = await same<{ id: string }>('POST', `/api/v1/webhooks/${hook.webhook.id}/ping`, undefined, 202);
+    await core.outbox.markAttemptFailed(ping.id, { status: 503, error: 'HTTP 503' }, Date.now(), null);
+    await same('GET', `/api/v1/webhooks/${hook.webhook.id}/deliveries`);
+    await same('POST', `/api/v1/webhooks/deliveries/${ping.id}/retry`, undefined, 202);
+    await same('DELETE', `/api/v1/webhooks/${hook.webhook.id}`, undefined, 204);
     // The upstream connector (issue 21): its state, a push, its delivery log.
     await same('POST', '/api/v1/upstream/push', { kinds: ['registry', 'programmes'] });
     await same('GET', '/api/v1/upstream');

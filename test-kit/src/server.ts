@@ -20,12 +20,16 @@ export interface TestServer {
 
 /**
  * `clock`: the server core's clock (the system's unless given); `releaseKeys`: LOALANG_RELEASE_KEYS;
- * `upstream`: the HTTTN connector's settings; `speech`: the TTS engine (espeak-ng unless given).
+ * `upstream`: the HTTTN connector's settings; `speech`: the TTS engine (espeak-ng unless given);
+ * `core`: further options of the server core (e.g. shorter webhook delivery times).
  */
-export async function buildTestServer(opts: Pick<AppOptions, 'maxUploadBytes' | 'https'> & { clock?: Clock; releaseKeys?: ServerKey[]; upstream?: CoreOptions['upstream']; speech?: SpeechEngine } = {}): Promise<TestServer> {
+export async function buildTestServer(
+  opts: Pick<AppOptions, 'maxUploadBytes' | 'https'> & { clock?: Clock; releaseKeys?: ServerKey[]; upstream?: CoreOptions['upstream']; speech?: SpeechEngine; core?: Partial<CoreOptions> } = {},
+): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'loalang-console-'));
-  const { clock, releaseKeys, upstream, speech, ...appOptions } = opts;
+  const { clock, releaseKeys, upstream, speech, core: coreOptions, ...appOptions } = opts;
   const core = await ServerCore.create({
+    ...coreOptions,
     ...(await serverDatabase()),
     dataDir: dir,
     mqttHost: '127.0.0.1',

@@ -608,6 +608,34 @@ describe.skipIf(!haveTools)('web console in Chromium', () => {
     await keyRow.getByRole('button', { name: 'Thu hồi: bang-theo-doi' }).click();
     await keyRow.getByText('Đã thu hồi').waitFor();
     expect((await fetch(`${base}/api/v1/devices`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(401);
+    // A webhook (issue 21): its secret shown once; a test delivery reaches a receiver and shows as delivered in the log.
+    const received: string[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => (received.push(body), res.writeHead(204).end()));
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const hooks = page.getByTestId('webhooks');
+      await hooks.locator('input[name="wh-name"]').fill('He thong tinh');
+      await hooks.locator('input[name="wh-url"]').fill(`http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`);
+      await hooks.locator('input[name="wh-event-device.offline"]').check();
+      await hooks.locator('select[name="area"]').selectOption(world.communeId);
+      await hooks.getByRole('button', { name: 'Tạo webhook' }).click();
+      const shownSecret = hooks.getByTestId('new-secret');
+      await shownSecret.getByText('bạn sẽ không xem lại được nó').waitFor();
+      expect(await shownSecret.locator('input').inputValue()).toMatch(/^whsec_[0-9a-f]{64}$/);
+      await shownSecret.getByRole('button', { name: 'Tôi đã cất khóa ký' }).click();
+      await hooks.getByRole('button', { name: 'Gửi thử: He thong tinh' }).click();
+      await until('the test delivery received', () => received.some((b) => b.includes('"webhook.ping"')));
+      await until('shown as delivered', async () => {
+        await hooks.getByRole('button', { name: 'Nhật ký gửi: He thong tinh' }).click();
+        return (await hooks.getByTestId('webhook-deliveries').getByText('Đã gửi').count()) > 0;
+      });
+    } finally {
+      receiver.close();
+    }
     await page.getByLabel(/Lọc theo thao tác/).fill('POST /api/v1/alerts');
     await page.getByRole('button', { name: 'Xem' }).click();
     await page.locator('table[data-testid="audit"] td', { hasText: 'can-bo-huyen' }).first().waitFor();

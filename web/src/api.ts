@@ -45,6 +45,9 @@ import type {
   UpstreamPushView,
   UpstreamStatusView,
   Settings,
+  Webhook,
+  WebhookDelivery,
+  WebhookSecret,
   StreamSource,
   StreamSources,
   TelemetrySample,
@@ -59,6 +62,9 @@ export type {
   Bulletin,
   ServiceAccount,
   ServiceAccountKey,
+  Webhook,
+  WebhookDelivery,
+  WebhookSecret,
   LiveDetail,
   LiveFeedEvent,
   LiveSession,
@@ -193,6 +199,14 @@ export class Api {
   createServiceAccount = (a: { name: string; description?: string; role: User['role']; areaId: string; expiresInDays: number }) => this.call<ServiceAccountKey>('POST', '/service-accounts', a);
   rotateServiceAccount = (id: string) => this.call<ServiceAccountKey>('POST', `/service-accounts/${encodeURIComponent(id)}/rotate`, {});
   revokeServiceAccount = (id: string) => this.call<ServiceAccount>('POST', `/service-accounts/${encodeURIComponent(id)}/revoke`);
+  /** Webhooks (issue 21): the secret is in the answers of create and rotate only. */
+  webhooks = () => this.call<Webhook[]>('GET', '/webhooks');
+  createWebhook = (w: { name: string; url: string; events: Webhook['events']; areaId: string }) => this.call<WebhookSecret>('POST', '/webhooks', w);
+  rotateWebhookSecret = (id: string) => this.call<WebhookSecret>('POST', `/webhooks/${encodeURIComponent(id)}/rotate-secret`);
+  deleteWebhook = (id: string) => this.call<null>('DELETE', `/webhooks/${encodeURIComponent(id)}`);
+  pingWebhook = (id: string) => this.call<WebhookDelivery>('POST', `/webhooks/${encodeURIComponent(id)}/ping`);
+  webhookDeliveries = (id: string, beforeId?: string) => this.call<WebhookDelivery[]>('GET', `/webhooks/${encodeURIComponent(id)}/deliveries?limit=20${beforeId ? `&beforeId=${encodeURIComponent(beforeId)}` : ''}`);
+  retryWebhookDelivery = (deliveryId: string) => this.call<WebhookDelivery>('POST', `/webhooks/deliveries/${encodeURIComponent(deliveryId)}/retry`);
   upstream = () => this.call<UpstreamStatusView>('GET', '/upstream');
   pushUpstream = () => this.call<UpstreamPushView>('POST', '/upstream/push', {});
   upstreamMessages = (limit = 20) => this.call<OutboxMessageView[]>('GET', `/upstream/messages?limit=${limit}`);

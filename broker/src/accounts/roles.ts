@@ -28,6 +28,8 @@ export const PERMISSIONS = [
   'updates:write',
   'service-accounts:read',
   'service-accounts:write',
+  'webhooks:read',
+  'webhooks:write',
   'integration:read',
   'integration:write',
 ] as const;
@@ -58,9 +60,11 @@ export function permissionsOf(role: Role): readonly Permission[] {
 
 /**
  * What a service account's key may never do, whatever its role (issue 21): manage people or
- * keys (a leaked key must not mint more keys or users) or the server's signing keys.
+ * keys (a leaked key must not mint more keys or users) or the server's signing keys, nor
+ * webhooks (a leaked key must not point the server's signed events at a host of its choosing,
+ * nor read the secrets integrators verify them with).
  */
-export const SERVICE_ACCOUNT_DENIED: readonly Permission[] = ['users:read', 'users:write', 'service-accounts:read', 'service-accounts:write', 'signing-keys:write'];
+export const SERVICE_ACCOUNT_DENIED: readonly Permission[] = ['users:read', 'users:write', 'service-accounts:read', 'service-accounts:write', 'signing-keys:write', 'webhooks:read', 'webhooks:write'];
 
 /** Whether this caller, a person or a service account's key, may do this. */
 export function callerCan(caller: { user: { role: Role }; serviceAccount?: unknown }, permission: Permission): boolean {

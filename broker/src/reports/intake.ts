@@ -6,6 +6,7 @@
  * counted, and put in the audit log (at most a few entries per device and window, so a device
  * spewing reports cannot flood it); the agent still gets its ack, so its outbox drains.
  */
+import { EventEmitter } from 'node:events';
 import { alertRepetitionOf, liveSessionOfPlayId, type PlayReport } from '@loalang/protocol';
 import type { Executor } from '../store/portable.js';
 import type { IssuedPlay, IssuedPlays } from './issued-plays.js';
@@ -53,7 +54,11 @@ export type IntakeOutcome = { outcome: 'stored'; alert: boolean } | { outcome: '
 const AUDIT_BUDGET = 10;
 const AUDIT_WINDOW_MS = 10 * 60_000;
 
+/** `stored`: a report was stored (once, on the node that stored it; issue 21: webhooks). */
+export type ReportIntakeEvents = { stored: [deviceId: string, report: PlayReport] };
+
 export class ReportIntake {
+  readonly events = new EventEmitter<ReportIntakeEvents>();
   private readonly budgets = new Map<string, { since: number; used: number; suppressed: number }>();
 
   constructor(
@@ -146,6 +151,7 @@ export class ReportIntake {
       else if (o === 'resent') outcomes[i] = { outcome: 'resent' };
     });
     refused.forEach(({ i, problem }, k) => (outcomes[i] = { outcome: 'refused', refusal: problem.refusal, detail: problem.detail, record: first[k]! }));
+    outcomes.forEach((o, i) => o.outcome === 'stored' && this.events.emit('stored', entries[i]!.deviceId, entries[i]!.report));
     return outcomes;
   }
 

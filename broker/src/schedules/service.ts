@@ -5,6 +5,7 @@
  * hours, conflicts, who approves it (decision 0008) and the four-eyes rule. Routes parse, call
  * one method, and reply. Every change sends the affected speakers their new programme.
  */
+import { EventEmitter } from 'node:events';
 import type { Clock, Priority } from '@loalang/protocol';
 import type { AreaRepo } from '../areas/areas.js';
 import type { ContentRepo } from '../content/content-repo.js';
@@ -69,7 +70,12 @@ const START_SLACK_MS = 60_000;
 
 type Draft = Omit<Schedule, 'id' | 'status' | 'approvedAt' | 'createdAt' | 'updatedAt' | 'createdBy' | 'approvedBy'>;
 
+/** `approved`: a schedule was approved, by hand or as it was saved (issue 21: webhooks). */
+export type ScheduleEvents = { approved: [Schedule] };
+
 export class ScheduleService {
+  readonly events = new EventEmitter<ScheduleEvents>();
+
   constructor(private readonly d: ScheduleServiceDeps) {}
 
   /** The schedules of the caller's areas. */
@@ -93,6 +99,7 @@ export class ScheduleService {
     const approvedBy = opts.holdForApproval ? null : await this.approverOnSave(caller, draft.areaId);
     const schedule = await this.d.schedules.create({ ...draft, createdBy: caller.user.id, approvedBy });
     this.d.refresh(await this.targetDevices(schedule));
+    if (schedule.status === 'approved') this.events.emit('approved', schedule);
     return schedule;
   }
 
@@ -144,6 +151,7 @@ export class ScheduleService {
     await this.assertPlays({ ...before, ...changes }, this.d.clock.now());
     const after = await this.d.schedules.update(before.id, { ...changes, approvedBy: await this.approverOnSave(caller, before.areaId) });
     this.d.refresh(new Set([...(await this.targetDevices(before)), ...(await this.targetDevices(after))]));
+    if (after.status === 'approved') this.events.emit('approved', after);
     return after;
   }
 
@@ -159,6 +167,7 @@ export class ScheduleService {
     }
     const approved = await this.d.schedules.approve(s.id, caller.user.id);
     this.d.refresh(await this.targetDevices(approved));
+    this.events.emit('approved', approved);
     return approved;
   }
 

@@ -1047,4 +1047,39 @@ CREATE INDEX bulletins_created ON bulletins(created_at);`,
 CREATE INDEX bulletins_state ON bulletins(state);
 CREATE INDEX bulletins_created ON bulletins(created_at);`,
   },
+  {
+    version: 25,
+    name: 'webhooks',
+    // Issue 21 item 5: integrators' webhook subscriptions. The secret is kept readable: the server
+    // signs every delivery with it (HMAC-SHA256), so a hash would not do (docs/security.md).
+    // Deliveries are messages of the outbox (migration 23), on the channel `webhook:<id>`.
+    sqlite: `CREATE TABLE webhooks (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  url TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  events_json TEXT NOT NULL,
+  area_id TEXT NOT NULL REFERENCES areas(id) ON DELETE CASCADE,
+  active INTEGER NOT NULL DEFAULT 1,
+  created_by TEXT REFERENCES users(id) ON DELETE SET NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX webhooks_area ON webhooks(area_id);`,
+    postgres: `CREATE TABLE webhooks (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  url TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  events_json TEXT NOT NULL,
+  area_id TEXT NOT NULL REFERENCES areas(id) ON DELETE CASCADE,
+  active BIGINT NOT NULL DEFAULT 1,
+  created_by TEXT REFERENCES users(id) ON DELETE SET NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX webhooks_area ON webhooks(area_id);`,
+  },
 ];

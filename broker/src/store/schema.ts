@@ -330,6 +330,20 @@ export interface ServiceAccountsTable {
   last_used_from: string | null;
 }
 
+export interface WebhooksTable {
+  id: string;
+  name: string;
+  description: ColumnType<string, string | undefined, string>;
+  url: string;
+  secret: string;
+  events_json: string;
+  area_id: string;
+  active: ColumnType<number, number | undefined, number>;
+  created_by: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface LiveSessionsTable {
   id: string;
   area_ids_json: string;
@@ -445,4 +459,5 @@ export interface Schema {
   telemetry: TelemetryTable;
   telemetry_hourly: TelemetryHourlyTable;
   users: UsersTable;
+  webhooks: WebhooksTable;
 }

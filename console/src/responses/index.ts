@@ -13,5 +13,6 @@ export * from './reports.js';
 export * from './ops.js';
 export * from './live.js';
 export * from './updates.js';
+export * from './webhooks.js';
 export * from './integration.js';
 export * from './bulletins.js';

@@ -5,6 +5,7 @@ import { useT } from '../i18n.js';
 import { onLoadError } from './errors.js';
 import { AreaSelect, may, type Notice, NoticeLine, treeOrder } from './shared.js';
 import { ServiceAccounts } from './service-accounts.js';
+import { Webhooks } from './webhooks.js';
 import { Upstream } from './upstream.js';
 
 const ROLES: Me['role'][] = ['admin', 'alert-staff', 'operator', 'technician', 'viewer'];
@@ -134,6 +135,7 @@ export function AdminPage({ api, me, onUnauthorized }: { api: Api; me: Me | null
       </section>
       <Areas api={api} areas={areas} onChange={load} />
       {may(me, 'service-accounts:read') && <ServiceAccounts api={api} areas={areas} onUnauthorized={onUnauthorized} />}
+      {may(me, 'webhooks:read') && <Webhooks api={api} areas={areas} onUnauthorized={onUnauthorized} />}
       {may(me, 'integration:read') && <Upstream api={api} canWrite={may(me, 'integration:write')} onUnauthorized={onUnauthorized} />}
       <section class="card stack">
         <h2>{t.auditLog}</h2>
