@@ -40,37 +40,39 @@ export function BulletinList({ api, areas, version }: Props) {
       {bulletins.length === 0 ? (
         <p>{t.bulletinsNone}</p>
       ) : (
-        <table data-testid="bulletins">
+        <table class="cards" data-testid="bulletins">
           <thead>
             <tr>{t.bulletinColumns.map((c) => <th scope="col" key={c}>{c}</th>)}</tr>
           </thead>
           <tbody>
-            {bulletins.map((b) => (
-              <tr key={b.id} data-state={b.state}>
-                <th scope="row">
-                  {b.title} <small>({b.upstreamId})</small>
-                </th>
-                <td>{t.bulletinStates[b.state] ?? b.state}</td>
-                <td>{t.priorities[b.priority]}</td>
-                <td>{b.areaIds.map((id) => areas.find((a) => a.id === id)?.name ?? id).join(', ')}</td>
-                <td>
-                  {when(b.validFrom)}
-                  {b.validUntil ? ` – ${when(b.validUntil)}` : ''}
-                </td>
-                <td>
-                  {[b.reason ? half(b.reason, lang) : '', b.counts ? t.bulletinCounts(b.counts.played, b.counts.targeted, b.counts.failed, b.counts.noReport) : '', b.unmatchedCodes.length ? t.bulletinUnmatched(b.unmatchedCodes.join(', ')) : '']
-                    .filter(Boolean)
-                    .join(' · ')}
-                </td>
-                <td>
-                  {b.scheduleId && (
-                    <button type="button" class="link" onClick={() => showSchedule(b.scheduleId!)}>
-                      {t.showSchedule}
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
+            {bulletins.map((b) => {
+              const [title, state, priority, where, valid, note, schedule] = t.bulletinColumns;
+              const notes = [b.reason ? half(b.reason, lang) : '', b.counts ? t.bulletinCounts(b.counts.played, b.counts.targeted, b.counts.failed, b.counts.noReport) : '', b.unmatchedCodes.length ? t.bulletinUnmatched(b.unmatchedCodes.join(', ')) : '']
+                .filter(Boolean)
+                .join(' · ');
+              return (
+                <tr key={b.id} data-state={b.state}>
+                  <th scope="row" data-label={title}>
+                    {b.title} <small>({b.upstreamId})</small>
+                  </th>
+                  <td data-label={state}>{t.bulletinStates[b.state] ?? b.state}</td>
+                  <td data-label={priority}>{t.priorities[b.priority]}</td>
+                  <td data-label={where}>{b.areaIds.map((id) => areas.find((a) => a.id === id)?.name ?? id).join(', ')}</td>
+                  <td data-label={valid}>
+                    {when(b.validFrom)}
+                    {b.validUntil ? ` – ${when(b.validUntil)}` : ''}
+                  </td>
+                  <td data-label={note}>{notes}</td>
+                  <td data-label={schedule}>
+                    {b.scheduleId && (
+                      <button type="button" class="link" onClick={() => showSchedule(b.scheduleId!)}>
+                        {t.showSchedule}
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              );
+            })}
           </tbody>
         </table>
       )}
