@@ -95,6 +95,25 @@ function toBulletin(r: BulletinsTable): Bulletin {
   };
 }
 
+/** A bulletin's columns as it is (again) being received: its request, nothing made yet. */
+function receiving(input: NewBulletin) {
+  return {
+    request_hash: input.requestHash,
+    title: input.title,
+    priority: input.priority,
+    valid_from: input.validFrom,
+    valid_until: input.validUntil,
+    area_ids_json: JSON.stringify(input.areaIds),
+    unmatched_codes_json: JSON.stringify(input.unmatchedCodes),
+    content_id: null,
+    schedule_id: null,
+    alert_id: null,
+    state: 'receiving' as const,
+    reason: null,
+    outcome_json: null,
+  };
+}
+
 export class BulletinRepo {
   constructor(
     private readonly db: Database,
@@ -126,26 +145,7 @@ export class BulletinRepo {
     const at = iso(this.now());
     const row = await this.db
       .insertInto('bulletins')
-      .values({
-        id: randomUUID(),
-        source_id: input.sourceId,
-        upstream_id: input.upstreamId,
-        request_hash: input.requestHash,
-        title: input.title,
-        priority: input.priority,
-        valid_from: input.validFrom,
-        valid_until: input.validUntil,
-        area_ids_json: JSON.stringify(input.areaIds),
-        unmatched_codes_json: JSON.stringify(input.unmatchedCodes),
-        content_id: null,
-        schedule_id: null,
-        alert_id: null,
-        state: 'receiving',
-        reason: null,
-        outcome_json: null,
-        created_at: at,
-        updated_at: at,
-      })
+      .values({ id: randomUUID(), source_id: input.sourceId, upstream_id: input.upstreamId, ...receiving(input), created_at: at, updated_at: at })
       .onConflict((oc) => oc.columns(['source_id', 'upstream_id']).doNothing())
       .returningAll()
       .executeTakeFirst();
@@ -156,22 +156,7 @@ export class BulletinRepo {
   async reclaim(id: string, input: NewBulletin): Promise<Bulletin | null> {
     const row = await this.db
       .updateTable('bulletins')
-      .set({
-        request_hash: input.requestHash,
-        title: input.title,
-        priority: input.priority,
-        valid_from: input.validFrom,
-        valid_until: input.validUntil,
-        area_ids_json: JSON.stringify(input.areaIds),
-        unmatched_codes_json: JSON.stringify(input.unmatchedCodes),
-        content_id: null,
-        schedule_id: null,
-        alert_id: null,
-        state: 'receiving',
-        reason: null,
-        outcome_json: null,
-        updated_at: iso(this.now()),
-      })
+      .set({ ...receiving(input), updated_at: iso(this.now()) })
       .where('id', '=', id)
       .where('state', '=', 'failed')
       .returningAll()

@@ -7,32 +7,21 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Api, Area, Me, ServiceAccount, ServiceAccountKey } from '../api.js';
 import { useT } from '../i18n.js';
-import { onLoadError } from './errors.js';
-import { AreaSelect, type Notice, NoticeLine } from './shared.js';
+import { AreaSelect, NoticeLine, ShownOnce, useActions } from './shared.js';
 
 const ROLES: Me['role'][] = ['admin', 'alert-staff', 'operator', 'technician', 'viewer'];
 const EMPTY = { name: '', description: '', role: 'viewer' as Me['role'], areaId: '', expiresInDays: 365 };
 
 export function ServiceAccounts({ api, areas, onUnauthorized }: { api: Api; areas: Area[]; onUnauthorized: () => void }) {
-  const { t, lang, locale } = useT();
+  const { t, locale } = useT();
   const [accounts, setAccounts] = useState<ServiceAccount[]>([]);
   const [form, setForm] = useState(EMPTY);
   const [shown, setShown] = useState<ServiceAccountKey | null>(null);
-  const [message, setMessage] = useState<Notice>(null);
-  const fail = onLoadError(lang, onUnauthorized, (text) => setMessage({ error: true, text }));
   const load = () => void api.serviceAccounts().then(setAccounts, fail);
+  const { message, setMessage, fail, run } = useActions(onUnauthorized, load);
   useEffect(load, [api]);
   const areaName = (id: string) => areas.find((a) => a.id === id)?.name ?? id;
   const when = (at: string | null) => (at ? new Date(at).toLocaleString(locale) : t.neverUsed);
-  const run = async (what: () => Promise<void>) => {
-    setMessage(null);
-    try {
-      await what();
-      load();
-    } catch (err) {
-      fail(err);
-    }
-  };
   const create = (e: Event) => {
     e.preventDefault();
     const areaId = form.areaId || areas[0]?.id || '';
@@ -48,26 +37,22 @@ export function ServiceAccounts({ api, areas, onUnauthorized }: { api: Api; area
       await api.revokeServiceAccount(a.id);
       setMessage({ error: false, text: t.keyRevoked(a.name) });
     });
-  const copy = (key: string) =>
-    void navigator.clipboard.writeText(key).then(
-      () => setMessage({ error: false, text: t.keyCopied }),
-      () => undefined,
-    );
 
   return (
     <section class="card stack" data-testid="service-accounts">
       <h2>{t.serviceAccounts}</h2>
       <p>{t.serviceAccountsHelp}</p>
       {shown && (
-        <div class="card stack" role="alert" data-testid="new-key">
-          <h3>{t.newKeyFor(shown.account.name)}</h3>
-          <p><strong>{t.keyShownOnce}</strong></p>
-          <input readOnly aria-label={t.newKeyFor(shown.account.name)} value={shown.key} onFocus={(e) => e.currentTarget.select()} />
-          <div class="row">
-            <button type="button" onClick={() => copy(shown.key)}>{t.copyKey}</button>
-            <button type="button" class="link" onClick={() => setShown(null)}>{t.doneWithKey}</button>
-          </div>
-        </div>
+        <ShownOnce
+          testId="new-key"
+          title={t.newKeyFor(shown.account.name)}
+          value={shown.key}
+          warning={t.keyShownOnce}
+          copyLabel={t.copyKey}
+          doneLabel={t.doneWithKey}
+          onCopied={() => setMessage({ error: false, text: t.keyCopied })}
+          onDone={() => setShown(null)}
+        />
       )}
       <div class="scroll" tabIndex={0} role="region" aria-label={t.serviceAccounts}>
         <table class="cards">

@@ -147,3 +147,39 @@ export function NoticeLine({ notice, card = false }: { notice: Notice; card?: bo
     </p>
   );
 }
+
+/**
+ * An admin section's actions: each runs, then the section loads again; a failure is shown in the
+ * user's language (a lapsed session logs out). `message` is the section's notice line.
+ */
+export function useActions(onUnauthorized: () => void, reload: () => void) {
+  const { lang } = useT();
+  const [message, setMessage] = useState<Notice>(null);
+  const fail = onLoadError(lang, onUnauthorized, (text) => setMessage({ error: true, text }));
+  const run = async (what: () => Promise<void>) => {
+    setMessage(null);
+    try {
+      await what();
+      reload();
+    } catch (err) {
+      fail(err);
+    }
+  };
+  return { message, setMessage, fail, run };
+}
+
+/** A secret the server shows once (an API key, a webhook's signing secret): select, copy, done. */
+export function ShownOnce({ title, value, warning, copyLabel, doneLabel, onCopied, onDone, testId }: { title: string; value: string; warning: string; copyLabel: string; doneLabel: string; onCopied: () => void; onDone: () => void; testId: string }) {
+  const copy = () => void navigator.clipboard.writeText(value).then(onCopied, () => undefined);
+  return (
+    <div class="card stack" role="alert" data-testid={testId}>
+      <h3>{title}</h3>
+      <p><strong>{warning}</strong></p>
+      <input readOnly aria-label={title} value={value} onFocus={(e) => e.currentTarget.select()} />
+      <div class="row">
+        <button type="button" onClick={copy}>{copyLabel}</button>
+        <button type="button" class="link" onClick={onDone}>{doneLabel}</button>
+      </div>
+    </div>
+  );
+}

@@ -6,31 +6,20 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Api, OutboxMessageView, UpstreamStatusView } from '../api.js';
 import { useT } from '../i18n.js';
-import { onLoadError } from './errors.js';
-import { type Notice, NoticeLine } from './shared.js';
+import { NoticeLine, useActions } from './shared.js';
 
 export function Upstream({ api, canWrite, onUnauthorized }: { api: Api; canWrite: boolean; onUnauthorized: () => void }) {
-  const { t, lang, locale } = useT();
+  const { t, locale } = useT();
   const [status, setStatus] = useState<UpstreamStatusView | null>(null);
   const [log, setLog] = useState<OutboxMessageView[]>([]);
-  const [message, setMessage] = useState<Notice>(null);
-  const fail = onLoadError(lang, onUnauthorized, (text) => setMessage({ error: true, text }));
   const load = () =>
     void api.upstream().then((s) => {
       setStatus(s);
       if (s.enabled) void api.upstreamMessages().then(setLog, fail);
     }, fail);
+  const { message, setMessage, fail, run } = useActions(onUnauthorized, load);
   useEffect(load, [api]);
   const when = (at: string | null) => (at ? new Date(at).toLocaleString(locale) : '—');
-  const run = async (what: () => Promise<void>) => {
-    setMessage(null);
-    try {
-      await what();
-      load();
-    } catch (err) {
-      fail(err);
-    }
-  };
   const push = () =>
     void run(async () => {
       const { outcomes } = await api.pushUpstream();

@@ -7,33 +7,22 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Api, Area, Webhook, WebhookDelivery, WebhookSecret } from '../api.js';
 import { useT } from '../i18n.js';
-import { onLoadError } from './errors.js';
-import { AreaSelect, type Notice, NoticeLine } from './shared.js';
+import { AreaSelect, NoticeLine, ShownOnce, useActions } from './shared.js';
 
 const EVENTS: Webhook['events'] = ['schedule.approved', 'play.reported', 'alert.delivered', 'device.offline'];
 const EMPTY = { name: '', url: 'https://', events: ['schedule.approved'] as Webhook['events'], areaId: '' };
 
 export function Webhooks({ api, areas, onUnauthorized }: { api: Api; areas: Area[]; onUnauthorized: () => void }) {
-  const { t, lang, locale } = useT();
+  const { t, locale } = useT();
   const [hooks, setHooks] = useState<Webhook[]>([]);
   const [form, setForm] = useState(EMPTY);
   const [shown, setShown] = useState<WebhookSecret | null>(null);
   const [log, setLog] = useState<{ hook: Webhook; deliveries: WebhookDelivery[] } | null>(null);
-  const [message, setMessage] = useState<Notice>(null);
-  const fail = onLoadError(lang, onUnauthorized, (text) => setMessage({ error: true, text }));
   const load = () => void api.webhooks().then(setHooks, fail);
+  const { message, setMessage, fail, run } = useActions(onUnauthorized, load);
   useEffect(load, [api]);
   const areaName = (id: string) => areas.find((a) => a.id === id)?.name ?? id;
   const when = (at: string | null) => (at ? new Date(at).toLocaleString(locale) : '—');
-  const run = async (what: () => Promise<void>) => {
-    setMessage(null);
-    try {
-      await what();
-      load();
-    } catch (err) {
-      fail(err);
-    }
-  };
   const openLog = (hook: Webhook) => run(async () => setLog({ hook, deliveries: await api.webhookDeliveries(hook.id) }));
   const older = () => {
     const last = log?.deliveries.at(-1);
@@ -69,26 +58,22 @@ export function Webhooks({ api, areas, onUnauthorized }: { api: Api; areas: Area
       await api.retryWebhookDelivery(d.id);
       setLog({ hook: log.hook, deliveries: await api.webhookDeliveries(log.hook.id) });
     });
-  const copy = (secret: string) =>
-    void navigator.clipboard.writeText(secret).then(
-      () => setMessage({ error: false, text: t.secretCopied }),
-      () => undefined,
-    );
 
   return (
     <section class="card stack" data-testid="webhooks">
       <h2>{t.webhooks}</h2>
       <p>{t.webhooksHelp}</p>
       {shown && (
-        <div class="card stack" role="alert" data-testid="new-secret">
-          <h3>{t.newSecretFor(shown.webhook.name)}</h3>
-          <p><strong>{t.secretShownOnce}</strong></p>
-          <input readOnly aria-label={t.newSecretFor(shown.webhook.name)} value={shown.secret} onFocus={(e) => e.currentTarget.select()} />
-          <div class="row">
-            <button type="button" onClick={() => copy(shown.secret)}>{t.copySecret}</button>
-            <button type="button" class="link" onClick={() => setShown(null)}>{t.doneWithSecret}</button>
-          </div>
-        </div>
+        <ShownOnce
+          testId="new-secret"
+          title={t.newSecretFor(shown.webhook.name)}
+          value={shown.secret}
+          warning={t.secretShownOnce}
+          copyLabel={t.copySecret}
+          doneLabel={t.doneWithSecret}
+          onCopied={() => setMessage({ error: false, text: t.secretCopied })}
+          onDone={() => setShown(null)}
+        />
       )}
       <div class="scroll" tabIndex={0} role="region" aria-label={t.webhooks}>
         <table class="cards">
