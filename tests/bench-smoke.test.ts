@@ -97,6 +97,15 @@ const BENCHES: Record<string, Smoke> = {
       re(String.raw`speakers: \d+ health messages, \d+ desired states taken, (\d+) reports sent, \1 acknowledged, \1 stored \(\1 distinct plays\), 0 refused`),
     ],
   },
+  'outbox.mjs': {
+    timeoutMs: 60_000,
+    figures: [
+      re(String.raw`reference: plain fetch POSTs, one at a time: (\d+) in NUM s = NUM/s`),
+      re(String.raw`outbox, 1 channel: written (\d+) in NUM s = NUM/s; sent \1/\1 in NUM s = NUM/s; written → delivered p50 NUM ms, p95 NUM ms`),
+      re(String.raw`outbox, 8 channels: written (\d+) in NUM s = NUM/s; sent \1/\1 in NUM s = NUM/s`),
+      re(String.raw`outbox, written one every 5 ms and sent as written: (\d+)/\1 in NUM s; written → delivered p50 NUM ms, p95 NUM ms, max NUM ms`),
+    ],
+  },
   'serial-roundtrip.mjs': { timeoutMs: 30_000, tool: 'socat', figures: [re('115200 baud: STATUS round trip p50 NUM ms, p99 NUM ms'), re('9600 baud: STATUS round trip p50 NUM ms, p99 NUM ms')] },
   'signing.mjs': { timeoutMs: 30_000, figures: [re(String.raw`command +\d+ +\d+ +\d+`), re(String.raw`desired, 100 plays +\d+ +\d+ +\d+`), re(String.raw`alert, 64 KiB inline +\d+ +\d+ +\d+`)] },
   'start-accuracy.mjs': {
