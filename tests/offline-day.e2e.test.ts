@@ -19,12 +19,18 @@ import { reportsOf, scheduleOn, startAgent, startAlertWorld, toneContent, until,
 const HOUR = 3600_000;
 /** Each pass is reached by skipping to this long before it; the rest runs in real time. */
 const LEAD_MS = 4000;
+const FIVE_PAST = 5 * 60_000;
 
 describe('a speaker through a server outage as long as the programme it holds', () => {
   const clock = new SkippingClock();
   let world: AlertWorld;
   let agent: RunningAgent | undefined;
   beforeAll(async () => {
+    // Start at five past an hour. The daily passes are on the hour, and a pass falling in the minutes
+    // between the end of what the speaker held and its reconnection is rightly reported as skipped
+    // (late) once the server's new programme names it: started at 10:55 in Vietnam, the test met the
+    // 11:00 pass there (CI at stop 34 counted 10 reports for 9 passes).
+    clock.skip(HOUR - ((clock.now() - FIVE_PAST) % HOUR + HOUR) % HOUR);
     world = await startAlertWorld({}, { clock });
     await world.addUser('quan-tri', 'admin', world.provinceId);
   });
