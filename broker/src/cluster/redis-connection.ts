@@ -5,7 +5,7 @@
  * ioredis asks the sentinels where the primary is and asks again when it loses it, so when
  * Sentinel promotes a replica the nodes follow by themselves; nothing here elects anything.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type Callback, type RedisOptions } from 'ioredis';
 
 export interface SentinelTarget {
   sentinels: { host: string; port: number }[];
@@ -43,11 +43,46 @@ export function redisUrlProblem(url: string): string | null {
   return /^rediss?:\/\/./.test(url) ? null : 'expected redis://, rediss:// or redis-sentinel://';
 }
 
+/** How long a Sentinel connection that ended by itself waits before it connects again. */
+const REVIVE_AFTER_MS = 200;
+
+/**
+ * A connection through Sentinel that does not stay ended unless its owner closed it. ioredis
+ * (5.11, and 6.0 alike) ends such a connection for good when its failover detector hears
+ * `+switch-master` while a reconnection is still asking the sentinels where the primary is: the
+ * detector's disconnect makes that attempt throw "Connection is closed.", and a failed connect
+ * ends the client. A node was then left publishing nowhere after a failover (the Sentinel case of
+ * tests/cluster.test.ts, one run in eight on a loaded machine).
+ */
+class SentinelRedis extends Redis {
+  private closedByOwner = false;
+
+  constructor(options: RedisOptions) {
+    super(options);
+    this.on('end', () => {
+      if (this.closedByOwner) return;
+      setTimeout(() => {
+        if (!this.closedByOwner && this.status === 'end') this.connect().catch(() => undefined);
+      }, REVIVE_AFTER_MS).unref();
+    });
+  }
+
+  override disconnect(reconnect = false): void {
+    if (!reconnect) this.closedByOwner = true;
+    super.disconnect(reconnect);
+  }
+
+  override quit(callback?: Callback<'OK'>): Promise<'OK'> {
+    this.closedByOwner = true;
+    return super.quit(callback);
+  }
+}
+
 /** A connection to the Redis `url` names (see the file's comment), with ioredis `options`. */
 export function connectRedis(url: string, options: RedisOptions): Redis {
   const target = sentinelTarget(url);
   if (!target) return new Redis(url, options);
-  return new Redis({
+  return new SentinelRedis({
     ...options,
     sentinels: target.sentinels,
     name: target.name,
