@@ -197,6 +197,26 @@ describe.each(backends)('outbox on $name', (backend) => {
     await expect(repo.retry(message.id)).rejects.toMatchObject({ code: 'LOA_ERR_CONFLICT' });
   });
 
+  it('drains a backlog longer than a read and a pass, in order; a message whose mark failed is sent again under the same key', async () => {
+    await fresh();
+    for (let i = 1; i <= 130; i++) await repo.enqueue({ channel: 'test:a', kind: 'n', body: JSON.stringify({ i }) });
+    const seventh = await store.db.selectFrom('outbox').select('id').where('body', '=', '{"i":7}').executeTakeFirstOrThrow();
+    // The database refuses the seventh's mark once, while the eighth is already being sent.
+    const mark = repo.markDelivered.bind(repo);
+    let refused = 0;
+    repo.markDelivered = async (id, status, at) => {
+      if (id === seventh.id && refused++ === 0) throw new Error('database away');
+      return mark(id, status, at);
+    };
+    sender.start();
+    for (let i = 0; i < 10 && (await repo.counts('test:'))['test:a']?.delivered !== 130; i++) await pass(500);
+    expect(await repo.counts('test:')).toEqual({ 'test:a': { delivered: 130 } });
+    const got = receiver.got.map((g) => JSON.parse(g.body).i as number);
+    expect(got).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 7, ...Array.from({ length: 122 }, (_, k) => k + 9)]);
+    expect(receiver.got.filter((g) => g.delivery === seventh.id).map((g) => g.key)).toEqual([seventh.id, seventh.id]);
+    expect(refused).toBe(2);
+  });
+
   it('queues a dedupe key once per channel, drops messages of a channel that is gone, counts by state', async () => {
     await fresh();
     const first = await repo.enqueue({ channel: 'test:a', kind: 'n', body: '{"x":1}', dedupeKey: 'k1' });

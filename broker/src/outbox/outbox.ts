@@ -149,8 +149,13 @@ export class OutboxRepo {
 
   /** The oldest pending message of a channel, if any. */
   async oldestPending(channel: string): Promise<OutboxMessage | null> {
-    const row = await this.db.selectFrom('outbox').selectAll().where('channel', '=', channel).where('state', '=', 'pending').orderBy('seq').limit(1).executeTakeFirst();
-    return row ? toMessage(row) : null;
+    return (await this.nextPending(channel, 1))[0] ?? null;
+  }
+
+  /** The channel's `limit` oldest pending messages, in the order they were written. */
+  async nextPending(channel: string, limit: number): Promise<OutboxMessage[]> {
+    const rows = await this.db.selectFrom('outbox').selectAll().where('channel', '=', channel).where('state', '=', 'pending').orderBy('seq').limit(limit).execute();
+    return rows.map(toMessage);
   }
 
   /**

@@ -50,6 +50,9 @@ export interface OutboxSenderOptions {
 
 export const DEFAULT_OUTBOX_OPTIONS: OutboxSenderOptions = { pollMs: 2000, baseMs: 5000, maxMs: 3600_000, timeoutMs: 10_000, parallel: 4, perPass: 100 };
 
+/** Messages of one channel read at once. */
+const READ_BATCH = 50;
+
 export interface OutboxSenderDeps {
   repo: OutboxRepo;
   clock: Clock;
@@ -131,17 +134,41 @@ export class OutboxSender {
     await Promise.all(Array.from({ length: Math.min(this.o.parallel, channels.length) }, worker));
   }
 
+  /**
+   * Sends the channel's due messages, oldest first, reading them a batch at a time. A message is
+   * sent while the one before it is being marked delivered (a write that waits for the disk), so
+   * a backlog drains at the pace of the slower of the two, not of both one after the other.
+   */
   private async sendChannel(channel: string): Promise<void> {
-    for (let sent = 0; this.running && sent < this.o.perPass; sent++) {
-      const message = await this.d.repo.oldestPending(channel);
-      if (!message || Date.parse(message.nextAttemptAt ?? message.createdAt) > this.d.clock.now()) return;
-      if (!(await this.deliver(message))) return;
+    let marking: Promise<void> | null = null;
+    try {
+      for (let sent = 0; this.running && sent < this.o.perPass; ) {
+        // What is being marked must be marked before the next batch is read, or it would be read again.
+        await marking;
+        marking = null;
+        const batch = await this.d.repo.nextPending(channel, Math.min(READ_BATCH, this.o.perPass - sent));
+        if (batch.length === 0) return;
+        for (const message of batch) {
+          if (!this.running || Date.parse(message.nextAttemptAt ?? message.createdAt) > this.d.clock.now()) return;
+          const { next, mark } = await this.deliver(message);
+          const previous = marking; // the previous message's mark, which ran beside this send
+          marking = mark;
+          await previous;
+          sent++;
+          if (!next) return;
+        }
+      }
+      this.again = true; // more is due on this channel: another pass, after the others had theirs
+    } finally {
+      await marking;
     }
-    this.again = true; // more is due on this channel: another pass, after the others had theirs
   }
 
-  /** One attempt; true when the channel may go on to its next message. */
-  private async deliver(m: OutboxMessage): Promise<boolean> {
+  /**
+   * One attempt. `next`: whether the channel may go on to its next message; `mark`: marking it
+   * delivered, under way (the caller awaits it before reading the channel again).
+   */
+  private async deliver(m: OutboxMessage): Promise<{ next: boolean; mark: Promise<void> | null }> {
     const at = this.d.clock.now();
     const resolve = this.routes.find(([prefix]) => m.channel.startsWith(prefix))?.[1];
     let target: OutboxTarget | null;
@@ -150,19 +177,20 @@ export class OutboxSender {
     } catch (err) {
       // The channel's settings could not be read (the database?): the message waits.
       await this.d.repo.markAttemptFailed(m.id, { status: null, error: `not sent: ${(err as Error).message}` }, at, at + retryDelay(m.attempts + 1, this.o));
-      return false;
+      return { next: false, mark: null };
     }
     if (!target) {
       await this.d.repo.markDropped(m.id, `channel ${m.channel} no longer exists`, at);
-      return true;
+      return { next: true, mark: null };
     }
     const headers = { 'content-type': 'application/json', ...target.headers, 'x-loalang-delivery': m.id, 'idempotency-key': m.id };
     let failure: { status: number | null; error: string };
     try {
       const res = await this.post(target.url, { headers, body: m.body, timeoutMs: target.timeoutMs ?? this.o.timeoutMs });
       if (res.status >= 200 && res.status < 300) {
-        await this.d.repo.markDelivered(m.id, res.status, this.d.clock.now());
-        return true;
+        const mark = this.d.repo.markDelivered(m.id, res.status, this.d.clock.now());
+        mark.catch(() => undefined); // awaited by the caller, but it may fail before: not an unhandled rejection
+        return { next: true, mark };
       }
       failure = { status: res.status, error: `HTTP ${res.status}${res.text ? `: ${res.text}` : ''}` };
     } catch (err) {
@@ -176,6 +204,6 @@ export class OutboxSender {
     const log = { channel: m.channel, kind: m.kind, delivery: m.id, attempts: m.attempts + 1, error: failure.error };
     if (giveUp) this.d.logger.error(log, 'outbox: message given up after its channel\'s limit; it can be retried by hand');
     else this.d.logger.warn(log, 'outbox: delivery failed; it will be tried again');
-    return giveUp;
+    return { next: giveUp, mark: null };
   }
 }
