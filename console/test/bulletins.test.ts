@@ -28,6 +28,7 @@ describe('bulletin intake', () => {
   /** Service-account keys: an admin over the province (may alert), an operator over it (may not). */
   let adminKey: string;
   let operatorKey: string;
+  let sourceKey: string;
   let adminToken: string;
   let audio: Server;
   let audioBase: string;
@@ -71,6 +72,7 @@ describe('bulletin intake', () => {
     };
     adminKey = await makeKey('htttn-admin', 'admin');
     operatorKey = await makeKey('htttn', 'operator');
+    sourceKey = await makeKey('htttn-nguon', 'source-system');
     core.bulletins.events.on('outcome', (b) => outcomes.push(b));
     // Audio an upstream system points at: a tone, bytes that are not audio, a missing file.
     const wav = join(t.dir, 'tone.wav');
@@ -199,6 +201,17 @@ describe('bulletin intake', () => {
     expect(h.reason).toContain('chờ phê duyệt');
     expect(h.reason).toContain('waits for approval');
     expect(await t.core.schedules.require(h.scheduleId!)).toMatchObject({ status: 'pending', priority: 'priority' });
+    // The role made for the HTTTN: its emergency sounds at once, a normal bulletin waits where the
+    // area's rule says (y: operators), and it may not approve that schedule itself.
+    const fromSource = await post(sourceKey, body({ priority: 'emergency', areaCodes: ['00001'] }));
+    expect(fromSource.statusCode, fromSource.body).toBe(201);
+    expect(fromSource.json()).toMatchObject({ state: 'broadcasting', priority: 'emergency', scheduleId: null });
+    const normal = await post(sourceKey, body({ priority: 'normal', areaCodes: ['00004'] }));
+    expect(normal.statusCode, normal.body).toBe(201);
+    const n = normal.json() as Bulletin;
+    expect(n).toMatchObject({ state: 'pending-approval', alertId: null });
+    const approve = await t.app.inject({ method: 'POST', url: `/api/v1/schedules/${n.scheduleId}/approve`, headers: { authorization: `Bearer ${sourceKey}` } });
+    expect(approve.statusCode).toBe(403);
   });
 
   it('follows an alert to its outcome: played when every speaker reported, expired when none did before it ended', async () => {

@@ -2,7 +2,7 @@
  * Roles as data: what each role may do, always inside the user's area subtree.
  * A route names the permission it needs; nothing else decides.
  */
-export const ROLES = ['admin', 'alert-staff', 'operator', 'technician', 'viewer'] as const;
+export const ROLES = ['admin', 'alert-staff', 'operator', 'source-system', 'technician', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
 
 export const PERMISSIONS = [
@@ -41,6 +41,10 @@ const GRANTS: Record<Role, readonly Permission[]> = {
   admin: PERMISSIONS,
   'alert-staff': [...READ, 'alerts:write', 'content:write'],
   operator: [...READ, 'content:write', 'schedules:write'],
+  // The province's source-information system (HTTTN) and other feeders of bulletins (issue 21):
+  // its bulletins become schedules the area's rule approves, and an emergency sounds at once as an
+  // alert; it approves nothing and manages no device, area or person.
+  'source-system': [...READ, 'content:write', 'schedules:write', 'alerts:write'],
   technician: [...READ, 'devices:write', 'devices:command', 'alarms:ack', 'updates:read', 'updates:write'],
   viewer: READ,
 };

@@ -3,12 +3,11 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Api, Area, AuditEntry, Device, Me, User } from '../api.js';
 import { useT } from '../i18n.js';
 import { onLoadError } from './errors.js';
-import { AreaSelect, may, type Notice, NoticeLine, treeOrder } from './shared.js';
+import { AreaSelect, may, type Notice, NoticeLine, ROLE_CHOICES, treeOrder } from './shared.js';
 import { ServiceAccounts } from './service-accounts.js';
 import { Webhooks } from './webhooks.js';
 import { Upstream } from './upstream.js';
 
-const ROLES: Me['role'][] = ['admin', 'alert-staff', 'operator', 'technician', 'viewer'];
 
 export function AdminPage({ api, me, onUnauthorized }: { api: Api; me: Me | null; onUnauthorized: () => void }) {
   const { t, lang, locale } = useT();
@@ -75,7 +74,7 @@ export function AdminPage({ api, me, onUnauthorized }: { api: Api; me: Me | null
                       t.roles[u.role]
                     ) : (
                       <select aria-label={`${t.role}: ${u.username}`} value={u.role} onChange={(e) => void change(u, { role: e.currentTarget.value as Me['role'] })}>
-                        {ROLES.map((r) => (
+                        {ROLE_CHOICES.map((r) => (
                           <option key={r} value={r}>{t.roles[r]}</option>
                         ))}
                       </select>
@@ -112,7 +111,7 @@ export function AdminPage({ api, me, onUnauthorized }: { api: Api; me: Me | null
           <label>
             {t.role}
             <select name="role" value={form.role} onChange={(e) => setForm({ ...form, role: e.currentTarget.value as Me['role'] })}>
-              {ROLES.map((r) => (
+              {ROLE_CHOICES.map((r) => (
                 <option key={r} value={r}>{t.roles[r]}</option>
               ))}
             </select>
@@ -124,7 +123,7 @@ export function AdminPage({ api, me, onUnauthorized }: { api: Api; me: Me | null
         <details>
           <summary>{t.whatRolesDo}</summary>
           <dl>
-            {ROLES.map((r) => (
+            {ROLE_CHOICES.map((r) => (
               <div key={r}>
                 <dt>{t.roles[r]}</dt>
                 <dd>{t.roleHelp[r]}</dd>

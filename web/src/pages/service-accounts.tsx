@@ -7,9 +7,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Api, Area, Me, ServiceAccount, ServiceAccountKey } from '../api.js';
 import { useT } from '../i18n.js';
-import { AreaSelect, NoticeLine, ShownOnce, useActions } from './shared.js';
+import { AreaSelect, NoticeLine, ROLE_CHOICES, ShownOnce, useActions } from './shared.js';
 
-const ROLES: Me['role'][] = ['admin', 'alert-staff', 'operator', 'technician', 'viewer'];
 const EMPTY = { name: '', description: '', role: 'viewer' as Me['role'], areaId: '', expiresInDays: 365 };
 
 export function ServiceAccounts({ api, areas, onUnauthorized }: { api: Api; areas: Area[]; onUnauthorized: () => void }) {
@@ -94,7 +93,7 @@ export function ServiceAccounts({ api, areas, onUnauthorized }: { api: Api; area
         <label>
           {t.role}
           <select name="sa-role" value={form.role} onChange={(e) => setForm({ ...form, role: e.currentTarget.value as Me['role'] })}>
-            {ROLES.map((r) => (
+            {ROLE_CHOICES.map((r) => (
               <option key={r} value={r}>{t.roles[r]}</option>
             ))}
           </select>
