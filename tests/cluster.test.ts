@@ -421,6 +421,23 @@ describe.skipIf(skip !== null)('several server nodes over Redis and PostgreSQL',
     expect(await a.liveDesk.detail(caller, prepared.session.id)).toMatchObject({ session: { nodeId: 'node-b', endReason: 'ended', frames: { placed: 30, lastIndex: 29 } } });
   });
 
+  it("delivers an area's alerts, which go round Redis, between a node's own messages to the speaker: none is dropped as an old one", async () => {
+    const a = await startNode('node-a');
+    const b = await startNode('node-b');
+    const { commune, devices } = await fleet(a, 1);
+    const onB = await connect(b, devices[0]!, [commune.id]);
+    await until('node A seeing the device on node B', () => a.mqtt.isOnline(devices[0]!.id));
+    for (let i = 0; i < 20; i++) {
+      // The alert leaves node B first (through Redis), the command after it (to its own speaker, at once).
+      const alert = b.mqtt.publishToArea(commune.id, 'alert', { n: i });
+      const command = b.mqtt.publishToDevice(devices[0]!.id, 'cmd', { v: 1, commandId: `c${i}`, type: 'ping', issuedAt: new Date().toISOString() } as never);
+      await Promise.all([alert, command]);
+    }
+    await until('20 alerts and 20 commands on the speaker', () => onB.alerts.length >= 20 && onB.commands.length >= 20);
+    await new Promise((r) => setTimeout(r, 200));
+    expect([onB.alerts.length, onB.commands.length]).toEqual([20, 20]);
+  });
+
   it('counts wrong passwords across nodes, and records in the audit log which node acted', async () => {
     const a = await startNode('node-a');
     const b = await startNode('node-b');

@@ -5,6 +5,7 @@
 import { createServer, type Server, type AddressInfo, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import {
   areaTopic,
@@ -104,6 +105,18 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
   /** Stores play reports; until one is set, reports are not acknowledged and agents resend them. */
   private reportHandler: ReportHandler | null = null;
   private readonly reportAcks: ReportAcks;
+  /**
+   * Aedes delivers to a client only a message whose counter is above the last it delivered from
+   * the same broker id (its guard against one message matching two subscriptions). The counter
+   * is given when a message is published, but a QoS 1 message first waits for Aedes' offline
+   * queue, and on a cluster an area's message goes round Redis while a local device's does not:
+   * a later message could reach a device first, and the earlier one was dropped without a word
+   * (aedes#994: a command lost behind an alert on one server; on a cluster, live frames or an
+   * alert lost behind a device's own message). So each lane in which messages keep their order
+   * gets its own broker id: QoS and device or area topic, and this start (a counter that starts
+   * again at a restart must not fall below what the devices saw).
+   */
+  private readonly laneIds: Record<'0dev' | '1dev' | '0area' | '1area', string>;
 
   private constructor(
     private readonly aedes: Aedes,
@@ -112,6 +125,8 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
     clock: Clock,
   ) {
     super();
+    const start = randomBytes(4).toString('hex');
+    this.laneIds = { '0dev': `${aedes.id}~${start}~0dev`, '1dev': `${aedes.id}~${start}~1dev`, '0area': `${aedes.id}~${start}~0area`, '1area': `${aedes.id}~${start}~1area` };
     this.presence = new Presence(clock, (change) => this.emit('presence', change));
     this.reportAcks = new ReportAcks((deviceId, ack) =>
       this.publishToDevice(deviceId, 'report/ack', ack).catch((err: unknown) => logger.warn({ err, deviceId }, 'report ack publish failed')),
@@ -123,7 +138,7 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
         // Time probes are answered here, at once and at QoS 0: a late reply is a wrong reply.
         if (m.kind === 'time') {
           const reply = { v: 1 as const, t0: m.message.t0, t1: m.receivedAt, t2: clock.now(), features: [...SERVER_FEATURES] };
-          this.publish(deviceTopic(m.deviceId, 'time/reply'), options.signer.seal('time/reply', `dev/${m.deviceId}`, reply), 0).catch(() => undefined);
+          this.publish(deviceTopic(m.deviceId, 'time/reply'), options.signer.seal('time/reply', `dev/${m.deviceId}`, reply), 0, 'dev').catch(() => undefined);
           return;
         }
         if (m.kind === 'status') this.reportAcks.setAcceptsMany(m.deviceId, m.message.state === 'online' && (m.message.features ?? []).includes('report-ack-many'));
@@ -308,23 +323,25 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
   }
 
   publishToDevice<K extends MessageKind>(deviceId: string, kind: K, message: MessageOf<K>): Promise<void> {
-    return this.publish(deviceTopic(deviceId, kind as DownlinkKind), this.options.signer.seal(kind, `dev/${deviceId}`, message), 1);
+    return this.publish(deviceTopic(deviceId, kind as DownlinkKind), this.options.signer.seal(kind, `dev/${deviceId}`, message), 1, 'dev');
   }
 
   /** A live session's frame group (already signed, live.ts), to an area's speakers: QoS 0, as alerts. */
   publishLiveAudio(areaId: string, group: Buffer): Promise<void> {
-    return this.publish(areaTopic(areaId, 'live/audio'), group, 0);
+    return this.publish(areaTopic(areaId, 'live/audio'), group, 0, 'area');
   }
 
   publishToArea(areaId: string, kind: 'alert' | 'cmd' | 'live', payload: object): Promise<void> {
     // QoS 0 for area fan-out: one queue entry per subscriber at QoS 1 is what Aedes'
     // maintainers advise against; delivery is confirmed at the application level.
-    return this.publish(areaTopic(areaId, kind), this.options.signer.seal(kind, `area/${areaId}`, payload), 0);
+    return this.publish(areaTopic(areaId, kind), this.options.signer.seal(kind, `area/${areaId}`, payload), 0, 'area');
   }
 
-  private publish(topic: string, payload: Buffer, qos: 0 | 1): Promise<void> {
+  private publish(topic: string, payload: Buffer, qos: 0 | 1, to: 'dev' | 'area'): Promise<void> {
+    const brokerId = this.laneIds[`${qos}${to}`];
     return new Promise((resolve, reject) => {
-      this.aedes.publish({ cmd: 'publish', topic, payload, qos, retain: false, dup: false }, (err) => {
+      // brokerId: Aedes keeps a packet's own (aedes-packet); the counter it still gives.
+      this.aedes.publish({ cmd: 'publish', topic, payload, qos, retain: false, dup: false, brokerId } as AedesPublishPacket, (err) => {
         if (err) return reject(err);
         this.counters.messagesOut++;
         resolve();
