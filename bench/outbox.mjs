@@ -29,6 +29,26 @@ await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
 const url = `http://127.0.0.1:${receiver.address().port}/in`;
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
+/** A fresh SQLite outbox and its sender to the receiver; `close` (after the sender stopped) removes its files. */
+async function openOutbox(senderOptions) {
+  const dir = mkdtempSync(join(tmpdir(), 'loalang-bench-outbox-'));
+  const store = await openStore({ file: join(dir, 'bench.db') });
+  const repo = new OutboxRepo(store.db);
+  const sender = new OutboxSender({ repo, clock: systemClock, logger: silentLogger }, { pollMs: 200, ...senderOptions });
+  sender.route('bench', async () => ({ url, headers: {} }));
+  received = 0;
+  /** Written → delivered of each delivered message, sorted (ms). */
+  const waits = async () => {
+    const rows = await store.db.selectFrom('outbox').select(['created_at', 'delivered_at']).where('state', '=', 'delivered').execute();
+    return rows.map((r) => Date.parse(r.delivered_at) - Date.parse(r.created_at)).sort((a, b) => a - b);
+  };
+  const close = async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { repo, sender, waits, close };
+}
+
 // The reference: the same POSTs in a plain loop, no database.
 {
   received = 0;
@@ -42,12 +62,7 @@ const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 10
 }
 
 for (const channels of [1, 8]) {
-  const dir = mkdtempSync(join(tmpdir(), 'loalang-bench-outbox-'));
-  const store = await openStore({ file: join(dir, 'bench.db') });
-  const repo = new OutboxRepo(store.db);
-  const sender = new OutboxSender({ repo, clock: systemClock, logger: silentLogger }, { pollMs: 200, parallel: Math.min(channels, 8) });
-  sender.route('bench', async () => ({ url, headers: {} }));
-  received = 0;
+  const { repo, sender, waits: delivered, close } = await openOutbox({ parallel: Math.min(channels, 8) });
   const t0 = performance.now();
   for (let i = 0; i < N; i++) await repo.enqueue({ channel: `bench:${i % channels}`, kind: 'bench', body });
   const written = (performance.now() - t0) / 1000;
@@ -56,23 +71,15 @@ for (const channels of [1, 8]) {
   while (received < N) await new Promise((r) => setTimeout(r, 20));
   const sent = (performance.now() - t1) / 1000;
   await sender.stop();
-  const rows = await store.db.selectFrom('outbox').select(['created_at', 'delivered_at', 'state']).execute();
-  const delivered = rows.filter((r) => r.state === 'delivered').length;
-  const waits = rows.filter((r) => r.delivered_at).map((r) => Date.parse(r.delivered_at) - Date.parse(r.created_at)).sort((a, b) => a - b);
-  console.log(`outbox, ${channels} channel${channels > 1 ? 's' : ''}: written ${N} in ${written.toFixed(2)} s = ${Math.round(N / written)}/s; sent ${delivered}/${N} in ${sent.toFixed(2)} s = ${Math.round(N / sent)}/s; written → delivered p50 ${pct(waits, 50)} ms, p95 ${pct(waits, 95)} ms (all written before sending starts)`);
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  const waits = await delivered();
+  console.log(`outbox, ${channels} channel${channels > 1 ? 's' : ''}: written ${N} in ${written.toFixed(2)} s = ${Math.round(N / written)}/s; sent ${waits.length}/${N} in ${sent.toFixed(2)} s = ${Math.round(N / sent)}/s; written → delivered p50 ${pct(waits, 50)} ms, p95 ${pct(waits, 95)} ms (all written before sending starts)`);
+  await close();
 }
 
 // Written and sent together, as the upstream channel runs: each message waits only for those before it.
 {
-  const dir = mkdtempSync(join(tmpdir(), 'loalang-bench-outbox-'));
-  const store = await openStore({ file: join(dir, 'bench.db') });
-  const repo = new OutboxRepo(store.db);
-  const sender = new OutboxSender({ repo, clock: systemClock, logger: silentLogger }, { pollMs: 200 });
-  sender.route('bench', async () => ({ url, headers: {} }));
+  const { repo, sender, waits: delivered, close } = await openOutbox({});
   sender.start();
-  received = 0;
   const n = Math.min(N, 1000);
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
@@ -83,10 +90,8 @@ for (const channels of [1, 8]) {
   while (received < n) await new Promise((r) => setTimeout(r, 20));
   const s = (performance.now() - t0) / 1000;
   await sender.stop();
-  const rows = await store.db.selectFrom('outbox').select(['created_at', 'delivered_at']).execute();
-  const waits = rows.map((r) => Date.parse(r.delivered_at) - Date.parse(r.created_at)).sort((a, b) => a - b);
+  const waits = await delivered();
   console.log(`outbox, written one every 5 ms and sent as written: ${n}/${n} in ${s.toFixed(2)} s; written → delivered p50 ${pct(waits, 50)} ms, p95 ${pct(waits, 95)} ms, max ${waits.at(-1)} ms`);
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await close();
 }
 receiver.close();

@@ -113,10 +113,10 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
    * a later message could reach a device first, and the earlier one was dropped without a word
    * (aedes#994: a command lost behind an alert on one server; on a cluster, live frames or an
    * alert lost behind a device's own message). So each lane in which messages keep their order
-   * gets its own broker id: QoS and device or area topic, and this start (a counter that starts
-   * again at a restart must not fall below what the devices saw).
+   * gets its own broker id: this start (a counter that starts again at a restart must not fall
+   * below what the devices saw), then QoS and device or area topic (`publish`).
    */
-  private readonly laneIds: Record<'0dev' | '1dev' | '0area' | '1area', string>;
+  private readonly laneIdPrefix: string;
 
   private constructor(
     private readonly aedes: Aedes,
@@ -125,8 +125,7 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
     clock: Clock,
   ) {
     super();
-    const start = randomBytes(4).toString('hex');
-    this.laneIds = { '0dev': `${aedes.id}~${start}~0dev`, '1dev': `${aedes.id}~${start}~1dev`, '0area': `${aedes.id}~${start}~0area`, '1area': `${aedes.id}~${start}~1area` };
+    this.laneIdPrefix = `${aedes.id}~${randomBytes(4).toString('hex')}~`;
     this.presence = new Presence(clock, (change) => this.emit('presence', change));
     this.reportAcks = new ReportAcks((deviceId, ack) =>
       this.publishToDevice(deviceId, 'report/ack', ack).catch((err: unknown) => logger.warn({ err, deviceId }, 'report ack publish failed')),
@@ -338,7 +337,7 @@ export class MqttServer extends EventEmitter<MqttServerEvents> implements Downli
   }
 
   private publish(topic: string, payload: Buffer, qos: 0 | 1, to: 'dev' | 'area'): Promise<void> {
-    const brokerId = this.laneIds[`${qos}${to}`];
+    const brokerId = `${this.laneIdPrefix}${qos}${to}`;
     return new Promise((resolve, reject) => {
       // brokerId: Aedes keeps a packet's own (aedes-packet); the counter it still gives.
       this.aedes.publish({ cmd: 'publish', topic, payload, qos, retain: false, dup: false, brokerId } as AedesPublishPacket, (err) => {

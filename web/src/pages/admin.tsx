@@ -8,7 +8,6 @@ import { ServiceAccounts } from './service-accounts.js';
 import { Webhooks } from './webhooks.js';
 import { Upstream } from './upstream.js';
 
-
 export function AdminPage({ api, me, onUnauthorized }: { api: Api; me: Me | null; onUnauthorized: () => void }) {
   const { t, lang, locale } = useT();
   const [users, setUsers] = useState<User[]>([]);

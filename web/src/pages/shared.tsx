@@ -28,10 +28,10 @@ export function useAreasAndDevices(api: Api, onUnauthorized: () => void): { area
   return { areas, devices, error, reloadAreas, reloadDevices };
 }
 
-/** Whether the signed-in user's role may do `permission` (the server checks again). */
 /** The roles, in the order the console offers them (the server's list: broker/src/accounts/roles.ts). */
 export const ROLE_CHOICES: Me['role'][] = ['admin', 'alert-staff', 'operator', 'source-system', 'technician', 'viewer'];
 
+/** Whether the signed-in user's role may do `permission` (the server checks again). */
 export const may = (me: Me | null, permission: Me['permissions'][number]) => me?.permissions.includes(permission) ?? false;
 
 /** Areas in tree order (parents before children) with their depth, for pickers and the tree. */
